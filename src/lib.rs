@@ -1,0 +1,16 @@
+//! canrelearn: a SocketCAN bus monitor, DBC decoder and body-control-module relearn tool.
+//!
+//! The library is layered like a protocol stack. Pure, sans-IO modules ([`frame`], [`time`],
+//! log formats, DBC decoding, and later ISO-TP, the diagnostic client, the procedure
+//! interpreter, the watcher and the ECU models) take time as an argument and never touch tokio,
+//! sockets or the system clock; a test (`tests/layering.rs`) fails the build if one does. A bus
+//! layer and small drivers run them on SocketCAN, an in-process virtual bus or a log.
+//!
+//! The library reports through typed errors and `tracing`; it never prints. The `canrelearn`
+//! binary owns all output.
+
+pub mod frame;
+pub mod time;
+
+pub use frame::{ClassicFrame, ErrorFrame, FdFlags, FdFrame, Frame, FrameError, Id, RemoteFrame};
+pub use time::Timestamp;

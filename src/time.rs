@@ -1,0 +1,172 @@
+//! Timestamps with nanosecond resolution, independent of any clock.
+//!
+//! A [`Timestamp`] is a point on whatever time line the frames came from: the Unix epoch for a
+//! live capture or a `candump -l` log, zero for a `candump -tz` log, a virtual clock in tests.
+//! Pure modules (log formats, ISO-TP, the watcher, ECU models) take a `Timestamp` as an argument
+//! and never read the system clock, so the same code runs on live time and on a log's times.
+
+use core::fmt;
+use core::ops::{Add, AddAssign};
+use core::time::Duration;
+
+/// Nanoseconds since the origin of the time line the frames came from.
+#[derive(Copy, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(u64);
+
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+impl Timestamp {
+    /// The origin of the time line.
+    pub const ZERO: Timestamp = Timestamp(0);
+    /// The latest representable time (about the year 2554 on the Unix time line).
+    pub const MAX: Timestamp = Timestamp(u64::MAX);
+
+    /// A timestamp from nanoseconds since the origin.
+    pub const fn from_nanos(nanos: u64) -> Self {
+        Timestamp(nanos)
+    }
+
+    /// A timestamp from microseconds since the origin; `None` if it does not fit.
+    pub const fn from_micros(micros: u64) -> Option<Self> {
+        match micros.checked_mul(1_000) {
+            Some(n) => Some(Timestamp(n)),
+            None => None,
+        }
+    }
+
+    /// A timestamp from whole seconds and nanoseconds (`nanos` below one second);
+    /// `None` if it does not fit or `nanos` is out of range.
+    pub const fn from_secs_nanos(secs: u64, nanos: u32) -> Option<Self> {
+        if nanos as u64 >= NANOS_PER_SEC {
+            return None;
+        }
+        match secs.checked_mul(NANOS_PER_SEC) {
+            Some(s) => match s.checked_add(nanos as u64) {
+                Some(n) => Some(Timestamp(n)),
+                None => None,
+            },
+            None => None,
+        }
+    }
+
+    /// Nanoseconds since the origin.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Whole seconds since the origin.
+    pub const fn secs(self) -> u64 {
+        self.0 / NANOS_PER_SEC
+    }
+
+    /// The fraction of the second, in nanoseconds (0 to 999 999 999).
+    pub const fn subsec_nanos(self) -> u32 {
+        (self.0 % NANOS_PER_SEC) as u32
+    }
+
+    /// The fraction of the second, in microseconds (truncated, as candump does).
+    pub const fn subsec_micros(self) -> u32 {
+        self.subsec_nanos() / 1_000
+    }
+
+    /// Seconds since the origin as a float (for JSON output and display).
+    pub fn as_secs_f64(self) -> f64 {
+        self.secs() as f64 + f64::from(self.subsec_nanos()) / 1e9
+    }
+
+    /// The time elapsed from `earlier` to `self`, or `None` if `earlier` is later.
+    pub const fn checked_duration_since(self, earlier: Timestamp) -> Option<Duration> {
+        match self.0.checked_sub(earlier.0) {
+            Some(n) => Some(Duration::from_nanos(n)),
+            None => None,
+        }
+    }
+
+    /// The time elapsed from `earlier` to `self`, zero if `earlier` is later.
+    pub const fn saturating_duration_since(self, earlier: Timestamp) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    /// `self + d`, or `None` on overflow.
+    pub fn checked_add(self, d: Duration) -> Option<Timestamp> {
+        let n = u64::try_from(d.as_nanos()).ok()?;
+        self.0.checked_add(n).map(Timestamp)
+    }
+
+    /// `self + d`, saturating at [`Timestamp::MAX`].
+    pub fn saturating_add(self, d: Duration) -> Timestamp {
+        self.checked_add(d).unwrap_or(Timestamp::MAX)
+    }
+
+    /// `self - d`, or `None` if that is before the origin.
+    pub fn checked_sub(self, d: Duration) -> Option<Timestamp> {
+        let n = u64::try_from(d.as_nanos()).ok()?;
+        self.0.checked_sub(n).map(Timestamp)
+    }
+}
+
+impl Add<Duration> for Timestamp {
+    type Output = Timestamp;
+    /// Saturating addition: a timestamp never wraps.
+    fn add(self, d: Duration) -> Timestamp {
+        self.saturating_add(d)
+    }
+}
+
+impl AddAssign<Duration> for Timestamp {
+    fn add_assign(&mut self, d: Duration) {
+        *self = self.saturating_add(d);
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({}.{:09})", self.secs(), self.subsec_nanos())
+    }
+}
+
+/// `SECS.NNNNNNNNN`, the full resolution.
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:09}", self.secs(), self.subsec_nanos())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_secs_nanos_split() {
+        let t = Timestamp::from_secs_nanos(1_700_000_000, 211_000).unwrap();
+        assert_eq!(t.secs(), 1_700_000_000);
+        assert_eq!(t.subsec_nanos(), 211_000);
+        assert_eq!(t.subsec_micros(), 211);
+        assert_eq!(t.to_string(), "1700000000.000211000");
+    }
+
+    #[test]
+    fn test_from_secs_nanos_rejects_out_of_range() {
+        assert!(Timestamp::from_secs_nanos(0, 1_000_000_000).is_none());
+        assert!(Timestamp::from_secs_nanos(u64::MAX, 0).is_none());
+        assert!(Timestamp::from_micros(u64::MAX).is_none());
+    }
+
+    #[test]
+    fn test_durations() {
+        let a = Timestamp::from_nanos(1_000);
+        let b = a + Duration::from_micros(5);
+        assert_eq!(b.as_nanos(), 6_000);
+        assert_eq!(b.checked_duration_since(a), Some(Duration::from_micros(5)));
+        assert_eq!(a.checked_duration_since(b), None);
+        assert_eq!(a.saturating_duration_since(b), Duration::ZERO);
+        assert_eq!(Timestamp::MAX + Duration::from_secs(1), Timestamp::MAX);
+        assert_eq!(a.checked_sub(Duration::from_micros(2)), None);
+    }
+
+    #[test]
+    fn test_as_secs_f64() {
+        let t = Timestamp::from_secs_nanos(12, 500_000_000).unwrap();
+        assert_eq!(t.as_secs_f64(), 12.5);
+    }
+}
