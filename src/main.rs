@@ -1,5 +1,7 @@
-//! The `canrelearn` command line.
+//! The `canrelearn` command line: a thin `main` over one module per subcommand in `cli/`.
 
-fn main() {
-    println!("canrelearn {}", env!("CARGO_PKG_VERSION"));
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
 }

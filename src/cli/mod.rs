@@ -1,0 +1,128 @@
+//! Command-line front end: clap-derived arguments, one module per subcommand, exit codes.
+//!
+//! Every subcommand returns `Result<u8, CliError>`: the exit code on success (some commands
+//! finish with a non-zero code that is not an error, e.g. a negative diagnostic response), or an
+//! error carrying its exit code and an `anyhow` chain of context for the message on stderr.
+
+use std::io;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod dbc_cmd;
+mod decode;
+pub mod exit;
+mod input;
+mod output;
+
+/// Monitor a car's CAN bus, decode captures with DBC files, and run module relearn procedures.
+#[derive(Debug, Parser)]
+#[command(
+    name = "canrelearn",
+    version,
+    about,
+    long_about = "canrelearn decodes CAN traffic with DBC files (the bundled Nissan Qashqai J11 \
+                  definitions or your own), reads and writes candump logs, and (in later \
+                  versions) watches for modules going silent and runs scripted relearn \
+                  procedures. Nothing is ever sent to a car without your confirmation.",
+    after_help = exit::HELP_TABLE,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// More diagnostics on stderr (repeat for more); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode candump logs with DBC files (offline, streaming).
+    Decode(decode::Args),
+    /// Inspect and check DBC files.
+    Dbc(dbc_cmd::Args),
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl CliError {
+    pub fn new(code: u8, error: impl Into<anyhow::Error>) -> Self {
+        CliError {
+            code,
+            error: error.into(),
+        }
+    }
+}
+
+/// Tag a result's error with an exit code (`.code(exit::USAGE)?`).
+pub trait WithCode<T> {
+    fn code(self, code: u8) -> Result<T, CliError>;
+}
+
+impl<T, E: Into<anyhow::Error>> WithCode<T> for Result<T, E> {
+    fn code(self, code: u8) -> Result<T, CliError> {
+        self.map_err(|e| CliError::new(code, e))
+    }
+}
+
+/// Output errors: a closed pipe ends the program quietly, anything else is an I/O error.
+impl From<io::Error> for CliError {
+    fn from(e: io::Error) -> Self {
+        CliError::new(exit::BUS_IO, anyhow::Error::new(e).context("writing output"))
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Parse the arguments, run the subcommand, map the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_tracing(cli.verbose);
+    let result = match cli.command {
+        Command::Decode(args) => decode::run(args),
+        Command::Dbc(args) => dbc_cmd::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if is_broken_pipe(&e.error) => ExitCode::from(exit::OK),
+        Err(e) => {
+            eprintln!("canrelearn: error: {:#}", e.error);
+            ExitCode::from(e.code)
+        }
+    }
+}
