@@ -10,7 +10,9 @@
 //! binary owns all output.
 
 pub mod frame;
+pub mod replay;
 pub mod time;
+pub mod watch;
 
 pub use frame::{ClassicFrame, ErrorFrame, FdFlags, FdFrame, Frame, FrameError, Id, RemoteFrame};
 pub use time::Timestamp;

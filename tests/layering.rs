@@ -37,8 +37,15 @@ fn pure_modules_do_not_touch_io_or_clocks() {
     assert!(files.len() > 3, "found the sources");
     let mut violations = Vec::new();
     for file in &files {
-        let rel = file.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
-        if IMPURE.iter().any(|p| rel == *p || rel.starts_with(&format!("{p}/"))) {
+        let rel = file
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if IMPURE
+            .iter()
+            .any(|p| rel == *p || rel.starts_with(&format!("{p}/")))
+        {
             continue;
         }
         let text = fs::read_to_string(file).unwrap();
