@@ -11,6 +11,7 @@
 
 pub mod frame;
 pub mod replay;
+pub mod sim;
 pub mod time;
 pub mod watch;
 

@@ -1,0 +1,36 @@
+//! Loading what commands read: DBC files (the bundled J11 definitions by default) and logs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use canrelearn::dbc::Database;
+
+use super::{CliError, WithCode, exit};
+
+/// The bundled Nissan Qashqai J11 definitions, built into the binary.
+pub const BUNDLED_DBC: &str = include_str!("../../dbc/nissan_qashqai_j11.dbc");
+/// The name the bundled DBC goes by in messages.
+pub const BUNDLED_DBC_NAME: &str = "nissan_qashqai_j11.dbc (bundled)";
+
+/// Load the given DBC files, or the bundled J11 definitions when none is given. Two files
+/// defining the same id is an error naming both.
+pub fn load_dbcs(paths: &[PathBuf]) -> Result<Database, CliError> {
+    if paths.is_empty() {
+        return Database::from_bytes(BUNDLED_DBC.as_bytes(), BUNDLED_DBC_NAME)
+            .context("the bundled DBC does not load (a build problem)")
+            .code(exit::USAGE);
+    }
+    let mut db = Database::empty();
+    for path in paths {
+        db = db.merge(load_dbc(path)?).code(exit::USAGE)?;
+    }
+    Ok(db)
+}
+
+/// Load one DBC file; errors name the file, line and column.
+pub fn load_dbc(path: &Path) -> Result<Database, CliError> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read DBC file {}", path.display()))
+        .code(exit::USAGE)?;
+    Database::from_bytes(&bytes, &path.display().to_string()).code(exit::USAGE)
+}
