@@ -334,12 +334,40 @@ fn trimmed_len(line: &[u8]) -> usize {
     end
 }
 
+#[inline(always)]
+fn skip_blanks(s: &[u8], p: usize) -> usize {
+    p + s
+        .get(p..)
+        .map_or(0, |r| r.iter().take_while(|&&b| is_blank(b)).count())
+}
+
+#[inline(always)]
+fn skip_token(s: &[u8], p: usize) -> usize {
+    p + s.get(p..).map_or(0, |r| {
+        r.iter().position(|&b| is_blank(b)).unwrap_or(r.len())
+    })
+}
+
+/// Decimal digits from `p`: the value (wrapping; only exact up to 19 digits) and their count.
+#[inline(always)]
+fn decimal(s: &[u8], p: usize) -> (u64, usize) {
+    let mut v: u64 = 0;
+    let mut n = 0;
+    for &b in s.get(p..).unwrap_or_default() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+        n += 1;
+    }
+    (v, n)
+}
+
+#[inline]
 fn parse_raw(line: &[u8]) -> Result<RawLine, LineError> {
     let s = line.get(..trimmed_len(line)).unwrap_or(line);
-    let mut p = 0;
-    while s.get(p).copied().is_some_and(is_blank) {
-        p += 1;
-    }
+    let mut p = skip_blanks(s, 0);
     if s.get(p) != Some(&b'(') {
         return match core::str::from_utf8(s) {
             Ok(_) => Ok(RawLine::Other {
@@ -353,25 +381,13 @@ fn parse_raw(line: &[u8]) -> Result<RawLine, LineError> {
 
     // Seconds.
     let secs_start = p;
-    let mut secs: u64 = 0;
-    let mut overflow = false;
-    while let Some(&b) = s.get(p) {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        match secs
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d)))
-        {
-            Some(v) => secs = v,
-            None => overflow = true,
-        }
-        p += 1;
-    }
-    if p == secs_start {
+    let (secs, n) = decimal(s, p);
+    if n == 0 {
         return Err(err(p, ParseErrorKind::ExpectedSeconds));
     }
+    // 19 digits always fit in a u64; more can only be out of range.
+    let overflow = n > 19;
+    p += n;
     if s.get(p) != Some(&b'.') {
         return Err(err(p, ParseErrorKind::ExpectedDot));
     }
@@ -379,22 +395,13 @@ fn parse_raw(line: &[u8]) -> Result<RawLine, LineError> {
 
     // Fraction.
     let frac_start = p;
-    let mut frac: u32 = 0;
-    while let Some(&b) = s.get(p) {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        if p - frac_start < 9 {
-            frac = frac * 10 + u32::from(d);
-        }
-        p += 1;
-    }
-    let (precision, nanos) = match p - frac_start {
-        6 => (Precision::Micros, frac * 1_000),
-        9 => (Precision::Nanos, frac),
+    let (frac, n) = decimal(s, p);
+    let (precision, nanos) = match n {
+        6 => (Precision::Micros, frac as u32 * 1_000),
+        9 => (Precision::Nanos, frac as u32),
         n => return Err(err(frac_start, ParseErrorKind::FractionDigits(n))),
     };
+    p += n;
     if s.get(p) != Some(&b')') {
         return Err(err(p, ParseErrorKind::ExpectedCloseParen));
     }
@@ -410,42 +417,34 @@ fn parse_raw(line: &[u8]) -> Result<RawLine, LineError> {
         None => return Err(err(p, ParseErrorKind::MissingInterface)),
         Some(_) => return Err(err(p, ParseErrorKind::ExpectedSpace)),
     }
-    while s.get(p).copied().is_some_and(is_blank) {
-        p += 1;
-    }
-    let iface_start = p;
-    while s.get(p).is_some_and(|&b| !is_blank(b)) {
-        p += 1;
-    }
-    let iface_end = p;
+    let iface_start = skip_blanks(s, p);
+    let iface_end = skip_token(s, iface_start);
     if iface_start == iface_end {
-        return Err(err(p, ParseErrorKind::MissingInterface));
+        return Err(err(iface_end, ParseErrorKind::MissingInterface));
     }
     let iface = s.get(iface_start..iface_end).unwrap_or_default();
-    if let Err(e) = core::str::from_utf8(iface) {
+    if !iface.is_ascii()
+        && let Err(e) = core::str::from_utf8(iface)
+    {
         return Err(err(
             iface_start + e.valid_up_to(),
             ParseErrorKind::InterfaceNotUtf8,
         ));
     }
-    while s.get(p).copied().is_some_and(is_blank) {
-        p += 1;
-    }
-    if p >= s.len() {
-        return Err(err(p, ParseErrorKind::MissingFrame));
+    let frame_start = skip_blanks(s, iface_end);
+    if frame_start >= s.len() {
+        return Err(err(frame_start, ParseErrorKind::MissingFrame));
     }
 
     // Frame.
-    let frame_start = p;
-    while s.get(p).is_some_and(|&b| !is_blank(b)) {
-        p += 1;
-    }
-    let frame = parse_frame_at(s.get(frame_start..p).unwrap_or_default(), frame_start)?;
+    let frame_end = skip_token(s, frame_start);
+    let frame = parse_frame_at(
+        s.get(frame_start..frame_end).unwrap_or_default(),
+        frame_start,
+    )?;
 
     // Direction.
-    while s.get(p).copied().is_some_and(is_blank) {
-        p += 1;
-    }
+    p = skip_blanks(s, frame_end);
     let direction = match s.get(p..) {
         None | Some([]) => None,
         Some([b'R']) => Some(Direction::Rx),
@@ -513,6 +512,7 @@ fn decode_data(
 
 /// Parses the compact frame syntax (`123#11223344`, `123##1AABB`, `123#R`, `20000004#...`);
 /// `base` is the byte offset of `s` in its line, for error columns.
+#[inline]
 fn parse_frame_at(s: &[u8], base: usize) -> Result<Frame, LineError> {
     // Id digits up to '#'.
     let mut p = 0;
