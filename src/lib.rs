@@ -10,6 +10,7 @@
 //! binary owns all output.
 
 pub mod frame;
+pub mod log;
 pub mod replay;
 pub mod sim;
 pub mod time;

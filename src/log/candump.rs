@@ -1,0 +1,1180 @@
+//! The can-utils `candump -l` / `candump -L` log format: a streaming reader and a writer.
+//!
+//! A log line is `(SECS.FRAC) IFACE FRAME[ R| T]`, as written by `candump` (`candump.c`) with the
+//! compact frame syntax of can-utils `lib.c` (`snprintf_canframe` / `parse_canframe`):
+//!
+//! * `SECS` is one or more decimal digits (10 for an epoch time, `000` with `-tz`); `FRAC` is 6
+//!   digits (microseconds) or 9 digits (nanoseconds). The [`Precision`] read is kept in the
+//!   [`Record`] so that the [`Writer`] writes the line back as it was.
+//! * `IFACE` is the interface name; candump right-aligns names to the longest one it has seen
+//!   (`%*s`, in both `-l` and `-L` modes), so extra spaces before it are accepted.
+//! * `FRAME` is `ID#DATA` (classic, 0 to 8 bytes, optional `.` between bytes, optional `_D` raw
+//!   DLC 9 to F after 8 bytes), `ID#R`, `ID#R5`, `ID#R8_9` (remote), `ID##F DATA` (CAN FD, `F`
+//!   one hex digit of flags: 1 BRS, 2 ESI, 4 FDF; lengths 0-8, 12, 16, 20, 24, 32, 48, 64). `ID`
+//!   is 3 hex digits (standard) or 8 (extended); 8 digits with `CAN_ERR_FLAG` (0x20000000) set
+//!   is an error frame whose class is `ID & 0x1FFFFFFF` followed by its 8 detail bytes (fewer
+//!   bytes are accepted and padded with zeros, as can-utils does). Hex is case-insensitive.
+//! * ` R` / ` T` is the direction `candump -x` appends; trailing `\r` and whitespace are ignored.
+//!
+//! Lines that do not start with `(` (after optional blanks) are not frames: `DROPCOUNT: ...`,
+//! empty lines, comments. They are reported as [`Line::Other`] / [`Item::Other`], not as errors.
+//!
+//! Calling contract: [`parse_line`] parses one line (without its `\n`) and never panics; a
+//! [`Reader`] streams lines from any [`BufRead`] into one reusable buffer (no allocation per
+//! line; records borrow their interface name from it, so one record is alive at a time), counts
+//! lines, records, other and bad lines ([`Stats`]), bounds line length ([`MAX_LINE_LEN`]) and
+//! resynchronises at the next newline after a bad line. [`open`] reads a path, `-` for stdin,
+//! gunzipping transparently. The [`Writer`] and [`format_record`] / [`format_frame`] produce
+//! byte-for-byte what candump writes. Nothing here reads the clock or touches a socket.
+
+use core::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use flate2::bufread::MultiGzDecoder;
+
+use crate::frame::{
+    CAN_ERR_FLAG, ClassicFrame, ErrorFrame, FdFlags, FdFrame, Frame, Id, MAX_EXTENDED_ID,
+    RemoteFrame, fd_len_to_dlc,
+};
+use crate::time::Timestamp;
+
+/// The longest line a [`Reader`] accepts by default (64 KiB); longer lines are reported as
+/// [`ParseErrorKind::LineTooLong`] and skipped without being stored.
+pub const MAX_LINE_LEN: usize = 64 * 1024;
+
+/// How many digits the timestamp fraction has: `candump` writes microseconds, `candump -N`
+/// (and some other tools) nanoseconds.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// Six fraction digits.
+    #[default]
+    Micros,
+    /// Nine fraction digits.
+    Nanos,
+}
+
+/// The direction `candump -x` appends to a line: ` R` received, ` T` transmitted by this host.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Received (` R`).
+    Rx,
+    /// Transmitted (` T`).
+    Tx,
+}
+
+/// One frame line of a candump log; the interface name borrows the reader's line buffer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// When the frame was received, on the log's time line.
+    pub timestamp: Timestamp,
+    /// Whether the line had 6 or 9 fraction digits.
+    pub precision: Precision,
+    /// The interface name (`can0`, `vcan1`, ...), without padding.
+    pub interface: &'a str,
+    /// The frame.
+    pub frame: Frame,
+    /// The direction, when the line had ` R` or ` T`.
+    pub direction: Option<Direction>,
+}
+
+impl Record<'_> {
+    /// A copy that owns its interface name (allocates; for collecting records).
+    pub fn to_owned_record(&self) -> OwnedRecord {
+        OwnedRecord {
+            timestamp: self.timestamp,
+            precision: self.precision,
+            interface: self.interface.to_owned(),
+            frame: self.frame,
+            direction: self.direction,
+        }
+    }
+}
+
+/// A [`Record`] that owns its interface name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedRecord {
+    pub timestamp: Timestamp,
+    pub precision: Precision,
+    pub interface: String,
+    pub frame: Frame,
+    pub direction: Option<Direction>,
+}
+
+impl OwnedRecord {
+    /// The borrowed view, for the writer.
+    pub fn as_record(&self) -> Record<'_> {
+        Record {
+            timestamp: self.timestamp,
+            precision: self.precision,
+            interface: &self.interface,
+            frame: self.frame,
+            direction: self.direction,
+        }
+    }
+}
+
+/// What one parsed line holds.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A frame line.
+    Record(Record<'a>),
+    /// A line that is not a frame (`DROPCOUNT: ...`, empty, comment), trailing blanks removed.
+    Other(&'a str),
+}
+
+/// A byte found where it was not expected, shown as `'x'` or as `byte 0xNN`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Found(pub u8);
+
+impl fmt::Display for Found {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_ascii_graphic() || self.0 == b' ' {
+            write!(f, "'{}'", char::from(self.0))
+        } else {
+            write!(f, "byte 0x{:02X}", self.0)
+        }
+    }
+}
+
+/// Why a line is not a valid candump record.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParseErrorKind {
+    #[error("expected seconds digits after '('")]
+    ExpectedSeconds,
+    #[error("expected '.' between the seconds and the fraction of the timestamp")]
+    ExpectedDot,
+    #[error("timestamp fraction has {0} digits, expected 6 (microseconds) or 9 (nanoseconds)")]
+    FractionDigits(usize),
+    #[error("expected ')' after timestamp")]
+    ExpectedCloseParen,
+    #[error("timestamp does not fit in 64-bit nanoseconds")]
+    TimestampOutOfRange,
+    #[error("expected a space after the timestamp")]
+    ExpectedSpace,
+    #[error("missing interface name")]
+    MissingInterface,
+    #[error("interface name is not valid UTF-8")]
+    InterfaceNotUtf8,
+    #[error("missing CAN frame after the interface name")]
+    MissingFrame,
+    #[error("expected '#' after the CAN id")]
+    ExpectedHash,
+    #[error("CAN id has {0} hex digits, expected 3 (standard) or 8 (extended)")]
+    IdLength(usize),
+    #[error("invalid hex digit {0} in the CAN id")]
+    InvalidIdDigit(Found),
+    #[error("id 0x{0:X} does not fit in 11 bits")]
+    StandardIdRange(u32),
+    #[error("id 0x{0:08X} does not fit in 29 bits")]
+    ExtendedIdRange(u32),
+    #[error("error frame id 0x{0:08X} has bits set above CAN_ERR_FLAG")]
+    ErrorIdRange(u32),
+    #[error("invalid hex digit {0} in the data")]
+    InvalidDataDigit(Found),
+    #[error("odd number of hex digits")]
+    OddHexDigits,
+    #[error("more than 8 data bytes in a classic CAN frame")]
+    ClassicTooLong,
+    #[error("more than 64 data bytes in a CAN FD frame")]
+    FdTooLong,
+    #[error("FD length {0} is not a valid CAN FD length")]
+    FdLength(usize),
+    #[error("expected a CAN FD flags hex digit after '##'")]
+    ExpectedFdFlags,
+    #[error("remote frame length {0} exceeds 8")]
+    RemoteLength(u8),
+    #[error("raw DLC suffix '_' needs exactly 8 data bytes, found {0}")]
+    RawDlcNeedsEightBytes(usize),
+    #[error("expected a raw DLC hex digit after '_'")]
+    ExpectedRawDlc,
+    #[error("raw DLC must be 9 to F, found {0:X}")]
+    RawDlcRange(u8),
+    #[error("an error frame cannot be a remote frame")]
+    ErrorFrameRemote,
+    #[error("an error frame cannot be a CAN FD frame")]
+    ErrorFrameFd,
+    #[error("an error frame has no raw DLC")]
+    ErrorFrameRawDlc,
+    #[error("unexpected {0} in the frame")]
+    UnexpectedInFrame(Found),
+    #[error("unexpected text after the frame (only ' R' or ' T' may follow)")]
+    TrailingText,
+    #[error("line longer than {0} bytes")]
+    LineTooLong(usize),
+    #[error("line is not valid UTF-8")]
+    NotUtf8,
+}
+
+/// A parse error inside one line: the 1-based column (byte offset + 1) and the cause.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("column {column}: {kind}")]
+pub struct LineError {
+    pub column: usize,
+    pub kind: ParseErrorKind,
+}
+
+/// A bad line in a log: where (source name, 1-based line and column) and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// The file the line came from, when the reader knows it.
+    pub source_name: Option<Arc<str>>,
+    /// 1-based line number.
+    pub line: u64,
+    /// 1-based column (byte offset + 1).
+    pub column: usize,
+    pub kind: ParseErrorKind,
+}
+
+/// `capture.log:17:24: cause`, or `line 17, column 24: cause` without a source name.
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source_name {
+            Some(name) => write!(f, "{name}:{}:{}: {}", self.line, self.column, self.kind),
+            None => write!(
+                f,
+                "line {}, column {}: {}",
+                self.line, self.column, self.kind
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// What can stop a [`Reader`]: an I/O error (distinct from bad lines) or, in strict mode, a
+/// bad line.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{}: cannot open: {error}", .path)]
+    Open {
+        path: Arc<str>,
+        #[source]
+        error: io::Error,
+    },
+    #[error("{}: read error after line {line}: {error}", .source_name.as_deref().unwrap_or("<input>"))]
+    Io {
+        source_name: Option<Arc<str>>,
+        line: u64,
+        #[source]
+        error: io::Error,
+    },
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+const fn hex_table() -> [u8; 256] {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+}
+
+static HEX_VALUE: [u8; 256] = hex_table();
+
+/// The value of a hex digit, or a value above 15.
+#[inline(always)]
+fn hexval(b: u8) -> u8 {
+    HEX_VALUE[usize::from(b)]
+}
+
+#[inline(always)]
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn err(pos: usize, kind: ParseErrorKind) -> LineError {
+    LineError {
+        column: pos + 1,
+        kind,
+    }
+}
+
+/// A record whose interface is a byte range of the line (no borrow), so the reader can loop.
+#[derive(Copy, Clone, Debug)]
+struct RawRecord {
+    timestamp: Timestamp,
+    precision: Precision,
+    iface_start: usize,
+    iface_end: usize,
+    frame: Frame,
+    direction: Option<Direction>,
+}
+
+enum RawLine {
+    Record(RawRecord),
+    Other { start: usize, end: usize },
+}
+
+/// The length of `line` without trailing `\n`, `\r`, spaces and tabs.
+#[inline]
+fn trimmed_len(line: &[u8]) -> usize {
+    let mut end = line.len();
+    while let Some(&b) = end.checked_sub(1).and_then(|i| line.get(i)) {
+        if matches!(b, b'\n' | b'\r' | b' ' | b'\t') {
+            end -= 1;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+#[inline(always)]
+fn skip_blanks(s: &[u8], p: usize) -> usize {
+    p + s
+        .get(p..)
+        .map_or(0, |r| r.iter().take_while(|&&b| is_blank(b)).count())
+}
+
+#[inline(always)]
+fn skip_token(s: &[u8], p: usize) -> usize {
+    p + s.get(p..).map_or(0, |r| {
+        r.iter().position(|&b| is_blank(b)).unwrap_or(r.len())
+    })
+}
+
+/// Decimal digits from `p`: the value (wrapping; only exact up to 19 digits) and their count.
+#[inline(always)]
+fn decimal(s: &[u8], p: usize) -> (u64, usize) {
+    let mut v: u64 = 0;
+    let mut n = 0;
+    for &b in s.get(p..).unwrap_or_default() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+        n += 1;
+    }
+    (v, n)
+}
+
+#[inline]
+fn parse_raw(line: &[u8]) -> Result<RawLine, LineError> {
+    let s = line.get(..trimmed_len(line)).unwrap_or(line);
+    let mut p = skip_blanks(s, 0);
+    if s.get(p) != Some(&b'(') {
+        return match core::str::from_utf8(s) {
+            Ok(_) => Ok(RawLine::Other {
+                start: 0,
+                end: s.len(),
+            }),
+            Err(e) => Err(err(e.valid_up_to(), ParseErrorKind::NotUtf8)),
+        };
+    }
+    p += 1;
+
+    // Seconds.
+    let secs_start = p;
+    let (secs, n) = decimal(s, p);
+    if n == 0 {
+        return Err(err(p, ParseErrorKind::ExpectedSeconds));
+    }
+    // 19 digits always fit in a u64; more can only be out of range.
+    let overflow = n > 19;
+    p += n;
+    if s.get(p) != Some(&b'.') {
+        return Err(err(p, ParseErrorKind::ExpectedDot));
+    }
+    p += 1;
+
+    // Fraction.
+    let frac_start = p;
+    let (frac, n) = decimal(s, p);
+    let (precision, nanos) = match n {
+        6 => (Precision::Micros, frac as u32 * 1_000),
+        9 => (Precision::Nanos, frac as u32),
+        n => return Err(err(frac_start, ParseErrorKind::FractionDigits(n))),
+    };
+    p += n;
+    if s.get(p) != Some(&b')') {
+        return Err(err(p, ParseErrorKind::ExpectedCloseParen));
+    }
+    p += 1;
+    let timestamp = match (overflow, Timestamp::from_secs_nanos(secs, nanos)) {
+        (false, Some(t)) => t,
+        _ => return Err(err(secs_start, ParseErrorKind::TimestampOutOfRange)),
+    };
+
+    // Interface, right-aligned by candump.
+    match s.get(p) {
+        Some(&b) if is_blank(b) => {}
+        None => return Err(err(p, ParseErrorKind::MissingInterface)),
+        Some(_) => return Err(err(p, ParseErrorKind::ExpectedSpace)),
+    }
+    let iface_start = skip_blanks(s, p);
+    let iface_end = skip_token(s, iface_start);
+    if iface_start == iface_end {
+        return Err(err(iface_end, ParseErrorKind::MissingInterface));
+    }
+    let iface = s.get(iface_start..iface_end).unwrap_or_default();
+    if !iface.is_ascii()
+        && let Err(e) = core::str::from_utf8(iface)
+    {
+        return Err(err(
+            iface_start + e.valid_up_to(),
+            ParseErrorKind::InterfaceNotUtf8,
+        ));
+    }
+    let frame_start = skip_blanks(s, iface_end);
+    if frame_start >= s.len() {
+        return Err(err(frame_start, ParseErrorKind::MissingFrame));
+    }
+
+    // Frame.
+    let frame_end = skip_token(s, frame_start);
+    let frame = parse_frame_at(
+        s.get(frame_start..frame_end).unwrap_or_default(),
+        frame_start,
+    )?;
+
+    // Direction.
+    p = skip_blanks(s, frame_end);
+    let direction = match s.get(p..) {
+        None | Some([]) => None,
+        Some([b'R']) => Some(Direction::Rx),
+        Some([b'T']) => Some(Direction::Tx),
+        Some(_) => return Err(err(p, ParseErrorKind::TrailingText)),
+    };
+
+    Ok(RawLine::Record(RawRecord {
+        timestamp,
+        precision,
+        iface_start,
+        iface_end,
+        frame,
+        direction,
+    }))
+}
+
+/// Decodes hex byte pairs with optional `.` separators from `s[p..]` into `out`, stopping at the
+/// end or at `_`. Returns the number of bytes and the position after them.
+#[inline]
+fn decode_data(
+    s: &[u8],
+    mut p: usize,
+    base: usize,
+    out: &mut [u8],
+    too_long: ParseErrorKind,
+) -> Result<(usize, usize), LineError> {
+    let mut n = 0;
+    loop {
+        if s.get(p) == Some(&b'.') {
+            p += 1;
+        }
+        let Some(&h) = s.get(p) else { break };
+        if h == b'_' {
+            break;
+        }
+        let hv = hexval(h);
+        if hv > 15 {
+            return Err(err(base + p, ParseErrorKind::InvalidDataDigit(Found(h))));
+        }
+        let lv = match s.get(p + 1) {
+            None | Some(b'.') | Some(b'_') => {
+                return Err(err(base + p, ParseErrorKind::OddHexDigits));
+            }
+            Some(&l) => {
+                let lv = hexval(l);
+                if lv > 15 {
+                    return Err(err(
+                        base + p + 1,
+                        ParseErrorKind::InvalidDataDigit(Found(l)),
+                    ));
+                }
+                lv
+            }
+        };
+        match out.get_mut(n) {
+            Some(slot) => *slot = (hv << 4) | lv,
+            None => return Err(err(base + p, too_long)),
+        }
+        n += 1;
+        p += 2;
+    }
+    Ok((n, p))
+}
+
+/// Parses the compact frame syntax (`123#11223344`, `123##1AABB`, `123#R`, `20000004#...`);
+/// `base` is the byte offset of `s` in its line, for error columns.
+#[inline]
+fn parse_frame_at(s: &[u8], base: usize) -> Result<Frame, LineError> {
+    // Id digits up to '#'.
+    let mut p = 0;
+    let mut raw: u32 = 0;
+    while let Some(&b) = s.get(p) {
+        let v = hexval(b);
+        if v > 15 {
+            break;
+        }
+        if p < 8 {
+            raw = (raw << 4) | u32::from(v);
+        }
+        p += 1;
+    }
+    match s.get(p) {
+        Some(b'#') => {}
+        None => return Err(err(base + p, ParseErrorKind::ExpectedHash)),
+        Some(&b) => return Err(err(base + p, ParseErrorKind::InvalidIdDigit(Found(b)))),
+    }
+    let is_error;
+    let id = match p {
+        3 => {
+            is_error = false;
+            match u16::try_from(raw).ok().and_then(Id::standard) {
+                Some(id) => Some(id),
+                None => return Err(err(base, ParseErrorKind::StandardIdRange(raw))),
+            }
+        }
+        8 if raw & CAN_ERR_FLAG != 0 => {
+            if raw > (CAN_ERR_FLAG | MAX_EXTENDED_ID) {
+                return Err(err(base, ParseErrorKind::ErrorIdRange(raw)));
+            }
+            is_error = true;
+            None
+        }
+        8 => {
+            is_error = false;
+            match Id::extended(raw) {
+                Some(id) => Some(id),
+                None => return Err(err(base, ParseErrorKind::ExtendedIdRange(raw))),
+            }
+        }
+        n => return Err(err(base, ParseErrorKind::IdLength(n))),
+    };
+    p += 1;
+
+    match (s.get(p), id) {
+        (Some(b'R' | b'r'), _) if is_error => Err(err(base + p, ParseErrorKind::ErrorFrameRemote)),
+        (Some(b'R' | b'r'), Some(id)) => {
+            p += 1;
+            let mut len = 0u8;
+            let mut raw_dlc = None;
+            if let Some(&c) = s.get(p) {
+                let v = hexval(c);
+                if v > 15 {
+                    return Err(err(base + p, ParseErrorKind::UnexpectedInFrame(Found(c))));
+                }
+                if v > 8 {
+                    return Err(err(base + p, ParseErrorKind::RemoteLength(v)));
+                }
+                len = v;
+                p += 1;
+                if s.get(p) == Some(&b'_') {
+                    if len != 8 {
+                        return Err(err(
+                            base + p,
+                            ParseErrorKind::RawDlcNeedsEightBytes(usize::from(len)),
+                        ));
+                    }
+                    p += 1;
+                    raw_dlc = Some(parse_raw_dlc(s, p, base)?);
+                    p += 1;
+                }
+            }
+            if let Some(&c) = s.get(p) {
+                return Err(err(base + p, ParseErrorKind::UnexpectedInFrame(Found(c))));
+            }
+            let r = match raw_dlc {
+                Some(d) => RemoteFrame::with_raw_dlc(id, d),
+                None => RemoteFrame::new(id, len),
+            };
+            r.map(Frame::Remote)
+                .map_err(|_| err(base + p, ParseErrorKind::RemoteLength(len)))
+        }
+        (Some(b'#'), _) if is_error => Err(err(base + p, ParseErrorKind::ErrorFrameFd)),
+        (Some(b'#'), Some(id)) => {
+            p += 1;
+            let flags = match s.get(p).map(|&b| hexval(b)) {
+                Some(v) if v <= 15 => v,
+                _ => return Err(err(base + p, ParseErrorKind::ExpectedFdFlags)),
+            };
+            p += 1;
+            let data_start = p;
+            let mut data = [0u8; 64];
+            let (n, q) = decode_data(s, p, base, &mut data, ParseErrorKind::FdTooLong)?;
+            if let Some(&c) = s.get(q) {
+                return Err(err(base + q, ParseErrorKind::UnexpectedInFrame(Found(c))));
+            }
+            if fd_len_to_dlc(n).is_none() {
+                return Err(err(base + data_start, ParseErrorKind::FdLength(n)));
+            }
+            let flags = FdFlags::from_bits(flags).unwrap_or_default();
+            FdFrame::new(id, data.get(..n).unwrap_or_default(), flags)
+                .map(Frame::Fd)
+                .map_err(|_| err(base + data_start, ParseErrorKind::FdLength(n)))
+        }
+        (_, id) => {
+            let mut data = [0u8; 8];
+            let (n, mut q) = decode_data(s, p, base, &mut data, ParseErrorKind::ClassicTooLong)?;
+            let mut raw_dlc = None;
+            if s.get(q) == Some(&b'_') {
+                if is_error {
+                    return Err(err(base + q, ParseErrorKind::ErrorFrameRawDlc));
+                }
+                if n != 8 {
+                    return Err(err(base + q, ParseErrorKind::RawDlcNeedsEightBytes(n)));
+                }
+                raw_dlc = Some(parse_raw_dlc(s, q + 1, base)?);
+                q += 2;
+            }
+            if let Some(&c) = s.get(q) {
+                return Err(err(base + q, ParseErrorKind::UnexpectedInFrame(Found(c))));
+            }
+            match id {
+                None => ErrorFrame::new(raw & MAX_EXTENDED_ID, data)
+                    .map(Frame::Error)
+                    .map_err(|_| err(base, ParseErrorKind::ErrorIdRange(raw))),
+                Some(id) => {
+                    let f = match raw_dlc {
+                        Some(d) => ClassicFrame::with_raw_dlc(id, data, d),
+                        None => ClassicFrame::new(id, data.get(..n).unwrap_or_default()),
+                    };
+                    f.map(Frame::Classic)
+                        .map_err(|_| err(base + p, ParseErrorKind::ClassicTooLong))
+                }
+            }
+        }
+    }
+}
+
+fn parse_raw_dlc(s: &[u8], p: usize, base: usize) -> Result<u8, LineError> {
+    match s.get(p).map(|&b| hexval(b)) {
+        Some(v) if (9..=15).contains(&v) => Ok(v),
+        Some(v) if v <= 15 => Err(err(base + p, ParseErrorKind::RawDlcRange(v))),
+        _ => Err(err(base + p, ParseErrorKind::ExpectedRawDlc)),
+    }
+}
+
+/// Parses the compact frame syntax alone (`123#DEADBEEF`, `123##1AABB`, `123#R5`,
+/// `20000004#0004000000000000`), as `cansend` takes it. Columns in errors count from 1 at the
+/// first byte of `s`.
+pub fn parse_frame(s: &[u8]) -> Result<Frame, LineError> {
+    parse_frame_at(s, 0)
+}
+
+/// Parses one log line (with or without its trailing `\n` / `\r\n`). Never panics.
+pub fn parse_line(line: &[u8]) -> Result<Line<'_>, LineError> {
+    Ok(match parse_raw(line)? {
+        RawLine::Record(r) => Line::Record(record_from_raw(line, &r)),
+        RawLine::Other { start, end } => Line::Other(
+            line.get(start..end)
+                .and_then(|b| core::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+        ),
+    })
+}
+
+fn record_from_raw<'a>(line: &'a [u8], r: &RawRecord) -> Record<'a> {
+    let interface = line
+        .get(r.iface_start..r.iface_end)
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .unwrap_or_default();
+    Record {
+        timestamp: r.timestamp,
+        precision: r.precision,
+        interface,
+        frame: r.frame,
+        direction: r.direction,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+/// What a [`Reader`] does with a bad line.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Policy {
+    /// Count the line, hand it out as [`Item::Bad`] and go on with the next line.
+    #[default]
+    Lenient,
+    /// Return it as `Err(ReadError::Parse)`; the caller is expected to stop (reading on
+    /// continues with the next line).
+    Strict,
+}
+
+/// Line counters of a [`Reader`].
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Lines read (every `\n`-terminated line, and a last unterminated one).
+    pub lines: u64,
+    /// Frame lines parsed.
+    pub records: u64,
+    /// Non-frame lines (`DROPCOUNT`, empty, comments).
+    pub other_lines: u64,
+    /// Lines that failed to parse (including too long and non-UTF-8 lines).
+    pub bad_lines: u64,
+}
+
+/// One item of a log, as [`Reader::read_item`] returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item<'a> {
+    Record(Record<'a>),
+    /// A non-frame line, trailing blanks removed.
+    Other(&'a str),
+    /// A bad line (lenient policy only).
+    Bad(ParseError),
+}
+
+enum Step {
+    Eof,
+    Record(RawRecord),
+    Other { start: usize, end: usize },
+    Bad(ParseError),
+}
+
+enum LineRead {
+    Eof,
+    Line,
+    TooLong,
+}
+
+/// A streaming candump log reader over any [`BufRead`], reusing one line buffer.
+pub struct Reader<R> {
+    inner: R,
+    line: Vec<u8>,
+    source_name: Option<Arc<str>>,
+    policy: Policy,
+    stats: Stats,
+    max_line_len: usize,
+}
+
+impl<R: BufRead> Reader<R> {
+    /// A lenient reader without a source name.
+    pub fn new(inner: R) -> Self {
+        Reader {
+            inner,
+            line: Vec::with_capacity(256),
+            source_name: None,
+            policy: Policy::Lenient,
+            stats: Stats::default(),
+            max_line_len: MAX_LINE_LEN,
+        }
+    }
+
+    /// Names the source (a file path) in error messages: `capture.log:17:24: ...`.
+    pub fn with_source_name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.source_name = Some(name.into());
+        self
+    }
+
+    /// Sets what happens to bad lines.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the longest accepted line (at least 1 byte).
+    pub fn with_max_line_len(mut self, max: usize) -> Self {
+        self.max_line_len = max.max(1);
+        self
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The source name, if any.
+    pub fn source_name(&self) -> Option<&str> {
+        self.source_name.as_deref()
+    }
+
+    /// The underlying reader.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// Reads the next line into the buffer, bounded by `max_line_len`.
+    fn read_line(&mut self) -> io::Result<LineRead> {
+        self.line.clear();
+        let mut too_long = false;
+        let mut any = false;
+        loop {
+            let available = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                break;
+            }
+            any = true;
+            match memchr::memchr(b'\n', available) {
+                Some(i) => {
+                    let chunk = available.get(..i).unwrap_or_default();
+                    if !too_long {
+                        if self.line.len() + chunk.len() > self.max_line_len {
+                            too_long = true;
+                            self.line.clear();
+                        } else {
+                            self.line.extend_from_slice(chunk);
+                        }
+                    }
+                    self.inner.consume(i + 1);
+                    return Ok(if too_long {
+                        LineRead::TooLong
+                    } else {
+                        LineRead::Line
+                    });
+                }
+                None => {
+                    let n = available.len();
+                    if !too_long {
+                        if self.line.len() + n > self.max_line_len {
+                            too_long = true;
+                            self.line.clear();
+                        } else {
+                            self.line.extend_from_slice(available);
+                        }
+                    }
+                    self.inner.consume(n);
+                }
+            }
+        }
+        Ok(match (any, too_long) {
+            (false, _) => LineRead::Eof,
+            (true, false) => LineRead::Line,
+            (true, true) => LineRead::TooLong,
+        })
+    }
+
+    fn bad(&mut self, e: LineError) -> ParseError {
+        self.stats.bad_lines += 1;
+        ParseError {
+            source_name: self.source_name.clone(),
+            line: self.stats.lines,
+            column: e.column,
+            kind: e.kind,
+        }
+    }
+
+    /// Reads and classifies one line without borrowing it.
+    fn step(&mut self) -> Result<Step, ReadError> {
+        let read = self.read_line().map_err(|error| ReadError::Io {
+            source_name: self.source_name.clone(),
+            line: self.stats.lines,
+            error,
+        })?;
+        match read {
+            LineRead::Eof => Ok(Step::Eof),
+            LineRead::TooLong => {
+                self.stats.lines += 1;
+                let limit = self.max_line_len;
+                Ok(Step::Bad(
+                    self.bad(err(limit, ParseErrorKind::LineTooLong(limit))),
+                ))
+            }
+            LineRead::Line => {
+                self.stats.lines += 1;
+                match parse_raw(&self.line) {
+                    Ok(RawLine::Record(r)) => {
+                        self.stats.records += 1;
+                        Ok(Step::Record(r))
+                    }
+                    Ok(RawLine::Other { start, end }) => {
+                        self.stats.other_lines += 1;
+                        Ok(Step::Other { start, end })
+                    }
+                    Err(e) => Ok(Step::Bad(self.bad(e))),
+                }
+            }
+        }
+    }
+
+    /// The next item: a record, a non-frame line, or (lenient policy) a bad line.
+    /// `Ok(None)` at the end of the input. In strict mode a bad line is
+    /// `Err(ReadError::Parse)`.
+    pub fn read_item(&mut self) -> Result<Option<Item<'_>>, ReadError> {
+        match self.step()? {
+            Step::Eof => Ok(None),
+            Step::Record(r) => Ok(Some(Item::Record(record_from_raw(&self.line, &r)))),
+            Step::Other { start, end } => Ok(Some(Item::Other(
+                self.line
+                    .get(start..end)
+                    .and_then(|b| core::str::from_utf8(b).ok())
+                    .unwrap_or_default(),
+            ))),
+            Step::Bad(e) => match self.policy {
+                Policy::Lenient => Ok(Some(Item::Bad(e))),
+                Policy::Strict => Err(ReadError::Parse(e)),
+            },
+        }
+    }
+
+    /// The next record, skipping non-frame lines, and bad lines in lenient mode (they are
+    /// counted in [`Stats::bad_lines`] and logged at `debug` level). `None` at the end.
+    pub fn next_record(&mut self) -> Option<Result<Record<'_>, ReadError>> {
+        let raw = loop {
+            match self.step() {
+                Ok(Step::Record(r)) => break r,
+                Ok(Step::Eof) => return None,
+                Ok(Step::Other { .. }) => {}
+                Ok(Step::Bad(e)) => match self.policy {
+                    Policy::Lenient => tracing::debug!(error = %e, "skipping bad candump line"),
+                    Policy::Strict => return Some(Err(ReadError::Parse(e))),
+                },
+                Err(e) => return Some(Err(e)),
+            }
+        };
+        Some(Ok(record_from_raw(&self.line, &raw)))
+    }
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const IO_BUFFER: usize = 64 * 1024;
+
+/// Wraps `inner` in a gzip decoder when its first bytes are the gzip magic number.
+pub fn maybe_gunzip(mut inner: Box<dyn BufRead + Send>) -> io::Result<Box<dyn BufRead + Send>> {
+    let head = loop {
+        match inner.fill_buf() {
+            Ok(b) => break b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    if head.starts_with(&GZIP_MAGIC) {
+        Ok(Box::new(BufReader::with_capacity(
+            IO_BUFFER,
+            MultiGzDecoder::new(inner),
+        )))
+    } else {
+        Ok(inner)
+    }
+}
+
+/// Opens a candump log: a path, or `-` for stdin; gzip-compressed input (detected by its magic
+/// bytes, whatever the extension) is decompressed on the fly. The reader is lenient and names
+/// the path (or `<stdin>`) in its errors.
+pub fn open(path: impl AsRef<Path>) -> Result<Reader<Box<dyn BufRead + Send>>, ReadError> {
+    let path = path.as_ref();
+    let name: Arc<str> = if path == Path::new("-") {
+        Arc::from("<stdin>")
+    } else {
+        Arc::from(path.display().to_string())
+    };
+    let open_err = |error| ReadError::Open {
+        path: name.clone(),
+        error,
+    };
+    let raw: Box<dyn BufRead + Send> = if path == Path::new("-") {
+        Box::new(BufReader::with_capacity(IO_BUFFER, io::stdin()))
+    } else {
+        let f = File::open(path).map_err(open_err)?;
+        Box::new(BufReader::with_capacity(IO_BUFFER, f))
+    };
+    let inner = maybe_gunzip(raw).map_err(open_err)?;
+    Ok(Reader::new(inner).with_source_name(name))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+#[inline(always)]
+fn hex_digit(v: u32) -> u8 {
+    HEX_UPPER[(v & 0xF) as usize]
+}
+
+#[inline]
+fn push_hex_bytes(out: &mut Vec<u8>, data: &[u8]) {
+    out.reserve(data.len() * 2);
+    for &b in data {
+        out.push(hex_digit(u32::from(b >> 4)));
+        out.push(hex_digit(u32::from(b)));
+    }
+}
+
+#[inline]
+fn push_id(out: &mut Vec<u8>, raw: u32, digits: u32) {
+    for i in (0..digits).rev() {
+        out.push(hex_digit(raw >> (4 * i)));
+    }
+}
+
+fn push_frame_id(out: &mut Vec<u8>, id: Id) {
+    if id.is_extended() {
+        push_id(out, id.raw(), 8);
+    } else {
+        push_id(out, id.raw(), 3);
+    }
+}
+
+/// Appends `frame` in candump's compact syntax (upper-case hex, no separators), exactly as
+/// can-utils `snprintf_canframe` writes it: `123#DEADBEEF`, `123#1122334455667788_9`,
+/// `12345678#R`, `123#R5`, `123#R8_9`, `123##5AABB`, `20000004#0004000000000000`.
+pub fn format_frame(out: &mut Vec<u8>, frame: &Frame) {
+    match frame {
+        Frame::Classic(c) => {
+            push_frame_id(out, c.id());
+            out.push(b'#');
+            push_hex_bytes(out, c.data());
+            if let Some(d) = c.raw_dlc() {
+                out.push(b'_');
+                out.push(hex_digit(u32::from(d)));
+            }
+        }
+        Frame::Fd(f) => {
+            push_frame_id(out, f.id());
+            out.extend_from_slice(b"##");
+            out.push(hex_digit(u32::from(f.flags().bits())));
+            push_hex_bytes(out, f.data());
+        }
+        Frame::Remote(r) => {
+            push_frame_id(out, r.id());
+            out.extend_from_slice(b"#R");
+            if !r.is_empty() {
+                out.push(b'0' + r.len());
+            }
+            if let Some(d) = r.raw_dlc() {
+                out.push(b'_');
+                out.push(hex_digit(u32::from(d)));
+            }
+        }
+        Frame::Error(e) => {
+            push_id(out, e.class() | CAN_ERR_FLAG, 8);
+            out.push(b'#');
+            push_hex_bytes(out, e.data());
+        }
+    }
+}
+
+/// How a [`Writer`] lays out lines.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Fraction digits; `None` keeps each record's own precision (the default).
+    pub precision: Option<Precision>,
+    /// Minimum seconds digits, zero-padded: 10 as candump writes epoch times (the default),
+    /// 3 for the `-tz` style.
+    pub secs_width: usize,
+    /// Right-align interface names to this width (candump pads to its longest interface
+    /// name); 0, the default, writes them as they are.
+    pub interface_width: usize,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            precision: None,
+            secs_width: 10,
+            interface_width: 0,
+        }
+    }
+}
+
+fn push_padded_u64(out: &mut Vec<u8>, v: u64, width: usize) {
+    let mut b = itoa::Buffer::new();
+    let digits = b.format(v).as_bytes();
+    for _ in digits.len()..width {
+        out.push(b'0');
+    }
+    out.extend_from_slice(digits);
+}
+
+fn push_fraction(out: &mut Vec<u8>, mut v: u32, digits: usize) {
+    let mut buf = [b'0'; 9];
+    let n = digits.min(9);
+    for slot in buf.iter_mut().take(n).rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.extend_from_slice(buf.get(..n).unwrap_or_default());
+}
+
+/// Appends one log line for `record`, with its `\n`: `(1700000000.000211) can0 123#11 R`.
+pub fn format_record(out: &mut Vec<u8>, record: &Record<'_>, options: &WriteOptions) {
+    let t = record.timestamp;
+    out.push(b'(');
+    push_padded_u64(out, t.secs(), options.secs_width);
+    out.push(b'.');
+    match options.precision.unwrap_or(record.precision) {
+        Precision::Micros => push_fraction(out, t.subsec_micros(), 6),
+        Precision::Nanos => push_fraction(out, t.subsec_nanos(), 9),
+    }
+    out.extend_from_slice(b") ");
+    for _ in record.interface.len()..options.interface_width {
+        out.push(b' ');
+    }
+    out.extend_from_slice(record.interface.as_bytes());
+    out.push(b' ');
+    format_frame(out, &record.frame);
+    match record.direction {
+        None => {}
+        Some(Direction::Rx) => out.extend_from_slice(b" R"),
+        Some(Direction::Tx) => out.extend_from_slice(b" T"),
+    }
+    out.push(b'\n');
+}
+
+/// Writes candump log lines into any [`Write`], formatting into one reusable buffer (one
+/// `write_all` per record: wrap files and stdout in a `BufWriter`).
+pub struct Writer<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+    options: WriteOptions,
+}
+
+impl<W: Write> Writer<W> {
+    /// A writer with the default options (record's precision, 10-digit seconds, no padding).
+    pub fn new(inner: W) -> Self {
+        Self::with_options(inner, WriteOptions::default())
+    }
+
+    /// A writer with the given options.
+    pub fn with_options(inner: W, options: WriteOptions) -> Self {
+        Writer {
+            inner,
+            buf: Vec::with_capacity(256),
+            options,
+        }
+    }
+
+    /// Writes one record line.
+    pub fn write_record(&mut self, record: &Record<'_>) -> io::Result<()> {
+        self.buf.clear();
+        format_record(&mut self.buf, record, &self.options);
+        self.inner.write_all(&self.buf)
+    }
+
+    /// Writes a non-frame line (such as a `DROPCOUNT: ...` line) followed by `\n`.
+    pub fn write_other(&mut self, text: &str) -> io::Result<()> {
+        self.buf.clear();
+        self.buf.extend_from_slice(text.as_bytes());
+        self.buf.push(b'\n');
+        self.inner.write_all(&self.buf)
+    }
+
+    /// Flushes the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    /// The underlying writer.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// The underlying writer (not flushed).
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests;
