@@ -158,6 +158,8 @@ pub enum Multiplexing<'a> {
 #[derive(Debug, Clone)]
 pub struct Signal {
     pub(crate) name: String,
+    /// The name on the `SG_` line (`name` may be a `SystemSignalLongSymbol`).
+    pub(crate) dbc_name: String,
     pub(crate) start_bit: u16,
     pub(crate) size: u8,
     pub(crate) byte_order: ByteOrder,
@@ -651,6 +653,14 @@ fn cycle_time(v: Option<&ast::AttributeValue>) -> Option<u32> {
     (ms != 0).then_some(ms)
 }
 
+/// A `System*LongSymbol` attribute value: a non-empty string.
+fn long_name(v: &ast::AttributeValue) -> Option<String> {
+    match v {
+        ast::AttributeValue::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
 fn sorted_values(v: &[ast::ValDescription]) -> Vec<ValueDescription> {
     // Last definition of a value wins (as in cantools' dict).
     let mut map = std::collections::BTreeMap::new();
@@ -759,10 +769,32 @@ pub(crate) fn compile(
         }
     }
 
+    let mut message_attrs = HashMap::new();
+    for a in &dbc.attribute_values_message {
+        message_attrs.insert((a.message_id, a.name.as_str()), &a.value);
+    }
+    let mut signal_attrs = HashMap::new();
+    for a in &dbc.attribute_values_signal {
+        signal_attrs.insert(
+            (a.message_id, a.signal_name.as_str(), a.name.as_str()),
+            &a.value,
+        );
+    }
+    let mut node_long = HashMap::new();
+    for a in &dbc.attribute_values_node {
+        if a.name == "SystemNodeLongSymbol"
+            && let Some(l) = long_name(&a.value)
+        {
+            node_long.insert(a.node_name.as_str(), l);
+        }
+    }
+    let node_name = |n: &str| node_long.get(n).cloned().unwrap_or_else(|| n.to_string());
+
     for n in &dbc.nodes {
-        if !db.nodes.iter().any(|x| x.name == n.0) {
+        let name = node_name(&n.0);
+        if !db.nodes.iter().any(|x| x.name == name) {
             db.nodes.push(Node {
-                name: n.0.clone(),
+                name,
                 comment: node_comments.get(n.0.as_str()).cloned(),
             });
         }
@@ -777,6 +809,10 @@ pub(crate) fn compile(
 
     let mut occurrences: HashMap<&str, usize> = HashMap::new();
     for m in &dbc.messages {
+        // Vector's pseudo-message holding signals not assigned to any message.
+        if m.name == "VECTOR__INDEPENDENT_SIG_MSG" {
+            continue;
+        }
         let occ = occurrences.entry(m.name.as_str()).or_insert(0);
         let scanned = map.message(&m.name, *occ);
         *occ += 1;
@@ -873,7 +909,11 @@ pub(crate) fn compile(
                 }
             };
             signals.push(Signal {
-                name: s.name.clone(),
+                name: signal_attrs
+                    .get(&(m.id, s.name.as_str(), "SystemSignalLongSymbol"))
+                    .and_then(|v| long_name(v))
+                    .unwrap_or_else(|| s.name.clone()),
+                dbc_name: s.name.clone(),
                 start_bit: s.start_bit as u16,
                 size: s.size as u8,
                 byte_order,
@@ -884,7 +924,7 @@ pub(crate) fn compile(
                 min: numeric(&s.min),
                 max: numeric(&s.max),
                 unit: s.unit.clone(),
-                receivers: s.receivers.clone(),
+                receivers: s.receivers.iter().map(|r| node_name(r)).collect(),
                 comment: signal_comments.get(&(m.id, s.name.as_str())).cloned(),
                 values: values
                     .get(&(m.id, s.name.as_str()))
@@ -906,18 +946,26 @@ pub(crate) fn compile(
             ext.get(&m.id).map(Vec::as_slice).unwrap_or(&[]),
         );
         let (nodes, switches) = build_tree(&mut signals);
-        let cycle = cycle_time(dbc.resolved_message_attribute(m.id, "GenMsgCycleTime"));
+        let cycle = cycle_time(
+            message_attrs
+                .get(&(m.id, "GenMsgCycleTime"))
+                .copied()
+                .or_else(|| dbc.attribute_default("GenMsgCycleTime")),
+        );
         let message = Message {
             id,
-            name: m.name.clone(),
+            name: message_attrs
+                .get(&(m.id, "SystemMessageLongSymbol"))
+                .and_then(|v| long_name(v))
+                .unwrap_or_else(|| m.name.clone()),
             size: m.size as u8,
-            transmitter: m.transmitter.clone(),
+            transmitter: m.transmitter.as_deref().map(node_name),
             extra_transmitters: transmitters
                 .get(&m.id)
                 .map(|v| {
                     v.iter()
                         .filter(|n| Some(n.as_str()) != m.transmitter.as_deref())
-                        .cloned()
+                        .map(|n| node_name(n))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -949,7 +997,7 @@ fn resolve_multiplexing(signals: &mut [Signal], ext: &SwitchEntries<'_>) {
         .map(|(i, _)| i)
         .collect();
     let single: Option<String> = match multiplexors.as_slice() {
-        [one] => signals.get(*one).map(|s| s.name.clone()),
+        [one] => signals.get(*one).map(|s| s.dbc_name.clone()),
         _ => None,
     };
     // Extended multiplexing: signal -> switch (the last switch listing it wins).
@@ -967,7 +1015,7 @@ fn resolve_multiplexing(signals: &mut [Signal], ext: &SwitchEntries<'_>) {
             .unwrap_or_default()
     };
     let index_of = |name: &str, signals: &[Signal]| -> Option<usize> {
-        signals.iter().position(|s| s.name == name)
+        signals.iter().position(|s| s.dbc_name == name)
     };
 
     let mut parents = Vec::with_capacity(signals.len());
@@ -975,9 +1023,9 @@ fn resolve_multiplexing(signals: &mut [Signal], ext: &SwitchEntries<'_>) {
         let parent_name: Option<String> = if s.indicator == MuxIndicator::Plain {
             None
         } else if let Some(single) = &single {
-            (s.name != *single).then(|| single.clone())
+            (s.dbc_name != *single).then(|| single.clone())
         } else {
-            switch_of.get(s.name.as_str()).map(|n| n.to_string())
+            switch_of.get(s.dbc_name.as_str()).map(|n| n.to_string())
         };
         let Some(parent_name) = parent_name else {
             parents.push(Parent::Root);
@@ -989,7 +1037,7 @@ fn resolve_multiplexing(signals: &mut [Signal], ext: &SwitchEntries<'_>) {
         {
             ids.push(MuxRange { min: n, max: n });
         }
-        ids.extend(ranges_for(&parent_name, &s.name));
+        ids.extend(ranges_for(&parent_name, &s.dbc_name));
         let parent = match index_of(&parent_name, signals) {
             Some(p) if !ids.is_empty() && signals.get(p).is_some_and(Signal::is_multiplexor) => {
                 Parent::Switch {
