@@ -1,0 +1,369 @@
+//! `dbc check`: everything wrong or suspicious in a DBC, as a list of diagnostics.
+//!
+//! [`check`] parses and compiles like [`Database::from_bytes`] but collects every load
+//! problem instead of stopping at the first, then lints what compiled: overlapping signals
+//! (signals in different branches of the same multiplexor may share bits; a multiplexor
+//! overlaps nothing that can be present with it), signals past the message size, duplicate
+//! ids and signal names, multiplexed signals without a usable multiplexor, missing cycle
+//! times (warning), `VAL_`/`SG_MUL_VAL_`/`SIG_VALTYPE_` on unknown signals (warning) and
+//! `[min|max]` that the raw range cannot reach (warning). Positions come from a scan of the
+//! text (can-dbc keeps none), so a diagnostic may lack a line when the scan cannot find it.
+
+use core::fmt;
+use std::collections::HashMap;
+
+use can_dbc as ast;
+
+use super::model::{self, Database, Message, Parent, Signal, ValueType};
+use super::source::SourceMap;
+use super::{DbcError, Location, MuxRange, Problem};
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Suspicious but decodable.
+    Warning,
+    /// Wrong: the file does not load, or decodes something meaningless.
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// One finding of [`check`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Where (source name, and line/column when found).
+    pub location: Location,
+    /// What.
+    pub problem: Problem,
+}
+
+/// `file:line:col: error: ...`
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.location, self.severity, self.problem)
+    }
+}
+
+/// Checks DBC bytes (UTF-8 or Windows-1252). A syntax error gives a single error diagnostic.
+/// Diagnostics come in file order where positions are known.
+pub fn check(bytes: &[u8], source_name: &str) -> Vec<Diagnostic> {
+    let text = model::decode_text(bytes);
+    let (dbc, map) = match model::parse(&text, source_name) {
+        Ok(x) => x,
+        Err(DbcError::Parse { location, cause }) => {
+            return vec![Diagnostic {
+                severity: Severity::Error,
+                location,
+                problem: Problem::Syntax { cause },
+            }];
+        }
+        Err(_) => return Vec::new(),
+    };
+    let mut problems = Vec::new();
+    let db = model::compile(&dbc, &map, source_name, &mut problems);
+    let mut out: Vec<Diagnostic> = problems
+        .into_iter()
+        .map(|(location, problem)| Diagnostic {
+            severity: Severity::Error,
+            location,
+            problem,
+        })
+        .collect();
+    out.extend(check_database(&db));
+    out.extend(check_references(&dbc, &map, source_name));
+    out.sort_by_key(|d| (d.location.line.unwrap_or(u32::MAX), d.location.column));
+    out
+}
+
+/// Lints an already loaded database (no syntax or reference checks: those need the text).
+pub fn check_database(db: &Database) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for m in db.messages() {
+        let source = db.sources().get(m.source()).map_or("", String::as_str);
+        check_message(m, source, &mut out);
+    }
+    out
+}
+
+fn diag(
+    out: &mut Vec<Diagnostic>,
+    severity: Severity,
+    source: &str,
+    pos: Option<(u32, u32)>,
+    problem: Problem,
+) {
+    out.push(Diagnostic {
+        severity,
+        location: Location::new(source, pos),
+        problem,
+    });
+}
+
+/// The multiplexing conditions of a signal: (multiplexor, ranges) up to the root.
+fn chain<'a>(m: &'a Message, s: &'a Signal) -> Vec<(u32, &'a [MuxRange])> {
+    let mut out = Vec::new();
+    let mut cur = s;
+    while let Parent::Switch { signal, values } = &cur.parent {
+        if out.len() > m.signals.len() {
+            break;
+        }
+        out.push((*signal, values.as_slice()));
+        match m.signals.get(*signal as usize) {
+            Some(p) => cur = p,
+            None => break,
+        }
+    }
+    out
+}
+
+fn ranges_intersect(a: &[MuxRange], b: &[MuxRange]) -> bool {
+    a.iter()
+        .any(|x| b.iter().any(|y| x.min <= y.max && y.min <= x.max))
+}
+
+fn check_message(m: &Message, source: &str, out: &mut Vec<Diagnostic>) {
+    let name = m.name();
+    let at = |s: &Signal| s.position().or(m.position());
+
+    if m.cycle_time_ms().is_none() {
+        diag(
+            out,
+            Severity::Warning,
+            source,
+            m.position(),
+            Problem::NoCycleTime {
+                message: name.to_string(),
+            },
+        );
+    }
+
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for s in m.signals() {
+        let count = seen.entry(s.name()).or_insert(0);
+        *count += 1;
+        if *count == 2 {
+            diag(
+                out,
+                Severity::Error,
+                source,
+                at(s),
+                Problem::DuplicateSignal {
+                    message: name.to_string(),
+                    signal: s.name().to_string(),
+                },
+            );
+        }
+    }
+
+    for s in m.signals() {
+        if s.bytes_needed() > m.size() {
+            diag(
+                out,
+                Severity::Error,
+                source,
+                at(s),
+                Problem::SignalOutsideMessage {
+                    message: name.to_string(),
+                    signal: s.name().to_string(),
+                    size: m.size() as u64,
+                },
+            );
+        }
+        let multiplexed = !matches!(s.mux_indicator(), model::MuxIndicator::Plain)
+            && !matches!(s.mux_indicator(), model::MuxIndicator::Multiplexor);
+        match &s.parent {
+            Parent::Root if multiplexed => diag(
+                out,
+                Severity::Warning,
+                source,
+                at(s),
+                Problem::NoMultiplexor {
+                    message: name.to_string(),
+                    signal: s.name().to_string(),
+                    detail: " (decoded as a plain signal)".to_string(),
+                },
+            ),
+            Parent::Orphan { switch } => diag(
+                out,
+                Severity::Error,
+                source,
+                at(s),
+                Problem::NoMultiplexor {
+                    message: name.to_string(),
+                    signal: s.name().to_string(),
+                    detail: match switch {
+                        Some(sw) => format!(
+                            " ({sw} is not a multiplexor of this message or gives no value; never decoded)"
+                        ),
+                        None => " (never decoded)".to_string(),
+                    },
+                },
+            ),
+            Parent::Switch { .. } if !s.is_reachable() => diag(
+                out,
+                Severity::Error,
+                source,
+                at(s),
+                Problem::NoMultiplexor {
+                    message: name.to_string(),
+                    signal: s.name().to_string(),
+                    detail: " (its multiplexor chain is circular; never decoded)".to_string(),
+                },
+            ),
+            _ => {}
+        }
+        check_range(m, s, source, out);
+    }
+
+    // Overlaps between signals that can be present together.
+    let chains: Vec<_> = m.signals().iter().map(|s| chain(m, s)).collect();
+    let masks: Vec<[u64; 8]> = m.signals().iter().map(Signal::bit_mask).collect();
+    for (i, a) in m.signals().iter().enumerate() {
+        if !a.is_reachable() {
+            continue;
+        }
+        for (j, b) in m.signals().iter().enumerate().skip(i + 1) {
+            if !b.is_reachable() {
+                continue;
+            }
+            let (Some(ma), Some(mb)) = (masks.get(i), masks.get(j)) else {
+                continue;
+            };
+            if !ma.iter().zip(mb).any(|(x, y)| x & y != 0) {
+                continue;
+            }
+            let (Some(ca), Some(cb)) = (chains.get(i), chains.get(j)) else {
+                continue;
+            };
+            let exclusive = ca.iter().any(|(mux_a, ra)| {
+                cb.iter()
+                    .any(|(mux_b, rb)| mux_a == mux_b && !ranges_intersect(ra, rb))
+            });
+            if !exclusive {
+                diag(
+                    out,
+                    Severity::Error,
+                    source,
+                    at(b),
+                    Problem::Overlap {
+                        message: name.to_string(),
+                        first: a.name().to_string(),
+                        second: b.name().to_string(),
+                    },
+                );
+            }
+        }
+    }
+}
+
+fn check_range(m: &Message, s: &Signal, source: &str, out: &mut Vec<Diagnostic>) {
+    let (min, max) = (s.min(), s.max());
+    if min == 0.0 && max == 0.0 {
+        return;
+    }
+    let mut problem = |detail: String| {
+        diag(
+            out,
+            Severity::Warning,
+            source,
+            s.position().or(m.position()),
+            Problem::BadRange {
+                message: m.name().to_string(),
+                signal: s.name().to_string(),
+                detail,
+            },
+        );
+    };
+    if min > max {
+        problem(format!("min {min} is greater than max {max}"));
+        return;
+    }
+    if s.value_type() != ValueType::Integer {
+        return;
+    }
+    let (lo, hi) = s.raw_range();
+    let a = lo * s.factor() + s.offset();
+    let b = hi * s.factor() + s.offset();
+    let (plo, phi) = if a <= b { (a, b) } else { (b, a) };
+    let slack = s.factor().abs() * 1e-6 + 1e-9 * phi.abs().max(plo.abs());
+    if min < plo - slack || max > phi + slack {
+        problem(format!(
+            "[{min}|{max}] is outside what the raw range can reach [{plo}|{phi}]"
+        ));
+    }
+}
+
+/// `VAL_`, `SG_MUL_VAL_` and `SIG_VALTYPE_` naming unknown messages or signals.
+fn check_references(dbc: &ast::Dbc, map: &SourceMap, source: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let find = |id: ast::MessageId, signal: &str| -> (bool, bool) {
+        match dbc.messages.iter().find(|m| m.id == id) {
+            None => (false, false),
+            Some(m) => (true, m.signals.iter().any(|s| s.name == signal)),
+        }
+    };
+    let position = |keyword: &str, id: ast::MessageId, signal: &str| {
+        map.refs
+            .iter()
+            .find(|r| {
+                r.keyword == keyword && r.signal == signal && r.raw_id == Some(u64::from(id.raw()))
+            })
+            .map(|r| (r.line, r.column))
+    };
+    let mut report = |keyword: &str, id: ast::MessageId, signal: &str, extra: Option<&str>| {
+        let (has_msg, has_sig) = find(id, signal);
+        let what = if !has_msg {
+            Some(format!("message id {}", id.raw()))
+        } else if !has_sig {
+            Some(format!("signal {signal} of message id {}", id.raw()))
+        } else if let Some(sw) = extra
+            && !find(id, sw).1
+        {
+            Some(format!("multiplexor {sw} of message id {}", id.raw()))
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            diag(
+                &mut out,
+                Severity::Warning,
+                source,
+                position(keyword, id, signal),
+                Problem::UnknownReference {
+                    keyword: keyword.to_string(),
+                    what,
+                },
+            );
+        }
+    };
+    for v in &dbc.value_descriptions {
+        if let ast::ValueDescription::Signal {
+            message_id, name, ..
+        } = v
+        {
+            report("VAL_", *message_id, name, None);
+        }
+    }
+    for e in &dbc.extended_multiplex {
+        report(
+            "SG_MUL_VAL_",
+            e.message_id,
+            &e.signal_name,
+            Some(&e.multiplexor_signal_name),
+        );
+    }
+    for t in &dbc.signal_extended_value_type_list {
+        report("SIG_VALTYPE_", t.message_id, &t.signal_name, None);
+    }
+    out
+}

@@ -1,0 +1,618 @@
+//! The decoder: frame payload to raw and physical signal values, without allocation.
+//!
+//! Each signal carries an extraction plan computed at load time ([`Extract`]: first byte,
+//! shift, mask, byte order) and a conversion ([`Conversion`]) that reproduces cantools'
+//! typing. A frame is copied once into a zero-padded 80-byte stack buffer, so every signal is
+//! one unaligned 16-byte load, a shift and a mask. Multiplexing is a precompiled tree:
+//! nodes (sets of signals) and switches (a multiplexor's value intervals mapping to nodes).
+//!
+//! Contract: [`Database::decode`](super::Database::decode) looks the id up in O(1) and fills
+//! the caller's [`Decoded`] buffer (cleared first; its vectors keep their capacity, so a
+//! reused buffer never allocates). A frame shorter than the message's declared size is a
+//! [`DecodeError`]; longer frames decode (the excess is ignored, like cantools'
+//! `allow_excess`). No input length can make it panic.
+
+use super::model::{ByteOrder, Database, Message, ValueType};
+use crate::frame::{Frame, Id};
+
+/// A raw value as read from the frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RawValue {
+    /// An unsigned integer signal.
+    Unsigned(u64),
+    /// A signed (two's complement, sign-extended) integer signal.
+    Signed(i64),
+    /// A float32 signal.
+    F32(f32),
+    /// A float64 signal.
+    F64(f64),
+}
+
+impl RawValue {
+    /// The value as an integer, for integer signals.
+    pub fn as_int(&self) -> Option<i128> {
+        match *self {
+            RawValue::Unsigned(u) => Some(i128::from(u)),
+            RawValue::Signed(i) => Some(i128::from(i)),
+            _ => None,
+        }
+    }
+    /// The value as a float (integers converted with rounding to nearest).
+    pub fn as_f64(&self) -> f64 {
+        match *self {
+            RawValue::Unsigned(u) => u as f64,
+            RawValue::Signed(i) => i as f64,
+            RawValue::F32(f) => f64::from(f),
+            RawValue::F64(f) => f,
+        }
+    }
+}
+
+/// A physical (scaled) value, typed like cantools' `decode(..., scaling=True)`.
+///
+/// The rule: an integer signal (not `SIG_VALTYPE_` float) whose factor and offset both have
+/// integral values (`1`, `-40`, also `2.0` or `1e3`, as Python's `float.is_integer()` sees
+/// them) gives [`PhysicalValue::Int`] = raw * factor + offset computed exactly (in `i128`;
+/// should that overflow, which needs a factor beyond 2^63, the value falls back to a float).
+/// Every other signal gives [`PhysicalValue::Float`]: float32/float64 signals (the raw float
+/// when factor is 1 and offset 0), and integer signals with a non-integral factor or offset,
+/// computed as `raw * factor + offset` in binary64 without fused multiply-add, exactly like
+/// Python (when the factor is integral the product is computed exactly and then rounded,
+/// as Python does for an `int` factor).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PhysicalValue {
+    /// An integer value.
+    Int(i128),
+    /// A floating-point value.
+    Float(f64),
+}
+
+impl PhysicalValue {
+    /// The value as `f64` (integers rounded to nearest).
+    pub fn as_f64(&self) -> f64 {
+        match *self {
+            PhysicalValue::Int(i) => i as f64,
+            PhysicalValue::Float(f) => f,
+        }
+    }
+    /// The multiplexor selector cantools derives from a physical value: `int(value)`
+    /// (truncation toward zero); `None` for NaN and infinities.
+    pub fn selector(&self) -> Option<i128> {
+        match *self {
+            PhysicalValue::Int(i) => Some(i),
+            PhysicalValue::Float(f) if f.is_finite() => Some(f.trunc() as i128),
+            PhysicalValue::Float(_) => None,
+        }
+    }
+}
+
+impl core::fmt::Display for PhysicalValue {
+    /// Integers in decimal; floats in the shortest form that reads back exactly.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PhysicalValue::Int(i) => write!(f, "{i}"),
+            PhysicalValue::Float(x) => write!(f, "{x:?}"),
+        }
+    }
+}
+
+/// One decoded signal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecodedSignal {
+    /// Index into [`Message::signals`].
+    pub index: usize,
+    /// The raw value.
+    pub raw: RawValue,
+    /// The physical value.
+    pub physical: PhysicalValue,
+}
+
+impl DecodedSignal {
+    /// The value-table label of the raw value (integer signals, or floats with an integral
+    /// value), looked up in the signal of `message`.
+    pub fn label<'m>(&self, message: &'m Message) -> Option<&'m str> {
+        let signal = message.signals().get(self.index)?;
+        let raw = match self.raw {
+            RawValue::F32(_) | RawValue::F64(_) => {
+                let f = self.raw.as_f64();
+                if f.fract() != 0.0 || !f.is_finite() {
+                    return None;
+                }
+                f as i128
+            }
+            _ => self.raw.as_int()?,
+        };
+        signal.label(raw)
+    }
+}
+
+/// A multiplexor whose value selects none of its branches. cantools raises
+/// `DecodeError("expected multiplexer id ...")` for the whole frame; we keep the signals
+/// decoded so far and report the miss.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MuxMiss {
+    /// Index of the multiplexor in [`Message::signals`].
+    pub multiplexor: usize,
+    /// Its physical value.
+    pub value: PhysicalValue,
+}
+
+/// A reusable decoding buffer. Clear-and-fill on every decode; keeps its capacity.
+#[derive(Debug, Clone, Default)]
+pub struct Decoded {
+    signals: Vec<DecodedSignal>,
+    misses: Vec<MuxMiss>,
+    stack: Vec<u32>,
+}
+
+impl Decoded {
+    /// An empty buffer.
+    pub fn new() -> Decoded {
+        Decoded::default()
+    }
+    /// The decoded signals: all plain signals, then the multiplexed ones their multiplexors
+    /// select, each signal at most once.
+    pub fn signals(&self) -> &[DecodedSignal] {
+        &self.signals
+    }
+    /// Multiplexors whose value selects no branch (cantools would reject the frame).
+    pub fn mux_misses(&self) -> &[MuxMiss] {
+        &self.misses
+    }
+    /// The decoded signal with this index, if decoded.
+    pub fn get(&self, index: usize) -> Option<&DecodedSignal> {
+        self.signals.iter().find(|s| s.index == index)
+    }
+    fn clear(&mut self) {
+        self.signals.clear();
+        self.misses.clear();
+        self.stack.clear();
+    }
+}
+
+/// Why a frame did not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The payload is shorter than the message's declared size.
+    #[error("frame has {len} bytes, message {message} needs {needed}")]
+    ShortFrame {
+        message: String,
+        len: usize,
+        needed: usize,
+    },
+}
+
+/// Where a signal's bits are, precomputed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Extract {
+    /// First byte of the 16-byte window.
+    byte: u8,
+    /// Right shift applied to the window.
+    shift: u8,
+    size: u8,
+    big_endian: bool,
+    /// One past the last byte the signal touches.
+    pub(crate) end_byte: u8,
+}
+
+/// Bytes in the padded frame buffer: 64 payload bytes plus a 16-byte window past any start.
+const BUF: usize = 80;
+
+impl Extract {
+    /// The plan for a signal; `None` when its bits do not all lie within 64 bytes or the
+    /// size is not 1 to 64.
+    pub(crate) fn new(start_bit: u64, size: u8, order: ByteOrder) -> Option<Extract> {
+        if size == 0 || size > 64 {
+            return None;
+        }
+        let size64 = u64::from(size);
+        match order {
+            ByteOrder::LittleEndian => {
+                let end = start_bit.checked_add(size64)?;
+                if end > 512 {
+                    return None;
+                }
+                Some(Extract {
+                    byte: (start_bit / 8) as u8,
+                    shift: (start_bit % 8) as u8,
+                    size,
+                    big_endian: false,
+                    end_byte: end.div_ceil(8) as u8,
+                })
+            }
+            ByteOrder::BigEndian => {
+                if start_bit >= 512 {
+                    return None;
+                }
+                // Sawtooth to network (MSB-first) bit number.
+                let msb = 8 * (start_bit / 8) + 7 - start_bit % 8;
+                let end = msb + size64;
+                if end > 512 {
+                    return None;
+                }
+                Some(Extract {
+                    byte: (msb / 8) as u8,
+                    shift: (128 - (msb % 8) - size64) as u8,
+                    size,
+                    big_endian: true,
+                    end_byte: end.div_ceil(8) as u8,
+                })
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn mask(&self) -> u64 {
+        u64::MAX >> (64 - u32::from(self.size))
+    }
+
+    /// The raw bits, zero-extended.
+    #[inline(always)]
+    fn bits(&self, buf: &[u8; BUF]) -> u64 {
+        let start = usize::from(self.byte);
+        let window: [u8; 16] = match buf.get(start..start + 16) {
+            Some(w) => w.try_into().unwrap_or([0; 16]),
+            None => [0; 16],
+        };
+        let v = if self.big_endian {
+            u128::from_be_bytes(window)
+        } else {
+            u128::from_le_bytes(window)
+        };
+        ((v >> self.shift) as u64) & self.mask()
+    }
+
+    /// Writes `bits` (already masked to the size) into a padded buffer.
+    pub(crate) fn store(&self, buf: &mut [u8; BUF], bits: u64) {
+        let start = usize::from(self.byte);
+        let Some(w) = buf.get_mut(start..start + 16) else {
+            return;
+        };
+        let Ok(window): Result<&mut [u8; 16], _> = w.try_into() else {
+            return;
+        };
+        let field = u128::from(self.mask()) << self.shift;
+        let value = (u128::from(bits & self.mask())) << self.shift;
+        if self.big_endian {
+            let old = u128::from_be_bytes(*window);
+            *window = ((old & !field) | value).to_be_bytes();
+        } else {
+            let old = u128::from_le_bytes(*window);
+            *window = ((old & !field) | value).to_le_bytes();
+        }
+    }
+
+    /// The smallest and largest integer raw values.
+    pub(crate) fn int_range(&self, signed: bool) -> (i128, i128) {
+        let size = u32::from(self.size);
+        if signed {
+            (-(1i128 << (size - 1)), (1i128 << (size - 1)) - 1)
+        } else {
+            (0, (1i128 << size) - 1)
+        }
+    }
+
+    /// The occupied bits as eight 64-bit words (word w covers bytes 8w..8w+8, bit b of byte
+    /// i is bit 8*(i%8)+b of word i/8).
+    pub(crate) fn bit_mask(&self) -> [u64; 8] {
+        let mut buf = [0u8; BUF];
+        self.store(&mut buf, u64::MAX);
+        let mut out = [0u64; 8];
+        for (w, chunk) in out.iter_mut().zip(buf.chunks_exact(8)) {
+            *w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        }
+        out
+    }
+
+    /// Reads the raw value.
+    #[inline(always)]
+    fn raw(&self, buf: &[u8; BUF], signed: bool, value_type: ValueType) -> RawValue {
+        let bits = self.bits(buf);
+        match value_type {
+            ValueType::Float32 => RawValue::F32(f32::from_bits(bits as u32)),
+            ValueType::Float64 => RawValue::F64(f64::from_bits(bits)),
+            ValueType::Integer if signed => {
+                let unused = 64 - u32::from(self.size);
+                RawValue::Signed(((bits << unused) as i64) >> unused)
+            }
+            ValueType::Integer => RawValue::Unsigned(bits),
+        }
+    }
+}
+
+/// Raw to physical, with cantools' typing (see [`PhysicalValue`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Conversion {
+    /// Integer signal, factor 1, offset 0.
+    IntIdentity,
+    /// Integer signal, integral factor and offset.
+    IntLinear { factor: i128, offset: i128 },
+    /// Float result; `int_factor` when the factor is integral (exact product first).
+    Float {
+        factor: f64,
+        offset: f64,
+        int_factor: Option<i128>,
+    },
+    /// Float signal, factor 1, offset 0.
+    FloatIdentity,
+}
+
+fn integral(v: f64) -> Option<i128> {
+    (v.is_finite() && v.fract() == 0.0 && v.abs() < 9.2e18).then_some(v as i128)
+}
+
+impl Conversion {
+    pub(crate) fn new(value_type: ValueType, _signed: bool, factor: f64, offset: f64) -> Self {
+        let is_float = value_type != ValueType::Integer;
+        if factor == 1.0 && offset == 0.0 {
+            return if is_float {
+                Conversion::FloatIdentity
+            } else {
+                Conversion::IntIdentity
+            };
+        }
+        match (is_float, integral(factor), integral(offset)) {
+            (false, Some(f), Some(o)) => Conversion::IntLinear {
+                factor: f,
+                offset: o,
+            },
+            (_, f, _) => Conversion::Float {
+                factor,
+                offset,
+                int_factor: f,
+            },
+        }
+    }
+
+    pub(crate) fn is_integer(&self) -> bool {
+        matches!(self, Conversion::IntIdentity | Conversion::IntLinear { .. })
+    }
+
+    #[inline(always)]
+    pub(crate) fn apply(&self, raw: RawValue) -> PhysicalValue {
+        match *self {
+            Conversion::IntIdentity | Conversion::FloatIdentity => match raw {
+                RawValue::Unsigned(u) => PhysicalValue::Int(i128::from(u)),
+                RawValue::Signed(i) => PhysicalValue::Int(i128::from(i)),
+                RawValue::F32(f) => PhysicalValue::Float(f64::from(f)),
+                RawValue::F64(f) => PhysicalValue::Float(f),
+            },
+            Conversion::IntLinear { factor, offset } => match raw.as_int() {
+                Some(r) => match r.checked_mul(factor).and_then(|p| p.checked_add(offset)) {
+                    Some(v) => PhysicalValue::Int(v),
+                    None => PhysicalValue::Float(r as f64 * factor as f64 + offset as f64),
+                },
+                None => PhysicalValue::Float(raw.as_f64() * factor as f64 + offset as f64),
+            },
+            Conversion::Float {
+                factor,
+                offset,
+                int_factor,
+            } => match (raw.as_int(), int_factor) {
+                (Some(r), Some(f)) => match r.checked_mul(f) {
+                    Some(p) => PhysicalValue::Float(p as f64 + offset),
+                    None => PhysicalValue::Float(r as f64 * factor + offset),
+                },
+                _ => PhysicalValue::Float(raw.as_f64() * factor + offset),
+            },
+        }
+    }
+}
+
+/// A set of signals decoded together, and the switches among them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MuxNode {
+    pub(crate) signals: Vec<u32>,
+    pub(crate) switches: Vec<u32>,
+}
+
+/// A multiplexor: sorted, disjoint inclusive value intervals, each selecting a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Switch {
+    pub(crate) signal: u32,
+    pub(crate) intervals: Vec<(i128, i128, u32)>,
+}
+
+impl Switch {
+    pub(crate) fn select(&self, v: i128) -> Option<u32> {
+        let i = self.intervals.partition_point(|iv| iv.1 < v);
+        self.intervals.get(i).filter(|iv| iv.0 <= v).map(|iv| iv.2)
+    }
+}
+
+/// Copies a payload into the zero-padded buffer.
+#[inline(always)]
+pub(crate) fn padded(data: &[u8]) -> [u8; BUF] {
+    let mut buf = [0u8; BUF];
+    let n = data.len().min(64);
+    if let (Some(dst), Some(src)) = (buf.get_mut(..n), data.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    buf
+}
+
+impl Message {
+    /// Decodes `data` into `out` (cleared first).
+    pub fn decode_into(&self, data: &[u8], out: &mut Decoded) -> Result<(), DecodeError> {
+        out.clear();
+        let needed = usize::from(self.size);
+        if data.len() < needed {
+            return Err(DecodeError::ShortFrame {
+                message: self.name.clone(),
+                len: data.len(),
+                needed,
+            });
+        }
+        let len = data.len().min(64);
+        let buf = padded(data);
+        out.stack.push(0);
+        // Each signal has one parent, so a node is visited at most once per frame; the cap
+        // only guards against a malformed tree.
+        let mut budget = self.nodes.len() + 1;
+        while let Some(ni) = out.stack.pop() {
+            if budget == 0 {
+                break;
+            }
+            budget -= 1;
+            let Some(node) = self.nodes.get(ni as usize) else {
+                continue;
+            };
+            for &si in &node.signals {
+                let Some(sig) = self.signals.get(si as usize) else {
+                    continue;
+                };
+                if usize::from(sig.extract.end_byte) > len {
+                    continue;
+                }
+                let raw = sig.extract.raw(&buf, sig.signed, sig.value_type);
+                out.signals.push(DecodedSignal {
+                    index: si as usize,
+                    raw,
+                    physical: sig.conversion.apply(raw),
+                });
+            }
+            for &wi in node.switches.iter().rev() {
+                let Some(sw) = self.switches.get(wi as usize) else {
+                    continue;
+                };
+                let Some(sig) = self.signals.get(sw.signal as usize) else {
+                    continue;
+                };
+                if usize::from(sig.extract.end_byte) > len {
+                    continue;
+                }
+                let physical =
+                    sig.conversion
+                        .apply(sig.extract.raw(&buf, sig.signed, sig.value_type));
+                match physical.selector().and_then(|v| sw.select(v)) {
+                    Some(child) => out.stack.push(child),
+                    None => out.misses.push(MuxMiss {
+                        multiplexor: sw.signal as usize,
+                        value: physical,
+                    }),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Database {
+    /// Decodes a payload for `id` into `out`. `Ok(None)` when no message has this id (then
+    /// `out` is left untouched); otherwise the message that was decoded.
+    #[inline]
+    pub fn decode<'a>(
+        &'a self,
+        id: Id,
+        data: &[u8],
+        out: &mut Decoded,
+    ) -> Result<Option<&'a Message>, DecodeError> {
+        let Some(message) = self.message_by_id(id) else {
+            return Ok(None);
+        };
+        message.decode_into(data, out)?;
+        Ok(Some(message))
+    }
+
+    /// Decodes a classic or FD data frame; remote and error frames carry no signals and give
+    /// `Ok(None)`.
+    pub fn decode_frame<'a>(
+        &'a self,
+        frame: &Frame,
+        out: &mut Decoded,
+    ) -> Result<Option<&'a Message>, DecodeError> {
+        match (frame.id(), frame.payload()) {
+            (Some(id), Some(data)) => self.decode(id, data, out),
+            _ => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(start: u64, size: u8, order: ByteOrder) -> Extract {
+        Extract::new(start, size, order).unwrap()
+    }
+
+    #[test]
+    fn test_parse_intel_and_motorola_bits() {
+        let mut data = [0u8; 8];
+        data[0] = 0x34;
+        data[1] = 0x12;
+        let buf = padded(&data);
+        // Intel 16 bits at 0: 0x1234.
+        assert_eq!(ex(0, 16, ByteOrder::LittleEndian).bits(&buf), 0x1234);
+        // Motorola 16 bits, MSB at bit 7 (sawtooth): bytes 0x34,0x12 -> 0x3412.
+        assert_eq!(ex(7, 16, ByteOrder::BigEndian).bits(&buf), 0x3412);
+        // Motorola 4 bits with MSB at bit 3: low nibble of byte 0.
+        assert_eq!(ex(3, 4, ByteOrder::BigEndian).bits(&buf), 0x4);
+        // Intel 4 bits at 4: high nibble of byte 0.
+        assert_eq!(ex(4, 4, ByteOrder::LittleEndian).bits(&buf), 0x3);
+    }
+
+    #[test]
+    fn test_parse_64_bit_at_end_of_fd_frame() {
+        let mut data = [0u8; 64];
+        data[56..].copy_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        let buf = padded(&data);
+        assert_eq!(
+            ex(448, 64, ByteOrder::LittleEndian).bits(&buf),
+            0x0807_0605_0403_0201
+        );
+        assert_eq!(
+            ex(455, 64, ByteOrder::BigEndian).bits(&buf),
+            0x0102_0304_0506_0708
+        );
+        assert!(Extract::new(449, 64, ByteOrder::LittleEndian).is_none());
+        assert!(Extract::new(456, 64, ByteOrder::BigEndian).is_none());
+        assert!(Extract::new(u64::MAX, 8, ByteOrder::LittleEndian).is_none());
+    }
+
+    #[test]
+    fn test_emit_store_then_read_back() {
+        for (start, size, order) in [
+            (0, 1, ByteOrder::LittleEndian),
+            (13, 13, ByteOrder::LittleEndian),
+            (12, 13, ByteOrder::BigEndian),
+            (7, 64, ByteOrder::BigEndian),
+            (0, 64, ByteOrder::LittleEndian),
+        ] {
+            let e = ex(start, size, order);
+            let mut buf = [0xA5u8; BUF];
+            let v = 0x1234_5678_9ABC_DEF0u64 & e.mask();
+            e.store(&mut buf, v);
+            assert_eq!(e.bits(&buf), v, "{start} {size} {order:?}");
+        }
+    }
+
+    #[test]
+    fn test_parse_conversion_typing() {
+        let c = Conversion::new(ValueType::Integer, false, 2.0, -40.0);
+        assert_eq!(c.apply(RawValue::Unsigned(3)), PhysicalValue::Int(-34));
+        let c = Conversion::new(ValueType::Integer, false, 0.5, 0.0);
+        assert_eq!(c.apply(RawValue::Unsigned(3)), PhysicalValue::Float(1.5));
+        let c = Conversion::new(ValueType::Float32, false, 1.0, 0.0);
+        assert_eq!(c.apply(RawValue::F32(1.5)), PhysicalValue::Float(1.5));
+        let c = Conversion::new(ValueType::Integer, false, 1.0, 0.0);
+        assert_eq!(
+            c.apply(RawValue::Unsigned(u64::MAX)),
+            PhysicalValue::Int(i128::from(u64::MAX))
+        );
+    }
+
+    #[test]
+    fn test_parse_switch_select() {
+        let sw = Switch {
+            signal: 0,
+            intervals: vec![(0, 0, 1), (2, 5, 2), (7, 7, 3)],
+        };
+        assert_eq!(sw.select(0), Some(1));
+        assert_eq!(sw.select(1), None);
+        assert_eq!(sw.select(4), Some(2));
+        assert_eq!(sw.select(7), Some(3));
+        assert_eq!(sw.select(8), None);
+        assert_eq!(sw.select(-1), None);
+    }
+}

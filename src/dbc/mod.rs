@@ -1,0 +1,176 @@
+//! The DBC layer: a compiled message database, a decoder, an encoder and checks.
+//!
+//! Vector's DBC format (the "DBC File Format Documentation" 1.0.x) is parsed by the `can-dbc`
+//! crate; everything after the parse is ours: [`Database`] compiles the AST into messages
+//! and signals with precomputed extraction plans and a multiplexing tree, [`Database::decode`]
+//! turns a frame's payload into raw and physical values without allocating (the caller keeps
+//! a reusable [`Decoded`] buffer), [`Message::encode`] is its inverse, and [`check`] lists what
+//! is wrong or suspicious in a file.
+//!
+//! Calling contract: load once ([`Database::load`], [`Database::from_bytes`], merge several
+//! files with [`Database::merge`]), then call [`Database::decode`] per frame from any number
+//! of threads (the database is immutable and `Sync`). Decoding follows cantools' semantics
+//! (`decode(data, decode_choices=False, scaling=True)`), including its integer/float typing
+//! of physical values (see [`PhysicalValue`]) and its multiplexing rules (see
+//! [`Multiplexing`]). Nothing here panics on any input text or any frame length.
+
+mod check;
+mod decode;
+mod encode;
+mod model;
+mod source;
+
+pub use check::{Diagnostic, Severity, check, check_database};
+pub use decode::{DecodeError, Decoded, DecodedSignal, MuxMiss, PhysicalValue, RawValue};
+pub use encode::{EncodeError, SignalValue};
+pub use model::{
+    ByteOrder, Database, Message, Multiplexing, MuxIndicator, MuxRange, Node, Signal,
+    ValueDescription, ValueTable, ValueType,
+};
+
+use core::fmt;
+
+/// Where something is: a source name (usually a file path) and, when known, a 1-based line
+/// and column.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Location {
+    /// The name the database was loaded under (a path or a caller-chosen label).
+    pub source: String,
+    /// 1-based line, when known.
+    pub line: Option<u32>,
+    /// 1-based column in characters, when known.
+    pub column: Option<u32>,
+}
+
+impl Location {
+    pub(crate) fn new(source: &str, pos: Option<(u32, u32)>) -> Location {
+        Location {
+            source: source.to_string(),
+            line: pos.map(|p| p.0),
+            column: pos.map(|p| p.1),
+        }
+    }
+}
+
+/// `file:line:column`, `file:line` or `file`, as compilers write it.
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A problem that makes a DBC unusable (a load error) or that [`check`] reports.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Problem {
+    /// The text is not valid DBC syntax.
+    #[error("DBC syntax error: {cause}")]
+    Syntax { cause: String },
+    /// The message id does not fit: above `0x7FF` without bit 31, or above 29 bits with it.
+    #[error(
+        "message {message}: id {id} (0x{id:X}) is neither an 11-bit id nor bit 31 + a 29-bit id"
+    )]
+    IdOutOfRange { message: String, id: u64 },
+    /// A message longer than a CAN FD frame.
+    #[error("message {message}: size {size} is more than 64 bytes")]
+    MessageTooLong { message: String, size: u64 },
+    /// A signal of 0 or more than 64 bits.
+    #[error("message {message}: signal {signal} has {size} bits (1 to 64 allowed)")]
+    SignalSize {
+        message: String,
+        signal: String,
+        size: u64,
+    },
+    /// A signal whose bits do not all lie within 64 bytes.
+    #[error(
+        "message {message}: signal {signal} (start bit {start_bit}, {size} bits) does not fit in 64 bytes"
+    )]
+    SignalBeyondFd {
+        message: String,
+        signal: String,
+        start_bit: u64,
+        size: u64,
+    },
+    /// A `SIG_VALTYPE_` float whose size is not 32 (float32) or 64 (float64).
+    #[error("message {message}: signal {signal} is a float{expected} but has {size} bits")]
+    FloatSize {
+        message: String,
+        signal: String,
+        expected: u8,
+        size: u64,
+    },
+    /// Two messages with the same id.
+    #[error("id {id}: messages {first} ({first_source}) and {second} ({second_source}) share it")]
+    DuplicateId {
+        id: crate::frame::Id,
+        first: String,
+        first_source: String,
+        second: String,
+        second_source: String,
+    },
+    /// A signal that extends past the message's size.
+    #[error("message {message} ({size} bytes): signal {signal} extends past its end")]
+    SignalOutsideMessage {
+        message: String,
+        signal: String,
+        size: u64,
+    },
+    /// Two signals that can be present in the same frame use the same bits.
+    #[error("message {message}: signals {first} and {second} overlap")]
+    Overlap {
+        message: String,
+        first: String,
+        second: String,
+    },
+    /// Two signals with the same name in one message.
+    #[error("message {message}: signal name {signal} is used twice")]
+    DuplicateSignal { message: String, signal: String },
+    /// A message without a cycle time (`GenMsgCycleTime` absent or 0).
+    #[error("message {message}: no cycle time (GenMsgCycleTime)")]
+    NoCycleTime { message: String },
+    /// A multiplexed signal whose multiplexor cannot be resolved: it is then never decoded,
+    /// or (without any multiplexor in the message) decoded as a plain signal.
+    #[error("message {message}: multiplexed signal {signal} has no multiplexor{detail}")]
+    NoMultiplexor {
+        message: String,
+        signal: String,
+        detail: String,
+    },
+    /// `VAL_`, `SG_MUL_VAL_` or `SIG_VALTYPE_` naming a signal or message that does not exist.
+    #[error("{keyword} for unknown {what}")]
+    UnknownReference { keyword: String, what: String },
+    /// `[min|max]` outside what the raw range can represent, or min > max.
+    #[error("message {message}: signal {signal}: {detail}")]
+    BadRange {
+        message: String,
+        signal: String,
+        detail: String,
+    },
+}
+
+/// Why a DBC could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DbcError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not valid DBC syntax (line and column from the parser when it has them).
+    #[error("{location}: DBC syntax error: {cause}")]
+    Parse { location: Location, cause: String },
+    /// The syntax is fine but the content is unusable.
+    #[error("{location}: {problem}")]
+    Invalid {
+        location: Location,
+        problem: Box<Problem>,
+    },
+}

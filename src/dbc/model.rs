@@ -1,0 +1,1198 @@
+//! The compiled DBC model: [`Database`], [`Message`], [`Signal`], [`Node`], value tables and
+//! the resolved multiplexing tree.
+//!
+//! [`Database::from_bytes`] parses with `can-dbc` (UTF-8, or Windows-1252 when the bytes are
+//! not UTF-8) and compiles: message ids are checked against the DBC convention (bit 31 =
+//! extended) using the id *as written* (can-dbc truncates out-of-range standard ids),
+//! sizes are checked (messages up to 64 bytes, signals 1 to 64 bits lying within 64 bytes,
+//! floats of exactly 32 or 64 bits), attributes, comments, value tables and `SG_MUL_VAL_`
+//! are attached, each signal gets an extraction plan and each message a multiplexing tree.
+//! Problems that make decoding impossible are load errors ([`DbcError`]); everything else
+//! (overlaps, signals past the message end, missing cycle times ...) is for [`crate::dbc::check`].
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use can_dbc as ast;
+
+use super::decode::{Conversion, Extract, MuxNode, Switch};
+use super::source::SourceMap;
+use super::{DbcError, Location, Problem};
+use crate::frame::Id;
+
+/// Bit numbering and byte order of a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ByteOrder {
+    /// Intel (`@1`): the start bit is the least significant bit, numbered byte by byte from
+    /// bit 0 = LSB of byte 0.
+    LittleEndian,
+    /// Motorola (`@0`): the start bit is the most significant bit in the DBC's sawtooth
+    /// numbering (bit 7 = MSB of byte 0, bit 0 its LSB, bit 15 = MSB of byte 1 ...).
+    BigEndian,
+}
+
+/// How the raw bits are interpreted (`SIG_VALTYPE_`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    /// A two's complement (signed) or unsigned integer, per the `+`/`-` of the `SG_` line.
+    Integer,
+    /// IEEE 754 single precision (`SIG_VALTYPE_ ... : 1`), exactly 32 bits.
+    Float32,
+    /// IEEE 754 double precision (`SIG_VALTYPE_ ... : 2`), exactly 64 bits.
+    Float64,
+}
+
+/// One raw value and its label (`VAL_` or `VAL_TABLE_` entry).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ValueDescription {
+    /// The raw value.
+    pub value: i64,
+    /// Its text.
+    pub label: String,
+}
+
+/// A named global value table (`VAL_TABLE_`).
+///
+/// `can-dbc` does not parse the (rare, obsolete) constructs that reference a global table from
+/// a signal, so signals get their labels from `VAL_` only; global tables are kept for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueTable {
+    name: String,
+    entries: Vec<ValueDescription>,
+    source: u32,
+}
+
+impl ValueTable {
+    /// The table name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The entries, sorted by value.
+    pub fn entries(&self) -> &[ValueDescription] {
+        &self.entries
+    }
+    /// Index into [`Database::sources`] of the file that defined it.
+    pub fn source(&self) -> usize {
+        self.source as usize
+    }
+}
+
+/// A network node (`BU_`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    name: String,
+    comment: Option<String>,
+}
+
+impl Node {
+    /// The node name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Its `CM_ BU_` comment.
+    pub fn comment(&self) -> Option<&str> {
+        self.comment.as_deref()
+    }
+}
+
+/// The multiplexer indicator as written on the `SG_` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MuxIndicator {
+    /// No indicator.
+    Plain,
+    /// `M`: a multiplexor (switch).
+    Multiplexor,
+    /// `mN`: present when the multiplexor's value is N.
+    Multiplexed(u64),
+    /// `mNM`: multiplexed itself and a multiplexor for others (extended multiplexing).
+    MultiplexedMultiplexor(u64),
+}
+
+/// An inclusive range of multiplexor values (`SG_MUL_VAL_ ... 3-5`; `mN` is `N-N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MuxRange {
+    /// Lowest value.
+    pub min: u64,
+    /// Highest value (inclusive).
+    pub max: u64,
+}
+
+impl MuxRange {
+    /// Whether `v` lies in the range.
+    pub fn contains(&self, v: i128) -> bool {
+        i128::from(self.min) <= v && v <= i128::from(self.max)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Parent {
+    Root,
+    Switch { signal: u32, values: Vec<MuxRange> },
+    Orphan { switch: Option<String> },
+}
+
+/// How a signal takes part in multiplexing, as resolved with cantools' rules.
+///
+/// A message with exactly one multiplexor (`M` or `mNM`) uses simple multiplexing: every
+/// `mN` signal depends on it, for value N plus any `SG_MUL_VAL_` ranges given for it. A
+/// message with several (or no) multiplexors uses extended multiplexing: only `SG_MUL_VAL_`
+/// says which switch and ranges a signal depends on; a signal with an `m` indicator but no
+/// `SG_MUL_VAL_` entry is then decoded like a plain signal. Cascades follow from
+/// multiplexors that are themselves multiplexed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Multiplexing<'a> {
+    /// Always present (may still be a multiplexor itself, see [`Signal::is_multiplexor`]).
+    Plain,
+    /// Present when the multiplexor (an index into the message's signals) is present and its
+    /// value lies in one of the ranges.
+    Selected {
+        multiplexor: usize,
+        values: &'a [MuxRange],
+    },
+    /// Depends on a switch that does not exist, is not a multiplexor, or gives no value:
+    /// never decoded.
+    Orphan { switch: Option<&'a str> },
+}
+
+/// A signal (`SG_`) with everything the DBC says about it.
+#[derive(Debug, Clone)]
+pub struct Signal {
+    pub(crate) name: String,
+    /// The name on the `SG_` line (`name` may be a `SystemSignalLongSymbol`).
+    pub(crate) dbc_name: String,
+    pub(crate) start_bit: u16,
+    pub(crate) size: u8,
+    pub(crate) byte_order: ByteOrder,
+    pub(crate) signed: bool,
+    pub(crate) value_type: ValueType,
+    pub(crate) factor: f64,
+    pub(crate) offset: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+    pub(crate) unit: String,
+    pub(crate) receivers: Vec<String>,
+    pub(crate) comment: Option<String>,
+    pub(crate) values: Vec<ValueDescription>,
+    pub(crate) indicator: MuxIndicator,
+    pub(crate) parent: Parent,
+    pub(crate) reachable: bool,
+    pub(crate) line: Option<(u32, u32)>,
+    pub(crate) extract: Extract,
+    pub(crate) conversion: Conversion,
+}
+
+impl Signal {
+    /// The signal name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The start bit as written (LSB for Intel, MSB in sawtooth numbering for Motorola).
+    pub fn start_bit(&self) -> u16 {
+        self.start_bit
+    }
+    /// Size in bits, 1 to 64.
+    pub fn size(&self) -> u8 {
+        self.size
+    }
+    /// Intel or Motorola.
+    pub fn byte_order(&self) -> ByteOrder {
+        self.byte_order
+    }
+    /// Whether an integer signal is two's complement (`-`).
+    pub fn is_signed(&self) -> bool {
+        self.signed
+    }
+    /// Integer, float32 or float64.
+    pub fn value_type(&self) -> ValueType {
+        self.value_type
+    }
+    /// Scale factor: physical = raw * factor + offset.
+    pub fn factor(&self) -> f64 {
+        self.factor
+    }
+    /// Offset: physical = raw * factor + offset.
+    pub fn offset(&self) -> f64 {
+        self.offset
+    }
+    /// `[min|...]` as written (0 and 0 mean "not given" by convention).
+    pub fn min(&self) -> f64 {
+        self.min
+    }
+    /// `[...|max]` as written.
+    pub fn max(&self) -> f64 {
+        self.max
+    }
+    /// The unit, possibly empty.
+    pub fn unit(&self) -> &str {
+        &self.unit
+    }
+    /// Receiving nodes (`Vector__XXX` removed).
+    pub fn receivers(&self) -> &[String] {
+        &self.receivers
+    }
+    /// The `CM_ SG_` comment.
+    pub fn comment(&self) -> Option<&str> {
+        self.comment.as_deref()
+    }
+    /// The value descriptions (`VAL_`), sorted by value; the last one wins for duplicates.
+    pub fn value_table(&self) -> &[ValueDescription] {
+        &self.values
+    }
+    /// The label for a raw integer value.
+    pub fn label(&self, raw: i128) -> Option<&str> {
+        let raw = i64::try_from(raw).ok()?;
+        self.values
+            .binary_search_by(|d| d.value.cmp(&raw))
+            .ok()
+            .and_then(|i| self.values.get(i))
+            .map(|d| d.label.as_str())
+    }
+    /// The multiplexer indicator as written.
+    pub fn mux_indicator(&self) -> MuxIndicator {
+        self.indicator
+    }
+    /// Whether the signal is a multiplexor (`M` or `mNM`).
+    pub fn is_multiplexor(&self) -> bool {
+        matches!(
+            self.indicator,
+            MuxIndicator::Multiplexor | MuxIndicator::MultiplexedMultiplexor(_)
+        )
+    }
+    /// How the signal is multiplexed, as resolved.
+    pub fn multiplexing(&self) -> Multiplexing<'_> {
+        match &self.parent {
+            Parent::Root => Multiplexing::Plain,
+            Parent::Switch { signal, values } => Multiplexing::Selected {
+                multiplexor: *signal as usize,
+                values,
+            },
+            Parent::Orphan { switch } => Multiplexing::Orphan {
+                switch: switch.as_deref(),
+            },
+        }
+    }
+    /// Whether some frame can contain the signal (its multiplexor chain reaches the root).
+    pub fn is_reachable(&self) -> bool {
+        self.reachable
+    }
+    /// Whether physical values of this signal are integers ([`super::PhysicalValue::Int`]).
+    pub fn has_integer_values(&self) -> bool {
+        self.conversion.is_integer()
+    }
+    /// The smallest and largest raw values the signal can carry (floats: the float range).
+    pub fn raw_range(&self) -> (f64, f64) {
+        match self.value_type {
+            ValueType::Float32 => (f64::from(f32::MIN), f64::from(f32::MAX)),
+            ValueType::Float64 => (f64::MIN, f64::MAX),
+            ValueType::Integer => {
+                let (lo, hi) = self.extract.int_range(self.signed);
+                (lo as f64, hi as f64)
+            }
+        }
+    }
+    /// The bits the signal occupies, as (byte index, mask) pairs over a frame of up to 64
+    /// bytes: bit `b` of byte `i` is set when the signal uses it.
+    pub fn bit_mask(&self) -> [u64; 8] {
+        self.extract.bit_mask()
+    }
+    /// The number of payload bytes the signal needs (one past the last byte it touches).
+    pub fn bytes_needed(&self) -> usize {
+        usize::from(self.extract.end_byte)
+    }
+    /// Line and column of the `SG_` line, when found.
+    pub fn position(&self) -> Option<(u32, u32)> {
+        self.line
+    }
+}
+
+/// A message (`BO_`) with its signals and compiled decoding tree.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub(crate) id: Id,
+    pub(crate) name: String,
+    pub(crate) size: u8,
+    pub(crate) transmitter: Option<String>,
+    pub(crate) extra_transmitters: Vec<String>,
+    pub(crate) cycle_time: Option<u32>,
+    pub(crate) comment: Option<String>,
+    pub(crate) signals: Vec<Signal>,
+    pub(crate) source: u32,
+    pub(crate) position: Option<(u32, u32)>,
+    pub(crate) nodes: Vec<MuxNode>,
+    pub(crate) switches: Vec<Switch>,
+}
+
+impl Message {
+    /// The CAN id (bit 31 of the DBC id gave the extended flag).
+    pub fn id(&self) -> Id {
+        self.id
+    }
+    /// The message name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Size in bytes (0 to 64) as declared; shorter frames do not decode.
+    pub fn size(&self) -> usize {
+        usize::from(self.size)
+    }
+    /// The sending node (`BO_ ... NODE`), `None` for `Vector__XXX`.
+    pub fn transmitter(&self) -> Option<&str> {
+        self.transmitter.as_deref()
+    }
+    /// Further senders from `BO_TX_BU_`.
+    pub fn extra_transmitters(&self) -> &[String] {
+        &self.extra_transmitters
+    }
+    /// `GenMsgCycleTime` in milliseconds (the message's `BA_`, else the `BA_DEF_DEF_`
+    /// default); `None` when absent or 0.
+    pub fn cycle_time_ms(&self) -> Option<u32> {
+        self.cycle_time
+    }
+    /// The `CM_ BO_` comment.
+    pub fn comment(&self) -> Option<&str> {
+        self.comment.as_deref()
+    }
+    /// The signals in definition order; decoded values refer to them by index.
+    pub fn signals(&self) -> &[Signal] {
+        &self.signals
+    }
+    /// The first signal with this name, with its index.
+    pub fn signal_by_name(&self, name: &str) -> Option<(usize, &Signal)> {
+        self.signals
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.name == name)
+    }
+    /// Index into [`Database::sources`] of the file that defined the message.
+    pub fn source(&self) -> usize {
+        self.source as usize
+    }
+    /// Line and column of the `BO_` line, when found.
+    pub fn position(&self) -> Option<(u32, u32)> {
+        self.position
+    }
+    /// Whether the message has multiplexed signals.
+    pub fn is_multiplexed(&self) -> bool {
+        !self.switches.is_empty()
+            || self
+                .signals
+                .iter()
+                .any(|s| !matches!(s.parent, Parent::Root))
+    }
+}
+
+/// A compiled DBC (or several merged): messages indexed by id for O(1) lookup.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub(crate) sources: Vec<String>,
+    pub(crate) messages: Vec<Message>,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) value_tables: Vec<ValueTable>,
+    standard: Box<[u32]>,
+    extended: HashMap<u32, u32, BuildIdHasher>,
+}
+
+const NO_MESSAGE: u32 = u32::MAX;
+
+/// A multiplicative hasher for 29-bit ids (std's SipHash is needlessly slow here).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct BuildIdHasher;
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+impl std::hash::BuildHasher for BuildIdHasher {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (u64::from(v) ^ 0x5bd1_e995).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+impl Database {
+    /// Reads and compiles a DBC file; the path (lossy UTF-8) is the source name.
+    pub fn load(path: impl AsRef<Path>) -> Result<Database, DbcError> {
+        let path = path.as_ref();
+        let name = path.to_string_lossy().into_owned();
+        let bytes = std::fs::read(path).map_err(|source| DbcError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        Database::from_bytes(&bytes, &name)
+    }
+
+    /// Loads several files into one database; a message id defined twice is an error naming
+    /// both files and both messages.
+    pub fn load_all<P: AsRef<Path>>(paths: &[P]) -> Result<Database, DbcError> {
+        let mut db = Database::empty();
+        for p in paths {
+            db = db.merge(Database::load(p)?)?;
+        }
+        Ok(db)
+    }
+
+    /// A database without messages.
+    pub fn empty() -> Database {
+        Database {
+            sources: Vec::new(),
+            messages: Vec::new(),
+            nodes: Vec::new(),
+            value_tables: Vec::new(),
+            standard: vec![NO_MESSAGE; 0x800].into_boxed_slice(),
+            extended: HashMap::with_hasher(BuildIdHasher),
+        }
+    }
+
+    /// Compiles DBC text given as bytes: UTF-8 (a BOM is skipped), or Windows-1252 when the
+    /// bytes are not valid UTF-8. `source_name` names the text in errors and diagnostics.
+    pub fn from_bytes(bytes: &[u8], source_name: &str) -> Result<Database, DbcError> {
+        let text = decode_text(bytes);
+        Database::from_str_named(&text, source_name)
+    }
+
+    /// Compiles DBC text.
+    pub fn from_str_named(text: &str, source_name: &str) -> Result<Database, DbcError> {
+        let (dbc, map) = parse(text, source_name)?;
+        let mut problems = Vec::new();
+        let db = compile(&dbc, &map, source_name, &mut problems);
+        match problems.into_iter().next() {
+            Some((location, problem)) => Err(DbcError::Invalid {
+                location,
+                problem: Box::new(problem),
+            }),
+            None => Ok(db),
+        }
+    }
+
+    /// Adds the messages, nodes and value tables of `other`. Two messages with the same id
+    /// are an error naming both files and messages.
+    pub fn merge(mut self, other: Database) -> Result<Database, DbcError> {
+        let base = self.sources.len() as u32;
+        self.sources.extend(other.sources);
+        for mut m in other.messages {
+            m.source += base;
+            self.insert(m)?;
+        }
+        for n in other.nodes {
+            if let Some(existing) = self.nodes.iter_mut().find(|x| x.name == n.name) {
+                if existing.comment.is_none() {
+                    existing.comment = n.comment;
+                }
+            } else {
+                self.nodes.push(n);
+            }
+        }
+        for mut t in other.value_tables {
+            t.source += base;
+            self.value_tables.push(t);
+        }
+        Ok(self)
+    }
+
+    fn insert(&mut self, m: Message) -> Result<(), DbcError> {
+        if let Some(i) = self.message_index(m.id)
+            && let Some(first) = self.messages.get(i)
+        {
+            let source = self.source_name(m.source as usize).to_string();
+            return Err(DbcError::Invalid {
+                location: Location::new(&source, m.position),
+                problem: Box::new(Problem::DuplicateId {
+                    id: m.id,
+                    first: first.name.clone(),
+                    first_source: self.source_name(first.source as usize).to_string(),
+                    second: m.name.clone(),
+                    second_source: source.clone(),
+                }),
+            });
+        }
+        let index = self.messages.len() as u32;
+        let id = m.id;
+        self.messages.push(m);
+        if id.is_extended() {
+            self.extended.insert(id.raw(), index);
+        } else if let Some(slot) = self.standard.get_mut(id.raw() as usize) {
+            *slot = index;
+        }
+        Ok(())
+    }
+
+    fn source_name(&self, i: usize) -> &str {
+        self.sources.get(i).map_or("", String::as_str)
+    }
+
+    /// The source names (paths) in load order; messages refer to them by index.
+    pub fn sources(&self) -> &[String] {
+        &self.sources
+    }
+    /// All messages in load order.
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+    /// The nodes (`BU_`) of all files, merged by name.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+    /// The global value tables (`VAL_TABLE_`).
+    pub fn value_tables(&self) -> &[ValueTable] {
+        &self.value_tables
+    }
+    /// The index of the message with this id, in O(1).
+    #[inline]
+    pub fn message_index(&self, id: Id) -> Option<usize> {
+        let i = if id.is_extended() {
+            *self.extended.get(&id.raw())?
+        } else {
+            *self.standard.get(id.raw() as usize)?
+        };
+        (i != NO_MESSAGE).then_some(i as usize)
+    }
+    /// The message with this id, in O(1).
+    #[inline]
+    pub fn message_by_id(&self, id: Id) -> Option<&Message> {
+        self.messages.get(self.message_index(id)?)
+    }
+    /// The first message with this name.
+    pub fn message_by_name(&self, name: &str) -> Option<&Message> {
+        self.messages.iter().find(|m| m.name == name)
+    }
+}
+
+/// UTF-8 (BOM skipped) or Windows-1252.
+pub(crate) fn decode_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => can_dbc::decode_cp1252(bytes).unwrap_or_else(|| String::from_utf8_lossy(bytes)),
+    }
+}
+
+/// Parses with can-dbc, mapping its errors to ours with a position.
+pub(crate) fn parse(text: &str, source_name: &str) -> Result<(ast::Dbc, SourceMap), DbcError> {
+    match ast::Dbc::try_from(text) {
+        Ok(dbc) => Ok((dbc, SourceMap::scan(text))),
+        Err(e) => Err(parse_error(e, text, source_name)),
+    }
+}
+
+fn parse_error(e: ast::DbcError, text: &str, source_name: &str) -> DbcError {
+    match e {
+        ast::DbcError::Pest(p) => {
+            let (line, col) = match p.line_col {
+                pest::error::LineColLocation::Pos(lc) => lc,
+                pest::error::LineColLocation::Span(lc, _) => lc,
+            };
+            let cause = match &p.variant {
+                pest::error::ErrorVariant::ParsingError { positives, .. }
+                    if !positives.is_empty() =>
+                {
+                    let names: Vec<String> = positives.iter().map(|r| format!("{r:?}")).collect();
+                    format!("expected {}", names.join(" or "))
+                }
+                v => v.message().into_owned(),
+            };
+            let cause = match p.line().lines().next() {
+                Some(l) if !l.trim().is_empty() => format!("{cause}, in `{}`", l.trim()),
+                _ => cause,
+            };
+            DbcError::Parse {
+                location: Location::new(
+                    source_name,
+                    Some((
+                        u32::try_from(line).unwrap_or(u32::MAX),
+                        u32::try_from(col).unwrap_or(u32::MAX),
+                    )),
+                ),
+                cause,
+            }
+        }
+        ast::DbcError::MessageIdOutOfRange(id) => {
+            let needle = id.to_string();
+            let pos = text.lines().enumerate().find_map(|(i, l)| {
+                l.find(&needle)
+                    .map(|c| ((i + 1) as u32, l[..c].chars().count() as u32 + 1))
+            });
+            DbcError::Parse {
+                location: Location::new(source_name, pos),
+                cause: format!("message id {id} does not fit in 32 bits"),
+            }
+        }
+        other => DbcError::Parse {
+            location: Location::new(source_name, None),
+            cause: other.to_string(),
+        },
+    }
+}
+
+fn numeric(v: &ast::NumericValue) -> f64 {
+    match *v {
+        ast::NumericValue::Uint(u) => u as f64,
+        ast::NumericValue::Int(i) => i as f64,
+        ast::NumericValue::Double(d) => d,
+    }
+}
+
+fn cycle_time(v: Option<&ast::AttributeValue>) -> Option<u32> {
+    let ms = match v? {
+        ast::AttributeValue::Uint(u) => u32::try_from(*u).ok()?,
+        ast::AttributeValue::Int(i) => u32::try_from(*i).ok()?,
+        ast::AttributeValue::Double(d) if d.is_finite() && *d >= 0.0 && *d < 4.0e9 => {
+            d.round() as u32
+        }
+        _ => return None,
+    };
+    (ms != 0).then_some(ms)
+}
+
+/// A `System*LongSymbol` attribute value: a non-empty string.
+fn long_name(v: &ast::AttributeValue) -> Option<String> {
+    match v {
+        ast::AttributeValue::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn sorted_values(v: &[ast::ValDescription]) -> Vec<ValueDescription> {
+    // Last definition of a value wins (as in cantools' dict).
+    let mut map = std::collections::BTreeMap::new();
+    for d in v {
+        map.insert(d.id, d.description.clone());
+    }
+    map.into_iter()
+        .map(|(value, label)| ValueDescription { value, label })
+        .collect()
+}
+
+/// Compiles one parsed file. Every problem that prevents loading is pushed to `problems`
+/// (the loader stops at the first, [`super::check`] reports them all); the messages that
+/// compiled are returned.
+pub(crate) fn compile(
+    dbc: &ast::Dbc,
+    map: &SourceMap,
+    source_name: &str,
+    problems: &mut Vec<(Location, Problem)>,
+) -> Database {
+    let mut db = Database::empty();
+    db.sources.push(source_name.to_string());
+
+    let mut message_comments = HashMap::new();
+    let mut signal_comments = HashMap::new();
+    let mut node_comments = HashMap::new();
+    for c in &dbc.comments {
+        match c {
+            ast::Comment::Message { id, comment } => {
+                message_comments.insert(*id, comment.clone());
+            }
+            ast::Comment::Signal {
+                message_id,
+                name,
+                comment,
+            } => {
+                signal_comments.insert((*message_id, name.as_str()), comment.clone());
+            }
+            ast::Comment::Node { name, comment } => {
+                node_comments.insert(name.as_str(), comment.clone());
+            }
+            _ => {}
+        }
+    }
+    let mut values = HashMap::new();
+    for v in &dbc.value_descriptions {
+        if let ast::ValueDescription::Signal {
+            message_id,
+            name,
+            value_descriptions,
+        } = v
+            && !value_descriptions.is_empty()
+        {
+            values.insert(
+                (*message_id, name.as_str()),
+                sorted_values(value_descriptions),
+            );
+        }
+    }
+    let mut valtypes = HashMap::new();
+    for v in &dbc.signal_extended_value_type_list {
+        valtypes.insert(
+            (v.message_id, v.signal_name.as_str()),
+            v.signal_extended_value_type,
+        );
+    }
+    let mut transmitters: HashMap<ast::MessageId, Vec<String>> = HashMap::new();
+    for t in &dbc.message_transmitters {
+        let list = transmitters.entry(t.message_id).or_default();
+        for n in &t.transmitter {
+            if !list.contains(n) {
+                list.push(n.clone());
+            }
+        }
+    }
+    // SG_MUL_VAL_: per message, switch names in first-seen order, each with signal -> ranges
+    // (the last line for a (switch, signal) pair wins).
+    let mut ext: HashMap<ast::MessageId, Vec<SwitchEntry<'_>>> = HashMap::new();
+    for e in &dbc.extended_multiplex {
+        let switches = ext.entry(e.message_id).or_default();
+        let ranges: Vec<MuxRange> = e
+            .mappings
+            .iter()
+            .filter(|m| m.min_value <= m.max_value)
+            .map(|m| MuxRange {
+                min: m.min_value,
+                max: m.max_value,
+            })
+            .collect();
+        let sw = match switches
+            .iter()
+            .position(|(n, _)| *n == e.multiplexor_signal_name.as_str())
+        {
+            Some(i) => i,
+            None => {
+                switches.push((e.multiplexor_signal_name.as_str(), Vec::new()));
+                switches.len() - 1
+            }
+        };
+        if let Some((_, sigs)) = switches.get_mut(sw) {
+            if let Some(entry) = sigs.iter_mut().find(|(s, _)| *s == e.signal_name.as_str()) {
+                entry.1 = ranges;
+            } else {
+                sigs.push((e.signal_name.as_str(), ranges));
+            }
+        }
+    }
+
+    let mut message_attrs = HashMap::new();
+    for a in &dbc.attribute_values_message {
+        message_attrs.insert((a.message_id, a.name.as_str()), &a.value);
+    }
+    let mut signal_attrs = HashMap::new();
+    for a in &dbc.attribute_values_signal {
+        signal_attrs.insert(
+            (a.message_id, a.signal_name.as_str(), a.name.as_str()),
+            &a.value,
+        );
+    }
+    let mut node_long = HashMap::new();
+    for a in &dbc.attribute_values_node {
+        if a.name == "SystemNodeLongSymbol"
+            && let Some(l) = long_name(&a.value)
+        {
+            node_long.insert(a.node_name.as_str(), l);
+        }
+    }
+    let node_name = |n: &str| node_long.get(n).cloned().unwrap_or_else(|| n.to_string());
+
+    for n in &dbc.nodes {
+        let name = node_name(&n.0);
+        if !db.nodes.iter().any(|x| x.name == name) {
+            db.nodes.push(Node {
+                name,
+                comment: node_comments.get(n.0.as_str()).cloned(),
+            });
+        }
+    }
+    for t in &dbc.value_tables {
+        db.value_tables.push(ValueTable {
+            name: t.name.clone(),
+            entries: sorted_values(&t.descriptions),
+            source: 0,
+        });
+    }
+
+    let mut occurrences: HashMap<&str, usize> = HashMap::new();
+    for m in &dbc.messages {
+        // Vector's pseudo-message holding signals not assigned to any message.
+        if m.name == "VECTOR__INDEPENDENT_SIG_MSG" {
+            continue;
+        }
+        let occ = occurrences.entry(m.name.as_str()).or_insert(0);
+        let scanned = map.message(&m.name, *occ);
+        *occ += 1;
+        let position = scanned.map(|s| (s.line, s.column));
+        let loc = |pos: Option<(u32, u32)>| Location::new(source_name, pos.or(position));
+
+        let raw_id = scanned
+            .and_then(|s| s.raw_id)
+            .unwrap_or(u64::from(m.id.raw()));
+        let Some(id) = u32::try_from(raw_id).ok().and_then(Id::from_dbc) else {
+            problems.push((
+                loc(None),
+                Problem::IdOutOfRange {
+                    message: m.name.clone(),
+                    id: raw_id,
+                },
+            ));
+            continue;
+        };
+        if m.size > 64 {
+            problems.push((
+                loc(None),
+                Problem::MessageTooLong {
+                    message: m.name.clone(),
+                    size: m.size,
+                },
+            ));
+            continue;
+        }
+
+        let mut signals = Vec::with_capacity(m.signals.len());
+        let mut ok = true;
+        for s in &m.signals {
+            let spos = scanned.and_then(|sc| map.signal(sc, &s.name));
+            let value_type = match valtypes.get(&(m.id, s.name.as_str())) {
+                Some(ast::SignalExtendedValueType::IEEEfloat32Bit) => ValueType::Float32,
+                Some(ast::SignalExtendedValueType::IEEEdouble64bit) => ValueType::Float64,
+                _ => ValueType::Integer,
+            };
+            if s.size == 0 || s.size > 64 {
+                problems.push((
+                    loc(spos),
+                    Problem::SignalSize {
+                        message: m.name.clone(),
+                        signal: s.name.clone(),
+                        size: s.size,
+                    },
+                ));
+                ok = false;
+                continue;
+            }
+            let expected = match value_type {
+                ValueType::Float32 => 32,
+                ValueType::Float64 => 64,
+                ValueType::Integer => s.size,
+            };
+            if expected != s.size {
+                problems.push((
+                    loc(spos),
+                    Problem::FloatSize {
+                        message: m.name.clone(),
+                        signal: s.name.clone(),
+                        expected: expected as u8,
+                        size: s.size,
+                    },
+                ));
+                ok = false;
+                continue;
+            }
+            let byte_order = match s.byte_order {
+                ast::ByteOrder::LittleEndian => ByteOrder::LittleEndian,
+                ast::ByteOrder::BigEndian => ByteOrder::BigEndian,
+            };
+            let Some(extract) = Extract::new(s.start_bit, s.size as u8, byte_order) else {
+                problems.push((
+                    loc(spos),
+                    Problem::SignalBeyondFd {
+                        message: m.name.clone(),
+                        signal: s.name.clone(),
+                        start_bit: s.start_bit,
+                        size: s.size,
+                    },
+                ));
+                ok = false;
+                continue;
+            };
+            let signed = s.value_type == ast::ValueType::Signed;
+            let indicator = match s.multiplexer_indicator {
+                ast::MultiplexIndicator::Plain => MuxIndicator::Plain,
+                ast::MultiplexIndicator::Multiplexor => MuxIndicator::Multiplexor,
+                ast::MultiplexIndicator::MultiplexedSignal(n) => MuxIndicator::Multiplexed(n),
+                ast::MultiplexIndicator::MultiplexorAndMultiplexedSignal(n) => {
+                    MuxIndicator::MultiplexedMultiplexor(n)
+                }
+            };
+            signals.push(Signal {
+                name: signal_attrs
+                    .get(&(m.id, s.name.as_str(), "SystemSignalLongSymbol"))
+                    .and_then(|v| long_name(v))
+                    .unwrap_or_else(|| s.name.clone()),
+                dbc_name: s.name.clone(),
+                start_bit: s.start_bit as u16,
+                size: s.size as u8,
+                byte_order,
+                signed,
+                value_type,
+                factor: s.factor,
+                offset: s.offset,
+                min: numeric(&s.min),
+                max: numeric(&s.max),
+                unit: s.unit.clone(),
+                receivers: s.receivers.iter().map(|r| node_name(r)).collect(),
+                comment: signal_comments.get(&(m.id, s.name.as_str())).cloned(),
+                values: values
+                    .get(&(m.id, s.name.as_str()))
+                    .cloned()
+                    .unwrap_or_default(),
+                indicator,
+                parent: Parent::Root,
+                reachable: true,
+                line: spos,
+                extract,
+                conversion: Conversion::new(value_type, signed, s.factor, s.offset),
+            });
+        }
+        if !ok {
+            continue;
+        }
+        resolve_multiplexing(
+            &mut signals,
+            ext.get(&m.id).map(Vec::as_slice).unwrap_or(&[]),
+        );
+        let (nodes, switches) = build_tree(&mut signals);
+        let cycle = cycle_time(
+            message_attrs
+                .get(&(m.id, "GenMsgCycleTime"))
+                .copied()
+                .or_else(|| dbc.attribute_default("GenMsgCycleTime")),
+        );
+        let message = Message {
+            id,
+            name: message_attrs
+                .get(&(m.id, "SystemMessageLongSymbol"))
+                .and_then(|v| long_name(v))
+                .unwrap_or_else(|| m.name.clone()),
+            size: m.size as u8,
+            transmitter: m.transmitter.as_deref().map(node_name),
+            extra_transmitters: transmitters
+                .get(&m.id)
+                .map(|v| {
+                    v.iter()
+                        .filter(|n| Some(n.as_str()) != m.transmitter.as_deref())
+                        .map(|n| node_name(n))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            cycle_time: cycle,
+            comment: message_comments.get(&m.id).cloned(),
+            signals,
+            source: 0,
+            position,
+            nodes,
+            switches,
+        };
+        if let Err(DbcError::Invalid { location, problem }) = db.insert(message) {
+            problems.push((location, *problem));
+        }
+    }
+    db
+}
+
+/// `SG_MUL_VAL_` of one message: switch name -> [(signal name, ranges)].
+type SwitchEntry<'a> = (&'a str, Vec<(&'a str, Vec<MuxRange>)>);
+type SwitchEntries<'a> = [SwitchEntry<'a>];
+
+/// Resolves each signal's parent multiplexor with cantools' rules (see [`Multiplexing`]).
+fn resolve_multiplexing(signals: &mut [Signal], ext: &SwitchEntries<'_>) {
+    let multiplexors: Vec<usize> = signals
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.is_multiplexor())
+        .map(|(i, _)| i)
+        .collect();
+    let single: Option<String> = match multiplexors.as_slice() {
+        [one] => signals.get(*one).map(|s| s.dbc_name.clone()),
+        _ => None,
+    };
+    // Extended multiplexing: signal -> switch (the last switch listing it wins).
+    let mut switch_of: HashMap<&str, &str> = HashMap::new();
+    for (switch, sigs) in ext {
+        for (sig, _) in sigs {
+            switch_of.insert(sig, switch);
+        }
+    }
+    let ranges_for = |switch: &str, signal: &str| -> Vec<MuxRange> {
+        ext.iter()
+            .find(|(s, _)| *s == switch)
+            .and_then(|(_, sigs)| sigs.iter().find(|(n, _)| *n == signal))
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default()
+    };
+    let index_of = |name: &str, signals: &[Signal]| -> Option<usize> {
+        signals.iter().position(|s| s.dbc_name == name)
+    };
+
+    let mut parents = Vec::with_capacity(signals.len());
+    for s in signals.iter() {
+        let parent_name: Option<String> = if s.indicator == MuxIndicator::Plain {
+            None
+        } else if let Some(single) = &single {
+            (s.dbc_name != *single).then(|| single.clone())
+        } else {
+            switch_of.get(s.dbc_name.as_str()).map(|n| n.to_string())
+        };
+        let Some(parent_name) = parent_name else {
+            parents.push(Parent::Root);
+            continue;
+        };
+        let mut ids = Vec::new();
+        if single.is_some()
+            && let MuxIndicator::Multiplexed(n) = s.indicator
+        {
+            ids.push(MuxRange { min: n, max: n });
+        }
+        ids.extend(ranges_for(&parent_name, &s.dbc_name));
+        let parent = match index_of(&parent_name, signals) {
+            Some(p) if !ids.is_empty() && signals.get(p).is_some_and(Signal::is_multiplexor) => {
+                Parent::Switch {
+                    signal: p as u32,
+                    values: ids,
+                }
+            }
+            _ => Parent::Orphan {
+                switch: Some(parent_name),
+            },
+        };
+        parents.push(parent);
+    }
+    for (s, p) in signals.iter_mut().zip(parents) {
+        s.parent = p;
+    }
+}
+
+/// Builds the decoding tree: one switch per multiplexor with value intervals mapping to nodes
+/// (sets of signals), node 0 being the root. Marks reachable signals.
+fn build_tree(signals: &mut [Signal]) -> (Vec<MuxNode>, Vec<Switch>) {
+    let n = signals.len();
+    // Children of each multiplexor.
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, s) in signals.iter().enumerate() {
+        if let Parent::Switch { signal, .. } = &s.parent
+            && let Some(c) = children.get_mut(*signal as usize)
+        {
+            c.push(i);
+        }
+    }
+    // Per multiplexor: intervals with the set of children present.
+    let mut intervals_of: Vec<Vec<(i128, i128, Vec<u32>)>> = vec![Vec::new(); n];
+    for m in 0..n {
+        let Some(sig) = signals.get(m) else { continue };
+        if !sig.is_multiplexor() {
+            continue;
+        }
+        let kids = children.get(m).cloned().unwrap_or_default();
+        let mut bounds = BTreeSet::new();
+        for &c in &kids {
+            if let Some(Parent::Switch { values, .. }) = signals.get(c).map(|s| &s.parent) {
+                for r in values {
+                    bounds.insert(i128::from(r.min));
+                    bounds.insert(i128::from(r.max) + 1);
+                }
+            }
+        }
+        for d in &sig.values {
+            bounds.insert(i128::from(d.value));
+            bounds.insert(i128::from(d.value) + 1);
+        }
+        let bounds: Vec<i128> = bounds.into_iter().collect();
+        let mut list: Vec<(i128, i128, Vec<u32>)> = Vec::new();
+        for w in bounds.windows(2) {
+            let (lo, next) = match w {
+                [a, b] => (*a, *b),
+                _ => continue,
+            };
+            let set: Vec<u32> = kids
+                .iter()
+                .copied()
+                .filter(|&c| match signals.get(c).map(|s| &s.parent) {
+                    Some(Parent::Switch { values, .. }) => values.iter().any(|r| r.contains(lo)),
+                    _ => false,
+                })
+                .map(|c| c as u32)
+                .collect();
+            let known = !set.is_empty() || sig.label(lo).is_some();
+            if !known {
+                continue;
+            }
+            match list.last_mut() {
+                Some(last) if last.1 + 1 == lo && last.2 == set => last.1 = next - 1,
+                _ => list.push((lo, next - 1, set)),
+            }
+        }
+        if let Some(slot) = intervals_of.get_mut(m) {
+            *slot = list;
+        }
+    }
+    // Switch index per multiplexor that has at least one known value.
+    let mut switch_index = vec![u32::MAX; n];
+    let mut count = 0u32;
+    for (m, iv) in intervals_of.iter().enumerate() {
+        if !iv.is_empty()
+            && let Some(slot) = switch_index.get_mut(m)
+        {
+            *slot = count;
+            count += 1;
+        }
+    }
+    let mut nodes: Vec<MuxNode> = Vec::new();
+    let mut node_ids: HashMap<Vec<u32>, u32> = HashMap::new();
+    let mut make_node = |set: Vec<u32>, nodes: &mut Vec<MuxNode>| -> u32 {
+        if let Some(&i) = node_ids.get(&set) {
+            return i;
+        }
+        let switches = set
+            .iter()
+            .filter_map(|&s| switch_index.get(s as usize).copied())
+            .filter(|&w| w != u32::MAX)
+            .collect();
+        let i = nodes.len() as u32;
+        nodes.push(MuxNode {
+            signals: set.clone(),
+            switches,
+        });
+        node_ids.insert(set, i);
+        i
+    };
+    let root: Vec<u32> = signals
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.parent == Parent::Root)
+        .map(|(i, _)| i as u32)
+        .collect();
+    make_node(root, &mut nodes);
+    let mut switches = Vec::with_capacity(count as usize);
+    for (m, iv) in intervals_of.into_iter().enumerate() {
+        if iv.is_empty() {
+            continue;
+        }
+        let intervals = iv
+            .into_iter()
+            .map(|(lo, hi, set)| (lo, hi, make_node(set, &mut nodes)))
+            .collect();
+        switches.push(Switch {
+            signal: m as u32,
+            intervals,
+        });
+    }
+    // Reachability from the root.
+    let mut reachable = vec![false; n];
+    let mut seen_nodes = vec![false; nodes.len()];
+    let mut stack = vec![0usize];
+    while let Some(ni) = stack.pop() {
+        match seen_nodes.get_mut(ni) {
+            Some(seen) if !*seen => *seen = true,
+            _ => continue,
+        }
+        let Some(node) = nodes.get(ni) else { continue };
+        for &s in &node.signals {
+            if let Some(r) = reachable.get_mut(s as usize) {
+                *r = true;
+            }
+        }
+        for &w in &node.switches {
+            if let Some(sw) = switches.get(w as usize) {
+                stack.extend(sw.intervals.iter().map(|iv| iv.2 as usize));
+            }
+        }
+    }
+    for (s, r) in signals.iter_mut().zip(reachable) {
+        s.reachable = r;
+    }
+    (nodes, switches)
+}
