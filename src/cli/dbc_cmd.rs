@@ -57,10 +57,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 fn show(args: ShowArgs) -> Result<u8, CliError> {
     let (db, name) = match &args.file {
         Some(path) => (input::load_dbc(path)?, path.display().to_string()),
-        None => (
-            input::load_dbcs(&[])?,
-            input::BUNDLED_DBC_NAME.to_string(),
-        ),
+        None => (input::load_dbcs(&[])?, input::BUNDLED_DBC_NAME.to_string()),
     };
     let mut text = String::new();
     let messages: Vec<&Message> = match &args.message {
@@ -106,12 +103,7 @@ fn summary(out: &mut String, db: &Database, name: &str) {
         let _ = writeln!(out, "\nNodes:");
         let width = db.nodes().iter().map(|n| n.name().len()).max().unwrap_or(0);
         for n in db.nodes() {
-            let _ = writeln!(
-                out,
-                "  {:width$}  {}",
-                n.name(),
-                n.comment().unwrap_or("")
-            );
+            let _ = writeln!(out, "  {:width$}  {}", n.name(), n.comment().unwrap_or(""));
         }
     }
     for t in db.value_tables() {
@@ -217,7 +209,13 @@ fn message(out: &mut String, m: &Message, layout: bool) {
         if !s.value_table().is_empty() {
             let _ = write!(out, "  values of {}:", s.name());
             for (i, v) in s.value_table().iter().enumerate() {
-                let _ = write!(out, "{} {} {:?}", if i == 0 { "" } else { "," }, v.value, v.label);
+                let _ = write!(
+                    out,
+                    "{} {} {:?}",
+                    if i == 0 { "" } else { "," },
+                    v.value,
+                    v.label
+                );
             }
             out.push('\n');
         }

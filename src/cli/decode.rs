@@ -41,7 +41,7 @@ const MAX_REPORTED: u64 = 20;
 pub fn run(args: Args) -> Result<u8, CliError> {
     let db = input::load_dbcs(&args.dbc)?;
     let stdout = io::stdout().lock();
-    let mut out = FrameWriter::new(BufWriter::with_capacity(1 << 18, stdout), args.format);
+    let mut out = FrameWriter::new(BufWriter::with_capacity(1 << 18, stdout), args.format, &db);
     let mut decoder = FrameDecoder::new(&db);
     let logs = if args.logs.is_empty() {
         vec![PathBuf::from("-")]
@@ -133,14 +133,17 @@ impl<'db> FrameDecoder<'db> {
         let Some(id) = frame.id() else {
             return Meaning::Unknown;
         };
-        let Some(message) = self.db.message_by_id(id) else {
+        let Some(index) = self.db.message_index(id) else {
+            return Meaning::Unknown;
+        };
+        let Some(message) = self.db.messages().get(index) else {
             return Meaning::Unknown;
         };
         let Some(data) = frame.payload() else {
             return Meaning::Remote(message);
         };
         match message.decode_into(data, &mut self.decoded) {
-            Ok(()) => Meaning::Signals(message, &self.decoded),
+            Ok(()) => Meaning::Signals(message, index, &self.decoded),
             Err(e) => Meaning::Error(message, self.error.insert(e)),
         }
     }

@@ -75,7 +75,10 @@ impl<T, E: Into<anyhow::Error>> WithCode<T> for Result<T, E> {
 /// Output errors: a closed pipe ends the program quietly, anything else is an I/O error.
 impl From<io::Error> for CliError {
     fn from(e: io::Error) -> Self {
-        CliError::new(exit::BUS_IO, anyhow::Error::new(e).context("writing output"))
+        CliError::new(
+            exit::BUS_IO,
+            anyhow::Error::new(e).context("writing output"),
+        )
     }
 }
 
@@ -107,7 +110,11 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }

@@ -14,7 +14,7 @@
 
 use std::io::{self, Write};
 
-use canrelearn::dbc::{DecodeError, Decoded, Message, PhysicalValue};
+use canrelearn::dbc::{Database, DecodeError, Decoded, Message, PhysicalValue};
 use canrelearn::frame::Frame;
 use canrelearn::log::candump::{self, Precision};
 use canrelearn::time::Timestamp;
@@ -30,6 +30,57 @@ pub enum Format {
     Csv,
 }
 
+/// Decimal places for showing each signal's value to people: as many as its factor and offset
+/// have (capped at 9), so `-122 x 0.1` shows as `-12.2`, not the float's exact
+/// `-12.200000000000001` (JSON and CSV keep the exact value).
+pub struct Resolution {
+    /// Per message (database order), per signal.
+    decimals: Vec<Vec<u8>>,
+}
+
+impl Resolution {
+    pub fn new(db: &Database) -> Self {
+        let decimals = db
+            .messages()
+            .iter()
+            .map(|m| {
+                m.signals()
+                    .iter()
+                    .map(|s| decimals_of(s.factor()).max(decimals_of(s.offset())))
+                    .collect()
+            })
+            .collect();
+        Resolution { decimals }
+    }
+
+    fn get(&self, message: usize, signal: usize) -> Option<u8> {
+        self.decimals.get(message)?.get(signal).copied()
+    }
+}
+
+/// Digits after the point in the shortest text of `x`, capped at 9.
+fn decimals_of(x: f64) -> u8 {
+    if !x.is_finite() {
+        return 0;
+    }
+    let mut b = ryu::Buffer::new();
+    let s = b.format_finite(x);
+    let digits = match (s.find('.'), s.find('e')) {
+        (_, Some(e)) => {
+            // 1e-7 or 1.5e-7: the exponent decides.
+            let exp: i32 = s[e + 1..].parse().unwrap_or(0);
+            let mantissa_decimals = s[..e].find('.').map_or(0, |p| e - p - 1) as i32;
+            (mantissa_decimals - exp).max(0)
+        }
+        (Some(p), None) => {
+            let d = &s[p + 1..];
+            if d == "0" { 0 } else { d.len() as i32 }
+        }
+        (None, None) => 0,
+    };
+    digits.min(9) as u8
+}
+
 /// What the DBC says about one frame.
 pub enum Meaning<'a> {
     /// No message with this id (or an error frame).
@@ -37,7 +88,8 @@ pub enum Meaning<'a> {
     /// A remote request for a known message.
     Remote(&'a Message),
     /// The signals of a known message.
-    Signals(&'a Message, &'a Decoded),
+    /// The message, its index in the database, its decoded signals.
+    Signals(&'a Message, usize, &'a Decoded),
     /// A known message that could not be decoded (e.g. the frame is too short).
     Error(&'a Message, &'a DecodeError),
 }
@@ -57,15 +109,17 @@ pub struct FrameWriter<W: Write> {
     format: Format,
     buf: Vec<u8>,
     header_done: bool,
+    resolution: Resolution,
 }
 
 impl<W: Write> FrameWriter<W> {
-    pub fn new(out: W, format: Format) -> Self {
+    pub fn new(out: W, format: Format, db: &Database) -> Self {
         FrameWriter {
             out,
             format,
             buf: Vec::with_capacity(1024),
             header_done: false,
+            resolution: Resolution::new(db),
         }
     }
 
@@ -73,7 +127,7 @@ impl<W: Write> FrameWriter<W> {
     pub fn write(&mut self, line: &Line<'_>) -> io::Result<()> {
         self.buf.clear();
         match self.format {
-            Format::Text => text(&mut self.buf, line),
+            Format::Text => text(&mut self.buf, line, &self.resolution),
             Format::Jsonl => jsonl(&mut self.buf, line),
             Format::Csv => {
                 if !self.header_done {
@@ -118,7 +172,37 @@ fn push_value(buf: &mut Vec<u8>, v: PhysicalValue, nan: &[u8]) {
     }
 }
 
-fn text(buf: &mut Vec<u8>, line: &Line<'_>) {
+/// A value for people: floats rounded to the signal's resolution, trailing zeros dropped.
+fn push_value_rounded(buf: &mut Vec<u8>, v: PhysicalValue, decimals: Option<u8>) {
+    let (PhysicalValue::Float(f), Some(d)) = (v, decimals) else {
+        return push_value(buf, v, b"NaN");
+    };
+    if !f.is_finite() {
+        return push_value(buf, v, b"NaN");
+    }
+    let mut rb = ryu::Buffer::new();
+    let shortest = rb.format_finite(f);
+    let too_long = match shortest.find('.') {
+        Some(p) => shortest.len() - p - 1 > usize::from(d) || shortest.contains('e'),
+        None => shortest.contains('e'),
+    };
+    if !too_long {
+        buf.extend_from_slice(shortest.as_bytes());
+        return;
+    }
+    let start = buf.len();
+    let _ = write!(buf, "{:.*}", usize::from(d), f);
+    if d > 0 {
+        while buf.last() == Some(&b'0') && buf[buf.len() - 2] != b'.' {
+            buf.pop();
+        }
+    }
+    if &buf[start..] == b"-0" || &buf[start..] == b"-0.0" {
+        buf.remove(start);
+    }
+}
+
+fn text(buf: &mut Vec<u8>, line: &Line<'_>, resolution: &Resolution) {
     buf.push(b'(');
     push_timestamp(buf, line.timestamp, line.precision);
     buf.extend_from_slice(b") ");
@@ -145,7 +229,7 @@ fn text(buf: &mut Vec<u8>, line: &Line<'_>) {
             buf.extend_from_slice(m.name().as_bytes());
             buf.extend_from_slice(b" (remote request)");
         }
-        Meaning::Signals(m, signals) => {
+        Meaning::Signals(m, mi, signals) => {
             buf.extend_from_slice(b"  ");
             buf.extend_from_slice(m.name().as_bytes());
             let mut sep: &[u8] = b": ";
@@ -157,7 +241,7 @@ fn text(buf: &mut Vec<u8>, line: &Line<'_>) {
                 sep = b", ";
                 buf.extend_from_slice(sig.name().as_bytes());
                 buf.push(b'=');
-                push_value(buf, s.physical, b"NaN");
+                push_value_rounded(buf, s.physical, resolution.get(*mi, s.index));
                 if !sig.unit().is_empty() {
                     buf.push(b' ');
                     buf.extend_from_slice(sig.unit().as_bytes());
@@ -230,12 +314,12 @@ fn jsonl(buf: &mut Vec<u8>, line: &Line<'_>) {
     buf.extend_from_slice(b", \"message\": ");
     match &line.meaning {
         Meaning::Unknown => buf.extend_from_slice(b"null"),
-        Meaning::Remote(m) | Meaning::Signals(m, _) | Meaning::Error(m, _) => {
+        Meaning::Remote(m) | Meaning::Signals(m, _, _) | Meaning::Error(m, _) => {
             push_json_str(buf, m.name())
         }
     }
     match &line.meaning {
-        Meaning::Signals(m, signals) => {
+        Meaning::Signals(m, _, signals) => {
             buf.extend_from_slice(b", \"signals\": {");
             let mut first = true;
             for s in signals.signals() {
@@ -352,7 +436,7 @@ fn push_hex_id(buf: &mut Vec<u8>, id: u32, extended: bool) {
 
 fn csv(buf: &mut Vec<u8>, line: &Line<'_>) {
     match &line.meaning {
-        Meaning::Signals(m, signals) if !signals.signals().is_empty() => {
+        Meaning::Signals(m, _, signals) if !signals.signals().is_empty() => {
             for s in signals.signals() {
                 let Some(sig) = m.signals().get(s.index) else {
                     continue;
@@ -370,7 +454,7 @@ fn csv(buf: &mut Vec<u8>, line: &Line<'_>) {
                 buf.extend_from_slice(b",\n");
             }
         }
-        Meaning::Signals(m, _) | Meaning::Remote(m) => {
+        Meaning::Signals(m, _, _) | Meaning::Remote(m) => {
             csv_prefix(buf, line, m.name());
             buf.extend_from_slice(b",,,,\n");
         }
@@ -423,6 +507,33 @@ mod tests {
         b.clear();
         push_timestamp(&mut b, t, Precision::Nanos);
         assert_eq!(b, b"12.034567891");
+    }
+
+    #[test]
+    fn test_decimals_of_factors() {
+        assert_eq!(decimals_of(1.0), 0);
+        assert_eq!(decimals_of(0.1), 1);
+        assert_eq!(decimals_of(0.0625), 4);
+        assert_eq!(decimals_of(-40.0), 0);
+        assert_eq!(decimals_of(1e-7), 7);
+        assert_eq!(decimals_of(2.5e-12), 9);
+        assert_eq!(decimals_of(0.00571428571428571), 9);
+    }
+
+    #[test]
+    fn test_values_for_people_are_rounded_to_the_resolution() {
+        let show = |v: f64, d: u8| {
+            let mut b = Vec::new();
+            push_value_rounded(&mut b, PhysicalValue::Float(v), Some(d));
+            String::from_utf8(b).unwrap()
+        };
+        assert_eq!(show(-12.200000000000001, 1), "-12.2");
+        assert_eq!(show(12.5, 4), "12.5");
+        assert_eq!(show(0.0, 1), "0.0");
+        assert_eq!(show(-0.00000001, 1), "0.0");
+        assert_eq!(show(1.0 / 3.0, 2), "0.33");
+        assert_eq!(show(1e21, 0), "1000000000000000000000");
+        assert_eq!(show(2.0, 0), "2");
     }
 
     #[test]
