@@ -1,13 +1,23 @@
-//! `canrelearn decode`: decode candump logs with DBC files, offline and streaming.
+//! `canrelearn decode`: decode candump logs with DBC files, offline, streaming, on every core.
+//!
+//! The input is cut into blocks of whole lines (about 256 KiB). Worker threads parse, decode
+//! and format blocks into output buffers; the main thread reads ahead, numbers the lines, and
+//! writes the finished blocks strictly in input order. At most a few blocks per worker are in
+//! flight, so memory stays flat however long the log. Malformed lines are reported with their
+//! file and line number, in order, exactly as a sequential reader would.
 
-use std::io::{self, BufWriter};
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 use canrelearn::dbc::{Database, DecodeError, Decoded};
 use canrelearn::frame::Frame;
-use canrelearn::log::candump::{self, Item, Policy, ReadError};
+use canrelearn::log::candump::{self, Line as LogLine, ParseError, ParseErrorKind, ReadError};
 
-use super::output::{Format, FrameWriter, Line, Meaning};
+use super::output::{Format, Formatter, Line, Meaning};
 use super::{CliError, exit, input};
 
 /// Decode candump logs (`candump -L`/`-l` format, plain or gzip) with DBC files.
@@ -30,6 +40,10 @@ pub struct Args {
     #[arg(long)]
     pub strict: bool,
 
+    /// Worker threads (default: the number of CPUs, at most 8).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+
     /// Logs to decode, in order; `-` or none: standard input.
     #[arg(value_name = "LOG")]
     pub logs: Vec<PathBuf>,
@@ -37,61 +51,54 @@ pub struct Args {
 
 /// Malformed lines reported individually before only counting them.
 const MAX_REPORTED: u64 = 20;
+/// Target size of a block of lines.
+const BLOCK: usize = 256 * 1024;
 
 pub fn run(args: Args) -> Result<u8, CliError> {
     let db = input::load_dbcs(&args.dbc)?;
-    let stdout = io::stdout().lock();
-    let mut out = FrameWriter::new(BufWriter::with_capacity(1 << 18, stdout), args.format, &db);
-    let mut decoder = FrameDecoder::new(&db);
+    let formatter = Formatter::new(args.format, &db);
+    let jobs = usize::from(args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get().min(8))
+            .try_into()
+            .unwrap_or(1)
+    }));
     let logs = if args.logs.is_empty() {
         vec![PathBuf::from("-")]
     } else {
         args.logs.clone()
     };
-    let mut bad = 0u64;
-    let policy = if args.strict {
-        Policy::Strict
-    } else {
-        Policy::Lenient
+    let mut sink = Sink {
+        out: io::stdout().lock(),
+        bad: 0,
+        strict: args.strict,
     };
+    sink.out.write_all(formatter.header())?;
     for path in &logs {
-        let mut reader = candump::open(path).map_err(read_error)?.with_policy(policy);
-        loop {
-            let item = match reader.read_item() {
-                Ok(Some(item)) => item,
-                Ok(None) => break,
-                Err(e) => {
-                    out.flush()?;
-                    return Err(read_error(e));
-                }
-            };
-            match item {
-                Item::Record(rec) => {
-                    let meaning = decoder.decode(&rec.frame);
-                    out.write(&Line {
-                        timestamp: rec.timestamp,
-                        precision: rec.precision,
-                        interface: rec.interface,
-                        frame: &rec.frame,
-                        meaning,
-                    })?;
-                }
-                Item::Bad(e) => {
-                    bad += 1;
-                    if bad <= MAX_REPORTED {
-                        eprintln!("canrelearn: warning: {e} (line skipped)");
-                    }
-                }
-                Item::Other(_) => {}
-            }
+        let (name, source) = open(path)?;
+        let job = Job {
+            db: &db,
+            formatter: &formatter,
+            source: name,
+            strict: args.strict,
+        };
+        let outcome = if jobs <= 1 {
+            run_sequential(&job, source, &mut sink)
+        } else {
+            run_parallel(&job, source, &mut sink, jobs)
+        };
+        if let Err(e) = outcome {
+            sink.out.flush()?;
+            return Err(e);
         }
     }
-    out.flush()?;
-    if bad > 0 {
+    sink.out.flush()?;
+    if sink.bad > 0 {
         eprintln!(
-            "canrelearn: warning: {bad} malformed line{} skipped{}",
-            if bad == 1 { "" } else { "s" },
-            if bad > MAX_REPORTED {
+            "canrelearn: warning: {} malformed line{} skipped{}",
+            sink.bad,
+            if sink.bad == 1 { "" } else { "s" },
+            if sink.bad > MAX_REPORTED {
                 " (the first 20 are shown above)"
             } else {
                 ""
@@ -99,6 +106,32 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         );
     }
     Ok(exit::OK)
+}
+
+/// Opens a log (`-` is stdin), decompressing gzip by its magic bytes.
+fn open(path: &Path) -> Result<(Arc<str>, Box<dyn BufRead + Send>), CliError> {
+    let stdin = path == Path::new("-");
+    let name: Arc<str> = if stdin {
+        Arc::from("<stdin>")
+    } else {
+        Arc::from(path.display().to_string())
+    };
+    let open_err = |error| {
+        read_error(ReadError::Open {
+            path: name.clone(),
+            error,
+        })
+    };
+    let raw: Box<dyn BufRead + Send> = if stdin {
+        Box::new(BufReader::with_capacity(BLOCK, io::stdin()))
+    } else {
+        Box::new(BufReader::with_capacity(
+            BLOCK,
+            File::open(path).map_err(open_err)?,
+        ))
+    };
+    let source = candump::maybe_gunzip(raw).map_err(open_err)?;
+    Ok((name, source))
 }
 
 /// Exit 2 for what is wrong with the input (a bad line in strict mode, a file that does not
@@ -112,7 +145,315 @@ pub fn read_error(e: ReadError) -> CliError {
     CliError::new(code, e)
 }
 
-/// Looks frames up in the DBC set and decodes them into a reused buffer.
+/// What every block of one log needs.
+struct Job<'a> {
+    db: &'a Database,
+    formatter: &'a Formatter,
+    source: Arc<str>,
+    strict: bool,
+}
+
+/// A block of whole lines and the number of its first line.
+struct Block {
+    seq: u64,
+    first_line: u64,
+    data: Vec<u8>,
+}
+
+/// A decoded block: its output and its malformed lines. In strict mode the output stops before
+/// the first malformed line.
+struct Done {
+    seq: u64,
+    out: Vec<u8>,
+    bad: Vec<ParseError>,
+}
+
+/// Writes finished blocks and reports malformed lines, in order.
+struct Sink<W: Write> {
+    out: W,
+    bad: u64,
+    strict: bool,
+}
+
+impl<W: Write> Sink<W> {
+    fn take(&mut self, done: Done) -> Result<(), CliError> {
+        self.out.write_all(&done.out)?;
+        for e in done.bad {
+            if self.strict {
+                return Err(read_error(ReadError::Parse(e)));
+            }
+            self.bad += 1;
+            if self.bad <= MAX_REPORTED {
+                eprintln!("canrelearn: warning: {e} (line skipped)");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Cuts a log into blocks of whole lines, counting lines and handling over-long lines (which
+/// are reported, like the sequential reader does, and skipped up to the next newline).
+struct Blocks {
+    source: Box<dyn BufRead + Send>,
+    name: Arc<str>,
+    carry: Vec<u8>,
+    next_line: u64,
+    seq: u64,
+    eof: bool,
+}
+
+impl Blocks {
+    fn new(source: Box<dyn BufRead + Send>, name: Arc<str>) -> Self {
+        Blocks {
+            source,
+            name,
+            carry: Vec::new(),
+            next_line: 1,
+            seq: 0,
+            eof: false,
+        }
+    }
+
+    fn io_error(&self, error: io::Error) -> CliError {
+        read_error(ReadError::Io {
+            source_name: Some(self.name.clone()),
+            line: self.next_line.saturating_sub(1),
+            error,
+        })
+    }
+
+    /// The next block, or `None` at the end. An over-long line comes back as a block with a
+    /// ready-made error instead of data.
+    fn next(&mut self) -> Result<Option<Result<Block, ParseError>>, CliError> {
+        let mut data = std::mem::take(&mut self.carry);
+        while !self.eof && data.len() < BLOCK {
+            let want = BLOCK + 4096 - data.len();
+            let start = data.len();
+            data.resize(start + want, 0);
+            let n = loop {
+                match self.source.read(&mut data[start..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(self.io_error(e)),
+                }
+            };
+            data.truncate(start + n);
+            if n == 0 {
+                self.eof = true;
+            }
+        }
+        if data.is_empty() {
+            return Ok(None);
+        }
+        let cut = match memchr::memrchr(b'\n', &data) {
+            Some(p) => p + 1,
+            None if self.eof => data.len(),
+            None => return self.skip_long_line(data.len()).map(Some),
+        };
+        self.carry = data.split_off(cut);
+        let lines = memchr::memchr_iter(b'\n', &data).count() as u64
+            + u64::from(data.last() != Some(&b'\n'));
+        let block = Block {
+            seq: self.seq,
+            first_line: self.next_line,
+            data,
+        };
+        self.seq += 1;
+        self.next_line += lines;
+        Ok(Some(Ok(block)))
+    }
+
+    /// A whole block without a newline: the line is too long. Skip to its end.
+    fn skip_long_line(&mut self, mut len: usize) -> Result<Result<Block, ParseError>, CliError> {
+        let line = self.next_line;
+        loop {
+            let buf = match self.source.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io_error(e)),
+            };
+            if buf.is_empty() {
+                self.eof = true;
+                break;
+            }
+            match memchr::memchr(b'\n', buf) {
+                Some(p) => {
+                    len += p;
+                    self.source.consume(p + 1);
+                    break;
+                }
+                None => {
+                    len += buf.len();
+                    let n = buf.len();
+                    self.source.consume(n);
+                }
+            }
+        }
+        self.next_line += 1;
+        self.seq += 1;
+        Ok(Err(ParseError {
+            source_name: Some(self.name.clone()),
+            line,
+            column: 1,
+            kind: ParseErrorKind::LineTooLong(len.max(candump::MAX_LINE_LEN + 1)),
+        }))
+    }
+}
+
+/// Parse, decode and format one block.
+fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: &Block) -> Done {
+    let mut out = Vec::with_capacity(block.data.len() * 3);
+    let mut bad = Vec::new();
+    for (this, line) in (block.first_line..).zip(block.data.split_inclusive(|&b| b == b'\n')) {
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        let error = |column: usize, kind| ParseError {
+            source_name: Some(job.source.clone()),
+            line: this,
+            column,
+            kind,
+        };
+        if content.len() > candump::MAX_LINE_LEN {
+            bad.push(error(1, ParseErrorKind::LineTooLong(content.len())));
+        } else {
+            match candump::parse_line(content) {
+                Ok(LogLine::Record(rec)) => {
+                    let meaning = decoder.decode(&rec.frame);
+                    let raw = content.strip_suffix(b"\r").unwrap_or(content);
+                    job.formatter.format(
+                        &Line {
+                            raw: Some(raw.trim_ascii_end()),
+                            timestamp: rec.timestamp,
+                            precision: rec.precision,
+                            interface: rec.interface,
+                            frame: &rec.frame,
+                            meaning,
+                        },
+                        &mut out,
+                    );
+                }
+                Ok(LogLine::Other(_)) => {}
+                Err(e) => bad.push(error(e.column, e.kind)),
+            }
+        }
+        if job.strict && !bad.is_empty() {
+            break;
+        }
+    }
+    Done {
+        seq: block.seq,
+        out,
+        bad,
+    }
+}
+
+fn long_line_done(seq: u64, e: ParseError) -> Done {
+    Done {
+        seq,
+        out: Vec::new(),
+        bad: vec![e],
+    }
+}
+
+fn run_sequential<W: Write>(
+    job: &Job<'_>,
+    source: Box<dyn BufRead + Send>,
+    sink: &mut Sink<W>,
+) -> Result<(), CliError> {
+    let mut blocks = Blocks::new(source, job.source.clone());
+    let mut decoder = FrameDecoder::new(job.db);
+    while let Some(block) = blocks.next()? {
+        let done = match block {
+            Ok(b) => decode_block(job, &mut decoder, &b),
+            Err(e) => long_line_done(0, e),
+        };
+        sink.take(done)?;
+    }
+    Ok(())
+}
+
+fn run_parallel<W: Write>(
+    job: &Job<'_>,
+    source: Box<dyn BufRead + Send>,
+    sink: &mut Sink<W>,
+    jobs: usize,
+) -> Result<(), CliError> {
+    let max_in_flight = jobs * 3;
+    std::thread::scope(|scope| {
+        let (work_tx, work_rx) = mpsc::channel::<Block>();
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (done_tx, done_rx) = mpsc::channel::<Done>();
+        for _ in 0..jobs {
+            let work_rx = Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                let mut decoder = FrameDecoder::new(job.db);
+                loop {
+                    let next = match work_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(block) = next else { return };
+                    if done_tx
+                        .send(decode_block(job, &mut decoder, &block))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut next_seq = 0u64;
+        let mut in_flight = 0usize;
+        let mut take = |done: Done, pending: &mut BTreeMap<u64, Done>| -> Result<(), CliError> {
+            pending.insert(done.seq, done);
+            while let Some(d) = pending.remove(&next_seq) {
+                next_seq += 1;
+                sink.take(d)?;
+            }
+            Ok(())
+        };
+        let mut blocks = Blocks::new(source, job.source.clone());
+        let result = (|| {
+            loop {
+                while in_flight >= max_in_flight {
+                    let Ok(done) = done_rx.recv() else { break };
+                    in_flight -= 1;
+                    take(done, &mut pending)?;
+                }
+                match blocks.next()? {
+                    None => break,
+                    Some(Ok(block)) => {
+                        if work_tx.send(block).is_err() {
+                            break;
+                        }
+                        in_flight += 1;
+                    }
+                    Some(Err(e)) => {
+                        // An over-long line: its error takes its place in the order.
+                        let seq = blocks.seq - 1;
+                        take(long_line_done(seq, e), &mut pending)?;
+                    }
+                }
+                while let Ok(done) = done_rx.try_recv() {
+                    in_flight -= 1;
+                    take(done, &mut pending)?;
+                }
+            }
+            while in_flight > 0 {
+                let Ok(done) = done_rx.recv() else { break };
+                in_flight -= 1;
+                take(done, &mut pending)?;
+            }
+            Ok(())
+        })();
+        drop(work_tx);
+        result
+    })
+}
+
+/// Looks frames up in the DBC and decodes them into a reused buffer.
 pub struct FrameDecoder<'db> {
     db: &'db Database,
     decoded: Decoded,

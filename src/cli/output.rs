@@ -12,7 +12,7 @@
 //! Numbers are integers for integer signals with integral scaling, else the shortest decimal
 //! that reads back as the same float (`null` for NaN or infinities).
 
-use std::io::{self, Write};
+use std::io::Write as _;
 
 use canrelearn::dbc::{Database, DecodeError, Decoded, Message, PhysicalValue};
 use canrelearn::frame::Frame;
@@ -30,31 +30,112 @@ pub enum Format {
     Csv,
 }
 
-/// Decimal places for showing each signal's value to people: as many as its factor and offset
-/// have (capped at 9), so `-122 x 0.1` shows as `-12.2`, not the float's exact
-/// `-12.200000000000001` (JSON and CSV keep the exact value).
-pub struct Resolution {
-    /// Per message (database order), per signal.
-    decimals: Vec<Vec<u8>>,
+/// How each signal is shown to people, worked out once per DBC: the `NAME=` and ` unit`
+/// fragments, and the decimal places of its resolution (as many as its factor and offset have,
+/// capped at 9), so `-122 x 0.1` shows as `-12.2`, not the float's exact
+/// `-12.200000000000001` (JSON and CSV keep the exact value). When the scaling is exact in
+/// decimal, values are printed with integer arithmetic (`raw x F + O` with the point put back),
+/// which is exact and several times faster than formatting the float.
+pub struct TextPlan {
+    /// Per message (database order).
+    messages: Vec<MessageText>,
 }
 
-impl Resolution {
+struct MessageText {
+    /// `  NAME`
+    header: Box<[u8]>,
+    signals: Vec<SignalText>,
+}
+
+struct SignalText {
+    /// `, NAME=` (the first signal of a frame skips the `, `).
+    prefix: Box<[u8]>,
+    /// Whether the signal has a value table (else no label lookup).
+    labelled: bool,
+    /// ` unit`, or empty.
+    unit: Box<[u8]>,
+    decimals: u8,
+    /// `(factor x 10^decimals, offset x 10^decimals)` when both are integers.
+    scaled: Option<(i128, i128)>,
+}
+
+impl TextPlan {
     pub fn new(db: &Database) -> Self {
-        let decimals = db
+        let messages = db
             .messages()
             .iter()
             .map(|m| {
-                m.signals()
+                let signals = m
+                    .signals()
                     .iter()
-                    .map(|s| decimals_of(s.factor()).max(decimals_of(s.offset())))
-                    .collect()
+                    .map(|s| {
+                        let decimals = decimals_of(s.factor()).max(decimals_of(s.offset()));
+                        let prefix = format!(", {}=", s.name()).into_bytes();
+                        let unit = if s.unit().is_empty() {
+                            Vec::new()
+                        } else {
+                            format!(" {}", s.unit()).into_bytes()
+                        };
+                        SignalText {
+                            prefix: prefix.into(),
+                            labelled: !s.value_table().is_empty(),
+                            unit: unit.into(),
+                            decimals,
+                            scaled: decimal_scaling(s.factor(), s.offset(), decimals),
+                        }
+                    })
+                    .collect();
+                MessageText {
+                    header: format!("  {}", m.name()).into_bytes().into(),
+                    signals,
+                }
             })
             .collect();
-        Resolution { decimals }
+        TextPlan { messages }
     }
+}
 
-    fn get(&self, message: usize, signal: usize) -> Option<u8> {
-        self.decimals.get(message)?.get(signal).copied()
+/// `(factor x 10^d, offset x 10^d)` when both are integers (within 1e-6, the error of the
+/// float product); otherwise values go through the float path.
+fn decimal_scaling(factor: f64, offset: f64, d: u8) -> Option<(i128, i128)> {
+    let p = 10f64.powi(i32::from(d));
+    let exact = |x: f64| {
+        let v = x * p;
+        let r = v.round();
+        (r.abs() < 1e12 && (v - r).abs() <= 1e-6).then_some(r as i128)
+    };
+    Some((exact(factor)?, exact(offset)?))
+}
+
+/// `v / 10^d` in decimal, trailing zeros dropped but one digit kept after the point
+/// (`d = 0` prints the integer).
+fn push_scaled_decimal(buf: &mut Vec<u8>, v: i128, d: u8) {
+    let mut ib = itoa::Buffer::new();
+    let digits = match u64::try_from(v.unsigned_abs()) {
+        Ok(small) => ib.format(small),
+        Err(_) => ib.format(v.unsigned_abs()),
+    }
+    .as_bytes();
+    let d = usize::from(d);
+    if v < 0 {
+        buf.push(b'-');
+    }
+    if d == 0 {
+        buf.extend_from_slice(digits);
+        return;
+    }
+    match digits.len().checked_sub(d) {
+        Some(n) if n > 0 => buf.extend_from_slice(&digits[..n]),
+        _ => buf.push(b'0'),
+    }
+    buf.push(b'.');
+    let frac_start = buf.len();
+    for _ in digits.len()..d {
+        buf.push(b'0');
+    }
+    buf.extend_from_slice(&digits[digits.len().saturating_sub(d)..]);
+    while buf.len() > frac_start + 1 && buf.last() == Some(&b'0') {
+        buf.pop();
     }
 }
 
@@ -96,6 +177,9 @@ pub enum Meaning<'a> {
 
 /// One frame to print.
 pub struct Line<'a> {
+    /// The log line's own `(timestamp) interface frame` text, when the frame came from a log:
+    /// text output shows it as it was instead of formatting it again.
+    pub raw: Option<&'a [u8]>,
     pub timestamp: Timestamp,
     pub precision: Precision,
     pub interface: &'a str,
@@ -103,45 +187,35 @@ pub struct Line<'a> {
     pub meaning: Meaning<'a>,
 }
 
-/// Writes frames in one format.
-pub struct FrameWriter<W: Write> {
-    out: W,
+/// Formats frames in one format, appending to a caller's buffer (no allocation per frame).
+pub struct Formatter {
     format: Format,
-    buf: Vec<u8>,
-    header_done: bool,
-    resolution: Resolution,
+    plan: TextPlan,
 }
 
-impl<W: Write> FrameWriter<W> {
-    pub fn new(out: W, format: Format, db: &Database) -> Self {
-        FrameWriter {
-            out,
+impl Formatter {
+    pub fn new(format: Format, db: &Database) -> Self {
+        Formatter {
             format,
-            buf: Vec::with_capacity(1024),
-            header_done: false,
-            resolution: Resolution::new(db),
+            plan: TextPlan::new(db),
         }
     }
 
-    /// Write one frame.
-    pub fn write(&mut self, line: &Line<'_>) -> io::Result<()> {
-        self.buf.clear();
+    /// The text that starts the output (the CSV header), if any.
+    pub fn header(&self) -> &'static [u8] {
         match self.format {
-            Format::Text => text(&mut self.buf, line, &self.resolution),
-            Format::Jsonl => jsonl(&mut self.buf, line),
-            Format::Csv => {
-                if !self.header_done {
-                    self.buf.extend_from_slice(CSV_HEADER.as_bytes());
-                    self.header_done = true;
-                }
-                csv(&mut self.buf, line)
-            }
+            Format::Csv => CSV_HEADER.as_bytes(),
+            Format::Text | Format::Jsonl => b"",
         }
-        self.out.write_all(&self.buf)
     }
 
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+    /// Append one frame to `out`.
+    pub fn format(&self, line: &Line<'_>, out: &mut Vec<u8>) {
+        match self.format {
+            Format::Text => text(out, line, &self.plan),
+            Format::Jsonl => jsonl(out, line),
+            Format::Csv => csv(out, line),
+        }
     }
 }
 
@@ -162,9 +236,19 @@ fn push_timestamp(buf: &mut Vec<u8>, t: Timestamp, precision: Precision) {
     buf.extend_from_slice(s.as_bytes());
 }
 
+/// An integer in decimal (the `i64` path of itoa is several times faster than `i128`'s).
+fn push_int(buf: &mut Vec<u8>, i: i128) {
+    let mut b = itoa::Buffer::new();
+    let text = match i64::try_from(i) {
+        Ok(small) => b.format(small),
+        Err(_) => b.format(i),
+    };
+    buf.extend_from_slice(text.as_bytes());
+}
+
 fn push_value(buf: &mut Vec<u8>, v: PhysicalValue, nan: &[u8]) {
     match v {
-        PhysicalValue::Int(i) => buf.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+        PhysicalValue::Int(i) => push_int(buf, i),
         PhysicalValue::Float(f) if f.is_finite() => {
             buf.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes())
         }
@@ -202,13 +286,18 @@ fn push_value_rounded(buf: &mut Vec<u8>, v: PhysicalValue, decimals: Option<u8>)
     }
 }
 
-fn text(buf: &mut Vec<u8>, line: &Line<'_>, resolution: &Resolution) {
-    buf.push(b'(');
-    push_timestamp(buf, line.timestamp, line.precision);
-    buf.extend_from_slice(b") ");
-    buf.extend_from_slice(line.interface.as_bytes());
-    buf.push(b' ');
-    candump::format_frame(buf, line.frame);
+fn text(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
+    match line.raw {
+        Some(raw) => buf.extend_from_slice(raw),
+        None => {
+            buf.push(b'(');
+            push_timestamp(buf, line.timestamp, line.precision);
+            buf.extend_from_slice(b") ");
+            buf.extend_from_slice(line.interface.as_bytes());
+            buf.push(b' ');
+            candump::format_frame(buf, line.frame);
+        }
+    }
     match &line.meaning {
         Meaning::Unknown => {
             if let Frame::Error(e) = line.frame {
@@ -230,27 +319,40 @@ fn text(buf: &mut Vec<u8>, line: &Line<'_>, resolution: &Resolution) {
             buf.extend_from_slice(b" (remote request)");
         }
         Meaning::Signals(m, mi, signals) => {
-            buf.extend_from_slice(b"  ");
-            buf.extend_from_slice(m.name().as_bytes());
-            let mut sep: &[u8] = b": ";
-            for s in signals.signals() {
-                let Some(sig) = m.signals().get(s.index) else {
+            let Some(mt) = plan.messages.get(*mi) else {
+                return;
+            };
+            let decoded = signals.signals();
+            buf.reserve(mt.header.len() + 48 * decoded.len() + 1);
+            buf.extend_from_slice(&mt.header);
+            // The first signal's ", " becomes ": ".
+            let first_comma = buf.len();
+            for s in decoded {
+                let Some(st) = mt.signals.get(s.index) else {
                     continue;
                 };
-                buf.extend_from_slice(sep);
-                sep = b", ";
-                buf.extend_from_slice(sig.name().as_bytes());
-                buf.push(b'=');
-                push_value_rounded(buf, s.physical, resolution.get(*mi, s.index));
-                if !sig.unit().is_empty() {
-                    buf.push(b' ');
-                    buf.extend_from_slice(sig.unit().as_bytes());
+                buf.extend_from_slice(&st.prefix);
+                match (s.physical, st.scaled, s.raw.as_int()) {
+                    (PhysicalValue::Float(_), Some((f, o)), Some(raw)) => {
+                        match raw.checked_mul(f).and_then(|x| x.checked_add(o)) {
+                            Some(v) => push_scaled_decimal(buf, v, st.decimals),
+                            None => push_value_rounded(buf, s.physical, Some(st.decimals)),
+                        }
+                    }
+                    (PhysicalValue::Int(i), _, _) => push_int(buf, i),
+                    _ => push_value_rounded(buf, s.physical, Some(st.decimals)),
                 }
-                if let Some(label) = s.label(m) {
+                buf.extend_from_slice(&st.unit);
+                if st.labelled
+                    && let Some(label) = s.label(m)
+                {
                     buf.extend_from_slice(b" (");
                     buf.extend_from_slice(label.as_bytes());
                     buf.push(b')');
                 }
+            }
+            if let Some(c) = buf.get_mut(first_comma) {
+                *c = b':';
             }
         }
         Meaning::Error(m, e) => {
@@ -534,6 +636,25 @@ mod tests {
         assert_eq!(show(1.0 / 3.0, 2), "0.33");
         assert_eq!(show(1e21, 0), "1000000000000000000000");
         assert_eq!(show(2.0, 0), "2");
+    }
+
+    #[test]
+    fn test_scaled_decimals() {
+        let show = |v: i128, d: u8| {
+            let mut b = Vec::new();
+            push_scaled_decimal(&mut b, v, d);
+            String::from_utf8(b).unwrap()
+        };
+        assert_eq!(show(-122, 1), "-12.2");
+        assert_eq!(show(120, 1), "12.0");
+        assert_eq!(show(200, 4), "0.02");
+        assert_eq!(show(0, 3), "0.0");
+        assert_eq!(show(-5, 1), "-0.5");
+        assert_eq!(show(7, 0), "7");
+        assert_eq!(show(123456789, 9), "0.123456789");
+        assert_eq!(decimal_scaling(0.1, -40.0, 1), Some((1, -400)));
+        assert_eq!(decimal_scaling(0.0625, 0.0, 4), Some((625, 0)));
+        assert_eq!(decimal_scaling(1.0 / 3.0, 0.0, 9), None);
     }
 
     #[test]

@@ -25,10 +25,21 @@ use crate::time::Timestamp;
 /// What a server reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EcuEvent {
-    SessionChanged { from: u8, to: u8, reason: &'static str },
-    RoutineStarted { id: u8 },
-    RoutineCompleted { id: u8 },
-    RoutineAborted { id: u8, reason: &'static str },
+    SessionChanged {
+        from: u8,
+        to: u8,
+        reason: &'static str,
+    },
+    RoutineStarted {
+        id: u8,
+    },
+    RoutineCompleted {
+        id: u8,
+    },
+    RoutineAborted {
+        id: u8,
+        reason: &'static str,
+    },
     /// A vehicle flag the caller should set.
     FlagSet(String),
     DtcsCleared,
@@ -302,7 +313,13 @@ impl EcuServer {
         }
     }
 
-    fn start_routine(&mut self, now: Timestamp, sid: u8, rid: u8, params: &[u8]) -> Option<Vec<u8>> {
+    fn start_routine(
+        &mut self,
+        now: Timestamp,
+        sid: u8,
+        rid: u8,
+        params: &[u8],
+    ) -> Option<Vec<u8>> {
         let Some(i) = self.module.routines.iter().position(|r| r.id == rid) else {
             return Self::negative(sid, NRC_OUT_OF_RANGE);
         };
@@ -358,7 +375,8 @@ impl EcuServer {
         if self.session == self.module.default_session {
             return None;
         }
-        let s3 = self.last_request.max(self.session_since) + Duration::from_millis(self.module.s3_ms);
+        let s3 =
+            self.last_request.max(self.session_since) + Duration::from_millis(self.module.s3_ms);
         let reset = self.faults.reset_after.map(|d| self.session_since + d);
         match reset {
             Some(r) if r < s3 => Some((r, "module reset (fault)")),
@@ -518,7 +536,10 @@ reset_after_ms = 20000
             [b"\x61\x83284B2".to_vec()]
         );
         assert_eq!(ask(&mut s, 30, &[0x10, 0x85], &f), [vec![0x7F, 0x10, 0x12]]);
-        assert_eq!(ask(&mut s, 40, &[0x1A, 0x81], &f), [vec![0x5A, 0x81, 0x41, 0x42]]);
+        assert_eq!(
+            ask(&mut s, 40, &[0x1A, 0x81], &f),
+            [vec![0x5A, 0x81, 0x41, 0x42]]
+        );
         assert_eq!(ask(&mut s, 50, &[0x99], &f), [vec![0x7F, 0x99, 0x11]]);
         assert_eq!(ask(&mut s, 60, &[0x3E, 0x80], &f), Vec::<Vec<u8>>::new());
     }
@@ -554,14 +575,32 @@ reset_after_ms = 20000
             [vec![0x58, 1, 0xD0, 0x00, 0x20]]
         );
         ask(&mut s, 0, &[0x10, 0xC0], &flags);
-        assert_eq!(ask(&mut s, 10, &[0x21, 0x21], &flags), [vec![0x61, 0x21, 0xFF]]);
-        assert_eq!(ask(&mut s, 20, &[0x31, 0x20], &flags), [vec![0x7F, 0x31, 0x12]]);
-        assert_eq!(ask(&mut s, 20, &[0x31, 0x20, 10], &flags), [vec![0x7F, 0x31, 0x31]]);
-        assert_eq!(ask(&mut s, 30, &[0x31, 0x20, 60], &flags), [vec![0x71, 0x20]]);
-        assert_eq!(ask(&mut s, 40, &[0x31, 0x20, 60], &flags), [vec![0x7F, 0x31, 0x22]]);
+        assert_eq!(
+            ask(&mut s, 10, &[0x21, 0x21], &flags),
+            [vec![0x61, 0x21, 0xFF]]
+        );
+        assert_eq!(
+            ask(&mut s, 20, &[0x31, 0x20], &flags),
+            [vec![0x7F, 0x31, 0x12]]
+        );
+        assert_eq!(
+            ask(&mut s, 20, &[0x31, 0x20, 10], &flags),
+            [vec![0x7F, 0x31, 0x31]]
+        );
+        assert_eq!(
+            ask(&mut s, 30, &[0x31, 0x20, 60], &flags),
+            [vec![0x71, 0x20]]
+        );
+        assert_eq!(
+            ask(&mut s, 40, &[0x31, 0x20, 60], &flags),
+            [vec![0x7F, 0x31, 0x22]]
+        );
         let mut t = 2000;
         while t < 60000 {
-            assert_eq!(ask(&mut s, t, &[0x21, 0x21], &flags), [vec![0x61, 0x21, 0x00]]);
+            assert_eq!(
+                ask(&mut s, t, &[0x21, 0x21], &flags),
+                [vec![0x61, 0x21, 0x00]]
+            );
             t += 2000;
         }
         s.handle_timeout(ms(60030));
@@ -569,8 +608,14 @@ reset_after_ms = 20000
         assert!(events.contains(&EcuEvent::RoutineCompleted { id: 0x20 }));
         assert!(events.contains(&EcuEvent::FlagSet("registered".into())));
         flags.insert("registered".to_string());
-        assert_eq!(ask(&mut s, 60100, &[0x21, 0x21], &flags), [vec![0x61, 0x21, 0x01]]);
-        assert_eq!(ask(&mut s, 60200, &[0x33, 0x20], &flags), [vec![0x73, 0x20, 0x01]]);
+        assert_eq!(
+            ask(&mut s, 60100, &[0x21, 0x21], &flags),
+            [vec![0x61, 0x21, 0x01]]
+        );
+        assert_eq!(
+            ask(&mut s, 60200, &[0x33, 0x20], &flags),
+            [vec![0x73, 0x20, 0x01]]
+        );
         assert_eq!(ask(&mut s, 60300, &[0x18, 0x00], &flags), [vec![0x58, 0]]);
     }
 
@@ -583,7 +628,9 @@ reset_after_ms = 20000
         s.handle_timeout(ms(6000));
         let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
         assert!(
-            events.iter().any(|e| matches!(e, EcuEvent::RoutineAborted { id: 0x20, .. })),
+            events
+                .iter()
+                .any(|e| matches!(e, EcuEvent::RoutineAborted { id: 0x20, .. })),
             "{events:?}"
         );
         assert_eq!(s.session(), 0x81);
@@ -619,7 +666,10 @@ reset_after_ms = 20000
         let mut s = server(&["nrc", "reset"]);
         let f = BTreeSet::new();
         ask(&mut s, 0, &[0x10, 0xC0], &f);
-        assert_eq!(ask(&mut s, 10, &[0x31, 0x20, 60], &f), [vec![0x7F, 0x31, 0x22]]);
+        assert_eq!(
+            ask(&mut s, 10, &[0x31, 0x20, 60], &f),
+            [vec![0x7F, 0x31, 0x22]]
+        );
         for t in (2000..=18000).step_by(2000) {
             ask(&mut s, t, &[0x3E, 0x80], &f);
         }
@@ -635,7 +685,10 @@ reset_after_ms = 20000
         ask(&mut s, 0, &[0x10, 0xC0], &f);
         assert_eq!(ask(&mut s, 10, &[0x3B, 0x40, 0x05], &f), [vec![0x7B, 0x40]]);
         assert_eq!(ask(&mut s, 20, &[0x21, 0x40], &f), [vec![0x61, 0x40, 0x05]]);
-        assert_eq!(ask(&mut s, 30, &[0x3B, 0x83, 0x05], &f), [vec![0x7F, 0x3B, 0x22]]);
+        assert_eq!(
+            ask(&mut s, 30, &[0x3B, 0x83, 0x05], &f),
+            [vec![0x7F, 0x3B, 0x22]]
+        );
     }
 
     #[test]
@@ -645,7 +698,10 @@ reset_after_ms = 20000
             "t",
         )
         .unwrap();
-        let mut s = EcuServer::new(p.module("BCM").unwrap().clone(), &[p.fault("quiet").unwrap()]);
+        let mut s = EcuServer::new(
+            p.module("BCM").unwrap().clone(),
+            &[p.fault("quiet").unwrap()],
+        );
         s.handle_request(ms(0), &[0x10, 0xC0], &BTreeSet::new());
         assert_eq!(s.poll_timeout(), None);
         assert!(s.is_silent());

@@ -282,14 +282,16 @@ pub struct HexBytes(pub Vec<u8>);
 impl<'de> Deserialize<'de> for HexBytes {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_hex_pairs(&s).map(HexBytes).map_err(serde::de::Error::custom)
+        parse_hex_pairs(&s)
+            .map(HexBytes)
+            .map_err(serde::de::Error::custom)
     }
 }
 
 /// Hex pairs, optionally separated by spaces (`"10 C0"`, `"10C0"`).
 pub fn parse_hex_pairs(s: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("{s:?}: odd number of hex digits"));
     }
     digits
@@ -616,7 +618,10 @@ mod bundled {
                 "{name} has a provenance"
             );
             for r in &m.routines {
-                assert!(r.provenance.contains("[U]"), "routine bytes are placeholders");
+                assert!(
+                    r.provenance.contains("[U]"),
+                    "routine bytes are placeholders"
+                );
             }
         }
         assert_eq!(p.module("BCM").unwrap().request_id, Some(0x745));
