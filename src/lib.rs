@@ -10,6 +10,7 @@
 //! binary owns all output.
 
 pub mod frame;
+pub mod isotp;
 pub mod time;
 
 pub use frame::{ClassicFrame, ErrorFrame, FdFlags, FdFrame, Frame, FrameError, Id, RemoteFrame};
