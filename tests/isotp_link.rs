@@ -78,14 +78,20 @@ fn test_emit_single_frame_unpadded_and_padded() {
     assert_eq!(tx.len(), 1);
     assert_eq!(tx[0].1.to_string(), "745#0210C0");
     assert_eq!(received(&l, Side::B), [vec![0x10, 0xC0]]);
-    assert_eq!(l.events(Side::A), [(Timestamp::ZERO, Event::Sent { len: 2 })]);
+    assert_eq!(
+        l.events(Side::A),
+        [(Timestamp::ZERO, Event::Sent { len: 2 })]
+    );
 
     let mut padded = Config::new(sid(0x71E), sid(0x72E));
     padded.padding = Some(0xFF);
     let mut l = link(padded.clone(), mirror(&padded), Duration::ZERO, Loss::None);
     l.a.send(Timestamp::ZERO, &[0x3B, 0x01, 0x02]).unwrap();
     l.run_for(Duration::from_secs(5));
-    assert_eq!(transmitted(&l, Side::A)[0].1.to_string(), "71E#033B0102FFFFFFFF");
+    assert_eq!(
+        transmitted(&l, Side::A)[0].1.to_string(),
+        "71E#033B0102FFFFFFFF"
+    );
     assert_eq!(received(&l, Side::B), [vec![0x3B, 0x01, 0x02]]);
 }
 
@@ -306,7 +312,10 @@ fn test_timeout_cr_when_consecutive_frames_stop() {
     );
     assert_eq!(ev_b.len(), 2);
     // The sender does not know (BS 0): it finished.
-    assert!(matches!(l.events(Side::A).last(), Some((_, Event::Sent { len: 40 }))));
+    assert!(matches!(
+        l.events(Side::A).last(),
+        Some((_, Event::Sent { len: 40 }))
+    ));
 }
 
 fn fc(id: u16, bytes: &[u8]) -> Frame {
@@ -475,7 +484,10 @@ fn test_short_consecutive_frame_is_invalid_length() {
     ch.handle_frame(ms(2), &fc(0x745, &[0x10, 0x07, 1, 2, 3, 4, 5, 6]));
     assert!(matches!(
         ch.poll_event(),
-        Some(Event::Ignored(IgnoreReason::InvalidFirstFrame { ff_dl: 7, .. }))
+        Some(Event::Ignored(IgnoreReason::InvalidFirstFrame {
+            ff_dl: 7,
+            ..
+        }))
     ));
 }
 
@@ -766,4 +778,49 @@ proptest! {
             while ch.poll_transmit(now).is_some() {}
         }
     }
+}
+
+#[test]
+fn test_first_flow_control_sets_bs_and_stmin_for_the_whole_message() {
+    let mut ch = Channel::new(Config::new(sid(0x745), sid(0x765))).unwrap();
+    ch.send(ms(0), &payload(6 + 7 * 6)).unwrap();
+    assert!(ch.poll_transmit(ms(0)).is_some());
+    ch.handle_frame(ms(1), &fc(0x765, &[0x30, 2, 5]));
+    assert_eq!(ch.poll_transmit(ms(1)).unwrap().data()[0], 0x21);
+    assert!(ch.poll_transmit(ms(5)).is_none(), "STmin 5 ms");
+    assert_eq!(ch.poll_timeout(), Some(ms(6)));
+    assert_eq!(ch.poll_transmit(ms(6)).unwrap().data()[0], 0x22);
+    assert!(ch.poll_transmit(ms(100)).is_none(), "block of 2 done");
+    assert_eq!(ch.poll_timeout(), Some(ms(1006)), "N_Bs");
+    // A later FC asking for BS 4 and STmin 0 only restarts the block with the first values.
+    ch.handle_frame(ms(7), &fc(0x765, &[0x30, 4, 0]));
+    assert_eq!(ch.poll_transmit(ms(7)).unwrap().data()[0], 0x23);
+    assert!(ch.poll_transmit(ms(11)).is_none());
+    assert_eq!(ch.poll_transmit(ms(12)).unwrap().data()[0], 0x24);
+    assert!(ch.poll_transmit(ms(100)).is_none(), "block of 2 again");
+    // An FC while not waiting for one is ignored.
+    let mut idle = Channel::new(Config::new(sid(0x745), sid(0x765))).unwrap();
+    idle.handle_frame(ms(0), &fc(0x765, &[0x30, 0, 0]));
+    assert_eq!(
+        idle.poll_event(),
+        Some(Event::Ignored(IgnoreReason::UnexpectedPdu(
+            PduKind::FlowControl
+        )))
+    );
+}
+
+#[test]
+fn test_stmin_microsecond_codes_pace_frames() {
+    // B asks for 0xF3 = 300 us; no link delay.
+    let a = Config::new(sid(0x745), sid(0x765));
+    let mut b = mirror(&a);
+    b.st_min = StMin::from_raw(0xF3);
+    let mut l = link(a, b, Duration::ZERO, Loss::None);
+    l.a.send(Timestamp::ZERO, &payload(6 + 7 * 4)).unwrap();
+    l.run_for(Duration::from_secs(1));
+    let times: Vec<u64> = transmitted(&l, Side::A)
+        .iter()
+        .map(|(t, _)| t.as_nanos() / 1000)
+        .collect();
+    assert_eq!(times, [0, 0, 300, 600, 900]);
 }

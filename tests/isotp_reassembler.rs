@@ -72,26 +72,41 @@ fn test_observes_request_and_segmented_response() {
         })
         .collect();
     assert_eq!(msgs.len(), 2);
-    assert_eq!((msgs[0].id, msgs[0].data.as_slice()), (sid(0x745), &[0x21, 0x01][..]));
+    assert_eq!(
+        (msgs[0].id, msgs[0].data.as_slice()),
+        (sid(0x745), &[0x21, 0x01][..])
+    );
     assert_eq!(msgs[1].id, sid(0x765));
     assert_eq!(msgs[1].data, response);
     assert_eq!(msgs[1].frames as usize, 1 + (100 - 6usize).div_ceil(7));
     // First and last frame times are those of the FF and the last CF on the bus.
-    let resp_frames: Vec<_> = frames.iter().filter(|(_, f)| f.id() == Some(sid(0x765))).collect();
+    let resp_frames: Vec<_> = frames
+        .iter()
+        .filter(|(_, f)| f.id() == Some(sid(0x765)))
+        .collect();
     assert_eq!(msgs[1].first, resp_frames[0].0);
     assert_eq!(msgs[1].last, resp_frames.last().unwrap().0);
     // 14 CFs with BS 3: one FC after the FF and one after each full block but the last.
     let fcs = obs
         .iter()
-        .filter(|o| matches!(o, Observation::FlowControl { id, fc, .. }
-            if *id == sid(0x745) && fc.status == FlowStatus::ContinueToSend && fc.block_size == 3))
+        .filter(|o| {
+            matches!(o, Observation::FlowControl { id, fc, .. }
+            if *id == sid(0x745) && fc.status == FlowStatus::ContinueToSend && fc.block_size == 3)
+        })
         .count();
     assert_eq!(fcs, 1 + (14 - 1) / 3);
 }
 
 #[test]
 fn test_interleaved_conversations_on_fd_and_classic() {
-    let mut l1 = pair(0x700, 0x708, FrameFormat::Fd { tx_dl: 32, brs: true });
+    let mut l1 = pair(
+        0x700,
+        0x708,
+        FrameFormat::Fd {
+            tx_dl: 32,
+            brs: true,
+        },
+    );
     let mut l2 = pair(0x7E0, 0x7E8, FrameFormat::Classic);
     let m1 = payload(3000, 1);
     let m2 = payload(500, 2);
@@ -129,12 +144,21 @@ fn test_lost_frame_reported_incomplete() {
         r.handle_frame(*t, f);
     }
     let obs: Vec<Observation> = std::iter::from_fn(|| r.poll_event()).collect();
-    assert!(obs.iter().any(|o| matches!(o, Observation::Incomplete {
-        reason: IncompleteReason::WrongSequenceNumber { expected: 2, got: 3 },
-        received: 13,
-        expected: 60,
-        ..
-    })), "{obs:?}");
+    assert!(
+        obs.iter().any(|o| matches!(
+            o,
+            Observation::Incomplete {
+                reason: IncompleteReason::WrongSequenceNumber {
+                    expected: 2,
+                    got: 3
+                },
+                received: 13,
+                expected: 60,
+                ..
+            }
+        )),
+        "{obs:?}"
+    );
     assert!(!obs.iter().any(|o| matches!(o, Observation::Message(_))));
 }
 

@@ -181,7 +181,9 @@ pub enum ReceiveFailure {
     WrongSequenceNumber { expected: u8, got: u8 },
     #[error("consecutive frame carries {got} bytes, at least {expected} expected")]
     InvalidLength { expected: usize, got: usize },
-    #[error("a new single or first frame interrupted the reception after {received} of {expected} bytes")]
+    #[error(
+        "a new single or first frame interrupted the reception after {received} of {expected} bytes"
+    )]
     Interrupted { received: usize, expected: usize },
     #[error("message of {len} bytes exceeds our maximum of {max}: sent flow control OVERFLOW")]
     TooLarge { len: u32, max: u32 },
@@ -243,9 +245,13 @@ enum TxState {
     /// The single or first frame is ready to go.
     Start,
     /// Waiting for a flow control until `deadline` (N_Bs).
-    WaitFc { deadline: Timestamp },
+    WaitFc {
+        deadline: Timestamp,
+    },
     /// The next consecutive frame is due at `due` (STmin).
-    Cf { due: Timestamp },
+    Cf {
+        due: Timestamp,
+    },
     /// A frame was handed out and is not yet confirmed.
     InFlight,
 }

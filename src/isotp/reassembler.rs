@@ -162,7 +162,10 @@ impl Reassembler {
 
     /// When the oldest partial message times out.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.partials.iter().map(|p| p.last + self.cfg.timeout).min()
+        self.partials
+            .iter()
+            .map(|p| p.last + self.cfg.timeout)
+            .min()
     }
 
     /// Drops the partial messages idle for the timeout at `now`.
@@ -255,7 +258,8 @@ impl Reassembler {
                     return;
                 }
                 if self.partials.len() >= self.cfg.max_partials
-                    && let Some((i, _)) = self.partials.iter().enumerate().min_by_key(|(_, p)| p.last)
+                    && let Some((i, _)) =
+                        self.partials.iter().enumerate().min_by_key(|(_, p)| p.last)
                 {
                     let p = self.partials.swap_remove(i);
                     self.incomplete(p, IncompleteReason::Evicted);
@@ -371,13 +375,18 @@ mod tests {
     #[test]
     fn test_reassemble_single_and_multi_frame() {
         let mut r = Reassembler::default();
-        r.handle_frame(t(0), &cf(0x745, &[0x02, 0x10, 0xC0, 0x55, 0x55, 0x55, 0x55, 0x55]));
+        r.handle_frame(
+            t(0),
+            &cf(0x745, &[0x02, 0x10, 0xC0, 0x55, 0x55, 0x55, 0x55, 0x55]),
+        );
         r.handle_frame(t(1), &cf(0x765, &[0x10, 0x0A, 0x61, 0x83, 1, 2, 3, 4]));
         r.handle_frame(t(2), &cf(0x745, &[0x30, 0x00, 0x0A]));
         r.handle_frame(t(13), &cf(0x765, &[0x21, 5, 6, 7, 8, 0xFF, 0xFF, 0xFF]));
         let ev = drain(&mut r);
         assert_eq!(ev.len(), 3, "{ev:?}");
-        assert!(matches!(&ev[0], Observation::Message(m) if m.id == sid(0x745) && m.data == [0x10, 0xC0]));
+        assert!(
+            matches!(&ev[0], Observation::Message(m) if m.id == sid(0x745) && m.data == [0x10, 0xC0])
+        );
         assert!(matches!(&ev[1], Observation::FlowControl { id, fc, .. }
             if *id == sid(0x745) && fc.status == FlowStatus::ContinueToSend && fc.st_min == StMin::from_raw(10)));
         match &ev[2] {

@@ -134,7 +134,7 @@ impl VirtualLink {
         &self.trace
     }
 
-    /// Takes the events recorded so far for `side`, with their times.
+    /// The events recorded so far for `side`, with their times.
     pub fn events(&self, side: Side) -> Vec<(Timestamp, Event)> {
         self.trace
             .iter()
@@ -156,7 +156,7 @@ impl VirtualLink {
         self.sent_count += 1;
         match self.loss {
             Loss::None => false,
-            Loss::EveryNth(n) => n != 0 && (idx + 1) % n == 0,
+            Loss::EveryNth(n) => n != 0 && (idx + 1).is_multiple_of(n),
             Loss::Random { per_mille, .. } => {
                 let mut x = self.rng;
                 x ^= x << 13;
@@ -244,7 +244,7 @@ impl VirtualLink {
             let now = self.now;
             self.a.handle_timeout(now);
             self.b.handle_timeout(now);
-            if !progressed && !self.pump() && !self.queue.front().is_some_and(|q| q.0 <= now) {
+            if !progressed && !self.pump() && self.queue.front().is_none_or(|q| q.0 > now) {
                 // A deadline at or before now that produced nothing: a stuck machine.
                 tracing::error!("virtual link stuck at {now}");
                 break;

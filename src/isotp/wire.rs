@@ -211,13 +211,12 @@ impl<'a> Pdu<'a> {
                         len: pdu.len(),
                     })?;
                     let sf_dl = usize::from(dl);
-                    let data = rest
-                        .get(..sf_dl)
-                        .filter(|_| sf_dl > 0)
-                        .ok_or(WireError::InvalidSingleFrameLength {
+                    let data = rest.get(..sf_dl).filter(|_| sf_dl > 0).ok_or(
+                        WireError::InvalidSingleFrameLength {
                             sf_dl,
                             len: pdu.len(),
-                        })?;
+                        },
+                    )?;
                     Ok(Pdu::Single {
                         data,
                         escaped: true,
@@ -383,7 +382,11 @@ mod tests {
         let mut buf = [0u8; 64];
         let n = pdu.emit(&mut buf).unwrap();
         assert_eq!(&buf[..n], bytes, "emit {pdu:?}");
-        assert_eq!(Pdu::parse(bytes, can_dl).unwrap(), pdu, "parse {bytes:02X?}");
+        assert_eq!(
+            Pdu::parse(bytes, can_dl).unwrap(),
+            pdu,
+            "parse {bytes:02X?}"
+        );
     }
 
     #[test]
