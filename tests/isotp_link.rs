@@ -513,9 +513,29 @@ fn test_timeout_as_and_ar_with_confirmations() {
 
     // Confirmed: N_Bs starts at the confirmation, not at poll_transmit.
     ch.send(ms(2000), &payload(30)).unwrap();
-    assert!(ch.poll_transmit(ms(2000)).is_some());
-    ch.on_transmitted(ms(2300));
+    let ff = ch.poll_transmit(ms(2000)).unwrap();
+    ch.on_transmitted(
+        ms(2100),
+        &Frame::classic(sid(0x745), &[0x02, 0, 0]).unwrap(),
+    );
+    assert_eq!(
+        ch.poll_timeout(),
+        Some(ms(3000)),
+        "another frame confirms nothing"
+    );
+    ch.on_transmitted(ms(2300), &ff);
     assert_eq!(ch.poll_timeout(), Some(ms(3300)));
+    // The FC arrives, the first CF goes out; a late duplicate echo of the FF changes nothing.
+    ch.handle_frame(ms(2400), &fc(0x765, &[0x30, 0, 0]));
+    let cf = ch.poll_transmit(ms(2400)).unwrap();
+    ch.on_transmitted(ms(2401), &ff);
+    assert_eq!(ch.poll_timeout(), Some(ms(3400)), "CF still in flight");
+    ch.on_transmitted(ms(2402), &cf);
+    assert_eq!(
+        ch.poll_timeout(),
+        Some(ms(2402)),
+        "next CF due now (STmin 0)"
+    );
 
     // Receive side: our FC is never confirmed.
     let mut rx = Channel::new(mirror(&cfg)).unwrap();
@@ -735,6 +755,7 @@ proptest! {
         cfg.max_rx_size = 3000;
         let mut ch = Channel::new(cfg).unwrap();
         let mut now = Timestamp::ZERO;
+        let mut last: Option<Frame> = None;
         for (op, x, bytes, dt) in ops {
             now += Duration::from_nanos(dt);
             match op {
@@ -752,17 +773,17 @@ proptest! {
                     if let Ok(f) = f { ch.handle_frame(now, &f); }
                 }
                 2 => { let _ = ch.send(now, &bytes); }
-                3 => { while ch.poll_transmit(now).is_some() {} }
-                4 => { ch.handle_timeout(now); if x & 1 == 0 { ch.on_transmitted(now); } }
+                3 => { while let Some(f) = ch.poll_transmit(now) { last = Some(f); } }
+                4 => { ch.handle_timeout(now); if let (0, Some(f)) = (x & 1, last) { ch.on_transmitted(now, &f); } }
                 _ => { while ch.poll_event().is_some() {} }
             }
             if let Some(t) = ch.poll_timeout() {
                 // After every timer has fired, nothing stays overdue.
                 if t <= now {
                     ch.handle_timeout(now);
-                    while ch.poll_transmit(now).is_some() {}
-                    ch.on_transmitted(now);
-                    while ch.poll_transmit(now).is_some() {}
+                    while let Some(f) = ch.poll_transmit(now) { last = Some(f); }
+                    if let Some(f) = last { ch.on_transmitted(now, &f); }
+                    while let Some(f) = ch.poll_transmit(now) { last = Some(f); }
                     prop_assert!(ch.poll_timeout().is_none_or(|t2| t2 > now),
                         "stuck deadline {:?} at {:?}", ch.poll_timeout(), now);
                 }
@@ -774,8 +795,8 @@ proptest! {
             let t = t.max(now);
             now = t;
             ch.handle_timeout(now);
-            ch.on_transmitted(now);
-            while ch.poll_transmit(now).is_some() {}
+            if let Some(f) = last { ch.on_transmitted(now, &f); }
+            while let Some(f) = ch.poll_transmit(now) { last = Some(f); }
         }
     }
 }

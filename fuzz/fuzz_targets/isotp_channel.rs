@@ -39,6 +39,7 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let mut now = Timestamp::ZERO;
+    let mut last: Option<Frame> = None;
     while let [op, dt, len, tail @ ..] = rest {
         let n = usize::from(*len).min(tail.len()).min(64);
         let (data, next) = tail.split_at(n);
@@ -60,18 +61,30 @@ fuzz_target!(|input: &[u8]| {
             2 => {
                 let _ = ch.send(now, &data.repeat(usize::from(*op >> 3) + 1));
             }
-            3 => while ch.poll_transmit(now).is_some() {},
+            3 => {
+                while let Some(f) = ch.poll_transmit(now) {
+                    last = Some(f);
+                }
+            }
             4 => {
                 ch.handle_timeout(now);
-                ch.on_transmitted(now);
+                if let Some(f) = last {
+                    ch.on_transmitted(now, &f);
+                }
             }
             _ => while ch.poll_event().is_some() {},
         }
         if ch.poll_timeout().is_some_and(|t| t <= now) {
             ch.handle_timeout(now);
-            while ch.poll_transmit(now).is_some() {}
-            ch.on_transmitted(now);
-            while ch.poll_transmit(now).is_some() {}
+            while let Some(f) = ch.poll_transmit(now) {
+                last = Some(f);
+            }
+            if let Some(f) = last {
+                ch.on_transmitted(now, &f);
+            }
+            while let Some(f) = ch.poll_transmit(now) {
+                last = Some(f);
+            }
             assert!(ch.poll_timeout().is_none_or(|t| t > now));
         }
     }

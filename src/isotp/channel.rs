@@ -236,6 +236,7 @@ enum SentKind {
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
     kind: SentKind,
+    frame: Frame,
     deadline: Timestamp,
 }
 
@@ -472,10 +473,14 @@ impl Channel {
         }
     }
 
-    /// Confirms that the frame last returned by [`Channel::poll_transmit`] is on the bus (only
-    /// meaningful with [`Config::tx_confirmations`]; otherwise a no-op).
-    pub fn on_transmitted(&mut self, now: Timestamp) {
-        if let Some(f) = self.in_flight.take() {
+    /// Confirms that `frame`, returned by [`Channel::poll_transmit`], is on the bus (only
+    /// meaningful with [`Config::tx_confirmations`]; otherwise a no-op). A frame that is not the
+    /// one in flight (a late echo of a frame already confirmed implicitly) is ignored.
+    pub fn on_transmitted(&mut self, now: Timestamp, frame: &Frame) {
+        if let Some(f) = self.in_flight
+            && f.frame == *frame
+        {
+            self.in_flight = None;
             self.complete(now, f.kind);
         }
     }
@@ -490,7 +495,7 @@ impl Channel {
             let frame = self.build(&mut buf, &Pdu::FlowControl(fc), fd);
             match frame {
                 Some(f) => {
-                    self.sent(now, SentKind::Fc(fc.status), self.cfg.n_ar);
+                    self.sent(now, SentKind::Fc(fc.status), self.cfg.n_ar, f);
                     return Some(f);
                 }
                 None => {
@@ -569,7 +574,7 @@ impl Channel {
             return None;
         };
         self.tx.state = TxState::InFlight;
-        self.sent(now, SentKind::Data(after), self.cfg.n_as);
+        self.sent(now, SentKind::Data(after), self.cfg.n_as, frame);
         Some(frame)
     }
 
@@ -758,10 +763,11 @@ impl Channel {
         }
     }
 
-    fn sent(&mut self, now: Timestamp, kind: SentKind, timeout: Duration) {
+    fn sent(&mut self, now: Timestamp, kind: SentKind, timeout: Duration, frame: Frame) {
         if self.cfg.tx_confirmations {
             self.in_flight = Some(InFlight {
                 kind,
+                frame,
                 deadline: now + timeout,
             });
         } else {

@@ -190,7 +190,7 @@ impl VirtualLink {
                 };
                 any = true;
                 if self.confirm {
-                    self.channel(side).on_transmitted(now);
+                    self.channel(side).on_transmitted(now, &frame);
                 }
                 let lost = self.lose();
                 self.record(side, TraceKind::Transmitted { frame, lost });
