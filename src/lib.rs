@@ -11,6 +11,7 @@
 
 pub mod dbc;
 pub mod frame;
+pub mod isotp;
 pub mod log;
 pub mod replay;
 pub mod sim;
