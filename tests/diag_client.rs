@@ -728,14 +728,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn is_terminal(e: &Event) -> Option<RequestId> {
-    match e {
-        Event::Positive { id, .. }
-        | Event::Negative { id, .. }
-        | Event::Timeout { id, .. }
-        | Event::SentNoResponse { id }
-        | Event::Cancelled { id } => Some(*id),
-        _ => None,
-    }
+    if e.is_outcome() { e.request_id() } else { None }
 }
 
 proptest! {

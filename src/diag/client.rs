@@ -411,6 +411,40 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The caller request the event is about, if any.
+    pub fn request_id(&self) -> Option<RequestId> {
+        match self {
+            Event::Positive { id, .. }
+            | Event::Negative { id, .. }
+            | Event::Timeout { id, .. }
+            | Event::SentNoResponse { id }
+            | Event::Pending { id, .. }
+            | Event::Retrying { id, .. }
+            | Event::Mismatched { id, .. }
+            | Event::Cancelled { id } => Some(*id),
+            Event::Unsolicited { .. }
+            | Event::KeepAliveSent
+            | Event::KeepAliveReply { .. }
+            | Event::KeepAliveTimeout { .. }
+            | Event::SessionChanged { .. } => None,
+        }
+    }
+
+    /// Whether this is the final outcome of a request (positive, negative, timeout, sent
+    /// without response, cancelled): exactly one per accepted request.
+    pub fn is_outcome(&self) -> bool {
+        matches!(
+            self,
+            Event::Positive { .. }
+                | Event::Negative { .. }
+                | Event::Timeout { .. }
+                | Event::SentNoResponse { .. }
+                | Event::Cancelled { .. }
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Waiting for `poll_transmit`.

@@ -211,7 +211,9 @@ impl Nrc {
     pub const KWP_SERVICE_NOT_SUPPORTED_IN_ACTIVE_SESSION: Nrc = Nrc(0x80);
 
     /// The code's name in `dialect`: the standard's name, or the name of the reserved /
-    /// manufacturer-specific range it falls in. Never empty.
+    /// manufacturer-specific range it falls in. In KWP2000, a code below 0x80 that ISO 14230-3
+    /// does not define but UDS does (0x13, 0x24, 0x7E, 0x7F...) gets its UDS name, since
+    /// KWP2000-on-CAN ECUs use them; [`Nrc::is_defined`] tells the two apart. Never empty.
     pub fn name(self, dialect: Dialect) -> &'static str {
         self.info(dialect).0
     }
@@ -243,6 +245,21 @@ impl Nrc {
             return (name, meaning);
         }
         match (dialect, self.0) {
+            // KWP2000-on-CAN ECUs often use codes ISO 14230-3 lacks but UDS defines (0x13,
+            // 0x24, 0x7E, 0x7F...): give them the UDS name; `is_defined` still says false.
+            (Dialect::Kwp2000, 0x00..=0x7F) => {
+                if let Some(&(_, name, meaning)) = UDS_NRCS
+                    .binary_search_by_key(&self.0, |&(b, _, _)| b)
+                    .ok()
+                    .and_then(|i| UDS_NRCS.get(i))
+                {
+                    return (name, meaning);
+                }
+                (
+                    "isoSaeReserved",
+                    "a code the standard reserves and does not define",
+                )
+            }
             (Dialect::Kwp2000, 0x90..=0xF9) => (
                 "vehicleManufacturerSpecific",
                 "a vehicle-manufacturer-specific negative response",
@@ -742,6 +759,13 @@ mod tests {
         assert_eq!(Nrc(0x95).name(k), "vehicleManufacturerSpecific");
         assert_eq!(Nrc(0xFB).name(k), "systemSupplierSpecific");
         assert_eq!(Nrc(0x00).name(k), "isoSaeReserved");
+        assert_eq!(Nrc(0x7F).name(k), "serviceNotSupportedInActiveSession");
+        assert!(!Nrc(0x7F).is_defined(k));
+        assert_eq!(Nrc(0x13).name(k), "incorrectMessageLengthOrInvalidFormat");
+        assert_eq!(Nrc(0x8E).name(k), "isoSaeReserved");
+        assert_eq!(Nrc(0x81).name(k), "isoSaeReserved");
+        assert_eq!(Nrc(0x91).name(k), "vehicleManufacturerSpecific");
+        assert_eq!(Nrc(0xFF).name(k), "isoSaeReserved");
         assert!(Nrc(0x80).is_defined(k));
         assert!(!Nrc(0x80).is_defined(u));
         assert!(Nrc(0x80).meaning(k).contains("session"));
