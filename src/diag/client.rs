@@ -260,9 +260,6 @@ pub enum ClientError {
     /// [`Client::close`] was called.
     #[error("the diagnostic client is closed")]
     Closed,
-    /// Config rejected (from [`Client::new`]).
-    #[error(transparent)]
-    Config(#[from] ConfigError),
 }
 
 /// A PDU for the transport.
