@@ -10,6 +10,7 @@
 //! binary owns all output.
 
 pub mod dbc;
+pub mod diag;
 pub mod frame;
 pub mod isotp;
 pub mod log;

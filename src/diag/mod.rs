@@ -1,0 +1,20 @@
+//! The diagnostic layer above ISO-TP: KWP2000 (ISO 14230-3) and UDS (ISO 14229-1).
+//!
+//! Pure and sans-IO, on whole PDUs: [`codec`] names services and negative response codes and
+//! classifies responses; [`dtc`] turns DTC bytes into SAE text and parses DTC-list responses;
+//! [`hex`] reads and writes hex text for the command line; [`client`] is the request/response
+//! state machine (P2, P2*, `0x78`, `0x21` back-off, session tracking, automatic keep-alive)
+//! that a driver runs between ISO-TP and the caller, passing the time in.
+
+pub mod client;
+pub mod codec;
+pub mod dtc;
+pub mod hex;
+
+pub use client::{
+    BusyRetry, Client, ClientConfig, ClientError, ConfigError, Event, KeepAlive, MismatchReason,
+    RequestId, RequestOptions, TimeoutReason, Transmit, TransmitKind,
+};
+pub use codec::{Dialect, Nrc, ResponseClass, ServiceId, Unrelated, classify_response};
+pub use dtc::{Dtc, DtcRecord, DtcStatus, UdsDtc};
+pub use hex::{format_hex, parse_hex};
