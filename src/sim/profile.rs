@@ -472,28 +472,9 @@ impl Profile {
     }
 }
 
-/// `U1000` -> its two bytes (SAE J2012: 2 bits letter, 14 bits digits).
+/// `U1000` -> its two bytes (SAE J2012), `None` when it is not a DTC.
 pub fn parse_dtc_text(text: &str) -> Option<u16> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 5 {
-        return None;
-    }
-    let letter: u16 = match bytes[0].to_ascii_uppercase() {
-        b'P' => 0,
-        b'C' => 1,
-        b'B' => 2,
-        b'U' => 3,
-        _ => return None,
-    };
-    let first = match bytes[1] {
-        b @ b'0'..=b'3' => u16::from(b - b'0'),
-        _ => return None,
-    };
-    if !bytes[2..].iter().all(u8::is_ascii_hexdigit) {
-        return None;
-    }
-    let rest = u16::from_str_radix(core::str::from_utf8(&bytes[2..]).ok()?, 16).ok()?;
-    Some(letter << 14 | first << 12 | rest)
+    text.parse::<crate::diag::dtc::Dtc>().ok().map(|d| d.0)
 }
 
 #[cfg(test)]
