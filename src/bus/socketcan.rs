@@ -566,6 +566,20 @@ mod tests {
         Id::standard(raw).unwrap()
     }
 
+    #[tokio::test]
+    async fn test_open_missing_interface_is_typed() {
+        // Runs on any kernel: the name lookup fails before a CAN socket is needed.
+        for name in ["canrelearn-no0", "", "way-too-long-interface-name", "a/b"] {
+            match SocketCanBus::open(name, &SocketCanOptions::default()) {
+                Err(BusError::InterfaceNotFound { iface }) => assert_eq!(iface, name),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        // `lo` exists but is not CAN: not found on a CAN kernel, unsupported on one without.
+        let e = SocketCanBus::open("lo", &SocketCanOptions::default()).unwrap_err();
+        assert!(e.is_interface_unavailable(), "{e:?}");
+    }
+
     #[test]
     fn test_emit_classic_layout() {
         let f = Frame::classic(Id::extended(0x18DA_F110).unwrap(), &[1, 2, 3]).unwrap();

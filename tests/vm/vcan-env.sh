@@ -136,7 +136,7 @@ vcan_initramfs() {
 	local kver=$1 init="$VCAN_REPO/tests/vm/guest-init.sh" busybox
 	busybox=$(command -v busybox)
 	local key
-	key=$(cat "$init" "$0" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)
+	key=$( (cat "$init" && echo "$VCAN_GUEST_MODULES") | sha256sum | cut -c1-12)
 	local out="$VCAN_CACHE/initramfs-$kver-$key.cpio.gz"
 	if [ -s "$out" ]; then
 		echo "$out"
