@@ -358,6 +358,9 @@ fn test_raw_dlc_own_frames_and_directions() {
         )
         .unwrap();
         let mut b = SocketCanBus::open(&if0, &SocketCanOptions::default()).unwrap();
+        // Linux turns receive timestamping on from a workqueue after the first socket asks for
+        // it (net_enable_timestamp); until then each socket stamps at recvmsg time instead.
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let frames = [
             Frame::Classic(ClassicFrame::with_raw_dlc(sid(0x10), [1; 8], 9).unwrap()),
             Frame::Classic(ClassicFrame::with_raw_dlc(eid(0x10), [2; 8], 15).unwrap()),

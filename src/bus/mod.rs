@@ -11,8 +11,7 @@
 //!
 //! Calling contract: [`Bus::recv`] waits for the next frame and returns it with its
 //! [`Timestamp`], interface name and [`Direction`]; [`BusError::Closed`] means no frame will
-//! ever come again (end of a log, all other endpoints of a virtual bus gone) and is a normal end,
-//! not a failure ([`BusError::is_end`]). Frames already received are always returned before an
+//! ever come again (the end of a log) and is a normal end, not a failure ([`BusError::is_end`]). Frames already received are always returned before an
 //! error such as [`BusError::InterfaceDown`], so nothing captured is lost. [`Bus::send`] waits
 //! while the transmit queue is full instead of failing. Both are cancel-safe: dropping the future
 //! loses no received frame and sends either the whole frame or nothing.
@@ -133,7 +132,7 @@ pub enum BusError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// No frame will come any more: end of a log, or every other endpoint of a virtual bus is gone.
+    /// No frame will come any more: the end of a log.
     #[error("the bus is closed: no more frames")]
     Closed,
 }

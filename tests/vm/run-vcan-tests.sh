@@ -36,6 +36,8 @@ mapfile -t bins < <(printf '%s\n' "$json" | grep '"reason":"compiler-artifact"' 
 	grep -o '"executable":"[^"]*"' | sed 's/^"executable":"//; s/"$//' | sort -u)
 [ ${#bins[@]} -gt 0 ] || vcan_die "no vcan test binaries were built (expected tests/vcan_*.rs with feature vcan-tests)"
 vcan_log "test binaries: ${bins[*]}"
+VCAN_KEEP_PATHS=$(for b in "${bins[@]}"; do dirname "$b"; done | sort -u | tr '\n' ' ')
+export VCAN_KEEP_PATHS
 
 # Tests share vcan0/vcan1; each binary serialises its own tests, binaries run one after another.
 payload="$VCAN_REPO/target/vm/payload-$$.sh"

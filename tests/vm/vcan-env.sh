@@ -10,6 +10,7 @@
 #           busybox and the CAN/9p modules; the host's / is shared read-only over 9p and the
 #           guest chroots into it, so host binaries (cargo test binaries, can-utils, python)
 #           run unchanged; $RESULTS is a second, writable 9p share.
+# VCAN_KEEP_PATHS: more host directories the payload needs (the VM re-exposes those under /tmp).
 # CANRELEARN_VCAN_MODE=native|vm|auto (default auto) forces a mode; VCAN_VM_TIMEOUT (seconds,
 # default 900) bounds the VM run. Anything missing is installed with apt-get when possible;
 # otherwise the run fails with the reason: it never silently skips.
@@ -224,6 +225,14 @@ vcan_run_vm() {
 	cp "$payload" "$VCAN_RESULTS/payload.sh"
 	vcan_wrapper /tmp/vm-results/payload.sh /tmp/vm-results /tmp/vm-results/status >"$VCAN_RESULTS/wrapper.sh"
 	rm -f "$VCAN_RESULTS/status"
+	# The guest's /tmp is a fresh tmpfs: re-expose the repository and VCAN_KEEP_PATHS if they
+	# live under the host's /tmp.
+	local p
+	: >"$VCAN_RESULTS/keep-paths"
+	for p in "$VCAN_REPO" ${VCAN_KEEP_PATHS:-}; do
+		p=$(realpath -m "$p")
+		case "$p" in /tmp/?*) echo "$p" >>"$VCAN_RESULTS/keep-paths" ;; esac
+	done
 	local smp=2
 	vcan_log "booting QEMU (TCG, kernel $kver, timeout ${VCAN_VM_TIMEOUT}s)"
 	local rc=0
