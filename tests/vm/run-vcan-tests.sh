@@ -55,7 +55,7 @@ mkdir -p "$VCAN_REPO/target/vm"
 summary() {
 	local rc=$?
 	rm -f "$payload"
-	vcan_log "done in $(($(date +%s) - start)) s: $([ "$rc" = 0 ] && echo PASSED || echo "FAILED (status $rc)")"
+	vcan_log "done in $(($(date +%s) - start)) s: $([ "$rc" = 0 ] && echo PASSED || echo "FAILED (status $rc)"); output kept in ${VCAN_RESULTS:-target/vm/last-run}/output.log"
 	exit "$rc"
 }
 trap summary EXIT

@@ -10,6 +10,8 @@
 #           busybox and the CAN/9p modules; the host's / is shared read-only over 9p and the
 #           guest chroots into it, so host binaries (cargo test binaries, can-utils, python)
 #           run unchanged; $RESULTS is a second, writable 9p share.
+# The payload's output is shown live and kept in $VCAN_RESULTS/output.log (default
+# target/vm/last-run/output.log), its status in $VCAN_RESULTS/status.
 # VCAN_KEEP_PATHS: more host directories the payload needs (the VM re-exposes those under /tmp).
 # CANRELEARN_VCAN_MODE=native|vm|auto (default auto) forces a mode; VCAN_VM_TIMEOUT (seconds,
 # default 900) bounds the VM run. Anything missing is installed with apt-get when possible;
@@ -186,9 +188,24 @@ for i in vcan0 vcan1; do
 	ip link show "\$i" >/dev/null 2>&1 || ip link add "\$i" type vcan || exit 91
 	ip link set "\$i" up || exit 92
 done
-bash '$payload'
-echo \$? >'$status_file'
+bash '$payload' 2>&1 | tee '$results/output.log'
+echo \${PIPESTATUS[0]} >'$status_file'
 EOF
+}
+
+# Python's kernel ISO-TP bindings (pip package can-isotp), used by ISO-TP tests as a peer.
+# Installed into the host's python3 when missing (the VM uses the host's python through 9p);
+# a warning, not a failure, when that is impossible: only tests that use it need it.
+vcan_need_python_isotp() {
+	command -v python3 >/dev/null 2>&1 || {
+		vcan_log "warning: no python3; tests using Python's can-isotp will fail"
+		return 0
+	}
+	python3 -c 'import isotp' >/dev/null 2>&1 && return 0
+	vcan_log "installing can-isotp into $(command -v python3) with pip"
+	python3 -m pip install -q can-isotp >&2 2>/dev/null ||
+		python3 -m pip install -q --break-system-packages can-isotp >&2 2>/dev/null ||
+		vcan_log "warning: could not pip install can-isotp; tests using it will fail"
 }
 
 # Runs the payload natively; returns its status.
@@ -198,6 +215,8 @@ vcan_run_native() {
 	sudo=$(vcan_sudo)
 	[ "$sudo" = NO-ROOT ] && vcan_die "native vcan needs root for ip link changes; run as root or allow sudo -n"
 	mkdir -p "$VCAN_RESULTS"
+	command -v candump >/dev/null 2>&1 || vcan_need_packages "command -v candump" can-utils
+	vcan_need_python_isotp
 	vcan_wrapper "$payload" "$VCAN_RESULTS" "$VCAN_RESULTS/status" >"$VCAN_RESULTS/wrapper.sh"
 	$sudo bash "$VCAN_RESULTS/wrapper.sh"
 	[ -s "$VCAN_RESULTS/status" ] || vcan_die "the payload did not record an exit status"
@@ -216,6 +235,7 @@ vcan_run_vm() {
 		"command -v cpio" cpio \
 		"command -v file" file \
 		"ls /boot/vmlinuz-* && [ -n \"\$(vcan_pick_kernel)\" ]" linux-image-amd64
+	vcan_need_python_isotp
 	local kver
 	kver=$(vcan_pick_kernel)
 	[ -n "$kver" ] || vcan_die "no readable kernel with the vcan module under /boot and /lib/modules"
@@ -256,7 +276,7 @@ vcan_run_vm() {
 # Call it with errexit on and not in an `||`/`if` context, so failures inside abort the run.
 vcan_run() {
 	local payload=$1 mode
-	VCAN_RESULTS=${VCAN_RESULTS:-"$VCAN_REPO/target/vm/run-$$"}
+	VCAN_RESULTS=${VCAN_RESULTS:-"$VCAN_REPO/target/vm/last-run"}
 	rm -rf "$VCAN_RESULTS"
 	mode=$(vcan_choose_mode)
 	[ -n "$mode" ] || vcan_die "could not choose between native vcan and the VM"
