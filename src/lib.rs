@@ -9,6 +9,7 @@
 //! The library reports through typed errors and `tracing`; it never prints. The `canrelearn`
 //! binary owns all output.
 
+pub mod bus;
 pub mod dbc;
 pub mod diag;
 pub mod frame;
