@@ -45,8 +45,8 @@ use crate::time::Timestamp;
 /// [`ParseErrorKind::LineTooLong`] and skipped without being stored.
 pub const MAX_LINE_LEN: usize = 64 * 1024;
 
-/// How many digits the timestamp fraction has: `candump` writes microseconds, `candump -N`
-/// (and some other tools) nanoseconds.
+/// How many digits the timestamp fraction has: classic `candump` writes microseconds; logs with
+/// nanosecond timestamps have nine digits.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Precision {
     /// Six fraction digits.
