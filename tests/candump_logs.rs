@@ -240,6 +240,20 @@ fn test_open_missing_file_names_the_path() {
 }
 
 #[test]
+fn test_maybe_gunzip_on_a_stream() {
+    let plain = std::fs::read(fixture("crlf.log")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&plain).unwrap();
+    let gz = enc.finish().unwrap();
+    for input in [gz, plain.clone()] {
+        let stream = candump::maybe_gunzip(Box::new(std::io::Cursor::new(input))).unwrap();
+        let mut r = Reader::new(stream);
+        while r.read_item().unwrap().is_some() {}
+        assert_eq!(r.stats().records, 3);
+    }
+}
+
+#[test]
 fn test_reader_over_plain_bufread_without_open() {
     let text = b"(1.000000) can0 123#11\n(2.000000) can0 456#22\n";
     let mut r = Reader::new(&text[..]);
@@ -249,4 +263,34 @@ fn test_reader_over_plain_bufread_without_open() {
         n += 1;
     }
     assert_eq!(n, 2);
+}
+
+/// `open("-")` reads stdin (gunzipping it too): this test re-runs itself as a child process
+/// with a gzip-compressed log piped into its standard input.
+#[test]
+fn test_open_dash_reads_stdin() {
+    if std::env::var_os("CANDUMP_STDIN_CHILD").is_some() {
+        let mut r = candump::open("-").unwrap();
+        assert_eq!(r.source_name(), Some("<stdin>"));
+        while r.read_item().unwrap().is_some() {}
+        assert_eq!(r.stats().records, 18);
+        return;
+    }
+    let plain = std::fs::read(fixture("canonical.log")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&plain).unwrap();
+    let gz = enc.finish().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "test_open_dash_reads_stdin", "--test-threads=1"])
+        .env("CANDUMP_STDIN_CHILD", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&gz).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
 }

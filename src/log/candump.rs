@@ -45,8 +45,8 @@ use crate::time::Timestamp;
 /// [`ParseErrorKind::LineTooLong`] and skipped without being stored.
 pub const MAX_LINE_LEN: usize = 64 * 1024;
 
-/// How many digits the timestamp fraction has: `candump` writes microseconds, `candump -N`
-/// (and some other tools) nanoseconds.
+/// How many digits the timestamp fraction has: classic `candump` writes microseconds; logs with
+/// nanosecond timestamps have nine digits.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Precision {
     /// Six fraction digits.
@@ -958,10 +958,13 @@ pub fn maybe_gunzip(mut inner: Box<dyn BufRead + Send>) -> io::Result<Box<dyn Bu
     }
 }
 
+/// The reader [`open`] returns.
+pub type FileReader = Reader<Box<dyn BufRead + Send>>;
+
 /// Opens a candump log: a path, or `-` for stdin; gzip-compressed input (detected by its magic
 /// bytes, whatever the extension) is decompressed on the fly. The reader is lenient and names
 /// the path (or `<stdin>`) in its errors.
-pub fn open(path: impl AsRef<Path>) -> Result<Reader<Box<dyn BufRead + Send>>, ReadError> {
+pub fn open(path: impl AsRef<Path>) -> Result<FileReader, ReadError> {
     let path = path.as_ref();
     let name: Arc<str> = if path == Path::new("-") {
         Arc::from("<stdin>")

@@ -469,6 +469,23 @@ fn test_parse_error_display_with_and_without_source() {
         kind: ParseErrorKind::OddHexDigits,
     };
     assert_eq!(e.to_string(), "capture.log:17:24: odd number of hex digits");
+    for (kind, message) in [
+        (
+            ParseErrorKind::LineTooLong(65536),
+            "line longer than 65536 bytes",
+        ),
+        (ParseErrorKind::NotUtf8, "line is not valid UTF-8"),
+        (
+            ParseErrorKind::InterfaceNotUtf8,
+            "interface name is not valid UTF-8",
+        ),
+        (
+            ParseErrorKind::UnexpectedInFrame(Found(0x07)),
+            "unexpected byte 0x07 in the frame",
+        ),
+    ] {
+        assert_eq!(kind.to_string(), message);
+    }
     let e = ParseError {
         source_name: None,
         ..e

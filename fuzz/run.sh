@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target of this directory for N seconds each (default 60):
+#   fuzz/run.sh 300
+# Installs cargo-fuzz when it is missing. Only a stable toolchain is needed: RUSTC_BOOTSTRAP=1
+# lets it accept the -Z sanitizer flags cargo-fuzz passes. Corpora start from the candump
+# fixtures in tests/data/candump; crashes land in fuzz/artifacts/<target>/.
+set -euo pipefail
+
+secs="${1:-60}"
+case "$secs" in
+    ''|*[!0-9]*) echo "usage: $0 [seconds-per-target]" >&2; exit 2 ;;
+esac
+
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here"
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "installing cargo-fuzz" >&2
+    cargo install cargo-fuzz --locked
+fi
+
+export RUSTC_BOOTSTRAP=1
+
+for target in $(cargo fuzz list); do
+    corpus="corpus/$target"
+    mkdir -p "$corpus"
+    if [ -z "$(ls -A "$corpus")" ]; then
+        case "$target" in
+            candump_line)
+                # One seed file per fixture line.
+                n=0
+                for f in ../tests/data/candump/*.log; do
+                    while IFS= read -r line || [ -n "$line" ]; do
+                        n=$((n + 1))
+                        printf '%s' "$line" > "$corpus/seed-$n"
+                    done < "$f"
+                done
+                ;;
+            *)
+                cp ../tests/data/candump/*.log "$corpus/"
+                ;;
+        esac
+    fi
+    echo "== fuzzing $target for ${secs}s" >&2
+    cargo fuzz run "$target" "$corpus" -- -max_total_time="$secs"
+done
