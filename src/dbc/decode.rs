@@ -326,19 +326,19 @@ pub(crate) enum Conversion {
     /// Integer signal, factor 1, offset 0.
     IntIdentity,
     /// Integer signal, integral factor and offset.
-    IntLinear { factor: i128, offset: i128 },
+    IntLinear { factor: i64, offset: i64 },
     /// Float result; `int_factor` when the factor is integral (exact product first).
     Float {
         factor: f64,
         offset: f64,
-        int_factor: Option<i128>,
+        int_factor: Option<i64>,
     },
     /// Float signal, factor 1, offset 0.
     FloatIdentity,
 }
 
-fn integral(v: f64) -> Option<i128> {
-    (v.is_finite() && v.fract() == 0.0 && v.abs() < 9.2e18).then_some(v as i128)
+fn integral(v: f64) -> Option<i64> {
+    (v.is_finite() && v.fract() == 0.0 && v.abs() < 9.2e18).then_some(v as i64)
 }
 
 impl Conversion {
@@ -378,7 +378,10 @@ impl Conversion {
                 RawValue::F64(f) => PhysicalValue::Float(f),
             },
             Conversion::IntLinear { factor, offset } => match raw.as_int() {
-                Some(r) => match r.checked_mul(factor).and_then(|p| p.checked_add(offset)) {
+                Some(r) => match r
+                    .checked_mul(i128::from(factor))
+                    .and_then(|p| p.checked_add(i128::from(offset)))
+                {
                     Some(v) => PhysicalValue::Int(v),
                     None => PhysicalValue::Float(r as f64 * factor as f64 + offset as f64),
                 },
@@ -389,13 +392,30 @@ impl Conversion {
                 offset,
                 int_factor,
             } => match (raw.as_int(), int_factor) {
-                (Some(r), Some(f)) => match r.checked_mul(f) {
+                (Some(r), Some(f)) => match r.checked_mul(i128::from(f)) {
                     Some(p) => PhysicalValue::Float(p as f64 + offset),
                     None => PhysicalValue::Float(r as f64 * factor + offset),
                 },
                 _ => PhysicalValue::Float(raw.as_f64() * factor + offset),
             },
         }
+    }
+}
+
+/// The hot part of a signal, kept in a compact array per message.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Plan {
+    pub(crate) extract: Extract,
+    pub(crate) signed: bool,
+    pub(crate) value_type: ValueType,
+    pub(crate) conversion: Conversion,
+}
+
+impl Plan {
+    #[inline(always)]
+    fn decode(&self, buf: &[u8; BUF]) -> (RawValue, PhysicalValue) {
+        let raw = self.extract.raw(buf, self.signed, self.value_type);
+        (raw, self.conversion.apply(raw))
     }
 }
 
@@ -458,17 +478,17 @@ impl Message {
                 continue;
             };
             for &si in &node.signals {
-                let Some(sig) = self.signals.get(si as usize) else {
+                let Some(plan) = self.plans.get(si as usize) else {
                     continue;
                 };
-                if usize::from(sig.extract.end_byte) > len {
+                if usize::from(plan.extract.end_byte) > len {
                     continue;
                 }
-                let raw = sig.extract.raw(&buf, sig.signed, sig.value_type);
+                let (raw, physical) = plan.decode(&buf);
                 out.signals.push(DecodedSignal {
                     index: si as usize,
                     raw,
-                    physical: sig.conversion.apply(raw),
+                    physical,
                 });
             }
             for &wi in node.switches.iter().rev() {
