@@ -407,7 +407,7 @@ mod tests {
         let mut used = vec![false; bits];
         let mut lines = Vec::new();
         let mut branches = Vec::new();
-        let mut occupy =
+        let occupy =
             |net: &dyn Fn(usize) -> usize, size: usize, start: usize, used: &mut Vec<bool>| {
                 let cells: Vec<usize> = (0..size).map(|i| net(start + i)).collect();
                 if cells.iter().any(|&c| c >= bits || used[c]) {

@@ -619,8 +619,12 @@ fn parse_error(e: ast::DbcError, text: &str, source_name: &str) -> DbcError {
         ast::DbcError::MessageIdOutOfRange(id) => {
             let needle = id.to_string();
             let pos = text.lines().enumerate().find_map(|(i, l)| {
-                l.find(&needle)
-                    .map(|c| ((i + 1) as u32, l[..c].chars().count() as u32 + 1))
+                l.find(&needle).map(|c| {
+                    (
+                        (i + 1) as u32,
+                        l.get(..c).map_or(0, |p| p.chars().count()) as u32 + 1,
+                    )
+                })
             });
             DbcError::Parse {
                 location: Location::new(source_name, pos),
