@@ -1383,6 +1383,18 @@ mod tests {
     }
 
     #[test]
+    fn test_parse_missing_file_is_io_error() {
+        let e = Database::load("/nonexistent/canrelearn/x.dbc").unwrap_err();
+        assert!(
+            matches!(e, DbcError::Io { ref path, .. } if path == "/nonexistent/canrelearn/x.dbc")
+        );
+        assert!(
+            e.to_string()
+                .starts_with("cannot read /nonexistent/canrelearn/x.dbc")
+        );
+    }
+
+    #[test]
     fn test_parse_cp1252_fallback() {
         let mut bytes =
             format!("{HEADER}BO_ 1 M: 1 BCM\n SG_ T : 0|8@1+ (1,0) [0|0] \"").into_bytes();
