@@ -193,6 +193,57 @@ pub(crate) struct Extract {
     big_endian: bool,
     /// One past the last byte the signal touches.
     pub(crate) end_byte: u8,
+    /// Right shift in the 64-bit word path (little- or big-endian word of bytes 0-7);
+    /// meaningful when `end_byte <= 8`.
+    word_shift: u8,
+}
+
+/// Where a decode reads bits from: a padded buffer (any frame) or the first eight bytes
+/// held in registers (messages of at most 8 bytes: no store-to-load round trip).
+trait Bits {
+    fn bits(&self, e: &Extract) -> u64;
+}
+
+struct Padded([u8; BUF]);
+
+impl Bits for Padded {
+    #[inline(always)]
+    fn bits(&self, e: &Extract) -> u64 {
+        e.bits(&self.0)
+    }
+}
+
+struct Word {
+    le: u64,
+    be: u64,
+}
+
+impl Word {
+    #[inline(always)]
+    fn new(data: &[u8]) -> Word {
+        let le = match data.get(..8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+            Some(b) => u64::from_le_bytes(b),
+            None => {
+                let mut b = [0u8; 8];
+                for (d, s) in b.iter_mut().zip(data) {
+                    *d = *s;
+                }
+                u64::from_le_bytes(b)
+            }
+        };
+        Word {
+            le,
+            be: le.swap_bytes(),
+        }
+    }
+}
+
+impl Bits for Word {
+    #[inline(always)]
+    fn bits(&self, e: &Extract) -> u64 {
+        let w = if e.big_endian { self.be } else { self.le };
+        (w >> (e.word_shift & 63)) & e.mask()
+    }
 }
 
 /// Bytes in the padded frame buffer: 64 payload bytes plus a 16-byte window past any start.
@@ -218,6 +269,7 @@ impl Extract {
                     size,
                     big_endian: false,
                     end_byte: end.div_ceil(8) as u8,
+                    word_shift: if end <= 64 { start_bit as u8 } else { 0 },
                 })
             }
             ByteOrder::BigEndian => {
@@ -236,6 +288,7 @@ impl Extract {
                     size,
                     big_endian: true,
                     end_byte: end.div_ceil(8) as u8,
+                    word_shift: if end <= 64 { (64 - end) as u8 } else { 0 },
                 })
             }
         }
@@ -306,8 +359,8 @@ impl Extract {
 
     /// Reads the raw value.
     #[inline(always)]
-    fn raw(&self, buf: &[u8; BUF], signed: bool, value_type: ValueType) -> RawValue {
-        let bits = self.bits(buf);
+    fn raw<B: Bits>(&self, src: &B, signed: bool, value_type: ValueType) -> RawValue {
+        let bits = src.bits(self);
         match value_type {
             ValueType::Float32 => RawValue::F32(f32::from_bits(bits as u32)),
             ValueType::Float64 => RawValue::F64(f64::from_bits(bits)),
@@ -413,8 +466,8 @@ pub(crate) struct Plan {
 
 impl Plan {
     #[inline(always)]
-    fn decode(&self, buf: &[u8; BUF]) -> (RawValue, PhysicalValue) {
-        let raw = self.extract.raw(buf, self.signed, self.value_type);
+    fn decode<B: Bits>(&self, src: &B) -> (RawValue, PhysicalValue) {
+        let raw = self.extract.raw(src, self.signed, self.value_type);
         (raw, self.conversion.apply(raw))
     }
 }
@@ -464,7 +517,17 @@ impl Message {
             });
         }
         let len = data.len().min(64);
-        let buf = padded(data);
+        if self.word_path {
+            self.walk(&Word::new(data), len, out);
+        } else {
+            self.walk(&Padded(padded(data)), len, out);
+        }
+        Ok(())
+    }
+
+    /// Decodes the tree from the root, reading bits from `src`.
+    #[inline(always)]
+    fn walk<B: Bits>(&self, src: &B, len: usize, out: &mut Decoded) {
         out.stack.push(0);
         // Each signal has one parent, so a node is visited at most once per frame; the cap
         // only guards against a malformed tree.
@@ -484,7 +547,7 @@ impl Message {
                 if usize::from(plan.extract.end_byte) > len {
                     continue;
                 }
-                let (raw, physical) = plan.decode(&buf);
+                let (raw, physical) = plan.decode(src);
                 out.signals.push(DecodedSignal {
                     index: si as usize,
                     raw,
@@ -495,15 +558,13 @@ impl Message {
                 let Some(sw) = self.switches.get(wi as usize) else {
                     continue;
                 };
-                let Some(sig) = self.signals.get(sw.signal as usize) else {
+                let Some(plan) = self.plans.get(sw.signal as usize) else {
                     continue;
                 };
-                if usize::from(sig.extract.end_byte) > len {
+                if usize::from(plan.extract.end_byte) > len {
                     continue;
                 }
-                let physical =
-                    sig.conversion
-                        .apply(sig.extract.raw(&buf, sig.signed, sig.value_type));
+                let (_, physical) = plan.decode(src);
                 match physical.selector().and_then(|v| sw.select(v)) {
                     Some(child) => out.stack.push(child),
                     None => out.misses.push(MuxMiss {
@@ -513,7 +574,6 @@ impl Message {
                 }
             }
         }
-        Ok(())
     }
 }
 
@@ -588,6 +648,27 @@ mod tests {
         assert!(Extract::new(449, 64, ByteOrder::LittleEndian).is_none());
         assert!(Extract::new(456, 64, ByteOrder::BigEndian).is_none());
         assert!(Extract::new(u64::MAX, 8, ByteOrder::LittleEndian).is_none());
+    }
+
+    #[test]
+    fn test_parse_word_path_matches_buffer_path() {
+        let data = [0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC, 0xDE, 0xF0];
+        let (word, buf) = (Word::new(&data), Padded(padded(&data)));
+        for size in 1..=64u8 {
+            for start in 0..64u64 {
+                for order in [ByteOrder::LittleEndian, ByteOrder::BigEndian] {
+                    let Some(e) = Extract::new(start, size, order) else {
+                        continue;
+                    };
+                    if e.end_byte <= 8 {
+                        assert_eq!(word.bits(&e), buf.bits(&e), "{start} {size} {order:?}");
+                    }
+                }
+            }
+        }
+        // A short payload is zero-padded.
+        let short = Word::new(&[0xFF, 0x01]);
+        assert_eq!(short.le, 0x01FF);
     }
 
     #[test]

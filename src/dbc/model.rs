@@ -321,6 +321,8 @@ pub struct Message {
     pub(crate) nodes: Vec<MuxNode>,
     pub(crate) switches: Vec<Switch>,
     pub(crate) plans: Vec<Plan>,
+    /// Size <= 8 and every signal within bytes 0-7: decode from a 64-bit word.
+    pub(crate) word_path: bool,
 }
 
 impl Message {
@@ -987,6 +989,7 @@ pub(crate) fn compile(
                     conversion: s.conversion,
                 })
                 .collect(),
+            word_path: m.size <= 8 && signals.iter().all(|s| s.extract.end_byte <= 8),
             signals,
             nodes,
             switches,
