@@ -176,8 +176,11 @@ pub enum DecodeError {
     /// The payload is shorter than the message's declared size.
     #[error("frame has {len} bytes, message {message} needs {needed}")]
     ShortFrame {
+        /// The message name.
         message: String,
+        /// The payload length.
         len: usize,
+        /// The message size.
         needed: usize,
     },
 }

@@ -45,38 +45,72 @@ impl From<PhysicalValue> for SignalValue<'_> {
 pub enum EncodeError {
     /// No signal with this name in the message.
     #[error("message {message} has no signal {signal}")]
-    UnknownSignal { message: String, signal: String },
+    UnknownSignal {
+        /// The message name.
+        message: String,
+        /// The signal name.
+        signal: String,
+    },
     /// A signal index past the end of the message's signals.
     #[error("message {message} has no signal number {index}")]
-    UnknownIndex { message: String, index: usize },
+    UnknownIndex {
+        /// The message name.
+        message: String,
+        /// The index given.
+        index: usize,
+    },
     /// Two values for the same signal.
     #[error("message {message}: signal {signal} given twice")]
-    Duplicate { message: String, signal: String },
+    Duplicate {
+        /// The message name.
+        message: String,
+        /// The signal name.
+        signal: String,
+    },
     /// A signal the frame carries was not given a value.
     #[error("message {message}: no value for signal {signal}")]
-    Missing { message: String, signal: String },
+    Missing {
+        /// The message name.
+        message: String,
+        /// The signal name.
+        signal: String,
+    },
     /// A value for a signal the multiplexors do not select.
     #[error("message {message}: signal {signal} is not selected by its multiplexor")]
-    NotSelected { message: String, signal: String },
+    NotSelected {
+        /// The message name.
+        message: String,
+        /// The signal name.
+        signal: String,
+    },
     /// The raw value does not fit the signal.
     #[error("message {message}: value {value} of signal {signal} is outside its raw range")]
     OutOfRange {
+        /// The message name.
         message: String,
+        /// The signal name.
         signal: String,
+        /// The value given.
         value: String,
     },
     /// A label the signal's value table does not have.
     #[error("message {message}: signal {signal} has no value labelled {label:?}")]
     UnknownLabel {
+        /// The message name.
         message: String,
+        /// The signal name.
         signal: String,
+        /// The label given.
         label: String,
     },
     /// A multiplexor value that selects no branch.
     #[error("message {message}: multiplexor {signal} value {value} selects nothing")]
     UnknownMuxValue {
+        /// The message name.
         message: String,
+        /// The signal name.
         signal: String,
+        /// The value given.
         value: String,
     },
 }

@@ -146,12 +146,17 @@ pub enum Multiplexing<'a> {
     /// Present when the multiplexor (an index into the message's signals) is present and its
     /// value lies in one of the ranges.
     Selected {
+        /// Index of the multiplexor in [`Message::signals`].
         multiplexor: usize,
+        /// The multiplexor values that select this signal.
         values: &'a [MuxRange],
     },
     /// Depends on a switch that does not exist, is not a multiplexor, or gives no value:
     /// never decoded.
-    Orphan { switch: Option<&'a str> },
+    Orphan {
+        /// The switch name it refers to, if any.
+        switch: Option<&'a str>,
+    },
 }
 
 /// A signal (`SG_`) with everything the DBC says about it.
