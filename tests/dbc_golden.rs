@@ -135,3 +135,8 @@ fn test_golden_signals() {
 fn test_golden_mux() {
     assert!(run("mux") > 150);
 }
+
+#[test]
+fn test_golden_bench_body40() {
+    assert!(run("bench_body40") > 1500);
+}

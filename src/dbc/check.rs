@@ -367,3 +367,142 @@ fn check_references(dbc: &ast::Dbc, map: &SourceMap, source: &str) -> Vec<Diagno
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "VERSION \"\"\n\nNS_ :\n\tCM_\n\nBS_:\n\nBU_: BCM DOOR\n\n";
+    const CYCLE: &str =
+        "BA_DEF_ BO_ \"GenMsgCycleTime\" INT 0 10000;\nBA_DEF_DEF_ \"GenMsgCycleTime\" 100;\n";
+
+    fn run(body: &str) -> Vec<Diagnostic> {
+        check(format!("{HEADER}{body}").as_bytes(), "c.dbc")
+    }
+
+    fn kinds(d: &[Diagnostic]) -> Vec<String> {
+        d.iter()
+            .map(|d| format!("{} {}", d.severity, d.problem))
+            .collect()
+    }
+
+    #[test]
+    fn test_check_clean_file_has_no_diagnostics() {
+        let d = run(&format!(
+            "BO_ 1 M: 8 BCM\n SG_ Mux M : 0|8@1+ (1,0) [0|2] \"\" BCM\n SG_ A m0 : 8|16@1+ (1,0) [0|65535] \"\" BCM\n SG_ B m1 : 8|8@1- (1,0) [-128|127] \"\" BCM\n\n{CYCLE}"
+        ));
+        assert!(d.is_empty(), "{:?}", kinds(&d));
+    }
+
+    #[test]
+    fn test_check_overlaps_respect_mux_branches() {
+        let d = run(&format!(
+            concat!(
+                "BO_ 1 M: 8 BCM\n",
+                " SG_ Mux M : 0|8@1+ (1,0) [0|0] \"\" BCM\n",
+                " SG_ A m0 : 8|16@1+ (1,0) [0|0] \"\" BCM\n",
+                " SG_ B m1 : 8|8@1+ (1,0) [0|0] \"\" BCM\n",
+                " SG_ C m1 : 12|8@1+ (1,0) [0|0] \"\" BCM\n",
+                " SG_ OnMux : 4|8@1+ (1,0) [0|0] \"\" BCM\n",
+                "\n{}"
+            ),
+            CYCLE
+        ));
+        let k = kinds(&d);
+        assert_eq!(d.len(), 4, "{k:?}");
+        assert!(
+            k.iter().any(|x| x.contains("signals B and OnMux overlap")),
+            "{k:?}"
+        );
+        assert!(
+            k.iter().any(|x| x.contains("signals B and C overlap")),
+            "{k:?}"
+        );
+        assert!(
+            k.iter()
+                .any(|x| x.contains("signals Mux and OnMux overlap")),
+            "{k:?}"
+        );
+        assert!(
+            k.iter().any(|x| x.contains("signals A and OnMux overlap")),
+            "{k:?}"
+        );
+        assert!(
+            !k.iter().any(|x| x.contains("A and B")),
+            "different branches: {k:?}"
+        );
+        // The overlap is reported at the second signal's line.
+        let bc = d
+            .iter()
+            .find(|x| x.problem.to_string().contains("B and C"))
+            .unwrap();
+        assert_eq!(bc.location.line, Some(14));
+        assert_eq!(bc.location.to_string(), "c.dbc:14:2");
+    }
+
+    #[test]
+    fn test_check_reports_every_kind() {
+        let d = run(concat!(
+            "BO_ 1 NO_CYCLE: 2 BCM\n",
+            " SG_ Out : 8|16@1+ (1,0) [0|0] \"\" BCM\n",
+            " SG_ Twice : 0|4@1+ (1,0) [0|0] \"\" BCM\n",
+            " SG_ Twice : 4|4@1+ (1,0) [0|0] \"\" BCM\n",
+            " SG_ Orphan m1 : 0|1@1+ (1,0) [0|0] \"\" BCM\n",
+            "\n",
+            "BO_ 2 RANGE: 8 BCM\n",
+            " SG_ Small : 0|4@1+ (1,0) [0|100] \"\" BCM\n",
+            " SG_ Inverted : 8|8@1+ (1,0) [10|5] \"\" BCM\n",
+            "\n",
+            "BO_ 3 FLOAT: 8 BCM\n",
+            " SG_ F : 16|16@1- (1,0) [0|0] \"\" BCM\n",
+            "\n",
+            "BO_ 2049 BAD_ID: 8 BCM\n",
+            "\n",
+            "VAL_ 2 Nope 1 \"x\" ;\n",
+            "VAL_ 99 Nope 1 \"x\" ;\n",
+            "SIG_VALTYPE_ 3 F : 1;\n",
+        ));
+        let k = kinds(&d).join("\n");
+        for needle in [
+            "warning message NO_CYCLE: no cycle time",
+            "error message NO_CYCLE (2 bytes): signal Out extends past its end",
+            "error message NO_CYCLE: signal name Twice is used twice",
+            "warning message NO_CYCLE: multiplexed signal Orphan has no multiplexor (decoded as a plain signal)",
+            "warning message RANGE: signal Small: [0|100] is outside",
+            "warning message RANGE: signal Inverted: min 10 is greater than max 5",
+            "error message FLOAT: signal F is a float32 but has 16 bits",
+            "error message BAD_ID: id 2049",
+            "warning VAL_ for unknown signal Nope of message id 2",
+            "warning VAL_ for unknown message id 99",
+        ] {
+            assert!(k.contains(needle), "missing {needle:?} in\n{k}");
+        }
+        let val = d
+            .iter()
+            .find(|x| x.problem.to_string().contains("message id 99"))
+            .unwrap();
+        assert_eq!(val.location.line, Some(26));
+    }
+
+    #[test]
+    fn test_check_syntax_error_is_one_diagnostic() {
+        let d = run("BO_ 1 M 8 BCM\n");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].severity, Severity::Error);
+        assert_eq!(d[0].location.line, Some(10));
+        assert!(matches!(d[0].problem, Problem::Syntax { .. }));
+    }
+
+    #[test]
+    fn test_check_database_on_loaded_db() {
+        let db = Database::from_str_named(
+            &format!("{HEADER}BO_ 1 M: 1 BCM\n SG_ A : 0|8@1+ (1,0) [0|0] \"\" BCM\n SG_ B : 4|8@1+ (1,0) [0|0] \"\" BCM\n"),
+            "x.dbc",
+        )
+        .unwrap();
+        let d = check_database(&db);
+        let k = kinds(&d).join("\n");
+        assert!(k.contains("signals A and B overlap"), "{k}");
+        assert!(k.contains("signal B extends past its end"), "{k}");
+    }
+}

@@ -176,8 +176,11 @@ pub enum DecodeError {
     /// The payload is shorter than the message's declared size.
     #[error("frame has {len} bytes, message {message} needs {needed}")]
     ShortFrame {
+        /// The message name.
         message: String,
+        /// The payload length.
         len: usize,
+        /// The message size.
         needed: usize,
     },
 }
@@ -193,6 +196,57 @@ pub(crate) struct Extract {
     big_endian: bool,
     /// One past the last byte the signal touches.
     pub(crate) end_byte: u8,
+    /// Right shift in the 64-bit word path (little- or big-endian word of bytes 0-7);
+    /// meaningful when `end_byte <= 8`.
+    word_shift: u8,
+}
+
+/// Where a decode reads bits from: a padded buffer (any frame) or the first eight bytes
+/// held in registers (messages of at most 8 bytes: no store-to-load round trip).
+trait Bits {
+    fn bits(&self, e: &Extract) -> u64;
+}
+
+struct Padded([u8; BUF]);
+
+impl Bits for Padded {
+    #[inline(always)]
+    fn bits(&self, e: &Extract) -> u64 {
+        e.bits(&self.0)
+    }
+}
+
+struct Word {
+    le: u64,
+    be: u64,
+}
+
+impl Word {
+    #[inline(always)]
+    fn new(data: &[u8]) -> Word {
+        let le = match data.get(..8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+            Some(b) => u64::from_le_bytes(b),
+            None => {
+                let mut b = [0u8; 8];
+                for (d, s) in b.iter_mut().zip(data) {
+                    *d = *s;
+                }
+                u64::from_le_bytes(b)
+            }
+        };
+        Word {
+            le,
+            be: le.swap_bytes(),
+        }
+    }
+}
+
+impl Bits for Word {
+    #[inline(always)]
+    fn bits(&self, e: &Extract) -> u64 {
+        let w = if e.big_endian { self.be } else { self.le };
+        (w >> (e.word_shift & 63)) & e.mask()
+    }
 }
 
 /// Bytes in the padded frame buffer: 64 payload bytes plus a 16-byte window past any start.
@@ -218,6 +272,7 @@ impl Extract {
                     size,
                     big_endian: false,
                     end_byte: end.div_ceil(8) as u8,
+                    word_shift: if end <= 64 { start_bit as u8 } else { 0 },
                 })
             }
             ByteOrder::BigEndian => {
@@ -236,6 +291,7 @@ impl Extract {
                     size,
                     big_endian: true,
                     end_byte: end.div_ceil(8) as u8,
+                    word_shift: if end <= 64 { (64 - end) as u8 } else { 0 },
                 })
             }
         }
@@ -306,8 +362,8 @@ impl Extract {
 
     /// Reads the raw value.
     #[inline(always)]
-    fn raw(&self, buf: &[u8; BUF], signed: bool, value_type: ValueType) -> RawValue {
-        let bits = self.bits(buf);
+    fn raw<B: Bits>(&self, src: &B, signed: bool, value_type: ValueType) -> RawValue {
+        let bits = src.bits(self);
         match value_type {
             ValueType::Float32 => RawValue::F32(f32::from_bits(bits as u32)),
             ValueType::Float64 => RawValue::F64(f64::from_bits(bits)),
@@ -326,19 +382,19 @@ pub(crate) enum Conversion {
     /// Integer signal, factor 1, offset 0.
     IntIdentity,
     /// Integer signal, integral factor and offset.
-    IntLinear { factor: i128, offset: i128 },
+    IntLinear { factor: i64, offset: i64 },
     /// Float result; `int_factor` when the factor is integral (exact product first).
     Float {
         factor: f64,
         offset: f64,
-        int_factor: Option<i128>,
+        int_factor: Option<i64>,
     },
     /// Float signal, factor 1, offset 0.
     FloatIdentity,
 }
 
-fn integral(v: f64) -> Option<i128> {
-    (v.is_finite() && v.fract() == 0.0 && v.abs() < 9.2e18).then_some(v as i128)
+fn integral(v: f64) -> Option<i64> {
+    (v.is_finite() && v.fract() == 0.0 && v.abs() < 9.2e18).then_some(v as i64)
 }
 
 impl Conversion {
@@ -378,7 +434,10 @@ impl Conversion {
                 RawValue::F64(f) => PhysicalValue::Float(f),
             },
             Conversion::IntLinear { factor, offset } => match raw.as_int() {
-                Some(r) => match r.checked_mul(factor).and_then(|p| p.checked_add(offset)) {
+                Some(r) => match r
+                    .checked_mul(i128::from(factor))
+                    .and_then(|p| p.checked_add(i128::from(offset)))
+                {
                     Some(v) => PhysicalValue::Int(v),
                     None => PhysicalValue::Float(r as f64 * factor as f64 + offset as f64),
                 },
@@ -389,13 +448,30 @@ impl Conversion {
                 offset,
                 int_factor,
             } => match (raw.as_int(), int_factor) {
-                (Some(r), Some(f)) => match r.checked_mul(f) {
+                (Some(r), Some(f)) => match r.checked_mul(i128::from(f)) {
                     Some(p) => PhysicalValue::Float(p as f64 + offset),
                     None => PhysicalValue::Float(r as f64 * factor + offset),
                 },
                 _ => PhysicalValue::Float(raw.as_f64() * factor + offset),
             },
         }
+    }
+}
+
+/// The hot part of a signal, kept in a compact array per message.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Plan {
+    pub(crate) extract: Extract,
+    pub(crate) signed: bool,
+    pub(crate) value_type: ValueType,
+    pub(crate) conversion: Conversion,
+}
+
+impl Plan {
+    #[inline(always)]
+    fn decode<B: Bits>(&self, src: &B) -> (RawValue, PhysicalValue) {
+        let raw = self.extract.raw(src, self.signed, self.value_type);
+        (raw, self.conversion.apply(raw))
     }
 }
 
@@ -444,7 +520,17 @@ impl Message {
             });
         }
         let len = data.len().min(64);
-        let buf = padded(data);
+        if self.word_path {
+            self.walk(&Word::new(data), len, out);
+        } else {
+            self.walk(&Padded(padded(data)), len, out);
+        }
+        Ok(())
+    }
+
+    /// Decodes the tree from the root, reading bits from `src`.
+    #[inline(always)]
+    fn walk<B: Bits>(&self, src: &B, len: usize, out: &mut Decoded) {
         out.stack.push(0);
         // Each signal has one parent, so a node is visited at most once per frame; the cap
         // only guards against a malformed tree.
@@ -458,32 +544,30 @@ impl Message {
                 continue;
             };
             for &si in &node.signals {
-                let Some(sig) = self.signals.get(si as usize) else {
+                let Some(plan) = self.plans.get(si as usize) else {
                     continue;
                 };
-                if usize::from(sig.extract.end_byte) > len {
+                if usize::from(plan.extract.end_byte) > len {
                     continue;
                 }
-                let raw = sig.extract.raw(&buf, sig.signed, sig.value_type);
+                let (raw, physical) = plan.decode(src);
                 out.signals.push(DecodedSignal {
                     index: si as usize,
                     raw,
-                    physical: sig.conversion.apply(raw),
+                    physical,
                 });
             }
             for &wi in node.switches.iter().rev() {
                 let Some(sw) = self.switches.get(wi as usize) else {
                     continue;
                 };
-                let Some(sig) = self.signals.get(sw.signal as usize) else {
+                let Some(plan) = self.plans.get(sw.signal as usize) else {
                     continue;
                 };
-                if usize::from(sig.extract.end_byte) > len {
+                if usize::from(plan.extract.end_byte) > len {
                     continue;
                 }
-                let physical =
-                    sig.conversion
-                        .apply(sig.extract.raw(&buf, sig.signed, sig.value_type));
+                let (_, physical) = plan.decode(src);
                 match physical.selector().and_then(|v| sw.select(v)) {
                     Some(child) => out.stack.push(child),
                     None => out.misses.push(MuxMiss {
@@ -493,7 +577,6 @@ impl Message {
                 }
             }
         }
-        Ok(())
     }
 }
 
@@ -568,6 +651,27 @@ mod tests {
         assert!(Extract::new(449, 64, ByteOrder::LittleEndian).is_none());
         assert!(Extract::new(456, 64, ByteOrder::BigEndian).is_none());
         assert!(Extract::new(u64::MAX, 8, ByteOrder::LittleEndian).is_none());
+    }
+
+    #[test]
+    fn test_parse_word_path_matches_buffer_path() {
+        let data = [0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC, 0xDE, 0xF0];
+        let (word, buf) = (Word::new(&data), Padded(padded(&data)));
+        for size in 1..=64u8 {
+            for start in 0..64u64 {
+                for order in [ByteOrder::LittleEndian, ByteOrder::BigEndian] {
+                    let Some(e) = Extract::new(start, size, order) else {
+                        continue;
+                    };
+                    if e.end_byte <= 8 {
+                        assert_eq!(word.bits(&e), buf.bits(&e), "{start} {size} {order:?}");
+                    }
+                }
+            }
+        }
+        // A short payload is zero-padded.
+        let short = Word::new(&[0xFF, 0x01]);
+        assert_eq!(short.le, 0x01FF);
     }
 
     #[test]

@@ -71,20 +71,36 @@ impl fmt::Display for Location {
 pub enum Problem {
     /// The text is not valid DBC syntax.
     #[error("DBC syntax error: {cause}")]
-    Syntax { cause: String },
+    Syntax {
+        /// What the parser expected or found.
+        cause: String,
+    },
     /// The message id does not fit: above `0x7FF` without bit 31, or above 29 bits with it.
     #[error(
         "message {message}: id {id} (0x{id:X}) is neither an 11-bit id nor bit 31 + a 29-bit id"
     )]
-    IdOutOfRange { message: String, id: u64 },
+    IdOutOfRange {
+        /// The message name.
+        message: String,
+        /// The id.
+        id: u64,
+    },
     /// A message longer than a CAN FD frame.
     #[error("message {message}: size {size} is more than 64 bytes")]
-    MessageTooLong { message: String, size: u64 },
+    MessageTooLong {
+        /// The message name.
+        message: String,
+        /// The size as written.
+        size: u64,
+    },
     /// A signal of 0 or more than 64 bits.
     #[error("message {message}: signal {signal} has {size} bits (1 to 64 allowed)")]
     SignalSize {
+        /// The message name.
         message: String,
+        /// The signal name.
         signal: String,
+        /// The size as written.
         size: u64,
     },
     /// A signal whose bits do not all lie within 64 bytes.
@@ -92,64 +108,102 @@ pub enum Problem {
         "message {message}: signal {signal} (start bit {start_bit}, {size} bits) does not fit in 64 bytes"
     )]
     SignalBeyondFd {
+        /// The message name.
         message: String,
+        /// The signal name.
         signal: String,
+        /// The start bit as written.
         start_bit: u64,
+        /// The size as written.
         size: u64,
     },
     /// A `SIG_VALTYPE_` float whose size is not 32 (float32) or 64 (float64).
     #[error("message {message}: signal {signal} is a float{expected} but has {size} bits")]
     FloatSize {
+        /// The message name.
         message: String,
+        /// The signal name.
         signal: String,
+        /// The size the float type needs.
         expected: u8,
+        /// The size as written.
         size: u64,
     },
     /// Two messages with the same id.
     #[error("id {id}: messages {first} ({first_source}) and {second} ({second_source}) share it")]
     DuplicateId {
+        /// The id.
         id: crate::frame::Id,
+        /// The first one.
         first: String,
+        /// Where the first one is defined.
         first_source: String,
+        /// The second one.
         second: String,
+        /// Where the second one is defined.
         second_source: String,
     },
     /// A signal that extends past the message's size.
     #[error("message {message} ({size} bytes): signal {signal} extends past its end")]
     SignalOutsideMessage {
+        /// The message name.
         message: String,
+        /// The signal name.
         signal: String,
+        /// The size as written.
         size: u64,
     },
     /// Two signals that can be present in the same frame use the same bits.
     #[error("message {message}: signals {first} and {second} overlap")]
     Overlap {
+        /// The message name.
         message: String,
+        /// The first one.
         first: String,
+        /// The second one.
         second: String,
     },
     /// Two signals with the same name in one message.
     #[error("message {message}: signal name {signal} is used twice")]
-    DuplicateSignal { message: String, signal: String },
+    DuplicateSignal {
+        /// The message name.
+        message: String,
+        /// The signal name.
+        signal: String,
+    },
     /// A message without a cycle time (`GenMsgCycleTime` absent or 0).
     #[error("message {message}: no cycle time (GenMsgCycleTime)")]
-    NoCycleTime { message: String },
+    NoCycleTime {
+        /// The message name.
+        message: String,
+    },
     /// A multiplexed signal whose multiplexor cannot be resolved: it is then never decoded,
     /// or (without any multiplexor in the message) decoded as a plain signal.
     #[error("message {message}: multiplexed signal {signal} has no multiplexor{detail}")]
     NoMultiplexor {
+        /// The message name.
         message: String,
+        /// The signal name.
         signal: String,
+        /// What exactly.
         detail: String,
     },
     /// `VAL_`, `SG_MUL_VAL_` or `SIG_VALTYPE_` naming a signal or message that does not exist.
     #[error("{keyword} for unknown {what}")]
-    UnknownReference { keyword: String, what: String },
+    UnknownReference {
+        /// The DBC keyword.
+        keyword: String,
+        /// What it names that does not exist.
+        what: String,
+    },
     /// `[min|max]` outside what the raw range can represent, or min > max.
     #[error("message {message}: signal {signal}: {detail}")]
     BadRange {
+        /// The message name.
         message: String,
+        /// The signal name.
         signal: String,
+        /// What exactly.
         detail: String,
     },
 }
@@ -160,17 +214,26 @@ pub enum DbcError {
     /// The file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
+        /// The path that could not be read.
         path: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
     /// The text is not valid DBC syntax (line and column from the parser when it has them).
     #[error("{location}: DBC syntax error: {cause}")]
-    Parse { location: Location, cause: String },
+    Parse {
+        /// Where.
+        location: Location,
+        /// What the parser expected or found.
+        cause: String,
+    },
     /// The syntax is fine but the content is unusable.
     #[error("{location}: {problem}")]
     Invalid {
+        /// Where.
         location: Location,
+        /// What.
         problem: Box<Problem>,
     },
 }

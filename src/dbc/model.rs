@@ -15,7 +15,7 @@ use std::path::Path;
 
 use can_dbc as ast;
 
-use super::decode::{Conversion, Extract, MuxNode, Switch};
+use super::decode::{Conversion, Extract, MuxNode, Plan, Switch};
 use super::source::SourceMap;
 use super::{DbcError, Location, Problem};
 use crate::frame::Id;
@@ -146,12 +146,17 @@ pub enum Multiplexing<'a> {
     /// Present when the multiplexor (an index into the message's signals) is present and its
     /// value lies in one of the ranges.
     Selected {
+        /// Index of the multiplexor in [`Message::signals`].
         multiplexor: usize,
+        /// The multiplexor values that select this signal.
         values: &'a [MuxRange],
     },
     /// Depends on a switch that does not exist, is not a multiplexor, or gives no value:
     /// never decoded.
-    Orphan { switch: Option<&'a str> },
+    Orphan {
+        /// The switch name it refers to, if any.
+        switch: Option<&'a str>,
+    },
 }
 
 /// A signal (`SG_`) with everything the DBC says about it.
@@ -320,6 +325,9 @@ pub struct Message {
     pub(crate) position: Option<(u32, u32)>,
     pub(crate) nodes: Vec<MuxNode>,
     pub(crate) switches: Vec<Switch>,
+    pub(crate) plans: Vec<Plan>,
+    /// Size <= 8 and every signal within bytes 0-7: decode from a 64-bit word.
+    pub(crate) word_path: bool,
 }
 
 impl Message {
@@ -618,8 +626,12 @@ fn parse_error(e: ast::DbcError, text: &str, source_name: &str) -> DbcError {
         ast::DbcError::MessageIdOutOfRange(id) => {
             let needle = id.to_string();
             let pos = text.lines().enumerate().find_map(|(i, l)| {
-                l.find(&needle)
-                    .map(|c| ((i + 1) as u32, l[..c].chars().count() as u32 + 1))
+                l.find(&needle).map(|c| {
+                    (
+                        (i + 1) as u32,
+                        l.get(..c).map_or(0, |p| p.chars().count()) as u32 + 1,
+                    )
+                })
             });
             DbcError::Parse {
                 location: Location::new(source_name, pos),
@@ -971,9 +983,19 @@ pub(crate) fn compile(
                 .unwrap_or_default(),
             cycle_time: cycle,
             comment: message_comments.get(&m.id).cloned(),
-            signals,
             source: 0,
             position,
+            plans: signals
+                .iter()
+                .map(|s| Plan {
+                    extract: s.extract,
+                    signed: s.signed,
+                    value_type: s.value_type,
+                    conversion: s.conversion,
+                })
+                .collect(),
+            word_path: m.size <= 8 && signals.iter().all(|s| s.extract.end_byte <= 8),
+            signals,
             nodes,
             switches,
         };
@@ -1195,4 +1217,317 @@ fn build_tree(signals: &mut [Signal]) -> (Vec<MuxNode>, Vec<Switch>) {
         s.reachable = r;
     }
     (nodes, switches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dbc::{Decoded, PhysicalValue};
+
+    const HEADER: &str = "VERSION \"\"\n\nNS_ :\n\tCM_\n\nBS_:\n\nBU_: BCM DOOR\n\n";
+
+    fn load(body: &str) -> Result<Database, DbcError> {
+        Database::from_bytes(format!("{HEADER}{body}").as_bytes(), "test.dbc")
+    }
+
+    fn problem(e: DbcError) -> (Location, Problem) {
+        match e {
+            DbcError::Invalid { location, problem } => (location, *problem),
+            other => panic!("expected an Invalid error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn test_parse_message_properties() {
+        let db = load(concat!(
+            "BO_ 1568 BODY_STATUS: 8 BCM\n",
+            " SG_ Door : 0|2@1+ (1,0) [0|3] \"\" DOOR,Vector__XXX\n",
+            " SG_ Temp : 15|8@0- (0.5,-40) [-104|23.5] \"degC\" DOOR\n",
+            " SG_ Level : 16|32@1- (1,0) [0|0] \"\" DOOR\n",
+            "\n",
+            "BO_ 2566844695 EXT: 64 Vector__XXX\n",
+            " SG_ Big : 448|64@1+ (1,0) [0|0] \"\" BCM\n",
+            "\n",
+            "BO_TX_BU_ 1568 : DOOR,BCM;\n",
+            "CM_ BU_ BCM \"body computer\";\n",
+            "CM_ BO_ 1568 \"door and temperature\";\n",
+            "CM_ SG_ 1568 Temp \"cabin\";\n",
+            "BA_DEF_ BO_ \"GenMsgCycleTime\" INT 0 10000;\n",
+            "BA_DEF_DEF_ \"GenMsgCycleTime\" 250;\n",
+            "BA_ \"GenMsgCycleTime\" BO_ 1568 100;\n",
+            "VAL_ 1568 Door 0 \"Closed\" 1 \"Open\" 1 \"Ajar\" ;\n",
+            "VAL_TABLE_ OnOff 1 \"On\" 0 \"Off\" ;\n",
+            "SIG_VALTYPE_ 1568 Level : 1;\n",
+        ))
+        .unwrap();
+        let m = db.message_by_id(Id::standard(0x620).unwrap()).unwrap();
+        assert_eq!(m.name(), "BODY_STATUS");
+        assert_eq!(m.size(), 8);
+        assert_eq!(m.transmitter(), Some("BCM"));
+        assert_eq!(m.extra_transmitters(), ["DOOR"]);
+        assert_eq!(m.cycle_time_ms(), Some(100));
+        assert_eq!(m.comment(), Some("door and temperature"));
+        assert_eq!(m.position(), Some((10, 1)));
+        let (i, temp) = m.signal_by_name("Temp").unwrap();
+        assert_eq!(i, 1);
+        assert_eq!(temp.byte_order(), ByteOrder::BigEndian);
+        assert!(temp.is_signed());
+        assert_eq!((temp.factor(), temp.offset()), (0.5, -40.0));
+        assert_eq!(
+            (temp.min(), temp.max(), temp.unit()),
+            (-104.0, 23.5, "degC")
+        );
+        assert_eq!(temp.comment(), Some("cabin"));
+        assert_eq!(temp.position(), Some((12, 2)));
+        assert!(!temp.has_integer_values());
+        let door = &m.signals()[0];
+        assert_eq!(door.receivers(), ["DOOR"]);
+        assert_eq!(door.label(1), Some("Ajar"), "the last VAL_ entry wins");
+        assert_eq!(door.value_table().len(), 2);
+        assert!(door.has_integer_values());
+        assert_eq!(m.signals()[2].value_type(), ValueType::Float32);
+
+        let ext = db
+            .message_by_id(Id::extended(0x18FE_F117).unwrap())
+            .unwrap();
+        assert_eq!(ext.name(), "EXT");
+        assert_eq!(ext.size(), 64);
+        assert_eq!(ext.transmitter(), None);
+        assert_eq!(ext.cycle_time_ms(), Some(250), "BA_DEF_DEF_ default");
+        assert!(db.message_by_id(Id::standard(0x117).unwrap()).is_none());
+
+        assert_eq!(db.nodes()[0].name(), "BCM");
+        assert_eq!(db.nodes()[0].comment(), Some("body computer"));
+        assert_eq!(db.value_tables()[0].name(), "OnOff");
+        assert_eq!(db.value_tables()[0].entries()[0].label, "Off");
+        assert_eq!(db.sources(), ["test.dbc"]);
+    }
+
+    #[test]
+    fn test_parse_syntax_error_has_line_and_column() {
+        let e = load("BO_ 100 M: 8 BCM\n SG_ A : 0|8@1+ (1,0) [0|0] \"\" BCM\n SG_ B 0|8@1+\n")
+            .unwrap_err();
+        match e {
+            DbcError::Parse { location, cause } => {
+                assert_eq!(location.source, "test.dbc");
+                assert_eq!(location.line, Some(12), "{cause}");
+                assert!(location.column.is_some());
+                assert!(e_text_mentions(&cause), "{cause}");
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    fn e_text_mentions(cause: &str) -> bool {
+        cause.contains("expected") || cause.contains("SG_")
+    }
+
+    #[test]
+    fn test_parse_id_out_of_range_names_the_message() {
+        // can-dbc would truncate 65537 to a 16-bit id 1: we use the id as written.
+        let (loc, p) = problem(load("BO_ 65537 WIDE_ID: 8 BCM\n").unwrap_err());
+        assert_eq!(loc.line, Some(10));
+        assert_eq!(
+            p,
+            Problem::IdOutOfRange {
+                message: "WIDE_ID".to_string(),
+                id: 65537
+            }
+        );
+        let (_, p) = problem(load("BO_ 2048 STD_TOO_BIG: 8 BCM\n").unwrap_err());
+        assert!(matches!(p, Problem::IdOutOfRange { id: 2048, .. }));
+        let (_, p) = problem(load("BO_ 4294967295 EXT_TOO_BIG: 8 BCM\n").unwrap_err());
+        assert!(matches!(p, Problem::IdOutOfRange { .. }));
+    }
+
+    #[test]
+    fn test_parse_unusable_signals_are_errors() {
+        let (loc, p) = problem(
+            load("BO_ 1 M: 8 BCM\n SG_ F : 0|16@1- (1,0) [0|0] \"\" BCM\nSIG_VALTYPE_ 1 F : 1;\n")
+                .unwrap_err(),
+        );
+        assert_eq!(loc.line, Some(11));
+        assert!(matches!(
+            p,
+            Problem::FloatSize {
+                expected: 32,
+                size: 16,
+                ..
+            }
+        ));
+        let (_, p) =
+            problem(load("BO_ 1 M: 8 BCM\n SG_ Z : 0|0@1+ (1,0) [0|0] \"\" BCM\n").unwrap_err());
+        assert!(matches!(p, Problem::SignalSize { size: 0, .. }));
+        let (_, p) =
+            problem(load("BO_ 1 M: 8 BCM\n SG_ W : 0|65@1+ (1,0) [0|0] \"\" BCM\n").unwrap_err());
+        assert!(matches!(p, Problem::SignalSize { size: 65, .. }));
+        let (_, p) =
+            problem(load("BO_ 1 M: 64 BCM\n SG_ B : 505|8@1+ (1,0) [0|0] \"\" BCM\n").unwrap_err());
+        assert!(matches!(p, Problem::SignalBeyondFd { .. }));
+        let (_, p) = problem(load("BO_ 1 M: 65 BCM\n").unwrap_err());
+        assert!(matches!(p, Problem::MessageTooLong { size: 65, .. }));
+    }
+
+    #[test]
+    fn test_parse_duplicate_ids_in_one_file_and_across_files() {
+        let (loc, p) = problem(load("BO_ 16 FIRST: 8 BCM\n\nBO_ 16 SECOND: 8 BCM\n").unwrap_err());
+        assert_eq!(loc.line, Some(12));
+        assert!(p.to_string().contains("FIRST") && p.to_string().contains("SECOND"));
+        let a =
+            Database::from_str_named(&format!("{HEADER}BO_ 16 A_MSG: 8 BCM\n"), "a.dbc").unwrap();
+        let b =
+            Database::from_str_named(&format!("{HEADER}BO_ 16 B_MSG: 8 BCM\n"), "b.dbc").unwrap();
+        let c =
+            Database::from_str_named(&format!("{HEADER}BO_ 17 C_MSG: 8 DOOR\n"), "c.dbc").unwrap();
+        let text = a.clone().merge(b).unwrap_err().to_string();
+        for needle in ["a.dbc", "b.dbc", "A_MSG", "B_MSG"] {
+            assert!(text.contains(needle), "{text}");
+        }
+        let merged = a.merge(c).unwrap();
+        assert_eq!(merged.messages().len(), 2);
+        let m = merged.message_by_id(Id::standard(17).unwrap()).unwrap();
+        assert_eq!(merged.sources()[m.source()], "c.dbc");
+        assert_eq!(merged.nodes().len(), 2, "nodes merged by name");
+    }
+
+    #[test]
+    fn test_parse_missing_file_is_io_error() {
+        let e = Database::load("/nonexistent/canrelearn/x.dbc").unwrap_err();
+        assert!(
+            matches!(e, DbcError::Io { ref path, .. } if path == "/nonexistent/canrelearn/x.dbc")
+        );
+        assert!(
+            e.to_string()
+                .starts_with("cannot read /nonexistent/canrelearn/x.dbc")
+        );
+    }
+
+    #[test]
+    fn test_parse_cp1252_fallback() {
+        let mut bytes =
+            format!("{HEADER}BO_ 1 M: 1 BCM\n SG_ T : 0|8@1+ (1,0) [0|0] \"").into_bytes();
+        bytes.push(0xB0); // degree sign in Windows-1252, invalid UTF-8
+        bytes.extend_from_slice(b"C\" BCM\n");
+        let db = Database::from_bytes(&bytes, "cp.dbc").unwrap();
+        assert_eq!(db.messages()[0].signals()[0].unit(), "\u{B0}C");
+    }
+
+    #[test]
+    fn test_parse_multiplexing_resolution() {
+        let db = load(concat!(
+            "BO_ 1 SIMPLE: 8 BCM\n",
+            " SG_ Mux M : 0|8@1+ (1,0) [0|0] \"\" BCM\n",
+            " SG_ A m1 : 8|8@1+ (1,0) [0|0] \"\" BCM\n",
+            " SG_ B m2 : 8|8@1+ (1,0) [0|0] \"\" BCM\n",
+            "\n",
+            "BO_ 2 EXTENDED: 8 BCM\n",
+            " SG_ S1 M : 0|4@1+ (1,0) [0|0] \"\" BCM\n",
+            " SG_ S2 m1M : 4|4@1+ (1,0) [0|0] \"\" BCM\n",
+            " SG_ C m0 : 8|8@1+ (1,0) [0|0] \"\" BCM\n",
+            " SG_ Stray m3 : 16|8@1+ (1,0) [0|0] \"\" BCM\n",
+            " SG_ Lost m0 : 24|8@1+ (1,0) [0|0] \"\" BCM\n",
+            "\n",
+            "BO_ 3 NO_SWITCH: 8 BCM\n",
+            " SG_ Alone m4 : 0|8@1+ (1,0) [0|0] \"\" BCM\n",
+            "SG_MUL_VAL_ 2 S2 S1 1-1, 5-6;\n",
+            "SG_MUL_VAL_ 2 C S2 2-3;\n",
+            "SG_MUL_VAL_ 2 Lost Nowhere 0-0;\n",
+        ))
+        .unwrap();
+        let simple = &db.messages()[0];
+        assert!(simple.signals()[0].is_multiplexor());
+        assert_eq!(
+            simple.signals()[1].multiplexing(),
+            Multiplexing::Selected {
+                multiplexor: 0,
+                values: &[MuxRange { min: 1, max: 1 }]
+            }
+        );
+        let ext = &db.messages()[1];
+        let sig = |n: &str| ext.signal_by_name(n).unwrap().1;
+        assert_eq!(sig("S1").multiplexing(), Multiplexing::Plain);
+        assert_eq!(
+            sig("S2").multiplexing(),
+            Multiplexing::Selected {
+                multiplexor: 0,
+                values: &[MuxRange { min: 1, max: 1 }, MuxRange { min: 5, max: 6 }]
+            }
+        );
+        assert_eq!(
+            sig("C").multiplexing(),
+            Multiplexing::Selected {
+                multiplexor: 1,
+                values: &[MuxRange { min: 2, max: 3 }]
+            }
+        );
+        assert_eq!(
+            sig("Stray").multiplexing(),
+            Multiplexing::Plain,
+            "cantools: plain"
+        );
+        assert_eq!(
+            sig("Lost").multiplexing(),
+            Multiplexing::Orphan {
+                switch: Some("Nowhere")
+            }
+        );
+        assert!(!sig("Lost").is_reachable());
+        assert_eq!(
+            db.messages()[2].signals()[0].multiplexing(),
+            Multiplexing::Plain
+        );
+
+        // Decoding follows the cascade: S1=5 selects S2, S2=3 selects C.
+        let mut out = Decoded::new();
+        let id = Id::standard(2).unwrap();
+        db.decode(id, &[0x35, 0xAB, 0, 0, 0, 0, 0, 0], &mut out)
+            .unwrap();
+        let names: Vec<&str> = out
+            .signals()
+            .iter()
+            .map(|s| ext.signals()[s.index].name())
+            .collect();
+        assert_eq!(names.len(), 4);
+        for n in ["S1", "Stray", "S2", "C"] {
+            assert!(names.contains(&n), "{names:?}");
+        }
+        assert_eq!(out.get(2).unwrap().physical, PhysicalValue::Int(0xAB));
+        assert!(out.mux_misses().is_empty());
+        // S1=5, S2=4 selects nothing below S2 and has no value table: a miss.
+        db.decode(id, &[0x45, 0xAB, 0, 0, 0, 0, 0, 0], &mut out)
+            .unwrap();
+        assert_eq!(out.mux_misses().len(), 1);
+        assert_eq!(out.mux_misses()[0].multiplexor, 1);
+        // S1=2 selects nothing.
+        db.decode(id, &[0x02, 0, 0, 0, 0, 0, 0, 0], &mut out)
+            .unwrap();
+        assert_eq!(out.mux_misses()[0].multiplexor, 0);
+        assert_eq!(out.signals().len(), 2);
+    }
+
+    #[test]
+    fn test_parse_short_frame_error_text() {
+        let db =
+            load("BO_ 1568 BODY_STATUS: 8 BCM\n SG_ A : 0|8@1+ (1,0) [0|0] \"\" BCM\n").unwrap();
+        let mut out = Decoded::new();
+        let e = db
+            .decode(Id::standard(0x620).unwrap(), &[1, 2, 3, 4], &mut out)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "frame has 4 bytes, message BODY_STATUS needs 8"
+        );
+        // Longer frames decode; unknown ids are Ok(None).
+        let m = db
+            .decode(Id::standard(0x620).unwrap(), &[7; 12], &mut out)
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.name(), "BODY_STATUS");
+        assert_eq!(out.signals()[0].physical, PhysicalValue::Int(7));
+        assert!(
+            db.decode(Id::standard(0x621).unwrap(), &[], &mut out)
+                .unwrap()
+                .is_none()
+        );
+    }
 }
