@@ -531,3 +531,46 @@ fn test_kernel_drop_counter_is_reported() {
         assert_eq!(kept + st.dropped, n, "kept + dropped = sent ({st:?})");
     });
 }
+
+/// Deletes a temporary interface even when a test fails.
+struct DeleteLink(&'static str);
+impl Drop for DeleteLink {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", self.0])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn test_interface_removed_mid_run() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = ifaces();
+    let tmp = "vcanrm9";
+    let _del = DeleteLink(tmp);
+    sh(&format!(
+        "ip link add {tmp} type vcan && ip link set up {tmp}"
+    ));
+    rt().block_on(async {
+        let mut rx = SocketCanBus::open(tmp, &SocketCanOptions::default()).unwrap();
+        let mut tx = SocketCanBus::open(tmp, &SocketCanOptions::default()).unwrap();
+        let f = Frame::fd(eid(0x1F), &[0x11; 24], true).unwrap();
+        tx.send(&f).await.unwrap();
+        sh(&format!("ip link del {tmp}"));
+        assert_eq!(
+            rx.recv().await.unwrap().frame,
+            f,
+            "the frame captured before removal"
+        );
+        let e = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("an error, not a hang")
+            .unwrap_err();
+        assert!(
+            matches!(&e, BusError::InterfaceNotFound { iface } if iface == tmp),
+            "{e:?}"
+        );
+        assert!(e.is_interface_unavailable());
+    });
+}

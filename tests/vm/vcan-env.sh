@@ -166,6 +166,7 @@ vcan_initramfs() {
 		echo "${name%%.ko*}" >>"$root/modules.order"
 	done
 	mkdir -p "$VCAN_CACHE"
+	rm -f "$VCAN_CACHE/initramfs-$kver-"*.cpio.gz
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out.tmp"
 	mv "$out.tmp" "$out"
 	rm -rf "$root"
