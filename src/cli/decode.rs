@@ -153,19 +153,44 @@ struct Job<'a> {
     strict: bool,
 }
 
-/// A block of whole lines and the number of its first line.
+/// A block of whole lines and the number of its first line, with a recycled buffer for its
+/// output.
 struct Block {
     seq: u64,
     first_line: u64,
     data: Vec<u8>,
+    out: Vec<u8>,
 }
 
-/// A decoded block: its output and its malformed lines. In strict mode the output stops before
-/// the first malformed line.
+/// A decoded block: its output and its malformed lines (in strict mode the output stops before
+/// the first malformed line), and the input buffer, handed back for reuse.
 struct Done {
     seq: u64,
     out: Vec<u8>,
     bad: Vec<ParseError>,
+    data: Vec<u8>,
+}
+
+/// Buffers handed back after use, so the pipeline does not fault in fresh pages per block.
+#[derive(Default)]
+struct Pool {
+    inputs: Vec<Vec<u8>>,
+    outputs: Vec<Vec<u8>>,
+}
+
+impl Pool {
+    fn input(&mut self) -> Vec<u8> {
+        self.inputs.pop().unwrap_or_default()
+    }
+    fn output(&mut self) -> Vec<u8> {
+        self.outputs.pop().unwrap_or_default()
+    }
+    fn put(&mut self, mut data: Vec<u8>, mut out: Vec<u8>) {
+        data.clear();
+        out.clear();
+        self.inputs.push(data);
+        self.outputs.push(out);
+    }
 }
 
 /// Writes finished blocks and reports malformed lines, in order.
@@ -176,8 +201,10 @@ struct Sink<W: Write> {
 }
 
 impl<W: Write> Sink<W> {
-    fn take(&mut self, done: Done) -> Result<(), CliError> {
+    /// Write a block's output and report its bad lines; the buffers go back to the pool.
+    fn take(&mut self, done: Done, pool: &mut Pool) -> Result<(), CliError> {
         self.out.write_all(&done.out)?;
+        pool.put(done.data, done.out);
         for e in done.bad {
             if self.strict {
                 return Err(read_error(ReadError::Parse(e)));
@@ -224,21 +251,19 @@ impl Blocks {
 
     /// The next block, or `None` at the end. An over-long line comes back as a block with a
     /// ready-made error instead of data.
-    fn next(&mut self) -> Result<Option<Result<Block, ParseError>>, CliError> {
-        let mut data = std::mem::take(&mut self.carry);
-        while !self.eof && data.len() < BLOCK {
-            let want = BLOCK + 4096 - data.len();
-            let start = data.len();
-            data.resize(start + want, 0);
-            let n = loop {
-                match self.source.read(&mut data[start..]) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(self.io_error(e)),
-                }
+    fn next(&mut self, pool: &mut Pool) -> Result<Option<Result<Block, ParseError>>, CliError> {
+        let mut data = pool.input();
+        data.extend_from_slice(&self.carry);
+        self.carry.clear();
+        if !self.eof && data.len() < BLOCK {
+            let want = (BLOCK + 4096 - data.len()) as u64;
+            data.reserve(BLOCK + 4096);
+            // `take` + `read_to_end` fills the spare capacity without zeroing it first.
+            let n = match (&mut self.source).take(want).read_to_end(&mut data) {
+                Ok(n) => n,
+                Err(e) => return Err(self.io_error(e)),
             };
-            data.truncate(start + n);
-            if n == 0 {
+            if (n as u64) < want {
                 self.eof = true;
             }
         }
@@ -250,13 +275,17 @@ impl Blocks {
             None if self.eof => data.len(),
             None => return self.skip_long_line(data.len()).map(Some),
         };
-        self.carry = data.split_off(cut);
+        if let Some(rest) = data.get(cut..) {
+            self.carry.extend_from_slice(rest);
+        }
+        data.truncate(cut);
         let lines = memchr::memchr_iter(b'\n', &data).count() as u64
             + u64::from(data.last() != Some(&b'\n'));
         let block = Block {
             seq: self.seq,
             first_line: self.next_line,
             data,
+            out: pool.output(),
         };
         self.seq += 1;
         self.next_line += lines;
@@ -300,12 +329,40 @@ impl Blocks {
     }
 }
 
+/// The lines of a block, without their `\n`, found with SIMD `memchr`.
+struct Lines<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Lines<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Lines { rest: data }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        match memchr::memchr(b'\n', self.rest) {
+            Some(p) => {
+                let (line, rest) = self.rest.split_at(p);
+                self.rest = rest.get(1..).unwrap_or_default();
+                Some(line)
+            }
+            None => Some(std::mem::take(&mut self.rest)),
+        }
+    }
+}
+
 /// Parse, decode and format one block.
-fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: &Block) -> Done {
-    let mut out = Vec::with_capacity(block.data.len() * 3);
+fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> Done {
+    let mut out = block.out;
+    out.reserve(block.data.len() * 3);
     let mut bad = Vec::new();
-    for (this, line) in (block.first_line..).zip(block.data.split_inclusive(|&b| b == b'\n')) {
-        let content = line.strip_suffix(b"\n").unwrap_or(line);
+    for (this, content) in (block.first_line..).zip(Lines::new(&block.data)) {
         let error = |column: usize, kind| ParseError {
             source_name: Some(job.source.clone()),
             line: this,
@@ -343,6 +400,7 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: &Block) ->
         seq: block.seq,
         out,
         bad,
+        data: block.data,
     }
 }
 
@@ -351,6 +409,7 @@ fn long_line_done(seq: u64, e: ParseError) -> Done {
         seq,
         out: Vec::new(),
         bad: vec![e],
+        data: Vec::new(),
     }
 }
 
@@ -361,12 +420,13 @@ fn run_sequential<W: Write>(
 ) -> Result<(), CliError> {
     let mut blocks = Blocks::new(source, job.source.clone());
     let mut decoder = FrameDecoder::new(job.db);
-    while let Some(block) = blocks.next()? {
+    let mut pool = Pool::default();
+    while let Some(block) = blocks.next(&mut pool)? {
         let done = match block {
-            Ok(b) => decode_block(job, &mut decoder, &b),
+            Ok(b) => decode_block(job, &mut decoder, b),
             Err(e) => long_line_done(0, e),
         };
-        sink.take(done)?;
+        sink.take(done, &mut pool)?;
     }
     Ok(())
 }
@@ -394,7 +454,7 @@ fn run_parallel<W: Write>(
                     };
                     let Ok(block) = next else { return };
                     if done_tx
-                        .send(decode_block(job, &mut decoder, &block))
+                        .send(decode_block(job, &mut decoder, block))
                         .is_err()
                     {
                         return;
@@ -406,11 +466,15 @@ fn run_parallel<W: Write>(
         let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
         let mut next_seq = 0u64;
         let mut in_flight = 0usize;
-        let mut take = |done: Done, pending: &mut BTreeMap<u64, Done>| -> Result<(), CliError> {
+        let mut pool = Pool::default();
+        let mut take = |done: Done,
+                        pending: &mut BTreeMap<u64, Done>,
+                        pool: &mut Pool|
+         -> Result<(), CliError> {
             pending.insert(done.seq, done);
             while let Some(d) = pending.remove(&next_seq) {
                 next_seq += 1;
-                sink.take(d)?;
+                sink.take(d, pool)?;
             }
             Ok(())
         };
@@ -420,9 +484,9 @@ fn run_parallel<W: Write>(
                 while in_flight >= max_in_flight {
                     let Ok(done) = done_rx.recv() else { break };
                     in_flight -= 1;
-                    take(done, &mut pending)?;
+                    take(done, &mut pending, &mut pool)?;
                 }
-                match blocks.next()? {
+                match blocks.next(&mut pool)? {
                     None => break,
                     Some(Ok(block)) => {
                         if work_tx.send(block).is_err() {
@@ -433,18 +497,18 @@ fn run_parallel<W: Write>(
                     Some(Err(e)) => {
                         // An over-long line: its error takes its place in the order.
                         let seq = blocks.seq - 1;
-                        take(long_line_done(seq, e), &mut pending)?;
+                        take(long_line_done(seq, e), &mut pending, &mut pool)?;
                     }
                 }
                 while let Ok(done) = done_rx.try_recv() {
                     in_flight -= 1;
-                    take(done, &mut pending)?;
+                    take(done, &mut pending, &mut pool)?;
                 }
             }
             while in_flight > 0 {
                 let Ok(done) = done_rx.recv() else { break };
                 in_flight -= 1;
-                take(done, &mut pending)?;
+                take(done, &mut pending, &mut pool)?;
             }
             Ok(())
         })();

@@ -236,8 +236,20 @@ fn push_timestamp(buf: &mut Vec<u8>, t: Timestamp, precision: Precision) {
     buf.extend_from_slice(s.as_bytes());
 }
 
-/// An integer in decimal (the `i64` path of itoa is several times faster than `i128`'s).
+/// An integer in decimal. Most CAN integers are flags and small states, so 0-99 take a
+/// shortcut; the rest use itoa's `i64` path (several times faster than its `i128` one).
+#[inline]
 fn push_int(buf: &mut Vec<u8>, i: i128) {
+    if let Ok(small) = u8::try_from(i) {
+        if small < 10 {
+            buf.push(b'0' + small);
+            return;
+        }
+        if small < 100 {
+            buf.extend_from_slice(&[b'0' + small / 10, b'0' + small % 10]);
+            return;
+        }
+    }
     let mut b = itoa::Buffer::new();
     let text = match i64::try_from(i) {
         Ok(small) => b.format(small),
@@ -630,6 +642,27 @@ mod tests {
             String::from_utf8(b).unwrap()
         };
         assert_eq!(show(-12.200000000000001, 1), "-12.2");
+        let int = |i: i128| {
+            let mut b = Vec::new();
+            push_int(&mut b, i);
+            String::from_utf8(b).unwrap()
+        };
+        for i in [
+            0,
+            7,
+            9,
+            10,
+            42,
+            99,
+            100,
+            255,
+            256,
+            -1,
+            -100,
+            i128::from(i64::MAX) + 1,
+        ] {
+            assert_eq!(int(i), i.to_string());
+        }
         assert_eq!(show(12.5, 4), "12.5");
         assert_eq!(show(0.0, 1), "0.0");
         assert_eq!(show(-0.00000001, 1), "0.0");

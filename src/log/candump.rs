@@ -305,7 +305,7 @@ fn err(pos: usize, kind: ParseErrorKind) -> LineError {
 }
 
 /// A record whose interface is a byte range of the line (no borrow), so the reader can loop.
-#[derive(Copy, Clone, Debug)]
+#[derive(Copy, Clone, Debug, PartialEq)]
 struct RawRecord {
     timestamp: Timestamp,
     precision: Precision,
@@ -367,6 +367,143 @@ fn decimal(s: &[u8], p: usize) -> (u64, usize) {
 #[inline]
 fn parse_raw(line: &[u8]) -> Result<RawLine, LineError> {
     let s = line.get(..trimmed_len(line)).unwrap_or(line);
+    if let Some(r) = parse_canonical(s) {
+        return Ok(RawLine::Record(r));
+    }
+    parse_raw_general(s)
+}
+
+/// The fast path for the line shape nearly every log has: `(SECS.FRAC) IFACE ID#HEX[ R|T]`
+/// with a classic data frame, an ASCII interface name and no separators in the data. Returns
+/// `None` for anything else (including every malformed line), which the general parser then
+/// handles; where it returns a record, it is the one the general parser gives (a property
+/// test holds them to that).
+#[inline]
+fn parse_canonical(s: &[u8]) -> Option<RawRecord> {
+    let rest = s.strip_prefix(b"(")?;
+    // Seconds: 1 to 19 digits.
+    let mut secs: u64 = 0;
+    let mut i = 0;
+    while let Some(&b) = rest.get(i) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if i == 19 {
+            // 20 digits or more: out of range; the general parser says so.
+            return None;
+        }
+        secs = secs * 10 + u64::from(d);
+        i += 1;
+    }
+    if i == 0 || rest.get(i) != Some(&b'.') {
+        return None;
+    }
+    let frac = rest.get(i + 1..)?;
+    let mut f: u32 = 0;
+    let mut n = 0;
+    while let Some(&b) = frac.get(n) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if n == 9 {
+            return None;
+        }
+        f = f * 10 + u32::from(d);
+        n += 1;
+    }
+    let (precision, nanos) = match n {
+        6 => (Precision::Micros, f * 1_000),
+        9 => (Precision::Nanos, f),
+        _ => return None,
+    };
+    if frac.get(n) != Some(&b')') {
+        return None;
+    }
+    let timestamp = Timestamp::from_secs_nanos(secs, nanos)?;
+    // Offsets from here on are in `s`: '(' + i digits + '.' + n digits + ')'.
+    let mut p = 1 + i + 1 + n + 1;
+    if !is_blank(*s.get(p)?) {
+        return None;
+    }
+    p = skip_blanks(s, p);
+    let iface_start = p;
+    while let Some(&b) = s.get(p) {
+        if is_blank(b) {
+            break;
+        }
+        if !(0x21..0x7F).contains(&b) {
+            return None;
+        }
+        p += 1;
+    }
+    let iface_end = p;
+    if iface_end == iface_start {
+        return None;
+    }
+    p = skip_blanks(s, p);
+    // Identifier: 3 or 8 hex digits, then '#'.
+    let mut raw: u32 = 0;
+    let id_start = p;
+    loop {
+        let b = *s.get(p)?;
+        if b == b'#' {
+            break;
+        }
+        let v = hexval(b);
+        if v > 15 || p - id_start == 8 {
+            return None;
+        }
+        raw = (raw << 4) | u32::from(v);
+        p += 1;
+    }
+    let id = match p - id_start {
+        3 => Id::new(raw, false)?,
+        8 => Id::extended(raw)?,
+        _ => return None,
+    };
+    p += 1;
+    // Data: hex pairs, at most 8 bytes, up to a blank or the end.
+    let mut data = [0u8; 8];
+    let mut len = 0;
+    loop {
+        match s.get(p) {
+            None => break,
+            Some(&b) if is_blank(b) => break,
+            Some(&h) => {
+                let hv = hexval(h);
+                let lv = hexval(*s.get(p + 1)?);
+                if hv > 15 || lv > 15 || len == 8 {
+                    return None;
+                }
+                data[len] = (hv << 4) | lv;
+                len += 1;
+                p += 2;
+            }
+        }
+    }
+    let frame_end = p;
+    p = skip_blanks(s, p);
+    let direction = match s.get(p..)? {
+        [] => None,
+        [b'R'] if p > frame_end => Some(Direction::Rx),
+        [b'T'] if p > frame_end => Some(Direction::Tx),
+        _ => return None,
+    };
+    let frame = Frame::Classic(ClassicFrame::new(id, data.get(..len)?).ok()?);
+    Some(RawRecord {
+        timestamp,
+        precision,
+        iface_start,
+        iface_end,
+        frame,
+        direction,
+    })
+}
+
+/// The general parser: every form of the grammar, and a precise error for anything else.
+fn parse_raw_general(s: &[u8]) -> Result<RawLine, LineError> {
     let mut p = skip_blanks(s, 0);
     if s.get(p) != Some(&b'(') {
         return match core::str::from_utf8(s) {

@@ -855,3 +855,94 @@ proptest! {
         prop_assert_eq!(s.lines, s.records + s.other_lines + s.bad_lines);
     }
 }
+
+/// A line in the canonical shape, or near it: written by the writer, then maybe mutated.
+fn arb_near_canonical_line() -> impl Strategy<Value = Vec<u8>> {
+    (
+        arb_record(),
+        0usize..4,
+        any::<proptest::sample::Index>(),
+        prop_oneof![
+            Just(b'0'),
+            Just(b'#'),
+            Just(b' '),
+            Just(b'.'),
+            Just(b'R'),
+            Just(b'_'),
+            Just(b'F'),
+            Just(b'x'),
+            Just(b'('),
+            Just(b')'),
+            Just(0xC3u8)
+        ],
+        0u8..3,
+    )
+        .prop_map(|(r, width, at, byte, op)| {
+            let mut line = Vec::new();
+            let options = WriteOptions {
+                interface_width: width * 4,
+                ..Default::default()
+            };
+            format_record(&mut line, &r.as_record(), &options);
+            line.pop();
+            if !line.is_empty() {
+                let i = at.index(line.len());
+                match op {
+                    0 => line[i] = byte,
+                    1 => line.insert(i, byte),
+                    _ => {
+                        line.remove(i);
+                    }
+                }
+            }
+            line
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+    /// The fast path never disagrees with the general parser: whatever it accepts, the
+    /// general parser accepts the same way.
+    #[test]
+    fn test_fast_path_agrees_with_the_general_parser(line in arb_near_canonical_line()) {
+        let s = line.get(..trimmed_len(&line)).unwrap_or(&line);
+        if let Some(fast) = parse_canonical(s) {
+            match parse_raw_general(s) {
+                Ok(RawLine::Record(general)) => prop_assert_eq!(fast, general),
+                Ok(RawLine::Other { .. }) => prop_assert!(false, "general saw a non-frame line"),
+                Err(e) => prop_assert!(false, "general refused: {e:?} for {:?}", String::from_utf8_lossy(s)),
+            }
+        }
+    }
+}
+
+#[test]
+fn test_fast_path_takes_the_common_lines() {
+    for line in [
+        &b"(1700000000.000105) vcan0 2F6#FEB9DC4B1EBE55E5"[..],
+        b"(0.000000) can0 123#",
+        b"(1700000000.000000001) can1 12345678#00",
+        b"(1.000000)   vcan10 7FF#0102 R",
+    ] {
+        assert!(
+            parse_canonical(line).is_some(),
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    for line in [
+        &b"(1700000000.000105) vcan0 2F6##1FEB9"[..],
+        b"(1700000000.000105) vcan0 2F6#R",
+        b"(1700000000.000105) vcan0 2F6#01.02",
+        b"(1700000000.000105) vcan0 20000004#0004000000000000",
+        b"(1700000000.000105) vcan0 800#00",
+        b"(1700000000.0001) vcan0 123#00",
+        b"(99999999999999999999.000000) vcan0 123#00",
+    ] {
+        assert!(
+            parse_canonical(line).is_none(),
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
