@@ -12,6 +12,7 @@
 pub mod bus;
 pub mod dbc;
 pub mod diag;
+pub mod drive;
 pub mod frame;
 pub mod isotp;
 pub mod log;

@@ -14,6 +14,8 @@ mod decode;
 pub mod exit;
 mod input;
 mod output;
+#[allow(dead_code, reason = "used by dump, record and watch, landing next")]
+mod source;
 
 /// Monitor a car's CAN bus, decode captures with DBC files, and run module relearn procedures.
 #[derive(Debug, Parser)]
