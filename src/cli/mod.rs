@@ -11,10 +11,10 @@ use clap::{Parser, Subcommand};
 
 mod dbc_cmd;
 mod decode;
+mod dump;
 pub mod exit;
 mod input;
 mod output;
-#[allow(dead_code, reason = "used by dump, record and watch, landing next")]
 mod source;
 
 /// Monitor a car's CAN bus, decode captures with DBC files, and run module relearn procedures.
@@ -45,6 +45,8 @@ enum Command {
     Decode(decode::Args),
     /// Inspect and check DBC files.
     Dbc(dbc_cmd::Args),
+    /// Live decoded view of CAN interfaces or logs.
+    Dump(dump::Args),
 }
 
 /// An error with the exit code it maps to.
@@ -125,6 +127,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => decode::run(args),
         Command::Dbc(args) => dbc_cmd::run(args),
+        Command::Dump(args) => dump::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

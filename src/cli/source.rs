@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use canrelearn::bus::{
-    AnyBus, Bus, BusError, Filter, LogRecord, LogSource, Pacing, Received, SocketCanBus,
-    SocketCanOptions,
+    AnyBus, Bus, BusError, BusStats, Filter, LogRecord, LogSource, Pacing, Received,
+    SocketCanBus, SocketCanOptions,
 };
 use canrelearn::log::candump::{self, Item, ParseError};
 use tokio::sync::mpsc;
@@ -127,16 +127,44 @@ pub enum Incoming {
     },
 }
 
+/// The counters of a merged source (frames, kernel drops), kept up to date by its task.
+#[derive(Debug, Clone)]
+pub struct SourceStats {
+    pub name: String,
+    pub stats: Arc<std::sync::Mutex<BusStats>>,
+}
+
+impl SourceStats {
+    pub fn get(&self) -> BusStats {
+        self.stats.lock().map(|s| *s).unwrap_or_default()
+    }
+}
+
 /// Read every source in its own task and merge their frames, in arrival order, into one
 /// channel. A source ends on its own; the channel closes when all have ended.
 pub fn merge(buses: Vec<AnyBus>) -> mpsc::Receiver<Incoming> {
+    merge_with_stats(buses).0
+}
+
+/// [`merge`], also giving each source's counters.
+pub fn merge_with_stats(buses: Vec<AnyBus>) -> (mpsc::Receiver<Incoming>, Vec<SourceStats>) {
     let (tx, rx) = mpsc::channel(4096);
+    let mut all = Vec::new();
     for mut bus in buses {
         let tx = tx.clone();
+        let shared = SourceStats {
+            name: bus.name().to_string(),
+            stats: Arc::new(std::sync::Mutex::new(bus.stats())),
+        };
+        all.push(shared.clone());
         tokio::spawn(async move {
             let name = bus.name().to_string();
             loop {
-                match bus.recv().await {
+                let received = bus.recv().await;
+                if let Ok(mut s) = shared.stats.lock() {
+                    *s = bus.stats();
+                }
+                match received {
                     Ok(r) => {
                         if tx.send(Incoming::Frame(r)).await.is_err() {
                             return;
@@ -169,7 +197,7 @@ pub fn merge(buses: Vec<AnyBus>) -> mpsc::Receiver<Incoming> {
             }
         });
     }
-    rx
+    (rx, all)
 }
 
 /// The exit code for a bus error: 4, with the interface named.

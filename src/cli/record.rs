@@ -1,0 +1,209 @@
+//! `canrelearn record`: capture interfaces to a `candump -L` log.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use canrelearn::bus::Filter;
+use canrelearn::log::candump::{Precision, Record, WriteOptions, format_record};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use super::dump::{parse_filter, runtime, seconds, sleep_until};
+use super::source::{self, Incoming, Source};
+use super::{CliError, WithCode, exit};
+
+/// Record CAN interfaces to a log in the `candump -L` format (with interface names), readable
+/// by canplayer, candump-based tools and `canrelearn decode`/`replay`.
+///
+/// The log is flushed every 100 ms and on Ctrl-C, SIGTERM, --count or --duration, so nothing
+/// received is lost. Kernel drops are reported on stderr as they happen and in the summary.
+/// A FILE ending in `.gz` is compressed; `-o -` writes to stdout.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Interfaces to record (logs are accepted too, which copies them).
+    #[arg(value_name = "IFACE", required = true)]
+    pub sources: Vec<String>,
+
+    /// The log to write (`-` for stdout).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Stop after this many frames.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+
+    /// Only frames matching ID[:MASK] (kernel filters, candump syntax); repeat for several.
+    #[arg(long = "filter", value_name = "ID[:MASK]", value_parser = parse_filter)]
+    pub filters: Vec<Filter>,
+
+    /// Nine-digit (nanosecond) timestamps instead of candump's six.
+    #[arg(long)]
+    pub nanoseconds: bool,
+}
+
+/// Where the log goes.
+enum Sink {
+    Plain(BufWriter<Box<dyn Write>>),
+    Gzip(GzEncoder<BufWriter<File>>),
+}
+
+impl Sink {
+    fn open(path: &std::path::Path) -> Result<Sink, CliError> {
+        if path == std::path::Path::new("-") {
+            return Ok(Sink::Plain(BufWriter::new(Box::new(io::stdout()))));
+        }
+        let file = File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))
+            .code(exit::USAGE)?;
+        if path.extension().is_some_and(|e| e == "gz") {
+            Ok(Sink::Gzip(GzEncoder::new(
+                BufWriter::new(file),
+                Compression::default(),
+            )))
+        } else {
+            Ok(Sink::Plain(BufWriter::new(Box::new(file))))
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.write_all(bytes),
+            Sink::Gzip(w) => w.write_all(bytes),
+        }
+    }
+
+    /// Push everything written so far to the file (a gzip stream gets a sync point, so the
+    /// file is readable up to here even if the process is killed).
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Gzip(w) => w.flush(),
+        }
+    }
+
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Sink::Plain(mut w) => w.flush(),
+            Sink::Gzip(w) => w.finish()?.flush(),
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    let limit = args
+        .duration
+        .map(|d| seconds(d, "--duration"))
+        .transpose()?;
+    let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
+    // candump pads interface names to the longest one it records.
+    let width = if sources.len() > 1 {
+        sources.iter().map(|s| s.name().len()).max().unwrap_or(0)
+    } else {
+        0
+    };
+    let options = WriteOptions {
+        precision: Some(if args.nanoseconds {
+            Precision::Nanos
+        } else {
+            Precision::Micros
+        }),
+        interface_width: width,
+        ..WriteOptions::default()
+    };
+    let rt = runtime()?;
+    rt.block_on(async {
+        let mut buses = Vec::new();
+        for s in &sources {
+            buses.push(source::open(s, &args.filters, canrelearn::bus::Pacing::Unpaced)?);
+        }
+        let mut sink = Sink::open(&args.output)?;
+        let (mut rx, stats) = source::merge_with_stats(buses);
+        let deadline = limit.map(|d| tokio::time::Instant::now() + d);
+        let mut flush_tick = tokio::time::interval(Duration::from_millis(100));
+        flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .code(exit::BUS_IO)?;
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut frames = 0u64;
+        let mut dropped_seen = vec![0u64; stats.len()];
+        let mut open = sources.len();
+        let mut failure: Option<CliError> = None;
+        loop {
+            if args.count.is_some_and(|c| frames >= c) || open == 0 {
+                break;
+            }
+            tokio::select! {
+                m = rx.recv() => match m {
+                    None => break,
+                    Some(Incoming::Frame(r)) => {
+                        frames += 1;
+                        format_record(
+                            &mut buf,
+                            &Record {
+                                timestamp: r.timestamp,
+                                precision: options.precision.unwrap_or_default(),
+                                interface: &r.interface,
+                                frame: r.frame,
+                                direction: None,
+                            },
+                            &options,
+                        );
+                        if buf.len() >= 1 << 15 {
+                            sink.write(&buf)?;
+                            buf.clear();
+                        }
+                    }
+                    Some(Incoming::BadLine(e)) => eprintln!("canrelearn: warning: {e} (line skipped)"),
+                    Some(Incoming::Ended { error, .. }) => {
+                        open -= 1;
+                        if let Some(e) = error {
+                            failure.get_or_insert(source::bus_error(e));
+                        }
+                    }
+                },
+                _ = flush_tick.tick() => {
+                    sink.write(&buf)?;
+                    buf.clear();
+                    sink.flush()?;
+                    for (s, seen) in stats.iter().zip(dropped_seen.iter_mut()) {
+                        let now = s.get().dropped;
+                        if now > *seen {
+                            eprintln!(
+                                "canrelearn: warning: {} frame{} dropped by the kernel on {} ({} in all)",
+                                now - *seen,
+                                if now - *seen == 1 { "" } else { "s" },
+                                s.name,
+                                now
+                            );
+                            *seen = now;
+                        }
+                    }
+                }
+                _ = &mut ctrl_c => break,
+                _ = term.recv() => break,
+                _ = sleep_until(deadline) => break,
+            }
+        }
+        sink.write(&buf)?;
+        sink.finish()?;
+        let dropped: u64 = stats.iter().map(|s| s.get().dropped).sum();
+        eprintln!(
+            "canrelearn: recorded {frames} frame{} to {}; {dropped} dropped by the kernel",
+            if frames == 1 { "" } else { "s" },
+            args.output.display()
+        );
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(exit::OK),
+        }
+    })
+}
