@@ -1390,6 +1390,58 @@ mod tests {
         assert_eq!(merged.nodes().len(), 2, "nodes merged by name");
     }
 
+    /// Regression (corpus comparison): cantools shows `System*LongSymbol` names, while
+    /// multiplexing and value tables still refer to the short names.
+    #[test]
+    fn test_parse_long_names_from_attributes() {
+        let db = load(concat!(
+            "BO_ 1 SHORT_MSG: 8 BCM\n",
+            " SG_ S1 M : 0|4@1+ (1,0) [0|0] \"\" DOOR\n",
+            " SG_ S2 m1M : 4|4@1+ (1,0) [0|0] \"\" DOOR\n",
+            " SG_ Short_Sig m0 : 8|8@1+ (1,0) [0|0] \"\" DOOR\n",
+            "BA_DEF_ SG_ \"SystemSignalLongSymbol\" STRING ;\n",
+            "BA_DEF_ BO_ \"SystemMessageLongSymbol\" STRING ;\n",
+            "BA_DEF_ BU_ \"SystemNodeLongSymbol\" STRING ;\n",
+            "BA_ \"SystemMessageLongSymbol\" BO_ 1 \"A_Message_Name_Longer_Than_32_Characters\";\n",
+            "BA_ \"SystemSignalLongSymbol\" SG_ 1 Short_Sig \"A_Signal_Name_Longer_Than_32_Characters\";\n",
+            "BA_ \"SystemNodeLongSymbol\" BU_ DOOR \"DOOR_CONTROL_UNIT\";\n",
+            "SG_MUL_VAL_ 1 S2 S1 1-1;\n",
+            "SG_MUL_VAL_ 1 Short_Sig S2 0-0;\n",
+        ))
+        .unwrap();
+        let m = &db.messages()[0];
+        assert_eq!(m.name(), "A_Message_Name_Longer_Than_32_Characters");
+        let (i, s) = m
+            .signal_by_name("A_Signal_Name_Longer_Than_32_Characters")
+            .unwrap();
+        assert_eq!(i, 2);
+        assert_eq!(
+            s.multiplexing(),
+            Multiplexing::Selected {
+                multiplexor: 1,
+                values: &[MuxRange { min: 0, max: 0 }]
+            }
+        );
+        assert_eq!(s.receivers(), ["DOOR_CONTROL_UNIT"]);
+        assert_eq!(s.position(), Some((13, 2)));
+        assert!(db.nodes().iter().any(|n| n.name() == "DOOR_CONTROL_UNIT"));
+    }
+
+    /// Regression (corpus comparison): Vector's pseudo-message for unassigned signals has an
+    /// invalid id and is not a message; cantools skips it.
+    #[test]
+    fn test_parse_skips_vector_independent_sig_msg() {
+        let db = load(concat!(
+            "BO_ 3221225472 VECTOR__INDEPENDENT_SIG_MSG: 0 Vector__XXX\n",
+            " SG_ Loose : 0|8@1+ (1,0) [0|0] \"\" Vector__XXX\n",
+            "\n",
+            "BO_ 1 REAL: 1 BCM\n",
+        ))
+        .unwrap();
+        assert_eq!(db.messages().len(), 1);
+        assert_eq!(db.messages()[0].name(), "REAL");
+    }
+
     #[test]
     fn test_parse_missing_file_is_io_error() {
         let e = Database::load("/nonexistent/canrelearn/x.dbc").unwrap_err();
