@@ -1,6 +1,6 @@
 //! Decodes frames given as JSON lines with a DBC, printing one JSON line per frame.
 //!
-//! Used by `tools/compare_corpus.py` to compare our decoder with cantools.
+//! Used by `tests/tools/compare_corpus.py` to compare our decoder with cantools.
 //!
 //! Usage: `dbc_decode_jsonl FILE.dbc < frames.jsonl`
 //! Input lines: `{"id": 256, "ext": false, "data": "0011AABB"}`.

@@ -1,6 +1,6 @@
 //! Golden vectors: our decoder against cantools on our own test DBCs.
 //!
-//! `tools/golden_dbc.py` decoded random frames of every `tests/data/dbc/*.dbc` with cantools
+//! `tests/tools/golden_dbc.py` decoded random frames of every `tests/data/dbc/*.dbc` with cantools
 //! and wrote `tests/data/golden/<stem>.jsonl`. Every vector must decode here to the same
 //! result: the same set of signals, raw and physical values of the same type (int or float),
 //! ints exactly equal, floats equal to within 1 ulp or 1e-12 relative (NaN equals NaN), the

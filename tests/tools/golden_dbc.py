@@ -7,7 +7,7 @@ as cantools types them), scaling=False (raw values) and decode_choices=True (lab
 Writes tests/data/golden/<stem>.jsonl, one vector per line:
   {"id": 256, "ext": false, "data": "hex", "expect": "ok"|"short"|"mux",
    "signals": {NAME: {"raw": V, "phys": V, "label": str|null}}}
-Run from the repository root: python3 tools/golden_dbc.py [--count N]
+Run from the repository root: python3 tests/tools/golden_dbc.py [--count N]
 """
 
 import argparse

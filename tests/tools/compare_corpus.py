@@ -2,10 +2,10 @@
 """Compares our DBC decoder with cantools on every DBC of a directory.
 
 For each *.dbc: load with cantools (strict; if that fails, non-strict, and say so), generate
-random frames per message (tools/dbc_vectors.py), decode them with cantools and with our
+random frames per message (tests/tools/dbc_vectors.py), decode them with cantools and with our
 decoder (examples/dbc_decode_jsonl.rs, built in release mode), and report per file:
   OK, LOAD (ours or cantools' load failure and why), or DIFF (first differences and why).
-Usage: python3 tools/compare_corpus.py DIR [--count N] [--bin PATH]
+Usage: python3 tests/tools/compare_corpus.py DIR [--count N] [--bin PATH]
 Never run from the tests: the corpus is not ours.
 """
 
