@@ -15,6 +15,8 @@ mod dump;
 pub mod exit;
 mod input;
 mod output;
+mod record;
+mod replay;
 mod source;
 
 /// Monitor a car's CAN bus, decode captures with DBC files, and run module relearn procedures.
@@ -47,6 +49,10 @@ enum Command {
     Dbc(dbc_cmd::Args),
     /// Live decoded view of CAN interfaces or logs.
     Dump(dump::Args),
+    /// Record CAN interfaces to a candump log.
+    Record(record::Args),
+    /// Replay a candump log onto CAN interfaces, on time.
+    Replay(replay::Args),
 }
 
 /// An error with the exit code it maps to.
@@ -128,6 +134,8 @@ pub fn main() -> ExitCode {
         Command::Decode(args) => decode::run(args),
         Command::Dbc(args) => dbc_cmd::run(args),
         Command::Dump(args) => dump::run(args),
+        Command::Record(args) => record::run(args),
+        Command::Replay(args) => replay::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use canrelearn::bus::{
-    AnyBus, Bus, BusError, BusStats, Filter, LogRecord, LogSource, Pacing, Received,
-    SocketCanBus, SocketCanOptions,
+    AnyBus, Bus, BusError, BusStats, Filter, LogRecord, LogSource, Pacing, Received, SocketCanBus,
+    SocketCanOptions,
 };
 use canrelearn::log::candump::{self, Item, ParseError};
 use tokio::sync::mpsc;
