@@ -114,19 +114,10 @@ fn confirm(question: &str) -> Result<bool, CliError> {
     Ok(answer.trim_start().starts_with(['y', 'Y']))
 }
 
-/// One frame to send: where it goes and when it was logged.
-struct Planned {
-    timestamp: Timestamp,
-    target: usize,
-    frame: Frame,
-}
-
 /// A logged frame: its time, the interface it was logged on, the frame.
 type LogFrame = (Timestamp, Arc<str>, Frame);
 /// One pass over the log.
 type Pass<'a> = Box<dyn Iterator<Item = LogFrame> + 'a>;
-/// Log interface -> index of the target interface (`None`: not replayed).
-type Router<'a> = dyn FnMut(&Arc<str>, &mut Vec<String>) -> Option<usize> + 'a;
 
 /// Reads the log once (streaming from a file, or keeping the frames when stdin must loop).
 struct Frames {
@@ -153,6 +144,108 @@ impl Frames {
     }
 }
 
+/// What the reader thread hands the sender.
+enum Feed {
+    LoopStart,
+    /// Frames: log time, target interface index, frame (batched: one wake-up per batch).
+    Frames(Vec<(Timestamp, usize, Frame)>),
+    LoopEnd,
+    Done {
+        skipped: u64,
+    },
+    Failed(CliError),
+}
+
+/// Log interface -> target interface index, fixed once the targets are known.
+#[derive(Clone)]
+struct Route {
+    all_to_first: bool,
+    map: HashMap<String, usize>,
+    by_name: bool,
+    targets: Vec<String>,
+}
+
+impl Route {
+    fn new(args: &Args, targets: &[String]) -> Route {
+        let map = args
+            .map
+            .iter()
+            .filter_map(|(tx, log)| Some((log.clone(), targets.iter().position(|t| t == tx)?)))
+            .collect();
+        Route {
+            all_to_first: args.iface.is_some(),
+            map,
+            by_name: args.iface.is_none() && args.map.is_empty(),
+            targets: targets.to_vec(),
+        }
+    }
+
+    fn target(&self, iface: &str) -> Option<usize> {
+        if self.all_to_first {
+            Some(0)
+        } else if self.by_name {
+            self.targets.iter().position(|t| t == iface)
+        } else {
+            self.map.get(iface).copied()
+        }
+    }
+}
+
+/// Frames per feed message.
+const FEED_BATCH: usize = 256;
+
+/// The reader thread: every loop of the log, routed and filtered, into the feed.
+fn read_ahead(
+    mut frames: Frames,
+    route: Route,
+    filters: Vec<Filter>,
+    loops: Loops,
+    feed: tokio::sync::mpsc::Sender<Feed>,
+) {
+    let mut skipped = 0u64;
+    let mut done = 0u64;
+    loop {
+        if let Loops::Times(n) = loops
+            && done >= n
+        {
+            break;
+        }
+        if feed.blocking_send(Feed::LoopStart).is_err() {
+            return;
+        }
+        let pass = match frames.pass() {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = feed.blocking_send(Feed::Failed(e));
+                return;
+            }
+        };
+        let mut batch = Vec::with_capacity(FEED_BATCH);
+        for (ts, iface, frame) in pass {
+            match route.target(&iface) {
+                Some(t) if filters_match(&filters, &frame) => {
+                    batch.push((ts, t, frame));
+                    if batch.len() == FEED_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(FEED_BATCH));
+                        if feed.blocking_send(Feed::Frames(full)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                _ => skipped += 1,
+            }
+        }
+        if !batch.is_empty() && feed.blocking_send(Feed::Frames(batch)).is_err() {
+            return;
+        }
+        done += 1;
+        if feed.blocking_send(Feed::LoopEnd).is_err() {
+            return;
+        }
+    }
+    let _ = feed.blocking_send(Feed::Done { skipped });
+}
+
 pub fn run(args: Args) -> Result<u8, CliError> {
     let config = PlanConfig {
         speed: args.speed,
@@ -171,21 +264,16 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         bad_lines: 0,
     };
     let targets_from_log = args.iface.is_none() && args.map.is_empty();
-    if stdin && (looping || (targets_from_log && !args.dry_run)) {
+    if stdin && (looping || targets_from_log) {
         // stdin can be read once: keep the frames for the next loops (or for the pass that
         // finds the interfaces named in the log).
         let kept: Vec<_> = frames.pass()?.collect();
         frames.keep = Some(kept);
     }
 
-    // Where frames go: target interfaces, and log interface -> target.
+    // Where frames go: --iface, the TX side of --map, or (neither) the interfaces the log
+    // names, found by reading it once.
     let mut targets: Vec<String> = Vec::new();
-    let mut route: HashMap<Arc<str>, Option<usize>> = HashMap::new();
-    let map: HashMap<&str, &str> = args
-        .map
-        .iter()
-        .map(|(tx, log)| (log.as_str(), tx.as_str()))
-        .collect();
     if let Some(i) = &args.iface {
         targets.push(i.clone());
     }
@@ -194,43 +282,16 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             targets.push(tx.clone());
         }
     }
-    let mut target_of = |iface: &Arc<str>, targets: &mut Vec<String>| -> Option<usize> {
-        if let Some(t) = route.get(iface) {
-            return *t;
-        }
-        let t = if args.iface.is_some() {
-            Some(0)
-        } else if !args.map.is_empty() {
-            map.get(&**iface)
-                .and_then(|tx| targets.iter().position(|t| t == tx))
-        } else {
-            Some(match targets.iter().position(|t| **t == **iface) {
-                Some(p) => p,
-                None => {
-                    targets.push(iface.to_string());
-                    targets.len() - 1
-                }
-            })
-        };
-        route.insert(iface.clone(), t);
-        t
-    };
-
-    if args.dry_run {
-        return dry_run(
-            &args,
-            &mut frames,
-            &mut planner,
-            &mut targets,
-            &mut target_of,
-        );
-    }
-
-    // Without --iface/--map the targets come from the log: read it once to know them.
-    if targets.is_empty() {
+    if targets_from_log {
         for (_, iface, _) in frames.pass()? {
-            target_of(&iface, &mut targets);
+            if !targets.iter().any(|t| **t == *iface) {
+                targets.push(iface.to_string());
+            }
         }
+    }
+    let route = Route::new(&args, &targets);
+    if args.dry_run {
+        return dry_run(&args, &mut frames, &mut planner, &route);
     }
     if targets.is_empty() {
         eprintln!("canrelearn: nothing to replay");
@@ -267,6 +328,13 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         }
         precise::tighten_timer_slack();
         let progress = progress_bar(&args, &mut frames, looping);
+        // A reader thread stays ahead of the schedule (opening, decompressing and re-reading
+        // the log between loops never delays a due frame); the clock starts with the first
+        // frame in hand.
+        let (feed_tx, mut feed) = tokio::sync::mpsc::channel::<Feed>(16);
+        let filters = args.filters.clone();
+        let loops = args.loops;
+        let reader = std::thread::spawn(move || read_ahead(frames, route, filters, loops, feed_tx));
         let mut lateness = LatenessStats::new();
         let mut sent = 0u64;
         let mut skipped = 0u64;
@@ -274,56 +342,53 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
         let mut interrupted = false;
-        let start = Instant::now();
-        'loops: loop {
-            if let Loops::Times(n) = args.loops
-                && loops_done >= n
-            {
-                break;
-            }
-            planner.start_loop();
-            let mut batch: Vec<Planned> = Vec::new();
-            let mut pass = frames.pass()?;
-            loop {
-                // Read ahead a little, so reading never delays a due frame.
-                while batch.len() < 64 {
-                    let Some((ts, iface, frame)) = pass.next() else {
-                        break;
-                    };
-                    match target_of(&iface, &mut targets) {
-                        Some(target) if filters_match(&args.filters, &frame) => {
-                            batch.push(Planned {
-                                timestamp: ts,
-                                target,
-                                frame,
-                            })
-                        }
-                        _ => skipped += 1,
-                    }
+        let mut start: Option<Instant> = None;
+        let mut failure = None;
+        'feed: while let Some(item) = feed.recv().await {
+            let batch = match item {
+                Feed::LoopStart => {
+                    planner.start_loop();
+                    continue;
                 }
-                if batch.is_empty() {
+                Feed::LoopEnd => {
+                    loops_done += 1;
+                    continue;
+                }
+                Feed::Frames(batch) => batch,
+                Feed::Done { skipped: n } => {
+                    skipped = n;
                     break;
                 }
-                for p in batch.drain(..) {
-                    let due = start + planner.due(p.timestamp);
-                    tokio::select! {
-                        biased;
-                        _ = &mut ctrl_c => { interrupted = true; break 'loops; }
-                        _ = precise::sleep_until(due) => {}
-                    }
-                    let Some(bus) = buses.get_mut(p.target) else {
-                        continue;
-                    };
-                    bus.send(&p.frame).await.map_err(source::bus_error)?;
-                    lateness.record(Instant::now().saturating_duration_since(due));
-                    sent += 1;
-                    if let Some(pb) = &progress {
-                        pb.inc(1);
-                    }
+                Feed::Failed(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            for (ts, target, frame) in batch {
+                let start = *start.get_or_insert_with(Instant::now);
+                let due = start + planner.due(ts);
+                tokio::select! {
+                    biased;
+                    _ = &mut ctrl_c => { interrupted = true; break 'feed; }
+                    _ = precise::sleep_until(due) => {}
+                }
+                let Some(bus) = buses.get_mut(target) else {
+                    continue;
+                };
+                bus.send(&frame).await.map_err(source::bus_error)?;
+                lateness.record(Instant::now().saturating_duration_since(due));
+                sent += 1;
+                if let Some(pb) = &progress {
+                    pb.inc(1);
                 }
             }
-            loops_done += 1;
         }
+        drop(feed);
+        let _ = reader.join();
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let start = start.unwrap_or_else(Instant::now);
         if let Some(pb) = &progress {
             pb.finish_and_clear();
         }
@@ -403,8 +468,7 @@ fn dry_run(
     args: &Args,
     frames: &mut Frames,
     planner: &mut Planner,
-    targets: &mut Vec<String>,
-    target_of: &mut Router<'_>,
+    route: &Route,
 ) -> Result<u8, CliError> {
     let mut out = std::io::stdout().lock();
     let mut buf = Vec::new();
@@ -420,14 +484,14 @@ fn dry_run(
         planner.start_loop();
         let pass: Vec<_> = frames.pass()?.collect();
         for (ts, iface, frame) in pass {
-            let Some(target) = target_of(&iface, targets) else {
+            let Some(target) = route.target(&iface) else {
                 continue;
             };
             if !filters_match(&args.filters, &frame) {
                 continue;
             }
             let due = planner.due(ts);
-            let name = targets.get(target).map_or("?", |s| s.as_str());
+            let name = route.targets.get(target).map_or("?", |s| s.as_str());
             buf.clear();
             let _ = write!(buf, "+{:.6} ", due.as_secs_f64());
             format_record(

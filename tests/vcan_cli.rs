@@ -1,0 +1,434 @@
+//! `record`, `dump` and `replay` on real vcan interfaces, against can-utils (`candump`,
+//! `cangen`, `cansend`, `canplayer`).
+//!
+//! Built only with `--features vcan-tests`; run with `tests/vm/run-vcan-tests.sh` (native vcan,
+//! or a QEMU VM). Without the interfaces every test fails with a message saying how to run
+//! them: none is skipped. Timing figures (replay lateness against canplayer) are printed, not
+//! asserted: run with `-- --nocapture` to see them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The two interfaces, or a failure telling how to run these tests.
+fn ifaces() -> (String, String) {
+    let spec = std::env::var("CANRELEARN_VCAN").unwrap_or_default();
+    let mut it = spec.split(',').filter(|s| !s.is_empty());
+    if let (Some(a), Some(b)) = (it.next(), it.next()) {
+        return (a.to_string(), b.to_string());
+    }
+    let exists = |i: &str| Path::new(&format!("/sys/class/net/{i}")).exists();
+    if exists("vcan0") && exists("vcan1") {
+        return ("vcan0".into(), "vcan1".into());
+    }
+    panic!(
+        "these tests need two vcan interfaces and can-utils: run them with \
+         `tests/vm/run-vcan-tests.sh` (native vcan, or a QEMU VM when the kernel has none)"
+    );
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_canrelearn"))
+}
+
+fn sh(cmd: &str) -> Output {
+    let out = Command::new("sh").arg("-c").arg(cmd).output().expect("sh");
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("canrelearn-vcan-cli-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// The frame part (`ID#DATA`) of every frame line, without timestamps and interfaces.
+fn frames_of(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with('('))
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+        .collect()
+}
+
+fn count_in(path: &Path, needle: &str) -> usize {
+    fs::read_to_string(path)
+        .map(|t| t.matches(needle).count())
+        .unwrap_or(0)
+}
+
+/// Wait until `cond` holds, polling; fail with `what` after `limit`.
+fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const MARK: &str = "7FF#A55AC3";
+
+/// Send marker `n` until every file in `files` shows it: the recorders are listening.
+fn sync(iface: &str, n: u8, files: &[&Path]) {
+    let frame = format!("{MARK}{n:02X}");
+    wait_for(
+        &format!("marker {frame} in every recording"),
+        Duration::from_secs(30),
+        || {
+            sh(&format!("cansend {iface} {frame}"));
+            std::thread::sleep(Duration::from_millis(100));
+            files.iter().all(|f| count_in(f, &frame) > 0)
+        },
+    );
+}
+
+/// Frames strictly between the last start marker and the first end marker.
+fn between_markers(frames: &[String], start: u8, end: u8) -> Vec<String> {
+    let s = format!("{MARK}{start:02X}");
+    let e = format!("{MARK}{end:02X}");
+    let first = frames.iter().rposition(|f| *f == s).expect("start marker") + 1;
+    let last = frames.iter().position(|f| *f == e).expect("end marker");
+    frames[first..last].to_vec()
+}
+
+fn interrupt(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let start = Instant::now();
+    while child.try_wait().ok().flatten().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "process did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn spawn_to_file(cmd: &mut Command, path: &Path) -> Child {
+    cmd.stdout(fs::File::create(path).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+/// Mixed traffic: `cangen` classic/extended/FD/BRS/remote plus specific frames.
+fn mixed_traffic(iface: &str) {
+    sh(&format!("cangen {iface} -n 150 -g 2 -m"));
+    sh(&format!("cangen {iface} -n 50 -g 2 -e"));
+    sh(&format!("cangen {iface} -n 50 -g 2 -f -b"));
+    sh(&format!("cangen {iface} -n 20 -g 2 -R"));
+    for f in [
+        "123#",
+        "12345678#DEADBEEF",
+        "321##1112233445566778899AABBCCDDEEFF00",
+        "321##3",
+        "456#R",
+        "456#R3",
+    ] {
+        sh(&format!("cansend {iface} {f}"));
+    }
+}
+
+#[test]
+fn test_record_captures_exactly_what_candump_captures() {
+    let _g = lock();
+    let (if0, _) = ifaces();
+    let ours = tmp("record-ours.log");
+    let theirs = tmp("record-candump.log");
+    let mut rec = spawn_to_file(
+        bin().args(["record", &if0, "-o", ours.to_str().unwrap()]),
+        &tmp("x"),
+    );
+    let mut dump = spawn_to_file(Command::new("candump").args(["-L", &if0]), &theirs);
+    sync(&if0, 1, &[&ours, &theirs]);
+    mixed_traffic(&if0);
+    sync(&if0, 2, &[&ours, &theirs]);
+    interrupt(&mut rec);
+    interrupt(&mut dump);
+    let a = between_markers(&frames_of(&fs::read_to_string(&ours).unwrap()), 1, 2);
+    let b = between_markers(&frames_of(&fs::read_to_string(&theirs).unwrap()), 1, 2);
+    assert_eq!(a.len(), 276, "all generated frames recorded");
+    assert_eq!(a, b, "record and candump -L saw the same frames");
+    // Our log is what candump writes, line shape included: `(SECS.USECS) IFACE FRAME`.
+    let text = fs::read_to_string(&ours).unwrap();
+    for line in text.lines().take(20) {
+        let (ts, rest) = line.split_once(") ").unwrap();
+        assert!(ts.starts_with('(') && ts.len() == 18, "{line}");
+        assert!(rest.starts_with(&format!("{if0} ")), "{line}");
+    }
+}
+
+#[test]
+fn test_candump_logs_decode_and_canplayer_replays_ours() {
+    let _g = lock();
+    let (if0, if1) = ifaces();
+    // Our record of canplayer playing our own log of mixed traffic.
+    let ours = tmp("cp-ours.log");
+    let mut rec = spawn_to_file(
+        bin().args(["record", &if0, "-o", ours.to_str().unwrap()]),
+        &tmp("y"),
+    );
+    let theirs = tmp("cp-candump.log");
+    let mut dump = spawn_to_file(Command::new("candump").args(["-L", &if0]), &theirs);
+    sync(&if0, 3, &[&ours, &theirs]);
+    mixed_traffic(&if0);
+    sync(&if0, 4, &[&ours, &theirs]);
+    interrupt(&mut rec);
+    interrupt(&mut dump);
+    // We read candump's log strictly: every line parses.
+    let out = bin()
+        .args([
+            "decode",
+            "--strict",
+            "--format",
+            "jsonl",
+            theirs.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoded = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        decoded.lines().count(),
+        frames_of(&fs::read_to_string(&theirs).unwrap()).len()
+    );
+
+    // canplayer accepts our log: play it onto if1 and record that with candump.
+    let played = tmp("cp-played.log");
+    let mut dump1 = spawn_to_file(Command::new("candump").args(["-L", &if1]), &played);
+    sync(&if1, 5, &[&played]);
+    sh(&format!("canplayer -t -I {} {if1}={if0}", ours.display()));
+    sync(&if1, 6, &[&played]);
+    interrupt(&mut dump1);
+    let sent = between_markers(&frames_of(&fs::read_to_string(&ours).unwrap()), 3, 4);
+    let got = between_markers(&frames_of(&fs::read_to_string(&played).unwrap()), 5, 6);
+    // canplayer replays the markers of our log too; drop them.
+    let got: Vec<String> = got.into_iter().filter(|f| !f.starts_with(MARK)).collect();
+    assert_eq!(got, sent, "canplayer replayed our log frame for frame");
+}
+
+/// A replay plan: `n` frames with gaps of 0.5 to 8 ms, mixed kinds, as a candump log.
+fn plan(n: usize, iface: &str) -> (String, Vec<(f64, String)>) {
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut rnd = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut t = 1_700_000_000.0f64;
+    let mut log = String::new();
+    let mut frames = Vec::new();
+    for i in 0..n {
+        t += 0.0005 + (rnd() % 7500) as f64 / 1e6;
+        let frame = match i % 5 {
+            0 => format!("{:03X}#{:016X}", rnd() % 0x7FF, rnd()),
+            1 => format!("{:08X}#{:08X}", rnd() % 0x1FFF_FFFF, rnd() as u32),
+            2 => format!(
+                "{:03X}##5{:032X}",
+                rnd() % 0x7FF,
+                u128::from(rnd()) << 64 | u128::from(rnd())
+            ),
+            3 => format!("{:03X}#R", rnd() % 0x7FF),
+            _ => format!("{:03X}#{:04X}", rnd() % 0x7FF, rnd() as u16),
+        };
+        log.push_str(&format!("({t:.6}) {iface} {frame}\n"));
+        frames.push((t, frame));
+    }
+    (log, frames)
+}
+
+/// The candump lines strictly between the last start marker and the first end marker.
+fn lines_between_markers(text: &str, start: u8, end: u8) -> Vec<String> {
+    let s = format!("{MARK}{start:02X}");
+    let e = format!("{MARK}{end:02X}");
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with('(')).collect();
+    let first = lines
+        .iter()
+        .rposition(|l| l.ends_with(&s))
+        .expect("start marker")
+        + 1;
+    let last = lines
+        .iter()
+        .position(|l| l.ends_with(&e))
+        .expect("end marker");
+    lines[first..last].iter().map(|l| l.to_string()).collect()
+}
+
+/// Arrival lateness of `got` (candump lines) against the plan, in ms: median, p99, max. The
+/// replay's start is arbitrary, so each frame's offset from the plan is measured against the
+/// frame that came earliest relative to the plan (every value is then >= 0).
+fn lateness(got: &[String], plan: &[(f64, String)]) -> (f64, f64, f64) {
+    let arrivals: Vec<f64> = got
+        .iter()
+        .map(|l| l[1..l.find(')').unwrap()].parse::<f64>().unwrap())
+        .collect();
+    assert_eq!(arrivals.len(), plan.len());
+    let offsets: Vec<f64> = arrivals.iter().zip(plan).map(|(a, (p, _))| a - p).collect();
+    let best = offsets.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut late: Vec<f64> = offsets.iter().map(|o| (o - best) * 1e3).collect();
+    late.sort_by(|a, b| a.total_cmp(b));
+    let q = |x: f64| late[((x * late.len() as f64) as usize).min(late.len() - 1)];
+    (q(0.5), q(0.99), *late.last().unwrap())
+}
+
+#[test]
+fn test_replay_delivers_a_plan_complete_in_order_and_on_time_beside_canplayer() {
+    let _g = lock();
+    let (if0, if1) = ifaces();
+    let (log, planned) = plan(2000, "logif");
+    let plan_path = tmp("plan.log");
+    fs::write(&plan_path, &log).unwrap();
+    let want: Vec<String> = planned.iter().map(|(_, f)| f.clone()).collect();
+
+    let mut figures = Vec::new();
+    for tool in ["canrelearn", "canplayer"] {
+        let got_path = tmp(&format!("replayed-{tool}.log"));
+        let mut dump = spawn_to_file(Command::new("candump").args(["-L", &if1]), &got_path);
+        sync(&if1, 7, &[&got_path]);
+        let status = if tool == "canrelearn" {
+            bin()
+                .args(["replay", plan_path.to_str().unwrap(), "--map"])
+                .arg(format!("{if1}=logif"))
+                .arg("--yes")
+                .status()
+                .unwrap()
+        } else {
+            Command::new("canplayer")
+                .args(["-I", plan_path.to_str().unwrap()])
+                .arg(format!("{if1}=logif"))
+                .status()
+                .unwrap()
+        };
+        assert!(status.success(), "{tool} failed");
+        sync(&if1, 8, &[&got_path]);
+        interrupt(&mut dump);
+        let text = fs::read_to_string(&got_path).unwrap();
+        let got = between_markers(&frames_of(&text), 7, 8);
+        assert_eq!(got, want, "{tool}: every frame, in order");
+        figures.push((
+            tool,
+            lateness(&lines_between_markers(&text, 7, 8), &planned),
+        ));
+    }
+    for (tool, (median, p99, max)) in &figures {
+        eprintln!(
+            "replay timing over {} frames ({tool}): median {median:.3} ms, p99 {p99:.3} ms, max {max:.3} ms",
+            planned.len()
+        );
+    }
+    let _ = if0;
+}
+
+#[test]
+fn test_replay_waits_on_a_full_queue_and_delivers_every_frame() {
+    let _g = lock();
+    let (_, if1) = ifaces();
+    let (log, planned) = plan(400, "logif");
+    let plan_path = tmp("plan-enobufs.log");
+    fs::write(&plan_path, &log).unwrap();
+    let got_path = tmp("replayed-enobufs.log");
+    let mut dump = spawn_to_file(Command::new("candump").args(["-L", &if1]), &got_path);
+    sync(&if1, 9, &[&got_path]);
+    // vcan's `noqueue` never fills; a token bucket makes the kernel answer ENOBUFS.
+    sh(&format!(
+        "ip link set {if1} txqueuelen 1 && tc qdisc replace dev {if1} root tbf rate 100kbit burst 256 limit 256"
+    ));
+    let out = bin()
+        .args([
+            "replay",
+            plan_path.to_str().unwrap(),
+            "--ignore-timestamps",
+            "--yes",
+            "--map",
+        ])
+        .arg(format!("{if1}=logif"))
+        .output()
+        .unwrap();
+    sh(&format!(
+        "tc qdisc del dev {if1} root; ip link set {if1} txqueuelen 10"
+    ));
+    let report = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{report}");
+    sync(&if1, 10, &[&got_path]);
+    interrupt(&mut dump);
+    let got = between_markers(&frames_of(&fs::read_to_string(&got_path).unwrap()), 9, 10);
+    let want: Vec<String> = planned.into_iter().map(|(_, f)| f).collect();
+    assert_eq!(got, want, "every frame, in order, despite ENOBUFS");
+    let waits: u64 = report
+        .split("transmit queue full ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the report counts queue-full waits");
+    assert!(waits > 0, "the queue did fill: {report}");
+    eprintln!("ENOBUFS replay: {report}");
+}
+
+#[test]
+fn test_dump_shows_live_frames_decoded() {
+    let _g = lock();
+    let (if0, _) = ifaces();
+    let mut child = bin()
+        .args([
+            "dump", &if0, "--format", "jsonl", "--count", "3", "--filter", "60D",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Give dump time to open its socket: send until it has seen three.
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "dump did not finish"
+        );
+        sh(&format!("cansend {if0} 60D#0006000000000000"));
+        sh(&format!("cansend {if0} 123#00"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["message"], "BODY_STATUS");
+        assert_eq!(v["signals"]["IGNITION_STATE"], 3);
+        assert_eq!(v["interface"], if0.as_str());
+    }
+}
+
+#[test]
+fn test_missing_interface_exits_4() {
+    let _g = lock();
+    let _ = ifaces();
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/j11-sample.log");
+    for args in [
+        &["dump", "vcan97"][..],
+        &["record", "vcan97", "-o", "/dev/null"],
+        &["replay", sample, "--iface", "vcan97", "--yes"],
+    ] {
+        let out = bin().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(4), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("vcan97"));
+    }
+}
