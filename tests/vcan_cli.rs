@@ -432,3 +432,51 @@ fn test_missing_interface_exits_4() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("vcan97"));
     }
 }
+
+#[test]
+fn test_live_watch_sees_a_node_stop_and_restart() {
+    let _g = lock();
+    let (if0, _) = ifaces();
+    let events = tmp("watch.jsonl");
+    let mut watch = spawn_to_file(
+        bin().args([
+            "watch",
+            &if0,
+            "--format",
+            "jsonl",
+            "--always-armed",
+            "--grace",
+            "0",
+            "--node",
+            "TESTNODE",
+            "--expect",
+            "123:50:TESTNODE",
+        ]),
+        &events,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // 0x123 every 50 ms for 1.5 s, silent 2.5 s (over the 2 s timeout), then again.
+    sh(&format!("cangen {if0} -I 123 -L 8 -D i -g 50 -n 30"));
+    std::thread::sleep(Duration::from_millis(2500));
+    sh(&format!("cangen {if0} -I 123 -L 8 -D i -g 50 -n 20"));
+    wait_for("the restored event", Duration::from_secs(20), || {
+        count_in(&events, "\"restored\"") >= 2
+    });
+    interrupt(&mut watch);
+    let text = fs::read_to_string(&events).unwrap();
+    let kinds: Vec<(String, bool)> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["event"].as_str().unwrap().to_string(),
+                v["message"].is_null(),
+            )
+        })
+        .collect();
+    // The message and the node, each lost then restored (the node may come first).
+    assert_eq!(kinds.len(), 4, "{text}");
+    assert_eq!(kinds.iter().filter(|k| k.0 == "lost").count(), 2, "{text}");
+    assert!(kinds[..2].iter().all(|k| k.0 == "lost"), "{text}");
+    assert!(kinds[2..].iter().all(|k| k.0 == "restored"), "{text}");
+}

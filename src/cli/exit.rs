@@ -11,7 +11,6 @@ pub const FAILURE: u8 = 1;
 /// Usage or input error: bad arguments, an unreadable or malformed log, DBC or script.
 pub const USAGE: u8 = 2;
 /// Communication lost: a watched node went silent (`watch --fail-on-loss`).
-#[allow(dead_code, reason = "documented now, returned by the watch command")]
 pub const COMM_LOST: u8 = 3;
 /// Bus or I/O error: a missing or down interface, a module that never answered, a write error.
 pub const BUS_IO: u8 = 4;

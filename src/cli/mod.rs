@@ -18,6 +18,7 @@ mod output;
 mod record;
 mod replay;
 mod source;
+mod watch;
 
 /// Monitor a car's CAN bus, decode captures with DBC files, and run module relearn procedures.
 #[derive(Debug, Parser)]
@@ -53,6 +54,8 @@ enum Command {
     Record(record::Args),
     /// Replay a candump log onto CAN interfaces, on time.
     Replay(replay::Args),
+    /// Report messages and nodes that stop arriving (communication loss), live or in a log.
+    Watch(watch::Args),
 }
 
 /// An error with the exit code it maps to.
@@ -136,6 +139,7 @@ pub fn main() -> ExitCode {
         Command::Dump(args) => dump::run(args),
         Command::Record(args) => record::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Watch(args) => watch::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -396,6 +396,8 @@ pub struct Database {
     pub(crate) messages: Vec<Message>,
     pub(crate) nodes: Vec<Node>,
     pub(crate) value_tables: Vec<ValueTable>,
+    /// Network-level attribute values (`BA_ "Name" value;`), as text.
+    pub(crate) attributes: std::collections::BTreeMap<String, String>,
     standard: Box<[u32]>,
     extended: HashMap<u32, u32, BuildIdHasher>,
 }
@@ -449,6 +451,11 @@ impl Database {
         Ok(db)
     }
 
+    /// A network-level attribute (`BA_ "Name" value;`) as text, if the database sets it.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).map(String::as_str)
+    }
+
     /// A database without messages.
     pub fn empty() -> Database {
         Database {
@@ -456,6 +463,7 @@ impl Database {
             messages: Vec::new(),
             nodes: Vec::new(),
             value_tables: Vec::new(),
+            attributes: std::collections::BTreeMap::new(),
             standard: vec![NO_MESSAGE; 0x800].into_boxed_slice(),
             extended: HashMap::with_hasher(BuildIdHasher),
         }
@@ -499,6 +507,10 @@ impl Database {
             } else {
                 self.nodes.push(n);
             }
+        }
+        for (k, v) in other.attributes {
+            // The first file to set a network attribute keeps it.
+            self.attributes.entry(k).or_insert(v);
         }
         for mut t in other.value_tables {
             t.source += base;
@@ -695,6 +707,15 @@ pub(crate) fn compile(
 ) -> Database {
     let mut db = Database::empty();
     db.sources.push(source_name.to_string());
+    for a in &dbc.attribute_values_database {
+        let text = match &a.value {
+            ast::AttributeValue::Uint(v) => v.to_string(),
+            ast::AttributeValue::Int(v) => v.to_string(),
+            ast::AttributeValue::Double(v) => v.to_string(),
+            ast::AttributeValue::String(v) => v.clone(),
+        };
+        db.attributes.insert(a.name.clone(), text);
+    }
 
     let mut message_comments = HashMap::new();
     let mut signal_comments = HashMap::new();
