@@ -1,21 +1,48 @@
 #!/usr/bin/env bash
-# The one test command (README, .ci/run): installs what the tests need, then runs the format
-# check, clippy with -D warnings, every unit/integration/property test, and the vcan tests
-# (natively when this kernel has vcan, otherwise inside a small QEMU VM; never skipped).
+# The one test command (README, .ci/run). On a fresh Linux machine with a Rust toolchain it
+# installs what the tests need and runs, in order:
+#   1. cargo fmt --check
+#   2. cargo clippy --all-targets -D warnings (with and without the vcan test feature)
+#   3. every unit, property, integration and doc test (cargo test)
+#   4. the tests against real SocketCAN: natively where this kernel has vcan, otherwise inside
+#      a small QEMU VM set up from Debian's packages (tests/vm/run-vcan-tests.sh); never skipped
+#   5. every fuzz target for a short while (fuzz/run.sh; FUZZ_SECONDS, default 10 per target)
+# Any failure stops the run with a non-zero exit status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+need_apt=()
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    step "installing ${need_apt[*]} (Debian packages)"
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+    else
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+    fi
+fi
+
 step "toolchain: $(cargo --version)"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --all-targets --features vcan-tests -- -D warnings
 
-step "cargo test"
+step "cargo test (unit, property, integration, CLI, benches in test mode)"
 cargo test --locked --all-targets
 
 step "doc tests"
 cargo test --locked --doc
+
+step "tests on real SocketCAN (vcan), against can-utils and the kernel's ISO-TP"
+bash tests/vm/run-vcan-tests.sh --locked
+
+step "fuzz targets, ${FUZZ_SECONDS:-10} s each"
+bash fuzz/run.sh "${FUZZ_SECONDS:-10}"
+
+step "all tests passed"

@@ -27,9 +27,9 @@ mod watch;
     version,
     about,
     long_about = "canrelearn decodes CAN traffic with DBC files (the bundled Nissan Qashqai J11 \
-                  definitions or your own), reads and writes candump logs, and (in later \
-                  versions) watches for modules going silent and runs scripted relearn \
-                  procedures. Nothing is ever sent to a car without your confirmation.",
+                  definitions or your own), records and replays candump logs, and watches for \
+                  modules going silent, live on SocketCAN or over a capture. Nothing is ever \
+                  sent to a car without your confirmation.",
     after_help = exit::HELP_TABLE,
     propagate_version = true
 )]
