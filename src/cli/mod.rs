@@ -14,6 +14,7 @@ mod decode;
 pub mod exit;
 mod input;
 mod output;
+mod simulate;
 #[allow(dead_code, reason = "used by dump, record and watch, landing next")]
 mod source;
 
@@ -45,6 +46,8 @@ enum Command {
     Decode(decode::Args),
     /// Inspect and check DBC files.
     Dbc(dbc_cmd::Args),
+    /// Simulate a car (periodic frames, diagnostic answers, faults) on a CAN interface.
+    Simulate(simulate::Args),
 }
 
 /// An error with the exit code it maps to.
@@ -125,6 +128,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => decode::run(args),
         Command::Dbc(args) => dbc_cmd::run(args),
+        Command::Simulate(args) => simulate::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
