@@ -557,3 +557,45 @@ fn test_requests_and_responses_are_events() {
         ]
     );
 }
+
+mod driven_at_arbitrary_times {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// However irregularly a driver wakes up (here never later than the shortest cycle),
+        /// every periodic message goes out once per slot of its grid, never twice per wake-up.
+        #[test]
+        fn prop_schedule_does_not_depend_on_wake_ups(gaps in prop::collection::vec(0u64..=10_000, 50..400)) {
+            let p = Profile::from_toml(PROFILE, "j11").unwrap();
+            let db = db();
+            let mut v = Vehicle::new(&p, &db, &[]).unwrap();
+            let mut now = Timestamp::ZERO;
+            let mut counts: BTreeMap<u32, u64> = BTreeMap::new();
+            for gap in gaps {
+                v.handle_timeout(now);
+                let mut this_wake = std::collections::BTreeSet::new();
+                while let Some(f) = v.poll_transmit(now) {
+                    let id = f.id().unwrap().raw();
+                    prop_assert!(this_wake.insert(id), "{id:X} twice at {now}");
+                    *counts.entry(id).or_default() += 1;
+                }
+                now = now + Duration::from_micros(gap);
+            }
+            // Slots at or before the last wake-up.
+            let last = now.as_nanos();
+            for info in v.periodic_messages() {
+                let phase = info.phase.as_nanos() as u64;
+                let cycle = info.cycle.as_nanos() as u64;
+                let slots_until = |t: u64| if t < phase { 0 } else { (t - phase) / cycle + 1 };
+                let got = counts.get(&info.id.raw()).copied().unwrap_or(0);
+                // The last gap was not followed by a wake-up.
+                let expected_max = slots_until(last);
+                prop_assert!(got <= expected_max && got + 1 >= expected_max,
+                    "{}: {got} frames, {expected_max} slots", info.name);
+            }
+        }
+    }
+}
