@@ -582,7 +582,7 @@ mod driven_at_arbitrary_times {
                     prop_assert!(this_wake.insert(id), "{id:X} twice at {now}");
                     *counts.entry(id).or_default() += 1;
                 }
-                now = now + Duration::from_micros(gap);
+                now += Duration::from_micros(gap);
             }
             // Slots at or before the last wake-up.
             let last = now.as_nanos();
