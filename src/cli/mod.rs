@@ -17,6 +17,7 @@ mod input;
 mod output;
 mod record;
 mod replay;
+mod simulate;
 mod source;
 mod watch;
 
@@ -56,6 +57,8 @@ enum Command {
     Replay(replay::Args),
     /// Report messages and nodes that stop arriving (communication loss), live or in a log.
     Watch(watch::Args),
+    /// Simulate a car (periodic frames, diagnostic answers, faults) on a CAN interface.
+    Simulate(simulate::Args),
 }
 
 /// An error with the exit code it maps to.
@@ -140,6 +143,7 @@ pub fn main() -> ExitCode {
         Command::Record(args) => record::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Watch(args) => watch::run(args),
+        Command::Simulate(args) => simulate::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -3,3 +3,4 @@
 //! the machines it drives may not.
 
 pub mod precise;
+pub mod sim;

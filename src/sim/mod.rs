@@ -6,3 +6,4 @@
 
 pub mod ecu;
 pub mod profile;
+pub mod vehicle;
