@@ -673,3 +673,49 @@ mod tests {
         assert!(core::mem::size_of::<Frame>() <= 80);
     }
 }
+
+/// proptest strategies for frames, shared by the crate's unit tests.
+#[cfg(test)]
+pub(crate) mod arb {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any standard or extended id.
+    pub fn id() -> impl Strategy<Value = Id> {
+        prop_oneof![
+            (0u16..=0x7FF).prop_map(|r| Id::standard(r).unwrap()),
+            (0u32..=0x1FFF_FFFF).prop_map(|r| Id::extended(r).unwrap()),
+        ]
+    }
+
+    /// Any frame: classic (with raw DLCs), remote (with raw DLCs), CAN FD of every length and
+    /// flag mask, error frames.
+    pub fn frame() -> impl Strategy<Value = Frame> {
+        prop_oneof![
+            (id(), proptest::collection::vec(any::<u8>(), 0..=8))
+                .prop_map(|(id, d)| Frame::classic(id, &d).unwrap()),
+            (id(), any::<[u8; 8]>(), 9u8..=15).prop_map(|(id, d, dlc)| Frame::Classic(
+                ClassicFrame::with_raw_dlc(id, d, dlc).unwrap()
+            )),
+            (id(), 0u8..=8).prop_map(|(id, l)| Frame::Remote(RemoteFrame::new(id, l).unwrap())),
+            (id(), 9u8..=15)
+                .prop_map(|(id, d)| Frame::Remote(RemoteFrame::with_raw_dlc(id, d).unwrap())),
+            (
+                id(),
+                proptest::sample::select(FD_LENGTHS.to_vec()),
+                any::<[u8; 64]>(),
+                0u8..=15
+            )
+                .prop_map(|(id, len, d, flags)| Frame::Fd(
+                    FdFrame::new(
+                        id,
+                        &d[..usize::from(len)],
+                        FdFlags::from_bits(flags).unwrap()
+                    )
+                    .unwrap()
+                )),
+            (0u32..=0x1FFF_FFFF, any::<[u8; 8]>())
+                .prop_map(|(c, d)| Frame::Error(ErrorFrame::new(c, d).unwrap())),
+        ]
+    }
+}

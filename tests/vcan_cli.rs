@@ -480,3 +480,62 @@ fn test_live_watch_sees_a_node_stop_and_restart() {
     assert!(kinds[..2].iter().all(|k| k.0 == "lost"), "{text}");
     assert!(kinds[2..].iter().all(|k| k.0 == "restored"), "{text}");
 }
+
+/// CPU seconds (user + system) a process has used so far, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit_once(')').map(|r| r.1).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the ')'.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+#[test]
+fn test_record_keeps_up_with_cangen_flat_out_beside_candump() {
+    let _g = lock();
+    let (if0, _) = ifaces();
+    let ours = tmp("flood-ours.log");
+    let theirs = tmp("flood-candump.log");
+    let mut rec = spawn_to_file(
+        bin().args(["record", &if0, "-o", ours.to_str().unwrap()]),
+        &tmp("z"),
+    );
+    let mut dump = spawn_to_file(Command::new("candump").args(["-L", &if0]), &theirs);
+    sync(&if0, 11, &[&ours, &theirs]);
+    let (cpu_ours0, cpu_theirs0) = (cpu_seconds(rec.id()), cpu_seconds(dump.id()));
+    let n = 50_000;
+    let start = Instant::now();
+    sh(&format!("cangen {if0} -g 0 -n {n} -I i -L 8 -D i"));
+    let secs = start.elapsed().as_secs_f64();
+    sync(&if0, 12, &[&ours, &theirs]);
+    let (cpu_ours, cpu_theirs) = (
+        cpu_seconds(rec.id()) - cpu_ours0,
+        cpu_seconds(dump.id()) - cpu_theirs0,
+    );
+    interrupt(&mut rec);
+    let err = {
+        let mut s = String::new();
+        use std::io::Read;
+        if let Some(mut e) = rec.stderr.take() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    };
+    interrupt(&mut dump);
+    let a = between_markers(&frames_of(&fs::read_to_string(&ours).unwrap()), 11, 12).len();
+    let b = between_markers(&frames_of(&fs::read_to_string(&theirs).unwrap()), 11, 12).len();
+    eprintln!(
+        "flood of {n} frames in {secs:.2} s ({:.0} frames/s): record got {a} (CPU {cpu_ours:.2} s), candump got {b} (CPU {cpu_theirs:.2} s); {}",
+        n as f64 / secs,
+        err.trim()
+    );
+    assert!(
+        a >= b,
+        "record must not lose frames candump kept: {a} < {b}"
+    );
+    if b == n {
+        assert_eq!(a, n, "candump had every frame, so must we");
+    }
+}

@@ -636,31 +636,7 @@ mod tests {
         assert_eq!(decode_frame(&fd).unwrap().data().len(), 12);
     }
 
-    fn arb_id() -> impl Strategy<Value = Id> {
-        prop_oneof![
-            (0u16..=0x7FF).prop_map(|i| Id::standard(i).unwrap()),
-            (0u32..=0x1FFF_FFFF).prop_map(|i| Id::extended(i).unwrap()),
-        ]
-    }
-
-    fn arb_frame() -> impl Strategy<Value = Frame> {
-        prop_oneof![
-            (arb_id(), proptest::collection::vec(any::<u8>(), 0..=8))
-                .prop_map(|(id, d)| Frame::classic(id, &d).unwrap()),
-            (arb_id(), any::<[u8; 8]>(), 9u8..=15).prop_map(|(id, d, dlc)| Frame::Classic(
-                ClassicFrame::with_raw_dlc(id, d, dlc).unwrap()
-            )),
-            (arb_id(), 0u8..=8).prop_map(|(id, l)| Frame::Remote(RemoteFrame::new(id, l).unwrap())),
-            (arb_id(), 9u8..=15)
-                .prop_map(|(id, d)| Frame::Remote(RemoteFrame::with_raw_dlc(id, d).unwrap())),
-            (0u32..=0x1FFF_FFFF, any::<[u8; 8]>())
-                .prop_map(|(c, d)| Frame::Error(ErrorFrame::new(c, d).unwrap())),
-            (arb_id(), 0usize..16, any::<[u8; 64]>(), 0u8..16).prop_map(|(id, i, d, fl)| {
-                let len = usize::from(FD_LENGTHS[i]);
-                Frame::Fd(FdFrame::new(id, &d[..len], FdFlags::from_bits(fl).unwrap()).unwrap())
-            }),
-        ]
-    }
+    use crate::frame::arb::frame as arb_frame;
 
     proptest! {
         #[test]

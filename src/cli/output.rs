@@ -354,7 +354,9 @@ fn text(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
                     (PhysicalValue::Int(i), _, _) => push_int(buf, i),
                     _ => push_value_rounded(buf, s.physical, Some(st.decimals)),
                 }
-                buf.extend_from_slice(&st.unit);
+                if !st.unit.is_empty() {
+                    buf.extend_from_slice(&st.unit);
+                }
                 if st.labelled
                     && let Some(label) = s.label(m)
                 {

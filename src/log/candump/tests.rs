@@ -738,41 +738,7 @@ fn test_reader_io_error_is_distinct() {
     }
 }
 
-fn arb_id() -> impl Strategy<Value = Id> {
-    prop_oneof![
-        (0u16..=0x7FF).prop_map(|r| Id::standard(r).unwrap()),
-        (0u32..=0x1FFF_FFFF).prop_map(|r| Id::extended(r).unwrap()),
-    ]
-}
-
-fn arb_frame() -> impl Strategy<Value = Frame> {
-    prop_oneof![
-        (arb_id(), proptest::collection::vec(any::<u8>(), 0..=8))
-            .prop_map(|(id, d)| Frame::classic(id, &d).unwrap()),
-        (arb_id(), any::<[u8; 8]>(), 9u8..=15).prop_map(|(id, d, dlc)| Frame::Classic(
-            ClassicFrame::with_raw_dlc(id, d, dlc).unwrap()
-        )),
-        (arb_id(), 0u8..=8).prop_map(|(id, l)| Frame::Remote(RemoteFrame::new(id, l).unwrap())),
-        (arb_id(), 9u8..=15)
-            .prop_map(|(id, d)| Frame::Remote(RemoteFrame::with_raw_dlc(id, d).unwrap())),
-        (
-            arb_id(),
-            proptest::sample::select(crate::frame::FD_LENGTHS.to_vec()),
-            any::<[u8; 64]>(),
-            0u8..=15
-        )
-            .prop_map(|(id, len, d, flags)| Frame::Fd(
-                FdFrame::new(
-                    id,
-                    &d[..usize::from(len)],
-                    FdFlags::from_bits(flags).unwrap()
-                )
-                .unwrap()
-            )),
-        (0u32..=0x1FFF_FFFF, any::<[u8; 8]>())
-            .prop_map(|(c, d)| Frame::Error(ErrorFrame::new(c, d).unwrap())),
-    ]
-}
+use crate::frame::arb::frame as arb_frame;
 
 fn arb_record() -> impl Strategy<Value = OwnedRecord> {
     (
