@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod dbc_cmd;
 mod decode;
+mod diag;
 pub mod exit;
 mod input;
 mod output;
@@ -45,6 +46,8 @@ enum Command {
     Decode(decode::Args),
     /// Inspect and check DBC files.
     Dbc(dbc_cmd::Args),
+    /// Diagnostics over ISO-TP: requests, module scan, DTCs, passive sniffing.
+    Diag(diag::Args),
 }
 
 /// An error with the exit code it maps to.
@@ -125,6 +128,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => decode::run(args),
         Command::Dbc(args) => dbc_cmd::run(args),
+        Command::Diag(args) => diag::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
