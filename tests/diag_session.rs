@@ -255,18 +255,22 @@ async fn test_keep_alive_holds_the_session_and_close_returns_to_default() {
     );
     let close = r.session.close().await.unwrap().unwrap();
     assert_eq!(close.outcome.pdu(), Some(&[0x50, 0x81][..]));
-    let seen = r.seen.lock().unwrap();
-    assert_eq!(seen.requests.last().unwrap().1, [0x10, 0x81]);
-    assert_eq!(
-        seen.sessions.iter().map(|s| s.1).collect::<Vec<_>>(),
-        [0xC0, 0x81]
-    );
-    drop(seen);
+    let count = {
+        let seen = r.seen.lock().unwrap();
+        assert_eq!(seen.requests.last().unwrap().1, [0x10, 0x81]);
+        assert_eq!(
+            seen.sessions.iter().map(|s| s.1).collect::<Vec<_>>(),
+            [0xC0, 0x81]
+        );
+        seen.requests.len()
+    };
     // Closed: no more requests, no more keep-alives.
     assert!(matches!(
         r.session.request(&[0x1A, 0x81], req()).await,
         Err(DiagError::Client(ClientError::Closed))
     ));
+    r.session.idle_for(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(r.seen.lock().unwrap().requests.len(), count);
 }
 
 #[tokio::test(start_paused = true)]
