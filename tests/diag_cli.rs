@@ -33,7 +33,7 @@ fn test_sniff_text_pairs_requests_and_responses() {
 100.000000      745 request  10 C0  StartDiagnosticSession
 100.015000      765 positive 50 C0  StartDiagnosticSession [15.0 ms after 745]
 100.100000      745 request  1A 81  ReadEcuIdentification
-100.113000      765 positive 5A 81 32 38 34 42 32 2D 34 45 41 30 41  ReadEcuIdentification [13.0 ms after 745]
+100.112000      765 positive 5A 81 32 38 34 42 32 2D 34 45 41 30 41  ReadEcuIdentification [12.0 ms after 745]
 100.300000      745 request  21 83  ReadDataByLocalIdentifier
 100.310000      765 pending  7F 21 78  $21 ReadDataByLocalIdentifier: NRC 0x78 requestCorrectlyReceived-ResponsePending: the request was received and the answer will come later (wait P2*) [10.0 ms after 745]
 100.320000      765 negative 7F 21 80  $21 ReadDataByLocalIdentifier: NRC 0x80 serviceNotSupportedInActiveDiagnosticSession: the service is not available in the current session (open another session with $10) [20.0 ms after 745]

@@ -155,19 +155,21 @@ fn test_request_sessions_nrcs_and_multi_frame() {
     assert_eq!(first_line(&o), hex(&expected));
     r.next_request();
 
-    // Three 0x78 (900 ms) then positive; with P2* 5 s and P2 200 ms it succeeds.
-    let o = request(&["31", "90"], &["--p2-ms", "200"]);
+    // Three 0x78 1 s apart, then positive 3 s after the request: longer than P2 (1 s), within
+    // P2* (5 s) of each 0x78.
+    let o = request(&["31", "90"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(first_line(&o), "71 90");
     assert!(text(&o.stderr).contains("3 times"), "{}", text(&o.stderr));
     r.next_request();
     // With P2* shorter than the gap between 0x78s it times out: exit 4.
-    let o = request(&["31", "90"], &["--p2-star-ms", "100"]);
+    let o = request(&["31", "90"], &["--p2-star-ms", "300"]);
     assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("no answer"), "{}", text(&o.stderr));
+    let e = text(&o.stderr);
+    assert!(e.contains("no answer") && e.contains("P2*"), "{e}");
     r.next_request();
     // Wait for the responder to finish that exchange before the next one.
-    std::thread::sleep(std::time::Duration::from_millis(1000));
+    std::thread::sleep(std::time::Duration::from_millis(3500));
 
     // No response expected: nothing printed, exit 0, the module got it.
     let o = request(&["3E", "80"], &["--no-response"]);
@@ -198,7 +200,7 @@ fn test_no_answer_exits_4() {
     assert!(o.stdout.is_empty());
     let e = text(&o.stderr);
     assert!(
-        e.contains("no answer from 7E8") && e.contains("200 ms"),
+        e.contains("no answer from 7E8 to `1A 81` sent on 7E0: nothing within P2"),
         "{e}"
     );
 }

@@ -15,7 +15,8 @@ use canrelearn::bus::{AnyBus, Pacing, SocketCanBus, SocketCanOptions};
 use canrelearn::diag::codec::service_name;
 use canrelearn::diag::dtc::{DtcRecord, parse_kwp_dtc_by_status, parse_uds_dtc_by_status};
 use canrelearn::diag::{
-    ClientConfig, Dialect, Nrc, RequestOptions, classify_response, format_hex, parse_hex,
+    ClientConfig, Dialect, Nrc, RequestOptions, TimeoutReason, classify_response, format_hex,
+    parse_hex,
 };
 use canrelearn::drive::diag::{DiagSession, Outcome, Reply, SessionConfig};
 use canrelearn::drive::isotp::unix_tokio_clock;
@@ -49,6 +50,11 @@ enum Cmd {
     /// Read or clear stored diagnostic trouble codes.
     Dtc(DtcArgs),
     /// Decode diagnostic conversations passively, on a live bus or in a log.
+    ///
+    /// Each complete ISO-TP message on the diagnostic ids is one line: the time of its first
+    /// frame, the CAN id, the kind (request, positive, negative, pending, or broken for a
+    /// transfer that did not complete), the PDU in hex, the service or NRC name and meaning,
+    /// and for a response the time since the end of the request it answers.
     Sniff(SniffArgs),
 }
 
@@ -359,21 +365,28 @@ fn report_reply(
             Ok(exit::FAILURE)
         }
         Outcome::SentNoResponse => Ok(exit::OK),
-        Outcome::Timeout { waited, .. } => Err(CliError::new(
-            exit::BUS_IO,
-            anyhow!(
-                "no answer from {} to `{}` sent on {} within {} ms{}",
-                id_text(rx),
-                format_hex(pdu),
-                id_text(tx),
-                waited.as_millis(),
-                if pending > 0 {
-                    format!(" (after {pending} response-pending answers)")
-                } else {
-                    String::new()
+        Outcome::Timeout { waited, reason, .. } => {
+            let rule = match reason {
+                TimeoutReason::P2 => "nothing within P2".to_string(),
+                TimeoutReason::P2Star => format!(
+                    "no final answer within P2* of the last of {pending} response-pending (0x78) answers"
+                ),
+                TimeoutReason::PendingLimit => {
+                    format!("gave up after {pending} response-pending (0x78) answers")
                 }
-            ),
-        )),
+                TimeoutReason::OverallCap => "the overall time limit expired".to_string(),
+            };
+            Err(CliError::new(
+                exit::BUS_IO,
+                anyhow!(
+                    "no answer from {} to `{}` sent on {}: {rule} (waited {} ms)",
+                    id_text(rx),
+                    format_hex(pdu),
+                    id_text(tx),
+                    waited.as_millis(),
+                ),
+            ))
+        }
         Outcome::SendFailed(f) => Err(CliError::new(
             exit::BUS_IO,
             anyhow!("the request could not be sent on {}: {f}", id_text(tx)),
@@ -686,6 +699,7 @@ fn parse_sniff_range(text: &str) -> Result<IdRange, CliError> {
 #[derive(Debug)]
 struct Open {
     id: Id,
+    /// When its last frame was seen (response times count from there).
     at: Timestamp,
     pdu: Vec<u8>,
 }
@@ -705,7 +719,16 @@ impl Sniffer {
         matches!(pdu.first(), Some(&b) if b < 0x40 || (0x80..0xC0).contains(&b))
     }
 
-    fn on_message(&mut self, id: Id, at: Timestamp, pdu: &[u8], out: &mut Vec<u8>) {
+    /// A complete message whose frames span `first..=last`.
+    fn on_message(
+        &mut self,
+        id: Id,
+        first: Timestamp,
+        last: Timestamp,
+        pdu: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        let at = first;
         if Self::is_request(pdu) {
             self.open.retain(|o| o.id != id);
             if self.open.len() >= MAX_OPEN {
@@ -713,7 +736,7 @@ impl Sniffer {
             }
             self.open.push_back(Open {
                 id,
-                at,
+                at: last,
                 pdu: pdu.to_vec(),
             });
             let sid = pdu.first().copied().unwrap_or(0);
@@ -875,7 +898,7 @@ impl Sniffer {
 
     fn observe(&mut self, obs: Observation, out: &mut Vec<u8>) {
         match obs {
-            Observation::Message(m) => self.on_message(m.id, m.first.max(m.last), &m.data, out),
+            Observation::Message(m) => self.on_message(m.id, m.first, m.last, &m.data, out),
             Observation::Incomplete {
                 id,
                 last,

@@ -74,6 +74,9 @@ pub enum DiagError {
     /// ISO-TP refused the PDU (too large, empty).
     #[error("ISO-TP refused the request: {0}")]
     IsoTp(#[from] isotp::SendError),
+    /// ISO-TP aborted a transmission (only from helpers that send outside a request).
+    #[error("ISO-TP send failed: {0}")]
+    SendFailed(SendFailure),
 }
 
 impl From<IsoTpError> for DiagError {
@@ -81,8 +84,7 @@ impl From<IsoTpError> for DiagError {
         match e {
             IsoTpError::Bus(b) => DiagError::Bus(b),
             IsoTpError::Refused(r) => DiagError::IsoTp(r),
-            // `next_event` never returns this variant; mapped for completeness.
-            IsoTpError::SendFailed(_) => DiagError::IsoTp(isotp::SendError::Busy),
+            IsoTpError::SendFailed(f) => DiagError::SendFailed(f),
         }
     }
 }

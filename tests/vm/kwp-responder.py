@@ -7,7 +7,7 @@ tests/vcan_diag.rs. It answers on TXID the requests received on RXID:
   21 83              -> 61 83 "284B2-4EA0A" in session C0, else 7F 21 80
   21 F0              -> 61 F0 + 200 bytes 00 01 02 ...          (long multi-frame response)
   3B id data...      -> 7B id                                   (multi-frame requests welcome)
-  31 90              -> 7F 31 78 three times, 300 ms apart, then 71 90
+  31 90              -> 7F 31 78 three times, 1 s apart, then 71 90
   18 ...             -> 58 01 D0 00 20                           (U1000, status 0x20)
   14 ...             -> 54 + the group bytes
   3E 80              -> nothing; 3E 00 -> 7E 00
@@ -64,7 +64,7 @@ def main():
         elif req == b"\x31\x90":
             for _ in range(3):
                 s.send(b"\x7f\x31\x78")
-                time.sleep(0.3)
+                time.sleep(1.0)
             resp = b"\x71\x90"
         elif sid == 0x18:
             resp = b"\x58\x01\xd0\x00\x20"
