@@ -997,3 +997,71 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
         None => Ok(exit::OK),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_parse_id_forms() {
+        assert_eq!(
+            parse_id("0x745", false).unwrap(),
+            Id::standard(0x745).unwrap()
+        );
+        assert_eq!(
+            parse_id("745", false).unwrap(),
+            Id::standard(0x745).unwrap()
+        );
+        assert_eq!(
+            parse_id("18DAF110", false).unwrap(),
+            Id::extended(0x18DA_F110).unwrap()
+        );
+        assert_eq!(parse_id("745", true).unwrap(), Id::extended(0x745).unwrap());
+        assert_eq!(parse_id("800", false).unwrap_err().code, exit::USAGE);
+        assert_eq!(parse_id("", false).unwrap_err().code, exit::USAGE);
+        assert_eq!(parse_id("7g5", false).unwrap_err().code, exit::USAGE);
+        assert_eq!(parse_id("3FFFFFFF", false).unwrap_err().code, exit::USAGE);
+    }
+
+    #[test]
+    fn test_parse_padding() {
+        assert_eq!(parse_padding(None, Some(0xFF)).unwrap(), Some(0xFF));
+        assert_eq!(parse_padding(Some("none"), Some(0xFF)).unwrap(), None);
+        assert_eq!(parse_padding(Some("0xAA"), None).unwrap(), Some(0xAA));
+        assert!(parse_padding(Some("AABB"), None).is_err());
+    }
+
+    #[test]
+    fn test_parse_scan_ranges() {
+        let p = parse_range("740-742+20", false).unwrap();
+        let raw: Vec<(u32, u32)> = p.iter().map(|(t, r)| (t.raw(), r.raw())).collect();
+        assert_eq!(raw, [(0x740, 0x760), (0x741, 0x761), (0x742, 0x762)]);
+        let p = parse_range("7E0+8", false).unwrap();
+        assert_eq!((p[0].0.raw(), p[0].1.raw()), (0x7E0, 0x7E8));
+        let p = parse_range("71E:72E", false).unwrap();
+        assert_eq!((p[0].0.raw(), p[0].1.raw()), (0x71E, 0x72E));
+        assert!(parse_range("740-74F", false).is_err());
+        assert!(parse_range("74F-740+20", false).is_err());
+        // A response id past the 11-bit range is refused, not wrapped.
+        assert!(parse_range("7F0-7FF+20", false).is_err());
+    }
+
+    #[test]
+    fn test_sniff_ranges() {
+        let r = parse_sniff_range("700-7FF").unwrap();
+        assert!(r.contains(Id::standard(0x745).unwrap()));
+        assert!(!r.contains(Id::extended(0x745).unwrap()));
+        let r = parse_sniff_range("18DA0000-18DAFFFF").unwrap();
+        assert!(r.contains(Id::extended(0x18DA_F110).unwrap()));
+        assert!(parse_sniff_range("7FF-700").is_err());
+        assert!(parse_sniff_range("700-18DAFFFF").is_err());
+    }
+
+    #[test]
+    fn test_ascii_text() {
+        assert_eq!(ascii_text(b"284B2-4EA0A"), "284B2-4EA0A");
+        assert_eq!(ascii_text(b" VIN123 \x00"), "VIN123 .");
+        assert_eq!(ascii_text(&[0x01, 0x02, 0x03, 0x41]), "");
+        assert_eq!(ascii_text(&[]), "");
+    }
+}
