@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod dbc_cmd;
 mod decode;
+mod diag;
 mod dump;
 pub mod exit;
 mod input;
@@ -59,6 +60,8 @@ enum Command {
     Watch(watch::Args),
     /// Simulate a car (periodic frames, diagnostic answers, faults) on a CAN interface.
     Simulate(simulate::Args),
+    /// Diagnostics over ISO-TP: requests, module scan, DTCs, passive sniffing.
+    Diag(diag::Args),
 }
 
 /// An error with the exit code it maps to.
@@ -144,6 +147,7 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Diag(args) => diag::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

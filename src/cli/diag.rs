@@ -1,0 +1,1067 @@
+//! `canrelearn diag`: diagnostic requests over ISO-TP (KWP2000 / UDS), module scan, DTCs, and
+//! passive decoding of diagnostic conversations.
+//!
+//! Thin: the protocol work is in `drive::diag` (ISO-TP + client on a bus), `isotp::Reassembler`
+//! and `diag::{codec, dtc, hex}`. Module names come from the bundled simulator profile
+//! (`scripts/simulator/qashqai-j11.toml`), never from Rust constants.
+
+use std::collections::VecDeque;
+use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use canrelearn::Timestamp;
+use canrelearn::bus::{AnyBus, Pacing, SocketCanBus, SocketCanOptions};
+use canrelearn::diag::codec::service_name;
+use canrelearn::diag::dtc::{DtcRecord, parse_kwp_dtc_by_status, parse_uds_dtc_by_status};
+use canrelearn::diag::{
+    ClientConfig, Dialect, Nrc, RequestOptions, TimeoutReason, classify_response, format_hex,
+    parse_hex,
+};
+use canrelearn::drive::diag::{DiagSession, Outcome, Reply, SessionConfig};
+use canrelearn::drive::isotp::unix_tokio_clock;
+use canrelearn::frame::Id;
+use canrelearn::isotp::{self, FrameFormat, Observation, ObserverConfig, Reassembler};
+use canrelearn::sim::profile::Profile;
+
+use super::source::{self, Incoming, Source};
+use super::{CliError, WithCode, exit};
+
+/// The bundled vehicle profile: where module names map to diagnostic ids.
+const PROFILE: &str = include_str!("../../scripts/simulator/qashqai-j11.toml");
+
+/// Diagnostics over ISO-TP: send requests, scan for modules, read and clear DTCs, sniff.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Cmd {
+    /// Send one request PDU and print the response.
+    ///
+    /// The first line of standard output is the response PDU in hex (`50 C0`). Exit 0 for a
+    /// positive response, 1 for a negative one (its NRC name and meaning follow), 4 when the
+    /// module does not answer.
+    Request(RequestArgs),
+    /// Find the modules that answer diagnostics (read-only: `1A 81`, then `21 83`, `22 F1 90`).
+    Scan(ScanArgs),
+    /// Read or clear stored diagnostic trouble codes.
+    Dtc(DtcArgs),
+    /// Decode diagnostic conversations passively, on a live bus or in a log.
+    ///
+    /// Each complete ISO-TP message on the diagnostic ids is one line: the time of its first
+    /// frame, the CAN id, the kind (request, positive, negative, pending, or broken for a
+    /// transfer that did not complete), the PDU in hex, the service or NRC name and meaning,
+    /// and for a response the time since the end of the request it answers.
+    Sniff(SniffArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DialectArg {
+    Kwp2000,
+    Uds,
+}
+
+impl From<DialectArg> for Dialect {
+    fn from(d: DialectArg) -> Dialect {
+        match d {
+            DialectArg::Kwp2000 => Dialect::Kwp2000,
+            DialectArg::Uds => Dialect::Uds,
+        }
+    }
+}
+
+/// How to talk to a module: interface, framing and timing.
+#[derive(Debug, Clone, clap::Args)]
+struct Link {
+    /// The CAN interface (e.g. can0, vcan0).
+    #[arg(long, value_name = "IFACE")]
+    iface: String,
+
+    /// Pad frames to 8 bytes with this byte (hex), or `none` for minimal lengths. Default FF
+    /// (what Nissan modules use), or the module's padding from the profile with --module.
+    #[arg(long, value_name = "XX|none")]
+    padding: Option<String>,
+
+    /// Response timeout P2 in milliseconds (default 1000).
+    #[arg(long, value_name = "MS")]
+    p2_ms: Option<u64>,
+
+    /// Timeout after each response-pending (0x78) in milliseconds (default 5000).
+    #[arg(long, value_name = "MS")]
+    p2_star_ms: Option<u64>,
+
+    /// Send CAN FD frames (64 bytes, bit rate switch).
+    #[arg(long)]
+    fd: bool,
+
+    /// The diagnostic protocol (names of services and codes, default session).
+    #[arg(long, value_enum, default_value_t = DialectArg::Kwp2000)]
+    dialect: DialectArg,
+
+    /// Ids are 29-bit (also implied by 8 hex digits).
+    #[arg(long)]
+    extended: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct RequestArgs {
+    #[command(flatten)]
+    link: Link,
+
+    /// Request id (hex: 0x745 or 745).
+    #[arg(long, value_name = "ID")]
+    tx: String,
+
+    /// Response id (hex).
+    #[arg(long, value_name = "ID")]
+    rx: String,
+
+    /// Do not wait for a response (for `3E 80`).
+    #[arg(long)]
+    no_response: bool,
+
+    /// The request bytes as hex pairs, separate or joined (`10 C0`, `10C0`).
+    #[arg(value_name = "HEX", required = true, num_args = 1..)]
+    bytes: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ScanArgs {
+    #[command(flatten)]
+    link: Link,
+
+    /// Request ids to probe: `START-END+OFFSET` (response = request + OFFSET, all hex), or
+    /// `TX:RX`. Default: 740-74F+20, 7E0-7E7+8, 71E:72E.
+    #[arg(long, value_name = "RANGE", num_args = 1..)]
+    ids: Vec<String>,
+
+    /// How long to wait for each probe, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 150)]
+    timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DtcAction {
+    Read,
+    Clear,
+}
+
+#[derive(Debug, clap::Args)]
+struct DtcArgs {
+    /// Read the stored DTCs, or clear them.
+    #[arg(value_enum)]
+    action: DtcAction,
+
+    #[command(flatten)]
+    link: Link,
+
+    /// The module, by its name in the bundled profile (BCM, IPDM_ER, METER, ECM, ABS, EPS).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["tx", "rx"], required_unless_present = "tx")]
+    module: Option<String>,
+
+    /// Request id (hex), with --rx, instead of --module.
+    #[arg(long, value_name = "ID", requires = "rx")]
+    tx: Option<String>,
+
+    /// Response id (hex).
+    #[arg(long, value_name = "ID", requires = "tx")]
+    rx: Option<String>,
+
+    /// The request to send instead of the default (read: KWP2000 `18 02 FF 00`, UDS
+    /// `19 02 FF`; clear: KWP2000 `14 FF 00`, UDS `14 FF FF FF`).
+    #[arg(long, value_name = "HEX")]
+    request: Option<String>,
+
+    /// Clear without asking (needed when standard input is not a terminal).
+    #[arg(long)]
+    yes: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SniffFormat {
+    Text,
+    Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+struct SniffArgs {
+    /// Interfaces or candump logs (`-` for standard input); several are merged.
+    #[arg(value_name = "SOURCE", required = true)]
+    sources: Vec<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SniffFormat::Text)]
+    format: SniffFormat,
+
+    /// Ids carrying diagnostics: `START-END` or `ID` (hex; 8 digits for 29-bit). Default:
+    /// 700-7FF and the 29-bit 18DA0000-18DAFFFF.
+    #[arg(long, value_name = "RANGE", num_args = 1..)]
+    ids: Vec<String>,
+
+    /// Names for services and codes.
+    #[arg(long, value_enum, default_value_t = DialectArg::Kwp2000)]
+    dialect: DialectArg,
+}
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .code(exit::BUS_IO)?;
+    match args.command {
+        Cmd::Request(a) => rt.block_on(request(a)),
+        Cmd::Scan(a) => rt.block_on(scan(a)),
+        Cmd::Dtc(a) => rt.block_on(dtc(a)),
+        Cmd::Sniff(a) => rt.block_on(sniff(a)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+/// A hex CAN id: `0x745`, `745`, `18DAF110`; 29-bit with `extended` or 8 digits.
+fn parse_id(text: &str, extended: bool) -> Result<Id, CliError> {
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    let raw = u32::from_str_radix(digits, 16)
+        .map_err(|_| anyhow!("`{text}` is not a hexadecimal CAN id (like 0x745 or 745)"))
+        .code(exit::USAGE)?;
+    let id = if extended || digits.len() == 8 {
+        Id::extended(raw)
+    } else {
+        Id::standard(u16::try_from(raw).unwrap_or(u16::MAX))
+    };
+    id.ok_or_else(|| {
+        CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "CAN id `{text}` is out of range ({}; use --extended or 8 digits for 29-bit ids)",
+                if extended || digits.len() == 8 {
+                    "29-bit ids go up to 1FFFFFFF"
+                } else {
+                    "11-bit ids go up to 7FF"
+                }
+            ),
+        )
+    })
+}
+
+fn parse_padding(text: Option<&str>, default: Option<u8>) -> Result<Option<u8>, CliError> {
+    match text {
+        None => Ok(default),
+        Some(t) if t.eq_ignore_ascii_case("none") => Ok(None),
+        Some(t) => {
+            let b = parse_hex(t)
+                .ok()
+                .filter(|b| b.len() == 1)
+                .ok_or_else(|| {
+                    anyhow!("--padding takes one hex byte (like FF) or `none`, not `{t}`")
+                })
+                .code(exit::USAGE)?;
+            Ok(b.first().copied())
+        }
+    }
+}
+
+fn session_config(
+    link: &Link,
+    tx: Id,
+    rx: Id,
+    default_padding: Option<u8>,
+) -> Result<SessionConfig, CliError> {
+    let mut iso = isotp::Config::new(tx, rx);
+    iso.padding = parse_padding(link.padding.as_deref(), default_padding)?;
+    if link.fd {
+        iso.format = FrameFormat::Fd {
+            tx_dl: 64,
+            brs: true,
+        };
+    }
+    let mut client = match Dialect::from(link.dialect) {
+        Dialect::Kwp2000 => ClientConfig::kwp2000(),
+        Dialect::Uds => ClientConfig::uds(),
+    };
+    if let Some(ms) = link.p2_ms {
+        client.p2_timeout = Duration::from_millis(ms.max(1));
+    }
+    if let Some(ms) = link.p2_star_ms {
+        client.p2_star_timeout = Duration::from_millis(ms.max(1));
+    }
+    Ok(SessionConfig::new(iso, client))
+}
+
+fn open_iface(iface: &str) -> Result<SocketCanBus, CliError> {
+    SocketCanBus::open(iface, &SocketCanOptions::default())
+        .with_context(|| format!("cannot open CAN interface {iface}"))
+        .code(exit::BUS_IO)
+}
+
+fn diag_err(e: canrelearn::drive::diag::DiagError) -> CliError {
+    use canrelearn::drive::diag::DiagError;
+    let code = match e {
+        DiagError::Bus(_) => exit::BUS_IO,
+        _ => exit::USAGE,
+    };
+    CliError::new(code, e)
+}
+
+fn id_text(id: Id) -> String {
+    if id.is_extended() {
+        format!("{:08X}", id.raw())
+    } else {
+        format!("{:03X}", id.raw())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// diag request
+
+async fn request(a: RequestArgs) -> Result<u8, CliError> {
+    let tx = parse_id(&a.tx, a.link.extended)?;
+    let rx = parse_id(&a.rx, a.link.extended)?;
+    let pdu = parse_hex(&a.bytes.join(" "))
+        .context("request bytes")
+        .code(exit::USAGE)?;
+    let cfg = session_config(&a.link, tx, rx, Some(0xFF))?;
+    let dialect = cfg.client.dialect;
+    let bus = open_iface(&a.link.iface)?;
+    let mut session = DiagSession::new(bus, cfg, unix_tokio_clock()).code(exit::USAGE)?;
+    let opts = if a.no_response {
+        RequestOptions::no_response()
+    } else {
+        RequestOptions::default()
+    };
+    let reply = session.request(&pdu, opts).await.map_err(diag_err)?;
+    report_reply(&reply, &pdu, tx, rx, dialect)
+}
+
+/// Prints a reply the way `diag request` documents it and returns the exit code.
+fn report_reply(
+    reply: &Reply,
+    pdu: &[u8],
+    tx: Id,
+    rx: Id,
+    dialect: Dialect,
+) -> Result<u8, CliError> {
+    let mut out = io::stdout().lock();
+    let pending = reply.pending_count();
+    if pending > 0 {
+        eprintln!("canrelearn: the module answered response pending (0x78) {pending} times");
+    }
+    match &reply.outcome {
+        Outcome::Positive { pdu, .. } => {
+            writeln!(out, "{}", format_hex(pdu))?;
+            Ok(exit::OK)
+        }
+        Outcome::Negative { sid, nrc, pdu, .. } => {
+            writeln!(out, "{}", format_hex(pdu))?;
+            writeln!(out, "{}", negative_text(dialect, *sid, *nrc))?;
+            Ok(exit::FAILURE)
+        }
+        Outcome::SentNoResponse => Ok(exit::OK),
+        Outcome::Timeout { waited, reason, .. } => {
+            let rule = match reason {
+                TimeoutReason::P2 => "nothing within P2".to_string(),
+                TimeoutReason::P2Star => format!(
+                    "no final answer within P2* of the last of {pending} response-pending (0x78) answers"
+                ),
+                TimeoutReason::PendingLimit => {
+                    format!("gave up after {pending} response-pending (0x78) answers")
+                }
+                TimeoutReason::OverallCap => "the overall time limit expired".to_string(),
+            };
+            Err(CliError::new(
+                exit::BUS_IO,
+                anyhow!(
+                    "no answer from {} to `{}` sent on {}: {rule} (waited {} ms)",
+                    id_text(rx),
+                    format_hex(pdu),
+                    id_text(tx),
+                    waited.as_millis(),
+                ),
+            ))
+        }
+        Outcome::SendFailed(f) => Err(CliError::new(
+            exit::BUS_IO,
+            anyhow!("the request could not be sent on {}: {f}", id_text(tx)),
+        )),
+    }
+}
+
+fn negative_text(dialect: Dialect, sid: u8, nrc: Nrc) -> String {
+    format!(
+        "negative response to {}: NRC 0x{:02X} {}: {}",
+        service_label(dialect, sid),
+        nrc.0,
+        nrc.name(dialect),
+        nrc.meaning(dialect)
+    )
+}
+
+fn service_label(dialect: Dialect, sid: u8) -> String {
+    match service_name(dialect, sid) {
+        Some(n) => format!("${sid:02X} {n}"),
+        None => format!("${sid:02X}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// diag scan
+
+/// A request id / response id pair to probe.
+fn parse_range(text: &str, extended: bool) -> Result<Vec<(Id, Id)>, CliError> {
+    let bad = || {
+        CliError::new(
+            exit::USAGE,
+            anyhow!("--ids `{text}`: write START-END+OFFSET (like 740-74F+20) or TX:RX"),
+        )
+    };
+    if let Some((t, r)) = text.split_once(':') {
+        return Ok(vec![(parse_id(t, extended)?, parse_id(r, extended)?)]);
+    }
+    let (span, offset) = text.split_once('+').ok_or_else(bad)?;
+    let offset = u32::from_str_radix(offset, 16).map_err(|_| bad())?;
+    let (start, end) = span.split_once('-').unwrap_or((span, span));
+    let (s, e) = (parse_id(start, extended)?, parse_id(end, extended)?);
+    if s.raw() > e.raw() || e.raw() - s.raw() > 0x800 {
+        return Err(bad());
+    }
+    let mut out = Vec::new();
+    for raw in s.raw()..=e.raw() {
+        let mk = |r: u32| Id::new(r, s.is_extended()).ok_or_else(bad);
+        out.push((mk(raw)?, mk(raw.saturating_add(offset))?));
+    }
+    Ok(out)
+}
+
+/// Probes, in order: any answer (even negative) proves a module.
+const PROBES: &[&[u8]] = &[&[0x1A, 0x81], &[0x21, 0x83], &[0x22, 0xF1, 0x90]];
+
+async fn scan(a: ScanArgs) -> Result<u8, CliError> {
+    let specs = if a.ids.is_empty() {
+        vec![
+            "740-74F+20".to_string(),
+            "7E0-7E7+8".into(),
+            "71E:72E".into(),
+        ]
+    } else {
+        a.ids.clone()
+    };
+    let mut pairs = Vec::new();
+    for s in &specs {
+        pairs.extend(parse_range(s, a.link.extended)?);
+    }
+    let mut bus = Some(open_iface(&a.link.iface)?);
+    let mut out = io::stdout().lock();
+    let mut found = 0usize;
+    for (tx, rx) in pairs {
+        let mut cfg = session_config(&a.link, tx, rx, Some(0xFF))?;
+        cfg.client.keep_alive = None;
+        cfg.client.p2_timeout = Duration::from_millis(a.timeout_ms.max(1));
+        let Some(b) = bus.take() else { break };
+        let mut session = DiagSession::new(b, cfg, unix_tokio_clock()).code(exit::USAGE)?;
+        let mut hit = None;
+        for probe in PROBES {
+            let reply = session
+                .request(probe, RequestOptions::default())
+                .await
+                .map_err(diag_err)?;
+            if reply.outcome.pdu().is_some() {
+                hit = Some((probe, reply.outcome));
+                break;
+            }
+        }
+        bus = Some(session.into_bus());
+        if let Some((probe, outcome)) = hit {
+            found += 1;
+            let dialect = Dialect::from(a.link.dialect);
+            let detail = match &outcome {
+                Outcome::Positive { pdu, .. } => {
+                    let skip = match pdu.first() {
+                        Some(0x62) => 3,
+                        _ => 2,
+                    };
+                    let text = ascii_text(pdu.get(skip..).unwrap_or(&[]));
+                    if text.is_empty() {
+                        format_hex(pdu)
+                    } else {
+                        format!("{} \"{text}\"", format_hex(pdu))
+                    }
+                }
+                Outcome::Negative { pdu, sid, nrc, .. } => format!(
+                    "{} ({})",
+                    format_hex(pdu),
+                    negative_text(dialect, *sid, *nrc)
+                ),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "{} -> {}  {}: {}",
+                id_text(tx),
+                id_text(rx),
+                format_hex(probe),
+                detail
+            )?;
+            out.flush()?;
+        }
+    }
+    if found == 0 {
+        writeln!(out, "no module answered")?;
+    }
+    Ok(exit::OK)
+}
+
+/// The printable ASCII of `bytes`, trimmed; empty when it is not mostly text.
+fn ascii_text(bytes: &[u8]) -> String {
+    let printable = bytes
+        .iter()
+        .filter(|b| b.is_ascii_graphic() || **b == b' ')
+        .count();
+    if bytes.is_empty() || printable * 4 < bytes.len() * 3 {
+        return String::new();
+    }
+    bytes
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                char::from(b)
+            } else {
+                '.'
+            }
+        })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// diag dtc
+
+async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
+    let dialect = Dialect::from(a.link.dialect);
+    let (tx, rx, padding) = match (&a.module, &a.tx, &a.rx) {
+        (Some(name), _, _) => {
+            let profile = Profile::from_toml(PROFILE, "bundled qashqai-j11.toml")
+                .map_err(|e| anyhow!("{e}"))
+                .code(exit::USAGE)?;
+            let m = profile
+                .modules
+                .iter()
+                .find(|m| m.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| {
+                    let names: Vec<_> = profile
+                        .modules
+                        .iter()
+                        .filter(|m| m.request_id.is_some())
+                        .map(|m| m.name.as_str())
+                        .collect();
+                    anyhow!("unknown module `{name}`; known: {}", names.join(", "))
+                })
+                .code(exit::USAGE)?;
+            let (Some(t), Some(r)) = (m.request_id, m.response_id) else {
+                return Err(CliError::new(
+                    exit::USAGE,
+                    anyhow!(
+                        "module {} has no known diagnostic ids; give --tx and --rx",
+                        m.name
+                    ),
+                ));
+            };
+            let ext = m.extended_ids || a.link.extended;
+            let mk = |raw: u32| {
+                if ext {
+                    Id::extended(raw)
+                } else {
+                    u16::try_from(raw).ok().and_then(Id::standard)
+                }
+                .ok_or_else(|| anyhow!("module {}: id {raw:X} out of range", m.name))
+                .code(exit::USAGE)
+            };
+            (mk(t)?, mk(r)?, m.padding.or(Some(0xFF)))
+        }
+        (None, Some(t), Some(r)) => (
+            parse_id(t, a.link.extended)?,
+            parse_id(r, a.link.extended)?,
+            Some(0xFF),
+        ),
+        _ => {
+            return Err(CliError::new(
+                exit::USAGE,
+                anyhow!("give --module NAME or --tx ID --rx ID"),
+            ));
+        }
+    };
+    let pdu = match &a.request {
+        Some(h) => parse_hex(h).context("--request").code(exit::USAGE)?,
+        None => match (a.action, dialect) {
+            (DtcAction::Read, Dialect::Kwp2000) => vec![0x18, 0x02, 0xFF, 0x00],
+            (DtcAction::Read, Dialect::Uds) => vec![0x19, 0x02, 0xFF],
+            (DtcAction::Clear, Dialect::Kwp2000) => vec![0x14, 0xFF, 0x00],
+            (DtcAction::Clear, Dialect::Uds) => vec![0x14, 0xFF, 0xFF, 0xFF],
+        },
+    };
+    if a.action == DtcAction::Clear && !a.yes {
+        if !io::stdin().is_terminal() {
+            return Err(CliError::new(
+                exit::USAGE,
+                anyhow!("clearing DTCs needs confirmation: run on a terminal, or add --yes"),
+            ));
+        }
+        eprint!(
+            "Clear the stored DTCs of the module on {} (sends {})? [y/N] ",
+            id_text(tx),
+            format_hex(&pdu)
+        );
+        let mut line = String::new();
+        io::stdin().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes" | "YES") {
+            eprintln!("not cleared");
+            return Ok(exit::FAILURE);
+        }
+    }
+    let cfg = session_config(&a.link, tx, rx, padding)?;
+    let bus = open_iface(&a.link.iface)?;
+    let mut session = DiagSession::new(bus, cfg, unix_tokio_clock()).code(exit::USAGE)?;
+    let reply = session
+        .request(&pdu, RequestOptions::default())
+        .await
+        .map_err(diag_err)?;
+    let Outcome::Positive { pdu: resp, .. } = &reply.outcome else {
+        return report_reply(&reply, &pdu, tx, rx, dialect);
+    };
+    let mut out = io::stdout().lock();
+    if a.action == DtcAction::Clear {
+        writeln!(out, "DTCs cleared ({})", format_hex(resp))?;
+        return Ok(exit::OK);
+    }
+    let records: Vec<DtcRecord> = match resp.first() {
+        Some(0x59) => parse_uds_dtc_by_status(resp).map(|r| r.records),
+        _ => parse_kwp_dtc_by_status(resp),
+    }
+    .map_err(|e| anyhow!("cannot read the DTC list in `{}`: {e}", format_hex(resp)))
+    .code(exit::FAILURE)?;
+    if records.is_empty() {
+        writeln!(out, "no stored DTCs")?;
+    }
+    for r in &records {
+        writeln!(
+            out,
+            "{} status 0x{:02X} {}",
+            r.code_text(),
+            r.status.0,
+            r.code.describe()
+        )?;
+    }
+    Ok(exit::OK)
+}
+
+// ---------------------------------------------------------------------------------------------
+// diag sniff
+
+/// An id range for sniffing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IdRange {
+    extended: bool,
+    start: u32,
+    end: u32,
+}
+
+impl IdRange {
+    fn contains(&self, id: Id) -> bool {
+        id.is_extended() == self.extended && (self.start..=self.end).contains(&id.raw())
+    }
+}
+
+fn parse_sniff_range(text: &str) -> Result<IdRange, CliError> {
+    let (a, b) = text.split_once('-').unwrap_or((text, text));
+    let (s, e) = (parse_id(a, false)?, parse_id(b, false)?);
+    if s.is_extended() != e.is_extended() || s.raw() > e.raw() {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!("--ids `{text}`: START-END with both ids of the same kind, START <= END"),
+        ));
+    }
+    Ok(IdRange {
+        extended: s.is_extended(),
+        start: s.raw(),
+        end: e.raw(),
+    })
+}
+
+/// One request awaiting its answer.
+#[derive(Debug)]
+struct Open {
+    id: Id,
+    /// When its last frame was seen (response times count from there).
+    at: Timestamp,
+    pdu: Vec<u8>,
+}
+
+/// Pairs requests and responses seen passively and formats them.
+struct Sniffer {
+    dialect: Dialect,
+    format: SniffFormat,
+    open: VecDeque<Open>,
+}
+
+/// Requests kept waiting for an answer.
+const MAX_OPEN: usize = 64;
+
+impl Sniffer {
+    fn is_request(pdu: &[u8]) -> bool {
+        matches!(pdu.first(), Some(&b) if b < 0x40 || (0x80..0xC0).contains(&b))
+    }
+
+    /// A complete message whose frames span `first..=last`.
+    fn on_message(
+        &mut self,
+        id: Id,
+        first: Timestamp,
+        last: Timestamp,
+        pdu: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        let at = first;
+        if Self::is_request(pdu) {
+            self.open.retain(|o| o.id != id);
+            if self.open.len() >= MAX_OPEN {
+                self.open.pop_front();
+            }
+            self.open.push_back(Open {
+                id,
+                at: last,
+                pdu: pdu.to_vec(),
+            });
+            let sid = pdu.first().copied().unwrap_or(0);
+            self.line(
+                out,
+                at,
+                id,
+                "request",
+                pdu,
+                service_name(self.dialect, sid),
+                None,
+                None,
+            );
+            return;
+        }
+        // The most recent open request this PDU answers.
+        let hit = self.open.iter().rposition(|o| {
+            !matches!(
+                classify_response(&o.pdu, pdu),
+                canrelearn::diag::ResponseClass::Unrelated(_)
+            )
+        });
+        let (kind, note) = match pdu {
+            [0x7F, sid, nrc, ..] => {
+                let nrc = Nrc(*nrc);
+                let k = if nrc == Nrc::RESPONSE_PENDING {
+                    "pending"
+                } else {
+                    "negative"
+                };
+                (
+                    k,
+                    Some(format!(
+                        "{}: NRC 0x{:02X} {}: {}",
+                        service_label(self.dialect, *sid),
+                        nrc.0,
+                        nrc.name(self.dialect),
+                        nrc.meaning(self.dialect)
+                    )),
+                )
+            }
+            _ => ("positive", None),
+        };
+        let service = pdu
+            .first()
+            .and_then(|&b| service_name(self.dialect, b.wrapping_sub(0x40)));
+        let service = if pdu.first() == Some(&0x7F) {
+            None
+        } else {
+            service
+        };
+        let pairing = hit.and_then(|i| {
+            let o = self.open.get(i)?;
+            let ms = at.saturating_duration_since(o.at).as_secs_f64() * 1000.0;
+            Some((o.id, ms))
+        });
+        if let Some(i) = hit
+            && kind != "pending"
+        {
+            self.open.remove(i);
+        }
+        let text = match (service, note) {
+            (_, Some(n)) => Some(n),
+            (Some(s), None) => Some(s.to_string()),
+            (None, None) => None,
+        };
+        self.line(out, at, id, kind, pdu, None, text, Some(pairing));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn line(
+        &self,
+        out: &mut Vec<u8>,
+        at: Timestamp,
+        id: Id,
+        kind: &str,
+        pdu: &[u8],
+        service: Option<&str>,
+        note: Option<String>,
+        pairing: Option<Option<(Id, f64)>>,
+    ) {
+        let ts = format!("{}.{:06}", at.secs(), at.subsec_micros());
+        let text = service.map(str::to_string).or(note);
+        match self.format {
+            SniffFormat::Text => {
+                let mut s = format!("{ts} {:>8} {kind:<8} {}", id_text(id), format_hex(pdu));
+                if let Some(t) = &text {
+                    s.push_str("  ");
+                    s.push_str(t);
+                }
+                match pairing {
+                    Some(Some((req, ms))) => {
+                        s.push_str(&format!(" [{ms:.1} ms after {}]", id_text(req)))
+                    }
+                    Some(None) => s.push_str(" [no request seen]"),
+                    None => {}
+                }
+                s.push('\n');
+                out.extend_from_slice(s.as_bytes());
+            }
+            SniffFormat::Jsonl => {
+                let mut v = serde_json::json!({
+                    "t": ts.parse::<f64>().unwrap_or(0.0),
+                    "id": id_text(id),
+                    "kind": kind,
+                    "pdu": format_hex(pdu),
+                });
+                if let Some(t) = text {
+                    v["text"] = t.into();
+                }
+                if let Some(p) = pairing {
+                    match p {
+                        Some((req, ms)) => {
+                            v["request_id"] = id_text(req).into();
+                            v["response_ms"] = ((ms * 1000.0).round() / 1000.0).into();
+                        }
+                        None => v["request_id"] = serde_json::Value::Null,
+                    }
+                }
+                out.extend_from_slice(v.to_string().as_bytes());
+                out.push(b'\n');
+            }
+        }
+    }
+
+    fn on_incomplete(
+        &self,
+        out: &mut Vec<u8>,
+        id: Id,
+        at: Timestamp,
+        got: usize,
+        want: usize,
+        why: &str,
+    ) {
+        let ts = format!("{}.{:06}", at.secs(), at.subsec_micros());
+        match self.format {
+            SniffFormat::Text => out.extend_from_slice(
+                format!(
+                    "{ts} {:>8} {:<8} {got} of {want} bytes ({why})\n",
+                    id_text(id),
+                    "broken"
+                )
+                .as_bytes(),
+            ),
+            SniffFormat::Jsonl => {
+                let v = serde_json::json!({
+                    "t": ts.parse::<f64>().unwrap_or(0.0),
+                    "id": id_text(id),
+                    "kind": "broken",
+                    "received": got,
+                    "expected": want,
+                    "reason": why,
+                });
+                out.extend_from_slice(v.to_string().as_bytes());
+                out.push(b'\n');
+            }
+        }
+    }
+
+    fn observe(&mut self, obs: Observation, out: &mut Vec<u8>) {
+        match obs {
+            Observation::Message(m) => self.on_message(m.id, m.first, m.last, &m.data, out),
+            Observation::Incomplete {
+                id,
+                last,
+                received,
+                expected,
+                reason,
+                ..
+            } => {
+                use canrelearn::isotp::IncompleteReason as R;
+                let why = match reason {
+                    R::WrongSequenceNumber { .. } => "wrong sequence number",
+                    R::Interrupted => "interrupted",
+                    R::TimedOut => "timed out",
+                    R::Evicted => "evicted",
+                    R::TooLarge => "too large",
+                    R::ShortFrame => "short frame",
+                    R::EndOfInput => "end of input",
+                };
+                self.on_incomplete(out, id, last, received, expected, why);
+            }
+            Observation::FlowControl { .. } => {}
+        }
+    }
+}
+
+async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
+    let ranges = if a.ids.is_empty() {
+        vec![
+            IdRange {
+                extended: false,
+                start: 0x700,
+                end: 0x7FF,
+            },
+            IdRange {
+                extended: true,
+                start: 0x18DA_0000,
+                end: 0x18DA_FFFF,
+            },
+        ]
+    } else {
+        a.ids
+            .iter()
+            .map(|s| parse_sniff_range(s))
+            .collect::<Result<_, _>>()?
+    };
+    let mut buses: Vec<AnyBus> = Vec::new();
+    for s in &a.sources {
+        buses.push(source::open(&Source::parse(s), &[], Pacing::Unpaced)?);
+    }
+    let mut rx = source::merge(buses);
+    let mut reasm = Reassembler::new(ObserverConfig::default());
+    let mut sniffer = Sniffer {
+        dialect: a.dialect.into(),
+        format: a.format,
+        open: VecDeque::new(),
+    };
+    let mut stdout = io::stdout().lock();
+    let mut buf = Vec::new();
+    let mut failure: Option<CliError> = None;
+    while let Some(item) = rx.recv().await {
+        match item {
+            Incoming::Frame(r) => {
+                let Some(id) = r.frame.id() else { continue };
+                if !ranges.iter().any(|g| g.contains(id)) {
+                    continue;
+                }
+                reasm.handle_frame(r.timestamp, &r.frame);
+            }
+            Incoming::BadLine(e) => eprintln!("canrelearn: skipped: {e}"),
+            Incoming::Ended { source, error } => {
+                if let Some(e) = error {
+                    failure = Some(CliError::new(
+                        exit::BUS_IO,
+                        anyhow::Error::new(e).context(format!("reading {source}")),
+                    ));
+                }
+            }
+        }
+        while let Some(o) = reasm.poll_event() {
+            sniffer.observe(o, &mut buf);
+        }
+        if !buf.is_empty() {
+            stdout.write_all(&buf)?;
+            stdout.flush()?;
+            buf.clear();
+        }
+    }
+    reasm.flush();
+    while let Some(o) = reasm.poll_event() {
+        sniffer.observe(o, &mut buf);
+    }
+    stdout.write_all(&buf)?;
+    stdout.flush()?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(exit::OK),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_parse_id_forms() {
+        assert_eq!(
+            parse_id("0x745", false).unwrap(),
+            Id::standard(0x745).unwrap()
+        );
+        assert_eq!(
+            parse_id("745", false).unwrap(),
+            Id::standard(0x745).unwrap()
+        );
+        assert_eq!(
+            parse_id("18DAF110", false).unwrap(),
+            Id::extended(0x18DA_F110).unwrap()
+        );
+        assert_eq!(parse_id("745", true).unwrap(), Id::extended(0x745).unwrap());
+        assert_eq!(parse_id("800", false).unwrap_err().code, exit::USAGE);
+        assert_eq!(parse_id("", false).unwrap_err().code, exit::USAGE);
+        assert_eq!(parse_id("7g5", false).unwrap_err().code, exit::USAGE);
+        assert_eq!(parse_id("3FFFFFFF", false).unwrap_err().code, exit::USAGE);
+    }
+
+    #[test]
+    fn test_parse_padding() {
+        assert_eq!(parse_padding(None, Some(0xFF)).unwrap(), Some(0xFF));
+        assert_eq!(parse_padding(Some("none"), Some(0xFF)).unwrap(), None);
+        assert_eq!(parse_padding(Some("0xAA"), None).unwrap(), Some(0xAA));
+        assert!(parse_padding(Some("AABB"), None).is_err());
+    }
+
+    #[test]
+    fn test_parse_scan_ranges() {
+        let p = parse_range("740-742+20", false).unwrap();
+        let raw: Vec<(u32, u32)> = p.iter().map(|(t, r)| (t.raw(), r.raw())).collect();
+        assert_eq!(raw, [(0x740, 0x760), (0x741, 0x761), (0x742, 0x762)]);
+        let p = parse_range("7E0+8", false).unwrap();
+        assert_eq!((p[0].0.raw(), p[0].1.raw()), (0x7E0, 0x7E8));
+        let p = parse_range("71E:72E", false).unwrap();
+        assert_eq!((p[0].0.raw(), p[0].1.raw()), (0x71E, 0x72E));
+        assert!(parse_range("740-74F", false).is_err());
+        assert!(parse_range("74F-740+20", false).is_err());
+        // A response id past the 11-bit range is refused, not wrapped.
+        assert!(parse_range("7F0-7FF+20", false).is_err());
+    }
+
+    #[test]
+    fn test_sniff_ranges() {
+        let r = parse_sniff_range("700-7FF").unwrap();
+        assert!(r.contains(Id::standard(0x745).unwrap()));
+        assert!(!r.contains(Id::extended(0x745).unwrap()));
+        let r = parse_sniff_range("18DA0000-18DAFFFF").unwrap();
+        assert!(r.contains(Id::extended(0x18DA_F110).unwrap()));
+        assert!(parse_sniff_range("7FF-700").is_err());
+        assert!(parse_sniff_range("700-18DAFFFF").is_err());
+    }
+
+    #[test]
+    fn test_ascii_text() {
+        assert_eq!(ascii_text(b"284B2-4EA0A"), "284B2-4EA0A");
+        assert_eq!(ascii_text(b" VIN123 \x00"), "VIN123 .");
+        assert_eq!(ascii_text(&[0x01, 0x02, 0x03, 0x41]), "");
+        assert_eq!(ascii_text(&[]), "");
+    }
+}
