@@ -98,11 +98,7 @@ impl NodeCheck {
                 Event::Lost {
                     subject: Subject::Node,
                     ..
-                } => {
-                    if self.since.take().is_some() {
-                        self.losses += 1;
-                    }
-                }
+                } if self.since.take().is_some() => self.losses += 1,
                 Event::Restored {
                     subject: Subject::Node,
                     at,
