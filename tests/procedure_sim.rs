@@ -107,6 +107,17 @@ fn bms_registration_completes() {
         r.parameters
             .contains(&("battery_type".to_string(), "agm (2)".to_string()))
     );
+    let text = r.to_string();
+    assert!(
+        text.starts_with("bms-battery-registration: completed\n"),
+        "{text}"
+    );
+    assert!(text.contains("  parameter capacity_ah = 70 Ah\n"), "{text}");
+    assert!(
+        text.contains("[battery-status] Battery status reads OK (21 94 = 00) (read)"),
+        "{text}"
+    );
+    assert!(text.contains("passed | 61 94 00: value 0"), "{text}");
 }
 
 /// The audio script without its signal preconditions (to reach the BCM when its periodic

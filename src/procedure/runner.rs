@@ -227,6 +227,63 @@ pub struct Report {
     pub cleanup: Vec<String>,
 }
 
+impl fmt::Display for StepResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepResult::Passed => f.write_str("passed"),
+            StepResult::Failed(r) => write!(f, "FAILED: {r}"),
+            StepResult::Aborted(r) => write!(f, "aborted: {r}"),
+            StepResult::NotRun => f.write_str("not run"),
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    /// A readable audit summary: verdict, reason, parameters, every item with its times
+    /// (seconds from the start), and cleanup.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rel = |t: Option<Timestamp>| {
+            t.map_or("-".to_string(), |t| {
+                format!(
+                    "{:.1}",
+                    t.saturating_duration_since(self.started).as_secs_f64()
+                )
+            })
+        };
+        write!(f, "{}: {}", self.procedure, self.outcome)?;
+        if self.dry_run {
+            f.write_str(" (dry run)")?;
+        }
+        if let Some(r) = &self.reason {
+            write!(f, ": {r}")?;
+        }
+        writeln!(f)?;
+        for (k, v) in &self.parameters {
+            writeln!(f, "  parameter {k} = {v}")?;
+        }
+        for s in &self.steps {
+            write!(
+                f,
+                "  [{}] {} ({}) {} .. {} s: {}",
+                s.id,
+                s.title,
+                s.kind,
+                rel(s.started),
+                rel(s.ended),
+                s.result
+            )?;
+            if let Some(d) = &s.detail {
+                write!(f, " | {d}")?;
+            }
+            writeln!(f)?;
+        }
+        for c in &self.cleanup {
+            writeln!(f, "  cleanup: {c}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A transcript entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunEvent {
@@ -273,15 +330,7 @@ impl fmt::Display for EventKind {
                 id,
                 result,
                 elapsed,
-            } => {
-                let r = match result {
-                    StepResult::Passed => "passed".to_string(),
-                    StepResult::Failed(r) => format!("FAILED: {r}"),
-                    StepResult::Aborted(r) => format!("aborted: {r}"),
-                    StepResult::NotRun => "not run".to_string(),
-                };
-                write!(f, "[{id}] {r} ({:.1} s)", elapsed.as_secs_f64())
-            }
+            } => write!(f, "[{id}] {result} ({:.1} s)", elapsed.as_secs_f64()),
             EventKind::Progress {
                 id,
                 attempt,
@@ -343,6 +392,7 @@ struct Sub {
 pub struct Runner {
     script: Script,
     opts: RunOptions,
+    wanted: Vec<String>,
     params: BTreeMap<String, u8>,
     to_ask: VecDeque<String>,
     ask_error: Option<String>,
@@ -423,9 +473,11 @@ impl Runner {
             result: StepResult::NotRun,
             detail: None,
         }));
+        let wanted = script.signals().into_iter().map(str::to_string).collect();
         Ok(Runner {
             script,
             opts,
+            wanted,
             params: values,
             to_ask,
             ask_error: None,
@@ -454,11 +506,7 @@ impl Runner {
 
     /// The `MESSAGE.SIGNAL` names to feed with [`Runner::handle_signal`].
     pub fn wanted_signals(&self) -> Vec<String> {
-        self.script
-            .signals()
-            .into_iter()
-            .map(str::to_string)
-            .collect()
+        self.wanted.clone()
     }
 
     /// Whether `Finished` was produced.
@@ -1531,7 +1579,7 @@ impl Runner {
 
     /// A live decoded value `MESSAGE.SIGNAL` at `now`.
     pub fn handle_signal(&mut self, now: Timestamp, name: &str, v: f64) {
-        if !self.script.signals().contains(&name) {
+        if !self.wanted.iter().any(|w| w == name) {
             return;
         }
         self.signals.insert(name.to_string(), (v, now));

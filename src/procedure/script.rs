@@ -1149,3 +1149,122 @@ fn build_step(
         line,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn params(list: &[(&str, u8)]) -> BTreeMap<String, u8> {
+        list.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn test_parse_template_and_render() {
+        let t = Template::parse("31 92 {capacity_ah} {battery_type}").unwrap();
+        assert_eq!(t.to_string(), "31 92 {capacity_ah} {battery_type}");
+        assert_eq!(
+            t.render(&params(&[("capacity_ah", 70), ("battery_type", 2)])),
+            Ok(vec![0x31, 0x92, 70, 2])
+        );
+        assert_eq!(
+            t.render(&params(&[("capacity_ah", 70)])),
+            Err("battery_type".to_string())
+        );
+        assert!(Template::parse("").is_err());
+        assert!(Template::parse("3").is_err());
+        assert!(Template::parse("310").is_err());
+        assert!(Template::parse("21 {}").is_err());
+        assert!(Template::parse("21 ..").is_err());
+    }
+
+    #[test]
+    fn test_pattern_matching() {
+        let p = Pattern::parse("61 91 ??").unwrap();
+        let none = BTreeMap::new();
+        assert!(p.matches(&[0x61, 0x91, 0x01], &none));
+        assert!(!p.matches(&[0x61, 0x91], &none));
+        assert!(!p.matches(&[0x61, 0x91, 0x01, 0x00], &none));
+        assert!(!p.matches(&[0x61, 0x92, 0x01], &none));
+        let rest = Pattern::parse("5A 81 ..").unwrap();
+        assert_eq!(rest.to_string(), "5A 81 ..");
+        assert!(rest.matches(&[0x5A, 0x81], &none));
+        assert!(rest.matches(&[0x5A, 0x81, 1, 2, 3], &none));
+        let any = Pattern::parse("..").unwrap();
+        assert!(any.matches(&[], &none));
+        let param = Pattern::parse("71 92 {c}").unwrap();
+        assert!(param.matches(&[0x71, 0x92, 70], &params(&[("c", 70)])));
+        assert!(!param.matches(&[0x71, 0x92, 71], &params(&[("c", 70)])));
+        assert!(!param.matches(&[0x71, 0x92, 70], &none));
+        assert!(Pattern::parse("61 .. 01").is_err());
+    }
+
+    #[test]
+    fn test_extract_values() {
+        let e = |at, length, little_endian, scale, offset| Extract {
+            at,
+            length,
+            little_endian,
+            scale,
+            offset,
+            unit: String::new(),
+        };
+        let pdu = [0x61, 0x94, 0x01, 0x02];
+        assert_eq!(e(2, 1, false, 1.0, 0.0).value(&pdu), Some(1.0));
+        assert_eq!(e(2, 2, false, 1.0, 0.0).value(&pdu), Some(258.0));
+        assert_eq!(e(2, 2, true, 1.0, 0.0).value(&pdu), Some(513.0));
+        assert_eq!(e(2, 2, false, 0.5, -1.0).value(&pdu), Some(128.0));
+        assert_eq!(e(3, 2, false, 1.0, 0.0).value(&pdu), None);
+        assert_eq!(e(usize::MAX, 2, false, 1.0, 0.0).value(&pdu), None);
+    }
+
+    #[test]
+    fn test_value_conditions() {
+        let c = ValueCond {
+            equals: None,
+            min: Some(12.2),
+            max: None,
+        };
+        assert!(c.holds(12.2) && c.holds(12.625) && !c.holds(12.1));
+        assert_eq!(c.to_string(), ">= 12.2");
+        let e = ValueCond {
+            equals: Some(3.0),
+            ..ValueCond::default()
+        };
+        assert!(e.holds(3.0) && !e.holds(2.0));
+        assert!(ValueCond::default().holds(-1.0));
+    }
+
+    #[test]
+    fn test_parameter_values() {
+        let p = Parameter {
+            name: "t".into(),
+            kind: ParamKind::Choice(vec![("flooded".into(), 0), ("agm".into(), 2)]),
+            prompt: String::new(),
+        };
+        assert_eq!(p.parse_value("AGM"), Ok(2));
+        assert_eq!(p.parse_value("0"), Ok(0));
+        assert!(p.parse_value("1").is_err());
+        assert_eq!(p.describe_value(2), "agm (2)");
+    }
+
+    proptest! {
+        #[test]
+        fn rendered_bytes_match_their_own_pattern(bytes in proptest::collection::vec(any::<u8>(), 1..16), cut in 0usize..16) {
+            let text = crate::diag::hex::format_hex(&bytes);
+            let t = Template::parse(&text).unwrap();
+            let none = BTreeMap::new();
+            prop_assert_eq!(t.render(&none).unwrap(), bytes.clone());
+            let p = Pattern::parse(&text).unwrap();
+            prop_assert!(p.matches(&bytes, &none));
+            // A prefix with `..` matches; without it, only the full length does.
+            let cut = cut.min(bytes.len());
+            let prefix = crate::diag::hex::format_hex(&bytes[..cut]);
+            let rest = Pattern::parse(&format!("{prefix} ..")).unwrap();
+            prop_assert!(rest.matches(&bytes, &none));
+            if cut < bytes.len() && cut > 0 {
+                prop_assert!(!Pattern::parse(&prefix).unwrap().matches(&bytes, &none));
+            }
+        }
+    }
+}

@@ -183,3 +183,90 @@ impl NodeCheck {
         Some(t)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DBC: &str = include_str!("../../dbc/nissan_qashqai_j11.dbc");
+
+    fn ms(v: u64) -> Timestamp {
+        Timestamp::from_nanos(v * 1_000_000)
+    }
+
+    fn check(start: u64) -> NodeCheck {
+        let db = Database::from_str_named(DBC, "j11.dbc").unwrap();
+        NodeCheck::new(
+            &db,
+            "AV",
+            Duration::from_secs(10),
+            Duration::from_secs(60),
+            ms(start),
+        )
+        .unwrap()
+    }
+
+    /// Feeds AV_STATUS (0x35D) every 100 ms over `[from, to)`, with timeouts in between.
+    fn feed(c: &mut NodeCheck, from: u64, to: u64) {
+        let id = Id::standard(0x35D).unwrap();
+        let mut t = from;
+        while t < to && c.result().is_none() {
+            while let Some(d) = c.poll_timeout().filter(|d| *d <= ms(t)) {
+                c.handle_timeout(d);
+            }
+            c.handle_frame(ms(t), id);
+            t += 100;
+        }
+    }
+
+    #[test]
+    fn seen_for_long_enough() {
+        let mut c = check(0);
+        feed(&mut c, 5_000, 30_000);
+        assert_eq!(c.result(), Some(&Ok(())));
+    }
+
+    #[test]
+    fn never_seen() {
+        let mut c = check(0);
+        let other = Id::standard(0x60D).unwrap();
+        c.handle_frame(ms(1_000), other);
+        c.handle_timeout(ms(60_000));
+        assert_eq!(
+            c.result(),
+            Some(&Err("no frame of AV within 60.0 s".to_string()))
+        );
+    }
+
+    #[test]
+    fn a_dropout_restarts_the_count() {
+        let mut c = check(0);
+        feed(&mut c, 0, 8_000);
+        // 3 s of silence (more than the 2 s node timeout), then back for good.
+        feed(&mut c, 11_000, 20_000);
+        assert_eq!(c.result(), None, "not yet 10 s since it came back");
+        feed(&mut c, 20_000, 21_100);
+        assert_eq!(c.result(), Some(&Ok(())));
+        // Came back too late to make 10 s before the deadline.
+        let mut c = check(0);
+        feed(&mut c, 55_000, 61_000);
+        c.handle_timeout(ms(61_000));
+        let Some(Err(why)) = c.result() else {
+            panic!("{:?}", c.result())
+        };
+        assert!(why.contains("present only since 55.0 s"), "{why}");
+    }
+
+    #[test]
+    fn unknown_node_is_an_error() {
+        let db = Database::from_str_named(DBC, "j11.dbc").unwrap();
+        let e = NodeCheck::new(
+            &db,
+            "RADIO",
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            ms(0),
+        );
+        assert!(matches!(e, Err(VerifyError::NoMessages(_))));
+    }
+}
