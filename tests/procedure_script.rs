@@ -339,3 +339,34 @@ fn bundled_scripts_load_from_disk() {
     let e = Script::load("/nonexistent/x.toml").unwrap_err();
     assert!(e.message.starts_with("cannot read"), "{e}");
 }
+
+#[test]
+fn keys_of_another_step_kind_are_errors() {
+    let e = err(&format!("{STEP}request = \"21 01\"\nsession = 0xC0\n"));
+    assert!(
+        e.message
+            .contains("`session` does not apply to a request step"),
+        "{e}"
+    );
+    assert_eq!(at(&e), (Some(6), Some(1)), "{e}");
+    let e = err(&format!("{STEP}request = \"21 01\"\nat = 2\n"));
+    assert!(
+        e.message.contains("`at` does not apply to a request step"),
+        "{e}"
+    );
+    let e = err(
+        "[[step]]\nid = \"w\"\ntitle = \"w\"\nkind = \"wait\"\nms = 10\nreason = \"r\"\ntext = \"t\"\nprovenance = \"fact\"\n",
+    );
+    assert!(
+        e.message.contains("`text` does not apply to a wait step"),
+        "{e}"
+    );
+    let e = err(
+        "[[step]]\nid = \"w\"\ntitle = \"w\"\nkind = \"prompt\"\ntext = \"t\"\nfor_s = 3\nprovenance = \"fact\"\n",
+    );
+    assert!(
+        e.message
+            .contains("`for_s` does not apply to a prompt step"),
+        "{e}"
+    );
+}

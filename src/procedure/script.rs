@@ -717,7 +717,10 @@ pub struct Script {
     pub cleanup: Cleanup,
 }
 
+/// KWP2000 ReadDiagnosticTroubleCodesByStatus, all groups.
 const DEFAULT_DTC_REQUEST: [u8; 4] = [0x18, 0x00, 0xFF, 0x00];
+/// UDS ReadDTCInformation, reportDTCByStatusMask, all status bits.
+const DEFAULT_UDS_DTC_REQUEST: [u8; 3] = [0x19, 0x02, 0xFF];
 
 impl Script {
     /// Reads a script file.
@@ -971,7 +974,10 @@ fn build_precondition(
         let request = match nd.request {
             Some(t) => crate::sim::profile::parse_hex_pairs(&t)
                 .map_err(|e| format!("precondition {id}: request: {e}"))?,
-            None => DEFAULT_DTC_REQUEST.to_vec(),
+            None => match modules.get(&nd.module).map(|m| m.dialect) {
+                Some(Dialect::Uds) => DEFAULT_UDS_DTC_REQUEST.to_vec(),
+                _ => DEFAULT_DTC_REQUEST.to_vec(),
+            },
         };
         if request.is_empty() {
             return Err(format!("precondition {id}: empty request"));
@@ -1076,6 +1082,67 @@ fn build_step(
         min: s.min,
         max: s.max,
     };
+    let present: [(&str, bool); 22] = [
+        ("module", s.module.is_some()),
+        ("session", s.session.is_some()),
+        ("request", s.request.is_some()),
+        ("expect", s.expect.is_some()),
+        ("accept_nrc", !s.accept_nrc.is_empty()),
+        ("writes", s.writes),
+        ("at", s.at.is_some()),
+        ("length", s.length.is_some()),
+        ("endian", s.endian.is_some()),
+        ("scale", s.scale.is_some()),
+        ("offset", s.offset.is_some()),
+        ("unit", !s.unit.is_empty()),
+        ("equals", s.equals.is_some()),
+        ("min", s.min.is_some()),
+        ("max", s.max.is_some()),
+        ("until", s.until.is_some()),
+        ("fail_if", s.fail_if.is_some()),
+        ("interval_ms", s.interval_ms.is_some()),
+        ("timeout_s", s.timeout_s.is_some()),
+        ("ms", s.ms.is_some()),
+        ("reason", s.reason.is_some()),
+        ("node", s.node.is_some()),
+    ];
+    const VALUE: [&str; 6] = ["at", "length", "endian", "scale", "offset", "unit"];
+    let allowed: Vec<&str> = match s.kind.as_str() {
+        "session" => vec!["module", "session"],
+        "request" => vec!["module", "request", "expect", "accept_nrc", "writes"],
+        "read" => [
+            &["module", "request", "expect", "equals", "min", "max"][..],
+            &VALUE,
+        ]
+        .concat(),
+        "poll" => [
+            &[
+                "module",
+                "request",
+                "expect",
+                "until",
+                "fail_if",
+                "interval_ms",
+                "timeout_s",
+            ][..],
+            &VALUE,
+        ]
+        .concat(),
+        "wait" => vec!["ms", "reason"],
+        "prompt" => vec![],
+        "verify_node" => vec!["node", "timeout_s"],
+        "close_session" => vec!["module"],
+        _ => present.iter().map(|(k, _)| *k).collect(),
+    };
+    if let Some((k, _)) = present.iter().find(|(k, set)| *set && !allowed.contains(k)) {
+        return Err(format!("`{k}` does not apply to a {} step", s.kind));
+    }
+    if s.text.is_some() && s.kind != "prompt" {
+        return Err(format!("`text` does not apply to a {} step", s.kind));
+    }
+    if s.for_s.is_some() && s.kind != "verify_node" {
+        return Err(format!("`for_s` does not apply to a {} step", s.kind));
+    }
     let kind = match s.kind.as_str() {
         "session" => StepKind::Session {
             module: module()?,
