@@ -394,3 +394,41 @@ fn missing_parameter_without_answer_aborts_before_sending() {
     assert!(r.reason.unwrap().contains("no value for parameter"));
     assert!(sent(&h, "IPDM_ER").is_empty());
 }
+
+#[test]
+fn runs_in_slices_and_a_time_limit_aborts_with_cleanup() {
+    let mut h = harness(
+        AUDIO,
+        &["audio-unit-unregistered"],
+        BTreeMap::new(),
+        Answers::default(),
+    );
+    // Slices of 10 s: the transcript grows as the run unfolds.
+    let mut seen = 0;
+    let mut slices = 0;
+    let report = loop {
+        let until = h.now() + Duration::from_secs(10);
+        if let Some(r) = h.run_until(until) {
+            break r;
+        }
+        slices += 1;
+        assert!(h.transcript.len() >= seen);
+        seen = h.transcript.len();
+    };
+    assert_eq!(report.outcome, RunOutcome::Completed);
+    assert!(slices >= 12, "{slices}");
+    // A 60 s limit stops the 120 s registration: aborted, cleanup sent.
+    let mut h = harness(
+        AUDIO,
+        &["audio-unit-unregistered"],
+        BTreeMap::new(),
+        Answers::default(),
+    );
+    let r = h.run(Duration::from_secs(60));
+    assert_eq!(r.outcome, RunOutcome::Aborted);
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("wait-registration: aborted: harness time limit reached")
+    );
+    assert_eq!(sent(&h, "BCM").last().map(String::as_str), Some("10 81"));
+}

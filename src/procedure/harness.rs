@@ -85,6 +85,7 @@ pub struct SimHarness {
     decoded: Decoded,
     report: Option<Report>,
     aborted: bool,
+    abort_at: Option<Timestamp>,
     /// Runner events, in order.
     pub transcript: Vec<RunEvent>,
     /// Tester-side events with their times.
@@ -137,6 +138,7 @@ impl SimHarness {
             decoded: Decoded::new(),
             report: None,
             aborted: false,
+            abort_at: None,
             transcript: Vec::new(),
             tester: Vec::new(),
             vehicle_events: Vec::new(),
@@ -155,19 +157,47 @@ impl SimHarness {
     }
 
     /// Runs until the runner finishes, at most `limit` of virtual time (then the run is
-    /// aborted with reason "time limit" and cleanup still runs, bounded by the same P2 timers).
+    /// aborted with reason "harness time limit reached" and cleanup still runs, bounded by the
+    /// modules' P2 timers).
     pub fn run(&mut self, limit: Duration) -> Report {
         let start = self.now;
         let end = start + limit;
-        let abort_at = self.answers.abort_after.map(|d| start + d);
-        let mut limit_hit = false;
+        if let Some(r) = self.run_until(end) {
+            return r;
+        }
+        self.runner.abort(self.now, "harness time limit reached");
+        if let Some(r) = self.run_until(end + Duration::from_secs(600)) {
+            return r;
+        }
+        // Cleanup could not finish: report what we have.
+        Report {
+            procedure: self.runner.script().procedure.name.clone(),
+            outcome: super::runner::RunOutcome::Aborted,
+            reason: Some("the harness could not finish the cleanup".to_string()),
+            failed_step: None,
+            dry_run: false,
+            started: start,
+            ended: self.now,
+            parameters: Vec::new(),
+            steps: Vec::new(),
+            cleanup: Vec::new(),
+        }
+    }
+
+    /// Advances virtual time up to `until` at most; returns the report once the run is
+    /// finished. Call it in slices to show a run as it unfolds (read the new entries of
+    /// [`SimHarness::transcript`] and [`SimHarness::tester`] between calls).
+    pub fn run_until(&mut self, until: Timestamp) -> Option<Report> {
+        if self.abort_at.is_none() {
+            self.abort_at = self.answers.abort_after.map(|d| self.now + d);
+        }
         loop {
             self.pump();
             if let Some(r) = self.report.take() {
-                return r;
+                return Some(r);
             }
             let now = self.now;
-            if let Some(a) = abort_at
+            if let Some(a) = self.abort_at
                 && now >= a
                 && !self.aborted
             {
@@ -176,26 +206,8 @@ impl SimHarness {
                     .abort(now, "interrupted by the operator (Ctrl-C)");
                 continue;
             }
-            if now >= end && !limit_hit {
-                limit_hit = true;
-                self.runner.abort(now, "harness time limit reached");
-                continue;
-            }
-            if now >= end + Duration::from_secs(600) {
-                // Cleanup could not finish: report what we have.
-                self.runner.abort(now, "harness hard limit");
-                return Report {
-                    procedure: self.runner.script().procedure.name.clone(),
-                    outcome: super::runner::RunOutcome::Aborted,
-                    reason: Some("the harness could not finish the cleanup".to_string()),
-                    failed_step: None,
-                    dry_run: false,
-                    started: start,
-                    ended: now,
-                    parameters: Vec::new(),
-                    steps: Vec::new(),
-                    cleanup: Vec::new(),
-                };
+            if now >= until {
+                return None;
             }
             let mut next: Option<Timestamp> = None;
             let mut take = |t: Option<Timestamp>| {
@@ -211,14 +223,14 @@ impl SimHarness {
             }
             take(self.node_check.as_ref().and_then(NodeCheck::poll_timeout));
             if !self.aborted {
-                take(abort_at);
+                take(self.abort_at);
             }
-            if !limit_hit {
-                take(Some(end));
-            }
+            take(Some(until));
             let step = Duration::from_micros(100);
-            let next = next.unwrap_or(now + step).max(now + step);
-            self.now = next;
+            self.now = next
+                .unwrap_or(now + step)
+                .max(now + step)
+                .min(until.max(now + step));
             self.tick();
         }
     }
