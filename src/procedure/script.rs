@@ -1315,7 +1315,24 @@ mod tests {
         assert_eq!(p.describe_value(2), "agm (2)");
     }
 
+    const AUDIO: &str = include_str!("../../scripts/audio-unit-registration.toml");
+
     proptest! {
+        #[test]
+        fn mutated_scripts_never_panic_and_errors_point_inside(at in 0usize..4000, len in 0usize..40, with in "[ -~\n]{0,8}") {
+            let mut text = AUDIO.to_string();
+            let start = at.min(text.len());
+            let end = (start + len).min(text.len());
+            if text.is_char_boundary(start) && text.is_char_boundary(end) {
+                text.replace_range(start..end, &with);
+            }
+            if let Err(e) = Script::from_toml(&text, "m.toml") {
+                let lines = text.lines().count() + 1;
+                prop_assert!(e.line.is_none_or(|l| l >= 1 && l <= lines), "{}", e);
+                prop_assert!(!e.message.is_empty());
+            }
+        }
+
         #[test]
         fn rendered_bytes_match_their_own_pattern(bytes in proptest::collection::vec(any::<u8>(), 1..16), cut in 0usize..16) {
             let text = crate::diag::hex::format_hex(&bytes);
