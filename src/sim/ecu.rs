@@ -375,12 +375,17 @@ impl EcuServer {
         if self.session == self.module.default_session {
             return None;
         }
-        let s3 =
-            self.last_request.max(self.session_since) + Duration::from_millis(self.module.s3_ms);
+        // S3 runs from the end of the last exchange (ISO 14229-2): not while the server is
+        // still answering (e.g. a long run of 0x78), and restarted by each response it sends.
+        let s3 = self.out.is_empty().then(|| {
+            self.last_request.max(self.session_since) + Duration::from_millis(self.module.s3_ms)
+        });
         let reset = self.faults.reset_after.map(|d| self.session_since + d);
-        match reset {
-            Some(r) if r < s3 => Some((r, "module reset (fault)")),
-            _ => Some((s3, "S3 timeout: no request")),
+        match (reset, s3) {
+            (Some(r), Some(s)) if r < s => Some((r, "module reset (fault)")),
+            (Some(r), None) => Some((r, "module reset (fault)")),
+            (_, Some(s)) => Some((s, "S3 timeout: no request")),
+            (None, None) => None,
         }
     }
 
@@ -414,7 +419,12 @@ impl EcuServer {
     /// The next response due at or before `now`.
     pub fn poll_response(&mut self, now: Timestamp) -> Option<Vec<u8>> {
         match self.out.front() {
-            Some((at, _)) if *at <= now => self.out.pop_front().map(|(_, r)| r),
+            Some((at, _)) if *at <= now => {
+                let (at, response) = self.out.pop_front()?;
+                // A response restarts S3.
+                self.last_request = self.last_request.max(at);
+                Some(response)
+            }
             _ => None,
         }
     }
@@ -659,6 +669,46 @@ reset_after_ms = 20000
                 (ms(1510), vec![0x50, 0xC0]),
             ]
         );
+    }
+
+    #[test]
+    fn test_regression_s3_runs_from_the_final_response_not_the_request() {
+        // 20 x 0x78 at 300 ms: the final answer to `10 C0` comes 6 s after the request, longer
+        // than S3 (5 s). The session must survive, and S3 start at the final response.
+        let p = Profile::from_toml(
+            &PROFILE.replace(
+                "count = 3, interval_ms = 500",
+                "count = 20, interval_ms = 300",
+            ),
+            "t",
+        )
+        .unwrap();
+        let mut s = EcuServer::new(
+            p.module("BCM").unwrap().clone(),
+            &[p.fault("slow").unwrap()],
+        );
+        let f = BTreeSet::new();
+        s.handle_request(ms(0), &[0x10, 0xC0], &f);
+        let mut last = None;
+        while let Some(at) = s.poll_timeout() {
+            if s.out.is_empty() {
+                break;
+            }
+            s.handle_timeout(at);
+            while let Some(r) = s.poll_response(at) {
+                last = Some((at, r));
+            }
+        }
+        assert_eq!(last, Some((ms(6010), vec![0x50, 0xC0])));
+        assert_eq!(
+            s.session(),
+            0xC0,
+            "still in the session when the answer goes out"
+        );
+        s.handle_timeout(ms(11000));
+        assert_eq!(s.session(), 0xC0, "S3 counts from 6.01 s");
+        s.handle_timeout(ms(11010));
+        assert_eq!(s.session(), 0x81);
     }
 
     #[test]
