@@ -20,6 +20,7 @@ use core::cmp::Reverse;
 use core::time::Duration;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
+use crate::dbc::Database;
 use crate::frame::Id;
 use crate::time::Timestamp;
 
@@ -432,6 +433,113 @@ fn timeout_for(config: &WatchConfig, cycle: Duration) -> Duration {
     scaled.max(config.min_timeout)
 }
 
+/// What a DBC says to expect: every message with a sender (`BO_` transmitter) and a
+/// `GenMsgCycleTime`.
+pub fn expectations_from_dbc(db: &Database) -> Vec<Expectation> {
+    db.messages()
+        .iter()
+        .filter_map(|m| {
+            Some(Expectation {
+                id: m.id(),
+                name: Some(m.name().to_string()),
+                node: m.transmitter()?.to_string(),
+                cycle: Duration::from_millis(u64::from(m.cycle_time_ms()?)),
+            })
+        })
+        .collect()
+}
+
+/// When to arm loss detection: a comparison on one decoded signal, e.g.
+/// `BODY_STATUS.IGNITION_STATE=3` (operators `=` `==` `!=` `>=` `<=` `>` `<`). A DBC can carry
+/// its own as the network attribute `CanrelearnWatchArm` (the bundled J11 DBC does).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArmCondition {
+    text: String,
+    message: usize,
+    signal: usize,
+    op: &'static str,
+    value: f64,
+}
+
+impl ArmCondition {
+    /// The name of the DBC network attribute holding a database's own condition.
+    pub const ATTRIBUTE: &'static str = "CanrelearnWatchArm";
+
+    /// Parse a condition against a database; the error says what is wrong.
+    pub fn parse(db: &Database, text: &str) -> Result<ArmCondition, String> {
+        let ops = ["==", "!=", ">=", "<=", "=", ">", "<"];
+        let (at, op) = ops
+            .iter()
+            .filter_map(|op| text.find(op).map(|i| (i, *op)))
+            .min_by_key(|(i, op)| (*i, usize::MAX - op.len()))
+            .ok_or(format!("{text:?}: expected MESSAGE.SIGNAL=VALUE"))?;
+        let (lhs, rhs) = (text[..at].trim(), text[at + op.len()..].trim());
+        let (m, s) = lhs
+            .split_once('.')
+            .ok_or(format!("{lhs:?}: expected MESSAGE.SIGNAL"))?;
+        let message = db
+            .messages()
+            .iter()
+            .position(|x| x.name() == m)
+            .ok_or(format!("no message {m} in the DBC"))?;
+        let (signal, _) = db
+            .messages()
+            .get(message)
+            .and_then(|x| x.signal_by_name(s))
+            .ok_or(format!("no signal {s} in message {m}"))?;
+        let value = rhs
+            .parse::<f64>()
+            .map_err(|_| format!("{rhs:?} is not a number"))?;
+        Ok(ArmCondition {
+            text: text.to_string(),
+            message,
+            signal,
+            op: if op == "==" { "=" } else { op },
+            value,
+        })
+    }
+
+    /// The database's own condition, if it has one (`Ok(None)` when it has none).
+    pub fn from_database(db: &Database) -> Result<Option<ArmCondition>, String> {
+        match db.attribute(Self::ATTRIBUTE).map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(text) => ArmCondition::parse(db, text).map(Some),
+        }
+    }
+
+    /// Whether a value of the signal satisfies the condition.
+    pub fn holds(&self, v: f64) -> bool {
+        match self.op {
+            "=" => v == self.value,
+            "!=" => v != self.value,
+            ">=" => v >= self.value,
+            "<=" => v <= self.value,
+            ">" => v > self.value,
+            _ => v < self.value,
+        }
+    }
+
+    /// The condition as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Index of the message in the database.
+    pub fn message_index(&self) -> usize {
+        self.message
+    }
+
+    /// Index of the signal in its message.
+    pub fn signal_index(&self) -> usize {
+        self.signal
+    }
+
+    /// The CAN id of the message (`None` for another database than the one parsed with).
+    pub fn message_id(&self, db: &Database) -> Option<Id> {
+        db.messages().get(self.message).map(|m| m.id())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -654,6 +762,45 @@ mod tests {
             .is_err()
         );
         assert!(Watcher::new(WatchConfig::default(), vec![exp(1, "A", 0)]).is_err());
+    }
+
+    #[test]
+    fn test_arm_conditions_parse_against_the_dbc() {
+        let db = Database::from_bytes(
+            b"VERSION \"\"\nBU_: BCM\nBO_ 1549 BODY_STATUS: 8 BCM\n SG_ IGN : 9|2@1+ (1,0) [0|3] \"\" BCM\n",
+            "t.dbc",
+        )
+        .unwrap();
+        let c = ArmCondition::parse(&db, "BODY_STATUS.IGN=3").unwrap();
+        assert!(c.holds(3.0) && !c.holds(1.0));
+        assert_eq!(c.message_id(&db), Id::standard(0x60D));
+        assert!(
+            ArmCondition::parse(&db, "BODY_STATUS.IGN>=1")
+                .unwrap()
+                .holds(2.0)
+        );
+        assert!(
+            ArmCondition::parse(&db, "BODY_STATUS.IGN!=0")
+                .unwrap()
+                .holds(2.0)
+        );
+        assert!(
+            !ArmCondition::parse(&db, "BODY_STATUS.IGN<1")
+                .unwrap()
+                .holds(2.0)
+        );
+        assert!(
+            ArmCondition::parse(&db, "BODY_STATUS.IGN==3")
+                .unwrap()
+                .holds(3.0)
+        );
+        assert!(ArmCondition::parse(&db, "BODY_STATUS.NOPE=3").is_err());
+        assert!(ArmCondition::parse(&db, "NOPE.IGN=3").is_err());
+        assert!(ArmCondition::parse(&db, "BODY_STATUS.IGN").is_err());
+        assert!(ArmCondition::parse(&db, "BODY_STATUS.IGN=x").is_err());
+        assert_eq!(ArmCondition::from_database(&db), Ok(None));
+        let exps = expectations_from_dbc(&db);
+        assert!(exps.is_empty(), "no cycle time, nothing expected");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod dbc_cmd;
 mod decode;
+mod demo;
 mod diag;
 mod dump;
 pub mod exit;
@@ -62,6 +63,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Diagnostics over ISO-TP: requests, module scan, DTCs, passive sniffing.
     Diag(diag::Args),
+    /// The whole story on a simulated J11, in-process: symptom, relearn, battery registration.
+    Demo(demo::Args),
 }
 
 /// An error with the exit code it maps to.
@@ -148,6 +151,7 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Diag(args) => diag::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -11,7 +11,9 @@ use canrelearn::dbc::{Database, Decoded, PhysicalValue};
 use canrelearn::frame::{Frame, Id};
 use canrelearn::log::candump::{self, Item};
 use canrelearn::time::Timestamp;
-use canrelearn::watch::{Event, Expectation, Subject, WatchConfig, Watcher};
+use canrelearn::watch::{
+    ArmCondition, Event, Expectation, Subject, WatchConfig, Watcher, expectations_from_dbc,
+};
 
 use super::dump::{runtime, seconds, sleep_until};
 use super::output::push_json_str;
@@ -101,65 +103,11 @@ fn parse_expect(text: &str) -> Result<(Id, Duration, Option<String>), String> {
     Ok((id, Duration::from_millis(ms), node))
 }
 
-/// A comparison on one decoded signal.
-#[derive(Debug, Clone)]
-struct Condition {
-    text: String,
-    message: usize,
-    signal: usize,
-    op: &'static str,
-    value: f64,
-}
-
-impl Condition {
-    fn parse(db: &Database, text: &str) -> Result<Condition, String> {
-        let ops = ["==", "!=", ">=", "<=", "=", ">", "<"];
-        let (at, op) = ops
-            .iter()
-            .filter_map(|op| text.find(op).map(|i| (i, *op)))
-            .min_by_key(|(i, op)| (*i, usize::MAX - op.len()))
-            .ok_or(format!("{text:?}: expected MESSAGE.SIGNAL=VALUE"))?;
-        let (lhs, rhs) = (text[..at].trim(), text[at + op.len()..].trim());
-        let (m, s) = lhs
-            .split_once('.')
-            .ok_or(format!("{lhs:?}: expected MESSAGE.SIGNAL"))?;
-        let message = db
-            .messages()
-            .iter()
-            .position(|x| x.name() == m)
-            .ok_or(format!("no message {m} in the DBC"))?;
-        let (signal, _) = db.messages()[message]
-            .signal_by_name(s)
-            .ok_or(format!("no signal {s} in message {m}"))?;
-        let value = rhs
-            .parse::<f64>()
-            .map_err(|_| format!("{rhs:?} is not a number"))?;
-        Ok(Condition {
-            text: text.to_string(),
-            message,
-            signal,
-            op: if op == "==" { "=" } else { op },
-            value,
-        })
-    }
-
-    fn holds(&self, v: f64) -> bool {
-        match self.op {
-            "=" => v == self.value,
-            "!=" => v != self.value,
-            ">=" => v >= self.value,
-            "<=" => v <= self.value,
-            ">" => v > self.value,
-            _ => v < self.value,
-        }
-    }
-}
-
 /// The watcher plus the arming condition and the output.
 struct Session<'a, W: Write> {
     db: &'a Database,
     watcher: Watcher,
-    arm: Option<(Condition, Id)>,
+    arm: Option<(ArmCondition, Id)>,
     decoded: Decoded,
     format: WatchFormat,
     out: W,
@@ -182,9 +130,9 @@ impl<W: Write> Session<'_, W> {
         let mut change = None;
         if let (Some((cond, arm_id)), Some(data)) = (&self.arm, frame.payload())
             && *arm_id == id
-            && let Some(m) = self.db.messages().get(cond.message)
+            && let Some(m) = self.db.messages().get(cond.message_index())
             && m.decode_into(data, &mut self.decoded).is_ok()
-            && let Some(s) = self.decoded.get(cond.signal)
+            && let Some(s) = self.decoded.get(cond.signal_index())
         {
             let v = match s.physical {
                 PhysicalValue::Int(i) => i as f64,
@@ -192,7 +140,7 @@ impl<W: Write> Session<'_, W> {
             };
             let armed = cond.holds(v);
             if armed != self.watcher.is_armed() {
-                change = Some((armed, cond.text.clone()));
+                change = Some((armed, cond.text().to_string()));
             }
         }
         if let Some((armed, text)) = change {
@@ -366,19 +314,9 @@ fn expectations(db: &Database, args: &Args) -> Result<Vec<Expectation>, CliError
         }
     }
     let wanted = |node: &str| args.nodes.is_empty() || args.nodes.iter().any(|n| n == node);
-    let mut list: Vec<Expectation> = db
-        .messages()
-        .iter()
-        .filter_map(|m| {
-            let node = m.transmitter()?;
-            let cycle = m.cycle_time_ms()?;
-            wanted(node).then(|| Expectation {
-                id: m.id(),
-                name: Some(m.name().to_string()),
-                node: node.to_string(),
-                cycle: Duration::from_millis(u64::from(cycle)),
-            })
-        })
+    let mut list: Vec<Expectation> = expectations_from_dbc(db)
+        .into_iter()
+        .filter(|e| wanted(&e.node))
         .collect();
     for (id, period, node) in &args.expect {
         let node = node.clone().unwrap_or_else(|| format!("id {id}"));
@@ -414,15 +352,18 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     } else {
         args.arm_on
             .clone()
-            .or_else(|| db.attribute("CanrelearnWatchArm").map(str::to_string))
+            .or_else(|| db.attribute(ArmCondition::ATTRIBUTE).map(str::to_string))
             .filter(|t| !t.trim().is_empty())
     };
     let arm = match &arm_text {
         Some(t) => {
-            let cond = Condition::parse(&db, t)
+            let cond = ArmCondition::parse(&db, t)
                 .map_err(|e| anyhow!("arming condition: {e}"))
                 .code(exit::USAGE)?;
-            let id = db.messages()[cond.message].id();
+            let id = cond
+                .message_id(&db)
+                .ok_or_else(|| anyhow!("arming condition: no such message"))
+                .code(exit::USAGE)?;
             Some((cond, id))
         }
         None => None,
