@@ -13,6 +13,7 @@ mod dbc_cmd;
 mod decode;
 pub mod exit;
 mod input;
+mod monitor;
 mod output;
 #[allow(dead_code, reason = "used by dump, record and watch, landing next")]
 mod source;
@@ -45,6 +46,8 @@ enum Command {
     Decode(decode::Args),
     /// Inspect and check DBC files.
     Dbc(dbc_cmd::Args),
+    /// Watch the bus live in a terminal: rates, cycle times, staleness, decoded signals.
+    Monitor(monitor::Args),
 }
 
 /// An error with the exit code it maps to.
@@ -125,6 +128,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => decode::run(args),
         Command::Dbc(args) => dbc_cmd::run(args),
+        Command::Monitor(args) => monitor::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
