@@ -16,7 +16,7 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn new() -> Tmux {
+    fn new(name: &str) -> Tmux {
         let version = Command::new("tmux").arg("-V").output();
         match version {
             Ok(o) if o.status.success() => {}
@@ -26,7 +26,7 @@ impl Tmux {
             ),
         }
         Tmux {
-            socket: format!("canrelearn-monitor-test-{}", std::process::id()),
+            socket: format!("canrelearn-monitor-{name}-{}", std::process::id()),
         }
     }
 
@@ -89,7 +89,7 @@ fn table_rows(screen: &str) -> Vec<String> {
 
 #[test]
 fn test_monitor_in_a_real_terminal() {
-    let tmux = Tmux::new();
+    let tmux = Tmux::new("e2e");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("record.log");
@@ -169,4 +169,45 @@ fn test_monitor_in_a_real_terminal() {
     assert_eq!(recorded.lines().count(), 6892);
     assert_eq!(recorded.lines().next(), sample.lines().next());
     assert_eq!(recorded.lines().last(), sample.lines().last());
+}
+
+#[test]
+fn test_ctrl_c_quits_and_restores_the_terminal() {
+    let tmux = Tmux::new("ctrlc");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin = env!("CARGO_BIN_EXE_canrelearn");
+    let script = format!(
+        "cd '{}' && before=$(stty -g); '{bin}' monitor tests/data/j11-sample.log; code=$?; \
+         after=$(stty -g); [ \"$before\" = \"$after\" ] && echo tty-restored; \
+         echo canrelearn-exit=$code; exec sleep 600",
+        root.display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "mon",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    tmux.wait_for("the monitor", |s| s.contains("BODY_STATUS"));
+    // Help opens on `?` and any key closes it.
+    tmux.run(&["send-keys", "-t", "mon", "?"]);
+    tmux.wait_for("the help", |s| s.contains("Keys (any key closes)"));
+    tmux.run(&["send-keys", "-t", "mon", "x"]);
+    tmux.wait_for("the help closed", |s| !s.contains("Keys (any key closes)"));
+    tmux.run(&["send-keys", "-t", "mon", "C-c"]);
+    let screen = tmux.wait_for("the monitor to exit", |s| s.contains("canrelearn-exit="));
+    assert!(screen.contains("canrelearn-exit=0"), "{screen}");
+    assert!(screen.contains("tty-restored"), "{screen}");
+    assert_eq!(
+        tmux.run(&["display", "-p", "-t", "mon", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
 }

@@ -138,17 +138,19 @@ impl ModelClock {
         self.anchor.get_or_insert((t, tokio::time::Instant::now()));
         self.latest = self.latest.max(t);
     }
-    fn now(&self) -> Timestamp {
+    /// The model's current time; `None` for logs before their first frame (no time line yet).
+    fn now(&self) -> Option<Timestamp> {
         if self.live {
-            return SystemClock.now();
+            return Some(SystemClock.now());
         }
         match self.anchor {
+            None => None,
             Some((t0, at)) if !self.ended && self.speed > 0.0 => {
                 let elapsed = at.elapsed().as_secs_f64() * self.speed;
                 let t = t0.saturating_add(Duration::try_from_secs_f64(elapsed).unwrap_or_default());
-                t.max(self.latest)
+                Some(t.max(self.latest))
             }
-            _ => self.latest,
+            Some(_) => Some(self.latest),
         }
     }
 }
@@ -372,11 +374,14 @@ impl App {
         &mut self,
         terminal: &mut ratatui::DefaultTerminal,
         monitor: &mut Monitor,
-        now: Timestamp,
+        now: Option<Timestamp>,
         dropped: &[Arc<AtomicU64>],
     ) -> Result<(), CliError> {
         monitor.set_dropped(dropped.iter().map(|d| d.load(Ordering::Relaxed)).sum());
-        monitor.handle_timeout(now);
+        if let Some(now) = now {
+            monitor.handle_timeout(now);
+        }
+        let now = now.unwrap_or(Timestamp::ZERO);
         if !self.view.paused || self.screen.is_none() {
             self.screen = Some(view::snapshot(monitor, &self.view, now));
         }
@@ -413,7 +418,7 @@ impl App {
     }
 
     /// Handle a key; true to quit.
-    fn key(&mut self, key: KeyEvent, monitor: &mut Monitor, now: Timestamp) -> bool {
+    fn key(&mut self, key: KeyEvent, monitor: &mut Monitor, now: Option<Timestamp>) -> bool {
         let ctrl_c =
             key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl_c {
@@ -463,7 +468,7 @@ impl App {
             KeyCode::Char('/') => v.input = Some(String::new()),
             KeyCode::Char(' ') => v.paused = !v.paused,
             KeyCode::Char('r') => {
-                monitor.reset(now);
+                monitor.reset(now.unwrap_or(monitor.now()));
                 self.screen = None;
             }
             KeyCode::Char('s') => {

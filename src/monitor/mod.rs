@@ -300,6 +300,8 @@ pub struct NodeEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BusCounters {
     pub frames: u64,
+    /// CAN FD frames among them (their bus time is an approximation).
+    pub fd_frames: u64,
     pub error_frames: u64,
     /// Error frames per class, indexed like [`ERROR_CLASSES`].
     pub error_classes: [u64; ERROR_CLASSES.len()],
@@ -379,6 +381,7 @@ impl Monitor {
         let mut monitor = Monitor {
             bus: BusCounters {
                 frames: 0,
+                fd_frames: 0,
                 error_frames: 0,
                 error_classes: [0; ERROR_CLASSES.len()],
                 dropped: 0,
@@ -496,6 +499,9 @@ impl Monitor {
     pub fn handle_frame(&mut self, now: Timestamp, frame: &Frame) {
         self.start(now);
         self.bus.frames += 1;
+        if frame.is_fd() {
+            self.bus.fd_frames += 1;
+        }
         let busy = frame_time_ns(frame, &self.config.timing);
         self.bus.window.record(now, None, busy);
         let Some(id) = frame.id() else {
@@ -720,6 +726,7 @@ impl Monitor {
             row.reset();
         }
         self.bus.frames = 0;
+        self.bus.fd_frames = 0;
         self.bus.error_frames = 0;
         self.bus.error_classes = [0; ERROR_CLASSES.len()];
         self.bus.overflow_frames = 0;

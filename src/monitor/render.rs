@@ -91,12 +91,18 @@ pub fn draw(frame: &mut Frame<'_>, screen: &Screen, view: &ViewState) {
     draw_nodes(frame, node_area, screen);
 
     let mut s = format!(
-        " bus {} fr/s  load {:.1}% @ {} kbit/s  frames {}  errors {}",
+        " bus {} fr/s  load {:.1}% @ {} kbit/s",
         screen.frames_per_sec.round(),
         screen.load * 100.0,
         screen.bitrate / 1000,
-        screen.frames,
-        screen.error_frames
+    );
+    if let Some(data) = screen.data_bitrate {
+        let _ = write!(s, " (FD data {} kbit/s, approx.)", data / 1000);
+    }
+    let _ = write!(
+        s,
+        "  frames {}  errors {}",
+        screen.frames, screen.error_frames
     );
     if !screen.error_classes.is_empty() {
         let _ = write!(s, " ({})", screen.error_classes);
@@ -178,17 +184,24 @@ fn draw_table(frame: &mut Frame<'_>, area: Rect, screen: &Screen, view: &ViewSta
             Cell::from(r.signals.clone()),
         ])
     });
+    // Fixed columns first; the name and data columns shrink on narrow terminals, the signals
+    // take what is left.
+    let inner = area.width.saturating_sub(2);
+    let fixed = 8 + 7 + 7 + 6 + 4 + 6 + 5 + 9;
+    let rest = inner.saturating_sub(fixed);
+    let data_w = if rest >= 18 + 27 { 27 } else { 23 };
+    let name_w = rest.saturating_sub(data_w).clamp(4, 18);
     let widths = [
         Constraint::Length(8),
-        Constraint::Length(18),
+        Constraint::Length(name_w),
         Constraint::Length(7),
         Constraint::Length(7),
         Constraint::Length(6),
         Constraint::Length(4),
         Constraint::Length(6),
         Constraint::Length(5),
-        Constraint::Length(27),
-        Constraint::Min(10),
+        Constraint::Length(data_w),
+        Constraint::Fill(1),
     ];
     let table = Table::new(rows, widths)
         .header(header)

@@ -383,6 +383,9 @@ fn test_remote_and_fd_frames() {
     let r = row(&m, 0x200);
     assert!(r.is_fd());
     assert_eq!(r.data().len(), 64);
+    assert_eq!(m.bus().fd_frames, 1);
+    let screen = snapshot(&m, &ViewState::default(), ms(1));
+    assert_eq!(screen.data_bitrate, Some(2_000_000), "FD load is flagged");
 }
 
 #[test]

@@ -155,6 +155,8 @@ pub struct Screen {
     pub frames_per_sec: f64,
     pub load: f64,
     pub bitrate: u32,
+    /// The CAN FD data-phase bitrate, shown when FD frames were seen.
+    pub data_bitrate: Option<u32>,
     pub error_frames: u64,
     /// Non-zero error classes, formatted (`bus-error 3`).
     pub error_classes: String,
@@ -339,6 +341,7 @@ pub fn snapshot(monitor: &Monitor, view: &ViewState, now: Timestamp) -> Screen {
         frames_per_sec: load.frames_per_sec,
         load: load.load,
         bitrate: monitor.config().timing.bitrate,
+        data_bitrate: (bus.fd_frames > 0).then_some(monitor.config().timing.data_bitrate),
         error_frames: bus.error_frames,
         error_classes,
         dropped: bus.dropped,
