@@ -139,7 +139,10 @@ fn test_monitor_in_a_real_terminal() {
     tmux.run(&["send-keys", "-t", "mon", "-l", "/IPDM"]);
     tmux.wait_for("the filter being typed", |s| s.contains("filter /IPDM_"));
     tmux.run(&["send-keys", "-t", "mon", "Enter"]);
-    let screen = tmux.wait_for("the filter applied", |s| s.contains("filter: /IPDM/"));
+    // (A capture can catch a redraw half done: wait for a settled screen with one row.)
+    let screen = tmux.wait_for("the filter applied, one row left", |s| {
+        s.contains("filter: /IPDM/") && s.contains("rows 1/14") && table_rows(s).len() == 1
+    });
     let rows = table_rows(&screen);
     assert_eq!(rows.len(), 1, "{rows:?}\n{screen}");
     assert!(rows[0].starts_with("625      IPDM_STATUS"), "{rows:?}");

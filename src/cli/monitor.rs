@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use canrelearn::bus::{AnyBus, Bus, BusError, Clock, Direction, Pacing, Received, SystemClock};
+use canrelearn::bus::{AnyBus, Bus, BusError, Clock, Pacing, Received, SystemClock};
 use canrelearn::log::candump::{self, Precision, Record};
 use canrelearn::monitor::render;
 use canrelearn::monitor::stats::BusTiming;
@@ -294,10 +294,8 @@ async fn run_async(
                                     precision: Precision::Micros,
                                     interface: &r.interface,
                                     frame: r.frame,
-                                    direction: match r.direction {
-                                        Direction::Rx => None,
-                                        _ => Some(candump::Direction::Tx),
-                                    },
+                                    // Plain `candump -L` lines: no R/T column.
+                                    direction: None,
                                 };
                                 if let Err(e) = w.write_record(&rec) {
                                     record_error = Some(e);
@@ -485,5 +483,52 @@ impl App {
             _ => {}
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_clock(speed: f64) -> ModelClock {
+        ModelClock {
+            live: false,
+            speed,
+            anchor: None,
+            latest: Timestamp::ZERO,
+            ended: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn test_log_clock_runs_at_speed_from_the_first_frame_and_stops_at_the_end() {
+        let mut clock = log_clock(4.0);
+        assert_eq!(clock.now(), None, "no time line before the first frame");
+        let t0 = Timestamp::from_nanos(1_700_000_000_000_000_000);
+        clock.frame(t0);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(clock.now(), Some(t0 + Duration::from_secs(4)));
+        clock.frame(t0 + Duration::from_secs(5));
+        assert_eq!(
+            clock.now(),
+            Some(t0 + Duration::from_secs(5)),
+            "never behind a frame"
+        );
+        clock.ended = true;
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(
+            clock.now(),
+            Some(t0 + Duration::from_secs(5)),
+            "frozen at the end"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn test_unpaced_log_clock_follows_the_frames() {
+        let mut clock = log_clock(0.0);
+        let t0 = Timestamp::from_nanos(1_000);
+        clock.frame(t0);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(clock.now(), Some(t0));
     }
 }
