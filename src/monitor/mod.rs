@@ -17,7 +17,7 @@
 //! ([`MonitorConfig::max_rows`]); frames of ids beyond the cap are counted, not stored.
 //!
 //! States follow the same rule as the watcher: a message is *late* when unseen for more than
-//! `late_factor x cycle` (1.5) and *lost* when unseen for more than `max(k x cycle, floor)`
+//! `late_factor x cycle` (1.5) and *lost* when unseen for `max(k x cycle, floor)` or more
 //! (k = 10, floor 2 s, from [`WatchConfig`]); the cycle is the DBC's `GenMsgCycleTime`, or for
 //! ids without one the measured mean interval (an exponential average).
 
@@ -82,7 +82,7 @@ pub enum MonitorError {
 /// The state of a row or node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum State {
-    /// Unseen for longer than its timeout (or never seen after the first-reception timeout).
+    /// Unseen for its timeout or more (or never seen by the first-reception timeout).
     Lost,
     /// Unseen for more than `late_factor x cycle`.
     Late,
@@ -680,7 +680,9 @@ impl Monitor {
         match row.last_seen {
             Some(last) => {
                 let unseen = now.saturating_duration_since(last);
-                if unseen > timeout {
+                // Like the watcher (and U1000's "2 s or more"): a gap of exactly the timeout
+                // is a loss.
+                if unseen >= timeout {
                     State::Lost
                 } else if unseen.as_secs_f64() > cycle.as_secs_f64() * self.config.late_factor {
                     State::Late
