@@ -110,7 +110,11 @@ fn test_late_then_lost_then_ok_again() {
     assert_eq!(r(&m, 1_050), State::Ok);
     assert_eq!(r(&m, 1_051), State::Late);
     assert_eq!(r(&m, 2_899), State::Late);
-    assert_eq!(r(&m, 2_900), State::Lost, "a gap of exactly the timeout, as the watcher");
+    assert_eq!(
+        r(&m, 2_900),
+        State::Lost,
+        "a gap of exactly the timeout, as the watcher"
+    );
     feed(&mut m, 0x60D, 3_000, 3_100, 100, &[0; 8]);
     assert_eq!(r(&m, 3_010), State::Ok);
 }
