@@ -16,6 +16,7 @@ pub mod drive;
 pub mod frame;
 pub mod isotp;
 pub mod log;
+pub mod monitor;
 pub mod procedure;
 pub mod replay;
 pub mod sim;

@@ -16,6 +16,7 @@ mod diag;
 mod dump;
 pub mod exit;
 mod input;
+mod monitor;
 mod output;
 mod record;
 mod replay;
@@ -65,6 +66,8 @@ enum Command {
     Diag(diag::Args),
     /// The whole story on a simulated J11, in-process: symptom, relearn, battery registration.
     Demo(demo::Args),
+    /// Watch the bus live in a terminal: rates, cycle times, staleness, decoded signals.
+    Monitor(monitor::Args),
 }
 
 /// An error with the exit code it maps to.
@@ -152,6 +155,7 @@ pub fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Diag(args) => diag::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Monitor(args) => monitor::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

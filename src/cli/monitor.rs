@@ -1,0 +1,534 @@
+//! `canrelearn monitor`: a live terminal view of the bus (ratatui + crossterm).
+//!
+//! One row per CAN id with rates, cycle times against the DBC, jitter, staleness, changed
+//! bytes and decoded signals; a node panel with losses; bus load and errors. The model is the
+//! pure [`canrelearn::monitor::Monitor`]; this file is its driver: it reads the sources in
+//! tasks, feeds every pending frame to the model, and redraws at a fixed 10 Hz whatever the
+//! frame rate, so the display never falls behind at full bus load.
+//!
+//! The terminal is restored on every exit path: normal quit, errors (a guard's `Drop`),
+//! panics (ratatui's panic hook), Ctrl-C (a key in raw mode, or SIGINT/SIGTERM).
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use canrelearn::bus::{AnyBus, Bus, BusError, Clock, Pacing, Received, SystemClock};
+use canrelearn::log::candump::{self, Precision, Record};
+use canrelearn::monitor::render;
+use canrelearn::monitor::stats::BusTiming;
+use canrelearn::monitor::view::{self, NameFilter, Screen, ViewState};
+use canrelearn::monitor::{Monitor, MonitorConfig};
+use canrelearn::time::Timestamp;
+use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use tokio::sync::mpsc;
+
+use super::source::{self, Source};
+use super::{CliError, WithCode, exit, input};
+
+/// Watch the bus live in a terminal: rates, cycle times, jitter, staleness, decoded signals.
+///
+/// SOURCE is a CAN interface (can0, vcan0) or a candump log (played at its real pace, or
+/// --speed times faster). Several sources are merged. Keys: q quit, / filter, space pause,
+/// r reset, s sort, arrows and PgUp/PgDn scroll, ? help. Needs a terminal: to print frames
+/// to a pipe or a file, use `canrelearn dump` or `decode`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Interfaces or candump logs to watch.
+    #[arg(value_name = "SOURCE", required = true)]
+    pub sources: Vec<String>,
+
+    /// DBC file to decode with (repeat for several); default: the bundled Nissan Qashqai J11
+    /// definitions.
+    #[arg(long = "dbc", value_name = "FILE")]
+    pub dbc: Vec<PathBuf>,
+
+    /// Also write every frame to FILE in `candump -L` format (flushed on exit).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// Nominal bitrate for the bus-load estimate, in bit/s.
+    #[arg(long, value_name = "B", default_value_t = 500_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub bitrate: u32,
+
+    /// CAN FD data-phase bitrate for the load estimate, in bit/s (frames with BRS).
+    #[arg(long, value_name = "B", default_value_t = 2_000_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub data_bitrate: u32,
+
+    /// Play logs this many times faster than recorded (0: as fast as they can be read).
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub speed: f64,
+}
+
+/// Redraw period.
+const FRAME_PERIOD: Duration = Duration::from_millis(100);
+/// Frames handled between checks of the keyboard and the redraw timer.
+const BATCH: usize = 4096;
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    if !io::stdout().is_terminal() {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "monitor needs a terminal on standard output; to print frames to a pipe or a \
+                 file use `canrelearn dump` (or `canrelearn decode` for a log)"
+            ),
+        ));
+    }
+    if !(args.speed.is_finite() && args.speed >= 0.0) {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!("--speed must be a number >= 0, not {}", args.speed),
+        ));
+    }
+    let db = input::load_dbcs(&args.dbc)?;
+    let config = MonitorConfig {
+        timing: BusTiming {
+            bitrate: args.bitrate,
+            data_bitrate: args.data_bitrate,
+        },
+        ..MonitorConfig::default()
+    };
+    let monitor = Monitor::new(config, db)
+        .context("cannot watch the DBC's messages")
+        .code(exit::USAGE)?;
+    let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
+    let record = match &args.record {
+        Some(path) => Some(candump::Writer::new(BufWriter::new(
+            File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))
+                .code(exit::BUS_IO)?,
+        ))),
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+        .code(exit::BUS_IO)?;
+    runtime.block_on(run_async(args.speed, sources, monitor, record))
+}
+
+/// What the source tasks send.
+enum Incoming {
+    Frame(Received),
+    BadLine,
+    Ended(Option<BusError>),
+}
+
+/// The time line the model runs on: wall time for interfaces (kernel timestamps are Unix
+/// time), the log's own time for logs (paced: log time advancing at `speed` from the first
+/// frame; unpaced or ended: the latest frame's time).
+struct ModelClock {
+    live: bool,
+    speed: f64,
+    anchor: Option<(Timestamp, tokio::time::Instant)>,
+    latest: Timestamp,
+    ended: bool,
+}
+
+impl ModelClock {
+    fn frame(&mut self, t: Timestamp) {
+        self.anchor.get_or_insert((t, tokio::time::Instant::now()));
+        self.latest = self.latest.max(t);
+    }
+    /// The model's current time; `None` for logs before their first frame (no time line yet).
+    fn now(&self) -> Option<Timestamp> {
+        if self.live {
+            return Some(SystemClock.now());
+        }
+        match self.anchor {
+            None => None,
+            Some((t0, at)) if !self.ended && self.speed > 0.0 => {
+                let elapsed = at.elapsed().as_secs_f64() * self.speed;
+                let t = t0.saturating_add(Duration::try_from_secs_f64(elapsed).unwrap_or_default());
+                Some(t.max(self.latest))
+            }
+            Some(_) => Some(self.latest),
+        }
+    }
+}
+
+/// Restores the terminal when dropped (error paths); a panic is handled by ratatui's hook.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        let _ = crossterm::execute!(io::stdout(), crossterm::cursor::Show);
+        ratatui::restore();
+    }
+}
+
+async fn run_async(
+    speed: f64,
+    sources: Vec<Source>,
+    mut monitor: Monitor,
+    mut record: Option<candump::Writer<BufWriter<File>>>,
+) -> Result<u8, CliError> {
+    let pacing = if speed > 0.0 {
+        Pacing::RealTime { speed }
+    } else {
+        Pacing::Unpaced
+    };
+    let live = sources.iter().any(|s| matches!(s, Source::Interface(_)));
+    let mut buses: Vec<AnyBus> = Vec::new();
+    for s in &sources {
+        buses.push(source::open(s, &[], pacing)?);
+    }
+    let names: Vec<String> = sources.iter().map(Source::name).collect();
+    let (tx, mut rx) = mpsc::channel::<Incoming>(65_536);
+    let dropped: Vec<Arc<AtomicU64>> = buses.iter().map(|_| Arc::new(AtomicU64::new(0))).collect();
+    for (mut bus, counter) in buses.into_iter().zip(dropped.iter().cloned()) {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            loop {
+                let item = match bus.recv().await {
+                    Ok(r) => Incoming::Frame(r),
+                    Err(BusError::Log(_)) => Incoming::BadLine,
+                    Err(e) if e.is_end() => Incoming::Ended(None),
+                    Err(e) => Incoming::Ended(Some(e)),
+                };
+                counter.store(bus.stats().dropped, Ordering::Relaxed);
+                let end = matches!(item, Incoming::Ended(_));
+                if tx.send(item).await.is_err() || end {
+                    return;
+                }
+            }
+        });
+    }
+    drop(tx);
+
+    let (key_tx, mut keys) = mpsc::channel::<KeyEvent>(64);
+    let stop = Arc::new(AtomicBool::new(false));
+    let key_thread = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match event::poll(Duration::from_millis(50)) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(_) => return,
+                }
+                match event::read() {
+                    Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
+                        if key_tx.blocking_send(k).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        })
+    };
+
+    let mut terminal = ratatui::try_init()
+        .context("cannot set up the terminal")
+        .code(exit::BUS_IO)?;
+    let guard = TerminalGuard;
+
+    let mut clock = ModelClock {
+        live,
+        speed,
+        anchor: None,
+        latest: Timestamp::ZERO,
+        ended: false,
+    };
+    let mut app = App {
+        view: ViewState::default(),
+        screen: None,
+        open_sources: names.len(),
+        source_error: None,
+        bad_lines: 0,
+        page: 10,
+    };
+    let mut ticker = tokio::time::interval(FRAME_PERIOD);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot watch SIGTERM")
+        .code(exit::BUS_IO)?;
+    let mut record_error: Option<io::Error> = None;
+    let mut rx_open = true;
+    let result: Result<(), CliError> = loop {
+        tokio::select! {
+            biased;
+            _ = tokio::signal::ctrl_c() => break Ok(()),
+            _ = sigterm.recv() => break Ok(()),
+            key = keys.recv() => {
+                let Some(key) = key else { continue };
+                if app.key(key, &mut monitor, clock.now()) {
+                    break Ok(());
+                }
+                app.draw(&mut terminal, &mut monitor, clock.now(), &dropped)?;
+            }
+            _ = ticker.tick() => {
+                if let (Some(w), None) = (&mut record, &record_error)
+                    && let Err(e) = w.flush()
+                {
+                    record_error = Some(e);
+                }
+                app.draw(&mut terminal, &mut monitor, clock.now(), &dropped)?;
+            }
+            item = rx.recv(), if rx_open => {
+                let mut next = item;
+                let mut handled = 0;
+                loop {
+                    match next {
+                        None => {
+                            rx_open = false;
+                            clock.ended = true;
+                            break;
+                        }
+                        Some(Incoming::Frame(r)) => {
+                            clock.frame(r.timestamp);
+                            monitor.handle_frame(r.timestamp, &r.frame);
+                            if let (Some(w), None) = (&mut record, &record_error) {
+                                let rec = Record {
+                                    timestamp: r.timestamp,
+                                    precision: Precision::Micros,
+                                    interface: &r.interface,
+                                    frame: r.frame,
+                                    // Plain `candump -L` lines: no R/T column.
+                                    direction: None,
+                                };
+                                if let Err(e) = w.write_record(&rec) {
+                                    record_error = Some(e);
+                                }
+                            }
+                        }
+                        Some(Incoming::BadLine) => app.bad_lines += 1,
+                        Some(Incoming::Ended(e)) => {
+                            app.open_sources = app.open_sources.saturating_sub(1);
+                            if let Some(e) = e
+                                && app.source_error.is_none()
+                            {
+                                app.source_error = Some(e);
+                            }
+                        }
+                    }
+                    handled += 1;
+                    if handled >= BATCH {
+                        break;
+                    }
+                    match rx.try_recv() {
+                        Ok(i) => next = Some(i),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => next = None,
+                    }
+                }
+            }
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    drop(terminal);
+    drop(guard);
+    let _ = key_thread.join();
+    result?;
+    if let Some(mut w) = record {
+        if record_error.is_none()
+            && let Err(e) = w.flush()
+        {
+            record_error = Some(e);
+        }
+        if let Some(e) = record_error {
+            return Err(CliError::new(
+                exit::BUS_IO,
+                anyhow::Error::new(e).context("writing the --record file"),
+            ));
+        }
+    }
+    if let Some(e) = app.source_error {
+        return Err(source::bus_error(e));
+    }
+    if app.bad_lines > 0 {
+        eprintln!(
+            "canrelearn: warning: {} malformed log line{} skipped",
+            app.bad_lines,
+            if app.bad_lines == 1 { "" } else { "s" }
+        );
+    }
+    Ok(exit::OK)
+}
+
+struct App {
+    view: ViewState,
+    /// The last screen built (kept while paused).
+    screen: Option<Screen>,
+    open_sources: usize,
+    source_error: Option<BusError>,
+    bad_lines: u64,
+    /// Table rows visible (for PgUp/PgDn).
+    page: usize,
+}
+
+impl App {
+    fn draw(
+        &mut self,
+        terminal: &mut ratatui::DefaultTerminal,
+        monitor: &mut Monitor,
+        now: Option<Timestamp>,
+        dropped: &[Arc<AtomicU64>],
+    ) -> Result<(), CliError> {
+        monitor.set_dropped(dropped.iter().map(|d| d.load(Ordering::Relaxed)).sum());
+        if let Some(now) = now {
+            monitor.handle_timeout(now);
+        }
+        let now = now.unwrap_or(Timestamp::ZERO);
+        if !self.view.paused || self.screen.is_none() {
+            self.screen = Some(view::snapshot(monitor, &self.view, now));
+        }
+        if self.view.notice.is_none() || self.open_sources == 0 {
+            self.view.notice = self.source_notice();
+        }
+        if let Ok(size) = terminal.size() {
+            self.page = render::table_height(size.height);
+        }
+        if let Some(screen) = &self.screen {
+            let rows = screen.rows.len();
+            let view = &mut self.view;
+            view.scroll = view.scroll.min(rows.saturating_sub(1));
+            terminal
+                .draw(|f| render::draw(f, screen, view))
+                .context("drawing the terminal")
+                .code(exit::BUS_IO)?;
+        }
+        Ok(())
+    }
+
+    fn source_notice(&self) -> Option<String> {
+        if let Some(e) = &self.source_error {
+            return Some(format!("source failed: {e}"));
+        }
+        if self.open_sources == 0 {
+            let mut s = "all sources ended (q to quit)".to_string();
+            if self.bad_lines > 0 {
+                s.push_str(&format!("; {} malformed lines skipped", self.bad_lines));
+            }
+            return Some(s);
+        }
+        None
+    }
+
+    /// Handle a key; true to quit.
+    fn key(&mut self, key: KeyEvent, monitor: &mut Monitor, now: Option<Timestamp>) -> bool {
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl_c {
+            return true;
+        }
+        let v = &mut self.view;
+        if let Some(input) = &mut v.input {
+            match key.code {
+                KeyCode::Esc => v.input = None,
+                KeyCode::Enter => {
+                    let text = input.clone();
+                    v.input = None;
+                    if text.is_empty() {
+                        v.filter = None;
+                    } else {
+                        match NameFilter::new(&text) {
+                            Ok(f) => {
+                                v.filter = Some(f);
+                                v.notice = None;
+                            }
+                            Err(e) => {
+                                let first = e.to_string();
+                                let first = first.lines().last().unwrap_or_default().to_string();
+                                v.notice =
+                                    Some(format!("bad regular expression /{text}/: {first}"));
+                            }
+                        }
+                    }
+                    v.scroll = 0;
+                    self.screen = None;
+                }
+                KeyCode::Backspace => {
+                    input.pop();
+                }
+                KeyCode::Char(c) => input.push(c),
+                _ => {}
+            }
+            return false;
+        }
+        if v.help {
+            v.help = false;
+            return false;
+        }
+        let page = self.page.max(1);
+        match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => return true,
+            KeyCode::Char('/') => v.input = Some(String::new()),
+            KeyCode::Char(' ') => v.paused = !v.paused,
+            KeyCode::Char('r') => {
+                monitor.reset(now.unwrap_or(monitor.now()));
+                self.screen = None;
+            }
+            KeyCode::Char('s') => {
+                v.sort = v.sort.next();
+                self.screen = None;
+            }
+            KeyCode::Char('?') => v.help = true,
+            KeyCode::Up => v.scroll = v.scroll.saturating_sub(1),
+            KeyCode::Down => v.scroll = v.scroll.saturating_add(1),
+            KeyCode::PageUp => v.scroll = v.scroll.saturating_sub(page),
+            KeyCode::PageDown => v.scroll = v.scroll.saturating_add(page),
+            KeyCode::Home => v.scroll = 0,
+            KeyCode::End => v.scroll = usize::MAX,
+            _ => {}
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_clock(speed: f64) -> ModelClock {
+        ModelClock {
+            live: false,
+            speed,
+            anchor: None,
+            latest: Timestamp::ZERO,
+            ended: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn test_log_clock_runs_at_speed_from_the_first_frame_and_stops_at_the_end() {
+        let mut clock = log_clock(4.0);
+        assert_eq!(clock.now(), None, "no time line before the first frame");
+        let t0 = Timestamp::from_nanos(1_700_000_000_000_000_000);
+        clock.frame(t0);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(clock.now(), Some(t0 + Duration::from_secs(4)));
+        clock.frame(t0 + Duration::from_secs(5));
+        assert_eq!(
+            clock.now(),
+            Some(t0 + Duration::from_secs(5)),
+            "never behind a frame"
+        );
+        clock.ended = true;
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(
+            clock.now(),
+            Some(t0 + Duration::from_secs(5)),
+            "frozen at the end"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn test_unpaced_log_clock_follows_the_frames() {
+        let mut clock = log_clock(0.0);
+        let t0 = Timestamp::from_nanos(1_000);
+        clock.frame(t0);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(clock.now(), Some(t0));
+    }
+}
