@@ -76,7 +76,7 @@ fn bench(c: &mut Criterion) {
     let synthetic: Vec<(Timestamp, Frame)> = (0..100_000u64)
         .map(|i| {
             let id = Id::standard((i % 1000) as u16).expect("id");
-            let data = (i * 0x9E37_79B9_7F4A_7C15).to_le_bytes();
+            let data = i.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes();
             (
                 Timestamp::from_nanos(i * 270_000),
                 Frame::classic(id, &data).expect("frame"),

@@ -503,8 +503,23 @@ fn test_record_keeps_up_with_cangen_flat_out_beside_candump() {
         &tmp("z"),
     );
     let mut dump = spawn_to_file(Command::new("candump").args(["-L", &if0]), &theirs);
+    let watched = tmp("flood-watch.txt");
+    let mut watch = spawn_to_file(
+        bin().args([
+            "watch",
+            &if0,
+            "--always-armed",
+            "--node",
+            "FLOOD",
+            "--expect",
+            "7FF:60000:FLOOD",
+        ]),
+        &watched,
+    );
     sync(&if0, 11, &[&ours, &theirs]);
+    std::thread::sleep(Duration::from_millis(300));
     let (cpu_ours0, cpu_theirs0) = (cpu_seconds(rec.id()), cpu_seconds(dump.id()));
+    let cpu_watch0 = cpu_seconds(watch.id());
     let n = 50_000;
     let start = Instant::now();
     sh(&format!("cangen {if0} -g 0 -n {n} -I i -L 8 -D i"));
@@ -514,6 +529,15 @@ fn test_record_keeps_up_with_cangen_flat_out_beside_candump() {
         cpu_seconds(rec.id()) - cpu_ours0,
         cpu_seconds(dump.id()) - cpu_theirs0,
     );
+    let cpu_watch = cpu_seconds(watch.id()) - cpu_watch0;
+    interrupt(&mut watch);
+    let summary = fs::read_to_string(&watched).unwrap();
+    let watch_frames: usize = summary
+        .split(" frames)")
+        .next()
+        .and_then(|h| h.rsplit(", ").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("watch's summary counts frames: {summary}"));
     interrupt(&mut rec);
     let err = {
         let mut s = String::new();

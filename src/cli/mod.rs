@@ -31,9 +31,11 @@ mod watch;
     version,
     about,
     long_about = "canrelearn decodes CAN traffic with DBC files (the bundled Nissan Qashqai J11 \
-                  definitions or your own), records and replays candump logs, and watches for \
-                  modules going silent, live on SocketCAN or over a capture. Nothing is ever \
-                  sent to a car without your confirmation.",
+                  definitions or your own), records and replays candump logs, watches for \
+                  modules going silent (live on SocketCAN or over a capture, or in a terminal \
+                  monitor), talks to modules over ISO-TP (KWP2000/UDS), simulates the car, and \
+                  rehearses relearn procedures (`demo`). Nothing is ever sent to a car without \
+                  your confirmation.",
     after_help = exit::HELP_TABLE,
     propagate_version = true
 )]

@@ -112,6 +112,7 @@ struct Session<'a, W: Write> {
     format: WatchFormat,
     out: W,
     losses: u64,
+    frames: u64,
     first: Option<Timestamp>,
     last: Timestamp,
 }
@@ -124,6 +125,7 @@ impl<W: Write> Session<'_, W> {
     fn frame(&mut self, now: Timestamp, frame: &Frame) -> io::Result<()> {
         self.first.get_or_insert(now);
         self.last = self.last.max(now);
+        self.frames += 1;
         let Some(id) = frame.id() else {
             return Ok(());
         };
@@ -264,10 +266,11 @@ impl<W: Write> Session<'_, W> {
         use std::fmt::Write as _;
         let span = match self.first {
             Some(first) => format!(
-                "{} to {} ({:.3} s)",
+                "{} to {} ({:.3} s, {} frames)",
                 secs(first),
                 secs(end),
-                end.saturating_duration_since(first).as_secs_f64()
+                end.saturating_duration_since(first).as_secs_f64(),
+                self.frames
             ),
             None => "no frames".to_string(),
         };
@@ -383,6 +386,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         format: args.format,
         out: io::BufWriter::new(io::stdout().lock()),
         losses: 0,
+        frames: 0,
         first: None,
         last: Timestamp::ZERO,
     };
