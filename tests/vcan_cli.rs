@@ -555,9 +555,14 @@ fn test_record_keeps_up_with_cangen_flat_out_beside_candump() {
         n as f64 / secs,
         err.trim()
     );
+    eprintln!("watch handled {watch_frames} frames (CPU {cpu_watch:.2} s)");
     assert!(
         a >= b,
         "record must not lose frames candump kept: {a} < {b}"
+    );
+    assert!(
+        watch_frames >= b,
+        "watch must keep up where candump does: {watch_frames} < {b}"
     );
     if b == n {
         assert_eq!(a, n, "candump had every frame, so must we");
