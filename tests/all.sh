@@ -40,7 +40,8 @@ step "doc tests"
 cargo test --locked --doc
 
 step "tests on real SocketCAN (vcan), against can-utils and the kernel's ISO-TP"
-bash tests/vm/run-vcan-tests.sh --locked
+# Release binaries: the interop and throughput checks run what users run.
+bash tests/vm/run-vcan-tests.sh --locked --release
 
 step "fuzz targets, ${FUZZ_SECONDS:-10} s each"
 bash fuzz/run.sh "${FUZZ_SECONDS:-10}"

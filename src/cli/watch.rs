@@ -462,17 +462,26 @@ fn watch_live<W: Write>(session: &mut Session<'_, W>, sources: &[Source]) -> Res
                 tokio::time::Instant::now() + wait
             });
             tokio::select! {
-                m = rx.recv() => match m {
-                    None => break,
-                    Some(Incoming::Frame(r)) => session.frame(r.timestamp, &r.frame)?,
-                    Some(Incoming::BadLine(e)) => eprintln!("canrelearn: warning: {e}"),
-                    Some(Incoming::Ended { error, .. }) => {
-                        open -= 1;
-                        if let Some(e) = error {
-                            failure.get_or_insert(source::bus_error(e));
+                m = rx.recv() => {
+                    let Some(mut m) = m else { break };
+                    // Everything already queued in one go (no wake-up per frame at full load).
+                    for _ in 0..1024 {
+                        match m {
+                            Incoming::Frame(r) => session.frame(r.timestamp, &r.frame)?,
+                            Incoming::BadLine(e) => eprintln!("canrelearn: warning: {e}"),
+                            Incoming::Ended { error, .. } => {
+                                open -= 1;
+                                if let Some(e) = error {
+                                    failure.get_or_insert(source::bus_error(e));
+                                }
+                            }
+                        }
+                        match rx.try_recv() {
+                            Ok(next) => m = next,
+                            Err(_) => break,
                         }
                     }
-                },
+                }
                 _ = sleep_until(wake) => session.timeout(clock.now())?,
                 _ = &mut ctrl_c => break,
             }
