@@ -13,11 +13,11 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use canrelearn::bus::{AnyBus, Bus, BusError, Clock, Pacing, Received, SystemClock};
+use canrelearn::bus::{AnyBus, BusError, Clock, Pacing, SystemClock};
 use canrelearn::log::candump::{self, Precision, Record};
 use canrelearn::monitor::render;
 use canrelearn::monitor::stats::BusTiming;
@@ -27,7 +27,7 @@ use canrelearn::time::Timestamp;
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc;
 
-use super::source::{self, Source};
+use super::source::{self, Incoming, Source, SourceStats};
 use super::{CliError, WithCode, exit, input};
 
 /// Watch the bus live in a terminal: rates, cycle times, jitter, staleness, decoded signals.
@@ -115,13 +115,6 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     runtime.block_on(run_async(args.speed, sources, monitor, record))
 }
 
-/// What the source tasks send.
-enum Incoming {
-    Frame(Received),
-    BadLine,
-    Ended(Option<BusError>),
-}
-
 /// The time line the model runs on: wall time for interfaces (kernel timestamps are Unix
 /// time), the log's own time for logs (paced: log time advancing at `speed` from the first
 /// frame; unpaced or ended: the latest frame's time).
@@ -182,27 +175,8 @@ async fn run_async(
         buses.push(source::open(s, &[], pacing)?);
     }
     let names: Vec<String> = sources.iter().map(Source::name).collect();
-    let (tx, mut rx) = mpsc::channel::<Incoming>(65_536);
-    let dropped: Vec<Arc<AtomicU64>> = buses.iter().map(|_| Arc::new(AtomicU64::new(0))).collect();
-    for (mut bus, counter) in buses.into_iter().zip(dropped.iter().cloned()) {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            loop {
-                let item = match bus.recv().await {
-                    Ok(r) => Incoming::Frame(r),
-                    Err(BusError::Log(_)) => Incoming::BadLine,
-                    Err(e) if e.is_end() => Incoming::Ended(None),
-                    Err(e) => Incoming::Ended(Some(e)),
-                };
-                counter.store(bus.stats().dropped, Ordering::Relaxed);
-                let end = matches!(item, Incoming::Ended(_));
-                if tx.send(item).await.is_err() || end {
-                    return;
-                }
-            }
-        });
-    }
-    drop(tx);
+    // A deep buffer: at full load the UI drains it in batches between redraws.
+    let (mut rx, dropped) = source::merge_with_stats(buses, 65_536);
 
     let (key_tx, mut keys) = mpsc::channel::<KeyEvent>(64);
     let stop = Arc::new(AtomicBool::new(false));
@@ -302,10 +276,10 @@ async fn run_async(
                                 }
                             }
                         }
-                        Some(Incoming::BadLine) => app.bad_lines += 1,
-                        Some(Incoming::Ended(e)) => {
+                        Some(Incoming::BadLine(_)) => app.bad_lines += 1,
+                        Some(Incoming::Ended { error, .. }) => {
                             app.open_sources = app.open_sources.saturating_sub(1);
-                            if let Some(e) = e
+                            if let Some(e) = error
                                 && app.source_error.is_none()
                             {
                                 app.source_error = Some(e);
@@ -373,9 +347,9 @@ impl App {
         terminal: &mut ratatui::DefaultTerminal,
         monitor: &mut Monitor,
         now: Option<Timestamp>,
-        dropped: &[Arc<AtomicU64>],
+        dropped: &[SourceStats],
     ) -> Result<(), CliError> {
-        monitor.set_dropped(dropped.iter().map(|d| d.load(Ordering::Relaxed)).sum());
+        monitor.set_dropped(dropped.iter().map(|d| d.get().dropped).sum());
         if let Some(now) = now {
             monitor.handle_timeout(now);
         }

@@ -124,7 +124,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             buses.push(source::open(s, &args.filters, canrelearn::bus::Pacing::Unpaced)?);
         }
         let mut sink = Sink::open(&args.output)?;
-        let (mut rx, stats) = source::merge_with_stats(buses);
+        let (mut rx, stats) = source::merge_with_stats(buses, source::MERGE_CAPACITY);
         let deadline = limit.map(|d| tokio::time::Instant::now() + d);
         let mut flush_tick = tokio::time::interval(Duration::from_millis(100));
         flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -140,15 +140,21 @@ impl SourceStats {
     }
 }
 
+/// Frames buffered between the source tasks and the consumer by default.
+pub const MERGE_CAPACITY: usize = 4096;
+
 /// Read every source in its own task and merge their frames, in arrival order, into one
 /// channel. A source ends on its own; the channel closes when all have ended.
 pub fn merge(buses: Vec<AnyBus>) -> mpsc::Receiver<Incoming> {
-    merge_with_stats(buses).0
+    merge_with_stats(buses, MERGE_CAPACITY).0
 }
 
-/// [`merge`], also giving each source's counters.
-pub fn merge_with_stats(buses: Vec<AnyBus>) -> (mpsc::Receiver<Incoming>, Vec<SourceStats>) {
-    let (tx, rx) = mpsc::channel(4096);
+/// [`merge`] with a chosen channel capacity, also giving each source's counters.
+pub fn merge_with_stats(
+    buses: Vec<AnyBus>,
+    capacity: usize,
+) -> (mpsc::Receiver<Incoming>, Vec<SourceStats>) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
     let mut all = Vec::new();
     for mut bus in buses {
         let tx = tx.clone();
