@@ -9,7 +9,7 @@ use canrelearn::log::candump::{self, Precision, Record, WriteOptions};
 
 use super::decode::FrameDecoder;
 use super::output::{Format, Formatter, Line};
-use super::source::{self, Incoming, Source};
+use super::source::{self, Source};
 use super::{CliError, WithCode, exit, input};
 
 /// Show frames from CAN interfaces or logs as they arrive, decoded with DBC files.
@@ -121,83 +121,61 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         let options = WriteOptions::default();
         let deadline = limit.map(|d| tokio::time::Instant::now() + d);
         let mut seen = 0u64;
-        let mut open = sources.len();
-        let mut failure: Option<CliError> = None;
+        let mut progress = source::Progress::new(sources.len());
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
-        'outer: while open > 0 {
+        while progress.open > 0 {
             let first = tokio::select! {
                 m = rx.recv() => m,
                 _ = &mut ctrl_c => break,
                 _ = sleep_until(deadline) => break,
             };
-            let mut next = first;
-            // Drain what is already there, then write once: low latency, few syscalls.
-            loop {
-                match next {
-                    None => break 'outer,
-                    Some(Incoming::Frame(r)) => {
-                        if args.count.is_some_and(|c| seen >= c) {
-                            break 'outer;
-                        }
-                        seen += 1;
-                        match &formatter {
-                            Some(f) => {
-                                let meaning = decoder.decode(&r.frame);
-                                f.format(
-                                    &Line {
-                                        raw: None,
-                                        timestamp: r.timestamp,
-                                        precision: Precision::Micros,
-                                        interface: &r.interface,
-                                        frame: &r.frame,
-                                        meaning,
-                                    },
-                                    &mut buf,
-                                );
-                            }
-                            None => candump::format_record(
-                                &mut buf,
-                                &Record {
-                                    timestamp: r.timestamp,
-                                    precision: Precision::Micros,
-                                    interface: &r.interface,
-                                    frame: r.frame,
-                                    direction: None,
-                                },
-                                &options,
-                            ),
-                        }
-                    }
-                    Some(Incoming::BadLine(e)) => {
-                        eprintln!("canrelearn: warning: {e} (line skipped)");
-                    }
-                    Some(Incoming::Ended { source, error }) => {
-                        open -= 1;
-                        if let Some(e) = error {
-                            tracing::debug!(%source, "source failed");
-                            failure.get_or_insert(source::bus_error(e));
-                        }
-                    }
+            let Some(first) = first else { break };
+            // What is already there in one go, then one write: low latency, few syscalls.
+            let more = source::drain(&mut rx, first, &mut progress, |r| {
+                if args.count.is_some_and(|c| seen >= c) {
+                    return Ok(false);
                 }
-                if buf.len() > 1 << 15 {
-                    break;
+                seen += 1;
+                match &formatter {
+                    Some(f) => {
+                        let meaning = decoder.decode(&r.frame);
+                        f.format(
+                            &Line {
+                                raw: None,
+                                timestamp: r.timestamp,
+                                precision: Precision::Micros,
+                                interface: &r.interface,
+                                frame: &r.frame,
+                                meaning,
+                            },
+                            &mut buf,
+                        );
+                    }
+                    None => candump::format_record(
+                        &mut buf,
+                        &Record {
+                            timestamp: r.timestamp,
+                            precision: Precision::Micros,
+                            interface: &r.interface,
+                            frame: r.frame,
+                            direction: None,
+                        },
+                        &options,
+                    ),
                 }
-                match rx.try_recv() {
-                    Ok(m) => next = Some(m),
-                    Err(_) => break,
-                }
-            }
+                Ok(args.count.is_none_or(|c| seen < c))
+            })?;
             out.write_all(&buf)?;
             out.flush()?;
             buf.clear();
-            if args.count.is_some_and(|c| seen >= c) {
+            if !more {
                 break;
             }
         }
         out.write_all(&buf)?;
         out.flush()?;
-        match failure {
+        match progress.failure {
             Some(e) => Err(e),
             None => Ok(exit::OK),
         }

@@ -12,7 +12,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 use super::dump::{parse_filter, runtime, seconds, sleep_until};
-use super::source::{self, Incoming, Source};
+use super::source::{self, Source};
 use super::{CliError, WithCode, exit};
 
 /// Record CAN interfaces to a log in the `candump -L` format (with interface names), readable
@@ -135,54 +135,37 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         let mut buf = Vec::with_capacity(1 << 16);
         let mut frames = 0u64;
         let mut dropped_seen = vec![0u64; stats.len()];
-        let mut open = sources.len();
-        let mut failure: Option<CliError> = None;
+        let mut progress = source::Progress::new(sources.len());
         let stop_at = sleep_until(deadline);
         tokio::pin!(stop_at);
-        'run: loop {
-            if args.count.is_some_and(|c| frames >= c) || open == 0 {
+        loop {
+            if args.count.is_some_and(|c| frames >= c) || progress.open == 0 {
                 break;
             }
             tokio::select! {
                 m = rx.recv() => {
-                    let Some(mut m) = m else { break };
-                    // Take what is already queued in one go: at full load this keeps up with
-                    // the bus instead of waking once per frame.
-                    for _ in 0..1024 {
-                        match m {
-                            Incoming::Frame(r) => {
-                                frames += 1;
-                                format_record(
-                                    &mut buf,
-                                    &Record {
-                                        timestamp: r.timestamp,
-                                        precision: options.precision.unwrap_or_default(),
-                                        interface: &r.interface,
-                                        frame: r.frame,
-                                        direction: None,
-                                    },
-                                    &options,
-                                );
-                                if args.count.is_some_and(|c| frames >= c) {
-                                    break 'run;
-                                }
-                            }
-                            Incoming::BadLine(e) => eprintln!("canrelearn: warning: {e} (line skipped)"),
-                            Incoming::Ended { error, .. } => {
-                                open -= 1;
-                                if let Some(e) = error {
-                                    failure.get_or_insert(source::bus_error(e));
-                                }
-                            }
-                        }
-                        match rx.try_recv() {
-                            Ok(next) => m = next,
-                            Err(_) => break,
-                        }
-                    }
+                    let Some(m) = m else { break };
+                    let more = source::drain(&mut rx, m, &mut progress, |r| {
+                        frames += 1;
+                        format_record(
+                            &mut buf,
+                            &Record {
+                                timestamp: r.timestamp,
+                                precision: options.precision.unwrap_or_default(),
+                                interface: &r.interface,
+                                frame: r.frame,
+                                direction: None,
+                            },
+                            &options,
+                        );
+                        Ok(args.count.is_none_or(|c| frames < c))
+                    })?;
                     if buf.len() >= 1 << 15 {
                         sink.write(&buf)?;
                         buf.clear();
+                    }
+                    if !more {
+                        break;
                     }
                 }
                 _ = flush_tick.tick() => {
@@ -216,7 +199,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             if frames == 1 { "" } else { "s" },
             args.output.display()
         );
-        match failure {
+        match progress.failure {
             Some(e) => Err(e),
             None => Ok(exit::OK),
         }

@@ -206,6 +206,56 @@ pub fn merge_with_stats(
     (rx, all)
 }
 
+/// How the consumer of a merged stream is doing: sources still open, the first failure.
+#[derive(Debug)]
+pub struct Progress {
+    pub open: usize,
+    pub failure: Option<CliError>,
+}
+
+impl Progress {
+    pub fn new(sources: usize) -> Self {
+        Progress {
+            open: sources,
+            failure: None,
+        }
+    }
+}
+
+/// Handle `first` and whatever is already queued behind it (up to 1024), in one go: at full
+/// load a consumer then keeps up with the bus instead of waking once per frame. Frames go to
+/// `on_frame` (which returns `false` to stop early); malformed log lines are reported; ended
+/// sources are counted, and the first failure kept.
+pub fn drain(
+    rx: &mut mpsc::Receiver<Incoming>,
+    first: Incoming,
+    progress: &mut Progress,
+    mut on_frame: impl FnMut(Received) -> Result<bool, CliError>,
+) -> Result<bool, CliError> {
+    let mut m = first;
+    for _ in 0..1024 {
+        match m {
+            Incoming::Frame(r) => {
+                if !on_frame(r)? {
+                    return Ok(false);
+                }
+            }
+            Incoming::BadLine(e) => eprintln!("canrelearn: warning: {e} (line skipped)"),
+            Incoming::Ended { error, .. } => {
+                progress.open = progress.open.saturating_sub(1);
+                if let Some(e) = error {
+                    progress.failure.get_or_insert(bus_error(e));
+                }
+            }
+        }
+        match rx.try_recv() {
+            Ok(next) => m = next,
+            Err(_) => break,
+        }
+    }
+    Ok(true)
+}
+
 /// The exit code for a bus error: 4, with the interface named.
 pub fn bus_error(e: BusError) -> CliError {
     CliError::new(exit::BUS_IO, e)

@@ -17,7 +17,7 @@ use canrelearn::watch::{
 
 use super::dump::{runtime, seconds, sleep_until};
 use super::output::push_json_str;
-use super::source::{self, Incoming, Source};
+use super::source::{self, Source};
 use super::{CliError, WithCode, exit, input};
 
 /// Report when messages and nodes stop arriving, and when they come back, as a car's own
@@ -454,33 +454,19 @@ fn watch_live<W: Write>(session: &mut Session<'_, W>, sources: &[Source]) -> Res
         let clock = SystemClock;
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
-        let mut open = sources.len();
-        let mut failure = None;
-        while open > 0 {
+        let mut progress = source::Progress::new(sources.len());
+        while progress.open > 0 {
             let wake = session.watcher.poll_timeout().map(|due| {
                 let wait = due.saturating_duration_since(clock.now());
                 tokio::time::Instant::now() + wait
             });
             tokio::select! {
                 m = rx.recv() => {
-                    let Some(mut m) = m else { break };
-                    // Everything already queued in one go (no wake-up per frame at full load).
-                    for _ in 0..1024 {
-                        match m {
-                            Incoming::Frame(r) => session.frame(r.timestamp, &r.frame)?,
-                            Incoming::BadLine(e) => eprintln!("canrelearn: warning: {e}"),
-                            Incoming::Ended { error, .. } => {
-                                open -= 1;
-                                if let Some(e) = error {
-                                    failure.get_or_insert(source::bus_error(e));
-                                }
-                            }
-                        }
-                        match rx.try_recv() {
-                            Ok(next) => m = next,
-                            Err(_) => break,
-                        }
-                    }
+                    let Some(m) = m else { break };
+                    source::drain(&mut rx, m, &mut progress, |r| {
+                        session.frame(r.timestamp, &r.frame)?;
+                        Ok(true)
+                    })?;
                 }
                 _ = sleep_until(wake) => session.timeout(clock.now())?,
                 _ = &mut ctrl_c => break,
@@ -490,7 +476,7 @@ fn watch_live<W: Write>(session: &mut Session<'_, W>, sources: &[Source]) -> Res
         let now = clock.now();
         session.last = session.last.max(now);
         session.timeout(now)?;
-        match failure {
+        match progress.failure {
             Some(e) => Err(e),
             None => Ok(()),
         }

@@ -599,6 +599,23 @@ impl Runner {
         }
     }
 
+    /// A question for the operator (a confirmation precondition or a prompt step): asked, or
+    /// answered yes and recorded under `--yes`.
+    fn ask_operator(&mut self, now: Timestamp, text: &str, id: &str) -> Next {
+        if self.opts.assume_yes {
+            self.event(now, EventKind::Note(format!("assumed yes (--yes): {text}")));
+            self.set_detail("assumed yes (--yes)".to_string());
+            self.pass(now);
+            return Next::Again;
+        }
+        self.awaiting = Some(Awaiting::Confirm);
+        Next::Act(Action::Confirm {
+            text: text.to_string(),
+            step: id.to_string(),
+            writes: false,
+        })
+    }
+
     /// Passes the current item and moves on.
     fn pass(&mut self, now: Timestamp) {
         self.end_item(now, StepResult::Passed);
@@ -863,20 +880,7 @@ impl Runner {
                 self.sub.sent = true;
                 Next::Act(self.send(module, request.clone(), Purpose::Precondition, false))
             }
-            Check::Confirm(text) => {
-                if self.opts.assume_yes {
-                    self.event(now, EventKind::Note(format!("assumed yes (--yes): {text}")));
-                    self.set_detail("assumed yes (--yes)".to_string());
-                    self.pass(now);
-                    return Next::Again;
-                }
-                self.awaiting = Some(Awaiting::Confirm);
-                Next::Act(Action::Confirm {
-                    text: text.clone(),
-                    step: pre.id.clone(),
-                    writes: false,
-                })
-            }
+            Check::Confirm(text) => self.ask_operator(now, text, &pre.id),
         }
     }
 
@@ -965,20 +969,7 @@ impl Runner {
                     Next::Wait
                 }
             }
-            StepKind::Prompt { text } => {
-                if self.opts.assume_yes {
-                    self.event(now, EventKind::Note(format!("assumed yes (--yes): {text}")));
-                    self.set_detail("assumed yes (--yes)".to_string());
-                    self.pass(now);
-                    return Next::Again;
-                }
-                self.awaiting = Some(Awaiting::Confirm);
-                Next::Act(Action::Confirm {
-                    text: text.clone(),
-                    step: step.id.clone(),
-                    writes: false,
-                })
-            }
+            StepKind::Prompt { text } => self.ask_operator(now, text, &step.id),
             StepKind::VerifyNode { node, for_, within } => {
                 self.awaiting = Some(Awaiting::Watch);
                 Next::Act(Action::WatchNode {
