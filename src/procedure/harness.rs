@@ -1,23 +1,20 @@
 //! A pure, in-process rehearsal: a procedure [`Runner`] against the simulated car
 //! ([`Vehicle`]) on a virtual clock.
 //!
-//! Joins, for every module of the script, runner → diagnostic [`Client`] → tester-side ISO-TP
-//! [`Channel`] ↔ [`Vehicle`]; decodes the vehicle's periodic frames with the DBC and feeds the
-//! signals the script needs to the runner; answers `verify_node` with a [`NodeCheck`]; answers
-//! confirmations and parameter questions from [`Answers`]. Nothing here reads a clock or does
-//! I/O: [`SimHarness::run`] advances virtual time from deadline to deadline, so minutes of
-//! procedure take milliseconds. The `demo` command and the tests use it; it is also the model
-//! of what a real driver does (with a bus and a terminal instead).
+//! The tester side is a [`Tester`] (runner, diagnostic clients, ISO-TP channels, live signals,
+//! `verify_node`), exchanging CAN frames with the [`Vehicle`]; confirmations and parameter
+//! questions are answered from [`Answers`]. Nothing here reads a clock or does I/O:
+//! [`SimHarness::run`] advances virtual time from deadline to deadline, so minutes of procedure
+//! take milliseconds. The tests use it; `crate::drive::procedure` runs the same [`Tester`] on a
+//! bus with a terminal.
 
 use core::time::Duration;
 use std::collections::BTreeMap;
 
 use super::runner::{Action, Outcome, Report, RunEvent, Runner};
-use super::verify::NodeCheck;
-use crate::dbc::{Database, Decoded};
-use crate::diag::client::{Client, Event as ClientEvent, RequestId, RequestOptions};
-use crate::frame::{Frame, Id};
-use crate::isotp::{self, Channel};
+pub use super::tester::TesterEvent;
+use super::tester::{Question, Tester, TesterError};
+use crate::dbc::Database;
 use crate::sim::vehicle::{Vehicle, VehicleEvent};
 use crate::time::Timestamp;
 
@@ -43,46 +40,14 @@ impl Default for Answers {
 }
 
 /// Why a harness cannot be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum HarnessError {
-    #[error("module {module}: {reason}")]
-    Module { module: String, reason: String },
-}
+pub type HarnessError = TesterError;
 
-/// Something that happened on the tester side, for the transcript.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TesterEvent {
-    /// A PDU the tester sent (`keep_alive` for the automatic TesterPresent).
-    Sent {
-        module: String,
-        pdu: Vec<u8>,
-        keep_alive: bool,
-    },
-    /// A PDU the tester received.
-    Received { module: String, pdu: Vec<u8> },
-    /// An ISO-TP failure.
-    Transport { module: String, what: String },
-    /// An action the runner asked for (Send excepted).
-    Action(String),
-}
-
-struct Link {
-    client: Client,
-    channel: Channel,
-}
-
-/// A runner, its modules' clients and channels, and the simulated car.
+/// A runner's [`Tester`] and the simulated car, on a virtual clock.
 pub struct SimHarness {
-    db: Database,
+    core: Tester,
     vehicle: Vehicle,
-    runner: Runner,
-    links: BTreeMap<String, Link>,
     answers: Answers,
     now: Timestamp,
-    inflight: Option<(String, RequestId)>,
-    node_check: Option<NodeCheck>,
-    wanted: Vec<(Id, usize, String)>,
-    decoded: Decoded,
     report: Option<Report>,
     aborted: bool,
     abort_at: Option<Timestamp>,
@@ -104,38 +69,11 @@ impl SimHarness {
         db: Database,
         answers: Answers,
     ) -> Result<SimHarness, HarnessError> {
-        let mut links = BTreeMap::new();
-        for (name, spec) in &runner.script().modules {
-            let err = |reason: String| HarnessError::Module {
-                module: name.clone(),
-                reason,
-            };
-            let client = Client::new(spec.client_config()).map_err(|e| err(e.to_string()))?;
-            let channel = Channel::new(spec.isotp_config()).map_err(|e| err(e.to_string()))?;
-            links.insert(name.clone(), Link { client, channel });
-        }
-        let mut wanted = Vec::new();
-        for name in runner.wanted_signals() {
-            let Some((msg, sig)) = name.split_once('.') else {
-                continue;
-            };
-            if let Some(m) = db.messages().iter().find(|m| m.name() == msg)
-                && let Some((index, _)) = m.signal_by_name(sig)
-            {
-                wanted.push((m.id(), index, name.clone()));
-            }
-        }
         Ok(SimHarness {
-            db,
+            core: Tester::new(runner, db)?,
             vehicle,
-            runner,
-            links,
             answers,
             now: Timestamp::ZERO,
-            inflight: None,
-            node_check: None,
-            wanted,
-            decoded: Decoded::new(),
             report: None,
             aborted: false,
             abort_at: None,
@@ -165,13 +103,13 @@ impl SimHarness {
         if let Some(r) = self.run_until(end) {
             return r;
         }
-        self.runner.abort(self.now, "harness time limit reached");
+        self.core.abort(self.now, "harness time limit reached");
         if let Some(r) = self.run_until(end + Duration::from_secs(600)) {
             return r;
         }
         // Cleanup could not finish: report what we have.
         Report {
-            procedure: self.runner.script().procedure.name.clone(),
+            procedure: self.core.runner().script().procedure.name.clone(),
             outcome: super::runner::RunOutcome::Aborted,
             reason: Some("the harness could not finish the cleanup".to_string()),
             failed_step: None,
@@ -202,8 +140,7 @@ impl SimHarness {
                 && !self.aborted
             {
                 self.aborted = true;
-                self.runner
-                    .abort(now, "interrupted by the operator (Ctrl-C)");
+                self.core.abort(now, "interrupted by the operator (Ctrl-C)");
                 continue;
             }
             if now >= until {
@@ -216,12 +153,7 @@ impl SimHarness {
                 }
             };
             take(self.vehicle.poll_timeout());
-            take(self.runner.poll_timeout());
-            for l in self.links.values() {
-                take(l.channel.poll_timeout());
-                take(l.client.poll_timeout());
-            }
-            take(self.node_check.as_ref().and_then(NodeCheck::poll_timeout));
+            take(self.core.poll_timeout());
             if !self.aborted {
                 take(self.abort_at);
             }
@@ -239,164 +171,41 @@ impl SimHarness {
     fn tick(&mut self) {
         let now = self.now;
         self.vehicle.handle_timeout(now);
-        for l in self.links.values_mut() {
-            l.channel.handle_timeout(now);
-        }
-        if let Some(c) = &mut self.node_check {
-            c.handle_timeout(now);
-        }
-        // Transport failures due now (N_Bs...) are reported before the client's P2 at the same
-        // instant, so the reason names the layer that failed.
-        self.pump();
-        for l in self.links.values_mut() {
-            l.client.handle_timeout(now);
-        }
-        self.runner.handle_timeout(now);
+        self.core.handle_timeout(now);
     }
 
-    /// Moves everything that is ready at `now` until nothing moves.
+    /// Moves everything that is ready at `now` until nothing moves: frames between the tester
+    /// and the car, the operator's answers, the records.
     fn pump(&mut self) {
         let now = self.now;
         for _ in 0..100_000 {
             let mut progressed = false;
-            // Runner actions.
-            while let Some(a) = self.runner.poll_action(now) {
+            while let Some(f) = self.core.poll_transmit(now) {
                 progressed = true;
-                self.actions.push((now, a.clone()));
-                self.perform(a);
+                self.vehicle.handle_frame(now, &f);
             }
-            while let Some(e) = self.runner.poll_event() {
-                self.transcript.push(e);
-            }
-            // Clients -> channels.
-            for (name, l) in &mut self.links {
-                while let Some(t) = l.client.poll_transmit(now) {
-                    progressed = true;
-                    let keep_alive = matches!(t.kind, crate::diag::client::TransmitKind::KeepAlive);
-                    self.tester.push((
-                        now,
-                        TesterEvent::Sent {
-                            module: name.clone(),
-                            pdu: t.pdu.clone(),
-                            keep_alive,
-                        },
-                    ));
-                    if let Err(e) = l.channel.send(now, &t.pdu) {
-                        self.tester.push((
-                            now,
-                            TesterEvent::Transport {
-                                module: name.clone(),
-                                what: format!("cannot send: {e}"),
-                            },
-                        ));
-                    }
-                }
-            }
-            // Channels -> vehicle.
-            let mut frames: Vec<Frame> = Vec::new();
-            for l in self.links.values_mut() {
-                while let Some(f) = l.channel.poll_transmit(now) {
-                    frames.push(f);
-                }
-            }
-            for f in &frames {
-                progressed = true;
-                self.vehicle.handle_frame(now, f);
-            }
-            // Vehicle -> channels, signals, node check.
             while let Some(f) = self.vehicle.poll_transmit(now) {
                 progressed = true;
-                self.on_bus_frame(now, &f);
+                self.core.handle_frame(now, &f);
             }
             while let Some(e) = self.vehicle.poll_event() {
                 self.vehicle_events.push(e);
             }
-            // Channel events -> clients.
-            let mut outcomes: Vec<Outcome> = Vec::new();
-            for (name, l) in &mut self.links {
-                while let Some(ev) = l.channel.poll_event() {
-                    progressed = true;
-                    match ev {
-                        isotp::Event::Received(pdu) => {
-                            self.tester.push((
-                                now,
-                                TesterEvent::Received {
-                                    module: name.clone(),
-                                    pdu: pdu.clone(),
-                                },
-                            ));
-                            l.client.handle_pdu(now, &pdu);
-                        }
-                        isotp::Event::Sent { .. } => l.client.tx_complete(now),
-                        isotp::Event::SendFailed(f) => {
-                            self.tester.push((
-                                now,
-                                TesterEvent::Transport {
-                                    module: name.clone(),
-                                    what: f.to_string(),
-                                },
-                            ));
-                            if let Some((m, id)) = &self.inflight
-                                && m == name
-                                && l.client.in_flight() == Some(*id)
-                            {
-                                l.client.cancel();
-                                self.inflight = None;
-                                outcomes.push(Outcome::Transport(format!("ISO-TP: {f}")));
-                            }
-                        }
-                        isotp::Event::ReceiveFailed(f) => self.tester.push((
-                            now,
-                            TesterEvent::Transport {
-                                module: name.clone(),
-                                what: f.to_string(),
-                            },
-                        )),
-                        _ => {}
-                    }
-                }
-                // Client events -> runner outcomes.
-                while let Some(ev) = l.client.poll_event() {
-                    progressed = true;
-                    let ours = match (&self.inflight, ev.request_id()) {
-                        (Some((m, id)), Some(rid)) => m == name && *id == rid,
-                        _ => false,
-                    };
-                    if !ours || !ev.is_outcome() {
-                        continue;
-                    }
-                    let o = match ev {
-                        ClientEvent::Positive { pdu, .. } => Outcome::Response(pdu),
-                        ClientEvent::Negative { sid, nrc, .. } => {
-                            Outcome::Negative { sid, nrc: nrc.0 }
-                        }
-                        ClientEvent::Timeout {
-                            waited,
-                            pending_count,
-                            ..
-                        } => Outcome::Timeout {
-                            waited,
-                            pending: pending_count,
-                        },
-                        ClientEvent::SentNoResponse { .. } => Outcome::Sent,
-                        _ => continue,
-                    };
-                    self.inflight = None;
-                    outcomes.push(o);
-                }
-            }
-            for o in outcomes {
-                self.runner.handle_outcome(now, o);
-            }
-            // Node check result.
-            if let Some(r) = self.node_check.as_ref().and_then(|c| c.result().cloned()) {
+            if let Some(q) = self.core.poll_question() {
                 progressed = true;
-                self.node_check = None;
-                let o = match r {
-                    Ok(()) => Outcome::NodeSeen,
-                    Err(why) => Outcome::NodeNotSeen(why),
-                };
-                self.runner.handle_outcome(now, o);
+                self.answer(q);
+            }
+            while let Some(a) = self.core.poll_action() {
+                if let Action::Finished(r) = &a.1 {
+                    self.report = Some(r.clone());
+                }
+                self.actions.push(a);
+            }
+            while let Some(e) = self.core.poll_run_event() {
+                self.transcript.push(e);
+            }
+            while let Some(e) = self.core.poll_event() {
+                self.tester.push(e);
             }
             if !progressed {
                 return;
@@ -404,96 +213,23 @@ impl SimHarness {
         }
     }
 
-    fn on_bus_frame(&mut self, now: Timestamp, f: &Frame) {
-        for l in self.links.values_mut() {
-            l.channel.handle_frame(now, f);
-        }
-        let Some(id) = f.id() else { return };
-        if let Some(c) = &mut self.node_check {
-            c.handle_frame(now, id);
-        }
-        if !self.wanted.iter().any(|(w, _, _)| *w == id) {
-            return;
-        }
-        let Ok(Some(_)) = self.db.decode_frame(f, &mut self.decoded) else {
-            return;
-        };
-        for (w, index, name) in &self.wanted {
-            if *w == id
-                && let Some(s) = self.decoded.get(*index)
-            {
-                self.runner.handle_signal(now, name, s.physical.as_f64());
-            }
-        }
-    }
-
-    fn perform(&mut self, a: Action) {
+    fn answer(&mut self, q: Question) {
         let now = self.now;
-        match a {
-            Action::Send {
-                module,
-                pdu,
-                expect_response,
-                dry_run,
-                ..
-            } => {
-                if dry_run {
-                    return;
-                }
-                let Some(l) = self.links.get_mut(&module) else {
-                    self.runner.handle_outcome(
-                        now,
-                        Outcome::Transport(format!("no link for module {module}")),
-                    );
-                    return;
-                };
-                let opts = RequestOptions {
-                    expect_response,
-                    ..RequestOptions::default()
-                };
-                match l.client.request(now, &pdu, opts) {
-                    Ok(id) => self.inflight = Some((module, id)),
-                    Err(e) => self
-                        .runner
-                        .handle_outcome(now, Outcome::Transport(format!("diagnostic client: {e}"))),
-                }
-            }
-            Action::Confirm { text, .. } => {
+        match q {
+            Question::Confirm { text, .. } => {
                 self.tester.push((
                     now,
                     TesterEvent::Action(format!("confirm: {text} -> {}", self.answers.confirm)),
                 ));
-                self.runner
-                    .handle_outcome(now, Outcome::Confirmed(self.answers.confirm));
+                self.core
+                    .answer(now, Outcome::Confirmed(self.answers.confirm));
             }
-            Action::Ask { parameter, .. } => match self.answers.values.get(&parameter).cloned() {
-                Some(v) => self.runner.handle_outcome(now, Outcome::Answer(v)),
+            Question::Ask { parameter, .. } => match self.answers.values.get(&parameter).cloned() {
+                Some(v) => self.core.answer(now, Outcome::Answer(v)),
                 None => self
-                    .runner
+                    .core
                     .abort(now, &format!("no value for parameter {parameter}")),
             },
-            Action::WatchNode {
-                node, for_, within, ..
-            } => match NodeCheck::new(&self.db, &node, for_, within, now) {
-                Ok(c) => self.node_check = Some(c),
-                Err(e) => self
-                    .runner
-                    .handle_outcome(now, Outcome::NodeNotSeen(e.to_string())),
-            },
-            Action::Cancel => {
-                self.node_check = None;
-                if let Some((m, _)) = self.inflight.take()
-                    && let Some(l) = self.links.get_mut(&m)
-                {
-                    l.client.cancel();
-                }
-            }
-            Action::EndModule { module } => {
-                if let Some(l) = self.links.get_mut(&module) {
-                    l.client.close();
-                }
-            }
-            Action::Finished(r) => self.report = Some(r),
         }
     }
 }

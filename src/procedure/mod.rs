@@ -13,6 +13,7 @@
 pub mod harness;
 pub mod runner;
 pub mod script;
+pub mod tester;
 pub mod verify;
 
 pub use runner::{

@@ -1,0 +1,637 @@
+//! The tester side of a procedure run, sans-IO: the [`Runner`] joined, for every module of its
+//! script, to a diagnostic [`Client`] (P2/P2*, `0x78`, keep-alive) on a tester-side ISO-TP
+//! [`Channel`], plus the live signals the preconditions need (decoded with the DBC) and the
+//! `verify_node` check ([`NodeCheck`]).
+//!
+//! It exchanges CAN frames, not PDUs, so the same code runs against the simulated car on a
+//! virtual clock ([`super::harness::SimHarness`]) and on a real bus (`crate::drive::procedure`).
+//!
+//! # Calling contract
+//! - Give it every frame read from the bus with [`Tester::handle_frame`] (frames this endpoint
+//!   sent itself excepted), and call [`Tester::handle_timeout`] when [`Tester::poll_timeout`]
+//!   is reached.
+//! - After any input, write every frame [`Tester::poll_transmit`] returns, in order. A frame
+//!   the bus refused goes back with [`Tester::handle_send_error`] (the request it belonged to
+//!   fails with a transport error, so cleanup still runs and the run ends).
+//! - Operator questions come from [`Tester::poll_question`]; answer each with
+//!   [`Tester::answer`] (at most one is outstanding; [`Tester::question_pending`] turns false
+//!   when the runner withdraws it, e.g. after an abort).
+//! - Drain [`Tester::poll_event`] (PDUs sent and received, transport failures, what a dry run
+//!   would send) and [`Tester::poll_run_event`] (the runner's transcript).
+//! - [`Tester::abort`] on Ctrl-C; [`Tester::report`] is `Some` once the run is over (cleanup
+//!   done).
+//!
+//! In a dry run the runner produces its requests without needing outcomes; the tester sends
+//! nothing and reports, for each, the CAN frames that would go on the bus
+//! ([`TesterEvent::WouldSend`], from [`segment`]).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::runner::{Action, Outcome, Report, RunEvent, Runner};
+use super::verify::NodeCheck;
+use crate::dbc::{Database, Decoded};
+use crate::diag::client::{Client, Event as ClientEvent, RequestId, RequestOptions, TransmitKind};
+use crate::frame::{Frame, Id};
+use crate::isotp::wire::{FlowControl, Pdu, StMin};
+use crate::isotp::{self, Channel};
+use crate::time::Timestamp;
+
+/// Why a tester cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TesterError {
+    #[error("module {module}: {reason}")]
+    Module { module: String, reason: String },
+}
+
+/// Something that happened on the tester side, for the transcript.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TesterEvent {
+    /// A PDU the tester sent (`keep_alive` for the automatic TesterPresent).
+    Sent {
+        module: String,
+        pdu: Vec<u8>,
+        keep_alive: bool,
+    },
+    /// A PDU the tester received.
+    Received { module: String, pdu: Vec<u8> },
+    /// An ISO-TP failure or a frame the bus refused.
+    Transport { module: String, what: String },
+    /// Dry run: the PDU a step would send and the CAN frames that would carry it (assuming the
+    /// module allows the whole message at once: flow control with block size 0, STmin 0).
+    WouldSend {
+        module: String,
+        step: String,
+        pdu: Vec<u8>,
+        frames: Vec<Frame>,
+        writes: bool,
+    },
+    /// An action the runner asked for (sends excepted), or an answer given.
+    Action(String),
+}
+
+/// A question for the operator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Question {
+    /// Yes or no; answer [`Outcome::Confirmed`].
+    Confirm {
+        text: String,
+        step: String,
+        /// Whether the confirmation releases a step that changes the module.
+        writes: bool,
+    },
+    /// A parameter value; answer [`Outcome::Answer`].
+    Ask {
+        parameter: String,
+        prompt: String,
+        /// `30 to 120 Ah` or `flooded, efb, agm`.
+        expected: String,
+        /// Why the previous answer was refused.
+        error: Option<String>,
+    },
+}
+
+struct Link {
+    client: Client,
+    channel: Channel,
+    tx_id: Id,
+}
+
+/// A runner with its modules' clients and channels, exchanging CAN frames.
+pub struct Tester {
+    db: Database,
+    runner: Runner,
+    links: BTreeMap<String, Link>,
+    inflight: Option<(String, RequestId)>,
+    node_check: Option<NodeCheck>,
+    wanted: Vec<(Id, usize, String)>,
+    decoded: Decoded,
+    report: Option<Report>,
+    question: Option<Question>,
+    question_pending: bool,
+    out: VecDeque<Frame>,
+    events: VecDeque<(Timestamp, TesterEvent)>,
+    run_events: VecDeque<RunEvent>,
+    actions: VecDeque<(Timestamp, Action)>,
+}
+
+impl Tester {
+    /// Sets up a client and a channel for every module of the runner's script; `db` decodes
+    /// the signals the script's preconditions name and knows the nodes `verify_node` checks.
+    pub fn new(runner: Runner, db: Database) -> Result<Tester, TesterError> {
+        let mut links = BTreeMap::new();
+        for (name, spec) in &runner.script().modules {
+            let err = |reason: String| TesterError::Module {
+                module: name.clone(),
+                reason,
+            };
+            let client = Client::new(spec.client_config()).map_err(|e| err(e.to_string()))?;
+            let channel = Channel::new(spec.isotp_config()).map_err(|e| err(e.to_string()))?;
+            links.insert(
+                name.clone(),
+                Link {
+                    client,
+                    channel,
+                    tx_id: spec.request_id,
+                },
+            );
+        }
+        let mut wanted = Vec::new();
+        for name in runner.wanted_signals() {
+            let Some((msg, sig)) = name.split_once('.') else {
+                continue;
+            };
+            if let Some(m) = db.messages().iter().find(|m| m.name() == msg)
+                && let Some((index, _)) = m.signal_by_name(sig)
+            {
+                wanted.push((m.id(), index, name.clone()));
+            }
+        }
+        Ok(Tester {
+            db,
+            runner,
+            links,
+            inflight: None,
+            node_check: None,
+            wanted,
+            decoded: Decoded::new(),
+            report: None,
+            question: None,
+            question_pending: false,
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            run_events: VecDeque::new(),
+            actions: VecDeque::new(),
+        })
+    }
+
+    /// The runner (its script, parameters, state).
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// The DBC signals the script reads that the database has (`MESSAGE.SIGNAL`, with the id).
+    pub fn watched_signals(&self) -> impl Iterator<Item = (Id, &str)> {
+        self.wanted.iter().map(|(id, _, n)| (*id, n.as_str()))
+    }
+
+    /// The report, once the run is over.
+    pub fn report(&self) -> Option<&Report> {
+        self.report.as_ref()
+    }
+
+    /// Whether the run is over.
+    pub fn is_finished(&self) -> bool {
+        self.report.is_some()
+    }
+
+    /// Whether `id` is a request or response id of one of the script's modules.
+    pub fn is_diagnostic_id(&self, id: Id) -> bool {
+        self.links
+            .values()
+            .any(|l| l.tx_id == id || l.channel.config().rx_id == id)
+    }
+
+    /// A frame read from the bus at `now`.
+    pub fn handle_frame(&mut self, now: Timestamp, f: &Frame) {
+        for l in self.links.values_mut() {
+            l.channel.handle_frame(now, f);
+        }
+        if let Some(id) = f.id() {
+            if let Some(c) = &mut self.node_check {
+                c.handle_frame(now, id);
+            }
+            if self.wanted.iter().any(|(w, _, _)| *w == id)
+                && let Ok(Some(_)) = self.db.decode_frame(f, &mut self.decoded)
+            {
+                for (w, index, name) in &self.wanted {
+                    if *w == id
+                        && let Some(s) = self.decoded.get(*index)
+                    {
+                        self.runner.handle_signal(now, name, s.physical.as_f64());
+                    }
+                }
+            }
+        }
+        self.pump(now);
+    }
+
+    /// The next frame to write to the bus.
+    pub fn poll_transmit(&mut self, now: Timestamp) -> Option<Frame> {
+        self.pump(now);
+        self.out.pop_front()
+    }
+
+    /// The bus refused `frame` (from [`Tester::poll_transmit`]) with `error`: the module's
+    /// transmission is aborted and a request in flight on it fails with a transport error.
+    pub fn handle_send_error(&mut self, now: Timestamp, frame: &Frame, error: &str) {
+        let Some(id) = frame.id() else { return };
+        let Some((name, l)) = self.links.iter_mut().find(|(_, l)| l.tx_id == id) else {
+            return;
+        };
+        l.channel.abort_send();
+        self.events.push_back((
+            now,
+            TesterEvent::Transport {
+                module: name.clone(),
+                what: format!("the bus refused a frame: {error}"),
+            },
+        ));
+        if let Some((m, rid)) = &self.inflight
+            && m == name
+            && l.client.in_flight() == Some(*rid)
+        {
+            l.client.cancel();
+            self.inflight = None;
+            self.runner.handle_outcome(
+                now,
+                Outcome::Transport(format!("the bus refused a frame: {error}")),
+            );
+        }
+        self.pump(now);
+    }
+
+    /// The operator question to show now (each is returned once).
+    pub fn poll_question(&mut self) -> Option<Question> {
+        self.question.take()
+    }
+
+    /// Whether a question is waiting for its answer.
+    pub fn question_pending(&self) -> bool {
+        self.question_pending
+    }
+
+    /// The operator's answer to the pending question ([`Outcome::Confirmed`] or
+    /// [`Outcome::Answer`]); ignored when none is pending.
+    pub fn answer(&mut self, now: Timestamp, answer: Outcome) {
+        if !self.question_pending {
+            return;
+        }
+        self.question_pending = false;
+        self.question = None;
+        self.events
+            .push_back((now, TesterEvent::Action(format!("operator: {answer:?}"))));
+        self.runner.handle_outcome(now, answer);
+        self.pump(now);
+    }
+
+    /// Abort the run (Ctrl-C, a failing bus): the outstanding action is dropped and cleanup
+    /// runs (its requests are still exchanged).
+    pub fn abort(&mut self, now: Timestamp, reason: &str) {
+        self.runner.abort(now, reason);
+        self.pump(now);
+    }
+
+    /// The next tester-side event.
+    pub fn poll_event(&mut self) -> Option<(Timestamp, TesterEvent)> {
+        self.events.pop_front()
+    }
+
+    /// The next runner event (steps, progress, exchanges, notes).
+    pub fn poll_run_event(&mut self) -> Option<RunEvent> {
+        self.run_events.pop_front()
+    }
+
+    /// The next action the runner produced, with its time (an audit trail).
+    pub fn poll_action(&mut self) -> Option<(Timestamp, Action)> {
+        self.actions.pop_front()
+    }
+
+    /// The earliest deadline of the runner, the modules and the node check.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let mut next: Option<Timestamp> = self.runner.poll_timeout();
+        let mut take = |t: Option<Timestamp>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n: Timestamp| n.min(t)));
+            }
+        };
+        for l in self.links.values() {
+            take(l.channel.poll_timeout());
+            take(l.client.poll_timeout());
+        }
+        take(self.node_check.as_ref().and_then(NodeCheck::poll_timeout));
+        next
+    }
+
+    /// Deadlines due at `now`.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        for l in self.links.values_mut() {
+            l.channel.handle_timeout(now);
+        }
+        if let Some(c) = &mut self.node_check {
+            c.handle_timeout(now);
+        }
+        // Transport failures due now (N_Bs...) are reported before the client's P2 at the same
+        // instant, so the reason names the layer that failed.
+        self.pump(now);
+        for l in self.links.values_mut() {
+            l.client.handle_timeout(now);
+        }
+        self.runner.handle_timeout(now);
+        self.pump(now);
+    }
+
+    /// Moves everything that is ready at `now` until nothing moves.
+    fn pump(&mut self, now: Timestamp) {
+        for _ in 0..100_000 {
+            let mut progressed = false;
+            while let Some(a) = self.runner.poll_action(now) {
+                progressed = true;
+                self.actions.push_back((now, a.clone()));
+                self.perform(now, a);
+            }
+            while let Some(e) = self.runner.poll_event() {
+                self.run_events.push_back(e);
+            }
+            // Clients -> channels -> bus.
+            for (name, l) in &mut self.links {
+                while let Some(t) = l.client.poll_transmit(now) {
+                    progressed = true;
+                    let keep_alive = matches!(t.kind, TransmitKind::KeepAlive);
+                    self.events.push_back((
+                        now,
+                        TesterEvent::Sent {
+                            module: name.clone(),
+                            pdu: t.pdu.clone(),
+                            keep_alive,
+                        },
+                    ));
+                    if let Err(e) = l.channel.send(now, &t.pdu) {
+                        self.events.push_back((
+                            now,
+                            TesterEvent::Transport {
+                                module: name.clone(),
+                                what: format!("cannot send: {e}"),
+                            },
+                        ));
+                    }
+                }
+                while let Some(f) = l.channel.poll_transmit(now) {
+                    progressed = true;
+                    self.out.push_back(f);
+                }
+            }
+            // Channel events -> clients; client events -> runner outcomes.
+            let mut outcomes: Vec<Outcome> = Vec::new();
+            for (name, l) in &mut self.links {
+                while let Some(ev) = l.channel.poll_event() {
+                    progressed = true;
+                    match ev {
+                        isotp::Event::Received(pdu) => {
+                            self.events.push_back((
+                                now,
+                                TesterEvent::Received {
+                                    module: name.clone(),
+                                    pdu: pdu.clone(),
+                                },
+                            ));
+                            l.client.handle_pdu(now, &pdu);
+                        }
+                        isotp::Event::Sent { .. } => l.client.tx_complete(now),
+                        isotp::Event::SendFailed(f) => {
+                            self.events.push_back((
+                                now,
+                                TesterEvent::Transport {
+                                    module: name.clone(),
+                                    what: f.to_string(),
+                                },
+                            ));
+                            if let Some((m, id)) = &self.inflight
+                                && m == name
+                                && l.client.in_flight() == Some(*id)
+                            {
+                                l.client.cancel();
+                                self.inflight = None;
+                                outcomes.push(Outcome::Transport(format!("ISO-TP: {f}")));
+                            }
+                        }
+                        isotp::Event::ReceiveFailed(f) => self.events.push_back((
+                            now,
+                            TesterEvent::Transport {
+                                module: name.clone(),
+                                what: f.to_string(),
+                            },
+                        )),
+                        _ => {}
+                    }
+                }
+                while let Some(ev) = l.client.poll_event() {
+                    progressed = true;
+                    let ours = match (&self.inflight, ev.request_id()) {
+                        (Some((m, id)), Some(rid)) => m == name && *id == rid,
+                        _ => false,
+                    };
+                    if !ours || !ev.is_outcome() {
+                        continue;
+                    }
+                    let o = match ev {
+                        ClientEvent::Positive { pdu, .. } => Outcome::Response(pdu),
+                        ClientEvent::Negative { sid, nrc, .. } => {
+                            Outcome::Negative { sid, nrc: nrc.0 }
+                        }
+                        ClientEvent::Timeout {
+                            waited,
+                            pending_count,
+                            ..
+                        } => Outcome::Timeout {
+                            waited,
+                            pending: pending_count,
+                        },
+                        ClientEvent::SentNoResponse { .. } => Outcome::Sent,
+                        _ => continue,
+                    };
+                    self.inflight = None;
+                    outcomes.push(o);
+                }
+            }
+            for o in outcomes {
+                self.runner.handle_outcome(now, o);
+            }
+            if let Some(r) = self.node_check.as_ref().and_then(|c| c.result().cloned()) {
+                progressed = true;
+                self.node_check = None;
+                let o = match r {
+                    Ok(()) => Outcome::NodeSeen,
+                    Err(why) => Outcome::NodeNotSeen(why),
+                };
+                self.runner.handle_outcome(now, o);
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn perform(&mut self, now: Timestamp, a: Action) {
+        match a {
+            Action::Send {
+                module,
+                pdu,
+                expect_response,
+                dry_run,
+                step,
+                writes,
+                ..
+            } => {
+                let Some(l) = self.links.get_mut(&module) else {
+                    if !dry_run {
+                        self.runner.handle_outcome(
+                            now,
+                            Outcome::Transport(format!("no link for module {module}")),
+                        );
+                    }
+                    return;
+                };
+                if dry_run {
+                    let frames = segment(l.channel.config(), &pdu).unwrap_or_default();
+                    self.events.push_back((
+                        now,
+                        TesterEvent::WouldSend {
+                            module,
+                            step,
+                            pdu,
+                            frames,
+                            writes,
+                        },
+                    ));
+                    return;
+                }
+                let opts = RequestOptions {
+                    expect_response,
+                    ..RequestOptions::default()
+                };
+                match l.client.request(now, &pdu, opts) {
+                    Ok(id) => self.inflight = Some((module, id)),
+                    Err(e) => self
+                        .runner
+                        .handle_outcome(now, Outcome::Transport(format!("diagnostic client: {e}"))),
+                }
+            }
+            Action::Confirm { text, step, writes } => {
+                self.question = Some(Question::Confirm { text, step, writes });
+                self.question_pending = true;
+            }
+            Action::Ask {
+                parameter,
+                prompt,
+                expected,
+                error,
+            } => {
+                self.question = Some(Question::Ask {
+                    parameter,
+                    prompt,
+                    expected,
+                    error,
+                });
+                self.question_pending = true;
+            }
+            Action::WatchNode {
+                node, for_, within, ..
+            } => match NodeCheck::new(&self.db, &node, for_, within, now) {
+                Ok(c) => {
+                    self.events.push_back((
+                        now,
+                        TesterEvent::Action(format!(
+                            "watching node {node}: {:.1} s without a gap, within {:.1} s",
+                            for_.as_secs_f64(),
+                            within.as_secs_f64()
+                        )),
+                    ));
+                    self.node_check = Some(c);
+                }
+                Err(e) => self
+                    .runner
+                    .handle_outcome(now, Outcome::NodeNotSeen(e.to_string())),
+            },
+            Action::Cancel => {
+                self.node_check = None;
+                if self.question_pending {
+                    self.question_pending = false;
+                    self.question = None;
+                    self.events
+                        .push_back((now, TesterEvent::Action("question withdrawn".into())));
+                }
+                if let Some((m, _)) = self.inflight.take()
+                    && let Some(l) = self.links.get_mut(&m)
+                {
+                    l.client.cancel();
+                }
+            }
+            Action::EndModule { module } => {
+                if let Some(l) = self.links.get_mut(&module) {
+                    l.client.close();
+                }
+            }
+            Action::Finished(r) => self.report = Some(r),
+        }
+    }
+}
+
+/// The CAN frames that carry `pdu` from the tester with `config`, assuming the receiver's flow
+/// control allows the whole message at once (block size 0, STmin 0). `None` when the PDU cannot
+/// be sent with this configuration (empty, too long).
+pub fn segment(config: &isotp::Config, pdu: &[u8]) -> Option<Vec<Frame>> {
+    let mut ch = Channel::new(config.clone()).ok()?;
+    let t = Timestamp::ZERO;
+    ch.send(t, pdu).ok()?;
+    let mut frames = Vec::new();
+    let fc = flow_control_frame(config)?;
+    let mut fc_sent = false;
+    for _ in 0..4096 {
+        match ch.poll_transmit(t) {
+            Some(f) => frames.push(f),
+            None if ch.is_sending() && !fc_sent => {
+                ch.handle_frame(t, &fc);
+                fc_sent = true;
+            }
+            None if ch.is_sending() => {
+                // STmin 0 may still ask for a deadline: move through it.
+                match ch.poll_timeout() {
+                    Some(d) => ch.handle_timeout(d),
+                    None => return None,
+                }
+            }
+            None => return Some(frames),
+        }
+    }
+    None
+}
+
+/// A clear-to-send flow control from the module (block size 0, STmin 0), as a frame on the
+/// tester's receive id with its addressing.
+fn flow_control_frame(config: &isotp::Config) -> Option<Frame> {
+    let mut buf = [0u8; 8];
+    let (start, mut data) = match config.addressing {
+        isotp::Addressing::Normal => (0, Vec::new()),
+        isotp::Addressing::Extended { rx_addr, .. } => (1, vec![rx_addr]),
+    };
+    let n = Pdu::FlowControl(FlowControl::cts(0, StMin::ZERO))
+        .emit(buf.get_mut(start..)?)
+        .ok()?;
+    data.extend_from_slice(buf.get(start..start + n)?);
+    while data.len() < 8 {
+        data.push(config.padding.unwrap_or(0));
+    }
+    Frame::classic(config.rx_id, &data).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_segment_single_and_multi_frame() {
+        let mut c = isotp::Config::new(Id::standard(0x745).unwrap(), Id::standard(0x765).unwrap());
+        c.padding = Some(0xFF);
+        let f = segment(&c, &[0x10, 0xC0]).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].to_string(), "745#0210C0FFFFFFFFFF");
+        let pdu: Vec<u8> = (0..20).collect();
+        let f = segment(&c, &pdu).unwrap();
+        // FF carries 6 bytes, then 7 per CF: 6 + 7 + 7 = 20.
+        assert_eq!(f.len(), 3);
+        assert_eq!(f[0].to_string(), "745#1014000102030405");
+        assert_eq!(f[1].to_string(), "745#21060708090A0B0C");
+        assert_eq!(f[2].to_string(), "745#220D0E0F10111213");
+        assert!(segment(&c, &[]).is_none());
+    }
+}
