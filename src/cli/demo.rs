@@ -20,8 +20,7 @@ use canrelearn::watch::{
 use super::simulate::BUNDLED_PROFILE;
 use super::{CliError, WithCode, exit, input};
 
-const AUDIO_SCRIPT: &str = include_str!("../../scripts/audio-unit-registration.toml");
-const BMS_SCRIPT: &str = include_str!("../../scripts/bms-battery-registration.toml");
+use input::{AUDIO_SCRIPT, BMS_SCRIPT};
 
 /// Rehearse the whole story on a simulated Nissan Qashqai J11, in-process: no CAN hardware,
 /// no kernel support, nothing sent anywhere.

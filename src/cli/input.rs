@@ -34,3 +34,8 @@ pub fn load_dbc(path: &Path) -> Result<Database, CliError> {
         .code(exit::USAGE)?;
     Database::from_bytes(&bytes, &path.display().to_string()).code(exit::USAGE)
 }
+
+/// The bundled audio unit registration script.
+pub const AUDIO_SCRIPT: &str = include_str!("../../scripts/audio-unit-registration.toml");
+/// The bundled BMS battery registration script.
+pub const BMS_SCRIPT: &str = include_str!("../../scripts/bms-battery-registration.toml");

@@ -20,6 +20,7 @@ mod monitor;
 mod output;
 mod record;
 mod replay;
+mod run;
 mod simulate;
 mod source;
 mod watch;
@@ -68,6 +69,8 @@ enum Command {
     Diag(diag::Args),
     /// The whole story on a simulated J11, in-process: symptom, relearn, battery registration.
     Demo(demo::Args),
+    /// Run a procedure script (a relearn) on a CAN interface, with confirmations.
+    Run(run::Args),
     /// Watch the bus live in a terminal: rates, cycle times, staleness, decoded signals.
     Monitor(monitor::Args),
 }
@@ -157,6 +160,7 @@ pub fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Diag(args) => diag::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Run(args) => run::run(args),
         Command::Monitor(args) => monitor::run(args),
     };
     match result {

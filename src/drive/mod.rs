@@ -5,4 +5,5 @@
 pub mod diag;
 pub mod isotp;
 pub mod precise;
+pub mod procedure;
 pub mod sim;

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use super::runner::{Action, Outcome, Report, RunEvent, Runner};
 pub use super::tester::TesterEvent;
-use super::tester::{Question, Tester, TesterError};
+use super::tester::{Note, Question, Tester, TesterError};
 use crate::dbc::Database;
 use crate::sim::vehicle::{Vehicle, VehicleEvent};
 use crate::time::Timestamp;
@@ -201,11 +201,11 @@ impl SimHarness {
                 }
                 self.actions.push(a);
             }
-            while let Some(e) = self.core.poll_run_event() {
-                self.transcript.push(e);
-            }
-            while let Some(e) = self.core.poll_event() {
-                self.tester.push(e);
+            while let Some(n) = self.core.poll_note() {
+                match n {
+                    Note::Run(e) => self.transcript.push(e),
+                    Note::Tester(t, e) => self.tester.push((t, e)),
+                }
             }
             if !progressed {
                 return;

@@ -366,6 +366,13 @@ enum Stage {
     Done,
 }
 
+/// An entry of the dry-run listing: an action, or a note about what a live run would do there.
+#[derive(Debug, Clone, PartialEq)]
+enum Dry {
+    Act(Action),
+    Note(String),
+}
+
 /// What the outstanding action was.
 #[derive(Debug, Clone, PartialEq)]
 enum Awaiting {
@@ -409,7 +416,7 @@ pub struct Runner {
     records: Vec<StepRecord>,
     events: VecDeque<RunEvent>,
     started: Option<Timestamp>,
-    dry: VecDeque<Action>,
+    dry: VecDeque<Dry>,
     dry_built: bool,
 }
 
@@ -1007,10 +1014,9 @@ impl Runner {
         if !self.dry_built {
             self.dry_built = true;
             let mut list = VecDeque::new();
-            let mut notes = Vec::new();
             let mut opened: Vec<String> = Vec::new();
             let mut used: Vec<String> = Vec::new();
-            let push = |list: &mut VecDeque<Action>,
+            let push = |list: &mut VecDeque<Dry>,
                         used: &mut Vec<String>,
                         module: &str,
                         pdu: Vec<u8>,
@@ -1020,7 +1026,7 @@ impl Runner {
                 if !used.iter().any(|m| m == module) {
                     used.push(module.to_string());
                 }
-                list.push_back(Action::Send {
+                list.push_back(Dry::Act(Action::Send {
                     module: module.to_string(),
                     pdu,
                     expect_response: true,
@@ -1028,16 +1034,18 @@ impl Runner {
                     purpose,
                     writes,
                     dry_run: true,
-                });
+                }));
             };
             for p in &self.script.preconditions {
                 match &p.check {
-                    Check::Signal { signal, cond, .. } => notes.push(format!(
+                    Check::Signal { signal, cond, .. } => list.push_back(Dry::Note(format!(
                         "[{}] would check {signal} {cond}{}",
                         p.id,
                         if p.during { " for the whole run" } else { "" }
-                    )),
-                    Check::Confirm(t) => notes.push(format!("[{}] would ask: {t}", p.id)),
+                    ))),
+                    Check::Confirm(t) => {
+                        list.push_back(Dry::Note(format!("[{}] would ask: {t}", p.id)))
+                    }
                     Check::NoDtc {
                         module, request, ..
                     } => push(
@@ -1089,10 +1097,10 @@ impl Runner {
                         ..
                     } => {
                         if *writes {
-                            notes.push(format!(
+                            list.push_back(Dry::Note(format!(
                                 "[{}] would ask for confirmation before writing",
                                 s.id
-                            ));
+                            )));
                         }
                         push(
                             &mut list,
@@ -1122,12 +1130,12 @@ impl Runner {
                         timeout,
                         ..
                     } => {
-                        notes.push(format!(
+                        list.push_back(Dry::Note(format!(
                             "[{}] would repeat every {} ms for up to {}",
                             s.id,
                             interval.as_millis(),
                             dur_s(*timeout)
-                        ));
+                        )));
                         push(
                             &mut list,
                             &mut used,
@@ -1138,20 +1146,22 @@ impl Runner {
                             false,
                         )
                     }
-                    StepKind::Wait { duration, reason } => notes.push(format!(
+                    StepKind::Wait { duration, reason } => list.push_back(Dry::Note(format!(
                         "[{}] would wait {}: {reason}",
                         s.id,
                         dur_s(*duration)
-                    )),
+                    ))),
                     StepKind::Prompt { text } => {
-                        notes.push(format!("[{}] would ask: {text}", s.id))
+                        list.push_back(Dry::Note(format!("[{}] would ask: {text}", s.id)))
                     }
-                    StepKind::VerifyNode { node, for_, within } => notes.push(format!(
-                        "[{}] would watch node {node} for {} within {}",
-                        s.id,
-                        dur_s(*for_),
-                        dur_s(*within)
-                    )),
+                    StepKind::VerifyNode { node, for_, within } => {
+                        list.push_back(Dry::Note(format!(
+                            "[{}] would watch node {node} for {} within {}",
+                            s.id,
+                            dur_s(*for_),
+                            dur_s(*within)
+                        )))
+                    }
                 }
             }
             // Cleanup of what the listing leaves open (a failed run would close every module opened).
@@ -1168,15 +1178,15 @@ impl Runner {
                 );
             }
             for m in used {
-                list.push_back(Action::EndModule { module: m });
-            }
-            for n in notes {
-                self.event(now, EventKind::Note(n));
+                list.push_back(Dry::Act(Action::EndModule { module: m }));
             }
             self.dry = list;
         }
-        if let Some(a) = self.dry.pop_front() {
-            return Some(a);
+        while let Some(d) = self.dry.pop_front() {
+            match d {
+                Dry::Act(a) => return Some(a),
+                Dry::Note(n) => self.event(now, EventKind::Note(n)),
+            }
         }
         self.stage = Stage::Done;
         self.cleanup_notes

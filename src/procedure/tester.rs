@@ -69,6 +69,13 @@ pub enum TesterEvent {
     Action(String),
 }
 
+/// A tester event or a runner event, in the order they happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Note {
+    Tester(Timestamp, TesterEvent),
+    Run(RunEvent),
+}
+
 /// A question for the operator.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Question {
@@ -90,6 +97,24 @@ pub enum Question {
     },
 }
 
+impl Question {
+    /// The outcome an operator's typed `line` gives: `y`/`yes` or `n`/`no` (any case) for a
+    /// confirmation, the trimmed text for a parameter (the runner checks it and asks again
+    /// with the reason when it is out of range). `Err` says why the line does not answer.
+    pub fn interpret(&self, line: &str) -> Result<Outcome, String> {
+        let t = line.trim();
+        match self {
+            Question::Confirm { .. } => match t.to_ascii_lowercase().as_str() {
+                "y" | "yes" => Ok(Outcome::Confirmed(true)),
+                "n" | "no" => Ok(Outcome::Confirmed(false)),
+                _ => Err("answer yes or no".to_string()),
+            },
+            Question::Ask { .. } if t.is_empty() => Err("a value is needed".to_string()),
+            Question::Ask { .. } => Ok(Outcome::Answer(t.to_string())),
+        }
+    }
+}
+
 struct Link {
     client: Client,
     channel: Channel,
@@ -109,8 +134,7 @@ pub struct Tester {
     question: Option<Question>,
     question_pending: bool,
     out: VecDeque<Frame>,
-    events: VecDeque<(Timestamp, TesterEvent)>,
-    run_events: VecDeque<RunEvent>,
+    notes: VecDeque<Note>,
     actions: VecDeque<(Timestamp, Action)>,
 }
 
@@ -158,8 +182,7 @@ impl Tester {
             question: None,
             question_pending: false,
             out: VecDeque::new(),
-            events: VecDeque::new(),
-            run_events: VecDeque::new(),
+            notes: VecDeque::new(),
             actions: VecDeque::new(),
         })
     }
@@ -229,7 +252,7 @@ impl Tester {
             return;
         };
         l.channel.abort_send();
-        self.events.push_back((
+        self.notes.push_back(Note::Tester(
             now,
             TesterEvent::Transport {
                 module: name.clone(),
@@ -268,8 +291,13 @@ impl Tester {
         }
         self.question_pending = false;
         self.question = None;
-        self.events
-            .push_back((now, TesterEvent::Action(format!("operator: {answer:?}"))));
+        let text = match &answer {
+            Outcome::Confirmed(true) => "operator answered yes".to_string(),
+            Outcome::Confirmed(false) => "operator answered no".to_string(),
+            Outcome::Answer(a) => format!("operator answered `{a}`"),
+            other => format!("operator: {other:?}"),
+        };
+        self.event(now, TesterEvent::Action(text));
         self.runner.handle_outcome(now, answer);
         self.pump(now);
     }
@@ -281,14 +309,14 @@ impl Tester {
         self.pump(now);
     }
 
-    /// The next tester-side event.
-    pub fn poll_event(&mut self) -> Option<(Timestamp, TesterEvent)> {
-        self.events.pop_front()
+    /// The next event: tester-side ones (PDUs sent and received, transport failures, dry-run
+    /// frames, answers) and the runner's (steps, progress, exchanges, notes), in order.
+    pub fn poll_note(&mut self) -> Option<Note> {
+        self.notes.pop_front()
     }
 
-    /// The next runner event (steps, progress, exchanges, notes).
-    pub fn poll_run_event(&mut self) -> Option<RunEvent> {
-        self.run_events.pop_front()
+    fn event(&mut self, now: Timestamp, e: TesterEvent) {
+        self.notes.push_back(Note::Tester(now, e));
     }
 
     /// The next action the runner produced, with its time (an audit trail).
@@ -336,18 +364,21 @@ impl Tester {
             let mut progressed = false;
             while let Some(a) = self.runner.poll_action(now) {
                 progressed = true;
+                while let Some(e) = self.runner.poll_event() {
+                    self.notes.push_back(Note::Run(e));
+                }
                 self.actions.push_back((now, a.clone()));
                 self.perform(now, a);
             }
             while let Some(e) = self.runner.poll_event() {
-                self.run_events.push_back(e);
+                self.notes.push_back(Note::Run(e));
             }
             // Clients -> channels -> bus.
             for (name, l) in &mut self.links {
                 while let Some(t) = l.client.poll_transmit(now) {
                     progressed = true;
                     let keep_alive = matches!(t.kind, TransmitKind::KeepAlive);
-                    self.events.push_back((
+                    self.notes.push_back(Note::Tester(
                         now,
                         TesterEvent::Sent {
                             module: name.clone(),
@@ -356,7 +387,7 @@ impl Tester {
                         },
                     ));
                     if let Err(e) = l.channel.send(now, &t.pdu) {
-                        self.events.push_back((
+                        self.notes.push_back(Note::Tester(
                             now,
                             TesterEvent::Transport {
                                 module: name.clone(),
@@ -377,7 +408,7 @@ impl Tester {
                     progressed = true;
                     match ev {
                         isotp::Event::Received(pdu) => {
-                            self.events.push_back((
+                            self.notes.push_back(Note::Tester(
                                 now,
                                 TesterEvent::Received {
                                     module: name.clone(),
@@ -388,7 +419,7 @@ impl Tester {
                         }
                         isotp::Event::Sent { .. } => l.client.tx_complete(now),
                         isotp::Event::SendFailed(f) => {
-                            self.events.push_back((
+                            self.notes.push_back(Note::Tester(
                                 now,
                                 TesterEvent::Transport {
                                     module: name.clone(),
@@ -404,7 +435,7 @@ impl Tester {
                                 outcomes.push(Outcome::Transport(format!("ISO-TP: {f}")));
                             }
                         }
-                        isotp::Event::ReceiveFailed(f) => self.events.push_back((
+                        isotp::Event::ReceiveFailed(f) => self.notes.push_back(Note::Tester(
                             now,
                             TesterEvent::Transport {
                                 module: name.clone(),
@@ -483,7 +514,7 @@ impl Tester {
                 };
                 if dry_run {
                     let frames = segment(l.channel.config(), &pdu).unwrap_or_default();
-                    self.events.push_back((
+                    self.notes.push_back(Note::Tester(
                         now,
                         TesterEvent::WouldSend {
                             module,
@@ -528,7 +559,7 @@ impl Tester {
                 node, for_, within, ..
             } => match NodeCheck::new(&self.db, &node, for_, within, now) {
                 Ok(c) => {
-                    self.events.push_back((
+                    self.notes.push_back(Note::Tester(
                         now,
                         TesterEvent::Action(format!(
                             "watching node {node}: {:.1} s without a gap, within {:.1} s",
@@ -547,8 +578,10 @@ impl Tester {
                 if self.question_pending {
                     self.question_pending = false;
                     self.question = None;
-                    self.events
-                        .push_back((now, TesterEvent::Action("question withdrawn".into())));
+                    self.notes.push_back(Note::Tester(
+                        now,
+                        TesterEvent::Action("question withdrawn".into()),
+                    ));
                 }
                 if let Some((m, _)) = self.inflight.take()
                     && let Some(l) = self.links.get_mut(&m)
@@ -633,5 +666,27 @@ mod tests {
         assert_eq!(f[1].to_string(), "745#21060708090A0B0C");
         assert_eq!(f[2].to_string(), "745#220D0E0F10111213");
         assert!(segment(&c, &[]).is_none());
+    }
+
+    #[test]
+    fn test_interpret_answers() {
+        let c = Question::Confirm {
+            text: "go?".into(),
+            step: "s".into(),
+            writes: true,
+        };
+        assert_eq!(c.interpret(" YES\n"), Ok(Outcome::Confirmed(true)));
+        assert_eq!(c.interpret("n"), Ok(Outcome::Confirmed(false)));
+        // Only an explicit yes releases a write: anything else is asked again.
+        assert!(c.interpret("").is_err());
+        assert!(c.interpret("ok").is_err());
+        let a = Question::Ask {
+            parameter: "capacity_ah".into(),
+            prompt: "Ah".into(),
+            expected: "30 to 120 Ah".into(),
+            error: None,
+        };
+        assert_eq!(a.interpret(" 70 "), Ok(Outcome::Answer("70".into())));
+        assert!(a.interpret("  ").is_err());
     }
 }

@@ -1,0 +1,836 @@
+//! `canrelearn run`: a procedure script on a CAN interface, with the operator at the terminal.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use canrelearn::bus::{Clock, SocketCanBus, SocketCanOptions, SystemClock, TokioClock, VirtualBus};
+use canrelearn::diag::format_hex;
+use canrelearn::drive::procedure::{self as driver, Notice};
+use canrelearn::frame::{Frame, Id};
+use canrelearn::log::candump::{self, Direction, Precision, Record};
+use canrelearn::procedure::runner::{
+    EventKind, Report, RunOptions, RunOutcome, Runner, StepResult,
+};
+use canrelearn::procedure::script::{Provenance, Script};
+use canrelearn::procedure::tester::{Question, Tester, TesterEvent};
+use canrelearn::time::Timestamp;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::{CliError, WithCode, exit, input};
+
+/// Run a procedure script (a relearn) on a CAN interface.
+///
+/// Checks the script's preconditions on live data, then runs its steps: diagnostic sessions
+/// kept alive, requests checked against the expected answers, polling until the module reports
+/// done, verification that a node is back on the bus. Nothing that writes to a module is sent
+/// before you answer yes (or gave --yes); cleanup (back to the default session, keep-alive
+/// off) always runs, also after a failure or Ctrl-C. Every frame sent and every diagnostic
+/// frame received goes to a candump-format transcript with the steps as `#` comments (by
+/// default `canrelearn-<procedure>-<UTC time>.log` in the current directory).
+///
+/// Rehearse first: `canrelearn simulate --iface vcan0` in another terminal, then
+/// `canrelearn run audio-unit-registration --iface vcan0`. Bundled scripts can be named
+/// without a path: audio-unit-registration, bms-battery-registration.
+///
+/// Exit: 0 completed; 1 failed or aborted (the reason is printed and in the report); 2 a
+/// malformed script, a bad --set/--ids or DBC; 4 the interface cannot be opened or failed.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The script: a TOML file, or the name of a bundled script.
+    pub script: String,
+
+    /// The CAN interface the car (or the simulator) is on. Not needed with --dry-run.
+    #[arg(long, short = 'i', required_unless_present = "dry_run")]
+    pub iface: Option<String>,
+
+    /// Print every request and the CAN frames that would carry it; send nothing, open no
+    /// interface.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Answer yes to every confirmation (each is recorded in the transcript and the report).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// A parameter value, e.g. --set capacity_ah=70 (repeat for more); missing ones are asked.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+
+    /// Override a module's diagnostic ids: MODULE=TX/RX in hex, e.g. --ids BCM=745/765.
+    #[arg(long = "ids", value_name = "MODULE=TX/RX")]
+    pub ids: Vec<String>,
+
+    /// Where to write the transcript (candump format with `#` annotations).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_transcript")]
+    pub transcript: Option<PathBuf>,
+
+    /// Write no transcript.
+    #[arg(long)]
+    pub no_transcript: bool,
+
+    /// Put every frame read in the transcript, not only the modules' diagnostic frames.
+    #[arg(long)]
+    pub transcript_all: bool,
+
+    /// Write the report as JSON to this file (`-` for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// DBC files for the preconditions' signals and verify_node (default: the bundled J11 DBC).
+    #[arg(long, value_name = "FILE")]
+    pub dbc: Vec<PathBuf>,
+
+    /// Show keep-alives and every CAN frame, not only the requests and answers.
+    #[arg(long)]
+    pub frames: bool,
+}
+
+/// The bundled scripts, by name.
+const BUNDLED: &[(&str, &str)] = &[
+    ("audio-unit-registration", input::AUDIO_SCRIPT),
+    ("bms-battery-registration", input::BMS_SCRIPT),
+];
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    let (mut script, script_name) = load_script(&args.script)?;
+    for spec in &args.ids {
+        override_ids(&mut script, spec)?;
+    }
+    let db = input::load_dbcs(&args.dbc)?;
+    let mut values = std::collections::BTreeMap::new();
+    for s in &args.set {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--set takes NAME=VALUE, not `{s}`"))
+            .code(exit::USAGE)?;
+        values.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    let options = RunOptions {
+        assume_yes: args.yes,
+        dry_run: args.dry_run,
+        ..RunOptions::default()
+    };
+    let runner = Runner::new(script, &values, options)
+        .with_context(|| format!("{script_name}: cannot start"))
+        .code(exit::USAGE)?;
+    let tester = Tester::new(runner, db)
+        .with_context(|| format!("{script_name}: cannot set up the modules"))
+        .code(exit::USAGE)?;
+    let iface: Arc<str> = Arc::from(args.iface.as_deref().unwrap_or("can0"));
+
+    let rt = super::dump::runtime()?;
+    rt.block_on(drive(args, tester, script_name, iface))
+}
+
+async fn drive(
+    args: Args,
+    mut tester: Tester,
+    script_name: String,
+    iface: Arc<str>,
+) -> Result<u8, CliError> {
+    let clock = TokioClock::new(SystemClock.now());
+    let started = clock.now();
+    let script = tester.runner().script().clone();
+    let mut screen = Screen::new(args.frames, args.dry_run, started);
+    screen.line(&intro(
+        &script,
+        &script_name,
+        &iface,
+        args.dry_run,
+        args.yes,
+    ));
+
+    // The bus first: nothing is created for a run that cannot start.
+    let mut socket = match args.dry_run {
+        true => None,
+        false => Some(
+            SocketCanBus::open(&iface, &SocketCanOptions::default())
+                .with_context(|| format!("cannot open CAN interface {iface}"))
+                .code(exit::BUS_IO)?,
+        ),
+    };
+
+    // The transcript.
+    let transcript_path = match (&args.transcript, args.no_transcript || args.dry_run) {
+        (Some(p), _) => Some(p.clone()),
+        (None, true) => None,
+        (None, false) => Some(PathBuf::from(format!(
+            "canrelearn-{}-{}.log",
+            script.procedure.name,
+            utc_compact(started)
+        ))),
+    };
+    let mut transcript = match &transcript_path {
+        Some(p) => {
+            let f = File::create(p)
+                .with_context(|| format!("cannot create the transcript {}", p.display()))
+                .code(exit::BUS_IO)?;
+            let mut t = Transcript {
+                out: candump::Writer::new(BufWriter::new(f)),
+                error: None,
+                all: args.transcript_all,
+            };
+            t.comment(&format!(
+                "canrelearn {} run {} ({}) on {}, started {}",
+                env!("CARGO_PKG_VERSION"),
+                script.procedure.name,
+                script_name,
+                iface,
+                utc_iso(started)
+            ));
+            screen.line(&format!("transcript: {}", p.display()));
+            Some(t)
+        }
+        None => None,
+    };
+
+    // The operator: answers from the terminal, Ctrl-C.
+    let (answer_tx, mut answers) = mpsc::unbounded_channel::<String>();
+    if io::stdin().is_terminal() && !(args.dry_run && args.yes) {
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match io::stdin().read_line(&mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        if answer_tx.send(line.clone()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    } else {
+        // No terminal: confirmations are answered no (use --yes), parameters must be --set.
+        if !args.yes && !args.dry_run {
+            screen.line(
+                "standard input is not a terminal: every confirmation will be answered no (give --yes to confirm)",
+            );
+        }
+        drop(answer_tx);
+    }
+    let (interrupt_tx, mut interrupts) = mpsc::unbounded_channel::<()>();
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if interrupt_tx.send(()).is_err() {
+                return;
+            }
+        }
+    });
+
+    // The bus.
+    let mut bus_error = false;
+    let mut sent = 0u64;
+    let mut received = 0u64;
+    let report = {
+        let mut on_notice = |n: Notice<'_>| {
+            match &n {
+                Notice::Frame { at, sent: s, frame } => {
+                    if *s {
+                        sent += 1;
+                    } else {
+                        received += 1;
+                    }
+                    if let Some(t) = &mut transcript
+                        && (*s
+                            || t.all
+                            || frame
+                                .id()
+                                .is_some_and(|id| tester_ids_contains(&script, id)))
+                    {
+                        t.frame(*at, &iface, frame, *s);
+                    }
+                }
+                Notice::Run(e) => {
+                    if let Some(t) = &mut transcript
+                        && !matches!(e.kind, EventKind::Progress { .. })
+                    {
+                        t.comment(&format!(
+                            "{:.3} {}",
+                            e.at.saturating_duration_since(started).as_secs_f64(),
+                            e.kind
+                        ));
+                    }
+                }
+                Notice::Tester(at, TesterEvent::Action(a)) => {
+                    if let Some(t) = &mut transcript {
+                        t.comment(&format!(
+                            "{:.3} {a}",
+                            at.saturating_duration_since(started).as_secs_f64()
+                        ));
+                    }
+                }
+                Notice::BusError(_) => bus_error = true,
+                _ => {}
+            }
+            screen.notice(&n, &iface);
+        };
+        match &mut socket {
+            Some(bus) => {
+                driver::run(
+                    &mut tester,
+                    bus,
+                    &clock,
+                    &mut answers,
+                    &mut interrupts,
+                    &mut on_notice,
+                )
+                .await
+            }
+            None => {
+                // Dry run: nothing is sent; an in-process bus with nobody else on it.
+                let vbus = VirtualBus::new(&iface);
+                let mut ep = vbus.endpoint();
+                driver::run(
+                    &mut tester,
+                    &mut ep,
+                    &clock,
+                    &mut answers,
+                    &mut interrupts,
+                    &mut on_notice,
+                )
+                .await
+            }
+        }
+    };
+    screen.finish();
+    let mut out = io::stdout().lock();
+    writeln!(out, "\n{report}")?;
+    if let Some(mut t) = transcript {
+        t.comment(&format!(
+            "{:.3} {}{}",
+            report
+                .ended
+                .saturating_duration_since(started)
+                .as_secs_f64(),
+            report.outcome,
+            report
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ));
+        let r = t.out.flush();
+        if let Some(e) = t.error.or(r.err()) {
+            return Err(CliError::new(
+                exit::BUS_IO,
+                anyhow!(
+                    "the transcript {} is incomplete: {e}",
+                    transcript_path
+                        .as_deref()
+                        .unwrap_or(Path::new("-"))
+                        .display()
+                ),
+            ));
+        }
+    }
+    if let Some(path) = &args.report {
+        let v = report_json(
+            &report,
+            &script_name,
+            &iface,
+            transcript_path.as_deref(),
+            sent,
+            received,
+        );
+        let text = serde_json::to_string_pretty(&v).map_err(io::Error::other)? + "\n";
+        if path == Path::new("-") {
+            out.write_all(text.as_bytes())?;
+        } else {
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write the report {}", path.display()))
+                .code(exit::BUS_IO)?;
+        }
+    }
+    out.flush()?;
+    Ok(match report.outcome {
+        RunOutcome::Completed => exit::OK,
+        _ if bus_error => exit::BUS_IO,
+        _ => exit::FAILURE,
+    })
+}
+
+fn tester_ids_contains(script: &Script, id: Id) -> bool {
+    script
+        .modules
+        .values()
+        .any(|m| m.request_id == id || m.response_id == id)
+}
+
+/// A script from a file or, when no such file exists, a bundled one by name.
+fn load_script(arg: &str) -> Result<(Script, String), CliError> {
+    let path = Path::new(arg);
+    if !path.exists() {
+        let name = arg.trim_end_matches(".toml");
+        if let Some((n, text)) = BUNDLED.iter().find(|(n, _)| *n == name) {
+            let script = Script::from_toml(text, &format!("bundled {n}.toml"))
+                .context("a bundled script does not load (a build problem)")
+                .code(exit::USAGE)?;
+            return Ok((script, format!("bundled {n}")));
+        }
+        let names: Vec<&str> = BUNDLED.iter().map(|(n, _)| *n).collect();
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "{arg}: no such file, and not a bundled script (bundled: {})",
+                names.join(", ")
+            ),
+        ));
+    }
+    let script = Script::load(path).code(exit::USAGE)?;
+    Ok((script, path.display().to_string()))
+}
+
+/// `MODULE=TX/RX` (hex; 8 digits for 29-bit ids).
+fn override_ids(script: &mut Script, spec: &str) -> Result<(), CliError> {
+    let bad = || {
+        CliError::new(
+            exit::USAGE,
+            anyhow!("--ids takes MODULE=TX/RX in hex (like BCM=745/765), not `{spec}`"),
+        )
+    };
+    let (module, ids) = spec.split_once('=').ok_or_else(bad)?;
+    let (tx, rx) = ids.split_once('/').ok_or_else(bad)?;
+    let parse = |t: &str| -> Option<Id> {
+        let t = t.trim();
+        let digits = t.strip_prefix("0x").unwrap_or(t);
+        let raw = u32::from_str_radix(digits, 16).ok()?;
+        if digits.len() == 8 {
+            Id::extended(raw)
+        } else {
+            Id::standard(u16::try_from(raw).ok()?)
+        }
+    };
+    let (tx, rx) = (parse(tx).ok_or_else(bad)?, parse(rx).ok_or_else(bad)?);
+    let known: Vec<String> = script.modules.keys().cloned().collect();
+    let m = script.modules.get_mut(module.trim()).ok_or_else(|| {
+        CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "--ids {spec}: the script has no module {module} (it has: {})",
+                known.join(", ")
+            ),
+        )
+    })?;
+    m.request_id = tx;
+    m.response_id = rx;
+    Ok(())
+}
+
+fn intro(script: &Script, name: &str, iface: &str, dry_run: bool, yes: bool) -> String {
+    let p = &script.procedure;
+    let mut s = format!(
+        "{}{} ({}) from {name}{}\n",
+        if dry_run {
+            "DRY RUN (nothing is sent): "
+        } else {
+            ""
+        },
+        p.name,
+        if p.vehicle.is_empty() {
+            "any vehicle"
+        } else {
+            &p.vehicle
+        },
+        if dry_run {
+            String::new()
+        } else {
+            format!(" on {iface}")
+        },
+    );
+    for (n, m) in &script.modules {
+        s += &format!(
+            "  module {n}: request {} response {}{}\n",
+            id_text(m.request_id),
+            id_text(m.response_id),
+            match &m.keep_alive {
+                Some(k) => format!(
+                    ", keep-alive {} every {:.1} s while a session is open",
+                    format_hex(k),
+                    m.keep_alive_period.as_secs_f64()
+                ),
+                None => String::new(),
+            }
+        );
+    }
+    let placeholders = script
+        .steps
+        .iter()
+        .filter(|s| s.provenance == Provenance::Placeholder)
+        .count();
+    if placeholders > 0 {
+        s += &format!(
+            "  {placeholders} of {} steps carry placeholder bytes (not verified on a car; see the script)\n",
+            script.steps.len()
+        );
+    }
+    if yes {
+        s += "  --yes: every confirmation is answered yes (recorded)\n";
+    } else if !dry_run {
+        s += "  nothing that writes to a module is sent before you answer yes; Ctrl-C aborts safely\n";
+    }
+    s
+}
+
+fn id_text(id: Id) -> String {
+    if id.is_extended() {
+        format!("{:08X}", id.raw())
+    } else {
+        format!("{:03X}", id.raw())
+    }
+}
+
+/// The candump-format transcript. A write error is kept and reported at the end (the run is
+/// not disturbed: cleanup matters more than the file).
+struct Transcript {
+    out: candump::Writer<BufWriter<File>>,
+    error: Option<io::Error>,
+    all: bool,
+}
+
+impl Transcript {
+    fn frame(&mut self, at: Timestamp, iface: &str, frame: &Frame, sent: bool) {
+        let r = Record {
+            timestamp: at,
+            precision: Precision::Micros,
+            interface: iface,
+            frame: *frame,
+            direction: Some(if sent { Direction::Tx } else { Direction::Rx }),
+        };
+        let r = self.out.write_record(&r);
+        self.keep(r);
+    }
+
+    fn comment(&mut self, text: &str) {
+        for l in text.lines() {
+            let r = self.out.write_other(&format!("# {l}"));
+            self.keep(r);
+        }
+        let r = self.out.flush();
+        self.keep(r);
+    }
+
+    fn keep(&mut self, r: io::Result<()>) {
+        if let Err(e) = r
+            && self.error.is_none()
+        {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// What the operator sees: steps, requests and answers, questions, a progress bar while a
+/// step polls (on a terminal; lines otherwise).
+struct Screen {
+    frames: bool,
+    dry_run: bool,
+    started: Timestamp,
+    bar: Option<ProgressBar>,
+    tty: bool,
+    last_progress_line: Option<Timestamp>,
+}
+
+impl Screen {
+    fn new(frames: bool, dry_run: bool, started: Timestamp) -> Screen {
+        Screen {
+            frames,
+            dry_run,
+            started,
+            bar: None,
+            tty: io::stdout().is_terminal(),
+            last_progress_line: None,
+        }
+    }
+
+    fn rel(&self, t: Timestamp) -> f64 {
+        t.saturating_duration_since(self.started).as_secs_f64()
+    }
+
+    fn line(&self, text: &str) {
+        let text = text.trim_end_matches('\n');
+        match &self.bar {
+            Some(b) => b.println(text),
+            None => {
+                let mut out = io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+
+    fn notice(&mut self, n: &Notice<'_>, iface: &str) {
+        match n {
+            Notice::Frame { at, sent, frame } if self.frames => {
+                self.line(&format!(
+                    "{:9.3}      {} {iface} {frame}",
+                    self.rel(*at),
+                    if *sent { "T" } else { "R" }
+                ));
+            }
+            Notice::Frame { .. } => {}
+            Notice::Tester(at, e) => match e {
+                TesterEvent::Sent {
+                    module,
+                    pdu,
+                    keep_alive,
+                } if !*keep_alive || self.frames => {
+                    self.line(&format!(
+                        "{:9.3}    -> {module} {}",
+                        self.rel(*at),
+                        format_hex(pdu)
+                    ));
+                }
+                TesterEvent::Received { module, pdu } => {
+                    self.line(&format!(
+                        "{:9.3}    <- {module} {}",
+                        self.rel(*at),
+                        format_hex(pdu)
+                    ));
+                }
+                TesterEvent::Transport { module, what } => {
+                    self.line(&format!("{:9.3}    !! {module}: {what}", self.rel(*at)));
+                }
+                TesterEvent::WouldSend {
+                    module,
+                    step,
+                    pdu,
+                    frames,
+                    writes,
+                } => {
+                    let mut s = format!(
+                        "   would send [{step}] {module} {}{}",
+                        format_hex(pdu),
+                        if *writes {
+                            "   (writes: asks for confirmation first)"
+                        } else {
+                            ""
+                        }
+                    );
+                    for f in frames {
+                        s += &format!("\n      {iface}  {f}");
+                    }
+                    self.line(&s);
+                }
+                TesterEvent::Action(a) if self.frames => {
+                    self.line(&format!("{:9.3}    {a}", self.rel(*at)));
+                }
+                _ => {}
+            },
+            Notice::Run(e) => match &e.kind {
+                EventKind::Progress {
+                    attempt,
+                    value,
+                    elapsed,
+                    timeout,
+                    id,
+                } => {
+                    if self.tty {
+                        let bar = self.bar.get_or_insert_with(|| {
+                            let b = ProgressBar::new(timeout.as_secs().max(1));
+                            b.set_style(
+                                ProgressStyle::with_template(
+                                    "{spinner} [{bar:30}] {pos}/{len} s  {msg}",
+                                )
+                                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                                .progress_chars("=> "),
+                            );
+                            b.enable_steady_tick(Duration::from_millis(200));
+                            b
+                        });
+                        bar.set_position(elapsed.as_secs());
+                        bar.set_message(format!(
+                            "[{id}] attempt {attempt}, value {}",
+                            value.map_or("-".to_string(), |v| v.to_string())
+                        ));
+                    } else if self.last_progress_line.is_none_or(|t| {
+                        e.at.saturating_duration_since(t) >= Duration::from_secs(10)
+                    }) {
+                        self.last_progress_line = Some(e.at);
+                        self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind));
+                    }
+                }
+                EventKind::Exchange { .. } => {}
+                EventKind::StepEnded { .. } => {
+                    self.finish();
+                    self.last_progress_line = None;
+                    self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind));
+                }
+                _ if self.dry_run => self.line(&format!("   {}", e.kind)),
+                _ => self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind)),
+            },
+            Notice::Question(q) => {
+                let text = match q {
+                    Question::Confirm { text, writes, .. } => format!(
+                        "\n?? {text}{}\n   Type yes or no, then Enter:",
+                        if *writes {
+                            "\n   (this changes the module)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    Question::Ask {
+                        prompt,
+                        expected,
+                        error,
+                        ..
+                    } => format!(
+                        "\n{}?? {prompt} ({expected}):",
+                        error
+                            .as_deref()
+                            .map(|e| format!("!! {e}\n"))
+                            .unwrap_or_default()
+                    ),
+                };
+                self.line(&text);
+            }
+            Notice::Refused { answer, why } => {
+                self.line(&format!("!! `{}`: {why}", answer.trim()));
+            }
+            Notice::Interrupted { first: true } => {
+                self.line("!! Ctrl-C: aborting; returning the modules to their default session");
+            }
+            Notice::Interrupted { first: false } => {
+                self.line("!! cleanup is running (bounded by the modules' timeouts); please wait");
+            }
+            Notice::BusError(e) => self.line(&format!("!! bus: {e}")),
+        }
+    }
+}
+
+fn report_json(
+    r: &Report,
+    script: &str,
+    iface: &str,
+    transcript: Option<&Path>,
+    sent: u64,
+    received: u64,
+) -> Value {
+    let rel =
+        |t: Option<Timestamp>| t.map(|t| t.saturating_duration_since(r.started).as_secs_f64());
+    let steps: Vec<Value> = r
+        .steps
+        .iter()
+        .map(|s| {
+            let (result, reason) = match &s.result {
+                StepResult::Passed => ("passed", None),
+                StepResult::Failed(x) => ("failed", Some(x.as_str())),
+                StepResult::Aborted(x) => ("aborted", Some(x.as_str())),
+                StepResult::NotRun => ("not_run", None),
+            };
+            json!({
+                "id": s.id,
+                "title": s.title,
+                "kind": s.kind,
+                "result": result,
+                "reason": reason,
+                "started_s": rel(s.started),
+                "ended_s": rel(s.ended),
+                "duration_s": match (s.started, s.ended) {
+                    (Some(a), Some(b)) => Some(b.saturating_duration_since(a).as_secs_f64()),
+                    _ => None,
+                },
+                "detail": s.detail,
+            })
+        })
+        .collect();
+    let params: serde_json::Map<String, Value> = r
+        .parameters
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    json!({
+        "procedure": r.procedure,
+        "script": script,
+        "interface": iface,
+        "outcome": r.outcome.to_string(),
+        "reason": r.reason,
+        "failed_step": r.failed_step,
+        "dry_run": r.dry_run,
+        "started": utc_iso(r.started),
+        "started_unix_s": r.started.as_secs_f64(),
+        "duration_s": r.ended.saturating_duration_since(r.started).as_secs_f64(),
+        "parameters": params,
+        "steps": steps,
+        "cleanup": r.cleanup,
+        "frames_sent": sent,
+        "frames_received": received,
+        "transcript": transcript.map(|p| p.display().to_string()),
+        "tool": format!("canrelearn {}", env!("CARGO_PKG_VERSION")),
+    })
+}
+
+/// Days since 1970-01-01 as a proleptic Gregorian (year, month, day).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn utc_parts(t: Timestamp) -> (i64, u32, u32, u64, u64, u64) {
+    let secs = t.saturating_duration_since(Timestamp::ZERO).as_secs();
+    let (y, m, d) = civil_from_days(i64::try_from(secs / 86_400).unwrap_or(0));
+    let s = secs % 86_400;
+    (y, m, d, s / 3600, s / 60 % 60, s % 60)
+}
+
+/// `2026-11-21T19:40:00Z`.
+fn utc_iso(t: Timestamp) -> String {
+    let (y, m, d, h, mi, s) = utc_parts(t);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// `20261121T194000Z`, for file names.
+fn utc_compact(t: Timestamp) -> String {
+    let (y, m, d, h, mi, s) = utc_parts(t);
+    format!("{y:04}{m:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_utc_formatting() {
+        assert_eq!(utc_iso(Timestamp::ZERO), "1970-01-01T00:00:00Z");
+        // 2026-11-21T19:40:05Z = 1795290005 (date -u -d ... +%s).
+        let t = Timestamp::ZERO + Duration::from_secs(1_795_290_005);
+        assert_eq!(utc_iso(t), "2026-11-21T19:40:05Z");
+        assert_eq!(utc_compact(t), "20261121T194005Z");
+        // A leap day.
+        let t = Timestamp::ZERO + Duration::from_secs(951_782_400);
+        assert_eq!(utc_iso(t), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn test_override_ids() {
+        let (mut s, _) = load_script("audio-unit-registration").unwrap();
+        override_ids(&mut s, "BCM=7A0/7A8").unwrap();
+        assert_eq!(s.modules["BCM"].request_id, Id::standard(0x7A0).unwrap());
+        assert_eq!(s.modules["BCM"].response_id, Id::standard(0x7A8).unwrap());
+        override_ids(&mut s, "BCM=18DA40F1/18DAF140").unwrap();
+        assert!(s.modules["BCM"].request_id.is_extended());
+        assert!(override_ids(&mut s, "XYZ=1/2").is_err());
+        assert!(override_ids(&mut s, "BCM=800/765").is_err());
+        assert!(override_ids(&mut s, "BCM745/765").is_err());
+    }
+}

@@ -1,0 +1,244 @@
+//! `canrelearn run` through the binary, without a CAN interface: dry runs (what would be sent,
+//! frame by frame), the JSON report, argument and script errors with their exit codes. The
+//! live runs are in tests/procedure_bus.rs (in-process bus) and tests/vcan_procedure.rs (vcan).
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_canrelearn"));
+    c.stdin(Stdio::null());
+    c
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("canrelearn-cli-run-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o: Output = bin().arg("run").args(args).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn dry_run_lists_every_frame_in_order_and_sends_nothing() {
+    let (code, out, err) = run(&["audio-unit-registration", "--dry-run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("DRY RUN (nothing is sent)"), "{out}");
+    let frames: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("can0  "))
+        .collect();
+    assert_eq!(
+        frames,
+        [
+            "745#0210C0FFFFFFFFFF",
+            "745#023190FFFFFFFFFF",
+            "745#022191FFFFFFFFFF",
+            "745#021081FFFFFFFFFF"
+        ],
+        "{out}"
+    );
+    // The write is flagged, and the notes come in step order.
+    let pos = |s: &str| out.find(s).unwrap_or_else(|| panic!("no `{s}` in {out}"));
+    assert!(
+        out.contains("31 90   (writes: asks for confirmation first)"),
+        "{out}"
+    );
+    assert!(pos("[ignition-on] would check") < pos("745#0210C0"));
+    assert!(pos("745#021081") < pos("[head-unit-back] would watch node AV"));
+    assert!(
+        out.contains("audio-unit-registration: completed (dry run)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn dry_run_of_a_multi_frame_request_shows_every_frame() {
+    let script = tmp("long.toml");
+    fs::write(
+        &script,
+        r#"
+[procedure]
+name = "long"
+[modules.M]
+request_id = 0x18DA40F1
+response_id = 0x18DAF140
+extended_ids = true
+[[step]]
+id = "write"
+title = "write a long record"
+kind = "request"
+module = "M"
+request = "3B 01 00 01 02 03 04 05 06 07 08 09 0A 0B"
+writes = true
+provenance = "placeholder"
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = run(&[script.to_str().unwrap(), "--dry-run", "--iface", "vcan9"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let frames: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("vcan9  "))
+        .collect();
+    // First frame (6 bytes) then consecutive frames of 7: 14 bytes = FF + 2 CF, no padding.
+    assert_eq!(
+        frames,
+        [
+            "18DA40F1#100E3B0100010203",
+            "18DA40F1#210405060708090A",
+            "18DA40F1#220B"
+        ],
+        "{out}"
+    );
+}
+
+#[test]
+fn dry_run_report_is_json_with_the_documented_fields() {
+    let report = tmp("dry-report.json");
+    let (code, out, err) = run(&[
+        "bms-battery-registration",
+        "--dry-run",
+        "--set",
+        "capacity_ah=70",
+        "--set",
+        "battery_type=agm",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let r: serde_json::Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["outcome"], "completed");
+    assert_eq!(r["dry_run"], true);
+    assert_eq!(r["procedure"], "bms-battery-registration");
+    assert_eq!(r["parameters"]["capacity_ah"], "70 Ah", "{r:#}");
+    assert!(r["reason"].is_null());
+    assert_eq!(r["frames_sent"], 0);
+    let steps = r["steps"].as_array().unwrap();
+    assert!(!steps.is_empty());
+    for s in steps {
+        for k in [
+            "id",
+            "title",
+            "kind",
+            "result",
+            "started_s",
+            "ended_s",
+            "duration_s",
+        ] {
+            assert!(s.get(k).is_some(), "step without {k}: {s}");
+        }
+    }
+    // The parameters are substituted into the frames.
+    assert!(
+        out.contains("3192 46 02") || out.contains("31 92 46 02"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_missing_parameter_without_a_terminal_aborts_before_anything() {
+    let report = tmp("missing.json");
+    let (code, out, _) = run(&[
+        "bms-battery-registration",
+        "--dry-run",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let r: serde_json::Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["outcome"], "aborted", "{r:#}");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no value for parameter"),
+        "{r:#}"
+    );
+    assert!(!out.contains("would send"), "{out}");
+}
+
+#[test]
+fn bad_arguments_and_scripts_are_usage_errors_naming_the_cause() {
+    // No interface without --dry-run.
+    let (code, _, err) = run(&["audio-unit-registration"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--iface"), "{err}");
+    // Not a file and not a bundled script.
+    let (code, _, err) = run(&["no-such-script", "--dry-run"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no-such-script") && err.contains("audio-unit-registration"),
+        "{err}"
+    );
+    // A malformed script: file, line and column.
+    let bad = tmp("bad.toml");
+    fs::write(&bad, "[procedure]\nname = \"x\"\n[[step]]\nid = \"a\"\ntitle = \"a\"\nkind = \"teleport\"\nprovenance = \"fact\"\n").unwrap();
+    let (code, _, err) = run(&[bad.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{}:", bad.display())), "{err}");
+    assert!(err.contains("teleport"), "{err}");
+    // Out-of-range parameter.
+    let (code, _, err) = run(&[
+        "bms-battery-registration",
+        "--dry-run",
+        "--set",
+        "capacity_ah=500",
+        "--set",
+        "battery_type=agm",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("capacity_ah"), "{err}");
+    // Unknown module in --ids.
+    let (code, _, err) = run(&[
+        "audio-unit-registration",
+        "--dry-run",
+        "--ids",
+        "ECM=7E0/7E8",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no module ECM") && err.contains("BCM"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ids_override_changes_the_frames() {
+    let (code, out, err) = run(&[
+        "audio-unit-registration",
+        "--dry-run",
+        "--ids",
+        "BCM=7A0/7A8",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("can0  7A0#0210C0FFFFFFFFFF"), "{out}");
+    assert!(!out.contains("745#"), "{out}");
+}
+
+#[test]
+fn a_missing_interface_is_a_bus_error_and_no_transcript_is_left_half_written() {
+    let transcript = tmp("t-missing.log");
+    let (code, _, err) = run(&[
+        "audio-unit-registration",
+        "--iface",
+        "nosuchcan0",
+        "--yes",
+        "--transcript",
+        transcript.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("nosuchcan0"), "{err}");
+    assert!(
+        !transcript.exists(),
+        "a transcript was left for a run that never started"
+    );
+}
