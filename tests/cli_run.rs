@@ -242,3 +242,47 @@ fn a_missing_interface_is_a_bus_error_and_no_transcript_is_left_half_written() {
         "a transcript was left for a run that never started"
     );
 }
+
+#[test]
+fn simulate_rehearses_in_process_and_a_fault_fails_with_the_nrc_named() {
+    // The BMS registration against the in-process simulated car (real time: about 3 s).
+    let report = tmp("sim-bms.json");
+    let (code, out, err) = run(&[
+        "bms-battery-registration",
+        "--simulate",
+        "--yes",
+        "--set",
+        "capacity_ah=70",
+        "--set",
+        "battery_type=agm",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("-> IPDM_ER 31 92 46 02"), "{out}");
+    let r: serde_json::Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["outcome"], "completed", "{r:#}");
+    assert!(r["frames_sent"].as_u64().unwrap() >= 5, "{r:#}");
+    assert!(r["frames_received"].as_u64().unwrap() > 10, "{r:#}");
+
+    // The module refuses the routine: the run fails, names the NRC, and cleans up.
+    let report = tmp("sim-nrc.json");
+    let (code, out, err) = run(&[
+        "audio-unit-registration",
+        "--simulate",
+        "--fault",
+        "nrc-conditions-not-correct",
+        "--yes",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let r: serde_json::Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["outcome"], "failed", "{r:#}");
+    assert_eq!(r["failed_step"], "start-registration", "{r:#}");
+    assert!(r["reason"].as_str().unwrap().contains("0x22"), "{r:#}");
+    assert!(
+        out.contains("-> BCM 10 81"),
+        "cleanup did not close the session: {out}"
+    );
+}

@@ -10,6 +10,7 @@ use anyhow::{Context, anyhow};
 use canrelearn::bus::{Clock, SocketCanBus, SocketCanOptions, SystemClock, TokioClock, VirtualBus};
 use canrelearn::diag::format_hex;
 use canrelearn::drive::procedure::{self as driver, Notice};
+use canrelearn::drive::sim as sim_driver;
 use canrelearn::frame::{Frame, Id};
 use canrelearn::log::candump::{self, Direction, Precision, Record};
 use canrelearn::procedure::runner::{
@@ -17,11 +18,15 @@ use canrelearn::procedure::runner::{
 };
 use canrelearn::procedure::script::{Provenance, Script};
 use canrelearn::procedure::tester::{Question, Tester, TesterEvent};
+use canrelearn::sim::profile::Profile;
+use canrelearn::sim::vehicle::Vehicle;
 use canrelearn::time::Timestamp;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
+use std::ops::ControlFlow;
 use tokio::sync::mpsc;
 
+use super::simulate::BUNDLED_PROFILE;
 use super::{CliError, WithCode, exit, input};
 
 /// Run a procedure script (a relearn) on a CAN interface.
@@ -45,9 +50,20 @@ pub struct Args {
     /// The script: a TOML file, or the name of a bundled script.
     pub script: String,
 
-    /// The CAN interface the car (or the simulator) is on. Not needed with --dry-run.
-    #[arg(long, short = 'i', required_unless_present = "dry_run")]
+    /// The CAN interface the car (or the simulator) is on. Not needed with --dry-run or
+    /// --simulate.
+    #[arg(long, short = 'i', required_unless_present_any = ["dry_run", "simulate"])]
     pub iface: Option<String>,
+
+    /// Rehearse against the simulated J11 (the bundled simulator profile) in this process, in
+    /// real time, on an in-process bus: no CAN hardware or kernel support needed.
+    #[arg(long, conflicts_with_all = ["iface", "dry_run"])]
+    pub simulate: bool,
+
+    /// With --simulate: a simulator fault (repeat for several; `canrelearn simulate
+    /// --list-faults` lists them).
+    #[arg(long, value_name = "NAME", requires = "simulate")]
+    pub fault: Vec<String>,
 
     /// Print every request and the CAN frames that would carry it; send nothing, open no
     /// interface.
@@ -119,18 +135,33 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let runner = Runner::new(script, &values, options)
         .with_context(|| format!("{script_name}: cannot start"))
         .code(exit::USAGE)?;
+    let car = match args.simulate {
+        true => {
+            let profile = Profile::from_toml(BUNDLED_PROFILE, "qashqai-j11.toml (bundled)")
+                .context("the bundled simulator profile does not load (a build problem)")
+                .code(exit::USAGE)?;
+            let faults: Vec<&str> = args.fault.iter().map(String::as_str).collect();
+            Some(Vehicle::new(&profile, &db, &faults).code(exit::USAGE)?)
+        }
+        false => None,
+    };
     let tester = Tester::new(runner, db)
         .with_context(|| format!("{script_name}: cannot set up the modules"))
         .code(exit::USAGE)?;
-    let iface: Arc<str> = Arc::from(args.iface.as_deref().unwrap_or("can0"));
+    let iface: Arc<str> = Arc::from(match (&args.iface, args.simulate) {
+        (Some(i), _) => i.as_str(),
+        (None, true) => "sim",
+        (None, false) => "can0",
+    });
 
     let rt = super::dump::runtime()?;
-    rt.block_on(drive(args, tester, script_name, iface))
+    rt.block_on(drive(args, tester, car, script_name, iface))
 }
 
 async fn drive(
     args: Args,
     mut tester: Tester,
+    car: Option<Vehicle>,
     script_name: String,
     iface: Arc<str>,
 ) -> Result<u8, CliError> {
@@ -147,9 +178,37 @@ async fn drive(
     ));
 
     // The bus first: nothing is created for a run that cannot start.
-    let mut socket = match args.dry_run {
-        true => None,
-        false => Some(
+    let vbus = VirtualBus::new(&iface);
+    let mut socket = match (args.dry_run, car) {
+        (true, _) => None,
+        (false, Some(mut car)) => {
+            // The simulated car on the in-process bus, in real time, until the run is over.
+            let mut car_ep = vbus.endpoint();
+            let car_clock = TokioClock::new(clock.now());
+            tokio::spawn(async move {
+                let r = sim_driver::run(
+                    &mut car,
+                    &mut car_ep,
+                    &car_clock,
+                    std::future::pending(),
+                    |_| ControlFlow::Continue(()),
+                )
+                .await;
+                if let Err(e) = r {
+                    tracing::warn!("the simulated car stopped: {e}");
+                }
+            });
+            screen.line(&format!(
+                "simulated car: bundled J11 profile, faults: {}",
+                if args.fault.is_empty() {
+                    "none".to_string()
+                } else {
+                    args.fault.join(", ")
+                }
+            ));
+            None
+        }
+        (false, None) => Some(
             SocketCanBus::open(&iface, &SocketCanOptions::default())
                 .with_context(|| format!("cannot open CAN interface {iface}"))
                 .code(exit::BUS_IO)?,
@@ -157,7 +216,10 @@ async fn drive(
     };
 
     // The transcript.
-    let transcript_path = match (&args.transcript, args.no_transcript || args.dry_run) {
+    let transcript_path = match (
+        &args.transcript,
+        args.no_transcript || args.dry_run || args.simulate,
+    ) {
         (Some(p), _) => Some(p.clone()),
         (None, true) => None,
         (None, false) => Some(PathBuf::from(format!(
@@ -285,8 +347,8 @@ async fn drive(
                 .await
             }
             None => {
-                // Dry run: nothing is sent; an in-process bus with nobody else on it.
-                let vbus = VirtualBus::new(&iface);
+                // Dry run: an in-process bus with nobody else on it (nothing is sent); or the
+                // simulated car's bus.
                 let mut ep = vbus.endpoint();
                 driver::run(
                     &mut tester,
@@ -535,6 +597,8 @@ struct Screen {
     bar: Option<ProgressBar>,
     tty: bool,
     last_progress_line: Option<Timestamp>,
+    /// A poll step is repeating: its requests and answers are summarised by the progress.
+    polling: bool,
 }
 
 impl Screen {
@@ -546,6 +610,7 @@ impl Screen {
             bar: None,
             tty: io::stdout().is_terminal(),
             last_progress_line: None,
+            polling: false,
         }
     }
 
@@ -582,6 +647,8 @@ impl Screen {
             }
             Notice::Frame { .. } => {}
             Notice::Tester(at, e) => match e {
+                TesterEvent::Sent { .. } | TesterEvent::Received { .. }
+                    if self.polling && !self.frames => {}
                 TesterEvent::Sent {
                     module,
                     pdu,
@@ -637,6 +704,7 @@ impl Screen {
                     timeout,
                     id,
                 } => {
+                    self.polling = true;
                     if self.tty {
                         let bar = self.bar.get_or_insert_with(|| {
                             let b = ProgressBar::new(timeout.as_secs().max(1));
@@ -665,6 +733,7 @@ impl Screen {
                 EventKind::Exchange { .. } => {}
                 EventKind::StepEnded { .. } => {
                     self.finish();
+                    self.polling = false;
                     self.last_progress_line = None;
                     self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind));
                 }
@@ -681,18 +750,13 @@ impl Screen {
                             ""
                         }
                     ),
+                    // A refused answer's reason is the runner's note, just shown.
                     Question::Ask {
-                        prompt,
-                        expected,
-                        error,
-                        ..
-                    } => format!(
-                        "\n{}?? {prompt} ({expected}):",
-                        error
-                            .as_deref()
-                            .map(|e| format!("!! {e}\n"))
-                            .unwrap_or_default()
-                    ),
+                        prompt, expected, ..
+                    } if prompt.contains(expected.as_str()) => format!("\n?? {prompt}:"),
+                    Question::Ask {
+                        prompt, expected, ..
+                    } => format!("\n?? {prompt} ({expected}):"),
                 };
                 self.line(&text);
             }
