@@ -114,8 +114,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let ok = audio && bms;
     writeln!(
         out,
-        "\n{}\nRehearse on virtual CAN: `canrelearn simulate --iface vcan0 --fault audio-unit-unregistered` \
-         with `canrelearn watch vcan0` and `canrelearn diag request --iface vcan0 --tx 745 --rx 765 10 C0`.",
+        "\n{}\nRehearse it yourself, answering the confirmations: `canrelearn run audio-unit-registration --simulate`.\n\
+         On virtual CAN, as on a car: `canrelearn simulate --iface vcan0 --fault audio-unit-unregistered`, \
+         `canrelearn watch vcan0` and `canrelearn run audio-unit-registration --iface vcan0`.",
         if ok {
             "Both procedures completed on the simulated car."
         } else {
