@@ -20,6 +20,7 @@ mod monitor;
 mod output;
 mod record;
 mod replay;
+mod script_cmd;
 mod simulate;
 mod source;
 mod watch;
@@ -70,6 +71,8 @@ enum Command {
     Demo(demo::Args),
     /// Watch the bus live in a terminal: rates, cycle times, staleness, decoded signals.
     Monitor(monitor::Args),
+    /// Make and check procedure scripts: from a captured dealer-tool session, or review one.
+    Script(script_cmd::Args),
 }
 
 /// An error with the exit code it maps to.
@@ -158,6 +161,7 @@ pub fn main() -> ExitCode {
         Command::Diag(args) => diag::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Monitor(args) => monitor::run(args),
+        Command::Script(args) => script_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
