@@ -139,6 +139,10 @@ fn read_error(e: ReadError) -> CliError {
     CliError::new(code, e)
 }
 
+fn to_stdin(p: &Path) -> bool {
+    p == Path::new("-")
+}
+
 /// At most this many malformed lines are reported one by one.
 const MAX_REPORTED: u64 = 10;
 
@@ -161,7 +165,11 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
             ),
         ));
     }
-    let log_name = a.log.display().to_string();
+    let log_name = if to_stdin(&a.log) {
+        "<stdin>".to_string()
+    } else {
+        a.log.display().to_string()
+    };
     let mut reader = candump::open(&a.log)
         .map_err(read_error)?
         .with_policy(if a.strict {

@@ -434,7 +434,10 @@ pub struct Plan {
     pub dialect: Dialect,
     /// Why that dialect (the services that decided it).
     pub dialect_reason: String,
+    /// The dialect's default session (`close_session` and cleanup send it).
     pub default_session: u8,
+    /// The last session the tester opened successfully, if any.
+    pub final_session: Option<u8>,
     pub keep_alive: Option<KeepAliveSeen>,
     pub items: Vec<Item>,
 }
@@ -560,21 +563,13 @@ pub fn plan(a: &Analysis, min_poll_repeats: usize) -> Plan {
     } else {
         None
     };
-    // The default session: the dialect's, unless the last session request of the capture
-    // returns to another value after a different one was opened.
-    let sessions: Vec<u8> = ex
+    // The default session is the dialect's; the session the capture ends in is noted.
+    let final_session = ex
         .iter()
         .filter(|e| e.request.len() == 2 && e.sid() == 0x10 && e.is_positive())
         .filter_map(|e| e.request.get(1).copied())
-        .collect();
-    let mut default_session = dialect.default_session();
-    if let Some(&last) = sessions.last()
-        && last != default_session
-        && sessions.len() >= 2
-        && sessions.iter().rev().skip(1).all(|s| *s != last)
-    {
-        default_session = last;
-    }
+        .next_back();
+    let default_session = dialect.default_session();
     let steps: Vec<usize> = (0..ex.len())
         .filter(|i| keep_alive.is_none() || !tp.contains(i))
         .collect();
@@ -610,6 +605,7 @@ pub fn plan(a: &Analysis, min_poll_repeats: usize) -> Plan {
         dialect,
         dialect_reason,
         default_session,
+        final_session,
         keep_alive,
         items,
     }
@@ -633,6 +629,19 @@ fn single(index: usize, e: &Exchange, default_session: u8) -> Item {
 /// A run of identical requests, all answered positively with answers of one length: a poll if
 /// the answer changed, one repeated request if it never did.
 fn repetition(first: usize, members: &[&Exchange]) -> Option<Item> {
+    let gaps: Vec<Duration> = members
+        .windows(2)
+        .map(|w| w[1].sent.saturating_duration_since(w[0].sent))
+        .collect();
+    let interval = median(gaps).unwrap_or(Duration::from_secs(1));
+    let r0 = members.first()?.response.as_ref()?;
+    if members.iter().all(|e| e.response.as_ref() == Some(r0)) {
+        return Some(Item::Repeated {
+            first,
+            count: members.len(),
+            interval,
+        });
+    }
     let responses: Vec<&Vec<u8>> = members
         .iter()
         .map(|e| {
@@ -643,23 +652,12 @@ fn repetition(first: usize, members: &[&Exchange]) -> Option<Item> {
             }
         })
         .collect::<Option<Vec<_>>>()?;
-    let len = responses.first()?.len();
+    let len = r0.len();
     if responses.iter().any(|r| r.len() != len) {
         return None;
     }
-    let gaps: Vec<Duration> = members
-        .windows(2)
-        .map(|w| w[1].sent.saturating_duration_since(w[0].sent))
-        .collect();
-    let interval = median(gaps).unwrap_or(Duration::from_secs(1));
-    let (r0, rl) = (responses.first()?, responses.last()?);
-    let Some(at) = (0..len).find(|&i| r0.get(i) != rl.get(i)) else {
-        return Some(Item::Repeated {
-            first,
-            count: members.len(),
-            interval,
-        });
-    };
+    let rl = responses.last()?;
+    let at = (0..len).find(|&i| r0.get(i) != rl.get(i))?;
     let until = *rl.get(at)?;
     let mut values = Vec::new();
     for r in &responses {
@@ -865,12 +863,17 @@ pub fn render_script(a: &Analysis, p: &Plan, opts: &ScriptOptions) -> Result<Str
     );
     let _ = writeln!(
         o,
-        "# Capture: {} frames on {}, {} on {}; {} requests, {} answered.",
+        "# Times (t=) are seconds from the first frame of the log ({when}).\n\
+         # Capture: {} frames on {}, {} on {}; {} requests ({} TesterPresent), {} answered.",
         a.tx_frames,
         a.tx,
         a.rx_frames,
         a.rx,
         a.exchanges.len(),
+        a.exchanges
+            .iter()
+            .filter(|e| is_tester_present(&e.request))
+            .count(),
         a.exchanges.iter().filter(|e| e.response.is_some()).count()
     );
     if !a.unsolicited.is_empty() {
@@ -949,12 +952,13 @@ pub fn render_script(a: &Analysis, p: &Plan, opts: &ScriptOptions) -> Result<Str
     );
     let _ = writeln!(
         o,
-        "default_session = 0x{:02X}{}",
+        "default_session = 0x{:02X}    # the {} default{}",
         p.default_session,
-        if p.default_session == d.default_session() {
-            format!("    # the {} default", d.name())
-        } else {
-            "    # the session the tester returned to at the end".into()
+        d.name(),
+        match p.final_session {
+            Some(s) if s != p.default_session =>
+                format!("; the capture ends in session 0x{s:02X} (no return to the default seen)"),
+            _ => String::new(),
         }
     );
     match &p.keep_alive {
@@ -1169,6 +1173,14 @@ pub fn render_script(a: &Analysis, p: &Plan, opts: &ScriptOptions) -> Result<Str
                 }
                 if writes(d, &e.request) {
                     let _ = writeln!(o, "writes = true    # this service changes the module");
+                }
+                if e.sid() == 0x10 && e.is_positive() {
+                    let _ = writeln!(
+                        o,
+                        "# A session request answered with more than `50 XX`: a request step, since a\n\
+                         # session step expects exactly `50 XX`. The keep-alive and cleanup only\n\
+                         # follow session steps."
+                    );
                 }
                 if e.sid() == 0x27 {
                     let _ = writeln!(
@@ -1517,6 +1529,65 @@ mod tests {
     }
 
     #[test]
+    fn test_uds_session_with_timing_is_a_request_and_final_session_noted() {
+        let mut b = Builder::new();
+        b.req(0, &[0x10, 0x03])
+            .resp(10, &[0x50, 0x03, 0x00, 0x32, 0x01, 0xF4])
+            .req(100, &[0x22, 0xF1, 0x90])
+            .resp(110, &[0x62, 0xF1, 0x90, 0x41]);
+        let a = b.done();
+        let (p, text, s) = script(&a);
+        assert_eq!(p.dialect, Dialect::Uds);
+        assert_eq!(p.default_session, 0x01);
+        assert_eq!(p.final_session, Some(0x03));
+        assert!(text.contains("the capture ends in session 0x03"), "{text}");
+        assert_eq!(s.steps[0].kind_name(), "request");
+        assert!(
+            text.contains("session step expects exactly `50 XX`"),
+            "{text}"
+        );
+        // KWP2000: a session opened and never closed.
+        let mut b = Builder::new();
+        b.req(0, &[0x10, 0xC0])
+            .resp(10, &[0x50, 0xC0])
+            .req(100, &[0x21, 0x01])
+            .resp(110, &[0x61, 0x01, 0x00]);
+        let (p, text, s) = script(&b.done());
+        assert_eq!(p.final_session, Some(0xC0));
+        assert_eq!(s.modules["BCM"].default_session, 0x81);
+        assert!(text.contains("the capture ends in session 0xC0"), "{text}");
+    }
+
+    #[test]
+    fn test_repeated_negative_answers_are_one_step() {
+        let mut b = Builder::new();
+        for i in 0..5u64 {
+            b.req(i * 300, &[0x31, 0x90])
+                .resp(i * 300 + 5, &[0x7F, 0x31, 0x22]);
+        }
+        b.req(2000, &[0x31, 0x90]).resp(2010, &[0x71, 0x90]);
+        let a = b.done();
+        let (p, _, s) = script(&a);
+        // Five refusals and the success are one run of six; the answers differ in length, so
+        // not a poll: every exchange is its own step.
+        assert_eq!(p.items.len(), 6);
+        assert_eq!(s.steps.len(), 6);
+        let mut b = Builder::new();
+        for i in 0..5u64 {
+            b.req(i * 300, &[0x31, 0x90])
+                .resp(i * 300 + 5, &[0x7F, 0x31, 0x22]);
+        }
+        let (p, text, s) = script(&b.done());
+        assert!(
+            matches!(p.items[0], Item::Repeated { count: 5, .. }),
+            "{p:?}"
+        );
+        assert_eq!(s.steps.len(), 1);
+        assert!(text.contains("accept_nrc = [0x22]"), "{text}");
+        assert!(s.steps[0].writes());
+    }
+
+    #[test]
     fn test_nothing_answered_is_an_error() {
         let mut b = Builder::new();
         b.req(0, &[0x10, 0xC0]);
@@ -1607,6 +1678,27 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Any frames at all on the pair: no panic, and any script made loads.
+        #[test]
+        fn random_frames_never_panic_and_scripts_load(
+            frames in proptest::collection::vec((any::<bool>(), 0u64..3000, proptest::collection::vec(any::<u8>(), 0..=8)), 0..60),
+        ) {
+            let mut cap = Capture::new(CaptureConfig::new(id(TX), id(RX)));
+            let mut now = 0;
+            for (is_tx, dt, data) in &frames {
+                now += dt;
+                let f = frame(if *is_tx { id(TX) } else { id(RX) }, data);
+                cap.handle_frame(t(now), &f);
+            }
+            let a = cap.finish();
+            for min in [2, 3] {
+                let p = plan(&a, min);
+                if let Ok(text) = render_script(&a, &p, &opts()) {
+                    prop_assert!(Script::from_toml(&text, "gen.toml").is_ok(), "{}", text);
+                }
+            }
+        }
+
         /// Segment random exchanges into frames with two ISO-TP channels, feed the frames (and
         /// other traffic) to a Capture: the same request/response pairs come back.
         #[test]
