@@ -254,7 +254,12 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
         log_name: log_name.clone(),
     };
     let text = capture::render_script(&analysis, &plan, &opts)
-        .map_err(|e| anyhow!("{e} in {log_name}: no exchange to make a script from"))
+        .map_err(|e| {
+            anyhow!(
+                "{e} in {log_name}: no exchange to make a script from (is --tx the tester's \
+                 request id and --rx the module's response id?)"
+            )
+        })
         .code(exit::USAGE)?;
     // The text must load; if it does not, that is our bug, not the user's input.
     let script = Script::from_toml(&text, "generated script")
