@@ -21,6 +21,7 @@ mod output;
 mod record;
 mod replay;
 mod run;
+mod script_cmd;
 mod simulate;
 mod source;
 mod watch;
@@ -73,6 +74,8 @@ enum Command {
     Run(run::Args),
     /// Watch the bus live in a terminal: rates, cycle times, staleness, decoded signals.
     Monitor(monitor::Args),
+    /// Make and check procedure scripts: from a captured dealer-tool session, or review one.
+    Script(script_cmd::Args),
 }
 
 /// An error with the exit code it maps to.
@@ -162,6 +165,7 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Run(args) => run::run(args),
         Command::Monitor(args) => monitor::run(args),
+        Command::Script(args) => script_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

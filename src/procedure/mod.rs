@@ -10,6 +10,7 @@
 //! always runs. Diagnostic services follow ISO 14230-3 (KWP2000) or ISO 14229-1 (UDS) as the
 //! script says, over ISO 15765-2 transport; the runner never reinterprets the bytes.
 
+pub mod capture;
 pub mod harness;
 pub mod runner;
 pub mod script;

@@ -1,0 +1,477 @@
+//! `canrelearn script`: work on procedure scripts without a car.
+//!
+//! - `script from-capture LOG --tx ID --rx ID -o SCRIPT`: a captured dealer-tool session (a
+//!   candump log) becomes a procedure script for review (the work is in
+//!   `canrelearn::procedure::capture`; this file reads the log and writes the text).
+//! - `script check SCRIPT`: loads a script and prints what it would do.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+use canrelearn::diag::format_hex;
+use canrelearn::frame::Id;
+use canrelearn::log::candump::{self, Item, Policy, ReadError};
+use canrelearn::procedure::Script;
+use canrelearn::procedure::capture::{self, Capture, CaptureConfig, ScriptOptions};
+use canrelearn::procedure::script::{Check, ParamKind, Provenance, StepKind};
+
+use super::{CliError, WithCode, exit};
+
+/// Make and check procedure scripts (the format of scripts/README.md).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Cmd {
+    /// Turn a captured diagnostic session (a candump log) into a procedure script to review.
+    ///
+    /// Only frames on --tx (tester -> module) and --rx (module -> tester) are used; ISO-TP is
+    /// reassembled both ways. Each request and its final answer becomes a step with the exact
+    /// bytes and the observed timing as a comment; response-pending answers are skipped; a
+    /// repeated TesterPresent becomes the module's keep-alive; `10 XX` becomes a session step;
+    /// a request repeated until its answer changed becomes one poll step. Services that change
+    /// the module are marked `writes = true`. Every step is labelled a placeholder: review the
+    /// script (`canrelearn script check`) before running it on a car.
+    FromCapture(FromCaptureArgs),
+    /// Load a script and print a summary: modules, parameters, preconditions, steps with their
+    /// writes flags and provenance. Exit 2 with file:line:column when it does not load.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct FromCaptureArgs {
+    /// The candump log (`-` for standard input; gzip is read transparently).
+    #[arg(value_name = "LOG")]
+    log: PathBuf,
+
+    /// Request id, tester -> module (hex: 0x745, 745, 18DA40F1; 8 digits = 29-bit).
+    #[arg(long, value_name = "ID")]
+    tx: String,
+
+    /// Response id, module -> tester (hex).
+    #[arg(long, value_name = "ID")]
+    rx: String,
+
+    /// Ids are 29-bit (also implied by 8 hex digits).
+    #[arg(long)]
+    extended: bool,
+
+    /// Where to write the script; `-` for standard output.
+    #[arg(short, long, value_name = "SCRIPT")]
+    output: PathBuf,
+
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    force: bool,
+
+    /// The procedure's name (default: the log's file name without extension).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+
+    /// The module's name in the script.
+    #[arg(long, value_name = "NAME", default_value = "module")]
+    module: String,
+
+    /// How many identical requests in a row make a poll step.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u16).range(2..))]
+    min_repeats: u16,
+
+    /// Stop at the first malformed log line (exit 2) instead of skipping it with a warning.
+    #[arg(long)]
+    strict: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// The procedure script (TOML).
+    #[arg(value_name = "SCRIPT")]
+    script: PathBuf,
+}
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    match args.command {
+        Cmd::FromCapture(a) => from_capture(a),
+        Cmd::Check(a) => check(a),
+    }
+}
+
+/// A hex CAN id: `0x745`, `745`, `18DA40F1`; 29-bit with `extended` or 8 digits (as `diag`).
+fn parse_id(text: &str, extended: bool) -> Result<Id, CliError> {
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    let raw = u32::from_str_radix(digits, 16)
+        .map_err(|_| anyhow!("`{text}` is not a hexadecimal CAN id (like 0x745 or 745)"))
+        .code(exit::USAGE)?;
+    let ext = extended || digits.len() == 8;
+    let id = if ext {
+        Id::extended(raw)
+    } else {
+        u16::try_from(raw).ok().and_then(Id::standard)
+    };
+    id.ok_or_else(|| {
+        CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "CAN id `{text}` is out of range ({}; use --extended or 8 digits for 29-bit ids)",
+                if ext {
+                    "29-bit ids go up to 1FFFFFFF"
+                } else {
+                    "11-bit ids go up to 7FF"
+                }
+            ),
+        )
+    })
+}
+
+fn read_error(e: ReadError) -> CliError {
+    let code = match e {
+        ReadError::Parse(_) => exit::USAGE,
+        ReadError::Open { .. } => exit::USAGE,
+        _ => exit::BUS_IO,
+    };
+    CliError::new(code, e)
+}
+
+fn to_stdin(p: &Path) -> bool {
+    p == Path::new("-")
+}
+
+/// At most this many malformed lines are reported one by one.
+const MAX_REPORTED: u64 = 10;
+
+fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
+    let tx = parse_id(&a.tx, a.extended)?;
+    let rx = parse_id(&a.rx, a.extended)?;
+    if tx == rx {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!("--tx and --rx are the same id ({tx})"),
+        ));
+    }
+    let to_stdout = a.output == Path::new("-");
+    if !to_stdout && !a.force && a.output.exists() {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "{} exists; give --force to overwrite it",
+                a.output.display()
+            ),
+        ));
+    }
+    let log_name = if to_stdin(&a.log) {
+        "<stdin>".to_string()
+    } else {
+        a.log.display().to_string()
+    };
+    let mut reader = candump::open(&a.log)
+        .map_err(read_error)?
+        .with_policy(if a.strict {
+            Policy::Strict
+        } else {
+            Policy::Lenient
+        });
+    let mut cap = Capture::new(CaptureConfig::new(tx, rx));
+    let mut bad = 0u64;
+    while let Some(item) = reader.read_item().map_err(read_error)? {
+        match item {
+            Item::Record(r) => cap.handle_frame(r.timestamp, &r.frame),
+            Item::Other(_) => {}
+            Item::Bad(e) => {
+                bad += 1;
+                if bad <= MAX_REPORTED {
+                    eprintln!("canrelearn: warning: {e} (line skipped)");
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        eprintln!(
+            "canrelearn: warning: {bad} malformed line{} skipped (--strict stops at the first)",
+            if bad == 1 { "" } else { "s" }
+        );
+    }
+    let analysis = cap.finish();
+    let seen = || {
+        let list: Vec<String> = analysis
+            .ids_seen
+            .iter()
+            .take(20)
+            .map(|(id, n)| format!("{id} ({n})"))
+            .collect();
+        if list.is_empty() {
+            "none".to_string()
+        } else {
+            format!(
+                "{}{}",
+                list.join(", "),
+                if analysis.ids_seen.len() > 20 {
+                    ", ..."
+                } else {
+                    ""
+                }
+            )
+        }
+    };
+    for (id, what) in [(tx, "--tx"), (rx, "--rx")] {
+        if analysis.frames_on(id) == 0 {
+            return Err(CliError::new(
+                exit::USAGE,
+                anyhow!(
+                    "no frame with id 0x{id} ({what}) in {log_name}; ids seen (frames): {}",
+                    seen()
+                ),
+            ));
+        }
+    }
+    let plan = capture::plan(&analysis, usize::from(a.min_repeats));
+    let name = a.name.clone().unwrap_or_else(|| {
+        let stem = a
+            .log
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = stem
+            .strip_suffix(".gz")
+            .unwrap_or(&stem)
+            .trim_end_matches(".log")
+            .to_string();
+        if stem.is_empty() || stem == "-" {
+            "captured-procedure".to_string()
+        } else {
+            stem
+        }
+    });
+    let opts = ScriptOptions {
+        name,
+        module: a.module.clone(),
+        log_name: log_name.clone(),
+    };
+    let text = capture::render_script(&analysis, &plan, &opts)
+        .map_err(|e| {
+            anyhow!(
+                "{e} in {log_name}: no exchange to make a script from (is --tx the tester's \
+                 request id and --rx the module's response id?)"
+            )
+        })
+        .code(exit::USAGE)?;
+    // The text must load; if it does not, that is our bug, not the user's input.
+    let script = Script::from_toml(&text, "generated script")
+        .context("the generated script does not load (please report this)")
+        .code(exit::FAILURE)?;
+    if to_stdout {
+        let mut out = io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+    } else {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .create_new(!a.force)
+            .open(&a.output)
+            .with_context(|| format!("cannot create {}", a.output.display()))
+            .code(if a.force { exit::BUS_IO } else { exit::USAGE })?;
+        f.write_all(text.as_bytes())
+            .and_then(|()| f.flush())
+            .with_context(|| format!("writing {}", a.output.display()))
+            .code(exit::BUS_IO)?;
+    }
+    let polls = script
+        .steps
+        .iter()
+        .filter(|s| s.kind_name() == "poll")
+        .count();
+    let writes = script.steps.iter().filter(|s| s.writes()).count();
+    let unanswered = plan
+        .items
+        .iter()
+        .filter(|i| matches!(i, capture::Item::Unanswered { .. }))
+        .count();
+    eprintln!(
+        "canrelearn: {} requests on {tx} -> {rx} became {} steps ({polls} poll, {writes} marked writes){}{}; dialect {} (guessed); {}",
+        analysis.exchanges.len(),
+        script.steps.len(),
+        match &plan.keep_alive {
+            Some(k) => format!(
+                ", keep-alive {} every {} ms",
+                format_hex(&k.pdu),
+                k.period.as_millis()
+            ),
+            None => String::new(),
+        },
+        if unanswered > 0 {
+            format!(", {unanswered} unanswered left as comments")
+        } else {
+            String::new()
+        },
+        plan.dialect,
+        if to_stdout {
+            "review it before use".to_string()
+        } else {
+            format!(
+                "written to {}; review it before use (canrelearn script check {})",
+                a.output.display(),
+                a.output.display()
+            )
+        }
+    );
+    Ok(exit::OK)
+}
+
+fn check(a: CheckArgs) -> Result<u8, CliError> {
+    let script = Script::load(&a.script).code(exit::USAGE)?;
+    let mut o = String::new();
+    use std::fmt::Write as _;
+    let p = &script.procedure;
+    let _ = writeln!(o, "{}: procedure {:?}", a.script.display(), p.name);
+    if !p.vehicle.is_empty() {
+        let _ = writeln!(o, "  vehicle: {}", p.vehicle);
+    }
+    if !p.provenance.is_empty() {
+        let _ = writeln!(o, "  provenance: {}", p.provenance);
+    }
+    let _ = writeln!(o, "modules:");
+    for m in script.modules.values() {
+        let _ = writeln!(
+            o,
+            "  {:<10} {} -> {}  {}  padding {}  default session {:02X}  keep-alive {}  P2 {} ms  P2* {} ms",
+            m.name,
+            m.request_id,
+            m.response_id,
+            m.dialect,
+            m.padding.map_or("none".to_string(), |b| format!("{b:02X}")),
+            m.default_session,
+            match &m.keep_alive {
+                Some(k) => format!(
+                    "{} every {} ms",
+                    format_hex(k),
+                    m.keep_alive_period.as_millis()
+                ),
+                None => "none".to_string(),
+            },
+            m.p2.as_millis(),
+            m.p2_star.as_millis()
+        );
+    }
+    if !script.parameters.is_empty() {
+        let _ = writeln!(o, "parameters:");
+        for prm in script.parameters.values() {
+            let kind = match &prm.kind {
+                ParamKind::Integer { min, max, unit } => {
+                    format!(
+                        "integer {min} to {max}{}",
+                        if unit.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" {unit}")
+                        }
+                    )
+                }
+                ParamKind::Choice(c) => format!(
+                    "choice {}",
+                    c.iter()
+                        .map(|(n, v)| format!("{n}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let _ = writeln!(o, "  {:<16} {kind}", prm.name);
+        }
+    }
+    if !script.preconditions.is_empty() {
+        let _ = writeln!(o, "preconditions:");
+        for pre in &script.preconditions {
+            let what = match &pre.check {
+                Check::Signal { .. } => "signal",
+                Check::NoDtc { .. } => "no DTC",
+                Check::Confirm(_) => "confirm",
+            };
+            let _ = writeln!(
+                o,
+                "  {:<20} {what:<8} {}{}  [{}]",
+                pre.id,
+                pre.title,
+                if pre.during { " (whole run)" } else { "" },
+                pre.provenance
+            );
+        }
+    }
+    let _ = writeln!(o, "steps:");
+    let rows: Vec<(String, String)> = script
+        .steps
+        .iter()
+        .map(|s| {
+            let what = match &s.kind {
+                StepKind::Session { module, session } => format!("{module} 10 {session:02X}"),
+                StepKind::CloseSession { module } => format!(
+                    "{module} 10 {:02X}",
+                    script.modules.get(module).map_or(0, |m| m.default_session)
+                ),
+                StepKind::Request {
+                    module, request, ..
+                }
+                | StepKind::Read {
+                    module, request, ..
+                }
+                | StepKind::Poll {
+                    module, request, ..
+                } => format!("{module} {request}"),
+                StepKind::Wait { duration, .. } => format!("{} ms", duration.as_millis()),
+                StepKind::Prompt { .. } => String::new(),
+                StepKind::VerifyNode { node, .. } => format!("node {node}"),
+            };
+            (s.id.clone(), what)
+        })
+        .collect();
+    let id_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let what_w = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    for (i, (s, (id, what))) in script.steps.iter().zip(&rows).enumerate() {
+        let _ = writeln!(
+            o,
+            "  {:>2}. {id:<id_w$}  {:<13} {what:<what_w$}  {}{}  (line {})",
+            i + 1,
+            s.kind_name(),
+            s.provenance,
+            if s.writes() { "  WRITES" } else { "" },
+            s.line
+        );
+    }
+    let c = &script.cleanup;
+    let _ = writeln!(
+        o,
+        "cleanup: {}, {}",
+        if c.close_sessions {
+            "close open sessions"
+        } else {
+            "sessions left open"
+        },
+        if c.keep_alive_off {
+            "keep-alive off"
+        } else {
+            "keep-alive left on"
+        }
+    );
+    let placeholders = script
+        .steps
+        .iter()
+        .filter(|s| s.provenance == Provenance::Placeholder)
+        .count();
+    let writes = script.steps.iter().filter(|s| s.writes()).count();
+    let _ = writeln!(
+        o,
+        "ok: {} steps, {writes} write{} (confirmed before sending), {placeholders} placeholder{}",
+        script.steps.len(),
+        if writes == 1 { "" } else { "s" },
+        if placeholders == 1 { "" } else { "s" }
+    );
+    let mut out = io::stdout().lock();
+    out.write_all(o.as_bytes())?;
+    Ok(exit::OK)
+}
