@@ -24,6 +24,7 @@ use canrelearn::frame::Id;
 use canrelearn::isotp::{self, FrameFormat, Observation, ObserverConfig, Reassembler};
 use canrelearn::sim::profile::Profile;
 
+use super::input::{id_text, parse_id};
 use super::source::{self, Incoming, Source};
 use super::{CliError, WithCode, exit};
 
@@ -223,35 +224,6 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-/// A hex CAN id: `0x745`, `745`, `18DAF110`; 29-bit with `extended` or 8 digits.
-fn parse_id(text: &str, extended: bool) -> Result<Id, CliError> {
-    let digits = text
-        .strip_prefix("0x")
-        .or_else(|| text.strip_prefix("0X"))
-        .unwrap_or(text);
-    let raw = u32::from_str_radix(digits, 16)
-        .map_err(|_| anyhow!("`{text}` is not a hexadecimal CAN id (like 0x745 or 745)"))
-        .code(exit::USAGE)?;
-    let id = if extended || digits.len() == 8 {
-        Id::extended(raw)
-    } else {
-        Id::standard(u16::try_from(raw).unwrap_or(u16::MAX))
-    };
-    id.ok_or_else(|| {
-        CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "CAN id `{text}` is out of range ({}; use --extended or 8 digits for 29-bit ids)",
-                if extended || digits.len() == 8 {
-                    "29-bit ids go up to 1FFFFFFF"
-                } else {
-                    "11-bit ids go up to 7FF"
-                }
-            ),
-        )
-    })
-}
-
 fn parse_padding(text: Option<&str>, default: Option<u8>) -> Result<Option<u8>, CliError> {
     match text {
         None => Ok(default),
@@ -309,14 +281,6 @@ fn diag_err(e: canrelearn::drive::diag::DiagError) -> CliError {
         _ => exit::USAGE,
     };
     CliError::new(code, e)
-}
-
-fn id_text(id: Id) -> String {
-    if id.is_extended() {
-        format!("{:08X}", id.raw())
-    } else {
-        format!("{:03X}", id.raw())
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use std::ops::ControlFlow;
 use tokio::sync::mpsc;
 
+use super::input::{id_text, parse_id};
 use super::simulate::BUNDLED_PROFILE;
 use super::{CliError, WithCode, exit, input};
 
@@ -460,17 +461,7 @@ fn override_ids(script: &mut Script, spec: &str) -> Result<(), CliError> {
     };
     let (module, ids) = spec.split_once('=').ok_or_else(bad)?;
     let (tx, rx) = ids.split_once('/').ok_or_else(bad)?;
-    let parse = |t: &str| -> Option<Id> {
-        let t = t.trim();
-        let digits = t.strip_prefix("0x").unwrap_or(t);
-        let raw = u32::from_str_radix(digits, 16).ok()?;
-        if digits.len() == 8 {
-            Id::extended(raw)
-        } else {
-            Id::standard(u16::try_from(raw).ok()?)
-        }
-    };
-    let (tx, rx) = (parse(tx).ok_or_else(bad)?, parse(rx).ok_or_else(bad)?);
+    let (tx, rx) = (parse_id(tx.trim(), false)?, parse_id(rx.trim(), false)?);
     let known: Vec<String> = script.modules.keys().cloned().collect();
     let m = script.modules.get_mut(module.trim()).ok_or_else(|| {
         CliError::new(
@@ -539,14 +530,6 @@ fn intro(script: &Script, name: &str, iface: &str, dry_run: bool, yes: bool) -> 
         s += "  nothing that writes to a module is sent before you answer yes; Ctrl-C aborts safely\n";
     }
     s
-}
-
-fn id_text(id: Id) -> String {
-    if id.is_extended() {
-        format!("{:08X}", id.raw())
-    } else {
-        format!("{:03X}", id.raw())
-    }
 }
 
 /// The candump-format transcript. A write error is kept and reported at the end (the run is

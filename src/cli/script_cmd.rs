@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use canrelearn::diag::format_hex;
-use canrelearn::frame::Id;
 use canrelearn::log::candump::{self, Item, Policy, ReadError};
 use canrelearn::procedure::Script;
 use canrelearn::procedure::capture::{self, Capture, CaptureConfig, ScriptOptions};
 use canrelearn::procedure::script::{Check, ParamKind, Provenance, StepKind};
 
+use super::input::parse_id;
 use super::{CliError, WithCode, exit};
 
 /// Make and check procedure scripts (the format of scripts/README.md).
@@ -98,36 +98,6 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         Cmd::FromCapture(a) => from_capture(a),
         Cmd::Check(a) => check(a),
     }
-}
-
-/// A hex CAN id: `0x745`, `745`, `18DA40F1`; 29-bit with `extended` or 8 digits (as `diag`).
-fn parse_id(text: &str, extended: bool) -> Result<Id, CliError> {
-    let digits = text
-        .strip_prefix("0x")
-        .or_else(|| text.strip_prefix("0X"))
-        .unwrap_or(text);
-    let raw = u32::from_str_radix(digits, 16)
-        .map_err(|_| anyhow!("`{text}` is not a hexadecimal CAN id (like 0x745 or 745)"))
-        .code(exit::USAGE)?;
-    let ext = extended || digits.len() == 8;
-    let id = if ext {
-        Id::extended(raw)
-    } else {
-        u16::try_from(raw).ok().and_then(Id::standard)
-    };
-    id.ok_or_else(|| {
-        CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "CAN id `{text}` is out of range ({}; use --extended or 8 digits for 29-bit ids)",
-                if ext {
-                    "29-bit ids go up to 1FFFFFFF"
-                } else {
-                    "11-bit ids go up to 7FF"
-                }
-            ),
-        )
-    })
 }
 
 fn read_error(e: ReadError) -> CliError {
