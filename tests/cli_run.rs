@@ -6,6 +6,9 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+/// A new 70 Ah AGM battery.
+const BMS_SET: [&str; 4] = ["--set", "capacity_ah=70", "--set", "battery_type=agm"];
+
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_canrelearn"));
     c.stdin(Stdio::null());
@@ -107,10 +110,10 @@ fn dry_run_report_is_json_with_the_documented_fields() {
     let (code, out, err) = run(&[
         "bms-battery-registration",
         "--dry-run",
-        "--set",
-        "capacity_ah=70",
-        "--set",
-        "battery_type=agm",
+        BMS_SET[0],
+        BMS_SET[1],
+        BMS_SET[2],
+        BMS_SET[3],
         "--report",
         report.to_str().unwrap(),
     ]);
@@ -251,10 +254,10 @@ fn simulate_rehearses_in_process_and_a_fault_fails_with_the_nrc_named() {
         "bms-battery-registration",
         "--simulate",
         "--yes",
-        "--set",
-        "capacity_ah=70",
-        "--set",
-        "battery_type=agm",
+        BMS_SET[0],
+        BMS_SET[1],
+        BMS_SET[2],
+        BMS_SET[3],
         "--report",
         report.to_str().unwrap(),
     ]);

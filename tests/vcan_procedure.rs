@@ -106,6 +106,29 @@ impl Drop for Procs {
     }
 }
 
+/// `candump -L` and the simulated car (audio unit unregistered) on `ifc`; the candump log's
+/// path.
+fn car_with_witness(ifc: &str, tag: &str) -> (Procs, PathBuf) {
+    let dump_out = tmp(&format!("candump-{tag}.log"));
+    let mut procs = Procs(Vec::new());
+    procs.0.push(spawn_to_file(
+        Command::new("candump").args(["-L", ifc]),
+        &dump_out,
+    ));
+    procs.0.push(spawn_to_file(
+        bin().args([
+            "simulate",
+            "--iface",
+            ifc,
+            "--fault",
+            "audio-unit-unregistered",
+        ]),
+        &tmp(&format!("sim-{tag}.txt")),
+    ));
+    std::thread::sleep(Duration::from_millis(500));
+    (procs, dump_out)
+}
+
 /// `ID#DATA` of every frame line of a candump log (`(ts) iface ID#DATA [T|R]`).
 fn frames(text: &str) -> Vec<String> {
     text.lines()
@@ -249,23 +272,7 @@ fn test_registration_on_vcan_restores_the_av_unit_as_watch_and_candump_see_it() 
 fn test_without_yes_and_without_a_terminal_nothing_that_writes_is_sent() {
     let _g = lock();
     let ifc = iface();
-    let dump_out = tmp("candump-no.log");
-    let mut procs = Procs(Vec::new());
-    procs.0.push(spawn_to_file(
-        Command::new("candump").args(["-L", &ifc]),
-        &dump_out,
-    ));
-    procs.0.push(spawn_to_file(
-        bin().args([
-            "simulate",
-            "--iface",
-            &ifc,
-            "--fault",
-            "audio-unit-unregistered",
-        ]),
-        &tmp("sim-no.txt"),
-    ));
-    std::thread::sleep(Duration::from_millis(500));
+    let (procs, dump_out) = car_with_witness(&ifc, "no");
     let run_out = tmp("run-no.txt");
     let report = tmp("report-no.json");
     let mut run = spawn_to_file(
@@ -298,23 +305,7 @@ fn test_without_yes_and_without_a_terminal_nothing_that_writes_is_sent() {
 fn test_ctrl_c_mid_registration_returns_the_bcm_to_its_default_session() {
     let _g = lock();
     let ifc = iface();
-    let dump_out = tmp("candump-int.log");
-    let mut procs = Procs(Vec::new());
-    procs.0.push(spawn_to_file(
-        Command::new("candump").args(["-L", &ifc]),
-        &dump_out,
-    ));
-    procs.0.push(spawn_to_file(
-        bin().args([
-            "simulate",
-            "--iface",
-            &ifc,
-            "--fault",
-            "audio-unit-unregistered",
-        ]),
-        &tmp("sim-int.txt"),
-    ));
-    std::thread::sleep(Duration::from_millis(500));
+    let (procs, dump_out) = car_with_witness(&ifc, "int");
     let (run_out, report) = (tmp("run-int.txt"), tmp("report-int.json"));
     let mut run = spawn_to_file(
         bin().args([
