@@ -119,6 +119,62 @@ impl AddAssign<Duration> for Timestamp {
     }
 }
 
+/// A [`Timestamp`] on the Unix time line as a UTC calendar time (proleptic Gregorian, whole
+/// seconds). `Display` is ISO 8601: `2026-11-21T19:40:05Z`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct UtcTime {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+impl UtcTime {
+    /// The calendar time of `t`, read as seconds since 1970-01-01T00:00:00Z.
+    pub fn of(t: Timestamp) -> UtcTime {
+        let secs = t.secs();
+        // Days since the epoch to a civil date (H. Hinnant's `civil_from_days`); u64 seconds
+        // give at most about 2.1e14 days, well inside i64.
+        let z = (secs / 86_400) as i64 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let rem = (secs % 86_400) as u32;
+        UtcTime {
+            year: yoe + era * 400 + i64::from(month <= 2),
+            month,
+            day,
+            hour: rem / 3600,
+            minute: rem / 60 % 60,
+            second: rem % 60,
+        }
+    }
+
+    /// `20261121T194005Z`, for file names.
+    pub fn compact(&self) -> String {
+        format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+}
+
+impl fmt::Display for UtcTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+}
+
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Timestamp({}.{:09})", self.secs(), self.subsec_nanos())
@@ -135,6 +191,21 @@ impl fmt::Display for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_utc_calendar() {
+        let at = |s: u64| UtcTime::of(Timestamp::from_secs_nanos(s, 0).unwrap());
+        assert_eq!(at(0).to_string(), "1970-01-01T00:00:00Z");
+        // `date -u -d @1795290005`: Sat Nov 21 19:40:05 UTC 2026.
+        assert_eq!(at(1_795_290_005).to_string(), "2026-11-21T19:40:05Z");
+        assert_eq!(at(1_795_290_005).compact(), "20261121T194005Z");
+        // A leap day, the day after, and the end of a year.
+        assert_eq!(at(951_782_400).to_string(), "2000-02-29T00:00:00Z");
+        assert_eq!(at(951_868_800).to_string(), "2000-03-01T00:00:00Z");
+        assert_eq!(at(1_704_067_199).to_string(), "2023-12-31T23:59:59Z");
+        // The far end does not overflow.
+        let _ = UtcTime::of(Timestamp::MAX);
+    }
 
     #[test]
     fn test_secs_nanos_split() {

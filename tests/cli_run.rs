@@ -289,3 +289,20 @@ fn simulate_rehearses_in_process_and_a_fault_fails_with_the_nrc_named() {
         "cleanup did not close the session: {out}"
     );
 }
+
+#[test]
+fn an_unwritable_report_is_an_io_error_after_the_run() {
+    let (code, out, err) = run(&[
+        "audio-unit-registration",
+        "--dry-run",
+        "--report",
+        "/nonexistent-dir/report.json",
+    ]);
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(err.contains("/nonexistent-dir/report.json"), "{err}");
+    // The run itself happened and its verdict was shown.
+    assert!(
+        out.contains("audio-unit-registration: completed (dry run)"),
+        "{out}"
+    );
+}

@@ -20,7 +20,7 @@ use canrelearn::procedure::script::{Provenance, Script};
 use canrelearn::procedure::tester::{Question, Tester, TesterEvent};
 use canrelearn::sim::profile::Profile;
 use canrelearn::sim::vehicle::Vehicle;
-use canrelearn::time::Timestamp;
+use canrelearn::time::{Timestamp, UtcTime};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use std::ops::ControlFlow;
@@ -364,8 +364,8 @@ async fn drive(
         }
     };
     screen.finish();
-    let mut out = io::stdout().lock();
-    writeln!(out, "\n{report}")?;
+    // Files first (nothing lost if the terminal has gone), then the screen, then errors.
+    let mut transcript_error = None;
     if let Some(mut t) = transcript {
         t.comment(&format!(
             "{:.3} {}{}",
@@ -381,19 +381,18 @@ async fn drive(
                 .unwrap_or_default()
         ));
         let r = t.out.flush();
-        if let Some(e) = t.error.or(r.err()) {
-            return Err(CliError::new(
-                exit::BUS_IO,
-                anyhow!(
-                    "the transcript {} is incomplete: {e}",
-                    transcript_path
-                        .as_deref()
-                        .unwrap_or(Path::new("-"))
-                        .display()
-                ),
-            ));
-        }
+        transcript_error = t.error.or(r.err()).map(|e| {
+            anyhow!(
+                "the transcript {} is incomplete: {e}",
+                transcript_path
+                    .as_deref()
+                    .unwrap_or(Path::new("-"))
+                    .display()
+            )
+        });
     }
+    let mut report_to_stdout = None;
+    let mut report_error = None;
     if let Some(path) = &args.report {
         let v = report_json(
             &report,
@@ -405,14 +404,20 @@ async fn drive(
         );
         let text = serde_json::to_string_pretty(&v).map_err(io::Error::other)? + "\n";
         if path == Path::new("-") {
-            out.write_all(text.as_bytes())?;
-        } else {
-            std::fs::write(path, text)
-                .with_context(|| format!("cannot write the report {}", path.display()))
-                .code(exit::BUS_IO)?;
+            report_to_stdout = Some(text);
+        } else if let Err(e) = std::fs::write(path, text) {
+            report_error = Some(anyhow!("cannot write the report {}: {e}", path.display()));
         }
     }
+    let mut out = io::stdout().lock();
+    writeln!(out, "\n{report}")?;
+    if let Some(text) = report_to_stdout {
+        out.write_all(text.as_bytes())?;
+    }
     out.flush()?;
+    if let Some(e) = transcript_error.or(report_error) {
+        return Err(CliError::new(exit::BUS_IO, e));
+    }
     Ok(match report.outcome {
         RunOutcome::Completed => exit::OK,
         _ if bus_error => exit::BUS_IO,
@@ -819,54 +824,19 @@ fn report_json(
     })
 }
 
-/// Days since 1970-01-01 as a proleptic Gregorian (year, month, day).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-fn utc_parts(t: Timestamp) -> (i64, u32, u32, u64, u64, u64) {
-    let secs = t.saturating_duration_since(Timestamp::ZERO).as_secs();
-    let (y, m, d) = civil_from_days(i64::try_from(secs / 86_400).unwrap_or(0));
-    let s = secs % 86_400;
-    (y, m, d, s / 3600, s / 60 % 60, s % 60)
-}
-
-/// `2026-11-21T19:40:00Z`.
+/// `2026-11-21T19:40:05Z`.
 fn utc_iso(t: Timestamp) -> String {
-    let (y, m, d, h, mi, s) = utc_parts(t);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    UtcTime::of(t).to_string()
 }
 
-/// `20261121T194000Z`, for file names.
+/// `20261121T194005Z`, for file names.
 fn utc_compact(t: Timestamp) -> String {
-    let (y, m, d, h, mi, s) = utc_parts(t);
-    format!("{y:04}{m:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+    UtcTime::of(t).compact()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn test_utc_formatting() {
-        assert_eq!(utc_iso(Timestamp::ZERO), "1970-01-01T00:00:00Z");
-        // 2026-11-21T19:40:05Z = 1795290005 (date -u -d ... +%s).
-        let t = Timestamp::ZERO + Duration::from_secs(1_795_290_005);
-        assert_eq!(utc_iso(t), "2026-11-21T19:40:05Z");
-        assert_eq!(utc_compact(t), "20261121T194005Z");
-        // A leap day.
-        let t = Timestamp::ZERO + Duration::from_secs(951_782_400);
-        assert_eq!(utc_iso(t), "2000-02-29T00:00:00Z");
-    }
 
     #[test]
     fn test_override_ids() {

@@ -35,7 +35,7 @@ use crate::diag::codec::{ResponseClass, classify_response, service_name};
 use crate::diag::hex::format_hex;
 use crate::frame::{Frame, Id};
 use crate::isotp::{IncompleteReason, Observation, ObserverConfig, Reassembler};
-use crate::time::Timestamp;
+use crate::time::{Timestamp, UtcTime};
 
 /// Which ids to follow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -750,23 +750,10 @@ pub fn describe_time(t: Timestamp) -> String {
         // Before 2000: a zero-based (`candump -tz`) or relative log.
         return format!("t={:.3} s of the log", t.as_secs_f64());
     }
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let u = UtcTime::of(t);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        u.year, u.month, u.day, u.hour, u.minute, u.second
     )
 }
 
