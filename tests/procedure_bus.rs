@@ -355,3 +355,37 @@ provenance = "fact"
         "{keep_alive} keep-alive frames"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn ignition_off_mid_run_aborts_on_the_bus_with_cleanup() {
+    let (r, seen, _) = run(
+        BMS,
+        &["ignition-off-mid-run"],
+        &[("capacity_ah", "70"), ("battery_type", "agm")],
+        yes(),
+        Operator::yes(),
+    )
+    .await;
+    // The BMS registration takes 3 s and would be over before 20 s: it completes. The audio
+    // registration (2 minutes) is the one that the ignition turning off interrupts.
+    assert_eq!(r.outcome, RunOutcome::Completed, "{r}");
+    let (r, seen2, _) = run(
+        AUDIO,
+        &["audio-unit-unregistered", "ignition-off-mid-run"],
+        &[],
+        yes(),
+        Operator::yes(),
+    )
+    .await;
+    assert_eq!(r.outcome, RunOutcome::Aborted, "{r}");
+    assert!(
+        r.reason.as_deref().unwrap_or("").contains("IGNITION_STATE"),
+        "{r}"
+    );
+    assert_eq!(
+        seen2.pdus_sent.last().map(String::as_str),
+        Some("10 81"),
+        "{r}"
+    );
+    assert!(!seen.pdus_sent.is_empty());
+}

@@ -421,3 +421,27 @@ fn runs_in_slices_and_a_time_limit_aborts_with_cleanup() {
     );
     assert_eq!(sent(&h, "BCM").last().map(String::as_str), Some("10 81"));
 }
+
+#[test]
+fn ignition_off_mid_registration_aborts_and_returns_the_bcm_to_its_default_session() {
+    let (r, h) = run(
+        AUDIO,
+        &["audio-unit-unregistered", "ignition-off-mid-run"],
+        BTreeMap::new(),
+    );
+    assert_eq!(r.outcome, RunOutcome::Aborted, "{r}");
+    let reason = r.reason.as_deref().unwrap_or("");
+    assert!(reason.contains("BODY_STATUS.IGNITION_STATE"), "{r}");
+    // Aborted at the simulator's 20 s, mid-poll, not at the poll's timeout.
+    let t = r.ended.saturating_duration_since(r.started);
+    assert!(
+        t >= Duration::from_secs(20) && t < Duration::from_secs(30),
+        "{r}"
+    );
+    assert_eq!(
+        sent(&h, "BCM").last().map(String::as_str),
+        Some("10 81"),
+        "{r}"
+    );
+    assert!(h.vehicle().is_node_silent("AV"));
+}

@@ -599,3 +599,25 @@ mod driven_at_arbitrary_times {
         }
     }
 }
+
+#[test]
+fn test_ignition_off_mid_run_changes_the_signal_at_its_time() {
+    let mut r = Rig::bcm(&["ignition-off-mid-run"]);
+    r.run_until(ms(25_000));
+    let start = r.v.start().unwrap();
+    let body = r.frames_of(0x60D, ms(0), ms(25_000));
+    assert!(body.len() > 20);
+    for (t, f) in &body {
+        let after = t.saturating_duration_since(start) >= std::time::Duration::from_secs(20);
+        let v = r.signal(f, "BODY_STATUS", "IGNITION_STATE");
+        assert_eq!(v, if after { 0.0 } else { 3.0 }, "at {t}");
+    }
+    // Without the fault the ignition stays ON.
+    let mut r = Rig::bcm(&[]);
+    r.run_until(ms(25_000));
+    let body = r.frames_of(0x60D, ms(0), ms(25_000));
+    assert!(
+        body.iter()
+            .all(|(_, f)| r.signal(f, "BODY_STATUS", "IGNITION_STATE") == 3.0)
+    );
+}

@@ -259,6 +259,13 @@ pub struct Fault {
     /// A non-default session drops to default this long after it was entered.
     #[serde(default)]
     pub reset_after_ms: Option<u64>,
+    /// Signals (`MESSAGE.SIGNAL`) that take these values `after_ms` after the start, e.g. the
+    /// ignition switched off in the middle of a procedure.
+    #[serde(default)]
+    pub signals: BTreeMap<String, f64>,
+    /// When `signals` change, from the start of the simulation.
+    #[serde(default)]
+    pub after_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -456,6 +463,12 @@ impl Profile {
             }
             if f.until_flag.is_some() && f.silence_node.is_none() {
                 return Err(format!("fault {}: until_flag needs silence_node", f.name));
+            }
+            if f.after_ms > 0 && f.signals.is_empty() {
+                return Err(format!("fault {}: after_ms needs signals", f.name));
+            }
+            if let Some((k, _)) = f.signals.iter().find(|(_, v)| !v.is_finite()) {
+                return Err(format!("fault {}: signal {k}: not a finite number", f.name));
             }
         }
         Ok(())

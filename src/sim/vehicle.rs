@@ -258,6 +258,8 @@ struct Periodic {
     behaviours: Vec<Behaviour>,
     /// Current value of each counter signal (same index; unused for others).
     counters: Vec<f64>,
+    /// Fault changes: (signal index, value, from this many seconds after the start).
+    changes: Vec<(usize, f64, f64)>,
 }
 
 #[derive(Debug)]
@@ -297,6 +299,29 @@ pub struct Vehicle {
     out: BTreeMap<(Timestamp, u64), Frame>,
     seq: u64,
     events: VecDeque<VehicleEvent>,
+}
+
+/// `MESSAGE.SIGNAL` of the profile, checked against the DBC.
+fn signal_key(db: &Database, key: &str) -> Result<(String, String), SimError> {
+    let Some((msg, sig)) = key.split_once('.') else {
+        return Err(SimError::BadSignalKey {
+            key: key.to_string(),
+        });
+    };
+    let message = db
+        .message_by_name(msg)
+        .ok_or_else(|| SimError::UnknownMessage {
+            key: key.to_string(),
+            message: msg.to_string(),
+        })?;
+    if message.signal_by_name(sig).is_none() {
+        return Err(SimError::UnknownSignal {
+            key: key.to_string(),
+            message: msg.to_string(),
+            signal: sig.to_string(),
+        });
+    }
+    Ok((msg.to_string(), sig.to_string()))
 }
 
 fn applies(fault: &Fault, module: &str) -> bool {
@@ -367,6 +392,14 @@ fn encode_lenient(message: &Message, values: &[SignalValue<'_>]) -> Result<Vec<u
 
 impl Periodic {
     fn value(&self, i: usize, t_s: f64) -> SignalValue<'static> {
+        let changed = self
+            .changes
+            .iter()
+            .filter(|(j, _, from)| *j == i && t_s >= *from)
+            .max_by(|a, b| a.2.total_cmp(&b.2));
+        if let Some((_, v, _)) = changed {
+            return SignalValue::from(*v);
+        }
         match self.behaviours.get(i) {
             None | Some(Behaviour::Raw0) => SignalValue::Raw(RawValue::Unsigned(0)),
             Some(Behaviour::Constant(v)) => SignalValue::from(*v),
@@ -403,6 +436,9 @@ impl Periodic {
         };
         encode_lenient(&self.message, &extremes(false))?;
         encode_lenient(&self.message, &extremes(true))?;
+        for (_, _, from) in &self.changes {
+            self.payload(*from)?;
+        }
         Ok(())
     }
 
@@ -539,23 +575,20 @@ impl Vehicle {
         // Signal behaviours, checked against the DBC.
         let mut behaviours: BTreeMap<(String, String), Behaviour> = BTreeMap::new();
         for (key, b) in &profile.vehicle.signals {
-            let Some((msg, sig)) = key.split_once('.') else {
-                return Err(SimError::BadSignalKey { key: key.clone() });
-            };
-            let message = db
-                .message_by_name(msg)
-                .ok_or_else(|| SimError::UnknownMessage {
-                    key: key.clone(),
-                    message: msg.to_string(),
-                })?;
-            if message.signal_by_name(sig).is_none() {
-                return Err(SimError::UnknownSignal {
-                    key: key.clone(),
-                    message: msg.to_string(),
-                    signal: sig.to_string(),
-                });
+            let (msg, sig) = signal_key(db, key)?;
+            behaviours.insert((msg, sig), behaviour(key, b)?);
+        }
+
+        // Signal changes of the selected faults, checked against the DBC.
+        let mut changes: BTreeMap<(String, String), Vec<(f64, f64)>> = BTreeMap::new();
+        for f in &selected {
+            for (key, v) in &f.signals {
+                let (msg, sig) = signal_key(db, key)?;
+                changes
+                    .entry((msg, sig))
+                    .or_default()
+                    .push((*v, Duration::from_millis(f.after_ms).as_secs_f64()));
             }
-            behaviours.insert((msg.to_string(), sig.to_string()), behaviour(key, b)?);
         }
 
         let sending: BTreeSet<&str> = profile
@@ -598,7 +631,16 @@ impl Vehicle {
                     _ => 0.0,
                 })
                 .collect();
+            let mut changed = Vec::new();
+            for (i, sig) in message.signals().iter().enumerate() {
+                if let Some(list) =
+                    changes.remove(&(message.name().to_string(), sig.name().to_string()))
+                {
+                    changed.extend(list.into_iter().map(|(v, from)| (i, v, from)));
+                }
+            }
             let p = Periodic {
+                changes: changed,
                 message: message.clone(),
                 node: node.to_string(),
                 cycle,
@@ -613,7 +655,7 @@ impl Vehicle {
             })?;
             periodic.push(p);
         }
-        for (msg, sig) in behaviours.keys() {
+        for (msg, sig) in behaviours.keys().chain(changes.keys()) {
             tracing::warn!(
                 "profile signal {msg}.{sig} is in no periodic message a profile module sends"
             );
