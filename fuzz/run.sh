@@ -3,7 +3,8 @@
 #   fuzz/run.sh 300
 # Installs cargo-fuzz when it is missing. Only a stable toolchain is needed: RUSTC_BOOTSTRAP=1
 # lets it accept the -Z sanitizer flags cargo-fuzz passes. Corpora start from the candump
-# fixtures in tests/data/candump; crashes land in fuzz/artifacts/<target>/.
+# fixtures in tests/data/candump (and the scripts, the simulator profile and the capture
+# fixture for their loaders); crashes land in fuzz/artifacts/<target>/.
 set -euo pipefail
 
 secs="${1:-60}"
@@ -35,6 +36,15 @@ for target in $(cargo fuzz list); do
                         printf '%s' "$line" > "$corpus/seed-$n"
                     done < "$f"
                 done
+                ;;
+            script_load)
+                cp ../scripts/*.toml "$corpus/"
+                ;;
+            profile_load)
+                cp ../scripts/simulator/*.toml "$corpus/"
+                ;;
+            capture)
+                cp ../tests/data/capture/*.log ../tests/data/candump/*.log "$corpus/"
                 ;;
             *)
                 cp ../tests/data/candump/*.log "$corpus/"

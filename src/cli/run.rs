@@ -223,11 +223,22 @@ async fn drive(
     ) {
         (Some(p), _) => Some(p.clone()),
         (None, true) => None,
-        (None, false) => Some(PathBuf::from(format!(
-            "canrelearn-{}-{}.log",
-            script.procedure.name,
-            utc_compact(started)
-        ))),
+        (None, false) => {
+            // The procedure's name made safe for a file name.
+            let name: String = script
+                .procedure
+                .name
+                .chars()
+                .map(|c| match c {
+                    'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' => c,
+                    _ => '_',
+                })
+                .collect();
+            Some(PathBuf::from(format!(
+                "canrelearn-{name}-{}.log",
+                utc_compact(started)
+            )))
+        }
     };
     let mut transcript = match &transcript_path {
         Some(p) => {
