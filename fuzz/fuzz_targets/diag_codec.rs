@@ -21,7 +21,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = parse_uds_dtc_by_status(data);
     let _ = parse_kwp_dtc_by_status(data);
-    let split = data.first().map_or(0, |&b| usize::from(b) % (data.len() + 1));
+    let split = data
+        .first()
+        .map_or(0, |&b| usize::from(b) % (data.len() + 1));
     let (req, resp) = data.split_at(split);
     let _ = classify_response(req, resp);
 });

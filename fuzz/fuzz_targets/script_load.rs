@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use canrelearn::procedure::runner::{Action, Outcome, RunOptions, Runner};
 use canrelearn::procedure::Script;
+use canrelearn::procedure::runner::{Action, Outcome, RunOptions, Runner};
 use canrelearn::time::Timestamp;
 use libfuzzer_sys::fuzz_target;
 
