@@ -306,3 +306,76 @@ fn an_unwritable_report_is_an_io_error_after_the_run() {
         "{out}"
     );
 }
+
+/// A pseudo-terminal: (master, slave) file descriptors as files.
+fn pty() -> (fs::File, fs::File) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two new descriptors into the two integers; the name, termios and
+    // window size arguments may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty failed: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are new and owned by nobody else.
+    unsafe { (fs::File::from_raw_fd(master), fs::File::from_raw_fd(slave)) }
+}
+
+#[test]
+fn questions_are_answered_at_a_terminal_and_a_bad_answer_is_asked_again() {
+    use std::io::{BufRead, BufReader, Write};
+    let (mut master, slave) = pty();
+    let report = tmp("tty.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_canrelearn"))
+        .args(["run", "bms-battery-registration", "--simulate", "--report"])
+        .arg(&report)
+        .stdin(slave)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    // Answers in the order asked: battery type (a wrong one first), capacity, the operator's
+    // confirmation that the battery is fitted (not yes/no first), then the write.
+    let mut answers = ["lithium", "agm", "70", "sure", "yes", "y"].into_iter();
+    let mut shown = String::new();
+    for line in out.lines() {
+        let line = line.unwrap();
+        shown.push_str(&line);
+        shown.push('\n');
+        if line.starts_with("?? ") || line.contains("Type yes or no") {
+            if line.starts_with("?? ") && !line.ends_with(':') {
+                continue; // a confirmation's text; the answer goes after "Type yes or no".
+            }
+            let a = answers
+                .next()
+                .unwrap_or_else(|| panic!("unexpected question:\n{shown}"));
+            writeln!(master, "{a}").unwrap();
+        }
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{shown}");
+    assert_eq!(
+        answers.next(),
+        None,
+        "not every answer was asked for:\n{shown}"
+    );
+    assert!(
+        shown.contains("is not one of flooded, efb, agm, gel"),
+        "{shown}"
+    );
+    assert!(shown.contains("!! `sure`: answer yes or no"), "{shown}");
+    // The write went out only after the answer that released it.
+    let confirm = shown.find("will change IPDM_ER").unwrap();
+    let write = shown.find("-> IPDM_ER 31 92 46 02").unwrap();
+    assert!(confirm < write, "{shown}");
+    let r: serde_json::Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["outcome"], "completed", "{r:#}");
+    assert_eq!(r["parameters"]["battery_type"], "agm (2)", "{r:#}");
+}
