@@ -1194,6 +1194,23 @@ impl Runner {
         Some(Action::Finished(self.report(now)))
     }
 
+    /// A read or poll step's value: the answer must match `expect` and hold the value;
+    /// otherwise the reason, starting with `said` ("MODULE answered REQUEST with ANSWER").
+    fn step_value(
+        &self,
+        expect: Option<&Pattern>,
+        extract: &Extract,
+        response: &[u8],
+        said: &str,
+    ) -> Result<f64, String> {
+        if let Some(p) = expect
+            && !p.matches(response, &self.params)
+        {
+            return Err(format!("{said}, expected {p}"));
+        }
+        value(extract, response).map_err(|e| format!("{said}: {e}"))
+    }
+
     /// The outcome of the outstanding action.
     pub fn handle_outcome(&mut self, now: Timestamp, outcome: Outcome) {
         let Some(awaiting) = self.awaiting.take() else {
@@ -1406,6 +1423,7 @@ impl Runner {
         };
         let mismatch =
             |exp: &Pattern| format!("{module} answered {request} with {answer}, expected {exp}");
+        let said = format!("{module} answered {request} with {answer}");
         match &step.kind {
             StepKind::Session { session, .. } => {
                 if response != [0x50, *session] {
@@ -1446,27 +1464,15 @@ impl Runner {
                 check,
                 ..
             } => {
-                if let Some(p) = expect
-                    && !p.matches(&response, &self.params)
-                {
-                    let r = mismatch(p);
-                    self.stop(now, RunOutcome::Failed, r);
-                    return;
-                }
-                match value(extract, &response) {
-                    Err(e) => self.stop(
-                        now,
-                        RunOutcome::Failed,
-                        format!("{module} answered {request} with {answer}: {e}"),
-                    ),
-                    Ok(v) => {
-                        self.set_detail(format!("{answer}: value {v}{}", unit_sfx(&extract.unit)));
-                        if check.holds(v) {
-                            self.pass(now)
-                        } else {
-                            self.stop(now, RunOutcome::Failed, format!("{module} answered {request} with {answer}: value {v}{} does not satisfy {check}", unit_sfx(&extract.unit)))
-                        }
-                    }
+                let v = match self.step_value(expect.as_ref(), extract, &response, &said) {
+                    Ok(v) => v,
+                    Err(r) => return self.stop(now, RunOutcome::Failed, r),
+                };
+                self.set_detail(format!("{answer}: value {v}{}", unit_sfx(&extract.unit)));
+                if check.holds(v) {
+                    self.pass(now)
+                } else {
+                    self.stop(now, RunOutcome::Failed, format!("{module} answered {request} with {answer}: value {v}{} does not satisfy {check}", unit_sfx(&extract.unit)))
                 }
             }
             StepKind::Poll {
@@ -1478,23 +1484,9 @@ impl Runner {
                 timeout,
                 ..
             } => {
-                if let Some(p) = expect
-                    && !p.matches(&response, &self.params)
-                {
-                    let r = mismatch(p);
-                    self.stop(now, RunOutcome::Failed, r);
-                    return;
-                }
-                let v = match value(extract, &response) {
+                let v = match self.step_value(expect.as_ref(), extract, &response, &said) {
                     Ok(v) => v,
-                    Err(e) => {
-                        self.stop(
-                            now,
-                            RunOutcome::Failed,
-                            format!("{module} answered {request} with {answer}: {e}"),
-                        );
-                        return;
-                    }
+                    Err(r) => return self.stop(now, RunOutcome::Failed, r),
                 };
                 self.sub.last_value = Some(v);
                 let started = self.sub.started.unwrap_or(now);
