@@ -29,6 +29,7 @@ fn test_list_faults_prints_names_and_descriptions() {
             "nrc-conditions-not-correct",
             "slow-responses",
             "drop-flow-control",
+            "ignition-off-mid-run",
             "reset-mid-session"
         ]
     );

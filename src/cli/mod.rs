@@ -52,29 +52,39 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Decode candump logs with DBC files (offline, streaming).
+    #[command(about = "Decode candump logs with DBC files (offline, streaming)")]
     Decode(decode::Args),
-    /// Inspect and check DBC files.
+    #[command(about = "Inspect and check DBC files")]
     Dbc(dbc_cmd::Args),
-    /// Live decoded view of CAN interfaces or logs.
+    #[command(about = "Live decoded view of CAN interfaces or logs")]
     Dump(dump::Args),
-    /// Record CAN interfaces to a candump log.
+    #[command(about = "Record CAN interfaces to a candump log")]
     Record(record::Args),
-    /// Replay a candump log onto CAN interfaces, on time.
+    #[command(about = "Replay a candump log onto CAN interfaces, on time")]
     Replay(replay::Args),
-    /// Report messages and nodes that stop arriving (communication loss), live or in a log.
+    #[command(
+        about = "Report messages and nodes that stop arriving (communication loss), live or in a log"
+    )]
     Watch(watch::Args),
-    /// Simulate a car (periodic frames, diagnostic answers, faults) on a CAN interface.
+    #[command(
+        about = "Simulate a car (periodic frames, diagnostic answers, faults) on a CAN interface"
+    )]
     Simulate(simulate::Args),
-    /// Diagnostics over ISO-TP: requests, module scan, DTCs, passive sniffing.
+    #[command(about = "Diagnostics over ISO-TP: requests, module scan, DTCs, passive sniffing")]
     Diag(diag::Args),
-    /// The whole story on a simulated J11, in-process: symptom, relearn, battery registration.
+    #[command(
+        about = "The whole story on a simulated J11, in-process: symptom, relearn, battery registration"
+    )]
     Demo(demo::Args),
-    /// Run a procedure script (a relearn) on a CAN interface, with confirmations.
+    #[command(about = "Run a procedure script (a relearn) on a CAN interface, with confirmations")]
     Run(run::Args),
-    /// Watch the bus live in a terminal: rates, cycle times, staleness, decoded signals.
+    #[command(
+        about = "Watch the bus live in a terminal: rates, cycle times, staleness, decoded signals"
+    )]
     Monitor(monitor::Args),
-    /// Make and check procedure scripts: from a captured dealer-tool session, or review one.
+    #[command(
+        about = "Make and check procedure scripts: from a captured dealer-tool session, or review one"
+    )]
     Script(script_cmd::Args),
 }
 

@@ -40,9 +40,11 @@ use super::{CliError, WithCode, exit, input};
 /// frame received goes to a candump-format transcript with the steps as `#` comments (by
 /// default `canrelearn-<procedure>-<UTC time>.log` in the current directory).
 ///
-/// Rehearse first: `canrelearn simulate --iface vcan0` in another terminal, then
-/// `canrelearn run audio-unit-registration --iface vcan0`. Bundled scripts can be named
-/// without a path: audio-unit-registration, bms-battery-registration.
+/// Rehearse first: `--dry-run` lists every frame that would be sent; `--simulate` runs the
+/// script against the simulated J11 in this process (add `--fault NAME` to see failures
+/// handled); or `canrelearn simulate --iface vcan0` in another terminal, then `canrelearn run
+/// SCRIPT --iface vcan0`. Bundled scripts can be named without a path:
+/// audio-unit-registration, bms-battery-registration.
 ///
 /// Exit: 0 completed; 1 failed or aborted (the reason is printed and in the report); 2 a
 /// malformed script, a bad --set/--ids or DBC; 4 the interface cannot be opened or failed.

@@ -29,10 +29,14 @@ pub const BUNDLED_PROFILE_NAME: &str = "qashqai-j11";
 ///
 /// The modules send their DBC messages at their cycle times and answer KWP2000 requests on
 /// their diagnostic ids (BCM 0x745 -> 0x765, ...). Faults (see --list-faults) make modules
-/// silent, refuse routines, answer slowly, reset, or keep the AV unit silent until an audio
-/// unit registration. Try it on a virtual interface:
-///   sudo modprobe vcan; sudo ip link add vcan0 type vcan; sudo ip link set up vcan0
-///   canrelearn simulate --iface vcan0 --fault audio-unit-unregistered
+/// silent, refuse routines, answer slowly, reset, switch the ignition off mid-run, or keep the AV
+/// unit silent until an audio unit registration.
+///
+/// Try it on a virtual interface (`sudo modprobe vcan`, `sudo ip link add vcan0 type vcan`,
+/// `sudo ip link set up vcan0`): `canrelearn simulate --iface vcan0 --fault
+/// audio-unit-unregistered`, then `canrelearn watch vcan0` and `canrelearn run
+/// audio-unit-registration --iface vcan0` in other terminals. Without vcan, `canrelearn run
+/// SCRIPT --simulate` rehearses against the same simulated car in-process.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The CAN interface to simulate the car on (e.g. vcan0).
