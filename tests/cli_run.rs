@@ -379,3 +379,65 @@ fn questions_are_answered_at_a_terminal_and_a_bad_answer_is_asked_again() {
     assert_eq!(r["outcome"], "completed", "{r:#}");
     assert_eq!(r["parameters"]["battery_type"], "agm (2)", "{r:#}");
 }
+
+#[test]
+fn a_run_transcript_turns_back_into_the_same_requests_with_script_from_capture() {
+    // The BMS registration against the in-process simulated car, with its transcript.
+    let transcript = tmp("bms-transcript.log");
+    let mut args = vec![
+        "bms-battery-registration",
+        "--simulate",
+        "--yes",
+        "--transcript",
+        transcript.to_str().unwrap(),
+    ];
+    args.extend(BMS_SET);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = fs::read_to_string(&transcript).unwrap();
+    assert!(text.starts_with("# canrelearn "), "{text}");
+    assert!(
+        text.contains("# ") && text.contains("[register-battery]"),
+        "{text}"
+    );
+    // Every frame line is candump -L format with a direction.
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        assert!(
+            l.starts_with('(') && (l.ends_with(" T") || l.ends_with(" R")),
+            "{l}"
+        );
+    }
+    // The transcript as a capture: the requests the run sent, in order, keep-alive aside.
+    let script = tmp("from-transcript.toml");
+    let o = bin()
+        .args(["script", "from-capture"])
+        .arg(&transcript)
+        .args([
+            "--tx",
+            "74D",
+            "--rx",
+            "76D",
+            "--module",
+            "IPDM_ER",
+            "--min-repeats",
+            "2",
+            "-o",
+        ])
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (code, dry, err) = run(&[script.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(code, 0, "{dry}{err}");
+    let would: Vec<&str> = dry
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("would send ["))
+        .filter_map(|l| l.split_once("] IPDM_ER ").map(|(_, pdu)| pdu))
+        .map(|pdu| pdu.split("   (").next().unwrap_or(pdu))
+        .collect();
+    assert_eq!(
+        would,
+        ["10 C0", "31 92 46 02", "21 93", "21 94", "10 81"],
+        "{dry}"
+    );
+}
