@@ -36,8 +36,9 @@ cargo clippy --locked --all-targets --features vcan-tests -- -D warnings
 step "cargo test (unit, property, integration, CLI, benches in test mode)"
 cargo test --locked --all-targets
 
-step "doc tests"
+step "doc tests, and the API documentation builds without a warning (broken links included)"
 cargo test --locked --doc
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
 
 step "tests on real SocketCAN (vcan), against can-utils and the kernel's ISO-TP"
 # Release binaries: the interop and throughput checks run what users run.

@@ -60,7 +60,7 @@ pub enum FilterParseError {
 }
 
 impl Filter {
-    /// A filter from a raw kernel `can_id` (with [`CAN_EFF_FLAG`]/[`CAN_RTR_FLAG`] as needed)
+    /// A filter from a raw kernel `can_id` (with `CAN_EFF_FLAG`/`CAN_RTR_FLAG` as needed)
     /// and `can_mask`. The error-frame bit is cleared from both, as candump does.
     pub const fn new(id: u32, mask: u32) -> Filter {
         Filter {

@@ -7,7 +7,7 @@
 //! 1. [`Capture`]: fed every frame of the log in time order ([`Capture::handle_frame`]); only
 //!    frames on the request id (`tx`, tester → module) and the response id (`rx`) are used,
 //!    reassembled both ways with the passive ISO 15765-2 observer
-//!    [`Reassembler`](crate::isotp::Reassembler). It counts every id seen (for "no frame on
+//!    [`Reassembler`]. It counts every id seen (for "no frame on
 //!    0x745; ids seen: ..." messages), the padding of the tester's frames and CAN FD use.
 //!    [`Capture::finish`] pairs each request with its final response: `7F SID 78`
 //!    (response pending, ISO 14230-3 / ISO 14229-1) is counted and skipped, `7F SID NRC` is a

@@ -16,8 +16,8 @@
 //! - Operator questions come from [`Tester::poll_question`]; answer each with
 //!   [`Tester::answer`] (at most one is outstanding; [`Tester::question_pending`] turns false
 //!   when the runner withdraws it, e.g. after an abort).
-//! - Drain [`Tester::poll_event`] (PDUs sent and received, transport failures, what a dry run
-//!   would send) and [`Tester::poll_run_event`] (the runner's transcript).
+//! - Drain [`Tester::poll_note`]: PDUs sent and received, transport failures, what a dry run
+//!   would send, and the runner's transcript, in order.
 //! - [`Tester::abort`] on Ctrl-C; [`Tester::report`] is `Some` once the run is over (cleanup
 //!   done).
 //!
