@@ -166,7 +166,9 @@ struct Block {
 /// the first malformed line), and the input buffer, handed back for reuse.
 struct Done {
     seq: u64,
+    /// The output is `out[..len]`; the rest is scratch space, kept for reuse.
     out: Vec<u8>,
+    len: usize,
     bad: Vec<ParseError>,
     data: Vec<u8>,
 }
@@ -185,9 +187,9 @@ impl Pool {
     fn output(&mut self) -> Vec<u8> {
         self.outputs.pop().unwrap_or_default()
     }
-    fn put(&mut self, mut data: Vec<u8>, mut out: Vec<u8>) {
+    /// Takes buffers back; the output buffer keeps its bytes (scratch for the next block).
+    fn put(&mut self, mut data: Vec<u8>, out: Vec<u8>) {
         data.clear();
-        out.clear();
         self.inputs.push(data);
         self.outputs.push(out);
     }
@@ -203,7 +205,8 @@ struct Sink<W: Write> {
 impl<W: Write> Sink<W> {
     /// Write a block's output and report its bad lines; the buffers go back to the pool.
     fn take(&mut self, done: Done, pool: &mut Pool) -> Result<(), CliError> {
-        self.out.write_all(&done.out)?;
+        self.out
+            .write_all(done.out.get(..done.len).unwrap_or(&done.out))?;
         pool.put(done.data, done.out);
         for e in done.bad {
             if self.strict {
@@ -329,64 +332,77 @@ impl Blocks {
     }
 }
 
-/// The lines of a block, without their `\n`, found with SIMD `memchr`.
-struct Lines<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Lines<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        Lines { rest: data }
-    }
-}
-
-impl<'a> Iterator for Lines<'a> {
-    type Item = &'a [u8];
-    fn next(&mut self) -> Option<&'a [u8]> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        match memchr::memchr(b'\n', self.rest) {
-            Some(p) => {
-                let (line, rest) = self.rest.split_at(p);
-                self.rest = rest.get(1..).unwrap_or_default();
-                Some(line)
-            }
-            None => Some(std::mem::take(&mut self.rest)),
-        }
-    }
-}
-
-/// Parse, decode and format one block.
+/// Parse, decode and format one block. The output buffer's bytes past what is written are
+/// scratch for the fused text path (see [`Done::len`]).
 fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> Done {
     let mut out = block.out;
-    out.reserve(block.data.len() * 3);
+    let mut pos = 0;
     let mut bad = Vec::new();
-    for (this, content) in (block.first_line..).zip(Lines::new(&block.data)) {
+    let fast = job.formatter.fast_text();
+    let mut scratch = Vec::new();
+    let data = &block.data[..];
+    let mut at = 0;
+    let mut this = block.first_line;
+    while let Some(text) = data.get(at..).filter(|t| !t.is_empty()) {
+        // The common line, found and printed without looking for its end first.
+        if let Some(fast) = fast
+            && let Some((scan, len)) = candump::scan_data_frame_in(text)
+            && len <= candump::MAX_LINE_LEN
+            && fast.line(job.db, text, len, &scan, &mut out, &mut pos)
+        {
+            at += len + 1;
+            this += 1;
+            continue;
+        }
+        let (content, next) = match memchr::memchr(b'\n', text) {
+            Some(p) => (text.get(..p).unwrap_or_default(), at + p + 1),
+            None => (text, data.len()),
+        };
         let error = |column: usize, kind| ParseError {
             source_name: Some(job.source.clone()),
             line: this,
             column,
             kind,
         };
+        let raw = content
+            .strip_suffix(b"\r")
+            .unwrap_or(content)
+            .trim_ascii_end();
         if content.len() > candump::MAX_LINE_LEN {
             bad.push(error(1, ParseErrorKind::LineTooLong(content.len())));
+        } else if let Some(fast) = fast
+            && let Some(scan) = candump::scan_data_frame(content)
+            && fast.line(job.db, raw, raw.len(), &scan, &mut out, &mut pos)
+        {
         } else {
             match candump::parse_line(content) {
                 Ok(LogLine::Record(rec)) => {
                     let meaning = decoder.decode(&rec.frame);
-                    let raw = content.strip_suffix(b"\r").unwrap_or(content);
-                    job.formatter.format(
-                        &Line {
-                            raw: Some(raw.trim_ascii_end()),
-                            timestamp: rec.timestamp,
-                            precision: rec.precision,
-                            interface: rec.interface,
-                            frame: &rec.frame,
-                            meaning,
-                        },
-                        &mut out,
-                    );
+                    let line = Line {
+                        raw: Some(raw),
+                        timestamp: rec.timestamp,
+                        precision: rec.precision,
+                        interface: rec.interface,
+                        frame: &rec.frame,
+                        meaning,
+                    };
+                    if fast.is_none() {
+                        // Nothing writes past `pos`: append.
+                        job.formatter.format(&line, &mut out);
+                        pos = out.len();
+                    } else {
+                        // Over the fused path's scratch bytes, keeping them.
+                        scratch.clear();
+                        job.formatter.format(&line, &mut scratch);
+                        match out.get_mut(pos..pos + scratch.len()) {
+                            Some(dst) => dst.copy_from_slice(&scratch),
+                            None => {
+                                out.truncate(pos);
+                                out.extend_from_slice(&scratch);
+                            }
+                        }
+                        pos += scratch.len();
+                    }
                 }
                 Ok(LogLine::Other(_)) => {}
                 Err(e) => bad.push(error(e.column, e.kind)),
@@ -395,10 +411,13 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
         if job.strict && !bad.is_empty() {
             break;
         }
+        at = next;
+        this += 1;
     }
     Done {
         seq: block.seq,
         out,
+        len: pos,
         bad,
         data: block.data,
     }
@@ -408,6 +427,7 @@ fn long_line_done(seq: u64, e: ParseError) -> Done {
     Done {
         seq,
         out: Vec::new(),
+        len: 0,
         bad: vec![e],
         data: Vec::new(),
     }

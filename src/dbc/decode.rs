@@ -580,6 +580,150 @@ impl Message {
     }
 }
 
+/// The first eight payload bytes held as little- and big-endian words, for
+/// [`FlatSignal::raw`] (shorter payloads are zero-padded).
+pub struct PayloadWord(Word);
+
+impl PayloadWord {
+    /// The words of `data` (bytes past the eighth are ignored).
+    #[inline(always)]
+    pub fn new(data: &[u8]) -> PayloadWord {
+        PayloadWord(Word::new(data))
+    }
+}
+
+/// An integer signal of a message that [`Message::flat_signals`] can decode without the
+/// multiplexing tree: its bits lie in the first eight bytes. Decoding it gives exactly what
+/// [`Message::decode_into`] gives for it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlatSignal {
+    index: usize,
+    plan: Plan,
+}
+
+impl FlatSignal {
+    /// Index into [`Message::signals`].
+    pub fn index(&self) -> usize {
+        self.index
+    }
+    /// One past the last payload byte the signal reads: a shorter payload does not carry it
+    /// (the decoder then leaves it out).
+    #[inline(always)]
+    pub fn end_byte(&self) -> usize {
+        usize::from(self.plan.extract.end_byte)
+    }
+    /// The size in bits.
+    pub fn size(&self) -> u8 {
+        self.plan.extract.size
+    }
+    /// Whether the raw value is two's complement.
+    pub fn is_signed(&self) -> bool {
+        self.plan.signed
+    }
+    /// The smallest and largest raw values.
+    pub fn raw_range(&self) -> (i128, i128) {
+        self.plan.extract.int_range(self.plan.signed)
+    }
+    /// `(factor, offset)` when the physical value is the integer `raw * factor + offset`
+    /// ([`PhysicalValue::Int`], barring an `i128` overflow); `None` when it is a float.
+    pub fn int_scaling(&self) -> Option<(i64, i64)> {
+        match self.plan.conversion {
+            Conversion::IntIdentity => Some((1, 0)),
+            Conversion::IntLinear { factor, offset } => Some((factor, offset)),
+            Conversion::Float { .. } | Conversion::FloatIdentity => None,
+        }
+    }
+    /// The raw bits, zero-extended (sign-extend with [`FlatSignal::raw`]).
+    #[inline(always)]
+    pub fn bits(&self, word: &PayloadWord) -> u64 {
+        word.0.bits(&self.plan.extract)
+    }
+    /// Where the bits are, in 8 bytes, for hot loops that keep their own tables.
+    pub fn flat_bits(&self) -> FlatBits {
+        FlatBits {
+            extract: self.plan.extract,
+            signed: self.plan.signed,
+        }
+    }
+    /// The raw value, as [`Message::decode_into`] reads it.
+    #[inline(always)]
+    pub fn raw(&self, word: &PayloadWord) -> RawValue {
+        self.plan
+            .extract
+            .raw(&word.0, self.plan.signed, self.plan.value_type)
+    }
+    /// The raw value as a sign-extended integer (`u64` bits reinterpreted above `i64::MAX`
+    /// for unsigned 64-bit signals: check [`FlatSignal::raw_range`] before relying on it).
+    #[inline(always)]
+    pub fn raw_i64(&self, word: &PayloadWord) -> i64 {
+        self.flat_bits().raw_i64(word)
+    }
+    /// The physical value of a raw value, as [`Message::decode_into`] computes it.
+    #[inline]
+    pub fn physical(&self, raw: RawValue) -> PhysicalValue {
+        self.plan.conversion.apply(raw)
+    }
+}
+
+/// Where a [`FlatSignal`]'s bits are (a compact copy for hot loops).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlatBits {
+    extract: Extract,
+    signed: bool,
+}
+
+impl FlatBits {
+    /// As [`FlatSignal::end_byte`].
+    #[inline(always)]
+    pub fn end_byte(&self) -> usize {
+        usize::from(self.extract.end_byte)
+    }
+    /// As [`FlatSignal::bits`].
+    #[inline(always)]
+    pub fn bits(&self, word: &PayloadWord) -> u64 {
+        word.0.bits(&self.extract)
+    }
+    /// As [`FlatSignal::raw_i64`].
+    #[inline(always)]
+    pub fn raw_i64(&self, word: &PayloadWord) -> i64 {
+        let bits = self.bits(word);
+        if self.signed {
+            let unused = 64 - u32::from(self.extract.size);
+            ((bits << unused) as i64) >> unused
+        } else {
+            bits as i64
+        }
+    }
+}
+
+impl Message {
+    /// The signals [`Message::decode_into`] decodes, in its order, when the message needs no
+    /// multiplexing tree, has at most 8 bytes and only integer signals (no `SIG_VALTYPE_`
+    /// floats); `None` otherwise. For a payload at least [`Message::size`] long, decoding
+    /// each signal whose [`FlatSignal::end_byte`] the payload reaches gives the same signals
+    /// as `decode_into`.
+    pub fn flat_signals(&self) -> Option<Vec<FlatSignal>> {
+        if !self.word_path || !self.switches.is_empty() {
+            return None;
+        }
+        let Some(root) = self.nodes.first() else {
+            return Some(Vec::new());
+        };
+        root.signals
+            .iter()
+            .map(|&si| {
+                let plan = *self.plans.get(si as usize)?;
+                (plan.value_type == ValueType::Integer && plan.extract.end_byte <= 8).then_some(
+                    FlatSignal {
+                        index: si as usize,
+                        plan,
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
 impl Database {
     /// Decodes a payload for `id` into `out`. `Ok(None)` when no message has this id (then
     /// `out` is left untouched); otherwise the message that was decoded.
