@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 
 use canrelearn::dbc::{Database, DecodeError, Decoded};
 use canrelearn::frame::Frame;
-use canrelearn::log::candump::{self, Line as LogLine, ParseError, ParseErrorKind, ReadError};
+use canrelearn::log::candump::{
+    self, DataFrameScan, Line as LogLine, ParseError, ParseErrorKind, ReadError,
+};
 
 use super::output::{Format, Formatter, Line, Meaning};
 use super::{CliError, exit, input};
@@ -54,20 +56,42 @@ const MAX_REPORTED: u64 = 20;
 /// Target size of a block of lines.
 const BLOCK: usize = 256 * 1024;
 
+/// Blocks of the first log read (and, for text, scanned) while the DBC loads, at most.
+const MAX_PREFETCH: usize = 24;
+
 pub fn run(args: Args) -> Result<u8, CliError> {
-    let db = input::load_dbcs(&args.dbc)?;
-    let formatter = Formatter::new(args.format, &db);
+    let logs = if args.logs.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.logs.clone()
+    };
+    // The DBC loads on a thread while this one opens the first log and reads (and scans)
+    // its first blocks. A DBC error still comes first, as if nothing had been read.
+    let (loaded, first) = std::thread::scope(|scope| {
+        let loader = scope.spawn(|| {
+            let db = input::load_dbcs(&args.dbc)?;
+            let formatter = Formatter::new(args.format, &db);
+            Ok::<_, CliError>((db, formatter))
+        });
+        let first = logs.first().map(|path| {
+            open(path).map(|(name, source)| prefetch(name, source, args.format, &loader))
+        });
+        let loaded = loader.join().unwrap_or_else(|_| {
+            Err(CliError::new(
+                exit::USAGE,
+                anyhow::anyhow!("loading the DBC failed"),
+            ))
+        });
+        (loaded, first)
+    });
+    let (db, formatter) = loaded?;
+    let mut first = first;
     let jobs = usize::from(args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map_or(1, |n| n.get().min(8))
             .try_into()
             .unwrap_or(1)
     }));
-    let logs = if args.logs.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        args.logs.clone()
-    };
     let mut sink = Sink {
         out: io::stdout().lock(),
         bad: 0,
@@ -75,17 +99,23 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     };
     sink.out.write_all(formatter.header())?;
     for path in &logs {
-        let (name, source) = open(path)?;
+        let feed = match first.take() {
+            Some(feed) => feed?,
+            None => {
+                let (name, source) = open(path)?;
+                Feed::new(Blocks::new(source, name))
+            }
+        };
         let job = Job {
             db: &db,
             formatter: &formatter,
-            source: name,
+            source: feed.blocks.name.clone(),
             strict: args.strict,
         };
         let outcome = if jobs <= 1 {
-            run_sequential(&job, source, &mut sink)
+            run_sequential(&job, feed, &mut sink)
         } else {
-            run_parallel(&job, source, &mut sink, jobs)
+            run_parallel(&job, feed, &mut sink, jobs)
         };
         if let Err(e) = outcome {
             sink.out.flush()?;
@@ -160,6 +190,17 @@ struct Block {
     first_line: u64,
     data: Vec<u8>,
     out: Vec<u8>,
+    /// The scans of its lines, in order, when read ahead (see [`prescan`]); else empty.
+    pre: Vec<Option<(DataFrameScan, usize)>>,
+}
+
+impl Block {
+    /// A block read ahead has no output buffer yet: take a recycled one.
+    fn recycle_out(&mut self, pool: &mut Pool) {
+        if self.out.capacity() == 0 {
+            self.out = pool.output();
+        }
+    }
 }
 
 /// A decoded block: its output and its malformed lines (in strict mode the output stops before
@@ -289,6 +330,7 @@ impl Blocks {
             first_line: self.next_line,
             data,
             out: pool.output(),
+            pre: Vec::new(),
         };
         self.seq += 1;
         self.next_line += lines;
@@ -332,21 +374,113 @@ impl Blocks {
     }
 }
 
+/// A block with its sequence number, or the over-long line that takes its place.
+type Numbered = (u64, Result<Block, ParseError>);
+
+/// The blocks of one log: those read ahead first, then the rest from the reader.
+struct Feed {
+    ahead: std::collections::VecDeque<Numbered>,
+    /// A read error met while reading ahead, reported after the blocks before it.
+    error: Option<CliError>,
+    blocks: Blocks,
+}
+
+impl Feed {
+    fn new(blocks: Blocks) -> Feed {
+        Feed {
+            ahead: Default::default(),
+            error: None,
+            blocks,
+        }
+    }
+
+    /// The next block and its sequence number (as [`Blocks::next`]).
+    fn next(&mut self, pool: &mut Pool) -> Result<Option<Numbered>, CliError> {
+        if let Some(b) = self.ahead.pop_front() {
+            return Ok(Some(b));
+        }
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let next = self.blocks.next(pool)?;
+        Ok(next.map(|b| (self.blocks.seq - 1, b)))
+    }
+}
+
+/// Reads blocks of a log until `loader` is done (or [`MAX_PREFETCH`] blocks), scanning the
+/// lines of each for the text path.
+fn prefetch<T>(
+    name: Arc<str>,
+    source: Box<dyn BufRead + Send>,
+    format: super::output::Format,
+    loader: &std::thread::ScopedJoinHandle<'_, T>,
+) -> Feed {
+    let mut feed = Feed::new(Blocks::new(source, name));
+    let mut pool = Pool::default();
+    while !loader.is_finished() && feed.ahead.len() < MAX_PREFETCH {
+        match feed.blocks.next(&mut pool) {
+            Ok(Some(mut block)) => {
+                if let (Ok(b), super::output::Format::Text) = (&mut block, format) {
+                    b.pre = prescan(&b.data);
+                }
+                feed.ahead.push_back((feed.blocks.seq - 1, block));
+            }
+            Ok(None) => break,
+            Err(e) => {
+                feed.error = Some(e);
+                break;
+            }
+        }
+    }
+    feed
+}
+
+/// [`candump::scan_data_frame_in`] for every line of a block, in order.
+fn prescan(data: &[u8]) -> Vec<Option<(DataFrameScan, usize)>> {
+    let mut pre = Vec::with_capacity(data.len() / 40);
+    let mut at = 0;
+    while let Some(text) = data.get(at..).filter(|t| !t.is_empty()) {
+        match candump::scan_data_frame_in(text) {
+            Some((scan, len)) => {
+                pre.push(Some((scan, len)));
+                at += len + 1;
+            }
+            None => {
+                pre.push(None);
+                at = memchr::memchr(b'\n', text).map_or(data.len(), |p| at + p + 1);
+            }
+        }
+    }
+    pre
+}
+
 /// Parse, decode and format one block. The output buffer's bytes past what is written are
 /// scratch for the fused text path (see [`Done::len`]).
 fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> Done {
     let mut out = block.out;
     let mut pos = 0;
+    if job.formatter.fast_text().is_some() {
+        // Room for the text of the whole block at once (about 4.5 bytes out per byte in),
+        // zero-filled once per buffer: buffers are recycled with their length.
+        let want = block.data.len() * 5 + 4096;
+        if out.len() < want {
+            out.resize(want, 0);
+        }
+    }
     let mut bad = Vec::new();
     let fast = job.formatter.fast_text();
     let mut scratch = Vec::new();
     let data = &block.data[..];
     let mut at = 0;
     let mut this = block.first_line;
+    let mut pre = block.pre.iter();
     while let Some(text) = data.get(at..).filter(|t| !t.is_empty()) {
         // The common line, found and printed without looking for its end first.
         if let Some(fast) = fast
-            && let Some((scan, len)) = candump::scan_data_frame_in(text)
+            && let Some((scan, len)) = match pre.next() {
+                Some(scanned) => *scanned,
+                None => candump::scan_data_frame_in(text),
+            }
             && len <= candump::MAX_LINE_LEN
             && fast.line(job.db, text, len, &scan, &mut out, &mut pos)
         {
@@ -435,15 +569,17 @@ fn long_line_done(seq: u64, e: ParseError) -> Done {
 
 fn run_sequential<W: Write>(
     job: &Job<'_>,
-    source: Box<dyn BufRead + Send>,
+    mut feed: Feed,
     sink: &mut Sink<W>,
 ) -> Result<(), CliError> {
-    let mut blocks = Blocks::new(source, job.source.clone());
     let mut decoder = FrameDecoder::new(job.db);
     let mut pool = Pool::default();
-    while let Some(block) = blocks.next(&mut pool)? {
+    while let Some((_, block)) = feed.next(&mut pool)? {
         let done = match block {
-            Ok(b) => decode_block(job, &mut decoder, b),
+            Ok(mut b) => {
+                b.recycle_out(&mut pool);
+                decode_block(job, &mut decoder, b)
+            }
             Err(e) => long_line_done(0, e),
         };
         sink.take(done, &mut pool)?;
@@ -453,7 +589,7 @@ fn run_sequential<W: Write>(
 
 fn run_parallel<W: Write>(
     job: &Job<'_>,
-    source: Box<dyn BufRead + Send>,
+    mut feed: Feed,
     sink: &mut Sink<W>,
     jobs: usize,
 ) -> Result<(), CliError> {
@@ -498,7 +634,6 @@ fn run_parallel<W: Write>(
             }
             Ok(())
         };
-        let mut blocks = Blocks::new(source, job.source.clone());
         let result = (|| {
             loop {
                 while in_flight >= max_in_flight {
@@ -506,17 +641,17 @@ fn run_parallel<W: Write>(
                     in_flight -= 1;
                     take(done, &mut pending, &mut pool)?;
                 }
-                match blocks.next(&mut pool)? {
+                match feed.next(&mut pool)? {
                     None => break,
-                    Some(Ok(block)) => {
+                    Some((_, Ok(mut block))) => {
+                        block.recycle_out(&mut pool);
                         if work_tx.send(block).is_err() {
                             break;
                         }
                         in_flight += 1;
                     }
-                    Some(Err(e)) => {
+                    Some((seq, Err(e))) => {
                         // An over-long line: its error takes its place in the order.
-                        let seq = blocks.seq - 1;
                         take(long_line_done(seq, e), &mut pending, &mut pool)?;
                     }
                 }

@@ -19,7 +19,7 @@ use canrelearn::log::candump::DataFrameScan;
 use super::{MessageText, push_scaled_decimal, push_text_value};
 
 /// Fragments up to this length are copied in one constant-size copy.
-const FRAG: usize = 32;
+const FRAG: usize = 48;
 
 /// Signals up to this size get a table of their labels by raw bits.
 const DENSE_LABEL_BITS: u8 = 10;
@@ -41,6 +41,9 @@ struct FastMessage {
     /// `  NAME`, then every fragment, then [`FRAG`] bytes of padding.
     text: Vec<u8>,
     header_len: usize,
+    /// Every signal lies within `size` bytes, so every frame the plan takes decodes them all:
+    /// the fixed texts between values are joined (`lead`/`tail`).
+    joined: bool,
     /// The most a frame's text past the line can take, scratch included.
     max_len: usize,
     signals: Vec<FastSignal>,
@@ -62,6 +65,13 @@ struct FastSignal {
     unit_len: u8,
     prefix_at: u32,
     unit_at: u32,
+    /// With `joined` messages: the text before the value (the header and `: NAME=` for the
+    /// first signal, `, NAME=` after a labelled signal, else nothing) and after it (the unit,
+    /// then `, NEXT=` unless this signal may have a label).
+    lead_at: u32,
+    tail_at: u32,
+    lead_len: u16,
+    tail_len: u16,
     /// Index into `labels`, or [`NO_LABELS`] / [`SPARSE_LABELS`].
     labels: u32,
 }
@@ -147,6 +157,13 @@ impl Cursor<'_> {
     fn u64(&mut self, n: u64) {
         if n < 10 {
             self.byte(b'0' + n as u8);
+        } else if n < 100 {
+            self.chunk(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8], 2);
+        } else if n < 10_000 {
+            let d = digits4(n as u32);
+            let lead = d.trailing_zeros() / 8;
+            let digits = (d | 0x3030_3030) >> (8 * lead);
+            self.chunk(&digits.to_le_bytes(), 4 - lead as usize);
         } else if n < 100_000_000 {
             let d = digits8(n as u32);
             // Leading zero digits are the zero low bytes.
@@ -182,7 +199,24 @@ impl Cursor<'_> {
         if v < 0 {
             self.byte(b'-');
         }
-        let (int, frac) = split_decimal(v.unsigned_abs(), d);
+        let u = v.unsigned_abs();
+        // One or two decimals (factors 0.1, 0.5, 0.01, ...) take a short way.
+        if d == 1 {
+            self.u64(u / 10);
+            self.chunk(&[b'.', b'0' + (u % 10) as u8], 2);
+            return;
+        }
+        if d == 2 {
+            self.u64(u / 100);
+            let frac = (u % 100) as u8;
+            let (tens, ones) = (frac / 10, frac % 10);
+            self.chunk(
+                &[b'.', b'0' + tens, b'0' + ones],
+                if ones == 0 { 2 } else { 3 },
+            );
+            return;
+        }
+        let (int, frac) = split_decimal(u, d);
         self.u64(int);
         if frac == 0 {
             self.chunk(b".0", 2);
@@ -286,6 +320,9 @@ fn write_signals(
 ) {
     let word = PayloadWord::new(&scan.data);
     let text = &fm.text[..];
+    if fm.joined {
+        return write_joined(w, db, mi, fm, &word);
+    }
     w.frag(text, 0, fm.header_len);
     // The first signal's ", " becomes ": ".
     let first_comma = w.pos;
@@ -338,6 +375,62 @@ fn write_signals(
     }
 }
 
+/// [`write_signals`] for a `joined` message.
+#[inline(always)]
+fn write_joined(
+    w: &mut Cursor<'_>,
+    db: &Database,
+    mi: usize,
+    fm: &FastMessage,
+    word: &PayloadWord,
+) {
+    let text = &fm.text[..];
+    if fm.signals.is_empty() {
+        w.frag(text, 0, fm.header_len);
+    }
+    for (k, fs) in fm.signals.iter().enumerate() {
+        if fs.lead_len != 0 {
+            w.frag(text, fs.lead_at as usize, usize::from(fs.lead_len));
+        }
+        let bits = fs.bits.bits(word);
+        match fs.value {
+            Value::Int => {
+                let raw = fs.bits.raw_i64(word);
+                w.i64(raw.wrapping_mul(fs.factor).wrapping_add(fs.offset));
+            }
+            Value::Scaled => {
+                let raw = fs.bits.raw_i64(word);
+                w.scaled(
+                    raw.wrapping_mul(fs.factor).wrapping_add(fs.offset),
+                    fs.decimals,
+                );
+            }
+            Value::General => {
+                if let Some(&(flat, scaled)) = fm.cold.get(k) {
+                    write_general(w, &flat, scaled, fs.decimals, word);
+                }
+            }
+        }
+        w.frag(text, fs.tail_at as usize, usize::from(fs.tail_len));
+        match fs.labels {
+            NO_LABELS => {}
+            SPARSE_LABELS => {
+                if let Some((flat, _)) = fm.cold.get(k) {
+                    write_sparse_label(w, db.messages().get(mi), flat, word);
+                }
+            }
+            t => {
+                if let Some(table) = fm.labels.get(t as usize)
+                    && let Some(&i) = table.by_bits.get(bits as usize)
+                    && let Some(&(at, len)) = table.frags.get(usize::from(i).wrapping_sub(1))
+                {
+                    w.frag(text, at as usize, len as usize);
+                }
+            }
+        }
+    }
+}
+
 #[cold]
 fn write_general(
     w: &mut Cursor<'_>,
@@ -377,6 +470,8 @@ impl FastMessage {
         let mut signals = Vec::with_capacity(flat.len());
         let mut labels = Vec::new();
         let mut cold = Vec::with_capacity(flat.len());
+        // Per signal: its `, NAME=` and ` unit`, and whether it has labels.
+        let mut fixed = Vec::with_capacity(flat.len());
         for f in &flat {
             let sig = m.signals().get(f.index())?;
             let st = texts.signals.get(f.index())?;
@@ -445,12 +540,47 @@ impl FastMessage {
                 unit_len: u8::try_from(st.unit.len()).unwrap_or(u8::MAX),
                 prefix_at,
                 unit_at,
+                lead_at: 0,
+                tail_at: 0,
+                lead_len: 0,
+                tail_len: 0,
                 labels: label_ref,
             });
+            fixed.push((st.prefix.to_vec(), st.unit.to_vec(), st.labelled));
             if st.prefix.len() >= usize::from(u8::MAX) || st.unit.len() >= usize::from(u8::MAX) {
                 return None;
             }
         }
+        // The joined texts around values.
+        for k in 0..signals.len() {
+            let (prefix, unit, labelled) = fixed.get(k)?;
+            let mut lead = Vec::new();
+            if k == 0 {
+                // `  NAME: SIG=` (the prefix's ", " becomes ": ").
+                lead.extend_from_slice(&texts.header);
+                lead.push(b':');
+                lead.extend_from_slice(prefix.get(1..)?);
+            } else if fixed.get(k - 1)?.2 {
+                lead.extend_from_slice(prefix);
+            }
+            let mut tail = unit.clone();
+            if !labelled && let Some((next, _, _)) = fixed.get(k + 1) {
+                tail.extend_from_slice(next);
+            }
+            let lead_at = add_text(&mut text, &lead)?;
+            let tail_at = add_text(&mut text, &tail)?;
+            let fs = signals.get_mut(k)?;
+            fs.lead_at = lead_at;
+            fs.tail_at = tail_at;
+            fs.lead_len = u16::try_from(lead.len()).ok()?;
+            fs.tail_len = u16::try_from(tail.len()).ok()?;
+        }
+        let joined = flat.iter().all(|f| f.end_byte() <= m.size());
+        let longest_joined = signals
+            .iter()
+            .map(|s| usize::from(s.lead_len.max(s.tail_len)))
+            .max()
+            .unwrap_or(0);
         text.extend_from_slice(&[0; FRAG]);
         // Per signal: prefix, value (at most 41 bytes: sign, 20 digits, point, 9 digits, and
         // chunk scratch), unit and label, each at least a FRAG-byte copy.
@@ -464,6 +594,7 @@ impl FastMessage {
                 .iter()
                 .map(|s: &FastSignal| {
                     usize::from(s.prefix_len).max(FRAG)
+                        + longest_joined.max(FRAG)
                         + 48
                         + usize::from(s.unit_len).max(FRAG)
                         + longest_label.max(FRAG)
@@ -474,6 +605,7 @@ impl FastMessage {
             size: m.size(),
             text,
             header_len,
+            joined,
             max_len,
             signals,
             cold,
@@ -492,6 +624,15 @@ fn digits8(n: u32) -> u64 {
     let hundreds = ((v * 10_486) >> 20) & 0x0000_007F_0000_007F;
     let v = hundreds | ((v - hundreds * 100) << 16);
     let tens = ((v * 103) >> 10) & 0x000F_000F_000F_000F;
+    tens | ((v - tens * 10) << 8)
+}
+
+/// Four decimal digits of `n < 10^4`, as [`digits8`] does eight.
+#[inline(always)]
+fn digits4(n: u32) -> u32 {
+    let hundreds = (n * 10_486) >> 20;
+    let v = hundreds | ((n - hundreds * 100) << 16);
+    let tens = ((v * 103) >> 10) & 0x000F_000F;
     tens | ((v - tens * 10) << 8)
 }
 
@@ -799,7 +940,7 @@ VAL_ 301 In 0 "zero" ;
         };
         w.slice(b"1234");
         assert!(!w.overflow);
-        w.frag(&[b'x'; 40], 0, 3);
+        w.frag(&[b'x'; 64], 0, 3);
         assert!(w.overflow);
     }
 }
