@@ -696,7 +696,90 @@ impl FlatBits {
     }
 }
 
+/// A message multiplexed on one level, as [`Message::flat_mux`] gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlatMux {
+    /// The signals decoded for every frame, in order (the multiplexor among them).
+    pub root: Vec<FlatSignal>,
+    /// The multiplexor.
+    pub multiplexor: FlatSignal,
+    /// Sorted, disjoint inclusive intervals of the multiplexor's selector
+    /// ([`PhysicalValue::selector`]), each with the signals it adds after `root`, in order.
+    pub branches: Vec<(i128, i128, Vec<FlatSignal>)>,
+}
+
+impl FlatMux {
+    /// The branch the multiplexor selects in `word` (`None`: a payload of `len` bytes does
+    /// not reach the multiplexor, or its value selects nothing).
+    #[inline]
+    pub fn select(&self, word: &PayloadWord, len: usize) -> Option<usize> {
+        if self.multiplexor.end_byte() > len {
+            return None;
+        }
+        let v = self
+            .multiplexor
+            .physical(self.multiplexor.raw(word))
+            .selector()?;
+        let i = self.branches.partition_point(|b| b.1 < v);
+        self.branches.get(i).filter(|b| b.0 <= v).map(|_| i)
+    }
+}
+
 impl Message {
+    /// The decoding tree of a message of at most 8 bytes with only integer signals that is
+    /// multiplexed on one level: one multiplexor among the root signals, selecting among sets
+    /// of signals that hold no multiplexor. `None` for any other message. For a payload at
+    /// least [`Message::size`] long, the root signals the payload reaches, then those of the
+    /// selected branch it reaches, are what [`Message::decode_into`] decodes, in its order.
+    pub fn flat_mux(&self) -> Option<FlatMux> {
+        if !self.word_path || self.switches.len() != 1 {
+            return None;
+        }
+        let flat = |signals: &[u32]| -> Option<Vec<FlatSignal>> {
+            signals
+                .iter()
+                .map(|&si| {
+                    let plan = *self.plans.get(si as usize)?;
+                    (plan.value_type == ValueType::Integer && plan.extract.end_byte <= 8).then_some(
+                        FlatSignal {
+                            index: si as usize,
+                            plan,
+                        },
+                    )
+                })
+                .collect()
+        };
+        let root = self.nodes.first()?;
+        let sw = self.switches.first()?;
+        if root.switches.as_slice() != [0] {
+            return None;
+        }
+        let multiplexor = FlatSignal {
+            index: sw.signal as usize,
+            plan: *self.plans.get(sw.signal as usize)?,
+        };
+        if multiplexor.plan.value_type != ValueType::Integer {
+            return None;
+        }
+        let branches = sw
+            .intervals
+            .iter()
+            .map(|&(lo, hi, node)| {
+                let node = self.nodes.get(node as usize)?;
+                node.switches
+                    .is_empty()
+                    .then(|| flat(&node.signals))
+                    .flatten()
+                    .map(|signals| (lo, hi, signals))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(FlatMux {
+            root: flat(&root.signals)?,
+            multiplexor,
+            branches,
+        })
+    }
+
     /// The signals [`Message::decode_into`] decodes, in its order, when the message needs no
     /// multiplexing tree, has at most 8 bytes and only integer signals (no `SIG_VALTYPE_`
     /// floats); `None` otherwise. For a payload at least [`Message::size`] long, decoding

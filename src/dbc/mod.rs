@@ -22,8 +22,8 @@ mod source;
 
 pub use check::{Diagnostic, Severity, check, check_database};
 pub use decode::{
-    DecodeError, Decoded, DecodedSignal, FlatBits, FlatSignal, MuxMiss, PayloadWord, PhysicalValue,
-    RawValue,
+    DecodeError, Decoded, DecodedSignal, FlatBits, FlatMux, FlatSignal, MuxMiss, PayloadWord,
+    PhysicalValue, RawValue,
 };
 pub use encode::{EncodeError, SignalValue};
 pub use model::{

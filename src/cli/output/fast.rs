@@ -13,7 +13,7 @@
 //! so that every short fragment is one constant-size copy) and, for signals of at most
 //! [`DENSE_LABEL_BITS`] bits, their labels by raw bits.
 
-use canrelearn::dbc::{Database, FlatBits, FlatSignal, Message, PayloadWord};
+use canrelearn::dbc::{Database, FlatBits, FlatMux, FlatSignal, Message, PayloadWord};
 use canrelearn::log::candump::DataFrameScan;
 
 use super::{MessageText, push_scaled_decimal, push_text_value};
@@ -51,6 +51,15 @@ struct FastMessage {
     /// general values and sparse labels.
     cold: Vec<(FlatSignal, Option<(i128, i128)>)>,
     labels: Vec<LabelTable>,
+    /// One level of multiplexing: `signals` holds the root signals, then every branch's.
+    mux: Option<MuxPlan>,
+}
+
+/// Where the branches of a [`FlatMux`] are in [`FastMessage::signals`].
+struct MuxPlan {
+    plan: FlatMux,
+    root_len: usize,
+    ranges: Vec<std::ops::Range<usize>>,
 }
 
 /// The hot part of one signal.
@@ -319,26 +328,59 @@ fn write_signals(
     scan: &DataFrameScan,
 ) {
     let word = PayloadWord::new(&scan.data);
-    let text = &fm.text[..];
     if fm.joined {
         return write_joined(w, db, mi, fm, &word);
     }
-    w.frag(text, 0, fm.header_len);
+    w.frag(&fm.text, 0, fm.header_len);
     // The first signal's ", " becomes ": ".
     let first_comma = w.pos;
-    for (k, fs) in fm.signals.iter().enumerate() {
-        if fs.bits.end_byte() > scan.len {
+    match &fm.mux {
+        None => write_plain(w, db, mi, fm, 0..fm.signals.len(), &word, scan.len),
+        Some(mux) => {
+            write_plain(w, db, mi, fm, 0..mux.root_len, &word, scan.len);
+            if let Some(branch) = mux.plan.select(&word, scan.len)
+                && let Some(range) = mux.ranges.get(branch)
+            {
+                write_plain(w, db, mi, fm, range.clone(), &word, scan.len);
+            }
+        }
+    }
+    if let Some(c) = w.buf.get_mut(first_comma)
+        && first_comma < w.pos
+    {
+        *c = b':';
+    }
+}
+
+/// `, NAME=value unit (label)` for the signals `range` of `fm` that a payload of `len` bytes
+/// carries.
+#[inline(always)]
+fn write_plain(
+    w: &mut Cursor<'_>,
+    db: &Database,
+    mi: usize,
+    fm: &FastMessage,
+    range: std::ops::Range<usize>,
+    word: &PayloadWord,
+    len: usize,
+) {
+    let text = &fm.text[..];
+    let Some(signals) = fm.signals.get(range.clone()) else {
+        return;
+    };
+    for (k, fs) in range.zip(signals) {
+        if fs.bits.end_byte() > len {
             continue;
         }
         w.frag(text, fs.prefix_at as usize, usize::from(fs.prefix_len));
-        let bits = fs.bits.bits(&word);
+        let bits = fs.bits.bits(word);
         match fs.value {
             Value::Int => {
-                let raw = fs.bits.raw_i64(&word);
+                let raw = fs.bits.raw_i64(word);
                 w.i64(raw.wrapping_mul(fs.factor).wrapping_add(fs.offset));
             }
             Value::Scaled => {
-                let raw = fs.bits.raw_i64(&word);
+                let raw = fs.bits.raw_i64(word);
                 w.scaled(
                     raw.wrapping_mul(fs.factor).wrapping_add(fs.offset),
                     fs.decimals,
@@ -346,7 +388,7 @@ fn write_signals(
             }
             Value::General => {
                 if let Some(&(flat, scaled)) = fm.cold.get(k) {
-                    write_general(w, &flat, scaled, fs.decimals, &word);
+                    write_general(w, &flat, scaled, fs.decimals, word);
                 }
             }
         }
@@ -355,7 +397,7 @@ fn write_signals(
             NO_LABELS => {}
             SPARSE_LABELS => {
                 if let Some((flat, _)) = fm.cold.get(k) {
-                    write_sparse_label(w, db.messages().get(mi), flat, &word);
+                    write_sparse_label(w, db.messages().get(mi), flat, word);
                 }
             }
             t => {
@@ -367,11 +409,6 @@ fn write_signals(
                 }
             }
         }
-    }
-    if let Some(c) = w.buf.get_mut(first_comma)
-        && first_comma < w.pos
-    {
-        *c = b':';
     }
 }
 
@@ -464,7 +501,28 @@ fn write_sparse_label(
 
 impl FastMessage {
     fn new(m: &Message, texts: &MessageText) -> Option<FastMessage> {
-        let flat = m.flat_signals()?;
+        let (flat, mux) = match m.flat_signals() {
+            Some(flat) => (flat, None),
+            None => {
+                let plan = m.flat_mux()?;
+                let mut all = plan.root.clone();
+                let mut ranges = Vec::with_capacity(plan.branches.len());
+                for (_, _, signals) in &plan.branches {
+                    let start = all.len();
+                    all.extend_from_slice(signals);
+                    ranges.push(start..all.len());
+                }
+                let root_len = plan.root.len();
+                (
+                    all,
+                    Some(MuxPlan {
+                        plan,
+                        root_len,
+                        ranges,
+                    }),
+                )
+            }
+        };
         let mut text = texts.header.to_vec();
         let header_len = text.len();
         let mut signals = Vec::with_capacity(flat.len());
@@ -575,7 +633,7 @@ impl FastMessage {
             fs.lead_len = u16::try_from(lead.len()).ok()?;
             fs.tail_len = u16::try_from(tail.len()).ok()?;
         }
-        let joined = flat.iter().all(|f| f.end_byte() <= m.size());
+        let joined = mux.is_none() && flat.iter().all(|f| f.end_byte() <= m.size());
         let longest_joined = signals
             .iter()
             .map(|s| usize::from(s.lead_len.max(s.tail_len)))
@@ -610,6 +668,7 @@ impl FastMessage {
             signals,
             cold,
             labels,
+            mux,
         })
     }
 }
@@ -867,7 +926,7 @@ VAL_ 301 In 0 "zero" ;
     #[test]
     fn test_fused_text_for_every_message() {
         let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let (mut taken, mut total) = (0, 0);
+        let (mut taken, mut total, mut mux_taken) = (0, 0, 0);
         for db in databases() {
             let formatter = super::super::Formatter::new(super::super::Format::Text, &db);
             let fast = formatter.fast_text().unwrap();
@@ -902,9 +961,10 @@ VAL_ 301 In 0 "zero" ;
                         );
                         let (scan, len) = candump::scan_data_frame_in(&text).unwrap();
                         let (mut out, mut pos) = (Vec::new(), 0);
-                        total += usize::from(size >= m.size() && !m.is_multiplexed());
+                        total += usize::from(size >= m.size());
                         if fast.line(&db, &text, len, &scan, &mut out, &mut pos) {
                             taken += 1;
+                            mux_taken += usize::from(m.is_multiplexed());
                             assert_eq!(
                                 String::from_utf8_lossy(&out[..pos]),
                                 String::from_utf8_lossy(&want),
@@ -915,8 +975,9 @@ VAL_ 301 In 0 "zero" ;
                 }
             }
         }
-        // All but the float and over-long messages.
+        // All but the float and over-long messages (and deeper multiplexing).
         assert!(taken * 10 > total * 9, "{taken} of {total}");
+        assert!(mux_taken >= 6 * 12, "{mux_taken}");
     }
 
     #[test]
