@@ -621,6 +621,21 @@ fn hex8(x: u64) -> u64 {
     (t | (t >> 16)) & 0xFFFF_FFFF
 }
 
+/// Whether `s` starts with `(SSSSSSSSSS.UUUUUU)` and a blank (an epoch time in
+/// microseconds, what nearly every log has), checked with three 8-byte loads.
+#[inline(always)]
+fn epoch_micros(s: &[u8]) -> Option<()> {
+    let (a, b, c) = (load8(s, 1)?, load8(s, 9)?, load8(s, 12)?);
+    // Bytes 1-8 digits; 9-10 digits, 11 '.'; 12-17 digits, 18 ')', 19 a blank.
+    let ok = digit_mask(a) == HIGH
+        && digit_mask(b) & 0xFFFF == 0x8080
+        && (b >> 16) & 0xFF == u64::from(b'.')
+        && digit_mask(c) & 0xFFFF_FFFF_FFFF == 0x8080_8080_8080
+        && (c >> 48) & 0xFF == u64::from(b')')
+        && is_blank((c >> 56) as u8);
+    ok.then_some(())
+}
+
 /// The frame of `(SECS.FRAC) IFACE ID#HEX` at the start of `s`, and the offset just past the
 /// hex data (which ends at the first byte that is not a hex digit). No byte class accepted
 /// here includes `\n`, so the scan never crosses a line.
@@ -629,56 +644,96 @@ fn scan_core(s: &[u8]) -> Option<(DataFrameScan, usize)> {
     if *s.first()? != b'(' {
         return None;
     }
-    // Seconds, 1 to 10 digits: any such timestamp fits a `Timestamp`.
-    let n = digit_run(s, 1);
-    if !(1..=10).contains(&n) || *s.get(1 + n)? != b'.' {
-        return None;
-    }
-    let frac_start = 2 + n;
-    let n = digit_run(s, frac_start);
-    let mut p = frac_start + n;
-    if !matches!(n, 6 | 9) || *s.get(p)? != b')' {
-        return None;
-    }
-    p += 1;
-    if !is_blank(*s.get(p)?) {
-        return None;
-    }
+    let mut p = match epoch_micros(s) {
+        // `(` 10 digits `.` 6 digits `)` and a blank, checked at once.
+        Some(()) => 20,
+        None => {
+            // Seconds, 1 to 10 digits: any such timestamp fits a `Timestamp`.
+            let n = digit_run(s, 1);
+            if !(1..=10).contains(&n) || *s.get(1 + n)? != b'.' {
+                return None;
+            }
+            let frac_start = 2 + n;
+            let n = digit_run(s, frac_start);
+            let p = frac_start + n;
+            if !matches!(n, 6 | 9) || *s.get(p)? != b')' || !is_blank(*s.get(p + 1)?) {
+                return None;
+            }
+            p + 2
+        }
+    };
     p = skip_blanks(s, p);
+    // Interface: printable ASCII up to a blank, 8 bytes at a time.
     let iface_start = p;
     loop {
-        let b = *s.get(p)?;
-        if is_blank(b) {
-            break;
+        match load8(s, p) {
+            Some(x) => {
+                let n = run(between(x, 0x20, 0x7F));
+                p += n;
+                if n < 8 {
+                    if !is_blank(*s.get(p)?) {
+                        return None;
+                    }
+                    break;
+                }
+            }
+            None => {
+                let b = *s.get(p)?;
+                if is_blank(b) {
+                    break;
+                }
+                if !(0x21..0x7F).contains(&b) {
+                    return None;
+                }
+                p += 1;
+            }
         }
-        if !(0x21..0x7F).contains(&b) {
-            return None;
-        }
-        p += 1;
     }
     if p == iface_start {
         return None;
     }
     p = skip_blanks(s, p);
     // Identifier: 3 or 8 hex digits, then '#'.
-    let id_start = p;
-    let mut raw: u32 = 0;
-    loop {
-        let b = *s.get(p)?;
-        if b == b'#' {
-            break;
+    let id = match load8(s, p) {
+        Some(x) => {
+            let n = run(hex_mask(x));
+            if *s.get(p + n)? != b'#' {
+                return None;
+            }
+            let id = match n {
+                3 => Id::new(
+                    (u32::from(hexval((x & 0xFF) as u8)) << 8)
+                        | (u32::from(hexval((x >> 8 & 0xFF) as u8)) << 4)
+                        | u32::from(hexval((x >> 16 & 0xFF) as u8)),
+                    false,
+                )?,
+                8 => Id::extended((hex8(x) as u32).swap_bytes())?,
+                _ => return None,
+            };
+            p += n;
+            id
         }
-        let v = hexval(b);
-        if v > 15 || p - id_start == 8 {
-            return None;
+        None => {
+            let id_start = p;
+            let mut raw: u32 = 0;
+            loop {
+                let b = *s.get(p)?;
+                if b == b'#' {
+                    break;
+                }
+                let v = hexval(b);
+                if v > 15 || p - id_start == 8 {
+                    return None;
+                }
+                raw = (raw << 4) | u32::from(v);
+                p += 1;
+            }
+            match p - id_start {
+                3 => Id::new(raw, false)?,
+                8 => Id::extended(raw)?,
+                _ => return None,
+            }
         }
-        raw = (raw << 4) | u32::from(v);
-        p += 1;
-    }
-    let id = match p - id_start {
-        3 => Id::new(raw, false)?,
-        8 => Id::extended(raw)?,
-        _ => return None,
     };
     p += 1;
     // Data: up to 16 hex digits, 8 at a time when the text has 17 bytes from here (the 17th
