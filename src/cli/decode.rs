@@ -228,9 +228,8 @@ impl Pool {
     fn output(&mut self) -> Vec<u8> {
         self.outputs.pop().unwrap_or_default()
     }
-    /// Takes buffers back; the output buffer keeps its bytes (scratch for the next block).
-    fn put(&mut self, mut data: Vec<u8>, out: Vec<u8>) {
-        data.clear();
+    /// Takes buffers back; they keep their bytes (scratch for the next block).
+    fn put(&mut self, data: Vec<u8>, out: Vec<u8>) {
         self.inputs.push(data);
         self.outputs.push(out);
     }
@@ -296,21 +295,31 @@ impl Blocks {
     /// The next block, or `None` at the end. An over-long line comes back as a block with a
     /// ready-made error instead of data.
     fn next(&mut self, pool: &mut Pool) -> Result<Option<Result<Block, ParseError>>, CliError> {
+        // A recycled buffer's bytes are scratch; resizing zero-fills only past its old length.
         let mut data = pool.input();
-        data.extend_from_slice(&self.carry);
+        let carried = self.carry.len();
+        data.resize((BLOCK + 4096).max(carried), 0);
+        if let Some(dst) = data.get_mut(..carried) {
+            dst.copy_from_slice(&self.carry);
+        }
         self.carry.clear();
-        if !self.eof && data.len() < BLOCK {
-            let want = (BLOCK + 4096 - data.len()) as u64;
-            data.reserve(BLOCK + 4096);
-            // `take` + `read_to_end` fills the spare capacity without zeroing it first.
-            let n = match (&mut self.source).take(want).read_to_end(&mut data) {
-                Ok(n) => n,
-                Err(e) => return Err(self.io_error(e)),
-            };
-            if (n as u64) < want {
-                self.eof = true;
+        let mut filled = carried;
+        if !self.eof && filled < BLOCK {
+            // Plain reads of the whole room: once the reader's buffer is drained, they bypass
+            // it (no second copy of the log, as `read_to_end`'s small probe reads caused).
+            while let Some(room) = data.get_mut(filled..).filter(|r| !r.is_empty()) {
+                match self.source.read(room) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(self.io_error(e)),
+                }
             }
         }
+        data.truncate(filled);
         if data.is_empty() {
             return Ok(None);
         }
