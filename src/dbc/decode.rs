@@ -640,9 +640,13 @@ impl FlatSignal {
     }
     /// Where the bits are, in 8 bytes, for hot loops that keep their own tables.
     pub fn flat_bits(&self) -> FlatBits {
+        let e = &self.plan.extract;
         FlatBits {
-            extract: self.plan.extract,
-            signed: self.plan.signed,
+            mask: e.mask(),
+            shift: e.word_shift,
+            big_endian: e.big_endian,
+            unused: if self.plan.signed { 64 - e.size } else { 0 },
+            end_byte: e.end_byte,
         }
     }
     /// The raw value, as [`Message::decode_into`] reads it.
@@ -665,34 +669,39 @@ impl FlatSignal {
     }
 }
 
-/// Where a [`FlatSignal`]'s bits are (a compact copy for hot loops).
+/// Where a [`FlatSignal`]'s bits are (a compact copy for hot loops: shift, mask and sign
+/// extension precomputed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlatBits {
-    extract: Extract,
-    signed: bool,
+    mask: u64,
+    shift: u8,
+    big_endian: bool,
+    /// `64 - size` for signed signals (the sign-extending shift), 0 for unsigned ones.
+    unused: u8,
+    end_byte: u8,
 }
 
 impl FlatBits {
     /// As [`FlatSignal::end_byte`].
     #[inline(always)]
     pub fn end_byte(&self) -> usize {
-        usize::from(self.extract.end_byte)
+        usize::from(self.end_byte)
     }
     /// As [`FlatSignal::bits`].
     #[inline(always)]
     pub fn bits(&self, word: &PayloadWord) -> u64 {
-        word.0.bits(&self.extract)
+        let w = if self.big_endian {
+            word.0.be
+        } else {
+            word.0.le
+        };
+        (w >> (self.shift & 63)) & self.mask
     }
     /// As [`FlatSignal::raw_i64`].
     #[inline(always)]
     pub fn raw_i64(&self, word: &PayloadWord) -> i64 {
-        let bits = self.bits(word);
-        if self.signed {
-            let unused = 64 - u32::from(self.extract.size);
-            ((bits << unused) as i64) >> unused
-        } else {
-            bits as i64
-        }
+        let unused = u32::from(self.unused & 63);
+        ((self.bits(word) << unused) as i64) >> unused
     }
 }
 
@@ -931,6 +940,43 @@ mod tests {
             c.apply(RawValue::Unsigned(u64::MAX)),
             PhysicalValue::Int(i128::from(u64::MAX))
         );
+    }
+
+    #[test]
+    fn test_flat_bits_read_what_the_plans_read() {
+        let data = [0x9A, 0x34, 0xF6, 0x78, 0x9A, 0xBC, 0xDE, 0xF0];
+        let word = PayloadWord::new(&data);
+        for size in 1..=64u8 {
+            for start in 0..64u64 {
+                for order in [ByteOrder::LittleEndian, ByteOrder::BigEndian] {
+                    let Some(extract) = Extract::new(start, size, order) else {
+                        continue;
+                    };
+                    if extract.end_byte > 8 {
+                        continue;
+                    }
+                    for signed in [false, true] {
+                        let flat = FlatSignal {
+                            index: 0,
+                            plan: Plan {
+                                extract,
+                                signed,
+                                value_type: ValueType::Integer,
+                                conversion: Conversion::IntIdentity,
+                            },
+                        };
+                        let raw = flat.raw(&word);
+                        let want = match raw {
+                            RawValue::Signed(i) => i,
+                            RawValue::Unsigned(u) => u as i64,
+                            _ => unreachable!(),
+                        };
+                        assert_eq!(flat.flat_bits().raw_i64(&word), want, "{start} {size}");
+                        assert_eq!(flat.flat_bits().bits(&word), word.0.bits(&extract));
+                    }
+                }
+            }
+        }
     }
 
     #[test]
