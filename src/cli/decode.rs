@@ -1,10 +1,16 @@
 //! `canrelearn decode`: decode candump logs with DBC files, offline, streaming, on every core.
 //!
-//! The input is cut into blocks of whole lines (about 256 KiB). Worker threads parse, decode
+//! The input is cut into blocks of whole lines (about 64 KiB). Worker threads parse, decode
 //! and format blocks into output buffers; the main thread reads ahead, numbers the lines, and
 //! writes the finished blocks strictly in input order. At most a few blocks per worker are in
 //! flight, so memory stays flat however long the log. Malformed lines are reported with their
 //! file and line number, in order, exactly as a sequential reader would.
+//!
+//! The DBC loads on a thread of its own while the main thread opens the first log and reads
+//! (and, for text, scans) its first blocks. In the text format, the common line (a classic data
+//! frame in the usual shape, of a message the fused path can print) is scanned, decoded and
+//! printed in one pass by [`super::output`]'s fused path, which prints exactly what the general
+//! path prints; every other line takes the general path (parse, decode, format).
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -560,25 +560,22 @@ impl FastMessage {
             let label_ref = if !st.labelled {
                 NO_LABELS
             } else if f.size() <= DENSE_LABEL_BITS {
-                let size = u32::from(f.size());
+                // By the value table's entries (sorted, one per value): the raw bits that
+                // read as each value.
+                let (lo, hi) = f.raw_range();
+                let mask = (1u64 << f.size()) - 1;
                 let mut frags = Vec::new();
-                let mut by_bits = Vec::with_capacity(1 << size);
-                for bits in 0u64..(1 << size) {
-                    let raw = if f.is_signed() {
-                        let unused = 64 - size;
-                        i128::from(((bits << unused) as i64) >> unused)
-                    } else {
-                        i128::from(bits)
-                    };
-                    match sig.label(raw) {
-                        Some(label) => {
-                            let frag = format!(" ({label})");
-                            let at = add_text(&mut text, frag.as_bytes())?;
-                            frags.push((at, u32::try_from(frag.len()).ok()?));
-                            by_bits.push(u16::try_from(frags.len()).ok()?);
-                        }
-                        None => by_bits.push(0),
+                let mut by_bits = vec![0u16; 1 << f.size()];
+                for entry in sig.value_table() {
+                    let v = i128::from(entry.value);
+                    if v < lo || v > hi || sig.label(v) != Some(entry.label.as_str()) {
+                        continue;
                     }
+                    let frag = format!(" ({})", entry.label);
+                    let at = add_text(&mut text, frag.as_bytes())?;
+                    frags.push((at, u32::try_from(frag.len()).ok()?));
+                    *by_bits.get_mut((entry.value as u64 & mask) as usize)? =
+                        u16::try_from(frags.len()).ok()?;
                 }
                 labels.push(LabelTable {
                     by_bits: by_bits.into(),
