@@ -1,7 +1,7 @@
 //! The fused text path of `decode`: a classic data frame found by
-//! [`candump::scan_data_frame`] is decoded and printed in one pass, straight from the payload
+//! [`scan_data_frame`](canrelearn::log::candump::scan_data_frame) is decoded and printed in one pass, straight from the payload
 //! word into the output, without the intermediate [`Decoded`](canrelearn::dbc::Decoded)
-//! buffer, the `i128` [`PhysicalValue`] or a `memcpy` call per fragment.
+//! buffer, the `i128` [`PhysicalValue`](canrelearn::dbc::PhysicalValue) or a `memcpy` call per fragment.
 //!
 //! Contract: [`FastText::line`] prints exactly what [`Formatter::format`](super::Formatter)
 //! prints in the text format for the same line (property tests hold them to that), or writes
@@ -267,7 +267,7 @@ impl FastText {
         }
     }
 
-    /// Prints the frame of a line found by [`candump::scan_data_frame`] at `*pos` in `buf`
+    /// Prints the frame of a line found by [`scan_data_frame`](canrelearn::log::candump::scan_data_frame) at `*pos` in `buf`
     /// (bytes past `*pos` are scratch: the buffer grows as needed and is never cut back here),
     /// advancing `*pos`. The line as it is shown is `text[..len]`. `false`, with `*pos`
     /// unchanged, when the frame needs the general path.
