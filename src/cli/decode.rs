@@ -1,10 +1,16 @@
 //! `canrelearn decode`: decode candump logs with DBC files, offline, streaming, on every core.
 //!
-//! The input is cut into blocks of whole lines (about 256 KiB). Worker threads parse, decode
+//! The input is cut into blocks of whole lines (about 64 KiB). Worker threads parse, decode
 //! and format blocks into output buffers; the main thread reads ahead, numbers the lines, and
 //! writes the finished blocks strictly in input order. At most a few blocks per worker are in
 //! flight, so memory stays flat however long the log. Malformed lines are reported with their
 //! file and line number, in order, exactly as a sequential reader would.
+//!
+//! The DBC loads on a thread of its own while the main thread opens the first log and reads
+//! (and, for text, scans) its first blocks. In the text format, the common line (a classic data
+//! frame in the usual shape, of a message the fused path can print) is scanned, decoded and
+//! printed in one pass by [`super::output`]'s fused path, which prints exactly what the general
+//! path prints; every other line takes the general path (parse, decode, format).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,7 +21,9 @@ use std::sync::{Arc, Mutex};
 
 use canrelearn::dbc::{Database, DecodeError, Decoded};
 use canrelearn::frame::Frame;
-use canrelearn::log::candump::{self, Line as LogLine, ParseError, ParseErrorKind, ReadError};
+use canrelearn::log::candump::{
+    self, DataFrameScan, Line as LogLine, ParseError, ParseErrorKind, ReadError,
+};
 
 use super::output::{Format, Formatter, Line, Meaning};
 use super::{CliError, exit, input};
@@ -52,22 +60,44 @@ pub struct Args {
 /// Malformed lines reported individually before only counting them.
 const MAX_REPORTED: u64 = 20;
 /// Target size of a block of lines.
-const BLOCK: usize = 256 * 1024;
+const BLOCK: usize = 64 * 1024;
+
+/// Blocks of the first log read (and, for text, scanned) while the DBC loads, at most.
+const MAX_PREFETCH: usize = 48;
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    let db = input::load_dbcs(&args.dbc)?;
-    let formatter = Formatter::new(args.format, &db);
+    let logs = if args.logs.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.logs.clone()
+    };
+    // The DBC loads on a thread while this one opens the first log and reads (and scans)
+    // its first blocks. A DBC error still comes first, as if nothing had been read.
+    let (loaded, first) = std::thread::scope(|scope| {
+        let loader = scope.spawn(|| {
+            let db = input::load_dbcs(&args.dbc)?;
+            let formatter = Formatter::new(args.format, &db);
+            Ok::<_, CliError>((db, formatter))
+        });
+        let first = logs.first().map(|path| {
+            open(path).map(|(name, source)| prefetch(name, source, args.format, &loader))
+        });
+        let loaded = loader.join().unwrap_or_else(|_| {
+            Err(CliError::new(
+                exit::USAGE,
+                anyhow::anyhow!("loading the DBC failed"),
+            ))
+        });
+        (loaded, first)
+    });
+    let (db, formatter) = loaded?;
+    let mut first = first;
     let jobs = usize::from(args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map_or(1, |n| n.get().min(8))
             .try_into()
             .unwrap_or(1)
     }));
-    let logs = if args.logs.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        args.logs.clone()
-    };
     let mut sink = Sink {
         out: io::stdout().lock(),
         bad: 0,
@@ -75,17 +105,23 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     };
     sink.out.write_all(formatter.header())?;
     for path in &logs {
-        let (name, source) = open(path)?;
+        let feed = match first.take() {
+            Some(feed) => feed?,
+            None => {
+                let (name, source) = open(path)?;
+                Feed::new(Blocks::new(source, name))
+            }
+        };
         let job = Job {
             db: &db,
             formatter: &formatter,
-            source: name,
+            source: feed.blocks.name.clone(),
             strict: args.strict,
         };
         let outcome = if jobs <= 1 {
-            run_sequential(&job, source, &mut sink)
+            run_sequential(&job, feed, &mut sink)
         } else {
-            run_parallel(&job, source, &mut sink, jobs)
+            run_parallel(&job, feed, &mut sink, jobs)
         };
         if let Err(e) = outcome {
             sink.out.flush()?;
@@ -160,13 +196,26 @@ struct Block {
     first_line: u64,
     data: Vec<u8>,
     out: Vec<u8>,
+    /// The scans of its lines, in order, when read ahead (see [`prescan`]); else empty.
+    pre: Vec<Option<(DataFrameScan, usize)>>,
+}
+
+impl Block {
+    /// A block read ahead has no output buffer yet: take a recycled one.
+    fn recycle_out(&mut self, pool: &mut Pool) {
+        if self.out.capacity() == 0 {
+            self.out = pool.output();
+        }
+    }
 }
 
 /// A decoded block: its output and its malformed lines (in strict mode the output stops before
 /// the first malformed line), and the input buffer, handed back for reuse.
 struct Done {
     seq: u64,
+    /// The output is `out[..len]`; the rest is scratch space, kept for reuse.
     out: Vec<u8>,
+    len: usize,
     bad: Vec<ParseError>,
     data: Vec<u8>,
 }
@@ -185,9 +234,8 @@ impl Pool {
     fn output(&mut self) -> Vec<u8> {
         self.outputs.pop().unwrap_or_default()
     }
-    fn put(&mut self, mut data: Vec<u8>, mut out: Vec<u8>) {
-        data.clear();
-        out.clear();
+    /// Takes buffers back; they keep their bytes (scratch for the next block).
+    fn put(&mut self, data: Vec<u8>, out: Vec<u8>) {
         self.inputs.push(data);
         self.outputs.push(out);
     }
@@ -203,7 +251,8 @@ struct Sink<W: Write> {
 impl<W: Write> Sink<W> {
     /// Write a block's output and report its bad lines; the buffers go back to the pool.
     fn take(&mut self, done: Done, pool: &mut Pool) -> Result<(), CliError> {
-        self.out.write_all(&done.out)?;
+        self.out
+            .write_all(done.out.get(..done.len).unwrap_or(&done.out))?;
         pool.put(done.data, done.out);
         for e in done.bad {
             if self.strict {
@@ -252,21 +301,31 @@ impl Blocks {
     /// The next block, or `None` at the end. An over-long line comes back as a block with a
     /// ready-made error instead of data.
     fn next(&mut self, pool: &mut Pool) -> Result<Option<Result<Block, ParseError>>, CliError> {
+        // A recycled buffer's bytes are scratch; resizing zero-fills only past its old length.
         let mut data = pool.input();
-        data.extend_from_slice(&self.carry);
+        let carried = self.carry.len();
+        data.resize((BLOCK + 4096).max(carried), 0);
+        if let Some(dst) = data.get_mut(..carried) {
+            dst.copy_from_slice(&self.carry);
+        }
         self.carry.clear();
-        if !self.eof && data.len() < BLOCK {
-            let want = (BLOCK + 4096 - data.len()) as u64;
-            data.reserve(BLOCK + 4096);
-            // `take` + `read_to_end` fills the spare capacity without zeroing it first.
-            let n = match (&mut self.source).take(want).read_to_end(&mut data) {
-                Ok(n) => n,
-                Err(e) => return Err(self.io_error(e)),
-            };
-            if (n as u64) < want {
-                self.eof = true;
+        let mut filled = carried;
+        if !self.eof && filled < BLOCK {
+            // Plain reads of the whole room: once the reader's buffer is drained, they bypass
+            // it (no second copy of the log, as `read_to_end`'s small probe reads caused).
+            while let Some(room) = data.get_mut(filled..).filter(|r| !r.is_empty()) {
+                match self.source.read(room) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(self.io_error(e)),
+                }
             }
         }
+        data.truncate(filled);
         if data.is_empty() {
             return Ok(None);
         }
@@ -286,6 +345,7 @@ impl Blocks {
             first_line: self.next_line,
             data,
             out: pool.output(),
+            pre: Vec::new(),
         };
         self.seq += 1;
         self.next_line += lines;
@@ -329,64 +389,173 @@ impl Blocks {
     }
 }
 
-/// The lines of a block, without their `\n`, found with SIMD `memchr`.
-struct Lines<'a> {
-    rest: &'a [u8],
+/// A block with its sequence number, or the over-long line that takes its place.
+type Numbered = (u64, Result<Block, ParseError>);
+
+/// The blocks of one log: those read ahead first, then the rest from the reader.
+struct Feed {
+    ahead: std::collections::VecDeque<Numbered>,
+    /// A read error met while reading ahead, reported after the blocks before it.
+    error: Option<CliError>,
+    blocks: Blocks,
 }
 
-impl<'a> Lines<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        Lines { rest: data }
+impl Feed {
+    fn new(blocks: Blocks) -> Feed {
+        Feed {
+            ahead: Default::default(),
+            error: None,
+            blocks,
+        }
+    }
+
+    /// The next block and its sequence number (as [`Blocks::next`]).
+    fn next(&mut self, pool: &mut Pool) -> Result<Option<Numbered>, CliError> {
+        if let Some(b) = self.ahead.pop_front() {
+            return Ok(Some(b));
+        }
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let next = self.blocks.next(pool)?;
+        Ok(next.map(|b| (self.blocks.seq - 1, b)))
     }
 }
 
-impl<'a> Iterator for Lines<'a> {
-    type Item = &'a [u8];
-    fn next(&mut self) -> Option<&'a [u8]> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        match memchr::memchr(b'\n', self.rest) {
-            Some(p) => {
-                let (line, rest) = self.rest.split_at(p);
-                self.rest = rest.get(1..).unwrap_or_default();
-                Some(line)
+/// Reads blocks of a log until `loader` is done (or [`MAX_PREFETCH`] blocks), scanning the
+/// lines of each for the text path.
+fn prefetch<T>(
+    name: Arc<str>,
+    source: Box<dyn BufRead + Send>,
+    format: super::output::Format,
+    loader: &std::thread::ScopedJoinHandle<'_, T>,
+) -> Feed {
+    let mut feed = Feed::new(Blocks::new(source, name));
+    let mut pool = Pool::default();
+    while !loader.is_finished() && feed.ahead.len() < MAX_PREFETCH {
+        match feed.blocks.next(&mut pool) {
+            Ok(Some(mut block)) => {
+                if let (Ok(b), super::output::Format::Text) = (&mut block, format) {
+                    b.pre = prescan(&b.data);
+                }
+                feed.ahead.push_back((feed.blocks.seq - 1, block));
             }
-            None => Some(std::mem::take(&mut self.rest)),
+            Ok(None) => break,
+            Err(e) => {
+                feed.error = Some(e);
+                break;
+            }
         }
     }
+    feed
 }
 
-/// Parse, decode and format one block.
+/// [`candump::scan_data_frame_in`] for every line of a block, in order.
+fn prescan(data: &[u8]) -> Vec<Option<(DataFrameScan, usize)>> {
+    let mut pre = Vec::with_capacity(data.len() / 40);
+    let mut at = 0;
+    while let Some(text) = data.get(at..).filter(|t| !t.is_empty()) {
+        match candump::scan_data_frame_in(text) {
+            Some((scan, len)) => {
+                pre.push(Some((scan, len)));
+                at += len + 1;
+            }
+            None => {
+                pre.push(None);
+                at = memchr::memchr(b'\n', text).map_or(data.len(), |p| at + p + 1);
+            }
+        }
+    }
+    pre
+}
+
+/// Parse, decode and format one block. The output buffer's bytes past what is written are
+/// scratch for the fused text path (see [`Done::len`]).
 fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> Done {
     let mut out = block.out;
-    out.reserve(block.data.len() * 3);
+    let mut pos = 0;
+    if job.formatter.fast_text().is_some() {
+        // Room for the text of the whole block at once (about 4.5 bytes out per byte in),
+        // zero-filled once per buffer: buffers are recycled with their length.
+        let want = block.data.len() * 5 + 4096;
+        if out.len() < want {
+            out.resize(want, 0);
+        }
+    } else {
+        // Only appended to: a recycled buffer starts empty.
+        out.clear();
+        out.reserve(block.data.len() * 3);
+    }
     let mut bad = Vec::new();
-    for (this, content) in (block.first_line..).zip(Lines::new(&block.data)) {
+    let fast = job.formatter.fast_text();
+    let mut scratch = Vec::new();
+    let data = &block.data[..];
+    let mut at = 0;
+    let mut this = block.first_line;
+    let mut pre = block.pre.iter();
+    while let Some(text) = data.get(at..).filter(|t| !t.is_empty()) {
+        // The common line, found and printed without looking for its end first.
+        if let Some(fast) = fast
+            && let Some((scan, len)) = match pre.next() {
+                Some(scanned) => *scanned,
+                None => candump::scan_data_frame_in(text),
+            }
+            && len <= candump::MAX_LINE_LEN
+            && fast.line(job.db, text, len, &scan, &mut out, &mut pos)
+        {
+            at += len + 1;
+            this += 1;
+            continue;
+        }
+        let (content, next) = match memchr::memchr(b'\n', text) {
+            Some(p) => (text.get(..p).unwrap_or_default(), at + p + 1),
+            None => (text, data.len()),
+        };
         let error = |column: usize, kind| ParseError {
             source_name: Some(job.source.clone()),
             line: this,
             column,
             kind,
         };
+        let raw = content
+            .strip_suffix(b"\r")
+            .unwrap_or(content)
+            .trim_ascii_end();
         if content.len() > candump::MAX_LINE_LEN {
             bad.push(error(1, ParseErrorKind::LineTooLong(content.len())));
+        } else if let Some(fast) = fast
+            && let Some(scan) = candump::scan_data_frame(content)
+            && fast.line(job.db, raw, raw.len(), &scan, &mut out, &mut pos)
+        {
         } else {
             match candump::parse_line(content) {
                 Ok(LogLine::Record(rec)) => {
                     let meaning = decoder.decode(&rec.frame);
-                    let raw = content.strip_suffix(b"\r").unwrap_or(content);
-                    job.formatter.format(
-                        &Line {
-                            raw: Some(raw.trim_ascii_end()),
-                            timestamp: rec.timestamp,
-                            precision: rec.precision,
-                            interface: rec.interface,
-                            frame: &rec.frame,
-                            meaning,
-                        },
-                        &mut out,
-                    );
+                    let line = Line {
+                        raw: Some(raw),
+                        timestamp: rec.timestamp,
+                        precision: rec.precision,
+                        interface: rec.interface,
+                        frame: &rec.frame,
+                        meaning,
+                    };
+                    if fast.is_none() {
+                        // Nothing writes past `pos`: append.
+                        job.formatter.format(&line, &mut out);
+                        pos = out.len();
+                    } else {
+                        // Over the fused path's scratch bytes, keeping them.
+                        scratch.clear();
+                        job.formatter.format(&line, &mut scratch);
+                        match out.get_mut(pos..pos + scratch.len()) {
+                            Some(dst) => dst.copy_from_slice(&scratch),
+                            None => {
+                                out.truncate(pos);
+                                out.extend_from_slice(&scratch);
+                            }
+                        }
+                        pos += scratch.len();
+                    }
                 }
                 Ok(LogLine::Other(_)) => {}
                 Err(e) => bad.push(error(e.column, e.kind)),
@@ -395,10 +564,13 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
         if job.strict && !bad.is_empty() {
             break;
         }
+        at = next;
+        this += 1;
     }
     Done {
         seq: block.seq,
         out,
+        len: pos,
         bad,
         data: block.data,
     }
@@ -408,6 +580,7 @@ fn long_line_done(seq: u64, e: ParseError) -> Done {
     Done {
         seq,
         out: Vec::new(),
+        len: 0,
         bad: vec![e],
         data: Vec::new(),
     }
@@ -415,15 +588,17 @@ fn long_line_done(seq: u64, e: ParseError) -> Done {
 
 fn run_sequential<W: Write>(
     job: &Job<'_>,
-    source: Box<dyn BufRead + Send>,
+    mut feed: Feed,
     sink: &mut Sink<W>,
 ) -> Result<(), CliError> {
-    let mut blocks = Blocks::new(source, job.source.clone());
     let mut decoder = FrameDecoder::new(job.db);
     let mut pool = Pool::default();
-    while let Some(block) = blocks.next(&mut pool)? {
+    while let Some((_, block)) = feed.next(&mut pool)? {
         let done = match block {
-            Ok(b) => decode_block(job, &mut decoder, b),
+            Ok(mut b) => {
+                b.recycle_out(&mut pool);
+                decode_block(job, &mut decoder, b)
+            }
             Err(e) => long_line_done(0, e),
         };
         sink.take(done, &mut pool)?;
@@ -433,7 +608,7 @@ fn run_sequential<W: Write>(
 
 fn run_parallel<W: Write>(
     job: &Job<'_>,
-    source: Box<dyn BufRead + Send>,
+    mut feed: Feed,
     sink: &mut Sink<W>,
     jobs: usize,
 ) -> Result<(), CliError> {
@@ -478,7 +653,6 @@ fn run_parallel<W: Write>(
             }
             Ok(())
         };
-        let mut blocks = Blocks::new(source, job.source.clone());
         let result = (|| {
             loop {
                 while in_flight >= max_in_flight {
@@ -486,17 +660,17 @@ fn run_parallel<W: Write>(
                     in_flight -= 1;
                     take(done, &mut pending, &mut pool)?;
                 }
-                match blocks.next(&mut pool)? {
+                match feed.next(&mut pool)? {
                     None => break,
-                    Some(Ok(block)) => {
+                    Some((_, Ok(mut block))) => {
+                        block.recycle_out(&mut pool);
                         if work_tx.send(block).is_err() {
                             break;
                         }
                         in_flight += 1;
                     }
-                    Some(Err(e)) => {
+                    Some((seq, Err(e))) => {
                         // An over-long line: its error takes its place in the order.
-                        let seq = blocks.seq - 1;
                         take(long_line_done(seq, e), &mut pending, &mut pool)?;
                     }
                 }
@@ -550,6 +724,77 @@ impl<'db> FrameDecoder<'db> {
         match message.decode_into(data, &mut self.decoded) {
             Ok(()) => Meaning::Signals(message, index, &self.decoded),
             Err(e) => Meaning::Error(message, self.error.insert(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::output::Format;
+
+    const LOG: &str = "(1700000000.000105) vcan0 100#0102030405060708\n\
+        (1700000000.000200) vcan0 101#FFEEDDCCBBAAA998 R\n\
+        (1700000000.000300) vcan0 108#0312F0\r\n\
+        not a frame\n\
+        (1700000000.000400) vcan0 7DF#0201000000000000\n\
+        (1700000000.000500) vcan0 108#03\n\
+        (1700000000.0005) vcan0 108#03\n\
+        (1700000000.000600) vcan0 1E5E1117#0011223344556677\n\
+        (1700000000.000700) vcan0 400##10011";
+
+    fn block(data: &str, out: Vec<u8>) -> Block {
+        Block {
+            seq: 0,
+            first_line: 1,
+            data: data.as_bytes().to_vec(),
+            out,
+            pre: Vec::new(),
+        }
+    }
+
+    /// A recycled output buffer (scratch bytes past its end, any length) gives the same
+    /// output as a fresh one, in every format: regression test for jsonl/csv blocks that
+    /// appended to the previous block's bytes.
+    #[test]
+    fn test_recycled_output_buffers_give_the_same_output() {
+        let db = Database::load(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dbc/signals.dbc"),
+        )
+        .unwrap();
+        for format in [Format::Text, Format::Jsonl, Format::Csv] {
+            let formatter = Formatter::new(format, &db);
+            let job = Job {
+                db: &db,
+                formatter: &formatter,
+                source: Arc::from("t.log"),
+                strict: false,
+            };
+            let mut decoder = FrameDecoder::new(&db);
+            let fresh = decode_block(&job, &mut decoder, block(LOG, Vec::new()));
+            let want = fresh.out[..fresh.len].to_vec();
+            assert_eq!(fresh.bad.len(), 1, "{format:?}");
+            for junk in [vec![b'#'; 3], vec![b'#'; 1 << 20], fresh.out] {
+                let again = decode_block(&job, &mut decoder, block(LOG, junk));
+                assert_eq!(
+                    String::from_utf8_lossy(&again.out[..again.len]),
+                    String::from_utf8_lossy(&want),
+                    "{format:?}"
+                );
+            }
+            // Scanned ahead or not, the same.
+            let mut b = block(LOG, Vec::new());
+            b.pre = prescan(&b.data);
+            let ahead = decode_block(&job, &mut decoder, b);
+            assert_eq!(&ahead.out[..ahead.len], &want[..], "{format:?}");
+            if format == Format::Text {
+                let text = String::from_utf8(want).unwrap();
+                assert_eq!(text.lines().count(), 7, "{text}");
+                assert!(
+                    text.contains("(1700000000.000300) vcan0 108#0312F0  GEARBOX: "),
+                    "{text}"
+                );
+            }
         }
     }
 }

@@ -14,6 +14,8 @@
 
 use std::io::Write as _;
 
+mod fast;
+
 use canrelearn::dbc::{Database, DecodeError, Decoded, Message, PhysicalValue};
 use canrelearn::frame::Frame;
 use canrelearn::log::candump::{self, Precision};
@@ -39,6 +41,8 @@ pub enum Format {
 pub struct TextPlan {
     /// Per message (database order).
     messages: Vec<MessageText>,
+    /// The fused decode-and-print path (see [`fast`]).
+    fast: fast::FastText,
 }
 
 struct MessageText {
@@ -90,8 +94,9 @@ impl TextPlan {
                     signals,
                 }
             })
-            .collect();
-        TextPlan { messages }
+            .collect::<Vec<_>>();
+        let fast = fast::FastText::new(db, &messages);
+        TextPlan { messages, fast }
     }
 }
 
@@ -209,6 +214,11 @@ impl Formatter {
         }
     }
 
+    /// The fused text path, when the format is text.
+    pub fn fast_text(&self) -> Option<&fast::FastText> {
+        (self.format == Format::Text).then_some(&self.plan.fast)
+    }
+
     /// Append one frame to `out`.
     pub fn format(&self, line: &Line<'_>, out: &mut Vec<u8>) {
         match self.format {
@@ -298,6 +308,28 @@ fn push_value_rounded(buf: &mut Vec<u8>, v: PhysicalValue, decimals: Option<u8>)
     }
 }
 
+/// A signal's value for people (text format): integers as they are, exactly scaled values
+/// with integer arithmetic, other floats rounded to the signal's resolution.
+#[inline]
+fn push_text_value(
+    buf: &mut Vec<u8>,
+    physical: PhysicalValue,
+    raw: Option<i128>,
+    scaled: Option<(i128, i128)>,
+    decimals: u8,
+) {
+    match (physical, scaled, raw) {
+        (PhysicalValue::Float(_), Some((f, o)), Some(raw)) => {
+            match raw.checked_mul(f).and_then(|x| x.checked_add(o)) {
+                Some(v) => push_scaled_decimal(buf, v, decimals),
+                None => push_value_rounded(buf, physical, Some(decimals)),
+            }
+        }
+        (PhysicalValue::Int(i), _, _) => push_int(buf, i),
+        _ => push_value_rounded(buf, physical, Some(decimals)),
+    }
+}
+
 fn text(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
     match line.raw {
         Some(raw) => buf.extend_from_slice(raw),
@@ -344,16 +376,7 @@ fn text(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
                     continue;
                 };
                 buf.extend_from_slice(&st.prefix);
-                match (s.physical, st.scaled, s.raw.as_int()) {
-                    (PhysicalValue::Float(_), Some((f, o)), Some(raw)) => {
-                        match raw.checked_mul(f).and_then(|x| x.checked_add(o)) {
-                            Some(v) => push_scaled_decimal(buf, v, st.decimals),
-                            None => push_value_rounded(buf, s.physical, Some(st.decimals)),
-                        }
-                    }
-                    (PhysicalValue::Int(i), _, _) => push_int(buf, i),
-                    _ => push_value_rounded(buf, s.physical, Some(st.decimals)),
-                }
+                push_text_value(buf, s.physical, s.raw.as_int(), st.scaled, st.decimals);
                 if !st.unit.is_empty() {
                     buf.extend_from_slice(&st.unit);
                 }

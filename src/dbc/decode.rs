@@ -580,6 +580,242 @@ impl Message {
     }
 }
 
+/// The first eight payload bytes held as little- and big-endian words, for
+/// [`FlatSignal::raw`] (shorter payloads are zero-padded).
+pub struct PayloadWord(Word);
+
+impl PayloadWord {
+    /// The words of `data` (bytes past the eighth are ignored).
+    #[inline(always)]
+    pub fn new(data: &[u8]) -> PayloadWord {
+        PayloadWord(Word::new(data))
+    }
+}
+
+/// An integer signal of a message that [`Message::flat_signals`] can decode without the
+/// multiplexing tree: its bits lie in the first eight bytes. Decoding it gives exactly what
+/// [`Message::decode_into`] gives for it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlatSignal {
+    index: usize,
+    plan: Plan,
+}
+
+impl FlatSignal {
+    /// Index into [`Message::signals`].
+    pub fn index(&self) -> usize {
+        self.index
+    }
+    /// One past the last payload byte the signal reads: a shorter payload does not carry it
+    /// (the decoder then leaves it out).
+    #[inline(always)]
+    pub fn end_byte(&self) -> usize {
+        usize::from(self.plan.extract.end_byte)
+    }
+    /// The size in bits.
+    pub fn size(&self) -> u8 {
+        self.plan.extract.size
+    }
+    /// Whether the raw value is two's complement.
+    pub fn is_signed(&self) -> bool {
+        self.plan.signed
+    }
+    /// The smallest and largest raw values.
+    pub fn raw_range(&self) -> (i128, i128) {
+        self.plan.extract.int_range(self.plan.signed)
+    }
+    /// `(factor, offset)` when the physical value is the integer `raw * factor + offset`
+    /// ([`PhysicalValue::Int`], barring an `i128` overflow); `None` when it is a float.
+    pub fn int_scaling(&self) -> Option<(i64, i64)> {
+        match self.plan.conversion {
+            Conversion::IntIdentity => Some((1, 0)),
+            Conversion::IntLinear { factor, offset } => Some((factor, offset)),
+            Conversion::Float { .. } | Conversion::FloatIdentity => None,
+        }
+    }
+    /// The raw bits, zero-extended (sign-extend with [`FlatSignal::raw`]).
+    #[inline(always)]
+    pub fn bits(&self, word: &PayloadWord) -> u64 {
+        word.0.bits(&self.plan.extract)
+    }
+    /// Where the bits are, in 8 bytes, for hot loops that keep their own tables.
+    pub fn flat_bits(&self) -> FlatBits {
+        let e = &self.plan.extract;
+        FlatBits {
+            mask: e.mask(),
+            shift: e.word_shift,
+            big_endian: e.big_endian,
+            unused: if self.plan.signed { 64 - e.size } else { 0 },
+            end_byte: e.end_byte,
+        }
+    }
+    /// The raw value, as [`Message::decode_into`] reads it.
+    #[inline(always)]
+    pub fn raw(&self, word: &PayloadWord) -> RawValue {
+        self.plan
+            .extract
+            .raw(&word.0, self.plan.signed, self.plan.value_type)
+    }
+    /// The raw value as a sign-extended integer (`u64` bits reinterpreted above `i64::MAX`
+    /// for unsigned 64-bit signals: check [`FlatSignal::raw_range`] before relying on it).
+    #[inline(always)]
+    pub fn raw_i64(&self, word: &PayloadWord) -> i64 {
+        self.flat_bits().raw_i64(word)
+    }
+    /// The physical value of a raw value, as [`Message::decode_into`] computes it.
+    #[inline]
+    pub fn physical(&self, raw: RawValue) -> PhysicalValue {
+        self.plan.conversion.apply(raw)
+    }
+}
+
+/// Where a [`FlatSignal`]'s bits are (a compact copy for hot loops: shift, mask and sign
+/// extension precomputed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlatBits {
+    mask: u64,
+    shift: u8,
+    big_endian: bool,
+    /// `64 - size` for signed signals (the sign-extending shift), 0 for unsigned ones.
+    unused: u8,
+    end_byte: u8,
+}
+
+impl FlatBits {
+    /// As [`FlatSignal::end_byte`].
+    #[inline(always)]
+    pub fn end_byte(&self) -> usize {
+        usize::from(self.end_byte)
+    }
+    /// As [`FlatSignal::bits`].
+    #[inline(always)]
+    pub fn bits(&self, word: &PayloadWord) -> u64 {
+        let w = if self.big_endian {
+            word.0.be
+        } else {
+            word.0.le
+        };
+        (w >> (self.shift & 63)) & self.mask
+    }
+    /// As [`FlatSignal::raw_i64`].
+    #[inline(always)]
+    pub fn raw_i64(&self, word: &PayloadWord) -> i64 {
+        let unused = u32::from(self.unused & 63);
+        ((self.bits(word) << unused) as i64) >> unused
+    }
+}
+
+/// A message multiplexed on one level, as [`Message::flat_mux`] gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlatMux {
+    /// The signals decoded for every frame, in order (the multiplexor among them).
+    pub root: Vec<FlatSignal>,
+    /// The multiplexor.
+    pub multiplexor: FlatSignal,
+    /// Sorted, disjoint inclusive intervals of the multiplexor's selector
+    /// ([`PhysicalValue::selector`]), each with the signals it adds after `root`, in order.
+    pub branches: Vec<(i128, i128, Vec<FlatSignal>)>,
+}
+
+impl FlatMux {
+    /// The branch the multiplexor selects in `word` (`None`: a payload of `len` bytes does
+    /// not reach the multiplexor, or its value selects nothing).
+    #[inline]
+    pub fn select(&self, word: &PayloadWord, len: usize) -> Option<usize> {
+        if self.multiplexor.end_byte() > len {
+            return None;
+        }
+        let v = self
+            .multiplexor
+            .physical(self.multiplexor.raw(word))
+            .selector()?;
+        let i = self.branches.partition_point(|b| b.1 < v);
+        self.branches.get(i).filter(|b| b.0 <= v).map(|_| i)
+    }
+}
+
+impl Message {
+    /// The decoding tree of a message of at most 8 bytes with only integer signals that is
+    /// multiplexed on one level: one multiplexor among the root signals, selecting among sets
+    /// of signals that hold no multiplexor. `None` for any other message. For a payload at
+    /// least [`Message::size`] long, the root signals the payload reaches, then those of the
+    /// selected branch it reaches, are what [`Message::decode_into`] decodes, in its order.
+    pub fn flat_mux(&self) -> Option<FlatMux> {
+        if !self.word_path || self.switches.len() != 1 {
+            return None;
+        }
+        let flat = |signals: &[u32]| -> Option<Vec<FlatSignal>> {
+            signals
+                .iter()
+                .map(|&si| {
+                    let plan = *self.plans.get(si as usize)?;
+                    (plan.value_type == ValueType::Integer && plan.extract.end_byte <= 8).then_some(
+                        FlatSignal {
+                            index: si as usize,
+                            plan,
+                        },
+                    )
+                })
+                .collect()
+        };
+        let root = self.nodes.first()?;
+        let sw = self.switches.first()?;
+        if root.switches.as_slice() != [0] {
+            return None;
+        }
+        let multiplexor = FlatSignal {
+            index: sw.signal as usize,
+            plan: *self.plans.get(sw.signal as usize)?,
+        };
+        if multiplexor.plan.value_type != ValueType::Integer {
+            return None;
+        }
+        let branches = sw
+            .intervals
+            .iter()
+            .map(|&(lo, hi, node)| {
+                let node = self.nodes.get(node as usize)?;
+                node.switches
+                    .is_empty()
+                    .then(|| flat(&node.signals))
+                    .flatten()
+                    .map(|signals| (lo, hi, signals))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(FlatMux {
+            root: flat(&root.signals)?,
+            multiplexor,
+            branches,
+        })
+    }
+
+    /// The signals [`Message::decode_into`] decodes, in its order, when the message needs no
+    /// multiplexing tree, has at most 8 bytes and only integer signals (no `SIG_VALTYPE_`
+    /// floats); `None` otherwise. For a payload at least [`Message::size`] long, decoding
+    /// each signal whose [`FlatSignal::end_byte`] the payload reaches gives the same signals
+    /// as `decode_into`.
+    pub fn flat_signals(&self) -> Option<Vec<FlatSignal>> {
+        if !self.word_path || !self.switches.is_empty() {
+            return None;
+        }
+        let Some(root) = self.nodes.first() else {
+            return Some(Vec::new());
+        };
+        root.signals
+            .iter()
+            .map(|&si| {
+                let plan = *self.plans.get(si as usize)?;
+                (plan.value_type == ValueType::Integer && plan.extract.end_byte <= 8).then_some(
+                    FlatSignal {
+                        index: si as usize,
+                        plan,
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
 impl Database {
     /// Decodes a payload for `id` into `out`. `Ok(None)` when no message has this id (then
     /// `out` is left untouched); otherwise the message that was decoded.
@@ -704,6 +940,43 @@ mod tests {
             c.apply(RawValue::Unsigned(u64::MAX)),
             PhysicalValue::Int(i128::from(u64::MAX))
         );
+    }
+
+    #[test]
+    fn test_flat_bits_read_what_the_plans_read() {
+        let data = [0x9A, 0x34, 0xF6, 0x78, 0x9A, 0xBC, 0xDE, 0xF0];
+        let word = PayloadWord::new(&data);
+        for size in 1..=64u8 {
+            for start in 0..64u64 {
+                for order in [ByteOrder::LittleEndian, ByteOrder::BigEndian] {
+                    let Some(extract) = Extract::new(start, size, order) else {
+                        continue;
+                    };
+                    if extract.end_byte > 8 {
+                        continue;
+                    }
+                    for signed in [false, true] {
+                        let flat = FlatSignal {
+                            index: 0,
+                            plan: Plan {
+                                extract,
+                                signed,
+                                value_type: ValueType::Integer,
+                                conversion: Conversion::IntIdentity,
+                            },
+                        };
+                        let raw = flat.raw(&word);
+                        let want = match raw {
+                            RawValue::Signed(i) => i,
+                            RawValue::Unsigned(u) => u as i64,
+                            _ => unreachable!(),
+                        };
+                        assert_eq!(flat.flat_bits().raw_i64(&word), want, "{start} {size}");
+                        assert_eq!(flat.flat_bits().bits(&word), word.0.bits(&extract));
+                    }
+                }
+            }
+        }
     }
 
     #[test]

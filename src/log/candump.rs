@@ -502,6 +502,277 @@ fn parse_canonical(s: &[u8]) -> Option<RawRecord> {
     })
 }
 
+/// A classic data frame's id and payload, as [`scan_data_frame`] finds them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DataFrameScan {
+    /// The identifier.
+    pub id: Id,
+    /// The payload in its first `len` bytes, zeros after.
+    pub data: [u8; 8],
+    /// The payload length, 0 to 8.
+    pub len: usize,
+}
+
+impl DataFrameScan {
+    /// The payload.
+    #[inline]
+    pub fn payload(&self) -> &[u8] {
+        self.data.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// The quickest look at a log line (without its `\n`) for consumers that only need the frame
+/// of the common shape `(SECS.FRAC) IFACE ID#HEX[ R|T]` (at most 10 seconds digits): its id and
+/// payload, without building a [`Record`]. `None` for every other line, well-formed or not,
+/// which [`parse_line`] then handles. Where it answers, [`parse_line`] gives a record with a
+/// classic data frame of this id and payload (a property test holds them to that).
+#[inline]
+pub fn scan_data_frame(line: &[u8]) -> Option<DataFrameScan> {
+    let s = line.get(..trimmed_len(line))?;
+    let (scan, p) = scan_core(s)?;
+    if p < s.len() {
+        // Blanks, then `R` or `T`, and nothing else.
+        let q = skip_blanks(s, p);
+        if q == p || q + 1 != s.len() || !matches!(s.get(q), Some(b'R' | b'T')) {
+            return None;
+        }
+    }
+    Some(scan)
+}
+
+/// [`scan_data_frame`] on the first line of `text` when that line ends right after its data
+/// (then `\n` or the end of `text`): the scan and the line's length. `None` otherwise, also for
+/// lines [`scan_data_frame`] would take (trailing blanks, `\r`, a direction).
+#[inline]
+pub fn scan_data_frame_in(text: &[u8]) -> Option<(DataFrameScan, usize)> {
+    let (scan, p) = scan_core(text)?;
+    match text.get(p) {
+        None | Some(b'\n') => Some((scan, p)),
+        Some(_) => None,
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes of `s` from `p`, little-endian, if there are eight.
+#[inline(always)]
+fn load8(s: &[u8], p: usize) -> Option<u64> {
+    let b: [u8; 8] = s.get(p..p + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(b))
+}
+
+/// Per byte of `x`, the high bit set where the byte is strictly between `m` and `n`
+/// (`m < n <= 128`; bytes with the high bit set never match). Bit Twiddling Hacks' `hasbetween`,
+/// kept per byte: no borrow or carry crosses a byte.
+#[inline(always)]
+fn between(x: u64, m: u8, n: u8) -> u64 {
+    let low = x & (ONES * 127);
+    (ONES * (127 + u64::from(n))).wrapping_sub(low)
+        & !x
+        & (low + ONES * (127 - u64::from(m)))
+        & HIGH
+}
+
+/// High bit set in each byte of `x` that is a decimal digit.
+#[inline(always)]
+fn digit_mask(x: u64) -> u64 {
+    between(x, b'0' - 1, b'9' + 1)
+}
+
+/// High bit set in each byte of `x` that is a hex digit.
+#[inline(always)]
+fn hex_mask(x: u64) -> u64 {
+    digit_mask(x) | between(x | (ONES * 0x20), b'a' - 1, b'f' + 1)
+}
+
+/// How many of the low bytes of `mask` (from [`digit_mask`] / [`hex_mask`]) match in a row.
+#[inline(always)]
+fn run(mask: u64) -> usize {
+    ((!mask & HIGH).trailing_zeros() / 8) as usize
+}
+
+/// The run of decimal digits from `p`: (count, offset past them).
+#[inline(always)]
+fn digit_run(s: &[u8], p: usize) -> usize {
+    let mut n = 0;
+    while let Some(x) = load8(s, p + n) {
+        let r = run(digit_mask(x));
+        n += r;
+        if r < 8 {
+            return n;
+        }
+    }
+    while s.get(p + n).is_some_and(u8::is_ascii_digit) {
+        n += 1;
+    }
+    n
+}
+
+/// Eight hex digits (already checked) to four bytes, the first digit the high nibble of the
+/// first (lowest) byte.
+#[inline(always)]
+fn hex8(x: u64) -> u64 {
+    // Digit values: '0'-'9' low nibble; letters low nibble + 9.
+    let v = (x & (ONES * 0x0F)) + ((x >> 6) & ONES) * 9;
+    // Pairs: (first << 4 | second) in the low byte of each 16-bit lane.
+    let t = ((v & 0x000F_000F_000F_000F) << 4) | ((v & 0x0F00_0F00_0F00_0F00) >> 8);
+    let t = (t | (t >> 8)) & 0x0000_FFFF_0000_FFFF;
+    (t | (t >> 16)) & 0xFFFF_FFFF
+}
+
+/// Whether `s` starts with `(SSSSSSSSSS.UUUUUU)` and a blank (an epoch time in
+/// microseconds, what nearly every log has), checked with three 8-byte loads.
+#[inline(always)]
+fn epoch_micros(s: &[u8]) -> Option<()> {
+    let (a, b, c) = (load8(s, 1)?, load8(s, 9)?, load8(s, 12)?);
+    // Bytes 1-8 digits; 9-10 digits, 11 '.'; 12-17 digits, 18 ')', 19 a blank.
+    let ok = digit_mask(a) == HIGH
+        && digit_mask(b) & 0xFFFF == 0x8080
+        && (b >> 16) & 0xFF == u64::from(b'.')
+        && digit_mask(c) & 0xFFFF_FFFF_FFFF == 0x8080_8080_8080
+        && (c >> 48) & 0xFF == u64::from(b')')
+        && is_blank((c >> 56) as u8);
+    ok.then_some(())
+}
+
+/// The frame of `(SECS.FRAC) IFACE ID#HEX` at the start of `s`, and the offset just past the
+/// hex data (which ends at the first byte that is not a hex digit). No byte class accepted
+/// here includes `\n`, so the scan never crosses a line.
+#[inline(always)]
+fn scan_core(s: &[u8]) -> Option<(DataFrameScan, usize)> {
+    if *s.first()? != b'(' {
+        return None;
+    }
+    let mut p = match epoch_micros(s) {
+        // `(` 10 digits `.` 6 digits `)` and a blank, checked at once.
+        Some(()) => 20,
+        None => {
+            // Seconds, 1 to 10 digits: any such timestamp fits a `Timestamp`.
+            let n = digit_run(s, 1);
+            if !(1..=10).contains(&n) || *s.get(1 + n)? != b'.' {
+                return None;
+            }
+            let frac_start = 2 + n;
+            let n = digit_run(s, frac_start);
+            let p = frac_start + n;
+            if !matches!(n, 6 | 9) || *s.get(p)? != b')' || !is_blank(*s.get(p + 1)?) {
+                return None;
+            }
+            p + 2
+        }
+    };
+    p = skip_blanks(s, p);
+    // Interface: printable ASCII up to a blank, 8 bytes at a time.
+    let iface_start = p;
+    loop {
+        match load8(s, p) {
+            Some(x) => {
+                let n = run(between(x, 0x20, 0x7F));
+                p += n;
+                if n < 8 {
+                    if !is_blank(*s.get(p)?) {
+                        return None;
+                    }
+                    break;
+                }
+            }
+            None => {
+                let b = *s.get(p)?;
+                if is_blank(b) {
+                    break;
+                }
+                if !(0x21..0x7F).contains(&b) {
+                    return None;
+                }
+                p += 1;
+            }
+        }
+    }
+    if p == iface_start {
+        return None;
+    }
+    p = skip_blanks(s, p);
+    // Identifier: 3 or 8 hex digits, then '#'.
+    let id = match load8(s, p) {
+        Some(x) => {
+            let n = run(hex_mask(x));
+            if *s.get(p + n)? != b'#' {
+                return None;
+            }
+            let id = match n {
+                3 => Id::new(
+                    (u32::from(hexval((x & 0xFF) as u8)) << 8)
+                        | (u32::from(hexval((x >> 8 & 0xFF) as u8)) << 4)
+                        | u32::from(hexval((x >> 16 & 0xFF) as u8)),
+                    false,
+                )?,
+                8 => Id::extended((hex8(x) as u32).swap_bytes())?,
+                _ => return None,
+            };
+            p += n;
+            id
+        }
+        None => {
+            let id_start = p;
+            let mut raw: u32 = 0;
+            loop {
+                let b = *s.get(p)?;
+                if b == b'#' {
+                    break;
+                }
+                let v = hexval(b);
+                if v > 15 || p - id_start == 8 {
+                    return None;
+                }
+                raw = (raw << 4) | u32::from(v);
+                p += 1;
+            }
+            match p - id_start {
+                3 => Id::new(raw, false)?,
+                8 => Id::extended(raw)?,
+                _ => return None,
+            }
+        }
+    };
+    p += 1;
+    // Data: up to 16 hex digits, 8 at a time when the text has 17 bytes from here (the 17th
+    // must end the run), else one pair at a time.
+    if let (Some(x1), Some(x2), Some(&after)) = (load8(s, p), load8(s, p + 8), s.get(p + 16)) {
+        let (m1, m2) = (hex_mask(x1), hex_mask(x2));
+        let n1 = run(m1);
+        let digits = if n1 < 8 { n1 } else { 8 + run(m2) };
+        if digits % 2 != 0 || (digits == 16 && hexval(after) <= 15) {
+            return None;
+        }
+        let len = digits / 2;
+        let bytes = hex8(x1) | (hex8(x2) << 32);
+        let keep = if len == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * len)) - 1
+        };
+        let data = (bytes & keep).to_le_bytes();
+        return Some((DataFrameScan { id, data, len }, p + digits));
+    }
+    let mut data = [0u8; 8];
+    let mut len = 0;
+    while let Some(&h) = s.get(p) {
+        let hi = hexval(h);
+        if hi > 15 {
+            break;
+        }
+        let lo = hexval(*s.get(p + 1)?);
+        if lo > 15 {
+            return None;
+        }
+        *data.get_mut(len)? = (hi << 4) | lo;
+        len += 1;
+        p += 2;
+    }
+    Some((DataFrameScan { id, data, len }, p))
+}
+
 /// The general parser: every form of the grammar, and a precise error for anything else.
 fn parse_raw_general(s: &[u8]) -> Result<RawLine, LineError> {
     let mut p = skip_blanks(s, 0);

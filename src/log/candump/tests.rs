@@ -882,6 +882,125 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+    /// `scan_data_frame` answers only for lines `parse_line` reads as the same classic data
+    /// frame, and it answers for the canonical lines the writer produces.
+    #[test]
+    fn test_scan_agrees_with_parse_line(line in arb_near_canonical_line()) {
+        if let Some(scan) = scan_data_frame(&line) {
+            match parse_line(&line) {
+                Ok(Line::Record(r)) => {
+                    prop_assert!(matches!(r.frame, Frame::Classic(_)), "{:?}", r.frame);
+                    prop_assert_eq!(r.frame.id(), Some(scan.id));
+                    prop_assert_eq!(r.frame.payload(), Some(scan.payload()));
+                }
+                other => prop_assert!(false, "parse_line gave {other:?} for {:?}", String::from_utf8_lossy(&line)),
+            }
+        }
+    }
+
+    /// `scan_data_frame_in` reads the first line of a text exactly as `scan_data_frame` reads
+    /// that line, when it answers.
+    #[test]
+    fn test_scan_in_text_agrees_with_scan_of_the_line(
+        line in arb_near_canonical_line(),
+        next in prop_oneof![Just(&b""[..]), Just(&b"\n"[..]), Just(&b"\n(1.000000) can0 123#00\n"[..]), Just(&b"\r\n"[..]), Just(&b" \n"[..])],
+    ) {
+        let mut text = line.clone();
+        text.extend_from_slice(next);
+        if let Some((scan, len)) = scan_data_frame_in(&text) {
+            prop_assert_eq!(len, line.len());
+            prop_assert_eq!(scan_data_frame(&line), Some(scan));
+        } else if next.first().is_none_or(|&b| b == b'\n') && scan_data_frame(&line).is_some() {
+            // Only lines ending in a direction or blanks are left to the line scan.
+            let last = line.last().copied();
+            prop_assert!(matches!(last, Some(b'R' | b'T' | b' ' | b'\t' | b'\r')), "{:?}", String::from_utf8_lossy(&line));
+        }
+    }
+
+    #[test]
+    fn test_scan_takes_what_the_writer_writes(r in arb_record()) {
+        let mut line = Vec::new();
+        format_record(&mut line, &r.as_record(), &WriteOptions::default());
+        line.pop();
+        let common = matches!(r.frame, Frame::Classic(c) if c.raw_dlc().is_none())
+            && r.timestamp.secs() < 10_000_000_000;
+        prop_assert_eq!(scan_data_frame(&line).is_some(), common, "{:?}", String::from_utf8_lossy(&line));
+    }
+}
+
+#[test]
+fn test_swar_classes_match_the_byte_classes() {
+    for b in 0..=255u8 {
+        let x = u64::from_le_bytes([b, b'0', b, b'x', 0xFF, b, b'F', b]);
+        let (d, h) = (digit_mask(x), hex_mask(x));
+        for (i, &c) in x.to_le_bytes().iter().enumerate() {
+            assert_eq!(d >> (8 * i + 7) & 1 == 1, c.is_ascii_digit(), "{c:#x}");
+            assert_eq!(h >> (8 * i + 7) & 1 == 1, c.is_ascii_hexdigit(), "{c:#x}");
+        }
+    }
+    assert_eq!(hex8(u64::from_le_bytes(*b"0aF19bC2")), 0xC29B_F10A);
+}
+
+#[test]
+fn test_scan_of_edge_lines() {
+    let scan = scan_data_frame(b"(1700000000.000105) vcan0 2F6#FEB9DC4B1EBE55E5\r").unwrap();
+    assert_eq!(scan.id, Id::new(0x2F6, false).unwrap());
+    assert_eq!(
+        scan.payload(),
+        [0xFE, 0xB9, 0xDC, 0x4B, 0x1E, 0xBE, 0x55, 0xE5]
+    );
+    assert_eq!(scan_data_frame(b"(0.000000) can0 123#").unwrap().len, 0);
+    assert!(scan_data_frame(b"(1.000000000) can0 12345678#01 T  ").is_some());
+    let text = b"(1.000000) can0 123#0102\n(2.000000) can0 124#03\n";
+    let (scan, len) = scan_data_frame_in(text).unwrap();
+    assert_eq!((scan.payload(), len), (&[1u8, 2][..], 24));
+    let (scan, len) = scan_data_frame_in(&text[25..]).unwrap();
+    assert_eq!((scan.payload(), len), (&[3u8][..], 22));
+    assert!(scan_data_frame_in(b"(1.000000) can0 123#0102 R\n").is_none());
+    // Data read 8 digits at a time: every length, and a 9th byte refused.
+    for n in 0..=9usize {
+        let hex: String = (0..n).map(|i| format!("{:02X}", 0xA0 + i)).collect();
+        let line = format!("(1700000000.000000) can0 123#{hex}\n(1700000000.000001) can0 123#00\n");
+        let got = scan_data_frame_in(line.as_bytes());
+        if n <= 8 {
+            let (scan, len) = got.unwrap();
+            let want: Vec<u8> = (0..n).map(|i| 0xA0 + i as u8).collect();
+            assert_eq!((scan.payload(), len), (&want[..], 29 + 2 * n));
+            assert!(scan.data[n..].iter().all(|&b| b == 0));
+        } else {
+            assert!(got.is_none());
+        }
+    }
+    assert!(scan_data_frame_in(b"(1.000000) can0 123#0102\r\n").is_none());
+    for line in [
+        &b"(1700000000.000105) vcan0 2F6#FEB9DC4B1EBE55E5E5"[..],
+        b"(1700000000.000105) vcan0 2F6#FEB",
+        b"(1700000000.000105) vcan0 2F6#FE R R",
+        b"(1700000000.000105) vcan0 2F6#FE RT",
+        b"(1700000000.000105) vcan0 2F6#FE X",
+        b"(1700000000.000105) vcan0 2F6#FER",
+        b"(1700000000.000105) vcan0 2F6#FE\tx",
+        b"(1700000000.000105) vcan0 2F6#FEx",
+        b"(1700000000.000105) vcan0 2F6##1FEB9",
+        b"(1700000000.000105) vcan0 2F6#R",
+        b"(1700000000.000105) vcan0 800#00",
+        b"(17000000000.000105) vcan0 123#00",
+        b"(1700000000.000105)vcan0 123#00",
+        b"(1700000000.000105) vcan0 20000004#0004000000000000",
+        b"(1700000000.0001) vcan0 123#00",
+        b"(1700000000.000105) vcan0",
+        b"1700000000.000105 vcan0 123#00",
+    ] {
+        assert!(
+            scan_data_frame(line).is_none(),
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
 #[test]
 fn test_fast_path_takes_the_common_lines() {
     for line in [

@@ -1,0 +1,1004 @@
+//! The fused text path of `decode`: a classic data frame found by
+//! [`scan_data_frame`](canrelearn::log::candump::scan_data_frame) is decoded and printed in one pass, straight from the payload
+//! word into the output, without the intermediate [`Decoded`](canrelearn::dbc::Decoded)
+//! buffer, the `i128` [`PhysicalValue`](canrelearn::dbc::PhysicalValue) or a `memcpy` call per fragment.
+//!
+//! Contract: [`FastText::line`] prints exactly what [`Formatter::format`](super::Formatter)
+//! prints in the text format for the same line (property tests hold them to that), or writes
+//! nothing and returns `false` when the frame needs the general path (multiplexed messages,
+//! messages longer than 8 bytes or with float signals, payloads shorter than the message).
+//!
+//! Per message, the plan keeps a compact array of signals (where the bits are, integer
+//! scaling, offsets of the `, NAME=` / ` unit` / ` (label)` fragments in one text arena padded
+//! so that every short fragment is one constant-size copy) and, for signals of at most
+//! [`DENSE_LABEL_BITS`] bits, their labels by raw bits.
+
+use canrelearn::dbc::{Database, FlatBits, FlatMux, FlatSignal, Message, PayloadWord};
+use canrelearn::log::candump::DataFrameScan;
+
+use super::{MessageText, push_scaled_decimal, push_text_value};
+
+/// Fragments up to this length are copied in one constant-size copy.
+const FRAG: usize = 48;
+
+/// Signals up to this size get a table of their labels by raw bits.
+const DENSE_LABEL_BITS: u8 = 10;
+
+/// No label table (the signal has no value table).
+const NO_LABELS: u32 = u32::MAX;
+/// Labels looked up in the signal's value table.
+const SPARSE_LABELS: u32 = u32::MAX - 1;
+
+/// The fused plans of every message of a database.
+pub struct FastText {
+    /// Per message (database order); `None`: the general path.
+    messages: Vec<Option<FastMessage>>,
+}
+
+/// A message printed straight from the payload.
+struct FastMessage {
+    size: usize,
+    /// `  NAME`, then every fragment, then [`FRAG`] bytes of padding.
+    text: Vec<u8>,
+    header_len: usize,
+    /// Every signal lies within `size` bytes, so every frame the plan takes decodes them all:
+    /// the fixed texts between values are joined (`lead`/`tail`).
+    joined: bool,
+    /// The most a frame's text past the line can take, scratch included.
+    max_len: usize,
+    signals: Vec<FastSignal>,
+    /// Parallel to `signals`: the full signal and the text plan's exact decimal scaling, for
+    /// general values and sparse labels.
+    cold: Vec<(FlatSignal, Option<(i128, i128)>)>,
+    labels: Vec<LabelTable>,
+    /// One level of multiplexing: `signals` holds the root signals, then every branch's.
+    mux: Option<MuxPlan>,
+}
+
+/// Where the branches of a [`FlatMux`] are in [`FastMessage::signals`].
+struct MuxPlan {
+    plan: FlatMux,
+    root_len: usize,
+    ranges: Vec<std::ops::Range<usize>>,
+}
+
+/// The hot part of one signal.
+#[derive(Clone, Copy)]
+struct FastSignal {
+    bits: FlatBits,
+    factor: i64,
+    offset: i64,
+    value: Value,
+    decimals: u8,
+    prefix_len: u8,
+    unit_len: u8,
+    prefix_at: u32,
+    unit_at: u32,
+    /// With `joined` messages: the text before the value (the header and `: NAME=` for the
+    /// first signal, `, NAME=` after a labelled signal, else nothing) and after it (the unit,
+    /// then `, NEXT=` unless this signal may have a label).
+    lead_at: u32,
+    tail_at: u32,
+    lead_len: u16,
+    tail_len: u16,
+    /// Index into `labels`, or [`NO_LABELS`] / [`SPARSE_LABELS`].
+    labels: u32,
+}
+
+/// How a value prints; each gives exactly what [`push_text_value`] gives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Value {
+    /// `raw * factor + offset`, an integer that fits `i64` for every raw value.
+    Int,
+    /// `(raw * factor + offset) / 10^decimals`, the numerator fitting `i64` for every raw value.
+    Scaled,
+    /// Through [`PhysicalValue`](canrelearn::dbc::PhysicalValue) and [`push_text_value`].
+    General,
+}
+
+/// Labels by raw bits: 0 for none, else 1 + the index into `frags` (offset and length of
+/// ` (label)` in the message's text).
+struct LabelTable {
+    by_bits: Box<[u16]>,
+    frags: Vec<(u32, u32)>,
+}
+
+/// Writes into a buffer's bytes at `pos`, in constant-size copies that may spill scratch bytes
+/// past what they mean to write (the caller sizes the buffer for the worst case; should it
+/// still run out, `overflow` is set and the line goes to the general path).
+struct Cursor<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+    overflow: bool,
+}
+
+impl Cursor<'_> {
+    /// Writes the first `len` bytes of `chunk`, all `N` bytes copied.
+    #[inline(always)]
+    fn chunk<const N: usize>(&mut self, chunk: &[u8; N], len: usize) {
+        match self
+            .buf
+            .get_mut(self.pos..self.pos + N)
+            .and_then(|d| <&mut [u8; N]>::try_from(d).ok())
+        {
+            Some(dst) => *dst = *chunk,
+            None => self.overflow = true,
+        }
+        self.pos += len;
+    }
+
+    /// Writes `text[at..at + len]`, short fragments in one [`FRAG`]-byte copy (the arenas are
+    /// padded so that the copy stays inside them).
+    #[inline(always)]
+    fn frag(&mut self, text: &[u8], at: usize, len: usize) {
+        if len <= FRAG
+            && let Some(chunk) = text.get(at..at + FRAG)
+            && let Ok(chunk) = <&[u8; FRAG]>::try_from(chunk)
+        {
+            self.chunk(chunk, len);
+        } else if let Some(frag) = text.get(at..at + len) {
+            self.slice(frag);
+        } else {
+            self.overflow = true;
+        }
+    }
+
+    #[inline(always)]
+    fn slice(&mut self, s: &[u8]) {
+        match self.buf.get_mut(self.pos..self.pos + s.len()) {
+            Some(dst) => dst.copy_from_slice(s),
+            None => self.overflow = true,
+        }
+        self.pos += s.len();
+    }
+
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        match self.buf.get_mut(self.pos) {
+            Some(dst) => *dst = b,
+            None => self.overflow = true,
+        }
+        self.pos += 1;
+    }
+
+    /// A `u64` in decimal.
+    #[inline(always)]
+    fn u64(&mut self, n: u64) {
+        if n < 10 {
+            self.byte(b'0' + n as u8);
+        } else if n < 100 {
+            self.chunk(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8], 2);
+        } else if n < 10_000 {
+            let d = digits4(n as u32);
+            let lead = d.trailing_zeros() / 8;
+            let digits = (d | 0x3030_3030) >> (8 * lead);
+            self.chunk(&digits.to_le_bytes(), 4 - lead as usize);
+        } else if n < 100_000_000 {
+            let d = digits8(n as u32);
+            // Leading zero digits are the zero low bytes.
+            let lead = d.trailing_zeros() / 8;
+            let digits = (d | 0x3030_3030_3030_3030) >> (8 * lead);
+            self.chunk(&digits.to_le_bytes(), 8 - lead as usize);
+        } else {
+            self.slice(itoa::Buffer::new().format(n).as_bytes());
+        }
+    }
+
+    /// An `i64` in decimal, like [`push_int`](super::push_int).
+    #[inline(always)]
+    fn i64(&mut self, i: i64) {
+        if i < 0 {
+            self.byte(b'-');
+        }
+        self.u64(i.unsigned_abs());
+    }
+
+    /// `v / 10^d` in decimal, like [`push_scaled_decimal`]: trailing zeros dropped but one
+    /// digit kept after the point (`d = 0` prints the integer).
+    #[inline]
+    fn scaled(&mut self, v: i64, d: u8) {
+        if d == 0 {
+            return self.i64(v);
+        }
+        if d > 9 {
+            let mut tmp = Vec::new();
+            push_scaled_decimal(&mut tmp, i128::from(v), d);
+            return self.slice(&tmp);
+        }
+        if v < 0 {
+            self.byte(b'-');
+        }
+        let u = v.unsigned_abs();
+        // One or two decimals (factors 0.1, 0.5, 0.01, ...) take a short way.
+        if d == 1 {
+            self.u64(u / 10);
+            self.chunk(&[b'.', b'0' + (u % 10) as u8], 2);
+            return;
+        }
+        if d == 2 {
+            self.u64(u / 100);
+            let frac = (u % 100) as u8;
+            let (tens, ones) = (frac / 10, frac % 10);
+            self.chunk(
+                &[b'.', b'0' + tens, b'0' + ones],
+                if ones == 0 { 2 } else { 3 },
+            );
+            return;
+        }
+        let (int, frac) = split_decimal(u, d);
+        self.u64(int);
+        if frac == 0 {
+            self.chunk(b".0", 2);
+            return;
+        }
+        // frac < 10^9: the last d of its 9 digits (with leading zeros), trailing zeros cut.
+        let hi = (frac / 100_000_000) as u8;
+        let d8 = digits8((frac % 100_000_000) as u32);
+        let trailing = d8.leading_zeros() / 8;
+        let keep = usize::from(d) - trailing as usize;
+        // `.` and the digits: byte 0 is '.', then the 9 digits' last d.
+        let digits = (u128::from(d8 | 0x3030_3030_3030_3030) << 16)
+            | (u128::from(b'0' + hi) << 8)
+            | u128::from(b'.');
+        // Drop the 9 - d leading digits (keeping the '.').
+        let skip = 9 - usize::from(d);
+        let shifted = ((digits >> (8 * (skip + 1))) << 8) | u128::from(b'.');
+        self.chunk(&shifted.to_le_bytes(), keep + 1);
+    }
+}
+
+/// Appends `frag` to the arena, returning its offset.
+fn add_text(text: &mut Vec<u8>, frag: &[u8]) -> Option<u32> {
+    let at = u32::try_from(text.len()).ok()?;
+    text.extend_from_slice(frag);
+    Some(at)
+}
+
+impl FastText {
+    /// The plans; `texts` are the text plan's fragments per message (database order).
+    pub(super) fn new(db: &Database, texts: &[MessageText]) -> FastText {
+        FastText {
+            messages: db
+                .messages()
+                .iter()
+                .zip(texts)
+                .map(|(m, mt)| FastMessage::new(m, mt))
+                .collect(),
+        }
+    }
+
+    /// Prints the frame of a line found by [`scan_data_frame`](canrelearn::log::candump::scan_data_frame) at `*pos` in `buf`
+    /// (bytes past `*pos` are scratch: the buffer grows as needed and is never cut back here),
+    /// advancing `*pos`. The line as it is shown is `text[..len]`. `false`, with `*pos`
+    /// unchanged, when the frame needs the general path.
+    #[inline]
+    pub fn line(
+        &self,
+        db: &Database,
+        text: &[u8],
+        len: usize,
+        scan: &DataFrameScan,
+        buf: &mut Vec<u8>,
+        pos: &mut usize,
+    ) -> bool {
+        let mi = db.message_index(scan.id);
+        let fm = match mi {
+            Some(mi) => match self.messages.get(mi) {
+                Some(Some(fm)) if scan.len >= fm.size => Some(fm),
+                _ => return false,
+            },
+            None => None,
+        };
+        let need = *pos + len + LINE_SLACK + fm.map_or(0, |fm| fm.max_len);
+        if buf.len() < need {
+            buf.resize(need.max(buf.len() + buf.len() / 2).max(64 * 1024), 0);
+        }
+        let mut w = Cursor {
+            buf: &mut buf[..],
+            pos: *pos,
+            overflow: false,
+        };
+        // The line: one 64-byte copy when the text has that many bytes.
+        match text.get(..LINE_SLACK).map(<&[u8; LINE_SLACK]>::try_from) {
+            Some(Ok(chunk)) if len <= LINE_SLACK => w.chunk(chunk, len),
+            _ => w.slice(text.get(..len).unwrap_or_default()),
+        }
+        if let (Some(fm), Some(mi)) = (fm, mi) {
+            write_signals(&mut w, db, mi, fm, scan);
+        }
+        w.byte(b'\n');
+        if w.overflow {
+            return false;
+        }
+        *pos = w.pos;
+        true
+    }
+}
+
+/// Bytes of a line copied at once, and the scratch room past any write.
+const LINE_SLACK: usize = 64;
+
+/// `  NAME: SIG=value unit (label), ...` for a frame of a fast message.
+#[inline(always)]
+fn write_signals(
+    w: &mut Cursor<'_>,
+    db: &Database,
+    mi: usize,
+    fm: &FastMessage,
+    scan: &DataFrameScan,
+) {
+    let word = PayloadWord::new(&scan.data);
+    if fm.joined {
+        return write_joined(w, db, mi, fm, &word);
+    }
+    w.frag(&fm.text, 0, fm.header_len);
+    // The first signal's ", " becomes ": ".
+    let first_comma = w.pos;
+    match &fm.mux {
+        None => write_plain(w, db, mi, fm, 0..fm.signals.len(), &word, scan.len),
+        Some(mux) => {
+            write_plain(w, db, mi, fm, 0..mux.root_len, &word, scan.len);
+            if let Some(branch) = mux.plan.select(&word, scan.len)
+                && let Some(range) = mux.ranges.get(branch)
+            {
+                write_plain(w, db, mi, fm, range.clone(), &word, scan.len);
+            }
+        }
+    }
+    if let Some(c) = w.buf.get_mut(first_comma)
+        && first_comma < w.pos
+    {
+        *c = b':';
+    }
+}
+
+/// `, NAME=value unit (label)` for the signals `range` of `fm` that a payload of `len` bytes
+/// carries.
+#[inline(always)]
+fn write_plain(
+    w: &mut Cursor<'_>,
+    db: &Database,
+    mi: usize,
+    fm: &FastMessage,
+    range: std::ops::Range<usize>,
+    word: &PayloadWord,
+    len: usize,
+) {
+    let text = &fm.text[..];
+    let Some(signals) = fm.signals.get(range.clone()) else {
+        return;
+    };
+    for (k, fs) in range.zip(signals) {
+        if fs.bits.end_byte() > len {
+            continue;
+        }
+        w.frag(text, fs.prefix_at as usize, usize::from(fs.prefix_len));
+        let bits = fs.bits.bits(word);
+        match fs.value {
+            Value::Int => {
+                let raw = fs.bits.raw_i64(word);
+                w.i64(raw.wrapping_mul(fs.factor).wrapping_add(fs.offset));
+            }
+            Value::Scaled => {
+                let raw = fs.bits.raw_i64(word);
+                w.scaled(
+                    raw.wrapping_mul(fs.factor).wrapping_add(fs.offset),
+                    fs.decimals,
+                );
+            }
+            Value::General => {
+                if let Some(&(flat, scaled)) = fm.cold.get(k) {
+                    write_general(w, &flat, scaled, fs.decimals, word);
+                }
+            }
+        }
+        w.frag(text, fs.unit_at as usize, usize::from(fs.unit_len));
+        match fs.labels {
+            NO_LABELS => {}
+            SPARSE_LABELS => {
+                if let Some((flat, _)) = fm.cold.get(k) {
+                    write_sparse_label(w, db.messages().get(mi), flat, word);
+                }
+            }
+            t => {
+                if let Some(table) = fm.labels.get(t as usize)
+                    && let Some(&i) = table.by_bits.get(bits as usize)
+                    && let Some(&(at, len)) = table.frags.get(usize::from(i).wrapping_sub(1))
+                {
+                    w.frag(text, at as usize, len as usize);
+                }
+            }
+        }
+    }
+}
+
+/// [`write_signals`] for a `joined` message.
+#[inline(always)]
+fn write_joined(
+    w: &mut Cursor<'_>,
+    db: &Database,
+    mi: usize,
+    fm: &FastMessage,
+    word: &PayloadWord,
+) {
+    let text = &fm.text[..];
+    if fm.signals.is_empty() {
+        w.frag(text, 0, fm.header_len);
+    }
+    for (k, fs) in fm.signals.iter().enumerate() {
+        if fs.lead_len != 0 {
+            w.frag(text, fs.lead_at as usize, usize::from(fs.lead_len));
+        }
+        let bits = fs.bits.bits(word);
+        match fs.value {
+            Value::Int => {
+                let raw = fs.bits.raw_i64(word);
+                w.i64(raw.wrapping_mul(fs.factor).wrapping_add(fs.offset));
+            }
+            Value::Scaled => {
+                let raw = fs.bits.raw_i64(word);
+                w.scaled(
+                    raw.wrapping_mul(fs.factor).wrapping_add(fs.offset),
+                    fs.decimals,
+                );
+            }
+            Value::General => {
+                if let Some(&(flat, scaled)) = fm.cold.get(k) {
+                    write_general(w, &flat, scaled, fs.decimals, word);
+                }
+            }
+        }
+        w.frag(text, fs.tail_at as usize, usize::from(fs.tail_len));
+        match fs.labels {
+            NO_LABELS => {}
+            SPARSE_LABELS => {
+                if let Some((flat, _)) = fm.cold.get(k) {
+                    write_sparse_label(w, db.messages().get(mi), flat, word);
+                }
+            }
+            t => {
+                if let Some(table) = fm.labels.get(t as usize)
+                    && let Some(&i) = table.by_bits.get(bits as usize)
+                    && let Some(&(at, len)) = table.frags.get(usize::from(i).wrapping_sub(1))
+                {
+                    w.frag(text, at as usize, len as usize);
+                }
+            }
+        }
+    }
+}
+
+#[cold]
+fn write_general(
+    w: &mut Cursor<'_>,
+    flat: &FlatSignal,
+    scaled: Option<(i128, i128)>,
+    decimals: u8,
+    word: &PayloadWord,
+) {
+    let raw = flat.raw(word);
+    let mut tmp = Vec::new();
+    push_text_value(&mut tmp, flat.physical(raw), raw.as_int(), scaled, decimals);
+    w.slice(&tmp);
+}
+
+#[cold]
+fn write_sparse_label(
+    w: &mut Cursor<'_>,
+    m: Option<&Message>,
+    flat: &FlatSignal,
+    word: &PayloadWord,
+) {
+    if let Some(label) = m
+        .and_then(|m| m.signals().get(flat.index()))
+        .and_then(|sig| sig.label(flat.raw(word).as_int()?))
+    {
+        w.slice(b" (");
+        w.slice(label.as_bytes());
+        w.byte(b')');
+    }
+}
+
+impl FastMessage {
+    fn new(m: &Message, texts: &MessageText) -> Option<FastMessage> {
+        let (flat, mux) = match m.flat_signals() {
+            Some(flat) => (flat, None),
+            None => {
+                let plan = m.flat_mux()?;
+                let mut all = plan.root.clone();
+                let mut ranges = Vec::with_capacity(plan.branches.len());
+                for (_, _, signals) in &plan.branches {
+                    let start = all.len();
+                    all.extend_from_slice(signals);
+                    ranges.push(start..all.len());
+                }
+                let root_len = plan.root.len();
+                (
+                    all,
+                    Some(MuxPlan {
+                        plan,
+                        root_len,
+                        ranges,
+                    }),
+                )
+            }
+        };
+        let mut text = texts.header.to_vec();
+        let header_len = text.len();
+        let mut signals = Vec::with_capacity(flat.len());
+        let mut labels = Vec::new();
+        let mut cold = Vec::with_capacity(flat.len());
+        // Per signal: its `, NAME=` and ` unit`, and whether it has labels.
+        let mut fixed = Vec::with_capacity(flat.len());
+        for f in &flat {
+            let sig = m.signals().get(f.index())?;
+            let st = texts.signals.get(f.index())?;
+            let (lo, hi) = f.raw_range();
+            // (factor, offset) when raw * factor + offset fits i64 for every raw value.
+            let fits = |(factor, offset): (i128, i128)| {
+                let at = |r: i128| {
+                    r.checked_mul(factor)
+                        .and_then(|v| v.checked_add(offset))
+                        .and_then(|v| i64::try_from(v).ok())
+                };
+                at(lo)?;
+                at(hi)?;
+                Some((i64::try_from(factor).ok()?, i64::try_from(offset).ok()?))
+            };
+            let int = f
+                .int_scaling()
+                .and_then(|(fa, of)| fits((i128::from(fa), i128::from(of))));
+            let scaled = st.scaled.and_then(fits);
+            let (value, (factor, offset)) = match (f.int_scaling(), int, scaled) {
+                (Some(_), Some(fo), _) => (Value::Int, fo),
+                (None, _, Some(fo)) => (Value::Scaled, fo),
+                _ => (Value::General, (0, 0)),
+            };
+            cold.push((*f, st.scaled));
+            let prefix_at = add_text(&mut text, &st.prefix)?;
+            let unit_at = add_text(&mut text, &st.unit)?;
+            let label_ref = if !st.labelled {
+                NO_LABELS
+            } else if f.size() <= DENSE_LABEL_BITS {
+                // By the value table's entries (sorted, one per value): the raw bits that
+                // read as each value.
+                let (lo, hi) = f.raw_range();
+                let mask = (1u64 << f.size()) - 1;
+                let mut frags = Vec::new();
+                let mut by_bits = vec![0u16; 1 << f.size()];
+                for entry in sig.value_table() {
+                    let v = i128::from(entry.value);
+                    if v < lo || v > hi || sig.label(v) != Some(entry.label.as_str()) {
+                        continue;
+                    }
+                    let frag = format!(" ({})", entry.label);
+                    let at = add_text(&mut text, frag.as_bytes())?;
+                    frags.push((at, u32::try_from(frag.len()).ok()?));
+                    *by_bits.get_mut((entry.value as u64 & mask) as usize)? =
+                        u16::try_from(frags.len()).ok()?;
+                }
+                labels.push(LabelTable {
+                    by_bits: by_bits.into(),
+                    frags,
+                });
+                u32::try_from(labels.len() - 1).ok()?
+            } else {
+                SPARSE_LABELS
+            };
+            signals.push(FastSignal {
+                bits: f.flat_bits(),
+                factor,
+                offset,
+                value,
+                decimals: st.decimals,
+                prefix_len: u8::try_from(st.prefix.len()).unwrap_or(u8::MAX),
+                unit_len: u8::try_from(st.unit.len()).unwrap_or(u8::MAX),
+                prefix_at,
+                unit_at,
+                lead_at: 0,
+                tail_at: 0,
+                lead_len: 0,
+                tail_len: 0,
+                labels: label_ref,
+            });
+            fixed.push((st.prefix.to_vec(), st.unit.to_vec(), st.labelled));
+            if st.prefix.len() >= usize::from(u8::MAX) || st.unit.len() >= usize::from(u8::MAX) {
+                return None;
+            }
+        }
+        // The joined texts around values.
+        for k in 0..signals.len() {
+            let (prefix, unit, labelled) = fixed.get(k)?;
+            let mut lead = Vec::new();
+            if k == 0 {
+                // `  NAME: SIG=` (the prefix's ", " becomes ": ").
+                lead.extend_from_slice(&texts.header);
+                lead.push(b':');
+                lead.extend_from_slice(prefix.get(1..)?);
+            } else if fixed.get(k - 1)?.2 {
+                lead.extend_from_slice(prefix);
+            }
+            let mut tail = unit.clone();
+            if !labelled && let Some((next, _, _)) = fixed.get(k + 1) {
+                tail.extend_from_slice(next);
+            }
+            let lead_at = add_text(&mut text, &lead)?;
+            let tail_at = add_text(&mut text, &tail)?;
+            let fs = signals.get_mut(k)?;
+            fs.lead_at = lead_at;
+            fs.tail_at = tail_at;
+            fs.lead_len = u16::try_from(lead.len()).ok()?;
+            fs.tail_len = u16::try_from(tail.len()).ok()?;
+        }
+        let joined = mux.is_none() && flat.iter().all(|f| f.end_byte() <= m.size());
+        let longest_joined = signals
+            .iter()
+            .map(|s| usize::from(s.lead_len.max(s.tail_len)))
+            .max()
+            .unwrap_or(0);
+        text.extend_from_slice(&[0; FRAG]);
+        // Per signal: prefix, value (at most 41 bytes: sign, 20 digits, point, 9 digits, and
+        // chunk scratch), unit and label, each at least a FRAG-byte copy.
+        let longest_label = labels
+            .iter()
+            .flat_map(|t: &LabelTable| t.frags.iter().map(|&(_, len)| len as usize))
+            .max()
+            .unwrap_or(0);
+        let max_len = header_len.max(FRAG)
+            + signals
+                .iter()
+                .map(|s: &FastSignal| {
+                    usize::from(s.prefix_len).max(FRAG)
+                        + longest_joined.max(FRAG)
+                        + 48
+                        + usize::from(s.unit_len).max(FRAG)
+                        + longest_label.max(FRAG)
+                })
+                .sum::<usize>()
+            + LINE_SLACK;
+        Some(FastMessage {
+            size: m.size(),
+            text,
+            header_len,
+            joined,
+            max_len,
+            signals,
+            cold,
+            labels,
+            mux,
+        })
+    }
+}
+
+/// Eight decimal digits of `n < 10^8`, most significant first in memory order (the low
+/// byte), as values 0-9 (SWAR: two 4-digit halves, then pairs, then digits).
+#[inline(always)]
+fn digits8(n: u32) -> u64 {
+    let hi = u64::from(n / 10_000);
+    let lo = u64::from(n % 10_000);
+    let v = hi | (lo << 32);
+    let hundreds = ((v * 10_486) >> 20) & 0x0000_007F_0000_007F;
+    let v = hundreds | ((v - hundreds * 100) << 16);
+    let tens = ((v * 103) >> 10) & 0x000F_000F_000F_000F;
+    tens | ((v - tens * 10) << 8)
+}
+
+/// Four decimal digits of `n < 10^4`, as [`digits8`] does eight.
+#[inline(always)]
+fn digits4(n: u32) -> u32 {
+    let hundreds = (n * 10_486) >> 20;
+    let v = hundreds | ((n - hundreds * 100) << 16);
+    let tens = ((v * 103) >> 10) & 0x000F_000F;
+    tens | ((v - tens * 10) << 8)
+}
+
+/// `(v / 10^d, v % 10^d)` with constant divisors (no division instruction).
+#[inline(always)]
+fn split_decimal(u: u64, d: u8) -> (u64, u64) {
+    macro_rules! by {
+        ($p:expr) => {
+            (u / $p, u % $p)
+        };
+    }
+    match d {
+        1 => by!(10),
+        2 => by!(100),
+        3 => by!(1_000),
+        4 => by!(10_000),
+        5 => by!(100_000),
+        6 => by!(1_000_000),
+        7 => by!(10_000_000),
+        8 => by!(100_000_000),
+        _ => by!(1_000_000_000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::output::push_int;
+    use canrelearn::log::candump;
+
+    fn written(f: impl FnOnce(&mut Cursor<'_>)) -> String {
+        let mut buf = vec![0u8; 256];
+        let mut w = Cursor {
+            buf: &mut buf,
+            pos: 0,
+            overflow: false,
+        };
+        f(&mut w);
+        assert!(!w.overflow);
+        let pos = w.pos;
+        String::from_utf8(buf[..pos].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn test_integers_match_the_general_path() {
+        let mut cases: Vec<u64> = (0..2000).collect();
+        for p in 0..20 {
+            let t = 10u64.pow(p);
+            cases.extend([t - 1, t, t + 1, t.saturating_mul(7) / 3]);
+        }
+        cases.extend([u64::MAX, 99_999_999, 100_000_000, 12_345_678]);
+        for n in cases {
+            assert_eq!(written(|w| w.u64(n)), n.to_string());
+        }
+        for i in [i64::MIN, -1, -10, -99_999_999, 0, 42, i64::MAX] {
+            let mut b = Vec::new();
+            push_int(&mut b, i128::from(i));
+            assert_eq!(written(|w| w.i64(i)).as_bytes(), b);
+        }
+    }
+
+    #[test]
+    fn test_scaled_values_match_the_general_path() {
+        let mut values = vec![
+            0i64,
+            1,
+            -1,
+            5,
+            -5,
+            10,
+            120,
+            -122,
+            200,
+            123_456_789,
+            -987_654_321_012,
+            1_000_000_000,
+            100_000_000,
+            -300_000_000,
+            i64::MAX,
+            i64::MIN,
+        ];
+        values.extend((0..1000).map(|k| k * 7_919 - 3_000_000));
+        for d in 0..=12u8 {
+            for &v in &values {
+                let mut b = Vec::new();
+                push_scaled_decimal(&mut b, i128::from(v), d);
+                assert_eq!(
+                    written(|w| w.scaled(v, d)),
+                    String::from_utf8(b).unwrap(),
+                    "{v} {d}"
+                );
+            }
+        }
+    }
+
+    /// Edge cases for the fused path: long names and units (past one fragment copy), labels
+    /// on signed and on wide signals (sparse), signals past the message size, scalings that
+    /// are not exact in decimal, 64-bit values and a float signal.
+    const EDGE_DBC: &str = r#"VERSION ""
+NS_ :
+BS_:
+BU_: A B
+BO_ 300 LONG_NAMES_AND_UNITS_OF_A_MESSAGE_THAT_GOES_ON: 8 A
+ SG_ A_signal_name_longer_than_thirty_two_bytes_in_all : 0|4@1- (1,0) [0|0] "a unit longer than thirty-two bytes" B
+ SG_ Wide_labelled : 4|16@1+ (1,0) [0|0] "" B
+ SG_ Thirds : 20|12@1+ (0.333333333333,0) [0|0] "x" B
+ SG_ Tiny : 32|8@1+ (1e-12,0) [0|0] "" B
+ SG_ Past_size : 40|8@1+ (1,0) [0|0] "" B
+BO_ 301 SHORT: 4 A
+ SG_ Beyond_declared_size : 32|16@1- (0.5,-1000) [0|0] "" B
+ SG_ In : 0|8@1- (-2,3) [0|0] "" B
+BO_ 302 BIG: 8 A
+ SG_ Big_offset : 0|63@1- (1000,9000000000000000000) [0|0] "" B
+BO_ 303 FLOAT: 8 A
+ SG_ F : 0|32@1- (1,0) [0|0] "" B
+BO_ 304 NONE: 2 A
+SIG_VALTYPE_ 303 F : 1;
+VAL_ 300 A_signal_name_longer_than_thirty_two_bytes_in_all -8 "minus eight" -1 "minus one, a label longer than thirty-two bytes" 7 "seven" ;
+VAL_ 300 Wide_labelled 0 "zero" 65535 "top" 1000 "thousand" ;
+VAL_ 301 In 0 "zero" ;
+"#;
+
+    fn databases() -> Vec<Database> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut dbs = vec![Database::from_str_named(EDGE_DBC, "edge.dbc").unwrap()];
+        for dir in ["tests/data/dbc", "dbc"] {
+            let mut paths: Vec<_> = std::fs::read_dir(root.join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "dbc"))
+                .collect();
+            paths.sort();
+            for p in paths {
+                dbs.push(Database::load(&p).unwrap());
+            }
+        }
+        dbs
+    }
+
+    fn general_text(db: &Database, formatter: &super::super::Formatter, line: &[u8]) -> Vec<u8> {
+        use canrelearn::log::candump::{Line as LogLine, parse_line};
+        let Ok(LogLine::Record(rec)) = parse_line(line) else {
+            panic!("not a record: {}", String::from_utf8_lossy(line));
+        };
+        let mut decoder = crate::cli::decode::FrameDecoder::new(db);
+        let mut out = Vec::new();
+        formatter.format(
+            &super::super::Line {
+                raw: Some(line.trim_ascii_end()),
+                timestamp: rec.timestamp,
+                precision: rec.precision,
+                interface: rec.interface,
+                frame: &rec.frame,
+                meaning: decoder.decode(&rec.frame),
+            },
+            &mut out,
+        );
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        /// The fused path prints exactly what the general path prints, for random frames of
+        /// every message of every DBC in the tests (and unknown ids), in both scanners.
+        #[test]
+        fn test_fused_text_is_the_general_text(
+            which in 0usize..64,
+            pick in proptest::prelude::any::<proptest::sample::Index>(),
+            unknown in 0u8..8,
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..=8),
+            nanos in proptest::prelude::any::<bool>(),
+            direction in proptest::prelude::any::<bool>(),
+            next in proptest::prelude::any::<bool>(),
+        ) {
+            thread_local! {
+                static DBS: Vec<(Database, super::super::Formatter)> = databases()
+                    .into_iter()
+                    .map(|db| {
+                        let f = super::super::Formatter::new(super::super::Format::Text, &db);
+                        (db, f)
+                    })
+                    .collect();
+            }
+            DBS.with(|dbs| -> Result<(), proptest::test_runner::TestCaseError> {
+                let (db, formatter) = &dbs[which % dbs.len()];
+                let fast = formatter.fast_text().unwrap();
+                let id = match db.messages().get(pick.index(db.messages().len().max(1))) {
+                    Some(m) if unknown != 0 => m.id(),
+                    _ => canrelearn::frame::Id::new(0x7DF, false).unwrap(),
+                };
+                if db.messages().is_empty() {
+                    return Ok(());
+                }
+                let id_text = if id.is_extended() {
+                    format!("{:08X}", id.raw())
+                } else {
+                    format!("{:03X}", id.raw())
+                };
+                let hex: String = payload.iter().map(|b| format!("{b:02X}")).collect();
+                let frac = if nanos { "000105123" } else { "000105" };
+                let dir = if direction { " R" } else { "" };
+                let line = format!("(1700000000.{frac}) vcan0 {id_text}#{hex}{dir}");
+                let want = general_text(db, formatter, line.as_bytes());
+                let mut text = line.clone().into_bytes();
+                if next {
+                    text.extend_from_slice(b"\n(1700000000.000000) can0 123#0011223344556677\n");
+                }
+                let mut out = vec![0xAA; 7];
+                let mut pos = 3;
+                let scanned = match candump::scan_data_frame_in(&text) {
+                    Some(found) => Some(found),
+                    None => candump::scan_data_frame(line.as_bytes()).map(|s| (s, line.len())),
+                };
+                let (scan, len) = scanned.expect("a common line");
+                proptest::prop_assert_eq!(len, line.len());
+                if fast.line(db, &text, len, &scan, &mut out, &mut pos) {
+                    proptest::prop_assert_eq!(
+                        String::from_utf8_lossy(&out[3..pos]),
+                        String::from_utf8_lossy(&want)
+                    );
+                } else {
+                    proptest::prop_assert_eq!(pos, 3);
+                }
+                proptest::prop_assert_eq!(&out[..3], &[0xAA; 3]);
+                Ok(())
+            })?;
+        }
+    }
+
+    /// Every message of every DBC, with patterned payloads of every length: the fused path
+    /// agrees with the general one, and takes most frames.
+    #[test]
+    fn test_fused_text_for_every_message() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let (mut taken, mut total, mut mux_taken) = (0, 0, 0);
+        for db in databases() {
+            let formatter = super::super::Formatter::new(super::super::Format::Text, &db);
+            let fast = formatter.fast_text().unwrap();
+            for m in db.messages() {
+                for size in 0..=8usize {
+                    for pattern in 0..12 {
+                        let payload: Vec<u8> = (0..size)
+                            .map(|_| match pattern {
+                                0 => 0,
+                                1 => 0xFF,
+                                2 => 0x80,
+                                _ => {
+                                    state ^= state << 13;
+                                    state ^= state >> 7;
+                                    state ^= state << 17;
+                                    state as u8
+                                }
+                            })
+                            .collect();
+                        let id = m.id();
+                        let id_text = if id.is_extended() {
+                            format!("{:08X}", id.raw())
+                        } else {
+                            format!("{:03X}", id.raw())
+                        };
+                        let hex: String = payload.iter().map(|b| format!("{b:02X}")).collect();
+                        let line = format!("(1700000000.000105) can0 {id_text}#{hex}");
+                        let want = general_text(&db, &formatter, line.as_bytes());
+                        let mut text = line.clone().into_bytes();
+                        text.extend_from_slice(
+                            b"\n(1700000000.000000) can0 123#0011223344556677\n",
+                        );
+                        let (scan, len) = candump::scan_data_frame_in(&text).unwrap();
+                        let (mut out, mut pos) = (Vec::new(), 0);
+                        total += usize::from(size >= m.size());
+                        if fast.line(&db, &text, len, &scan, &mut out, &mut pos) {
+                            taken += 1;
+                            mux_taken += usize::from(m.is_multiplexed());
+                            assert_eq!(
+                                String::from_utf8_lossy(&out[..pos]),
+                                String::from_utf8_lossy(&want),
+                                "{line}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // All but the float and over-long messages (and deeper multiplexing).
+        assert!(taken * 10 > total * 9, "{taken} of {total}");
+        assert!(mux_taken >= 6 * 12, "{mux_taken}");
+    }
+
+    #[test]
+    fn test_fused_path_takes_the_common_messages() {
+        let dbs = databases();
+        let edge = &dbs[0];
+        let formatter = super::super::Formatter::new(super::super::Format::Text, edge);
+        let fast = formatter.fast_text().unwrap();
+        let taken: Vec<bool> = fast.messages.iter().map(Option::is_some).collect();
+        // Every message but the float one.
+        assert_eq!(taken, [true, true, true, false, true]);
+    }
+
+    #[test]
+    fn test_cursor_reports_overflow() {
+        let mut buf = vec![0u8; 8];
+        let mut w = Cursor {
+            buf: &mut buf,
+            pos: 0,
+            overflow: false,
+        };
+        w.slice(b"1234");
+        assert!(!w.overflow);
+        w.frag(&[b'x'; 64], 0, 3);
+        assert!(w.overflow);
+    }
+}
