@@ -373,42 +373,8 @@ fn write_plain(
             continue;
         }
         w.frag(text, fs.prefix_at as usize, usize::from(fs.prefix_len));
-        let bits = fs.bits.bits(word);
-        match fs.value {
-            Value::Int => {
-                let raw = fs.bits.raw_i64(word);
-                w.i64(raw.wrapping_mul(fs.factor).wrapping_add(fs.offset));
-            }
-            Value::Scaled => {
-                let raw = fs.bits.raw_i64(word);
-                w.scaled(
-                    raw.wrapping_mul(fs.factor).wrapping_add(fs.offset),
-                    fs.decimals,
-                );
-            }
-            Value::General => {
-                if let Some(&(flat, scaled)) = fm.cold.get(k) {
-                    write_general(w, &flat, scaled, fs.decimals, word);
-                }
-            }
-        }
-        w.frag(text, fs.unit_at as usize, usize::from(fs.unit_len));
-        match fs.labels {
-            NO_LABELS => {}
-            SPARSE_LABELS => {
-                if let Some((flat, _)) = fm.cold.get(k) {
-                    write_sparse_label(w, db.messages().get(mi), flat, word);
-                }
-            }
-            t => {
-                if let Some(table) = fm.labels.get(t as usize)
-                    && let Some(&i) = table.by_bits.get(bits as usize)
-                    && let Some(&(at, len)) = table.frags.get(usize::from(i).wrapping_sub(1))
-                {
-                    w.frag(text, at as usize, len as usize);
-                }
-            }
-        }
+        let between = (fs.unit_at as usize, usize::from(fs.unit_len));
+        write_value_and_label(w, db, mi, fm, k, fs, word, between);
     }
 }
 
@@ -429,40 +395,59 @@ fn write_joined(
         if fs.lead_len != 0 {
             w.frag(text, fs.lead_at as usize, usize::from(fs.lead_len));
         }
-        let bits = fs.bits.bits(word);
-        match fs.value {
-            Value::Int => {
-                let raw = fs.bits.raw_i64(word);
-                w.i64(raw.wrapping_mul(fs.factor).wrapping_add(fs.offset));
-            }
-            Value::Scaled => {
-                let raw = fs.bits.raw_i64(word);
-                w.scaled(
-                    raw.wrapping_mul(fs.factor).wrapping_add(fs.offset),
-                    fs.decimals,
-                );
-            }
-            Value::General => {
-                if let Some(&(flat, scaled)) = fm.cold.get(k) {
-                    write_general(w, &flat, scaled, fs.decimals, word);
-                }
+        let between = (fs.tail_at as usize, usize::from(fs.tail_len));
+        write_value_and_label(w, db, mi, fm, k, fs, word, between);
+    }
+}
+
+/// Signal `k` (`fs`) of a message: its value, the text fragment `between` (unit and separator),
+/// then its label if it has one.
+#[allow(clippy::too_many_arguments, reason = "inlined into the two hot loops")]
+#[inline(always)]
+fn write_value_and_label(
+    w: &mut Cursor<'_>,
+    db: &Database,
+    mi: usize,
+    fm: &FastMessage,
+    k: usize,
+    fs: &FastSignal,
+    word: &PayloadWord,
+    between: (usize, usize),
+) {
+    let text = &fm.text[..];
+    let bits = fs.bits.bits(word);
+    match fs.value {
+        Value::Int => {
+            let raw = fs.bits.raw_i64(word);
+            w.i64(raw.wrapping_mul(fs.factor).wrapping_add(fs.offset));
+        }
+        Value::Scaled => {
+            let raw = fs.bits.raw_i64(word);
+            w.scaled(
+                raw.wrapping_mul(fs.factor).wrapping_add(fs.offset),
+                fs.decimals,
+            );
+        }
+        Value::General => {
+            if let Some(&(flat, scaled)) = fm.cold.get(k) {
+                write_general(w, &flat, scaled, fs.decimals, word);
             }
         }
-        w.frag(text, fs.tail_at as usize, usize::from(fs.tail_len));
-        match fs.labels {
-            NO_LABELS => {}
-            SPARSE_LABELS => {
-                if let Some((flat, _)) = fm.cold.get(k) {
-                    write_sparse_label(w, db.messages().get(mi), flat, word);
-                }
+    }
+    w.frag(text, between.0, between.1);
+    match fs.labels {
+        NO_LABELS => {}
+        SPARSE_LABELS => {
+            if let Some((flat, _)) = fm.cold.get(k) {
+                write_sparse_label(w, db.messages().get(mi), flat, word);
             }
-            t => {
-                if let Some(table) = fm.labels.get(t as usize)
-                    && let Some(&i) = table.by_bits.get(bits as usize)
-                    && let Some(&(at, len)) = table.frags.get(usize::from(i).wrapping_sub(1))
-                {
-                    w.frag(text, at as usize, len as usize);
-                }
+        }
+        t => {
+            if let Some(table) = fm.labels.get(t as usize)
+                && let Some(&i) = table.by_bits.get(bits as usize)
+                && let Some(&(at, len)) = table.frags.get(usize::from(i).wrapping_sub(1))
+            {
+                w.frag(text, at as usize, len as usize);
             }
         }
     }
