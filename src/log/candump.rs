@@ -381,38 +381,14 @@ fn parse_raw(line: &[u8]) -> Result<RawLine, LineError> {
 #[inline]
 fn parse_canonical(s: &[u8]) -> Option<RawRecord> {
     let rest = s.strip_prefix(b"(")?;
-    // Seconds: 1 to 19 digits.
-    let mut secs: u64 = 0;
-    let mut i = 0;
-    while let Some(&b) = rest.get(i) {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        if i == 19 {
-            // 20 digits or more: out of range; the general parser says so.
-            return None;
-        }
-        secs = secs * 10 + u64::from(d);
-        i += 1;
-    }
-    if i == 0 || rest.get(i) != Some(&b'.') {
+    // Seconds: 1 to 19 digits (20 or more are out of range: the general parser says so).
+    let (secs, i) = decimal(rest, 0);
+    if !(1..=19).contains(&i) || rest.get(i) != Some(&b'.') {
         return None;
     }
     let frac = rest.get(i + 1..)?;
-    let mut f: u32 = 0;
-    let mut n = 0;
-    while let Some(&b) = frac.get(n) {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        if n == 9 {
-            return None;
-        }
-        f = f * 10 + u32::from(d);
-        n += 1;
-    }
+    let (f, n) = decimal(frac, 0);
+    let f = u32::try_from(f).ok()?;
     let (precision, nanos) = match n {
         6 => (Precision::Micros, f * 1_000),
         9 => (Precision::Nanos, f),
@@ -592,7 +568,7 @@ fn run(mask: u64) -> usize {
     ((!mask & HIGH).trailing_zeros() / 8) as usize
 }
 
-/// The run of decimal digits from `p`: (count, offset past them).
+/// How many decimal digits follow `p`.
 #[inline(always)]
 fn digit_run(s: &[u8], p: usize) -> usize {
     let mut n = 0;
