@@ -744,20 +744,6 @@ impl Message {
         if !self.word_path || self.switches.len() != 1 {
             return None;
         }
-        let flat = |signals: &[u32]| -> Option<Vec<FlatSignal>> {
-            signals
-                .iter()
-                .map(|&si| {
-                    let plan = *self.plans.get(si as usize)?;
-                    (plan.value_type == ValueType::Integer && plan.extract.end_byte <= 8).then_some(
-                        FlatSignal {
-                            index: si as usize,
-                            plan,
-                        },
-                    )
-                })
-                .collect()
-        };
         let root = self.nodes.first()?;
         let sw = self.switches.first()?;
         if root.switches.as_slice() != [0] {
@@ -777,13 +763,13 @@ impl Message {
                 let node = self.nodes.get(node as usize)?;
                 node.switches
                     .is_empty()
-                    .then(|| flat(&node.signals))
+                    .then(|| self.flat_of(&node.signals))
                     .flatten()
                     .map(|signals| (lo, hi, signals))
             })
             .collect::<Option<Vec<_>>>()?;
         Some(FlatMux {
-            root: flat(&root.signals)?,
+            root: self.flat_of(&root.signals)?,
             multiplexor,
             branches,
         })
@@ -801,7 +787,13 @@ impl Message {
         let Some(root) = self.nodes.first() else {
             return Some(Vec::new());
         };
-        root.signals
+        self.flat_of(&root.signals)
+    }
+
+    /// `signals` (indices) as [`FlatSignal`]s, or `None` when one is not an integer signal
+    /// within the first 8 bytes.
+    fn flat_of(&self, signals: &[u32]) -> Option<Vec<FlatSignal>> {
+        signals
             .iter()
             .map(|&si| {
                 let plan = *self.plans.get(si as usize)?;
