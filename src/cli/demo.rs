@@ -17,7 +17,6 @@ use canrelearn::watch::{
     ArmCondition, Event, Subject, WatchConfig, Watcher, expectations_from_dbc,
 };
 
-use super::simulate::BUNDLED_PROFILE;
 use super::{CliError, WithCode, exit, input};
 
 use input::{AUDIO_SCRIPT, BMS_SCRIPT};
@@ -44,7 +43,7 @@ fn secs(t: Timestamp) -> f64 {
 
 pub fn run(args: Args) -> Result<u8, CliError> {
     let db = input::load_dbcs(&[])?;
-    let profile = Profile::from_toml(BUNDLED_PROFILE, "qashqai-j11.toml").code(exit::USAGE)?;
+    let profile = input::bundled_profile()?;
     let mut out = io::stdout().lock();
     let mut text = String::new();
     let _ = writeln!(

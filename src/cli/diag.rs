@@ -22,14 +22,10 @@ use canrelearn::drive::diag::{DiagSession, Outcome, Reply, SessionConfig};
 use canrelearn::drive::isotp::unix_tokio_clock;
 use canrelearn::frame::Id;
 use canrelearn::isotp::{self, FrameFormat, Observation, ObserverConfig, Reassembler};
-use canrelearn::sim::profile::Profile;
 
 use super::input::{id_text, parse_id};
 use super::source::{self, Incoming, Source};
 use super::{CliError, WithCode, exit};
-
-/// The bundled vehicle profile: where module names map to diagnostic ids.
-const PROFILE: &str = include_str!("../../scripts/simulator/qashqai-j11.toml");
 
 /// Diagnostics over ISO-TP: send requests, scan for modules, read and clear DTCs, sniff.
 #[derive(Debug, clap::Args)]
@@ -512,9 +508,7 @@ async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
     let dialect = Dialect::from(a.link.dialect);
     let (tx, rx, padding) = match (&a.module, &a.tx, &a.rx) {
         (Some(name), _, _) => {
-            let profile = Profile::from_toml(PROFILE, "bundled qashqai-j11.toml")
-                .map_err(|e| anyhow!("{e}"))
-                .code(exit::USAGE)?;
+            let profile = super::input::bundled_profile()?;
             let m = profile
                 .modules
                 .iter()

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use canrelearn::dbc::Database;
 use canrelearn::frame::Id;
+use canrelearn::sim::profile::Profile;
 
 use super::{CliError, WithCode, exit};
 
@@ -34,6 +35,16 @@ pub fn load_dbc(path: &Path) -> Result<Database, CliError> {
         .with_context(|| format!("cannot read DBC file {}", path.display()))
         .code(exit::USAGE)?;
     Database::from_bytes(&bytes, &path.display().to_string()).code(exit::USAGE)
+}
+
+/// The bundled simulator profile (the simulated J11).
+const BUNDLED_PROFILE: &str = include_str!("../../scripts/simulator/qashqai-j11.toml");
+
+/// The bundled simulator profile, loaded.
+pub fn bundled_profile() -> Result<Profile, CliError> {
+    Profile::from_toml(BUNDLED_PROFILE, "qashqai-j11.toml (bundled)")
+        .context("the bundled simulator profile does not load (a build problem)")
+        .code(exit::USAGE)
 }
 
 /// The bundled audio unit registration script.

@@ -18,7 +18,6 @@ use canrelearn::procedure::runner::{
 };
 use canrelearn::procedure::script::{Provenance, Script};
 use canrelearn::procedure::tester::{Question, Tester, TesterEvent};
-use canrelearn::sim::profile::Profile;
 use canrelearn::sim::vehicle::Vehicle;
 use canrelearn::time::{Timestamp, UtcTime};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -27,7 +26,6 @@ use std::ops::ControlFlow;
 use tokio::sync::mpsc;
 
 use super::input::{id_text, parse_id};
-use super::simulate::BUNDLED_PROFILE;
 use super::{CliError, WithCode, exit, input};
 
 /// Run a procedure script (a relearn) on a CAN interface.
@@ -140,9 +138,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         .code(exit::USAGE)?;
     let car = match args.simulate {
         true => {
-            let profile = Profile::from_toml(BUNDLED_PROFILE, "qashqai-j11.toml (bundled)")
-                .context("the bundled simulator profile does not load (a build problem)")
-                .code(exit::USAGE)?;
+            let profile = input::bundled_profile()?;
             let faults: Vec<&str> = args.fault.iter().map(String::as_str).collect();
             Some(Vehicle::new(&profile, &db, &faults).code(exit::USAGE)?)
         }

@@ -20,9 +20,7 @@ use canrelearn::sim::vehicle::Vehicle;
 
 use super::{CliError, WithCode, exit, input};
 
-/// The bundled simulator profile.
-pub const BUNDLED_PROFILE: &str = include_str!("../../scripts/simulator/qashqai-j11.toml");
-/// Its name for `--profile`.
+/// The bundled profile's name for `--profile`.
 pub const BUNDLED_PROFILE_NAME: &str = "qashqai-j11";
 
 /// Simulate a car on a CAN interface: periodic frames of every module and diagnostic answers.
@@ -91,12 +89,7 @@ fn load_profile(args: &Args) -> Result<(Profile, Option<PathBuf>), CliError> {
             let p = Profile::from_toml(&text, &path.display().to_string()).code(exit::USAGE)?;
             Ok((p, Some(path.clone())))
         }
-        None => {
-            let p = Profile::from_toml(BUNDLED_PROFILE, "qashqai-j11.toml (bundled)")
-                .context("the bundled profile does not load (a build problem)")
-                .code(exit::USAGE)?;
-            Ok((p, None))
-        }
+        None => Ok((input::bundled_profile()?, None)),
     }
 }
 
