@@ -48,7 +48,6 @@ pub struct SimHarness {
     vehicle: Vehicle,
     answers: Answers,
     now: Timestamp,
-    report: Option<Report>,
     aborted: bool,
     abort_at: Option<Timestamp>,
     /// Runner events, in order.
@@ -74,7 +73,6 @@ impl SimHarness {
             vehicle,
             answers,
             now: Timestamp::ZERO,
-            report: None,
             aborted: false,
             abort_at: None,
             transcript: Vec::new(),
@@ -131,7 +129,7 @@ impl SimHarness {
         }
         loop {
             self.pump();
-            if let Some(r) = self.report.take() {
+            if let Some(r) = self.core.report().cloned() {
                 return Some(r);
             }
             let now = self.now;
@@ -196,9 +194,6 @@ impl SimHarness {
                 self.answer(q);
             }
             while let Some(a) = self.core.poll_action() {
-                if let Action::Finished(r) = &a.1 {
-                    self.report = Some(r.clone());
-                }
                 self.actions.push(a);
             }
             while let Some(n) = self.core.poll_note() {

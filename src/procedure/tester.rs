@@ -192,26 +192,9 @@ impl Tester {
         &self.runner
     }
 
-    /// The DBC signals the script reads that the database has (`MESSAGE.SIGNAL`, with the id).
-    pub fn watched_signals(&self) -> impl Iterator<Item = (Id, &str)> {
-        self.wanted.iter().map(|(id, _, n)| (*id, n.as_str()))
-    }
-
     /// The report, once the run is over.
     pub fn report(&self) -> Option<&Report> {
         self.report.as_ref()
-    }
-
-    /// Whether the run is over.
-    pub fn is_finished(&self) -> bool {
-        self.report.is_some()
-    }
-
-    /// Whether `id` is a request or response id of one of the script's modules.
-    pub fn is_diagnostic_id(&self, id: Id) -> bool {
-        self.links
-            .values()
-            .any(|l| l.tx_id == id || l.channel.config().rx_id == id)
     }
 
     /// A frame read from the bus at `now`.
