@@ -72,7 +72,6 @@ pub async fn run<B: Bus>(
     let mut input_open = true;
     let mut interrupts_open = true;
     let mut aborted = false;
-    let mut question: Option<Question> = None;
     loop {
         let now = clock.now();
         if tester.poll_timeout().is_some_and(|t| t <= now) {
@@ -100,15 +99,11 @@ pub async fn run<B: Bus>(
         while tester.poll_action().is_some() {}
         if let Some(q) = tester.poll_question() {
             notice(Notice::Question(&q));
-            question = Some(q);
-        }
-        if !tester.question_pending() {
-            question = None;
         }
         if let Some(r) = tester.report() {
             return r.clone();
         }
-        if !input_open && let Some(q) = question.take() {
+        if !input_open && let Some(q) = tester.pending_question().cloned() {
             let now = clock.now();
             match q {
                 Question::Confirm { .. } => tester.answer(now, Outcome::Confirmed(false)),
@@ -124,7 +119,7 @@ pub async fn run<B: Bus>(
             Some(t) => t.saturating_duration_since(now),
             None => IDLE_WAIT,
         };
-        let waiting_answer = question.is_some() && input_open;
+        let waiting_answer = tester.pending_question().is_some() && input_open;
         tokio::select! {
             biased;
             i = interrupts.recv(), if interrupts_open => match i {
@@ -139,15 +134,12 @@ pub async fn run<B: Bus>(
             },
             line = answers.recv(), if waiting_answer => match line {
                 Some(line) => {
-                    if let Some(q) = &question {
+                    if let Some(q) = tester.pending_question().cloned() {
                         match q.interpret(&line) {
-                            Ok(o) => {
-                                question = None;
-                                tester.answer(clock.now(), o);
-                            }
+                            Ok(o) => tester.answer(clock.now(), o),
                             Err(why) => {
                                 notice(Notice::Refused { answer: &line, why: &why });
-                                notice(Notice::Question(q));
+                                notice(Notice::Question(&q));
                             }
                         }
                     }

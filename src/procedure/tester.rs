@@ -14,7 +14,7 @@
 //!   the bus refused goes back with [`Tester::handle_send_error`] (the request it belonged to
 //!   fails with a transport error, so cleanup still runs and the run ends).
 //! - Operator questions come from [`Tester::poll_question`]; answer each with
-//!   [`Tester::answer`] (at most one is outstanding; [`Tester::question_pending`] turns false
+//!   [`Tester::answer`] (at most one is outstanding; [`Tester::pending_question`] turns `None`
 //!   when the runner withdraws it, e.g. after an abort).
 //! - Drain [`Tester::poll_note`]: PDUs sent and received, transport failures, what a dry run
 //!   would send, and the runner's transcript, in order.
@@ -131,8 +131,9 @@ pub struct Tester {
     wanted: Vec<(Id, usize, String)>,
     decoded: Decoded,
     report: Option<Report>,
+    /// The question waiting for its answer, and whether it was handed out yet.
     question: Option<Question>,
-    question_pending: bool,
+    question_shown: bool,
     out: VecDeque<Frame>,
     notes: VecDeque<Note>,
     actions: VecDeque<(Timestamp, Action)>,
@@ -180,7 +181,7 @@ impl Tester {
             decoded: Decoded::new(),
             report: None,
             question: None,
-            question_pending: false,
+            question_shown: false,
             out: VecDeque::new(),
             notes: VecDeque::new(),
             actions: VecDeque::new(),
@@ -258,22 +259,24 @@ impl Tester {
 
     /// The operator question to show now (each is returned once).
     pub fn poll_question(&mut self) -> Option<Question> {
-        self.question.take()
+        if self.question_shown {
+            return None;
+        }
+        self.question_shown = true;
+        self.question.clone()
     }
 
-    /// Whether a question is waiting for its answer.
-    pub fn question_pending(&self) -> bool {
-        self.question_pending
+    /// The question waiting for its answer, if any.
+    pub fn pending_question(&self) -> Option<&Question> {
+        self.question.as_ref()
     }
 
     /// The operator's answer to the pending question ([`Outcome::Confirmed`] or
     /// [`Outcome::Answer`]); ignored when none is pending.
     pub fn answer(&mut self, now: Timestamp, answer: Outcome) {
-        if !self.question_pending {
+        if self.question.take().is_none() {
             return;
         }
-        self.question_pending = false;
-        self.question = None;
         let text = match &answer {
             Outcome::Confirmed(true) => "operator answered yes".to_string(),
             Outcome::Confirmed(false) => "operator answered no".to_string(),
@@ -522,7 +525,7 @@ impl Tester {
             }
             Action::Confirm { text, step, writes } => {
                 self.question = Some(Question::Confirm { text, step, writes });
-                self.question_pending = true;
+                self.question_shown = false;
             }
             Action::Ask {
                 parameter,
@@ -536,7 +539,7 @@ impl Tester {
                     expected,
                     error,
                 });
-                self.question_pending = true;
+                self.question_shown = false;
             }
             Action::WatchNode {
                 node, for_, within, ..
@@ -558,9 +561,7 @@ impl Tester {
             },
             Action::Cancel => {
                 self.node_check = None;
-                if self.question_pending {
-                    self.question_pending = false;
-                    self.question = None;
+                if self.question.take().is_some() {
                     self.notes.push_back(Note::Tester(
                         now,
                         TesterEvent::Action("question withdrawn".into()),
