@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use canrelearn::diag::format_hex;
-use canrelearn::log::candump::{self, Item, Policy, ReadError};
+use canrelearn::log::candump::{self, Item, Policy};
 use canrelearn::procedure::Script;
 use canrelearn::procedure::capture::{self, Capture, CaptureConfig, ScriptOptions};
 use canrelearn::procedure::script::{Check, ParamKind, Provenance, StepKind};
 
+use super::decode::read_error;
 use super::input::parse_id;
 use super::{CliError, WithCode, exit};
 
@@ -98,15 +99,6 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         Cmd::FromCapture(a) => from_capture(a),
         Cmd::Check(a) => check(a),
     }
-}
-
-fn read_error(e: ReadError) -> CliError {
-    let code = match e {
-        ReadError::Parse(_) => exit::USAGE,
-        ReadError::Open { .. } => exit::USAGE,
-        _ => exit::BUS_IO,
-    };
-    CliError::new(code, e)
 }
 
 fn to_stdin(p: &Path) -> bool {
