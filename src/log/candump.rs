@@ -41,80 +41,11 @@ use crate::frame::{
 };
 use crate::time::Timestamp;
 
+pub use super::{Direction, OwnedRecord, Precision, Record};
+
 /// The longest line a [`Reader`] accepts by default (64 KiB); longer lines are reported as
 /// [`ParseErrorKind::LineTooLong`] and skipped without being stored.
 pub const MAX_LINE_LEN: usize = 64 * 1024;
-
-/// How many digits the timestamp fraction has: classic `candump` writes microseconds; logs with
-/// nanosecond timestamps have nine digits.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Precision {
-    /// Six fraction digits.
-    #[default]
-    Micros,
-    /// Nine fraction digits.
-    Nanos,
-}
-
-/// The direction `candump -x` appends to a line: ` R` received, ` T` transmitted by this host.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// Received (` R`).
-    Rx,
-    /// Transmitted (` T`).
-    Tx,
-}
-
-/// One frame line of a candump log; the interface name borrows the reader's line buffer.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Record<'a> {
-    /// When the frame was received, on the log's time line.
-    pub timestamp: Timestamp,
-    /// Whether the line had 6 or 9 fraction digits.
-    pub precision: Precision,
-    /// The interface name (`can0`, `vcan1`, ...), without padding.
-    pub interface: &'a str,
-    /// The frame.
-    pub frame: Frame,
-    /// The direction, when the line had ` R` or ` T`.
-    pub direction: Option<Direction>,
-}
-
-impl Record<'_> {
-    /// A copy that owns its interface name (allocates; for collecting records).
-    pub fn to_owned_record(&self) -> OwnedRecord {
-        OwnedRecord {
-            timestamp: self.timestamp,
-            precision: self.precision,
-            interface: self.interface.to_owned(),
-            frame: self.frame,
-            direction: self.direction,
-        }
-    }
-}
-
-/// A [`Record`] that owns its interface name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OwnedRecord {
-    pub timestamp: Timestamp,
-    pub precision: Precision,
-    pub interface: String,
-    pub frame: Frame,
-    pub direction: Option<Direction>,
-}
-
-impl OwnedRecord {
-    /// The borrowed view, for the writer.
-    pub fn as_record(&self) -> Record<'_> {
-        Record {
-            timestamp: self.timestamp,
-            precision: self.precision,
-            interface: &self.interface,
-            frame: self.frame,
-            direction: self.direction,
-        }
-    }
-}
 
 /// What one parsed line holds.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -1320,6 +1251,63 @@ impl<R: BufRead> Reader<R> {
     }
 }
 
+impl<R: BufRead + Send> super::FrameReader for Reader<R> {
+    fn read_item(&mut self) -> Result<Option<super::Item<'_>>, super::ReadError> {
+        let step = self.step().map_err(|e| match e {
+            ReadError::Io {
+                source_name,
+                line,
+                error,
+            } => super::ReadError::Io {
+                source_name,
+                location: super::Location::Line { line, column: 1 },
+                error,
+            },
+            ReadError::Open { path, error } => super::ReadError::Io {
+                source_name: Some(path),
+                location: super::Location::Offset(0),
+                error,
+            },
+            ReadError::Parse(e) => super::ReadError::Candump(e),
+        })?;
+        Ok(match step {
+            Step::Eof => None,
+            Step::Record(r) => Some(super::Item::Record(record_from_raw(&self.line, &r))),
+            Step::Other { start, end } => Some(super::Item::Other(
+                self.line
+                    .get(start..end)
+                    .and_then(|b| core::str::from_utf8(b).ok())
+                    .unwrap_or_default(),
+            )),
+            Step::Bad(e) => Some(super::Item::Bad(super::ReadError::Candump(e))),
+        })
+    }
+
+    fn format(&self) -> super::Format {
+        super::Format::Candump
+    }
+
+    fn stats(&self) -> super::Stats {
+        super::Stats {
+            records: self.stats.records,
+            other: self.stats.other_lines,
+            skipped: 0,
+            bad: self.stats.bad_lines,
+        }
+    }
+}
+
+/// Whether `head` (the first bytes of a capture) looks like a candump log: its first line
+/// that is not blank starts with `(`, digits, `.`.
+pub fn sniff(head: &[u8]) -> bool {
+    let text = head.trim_ascii_start();
+    let Some(rest) = text.strip_prefix(b"(") else {
+        return false;
+    };
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    digits > 0 && rest.get(digits) == Some(&b'.')
+}
+
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const IO_BUFFER: usize = 64 * 1024;
 
@@ -1560,6 +1548,24 @@ impl<W: Write> Writer<W> {
     /// The underlying writer (not flushed).
     pub fn into_inner(self) -> W {
         self.inner
+    }
+}
+
+impl<W: Write> super::FrameWriter for Writer<W> {
+    fn write_record(&mut self, record: &Record<'_>) -> io::Result<()> {
+        Writer::write_record(self, record)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    fn losses(&self) -> &[super::Loss] {
+        &[]
     }
 }
 
