@@ -259,6 +259,9 @@ fn help_lists_the_exit_codes() {
         "2  usage",
         "3  communication lost",
         "4  bus",
+        "5  not confirmed",
+        "6  nothing judged",
+        "130  interrupted",
     ] {
         assert!(text.contains(code), "{code} in {text}");
     }

@@ -70,13 +70,25 @@ pub enum Pacing {
     },
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// A record's error, boxed.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 type RecordIter = Box<dyn Iterator<Item = Result<LogRecord, BoxError>> + Send>;
+
+/// Where a [`LogSource`] takes its records from.
+enum Records {
+    /// Read on the calling task.
+    Iter(RecordIter),
+    /// Read on a thread of their own (see [`LogSource::threaded`]).
+    Thread(tokio::sync::mpsc::Receiver<Result<LogRecord, BoxError>>),
+}
+
+/// Records handed from a reader thread to its [`LogSource`] ahead of time, at most.
+const THREAD_QUEUE: usize = 1024;
 
 /// A [`Bus`] reading a recorded log.
 pub struct LogSource {
     name: String,
-    records: RecordIter,
+    records: Records,
     pacing: Pacing,
     filters: Vec<Filter>,
     /// The first record's time and when it was returned: the pacing anchor.
@@ -103,14 +115,12 @@ impl LogSource {
     where
         I: IntoIterator<Item = Result<LogRecord, E>>,
         I::IntoIter: Send + 'static,
-        E: std::error::Error + Send + Sync + 'static,
+        E: Into<BoxError>,
     {
-        let records = records
-            .into_iter()
-            .map(|r| r.map_err(|e| Box::new(e) as BoxError));
+        let records = records.into_iter().map(|r| r.map_err(Into::into));
         LogSource {
             name: name.to_string(),
-            records: Box::new(records),
+            records: Records::Iter(Box::new(records)),
             pacing,
             filters: Vec::new(),
             anchor: None,
@@ -130,6 +140,43 @@ impl LogSource {
             records.into_iter().map(Ok::<_, std::convert::Infallible>),
             pacing,
         )
+    }
+
+    /// Like [`LogSource::new`], but the records are read on a thread of their own, up to
+    /// a thousand ahead: a read that blocks (a pipe, a FIFO, a terminal) never holds the
+    /// runtime, so the task using the source still sees timers, signals and other sources.
+    /// The thread ends at the end of the records, or when the source is dropped (after its
+    /// current read returns).
+    pub fn threaded<I, E>(name: &str, records: I, pacing: Pacing) -> LogSource
+    where
+        I: IntoIterator<Item = Result<LogRecord, E>>,
+        I::IntoIter: Send + 'static,
+        E: Into<BoxError>,
+    {
+        let (tx, rx) = tokio::sync::mpsc::channel(THREAD_QUEUE);
+        let iter = records.into_iter();
+        let spawned = std::thread::Builder::new()
+            .name(format!("read {name}"))
+            .spawn(move || {
+                for item in iter {
+                    let item = item.map_err(Into::into);
+                    if tx.blocking_send(item).is_err() {
+                        return;
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start a thread to read {name}: {e}");
+        }
+        LogSource {
+            name: name.to_string(),
+            records: Records::Thread(rx),
+            pacing,
+            filters: Vec::new(),
+            anchor: None,
+            pending: None,
+            stats: BusStats::default(),
+        }
     }
 
     /// Only records whose frame matches one of `filters` are returned (empty: all).
@@ -159,13 +206,17 @@ impl LogSource {
 impl Bus for LogSource {
     async fn recv(&mut self) -> Result<Received, BusError> {
         loop {
-            let record = match self.pending.take() {
-                Some(r) => r,
-                None => match self.records.next() {
-                    None => return Err(BusError::Closed),
-                    Some(Err(e)) => return Err(BusError::Log(e)),
-                    Some(Ok(r)) => r,
+            let next = match self.pending.take() {
+                Some(r) => Some(Ok(r)),
+                None => match &mut self.records {
+                    Records::Iter(i) => i.next(),
+                    Records::Thread(rx) => rx.recv().await,
                 },
+            };
+            let record = match next {
+                None => return Err(BusError::Closed),
+                Some(Err(e)) => return Err(BusError::Log(e)),
+                Some(Ok(r)) => r,
             };
             if !filters_match(&self.filters, &record.frame) {
                 continue;
@@ -255,6 +306,23 @@ mod tests {
         let r = tokio::time::timeout(Duration::from_millis(10), src.recv()).await;
         assert!(r.is_err(), "not due yet");
         assert_eq!(src.recv().await.unwrap().frame, rec(1000, 2).frame);
+    }
+
+    #[tokio::test]
+    async fn test_threaded_reads_off_the_runtime() {
+        // A reader that blocks until told: the runtime still runs timers meanwhile.
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let records = std::iter::from_fn(move || {
+            go_rx.recv().ok()?;
+            Some(Ok::<_, std::convert::Infallible>(rec(0, 7)))
+        });
+        let mut src = LogSource::threaded("pipe", records, Pacing::Unpaced);
+        let waited = tokio::time::timeout(Duration::from_millis(20), src.recv()).await;
+        assert!(waited.is_err(), "nothing to read yet, and the timer still fired");
+        go_tx.send(()).unwrap();
+        assert_eq!(src.recv().await.unwrap().frame, rec(0, 7).frame);
+        drop(go_tx);
+        assert!(src.recv().await.unwrap_err().is_end());
     }
 
     #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,7 @@
 //! and clocks; the pure modules below it take time as an argument.
 
 mod filter;
+pub mod link;
 mod log_source;
 mod socketcan;
 mod virtual_bus;
@@ -31,7 +32,8 @@ use crate::frame::Frame;
 use crate::time::Timestamp;
 
 pub use self::filter::{Filter, FilterParseError, filters_match};
-pub use self::log_source::{LogRecord, LogSource, Pacing};
+pub use self::link::LinkKind;
+pub use self::log_source::{BoxError, LogRecord, LogSource, Pacing};
 pub use self::socketcan::{ERROR_MASK_ALL, SocketCanBus, SocketCanOptions};
 pub use self::virtual_bus::{VirtualBus, VirtualEndpoint};
 

@@ -13,8 +13,7 @@
 //! path prints; every other line takes the general path (parse, decode, format).
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -26,7 +25,8 @@ use canrelearn::log::candump::{
 };
 
 use super::output::{Format, Formatter, Line, Meaning};
-use super::{CliError, exit, input};
+use super::signals;
+use super::{CliError, capture, exit, input, out};
 
 /// Decode candump logs (`candump -L`/`-l` format, plain or gzip) with DBC files.
 ///
@@ -80,7 +80,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             Ok::<_, CliError>((db, formatter))
         });
         let first = logs.first().map(|path| {
-            open(path).map(|(name, source)| prefetch(name, source, args.format, &loader))
+            open(path).map(|(name, source, regular)| {
+                prefetch(name, source, regular, args.format, &loader)
+            })
         });
         let loaded = loader.join().unwrap_or_else(|_| {
             Err(CliError::new(
@@ -108,8 +110,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         let feed = match first.take() {
             Some(feed) => feed?,
             None => {
-                let (name, source) = open(path)?;
-                Feed::new(Blocks::new(source, name))
+                let (name, source, regular) = open(path)?;
+                Feed::new(Blocks::new(source, name, regular))
             }
         };
         let job = Job {
@@ -118,67 +120,59 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             source: feed.blocks.name.clone(),
             strict: args.strict,
         };
-        let outcome = if jobs <= 1 {
+        // A pipe or terminal is decoded as it arrives: one block at a time, in order.
+        let outcome = if jobs <= 1 || !feed.blocks.regular {
             run_sequential(&job, feed, &mut sink)
         } else {
             run_parallel(&job, feed, &mut sink, jobs)
         };
         if let Err(e) = outcome {
             sink.out.flush()?;
+            sink.summary();
             return Err(e);
+        }
+        if signals::interrupted() {
+            break;
         }
     }
     sink.out.flush()?;
-    if sink.bad > 0 {
-        eprintln!(
-            "canrelearn: warning: {} malformed line{} skipped{}",
-            sink.bad,
-            if sink.bad == 1 { "" } else { "s" },
-            if sink.bad > MAX_REPORTED {
-                " (the first 20 are shown above)"
-            } else {
-                ""
-            }
-        );
+    sink.summary();
+    if signals::interrupted() {
+        return Ok(signals::exit_code());
     }
     Ok(exit::OK)
 }
 
-/// Opens a log (`-` is stdin), decompressing gzip by its magic bytes.
-fn open(path: &Path) -> Result<(Arc<str>, Box<dyn BufRead + Send>), CliError> {
-    let stdin = path == Path::new("-");
-    let name: Arc<str> = if stdin {
-        Arc::from("<stdin>")
-    } else {
-        Arc::from(path.display().to_string())
-    };
-    let open_err = |error| {
-        read_error(ReadError::Open {
-            path: name.clone(),
-            error,
-        })
-    };
-    let raw: Box<dyn BufRead + Send> = if stdin {
-        Box::new(BufReader::with_capacity(BLOCK, io::stdin()))
-    } else {
-        Box::new(BufReader::with_capacity(
-            BLOCK,
-            File::open(path).map_err(open_err)?,
-        ))
-    };
-    let source = candump::maybe_gunzip(raw).map_err(open_err)?;
-    Ok((name, source))
+/// Opens a log (`-` is stdin): gzip decompressed and the format recognised by content.
+/// Whether the input is a regular file (else it is read as it arrives: a pipe, a terminal).
+fn open(path: &Path) -> Result<(Arc<str>, Box<dyn BufRead + Send>, bool), CliError> {
+    let opened = capture::open(path, None)?;
+    let regular = path != Path::new("-")
+        && std::fs::metadata(path).is_ok_and(|m| m.file_type().is_file());
+    match opened.format {
+        canrelearn::log::Format::Candump => Ok((opened.name, opened.stream, regular)),
+    }
 }
 
 /// Exit 2 for what is wrong with the input (a bad line in strict mode, a file that does not
-/// open, corrupt compressed data), 4 for other read errors.
+/// open, corrupt or truncated compressed data), 4 for other read errors.
 pub fn read_error(e: ReadError) -> CliError {
-    let code = match &e {
-        ReadError::Parse(_) | ReadError::Open { .. } => exit::USAGE,
-        ReadError::Io { error, .. } if error.kind() == io::ErrorKind::InvalidData => exit::USAGE,
-        ReadError::Io { .. } => exit::BUS_IO,
+    let e = match e {
+        ReadError::Parse(p) => canrelearn::log::ReadError::Candump(p),
+        ReadError::Open { path, error } => {
+            return CliError::new(exit::USAGE, anyhow::anyhow!("{path}: cannot open: {error}"));
+        }
+        ReadError::Io {
+            source_name,
+            line,
+            error,
+        } => canrelearn::log::ReadError::Io {
+            source_name,
+            location: canrelearn::log::Location::Line { line, column: 1 },
+            error,
+        },
     };
-    CliError::new(code, e)
+    capture::read_error(e)
 }
 
 /// What every block of one log needs.
@@ -249,6 +243,22 @@ struct Sink<W: Write> {
 }
 
 impl<W: Write> Sink<W> {
+    /// The closing count of malformed lines.
+    fn summary(&self) {
+        if self.bad > 0 {
+            out::warn(format!(
+                "{} malformed line{} skipped{}",
+                self.bad,
+                if self.bad == 1 { "" } else { "s" },
+                if self.bad > MAX_REPORTED {
+                    " (the first 20 are shown above)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+
     /// Write a block's output and report its bad lines; the buffers go back to the pool.
     fn take(&mut self, done: Done, pool: &mut Pool) -> Result<(), CliError> {
         self.out
@@ -260,7 +270,7 @@ impl<W: Write> Sink<W> {
             }
             self.bad += 1;
             if self.bad <= MAX_REPORTED {
-                eprintln!("canrelearn: warning: {e} (line skipped)");
+                out::warn(format!("{e} (line skipped)"));
             }
         }
         Ok(())
@@ -276,10 +286,16 @@ struct Blocks {
     next_line: u64,
     seq: u64,
     eof: bool,
+    /// A regular file: blocks are filled up. Otherwise (a pipe, a terminal) a block is
+    /// whatever whole lines have arrived, so the output follows the input live.
+    regular: bool,
+    /// A read error met after some data of the block: given after the block's whole lines
+    /// (everything before the damage is decoded, deterministically).
+    failed: Option<io::Error>,
 }
 
 impl Blocks {
-    fn new(source: Box<dyn BufRead + Send>, name: Arc<str>) -> Self {
+    fn new(source: Box<dyn BufRead + Send>, name: Arc<str>, regular: bool) -> Self {
         Blocks {
             source,
             name,
@@ -287,9 +303,12 @@ impl Blocks {
             next_line: 1,
             seq: 0,
             eof: false,
+            regular,
+            failed: None,
         }
     }
 
+    /// A read error after the lines counted so far (the block being read included).
     fn io_error(&self, error: io::Error) -> CliError {
         read_error(ReadError::Io {
             source_name: Some(self.name.clone()),
@@ -301,6 +320,17 @@ impl Blocks {
     /// The next block, or `None` at the end. An over-long line comes back as a block with a
     /// ready-made error instead of data.
     fn next(&mut self, pool: &mut Pool) -> Result<Option<Result<Block, ParseError>>, CliError> {
+        if let Some(e) = self.failed.take() {
+            return Err(self.io_error(e));
+        }
+        if signals::interrupted() {
+            // Ctrl-C/SIGTERM: stop at a block boundary; what was decoded is written.
+            self.eof = true;
+            self.carry.clear();
+        }
+        if self.eof && self.carry.is_empty() {
+            return Ok(None);
+        }
         // A recycled buffer's bytes are scratch; resizing zero-fills only past its old length.
         let mut data = pool.input();
         let carried = self.carry.len();
@@ -319,15 +349,45 @@ impl Blocks {
                         self.eof = true;
                         break;
                     }
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(self.io_error(e)),
+                    Ok(n) => {
+                        let before = filled;
+                        filled += n;
+                        // Not a regular file: decode the lines that have arrived now.
+                        if !self.regular
+                            && data
+                                .get(before..filled)
+                                .is_some_and(|new| memchr::memchr(b'\n', new).is_some())
+                        {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                        if signals::interrupted() {
+                            // Ctrl-C/SIGTERM: what was read is decoded; reading stops.
+                            self.eof = true;
+                            self.carry.clear();
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        // Damage (a truncated gzip): the whole lines before it are decoded,
+                        // the partial line at the break is not a line, then the error.
+                        self.failed = Some(e);
+                        self.eof = true;
+                        let whole = memchr::memrchr(b'\n', data.get(..filled).unwrap_or_default())
+                            .map_or(0, |p| p + 1);
+                        filled = whole;
+                        break;
+                    }
                 }
             }
         }
         data.truncate(filled);
         if data.is_empty() {
-            return Ok(None);
+            return match self.failed.take() {
+                Some(e) => Err(self.io_error(e)),
+                None => Ok(None),
+            };
         }
         let cut = match memchr::memrchr(b'\n', &data) {
             Some(p) => p + 1,
@@ -427,10 +487,11 @@ impl Feed {
 fn prefetch<T>(
     name: Arc<str>,
     source: Box<dyn BufRead + Send>,
+    regular: bool,
     format: super::output::Format,
     loader: &std::thread::ScopedJoinHandle<'_, T>,
 ) -> Feed {
-    let mut feed = Feed::new(Blocks::new(source, name));
+    let mut feed = Feed::new(Blocks::new(source, name, regular));
     let mut pool = Pool::default();
     while !loader.is_finished() && feed.ahead.len() < MAX_PREFETCH {
         match feed.blocks.next(&mut pool) {
@@ -660,7 +721,19 @@ fn run_parallel<W: Write>(
                     in_flight -= 1;
                     take(done, &mut pending, &mut pool)?;
                 }
-                match feed.next(&mut pool)? {
+                let next = match feed.next(&mut pool) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        // Damage or a read error: the blocks before it are written first.
+                        while in_flight > 0 {
+                            let Ok(done) = done_rx.recv() else { break };
+                            in_flight -= 1;
+                            take(done, &mut pending, &mut pool)?;
+                        }
+                        return Err(e);
+                    }
+                };
+                match next {
                     None => break,
                     Some((_, Ok(mut block))) => {
                         block.recycle_out(&mut pool);

@@ -902,11 +902,10 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
             .map(|s| parse_sniff_range(s))
             .collect::<Result<_, _>>()?
     };
-    let mut buses: Vec<AnyBus> = Vec::new();
-    for s in &a.sources {
-        buses.push(source::open(&Source::parse(s), &[], Pacing::Unpaced)?);
-    }
+    let sources: Vec<Source> = a.sources.iter().map(|s| Source::parse(s)).collect();
+    let buses: Vec<AnyBus> = source::open_all(&sources, &[], Pacing::Unpaced)?;
     let mut rx = source::merge(buses);
+    let mut bad = super::capture::BadLines::new();
     let mut reasm = Reassembler::new(ObserverConfig::default());
     let mut sniffer = Sniffer {
         dialect: a.dialect.into(),
@@ -925,13 +924,10 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
                 }
                 reasm.handle_frame(r.timestamp, &r.frame);
             }
-            Incoming::BadLine(e) => eprintln!("canrelearn: skipped: {e}"),
-            Incoming::Ended { source, error } => {
+            Incoming::BadLine(e) => bad.report(&e),
+            Incoming::Ended { error, .. } => {
                 if let Some(e) = error {
-                    failure = Some(CliError::new(
-                        exit::BUS_IO,
-                        anyhow::Error::new(e).context(format!("reading {source}")),
-                    ));
+                    failure.get_or_insert(e);
                 }
             }
         }
@@ -950,6 +946,7 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
     }
     stdout.write_all(&buf)?;
     stdout.flush()?;
+    bad.finish();
     match failure {
         Some(e) => Err(e),
         None => Ok(exit::OK),

@@ -10,6 +10,7 @@ use canrelearn::log::candump::{self, Precision, Record, WriteOptions};
 use super::decode::FrameDecoder;
 use super::output::{Format, Formatter, Line};
 use super::source::{self, Source};
+use super::signals::{self, Interrupts};
 use super::{CliError, WithCode, exit, input};
 
 /// Show frames from CAN interfaces or logs as they arrive, decoded with DBC files.
@@ -60,10 +61,20 @@ pub fn parse_filter(text: &str) -> Result<Filter, String> {
     Filter::parse(text).map_err(|e| e.to_string())
 }
 
-/// Seconds as a duration; errors for negative or non-finite values.
+/// The longest duration a command takes: 100 years.
+pub const MAX_SECONDS: f64 = 100.0 * 365.25 * 86_400.0;
+
+/// Seconds as a duration: 0 to 100 years; negative, non-finite or larger values are usage
+/// errors (exit 2).
 pub fn seconds(s: f64, what: &str) -> Result<Duration, CliError> {
+    if !(s.is_finite() && (0.0..=MAX_SECONDS).contains(&s)) {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow::anyhow!("{what} must be a number of seconds from 0 to {MAX_SECONDS:.0} (100 years), not {s}"),
+        ));
+    }
     Duration::try_from_secs_f64(s)
-        .map_err(|_| anyhow::anyhow!("{what} must be a positive number of seconds, not {s}"))
+        .map_err(|_| anyhow::anyhow!("{what} must be a number of seconds, not {s}"))
         .code(exit::USAGE)
 }
 
@@ -95,12 +106,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         .map(|d| seconds(d, "--duration"))
         .transpose()?;
     let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
+    let all_logs = sources.iter().all(|s| matches!(s, Source::Log(_)));
     let rt = runtime()?;
     rt.block_on(async {
-        let mut buses = Vec::new();
-        for s in &sources {
-            buses.push(source::open(s, &args.filters, pacing)?);
-        }
+        let buses = source::open_all(&sources, &args.filters, pacing)?;
+        let mut progress = source::Progress::new(buses.len());
         let mut rx = source::merge(buses);
         let formatter = (args.format != DumpFormat::Candump).then(|| {
             Formatter::new(
@@ -119,15 +129,14 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             out.write_all(f.header())?;
         }
         let options = WriteOptions::default();
-        let deadline = limit.map(|d| tokio::time::Instant::now() + d);
+        let deadline = deadline_after(limit)?;
         let mut seen = 0u64;
-        let mut progress = source::Progress::new(sources.len());
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
+        let mut interrupts = Interrupts::new();
+        let mut interrupted = false;
         while progress.open > 0 {
             let first = tokio::select! {
                 m = rx.recv() => m,
-                _ = &mut ctrl_c => break,
+                _ = interrupts.recv() => { interrupted = true; break }
                 _ = sleep_until(deadline) => break,
             };
             let Some(first) = first else { break };
@@ -175,11 +184,27 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         }
         out.write_all(&buf)?;
         out.flush()?;
-        match progress.failure {
-            Some(e) => Err(e),
-            None => Ok(exit::OK),
-        }
+        progress.finish()?;
+        // Reading captures ends by itself: cut short, it says so in its status.
+        Ok(if interrupted && all_logs {
+            signals::exit_code()
+        } else {
+            exit::OK
+        })
     })
+}
+
+/// The instant `limit` from now; a limit too far to represent is a usage error.
+pub fn deadline_after(
+    limit: Option<Duration>,
+) -> Result<Option<tokio::time::Instant>, CliError> {
+    limit
+        .map(|d| {
+            tokio::time::Instant::now()
+                .checked_add(d)
+                .ok_or_else(|| CliError::new(exit::USAGE, anyhow::anyhow!("--duration is too long")))
+        })
+        .transpose()
 }
 
 /// Sleep until `deadline`, or forever when there is none.

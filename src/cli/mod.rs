@@ -4,24 +4,29 @@
 //! finish with a non-zero code that is not an error, e.g. a negative diagnostic response), or an
 //! error carrying its exit code and an `anyhow` chain of context for the message on stderr.
 
-use std::io;
+use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod capture;
+mod consent;
 mod dbc_cmd;
 mod decode;
 mod demo;
 mod diag;
 mod dump;
 pub mod exit;
+mod files;
 mod input;
 mod monitor;
+mod out;
 mod output;
 mod record;
 mod replay;
 mod run;
 mod script_cmd;
+mod signals;
 mod simulate;
 mod source;
 mod watch;
@@ -132,6 +137,23 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The error and its causes, `: `-separated, leaving out a cause whose text the message
+/// before it already ends with (`cannot open a.log: No such file or directory` once, not twice).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if text.ends_with(&c) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&c);
+    }
+    text
+}
+
 fn init_tracing(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
@@ -144,6 +166,7 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }
@@ -162,6 +185,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    signals::install();
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Decode(args) => decode::run(args),
@@ -181,7 +205,7 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e.error) => ExitCode::from(exit::OK),
         Err(e) => {
-            eprintln!("canrelearn: error: {:#}", e.error);
+            out::err_line(format!("canrelearn: error: {}", error_text(&e.error)));
             ExitCode::from(e.code)
         }
     }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use canrelearn::bus::{AnyBus, BusError, Clock, Pacing, SystemClock};
+use canrelearn::bus::{AnyBus, Clock, Pacing, SystemClock};
 use canrelearn::log::candump::{self, Precision, Record};
 use canrelearn::monitor::render;
 use canrelearn::monitor::stats::BusTiming;
@@ -47,9 +47,14 @@ pub struct Args {
     #[arg(long = "dbc", value_name = "FILE")]
     pub dbc: Vec<PathBuf>,
 
-    /// Also write every frame to FILE in `candump -L` format (flushed on exit).
+    /// Also write every frame to FILE in `candump -L` format (flushed every 100 ms and on
+    /// exit). An existing FILE is refused unless --force.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+
+    /// Overwrite the --record file if it exists.
+    #[arg(long, requires = "record")]
+    pub force: bool,
 
     /// Nominal bitrate for the bus-load estimate, in bit/s.
     #[arg(long, value_name = "B", default_value_t = 500_000,
@@ -99,12 +104,20 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         .context("cannot watch the DBC's messages")
         .code(exit::USAGE)?;
     let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
+    let inputs: Vec<&std::path::Path> = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Log(p) => Some(p.as_path()),
+            Source::Interface(_) => None,
+        })
+        .collect();
     let record = match &args.record {
-        Some(path) => Some(candump::Writer::new(BufWriter::new(
-            File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))
-                .code(exit::BUS_IO)?,
-        ))),
+        Some(path) => Some(candump::Writer::new(BufWriter::new(super::files::create(
+            path,
+            "the --record file",
+            args.force,
+            inputs,
+        )?))),
         None => None,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -170,11 +183,8 @@ async fn run_async(
         Pacing::Unpaced
     };
     let live = sources.iter().any(|s| matches!(s, Source::Interface(_)));
-    let mut buses: Vec<AnyBus> = Vec::new();
-    for s in &sources {
-        buses.push(source::open(s, &[], pacing)?);
-    }
-    let names: Vec<String> = sources.iter().map(Source::name).collect();
+    let buses: Vec<AnyBus> = source::open_all(&sources, &[], pacing)?;
+    let open_count = buses.len();
     // A deep buffer: at full load the UI drains it in batches between redraws.
     let (mut rx, dropped) = source::merge_with_stats(buses, 65_536);
 
@@ -217,23 +227,20 @@ async fn run_async(
     let mut app = App {
         view: ViewState::default(),
         screen: None,
-        open_sources: names.len(),
+        open_sources: open_count,
         source_error: None,
         bad_lines: 0,
         page: 10,
     };
     let mut ticker = tokio::time::interval(FRAME_PERIOD);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot watch SIGTERM")
-        .code(exit::BUS_IO)?;
+    let mut interrupts = super::signals::Interrupts::new();
     let mut record_error: Option<io::Error> = None;
     let mut rx_open = true;
     let result: Result<(), CliError> = loop {
         tokio::select! {
             biased;
-            _ = tokio::signal::ctrl_c() => break Ok(()),
-            _ = sigterm.recv() => break Ok(()),
+            _ = interrupts.recv() => break Ok(()),
             key = keys.recv() => {
                 let Some(key) = key else { continue };
                 if app.key(key, &mut monitor, clock.now()) {
@@ -317,15 +324,15 @@ async fn run_async(
             ));
         }
     }
-    if let Some(e) = app.source_error {
-        return Err(source::bus_error(e));
-    }
     if app.bad_lines > 0 {
-        eprintln!(
-            "canrelearn: warning: {} malformed log line{} skipped",
+        super::out::warn(format!(
+            "{} malformed record{} skipped",
             app.bad_lines,
             if app.bad_lines == 1 { "" } else { "s" }
-        );
+        ));
+    }
+    if let Some(e) = app.source_error {
+        return Err(e);
     }
     Ok(exit::OK)
 }
@@ -335,7 +342,7 @@ struct App {
     /// The last screen built (kept while paused).
     screen: Option<Screen>,
     open_sources: usize,
-    source_error: Option<BusError>,
+    source_error: Option<CliError>,
     bad_lines: u64,
     /// Table rows visible (for PgUp/PgDn).
     page: usize,
@@ -377,7 +384,7 @@ impl App {
 
     fn source_notice(&self) -> Option<String> {
         if let Some(e) = &self.source_error {
-            return Some(format!("source failed: {e}"));
+            return Some(format!("source failed: {:#}", e.error));
         }
         if self.open_sources == 0 {
             let mut s = "all sources ended (q to quit)".to_string();

@@ -5,15 +5,15 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use canrelearn::bus::Filter;
 use canrelearn::log::candump::{Precision, Record, WriteOptions, format_record};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use super::dump::{parse_filter, runtime, seconds, sleep_until};
+use super::dump::{deadline_after, parse_filter, runtime, seconds, sleep_until};
+use super::signals::{self, Interrupts};
 use super::source::{self, Source};
-use super::{CliError, WithCode, exit};
+use super::{CliError, exit, files, out};
 
 /// Record CAN interfaces to a log in the `candump -L` format (with interface names), readable
 /// by canplayer, candump-based tools and `canrelearn decode`/`replay`.
@@ -27,9 +27,14 @@ pub struct Args {
     #[arg(value_name = "IFACE", required = true)]
     pub sources: Vec<String>,
 
-    /// The log to write (`-` for stdout).
+    /// The log to write (`-` for stdout). An existing file is refused unless --force; one of
+    /// the sources is refused always.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
 
     /// Stop after this many frames.
     #[arg(long, value_name = "N")]
@@ -55,13 +60,15 @@ enum Sink {
 }
 
 impl Sink {
-    fn open(path: &std::path::Path) -> Result<Sink, CliError> {
+    fn open(
+        path: &std::path::Path,
+        force: bool,
+        inputs: &[&std::path::Path],
+    ) -> Result<Sink, CliError> {
         if path == std::path::Path::new("-") {
             return Ok(Sink::Plain(BufWriter::new(Box::new(io::stdout()))));
         }
-        let file = File::create(path)
-            .with_context(|| format!("cannot create {}", path.display()))
-            .code(exit::USAGE)?;
+        let file = files::create(path, "the output log", force, inputs.iter().copied())?;
         if path.extension().is_some_and(|e| e == "gz") {
             Ok(Sink::Gzip(GzEncoder::new(
                 BufWriter::new(file),
@@ -117,25 +124,32 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         interface_width: width,
         ..WriteOptions::default()
     };
+    let inputs: Vec<&std::path::Path> = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Log(p) => Some(p.as_path()),
+            Source::Interface(_) => None,
+        })
+        .collect();
+    // The output is checked before anything is opened or read.
+    if args.output != std::path::Path::new("-") {
+        files::check(&args.output, "the output log", args.force, inputs.iter().copied())?;
+    }
+    let all_logs = inputs.len() == sources.len();
     let rt = runtime()?;
     rt.block_on(async {
-        let mut buses = Vec::new();
-        for s in &sources {
-            buses.push(source::open(s, &args.filters, canrelearn::bus::Pacing::Unpaced)?);
-        }
-        let mut sink = Sink::open(&args.output)?;
+        let buses = source::open_all(&sources, &args.filters, canrelearn::bus::Pacing::Unpaced)?;
+        let mut progress = source::Progress::new(buses.len());
+        let mut sink = Sink::open(&args.output, args.force, &inputs)?;
         let (mut rx, stats) = source::merge_with_stats(buses, source::MERGE_CAPACITY);
-        let deadline = limit.map(|d| tokio::time::Instant::now() + d);
+        let deadline = deadline_after(limit)?;
         let mut flush_tick = tokio::time::interval(Duration::from_millis(100));
         flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .code(exit::BUS_IO)?;
+        let mut interrupts = Interrupts::new();
+        let mut interrupted = false;
         let mut buf = Vec::with_capacity(1 << 16);
         let mut frames = 0u64;
         let mut dropped_seen = vec![0u64; stats.len()];
-        let mut progress = source::Progress::new(sources.len());
         let stop_at = sleep_until(deadline);
         tokio::pin!(stop_at);
         loop {
@@ -175,33 +189,34 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                     for (s, seen) in stats.iter().zip(dropped_seen.iter_mut()) {
                         let now = s.get().dropped;
                         if now > *seen {
-                            eprintln!(
-                                "canrelearn: warning: {} frame{} dropped by the kernel on {} ({} in all)",
+                            out::warn(format!(
+                                "{} frame{} dropped by the kernel on {} ({} in all)",
                                 now - *seen,
                                 if now - *seen == 1 { "" } else { "s" },
                                 s.name,
                                 now
-                            );
+                            ));
                             *seen = now;
                         }
                     }
                 }
-                _ = &mut ctrl_c => break,
-                _ = term.recv() => break,
+                _ = interrupts.recv() => { interrupted = true; break }
                 _ = &mut stop_at => break,
             }
         }
         sink.write(&buf)?;
         sink.finish()?;
         let dropped: u64 = stats.iter().map(|s| s.get().dropped).sum();
-        eprintln!(
-            "canrelearn: recorded {frames} frame{} to {}; {dropped} dropped by the kernel",
+        out::note(format!(
+            "recorded {frames} frame{} to {}; {dropped} dropped by the kernel",
             if frames == 1 { "" } else { "s" },
             args.output.display()
-        );
-        match progress.failure {
-            Some(e) => Err(e),
-            None => Ok(exit::OK),
-        }
+        ));
+        progress.finish()?;
+        Ok(if interrupted && all_logs {
+            signals::exit_code()
+        } else {
+            exit::OK
+        })
     })
 }

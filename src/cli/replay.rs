@@ -14,9 +14,11 @@ use canrelearn::log::candump::{Precision, Record, WriteOptions, format_record};
 use canrelearn::replay::{LatenessStats, PlanConfig, Planner};
 use canrelearn::time::Timestamp;
 
+use super::capture::{self, BadLines};
 use super::dump::{parse_filter, runtime, seconds};
-use super::source::{self, log_records};
-use super::{CliError, WithCode, exit};
+use super::signals::{self, Interrupts};
+use super::source;
+use super::{CliError, WithCode, consent, exit, out};
 
 /// Replay a candump log onto CAN interfaces with its original timing (or faster, slower, or
 /// back to back).
@@ -94,53 +96,79 @@ fn parse_map(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Whether an interface is virtual (vcan, vxcan): no hardware behind it, no car.
-fn is_virtual(iface: &str) -> bool {
-    Path::new("/sys/devices/virtual/net").join(iface).exists()
-}
-
-/// Ask on the terminal; `false` unless the answer starts with y.
-fn confirm(question: &str) -> Result<bool, CliError> {
-    if !std::io::stdin().is_terminal() {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow::anyhow!("{question}: no terminal to ask on; give --yes to confirm"),
-        ));
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).code(exit::USAGE)?;
-    Ok(answer.trim_start().starts_with(['y', 'Y']))
-}
-
 /// A logged frame: its time, the interface it was logged on, the frame.
 type LogFrame = (Timestamp, Arc<str>, Frame);
-/// One pass over the log.
-type Pass<'a> = Box<dyn Iterator<Item = LogFrame> + 'a>;
 
-/// Reads the log once (streaming from a file, or keeping the frames when stdin must loop).
+/// What reading the log gives: frames, malformed records (reported on the pass that
+/// replays), or the damage that ends it.
+enum Read {
+    Frame(LogFrame),
+    Bad(String),
+    Fatal(CliError),
+}
+
+/// Reads the log: streaming from a file once per pass, or keeping the frames when stdin has
+/// to be read more than once.
 struct Frames {
     path: PathBuf,
     keep: Option<Vec<LogFrame>>,
-    bad_lines: u64,
+    /// A fatal error met while keeping stdin's frames, given after them.
+    kept_failure: Option<String>,
 }
 
 impl Frames {
-    fn pass(&mut self) -> Result<Pass<'_>, CliError> {
+    /// One pass over the log.
+    fn pass(&mut self) -> Result<Box<dyn Iterator<Item = Read> + '_>, CliError> {
         if let Some(kept) = &self.keep {
-            return Ok(Box::new(kept.iter().cloned()));
+            let failure = self.kept_failure.clone().map(|m| {
+                Read::Fatal(CliError::new(exit::USAGE, anyhow::anyhow!(m)))
+            });
+            return Ok(Box::new(kept.iter().cloned().map(Read::Frame).chain(failure)));
         }
-        let bad = &mut self.bad_lines;
-        let records = log_records(&self.path)?.filter_map(move |r| match r {
-            Ok(r) => Some((r.timestamp, r.interface, r.frame)),
-            Err(e) => {
-                *bad += 1;
-                eprintln!("canrelearn: warning: {e} (line skipped)");
-                None
+        let records = source::records(capture::open_reader(&self.path, None)?);
+        Ok(Box::new(records.map(|r| match r {
+            Ok(r) => Read::Frame((r.timestamp, r.interface, r.frame)),
+            Err(e) => match e.downcast::<source::Fatal>() {
+                Ok(f) => Read::Fatal(CliError::new(f.1, anyhow::anyhow!(f.0))),
+                Err(e) => Read::Bad(e.to_string()),
+            },
+        })))
+    }
+
+    /// Reads stdin once and keeps its frames (for loops, or to find its interfaces first).
+    fn keep_all(&mut self) -> Result<(), CliError> {
+        let mut kept = Vec::new();
+        let mut bad = BadLines::new();
+        let mut failure = None;
+        for r in self.pass()? {
+            match r {
+                Read::Frame(f) => kept.push(f),
+                Read::Bad(e) => bad.report(&e),
+                Read::Fatal(e) => {
+                    failure = Some(format!("{:#}", e.error));
+                    break;
+                }
             }
-        });
-        Ok(Box::new(records))
+        }
+        bad.finish();
+        self.keep = Some(kept);
+        self.kept_failure = failure;
+        Ok(())
+    }
+
+    /// A silent pass: the frames' count and the interfaces they were logged on.
+    fn survey(&mut self) -> Result<(u64, Vec<String>), CliError> {
+        let mut count = 0u64;
+        let mut names: Vec<String> = Vec::new();
+        for r in self.pass()? {
+            if let Read::Frame((_, iface, _)) = r {
+                count += 1;
+                if !names.iter().any(|n| **n == *iface) {
+                    names.push(iface.to_string());
+                }
+            }
+        }
+        Ok((count, names))
     }
 }
 
@@ -150,10 +178,17 @@ enum Feed {
     /// Frames: log time, target interface index, frame (batched: one wake-up per batch).
     Frames(Vec<(Timestamp, usize, Frame)>),
     LoopEnd,
-    Done {
-        skipped: u64,
-    },
+    Done(Skipped),
     Failed(CliError),
+}
+
+/// Frames not replayed: by --map (and the log interfaces they were on) or by --filter.
+#[derive(Debug, Default)]
+struct Skipped {
+    unmapped: u64,
+    unmapped_ifaces: Vec<String>,
+    filtered: u64,
+    bad: u64,
 }
 
 /// Log interface -> target interface index, fixed once the targets are known.
@@ -194,6 +229,78 @@ impl Route {
 /// Frames per feed message.
 const FEED_BATCH: usize = 256;
 
+/// What [`walk`] hands its visitor.
+enum Step {
+    LoopStart,
+    /// Log time, target index, frame.
+    Frame(Timestamp, usize, Frame),
+    LoopEnd,
+}
+
+/// Walks the log `loops` times, routed and filtered, handing each frame (log time, target
+/// index, frame) to `each`, which returns `false` to stop. Malformed records are reported
+/// on the first pass only.
+fn walk(
+    frames: &mut Frames,
+    mut route: impl FnMut(&str) -> Option<usize>,
+    filters: &[Filter],
+    loops: Loops,
+    mut each: impl FnMut(Step) -> bool,
+) -> Result<Skipped, CliError> {
+    let mut skipped = Skipped::default();
+    let mut bad = BadLines::new();
+    let mut done = 0u64;
+    loop {
+        if let Loops::Times(n) = loops
+            && done >= n
+        {
+            break;
+        }
+        if !each(Step::LoopStart) {
+            break;
+        }
+        for item in frames.pass()? {
+            let (ts, iface, frame) = match item {
+                Read::Frame(f) => f,
+                Read::Bad(e) => {
+                    if done == 0 {
+                        bad.report(&e);
+                    }
+                    continue;
+                }
+                Read::Fatal(e) => {
+                    bad.finish();
+                    return Err(e);
+                }
+            };
+            match route(&iface) {
+                None => {
+                    skipped.unmapped += 1;
+                    if !skipped.unmapped_ifaces.iter().any(|n| **n == *iface) {
+                        skipped.unmapped_ifaces.push(iface.to_string());
+                    }
+                }
+                Some(_) if !filters_match(filters, &frame) => skipped.filtered += 1,
+                Some(t) => {
+                    if !each(Step::Frame(ts, t, frame)) {
+                        skipped.bad = bad.count();
+                        return Ok(skipped);
+                    }
+                }
+            }
+        }
+        if done == 0 {
+            bad.finish();
+            skipped.bad = bad.count();
+        }
+        done += 1;
+        if !each(Step::LoopEnd) {
+            break;
+        }
+    }
+    Ok(skipped)
+}
+
 /// The reader thread: every loop of the log, routed and filtered, into the feed.
 fn read_ahead(
     mut frames: Frames,
@@ -202,48 +309,43 @@ fn read_ahead(
     loops: Loops,
     feed: tokio::sync::mpsc::Sender<Feed>,
 ) {
-    let mut skipped = 0u64;
-    let mut done = 0u64;
-    loop {
-        if let Loops::Times(n) = loops
-            && done >= n
-        {
-            break;
-        }
-        if feed.blocking_send(Feed::LoopStart).is_err() {
-            return;
-        }
-        let pass = match frames.pass() {
-            Ok(p) => p,
-            Err(e) => {
-                let _ = feed.blocking_send(Feed::Failed(e));
-                return;
-            }
-        };
-        let mut batch = Vec::with_capacity(FEED_BATCH);
-        for (ts, iface, frame) in pass {
-            match route.target(&iface) {
-                Some(t) if filters_match(&filters, &frame) => {
+    let mut batch = Vec::with_capacity(FEED_BATCH);
+    let result = {
+        let batch = &mut batch;
+        walk(
+            &mut frames,
+            |iface| route.target(iface),
+            &filters,
+            loops,
+            |step| match step {
+                Step::Frame(ts, t, frame) => {
                     batch.push((ts, t, frame));
                     if batch.len() == FEED_BATCH {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(FEED_BATCH));
+                        let full = std::mem::replace(batch, Vec::with_capacity(FEED_BATCH));
+                        return feed.blocking_send(Feed::Frames(full)).is_ok();
+                    }
+                    true
+                }
+                Step::LoopStart => feed.blocking_send(Feed::LoopStart).is_ok(),
+                Step::LoopEnd => {
+                    if !batch.is_empty() {
+                        let full = std::mem::replace(batch, Vec::with_capacity(FEED_BATCH));
                         if feed.blocking_send(Feed::Frames(full)).is_err() {
-                            return;
+                            return false;
                         }
                     }
+                    feed.blocking_send(Feed::LoopEnd).is_ok()
                 }
-                _ => skipped += 1,
-            }
-        }
-        if !batch.is_empty() && feed.blocking_send(Feed::Frames(batch)).is_err() {
-            return;
-        }
-        done += 1;
-        if feed.blocking_send(Feed::LoopEnd).is_err() {
-            return;
-        }
+            },
+        )
+    };
+    if !batch.is_empty() {
+        let _ = feed.blocking_send(Feed::Frames(batch));
     }
-    let _ = feed.blocking_send(Feed::Done { skipped });
+    let _ = feed.blocking_send(match result {
+        Ok(s) => Feed::Done(s),
+        Err(e) => Feed::Failed(e),
+    });
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
@@ -261,14 +363,16 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let mut frames = Frames {
         path: args.log.clone(),
         keep: None,
-        bad_lines: 0,
+        kept_failure: None,
     };
     let targets_from_log = args.iface.is_none() && args.map.is_empty();
+    if args.dry_run {
+        return dry_run(&args, &mut frames, &mut planner);
+    }
     if stdin && (looping || targets_from_log) {
         // stdin can be read once: keep the frames for the next loops (or for the pass that
         // finds the interfaces named in the log).
-        let kept: Vec<_> = frames.pass()?.collect();
-        frames.keep = Some(kept);
+        frames.keep_all()?;
     }
 
     // Where frames go: --iface, the TX side of --map, or (neither) the interfaces the log
@@ -282,34 +386,27 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             targets.push(tx.clone());
         }
     }
-    if targets_from_log {
-        for (_, iface, _) in frames.pass()? {
-            if !targets.iter().any(|t| **t == *iface) {
-                targets.push(iface.to_string());
-            }
+    let mut total = None;
+    if targets_from_log || std::io::stderr().is_terminal() && !(stdin && !looping) {
+        let (count, names) = frames.survey()?;
+        total = Some(count);
+        if targets_from_log {
+            targets = names;
         }
     }
     let route = Route::new(&args, &targets);
-    if args.dry_run {
-        return dry_run(&args, &mut frames, &mut planner, &route);
-    }
     if targets.is_empty() {
-        eprintln!("canrelearn: nothing to replay");
-        return Ok(exit::OK);
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow::anyhow!("{}: no frames to replay", args.log.display()),
+        ));
     }
-    let real: Vec<&String> = targets.iter().filter(|t| !is_virtual(t)).collect();
-    if !real.is_empty() && !args.yes {
-        let list: Vec<&str> = real.iter().map(|s| s.as_str()).collect();
-        let question = format!(
-            "Send the frames of {} onto {} (not a virtual interface: on a car, replayed frames can switch lights, locks or worse)?",
-            args.log.display(),
-            list.join(", ")
-        );
-        if !confirm(&question)? {
-            eprintln!("canrelearn: nothing sent");
-            return Ok(exit::USAGE);
-        }
-    }
+    let names: Vec<&str> = targets.iter().map(String::as_str).collect();
+    consent::require(
+        &names,
+        &format!("Send the frames of {}", args.log.display()),
+        args.yes,
+    )?;
 
     let rt = runtime()?;
     rt.block_on(async {
@@ -327,7 +424,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             );
         }
         precise::tighten_timer_slack();
-        let progress = progress_bar(&args, &mut frames, looping);
+        let progress = progress_bar(total, args.loops);
         // A reader thread stays ahead of the schedule (opening, decompressing and re-reading
         // the log between loops never delays a due frame); the clock starts with the first
         // frame in hand.
@@ -337,10 +434,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         let reader = std::thread::spawn(move || read_ahead(frames, route, filters, loops, feed_tx));
         let mut lateness = LatenessStats::new();
         let mut sent = 0u64;
-        let mut skipped = 0u64;
+        let mut skipped = Skipped::default();
         let mut loops_done = 0u64;
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
+        let mut interrupts = Interrupts::new();
         let mut interrupted = false;
         let mut start: Option<Instant> = None;
         let mut failure = None;
@@ -355,8 +451,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                     continue;
                 }
                 Feed::Frames(batch) => batch,
-                Feed::Done { skipped: n } => {
-                    skipped = n;
+                Feed::Done(s) => {
+                    skipped = s;
                     break;
                 }
                 Feed::Failed(e) => {
@@ -369,7 +465,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 let due = start + planner.due(ts);
                 tokio::select! {
                     biased;
-                    _ = &mut ctrl_c => { interrupted = true; break 'feed; }
+                    _ = interrupts.recv() => { interrupted = true; break 'feed; }
                     _ = precise::sleep_until(due) => {}
                 }
                 let Some(bus) = buses.get_mut(target) else {
@@ -385,9 +481,6 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         }
         drop(feed);
         let _ = reader.join();
-        if let Some(e) = failure {
-            return Err(e);
-        }
         let start = start.unwrap_or_else(Instant::now);
         if let Some(pb) = &progress {
             pb.finish_and_clear();
@@ -396,7 +489,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         let queue_full: u64 = buses.iter().map(|b| b.stats().tx_queue_full).sum();
         report(
             sent,
-            skipped,
+            &skipped,
             loops_done,
             elapsed,
             &lateness,
@@ -404,21 +497,44 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             interrupted,
             &targets,
         );
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if interrupted {
+            return Ok(signals::exit_code());
+        }
+        nothing_replayed(sent, &skipped, &args)?;
         Ok(exit::OK)
     })
 }
 
-fn progress_bar(args: &Args, frames: &mut Frames, looping: bool) -> Option<indicatif::ProgressBar> {
+/// Sending nothing is not a success: say why (every frame's interface unmapped, or filtered).
+fn nothing_replayed(sent: u64, skipped: &Skipped, args: &Args) -> Result<(), CliError> {
+    if sent > 0 {
+        return Ok(());
+    }
+    let why = if skipped.unmapped > 0 && skipped.filtered == 0 {
+        format!(
+            "no frame is on an interface that --map names (the log has frames on {}; --map takes TXIF=LOGIF)",
+            skipped.unmapped_ifaces.join(", ")
+        )
+    } else if skipped.filtered > 0 {
+        format!("--filter matched none of the log's {} frames", skipped.filtered + skipped.unmapped)
+    } else {
+        "the log has no frames".to_string()
+    };
+    Err(CliError::new(
+        exit::USAGE,
+        anyhow::anyhow!("nothing was replayed from {}: {why}", args.log.display()),
+    ))
+}
+
+fn progress_bar(total: Option<u64>, loops: Loops) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let total = if args.log == Path::new("-") && !looping {
-        None
-    } else {
-        frames.pass().ok().map(|p| p.count() as u64)
-    };
-    let pb = match (total, args.loops) {
-        (Some(n), Loops::Times(l)) => indicatif::ProgressBar::new(n * l),
+    let pb = match (total, loops) {
+        (Some(n), Loops::Times(l)) => indicatif::ProgressBar::new(n.saturating_mul(l)),
         _ => indicatif::ProgressBar::new_spinner(),
     };
     pb.set_style(
@@ -433,7 +549,7 @@ fn progress_bar(args: &Args, frames: &mut Frames, looping: bool) -> Option<indic
 #[allow(clippy::too_many_arguments)]
 fn report(
     sent: u64,
-    skipped: u64,
+    skipped: &Skipped,
     loops: u64,
     elapsed: Duration,
     lateness: &LatenessStats,
@@ -446,52 +562,97 @@ fn report(
             format!("{:.3} ms", d.as_secs_f64() * 1e3)
         })
     };
-    eprintln!(
-        "canrelearn: replay {}: {sent} frame{} sent on {} in {:.3} s ({loops} loop{}), {skipped} skipped",
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let mut skip = Vec::new();
+    if skipped.unmapped > 0 {
+        skip.push(format!(
+            "{} on interfaces not replayed ({})",
+            skipped.unmapped,
+            skipped.unmapped_ifaces.join(", ")
+        ));
+    }
+    if skipped.filtered > 0 {
+        skip.push(format!("{} filtered out", skipped.filtered));
+    }
+    if skipped.bad > 0 {
+        skip.push(format!("{} malformed", skipped.bad));
+    }
+    out::note(format!(
+        "replay {}: {sent} frame{} sent on {} in {:.3} s ({loops} loop{}){}",
         if interrupted { "interrupted" } else { "done" },
-        if sent == 1 { "" } else { "s" },
+        plural(sent),
         targets.join(", "),
         elapsed.as_secs_f64(),
-        if loops == 1 { "" } else { "s" },
-    );
-    eprintln!(
-        "canrelearn: lateness: median {}, p99 {}, max {:.3} ms; transmit queue full {queue_full} time{}",
+        plural(loops),
+        if skip.is_empty() {
+            String::new()
+        } else {
+            format!("; skipped: {}", skip.join(", "))
+        }
+    ));
+    out::note(format!(
+        "lateness: median {}, p99 {}, max {:.3} ms; transmit queue full {queue_full} time{}",
         q(0.5),
         q(0.99),
         lateness.max().as_secs_f64() * 1e3,
-        if queue_full == 1 { "" } else { "s" },
-    );
+        plural(queue_full),
+    ));
 }
 
-/// `--dry-run`: the plan, as candump lines prefixed with the planned offset and target.
-fn dry_run(
-    args: &Args,
-    frames: &mut Frames,
-    planner: &mut Planner,
-    route: &Route,
-) -> Result<u8, CliError> {
-    let mut out = std::io::stdout().lock();
+/// `--dry-run`: the plan, as candump lines prefixed with the planned offset and target, in
+/// one streaming pass (the target is the interface named in the log unless --iface/--map).
+fn dry_run(args: &Args, frames: &mut Frames, planner: &mut Planner) -> Result<u8, CliError> {
+    let mut stdout = std::io::stdout().lock();
     let mut buf = Vec::new();
     let options = WriteOptions::default();
     let loops = match args.loops {
-        Loops::Times(n) => n,
+        Loops::Times(n) => Loops::Times(n),
         Loops::Forever => {
-            eprintln!("canrelearn: --dry-run shows one loop of an endless replay");
-            1
+            out::note("--dry-run shows one loop of an endless replay");
+            Loops::Times(1)
         }
     };
-    for _ in 0..loops {
-        planner.start_loop();
-        let pass: Vec<_> = frames.pass()?.collect();
-        for (ts, iface, frame) in pass {
-            let Some(target) = route.target(&iface) else {
-                continue;
-            };
-            if !filters_match(&args.filters, &frame) {
-                continue;
+    let mut targets: Vec<String> = args.iface.iter().cloned().collect();
+    for (tx, _) in &args.map {
+        if !targets.contains(tx) {
+            targets.push(tx.clone());
+        }
+    }
+    let by_name = args.iface.is_none() && args.map.is_empty();
+    let route = Route::new(args, &targets);
+    // By name, the targets are the log's interfaces, named as they first appear.
+    let names = std::cell::RefCell::new(targets);
+    let mut write_error: Option<std::io::Error> = None;
+    let mut planned = 0u64;
+    let skipped = walk(
+        frames,
+        |iface| {
+            if !by_name {
+                return route.target(iface);
             }
+            let mut n = names.borrow_mut();
+            Some(match n.iter().position(|t| t == iface) {
+                Some(i) => i,
+                None => {
+                    n.push(iface.to_string());
+                    n.len() - 1
+                }
+            })
+        },
+        &args.filters,
+        loops,
+        |step| {
+            let (ts, target, frame) = match step {
+                Step::LoopStart => {
+                    planner.start_loop();
+                    return true;
+                }
+                Step::LoopEnd => return true,
+                Step::Frame(ts, target, frame) => (ts, target, frame),
+            };
             let due = planner.due(ts);
-            let name = route.targets.get(target).map_or("?", |s| s.as_str());
+            let n = names.borrow();
+            let name = n.get(target).map_or("?", |s| s.as_str());
             buf.clear();
             let _ = write!(buf, "+{:.6} ", due.as_secs_f64());
             format_record(
@@ -505,10 +666,24 @@ fn dry_run(
                 },
                 &options,
             );
-            out.write_all(&buf)?;
-        }
+            planned += 1;
+            match stdout.write_all(&buf) {
+                Ok(()) => true,
+                Err(e) => {
+                    write_error = Some(e);
+                    false
+                }
+            }
+        },
+    )?;
+    if let Some(e) = write_error {
+        return Err(e.into());
     }
-    out.flush()?;
-    eprintln!("canrelearn: dry run: nothing was sent");
+    stdout.flush()?;
+    out::note(format!(
+        "dry run: {planned} frame{} planned, nothing was sent",
+        if planned == 1 { "" } else { "s" }
+    ));
+    nothing_replayed(planned, &skipped, args)?;
     Ok(exit::OK)
 }

@@ -5,20 +5,19 @@
 //!   `canrelearn::procedure::capture`; this file reads the log and writes the text).
 //! - `script check SCRIPT`: loads a script and prints what it would do.
 
-use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use canrelearn::diag::format_hex;
-use canrelearn::log::candump::{self, Item, Policy};
+use canrelearn::log::Item;
 use canrelearn::procedure::Script;
 use canrelearn::procedure::capture::{self, Capture, CaptureConfig, ScriptOptions};
 use canrelearn::procedure::script::{Check, ParamKind, Provenance, StepKind};
 
-use super::decode::read_error;
+use super::capture::{self as captures, BadLines};
 use super::input::parse_id;
-use super::{CliError, WithCode, exit};
+use super::{CliError, WithCode, exit, files};
 
 /// Make and check procedure scripts (the format of scripts/README.md).
 #[derive(Debug, clap::Args)]
@@ -117,48 +116,42 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
             anyhow!("--tx and --rx are the same id ({tx})"),
         ));
     }
-    let to_stdout = a.output == Path::new("-");
-    if !to_stdout && !a.force && a.output.exists() {
+    if a.module.is_empty()
+        || a.module.len() > 64
+        || !a
+            .module
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         return Err(CliError::new(
             exit::USAGE,
             anyhow!(
-                "{} exists; give --force to overwrite it",
-                a.output.display()
+                "--module {:?}: a module name is 1 to 64 letters, digits, `_` or `-` (like BCM or IPDM_ER)",
+                a.module
             ),
         ));
+    }
+    let to_stdout = a.output == Path::new("-");
+    if !to_stdout {
+        files::check(&a.output, "the script", a.force, [a.log.as_path()])?;
     }
     let log_name = if to_stdin(&a.log) {
         "<stdin>".to_string()
     } else {
         a.log.display().to_string()
     };
-    let mut reader = candump::open(&a.log)
-        .map_err(read_error)?
-        .with_policy(if a.strict {
-            Policy::Strict
-        } else {
-            Policy::Lenient
-        });
+    let mut reader = captures::open_reader(&a.log, None)?;
     let mut cap = Capture::new(CaptureConfig::new(tx, rx));
-    let mut bad = 0u64;
-    while let Some(item) = reader.read_item().map_err(read_error)? {
+    let mut bad = BadLines::new();
+    while let Some(item) = reader.read_item().map_err(captures::read_error)? {
         match item {
             Item::Record(r) => cap.handle_frame(r.timestamp, &r.frame),
-            Item::Other(_) => {}
-            Item::Bad(e) => {
-                bad += 1;
-                if bad <= MAX_REPORTED {
-                    eprintln!("canrelearn: warning: {e} (line skipped)");
-                }
-            }
+            Item::Other(_) | Item::Skipped(_) => {}
+            Item::Bad(e) if a.strict => return Err(captures::read_error(e)),
+            Item::Bad(e) => bad.report(&e),
         }
     }
-    if bad > 0 {
-        eprintln!(
-            "canrelearn: warning: {bad} malformed line{} skipped (--strict stops at the first)",
-            if bad == 1 { "" } else { "s" }
-        );
-    }
+    bad.finish();
     let analysis = cap.finish();
     let seen = || {
         let list: Vec<String> = analysis
@@ -232,14 +225,7 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
         out.write_all(text.as_bytes())?;
         out.flush()?;
     } else {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .create_new(!a.force)
-            .open(&a.output)
-            .with_context(|| format!("cannot create {}", a.output.display()))
-            .code(if a.force { exit::BUS_IO } else { exit::USAGE })?;
+        let mut f = files::create(&a.output, "the script", a.force, [a.log.as_path()])?;
         f.write_all(text.as_bytes())
             .and_then(|()| f.flush())
             .with_context(|| format!("writing {}", a.output.display()))

@@ -1,9 +1,14 @@
-//! Where live commands read frames from: SocketCAN interfaces or candump logs (`-` = stdin).
+//! Where live commands read frames from: SocketCAN interfaces or captures (`-` = stdin).
 //!
-//! `SOURCE` arguments are interface names (`can0`, `vcan1`) or paths to logs. Anything that is
-//! an existing file, contains a `/`, ends in `.log`/`.gz`/`.txt`, or is `-`, is a log; the rest
-//! are interfaces. Several sources are merged into one stream of frames in arrival order.
+//! `SOURCE` arguments are interface names (`can0`, `vcan1`) or paths to captures: `-`, an
+//! existing file, anything with a `/`, and a name the kernel does not know as an interface but
+//! that looks like a file name (it has a `.`) are captures, so `dump capture.lgo` reports a
+//! missing file, not an interface to create; the rest are interfaces. Captures are read on a
+//! thread of their own (a pipe or FIFO never blocks the runtime, so Ctrl-C and timers work),
+//! in any format [`super::capture`] recognises. Several captures are merged into one stream in
+//! timestamp order; interfaces (and a mix) in arrival order.
 
+use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,9 +17,10 @@ use canrelearn::bus::{
     AnyBus, Bus, BusError, BusStats, Filter, LogRecord, LogSource, Pacing, Received, SocketCanBus,
     SocketCanOptions,
 };
-use canrelearn::log::candump::{self, Item, ParseError};
+use canrelearn::log::{FrameReader, Item};
 use tokio::sync::mpsc;
 
+use super::capture::{self, BadLines};
 use super::{CliError, exit};
 
 /// One `SOURCE` argument.
@@ -27,13 +33,11 @@ pub enum Source {
 impl Source {
     pub fn parse(spec: &str) -> Source {
         let path = Path::new(spec);
-        let looks_like_file = spec == "-"
+        let is_log = spec == "-"
             || spec.contains('/')
-            || [".log", ".gz", ".txt", ".asc"]
-                .iter()
-                .any(|ext| spec.ends_with(ext))
-            || path.is_file();
-        if looks_like_file {
+            || path.exists()
+            || (spec.contains('.') && !interface_exists(spec));
+        if is_log {
             Source::Log(path.to_path_buf())
         } else {
             Source::Interface(spec.to_string())
@@ -44,25 +48,39 @@ impl Source {
     pub fn name(&self) -> String {
         match self {
             Source::Interface(i) => i.clone(),
-            Source::Log(p) if p == Path::new("-") => "<stdin>".into(),
-            Source::Log(p) => p.display().to_string(),
+            Source::Log(p) => capture::display_name(p).to_string(),
         }
     }
 }
 
-/// The records of a candump log, for a [`LogSource`]: malformed lines come out as errors (the
-/// caller reports and skips them); interface names are shared, not allocated per frame.
-pub fn log_records(
-    path: &Path,
-) -> Result<impl Iterator<Item = Result<LogRecord, ParseError>> + Send + 'static, CliError> {
-    let mut reader = candump::open(path).map_err(super::decode::read_error)?;
+/// Whether the kernel knows a network interface by this name.
+fn interface_exists(name: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: if_nametoindex reads a NUL-terminated string.
+    unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+}
+
+/// A capture that cannot be read on (damaged compressed data, an I/O error): it ends its
+/// source with this error, after every frame before it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Fatal(pub String, pub u8);
+
+/// The records of one capture, for a [`LogSource`]: malformed records come out as errors (the
+/// consumer reports and skips them), a fatal error as a [`Fatal`] after which the records end.
+pub fn records(
+    mut reader: Box<dyn FrameReader>,
+) -> impl Iterator<Item = Result<LogRecord, Box<dyn std::error::Error + Send + Sync>>> + Send + 'static
+{
     let mut last_iface: Option<Arc<str>> = None;
-    let mut failed = false;
-    Ok(std::iter::from_fn(move || {
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
         loop {
-            if failed {
-                return None;
-            }
             match reader.read_item() {
                 Ok(Some(Item::Record(r))) => {
                     let iface = match &last_iface {
@@ -74,26 +92,112 @@ pub fn log_records(
                         }
                     };
                     let mut rec = LogRecord::new(r.timestamp, iface, r.frame);
-                    if let Some(candump::Direction::Tx) = r.direction {
+                    if let Some(canrelearn::log::Direction::Tx) = r.direction {
                         rec = rec.with_direction(canrelearn::bus::Direction::Tx);
                     }
                     return Some(Ok(rec));
                 }
-                Ok(Some(Item::Bad(e))) => return Some(Err(e)),
-                Ok(Some(Item::Other(_))) => continue,
+                Ok(Some(Item::Bad(e))) => return Some(Err(Box::new(e) as BoxError)),
+                Ok(Some(Item::Other(_) | Item::Skipped(_))) => continue,
                 Ok(None) => return None,
                 Err(e) => {
-                    // An I/O error ends the log; report it as the last item.
-                    failed = true;
-                    tracing::error!(error = %e, "reading the log failed");
-                    return None;
+                    done = true;
+                    let e = capture::read_error(e);
+                    return Some(Err(
+                        Box::new(Fatal(format!("{:#}", e.error), e.code)) as BoxError
+                    ));
                 }
             }
         }
-    }))
+    })
 }
 
-/// Open one source with kernel (interfaces) or software (logs) filters.
+/// Merges the records of several captures by timestamp (a k-way merge: one record of each in
+/// hand). Malformed records pass through as they come.
+fn merge_by_time(
+    mut inputs: Vec<Box<dyn Iterator<Item = Result<LogRecord, BoxError>> + Send>>,
+) -> impl Iterator<Item = Result<LogRecord, BoxError>> + Send {
+    use std::cmp::Reverse;
+    let mut heads: BinaryHeap<Reverse<(canrelearn::Timestamp, usize, usize)>> = BinaryHeap::new();
+    let mut held: Vec<Option<LogRecord>> = (0..inputs.len()).map(|_| None).collect();
+    let mut errors: std::collections::VecDeque<BoxError> = Default::default();
+    let mut seq = 0usize;
+    let mut started = false;
+    std::iter::from_fn(move || {
+        let mut refill = |i: usize,
+                          inputs: &mut Vec<Box<dyn Iterator<Item = Result<LogRecord, BoxError>> + Send>>,
+                          heads: &mut BinaryHeap<Reverse<(canrelearn::Timestamp, usize, usize)>>,
+                          held: &mut Vec<Option<LogRecord>>,
+                          errors: &mut std::collections::VecDeque<BoxError>| {
+            let Some(input) = inputs.get_mut(i) else {
+                return;
+            };
+            for item in input.by_ref() {
+                match item {
+                    Ok(r) => {
+                        seq += 1;
+                        heads.push(Reverse((r.timestamp, seq, i)));
+                        if let Some(slot) = held.get_mut(i) {
+                            *slot = Some(r);
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        let fatal = e.is::<Fatal>();
+                        errors.push_back(e);
+                        if fatal {
+                            return;
+                        }
+                    }
+                }
+            }
+        };
+        if !started {
+            started = true;
+            for i in 0..inputs.len() {
+                refill(i, &mut inputs, &mut heads, &mut held, &mut errors);
+            }
+        }
+        if let Some(e) = errors.pop_front() {
+            return Some(Err(e));
+        }
+        let Reverse((_, _, i)) = heads.pop()?;
+        let r = held.get_mut(i).and_then(Option::take);
+        refill(i, &mut inputs, &mut heads, &mut held, &mut errors);
+        r.map(Ok)
+    })
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Opens every source: interfaces with kernel filters, captures with software filters. When
+/// every source is a capture they are merged by timestamp into one (and paced together).
+pub fn open_all(
+    sources: &[Source],
+    filters: &[Filter],
+    pacing: Pacing,
+) -> Result<Vec<AnyBus>, CliError> {
+    let all_logs = sources.iter().all(|s| matches!(s, Source::Log(_)));
+    if all_logs && sources.len() > 1 {
+        let mut inputs: Vec<Box<dyn Iterator<Item = Result<LogRecord, BoxError>> + Send>> =
+            Vec::new();
+        let mut names = Vec::new();
+        for s in sources {
+            let Source::Log(path) = s else { continue };
+            inputs.push(Box::new(records(capture::open_reader(path, None)?)));
+            names.push(s.name());
+        }
+        let mut log = LogSource::threaded(&names.join("+"), merge_by_time(inputs), pacing);
+        log.set_filters(filters);
+        return Ok(vec![AnyBus::Log(log)]);
+    }
+    sources
+        .iter()
+        .map(|s| open(s, filters, pacing))
+        .collect()
+}
+
+/// Opens one source with kernel (interfaces) or software (captures) filters.
 pub fn open(source: &Source, filters: &[Filter], pacing: Pacing) -> Result<AnyBus, CliError> {
     match source {
         Source::Interface(name) => {
@@ -107,7 +211,8 @@ pub fn open(source: &Source, filters: &[Filter], pacing: Pacing) -> Result<AnyBu
             Ok(AnyBus::SocketCan(bus))
         }
         Source::Log(path) => {
-            let mut log = LogSource::new(&source.name(), log_records(path)?, pacing);
+            let reader = capture::open_reader(path, None)?;
+            let mut log = LogSource::threaded(&source.name(), records(reader), pacing);
             log.set_filters(filters);
             Ok(AnyBus::Log(log))
         }
@@ -118,12 +223,13 @@ pub fn open(source: &Source, filters: &[Filter], pacing: Pacing) -> Result<AnyBu
 #[derive(Debug)]
 pub enum Incoming {
     Frame(Received),
-    /// A malformed log line (reported, not fatal).
+    /// A malformed record of a capture (reported, not fatal).
     BadLine(String),
-    /// A source ended: a log reached its end, or an interface failed (with the error).
+    /// A source ended: a capture reached its end (or could not be read on), or an interface
+    /// failed (with the error).
     Ended {
         source: String,
-        error: Option<BusError>,
+        error: Option<CliError>,
     },
 }
 
@@ -149,6 +255,17 @@ pub fn merge(buses: Vec<AnyBus>) -> mpsc::Receiver<Incoming> {
     merge_with_stats(buses, MERGE_CAPACITY).0
 }
 
+/// The error that ends a source, as the command line reports it.
+fn source_error(name: &str, e: BusError) -> CliError {
+    match e {
+        BusError::Log(inner) => match inner.downcast::<Fatal>() {
+            Ok(f) => CliError::new(f.1, anyhow::anyhow!("{}", f.0)),
+            Err(other) => CliError::new(exit::USAGE, anyhow::anyhow!("{name}: {other}")),
+        },
+        e => bus_error(e),
+    }
+}
+
 /// [`merge`] with a chosen channel capacity, also giving each source's counters.
 pub fn merge_with_stats(
     buses: Vec<AnyBus>,
@@ -170,35 +287,21 @@ pub fn merge_with_stats(
                 if let Ok(mut s) = shared.stats.lock() {
                     *s = bus.stats();
                 }
-                match received {
-                    Ok(r) => {
-                        if tx.send(Incoming::Frame(r)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(BusError::Log(e)) => {
-                        if tx.send(Incoming::BadLine(e.to_string())).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) if e.is_end() => {
-                        let _ = tx
-                            .send(Incoming::Ended {
-                                source: name,
-                                error: None,
-                            })
-                            .await;
-                        return;
-                    }
-                    Err(e) => {
-                        let _ = tx
-                            .send(Incoming::Ended {
-                                source: name,
-                                error: Some(e),
-                            })
-                            .await;
-                        return;
-                    }
+                let message = match received {
+                    Ok(r) => Incoming::Frame(r),
+                    Err(BusError::Log(e)) if !e.is::<Fatal>() => Incoming::BadLine(e.to_string()),
+                    Err(e) if e.is_end() => Incoming::Ended {
+                        source: name.clone(),
+                        error: None,
+                    },
+                    Err(e) => Incoming::Ended {
+                        error: Some(source_error(&name, e)),
+                        source: name.clone(),
+                    },
+                };
+                let last = matches!(message, Incoming::Ended { .. });
+                if tx.send(message).await.is_err() || last {
+                    return;
                 }
             }
         });
@@ -206,11 +309,13 @@ pub fn merge_with_stats(
     (rx, all)
 }
 
-/// How the consumer of a merged stream is doing: sources still open, the first failure.
+/// How the consumer of a merged stream is doing: sources still open, the first failure,
+/// malformed records reported.
 #[derive(Debug)]
 pub struct Progress {
     pub open: usize,
     pub failure: Option<CliError>,
+    pub bad: BadLines,
 }
 
 impl Progress {
@@ -218,13 +323,24 @@ impl Progress {
         Progress {
             open: sources,
             failure: None,
+            bad: BadLines::new(),
+        }
+    }
+
+    /// The end of the stream: the closing count of malformed records, then the first failure
+    /// (a damaged capture, a failed interface) as the command's error.
+    pub fn finish(self) -> Result<(), CliError> {
+        self.bad.finish();
+        match self.failure {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 }
 
 /// Handle `first` and whatever is already queued behind it (up to 1024), in one go: at full
 /// load a consumer then keeps up with the bus instead of waking once per frame. Frames go to
-/// `on_frame` (which returns `false` to stop early); malformed log lines are reported; ended
+/// `on_frame` (which returns `false` to stop early); malformed records are reported; ended
 /// sources are counted, and the first failure kept.
 pub fn drain(
     rx: &mut mpsc::Receiver<Incoming>,
@@ -240,11 +356,11 @@ pub fn drain(
                     return Ok(false);
                 }
             }
-            Incoming::BadLine(e) => eprintln!("canrelearn: warning: {e} (line skipped)"),
+            Incoming::BadLine(e) => progress.bad.report(&e),
             Incoming::Ended { error, .. } => {
                 progress.open = progress.open.saturating_sub(1);
                 if let Some(e) = error {
-                    progress.failure.get_or_insert(bus_error(e));
+                    progress.failure.get_or_insert(e);
                 }
             }
         }
@@ -264,6 +380,8 @@ pub fn bus_error(e: BusError) -> CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use canrelearn::Timestamp;
+    use canrelearn::frame::{Frame, Id};
 
     #[test]
     fn test_sources_are_told_apart() {
@@ -276,5 +394,34 @@ mod tests {
             Source::Log("cap.log.gz".into())
         );
         assert_eq!(Source::parse("./x"), Source::Log("./x".into()));
+    }
+
+    /// Regression: `dump capture.lgo` (a typo) suggested creating an interface.
+    #[test]
+    fn test_missing_file_with_an_odd_extension_is_a_file() {
+        assert_eq!(
+            Source::parse("capture.lgo"),
+            Source::Log("capture.lgo".into())
+        );
+        assert_eq!(Source::parse("lo"), Source::Interface("lo".into()));
+    }
+
+    fn rec(ms: u64, id: u16) -> Result<LogRecord, BoxError> {
+        Ok(LogRecord::new(
+            Timestamp::from_nanos(ms * 1_000_000),
+            "can0",
+            Frame::classic(Id::standard(id).unwrap(), &[]).unwrap(),
+        ))
+    }
+
+    /// Regression: `dump a.log b.log` gave the frames of one log, then the other's.
+    #[test]
+    fn test_captures_merge_by_timestamp() {
+        let a: Vec<_> = vec![rec(0, 1), rec(20, 3), rec(40, 5)];
+        let b: Vec<_> = vec![rec(10, 2), rec(30, 4), rec(50, 6)];
+        let merged: Vec<u32> = merge_by_time(vec![Box::new(a.into_iter()), Box::new(b.into_iter())])
+            .map(|r| r.unwrap().frame.id().unwrap().raw())
+            .collect();
+        assert_eq!(merged, vec![1, 2, 3, 4, 5, 6]);
     }
 }

@@ -9,13 +9,15 @@ use anyhow::anyhow;
 use canrelearn::bus::{Clock, SystemClock};
 use canrelearn::dbc::{Database, Decoded, PhysicalValue};
 use canrelearn::frame::{Frame, Id};
-use canrelearn::log::candump::{self, Item};
+use canrelearn::log::Item;
 use canrelearn::time::Timestamp;
 use canrelearn::watch::{
     ArmCondition, Event, Expectation, Subject, WatchConfig, Watcher, expectations_from_dbc,
 };
 
+use super::capture::{self, BadLines};
 use super::dump::{runtime, seconds, sleep_until};
+use super::signals::{self, Interrupts};
 use super::output::push_json_str;
 use super::source::{self, Source};
 use super::{CliError, WithCode, exit, input};
@@ -402,10 +404,12 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         ));
     }
     if logs > 0 {
+        let mut bad = BadLines::new();
         for s in &sources {
             let Source::Log(path) = s else { continue };
-            watch_log(&mut session, path)?;
+            watch_log(&mut session, path, &mut bad)?;
         }
+        bad.finish();
     } else {
         watch_live(&mut session, &sources)?;
     }
@@ -422,18 +426,27 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 fn watch_log<W: Write>(
     session: &mut Session<'_, W>,
     path: &std::path::Path,
+    bad: &mut BadLines,
 ) -> Result<(), CliError> {
-    let mut reader = candump::open(path).map_err(super::decode::read_error)?;
+    let mut reader = capture::open_reader(path, None)?;
     loop {
+        if signals::interrupted() {
+            break;
+        }
         match reader.read_item() {
             Ok(Some(Item::Record(r))) => {
                 let (ts, frame) = (r.timestamp, r.frame);
                 session.frame(ts, &frame)?;
             }
-            Ok(Some(Item::Bad(e))) => eprintln!("canrelearn: warning: {e} (line skipped)"),
-            Ok(Some(Item::Other(_))) => {}
+            Ok(Some(Item::Bad(e))) => bad.report(&e),
+            Ok(Some(Item::Other(_) | Item::Skipped(_))) => {}
             Ok(None) => break,
-            Err(e) => return Err(super::decode::read_error(e)),
+            Err(e) => {
+                // What was read up to the damage is judged, then the error is the outcome.
+                let end = session.last;
+                session.timeout(end)?;
+                return Err(capture::read_error(e));
+            }
         }
     }
     // Losses due up to the end of the log; what might have happened after it is unknown.
@@ -446,15 +459,11 @@ fn watch_log<W: Write>(
 fn watch_live<W: Write>(session: &mut Session<'_, W>, sources: &[Source]) -> Result<(), CliError> {
     let rt = runtime()?;
     rt.block_on(async {
-        let mut buses = Vec::new();
-        for s in sources {
-            buses.push(source::open(s, &[], canrelearn::bus::Pacing::Unpaced)?);
-        }
+        let buses = source::open_all(sources, &[], canrelearn::bus::Pacing::Unpaced)?;
+        let mut progress = source::Progress::new(buses.len());
         let mut rx = source::merge(buses);
         let clock = SystemClock;
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
-        let mut progress = source::Progress::new(sources.len());
+        let mut interrupts = Interrupts::new();
         while progress.open > 0 {
             let wake = session.watcher.poll_timeout().map(|due| {
                 let wait = due.saturating_duration_since(clock.now());
@@ -469,16 +478,13 @@ fn watch_live<W: Write>(session: &mut Session<'_, W>, sources: &[Source]) -> Res
                     })?;
                 }
                 _ = sleep_until(wake) => session.timeout(clock.now())?,
-                _ = &mut ctrl_c => break,
+                _ = interrupts.recv() => break,
             }
             session.out.flush()?;
         }
         let now = clock.now();
         session.last = session.last.max(now);
         session.timeout(now)?;
-        match progress.failure {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        progress.finish()
     })
 }

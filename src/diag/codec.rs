@@ -183,6 +183,35 @@ pub fn service_name(dialect: Dialect, sid: u8) -> Option<&'static str> {
     }
 }
 
+/// Whether a request writes to the module: resets, clears DTCs, IO control, routines,
+/// downloads and uploads, memory and data writes, communication and DTC-setting control
+/// (a procedure asks before sending one). Reading requests, session control and the
+/// SecurityAccess seed request are not writes.
+pub fn writes(dialect: Dialect, request: &[u8]) -> bool {
+    let Some(&sid) = request.first() else {
+        return false;
+    };
+    match sid {
+        // EcuReset, ClearDiagnosticInformation, OBD clear, IO control, routines, downloads
+        // and uploads, WriteMemoryByAddress, write data, CommunicationControl,
+        // ControlDTCSetting, LinkControl.
+        0x04 | 0x11 | 0x14 | 0x2F | 0x30 | 0x32 | 0x34 | 0x35 | 0x36 | 0x37 | 0x3B | 0x3D
+        | 0x2E | 0x28 | 0x85 | 0x87 => true,
+        // UDS RoutineControl request-results (03) only reads.
+        0x31 => !(dialect == Dialect::Uds && request.get(1).map(|s| s & 0x7F) == Some(0x03)),
+        // SecurityAccess: sending a key (even sub-function) unlocks.
+        0x27 => request.get(1).is_some_and(|s| s & 0x01 == 0),
+        _ => false,
+    }
+}
+
+/// Whether a request changes the module's state in any way: every [`writes`] request, plus
+/// session control (`10`), every SecurityAccess exchange (`27`) and dynamically defined
+/// identifiers (`2C`). The command line asks before sending one to a real interface.
+pub fn changes_state(dialect: Dialect, request: &[u8]) -> bool {
+    matches!(request.first(), Some(0x10 | 0x27 | 0x2C)) || writes(dialect, request)
+}
+
 /// A negative response code (the third byte of `7F SID NRC`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Nrc(pub u8);

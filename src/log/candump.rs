@@ -1298,14 +1298,20 @@ impl<R: BufRead + Send> super::FrameReader for Reader<R> {
 }
 
 /// Whether `head` (the first bytes of a capture) looks like a candump log: its first line
-/// that is not blank starts with `(`, digits, `.`.
+/// that is not blank, a `#` comment or a `DROPCOUNT` line starts with `(`, digits, `.`.
 pub fn sniff(head: &[u8]) -> bool {
-    let text = head.trim_ascii_start();
-    let Some(rest) = text.strip_prefix(b"(") else {
-        return false;
-    };
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    digits > 0 && rest.get(digits) == Some(&b'.')
+    for line in head.split(|&b| b == b'\n') {
+        let text = line.trim_ascii();
+        if text.is_empty() || text.starts_with(b"#") || text.starts_with(b"DROPCOUNT") {
+            continue;
+        }
+        let Some(rest) = text.strip_prefix(b"(") else {
+            return false;
+        };
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        return digits > 0 && rest.get(digits) == Some(&b'.');
+    }
+    false
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];

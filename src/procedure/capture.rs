@@ -757,24 +757,7 @@ pub fn describe_time(t: Timestamp) -> String {
     )
 }
 
-/// Whether a request changes the module (the runner asks before sending it).
-pub fn writes(dialect: Dialect, request: &[u8]) -> bool {
-    let Some(&sid) = request.first() else {
-        return false;
-    };
-    match sid {
-        // EcuReset, ClearDiagnosticInformation, OBD clear, IO control, routines, downloads
-        // and uploads, WriteMemoryByAddress, write data, CommunicationControl,
-        // ControlDTCSetting, LinkControl.
-        0x04 | 0x11 | 0x14 | 0x2F | 0x30 | 0x32 | 0x34 | 0x35 | 0x36 | 0x37 | 0x3B | 0x3D
-        | 0x2E | 0x28 | 0x85 | 0x87 => true,
-        // UDS RoutineControl request-results (03) only reads.
-        0x31 => !(dialect == Dialect::Uds && request.get(1).map(|s| s & 0x7F) == Some(0x03)),
-        // SecurityAccess: sending a key (even sub-function) unlocks.
-        0x27 => request.get(1).is_some_and(|s| s & 0x01 == 0),
-        _ => false,
-    }
-}
+pub use crate::diag::codec::writes;
 
 fn slug(dialect: Dialect, request: &[u8]) -> String {
     let sid = request.first().copied().unwrap_or(0);

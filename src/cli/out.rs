@@ -1,0 +1,60 @@
+//! Writing to the terminal without ever panicking: messages on stderr, text on stdout.
+//!
+//! `eprintln!` panics when stderr is closed (`canrelearn decode LOG 2>&1 | head -1`); these
+//! helpers drop what cannot be written instead. Text that came from a file or a bus (an
+//! interface name in a log, a DBC comment) goes through [`printable`] first, so a capture
+//! cannot send escape sequences to the operator's terminal.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+/// `canrelearn: warning: TEXT` on stderr.
+pub fn warn(text: impl std::fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "canrelearn: warning: {text}");
+}
+
+/// `canrelearn: TEXT` on stderr.
+pub fn note(text: impl std::fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "canrelearn: {text}");
+}
+
+/// `TEXT` on stderr, as it is (a prompt, a report line).
+pub fn err_line(text: impl std::fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "{text}");
+}
+
+/// `TEXT` on stderr without a newline, flushed (a question).
+pub fn prompt(text: impl std::fmt::Display) {
+    let mut e = io::stderr().lock();
+    let _ = write!(e, "{text}");
+    let _ = e.flush();
+}
+
+/// `text` with control characters (escape sequences, carriage returns, ...) shown as `\x1B`
+/// etc., so that it prints as one harmless line.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut s = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            s.push_str(&c.escape_default().to_string());
+        } else {
+            s.push(c);
+        }
+    }
+    Cow::Owned(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_printable_escapes_terminal_sequences() {
+        assert_eq!(printable("can0"), "can0");
+        assert_eq!(printable("a\x1b[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(printable("x\ry\n"), "x\\ry\\n");
+    }
+}
