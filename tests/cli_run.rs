@@ -290,21 +290,109 @@ fn simulate_rehearses_in_process_and_a_fault_fails_with_the_nrc_named() {
     );
 }
 
+/// Regression: an unwritable report was discovered after the procedure had written to the
+/// module. It is now refused before anything is sent.
 #[test]
-fn an_unwritable_report_is_an_io_error_after_the_run() {
+fn an_unwritable_report_is_refused_before_anything_is_sent() {
     let (code, out, err) = run(&[
         "audio-unit-registration",
-        "--dry-run",
+        "--simulate",
+        "--yes",
         "--report",
         "/nonexistent-dir/report.json",
     ]);
     assert_eq!(code, 4, "{out}{err}");
     assert!(err.contains("/nonexistent-dir/report.json"), "{err}");
-    // The run itself happened and its verdict was shown.
-    assert!(
-        out.contains("audio-unit-registration: completed (dry run)"),
-        "{out}"
+    // Nothing ran.
+    assert!(!out.contains("-> BCM"), "{out}");
+    assert!(!out.contains("completed"), "{out}");
+}
+
+/// Regression: `run --dry-run --transcript script.toml` replaced the script with the
+/// transcript. An existing file needs --force, and an input is refused even with it.
+#[test]
+fn transcript_and_report_never_overwrite_inputs_or_existing_files() {
+    let script = tmp("own-script.toml");
+    fs::write(&script, canrelearn_bundled_script()).unwrap();
+    let before = fs::read(&script).unwrap();
+    for force in [false, true] {
+        let mut args = vec![
+            script.to_str().unwrap(),
+            "--dry-run",
+            "--transcript",
+            script.to_str().unwrap(),
+        ];
+        if force {
+            args.push("--force");
+        }
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(err.contains("same file as the input"), "{err}");
+    }
+    assert_eq!(
+        fs::read(&script).unwrap(),
+        before,
+        "the script is untouched"
     );
+    let existing = tmp("existing-report.json");
+    fs::write(&existing, "keep me").unwrap();
+    let (code, _, err) = run(&[
+        "audio-unit-registration",
+        "--dry-run",
+        "--report",
+        existing.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(fs::read_to_string(&existing).unwrap(), "keep me");
+    let (code, _, err) = run(&[
+        "audio-unit-registration",
+        "--dry-run",
+        "--report",
+        existing.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        fs::read_to_string(&existing)
+            .unwrap()
+            .contains("\"outcome\"")
+    );
+}
+
+fn canrelearn_bundled_script() -> String {
+    fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts/audio-unit-registration.toml"),
+    )
+    .unwrap()
+}
+
+/// `--report -`: standard output carries the JSON report alone.
+#[test]
+fn report_to_stdout_is_only_json() {
+    let (code, out, err) = run(&["audio-unit-registration", "--dry-run", "--report", "-"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{out}"));
+    assert_eq!(v["outcome"], "completed");
+    assert!(
+        err.contains("would send"),
+        "the operator's text went to stderr: {err}"
+    );
+}
+
+/// `lo` is not a virtual CAN interface: a run there needs consent, and without a terminal or
+/// --yes nothing is sent (exit 5).
+#[test]
+fn a_real_interface_needs_consent() {
+    let (code, out, err) = run(&["audio-unit-registration", "--iface", "lo"]);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(
+        err.contains("real CAN interface") && err.contains("--yes"),
+        "{err}"
+    );
+    assert!(!out.contains("-> BCM"), "{out}");
 }
 
 /// A pseudo-terminal: (master, slave) file descriptors as files.
@@ -332,9 +420,12 @@ fn questions_are_answered_at_a_terminal_and_a_bad_answer_is_asked_again() {
     use std::io::{BufRead, BufReader, Write};
     let (mut master, slave) = pty();
     let report = tmp("tty.json");
+    let transcript = tmp("tty-transcript.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_canrelearn"))
         .args(["run", "bms-battery-registration", "--simulate", "--report"])
         .arg(&report)
+        .arg("--transcript")
+        .arg(&transcript)
         .stdin(slave)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -342,8 +433,9 @@ fn questions_are_answered_at_a_terminal_and_a_bad_answer_is_asked_again() {
         .unwrap();
     let out = BufReader::new(child.stdout.take().unwrap());
     // Answers in the order asked: battery type (a wrong one first), capacity, the operator's
-    // confirmation that the battery is fitted (not yes/no first), then the write.
-    let mut answers = ["lithium", "agm", "70", "sure", "yes", "y"].into_iter();
+    // confirmation that the battery is fitted (not yes/no first), then the write (`y` is
+    // refused for a write: only `yes` in full releases it).
+    let mut answers = ["lithium", "agm", "70", "sure", "yes", "y", "yes"].into_iter();
     let mut shown = String::new();
     for line in out.lines() {
         let line = line.unwrap();
@@ -371,10 +463,26 @@ fn questions_are_answered_at_a_terminal_and_a_bad_answer_is_asked_again() {
         "{shown}"
     );
     assert!(shown.contains("!! `sure`: answer yes or no"), "{shown}");
+    assert!(
+        shown.contains("!! `y`: this sends a write to the module: type yes in full"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("PLACEHOLDER [U]"),
+        "the write prompt says the bytes are unverified:\n{shown}"
+    );
     // The write went out only after the answer that released it.
     let confirm = shown.find("will change IPDM_ER").unwrap();
     let write = shown.find("-> IPDM_ER 31 92 46 02").unwrap();
     assert!(confirm < write, "{shown}");
+    // Regression: the transcript had the write's frame before the answer that released it.
+    let t = fs::read_to_string(&transcript).unwrap();
+    let frame = t.find("74D#0431924602").unwrap_or_else(|| panic!("{t}"));
+    let answer = t[..frame]
+        .rfind("operator answered")
+        .unwrap_or_else(|| panic!("no answer before the write frame:\n{t}"));
+    assert!(t[answer..frame].contains("operator answered yes"), "{t}");
+    assert!(!t[answer..].starts_with("operator answered `"), "{t}");
     let r: serde_json::Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["outcome"], "completed", "{r:#}");
     assert_eq!(r["parameters"]["battery_type"], "agm (2)", "{r:#}");
@@ -440,4 +548,77 @@ fn a_run_transcript_turns_back_into_the_same_requests_with_script_from_capture()
         ["10 C0", "31 92 46 02", "21 93", "21 94", "10 81"],
         "{dry}"
     );
+}
+
+/// Regression: SIGTERM ended `run` with status 143, no cleanup and no report. SIGTERM,
+/// SIGHUP and Ctrl-C (SIGINT) now all abort through cleanup (back to the default session),
+/// and the report and transcript are written.
+#[test]
+fn sigterm_sighup_and_sigint_abort_through_cleanup_with_report_and_transcript() {
+    use std::io::{BufRead, BufReader};
+    for (signal, name) in [
+        (libc::SIGTERM, "sigterm"),
+        (libc::SIGHUP, "sighup"),
+        (libc::SIGINT, "sigint"),
+    ] {
+        let report = tmp(&format!("{name}.json"));
+        let transcript = tmp(&format!("{name}.log"));
+        let mut child = bin()
+            .args(["run", "bms-battery-registration", "--simulate", "--yes"])
+            .args(BMS_SET)
+            .arg("--report")
+            .arg(&report)
+            .arg("--transcript")
+            .arg(&transcript)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut shown = String::new();
+        let mut line = String::new();
+        // Wait for the write to go out (the routine then runs for seconds), then signal.
+        while out.read_line(&mut line).unwrap() > 0 {
+            shown.push_str(&line);
+            let sent = line.contains("-> IPDM_ER 31 92");
+            line.clear();
+            if sent {
+                // SAFETY: kill(2) on our own child's pid.
+                assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+                break;
+            }
+        }
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+        shown.push_str(&rest);
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(1), "{name}: {shown}");
+        let after = shown
+            .split("!! ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{name}: {shown}"));
+        assert!(
+            after.contains("-> IPDM_ER 10 81"),
+            "{name}: no cleanup:\n{shown}"
+        );
+        let r: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+        assert_eq!(r["outcome"], "aborted", "{name}: {r:#}");
+        assert!(
+            r["reason"].as_str().unwrap().contains("interrupted"),
+            "{name}: {r:#}"
+        );
+        assert!(r["cleanup"].to_string().contains("10 81"), "{name}: {r:#}");
+        let t = fs::read_to_string(&transcript).unwrap();
+        assert!(
+            t.contains("74D#021081"),
+            "{name}: the transcript has the cleanup:\n{t}"
+        );
+        let last = t.trim_end().lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("# ") && last.contains("aborted"),
+            "{name}: the transcript ends with the outcome: {last}"
+        );
+    }
 }

@@ -128,31 +128,54 @@ fn test_missing_interface_exits_4() {
     assert!(stderr(&o).contains("nosuchcan7"), "{}", stderr(&o));
 }
 
+/// `lo` exists on every host and is not a virtual CAN interface (no vcan link kind), so it
+/// stands for a real adapter: nothing may be sent there without consent.
 #[test]
 fn test_dtc_clear_refuses_without_terminal_or_yes() {
-    let o = run(&[
-        "diag",
-        "dtc",
-        "clear",
-        "--iface",
-        "nosuchcan7",
-        "--module",
-        "BCM",
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = run(&["diag", "dtc", "clear", "--iface", "lo", "--module", "BCM"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
-    // With --yes it goes on to open the interface (missing here: 4).
+    assert!(stderr(&o).contains("Nothing was sent"), "{}", stderr(&o));
+    // With --yes it goes on to open the interface (not a CAN interface here: 4).
     let o = run(&[
-        "diag",
-        "dtc",
-        "clear",
-        "--iface",
-        "nosuchcan7",
-        "--module",
-        "BCM",
-        "--yes",
+        "diag", "dtc", "clear", "--iface", "lo", "--module", "BCM", "--yes",
     ]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+}
+
+/// Regression: `diag request ... 11 01` (ECU reset) and `diag dtc read --request "14 FF 00"`
+/// (a clear) were sent to a real interface without a word.
+#[test]
+fn test_state_changing_requests_ask_on_a_real_interface() {
+    let o = run(&[
+        "diag", "request", "--iface", "lo", "--tx", "745", "--rx", "765", "11", "01",
+    ]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("11 01") && e.contains("CHANGES THE MODULE'S STATE"),
+        "{e}"
+    );
+    let o = run(&[
+        "diag",
+        "dtc",
+        "read",
+        "--iface",
+        "lo",
+        "--module",
+        "BCM",
+        "--request",
+        "14 FF 00",
+    ]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("CLEARS"), "{}", stderr(&o));
+    // Read-only requests and scans ask on a real interface too.
+    let o = run(&[
+        "diag", "request", "--iface", "lo", "--tx", "745", "--rx", "765", "21", "01",
+    ]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let o = run(&["diag", "scan", "--iface", "lo"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
 }
 
 #[test]

@@ -171,6 +171,7 @@ provenance = "fact"
             writes: true,
             step,
             text,
+            ..
         }) => {
             assert_eq!(step, "go");
             assert!(text.contains("31 90"), "{text}");
@@ -507,6 +508,53 @@ fn writes_are_never_sent_without_confirmation() {
         notes.iter().any(|n| n.contains("write confirmed by --yes")),
         "{notes:?}"
     );
+}
+
+/// On a real interface `--yes` alone does not release a write of placeholder bytes: it is
+/// asked, with the exact bytes and the word PLACEHOLDER; a verified write is released.
+#[test]
+fn yes_does_not_release_placeholder_writes_when_told_so() {
+    let body = format!("{SESSION}{PARAMS}");
+    let p = [("capacity_ah", "70"), ("battery_type", "agm")];
+    let strict = RunOptions {
+        yes_releases_placeholder_writes: false,
+        ..yes()
+    };
+    let mut r = runner(&body, &p, strict.clone());
+    assert_eq!(expect_send(&mut r, ms(0)), "10 C0");
+    r.handle_outcome(ms(1), resp("50 C0"));
+    match r.poll_action(ms(1)) {
+        Some(Action::Confirm {
+            writes: true,
+            placeholder: true,
+            text,
+            ..
+        }) => {
+            assert!(text.contains("31 92 46 02"), "{text}");
+            assert!(text.contains("PLACEHOLDER [U]"), "{text}");
+            assert!(text.contains("0x745") || text.contains("745"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut notes = Vec::new();
+    while let Some(e) = r.poll_event() {
+        if let EventKind::Note(n) = e.kind {
+            notes.push(n);
+        }
+    }
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("--yes does not release a write of placeholder bytes")),
+        "{notes:?}"
+    );
+    // A write marked as a fact is released by --yes as before.
+    let fact = body.replacen("provenance = \"placeholder\"", "provenance = \"fact\"", 1);
+    assert_ne!(fact, body, "the test script has a placeholder write");
+    let mut r = runner(&fact, &p, strict);
+    assert_eq!(expect_send(&mut r, ms(0)), "10 C0");
+    r.handle_outcome(ms(1), resp("50 C0"));
+    assert_eq!(expect_send(&mut r, ms(1)), "31 92 46 02");
 }
 
 const PRE: &str = r#"

@@ -223,7 +223,9 @@ pub fn query(iface: &str) -> Result<LinkKind, LinkError> {
             }
             return Err(io_err(e));
         }
-        let got = buf.get(..usize::try_from(n).unwrap_or(0)).unwrap_or_default();
+        let got = buf
+            .get(..usize::try_from(n).unwrap_or(0))
+            .unwrap_or_default();
         match parse_getlink_reply(got, seq) {
             Some(Reply::Link(kind)) => return Ok(LinkKind::from_kind(kind.as_deref())),
             Some(Reply::Error(e)) if e == -libc::ENODEV => {
@@ -357,10 +359,7 @@ mod tests {
     #[test]
     fn test_query_loopback() {
         assert_eq!(query("lo").unwrap(), LinkKind::Real(None));
-        assert!(matches!(
-            query("nosuchif9"),
-            Err(LinkError::NotFound(_))
-        ));
+        assert!(matches!(query("nosuchif9"), Err(LinkError::NotFound(_))));
         assert!(matches!(query(""), Err(LinkError::BadName(_))));
     }
 }

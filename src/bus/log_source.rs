@@ -318,7 +318,10 @@ mod tests {
         });
         let mut src = LogSource::threaded("pipe", records, Pacing::Unpaced);
         let waited = tokio::time::timeout(Duration::from_millis(20), src.recv()).await;
-        assert!(waited.is_err(), "nothing to read yet, and the timer still fired");
+        assert!(
+            waited.is_err(),
+            "nothing to read yet, and the timer still fired"
+        );
         go_tx.send(()).unwrap();
         assert_eq!(src.recv().await.unwrap().frame, rec(0, 7).frame);
         drop(go_tx);

@@ -75,8 +75,7 @@ impl<R: Read> Read for Gunzip<R> {
 
 /// Whether an I/O error means damaged input (exit 2) rather than a failing device (exit 4).
 pub fn is_damage(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::InvalidData
-        || e.get_ref().is_some_and(|inner| inner.is::<Damaged>())
+    e.kind() == io::ErrorKind::InvalidData || e.get_ref().is_some_and(|inner| inner.is::<Damaged>())
 }
 
 /// Opens `path` (`-` is standard input): missing and unreadable files are input errors naming
@@ -84,7 +83,10 @@ pub fn is_damage(e: &io::Error) -> bool {
 pub fn open_raw(path: &Path) -> Result<(Arc<str>, Stream), CliError> {
     let name = display_name(path);
     if path == Path::new("-") {
-        return Ok((name, Box::new(BufReader::with_capacity(IO_BUFFER, io::stdin()))));
+        return Ok((
+            name,
+            Box::new(BufReader::with_capacity(IO_BUFFER, io::stdin())),
+        ));
     }
     match File::open(path) {
         Ok(f) => {
@@ -96,10 +98,9 @@ pub fn open_raw(path: &Path) -> Result<(Arc<str>, Stream), CliError> {
             }
             Ok((name, Box::new(BufReader::with_capacity(IO_BUFFER, f))))
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(CliError::new(
-            exit::USAGE,
-            anyhow!("{name}: no such file"),
-        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(CliError::new(exit::USAGE, anyhow!("{name}: no such file")))
+        }
         Err(e) => Err(CliError::new(
             exit::USAGE,
             anyhow!("{name}: cannot open: {e}"),
@@ -230,9 +231,9 @@ fn head_text(head: &[u8]) -> String {
 /// A reader for an opened capture.
 pub fn reader(opened: Opened) -> Box<dyn FrameReader> {
     match opened.format {
-        Format::Candump => Box::new(
-            log::candump::Reader::new(opened.stream).with_source_name(opened.name.clone()),
-        ),
+        Format::Candump => {
+            Box::new(log::candump::Reader::new(opened.stream).with_source_name(opened.name.clone()))
+        }
     }
 }
 
@@ -368,13 +369,21 @@ mod tests {
         std::fs::write(&p, b"hello world\nthis is not a capture\n").unwrap();
         let e = open(&p, None).err().unwrap();
         assert_eq!(e.code, exit::USAGE);
-        assert!(e.error.to_string().contains("not a capture"), "{:#}", e.error);
+        assert!(
+            e.error.to_string().contains("not a capture"),
+            "{:#}",
+            e.error
+        );
         std::fs::write(&p, b"").unwrap();
         let e = open(&p, None).err().unwrap();
         assert!(e.error.to_string().contains("empty"), "{:#}", e.error);
         let e = open(&dir.path().join("missing.lgo"), None).err().unwrap();
         assert_eq!(e.code, exit::USAGE);
-        assert!(e.error.to_string().contains("no such file"), "{:#}", e.error);
+        assert!(
+            e.error.to_string().contains("no such file"),
+            "{:#}",
+            e.error
+        );
     }
 
     #[test]

@@ -173,7 +173,10 @@ mod tests {
         assert!(answer_is_yes(" YES \n", false));
         assert!(!answer_is_yes("", false));
         assert!(!answer_is_yes("yess", false));
-        assert!(!answer_is_yes("y\n", true), "a placeholder write needs yes in full");
+        assert!(
+            !answer_is_yes("y\n", true),
+            "a placeholder write needs yes in full"
+        );
         assert!(!answer_is_yes("Y", true));
         assert!(answer_is_yes("yes", true));
         assert!(answer_is_yes("Yes\n", true));
@@ -214,7 +217,10 @@ mod tests {
         assert_eq!(e.code, exit::NOT_CONFIRMED);
         let text = e.error.to_string();
         assert!(text.contains("--yes") && text.contains("slcan0"), "{text}");
-        assert!(!text.contains("vcan0"), "only the real one is named: {text}");
+        assert!(
+            !text.contains("vcan0"),
+            "only the real one is named: {text}"
+        );
         assert!(decide(&real(), "send the frames", true, |_| panic!("asked")).is_ok());
     }
 

@@ -147,8 +147,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 /// Whether the input is a regular file (else it is read as it arrives: a pipe, a terminal).
 fn open(path: &Path) -> Result<(Arc<str>, Box<dyn BufRead + Send>, bool), CliError> {
     let opened = capture::open(path, None)?;
-    let regular = path != Path::new("-")
-        && std::fs::metadata(path).is_ok_and(|m| m.file_type().is_file());
+    let regular =
+        path != Path::new("-") && std::fs::metadata(path).is_ok_and(|m| m.file_type().is_file());
     match opened.format {
         canrelearn::log::Format::Candump => Ok((opened.name, opened.stream, regular)),
     }

@@ -6,7 +6,7 @@
 //! (`scripts/simulator/qashqai-j11.toml`), never from Rust constants.
 
 use std::collections::VecDeque;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -25,7 +25,7 @@ use canrelearn::isotp::{self, FrameFormat, Observation, ObserverConfig, Reassemb
 
 use super::input::{id_text, parse_id};
 use super::source::{self, Incoming, Source};
-use super::{CliError, WithCode, exit};
+use super::{CliError, WithCode, consent, exit};
 
 /// Diagnostics over ISO-TP: send requests, scan for modules, read and clear DTCs, sniff.
 #[derive(Debug, clap::Args)]
@@ -101,6 +101,12 @@ struct Link {
     /// Ids are 29-bit (also implied by 8 hex digits).
     #[arg(long)]
     extended: bool,
+
+    /// Send on a real (non-virtual) CAN interface without asking first (each use is noted on
+    /// stderr). Without it, the command asks at the terminal, and sends nothing when there is
+    /// no terminal.
+    #[arg(long)]
+    yes: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -171,10 +177,6 @@ struct DtcArgs {
     /// `19 02 FF`; clear: KWP2000 `14 FF 00`, UDS `14 FF FF FF`).
     #[arg(long, value_name = "HEX")]
     request: Option<String>,
-
-    /// Clear without asking (needed when standard input is not a terminal).
-    #[arg(long)]
-    yes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -290,6 +292,15 @@ async fn request(a: RequestArgs) -> Result<u8, CliError> {
         .code(exit::USAGE)?;
     let cfg = session_config(&a.link, tx, rx, Some(0xFF))?;
     let dialect = cfg.client.dialect;
+    consent::require(
+        &[&a.link.iface],
+        &format!(
+            "Send {} to {}",
+            consent::describe_request(dialect, &pdu),
+            id_text(tx)
+        ),
+        a.link.yes,
+    )?;
     let bus = open_iface(&a.link.iface)?;
     let mut session = DiagSession::new(bus, cfg, unix_tokio_clock()).code(exit::USAGE)?;
     let opts = if a.no_response {
@@ -312,7 +323,9 @@ fn report_reply(
     let mut out = io::stdout().lock();
     let pending = reply.pending_count();
     if pending > 0 {
-        eprintln!("canrelearn: the module answered response pending (0x78) {pending} times");
+        super::out::note(format!(
+            "the module answered response pending (0x78) {pending} times"
+        ));
     }
     match &reply.outcome {
         Outcome::Positive { pdu, .. } => {
@@ -417,6 +430,20 @@ async fn scan(a: ScanArgs) -> Result<u8, CliError> {
     for s in &specs {
         pairs.extend(parse_range(s, a.link.extended)?);
     }
+    consent::require(
+        &[&a.link.iface],
+        &format!(
+            "Probe {} request id{} with read-only requests ({})",
+            pairs.len(),
+            if pairs.len() == 1 { "" } else { "s" },
+            PROBES
+                .iter()
+                .map(|p| format_hex(p))
+                .collect::<Vec<_>>()
+                .join(", then ")
+        ),
+        a.link.yes,
+    )?;
     let mut bus = Some(open_iface(&a.link.iface)?);
     let mut out = io::stdout().lock();
     let mut found = 0usize;
@@ -565,25 +592,20 @@ async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
             (DtcAction::Clear, Dialect::Uds) => vec![0x14, 0xFF, 0xFF, 0xFF],
         },
     };
-    if a.action == DtcAction::Clear && !a.yes {
-        if !io::stdin().is_terminal() {
-            return Err(CliError::new(
-                exit::USAGE,
-                anyhow!("clearing DTCs needs confirmation: run on a terminal, or add --yes"),
-            ));
-        }
-        eprint!(
-            "Clear the stored DTCs of the module on {} (sends {})? [y/N] ",
+    consent::require(
+        &[&a.link.iface],
+        &format!(
+            "Send {} to {} ({} the stored DTCs)",
+            consent::describe_request(dialect, &pdu),
             id_text(tx),
-            format_hex(&pdu)
-        );
-        let mut line = String::new();
-        io::stdin().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes" | "YES") {
-            eprintln!("not cleared");
-            return Ok(exit::FAILURE);
-        }
-    }
+            if canrelearn::diag::codec::changes_state(dialect, &pdu) {
+                "CLEARS or changes"
+            } else {
+                "reads"
+            }
+        ),
+        a.link.yes,
+    )?;
     let cfg = session_config(&a.link, tx, rx, padding)?;
     let bus = open_iface(&a.link.iface)?;
     let mut session = DiagSession::new(bus, cfg, unix_tokio_clock()).code(exit::USAGE)?;

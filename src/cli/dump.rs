@@ -9,8 +9,8 @@ use canrelearn::log::candump::{self, Precision, Record, WriteOptions};
 
 use super::decode::FrameDecoder;
 use super::output::{Format, Formatter, Line};
-use super::source::{self, Source};
 use super::signals::{self, Interrupts};
+use super::source::{self, Source};
 use super::{CliError, WithCode, exit, input};
 
 /// Show frames from CAN interfaces or logs as they arrive, decoded with DBC files.
@@ -70,7 +70,9 @@ pub fn seconds(s: f64, what: &str) -> Result<Duration, CliError> {
     if !(s.is_finite() && (0.0..=MAX_SECONDS).contains(&s)) {
         return Err(CliError::new(
             exit::USAGE,
-            anyhow::anyhow!("{what} must be a number of seconds from 0 to {MAX_SECONDS:.0} (100 years), not {s}"),
+            anyhow::anyhow!(
+                "{what} must be a number of seconds from 0 to {MAX_SECONDS:.0} (100 years), not {s}"
+            ),
         ));
     }
     Duration::try_from_secs_f64(s)
@@ -195,14 +197,12 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 }
 
 /// The instant `limit` from now; a limit too far to represent is a usage error.
-pub fn deadline_after(
-    limit: Option<Duration>,
-) -> Result<Option<tokio::time::Instant>, CliError> {
+pub fn deadline_after(limit: Option<Duration>) -> Result<Option<tokio::time::Instant>, CliError> {
     limit
         .map(|d| {
-            tokio::time::Instant::now()
-                .checked_add(d)
-                .ok_or_else(|| CliError::new(exit::USAGE, anyhow::anyhow!("--duration is too long")))
+            tokio::time::Instant::now().checked_add(d).ok_or_else(|| {
+                CliError::new(exit::USAGE, anyhow::anyhow!("--duration is too long"))
+            })
         })
         .transpose()
 }

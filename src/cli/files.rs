@@ -101,7 +101,12 @@ fn open_error(path: &Path, what: &str, e: io::Error) -> CliError {
 }
 
 /// Creates a new file named `stem.ext`, or `stem-2.ext`, `stem-3.ext`... when taken.
-pub fn create_unique(dir: &Path, stem: &str, ext: &str, what: &str) -> Result<(File, PathBuf), CliError> {
+pub fn create_unique(
+    dir: &Path,
+    stem: &str,
+    ext: &str,
+    what: &str,
+) -> Result<(File, PathBuf), CliError> {
     for n in 1..10_000u32 {
         let name = if n == 1 {
             format!("{stem}.{ext}")

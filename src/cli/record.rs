@@ -133,7 +133,12 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         .collect();
     // The output is checked before anything is opened or read.
     if args.output != std::path::Path::new("-") {
-        files::check(&args.output, "the output log", args.force, inputs.iter().copied())?;
+        files::check(
+            &args.output,
+            "the output log",
+            args.force,
+            inputs.iter().copied(),
+        )?;
     }
     let all_logs = inputs.len() == sources.len();
     let rt = runtime()?;

@@ -120,10 +120,13 @@ impl Frames {
     /// One pass over the log.
     fn pass(&mut self) -> Result<Box<dyn Iterator<Item = Read> + '_>, CliError> {
         if let Some(kept) = &self.keep {
-            let failure = self.kept_failure.clone().map(|m| {
-                Read::Fatal(CliError::new(exit::USAGE, anyhow::anyhow!(m)))
-            });
-            return Ok(Box::new(kept.iter().cloned().map(Read::Frame).chain(failure)));
+            let failure = self
+                .kept_failure
+                .clone()
+                .map(|m| Read::Fatal(CliError::new(exit::USAGE, anyhow::anyhow!(m))));
+            return Ok(Box::new(
+                kept.iter().cloned().map(Read::Frame).chain(failure),
+            ));
         }
         let records = source::records(capture::open_reader(&self.path, None)?);
         Ok(Box::new(records.map(|r| match r {
@@ -519,7 +522,10 @@ fn nothing_replayed(sent: u64, skipped: &Skipped, args: &Args) -> Result<(), Cli
             skipped.unmapped_ifaces.join(", ")
         )
     } else if skipped.filtered > 0 {
-        format!("--filter matched none of the log's {} frames", skipped.filtered + skipped.unmapped)
+        format!(
+            "--filter matched none of the log's {} frames",
+            skipped.filtered + skipped.unmapped
+        )
     } else {
         "the log has no frames".to_string()
     };

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use canrelearn::bus::{Clock, SocketCanBus, SocketCanOptions, SystemClock, TokioClock, VirtualBus};
 use canrelearn::diag::format_hex;
-use canrelearn::drive::procedure::{self as driver, Notice};
+use canrelearn::drive::procedure::{self as driver, CLEANUP_LIMIT, Notice};
 use canrelearn::drive::sim as sim_driver;
 use canrelearn::frame::{Frame, Id};
 use canrelearn::log::candump::{self, Direction, Precision, Record};
@@ -26,7 +26,8 @@ use std::ops::ControlFlow;
 use tokio::sync::mpsc;
 
 use super::input::{id_text, parse_id};
-use super::{CliError, WithCode, exit, input};
+use super::signals::{self, Interrupts};
+use super::{CliError, WithCode, consent, exit, files, input, out};
 
 /// Run a procedure script (a relearn) on a CAN interface.
 ///
@@ -71,9 +72,21 @@ pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Answer yes to every confirmation (each is recorded in the transcript and the report).
+    /// Answer yes to every confirmation (each is recorded in the transcript and the report),
+    /// and consent to sending on a real (non-virtual) interface. On a real interface it does
+    /// not release writes whose bytes are placeholders [U]: those are still asked, and only
+    /// `yes` typed in full sends one (see --allow-placeholder-writes).
     #[arg(long)]
     pub yes: bool,
+
+    /// With --yes on a real interface: also send writes whose bytes are placeholders [U]
+    /// (not verified on a car) without asking. Only for scripts you have checked yourself.
+    #[arg(long, requires = "yes")]
+    pub allow_placeholder_writes: bool,
+
+    /// Overwrite an existing --transcript or --report file.
+    #[arg(long)]
+    pub force: bool,
 
     /// A parameter value, e.g. --set capacity_ah=70 (repeat for more); missing ones are asked.
     #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -83,7 +96,8 @@ pub struct Args {
     #[arg(long = "ids", value_name = "MODULE=TX/RX")]
     pub ids: Vec<String>,
 
-    /// Where to write the transcript (candump format with `#` annotations).
+    /// Where to write the transcript (candump format with `#` annotations). An existing file
+    /// is refused unless --force, the script itself always.
     #[arg(long, value_name = "FILE", conflicts_with = "no_transcript")]
     pub transcript: Option<PathBuf>,
 
@@ -95,7 +109,9 @@ pub struct Args {
     #[arg(long)]
     pub transcript_all: bool,
 
-    /// Write the report as JSON to this file (`-` for standard output).
+    /// Write the report as JSON to this file (`-` for standard output: then only the JSON
+    /// goes there, and what the operator reads goes to standard error). The file is created
+    /// before anything is sent; an existing one is refused unless --force.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
@@ -128,8 +144,34 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             .code(exit::USAGE)?;
         values.insert(k.trim().to_string(), v.trim().to_string());
     }
+    // Consent to send on a real interface, once, before anything is opened.
+    let real = match (&args.iface, args.simulate || args.dry_run) {
+        (Some(iface), false) => {
+            let targets = consent::targets(&[iface.as_str()])?;
+            let modules: Vec<String> = script
+                .modules
+                .iter()
+                .map(|(n, m)| format!("{n} on {}", id_text(m.request_id)))
+                .collect();
+            consent::decide(
+                &targets,
+                &format!(
+                    "Run the procedure {} ({} steps; diagnostic requests to {}; every write is confirmed separately)",
+                    script.procedure.name,
+                    script.steps.len(),
+                    modules.join(", ")
+                ),
+                args.yes,
+                consent::terminal,
+            )?;
+            !consent::all_virtual(&targets)
+        }
+        _ => false,
+    };
     let options = RunOptions {
         assume_yes: args.yes,
+        // On a real interface --yes alone does not release placeholder writes.
+        yes_releases_placeholder_writes: !real || args.allow_placeholder_writes,
         dry_run: args.dry_run,
         ..RunOptions::default()
     };
@@ -167,7 +209,8 @@ async fn drive(
     let clock = TokioClock::new(SystemClock.now());
     let started = clock.now();
     let script = tester.runner().script().clone();
-    let mut screen = Screen::new(args.frames, args.dry_run, started);
+    let report_to_stdout = args.report.as_deref() == Some(Path::new("-"));
+    let mut screen = Screen::new(args.frames, args.dry_run, started, report_to_stdout);
     screen.line(&intro(
         &script,
         &script_name,
@@ -214,12 +257,20 @@ async fn drive(
         ),
     };
 
-    // The transcript.
-    let transcript_path = match (
+    // The files, before anything is sent: an existing file is refused unless --force, the
+    // script and the DBCs always; a default transcript name is never reused.
+    let inputs: Vec<&Path> = std::iter::once(Path::new(&args.script))
+        .filter(|p| p.exists())
+        .chain(args.dbc.iter().map(PathBuf::as_path))
+        .collect();
+    let transcript_file = match (
         &args.transcript,
         args.no_transcript || args.dry_run || args.simulate,
     ) {
-        (Some(p), _) => Some(p.clone()),
+        (Some(p), _) => Some((
+            files::create(p, "the transcript", args.force, inputs.iter().copied())?,
+            p.clone(),
+        )),
         (None, true) => None,
         (None, false) => {
             // The procedure's name made safe for a file name.
@@ -232,17 +283,26 @@ async fn drive(
                     _ => '_',
                 })
                 .collect();
-            Some(PathBuf::from(format!(
-                "canrelearn-{name}-{}.log",
-                utc_compact(started)
-            )))
+            Some(files::create_unique(
+                Path::new("."),
+                &format!("canrelearn-{name}-{}", utc_compact(started)),
+                "log",
+                "the transcript",
+            )?)
         }
     };
-    let mut transcript = match &transcript_path {
-        Some(p) => {
-            let f = File::create(p)
-                .with_context(|| format!("cannot create the transcript {}", p.display()))
-                .code(exit::BUS_IO)?;
+    let transcript_path = transcript_file.as_ref().map(|(_, p)| p.clone());
+    let report_file = match &args.report {
+        Some(p) if p != Path::new("-") => Some(files::create(
+            p,
+            "the report",
+            args.force,
+            inputs.iter().copied().chain(transcript_path.as_deref()),
+        )?),
+        _ => None,
+    };
+    let mut transcript = match transcript_file {
+        Some((f, p)) => {
             let mut t = Transcript {
                 out: candump::Writer::new(BufWriter::new(f)),
                 error: None,
@@ -257,6 +317,7 @@ async fn drive(
                 utc_iso(started)
             ));
             screen.line(&format!("transcript: {}", p.display()));
+            let _ = p;
             Some(t)
         }
         None => None,
@@ -288,9 +349,12 @@ async fn drive(
         }
         drop(answer_tx);
     }
+    // Ctrl-C, SIGTERM and SIGHUP alike: the first aborts through cleanup.
     let (interrupt_tx, mut interrupts) = mpsc::unbounded_channel::<()>();
     tokio::spawn(async move {
-        while tokio::signal::ctrl_c().await.is_ok() {
+        let mut signals = Interrupts::new();
+        loop {
+            signals.recv().await;
             if interrupt_tx.send(()).is_err() {
                 return;
             }
@@ -400,9 +464,9 @@ async fn drive(
             )
         });
     }
-    let mut report_to_stdout = None;
+    let mut report_json_text = None;
     let mut report_error = None;
-    if let Some(path) = &args.report {
+    if args.report.is_some() {
         let v = report_json(
             &report,
             &script_name,
@@ -412,18 +476,22 @@ async fn drive(
             received,
         );
         let text = serde_json::to_string_pretty(&v).map_err(io::Error::other)? + "\n";
-        if path == Path::new("-") {
-            report_to_stdout = Some(text);
-        } else if let Err(e) = std::fs::write(path, text) {
-            report_error = Some(anyhow!("cannot write the report {}: {e}", path.display()));
+        match (report_file, &args.report) {
+            (Some(mut f), Some(path)) => {
+                if let Err(e) = f.write_all(text.as_bytes()).and_then(|()| f.flush()) {
+                    report_error = Some(anyhow!("cannot write the report {}: {e}", path.display()));
+                }
+            }
+            _ => report_json_text = Some(text),
         }
     }
-    let mut out = io::stdout().lock();
-    writeln!(out, "\n{report}")?;
-    if let Some(text) = report_to_stdout {
+    // The operator's summary: on stdout, or on stderr when stdout carries the JSON report.
+    screen.line(&format!("\n{report}"));
+    if let Some(text) = report_json_text {
+        let mut out = io::stdout().lock();
         out.write_all(text.as_bytes())?;
+        out.flush()?;
     }
-    out.flush()?;
     if let Some(e) = transcript_error.or(report_error) {
         return Err(CliError::new(exit::BUS_IO, e));
     }
@@ -588,6 +656,8 @@ impl Transcript {
 /// What the operator sees: steps, requests and answers, questions, a progress bar while a
 /// step polls (on a terminal; lines otherwise).
 struct Screen {
+    /// Lines go to stderr (stdout carries the JSON report).
+    to_stderr: bool,
     frames: bool,
     dry_run: bool,
     started: Timestamp,
@@ -599,13 +669,18 @@ struct Screen {
 }
 
 impl Screen {
-    fn new(frames: bool, dry_run: bool, started: Timestamp) -> Screen {
+    fn new(frames: bool, dry_run: bool, started: Timestamp, to_stderr: bool) -> Screen {
         Screen {
+            to_stderr,
             frames,
             dry_run,
             started,
             bar: None,
-            tty: io::stdout().is_terminal(),
+            tty: if to_stderr {
+                io::stderr().is_terminal()
+            } else {
+                io::stdout().is_terminal()
+            },
             last_progress_line: None,
             polling: false,
         }
@@ -619,6 +694,7 @@ impl Screen {
         let text = text.trim_end_matches('\n');
         match &self.bar {
             Some(b) => b.println(text),
+            None if self.to_stderr => out::err_line(text),
             None => {
                 let mut out = io::stdout().lock();
                 let _ = writeln!(out, "{text}");
@@ -760,11 +836,24 @@ impl Screen {
             Notice::Refused { answer, why } => {
                 self.line(&format!("!! `{}`: {why}", answer.trim()));
             }
-            Notice::Interrupted { first: true } => {
-                self.line("!! Ctrl-C: aborting; returning the modules to their default session");
+            Notice::Interrupted { count: 1 } => {
+                self.line(&format!(
+                    "!! {}: aborting; returning the modules to their default session (at most {} s; interrupt twice more to give up)",
+                    signals::last().map_or("interrupted", signals::name),
+                    CLEANUP_LIMIT.as_secs()
+                ));
             }
-            Notice::Interrupted { first: false } => {
-                self.line("!! cleanup is running (bounded by the modules' timeouts); please wait");
+            Notice::Interrupted { count: 2 } => {
+                self.line("!! cleanup is running (bounded); interrupt once more to abandon it and leave the modules as they are");
+            }
+            Notice::Interrupted { .. } => {
+                self.line("!! cleanup abandoned: see the report for the modules that may still be in a diagnostic session");
+            }
+            Notice::CleanupTimedOut => {
+                self.line(&format!(
+                    "!! cleanup did not finish within {} s: abandoned; see the report",
+                    CLEANUP_LIMIT.as_secs()
+                ));
             }
             Notice::BusError(e) => self.line(&format!("!! bus: {e}")),
         }

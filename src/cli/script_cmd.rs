@@ -104,9 +104,6 @@ fn to_stdin(p: &Path) -> bool {
     p == Path::new("-")
 }
 
-/// At most this many malformed lines are reported one by one.
-const MAX_REPORTED: u64 = 10;
-
 fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
     let tx = parse_id(&a.tx, a.extended)?;
     let rx = parse_id(&a.rx, a.extended)?;
@@ -242,8 +239,8 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
         .iter()
         .filter(|i| matches!(i, capture::Item::Unanswered { .. }))
         .count();
-    eprintln!(
-        "canrelearn: {} requests on {tx} -> {rx} became {} steps ({polls} poll, {writes} marked writes){}{}; dialect {} (guessed); {}",
+    super::out::note(format!(
+        "{} requests on {tx} -> {rx} became {} steps ({polls} poll, {writes} marked writes){}{}; dialect {} (guessed); {}",
         analysis.exchanges.len(),
         script.steps.len(),
         match &plan.keep_alive {
@@ -269,7 +266,7 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
                 a.output.display()
             )
         }
-    );
+    ));
     Ok(exit::OK)
 }
 

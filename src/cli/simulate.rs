@@ -18,7 +18,8 @@ use canrelearn::drive::sim as driver;
 use canrelearn::sim::profile::Profile;
 use canrelearn::sim::vehicle::Vehicle;
 
-use super::{CliError, WithCode, exit, input};
+use super::signals::Interrupts;
+use super::{CliError, WithCode, consent, exit, input};
 
 /// The bundled profile's name for `--profile`.
 pub const BUNDLED_PROFILE_NAME: &str = "qashqai-j11";
@@ -70,13 +71,18 @@ pub struct Args {
     /// Print no events.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Simulate on a real (non-virtual) CAN interface without asking. On a car the simulated
+    /// modules would impersonate its own: only for a bench with no car attached.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let v: f64 = s
         .parse()
         .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    Duration::try_from_secs_f64(v).map_err(|_| format!("{s:?} is not a duration in seconds"))
+    super::dump::seconds(v, "the duration").map_err(|e| format!("{:#}", e.error))
 }
 
 /// The profile and the name it goes by.
@@ -129,6 +135,15 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         ));
     };
 
+    consent::require(
+        &[&iface],
+        &format!(
+            "Simulate {} (the periodic frames of {} messages and the diagnostic answers of its modules, impersonating them)",
+            profile.vehicle.name,
+            vehicle.periodic_messages().len()
+        ),
+        args.yes,
+    )?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -147,13 +162,13 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                     _ => m.name.to_string(),
                 })
                 .collect();
-            eprintln!(
+            super::out::err_line(format!(
                 "simulating {} on {iface}: {} periodic messages; modules {}; faults: {}. Ctrl-C stops.",
                 profile.vehicle.name,
                 vehicle.periodic_messages().len(),
                 modules.join(", "),
                 if faults.is_empty() { "none".to_string() } else { faults.join(", ") },
-            );
+            ));
         }
         let clock = SystemClock;
         let start = clock.now();
@@ -165,13 +180,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                     None => std::future::pending().await,
                 }
             };
+            let mut interrupts = Interrupts::new();
             tokio::select! {
-                r = tokio::signal::ctrl_c() => {
-                    if let Err(e) = r {
-                        tracing::warn!("cannot listen for Ctrl-C: {e}");
-                        std::future::pending::<()>().await;
-                    }
-                }
+                _ = interrupts.recv() => {}
                 () = stop => {}
             }
         };
@@ -199,10 +210,10 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         }
         tracing::info!(?ended, sent = stats.sent, received = stats.received, "simulation ended");
         if !quiet {
-            eprintln!(
+            super::out::err_line(format!(
                 "simulation stopped: {} frames sent, {} received",
                 stats.sent, stats.received
-            );
+            ));
         }
         Ok(exit::OK)
     })

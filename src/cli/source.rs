@@ -124,34 +124,35 @@ fn merge_by_time(
     let mut seq = 0usize;
     let mut started = false;
     std::iter::from_fn(move || {
-        let mut refill = |i: usize,
-                          inputs: &mut Vec<Box<dyn Iterator<Item = Result<LogRecord, BoxError>> + Send>>,
-                          heads: &mut BinaryHeap<Reverse<(canrelearn::Timestamp, usize, usize)>>,
-                          held: &mut Vec<Option<LogRecord>>,
-                          errors: &mut std::collections::VecDeque<BoxError>| {
-            let Some(input) = inputs.get_mut(i) else {
-                return;
-            };
-            for item in input.by_ref() {
-                match item {
-                    Ok(r) => {
-                        seq += 1;
-                        heads.push(Reverse((r.timestamp, seq, i)));
-                        if let Some(slot) = held.get_mut(i) {
-                            *slot = Some(r);
-                        }
-                        return;
-                    }
-                    Err(e) => {
-                        let fatal = e.is::<Fatal>();
-                        errors.push_back(e);
-                        if fatal {
+        let mut refill =
+            |i: usize,
+             inputs: &mut Vec<Box<dyn Iterator<Item = Result<LogRecord, BoxError>> + Send>>,
+             heads: &mut BinaryHeap<Reverse<(canrelearn::Timestamp, usize, usize)>>,
+             held: &mut Vec<Option<LogRecord>>,
+             errors: &mut std::collections::VecDeque<BoxError>| {
+                let Some(input) = inputs.get_mut(i) else {
+                    return;
+                };
+                for item in input.by_ref() {
+                    match item {
+                        Ok(r) => {
+                            seq += 1;
+                            heads.push(Reverse((r.timestamp, seq, i)));
+                            if let Some(slot) = held.get_mut(i) {
+                                *slot = Some(r);
+                            }
                             return;
+                        }
+                        Err(e) => {
+                            let fatal = e.is::<Fatal>();
+                            errors.push_back(e);
+                            if fatal {
+                                return;
+                            }
                         }
                     }
                 }
-            }
-        };
+            };
         if !started {
             started = true;
             for i in 0..inputs.len() {
@@ -191,10 +192,7 @@ pub fn open_all(
         log.set_filters(filters);
         return Ok(vec![AnyBus::Log(log)]);
     }
-    sources
-        .iter()
-        .map(|s| open(s, filters, pacing))
-        .collect()
+    sources.iter().map(|s| open(s, filters, pacing)).collect()
 }
 
 /// Opens one source with kernel (interfaces) or software (captures) filters.
@@ -419,9 +417,10 @@ mod tests {
     fn test_captures_merge_by_timestamp() {
         let a: Vec<_> = vec![rec(0, 1), rec(20, 3), rec(40, 5)];
         let b: Vec<_> = vec![rec(10, 2), rec(30, 4), rec(50, 6)];
-        let merged: Vec<u32> = merge_by_time(vec![Box::new(a.into_iter()), Box::new(b.into_iter())])
-            .map(|r| r.unwrap().frame.id().unwrap().raw())
-            .collect();
+        let merged: Vec<u32> =
+            merge_by_time(vec![Box::new(a.into_iter()), Box::new(b.into_iter())])
+                .map(|r| r.unwrap().frame.id().unwrap().raw())
+                .collect();
         assert_eq!(merged, vec![1, 2, 3, 4, 5, 6]);
     }
 }

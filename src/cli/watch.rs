@@ -17,8 +17,8 @@ use canrelearn::watch::{
 
 use super::capture::{self, BadLines};
 use super::dump::{runtime, seconds, sleep_until};
-use super::signals::{self, Interrupts};
 use super::output::push_json_str;
+use super::signals::{self, Interrupts};
 use super::source::{self, Source};
 use super::{CliError, WithCode, exit, input};
 

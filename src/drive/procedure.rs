@@ -10,8 +10,14 @@
 //!
 //! Safety rules the loop keeps:
 //! - The first interrupt aborts the run: the request in flight is dropped and cleanup runs
-//!   (back to the default session, keep-alive off); later interrupts are reported and change
-//!   nothing, because cleanup is bounded by the modules' P2 timers (seconds).
+//!   (back to the default session, keep-alive off). The second is reported and changes
+//!   nothing. The third abandons cleanup: the report then names every module that may still
+//!   be in a non-default session.
+//! - Cleanup is bounded: [`CLEANUP_LIMIT`] after it starts (however the run ended), whatever
+//!   is left of it is abandoned the same way, so a module that keeps answering "response
+//!   pending" cannot hold the run for ever.
+//! - What the tester decided is reported before the frames it released: an operator's answer
+//!   comes before the write it allowed.
 //! - An answer line that does not answer the question is refused and the question is asked
 //!   again ([`Question::interpret`]); when the answers channel closes (end of input), a pending
 //!   confirmation is answered no and a pending parameter aborts the run.
@@ -31,6 +37,9 @@ use tokio::sync::mpsc;
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
 /// The wait after a deadline that handling did not clear (never expected; avoids a busy loop).
 const STUCK_WAIT: Duration = Duration::from_millis(1);
+/// The longest cleanup may take once it started: every module's `10 <default>` with its P2*
+/// chain fits in it for the bundled scripts (one or two modules, P2* 5 s).
+pub const CLEANUP_LIMIT: Duration = Duration::from_secs(20);
 
 /// Something for the operator's screen and the transcript.
 #[derive(Debug)]
@@ -50,8 +59,11 @@ pub enum Notice<'a> {
     Question(&'a Question),
     /// An answer was refused; the question is asked again.
     Refused { answer: &'a str, why: &'a str },
-    /// An interrupt arrived; `first` when it aborted the run, otherwise cleanup is running.
-    Interrupted { first: bool },
+    /// An interrupt arrived: the first aborts the run, the second changes nothing (cleanup is
+    /// running), the third abandons cleanup. `count` is how many arrived so far.
+    Interrupted { count: usize },
+    /// Cleanup took longer than [`CLEANUP_LIMIT`] and was abandoned.
+    CleanupTimedOut,
     /// The bus failed while reading (the run is aborted) or refused a frame.
     BusError(&'a BusError),
 }
@@ -71,11 +83,29 @@ pub async fn run<B: Bus>(
     let mut reading = true;
     let mut input_open = true;
     let mut interrupts_open = true;
-    let mut aborted = false;
+    let mut interrupts_seen = 0usize;
+    let mut cleanup_until: Option<Timestamp> = None;
     loop {
         let now = clock.now();
         if tester.poll_timeout().is_some_and(|t| t <= now) {
             tester.handle_timeout(now);
+        }
+        if tester.in_cleanup() && tester.report().is_none() {
+            let until = *cleanup_until.get_or_insert_with(|| now.saturating_add(CLEANUP_LIMIT));
+            if now >= until {
+                notice(Notice::CleanupTimedOut);
+                tester.abandon_cleanup(
+                    now,
+                    &format!("it did not finish within {} s", CLEANUP_LIMIT.as_secs()),
+                );
+            }
+        }
+        // What was decided first (an answer, a step starting), then the frames it released.
+        while let Some(n) = tester.poll_note() {
+            match &n {
+                Note::Tester(at, e) => notice(Notice::Tester(*at, e)),
+                Note::Run(e) => notice(Notice::Run(e)),
+            }
         }
         while let Some(f) = tester.poll_transmit(now) {
             match bus.send(&f).await {
@@ -114,7 +144,11 @@ pub async fn run<B: Bus>(
             }
             continue;
         }
-        let wait = match tester.poll_timeout() {
+        let deadline = match (tester.poll_timeout(), cleanup_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let wait = match deadline {
             Some(t) if t <= now => STUCK_WAIT,
             Some(t) => t.saturating_duration_since(now),
             None => IDLE_WAIT,
@@ -124,10 +158,18 @@ pub async fn run<B: Bus>(
             biased;
             i = interrupts.recv(), if interrupts_open => match i {
                 Some(()) => {
-                    notice(Notice::Interrupted { first: !aborted });
-                    if !aborted {
-                        aborted = true;
-                        tester.abort(clock.now(), "interrupted by the operator (Ctrl-C)");
+                    interrupts_seen += 1;
+                    notice(Notice::Interrupted { count: interrupts_seen });
+                    match interrupts_seen {
+                        1 => tester.abort(
+                            clock.now(),
+                            "interrupted by the operator (Ctrl-C, SIGTERM or SIGHUP)",
+                        ),
+                        3 => tester.abandon_cleanup(
+                            clock.now(),
+                            "the operator interrupted a third time",
+                        ),
+                        _ => {}
                     }
                 }
                 None => interrupts_open = false,
@@ -248,5 +290,144 @@ provenance = "placeholder"
         let r = run(&mut t, &mut ep, &clock, &mut arx, &mut irx, |_| {}).await;
         ecu_task.await.unwrap();
         assert_eq!(r.outcome, RunOutcome::Completed, "{r}");
+    }
+
+    const STUCK_SCRIPT: &str = r#"
+[procedure]
+name = "t"
+[modules.M]
+request_id = 0x745
+response_id = 0x765
+padding = 0xFF
+[[step]]
+id = "open"
+title = "open"
+kind = "session"
+module = "M"
+session = 0xC0
+provenance = "placeholder"
+[[step]]
+id = "read"
+title = "read"
+kind = "request"
+module = "M"
+request = "21 01"
+expect = "61 01 .."
+provenance = "placeholder"
+"#;
+
+    /// A module that opens its session, then answers every other request (keep-alive
+    /// aside) with "response pending" every second, for ever.
+    fn stuck_module(mut ecu: crate::bus::VirtualEndpoint) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let id = crate::frame::Id::standard(0x765).unwrap();
+            let mut pending: Option<u8> = None;
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                let answer = tokio::select! {
+                    rx = ecu.recv() => {
+                        let Ok(rx) = rx else { return };
+                        match rx.frame.data().get(1..3) {
+                            Some([0x10, 0xC0]) => vec![0x02, 0x50, 0xC0],
+                            Some([0x3E, _]) | None => continue,
+                            Some([sid, _]) => {
+                                pending = Some(*sid);
+                                vec![0x03, 0x7F, *sid, 0x78]
+                            }
+                            Some(_) => continue,
+                        }
+                    }
+                    _ = tick.tick() => match pending {
+                        Some(sid) => vec![0x03, 0x7F, sid, 0x78],
+                        None => continue,
+                    },
+                };
+                if ecu
+                    .send(&Frame::classic(id, &answer).unwrap())
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        })
+    }
+
+    fn stuck_tester() -> Tester {
+        let script = Script::from_toml(STUCK_SCRIPT, "t.toml").unwrap();
+        let runner = Runner::new(script, &BTreeMap::new(), RunOptions::default()).unwrap();
+        Tester::new(runner, Database::empty()).unwrap()
+    }
+
+    /// Cleanup that never finishes (the module answers "pending" for ever) is abandoned
+    /// after CLEANUP_LIMIT, and the report names the module left in its session.
+    #[tokio::test(start_paused = true)]
+    async fn test_cleanup_is_bounded() {
+        let bus = VirtualBus::new("v");
+        let mut ep = bus.endpoint();
+        let _ecu = stuck_module(bus.endpoint());
+        let clock = TokioClock::new(Timestamp::ZERO);
+        let (_atx, mut arx) = mpsc::unbounded_channel();
+        let (itx, mut irx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let _ = itx.send(());
+            std::future::pending::<()>().await;
+        });
+        let mut t = stuck_tester();
+        let mut timed_out = false;
+        let r = run(&mut t, &mut ep, &clock, &mut arx, &mut irx, |n| {
+            if let Notice::CleanupTimedOut = n {
+                timed_out = true;
+            }
+        })
+        .await;
+        assert!(timed_out);
+        assert_eq!(r.outcome, RunOutcome::Aborted, "{r}");
+        let took = r.ended.saturating_duration_since(r.started);
+        assert!(
+            took >= Duration::from_secs(23) && took < Duration::from_secs(25),
+            "abort at 3 s + {CLEANUP_LIMIT:?}: {took:?}"
+        );
+        let notes = r.cleanup.join("\n");
+        assert!(
+            notes.contains("M: cleanup abandoned") && notes.contains("non-default"),
+            "{notes}"
+        );
+    }
+
+    /// The third interrupt abandons cleanup at once.
+    #[tokio::test(start_paused = true)]
+    async fn test_third_interrupt_abandons_cleanup() {
+        let bus = VirtualBus::new("v");
+        let mut ep = bus.endpoint();
+        let _ecu = stuck_module(bus.endpoint());
+        let clock = TokioClock::new(Timestamp::ZERO);
+        let (_atx, mut arx) = mpsc::unbounded_channel();
+        let (itx, mut irx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            for _ in 0..3 {
+                let _ = itx.send(());
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            std::future::pending::<()>().await;
+        });
+        let mut t = stuck_tester();
+        let mut counts = Vec::new();
+        let r = run(&mut t, &mut ep, &clock, &mut arx, &mut irx, |n| {
+            if let Notice::Interrupted { count } = n {
+                counts.push(count);
+            }
+        })
+        .await;
+        assert_eq!(counts, [1, 2, 3]);
+        assert_eq!(r.outcome, RunOutcome::Aborted, "{r}");
+        let took = r.ended.saturating_duration_since(r.started);
+        assert!(took < Duration::from_secs(20), "abandoned early: {took:?}");
+        assert!(
+            r.cleanup.join("\n").contains("interrupted a third time"),
+            "{r}"
+        );
     }
 }

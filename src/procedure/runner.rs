@@ -41,7 +41,7 @@ use core::fmt;
 use core::time::Duration;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::script::{Check, Extract, Pattern, Script, Step, StepKind};
+use super::script::{Check, Extract, Pattern, Provenance, Script, Step, StepKind};
 use crate::diag::codec::{Dialect, Nrc};
 use crate::diag::dtc::{parse_kwp_dtc_by_status, parse_uds_dtc_by_status};
 use crate::diag::hex::format_hex;
@@ -52,6 +52,11 @@ use crate::time::Timestamp;
 pub struct RunOptions {
     /// The operator's `--yes`: confirmations are answered yes (each is recorded).
     pub assume_yes: bool,
+    /// Whether `assume_yes` also releases writes whose bytes are placeholders (provenance
+    /// `placeholder`). The command line turns this off on a real interface unless the
+    /// operator also gave `--allow-placeholder-writes`: such a write is then asked, and only
+    /// `yes` typed in full sends it. Default: on.
+    pub yes_releases_placeholder_writes: bool,
     /// List what would be sent; wait for no outcome (see the module documentation).
     pub dry_run: bool,
     /// How long a signal precondition waits for a first value, and how fresh a `during`
@@ -63,6 +68,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             assume_yes: false,
+            yes_releases_placeholder_writes: true,
             dry_run: false,
             signal_timeout: Duration::from_secs(3),
         }
@@ -110,11 +116,13 @@ pub enum Action {
         writes: bool,
         dry_run: bool,
     },
-    /// Ask the operator yes/no; answer `Confirmed(bool)`.
+    /// Ask the operator yes/no; answer `Confirmed(bool)`. For a write, `text` names the
+    /// exact bytes, and `placeholder` says they are not verified on a car.
     Confirm {
         text: String,
         step: String,
         writes: bool,
+        placeholder: bool,
     },
     /// Ask the operator for a parameter value; answer `Answer(text)`. `error` says why the
     /// previous answer was refused.
@@ -620,6 +628,7 @@ impl Runner {
             text: text.to_string(),
             step: id.to_string(),
             writes: false,
+            placeholder: false,
         })
     }
 
@@ -915,7 +924,10 @@ impl Runner {
                 ..
             } => {
                 if *writes && !self.sub.confirmed {
-                    if self.opts.assume_yes {
+                    let placeholder = step.provenance == Provenance::Placeholder;
+                    if self.opts.assume_yes
+                        && (!placeholder || self.opts.yes_releases_placeholder_writes)
+                    {
                         self.sub.confirmed = true;
                         self.event(
                             now,
@@ -925,17 +937,38 @@ impl Runner {
                             )),
                         );
                     } else {
+                        if self.opts.assume_yes {
+                            self.event(
+                                now,
+                                EventKind::Note(format!(
+                                    "[{}] --yes does not release a write of placeholder bytes on a real interface: asking",
+                                    step.id
+                                )),
+                            );
+                        }
                         self.awaiting = Some(Awaiting::Confirm);
                         let bytes = request
                             .render(&self.params)
                             .map_or_else(|_| request.to_string(), |b| format_hex(&b));
+                        let to = self
+                            .script
+                            .modules
+                            .get(module.as_str())
+                            .map(|m| format!(" on {}", m.request_id))
+                            .unwrap_or_default();
                         return Next::Act(Action::Confirm {
                             text: format!(
-                                "{} will change {module} (sends {bytes}). Continue?",
-                                step.title
+                                "{} will change {module}: it sends {bytes}{to}. These bytes are {}. Send them?",
+                                step.title,
+                                if placeholder {
+                                    "a PLACEHOLDER [U]: not verified on a car"
+                                } else {
+                                    "verified [C] (see the script's provenance)"
+                                }
                             ),
                             step: step.id.clone(),
                             writes: true,
+                            placeholder,
                         });
                     }
                 }
@@ -1637,6 +1670,43 @@ impl Runner {
     /// Ctrl-C: stop, run cleanup; the report says `aborted` with `reason`.
     pub fn abort(&mut self, now: Timestamp, reason: &str) {
         self.stop(now, RunOutcome::Aborted, format!("aborted: {reason}"));
+    }
+
+    /// Whether the run is over and cleanup is running (or done).
+    pub fn in_cleanup(&self) -> bool {
+        matches!(self.stage, Stage::Cleanup | Stage::Done)
+    }
+
+    /// Gives cleanup up (a third interrupt, or cleanup past its time bound): what is left of
+    /// it is not done, and the report's cleanup notes name each module that may still be in
+    /// a non-default diagnostic session. Does nothing before cleanup.
+    pub fn abandon_cleanup(&mut self, now: Timestamp, why: &str) {
+        if self.stage != Stage::Cleanup {
+            return;
+        }
+        let mut left: Vec<String> = Vec::new();
+        if let Some(Awaiting::Send { module, .. }) = self.awaiting.take() {
+            self.cancel_pending = true;
+            left.push(module);
+        }
+        for a in self.cleanup.drain(..) {
+            if let Action::Send { module, .. } = a
+                && !left.contains(&module)
+            {
+                left.push(module);
+            }
+        }
+        self.event(now, EventKind::Note(format!("cleanup abandoned: {why}")));
+        if left.is_empty() {
+            self.cleanup_notes.push(format!(
+                "cleanup abandoned ({why}); no session was left to close"
+            ));
+        }
+        for m in left {
+            self.cleanup_notes.push(format!(
+                "{m}: cleanup abandoned ({why}): the module may still be in a non-default diagnostic session; it falls back to its default session by itself after S3 (about 5 s) without requests; to be sure, switch the ignition off and on"
+            ));
+        }
     }
 
     /// The next time [`Runner::handle_timeout`] is due (waits, poll intervals, signal checks).

@@ -85,6 +85,8 @@ pub enum Question {
         step: String,
         /// Whether the confirmation releases a step that changes the module.
         writes: bool,
+        /// Whether that step's bytes are a placeholder (not verified on a car).
+        placeholder: bool,
     },
     /// A parameter value; answer [`Outcome::Answer`].
     Ask {
@@ -99,13 +101,19 @@ pub enum Question {
 
 impl Question {
     /// The outcome an operator's typed `line` gives: `y`/`yes` or `n`/`no` (any case) for a
-    /// confirmation, the trimmed text for a parameter (the runner checks it and asks again
-    /// with the reason when it is out of range). `Err` says why the line does not answer.
+    /// confirmation, but only `yes` typed in full releases a write; the trimmed text for a
+    /// parameter (the runner checks it and asks again with the reason when it is out of
+    /// range). `Err` says why the line does not answer.
     pub fn interpret(&self, line: &str) -> Result<Outcome, String> {
         let t = line.trim();
         match self {
-            Question::Confirm { .. } => match t.to_ascii_lowercase().as_str() {
-                "y" | "yes" => Ok(Outcome::Confirmed(true)),
+            Question::Confirm { writes, .. } => match t.to_ascii_lowercase().as_str() {
+                "yes" => Ok(Outcome::Confirmed(true)),
+                "y" if !writes => Ok(Outcome::Confirmed(true)),
+                "y" => Err(
+                    "this sends a write to the module: type yes in full to send it, or no"
+                        .to_string(),
+                ),
                 "n" | "no" => Ok(Outcome::Confirmed(false)),
                 _ => Err("answer yes or no".to_string()),
             },
@@ -292,6 +300,18 @@ impl Tester {
     /// runs (its requests are still exchanged).
     pub fn abort(&mut self, now: Timestamp, reason: &str) {
         self.runner.abort(now, reason);
+        self.pump(now);
+    }
+
+    /// Whether the run is over and cleanup is running (or done).
+    pub fn in_cleanup(&self) -> bool {
+        self.runner.in_cleanup()
+    }
+
+    /// Gives cleanup up (see [`Runner::abandon_cleanup`]): requests in flight are dropped and
+    /// the report says which modules may still be in a non-default session.
+    pub fn abandon_cleanup(&mut self, now: Timestamp, why: &str) {
+        self.runner.abandon_cleanup(now, why);
         self.pump(now);
     }
 
@@ -523,8 +543,18 @@ impl Tester {
                         .handle_outcome(now, Outcome::Transport(format!("diagnostic client: {e}"))),
                 }
             }
-            Action::Confirm { text, step, writes } => {
-                self.question = Some(Question::Confirm { text, step, writes });
+            Action::Confirm {
+                text,
+                step,
+                writes,
+                placeholder,
+            } => {
+                self.question = Some(Question::Confirm {
+                    text,
+                    step,
+                    writes,
+                    placeholder,
+                });
                 self.question_shown = false;
             }
             Action::Ask {
@@ -658,12 +688,23 @@ mod tests {
             text: "go?".into(),
             step: "s".into(),
             writes: true,
+            placeholder: true,
         };
         assert_eq!(c.interpret(" YES\n"), Ok(Outcome::Confirmed(true)));
         assert_eq!(c.interpret("n"), Ok(Outcome::Confirmed(false)));
         // Only an explicit yes releases a write: anything else is asked again.
         assert!(c.interpret("").is_err());
         assert!(c.interpret("ok").is_err());
+        // Regression: `y` and `Y` released a write; README says `yes`.
+        assert!(c.interpret("y").is_err());
+        assert!(c.interpret("Y\n").is_err());
+        let pre = Question::Confirm {
+            text: "Head unit on?".into(),
+            step: "p".into(),
+            writes: false,
+            placeholder: false,
+        };
+        assert_eq!(pre.interpret("y"), Ok(Outcome::Confirmed(true)));
         let a = Question::Ask {
             parameter: "capacity_ah".into(),
             prompt: "Ah".into(),
