@@ -207,21 +207,22 @@ async fn bms_registration_completes_on_the_bus() {
 #[tokio::test(start_paused = true)]
 async fn operator_answers_at_the_terminal_and_a_bad_answer_is_asked_again() {
     // No --yes: the confirm precondition and the write confirmation are asked; the first
-    // answer is not yes/no and is refused.
+    // answer is not yes/no and is refused, and so is `y` for the write (only `yes` in full
+    // releases a write).
     let (r, seen, _) = run(
         AUDIO,
         &["audio-unit-unregistered"],
         &[],
         RunOptions::default(),
         Operator {
-            lines: vec!["ok", "yes", "y"],
+            lines: vec!["ok", "yes", "y", "yes"],
             close: false,
             ctrl_c_after: None,
         },
     )
     .await;
     assert_eq!(r.outcome, RunOutcome::Completed, "{r}");
-    assert_eq!(seen.refused, 1);
+    assert_eq!(seen.refused, 2);
     assert!(
         seen.questions
             .iter()
