@@ -220,3 +220,45 @@ fn test_scan_rejects_bad_ranges() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// Regression: on the bundled dealer capture, the answer `71 90` after `7F 31 78` and an
+/// intervening `3E 80` was shown as "[no request seen]".
+#[test]
+fn test_sniff_pairs_across_pending_and_tester_present() {
+    let capture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/capture/dealer-session.log"
+    );
+    let o = run(&["diag", "sniff", capture]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains("[no request seen]"), "{out}");
+    assert!(
+        out.contains("765 positive 71 90  StartRoutineByLocalIdentifier [820.0 ms after 745]"),
+        "{out}"
+    );
+}
+
+/// Regression: a malformed first frame (an FF in a 4-byte CAN frame) was dropped silently.
+#[test]
+fn test_sniff_reports_frames_that_are_not_iso_tp() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("m.log");
+    std::fs::write(
+        &log,
+        "(100.000000) can0 745#10140102\n(100.001000) can0 745#F0112233\n",
+    )
+    .unwrap();
+    let o = run(&["diag", "sniff", log.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "745 malformed 10 14 01 02  (a first frame in a CAN frame shorter than 8 bytes)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("745 malformed F0 11 22 33  (not an ISO-TP frame"),
+        "{out}"
+    );
+}

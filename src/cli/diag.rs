@@ -5,23 +5,20 @@
 //! and `diag::{codec, dtc, hex}`. Module names come from the bundled simulator profile
 //! (`scripts/simulator/qashqai-j11.toml`), never from Rust constants.
 
-use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use canrelearn::Timestamp;
 use canrelearn::bus::{AnyBus, Pacing, SocketCanBus, SocketCanOptions};
-use canrelearn::diag::codec::service_name;
 use canrelearn::diag::dtc::{DtcRecord, parse_kwp_dtc_by_status, parse_uds_dtc_by_status};
+use canrelearn::diag::sniff::{Sniffer, negative_text};
 use canrelearn::diag::{
-    ClientConfig, Dialect, Nrc, RequestOptions, TimeoutReason, classify_response, format_hex,
-    parse_hex,
+    ClientConfig, Dialect, RequestOptions, TimeoutReason, format_hex, parse_hex,
 };
 use canrelearn::drive::diag::{DiagSession, Outcome, Reply, SessionConfig};
 use canrelearn::drive::isotp::unix_tokio_clock;
 use canrelearn::frame::Id;
-use canrelearn::isotp::{self, FrameFormat, Observation, ObserverConfig, Reassembler};
+use canrelearn::isotp::{self, FrameFormat, ObserverConfig, Reassembler};
 
 use super::input::{id_text, parse_id};
 use super::source::{self, Incoming, Source};
@@ -367,23 +364,6 @@ fn report_reply(
     }
 }
 
-fn negative_text(dialect: Dialect, sid: u8, nrc: Nrc) -> String {
-    format!(
-        "negative response to {}: NRC 0x{:02X} {}: {}",
-        service_label(dialect, sid),
-        nrc.0,
-        nrc.name(dialect),
-        nrc.meaning(dialect)
-    )
-}
-
-fn service_label(dialect: Dialect, sid: u8) -> String {
-    match service_name(dialect, sid) {
-        Some(n) => format!("${sid:02X} {n}"),
-        None => format!("${sid:02X}"),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // diag scan
 
@@ -675,235 +655,6 @@ fn parse_sniff_range(text: &str) -> Result<IdRange, CliError> {
     })
 }
 
-/// One request awaiting its answer.
-#[derive(Debug)]
-struct Open {
-    id: Id,
-    /// When its last frame was seen (response times count from there).
-    at: Timestamp,
-    pdu: Vec<u8>,
-}
-
-/// Pairs requests and responses seen passively and formats them.
-struct Sniffer {
-    dialect: Dialect,
-    format: SniffFormat,
-    open: VecDeque<Open>,
-}
-
-/// Requests kept waiting for an answer.
-const MAX_OPEN: usize = 64;
-
-impl Sniffer {
-    fn is_request(pdu: &[u8]) -> bool {
-        matches!(pdu.first(), Some(&b) if b < 0x40 || (0x80..0xC0).contains(&b))
-    }
-
-    /// A complete message whose frames span `first..=last`.
-    fn on_message(
-        &mut self,
-        id: Id,
-        first: Timestamp,
-        last: Timestamp,
-        pdu: &[u8],
-        out: &mut Vec<u8>,
-    ) {
-        let at = first;
-        if Self::is_request(pdu) {
-            self.open.retain(|o| o.id != id);
-            if self.open.len() >= MAX_OPEN {
-                self.open.pop_front();
-            }
-            self.open.push_back(Open {
-                id,
-                at: last,
-                pdu: pdu.to_vec(),
-            });
-            let sid = pdu.first().copied().unwrap_or(0);
-            self.line(
-                out,
-                at,
-                id,
-                "request",
-                pdu,
-                service_name(self.dialect, sid),
-                None,
-                None,
-            );
-            return;
-        }
-        // The most recent open request this PDU answers.
-        let hit = self.open.iter().rposition(|o| {
-            !matches!(
-                classify_response(&o.pdu, pdu),
-                canrelearn::diag::ResponseClass::Unrelated(_)
-            )
-        });
-        let (kind, note) = match pdu {
-            [0x7F, sid, nrc, ..] => {
-                let nrc = Nrc(*nrc);
-                let k = if nrc == Nrc::RESPONSE_PENDING {
-                    "pending"
-                } else {
-                    "negative"
-                };
-                (
-                    k,
-                    Some(format!(
-                        "{}: NRC 0x{:02X} {}: {}",
-                        service_label(self.dialect, *sid),
-                        nrc.0,
-                        nrc.name(self.dialect),
-                        nrc.meaning(self.dialect)
-                    )),
-                )
-            }
-            _ => ("positive", None),
-        };
-        let service = pdu
-            .first()
-            .and_then(|&b| service_name(self.dialect, b.wrapping_sub(0x40)));
-        let service = if pdu.first() == Some(&0x7F) {
-            None
-        } else {
-            service
-        };
-        let pairing = hit.and_then(|i| {
-            let o = self.open.get(i)?;
-            let ms = at.saturating_duration_since(o.at).as_secs_f64() * 1000.0;
-            Some((o.id, ms))
-        });
-        if let Some(i) = hit
-            && kind != "pending"
-        {
-            self.open.remove(i);
-        }
-        let text = match (service, note) {
-            (_, Some(n)) => Some(n),
-            (Some(s), None) => Some(s.to_string()),
-            (None, None) => None,
-        };
-        self.line(out, at, id, kind, pdu, None, text, Some(pairing));
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn line(
-        &self,
-        out: &mut Vec<u8>,
-        at: Timestamp,
-        id: Id,
-        kind: &str,
-        pdu: &[u8],
-        service: Option<&str>,
-        note: Option<String>,
-        pairing: Option<Option<(Id, f64)>>,
-    ) {
-        let ts = format!("{}.{:06}", at.secs(), at.subsec_micros());
-        let text = service.map(str::to_string).or(note);
-        match self.format {
-            SniffFormat::Text => {
-                let mut s = format!("{ts} {:>8} {kind:<8} {}", id_text(id), format_hex(pdu));
-                if let Some(t) = &text {
-                    s.push_str("  ");
-                    s.push_str(t);
-                }
-                match pairing {
-                    Some(Some((req, ms))) => {
-                        s.push_str(&format!(" [{ms:.1} ms after {}]", id_text(req)))
-                    }
-                    Some(None) => s.push_str(" [no request seen]"),
-                    None => {}
-                }
-                s.push('\n');
-                out.extend_from_slice(s.as_bytes());
-            }
-            SniffFormat::Jsonl => {
-                let mut v = serde_json::json!({
-                    "t": ts.parse::<f64>().unwrap_or(0.0),
-                    "id": id_text(id),
-                    "kind": kind,
-                    "pdu": format_hex(pdu),
-                });
-                if let Some(t) = text {
-                    v["text"] = t.into();
-                }
-                if let Some(p) = pairing {
-                    match p {
-                        Some((req, ms)) => {
-                            v["request_id"] = id_text(req).into();
-                            v["response_ms"] = ((ms * 1000.0).round() / 1000.0).into();
-                        }
-                        None => v["request_id"] = serde_json::Value::Null,
-                    }
-                }
-                out.extend_from_slice(v.to_string().as_bytes());
-                out.push(b'\n');
-            }
-        }
-    }
-
-    fn on_incomplete(
-        &self,
-        out: &mut Vec<u8>,
-        id: Id,
-        at: Timestamp,
-        got: usize,
-        want: usize,
-        why: &str,
-    ) {
-        let ts = format!("{}.{:06}", at.secs(), at.subsec_micros());
-        match self.format {
-            SniffFormat::Text => out.extend_from_slice(
-                format!(
-                    "{ts} {:>8} {:<8} {got} of {want} bytes ({why})\n",
-                    id_text(id),
-                    "broken"
-                )
-                .as_bytes(),
-            ),
-            SniffFormat::Jsonl => {
-                let v = serde_json::json!({
-                    "t": ts.parse::<f64>().unwrap_or(0.0),
-                    "id": id_text(id),
-                    "kind": "broken",
-                    "received": got,
-                    "expected": want,
-                    "reason": why,
-                });
-                out.extend_from_slice(v.to_string().as_bytes());
-                out.push(b'\n');
-            }
-        }
-    }
-
-    fn observe(&mut self, obs: Observation, out: &mut Vec<u8>) {
-        match obs {
-            Observation::Message(m) => self.on_message(m.id, m.first, m.last, &m.data, out),
-            Observation::Incomplete {
-                id,
-                last,
-                received,
-                expected,
-                reason,
-                ..
-            } => {
-                use canrelearn::isotp::IncompleteReason as R;
-                let why = match reason {
-                    R::WrongSequenceNumber { .. } => "wrong sequence number",
-                    R::Interrupted => "interrupted",
-                    R::TimedOut => "timed out",
-                    R::Evicted => "evicted",
-                    R::TooLarge => "too large",
-                    R::ShortFrame => "short frame",
-                    R::EndOfInput => "end of input",
-                };
-                self.on_incomplete(out, id, last, received, expected, why);
-            }
-            Observation::FlowControl { .. } => {}
-        }
-    }
-}
-
 async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
     let ranges = if a.ids.is_empty() {
         vec![
@@ -929,10 +680,20 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
     let mut rx = source::merge(buses);
     let mut bad = super::capture::BadLines::new();
     let mut reasm = Reassembler::new(ObserverConfig::default());
-    let mut sniffer = Sniffer {
-        dialect: a.dialect.into(),
-        format: a.format,
-        open: VecDeque::new(),
+    let mut sniffer = Sniffer::new(a.dialect.into());
+    let format = a.format;
+    let mut emit = |o: canrelearn::isotp::Observation, buf: &mut Vec<u8>| {
+        if let Some(r) = sniffer.observe(o) {
+            match format {
+                SniffFormat::Text => buf.extend_from_slice(r.text_line().as_bytes()),
+                SniffFormat::Jsonl => {
+                    if let Ok(j) = serde_json::to_vec(&r) {
+                        buf.extend_from_slice(&j);
+                    }
+                }
+            }
+            buf.push(b'\n');
+        }
     };
     let mut stdout = io::stdout().lock();
     let mut buf = Vec::new();
@@ -954,7 +715,7 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
             }
         }
         while let Some(o) = reasm.poll_event() {
-            sniffer.observe(o, &mut buf);
+            emit(o, &mut buf);
         }
         if !buf.is_empty() {
             stdout.write_all(&buf)?;
@@ -964,7 +725,7 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
     }
     reasm.flush();
     while let Some(o) = reasm.poll_event() {
-        sniffer.observe(o, &mut buf);
+        emit(o, &mut buf);
     }
     stdout.write_all(&buf)?;
     stdout.flush()?;

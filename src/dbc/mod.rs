@@ -18,6 +18,7 @@ mod check;
 mod decode;
 mod encode;
 mod model;
+pub mod show;
 mod source;
 
 pub use check::{Diagnostic, Severity, check, check_database};

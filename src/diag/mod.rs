@@ -10,6 +10,8 @@ pub mod client;
 pub mod codec;
 pub mod dtc;
 pub mod hex;
+pub mod pairing;
+pub mod sniff;
 
 pub use client::{
     BusyRetry, Client, ClientConfig, ClientError, ConfigError, Event, KeepAlive, MismatchReason,

@@ -98,6 +98,16 @@ pub enum Observation {
         at: Timestamp,
         fc: FlowControl,
     },
+    /// A frame on a watched id that is not ISO-TP: its protocol control information does not
+    /// parse, or a first frame arrived in a CAN frame shorter than 8 bytes. Reported, never
+    /// dropped silently; `data` is the frame's payload.
+    Malformed {
+        id: Id,
+        address: Option<u8>,
+        at: Timestamp,
+        data: Vec<u8>,
+        reason: &'static str,
+    },
     /// A segmented message that did not complete.
     Incomplete {
         id: Id,
@@ -208,8 +218,18 @@ impl Reassembler {
         } else {
             (None, data)
         };
-        let Ok(pdu) = Pdu::parse(pdu_bytes, can_dl) else {
-            return;
+        let pdu = match Pdu::parse(pdu_bytes, can_dl) {
+            Ok(pdu) => pdu,
+            Err(_) => {
+                self.push(Observation::Malformed {
+                    id,
+                    address,
+                    at: now,
+                    data: data.to_vec(),
+                    reason: "not an ISO-TP frame (its protocol control information does not parse)",
+                });
+                return;
+            }
         };
         let ae = usize::from(address.is_some());
         let pos = self
@@ -238,6 +258,13 @@ impl Reassembler {
                     self.incomplete(p, IncompleteReason::Interrupted);
                 }
                 if can_dl < 8 {
+                    self.push(Observation::Malformed {
+                        id,
+                        address,
+                        at: now,
+                        data: frame.payload().unwrap_or_default().to_vec(),
+                        reason: "a first frame in a CAN frame shorter than 8 bytes",
+                    });
                     return;
                 }
                 let expected = len as usize;

@@ -264,6 +264,11 @@ impl Capture {
                         what: format!("{received} of {expected} bytes: {why}"),
                     });
                 }
+                Observation::Malformed { id, at, reason, .. } => self.broken.push(Broken {
+                    id,
+                    at,
+                    what: reason.to_string(),
+                }),
                 Observation::FlowControl { .. } => {}
             }
         }
@@ -304,28 +309,18 @@ impl Capture {
 
 type Unsolicited = Vec<(Timestamp, Vec<u8>)>;
 
-fn is_tester_present(pdu: &[u8]) -> bool {
-    pdu.first() == Some(&0x3E)
-}
+use crate::diag::pairing::is_tester_present;
 
-/// Pairs requests (`true`) and responses (`false`), in completion order.
+/// Pairs requests (`true`) and responses (`false`), in completion order, with the rules of
+/// [`crate::diag::pairing`].
 fn pair(messages: Vec<(bool, crate::isotp::Message)>) -> (Vec<Exchange>, Unsolicited) {
+    use crate::diag::pairing::{Answer, Pairing};
     let mut exchanges: Vec<Exchange> = Vec::new();
     let mut unsolicited = Vec::new();
-    // Indices of exchanges still waiting for a final answer, oldest first.
-    let mut open: Vec<usize> = Vec::new();
+    let mut open: Pairing<(), usize> = Pairing::new(64);
     for (is_tx, m) in messages {
         if is_tx {
-            if !is_tester_present(&m.data) {
-                // A new request: whatever was waiting went unanswered (a TesterPresent answer
-                // may still come).
-                open.retain(|&i| {
-                    exchanges
-                        .get(i)
-                        .is_some_and(|e| is_tester_present(&e.request))
-                });
-            }
-            open.push(exchanges.len());
+            open.request((), &m.data, exchanges.len());
             exchanges.push(Exchange {
                 request: m.data,
                 sent: m.first,
@@ -336,32 +331,19 @@ fn pair(messages: Vec<(bool, crate::isotp::Message)>) -> (Vec<Exchange>, Unsolic
             });
             continue;
         }
-        let mut taken = None;
-        for (k, &i) in open.iter().enumerate() {
-            let Some(e) = exchanges.get_mut(i) else {
-                continue;
-            };
-            match classify_response(&e.request, &m.data) {
-                ResponseClass::Negative { nrc } if nrc == Nrc::RESPONSE_PENDING => {
+        match open.response(&m.data) {
+            Answer::Pending(i) => {
+                if let Some(e) = exchanges.get_mut(i) {
                     e.pending += 1;
-                    taken = Some(None);
-                    break;
                 }
-                ResponseClass::Positive | ResponseClass::Negative { .. } => {
+            }
+            Answer::Final(i) => {
+                if let Some(e) = exchanges.get_mut(i) {
                     e.response = Some(m.data.clone());
                     e.answered = Some(m.first);
-                    taken = Some(Some(k));
-                    break;
                 }
-                ResponseClass::Unrelated(_) => {}
             }
-        }
-        match taken {
-            Some(Some(k)) => {
-                open.remove(k);
-            }
-            Some(None) => {}
-            None => unsolicited.push((m.first, m.data)),
+            Answer::Unsolicited => unsolicited.push((m.first, m.data)),
         }
     }
     (exchanges, unsolicited)

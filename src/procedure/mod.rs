@@ -12,6 +12,7 @@
 
 pub mod capture;
 pub mod harness;
+pub mod review;
 pub mod runner;
 pub mod script;
 pub mod tester;
