@@ -46,6 +46,16 @@ for target in $(cargo fuzz list); do
             capture)
                 cp ../tests/data/capture/*.log ../tests/data/candump/*.log "$corpus/"
                 ;;
+            renderers)
+                # The first byte picks the renderer: 0 dbc show, 1 script review, 2 sniff.
+                for f in ../dbc/*.dbc ../tests/data/dbc/*.dbc; do
+                    { printf '\000'; cat "$f"; } > "$corpus/dbc-$(basename "$f")"
+                done
+                for f in ../scripts/*.toml; do
+                    { printf '\001'; cat "$f"; } > "$corpus/script-$(basename "$f")"
+                done
+                printf '\002\007\105\010\020\024\001\002\003\004\005\006' > "$corpus/sniff-ff"
+                ;;
             *)
                 cp ../tests/data/candump/*.log "$corpus/"
                 ;;

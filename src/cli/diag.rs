@@ -686,11 +686,7 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
         if let Some(r) = sniffer.observe(o) {
             match format {
                 SniffFormat::Text => buf.extend_from_slice(r.text_line().as_bytes()),
-                SniffFormat::Jsonl => {
-                    if let Ok(j) = serde_json::to_vec(&r) {
-                        buf.extend_from_slice(&j);
-                    }
-                }
+                SniffFormat::Jsonl => buf.extend_from_slice(r.json_line().as_bytes()),
             }
             buf.push(b'\n');
         }

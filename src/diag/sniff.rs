@@ -106,6 +106,11 @@ impl Record {
         }
     }
 
+    /// The JSON Lines form (no newline).
+    pub fn json_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
     /// The line for people (no newline): time, id, kind, PDU, name, pairing.
     pub fn text_line(&self) -> String {
         let t = self.t.0;
