@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/dbc/bench_body40.dbc"
     );
-    let db = Database::load(path).expect("bench DBC loads");
+    let db = load_dbc_file(path).expect("bench DBC loads");
     let frames = frames(&db);
     let mut out = Decoded::new();
     let mut signals = 0u64;
@@ -83,3 +83,12 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+/// Reads and compiles a DBC file (the library takes bytes; reading is the caller's job).
+fn load_dbc_file(
+    path: impl AsRef<std::path::Path>,
+) -> Result<canrelearn::dbc::Database, canrelearn::dbc::DbcError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).expect("read the DBC file");
+    canrelearn::dbc::Database::from_bytes(&bytes, &path.display().to_string())
+}

@@ -18,7 +18,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn sample() -> (Database, Vec<(Timestamp, Frame)>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let db = Database::load(root.join("dbc/nissan_qashqai_j11.dbc")).expect("bundled DBC");
+    let db = load_dbc_file(root.join("dbc/nissan_qashqai_j11.dbc")).expect("bundled DBC");
     let mut reader = candump::open(root.join("tests/data/j11-sample.log")).expect("sample");
     let mut frames = Vec::new();
     while let Some(item) = reader.read_item().expect("read") {
@@ -103,3 +103,12 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+/// Reads and compiles a DBC file (the library takes bytes; reading is the caller's job).
+fn load_dbc_file(
+    path: impl AsRef<std::path::Path>,
+) -> Result<canrelearn::dbc::Database, canrelearn::dbc::DbcError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).expect("read the DBC file");
+    canrelearn::dbc::Database::from_bytes(&bytes, &path.display().to_string())
+}

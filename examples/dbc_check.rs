@@ -6,7 +6,7 @@ fn main() -> anyhow::Result<()> {
         for d in canrelearn::dbc::check(&bytes, &path) {
             println!("{d}");
         }
-        if let Err(e) = canrelearn::dbc::Database::load(&path) {
+        if let Err(e) = canrelearn::dbc::Database::from_bytes(&bytes, &path) {
             println!("load: {e}");
         }
     }

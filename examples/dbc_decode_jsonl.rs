@@ -47,7 +47,10 @@ fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("usage: dbc_decode_jsonl FILE.dbc < frames.jsonl"))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let db = match Database::load(&path) {
+    let db = match std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| Database::from_bytes(&b, &path).map_err(|e| e.to_string()))
+    {
         Ok(db) => {
             writeln!(out, "{}", json!({ "load": "ok" }))?;
             db

@@ -1,10 +1,11 @@
 //! canrelearn: a SocketCAN bus monitor, DBC decoder and body-control-module relearn tool.
 //!
 //! The library is layered like a protocol stack. Pure, sans-IO modules ([`frame`], [`time`],
-//! log formats, DBC decoding, and later ISO-TP, the diagnostic client, the procedure
-//! interpreter, the watcher and the ECU models) take time as an argument and never touch tokio,
+//! log formats, DBC decoding, ISO-TP, the diagnostic client, the procedure interpreter, the
+//! watcher and the ECU models) take time as an argument and never touch tokio,
 //! sockets or the system clock; a test (`tests/layering.rs`) fails the build if one does. A bus
-//! layer and small drivers run them on SocketCAN, an in-process virtual bus or a log.
+//! layer and small drivers run them on SocketCAN, an in-process virtual bus or a log; [`open`]
+//! is the edge that opens capture files for the format readers.
 //!
 //! The library reports through typed errors and `tracing`; it never prints. The `canrelearn`
 //! binary owns all output.
@@ -17,6 +18,7 @@ pub mod frame;
 pub mod isotp;
 pub mod log;
 pub mod monitor;
+pub mod open;
 pub mod procedure;
 pub mod replay;
 pub mod sim;

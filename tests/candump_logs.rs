@@ -3,7 +3,7 @@
 //! lines, bad lines at known line numbers, gzip input detected by its magic bytes.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use canrelearn::frame::{Frame, Id};
 use canrelearn::log::candump::{
@@ -17,8 +17,17 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A candump reader over a file, named by its path in errors.
+fn open_file(path: impl AsRef<std::path::Path>) -> Reader<std::io::BufReader<std::fs::File>> {
+    let path = path.as_ref();
+    Reader::new(std::io::BufReader::new(
+        std::fs::File::open(path).expect("fixture opens"),
+    ))
+    .with_source_name(path.display().to_string())
+}
+
 fn read_all(name: &str) -> (Vec<OwnedRecord>, Stats) {
-    let mut r = candump::open(fixture(name)).expect("fixture opens");
+    let mut r = open_file(fixture(name));
     let mut out = Vec::new();
     while let Some(rec) = r.next_record() {
         out.push(rec.expect("no I/O error").to_owned_record());
@@ -90,7 +99,7 @@ fn test_crlf_log() {
 
 #[test]
 fn test_mixed_log_with_padding_comments_and_dropcount() {
-    let mut r = candump::open(fixture("mixed.log")).unwrap();
+    let mut r = open_file(fixture("mixed.log"));
     let mut others = Vec::new();
     let mut records = Vec::new();
     while let Some(item) = r.read_item().unwrap() {
@@ -145,7 +154,7 @@ fn test_mixed_log_with_padding_comments_and_dropcount() {
 #[test]
 fn test_bad_lines_report_exact_positions() {
     let path = fixture("bad.log");
-    let mut r = candump::open(&path).unwrap();
+    let mut r = open_file(&path);
     let mut bad = Vec::new();
     let mut good_lines = Vec::new();
     while let Some(item) = r.read_item().unwrap() {
@@ -179,7 +188,7 @@ fn test_bad_lines_report_exact_positions() {
     );
 
     // Strict: the first bad line stops the caller, named by path, line and column.
-    let mut r = candump::open(&path).unwrap().with_policy(Policy::Strict);
+    let mut r = open_file(&path).with_policy(Policy::Strict);
     assert!(r.next_record().unwrap().is_ok());
     match r.next_record() {
         Some(Err(ReadError::Parse(e))) => assert_eq!(
@@ -203,7 +212,10 @@ fn test_gzip_detected_by_magic_not_extension() {
     enc.write_all(&plain).unwrap();
     enc.finish().unwrap();
 
-    let mut r = candump::open(&path).unwrap();
+    let o = canrelearn::open::open(&path, None, &|| false).unwrap();
+    assert!(o.gzip);
+    assert_eq!(&*o.name, path.display().to_string());
+    let mut r = Reader::new(o.stream).with_source_name(o.name);
     let mut w = Writer::new(Vec::new());
     while let Some(rec) = r.next_record() {
         w.write_record(&rec.unwrap()).unwrap();
@@ -218,36 +230,42 @@ fn test_corrupt_gzip_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.log.gz");
     std::fs::write(&path, [0x1f, 0x8b, 0x08, 0x00, 0xde, 0xad]).unwrap();
-    let mut r = candump::open(&path).unwrap();
-    match r.read_item() {
-        Err(ReadError::Io { .. }) => {}
-        other => panic!("expected an I/O error, got {other:?}"),
+    // Nothing decompresses: opening reports the damage, as input damage.
+    match canrelearn::open::open(&path, None, &|| false) {
+        Err(e @ canrelearn::open::OpenError::Read { .. }) => {
+            assert!(e.is_input_error(), "{e}");
+            assert!(e.to_string().contains("damaged"), "{e}");
+        }
+        Err(other) => panic!("expected a read error, got {other}"),
+        Ok(_) => panic!("opened a corrupt gzip"),
     }
 }
 
 #[test]
 fn test_open_missing_file_names_the_path() {
-    let err = match candump::open("/nonexistent/dir/capture.log") {
-        Err(e) => e,
-        Ok(_) => panic!("opened a missing file"),
-    };
-    assert!(matches!(err, ReadError::Open { .. }));
-    assert!(
-        err.to_string()
-            .starts_with("/nonexistent/dir/capture.log: cannot open:"),
-        "{err}"
+    let err =
+        match canrelearn::open::open(Path::new("/nonexistent/dir/capture.log"), None, &|| false) {
+            Err(e) => e,
+            Ok(_) => panic!("opened a missing file"),
+        };
+    assert!(matches!(err, canrelearn::open::OpenError::NotFound(_)));
+    assert_eq!(
+        err.to_string(),
+        "/nonexistent/dir/capture.log: no such file"
     );
 }
 
 #[test]
-fn test_maybe_gunzip_on_a_stream() {
+fn test_gzip_or_plain_through_the_edge() {
     let plain = std::fs::read(fixture("crlf.log")).unwrap();
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(&plain).unwrap();
     let gz = enc.finish().unwrap();
     for input in [gz, plain.clone()] {
-        let stream = candump::maybe_gunzip(Box::new(std::io::Cursor::new(input))).unwrap();
-        let mut r = Reader::new(stream);
+        let path = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(path.path(), &input).unwrap();
+        let o = canrelearn::open::open(path.path(), None, &|| false).unwrap();
+        let mut r = Reader::new(o.stream);
         while r.read_item().unwrap().is_some() {}
         assert_eq!(r.stats().records, 3);
     }
@@ -265,14 +283,20 @@ fn test_reader_over_plain_bufread_without_open() {
     assert_eq!(n, 2);
 }
 
-/// `open("-")` reads stdin (gunzipping it too): this test re-runs itself as a child process
+/// `canrelearn::open` of `-` reads stdin (gunzipping it too): this test re-runs itself as a child process
 /// with a gzip-compressed log piped into its standard input.
 #[test]
 fn test_open_dash_reads_stdin() {
     if std::env::var_os("CANDUMP_STDIN_CHILD").is_some() {
-        let mut r = candump::open("-").unwrap();
-        assert_eq!(r.source_name(), Some("<stdin>"));
-        while r.read_item().unwrap().is_some() {}
+        let mut r = canrelearn::open::open_reader(Path::new("-"), None, &|| false).unwrap();
+        let mut n = 0;
+        while let Some(item) = r.read_item().unwrap() {
+            if let canrelearn::log::Item::Record(rec) = item {
+                n += 1;
+                assert_eq!(rec.interface.is_empty(), false);
+            }
+        }
+        assert_eq!(n, 18);
         assert_eq!(r.stats().records, 18);
         return;
     }

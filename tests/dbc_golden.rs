@@ -64,7 +64,7 @@ fn same(expected: Num, got: Num) -> bool {
 
 fn run(stem: &str) -> usize {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let db = Database::load(root.join("dbc").join(format!("{stem}.dbc"))).expect("load");
+    let db = load_dbc_file(root.join("dbc").join(format!("{stem}.dbc"))).expect("load");
     let text = std::fs::read_to_string(root.join("golden").join(format!("{stem}.jsonl")))
         .expect("golden file");
     let mut out = Decoded::new();
@@ -139,4 +139,13 @@ fn test_golden_mux() {
 #[test]
 fn test_golden_bench_body40() {
     assert!(run("bench_body40") > 500);
+}
+
+/// Reads and compiles a DBC file (the library takes bytes; reading is the caller's job).
+fn load_dbc_file(
+    path: impl AsRef<std::path::Path>,
+) -> Result<canrelearn::dbc::Database, canrelearn::dbc::DbcError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).expect("read the DBC file");
+    canrelearn::dbc::Database::from_bytes(&bytes, &path.display().to_string())
 }

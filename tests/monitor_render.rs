@@ -21,9 +21,11 @@ fn root() -> &'static Path {
 
 /// The bundled sample fed into a monitor up to `secs` after its first frame.
 fn monitor_at(secs: f64) -> (Monitor, Timestamp) {
-    let db = Database::load(root().join("dbc/nissan_qashqai_j11.dbc")).unwrap();
+    let db = load_dbc_file(root().join("dbc/nissan_qashqai_j11.dbc")).unwrap();
     let mut m = Monitor::new(MonitorConfig::default(), db).unwrap();
-    let mut reader = candump::open(root().join("tests/data/j11-sample.log")).unwrap();
+    let mut reader = candump::Reader::new(std::io::BufReader::new(
+        std::fs::File::open(root().join("tests/data/j11-sample.log")).unwrap(),
+    ));
     let mut end = None;
     while let Some(item) = reader.read_item().unwrap() {
         let Item::Record(r) = item else { continue };
@@ -235,4 +237,13 @@ fn test_render_scrolls_and_fits_small_terminals() {
     for (w, h) in [(20, 5), (1, 1), (80, 24)] {
         draw_sized(&m, &help, now, w, h);
     }
+}
+
+/// Reads and compiles a DBC file (the library takes bytes; reading is the caller's job).
+fn load_dbc_file(
+    path: impl AsRef<std::path::Path>,
+) -> Result<canrelearn::dbc::Database, canrelearn::dbc::DbcError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).expect("read the DBC file");
+    canrelearn::dbc::Database::from_bytes(&bytes, &path.display().to_string())
 }

@@ -334,10 +334,8 @@ fn bundled_scripts_load_from_disk() {
         "scripts/bms-battery-registration.toml",
     ] {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
-        Script::load(&p).unwrap();
+        Script::from_toml(&std::fs::read_to_string(&p).unwrap(), f).unwrap();
     }
-    let e = Script::load("/nonexistent/x.toml").unwrap_err();
-    assert!(e.message.starts_with("cannot read"), "{e}");
 }
 
 #[test]

@@ -76,11 +76,10 @@ fn show(args: ShowArgs) -> Result<u8, CliError> {
 fn check(args: CheckArgs) -> Result<u8, CliError> {
     let mut errors = 0usize;
     let mut warnings = 0usize;
-    let mut out = io::stdout().lock();
+    // The verdict does not depend on whether stdout is still read (`| head -1`).
+    let mut out = super::out::VerdictOut::new();
     for path in &args.files {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read DBC file {}", path.display()))
-            .code(exit::USAGE)?;
+        let bytes = input::read_limited(path, input::MAX_DBC_BYTES, "DBC file")?;
         let diagnostics = canrelearn::dbc::check(&bytes, &path.display().to_string());
         for d in &diagnostics {
             match d.severity {

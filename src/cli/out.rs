@@ -30,6 +30,51 @@ pub fn prompt(text: impl std::fmt::Display) {
     let _ = e.flush();
 }
 
+/// Standard output for a command with a verdict (`dbc check`, `watch --fail-on-loss`): a
+/// closed pipe (`| head -1`) stops the writing but not the command, so its exit status is the
+/// same with or without the pipe. Other write errors still fail.
+pub struct VerdictOut {
+    inner: io::StdoutLock<'static>,
+    closed: bool,
+}
+
+impl VerdictOut {
+    pub fn new() -> VerdictOut {
+        VerdictOut {
+            inner: io::stdout().lock(),
+            closed: false,
+        }
+    }
+}
+
+impl Write for VerdictOut {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            r => r,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            r => r,
+        }
+    }
+}
+
 /// `text` with control characters (escape sequences, carriage returns, ...) shown as `\x1B`
 /// etc., so that it prints as one harmless line.
 pub fn printable(text: &str) -> Cow<'_, str> {

@@ -529,7 +529,7 @@ fn load_script(arg: &str) -> Result<(Script, String), CliError> {
             ),
         ));
     }
-    let script = Script::load(path).code(exit::USAGE)?;
+    let script = input::load_script(path)?;
     Ok((script, path.display().to_string()))
 }
 

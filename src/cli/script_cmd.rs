@@ -270,7 +270,7 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
 }
 
 fn check(a: CheckArgs) -> Result<u8, CliError> {
-    let script = Script::load(&a.script).code(exit::USAGE)?;
+    let script = super::input::load_script(&a.script)?;
     let o = canrelearn::procedure::review::review(&script, &a.script.display().to_string());
     let mut out = io::stdout().lock();
     out.write_all(o.as_bytes())?;

@@ -88,13 +88,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 /// The profile and the name it goes by.
 fn load_profile(args: &Args) -> Result<(Profile, Option<PathBuf>), CliError> {
     match &args.profile_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read profile {}", path.display()))
-                .code(exit::USAGE)?;
-            let p = Profile::from_toml(&text, &path.display().to_string()).code(exit::USAGE)?;
-            Ok((p, Some(path.clone())))
-        }
+        Some(path) => Ok((input::load_profile(path)?, Some(path.clone()))),
         None => Ok((input::bundled_profile()?, None)),
     }
 }

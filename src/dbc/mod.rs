@@ -7,8 +7,8 @@
 //! a reusable [`Decoded`] buffer), [`Message::encode`] is its inverse, and [`check`] lists what
 //! is wrong or suspicious in a file.
 //!
-//! Calling contract: load once ([`Database::load`], [`Database::from_bytes`], merge several
-//! files with [`Database::merge`]), then call [`Database::decode`] per frame from any number
+//! Calling contract: load once from a file's bytes ([`Database::from_bytes`]; reading files is
+//! the caller's job; merge several with [`Database::merge`]), then call [`Database::decode`] per frame from any number
 //! of threads (the database is immutable and `Sync`). Decoding follows cantools' semantics
 //! (`decode(data, decode_choices=False, scaling=True)`), including its integer/float typing
 //! of physical values (see [`PhysicalValue`]) and its multiplexing rules (see
@@ -215,15 +215,6 @@ pub enum Problem {
 /// Why a DBC could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum DbcError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The path that could not be read.
-        path: String,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
     /// The text is not valid DBC syntax (line and column from the parser when it has them).
     #[error("{location}: DBC syntax error: {cause}")]
     Parse {

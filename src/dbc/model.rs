@@ -11,7 +11,6 @@
 //! (overlaps, signals past the message end, missing cycle times ...) is for [`crate::dbc::check`].
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
 
 use can_dbc as ast;
 
@@ -430,27 +429,6 @@ impl std::hash::Hasher for IdHasher {
 }
 
 impl Database {
-    /// Reads and compiles a DBC file; the path (lossy UTF-8) is the source name.
-    pub fn load(path: impl AsRef<Path>) -> Result<Database, DbcError> {
-        let path = path.as_ref();
-        let name = path.to_string_lossy().into_owned();
-        let bytes = std::fs::read(path).map_err(|source| DbcError::Io {
-            path: name.clone(),
-            source,
-        })?;
-        Database::from_bytes(&bytes, &name)
-    }
-
-    /// Loads several files into one database; a message id defined twice is an error naming
-    /// both files and both messages.
-    pub fn load_all<P: AsRef<Path>>(paths: &[P]) -> Result<Database, DbcError> {
-        let mut db = Database::empty();
-        for p in paths {
-            db = db.merge(Database::load(p)?)?;
-        }
-        Ok(db)
-    }
-
     /// A network-level attribute (`BA_ "Name" value;`) as text, if the database sets it.
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes.get(name).map(String::as_str)
@@ -1461,18 +1439,6 @@ mod tests {
         .unwrap();
         assert_eq!(db.messages().len(), 1);
         assert_eq!(db.messages()[0].name(), "REAL");
-    }
-
-    #[test]
-    fn test_parse_missing_file_is_io_error() {
-        let e = Database::load("/nonexistent/canrelearn/x.dbc").unwrap_err();
-        assert!(
-            matches!(e, DbcError::Io { ref path, .. } if path == "/nonexistent/canrelearn/x.dbc")
-        );
-        assert!(
-            e.to_string()
-                .starts_with("cannot read /nonexistent/canrelearn/x.dbc")
-        );
     }
 
     #[test]

@@ -23,17 +23,13 @@
 //! [`Reader`] streams lines from any [`BufRead`] into one reusable buffer (no allocation per
 //! line; records borrow their interface name from it, so one record is alive at a time), counts
 //! lines, records, other and bad lines ([`Stats`]), bounds line length ([`MAX_LINE_LEN`]) and
-//! resynchronises at the next newline after a bad line. [`open`] reads a path, `-` for stdin,
-//! gunzipping transparently. The [`Writer`] and [`format_record`] / [`format_frame`] produce
+//! resynchronises at the next newline after a bad line. Opening files, standard input
+//! and gzip is the edge's job ([`crate::open`]). The [`Writer`] and [`format_record`] / [`format_frame`] produce
 //! byte-for-byte what candump writes. Nothing here reads the clock or touches a socket.
 
 use core::fmt;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
-use std::path::Path;
+use std::io::{self, BufRead, Write};
 use std::sync::Arc;
-
-use flate2::bufread::MultiGzDecoder;
 
 use crate::frame::{
     CAN_ERR_FLAG, ClassicFrame, ErrorFrame, FdFlags, FdFrame, Frame, Id, MAX_EXTENDED_ID,
@@ -179,12 +175,6 @@ impl std::error::Error for ParseError {}
 /// bad line.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{}: cannot open: {error}", .path)]
-    Open {
-        path: Arc<str>,
-        #[source]
-        error: io::Error,
-    },
     #[error("{}: read error after line {line}: {error}", .source_name.as_deref().unwrap_or("<input>"))]
     Io {
         source_name: Option<Arc<str>>,
@@ -1263,11 +1253,6 @@ impl<R: BufRead + Send> super::FrameReader for Reader<R> {
                 location: super::Location::Line { line, column: 1 },
                 error,
             },
-            ReadError::Open { path, error } => super::ReadError::Io {
-                source_name: Some(path),
-                location: super::Location::Offset(0),
-                error,
-            },
             ReadError::Parse(e) => super::ReadError::Candump(e),
         })?;
         Ok(match step {
@@ -1312,55 +1297,6 @@ pub fn sniff(head: &[u8]) -> bool {
         return digits > 0 && rest.get(digits) == Some(&b'.');
     }
     false
-}
-
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-const IO_BUFFER: usize = 64 * 1024;
-
-/// Wraps `inner` in a gzip decoder when its first bytes are the gzip magic number.
-pub fn maybe_gunzip(mut inner: Box<dyn BufRead + Send>) -> io::Result<Box<dyn BufRead + Send>> {
-    let head = loop {
-        match inner.fill_buf() {
-            Ok(b) => break b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    };
-    if head.starts_with(&GZIP_MAGIC) {
-        Ok(Box::new(BufReader::with_capacity(
-            IO_BUFFER,
-            MultiGzDecoder::new(inner),
-        )))
-    } else {
-        Ok(inner)
-    }
-}
-
-/// The reader [`open`] returns.
-pub type FileReader = Reader<Box<dyn BufRead + Send>>;
-
-/// Opens a candump log: a path, or `-` for stdin; gzip-compressed input (detected by its magic
-/// bytes, whatever the extension) is decompressed on the fly. The reader is lenient and names
-/// the path (or `<stdin>`) in its errors.
-pub fn open(path: impl AsRef<Path>) -> Result<FileReader, ReadError> {
-    let path = path.as_ref();
-    let name: Arc<str> = if path == Path::new("-") {
-        Arc::from("<stdin>")
-    } else {
-        Arc::from(path.display().to_string())
-    };
-    let open_err = |error| ReadError::Open {
-        path: name.clone(),
-        error,
-    };
-    let raw: Box<dyn BufRead + Send> = if path == Path::new("-") {
-        Box::new(BufReader::with_capacity(IO_BUFFER, io::stdin()))
-    } else {
-        let f = File::open(path).map_err(open_err)?;
-        Box::new(BufReader::with_capacity(IO_BUFFER, f))
-    };
-    let inner = maybe_gunzip(raw).map_err(open_err)?;
-    Ok(Reader::new(inner).with_source_name(name))
 }
 
 // ---------------------------------------------------------------------------------------------

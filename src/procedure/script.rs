@@ -723,19 +723,6 @@ const DEFAULT_DTC_REQUEST: [u8; 4] = [0x18, 0x00, 0xFF, 0x00];
 const DEFAULT_UDS_DTC_REQUEST: [u8; 3] = [0x19, 0x02, 0xFF];
 
 impl Script {
-    /// Reads a script file.
-    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Script, ScriptError> {
-        let path = path.as_ref();
-        let name = path.to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(path).map_err(|e| ScriptError {
-            source_name: name.clone(),
-            line: None,
-            column: None,
-            message: format!("cannot read: {e}"),
-        })?;
-        Script::from_toml(&text, &name)
-    }
-
     /// Parses and validates script text; `source_name` names it in errors.
     pub fn from_toml(text: &str, source_name: &str) -> Result<Script, ScriptError> {
         let err_at = |offset: Option<usize>, message: String| {

@@ -807,7 +807,7 @@ VAL_ 301 In 0 "zero" ;
                 .collect();
             paths.sort();
             for p in paths {
-                dbs.push(Database::load(&p).unwrap());
+                dbs.push(crate::cli::input::load_dbc(&p).unwrap());
             }
         }
         dbs

@@ -1,0 +1,273 @@
+//! Opening captures from files and standard input: the edge between the file system and the
+//! pure format readers of [`crate::log`].
+//!
+//! With the bus layer, this is the only part of the library that touches files. A path (or
+//! `-` for standard input) is opened, gzip is decompressed when the content starts with its
+//! magic number (whatever the extension), and the format is recognised from the content
+//! ([`detect`], each format module's `sniff`), never from the extension alone. A file that
+//! matches no format, or is empty, is an [`OpenError`]: nothing reports "0 frames" for
+//! something it did not understand.
+//!
+//! Damage (a truncated or corrupt `.gz`, as a recorder killed hard leaves) reaches the reader
+//! as an I/O error of kind `InvalidData` wrapping [`Damaged`] ([`is_damage`] tells it from a
+//! failing device), after every byte before it: readers deliver every complete record first.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use flate2::bufread::MultiGzDecoder;
+
+use crate::log::{self, Format, FrameReader};
+
+/// Size of the read buffers.
+pub const IO_BUFFER: usize = 64 * 1024;
+/// How much of a capture format detection looks at, at most.
+pub const HEAD: usize = 4096;
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The bytes of a capture after decompression.
+pub type Stream = Box<dyn BufRead + Send>;
+
+/// The name a path goes by in messages: `<stdin>` for `-`.
+pub fn display_name(path: &Path) -> Arc<str> {
+    if path == Path::new("-") {
+        Arc::from("<stdin>")
+    } else {
+        Arc::from(path.display().to_string())
+    }
+}
+
+/// Why a capture cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}: no such file")]
+    NotFound(Arc<str>),
+    #[error("{0} is a directory, not a capture")]
+    Directory(Arc<str>),
+    #[error("{name}: cannot open: {error}")]
+    Open {
+        name: Arc<str>,
+        #[source]
+        error: io::Error,
+    },
+    #[error("{name}: {error}")]
+    Read {
+        name: Arc<str>,
+        #[source]
+        error: io::Error,
+    },
+    #[error("{name} is empty{}: no frames to read", if *.gzip { " once decompressed" } else { "" })]
+    Empty { name: Arc<str>, gzip: bool },
+    #[error("{name}: not a capture in a format canrelearn reads ({known}); it starts with {head}")]
+    Unrecognised {
+        name: Arc<str>,
+        known: String,
+        head: String,
+    },
+}
+
+impl OpenError {
+    /// Whether the input itself is at fault (missing, empty, unknown, damaged), as opposed to
+    /// a device that failed while reading.
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            OpenError::Read { error, .. } => is_damage(error),
+            _ => true,
+        }
+    }
+}
+
+/// An error of the gzip layer: the compressed data is damaged (truncated or corrupt).
+#[derive(Debug, thiserror::Error)]
+#[error("the compressed data is damaged ({0})")]
+pub struct Damaged(#[source] io::Error);
+
+/// Reads through a gzip decoder, turning its errors into [`Damaged`] (kind `InvalidData`).
+struct Gunzip<R>(R);
+
+impl<R: Read> Read for Gunzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.0.read(buf) {
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => {
+                let e = if e.kind() == io::ErrorKind::UnexpectedEof {
+                    io::Error::new(e.kind(), "it ends in the middle (a truncated file)")
+                } else {
+                    e
+                };
+                Err(io::Error::new(io::ErrorKind::InvalidData, Damaged(e)))
+            }
+            r => r,
+        }
+    }
+}
+
+/// Whether an I/O error means damaged input rather than a failing device.
+pub fn is_damage(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::InvalidData || e.get_ref().is_some_and(|inner| inner.is::<Damaged>())
+}
+
+/// Opens `path` (`-` is standard input), without decompression or detection.
+pub fn open_raw(path: &Path) -> Result<(Arc<str>, Stream), OpenError> {
+    let name = display_name(path);
+    if path == Path::new("-") {
+        return Ok((
+            name,
+            Box::new(BufReader::with_capacity(IO_BUFFER, io::stdin())),
+        ));
+    }
+    match File::open(path) {
+        Ok(f) => {
+            if f.metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(OpenError::Directory(name));
+            }
+            Ok((name, Box::new(BufReader::with_capacity(IO_BUFFER, f))))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(OpenError::NotFound(name)),
+        Err(error) => Err(OpenError::Open { name, error }),
+    }
+}
+
+/// The format of a capture from its first bytes.
+pub fn detect(head: &[u8]) -> Option<Format> {
+    if log::candump::sniff(head) {
+        return Some(Format::Candump);
+    }
+    None
+}
+
+/// Reads up to [`HEAD`] bytes without losing them (the returned stream starts with them),
+/// stopping early once the format is known, so a live pipe is recognised from its first
+/// frame line. `stop` is asked after an interrupted read whether to give up waiting.
+fn peek(
+    mut inner: Stream,
+    name: &Arc<str>,
+    stop: &dyn Fn() -> bool,
+) -> Result<(Vec<u8>, Stream), OpenError> {
+    let mut head = Vec::with_capacity(HEAD);
+    loop {
+        let buf = match inner.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                if stop() {
+                    break;
+                }
+                continue;
+            }
+            Err(error) => {
+                return Err(OpenError::Read {
+                    name: name.clone(),
+                    error,
+                });
+            }
+        };
+        if buf.is_empty() {
+            break;
+        }
+        let take = buf.len().min(HEAD - head.len());
+        head.extend_from_slice(buf.get(..take).unwrap_or_default());
+        inner.consume(take);
+        if head.len() >= HEAD
+            || (head.len() >= 2 && head.starts_with(&GZIP_MAGIC))
+            || (head.contains(&b'\n') && detect(&head).is_some())
+        {
+            break;
+        }
+    }
+    let stream: Stream = Box::new(io::Cursor::new(head.clone()).chain(inner));
+    Ok((head, stream))
+}
+
+/// An opened capture: its name, format and decompressed content.
+pub struct Opened {
+    pub name: Arc<str>,
+    pub format: Format,
+    pub gzip: bool,
+    pub stream: Stream,
+}
+
+/// Opens a capture: decompresses gzip, recognises the format (or takes `forced`). `stop`
+/// is asked whether to stop waiting when a read is interrupted by a signal.
+pub fn open(
+    path: &Path,
+    forced: Option<Format>,
+    stop: &dyn Fn() -> bool,
+) -> Result<Opened, OpenError> {
+    let (name, raw) = open_raw(path)?;
+    let (head, raw) = peek(raw, &name, stop)?;
+    let gzip = head.starts_with(&GZIP_MAGIC);
+    let (head, stream) = if gzip {
+        let decoded: Stream = Box::new(BufReader::with_capacity(
+            IO_BUFFER,
+            Gunzip(MultiGzDecoder::new(raw)),
+        ));
+        peek(decoded, &name, stop)?
+    } else {
+        (head, raw)
+    };
+    if head.is_empty() {
+        return Err(OpenError::Empty { name, gzip });
+    }
+    let format = match forced.or_else(|| detect(&head)) {
+        Some(f) => f,
+        None => {
+            return Err(OpenError::Unrecognised {
+                name,
+                known: Format::ALL
+                    .iter()
+                    .map(|f| f.description())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                head: head_text(&head),
+            });
+        }
+    };
+    Ok(Opened {
+        name,
+        format,
+        gzip,
+        stream,
+    })
+}
+
+/// The first bytes of a capture for a message: a short printable excerpt, or hex.
+fn head_text(head: &[u8]) -> String {
+    let first = head.get(..48).unwrap_or(head);
+    let text = first
+        .iter()
+        .all(|b| b.is_ascii_graphic() || matches!(b, b' ' | b'\n' | b'\r' | b'\t'));
+    if text {
+        let line = String::from_utf8_lossy(first);
+        let line = line.lines().next().unwrap_or_default().to_string();
+        format!("{line:?}")
+    } else {
+        format!(
+            "the bytes {}",
+            first
+                .iter()
+                .take(16)
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    }
+}
+
+/// A reader for an opened capture.
+pub fn reader(opened: Opened) -> Box<dyn FrameReader> {
+    match opened.format {
+        Format::Candump => {
+            Box::new(log::candump::Reader::new(opened.stream).with_source_name(opened.name.clone()))
+        }
+    }
+}
+
+/// Opens `path` and gives its reader.
+pub fn open_reader(
+    path: &Path,
+    forced: Option<Format>,
+    stop: &dyn Fn() -> bool,
+) -> Result<Box<dyn FrameReader>, OpenError> {
+    Ok(reader(open(path, forced, stop)?))
+}
