@@ -19,7 +19,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 fn sample() -> (Database, Vec<(Timestamp, Frame)>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let db = load_dbc_file(root.join("dbc/nissan_qashqai_j11.dbc")).expect("bundled DBC");
-    let mut reader = candump::open(root.join("tests/data/j11-sample.log")).expect("sample");
+    let mut reader = candump::Reader::new(std::io::BufReader::new(
+        std::fs::File::open(root.join("tests/data/j11-sample.log")).expect("sample"),
+    ));
     let mut frames = Vec::new();
     while let Some(item) = reader.read_item().expect("read") {
         if let Item::Record(r) = item {

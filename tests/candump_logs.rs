@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use canrelearn::frame::{Frame, Id};
 use canrelearn::log::candump::{
-    self, Direction, Item, OwnedRecord, ParseErrorKind, Policy, Precision, ReadError, Reader,
-    Stats, WriteOptions, Writer,
+    Direction, Item, OwnedRecord, ParseErrorKind, Policy, Precision, ReadError, Reader, Stats,
+    WriteOptions, Writer,
 };
 
 fn fixture(name: &str) -> PathBuf {
@@ -293,7 +293,7 @@ fn test_open_dash_reads_stdin() {
         while let Some(item) = r.read_item().unwrap() {
             if let canrelearn::log::Item::Record(rec) = item {
                 n += 1;
-                assert_eq!(rec.interface.is_empty(), false);
+                assert!(!rec.interface.is_empty());
             }
         }
         assert_eq!(n, 18);

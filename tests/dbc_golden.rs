@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use canrelearn::dbc::{Database, Decoded, PhysicalValue, RawValue};
+use canrelearn::dbc::{Decoded, PhysicalValue, RawValue};
 use canrelearn::frame::Id;
 use serde_json::Value;
 

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use canrelearn::Timestamp;
-use canrelearn::dbc::Database;
 use canrelearn::log::candump::{self, Item};
 use canrelearn::monitor::render;
 use canrelearn::monitor::view::{NameFilter, SortKey, ViewState, snapshot};

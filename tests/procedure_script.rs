@@ -21,7 +21,10 @@ fn err(body: &str) -> ScriptError {
 }
 
 fn at(e: &ScriptError) -> (Option<usize>, Option<usize>) {
-    (e.line, e.column)
+    (
+        e.location.line.map(|l| l as usize),
+        e.location.column.map(|c| c as usize),
+    )
 }
 
 const STEP: &str = "[[step]]\nid = \"s\"\ntitle = \"s\"\nkind = \"request\"\nmodule = \"BCM\"\nprovenance = \"fact\"\n";
@@ -35,7 +38,7 @@ fn unknown_key_is_an_error_with_line_and_column() {
     let e = err("[modules.IPDM]\nrequest_id = 0x74D\nresponse_id = 0x76D\np2 = 5\n");
     assert_eq!(at(&e), (Some(9), Some(1)), "{e}");
     let e = err("[procedure.extra]\n");
-    assert!(e.line.is_some(), "{e}");
+    assert!(e.line().is_some(), "{e}");
 }
 
 #[test]
@@ -81,7 +84,7 @@ fn bad_values_point_at_the_step() {
     let e = err(&format!("{STEP}request = \"21 01\"\nprovenance2 = 1\n"));
     assert!(e.message.contains("unknown field"), "{e}");
     let e = err(&STEP.replace("provenance = \"fact\"", "provenance = \"rumour\""));
-    assert!(e.line.is_some() && e.message.contains("rumour"), "{e}");
+    assert!(e.line().is_some() && e.message.contains("rumour"), "{e}");
     let e = err(
         "[[step]]\nid = \"p\"\ntitle = \"p\"\nkind = \"poll\"\nmodule = \"BCM\"\nrequest = \"21 91\"\nat = 2\ninterval_ms = 100\ntimeout_s = 1\nprovenance = \"fact\"\n",
     );
@@ -106,7 +109,7 @@ fn bad_modules_parameters_and_preconditions() {
     let e = err("[parameters.c]\ntype = \"integer\"\nmin = 120\nmax = 30\n");
     assert_eq!(at(&e), (Some(6), Some(1)), "{e}");
     let e = err("[parameters.c]\ntype = \"integer\"\nmax = 300\n");
-    assert!(e.line == Some(8), "{e}");
+    assert!(e.line() == Some(8), "{e}");
     let e = err("[[precondition]]\nsignal = \"IGNITION\"\nequals = 1\nprovenance = \"fact\"\n");
     assert!(e.message.contains("must be MESSAGE.SIGNAL"), "{e}");
     let e = err("[[precondition]]\nconfirm = \"ok?\"\nduring = true\nprovenance = \"fact\"\n");
@@ -122,7 +125,7 @@ fn bad_modules_parameters_and_preconditions() {
     let e = err("");
     assert!(e.message.contains("no [[step]]"), "{e}");
     let e = Script::from_toml("[procedure\nname = 1", "broken.toml").unwrap_err();
-    assert_eq!(e.line, Some(1), "{e}");
+    assert_eq!(e.line(), Some(1), "{e}");
 }
 
 /// A routine: id, parameter count, parameter ranges.

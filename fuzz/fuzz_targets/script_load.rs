@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     let script = match Script::from_toml(text, "fuzz.toml") {
         Ok(s) => s,
         Err(e) => {
-            if let Some(line) = e.line {
+            if let Some(line) = e.line().map(|l| l as usize) {
                 assert!(line >= 1 && line <= text.lines().count().max(1) + 1, "{e}");
             }
             return;

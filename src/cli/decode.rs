@@ -145,7 +145,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 
 /// Opens a log (`-` is stdin): gzip decompressed and the format recognised by content.
 /// Whether the input is a regular file (else it is read as it arrives: a pipe, a terminal).
-fn open(path: &Path) -> Result<(Arc<str>, Box<dyn BufRead + Send>, bool), CliError> {
+fn open(path: &Path) -> Result<(Arc<str>, capture::Stream, bool), CliError> {
     let opened = capture::open(path, None)?;
     let regular =
         path != Path::new("-") && std::fs::metadata(path).is_ok_and(|m| m.file_type().is_file());

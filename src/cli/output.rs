@@ -532,7 +532,23 @@ fn jsonl(buf: &mut Vec<u8>, line: &Line<'_>) {
 }
 
 /// Append a CSV field, quoted when it needs to be (RFC 4180).
+/// A text cell: quoted when it holds a separator, and neutralised with a leading `'` when
+/// it starts like a spreadsheet formula (`=`, `+`, `-`, `@`, or a tab/carriage return), so a
+/// name from a DBC or a log cannot run as a formula where the CSV is opened.
 fn push_csv_field(buf: &mut Vec<u8>, s: &str) {
+    if s.bytes()
+        .next()
+        .is_some_and(|b| matches!(b, b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+    {
+        let mut guarded = String::with_capacity(s.len() + 1);
+        guarded.push('\'');
+        guarded.push_str(s);
+        return push_csv_field_raw(buf, &guarded);
+    }
+    push_csv_field_raw(buf, s)
+}
+
+fn push_csv_field_raw(buf: &mut Vec<u8>, s: &str) {
     if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         buf.push(b'"');
         for &b in s.as_bytes() {
@@ -635,6 +651,24 @@ mod tests {
         b.clear();
         push_csv_field(&mut b, "plain");
         assert_eq!(b, b"plain");
+    }
+
+    /// Regression: a DBC name or unit like `=HYPERLINK(...)` ran as a formula in a
+    /// spreadsheet opening the CSV.
+    #[test]
+    fn test_csv_neutralises_formula_cells() {
+        for (cell, want) in [
+            ("=1+2", &b"'=1+2"[..]),
+            ("+cmd", b"'+cmd"),
+            ("-x", b"'-x"),
+            ("@sum", b"'@sum"),
+            ("=a,b", b"\"'=a,b\""),
+            ("km/h", b"km/h"),
+        ] {
+            let mut b = Vec::new();
+            push_csv_field(&mut b, cell);
+            assert_eq!(b, want, "{cell}");
+        }
     }
 
     #[test]

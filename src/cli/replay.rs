@@ -390,7 +390,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         }
     }
     let mut total = None;
-    if targets_from_log || std::io::stderr().is_terminal() && !(stdin && !looping) {
+    if targets_from_log || (std::io::stderr().is_terminal() && (!stdin || looping)) {
         let (count, names) = frames.survey()?;
         total = Some(count);
         if targets_from_log {
@@ -519,7 +519,7 @@ fn nothing_replayed(sent: u64, skipped: &Skipped, args: &Args) -> Result<(), Cli
     let why = if skipped.unmapped > 0 && skipped.filtered == 0 {
         format!(
             "no frame is on an interface that --map names (the log has frames on {}; --map takes TXIF=LOGIF)",
-            skipped.unmapped_ifaces.join(", ")
+            out::printable(&skipped.unmapped_ifaces.join(", "))
         )
     } else if skipped.filtered > 0 {
         format!(
@@ -574,7 +574,7 @@ fn report(
         skip.push(format!(
             "{} on interfaces not replayed ({})",
             skipped.unmapped,
-            skipped.unmapped_ifaces.join(", ")
+            out::printable(&skipped.unmapped_ifaces.join(", "))
         ));
     }
     if skipped.filtered > 0 {

@@ -127,11 +127,6 @@ impl Interrupts {
         Interrupts { fd, seen: count() }
     }
 
-    /// Whether an interrupt arrived that [`Interrupts::recv`] has not returned yet.
-    pub fn pending(&self) -> bool {
-        count() > self.seen
-    }
-
     /// Waits for the next interrupt; returns how many have been received in all.
     pub async fn recv(&mut self) -> usize {
         loop {

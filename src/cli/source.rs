@@ -226,7 +226,6 @@ pub enum Incoming {
     /// A source ended: a capture reached its end (or could not be read on), or an interface
     /// failed (with the error).
     Ended {
-        source: String,
         error: Option<CliError>,
     },
 }
@@ -288,13 +287,9 @@ pub fn merge_with_stats(
                 let message = match received {
                     Ok(r) => Incoming::Frame(r),
                     Err(BusError::Log(e)) if !e.is::<Fatal>() => Incoming::BadLine(e.to_string()),
-                    Err(e) if e.is_end() => Incoming::Ended {
-                        source: name.clone(),
-                        error: None,
-                    },
+                    Err(e) if e.is_end() => Incoming::Ended { error: None },
                     Err(e) => Incoming::Ended {
                         error: Some(source_error(&name, e)),
-                        source: name.clone(),
                     },
                 };
                 let last = matches!(message, Incoming::Ended { .. });

@@ -109,21 +109,120 @@ fn diag(
     });
 }
 
-/// The multiplexing conditions of a signal: (multiplexor, ranges) up to the root.
-fn chain<'a>(m: &'a Message, s: &'a Signal) -> Vec<(u32, &'a [MuxRange])> {
-    let mut out = Vec::new();
-    let mut cur = s;
-    while let Parent::Switch { signal, values } = &cur.parent {
-        if out.len() > m.signals.len() {
-            break;
+/// The multiplexing tree of a message, for "can these two signals be present together?" in
+/// O(log n): two signals are exclusive exactly when, at the multiplexor where their chains
+/// meet (their lowest common ancestor), they hang under value ranges that do not intersect
+/// (above it their chains are the same, so every shared condition agrees there).
+struct MuxTree<'a> {
+    /// `up[k][v]`: the 2^k-th ancestor of node v; node `n` is the root (plain signals).
+    up: Vec<Vec<u32>>,
+    depth: Vec<u32>,
+    /// The value ranges under which a signal hangs from its parent multiplexor.
+    ranges: Vec<&'a [MuxRange]>,
+}
+
+impl<'a> MuxTree<'a> {
+    fn new(m: &'a Message) -> MuxTree<'a> {
+        let n = m.signals.len();
+        let root = n as u32;
+        let parent: Vec<u32> = m
+            .signals
+            .iter()
+            .map(|s| match &s.parent {
+                // Only reachable signals are compared; their chains end at the root.
+                Parent::Switch { signal, .. } if s.is_reachable() && (*signal as usize) < n => {
+                    *signal
+                }
+                _ => root,
+            })
+            .chain(std::iter::once(root))
+            .collect();
+        let ranges = m
+            .signals
+            .iter()
+            .map(|s| match &s.parent {
+                Parent::Switch { values, .. } => values.as_slice(),
+                _ => &[][..],
+            })
+            .collect();
+        // Depths, iteratively (a chain can be thousands deep): resolve up the parent links.
+        let mut depth = vec![u32::MAX; n + 1];
+        if let Some(d) = depth.get_mut(n) {
+            *d = 0;
         }
-        out.push((*signal, values.as_slice()));
-        match m.signals.get(*signal as usize) {
-            Some(p) => cur = p,
-            None => break,
+        let mut stack = Vec::new();
+        for v in 0..n {
+            let mut cur = v;
+            while depth.get(cur).copied() == Some(u32::MAX) && stack.len() <= n {
+                stack.push(cur);
+                cur = parent.get(cur).copied().unwrap_or(root) as usize;
+            }
+            let mut d = depth.get(cur).copied().unwrap_or(0);
+            if d == u32::MAX {
+                d = 0; // a cycle among unreachable signals: never compared
+            }
+            while let Some(x) = stack.pop() {
+                d += 1;
+                if let Some(slot) = depth.get_mut(x) {
+                    *slot = d;
+                }
+            }
+        }
+        let levels = (usize::BITS - n.max(1).leading_zeros()) as usize + 1;
+        let mut up = vec![parent];
+        for k in 1..levels {
+            let prev = &up[k - 1];
+            let next: Vec<u32> = prev
+                .iter()
+                .map(|&a| prev.get(a as usize).copied().unwrap_or(root))
+                .collect();
+            up.push(next);
+        }
+        MuxTree { up, depth, ranges }
+    }
+
+    fn depth(&self, v: usize) -> u32 {
+        self.depth.get(v).copied().unwrap_or(0)
+    }
+
+    /// The ancestor of `v` `steps` levels up.
+    fn lift(&self, mut v: usize, steps: u32) -> usize {
+        for (k, level) in self.up.iter().enumerate() {
+            if steps >> k & 1 == 1 {
+                v = level.get(v).copied().unwrap_or(0) as usize;
+            }
+        }
+        v
+    }
+
+    /// Whether signals `a` and `b` can never be present in the same frame.
+    fn exclusive(&self, a: usize, b: usize) -> bool {
+        let (da, db) = (self.depth(a), self.depth(b));
+        // The two nodes one level below the meeting point.
+        let (mut x, mut y) = if da >= db {
+            (self.lift(a, da - db), b)
+        } else {
+            (a, self.lift(b, db - da))
+        };
+        if x == y {
+            return false; // one is the other's multiplexor (or ancestor)
+        }
+        for level in self.up.iter().rev() {
+            let (px, py) = (level.get(x).copied(), level.get(y).copied());
+            if px != py {
+                x = px.unwrap_or(0) as usize;
+                y = py.unwrap_or(0) as usize;
+            }
+        }
+        let root = self.up.first().map_or(0, |p| p.len().saturating_sub(1));
+        if self.up.first().and_then(|p| p.get(x)).copied() == Some(root as u32) {
+            return false; // they meet at the root: no multiplexor tells them apart
+        }
+        match (self.ranges.get(x), self.ranges.get(y)) {
+            (Some(ra), Some(rb)) => !ranges_intersect(ra, rb),
+            _ => false,
         }
     }
-    out
 }
 
 fn ranges_intersect(a: &[MuxRange], b: &[MuxRange]) -> bool {
@@ -225,31 +324,56 @@ fn check_message(m: &Message, source: &str, out: &mut Vec<Diagnostic>) {
         check_range(m, s, source, out);
     }
 
-    // Overlaps between signals that can be present together.
-    let chains: Vec<_> = m.signals().iter().map(|s| chain(m, s)).collect();
+    // Overlaps between signals that can be present together. Candidates share a bit (found
+    // through per-bit buckets, not by comparing every pair), and exclusivity is one lowest
+    // common ancestor in the multiplexing tree: n log n for n signals, plus the overlaps.
+    let tree = MuxTree::new(m);
     let masks: Vec<[u64; 8]> = m.signals().iter().map(Signal::bit_mask).collect();
+    let mut buckets: Vec<Vec<usize>> = vec![Vec::new(); 512];
+    for (i, (s, mask)) in m.signals().iter().zip(&masks).enumerate() {
+        if !s.is_reachable() {
+            continue;
+        }
+        for (w, word) in mask.iter().enumerate() {
+            let mut bits = *word;
+            while bits != 0 {
+                let bit = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if let Some(b) = buckets.get_mut(bit) {
+                    b.push(i);
+                }
+            }
+        }
+    }
+    let mut marked = vec![usize::MAX; m.signals().len()];
+    let mut partners = Vec::new();
     for (i, a) in m.signals().iter().enumerate() {
         if !a.is_reachable() {
             continue;
         }
-        for (j, b) in m.signals().iter().enumerate().skip(i + 1) {
-            if !b.is_reachable() {
-                continue;
+        partners.clear();
+        let Some(mask) = masks.get(i) else { continue };
+        for (w, word) in mask.iter().enumerate() {
+            let mut bits = *word;
+            while bits != 0 {
+                let bit = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                for &j in buckets.get(bit).map_or(&[][..], Vec::as_slice) {
+                    if j > i && marked.get(j) != Some(&i) {
+                        if let Some(slot) = marked.get_mut(j) {
+                            *slot = i;
+                        }
+                        partners.push(j);
+                    }
+                }
             }
-            let (Some(ma), Some(mb)) = (masks.get(i), masks.get(j)) else {
+        }
+        partners.sort_unstable();
+        for &j in &partners {
+            let Some(b) = m.signals().get(j) else {
                 continue;
             };
-            if !ma.iter().zip(mb).any(|(x, y)| x & y != 0) {
-                continue;
-            }
-            let (Some(ca), Some(cb)) = (chains.get(i), chains.get(j)) else {
-                continue;
-            };
-            let exclusive = ca.iter().any(|(mux_a, ra)| {
-                cb.iter()
-                    .any(|(mux_b, rb)| mux_a == mux_b && !ranges_intersect(ra, rb))
-            });
-            if !exclusive {
+            if !tree.exclusive(i, j) {
                 diag(
                     out,
                     Severity::Error,
@@ -504,5 +628,90 @@ mod tests {
         let k = kinds(&d).join("\n");
         assert!(k.contains("signals A and B overlap"), "{k}");
         assert!(k.contains("signal B extends past its end"), "{k}");
+    }
+}
+
+#[cfg(test)]
+mod overlap_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The definition, pair by pair: two signals are exclusive when a multiplexor in both
+    /// chains selects them with ranges that do not intersect.
+    fn naive_overlaps(m: &Message) -> Vec<(String, String)> {
+        fn chain(m: &Message, s: &Signal) -> Vec<(u32, Vec<MuxRange>)> {
+            let mut out = Vec::new();
+            let mut cur = s;
+            while let Parent::Switch { signal, values } = &cur.parent {
+                if out.len() > m.signals.len() {
+                    break;
+                }
+                out.push((*signal, values.clone()));
+                match m.signals.get(*signal as usize) {
+                    Some(p) => cur = p,
+                    None => break,
+                }
+            }
+            out
+        }
+        let mut found = Vec::new();
+        for (i, a) in m.signals().iter().enumerate() {
+            for b in m.signals().iter().skip(i + 1) {
+                if !a.is_reachable() || !b.is_reachable() {
+                    continue;
+                }
+                let (ma, mb) = (a.bit_mask(), b.bit_mask());
+                if !ma.iter().zip(&mb).any(|(x, y)| x & y != 0) {
+                    continue;
+                }
+                let (ca, cb) = (chain(m, a), chain(m, b));
+                let exclusive = ca
+                    .iter()
+                    .any(|(x, ra)| cb.iter().any(|(y, rb)| x == y && !ranges_intersect(ra, rb)));
+                if !exclusive {
+                    found.push((a.name().to_string(), b.name().to_string()));
+                }
+            }
+        }
+        found
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// The n log n overlap check finds exactly the pairs of the definition.
+        #[test]
+        fn test_overlaps_match_the_definition(
+            sigs in proptest::collection::vec((0u32..60, 1u32..9, 0usize..8, 0u64..4, 0u64..3), 1..14)
+        ) {
+            let mut text = String::from("VERSION \"\"\nNS_ :\nBS_:\nBU_: N\nBO_ 256 M: 8 N\n");
+            let mut muls = String::new();
+            for (i, (start, size, parent, lo, span)) in sigs.iter().enumerate() {
+                let size = (*size).min(64 - start);
+                let is_mux = i + 1 < sigs.len();
+                let indicator = match (i, is_mux) {
+                    (0, _) => "M".to_string(),
+                    (_, true) => format!("m{lo}M"),
+                    (_, false) => format!("m{lo}"),
+                };
+                text += &format!(" SG_ S{i} {indicator} : {start}|{size}@1+ (1,0) [0|0] \"\" N\n");
+                if i > 0 {
+                    let p = parent % i;
+                    muls += &format!("SG_MUL_VAL_ 256 S{i} S{p} {lo}-{};\n", lo + span);
+                }
+            }
+            text += &muls;
+            let Ok(db) = Database::from_bytes(text.as_bytes(), "p.dbc") else { return Ok(()) };
+            let m = &db.messages()[0];
+            let mut fast = Vec::new();
+            check_message(m, "p.dbc", &mut fast);
+            let fast: Vec<(String, String)> = fast
+                .into_iter()
+                .filter_map(|d| match d.problem {
+                    Problem::Overlap { first, second, .. } => Some((first, second)),
+                    _ => None,
+                })
+                .collect();
+            prop_assert_eq!(fast, naive_overlaps(m), "{}", text);
+        }
     }
 }

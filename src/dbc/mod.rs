@@ -32,43 +32,7 @@ pub use model::{
     ValueDescription, ValueTable, ValueType,
 };
 
-use core::fmt;
-
-/// Where something is: a source name (usually a file path) and, when known, a 1-based line
-/// and column.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Location {
-    /// The name the database was loaded under (a path or a caller-chosen label).
-    pub source: String,
-    /// 1-based line, when known.
-    pub line: Option<u32>,
-    /// 1-based column in characters, when known.
-    pub column: Option<u32>,
-}
-
-impl Location {
-    pub(crate) fn new(source: &str, pos: Option<(u32, u32)>) -> Location {
-        Location {
-            source: source.to_string(),
-            line: pos.map(|p| p.0),
-            column: pos.map(|p| p.1),
-        }
-    }
-}
-
-/// `file:line:column`, `file:line` or `file`, as compilers write it.
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.source)?;
-        if let Some(l) = self.line {
-            write!(f, ":{l}")?;
-            if let Some(c) = self.column {
-                write!(f, ":{c}")?;
-            }
-        }
-        Ok(())
-    }
-}
+pub use crate::location::Location;
 
 /// A problem that makes a DBC unusable (a load error) or that [`check`] reports.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -85,6 +85,8 @@ pub enum ParseErrorKind {
     MissingInterface,
     #[error("interface name is not valid UTF-8")]
     InterfaceNotUtf8,
+    #[error("control character {0} in the interface name")]
+    InterfaceControl(Found),
     #[error("missing CAN frame after the interface name")]
     MissingFrame,
     #[error("expected '#' after the CAN id")]
@@ -728,6 +730,15 @@ fn parse_raw_general(s: &[u8]) -> Result<RawLine, LineError> {
         return Err(err(iface_end, ParseErrorKind::MissingInterface));
     }
     let iface = s.get(iface_start..iface_end).unwrap_or_default();
+    // No terminal escape sequence or other control character reaches a screen through a
+    // log's interface name.
+    if let Some(i) = iface.iter().position(|&b| b < 0x20 || b == 0x7F) {
+        let b = iface.get(i).copied().unwrap_or(0);
+        return Err(err(
+            iface_start + i,
+            ParseErrorKind::InterfaceControl(Found(b)),
+        ));
+    }
     if !iface.is_ascii()
         && let Err(e) = core::str::from_utf8(iface)
     {

@@ -15,26 +15,10 @@ use crate::diag::client::{ClientConfig, KeepAlive};
 use crate::diag::codec::Dialect;
 use crate::frame::Id;
 use crate::isotp;
-use crate::sim::profile::line_col;
+use crate::location::LineIndex;
 
 /// A script that does not load: where and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ScriptError {
-    pub source_name: String,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for ScriptError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.source_name)?;
-        if let (Some(l), Some(c)) = (self.line, self.column) {
-            write!(f, ":{l}:{c}")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
+pub type ScriptError = crate::location::TextError;
 
 /// Whether a value is stated by a public source or is a placeholder to verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -725,20 +709,10 @@ const DEFAULT_UDS_DTC_REQUEST: [u8; 3] = [0x19, 0x02, 0xFF];
 impl Script {
     /// Parses and validates script text; `source_name` names it in errors.
     pub fn from_toml(text: &str, source_name: &str) -> Result<Script, ScriptError> {
-        let err_at = |offset: Option<usize>, message: String| {
-            let (line, column) = match offset {
-                Some(o) => {
-                    let (l, c) = line_col(text, o);
-                    (Some(l), Some(c))
-                }
-                None => (None, None),
-            };
-            ScriptError {
-                source_name: source_name.to_string(),
-                line,
-                column,
-                message,
-            }
+        let index = LineIndex::new(text);
+        let err_at = |offset: Option<usize>, message: String| ScriptError {
+            location: index.location(source_name, offset),
+            message,
         };
         let raw: RawScript = toml::from_str(text)
             .map_err(|e| err_at(e.span().map(|s| s.start), e.message().to_string()))?;
@@ -761,11 +735,12 @@ impl Script {
             preconditions.push(pre);
         }
         let mut steps: Vec<Step> = Vec::new();
+        let mut ids = std::collections::HashSet::new();
         for s in raw.step {
             let at = s.span().start;
-            let line = line_col(text, at).0;
+            let line = index.locate(at).0 as usize;
             let id = s.get_ref().id.clone();
-            if steps.iter().any(|x| x.id == id) {
+            if !ids.insert(id.clone()) {
                 return Err(err_at(Some(at), format!("step id {id:?} is used twice")));
             }
             let step = build_step(s.into_inner(), line, &modules, &parameters)
@@ -1315,7 +1290,7 @@ mod tests {
             }
             if let Err(e) = Script::from_toml(&text, "m.toml") {
                 let lines = text.lines().count() + 1;
-                prop_assert!(e.line.is_none_or(|l| l >= 1 && l <= lines), "{}", e);
+                prop_assert!(e.line().is_none_or(|l| l >= 1 && l as usize <= lines), "{}", e);
                 prop_assert!(!e.message.is_empty());
             }
         }

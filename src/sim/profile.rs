@@ -7,10 +7,11 @@
 //! placeholder. [`Profile::from_toml`] validates everything and reports errors with the source
 //! name, line and column.
 
-use core::fmt;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+
+use crate::location::LineIndex;
 
 /// A whole simulated vehicle.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -311,58 +312,18 @@ pub fn parse_hex_pairs(s: &str) -> Result<Vec<u8>, String> {
 }
 
 /// A profile that does not load: where and why.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub struct ProfileError {
-    pub source_name: String,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for ProfileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.source_name)?;
-        if let (Some(l), Some(c)) = (self.line, self.column) {
-            write!(f, ":{l}:{c}")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-/// 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text.as_bytes()[..offset.min(text.len())];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-    (line, col)
-}
+pub type ProfileError = crate::location::TextError;
 
 impl Profile {
     /// Parse and validate a profile.
     pub fn from_toml(text: &str, source_name: &str) -> Result<Profile, ProfileError> {
-        let profile: Profile = toml::from_str(text).map_err(|e| {
-            let (line, column) = match e.span() {
-                Some(span) => {
-                    let (l, c) = line_col(text, span.start);
-                    (Some(l), Some(c))
-                }
-                None => (None, None),
-            };
-            ProfileError {
-                source_name: source_name.to_string(),
-                line,
-                column,
-                message: e.message().to_string(),
-            }
+        let profile: Profile = toml::from_str(text).map_err(|e| ProfileError {
+            location: LineIndex::new(text).location(source_name, e.span().map(|s| s.start)),
+            message: e.message().to_string(),
         })?;
-        profile.validate().map_err(|message| {
-            // Point at the first mention of the offending name when we can find it.
-            ProfileError {
-                source_name: source_name.to_string(),
-                line: None,
-                column: None,
-                message,
-            }
+        profile.validate().map_err(|message| ProfileError {
+            location: crate::location::Location::new(source_name, None),
+            message,
         })?;
         Ok(profile)
     }
@@ -542,12 +503,12 @@ silent = true
     fn test_errors_name_line_and_column() {
         let bad = MINIMAL.replace("duration_ms = 1000", "duration_ms = \"long\"");
         let e = Profile::from_toml(&bad, "t.toml").unwrap_err();
-        assert_eq!(e.line, Some(17), "{e}");
+        assert_eq!(e.line(), Some(17), "{e}");
         assert!(e.to_string().starts_with("t.toml:17:"), "{e}");
         let unknown = MINIMAL.replace("padding = 0xFF", "paddding = 0xFF");
         let e = Profile::from_toml(&unknown, "t.toml").unwrap_err();
         assert!(e.message.contains("paddding"), "{e}");
-        assert_eq!(e.line, Some(9));
+        assert_eq!(e.line(), Some(9));
     }
 
     #[test]

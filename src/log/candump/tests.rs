@@ -1031,3 +1031,20 @@ fn test_fast_path_takes_the_common_lines() {
         );
     }
 }
+
+/// Regression: interface names from logs reached the terminal with escape sequences.
+#[test]
+fn test_parse_interface_with_control_characters_is_refused() {
+    for line in [
+        &b"(1.000000) can\x1b[2J0 123#11"[..],
+        b"(1.000000) c\x07an0 123#11",
+        b"(1.000000) can0\x7f 123#11",
+    ] {
+        let e = parse_line(line).unwrap_err();
+        assert!(
+            matches!(e.kind, ParseErrorKind::InterfaceControl(_)),
+            "{e:?}"
+        );
+        assert!(scan_data_frame(line).is_none());
+    }
+}
