@@ -46,6 +46,12 @@ for target in $(cargo fuzz list); do
             capture)
                 cp ../tests/data/capture/*.log ../tests/data/candump/*.log "$corpus/"
                 ;;
+            asc_reader)
+                # A leading byte picks the buffer size and the time mode.
+                for f in ../tests/data/formats/asc/*.asc; do
+                    { printf '\x07'; cat "$f"; } > "$corpus/$(basename "$f")"
+                done
+                ;;
             *)
                 cp ../tests/data/candump/*.log "$corpus/"
                 ;;

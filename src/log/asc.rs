@@ -58,8 +58,10 @@
 //!   The older `CANFD <ch> <id> Rx|Tx <brs> <esi> d|r <dlc> <length> <bytes...>` layout is
 //!   read as well. CAN FD ids and bytes are hex whatever the base (as can-utils and Vector's
 //!   examples have them); the DLC is one hex digit or a decimal 10 to 15.
+//! * `<t> CANXL <ch> Rx|Tx CBFF|CEFF|FBFF|FEFF ...`: classic and CAN FD frames on a CAN XL
+//!   channel (specification 1.4.17, as can-utils' `asc2log` reads them).
 //! * `TxRq` (transmit request) lines, CAN controller status, bus statistics, overload frames,
-//!   CAN XL, J1939 transport, LIN, FlexRay, MOST, Ethernet, K-Line, system and environment
+//!   CAN XL frames (`XLFF`), J1939 transport, LIN, FlexRay, MOST, Ethernet, K-Line, system and environment
 //!   variables and other events we do not carry are [`Item::Skipped`] with a name for people;
 //!   `Start of measurement` and log/trigger events are [`Item::Other`].
 //!
@@ -853,6 +855,7 @@ fn parse_event(s: &[u8], p: usize, base: Base, offset: Offset) -> Result<Parsed,
     match word {
         [] => bad(a, ErrorKind::MissingEvent),
         b"CANFD" => parse_canfd(s, b, offset),
+        b"CANXL" => parse_canxl(s, b, offset),
         w if w.iter().all(u8::is_ascii_digit) => parse_channel_event(s, a, b, base, offset),
         b"Start" | b"start" | b"log" | b"Log" => event(None),
         w => event(Some(other_event_name(w))),
@@ -867,7 +870,6 @@ fn other_event_name(word: &[u8]) -> &'static str {
     };
     match word {
         b"CAN" => "CAN controller status",
-        b"CANXL" => "CAN XL frame",
         b"SV:" => "system variable",
         b"EV:" => "environment variable",
         _ if starts(b"Li") => "LIN event",
@@ -960,7 +962,7 @@ fn parse_channel_event(
                         },
                     );
                 }
-                *slot = data_byte(tok, base).ok_or(Bad {
+                *slot = data_byte(tok, base).ok_or_else(|| Bad {
                     pos: xa,
                     kind: data_byte_error(tok, base),
                 })?;
@@ -1173,6 +1175,110 @@ fn parse_canfd(s: &[u8], p: usize, offset: Offset) -> Result<Parsed, Bad> {
     })
 }
 
+/// `CANXL <ch> <dir> <format> <duration> <bits> <id>[x] [<name>] <dlc> <len> <data...> ...`:
+/// classic (`CBFF`, `CEFF`) and CAN FD (`FBFF`, `FEFF`) frames on a CAN XL channel (Vector's
+/// ASC specification 1.4.17, as can-utils' `asc2log` reads them). After the data come, for
+/// classic frames, the CRC and the flags; for CAN FD frames the stuff bit count, the CRC and
+/// the flags (`0x10` remote, `0x1000` FDF, `0x2000` BRS, `0x4000` ESI). CAN XL frames
+/// (`XLFF`) are skipped.
+fn parse_canxl(s: &[u8], p: usize, offset: Offset) -> Result<Parsed, Bad> {
+    let (ca, cb) = next_token(s, p);
+    let channel = channel_number(slice(s, ca, cb)).ok_or(Bad {
+        pos: ca,
+        kind: ErrorKind::InvalidChannel,
+    })?;
+    let (da, db) = next_token(s, cb);
+    let dir = direction(slice(s, da, db)).ok_or(Bad {
+        pos: da,
+        kind: ErrorKind::ExpectedDirection,
+    })?;
+    let skipped = |name| {
+        Ok(Parsed::Event {
+            offset,
+            skipped: Some(name),
+        })
+    };
+    let (fa, fb) = next_token(s, db);
+    let (extended, fd) = match slice(s, fa, fb) {
+        b"CBFF" => (false, false),
+        b"CEFF" => (true, false),
+        b"FBFF" => (false, true),
+        b"FEFF" => (true, true),
+        b"XLFF" => return skipped("CAN XL frame"),
+        _ => return skipped("CAN XL channel event"),
+    };
+    if dir == Dir::TxRq {
+        return skipped("CAN transmit request (TxRq)");
+    }
+    // Message duration and bit count, then the id.
+    let (_, b1) = next_token(s, fb);
+    let (_, b2) = next_token(s, b1);
+    let (ia, ib) = next_token(s, b2);
+    let id_tok = slice(s, ia, ib);
+    let digits = id_tok.strip_suffix(b"x").unwrap_or(id_tok);
+    let raw = number(digits, Base::Hex).ok_or(Bad {
+        pos: ia,
+        kind: ErrorKind::InvalidId(first_bad_digit(digits, Base::Hex)),
+    })?;
+    let id = make_id(raw, extended).map_err(|kind| Bad { pos: ia, kind })?;
+    // `[<name>] <dlc> <len>`: without a name, a DLC digit and a decimal length follow the id.
+    let (mut la, mut lb) = next_token(s, ib);
+    let (na, nb) = next_token(s, lb);
+    let plain = parse_fd_dlc(slice(s, la, lb)).is_some() && small(slice(s, na, nb), 2).is_some();
+    if !plain {
+        (la, lb) = (na, nb);
+    }
+    let dlc = parse_fd_dlc(slice(s, la, lb)).ok_or(Bad {
+        pos: la,
+        kind: ErrorKind::InvalidDlc,
+    })?;
+    let (na, nb) = next_token(s, lb);
+    let len = small(slice(s, na, nb), 2)
+        .and_then(|v| u8::try_from(v).ok())
+        .filter(|&v| v <= 64)
+        .ok_or(Bad {
+            pos: na,
+            kind: ErrorKind::ExpectedDataLength,
+        })?;
+    let mut data = [0u8; 64];
+    let mut q = fd_data(s, nb, len, &mut data)?;
+    if fd {
+        q = next_token(s, q).1; // stuff bit count
+    }
+    let (_, crc_end) = next_token(s, q);
+    let (ga, gb) = next_token(s, crc_end);
+    let flags = match slice(s, ga, gb) {
+        tok if (1..=8).contains(&tok.len()) => number(tok, Base::Hex),
+        _ => None,
+    }
+    .and_then(|f| u32::try_from(f).ok())
+    .ok_or(Bad {
+        pos: ga,
+        kind: ErrorKind::InvalidFlags,
+    })?;
+    let frame = if fd {
+        fd_frame(
+            id,
+            dlc,
+            len,
+            &data,
+            flags & FLAG_BRS != 0,
+            flags & FLAG_ESI != 0,
+            na,
+        )?
+    } else if flags & FLAG_RTR != 0 {
+        remote(id, dlc, la)?
+    } else {
+        classic(id, dlc, len, &data, na)?
+    };
+    Ok(Parsed::Frame {
+        offset,
+        channel,
+        frame,
+        direction: Some(dir.direction()),
+    })
+}
+
 /// `CANFD <ch> <id> <dir> <brs> <esi> d|r <dlc> <len> <data...> [Length = ...]`.
 fn parse_canfd_old(
     s: &[u8],
@@ -1263,7 +1369,7 @@ fn fd_data(s: &[u8], p: usize, len: u8, data: &mut [u8; 64]) -> Result<usize, Ba
                 },
             );
         }
-        *slot = data_byte(tok, Base::Hex).ok_or(Bad {
+        *slot = data_byte(tok, Base::Hex).ok_or_else(|| Bad {
             pos: xa,
             kind: data_byte_error(tok, Base::Hex),
         })?;

@@ -143,7 +143,7 @@ pub fn mixed_records(raw_dlc: bool) -> Vec<OwnedRecord> {
             interface: format!("can{}", n % 2),
             direction: if frame.is_error() {
                 None
-            } else if n % 3 == 0 {
+            } else if n.is_multiple_of(3) {
                 Some(Direction::Tx)
             } else {
                 Some(Direction::Rx)

@@ -454,6 +454,7 @@ Begin Triggerblock Mon Mar 7 01:21:51 pm 2005
 0.073973 Li 2d Tx 8 00 f0 f0 ff ff ff ff ff checksum = 70
    5.0 1 J1939TP FEE3p 6 0 0 - Rx d 23 01 02
    59.171614 CANXL   2 Rx   XLFF   984438   4656      432  msgCanXlTest1 e0 0
+   59.171615 CANXL   2 Rx   ABCD   1
    6.0 CANFD 1 BusStatistic 1 2 3
 End TriggerBlock
 ";
@@ -476,6 +477,7 @@ End TriggerBlock
             "LIN event",
             "J1939 transport protocol message",
             "CAN XL frame",
+            "CAN XL channel event",
             "CAN FD channel event",
         ]
     );
@@ -484,12 +486,12 @@ End TriggerBlock
         Stats {
             records: 0,
             other: 9,
-            skipped: 9,
+            skipped: 10,
             bad: 0
         }
     );
     assert_eq!(items[0], Got::Other("date Die Dez 21 11:29:01 2004".into()));
-    assert_eq!(items[17], Got::Other("End TriggerBlock".into()));
+    assert_eq!(items[18], Got::Other("End TriggerBlock".into()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -641,6 +643,66 @@ fn test_parse_canfd_errors() {
     assert_eq!(
         err_of("0.1 CANFD 1 Rx"),
         (15, ErrorKind::MissingChannelEvent)
+    );
+}
+
+#[test]
+fn test_parse_canxl_classic_and_fd_frames() {
+    // Vector's examples (ASC specification 1.4.17, as quoted by can-utils' asc2log).
+    let timing = "000000050005000e 0000000000a00010 0000000a000a001d 0000000000a00002 000000100010000f 000000000a00001";
+    let r = one(&format!(
+        "59.171614 CANXL   2 Rx   CBFF   243215   176      432  msgCanCCTest1 f 8 e1 89 e8 c2 b9 6d 5a f1 174 00000000 00000000 {timing}"
+    ));
+    assert_eq!(r.interface, "can1");
+    assert_eq!(
+        r.frame,
+        Frame::Classic(
+            ClassicFrame::with_raw_dlc(
+                sid(0x432),
+                [0xE1, 0x89, 0xE8, 0xC2, 0xB9, 0x6D, 0x5A, 0xF1],
+                15
+            )
+            .unwrap()
+        )
+    );
+    let r = one(&format!(
+        "59.171614 CANXL   2 Tx   FBFF   243215   176      432  msgCanFDTest2 9 12 e1 89 e8 c2 b9 6d 5a f1 11 22 33 44 a 12345 00001240 00000000 {timing}"
+    ));
+    assert_eq!(r.direction, Some(Direction::Tx));
+    assert_eq!(
+        r.frame,
+        fd(
+            sid(0x432),
+            &[
+                0xE1, 0x89, 0xE8, 0xC2, 0xB9, 0x6D, 0x5A, 0xF1, 0x11, 0x22, 0x33, 0x44
+            ],
+            4
+        )
+    );
+    // What can-utils' log2asc -x writes: no name, extended ids with `x`, remote flag 0x10.
+    assert_eq!(
+        frame_of(&format!(
+            "   0.000000 CANXL   1 Rx   CEFF   984438   4656  12345678x                                   5 0 123123 00000010 00000000 {timing}"
+        )),
+        Frame::Remote(RemoteFrame::new(xid(0x1234_5678), 5).unwrap())
+    );
+    assert_eq!(
+        frame_of(&format!(
+            "   0.000000 CANXL   1 Rx   FEFF   984438   4656  1abx                                   1 1 07 8 123123 00007000 00000000 {timing}"
+        )),
+        fd(xid(0x1AB), &[7], 7)
+    );
+    let (items, _) = items_of(
+        b"59.171614 CANXL   2 Rx   XLFF   984438   4656      432  msgCanXlTest1 e0 0  1fe  511 1 1f96 00 00000000 e1\n",
+    );
+    assert_eq!(items, [Got::Skipped("CAN XL frame".into())]);
+    assert_eq!(
+        err_of("1.0 CANXL 1 Rx CBFF 1 2 800 1 1 00 0 00000000").1,
+        ErrorKind::StandardIdRange(0x800)
+    );
+    assert_eq!(
+        err_of("1.0 CANXL 1 Rx CBFF 1 2 80 1 1 00 0").1,
+        ErrorKind::InvalidFlags
     );
 }
 
