@@ -417,6 +417,29 @@ fn data_byte(tok: &[u8], base: Base) -> Option<u8> {
     }
 }
 
+/// `out.len()` hex bytes from `p` when each is one space and two hex digits (how every writer
+/// lays them out) and the last ends the token: the position after them. `None` for anything
+/// else, which the token-by-token path then reads (and reports).
+#[inline(always)]
+fn hex_bytes_fast(s: &[u8], p: usize, out: &mut [u8]) -> Option<usize> {
+    let mut q = p;
+    for slot in out.iter_mut() {
+        let [b' ', h, l] = *s.get(q..q + 3)? else {
+            return None;
+        };
+        let (h, l) = (hexval(h), hexval(l));
+        if h > 15 || l > 15 {
+            return None;
+        }
+        *slot = (h << 4) | l;
+        q += 3;
+    }
+    match s.get(q) {
+        Some(&b) if !is_blank(b) => None,
+        _ => Some(q),
+    }
+}
+
 /// A CAN id token: digits in `base` with an optional `x` (extended) suffix.
 fn parse_id(tok: &[u8], base: Base) -> Result<Id, (usize, ErrorKind)> {
     let (digits, extended) = match tok.split_last() {
@@ -949,8 +972,16 @@ fn parse_channel_event(
             })?;
             let len = dlc.min(8);
             let mut data = [0u8; 8];
+            let fast = match (base, data.get_mut(..usize::from(len))) {
+                (Base::Hex, Some(out)) => hex_bytes_fast(s, lb, out),
+                _ => None,
+            };
             let mut q = lb;
-            for (i, slot) in data.iter_mut().enumerate().take(usize::from(len)) {
+            for (i, slot) in
+                data.iter_mut()
+                    .enumerate()
+                    .take(if fast.is_some() { 0 } else { usize::from(len) })
+            {
                 let (xa, xb) = next_token(s, q);
                 let tok = slice(s, xa, xb);
                 if tok.is_empty() {
@@ -967,6 +998,9 @@ fn parse_channel_event(
                     kind: data_byte_error(tok, base),
                 })?;
                 q = xb;
+            }
+            if let Some(end) = fast {
+                q = end;
             }
             let (xa, xb) = next_token(s, q);
             if data_byte(slice(s, xa, xb), base).is_some() {
@@ -1356,6 +1390,11 @@ fn flag01(tok: &[u8]) -> Option<bool> {
 
 /// `len` hex bytes from `p` into `data`; the position after them.
 fn fd_data(s: &[u8], p: usize, len: u8, data: &mut [u8; 64]) -> Result<usize, Bad> {
+    if let Some(out) = data.get_mut(..usize::from(len))
+        && let Some(end) = hex_bytes_fast(s, p, out)
+    {
+        return Ok(end);
+    }
     let mut q = p;
     for (i, slot) in data.iter_mut().enumerate().take(usize::from(len)) {
         let (xa, xb) = next_token(s, q);
