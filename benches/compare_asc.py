@@ -38,6 +38,11 @@ def timed(cmd, runs):
 
 
 def peak_rss_kib(cmd):
+    """Peak RSS of `cmd` by GNU time (a Python wrapper would count its own fork's pages)."""
+    if os.path.exists("/usr/bin/time"):
+        p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, check=True)
+        return int(p.stderr.strip().splitlines()[-1])
     p = subprocess.run([sys.executable, "-c",
                         "import resource,subprocess,sys;"
                         "subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,check=True);"
