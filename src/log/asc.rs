@@ -61,9 +61,9 @@
 //! * `<t> CANXL <ch> Rx|Tx CBFF|CEFF|FBFF|FEFF ...`: classic and CAN FD frames on a CAN XL
 //!   channel (specification 1.4.17, as can-utils' `asc2log` reads them).
 //! * `TxRq` (transmit request) lines, CAN controller status, bus statistics, overload frames,
-//!   CAN XL frames (`XLFF`), J1939 transport, LIN, FlexRay, MOST, Ethernet, K-Line, system and environment
-//!   variables and other events we do not carry are [`Item::Skipped`] with a name for people;
-//!   `Start of measurement` and log/trigger events are [`Item::Other`].
+//!   CAN XL frames (`XLFF`), J1939 transport, LIN, FlexRay, MOST, Ethernet, K-Line, system and
+//!   environment variables and other events we do not carry are [`Item::Skipped`] with a name
+//!   for people; `Start of measurement` and log/trigger events are [`Item::Other`].
 //!
 //! Channel `N` is the interface `can{N-1}` ([`channel_interface`]).
 //!
@@ -75,11 +75,13 @@
 //! `End TriggerBlock`. The start is the first record's time cut to whole milliseconds (what the
 //! date holds), so that offsets from it give every record's time back exactly. Classic frames
 //! are classic lines, CAN FD frames `CANFD` lines, remote frames `r <dlc>`, error frames
-//! `<ch>  ErrorFrame`. Times have 6 fraction digits ([`Precision::Micros`], the most can-utils
-//! reads) or 9 ([`Precision::Nanos`]). What ASC cannot carry is counted in
-//! [`Writer::losses`]: error classes and details, the direction of error frames, digits below
-//! the chosen precision, times before the start. A record without a direction is written `Rx`
-//! (as log2asc and python-can do). Interfaces become channels through a [`ChannelMap`].
+//! `<ch>  ErrorFrame`. Times have 6 fraction digits ([`Precision::Micros`], the most can-utils'
+//! `asc2log` accepts) or 9 ([`Precision::Nanos`]). What ASC cannot carry is counted as a
+//! [`Loss`] ([`FrameWriter::losses`](super::FrameWriter::losses)), never dropped: error classes
+//! and details, the direction of error frames, digits below the chosen precision, times before
+//! the start (or, in relative files, before the previous record), CAN FD flag bits other than
+//! BRS/ESI/FDF. A record without a direction is written `Rx` (as log2asc and python-can do).
+//! Interfaces become channels through a [`ChannelMap`] ([`Writer::channel_map`]).
 //!
 //! # Calling contract
 //!
@@ -236,14 +238,14 @@ pub enum TimestampsMode {
 
 /// A wall-clock date and time as an ASC header writes it (no time zone).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct AscDate {
-    pub year: i64,
-    pub month: u32,
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
-    pub nanos: u32,
+struct AscDate {
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    nanos: u32,
 }
 
 /// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
@@ -269,7 +271,7 @@ fn days_in_month(year: i64, month: u32) -> u32 {
 impl AscDate {
     /// Nanoseconds since the Unix epoch of this wall-clock time read at `utc_offset_secs`
     /// east of UTC (may be negative for dates before 1970).
-    pub fn unix_nanos(&self, utc_offset_secs: i32) -> i128 {
+    fn unix_nanos(&self, utc_offset_secs: i32) -> i128 {
         let days = i128::from(days_from_civil(self.year, self.month, self.day));
         let secs = days * 86_400
             + i128::from(self.hour) * 3600
@@ -1909,8 +1911,8 @@ const MONTH_NAMES: [&str; 12] = [
 ];
 
 /// `Thu May 16 06:16:50.884 pm 2024`: the date as CANoe writes it in English (12 h clock,
-/// milliseconds), for `nanos` since the epoch at `utc_offset_secs` east of UTC.
-pub fn format_date(out: &mut Vec<u8>, at: Timestamp, utc_offset_secs: i32) {
+/// milliseconds), of the time `at` on a wall clock `utc_offset_secs` east of UTC.
+fn format_date(out: &mut Vec<u8>, at: Timestamp, utc_offset_secs: i32) {
     let local = i128::from(at.as_nanos()) + i128::from(utc_offset_secs) * NANOS_PER_SEC;
     let local = u64::try_from(local.max(0)).unwrap_or(u64::MAX);
     let t = Timestamp::from_nanos(local);
@@ -1982,7 +1984,8 @@ impl<W: Write> Writer<W> {
         &self.inner
     }
 
-    /// The underlying writer (not flushed, no trailer unless [`FrameWriter::finish`] ran).
+    /// The underlying writer (not flushed; the trailer is only there when
+    /// [`FrameWriter::finish`](super::FrameWriter::finish) ran).
     pub fn into_inner(self) -> W {
         self.inner
     }
