@@ -220,3 +220,32 @@ fn test_writer_relative_and_nanosecond_files_read_back() {
         assert_eq!(back, want, "{options:?}");
     }
 }
+
+#[test]
+fn test_sniff_claims_asc_fixtures_and_no_other_capture() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut checked = 0;
+    for dir in [
+        "candump",
+        "candump-real",
+        "capture",
+        "diag",
+        "dbc",
+        "formats/asc",
+    ] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let head = &bytes[..bytes.len().min(4096)];
+            let is_asc = path.extension().is_some_and(|e| e == "asc");
+            assert_eq!(
+                canrelearn::log::asc::sniff(head),
+                is_asc,
+                "{}",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 15);
+}
