@@ -56,6 +56,12 @@ for target in $(cargo fuzz list); do
                 done
                 printf '\002\007\105\010\020\024\001\002\003\004\005\006' > "$corpus/sniff-ff"
                 ;;
+            asc_reader)
+                # A leading byte picks the buffer size and the time mode.
+                for f in ../tests/data/formats/asc/*.asc; do
+                    { printf '\x07'; cat "$f"; } > "$corpus/$(basename "$f")"
+                done
+                ;;
             *)
                 cp ../tests/data/candump/*.log "$corpus/"
                 ;;

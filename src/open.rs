@@ -134,6 +134,9 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     if log::candump::sniff(head) {
         return Some(Format::Candump);
     }
+    if log::asc::sniff(head) {
+        return Some(Format::Asc);
+    }
     None
 }
 
@@ -256,10 +259,12 @@ fn head_text(head: &[u8]) -> String {
 
 /// A reader for an opened capture.
 pub fn reader(opened: Opened) -> Box<dyn FrameReader> {
+    let name = opened.name.clone();
     match opened.format {
         Format::Candump => {
-            Box::new(log::candump::Reader::new(opened.stream).with_source_name(opened.name.clone()))
+            Box::new(log::candump::Reader::new(opened.stream).with_source_name(name))
         }
+        Format::Asc => Box::new(log::asc::Reader::new(opened.stream).with_source_name(name)),
     }
 }
 

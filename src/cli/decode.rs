@@ -23,6 +23,7 @@ use canrelearn::frame::Frame;
 use canrelearn::log::candump::{
     self, DataFrameScan, Line as LogLine, ParseError, ParseErrorKind, ReadError,
 };
+use canrelearn::log::{FrameReader, Item};
 
 use super::output::{Format, Formatter, Line, Meaning};
 use super::signals;
@@ -80,8 +81,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             Ok::<_, CliError>((db, formatter))
         });
         let first = logs.first().map(|path| {
-            open(path).map(|(name, source, regular)| {
-                prefetch(name, source, regular, args.format, &loader)
+            open(path).map(|input| match input {
+                Input::Lines(name, source, regular) => {
+                    Input::Feed(prefetch(name, source, regular, args.format, &loader))
+                }
+                other => other,
             })
         });
         let loaded = loader.join().unwrap_or_else(|_| {
@@ -107,11 +111,24 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     };
     sink.out.write_all(formatter.header())?;
     for path in &logs {
-        let feed = match first.take() {
-            Some(feed) => feed?,
-            None => {
-                let (name, source, regular) = open(path)?;
-                Feed::new(Blocks::new(source, name, regular))
+        let input = match first.take() {
+            Some(input) => input?,
+            None => open(path)?,
+        };
+        let feed = match input {
+            Input::Feed(feed) => feed,
+            Input::Lines(name, source, regular) => Feed::new(Blocks::new(source, name, regular)),
+            Input::Records(mut reader) => {
+                let outcome = decode_records(&db, &formatter, reader.as_mut(), &mut sink);
+                if let Err(e) = outcome {
+                    sink.out.flush()?;
+                    sink.summary();
+                    return Err(e);
+                }
+                if signals::interrupted() {
+                    break;
+                }
+                continue;
             }
         };
         let job = Job {
@@ -143,15 +160,88 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     Ok(exit::OK)
 }
 
-/// Opens a log (`-` is stdin): gzip decompressed and the format recognised by content.
-/// Whether the input is a regular file (else it is read as it arrives: a pipe, a terminal).
-fn open(path: &Path) -> Result<(Arc<str>, capture::Stream, bool), CliError> {
+/// An opened log: candump text for the block pipeline (read ahead or not), or any other
+/// format's records.
+enum Input {
+    Lines(Arc<str>, capture::Stream, bool),
+    Feed(Feed),
+    Records(Box<dyn FrameReader>),
+}
+
+/// Opens a log (`-` is stdin): gzip decompressed and the format recognised by content. A
+/// candump log goes to the block pipeline (with whether it is a regular file: otherwise it
+/// is read as it arrives, a pipe or a terminal); other formats to their reader.
+fn open(path: &Path) -> Result<Input, CliError> {
     let opened = capture::open(path, None)?;
     let regular =
         path != Path::new("-") && std::fs::metadata(path).is_ok_and(|m| m.file_type().is_file());
-    match opened.format {
-        canrelearn::log::Format::Candump => Ok((opened.name, opened.stream, regular)),
+    Ok(match opened.format {
+        canrelearn::log::Format::Candump => Input::Lines(opened.name, opened.stream, regular),
+        _ => Input::Records(capture::reader(opened)),
+    })
+}
+
+/// Decodes the records of a non-candump capture, in order: malformed records are reported
+/// (or stop the decode with --strict), damage ends it after everything before it.
+fn decode_records<W: Write>(
+    db: &Database,
+    formatter: &Formatter,
+    reader: &mut dyn FrameReader,
+    sink: &mut Sink<W>,
+) -> Result<(), CliError> {
+    let mut decoder = FrameDecoder::new(db);
+    let mut buf = Vec::with_capacity(BLOCK + 4096);
+    let mut skipped: Vec<(String, u64)> = Vec::new();
+    let result = loop {
+        if signals::interrupted() {
+            break Ok(());
+        }
+        match reader.read_item() {
+            Ok(Some(Item::Record(r))) => {
+                let meaning = decoder.decode(&r.frame);
+                formatter.format(
+                    &Line {
+                        raw: None,
+                        timestamp: r.timestamp,
+                        precision: r.precision,
+                        interface: r.interface,
+                        frame: &r.frame,
+                        meaning,
+                    },
+                    &mut buf,
+                );
+                if buf.len() >= BLOCK {
+                    sink.out.write_all(&buf)?;
+                    buf.clear();
+                }
+            }
+            Ok(Some(Item::Other(_))) => {}
+            Ok(Some(Item::Skipped(what))) => match skipped.iter_mut().find(|(w, _)| w == what) {
+                Some((_, n)) => *n += 1,
+                None => skipped.push((what.to_string(), 1)),
+            },
+            Ok(Some(Item::Bad(e))) => {
+                if sink.strict {
+                    break Err(capture::read_error(e));
+                }
+                sink.bad += 1;
+                if sink.bad <= MAX_REPORTED {
+                    out::warn(format!("{e} (skipped)"));
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(capture::read_error(e)),
+        }
+    };
+    sink.out.write_all(&buf)?;
+    for (what, n) in skipped {
+        out::warn(format!(
+            "{n} {what}{} in {} not decoded (not CAN frames)",
+            if n == 1 { "" } else { "s" },
+            reader.format()
+        ));
     }
+    result
 }
 
 /// Exit 2 for what is wrong with the input (a bad line in strict mode, a file that does not
