@@ -3,7 +3,9 @@
 # installs what the tests need and runs, in order:
 #   1. cargo fmt --check
 #   2. cargo clippy --all-targets -D warnings (with and without the vcan test feature)
-#   3. every unit, property, integration and doc test (cargo test)
+#   3. every unit, property, integration and doc test (cargo test), and the tests against peer
+#      tools (tests/peers_*.rs: python-can, cantools, asammdf in a pinned virtual environment,
+#      can-utils, tshark)
 #   4. the tests against real SocketCAN: natively where this kernel has vcan, otherwise inside
 #      a small QEMU VM set up from Debian's packages (tests/vm/run-vcan-tests.sh); never skipped
 #   5. every fuzz target for a short while (fuzz/run.sh; FUZZ_SECONDS, default 10 per target)
@@ -15,6 +17,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 need_apt=()
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+command -v log2asc >/dev/null 2>&1 || need_apt+=(can-utils)
+command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 if [ ${#need_apt[@]} -gt 0 ]; then
     step "installing ${need_apt[*]} (Debian packages)"
     if [ "$(id -u)" = 0 ]; then
@@ -35,6 +39,15 @@ cargo clippy --locked --all-targets --features vcan-tests -- -D warnings
 
 step "cargo test (unit, property, integration, CLI, benches in test mode)"
 cargo test --locked --all-targets
+
+step "tests against peer tools (python-can, cantools, asammdf, can-utils, tshark)"
+# A virtual environment of pinned versions, kept in target/ (not the machine's Python).
+peers="$PWD/target/peers-venv"
+if ! "$peers/bin/python" -c "import can, cantools, asammdf" >/dev/null 2>&1; then
+    python3 -m venv "$peers"
+    "$peers/bin/pip" install -q --disable-pip-version-check -r tests/peers-requirements.txt
+fi
+CANRELEARN_PEER_PYTHON="$peers/bin/python" cargo test --locked --features peer-tests --test 'peers_*'
 
 step "doc tests, and the API documentation builds without a warning (broken links included)"
 cargo test --locked --doc

@@ -38,18 +38,27 @@ struct Responder {
 impl Responder {
     fn start(rx: &str, tx: &str, extra: &[&str]) -> Responder {
         let script = format!("{}/tests/vm/kwp-responder.py", env!("CARGO_MANIFEST_DIR"));
+        let err_path = std::env::temp_dir().join(format!(
+            "kwp-responder-{}-{rx}.err",
+            std::process::id()
+        ));
         let mut child = Command::new("python3")
             .arg(script)
             .args([iface().as_str(), rx, tx])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(std::fs::File::create(&err_path).expect("stderr file"))
             .spawn()
             .expect("run python3");
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut l = String::new();
         out.read_line(&mut l).unwrap();
-        assert_eq!(l.trim(), "ready", "responder did not start");
+        if l.trim() != "ready" {
+            // Say why: the exit status (a signal such as SIGILL names itself) and stderr.
+            let status = child.wait();
+            let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+            panic!("responder did not start: {status:?}\n{err}");
+        }
         Responder { child, out }
     }
 

@@ -49,18 +49,25 @@ fn sid(raw: u16) -> Id {
 struct Peer {
     child: Child,
     out: BufReader<ChildStdout>,
+    err: std::path::PathBuf,
 }
 
 impl Peer {
     fn spawn(cmd: &str, args: &[&str]) -> Peer {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let err = std::env::temp_dir().join(format!(
+            "vcan-peer-{}-{}.err",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         let mut child = Command::new(cmd)
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(std::fs::File::create(&err).expect("stderr file"))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"));
         let out = BufReader::new(child.stdout.take().unwrap());
-        Peer { child, out }
+        Peer { child, out, err }
     }
 
     fn line(&mut self) -> String {
@@ -72,7 +79,12 @@ impl Peer {
     /// Waits for a python peer's `ready`.
     fn ready(mut self) -> Peer {
         let l = self.line();
-        assert_eq!(l, "ready", "peer did not start");
+        if l != "ready" {
+            // Say why: the exit status (a signal such as SIGILL names itself) and stderr.
+            let status = self.child.wait();
+            let err = std::fs::read_to_string(&self.err).unwrap_or_default();
+            panic!("peer did not start: {status:?}\n{err}");
+        }
         self
     }
 }

@@ -36,7 +36,10 @@ mapfile -t bins < <(printf '%s\n' "$json" | grep '"reason":"compiler-artifact"' 
 	grep -o '"executable":"[^"]*"' | sed 's/^"executable":"//; s/"$//' | sort -u)
 [ ${#bins[@]} -gt 0 ] || vcan_die "no vcan test binaries were built (expected tests/vcan_*.rs with feature vcan-tests)"
 vcan_log "test binaries: ${bins[*]}"
-VCAN_KEEP_PATHS=$(for b in "${bins[@]}"; do dirname "$b"; done | sort -u | tr '\n' ' ')
+# The profile directory of each binary (target/<profile>, not only its deps/): the tests
+# run the command-line binaries beside deps/ (CARGO_BIN_EXE_*), also with a CARGO_TARGET_DIR
+# under /tmp, which the guest's fresh /tmp would otherwise hide.
+VCAN_KEEP_PATHS=$(for b in "${bins[@]}"; do dirname "$(dirname "$b")"; done | sort -u | tr '\n' ' ')
 export VCAN_KEEP_PATHS
 
 # Tests share vcan0/vcan1; each binary serialises its own tests, binaries run one after another.

@@ -255,10 +255,12 @@ vcan_run_vm() {
 		case "$p" in /tmp/?*) echo "$p" >>"$VCAN_RESULTS/keep-paths" ;; esac
 	done
 	local smp=2
+	# -cpu max: the default TCG CPU model lacks instructions numpy 2 needs, so a Python peer
+	# importing it (python-can does when asammdf is installed) died with "Illegal instruction".
 	vcan_log "booting QEMU (TCG, kernel $kver, timeout ${VCAN_VM_TIMEOUT}s)"
 	local rc=0
 	timeout -k 10 "$VCAN_VM_TIMEOUT" qemu-system-x86_64 \
-		-accel tcg -smp "$smp" -m 1024 \
+		-accel tcg -cpu max -smp "$smp" -m 1024 \
 		-nodefaults -display none -serial stdio -no-reboot -net none \
 		-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
 		-append "console=ttyS0 quiet panic=-1" \
