@@ -371,3 +371,33 @@ fn keys_of_another_step_kind_are_errors() {
         "{e}"
     );
 }
+
+/// Regression: a keep-alive every 1 ms sent 500 frames/s; times are now bounded.
+#[test]
+fn times_have_documented_ranges() {
+    let module = "[modules.M]\nrequest_id = 0x745\nresponse_id = 0x765\n";
+    for (key, value, ok) in [
+        ("keep_alive_period_ms", "1", false),
+        ("keep_alive_period_ms", "199", false),
+        ("keep_alive_period_ms", "200", true),
+        ("p2_ms", "0", false),
+        ("p2_ms", "30001", false),
+        ("p2_star_ms", "600000", true),
+        ("p2_star_ms", "600001", false),
+    ] {
+        let text = format!(
+            "[procedure]\nname = \"t\"\n{module}keep_alive = \"3E 80\"\n{key} = {value}\n{STEP}request = \"21 01\"\n"
+        )
+        .replace("module = \"BCM\"", "module = \"M\"");
+        let r = Script::from_toml(&text, "t.toml");
+        assert_eq!(r.is_ok(), ok, "{key} = {value}: {r:?}");
+        if let Err(e) = r {
+            assert!(e.message.contains("outside"), "{e}");
+        }
+    }
+    let wait = |ms: &str| {
+        format!("{HEAD}[[step]]\nid = \"w\"\ntitle = \"w\"\nkind = \"wait\"\nms = {ms}\nreason = \"r\"\nprovenance = \"fact\"\n")
+    };
+    assert!(Script::from_toml(&wait("3600000"), "t").is_ok());
+    assert!(Script::from_toml(&wait("3600001"), "t").is_err());
+}

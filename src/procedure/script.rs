@@ -701,6 +701,20 @@ pub struct Script {
     pub cleanup: Cleanup,
 }
 
+/// The range of `keep_alive_period_ms`: a keep-alive faster than every 200 ms only loads the
+/// bus (servers drop a session after S3, about 5 s, without traffic).
+pub const KEEP_ALIVE_MS: (u64, u64) = (200, 60_000);
+/// The range of `p2_ms`.
+pub const P2_MS: (u64, u64) = (10, 30_000);
+/// The range of `p2_star_ms`.
+pub const P2_STAR_MS: (u64, u64) = (10, 600_000);
+/// The range of a poll's `interval_ms`.
+pub const POLL_INTERVAL_MS: (u64, u64) = (10, 3_600_000);
+/// The range of a wait's `ms`.
+pub const WAIT_MS: (u64, u64) = (0, 3_600_000);
+/// The longest `timeout_s` and `for_s` (a day).
+pub const MAX_STEP_SECONDS: f64 = 86_400.0;
+
 /// KWP2000 ReadDiagnosticTroubleCodesByStatus, all groups.
 const DEFAULT_DTC_REQUEST: [u8; 4] = [0x18, 0x00, 0xFF, 0x00];
 /// UDS ReadDTCInformation, reportDTCByStatusMask, all status bits.
@@ -818,10 +832,15 @@ fn build_module(name: &str, m: RawModule) -> Result<ModuleSpec, String> {
                 })?,
         ),
     };
-    let positive = |what: &str, v: Option<u64>, default: u64| match v {
-        Some(0) => Err(format!("module {name}: {what} must be more than 0")),
-        Some(v) => Ok(Duration::from_millis(v)),
-        None => Ok(Duration::from_millis(default)),
+    let ranged = |what: &str, v: Option<u64>, default: u64, (min, max): (u64, u64)| {
+        let v = v.unwrap_or(default);
+        if (min..=max).contains(&v) {
+            Ok(Duration::from_millis(v))
+        } else {
+            Err(format!(
+                "module {name}: {what} = {v} is outside {min} to {max} ms"
+            ))
+        }
     };
     Ok(ModuleSpec {
         name: name.to_string(),
@@ -831,9 +850,14 @@ fn build_module(name: &str, m: RawModule) -> Result<ModuleSpec, String> {
         dialect,
         default_session: m.default_session.unwrap_or(dialect.default_session()),
         keep_alive,
-        keep_alive_period: positive("keep_alive_period_ms", m.keep_alive_period_ms, 2000)?,
-        p2: positive("p2_ms", m.p2_ms, 1000)?,
-        p2_star: positive("p2_star_ms", m.p2_star_ms, 5000)?,
+        keep_alive_period: ranged(
+            "keep_alive_period_ms",
+            m.keep_alive_period_ms,
+            2000,
+            KEEP_ALIVE_MS,
+        )?,
+        p2: ranged("p2_ms", m.p2_ms, 1000, P2_MS)?,
+        p2_star: ranged("p2_star_ms", m.p2_star_ms, 5000, P2_STAR_MS)?,
         provenance: m.provenance,
     })
 }
@@ -1034,8 +1058,10 @@ fn build_step(
     };
     let secs = |what: &str, v: Option<f64>| -> Result<Duration, String> {
         let v = v.ok_or_else(|| format!("needs `{what}`"))?;
-        if !(v.is_finite() && v > 0.0 && v < 1.0e6) {
-            return Err(format!("{what} = {v} is not a positive number of seconds"));
+        if !(v.is_finite() && v > 0.0 && v <= MAX_STEP_SECONDS) {
+            return Err(format!(
+                "{what} = {v} is not a number of seconds above 0 and at most {MAX_STEP_SECONDS}"
+            ));
         }
         Ok(Duration::from_secs_f64(v))
     };
@@ -1129,10 +1155,12 @@ fn build_step(
             if until.is_empty() {
                 return Err("`until` needs equals, min or max".to_string());
             }
-            let interval = Duration::from_millis(s.interval_ms.ok_or("needs `interval_ms`")?);
-            if interval.is_zero() {
-                return Err("interval_ms must be more than 0".to_string());
+            let interval = s.interval_ms.ok_or("needs `interval_ms`")?;
+            let (lo, hi) = POLL_INTERVAL_MS;
+            if !(lo..=hi).contains(&interval) {
+                return Err(format!("interval_ms = {interval} is outside {lo} to {hi} ms"));
             }
+            let interval = Duration::from_millis(interval);
             StepKind::Poll {
                 module: module()?,
                 request: request()?,
@@ -1145,7 +1173,14 @@ fn build_step(
             }
         }
         "wait" => StepKind::Wait {
-            duration: Duration::from_millis(s.ms.ok_or("needs `ms`")?),
+            duration: {
+                let ms = s.ms.ok_or("needs `ms`")?;
+                let (lo, hi) = WAIT_MS;
+                if !(lo..=hi).contains(&ms) {
+                    return Err(format!("ms = {ms} is outside {lo} to {hi} ms"));
+                }
+                Duration::from_millis(ms)
+            },
             reason: s.reason.clone().ok_or("needs `reason`")?,
         },
         "prompt" => StepKind::Prompt {

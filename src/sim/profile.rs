@@ -311,6 +311,18 @@ pub fn parse_hex_pairs(s: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
+/// The longest time a profile may name (a day), in milliseconds.
+pub const MAX_PROFILE_MS: u64 = 86_400_000;
+
+/// `what` of `owner` must lie in `min..=max` milliseconds.
+fn in_range(owner: &str, what: &str, v: u64, (min, max): (u64, u64)) -> Result<(), String> {
+    if (min..=max).contains(&v) {
+        Ok(())
+    } else {
+        Err(format!("{owner}: {what} = {v} is outside {min} to {max} ms"))
+    }
+}
+
 /// A profile that does not load: where and why.
 pub type ProfileError = crate::location::TextError;
 
@@ -370,6 +382,11 @@ impl Profile {
                     m.name, m.default_session
                 ));
             }
+            in_range(&m.name, "s3_ms", m.s3_ms, (100, 600_000))?;
+            in_range(&m.name, "p2_ms", m.p2_ms, (0, 30_000))?;
+            for r in &m.routines {
+                in_range(&m.name, "routine duration_ms", r.duration_ms, (0, MAX_PROFILE_MS))?;
+            }
             let mut lids = Vec::new();
             for l in &m.local_ids {
                 if lids.contains(&l.id) {
@@ -424,6 +441,16 @@ impl Profile {
             }
             if f.until_flag.is_some() && f.silence_node.is_none() {
                 return Err(format!("fault {}: until_flag needs silence_node", f.name));
+            }
+            in_range(&f.name, "after_ms", f.after_ms, (0, MAX_PROFILE_MS))?;
+            if let Some(ms) = f.reset_after_ms {
+                in_range(&f.name, "reset_after_ms", ms, (1, MAX_PROFILE_MS))?;
+            }
+            if let Some(p) = &f.pending {
+                in_range(&f.name, "pending interval_ms", p.interval_ms, (1, 600_000))?;
+                if p.count > 10_000 {
+                    return Err(format!("fault {}: pending count {} is above 10000", f.name, p.count));
+                }
             }
             if f.after_ms > 0 && f.signals.is_empty() {
                 return Err(format!("fault {}: after_ms needs signals", f.name));
