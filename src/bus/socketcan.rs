@@ -85,6 +85,8 @@ pub struct SocketCanBus {
     /// An interface error reported by the kernel, held back until the frames it had already
     /// queued are returned.
     pending_error: Option<BusError>,
+    /// Frames read by the last batched read (`recvmmsg`), not yet returned.
+    batch: std::collections::VecDeque<RawRecv>,
 }
 
 impl SocketCanBus {
@@ -122,6 +124,7 @@ impl SocketCanBus {
             stats: BusStats::default(),
             last_drop_counter: 0,
             pending_error: None,
+            batch: std::collections::VecDeque::with_capacity(RECV_BATCH),
         })
     }
 
@@ -220,9 +223,16 @@ fn configure(
     sock.set_socket_option_int(libc::SOL_SOCKET, SO_RXQ_OVFL, 1)
         .map_err(|e| ("SO_RXQ_OVFL", e))?;
     if let Some(size) = o.receive_buffer {
+        // As `candump -r`: SO_RCVBUFFORCE (root, beyond rmem_max), else SO_RCVBUF (capped by
+        // the kernel at net.core.rmem_max).
         let size = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
-        sock.set_socket_option_int(libc::SOL_SOCKET, libc::SO_RCVBUF, size)
-            .map_err(|e| ("SO_RCVBUF", e))?;
+        if sock
+            .set_socket_option_int(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, size)
+            .is_err()
+        {
+            sock.set_socket_option_int(libc::SOL_SOCKET, libc::SO_RCVBUF, size)
+                .map_err(|e| ("SO_RCVBUF", e))?;
+        }
     }
     sock.set_nonblocking(true).map_err(|e| ("O_NONBLOCK", e))
 }
@@ -245,7 +255,12 @@ fn interface_is_up(fd: libc::c_int, iface: &str) -> io::Result<bool> {
     Ok(i32::from(flags) & libc::IFF_UP != 0)
 }
 
+/// Frames read with one `recvmmsg` at most: at full bus load a reader makes one system call
+/// per batch instead of one per frame.
+const RECV_BATCH: usize = 64;
+
 /// What one `recvmsg` brought.
+#[derive(Clone, Debug)]
 struct RawRecv {
     buf: [u8; CANFD_MTU],
     len: usize,
@@ -255,7 +270,93 @@ struct RawRecv {
 }
 
 #[repr(C, align(8))]
+#[derive(Clone, Copy)]
 struct ControlBuffer([u8; 128]);
+
+/// The timestamp and drop counter from a received message's control data.
+///
+/// # Safety
+/// `msg` must be a `msghdr` the kernel filled, whose control buffer is still alive.
+unsafe fn read_control(msg: &libc::msghdr, out: &mut RawRecv) {
+    // SAFETY: the CMSG_* macros walk the control buffer the kernel filled, bounded by
+    // `msg_controllen`; payloads are read unaligned and only when long enough.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
+        while !cmsg.is_null() {
+            let level = (*cmsg).cmsg_level;
+            let kind = (*cmsg).cmsg_type;
+            let len = (*cmsg).cmsg_len as usize;
+            let data = libc::CMSG_DATA(cmsg);
+            if level == libc::SOL_SOCKET
+                && kind == libc::SO_TIMESTAMPNS
+                && len >= libc::CMSG_LEN(size_of::<libc::timespec>() as u32) as usize
+            {
+                let ts = std::ptr::read_unaligned(data.cast::<libc::timespec>());
+                out.timestamp = u64::try_from(ts.tv_sec)
+                    .ok()
+                    .zip(u32::try_from(ts.tv_nsec).ok())
+                    .and_then(|(s, ns)| Timestamp::from_secs_nanos(s, ns));
+            } else if level == libc::SOL_SOCKET
+                && kind == SO_RXQ_OVFL
+                && len >= libc::CMSG_LEN(size_of::<u32>() as u32) as usize
+            {
+                out.drop_counter = Some(std::ptr::read_unaligned(data.cast::<u32>()));
+            }
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
+        }
+    }
+}
+
+/// Reads up to [`RECV_BATCH`] frames with one `recvmmsg` into `out` (non-blocking: at least
+/// one frame, or `WouldBlock`).
+fn recv_many(fd: libc::c_int, out: &mut std::collections::VecDeque<RawRecv>) -> io::Result<usize> {
+    let mut bufs = [[0u8; CANFD_MTU]; RECV_BATCH];
+    let mut controls = [ControlBuffer([0; 128]); RECV_BATCH];
+    // SAFETY: iovec and mmsghdr are plain old data; all-zero is valid.
+    let mut iovs: [libc::iovec; RECV_BATCH] = unsafe { std::mem::zeroed() };
+    let mut msgs: [libc::mmsghdr; RECV_BATCH] = unsafe { std::mem::zeroed() };
+    for (((iov, buf), msg), control) in iovs
+        .iter_mut()
+        .zip(bufs.iter_mut())
+        .zip(msgs.iter_mut())
+        .zip(controls.iter_mut())
+    {
+        iov.iov_base = buf.as_mut_ptr().cast();
+        iov.iov_len = buf.len();
+        msg.msg_hdr.msg_iov = iov;
+        msg.msg_hdr.msg_iovlen = 1;
+        msg.msg_hdr.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_hdr.msg_controllen = control.0.len() as _;
+    }
+    // SAFETY: every header points to live, correctly sized buffers for the duration of the
+    // call; MSG_DONTWAIT with no timeout.
+    let n = unsafe {
+        libc::recvmmsg(
+            fd,
+            msgs.as_mut_ptr(),
+            RECV_BATCH as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = usize::try_from(n).unwrap_or(0).min(RECV_BATCH);
+    for ((msg, buf), _) in msgs.iter().zip(bufs.iter()).zip(0..n) {
+        let mut r = RawRecv {
+            buf: *buf,
+            len: (msg.msg_len as usize).min(CANFD_MTU),
+            timestamp: None,
+            drop_counter: None,
+            flags: msg.msg_hdr.msg_flags,
+        };
+        // SAFETY: the kernel filled this header; its control buffer is alive.
+        unsafe { read_control(&msg.msg_hdr, &mut r) };
+        out.push_back(r);
+    }
+    Ok(n)
+}
 
 fn recv_raw(fd: libc::c_int) -> io::Result<RawRecv> {
     let mut out = RawRecv {
@@ -283,33 +384,8 @@ fn recv_raw(fd: libc::c_int) -> io::Result<RawRecv> {
     }
     out.len = usize::try_from(n).unwrap_or(0);
     out.flags = msg.msg_flags;
-    // SAFETY: the CMSG_* macros walk the control buffer the kernel filled, bounded by
-    // `msg_controllen`; payloads are read unaligned and only when long enough.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            let level = (*cmsg).cmsg_level;
-            let kind = (*cmsg).cmsg_type;
-            let len = (*cmsg).cmsg_len as usize;
-            let data = libc::CMSG_DATA(cmsg);
-            if level == libc::SOL_SOCKET
-                && kind == libc::SO_TIMESTAMPNS
-                && len >= libc::CMSG_LEN(size_of::<libc::timespec>() as u32) as usize
-            {
-                let ts = std::ptr::read_unaligned(data.cast::<libc::timespec>());
-                out.timestamp = u64::try_from(ts.tv_sec)
-                    .ok()
-                    .zip(u32::try_from(ts.tv_nsec).ok())
-                    .and_then(|(s, ns)| Timestamp::from_secs_nanos(s, ns));
-            } else if level == libc::SOL_SOCKET
-                && kind == SO_RXQ_OVFL
-                && len >= libc::CMSG_LEN(size_of::<u32>() as u32) as usize
-            {
-                out.drop_counter = Some(std::ptr::read_unaligned(data.cast::<u32>()));
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-    }
+    // SAFETY: the kernel filled `msg`; its control buffer is alive.
+    unsafe { read_control(&msg, &mut out) };
     Ok(out)
 }
 
@@ -464,7 +540,9 @@ fn write_raw(fd: libc::c_int, bytes: &[u8]) -> io::Result<()> {
 impl Bus for SocketCanBus {
     async fn recv(&mut self) -> Result<Received, BusError> {
         loop {
-            let raw = if self.pending_error.is_some() {
+            let raw = if let Some(r) = self.batch.pop_front() {
+                r
+            } else if self.pending_error.is_some() {
                 // The kernel reports ENETDOWN/ENODEV before the frames still queued: return
                 // those first (the socket is non-blocking), then the error.
                 match recv_raw(self.fd.get_ref().as_raw_fd()) {
@@ -477,12 +555,14 @@ impl Bus for SocketCanBus {
                     }
                 }
             } else {
+                let batch = &mut self.batch;
                 let r = self
                     .fd
-                    .async_io(Interest::READABLE, |s| recv_raw(s.as_raw_fd()))
+                    .async_io(Interest::READABLE, |s| recv_many(s.as_raw_fd(), batch))
                     .await;
-                match r {
-                    Ok(r) => r,
+                match r.map(|_| self.batch.pop_front()) {
+                    Ok(Some(r)) => r,
+                    Ok(None) => continue,
                     Err(e) => {
                         let e = self.map_io("recv", e);
                         if e.is_interface_unavailable() {

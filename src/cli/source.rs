@@ -201,6 +201,7 @@ pub fn open(source: &Source, filters: &[Filter], pacing: Pacing) -> Result<AnyBu
         Source::Interface(name) => {
             let options = SocketCanOptions {
                 filters: filters.to_vec(),
+                receive_buffer: Some(RECEIVE_BUFFER),
                 ..SocketCanOptions::default()
             };
             let bus = SocketCanBus::open(name, &options)
@@ -216,6 +217,11 @@ pub fn open(source: &Source, filters: &[Filter], pacing: Pacing) -> Result<AnyBu
         }
     }
 }
+
+/// The receive buffer asked for on every interface read (like `candump -r 4194304`): a
+/// burst at full bus load waits in the kernel instead of being dropped while the reader is
+/// busy. Without privileges the kernel caps it at `net.core.rmem_max`.
+pub const RECEIVE_BUFFER: usize = 4 << 20;
 
 /// What a merged stream delivers.
 #[derive(Debug)]
