@@ -16,6 +16,7 @@ pub mod diag;
 pub mod drive;
 pub mod frame;
 pub mod isotp;
+pub mod jsonl;
 pub mod location;
 pub mod log;
 pub mod monitor;

@@ -294,3 +294,133 @@ fn expectations_can_be_given_for_unknown_ids_and_options_are_checked() {
         Some(2)
     );
 }
+
+/// The bundled sample without some ids (written to a temporary file).
+fn sample_without(ids: &[u32], dir: &Path, name: &str) -> PathBuf {
+    let log = std::fs::read_to_string(sample()).unwrap();
+    let kept: String = log
+        .lines()
+        .filter(|l| {
+            let id = l
+                .split_whitespace()
+                .nth(2)
+                .and_then(|f| u32::from_str_radix(f.split('#').next()?, 16).ok());
+            !id.is_some_and(|i| ids.contains(&i))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let p = dir.join(name);
+    std::fs::write(&p, kept).unwrap();
+    p
+}
+
+/// Regression: a capture with neither the ignition frame (0x60D) nor any AV frame gave
+/// `AV ok` and exit 0 even with --fail-on-loss.
+#[test]
+fn a_watch_that_never_armed_says_so_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = sample_without(&[0x60D, 0x35D, 0x540, 0x541], dir.path(), "no-ign.log");
+    let o = run(&["watch", log.to_str().unwrap(), "--fail-on-loss"]);
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let summary = out
+        .lines()
+        .find(|l| l.starts_with("not armed"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        summary.contains("BODY_STATUS.IGNITION_STATE=3 never held"),
+        "{out}"
+    );
+    assert!(summary.contains("nothing was judged"), "{out}");
+    assert!(!out.contains(" ok"), "no node is ok: {out}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--arm-on") && err.contains("--always-armed") && err.contains("--baseline"),
+        "{err}"
+    );
+    // The JSON Lines stream carries it too.
+    let o = run(&[
+        "watch",
+        "--format",
+        "jsonl",
+        log.to_str().unwrap(),
+        "--fail-on-loss",
+    ]);
+    assert_eq!(o.status.code(), Some(6));
+    let ev = events(&o);
+    assert!(ev.iter().any(|e| e["event"] == "arming_missing"), "{ev:?}");
+    let last = ev.last().unwrap();
+    assert_eq!(last["event"], "not_armed");
+    assert_eq!(last["message_seen"], false);
+    // Without --fail-on-loss the verdict is said, the status stays 0.
+    let o = run(&["watch", log.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+/// A node that sent nothing while armed is never shown as ok: always armed, the AV unit
+/// silent from the start is lost, marked as never seen.
+#[test]
+fn a_node_that_sent_nothing_is_never_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = sample_without(&[0x35D, 0x540, 0x541], dir.path(), "no-av.log");
+    let o = run(&["watch", log.to_str().unwrap(), "--fail-on-loss"]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let av = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("AV "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(av.contains("LOST (never seen)"), "{out}");
+}
+
+/// The end of a log is not a loss of everything: a log cut in the middle of normal traffic
+/// reports no loss.
+#[test]
+fn the_end_of_a_log_is_not_a_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::fs::read_to_string(sample()).unwrap();
+    let first: String = log.lines().take(2500).map(|l| format!("{l}\n")).collect();
+    let p = dir.path().join("first.log");
+    std::fs::write(&p, first).unwrap();
+    let o = run(&[
+        "watch",
+        "--format",
+        "jsonl",
+        p.to_str().unwrap(),
+        "--fail-on-loss",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(events(&o).iter().all(|e| e["event"] != "lost"));
+}
+
+/// Regression: frames whose time goes backwards were taken silently.
+#[test]
+fn time_going_backwards_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("back.log");
+    std::fs::write(
+        &p,
+        "(1700000001.000000) can0 60D#0300000000000000\n\
+         (1700000000.500000) can0 60D#0300000000000000\n\
+         (1700000000.400000) can0 60D#0300000000000000\n",
+    )
+    .unwrap();
+    let o = run(&["watch", p.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("earlier than one at").count(), 1, "{err}");
+}

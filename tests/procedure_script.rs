@@ -396,7 +396,9 @@ fn times_have_documented_ranges() {
         }
     }
     let wait = |ms: &str| {
-        format!("{HEAD}[[step]]\nid = \"w\"\ntitle = \"w\"\nkind = \"wait\"\nms = {ms}\nreason = \"r\"\nprovenance = \"fact\"\n")
+        format!(
+            "{HEAD}[[step]]\nid = \"w\"\ntitle = \"w\"\nkind = \"wait\"\nms = {ms}\nreason = \"r\"\nprovenance = \"fact\"\n"
+        )
     };
     assert!(Script::from_toml(&wait("3600000"), "t").is_ok());
     assert!(Script::from_toml(&wait("3600001"), "t").is_err());

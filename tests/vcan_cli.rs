@@ -589,7 +589,10 @@ fn test_record_and_watch_keep_up_with_a_flood_beside_candump() {
         "flood, cangen -g 0: {n} frames at {rate:.0} frames/s; record {a} (CPU {:.2} s), candump {b} (CPU {:.2} s), watch {w} (CPU {:.2} s)",
         cpu[0], cpu[1], cpu[2]
     );
-    assert!(a >= b, "record kept {a}, candump {b}: the recorder dropped more");
+    assert!(
+        a >= b,
+        "record kept {a}, candump {b}: the recorder dropped more"
+    );
     // At a rate candump keeps up with, we must too: no drops where candump has none.
     let n = 10_000;
     let (rate, a, b, w, cpu) = flood(&if0, n, "0.2", 13);

@@ -38,10 +38,8 @@ struct Responder {
 impl Responder {
     fn start(rx: &str, tx: &str, extra: &[&str]) -> Responder {
         let script = format!("{}/tests/vm/kwp-responder.py", env!("CARGO_MANIFEST_DIR"));
-        let err_path = std::env::temp_dir().join(format!(
-            "kwp-responder-{}-{rx}.err",
-            std::process::id()
-        ));
+        let err_path =
+            std::env::temp_dir().join(format!("kwp-responder-{}-{rx}.err", std::process::id()));
         let mut child = Command::new("python3")
             .arg(script)
             .args([iface().as_str(), rx, tx])

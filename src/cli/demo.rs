@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::anyhow;
-use canrelearn::dbc::{Database, Decoded, PhysicalValue};
+use canrelearn::dbc::Database;
 use canrelearn::procedure::Script;
 use canrelearn::procedure::harness::{Answers, SimHarness, TesterEvent};
 use canrelearn::procedure::runner::{EventKind, RunOptions, RunOutcome, Runner};
@@ -14,7 +14,7 @@ use canrelearn::sim::profile::Profile;
 use canrelearn::sim::vehicle::{EventKind as CarEvent, Vehicle};
 use canrelearn::time::Timestamp;
 use canrelearn::watch::{
-    ArmCondition, Event, Subject, WatchConfig, Watcher, expectations_from_dbc,
+    ArmCondition, ArmedEvent, ArmedWatch, Event, Subject, WatchConfig, expectations_from_dbc,
 };
 
 use super::{CliError, WithCode, exit, input};
@@ -140,73 +140,64 @@ fn observe(
     let arm = ArmCondition::from_database(db)
         .map_err(|e| anyhow!("the DBC's arming condition: {e}"))
         .code(exit::FAILURE)?;
-    let config = WatchConfig {
-        start_armed: arm.is_none(),
-        ..WatchConfig::default()
-    };
-    let mut watcher = Watcher::new(config, expectations_from_dbc(db)).code(exit::FAILURE)?;
-    let mut decoded = Decoded::new();
+    let mut watch = ArmedWatch::new(WatchConfig::default(), expectations_from_dbc(db), arm, db)
+        .code(exit::FAILURE)?;
     let end = Timestamp::ZERO + span;
     let mut lost_av = false;
     let mut now = Timestamp::ZERO;
     while now <= end {
         car.handle_timeout(now);
         while let Some(frame) = car.poll_transmit(now) {
-            let Some(id) = frame.id() else { continue };
-            if let (Some(cond), Some(data)) = (&arm, frame.payload())
-                && cond.message_id(db) == Some(id)
-                && let Some(m) = db.messages().get(cond.message_index())
-                && m.decode_into(data, &mut decoded).is_ok()
-                && let Some(s) = decoded.get(cond.signal_index())
-            {
-                let v = match s.physical {
-                    PhysicalValue::Int(i) => i as f64,
-                    PhysicalValue::Float(f) => f,
-                };
-                if cond.holds(v) != watcher.is_armed() {
-                    watcher.set_armed(now, cond.holds(v));
-                    let _ = writeln!(text, "   {:7.3}  armed ({} holds)", secs(now), cond.text());
-                }
-            }
-            watcher.handle_frame(now, id);
+            watch.handle_frame(now, &frame);
         }
         while car.poll_event().is_some() {}
-        while let Some(e) = watcher.poll_event() {
-            if let Event::Lost {
-                node,
-                subject,
-                at,
-                last_seen,
-            } = e
-            {
-                let name = watcher.node_names().get(node).cloned().unwrap_or_default();
-                lost_av |= name == "AV";
-                let what = match subject {
-                    Subject::Node => "node".to_string(),
-                    Subject::Message(i) => watcher
-                        .expectations()
-                        .get(i)
-                        .and_then(|x| x.name.clone())
-                        .unwrap_or_default(),
-                };
-                let _ = writeln!(
-                    text,
-                    "   {:7.3}  LOST {name:<4} {what:<16} {}",
-                    secs(at),
-                    match last_seen {
-                        Some(t) => format!("last seen at {:.3}", secs(t)),
-                        None => "never seen since arming".to_string(),
-                    }
-                );
+        while let Some(e) = watch.poll_event() {
+            match e {
+                ArmedEvent::Armed { at } => {
+                    let _ = writeln!(
+                        text,
+                        "   {:7.3}  armed ({} holds)",
+                        secs(at),
+                        watch.condition().unwrap_or_default()
+                    );
+                }
+                ArmedEvent::Watch(Event::Lost {
+                    node,
+                    subject,
+                    at,
+                    last_seen,
+                }) => {
+                    let w = watch.watcher();
+                    let name = w.node_names().get(node).cloned().unwrap_or_default();
+                    lost_av |= name == "AV";
+                    let what = match subject {
+                        Subject::Node => "node".to_string(),
+                        Subject::Message(i) => w
+                            .expectations()
+                            .get(i)
+                            .and_then(|x| x.name.clone())
+                            .unwrap_or_default(),
+                    };
+                    let _ = writeln!(
+                        text,
+                        "   {:7.3}  LOST {name:<4} {what:<16} {}",
+                        secs(at),
+                        match last_seen {
+                            Some(t) => format!("last seen at {:.3}", secs(t)),
+                            None => "never seen since arming".to_string(),
+                        }
+                    );
+                }
+                _ => {}
             }
         }
         now = match car.poll_timeout() {
             Some(t) if t > now => t
-                .min(watcher.poll_timeout().unwrap_or(t))
+                .min(watch.poll_timeout().unwrap_or(t))
                 .max(now + Duration::from_micros(1)),
             _ => now + Duration::from_millis(1),
         };
-        watcher.handle_timeout(now.min(end));
+        watch.handle_timeout(now.min(end));
     }
     Ok(lost_av)
 }

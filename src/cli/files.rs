@@ -45,7 +45,9 @@ pub fn create<'a>(
     check(path, what, force, inputs)?;
     let mut options = OpenOptions::new();
     options.write(true);
-    if force {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        // A device or a FIFO: write to it as it is.
+    } else if force {
         options.create(true).truncate(true);
     } else {
         options.create_new(true);
@@ -71,7 +73,8 @@ pub fn check<'a>(
             ),
         ));
     }
-    if !force && std::fs::symlink_metadata(path).is_ok() {
+    // Only a regular file can be overwritten: /dev/null, a FIFO or a terminal are written to.
+    if !force && std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         return Err(CliError::new(
             exit::USAGE,
             anyhow!(
@@ -147,6 +150,8 @@ mod tests {
         assert!(e.error.to_string().contains("same file"), "{:#}", e.error);
         let new = dir.path().join("b.log");
         assert!(create(&new, "the log", false, [a.as_path()]).is_ok());
+        // Not regular files: written to without --force.
+        assert!(create(Path::new("/dev/null"), "the log", false, []).is_ok());
     }
 
     #[test]

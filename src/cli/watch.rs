@@ -7,20 +7,20 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use canrelearn::bus::{Clock, SystemClock};
-use canrelearn::dbc::{Database, Decoded, PhysicalValue};
+use canrelearn::dbc::Database;
 use canrelearn::frame::{Frame, Id};
 use canrelearn::log::Item;
 use canrelearn::time::Timestamp;
 use canrelearn::watch::{
-    ArmCondition, Event, Expectation, Subject, WatchConfig, Watcher, expectations_from_dbc,
+    ArmCondition, ArmedEvent, ArmedWatch, Expectation, NodeVerdict, Verdict, WatchConfig,
+    WatchRecord, expectations_from_dbc,
 };
 
 use super::capture::{self, BadLines};
 use super::dump::{runtime, seconds, sleep_until};
-use super::output::push_json_str;
 use super::signals::{self, Interrupts};
 use super::source::{self, Source};
-use super::{CliError, WithCode, exit, input};
+use super::{CliError, WithCode, exit, input, out};
 
 /// Report when messages and nodes stop arriving, and when they come back, as a car's own
 /// U1000-style diagnosis would.
@@ -105,148 +105,123 @@ fn parse_expect(text: &str) -> Result<(Id, Duration, Option<String>), String> {
     Ok((id, Duration::from_millis(ms), node))
 }
 
-/// The watcher plus the arming condition and the output.
-struct Session<'a, W: Write> {
-    db: &'a Database,
-    watcher: Watcher,
-    arm: Option<(ArmCondition, Id)>,
-    decoded: Decoded,
+/// The armed watch and its output.
+struct Session<W: Write> {
+    watch: ArmedWatch,
     format: WatchFormat,
     out: W,
     losses: u64,
     frames: u64,
-    first: Option<Timestamp>,
-    last: Timestamp,
 }
 
 fn secs(t: Timestamp) -> String {
     format!("{}.{:06}", t.secs(), t.subsec_micros())
 }
 
-impl<W: Write> Session<'_, W> {
+/// How to make a watch that cannot judge right (named when the arming never holds).
+const WAYS_OUT: &str = "--arm-on MSG.SIG=V (a condition this car's frames satisfy), --always-armed, or --baseline HEALTHY.log (learn this car's periodic frames)";
+
+impl<W: Write> Session<W> {
     fn frame(&mut self, now: Timestamp, frame: &Frame) -> io::Result<()> {
-        self.first.get_or_insert(now);
-        self.last = self.last.max(now);
         self.frames += 1;
-        let Some(id) = frame.id() else {
-            return Ok(());
-        };
-        let mut change = None;
-        if let (Some((cond, arm_id)), Some(data)) = (&self.arm, frame.payload())
-            && *arm_id == id
-            && let Some(m) = self.db.messages().get(cond.message_index())
-            && m.decode_into(data, &mut self.decoded).is_ok()
-            && let Some(s) = self.decoded.get(cond.signal_index())
-        {
-            let v = match s.physical {
-                PhysicalValue::Int(i) => i as f64,
-                PhysicalValue::Float(f) => f,
-            };
-            let armed = cond.holds(v);
-            if armed != self.watcher.is_armed() {
-                change = Some((armed, cond.text().to_string()));
-            }
-        }
-        if let Some((armed, text)) = change {
-            self.watcher.set_armed(now, armed);
-            self.drain()?;
-            if self.format == WatchFormat::Text {
-                writeln!(
-                    self.out,
-                    "{}  {:<9} ({text} {})",
-                    secs(now),
-                    if armed { "ARMED" } else { "DISARMED" },
-                    if armed { "holds" } else { "no longer holds" }
-                )?;
-            }
-        }
-        self.watcher.handle_frame(now, id);
+        self.watch.handle_frame(now, frame);
         self.drain()
     }
 
     fn timeout(&mut self, now: Timestamp) -> io::Result<()> {
-        self.watcher.handle_timeout(now);
+        self.watch.handle_timeout(now);
         self.drain()
     }
 
     fn drain(&mut self) -> io::Result<()> {
-        while let Some(e) = self.watcher.poll_event() {
+        while let Some(e) = self.watch.poll_event() {
             self.event(&e)?;
         }
         Ok(())
     }
 
-    fn event(&mut self, e: &Event) -> io::Result<()> {
-        let (lost, node, subject, at, last_seen) = match e {
-            Event::Lost {
-                node,
-                subject,
-                at,
-                last_seen,
-            } => (true, *node, subject, *at, *last_seen),
-            Event::Restored {
-                node,
-                subject,
-                at,
-                last_seen,
-                ..
-            } => (false, *node, subject, *at, *last_seen),
-        };
-        if lost {
-            self.losses += 1;
+    fn event(&mut self, e: &ArmedEvent) -> io::Result<()> {
+        match e {
+            ArmedEvent::TimeWentBack { at, latest } => {
+                out::warn(format!(
+                    "a frame at {} is earlier than one at {} already seen: frames out of time order are taken as arriving at the latest time (said once)",
+                    secs(*at),
+                    secs(*latest)
+                ));
+                return Ok(());
+            }
+            ArmedEvent::ArmingMissing { .. } => out::warn(format!(
+                "the arming condition {} needs {}, which has not been seen within the grace period: until it is, nothing is watched (this car may use other ids). Ways out: {WAYS_OUT}",
+                self.watch.condition().unwrap_or_default(),
+                self.watch.arming_message().unwrap_or_default()
+            )),
+            ArmedEvent::Watch(canrelearn::watch::Event::Lost { .. }) => self.losses += 1,
+            _ => {}
         }
-        let node_name = self
-            .watcher
-            .node_names()
-            .get(node)
-            .cloned()
-            .unwrap_or_default();
-        let message = match subject {
-            Subject::Message(i) => self.watcher.expectations().get(*i),
-            Subject::Node => None,
+        let Some(record) = self.watch.record(e) else {
+            return Ok(());
         };
         match self.format {
-            WatchFormat::Jsonl => {
-                // Keys in the documented order; times exact to the microsecond.
-                let mut line = Vec::with_capacity(160);
-                line.extend_from_slice(b"{\"event\": ");
-                push_json_str(&mut line, if lost { "lost" } else { "restored" });
-                line.extend_from_slice(b", \"node\": ");
-                push_json_str(&mut line, &node_name);
-                line.extend_from_slice(b", \"message\": ");
-                match message.and_then(|m| m.name.as_deref()) {
-                    Some(n) => push_json_str(&mut line, n),
-                    None => line.extend_from_slice(b"null"),
-                }
-                let id = message.map_or("null".to_string(), |m| m.id.raw().to_string());
-                let last = last_seen.map_or("null".to_string(), secs);
-                let _ = write!(
-                    line,
-                    ", \"id\": {id}, \"timestamp\": {}, \"last_seen\": {last}}}",
-                    secs(at)
-                );
-                line.push(b'\n');
-                self.out.write_all(&line)?;
+            // ARMED/DISARMED lines are for people; the JSON Lines contract carries losses,
+            // restorations and what stops the watch from judging.
+            WatchFormat::Jsonl
+                if matches!(
+                    record,
+                    WatchRecord::Armed { .. } | WatchRecord::Disarmed { .. }
+                ) =>
+            {
+                Ok(())
             }
-            WatchFormat::Text => {
-                let what = match message {
-                    Some(m) => format!(
-                        "{node_name:<8} {} (0x{})",
-                        m.name.as_deref().unwrap_or("(unknown message)"),
-                        m.id
+            WatchFormat::Jsonl => {
+                let mut line = canrelearn::jsonl::line(&record);
+                line.push('\n');
+                self.out.write_all(line.as_bytes())
+            }
+            WatchFormat::Text => self.text(&record),
+        }
+    }
+
+    fn text(&mut self, r: &WatchRecord) -> io::Result<()> {
+        match r {
+            WatchRecord::Lost {
+                node,
+                message,
+                id,
+                timestamp,
+                last_seen,
+            }
+            | WatchRecord::Restored {
+                node,
+                message,
+                id,
+                timestamp,
+                last_seen,
+            } => {
+                let lost = matches!(r, WatchRecord::Lost { .. });
+                let at = timestamp.0;
+                let what = match id {
+                    Some(id) => format!(
+                        "{node:<8} {} (0x{})",
+                        message.as_deref().unwrap_or("(unknown message)"),
+                        self.watch
+                            .watcher()
+                            .expectations()
+                            .iter()
+                            .find(|e| e.id.raw() == *id)
+                            .map_or(format!("{id:X}"), |e| e.id.to_string())
                     ),
-                    None => format!("{node_name:<8} node"),
+                    None => format!("{node:<8} node"),
                 };
                 let detail = match (lost, last_seen) {
                     (true, Some(ls)) => format!(
                         "no frame for {:.3} s, last at {}",
-                        at.saturating_duration_since(ls).as_secs_f64(),
-                        secs(ls)
+                        at.saturating_duration_since(ls.0).as_secs_f64(),
+                        ls.text()
                     ),
                     (true, None) => "never seen since arming".to_string(),
                     (false, Some(ls)) => format!(
                         "back after a {:.3} s gap",
-                        at.saturating_duration_since(ls).as_secs_f64()
+                        at.saturating_duration_since(ls.0).as_secs_f64()
                     ),
                     (false, None) => "first frame".to_string(),
                 };
@@ -255,49 +230,123 @@ impl<W: Write> Session<'_, W> {
                     "{}  {:<9} {what:<36} {detail}",
                     secs(at),
                     if lost { "LOST" } else { "RESTORED" }
-                )?;
+                )
             }
+            WatchRecord::Armed {
+                condition,
+                timestamp,
+            } => writeln!(
+                self.out,
+                "{}  {:<9} ({condition} holds)",
+                timestamp.text(),
+                "ARMED"
+            ),
+            WatchRecord::Disarmed {
+                condition,
+                timestamp,
+            } => writeln!(
+                self.out,
+                "{}  {:<9} ({condition} no longer holds)",
+                timestamp.text(),
+                "DISARMED"
+            ),
+            WatchRecord::ArmingMissing { .. } | WatchRecord::NotArmed { .. } => Ok(()),
         }
-        Ok(())
     }
 
-    fn summary(&mut self) -> io::Result<()> {
-        let end = self.last;
-        let summary = self.watcher.summary(end);
+    /// The closing summary and the exit status: 3 when something was lost (with
+    /// --fail-on-loss), 6 when nothing or some node could not be judged.
+    fn summary(&mut self, fail_on_loss: bool) -> io::Result<u8> {
+        let (first, end) = self
+            .watch
+            .span()
+            .unwrap_or((Timestamp::ZERO, Timestamp::ZERO));
         let mut text = String::new();
         use std::fmt::Write as _;
-        let span = match self.first {
-            Some(first) => format!(
+        let span = if self.frames == 0 {
+            "no frames".to_string()
+        } else {
+            format!(
                 "{} to {} ({:.3} s, {} frames)",
                 secs(first),
                 secs(end),
                 end.saturating_duration_since(first).as_secs_f64(),
                 self.frames
-            ),
-            None => "no frames".to_string(),
+            )
         };
-        let _ = writeln!(text, "Summary, {span}:");
-        let _ = writeln!(
-            text,
-            "  {:<10} {:>6} {:>12}  now",
-            "node", "losses", "downtime"
-        );
-        for (name, s) in self.watcher.node_names().iter().zip(&summary) {
-            let _ = writeln!(
-                text,
-                "  {name:<10} {:>6} {:>10.3} s  {}",
-                s.losses,
-                s.downtime.as_secs_f64(),
-                if s.lost_now { "LOST" } else { "ok" }
-            );
-        }
+        let verdict = self.watch.verdict(end);
+        let code = match &verdict {
+            Verdict::NotArmed {
+                condition,
+                message,
+                message_seen,
+            } => {
+                let _ = writeln!(
+                    text,
+                    "not armed: {condition} never held ({message} {}); nothing was judged. Ways out: {WAYS_OUT}",
+                    if *message_seen {
+                        "was seen, but never with that value"
+                    } else {
+                        "was never seen"
+                    }
+                );
+                if self.format == WatchFormat::Jsonl {
+                    let record = WatchRecord::NotArmed {
+                        condition: condition.clone(),
+                        message: message.clone(),
+                        message_seen: *message_seen,
+                        timestamp: canrelearn::jsonl::Seconds(end),
+                    };
+                    let mut line = canrelearn::jsonl::line(&record);
+                    line.push('\n');
+                    self.out.write_all(line.as_bytes())?;
+                }
+                let _ = writeln!(text, "Summary, {span}: nothing judged");
+                exit::NOT_JUDGED
+            }
+            Verdict::Judged(nodes) => {
+                let _ = writeln!(text, "Summary, {span}:");
+                let _ = writeln!(
+                    text,
+                    "  {:<10} {:>6} {:>12}  now",
+                    "node", "losses", "downtime"
+                );
+                let mut not_judged = 0;
+                for n in nodes {
+                    let state = match n.verdict {
+                        NodeVerdict::Ok => "ok",
+                        NodeVerdict::Lost if !n.seen => "LOST (never seen)",
+                        NodeVerdict::Lost => "LOST",
+                        NodeVerdict::NotJudged => {
+                            not_judged += 1;
+                            "not judged (not seen, and its first timeout had not passed)"
+                        }
+                    };
+                    let _ = writeln!(
+                        text,
+                        "  {:<10} {:>6} {:>10.3} s  {state}",
+                        n.name,
+                        n.summary.losses,
+                        n.summary.downtime.as_secs_f64()
+                    );
+                }
+                if self.losses > 0 {
+                    exit::COMM_LOST
+                } else if not_judged > 0 {
+                    exit::NOT_JUDGED
+                } else {
+                    exit::OK
+                }
+            }
+        };
         match self.format {
-            WatchFormat::Text => self.out.write_all(text.as_bytes()),
+            WatchFormat::Text => self.out.write_all(text.as_bytes())?,
             WatchFormat::Jsonl => {
                 self.out.flush()?;
-                io::stderr().write_all(text.as_bytes())
+                let _ = io::stderr().write_all(text.as_bytes());
             }
         }
+        Ok(if fail_on_loss { code } else { exit::OK })
     }
 }
 
@@ -361,16 +410,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             .filter(|t| !t.trim().is_empty())
     };
     let arm = match &arm_text {
-        Some(t) => {
-            let cond = ArmCondition::parse(&db, t)
+        Some(t) => Some(
+            ArmCondition::parse(&db, t)
                 .map_err(|e| anyhow!("arming condition: {e}"))
-                .code(exit::USAGE)?;
-            let id = cond
-                .message_id(&db)
-                .ok_or_else(|| anyhow!("arming condition: no such message"))
-                .code(exit::USAGE)?;
-            Some((cond, id))
-        }
+                .code(exit::USAGE)?,
+        ),
         None => None,
     };
     let config = WatchConfig {
@@ -379,18 +423,13 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         grace: seconds(args.grace, "--grace")?,
         start_armed: arm.is_none(),
     };
-    let watcher = Watcher::new(config, expectations(&db, &args)?).code(exit::USAGE)?;
+    let watch = ArmedWatch::new(config, expectations(&db, &args)?, arm, &db).code(exit::USAGE)?;
     let mut session = Session {
-        db: &db,
-        watcher,
-        arm,
-        decoded: Decoded::new(),
+        watch,
         format: args.format,
-        out: io::BufWriter::new(io::stdout().lock()),
+        out: io::BufWriter::new(super::out::VerdictOut::new()),
         losses: 0,
         frames: 0,
-        first: None,
-        last: Timestamp::ZERO,
     };
     let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
     let logs = sources
@@ -413,18 +452,14 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     } else {
         watch_live(&mut session, &sources)?;
     }
-    session.summary()?;
+    let code = session.summary(args.fail_on_loss)?;
     session.out.flush()?;
-    Ok(if args.fail_on_loss && session.losses > 0 {
-        exit::COMM_LOST
-    } else {
-        exit::OK
-    })
+    Ok(code)
 }
 
 /// Over a log, at full speed, on the log's own time line.
 fn watch_log<W: Write>(
-    session: &mut Session<'_, W>,
+    session: &mut Session<W>,
     path: &std::path::Path,
     bad: &mut BadLines,
 ) -> Result<(), CliError> {
@@ -443,20 +478,22 @@ fn watch_log<W: Write>(
             Ok(None) => break,
             Err(e) => {
                 // What was read up to the damage is judged, then the error is the outcome.
-                let end = session.last;
-                session.timeout(end)?;
+                if let Some((_, end)) = session.watch.span() {
+                    session.timeout(end)?;
+                }
                 return Err(capture::read_error(e));
             }
         }
     }
     // Losses due up to the end of the log; what might have happened after it is unknown.
-    let end = session.last;
-    session.timeout(end)?;
+    if let Some((_, end)) = session.watch.span() {
+        session.timeout(end)?;
+    }
     Ok(())
 }
 
 /// Live: frames as they arrive, losses when their time comes on the system clock.
-fn watch_live<W: Write>(session: &mut Session<'_, W>, sources: &[Source]) -> Result<(), CliError> {
+fn watch_live<W: Write>(session: &mut Session<W>, sources: &[Source]) -> Result<(), CliError> {
     let rt = runtime()?;
     rt.block_on(async {
         let buses = source::open_all(sources, &[], canrelearn::bus::Pacing::Unpaced)?;
@@ -465,7 +502,7 @@ fn watch_live<W: Write>(session: &mut Session<'_, W>, sources: &[Source]) -> Res
         let clock = SystemClock;
         let mut interrupts = Interrupts::new();
         while progress.open > 0 {
-            let wake = session.watcher.poll_timeout().map(|due| {
+            let wake = session.watch.poll_timeout().map(|due| {
                 let wait = due.saturating_duration_since(clock.now());
                 tokio::time::Instant::now() + wait
             });
@@ -483,7 +520,6 @@ fn watch_live<W: Write>(session: &mut Session<'_, W>, sources: &[Source]) -> Res
             session.out.flush()?;
         }
         let now = clock.now();
-        session.last = session.last.max(now);
         session.timeout(now)?;
         progress.finish()
     })

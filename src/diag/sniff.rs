@@ -47,17 +47,7 @@ impl Kind {
     }
 }
 
-/// Seconds with six decimals, written as a JSON number (`100.015000` reads as 100.015).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seconds(pub Timestamp);
-
-impl Serialize for Seconds {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // The decimal text read back: the f64 nearest to the six-decimal time people see.
-        let text = format!("{}.{:06}", self.0.secs(), self.0.subsec_micros());
-        s.serialize_f64(text.parse().unwrap_or(0.0))
-    }
-}
+pub use crate::jsonl::Seconds;
 
 /// One line of `diag sniff`: the JSON Lines contract (fields in this order; absent ones are
 /// left out, `request_id` is `null` for an answer to no request seen).
@@ -108,7 +98,7 @@ impl Record {
 
     /// The JSON Lines form (no newline).
     pub fn json_line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        crate::jsonl::line(self)
     }
 
     /// The line for people (no newline): time, id, kind, PDU, name, pairing.
@@ -326,7 +316,7 @@ mod tests {
     fn test_json_fields() {
         let mut s = Sniffer::new(Dialect::Kwp2000);
         let r = s.observe(msg(0x765, 15, &[0x50, 0xC0])).unwrap();
-        let v = serde_json::to_value(&r).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&r.json_line()).unwrap();
         assert_eq!(v["t"], 100.015);
         assert_eq!(v["kind"], "positive");
         assert_eq!(v["request_id"], serde_json::Value::Null);

@@ -31,7 +31,9 @@ use std::collections::{HashMap, VecDeque};
 use crate::dbc::{Database, DecodeError, Decoded};
 use crate::frame::{ERROR_CLASSES, Frame, Id};
 use crate::time::Timestamp;
-use crate::watch::{self, Expectation, WatchConfig, WatchError, Watcher};
+use crate::watch::{
+    self, ArmCondition, ArmedEvent, ArmedWatch, Expectation, WatchConfig, WatchError,
+};
 
 use self::stats::{BusTiming, Window, WindowStats, frame_time_ns};
 
@@ -332,7 +334,10 @@ pub struct Monitor {
     dirty: Vec<u32>,
     bus: BusCounters,
     expectations: Vec<Expectation>,
-    watcher: Watcher,
+    /// The node watch: the same [`ArmedWatch`] as `canrelearn watch`, armed by the DBC's own
+    /// condition (`CanrelearnWatchArm`), so the panel and the watch always agree.
+    watcher: ArmedWatch,
+    arm: Option<ArmCondition>,
     nodes: Vec<NodeStatus>,
     events: VecDeque<NodeEvent>,
     origin: Option<Timestamp>,
@@ -365,8 +370,11 @@ impl Monitor {
                 })
             })
             .collect();
-        let watcher = Watcher::new(config.watch.clone(), expectations.clone())?;
+        let arm = ArmCondition::from_database(&db).ok().flatten();
+        let watcher =
+            ArmedWatch::new(config.watch.clone(), expectations.clone(), arm.clone(), &db)?;
         let nodes = watcher
+            .watcher()
             .node_names()
             .iter()
             .map(|n| NodeStatus {
@@ -396,6 +404,7 @@ impl Monitor {
             dirty: Vec::new(),
             expectations,
             watcher,
+            arm,
             nodes,
             events: VecDeque::new(),
             origin: None,
@@ -431,6 +440,14 @@ impl Monitor {
     pub fn bus(&self) -> &BusCounters {
         &self.bus
     }
+    /// The arming condition of the node watch and whether it holds now (`None`: always
+    /// armed).
+    pub fn arming(&self) -> Option<(&str, bool)> {
+        self.watcher
+            .condition()
+            .map(|c| (c, self.watcher.is_armed()))
+    }
+
     /// The watched nodes.
     pub fn nodes(&self) -> &[NodeStatus] {
         &self.nodes
@@ -474,7 +491,13 @@ impl Monitor {
         let node = msg
             .filter(|_| cycle.is_some())
             .and_then(|m| m.transmitter())
-            .and_then(|t| self.watcher.node_names().iter().position(|n| n == t));
+            .and_then(|t| {
+                self.watcher
+                    .watcher()
+                    .node_names()
+                    .iter()
+                    .position(|n| n == t)
+            });
         self.rows
             .push(Row::new(id, message, node, cycle, self.config.window));
         if id.is_extended() {
@@ -517,7 +540,10 @@ impl Monitor {
             }
             return;
         };
-        self.watcher.handle_frame(now, id);
+        self.watcher.handle_frame(now, frame);
+        while let Some(event) = self.watcher.poll_event() {
+            self.apply(event);
+        }
         let Some(index) = self.row_index(id) else {
             self.bus.overflow_frames += 1;
             return;
@@ -542,7 +568,8 @@ impl Monitor {
         row.last_seen = Some(now);
         if let Some(node) = row.node.and_then(|n| self.nodes.get_mut(n)) {
             node.last_seen = Some(now);
-            if node.state == State::Waiting {
+            // As the watch: a node is ok once seen while armed.
+            if node.state == State::Waiting && self.watcher.is_armed() {
                 node.state = State::Ok;
                 node.since = Some(now);
             }
@@ -626,7 +653,10 @@ impl Monitor {
         }
     }
 
-    fn apply(&mut self, event: watch::Event) {
+    fn apply(&mut self, event: ArmedEvent) {
+        let ArmedEvent::Watch(event) = event else {
+            return;
+        };
         let (node, lost, at, downtime) = match event {
             watch::Event::Lost {
                 node,
@@ -733,7 +763,12 @@ impl Monitor {
         self.bus.error_classes = [0; ERROR_CLASSES.len()];
         self.bus.overflow_frames = 0;
         self.bus.window.clear();
-        if let Ok(w) = Watcher::new(self.config.watch.clone(), self.expectations.clone()) {
+        if let Ok(w) = ArmedWatch::new(
+            self.config.watch.clone(),
+            self.expectations.clone(),
+            self.arm.clone(),
+            &self.db,
+        ) {
             self.watcher = w;
         }
         for n in &mut self.nodes {

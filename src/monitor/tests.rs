@@ -124,7 +124,7 @@ fn test_timeout_matches_the_watcher_rule() {
     let m = monitor();
     for cycle in [10, 100, 200, 500, 1000] {
         let c = Duration::from_millis(cycle);
-        let w = Watcher::new(
+        let w = crate::watch::Watcher::new(
             WatchConfig::default(),
             vec![Expectation {
                 id: sid(1),
@@ -435,4 +435,43 @@ fn test_rate_of_a_cycle_longer_than_the_window() {
     assert!((rate - 0.4).abs() < 1e-9, "{rate}");
     assert_eq!(r.rate(ms(20_000)), Some(0.0));
     assert_eq!(m.row_state(r, ms(10_100)), State::Ok);
+}
+
+/// Regression: with the ignition OFF the node panel showed the sleeping AV unit LOST where
+/// `watch` (armed only while the DBC's condition holds) said nothing was lost. The panel now
+/// runs the same armed watch.
+#[test]
+fn test_node_panel_follows_the_watch_arming() {
+    let db = Database::from_str_named(
+        &format!("{DBC}BA_DEF_ \"CanrelearnWatchArm\" STRING;\nBA_ \"CanrelearnWatchArm\" \"BODY_STATUS.IGNITION_STATE=3\";\n"),
+        "test.dbc",
+    )
+    .unwrap();
+    let mut m = Monitor::new(MonitorConfig::default(), db).unwrap();
+    assert_eq!(
+        m.arming().map(|(c, _)| c),
+        Some("BODY_STATUS.IGNITION_STATE=3")
+    );
+    // Ignition OFF (0) for 20 s, the AV unit silent: nothing is lost.
+    feed(&mut m, 0x60D, 0, 20_000, 100, &[0, 0, 0, 0, 0, 0, 0, 0]);
+    m.handle_timeout(ms(20_000));
+    let av = m.nodes().iter().find(|n| n.name == "AV").unwrap();
+    assert_ne!(
+        av.state,
+        State::Lost,
+        "disarmed: the sleeping AV unit is not lost"
+    );
+    assert_eq!(m.arming().map(|(_, armed)| armed), Some(false));
+    // Ignition ON (3 in bits 2-3): armed; the AV unit stays silent past grace + timeout.
+    feed(
+        &mut m,
+        0x60D,
+        20_000,
+        30_000,
+        100,
+        &[0x0C, 0, 0, 0, 0, 0, 0, 0],
+    );
+    m.handle_timeout(ms(30_000));
+    let av = m.nodes().iter().find(|n| n.name == "AV").unwrap();
+    assert_eq!(av.state, State::Lost);
 }

@@ -1158,7 +1158,9 @@ fn build_step(
             let interval = s.interval_ms.ok_or("needs `interval_ms`")?;
             let (lo, hi) = POLL_INTERVAL_MS;
             if !(lo..=hi).contains(&interval) {
-                return Err(format!("interval_ms = {interval} is outside {lo} to {hi} ms"));
+                return Err(format!(
+                    "interval_ms = {interval} is outside {lo} to {hi} ms"
+                ));
             }
             let interval = Duration::from_millis(interval);
             StepKind::Poll {

@@ -319,7 +319,9 @@ fn in_range(owner: &str, what: &str, v: u64, (min, max): (u64, u64)) -> Result<(
     if (min..=max).contains(&v) {
         Ok(())
     } else {
-        Err(format!("{owner}: {what} = {v} is outside {min} to {max} ms"))
+        Err(format!(
+            "{owner}: {what} = {v} is outside {min} to {max} ms"
+        ))
     }
 }
 
@@ -385,7 +387,12 @@ impl Profile {
             in_range(&m.name, "s3_ms", m.s3_ms, (100, 600_000))?;
             in_range(&m.name, "p2_ms", m.p2_ms, (0, 30_000))?;
             for r in &m.routines {
-                in_range(&m.name, "routine duration_ms", r.duration_ms, (0, MAX_PROFILE_MS))?;
+                in_range(
+                    &m.name,
+                    "routine duration_ms",
+                    r.duration_ms,
+                    (0, MAX_PROFILE_MS),
+                )?;
             }
             let mut lids = Vec::new();
             for l in &m.local_ids {
@@ -449,7 +456,10 @@ impl Profile {
             if let Some(p) = &f.pending {
                 in_range(&f.name, "pending interval_ms", p.interval_ms, (1, 600_000))?;
                 if p.count > 10_000 {
-                    return Err(format!("fault {}: pending count {} is above 10000", f.name, p.count));
+                    return Err(format!(
+                        "fault {}: pending count {} is above 10000",
+                        f.name, p.count
+                    ));
                 }
             }
             if f.after_ms > 0 && f.signals.is_empty() {

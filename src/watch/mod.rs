@@ -16,6 +16,10 @@
 //! [`Watcher::set_armed`] (the caller evaluates conditions such as ignition ON from decoded
 //! signals). Per frame the work is O(1); timeouts cost O(log n) per message per timeout period.
 
+pub mod armed;
+
+pub use armed::{ArmedEvent, ArmedWatch, NodeResult, NodeVerdict, Verdict, WatchRecord};
+
 use core::cmp::Reverse;
 use core::time::Duration;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
