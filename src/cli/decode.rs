@@ -580,7 +580,9 @@ fn prefetch<T>(
 ) -> Feed {
     let mut feed = Feed::new(Blocks::new(source, name, regular));
     let mut pool = Pool::default();
-    while !loader.is_finished() && feed.ahead.len() < MAX_PREFETCH {
+    // Only a regular file is read ahead: a pipe's next line may not come before the DBC is
+    // loaded and this line decoded.
+    while regular && !loader.is_finished() && feed.ahead.len() < MAX_PREFETCH {
         match feed.blocks.next(&mut pool) {
             Ok(Some(mut block)) => {
                 if let (Ok(b), super::output::Format::Text) = (&mut block, format) {
