@@ -72,7 +72,7 @@ fn damaged_gzip_keeps_every_good_frame_then_exits_2_in_every_reader() {
     let dir = tempfile::tempdir().unwrap();
     let (gz, lines) = truncated_gzip(dir.path());
     let g = gz.to_str().unwrap();
-    let want: Vec<String> = lines.iter().map(|l| frame_part(l)).collect();
+    let want: Vec<String> = lines.iter().map(frame_part).collect();
     let check_err = |o: &Output, what: &str| {
         assert_eq!(o.status.code(), Some(2), "{what}: {}", text(&o.stderr));
         let e = text(&o.stderr);
@@ -86,14 +86,14 @@ fn damaged_gzip_keeps_every_good_frame_then_exits_2_in_every_reader() {
             let o = run(&["decode", "-j", jobs, g]);
             check_err(&o, "decode");
             let out = text(&o.stdout);
-            let got: Vec<String> = out.lines().map(|l| frame_part(l)).collect();
+            let got: Vec<String> = out.lines().map(frame_part).collect();
             assert_eq!(got, want, "decode -j {jobs}");
         }
     }
     // dump (candump lines), record (a log source), replay --dry-run.
     let o = run(&["dump", "--format", "candump", g]);
     check_err(&o, "dump");
-    let got: Vec<String> = text(&o.stdout).lines().map(|l| frame_part(l)).collect();
+    let got: Vec<String> = text(&o.stdout).lines().map(frame_part).collect();
     assert_eq!(got, want, "dump");
     let out = dir.path().join("copy.log");
     let o = run(&["record", g, "-o", out.to_str().unwrap()]);
@@ -101,7 +101,7 @@ fn damaged_gzip_keeps_every_good_frame_then_exits_2_in_every_reader() {
     let got: Vec<String> = std::fs::read_to_string(&out)
         .unwrap()
         .lines()
-        .map(|l| frame_part(l))
+        .map(frame_part)
         .collect();
     assert_eq!(got, want, "record");
     let o = run(&["replay", g, "--dry-run"]);
