@@ -72,7 +72,7 @@ fn damaged_gzip_keeps_every_good_frame_then_exits_2_in_every_reader() {
     let dir = tempfile::tempdir().unwrap();
     let (gz, lines) = truncated_gzip(dir.path());
     let g = gz.to_str().unwrap();
-    let want: Vec<String> = lines.iter().map(frame_part).collect();
+    let want: Vec<String> = lines.iter().map(|l| frame_part(l)).collect();
     let check_err = |o: &Output, what: &str| {
         assert_eq!(o.status.code(), Some(2), "{what}: {}", text(&o.stderr));
         let e = text(&o.stderr);
