@@ -248,3 +248,49 @@ fn load_dbc_file(
     let bytes = std::fs::read(path).expect("read the DBC file");
     canrelearn::dbc::Database::from_bytes(&bytes, &path.display().to_string())
 }
+
+/// Regression: at 80x24 the cycle column showed its last digits only and names were cut to
+/// 4 characters. The node panel goes under the table and columns are given up whole.
+#[test]
+fn test_render_80x24_keeps_whole_columns() {
+    let (m, now) = monitor_at(12.0);
+    let lines = text_lines(&draw_sized(&m, &ViewState::default(), now, 80, 24));
+    let header = line_with(&lines, "│ID ");
+    for col in ["NAME", "COUNT", "RATE/s", "CYC ms", "STATE", "DATA"] {
+        assert!(header.contains(col), "{col} in {header}");
+    }
+    let keys = line_with(&lines, "│358 ");
+    assert!(keys.contains(" 100.9 "), "the measured cycle whole: {keys}");
+    assert!(
+        keys.contains("01 00 00 00 00 00 00 00"),
+        "all 8 bytes: {keys}"
+    );
+    let steering = line_with(&lines, "│002 ");
+    assert!(
+        steering.contains("STEERING_A"),
+        "names keep 10 characters: {steering}"
+    );
+    // The node panel is there, under the table, with the AV unit lost.
+    assert!(lines.iter().any(|l| l.contains("Nodes")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("AV") && l.contains("LOST")),
+        "{lines:#?}"
+    );
+}
+
+/// Enter expands the first row shown into all its signals.
+#[test]
+fn test_render_expanded_row_shows_every_signal() {
+    let (m, now) = monitor_at(12.0);
+    let view = ViewState {
+        expanded: true,
+        ..ViewState::default()
+    };
+    let lines = text_lines(&draw_sized(&m, &view, now, 80, 24));
+    let title = line_with(&lines, "Signals (Enter or Esc closes)");
+    assert!(!title.is_empty());
+    assert!(
+        lines.iter().any(|l| l.contains("STEERING_ANGLE=")),
+        "{lines:#?}"
+    );
+}

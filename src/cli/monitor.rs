@@ -441,6 +441,10 @@ impl App {
             v.help = false;
             return false;
         }
+        if v.expanded && matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
+            v.expanded = false;
+            return false;
+        }
         let page = self.page.max(1);
         match key.code {
             KeyCode::Char('q') | KeyCode::Esc => return true,
@@ -455,6 +459,7 @@ impl App {
                 self.screen = None;
             }
             KeyCode::Char('?') => v.help = true,
+            KeyCode::Enter => v.expanded = true,
             KeyCode::Up => v.scroll = v.scroll.saturating_sub(1),
             KeyCode::Down => v.scroll = v.scroll.saturating_add(1),
             KeyCode::PageUp => v.scroll = v.scroll.saturating_sub(page),

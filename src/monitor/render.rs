@@ -17,8 +17,10 @@ use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table};
 use super::State;
 use super::view::{Screen, ViewState};
 
-/// Width of the node panel.
+/// Width of the node panel beside the table.
 const NODE_PANEL: u16 = 34;
+/// Below this terminal width the node panel goes under the table, which keeps the full width.
+const SIDE_PANEL_MIN_WIDTH: u16 = 120;
 
 /// The keys, as shown by `?`.
 pub const HELP: &[&str] = &[
@@ -30,6 +32,7 @@ pub const HELP: &[&str] = &[
     "r           reset counters and statistics",
     "s           cycle the sort: id, name, rate, count, state",
     "Up/Down     scroll one row; PgUp/PgDn one page; Home/End",
+    "Enter       expand the first row shown: every signal",
     "?           this help",
 ];
 
@@ -65,8 +68,17 @@ pub fn draw(frame: &mut Frame<'_>, screen: &Screen, view: &ViewState) {
         Constraint::Length(1),
     ])
     .areas(frame.area());
-    let [table_area, node_area] =
-        Layout::horizontal([Constraint::Min(40), Constraint::Length(NODE_PANEL)]).areas(body);
+    // Wide: the node panel beside the table. Narrow (down to 80x24): under it, as many lines
+    // as it needs up to a third of the height, so the table keeps the whole width.
+    let [table_area, node_area] = if body.width >= SIDE_PANEL_MIN_WIDTH {
+        Layout::horizontal([Constraint::Min(40), Constraint::Length(NODE_PANEL)]).areas(body)
+    } else {
+        let wanted = u16::try_from(screen.nodes.len())
+            .unwrap_or(u16::MAX)
+            .saturating_add(3);
+        let panel = wanted.min(body.height / 3).max(3);
+        Layout::vertical([Constraint::Min(3), Constraint::Length(panel)]).areas(body)
+    };
 
     let mut t = format!(
         " canrelearn monitor   +{:.1} s   rows {}/{}   sort: {}",
@@ -139,13 +151,106 @@ pub fn draw(frame: &mut Frame<'_>, screen: &Screen, view: &ViewState) {
 
     if view.help {
         draw_help(frame, frame.area());
+    } else if view.expanded {
+        draw_expanded(frame, frame.area(), screen, view);
     }
 }
 
+/// The first row shown with every decoded signal, one per line.
+fn draw_expanded(frame: &mut Frame<'_>, area: Rect, screen: &Screen, view: &ViewState) {
+    let Some(row) = screen
+        .rows
+        .get(view.scroll.min(screen.rows.len().saturating_sub(1)))
+    else {
+        return;
+    };
+    let width = area.width.saturating_sub(4).min(100);
+    let height = (u16::try_from(row.signal_list.len()).unwrap_or(u16::MAX))
+        .saturating_add(3)
+        .min(area.height.saturating_sub(2));
+    let popup = Rect {
+        x: area.x + (area.width.saturating_sub(width)) / 2,
+        y: area.y + (area.height.saturating_sub(height)) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, popup);
+    let mut lines = vec![Line::from(format!(
+        "{}  {}  data {}",
+        row.id,
+        row.name,
+        row.data
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ))];
+    if row.signal_list.is_empty() {
+        lines.push(Line::from("(no decoded signals)"));
+    }
+    lines.extend(row.signal_list.iter().map(|s| Line::from(s.clone())));
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Signals (Enter or Esc closes) ")),
+        popup,
+    );
+}
+
+/// The table's columns: title, width (`None`: the signals, taking what is left) and its place
+/// in the order columns are given up on narrow terminals (lower keeps longer).
+const COLUMNS: [(&str, Option<u16>, u8); 10] = [
+    ("ID", Some(8), 0),
+    ("NAME", Some(18), 2),
+    ("COUNT", Some(7), 6),
+    ("RATE/s", Some(7), 5),
+    ("CYC ms", Some(6), 4),
+    ("DBC", Some(4), 7),
+    ("JIT ms", Some(6), 8),
+    ("STATE", Some(5), 1),
+    ("DATA", Some(23), 3),
+    ("SIGNALS", None, 9),
+];
+
+/// Which columns fit in `inner` cells, and the name column's width: columns are given up in
+/// priority order (signals first, then jitter, the DBC cycle, the count...), and the name
+/// shrinks down to 10 before anything else is given up.
+fn fit_columns(inner: u16) -> ([bool; 10], u16) {
+    let mut keep = [true; 10];
+    let width = |keep: &[bool; 10], name_w: u16| -> u16 {
+        COLUMNS
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|((title, w, _), _)| match (*title, w) {
+                ("NAME", _) => name_w + 1,
+                (_, Some(w)) => w + 1,
+                (_, None) => 11,
+            })
+            .sum()
+    };
+    let mut order: Vec<usize> = (0..COLUMNS.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(COLUMNS[i].2));
+    for &drop in &order {
+        if width(&keep, 10) <= inner {
+            break;
+        }
+        if COLUMNS[drop].2 == 0 {
+            break; // the id always stays
+        }
+        keep[drop] = false;
+    }
+    let spare = inner.saturating_sub(width(&keep, 10));
+    (keep, (10 + spare).min(18))
+}
+
 fn draw_table(frame: &mut Frame<'_>, area: Rect, screen: &Screen, view: &ViewState) {
-    let header = Row::new([
-        "ID", "NAME", "COUNT", "RATE/s", "CYC ms", "DBC", "JIT ms", "STATE", "DATA", "SIGNALS",
-    ])
+    let (keep, name_w) = fit_columns(area.width.saturating_sub(2));
+    let header = Row::new(
+        COLUMNS
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|((t, _, _), _)| *t),
+    )
     .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let visible = usize::from(area.height.saturating_sub(3));
     let scroll = view
@@ -168,7 +273,7 @@ fn draw_table(frame: &mut Frame<'_>, area: Rect, screen: &Screen, view: &ViewSta
         if r.data.len() > 8 {
             data.push(Span::raw(format!(" +{}", r.data.len() - 8)));
         }
-        Row::new([
+        let cells = [
             Cell::from(r.id.clone()),
             Cell::from(r.name.clone()),
             Cell::from(Line::from(r.count.to_string()).right_aligned()),
@@ -182,27 +287,45 @@ fn draw_table(frame: &mut Frame<'_>, area: Rect, screen: &Screen, view: &ViewSta
             Cell::from(r.state.label()).style(state_style(r.state)),
             Cell::from(Line::from(data)),
             Cell::from(r.signals.clone()),
-        ])
+        ];
+        Row::new(
+            cells
+                .into_iter()
+                .zip(keep)
+                .filter(|(_, k)| *k)
+                .map(|(c, _)| c),
+        )
     });
-    // Fixed columns first; the name and data columns shrink on narrow terminals, the signals
-    // take what is left.
+    // The data column shows 8 bytes (and `+N` beyond); extra width goes to the signals.
     let inner = area.width.saturating_sub(2);
-    let fixed = 8 + 7 + 7 + 6 + 4 + 6 + 5 + 9;
-    let rest = inner.saturating_sub(fixed);
-    let data_w = if rest >= 18 + 27 { 27 } else { 23 };
-    let name_w = rest.saturating_sub(data_w).clamp(4, 18);
-    let widths = [
-        Constraint::Length(8),
-        Constraint::Length(name_w),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(6),
-        Constraint::Length(4),
-        Constraint::Length(6),
-        Constraint::Length(5),
-        Constraint::Length(data_w),
-        Constraint::Fill(1),
-    ];
+    let fixed: u16 = COLUMNS
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|((t, w, _), _)| {
+            if *t == "NAME" {
+                name_w + 1
+            } else {
+                w.map_or(0, |w| w + 1)
+            }
+        })
+        .sum();
+    let data_w = if inner.saturating_sub(fixed) >= 18 + 4 {
+        27
+    } else {
+        23
+    };
+    let widths: Vec<Constraint> = COLUMNS
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|((t, w, _), _)| match (*t, w) {
+            ("NAME", _) => Constraint::Length(name_w),
+            ("DATA", _) => Constraint::Length(data_w),
+            (_, Some(w)) => Constraint::Length(*w),
+            (_, None) => Constraint::Fill(1),
+        })
+        .collect();
     let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)

@@ -111,6 +111,8 @@ pub struct ViewState {
     pub input: Option<String>,
     /// A message for the status line (e.g. a bad regular expression).
     pub notice: Option<String>,
+    /// Whether the first row shown is expanded: every signal of it, one per line.
+    pub expanded: bool,
 }
 
 /// One formatted table row.
@@ -127,7 +129,10 @@ pub struct RowLine {
     pub data: Vec<u8>,
     /// Bit i set: byte i changed recently.
     pub changed: u64,
+    /// The decoded signals, `NAME=value unit` or `NAME=label`, space-separated.
     pub signals: String,
+    /// The same, one entry per signal (for the expanded view).
+    pub signal_list: Vec<String>,
 }
 
 /// One node line.
@@ -191,29 +196,27 @@ fn push_value(out: &mut String, v: PhysicalValue) {
     }
 }
 
-/// Format the decoded signals of a row: `NAME=value unit` or `NAME=label`, space-separated.
-fn signals_text(monitor: &Monitor, index: usize) -> String {
-    let mut out = String::new();
+/// Format the decoded signals of a row: `NAME=value unit` or `NAME=label`, one per entry.
+fn signals_text(monitor: &Monitor, index: usize) -> Vec<String> {
+    let mut list = Vec::new();
     let Some(row) = monitor.rows().get(index) else {
-        return out;
+        return list;
     };
     let Some(message) = row
         .message()
         .and_then(|m| monitor.database().messages().get(m))
     else {
-        return out;
+        return list;
     };
     if let Some(e) = row.decode_error() {
-        let _ = write!(out, "({e})");
-        return out;
+        list.push(format!("({e})"));
+        return list;
     }
     for s in row.decoded().signals() {
         let Some(signal) = message.signals().get(s.index) else {
             continue;
         };
-        if !out.is_empty() {
-            out.push(' ');
-        }
+        let mut out = String::new();
         out.push_str(signal.name());
         out.push('=');
         match s.label(message) {
@@ -226,8 +229,9 @@ fn signals_text(monitor: &Monitor, index: usize) -> String {
                 }
             }
         }
+        list.push(out);
     }
-    out
+    list
 }
 
 /// Build the screen for `view` from the model at `now`. Call [`Monitor::handle_timeout`]
@@ -264,11 +268,15 @@ pub fn snapshot(monitor: &Monitor, view: &ViewState, now: Timestamp) -> Screen {
                     state: monitor.row_state(row, now),
                     data: row.data().to_vec(),
                     changed: row.changed_mask(now, hold),
-                    signals: signals_text(monitor, i),
+                    signal_list: signals_text(monitor, i),
+                    signals: String::new(),
                 },
             )
         })
         .collect();
+    for (_, r) in &mut rows {
+        r.signals = r.signal_list.join(" ");
+    }
     let key_id = |i: &usize| {
         monitor
             .rows()
