@@ -21,6 +21,7 @@ pub mod location;
 pub mod log;
 pub mod monitor;
 pub mod open;
+pub mod output;
 pub mod procedure;
 pub mod replay;
 pub mod sim;

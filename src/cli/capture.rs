@@ -13,7 +13,7 @@ use canrelearn::open::{self as edge, OpenError, is_damage};
 
 use super::{CliError, exit, out};
 
-pub use canrelearn::open::{Opened, Stream, display_name, reader};
+pub use canrelearn::open::{Opened, display_name, reader};
 
 /// The exit code of an opening error.
 fn open_error(e: OpenError) -> CliError {

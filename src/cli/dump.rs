@@ -7,11 +7,10 @@ use std::time::Duration;
 use canrelearn::bus::{Filter, Pacing};
 use canrelearn::log::candump::{self, Precision, Record, WriteOptions};
 
-use super::decode::FrameDecoder;
-use super::output::{Format, Formatter, Line};
 use super::signals::{self, Interrupts};
 use super::source::{self, Source};
 use super::{CliError, WithCode, exit, input};
+use canrelearn::output::{Format, Formatter, FrameDecoder, Line};
 
 /// Show frames from CAN interfaces or logs as they arrive, decoded with DBC files.
 ///

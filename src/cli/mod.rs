@@ -21,7 +21,6 @@ mod files;
 mod input;
 mod monitor;
 mod out;
-mod output;
 mod record;
 mod replay;
 mod run;

@@ -582,7 +582,7 @@ impl Message {
 
 /// The first eight payload bytes held as little- and big-endian words, for
 /// [`FlatSignal::raw`] (shorter payloads are zero-padded).
-pub struct PayloadWord(Word);
+pub(crate) struct PayloadWord(Word);
 
 impl PayloadWord {
     /// The words of `data` (bytes past the eighth are ignored).
@@ -596,7 +596,7 @@ impl PayloadWord {
 /// multiplexing tree: its bits lie in the first eight bytes. Decoding it gives exactly what
 /// [`Message::decode_into`] gives for it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FlatSignal {
+pub(crate) struct FlatSignal {
     index: usize,
     plan: Plan,
 }
@@ -616,10 +616,6 @@ impl FlatSignal {
     pub fn size(&self) -> u8 {
         self.plan.extract.size
     }
-    /// Whether the raw value is two's complement.
-    pub fn is_signed(&self) -> bool {
-        self.plan.signed
-    }
     /// The smallest and largest raw values.
     pub fn raw_range(&self) -> (i128, i128) {
         self.plan.extract.int_range(self.plan.signed)
@@ -632,11 +628,6 @@ impl FlatSignal {
             Conversion::IntLinear { factor, offset } => Some((factor, offset)),
             Conversion::Float { .. } | Conversion::FloatIdentity => None,
         }
-    }
-    /// The raw bits, zero-extended (sign-extend with [`FlatSignal::raw`]).
-    #[inline(always)]
-    pub fn bits(&self, word: &PayloadWord) -> u64 {
-        word.0.bits(&self.plan.extract)
     }
     /// Where the bits are, in 8 bytes, for hot loops that keep their own tables.
     pub fn flat_bits(&self) -> FlatBits {
@@ -656,12 +647,6 @@ impl FlatSignal {
             .extract
             .raw(&word.0, self.plan.signed, self.plan.value_type)
     }
-    /// The raw value as a sign-extended integer (`u64` bits reinterpreted above `i64::MAX`
-    /// for unsigned 64-bit signals: check [`FlatSignal::raw_range`] before relying on it).
-    #[inline(always)]
-    pub fn raw_i64(&self, word: &PayloadWord) -> i64 {
-        self.flat_bits().raw_i64(word)
-    }
     /// The physical value of a raw value, as [`Message::decode_into`] computes it.
     #[inline]
     pub fn physical(&self, raw: RawValue) -> PhysicalValue {
@@ -672,7 +657,7 @@ impl FlatSignal {
 /// Where a [`FlatSignal`]'s bits are (a compact copy for hot loops: shift, mask and sign
 /// extension precomputed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlatBits {
+pub(crate) struct FlatBits {
     mask: u64,
     shift: u8,
     big_endian: bool,
@@ -697,7 +682,8 @@ impl FlatBits {
         };
         (w >> (self.shift & 63)) & self.mask
     }
-    /// As [`FlatSignal::raw_i64`].
+    /// The raw value as a sign-extended integer (`u64` bits reinterpreted above `i64::MAX`
+    /// for unsigned 64-bit signals: check [`FlatSignal::raw_range`] before relying on it).
     #[inline(always)]
     pub fn raw_i64(&self, word: &PayloadWord) -> i64 {
         let unused = u32::from(self.unused & 63);
@@ -707,7 +693,7 @@ impl FlatBits {
 
 /// A message multiplexed on one level, as [`Message::flat_mux`] gives it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FlatMux {
+pub(crate) struct FlatMux {
     /// The signals decoded for every frame, in order (the multiplexor among them).
     pub root: Vec<FlatSignal>,
     /// The multiplexor.
@@ -740,7 +726,7 @@ impl Message {
     /// of signals that hold no multiplexor. `None` for any other message. For a payload at
     /// least [`Message::size`] long, the root signals the payload reaches, then those of the
     /// selected branch it reaches, are what [`Message::decode_into`] decodes, in its order.
-    pub fn flat_mux(&self) -> Option<FlatMux> {
+    pub(crate) fn flat_mux(&self) -> Option<FlatMux> {
         if !self.word_path || self.switches.len() != 1 {
             return None;
         }
@@ -780,7 +766,7 @@ impl Message {
     /// floats); `None` otherwise. For a payload at least [`Message::size`] long, decoding
     /// each signal whose [`FlatSignal::end_byte`] the payload reaches gives the same signals
     /// as `decode_into`.
-    pub fn flat_signals(&self) -> Option<Vec<FlatSignal>> {
+    pub(crate) fn flat_signals(&self) -> Option<Vec<FlatSignal>> {
         if !self.word_path || !self.switches.is_empty() {
             return None;
         }

@@ -22,10 +22,8 @@ pub mod show;
 mod source;
 
 pub use check::{Diagnostic, Severity, check, check_database};
-pub use decode::{
-    DecodeError, Decoded, DecodedSignal, FlatBits, FlatMux, FlatSignal, MuxMiss, PayloadWord,
-    PhysicalValue, RawValue,
-};
+pub use decode::{DecodeError, Decoded, DecodedSignal, MuxMiss, PhysicalValue, RawValue};
+pub(crate) use decode::{FlatBits, FlatMux, FlatSignal, PayloadWord};
 pub use encode::{EncodeError, SignalValue};
 pub use model::{
     ByteOrder, Database, Message, Multiplexing, MuxIndicator, MuxRange, Node, Signal,

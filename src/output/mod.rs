@@ -15,14 +15,15 @@
 use std::io::Write as _;
 
 mod fast;
+pub mod pipeline;
 
-use canrelearn::dbc::{Database, DecodeError, Decoded, Message, PhysicalValue};
-use canrelearn::frame::Frame;
-use canrelearn::log::candump::{self, Precision};
-use canrelearn::time::Timestamp;
+use crate::dbc::{Database, DecodeError, Decoded, Message, PhysicalValue};
+use crate::frame::Frame;
+use crate::log::candump::{self, Precision};
+use crate::time::Timestamp;
 
 /// The output formats of `decode` and `dump`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// One line per frame for people: raw frame, message, signals with units and labels.
     Text,
@@ -626,6 +627,43 @@ fn csv(buf: &mut Vec<u8>, line: &Line<'_>) {
                 buf.extend_from_slice(b"error frame");
             }
             buf.push(b'\n');
+        }
+    }
+}
+
+/// Looks frames up in the DBC and decodes them into a reused buffer.
+pub struct FrameDecoder<'db> {
+    db: &'db Database,
+    decoded: Decoded,
+    error: Option<DecodeError>,
+}
+
+impl<'db> FrameDecoder<'db> {
+    pub fn new(db: &'db Database) -> Self {
+        FrameDecoder {
+            db,
+            decoded: Decoded::new(),
+            error: None,
+        }
+    }
+
+    /// What the DBC says about `frame`.
+    pub fn decode(&mut self, frame: &Frame) -> Meaning<'_> {
+        let Some(id) = frame.id() else {
+            return Meaning::Unknown;
+        };
+        let Some(index) = self.db.message_index(id) else {
+            return Meaning::Unknown;
+        };
+        let Some(message) = self.db.messages().get(index) else {
+            return Meaning::Unknown;
+        };
+        let Some(data) = frame.payload() else {
+            return Meaning::Remote(message);
+        };
+        match message.decode_into(data, &mut self.decoded) {
+            Ok(()) => Meaning::Signals(message, index, &self.decoded),
+            Err(e) => Meaning::Error(message, self.error.insert(e)),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The fused text path of `decode`: a classic data frame found by
-//! [`scan_data_frame`](canrelearn::log::candump::scan_data_frame) is decoded and printed in one pass, straight from the payload
-//! word into the output, without the intermediate [`Decoded`](canrelearn::dbc::Decoded)
-//! buffer, the `i128` [`PhysicalValue`](canrelearn::dbc::PhysicalValue) or a `memcpy` call per fragment.
+//! [`scan_data_frame`](crate::log::candump::scan_data_frame) is decoded and printed in one pass, straight from the payload
+//! word into the output, without the intermediate [`Decoded`](crate::dbc::Decoded)
+//! buffer, the `i128` [`PhysicalValue`](crate::dbc::PhysicalValue) or a `memcpy` call per fragment.
 //!
 //! Contract: [`FastText::line`] prints exactly what [`Formatter::format`](super::Formatter)
 //! prints in the text format for the same line (property tests hold them to that), or writes
@@ -13,8 +13,8 @@
 //! so that every short fragment is one constant-size copy) and, for signals of at most
 //! [`DENSE_LABEL_BITS`] bits, their labels by raw bits.
 
-use canrelearn::dbc::{Database, FlatBits, FlatMux, FlatSignal, Message, PayloadWord};
-use canrelearn::log::candump::DataFrameScan;
+use crate::dbc::{Database, FlatBits, FlatMux, FlatSignal, Message, PayloadWord};
+use crate::log::candump::DataFrameScan;
 
 use super::{MessageText, push_scaled_decimal, push_text_value};
 
@@ -92,7 +92,7 @@ enum Value {
     Int,
     /// `(raw * factor + offset) / 10^decimals`, the numerator fitting `i64` for every raw value.
     Scaled,
-    /// Through [`PhysicalValue`](canrelearn::dbc::PhysicalValue) and [`push_text_value`].
+    /// Through [`PhysicalValue`](crate::dbc::PhysicalValue) and [`push_text_value`].
     General,
 }
 
@@ -267,7 +267,7 @@ impl FastText {
         }
     }
 
-    /// Prints the frame of a line found by [`scan_data_frame`](canrelearn::log::candump::scan_data_frame) at `*pos` in `buf`
+    /// Prints the frame of a line found by [`scan_data_frame`](crate::log::candump::scan_data_frame) at `*pos` in `buf`
     /// (bytes past `*pos` are scratch: the buffer grows as needed and is never cut back here),
     /// advancing `*pos`. The line as it is shown is `text[..len]`. `false`, with `*pos`
     /// unchanged, when the frame needs the general path.
@@ -701,8 +701,8 @@ fn split_decimal(u: u64, d: u8) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::output::push_int;
-    use canrelearn::log::candump;
+    use crate::log::candump;
+    use crate::output::push_int;
 
     fn written(f: impl FnOnce(&mut Cursor<'_>)) -> String {
         let mut buf = vec![0u8; 256];
@@ -807,18 +807,24 @@ VAL_ 301 In 0 "zero" ;
                 .collect();
             paths.sort();
             for p in paths {
-                dbs.push(crate::cli::input::load_dbc(&p).unwrap());
+                dbs.push(
+                    crate::dbc::Database::from_bytes(
+                        &std::fs::read(&p).unwrap(),
+                        &p.display().to_string(),
+                    )
+                    .unwrap(),
+                );
             }
         }
         dbs
     }
 
     fn general_text(db: &Database, formatter: &super::super::Formatter, line: &[u8]) -> Vec<u8> {
-        use canrelearn::log::candump::{Line as LogLine, parse_line};
+        use crate::log::candump::{Line as LogLine, parse_line};
         let Ok(LogLine::Record(rec)) = parse_line(line) else {
             panic!("not a record: {}", String::from_utf8_lossy(line));
         };
-        let mut decoder = crate::cli::decode::FrameDecoder::new(db);
+        let mut decoder = super::super::FrameDecoder::new(db);
         let mut out = Vec::new();
         formatter.format(
             &super::super::Line {
@@ -862,7 +868,7 @@ VAL_ 301 In 0 "zero" ;
                 let fast = formatter.fast_text().unwrap();
                 let id = match db.messages().get(pick.index(db.messages().len().max(1))) {
                     Some(m) if unknown != 0 => m.id(),
-                    _ => canrelearn::frame::Id::new(0x7DF, false).unwrap(),
+                    _ => crate::frame::Id::new(0x7DF, false).unwrap(),
                 };
                 if db.messages().is_empty() {
                     return Ok(());

@@ -1,0 +1,844 @@
+//! The decode pipeline: a capture's frames decoded and formatted in input order, on every
+//! core, with bounded memory.
+//!
+//! For candump text the input is cut into blocks of whole lines (about 64 KiB). Worker threads
+//! parse, decode and format blocks into output buffers; the caller's thread reads ahead,
+//! numbers the lines, and writes the finished blocks strictly in input order. At most a few
+//! blocks per worker are in flight, so memory stays flat however long the log. Malformed lines
+//! are reported with their file and line, in order, exactly as a sequential reader would. In
+//! the text format the common line is scanned, decoded and printed in one pass by the fused
+//! path (which prints exactly what the general path prints). A pipe or terminal is read as it
+//! arrives (a block is whatever whole lines have come). Damage (a truncated gzip) ends the
+//! input after every whole line before it; an interrupt (`stop` returning true) ends it at a
+//! block boundary. Other capture formats go through their [`FrameReader`] in order
+//! ([`decode_records`]).
+//!
+//! No files, no printing: the caller gives a reader, a writer and a callback for warnings.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, Read, Write};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use super::{Formatter, FrameDecoder, Line};
+use crate::dbc::Database;
+use crate::log::candump::{self, DataFrameScan, Line as LogLine, ParseError, ParseErrorKind};
+use crate::log::{FrameReader, Item, Location, ReadError};
+
+/// Malformed lines reported one by one before only counting them.
+pub const MAX_REPORTED: u64 = 20;
+/// Target size of a block of lines.
+pub const BLOCK: usize = 64 * 1024;
+/// Blocks read (and, for text, scanned) ahead at most, while the caller is busy elsewhere.
+pub const MAX_PREFETCH: usize = 48;
+
+/// Why decoding stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The input failed (damage, a device error) or, with `strict`, a record was malformed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The output could not be written.
+    #[error("writing the output: {0}")]
+    Write(#[source] io::Error),
+}
+
+fn read_io(source_name: Option<Arc<str>>, line: u64, error: io::Error) -> PipelineError {
+    PipelineError::Read(ReadError::Io {
+        source_name,
+        location: Location::Line { line, column: 1 },
+        error,
+    })
+}
+
+/// What every block of one log needs.
+struct Job<'a> {
+    db: &'a Database,
+    formatter: &'a Formatter,
+    source: Arc<str>,
+    strict: bool,
+}
+
+/// A block of whole lines and the number of its first line, with a recycled buffer for its
+/// output.
+struct Block {
+    seq: u64,
+    first_line: u64,
+    data: Vec<u8>,
+    out: Vec<u8>,
+    /// The scans of its lines, in order, when read ahead (see [`prescan`]); else empty.
+    pre: Vec<Option<(DataFrameScan, usize)>>,
+}
+
+impl Block {
+    /// A block read ahead has no output buffer yet: take a recycled one.
+    fn recycle_out(&mut self, pool: &mut Pool) {
+        if self.out.capacity() == 0 {
+            self.out = pool.output();
+        }
+    }
+}
+
+/// A decoded block: its output and its malformed lines (in strict mode the output stops before
+/// the first malformed line), and the input buffer, handed back for reuse.
+struct Done {
+    seq: u64,
+    /// The output is `out[..len]`; the rest is scratch space, kept for reuse.
+    out: Vec<u8>,
+    len: usize,
+    bad: Vec<ParseError>,
+    data: Vec<u8>,
+}
+
+/// Buffers handed back after use, so the pipeline does not fault in fresh pages per block.
+#[derive(Default)]
+struct Pool {
+    inputs: Vec<Vec<u8>>,
+    outputs: Vec<Vec<u8>>,
+}
+
+impl Pool {
+    fn input(&mut self) -> Vec<u8> {
+        self.inputs.pop().unwrap_or_default()
+    }
+    fn output(&mut self) -> Vec<u8> {
+        self.outputs.pop().unwrap_or_default()
+    }
+    /// Takes buffers back; they keep their bytes (scratch for the next block).
+    fn put(&mut self, data: Vec<u8>, out: Vec<u8>) {
+        self.inputs.push(data);
+        self.outputs.push(out);
+    }
+}
+
+/// Writes finished blocks and reports malformed lines, in order, through `warn`.
+pub struct Sink<'w, W: Write> {
+    pub out: W,
+    bad: u64,
+    strict: bool,
+    warn: &'w mut dyn FnMut(String),
+}
+
+impl<'w, W: Write> Sink<'w, W> {
+    /// A sink writing to `out`; `strict` stops at the first malformed record.
+    pub fn new(out: W, strict: bool, warn: &'w mut dyn FnMut(String)) -> Self {
+        Sink {
+            out,
+            bad: 0,
+            strict,
+            warn,
+        }
+    }
+
+    /// Malformed records reported so far.
+    pub fn bad(&self) -> u64 {
+        self.bad
+    }
+
+    /// Reports one malformed record (the first [`MAX_REPORTED`] one by one), or, with
+    /// `strict`, makes it the error that stops decoding.
+    fn malformed(&mut self, e: ReadError) -> Result<(), PipelineError> {
+        if self.strict {
+            return Err(PipelineError::Read(e));
+        }
+        self.bad += 1;
+        if self.bad <= MAX_REPORTED {
+            (self.warn)(format!("{e} (skipped)"));
+        }
+        Ok(())
+    }
+
+    /// The closing count of malformed records.
+    pub fn summary(&mut self) {
+        if self.bad > 0 {
+            (self.warn)(format!(
+                "{} malformed line{} skipped{}",
+                self.bad,
+                if self.bad == 1 { "" } else { "s" },
+                if self.bad > MAX_REPORTED {
+                    " (the first 20 are shown above)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+
+    /// Write a block's output and report its bad lines; the buffers go back to the pool.
+    fn take(&mut self, done: Done, pool: &mut Pool) -> Result<(), PipelineError> {
+        self.out
+            .write_all(done.out.get(..done.len).unwrap_or(&done.out))
+            .map_err(PipelineError::Write)?;
+        pool.put(done.data, done.out);
+        for e in done.bad {
+            self.malformed(ReadError::Candump(e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Cuts a log into blocks of whole lines, counting lines and handling over-long lines (which
+/// are reported, like the sequential reader does, and skipped up to the next newline).
+pub struct Blocks {
+    /// Asked at each read: whether to stop (an interrupt).
+    stop: fn() -> bool,
+    source: Box<dyn BufRead + Send>,
+    name: Arc<str>,
+    carry: Vec<u8>,
+    next_line: u64,
+    seq: u64,
+    eof: bool,
+    /// A regular file: blocks are filled up. Otherwise (a pipe, a terminal) a block is
+    /// whatever whole lines have arrived, so the output follows the input live.
+    regular: bool,
+    /// A read error met after some data of the block: given after the block's whole lines
+    /// (everything before the damage is decoded, deterministically).
+    failed: Option<io::Error>,
+}
+
+impl Blocks {
+    /// The blocks of `source` (named `name` in errors); `regular` for a regular file (else
+    /// read as it arrives); `stop` is asked at each read whether to stop.
+    pub fn new(
+        source: Box<dyn BufRead + Send>,
+        name: Arc<str>,
+        regular: bool,
+        stop: fn() -> bool,
+    ) -> Self {
+        Blocks {
+            stop,
+            source,
+            name,
+            carry: Vec::new(),
+            next_line: 1,
+            seq: 0,
+            eof: false,
+            regular,
+            failed: None,
+        }
+    }
+
+    /// A read error after the lines counted so far (the block being read included).
+    fn io_error(&self, error: io::Error) -> PipelineError {
+        read_io(
+            Some(self.name.clone()),
+            self.next_line.saturating_sub(1),
+            error,
+        )
+    }
+
+    /// The next block, or `None` at the end. An over-long line comes back as a block with a
+    /// ready-made error instead of data.
+    fn next(
+        &mut self,
+        pool: &mut Pool,
+    ) -> Result<Option<Result<Block, ParseError>>, PipelineError> {
+        if let Some(e) = self.failed.take() {
+            return Err(self.io_error(e));
+        }
+        if (self.stop)() {
+            // Ctrl-C/SIGTERM: stop at a block boundary; what was decoded is written.
+            self.eof = true;
+            self.carry.clear();
+        }
+        if self.eof && self.carry.is_empty() {
+            return Ok(None);
+        }
+        // A recycled buffer's bytes are scratch; resizing zero-fills only past its old length.
+        let mut data = pool.input();
+        let carried = self.carry.len();
+        data.resize((BLOCK + 4096).max(carried), 0);
+        if let Some(dst) = data.get_mut(..carried) {
+            dst.copy_from_slice(&self.carry);
+        }
+        self.carry.clear();
+        let mut filled = carried;
+        if !self.eof && filled < BLOCK {
+            // Plain reads of the whole room: once the reader's buffer is drained, they bypass
+            // it (no second copy of the log, as `read_to_end`'s small probe reads caused).
+            while let Some(room) = data.get_mut(filled..).filter(|r| !r.is_empty()) {
+                match self.source.read(room) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        let before = filled;
+                        filled += n;
+                        // Not a regular file: decode the lines that have arrived now.
+                        if !self.regular
+                            && data
+                                .get(before..filled)
+                                .is_some_and(|new| memchr::memchr(b'\n', new).is_some())
+                        {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                        if (self.stop)() {
+                            // Ctrl-C/SIGTERM: what was read is decoded; reading stops.
+                            self.eof = true;
+                            self.carry.clear();
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        // Damage (a truncated gzip): the whole lines before it are decoded,
+                        // the partial line at the break is not a line, then the error.
+                        self.failed = Some(e);
+                        self.eof = true;
+                        let whole = memchr::memrchr(b'\n', data.get(..filled).unwrap_or_default())
+                            .map_or(0, |p| p + 1);
+                        filled = whole;
+                        break;
+                    }
+                }
+            }
+        }
+        data.truncate(filled);
+        if data.is_empty() {
+            return match self.failed.take() {
+                Some(e) => Err(self.io_error(e)),
+                None => Ok(None),
+            };
+        }
+        let cut = match memchr::memrchr(b'\n', &data) {
+            Some(p) => p + 1,
+            None if self.eof => data.len(),
+            None => return self.skip_long_line(data.len()).map(Some),
+        };
+        if let Some(rest) = data.get(cut..) {
+            self.carry.extend_from_slice(rest);
+        }
+        data.truncate(cut);
+        let lines = memchr::memchr_iter(b'\n', &data).count() as u64
+            + u64::from(data.last() != Some(&b'\n'));
+        let block = Block {
+            seq: self.seq,
+            first_line: self.next_line,
+            data,
+            out: pool.output(),
+            pre: Vec::new(),
+        };
+        self.seq += 1;
+        self.next_line += lines;
+        Ok(Some(Ok(block)))
+    }
+
+    /// A whole block without a newline: the line is too long. Skip to its end.
+    fn skip_long_line(
+        &mut self,
+        mut len: usize,
+    ) -> Result<Result<Block, ParseError>, PipelineError> {
+        let line = self.next_line;
+        loop {
+            let buf = match self.source.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io_error(e)),
+            };
+            if buf.is_empty() {
+                self.eof = true;
+                break;
+            }
+            match memchr::memchr(b'\n', buf) {
+                Some(p) => {
+                    len += p;
+                    self.source.consume(p + 1);
+                    break;
+                }
+                None => {
+                    len += buf.len();
+                    let n = buf.len();
+                    self.source.consume(n);
+                }
+            }
+        }
+        self.next_line += 1;
+        self.seq += 1;
+        Ok(Err(ParseError {
+            source_name: Some(self.name.clone()),
+            line,
+            column: 1,
+            kind: ParseErrorKind::LineTooLong(len.max(candump::MAX_LINE_LEN + 1)),
+        }))
+    }
+}
+
+/// A block with its sequence number, or the over-long line that takes its place.
+type Numbered = (u64, Result<Block, ParseError>);
+
+/// The blocks of one log: those read ahead first, then the rest from the reader.
+pub struct Feed {
+    ahead: std::collections::VecDeque<Numbered>,
+    /// A read error met while reading ahead, reported after the blocks before it.
+    error: Option<PipelineError>,
+    blocks: Blocks,
+}
+
+impl Feed {
+    /// The name of the input.
+    pub fn name(&self) -> &Arc<str> {
+        &self.blocks.name
+    }
+
+    /// Whether the input is a regular file (else it is read as it arrives).
+    pub fn is_regular(&self) -> bool {
+        self.blocks.regular
+    }
+}
+
+impl Feed {
+    /// The blocks, none read ahead.
+    pub fn new(blocks: Blocks) -> Feed {
+        Feed {
+            ahead: Default::default(),
+            error: None,
+            blocks,
+        }
+    }
+
+    /// The next block and its sequence number (as [`Blocks::next`]).
+    fn next(&mut self, pool: &mut Pool) -> Result<Option<Numbered>, PipelineError> {
+        if let Some(b) = self.ahead.pop_front() {
+            return Ok(Some(b));
+        }
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let next = self.blocks.next(pool)?;
+        Ok(next.map(|b| (self.blocks.seq - 1, b)))
+    }
+}
+
+/// Reads blocks of a regular file while `keep_going` (the caller loads the DBC meanwhile), at
+/// most [`MAX_PREFETCH`], scanning the lines of each for the text path.
+pub fn prefetch(blocks: Blocks, format: super::Format, keep_going: &dyn Fn() -> bool) -> Feed {
+    let regular = blocks.regular;
+    let mut feed = Feed::new(blocks);
+    let mut pool = Pool::default();
+    // Only a regular file is read ahead: a pipe's next line may not come before the DBC is
+    // loaded and this line decoded.
+    while regular && keep_going() && feed.ahead.len() < MAX_PREFETCH {
+        match feed.blocks.next(&mut pool) {
+            Ok(Some(mut block)) => {
+                if let (Ok(b), super::Format::Text) = (&mut block, format) {
+                    b.pre = prescan(&b.data);
+                }
+                feed.ahead.push_back((feed.blocks.seq - 1, block));
+            }
+            Ok(None) => break,
+            Err(e) => {
+                feed.error = Some(e);
+                break;
+            }
+        }
+    }
+    feed
+}
+
+/// [`candump::scan_data_frame_in`] for every line of a block, in order.
+fn prescan(data: &[u8]) -> Vec<Option<(DataFrameScan, usize)>> {
+    let mut pre = Vec::with_capacity(data.len() / 40);
+    let mut at = 0;
+    while let Some(text) = data.get(at..).filter(|t| !t.is_empty()) {
+        match candump::scan_data_frame_in(text) {
+            Some((scan, len)) => {
+                pre.push(Some((scan, len)));
+                at += len + 1;
+            }
+            None => {
+                pre.push(None);
+                at = memchr::memchr(b'\n', text).map_or(data.len(), |p| at + p + 1);
+            }
+        }
+    }
+    pre
+}
+
+/// Parse, decode and format one block. The output buffer's bytes past what is written are
+/// scratch for the fused text path (see [`Done::len`]).
+fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> Done {
+    let mut out = block.out;
+    let mut pos = 0;
+    if job.formatter.fast_text().is_some() {
+        // Room for the text of the whole block at once (about 4.5 bytes out per byte in),
+        // zero-filled once per buffer: buffers are recycled with their length.
+        let want = block.data.len() * 5 + 4096;
+        if out.len() < want {
+            out.resize(want, 0);
+        }
+    } else {
+        // Only appended to: a recycled buffer starts empty.
+        out.clear();
+        out.reserve(block.data.len() * 3);
+    }
+    let mut bad = Vec::new();
+    let fast = job.formatter.fast_text();
+    let mut scratch = Vec::new();
+    let data = &block.data[..];
+    let mut at = 0;
+    let mut this = block.first_line;
+    let mut pre = block.pre.iter();
+    while let Some(text) = data.get(at..).filter(|t| !t.is_empty()) {
+        // The common line, found and printed without looking for its end first.
+        if let Some(fast) = fast
+            && let Some((scan, len)) = match pre.next() {
+                Some(scanned) => *scanned,
+                None => candump::scan_data_frame_in(text),
+            }
+            && len <= candump::MAX_LINE_LEN
+            && fast.line(job.db, text, len, &scan, &mut out, &mut pos)
+        {
+            at += len + 1;
+            this += 1;
+            continue;
+        }
+        let (content, next) = match memchr::memchr(b'\n', text) {
+            Some(p) => (text.get(..p).unwrap_or_default(), at + p + 1),
+            None => (text, data.len()),
+        };
+        let error = |column: usize, kind| ParseError {
+            source_name: Some(job.source.clone()),
+            line: this,
+            column,
+            kind,
+        };
+        let raw = content
+            .strip_suffix(b"\r")
+            .unwrap_or(content)
+            .trim_ascii_end();
+        if content.len() > candump::MAX_LINE_LEN {
+            bad.push(error(1, ParseErrorKind::LineTooLong(content.len())));
+        } else if let Some(fast) = fast
+            && let Some(scan) = candump::scan_data_frame(content)
+            && fast.line(job.db, raw, raw.len(), &scan, &mut out, &mut pos)
+        {
+        } else {
+            match candump::parse_line(content) {
+                Ok(LogLine::Record(rec)) => {
+                    let meaning = decoder.decode(&rec.frame);
+                    let line = Line {
+                        raw: Some(raw),
+                        timestamp: rec.timestamp,
+                        precision: rec.precision,
+                        interface: rec.interface,
+                        frame: &rec.frame,
+                        meaning,
+                    };
+                    if fast.is_none() {
+                        // Nothing writes past `pos`: append.
+                        job.formatter.format(&line, &mut out);
+                        pos = out.len();
+                    } else {
+                        // Over the fused path's scratch bytes, keeping them.
+                        scratch.clear();
+                        job.formatter.format(&line, &mut scratch);
+                        match out.get_mut(pos..pos + scratch.len()) {
+                            Some(dst) => dst.copy_from_slice(&scratch),
+                            None => {
+                                out.truncate(pos);
+                                out.extend_from_slice(&scratch);
+                            }
+                        }
+                        pos += scratch.len();
+                    }
+                }
+                Ok(LogLine::Other(_)) => {}
+                Err(e) => bad.push(error(e.column, e.kind)),
+            }
+        }
+        if job.strict && !bad.is_empty() {
+            break;
+        }
+        at = next;
+        this += 1;
+    }
+    Done {
+        seq: block.seq,
+        out,
+        len: pos,
+        bad,
+        data: block.data,
+    }
+}
+
+fn long_line_done(seq: u64, e: ParseError) -> Done {
+    Done {
+        seq,
+        out: Vec::new(),
+        len: 0,
+        bad: vec![e],
+        data: Vec::new(),
+    }
+}
+
+fn run_sequential<W: Write>(
+    job: &Job<'_>,
+    mut feed: Feed,
+    sink: &mut Sink<'_, W>,
+) -> Result<(), PipelineError> {
+    let mut decoder = FrameDecoder::new(job.db);
+    let mut pool = Pool::default();
+    while let Some((_, block)) = feed.next(&mut pool)? {
+        let done = match block {
+            Ok(mut b) => {
+                b.recycle_out(&mut pool);
+                decode_block(job, &mut decoder, b)
+            }
+            Err(e) => long_line_done(0, e),
+        };
+        sink.take(done, &mut pool)?;
+    }
+    Ok(())
+}
+
+fn run_parallel<W: Write>(
+    job: &Job<'_>,
+    mut feed: Feed,
+    sink: &mut Sink<'_, W>,
+    jobs: usize,
+) -> Result<(), PipelineError> {
+    let max_in_flight = jobs * 3;
+    std::thread::scope(|scope| {
+        let (work_tx, work_rx) = mpsc::channel::<Block>();
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (done_tx, done_rx) = mpsc::channel::<Done>();
+        for _ in 0..jobs {
+            let work_rx = Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                let mut decoder = FrameDecoder::new(job.db);
+                loop {
+                    let next = match work_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(block) = next else { return };
+                    if done_tx
+                        .send(decode_block(job, &mut decoder, block))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut next_seq = 0u64;
+        let mut in_flight = 0usize;
+        let mut pool = Pool::default();
+        let mut take = |done: Done,
+                        pending: &mut BTreeMap<u64, Done>,
+                        pool: &mut Pool|
+         -> Result<(), PipelineError> {
+            pending.insert(done.seq, done);
+            while let Some(d) = pending.remove(&next_seq) {
+                next_seq += 1;
+                sink.take(d, pool)?;
+            }
+            Ok(())
+        };
+        let result = (|| {
+            loop {
+                while in_flight >= max_in_flight {
+                    let Ok(done) = done_rx.recv() else { break };
+                    in_flight -= 1;
+                    take(done, &mut pending, &mut pool)?;
+                }
+                let next = match feed.next(&mut pool) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        // Damage or a read error: the blocks before it are written first.
+                        while in_flight > 0 {
+                            let Ok(done) = done_rx.recv() else { break };
+                            in_flight -= 1;
+                            take(done, &mut pending, &mut pool)?;
+                        }
+                        return Err(e);
+                    }
+                };
+                match next {
+                    None => break,
+                    Some((_, Ok(mut block))) => {
+                        block.recycle_out(&mut pool);
+                        if work_tx.send(block).is_err() {
+                            break;
+                        }
+                        in_flight += 1;
+                    }
+                    Some((seq, Err(e))) => {
+                        // An over-long line: its error takes its place in the order.
+                        take(long_line_done(seq, e), &mut pending, &mut pool)?;
+                    }
+                }
+                while let Ok(done) = done_rx.try_recv() {
+                    in_flight -= 1;
+                    take(done, &mut pending, &mut pool)?;
+                }
+            }
+            while in_flight > 0 {
+                let Ok(done) = done_rx.recv() else { break };
+                in_flight -= 1;
+                take(done, &mut pending, &mut pool)?;
+            }
+            Ok(())
+        })();
+        drop(work_tx);
+        result
+    })
+}
+
+/// Decodes a candump feed into `sink`: in order, on `jobs` threads for a regular file, one
+/// block at a time as it arrives otherwise.
+pub fn decode_feed<W: Write>(
+    db: &Database,
+    formatter: &Formatter,
+    strict: bool,
+    feed: Feed,
+    sink: &mut Sink<'_, W>,
+    jobs: usize,
+) -> Result<(), PipelineError> {
+    let job = Job {
+        db,
+        formatter,
+        source: feed.blocks.name.clone(),
+        strict,
+    };
+    if jobs <= 1 || !feed.blocks.regular {
+        run_sequential(&job, feed, sink)
+    } else {
+        run_parallel(&job, feed, sink, jobs)
+    }
+}
+
+/// Decodes the records of a non-candump capture, in order: malformed records are reported
+/// (or stop the decode with --strict), damage ends it after everything before it.
+pub fn decode_records<W: Write>(
+    db: &Database,
+    formatter: &Formatter,
+    reader: &mut dyn FrameReader,
+    sink: &mut Sink<'_, W>,
+    stop: fn() -> bool,
+) -> Result<(), PipelineError> {
+    let mut decoder = FrameDecoder::new(db);
+    let mut buf = Vec::with_capacity(BLOCK + 4096);
+    let mut skipped: Vec<(String, u64)> = Vec::new();
+    let result = loop {
+        if stop() {
+            break Ok(());
+        }
+        match reader.read_item() {
+            Ok(Some(Item::Record(r))) => {
+                let meaning = decoder.decode(&r.frame);
+                formatter.format(
+                    &Line {
+                        raw: None,
+                        timestamp: r.timestamp,
+                        precision: r.precision,
+                        interface: r.interface,
+                        frame: &r.frame,
+                        meaning,
+                    },
+                    &mut buf,
+                );
+                if buf.len() >= BLOCK {
+                    sink.out.write_all(&buf).map_err(PipelineError::Write)?;
+                    buf.clear();
+                }
+            }
+            Ok(Some(Item::Other(_))) => {}
+            Ok(Some(Item::Skipped(what))) => match skipped.iter_mut().find(|(w, _)| w == what) {
+                Some((_, n)) => *n += 1,
+                None => skipped.push((what.to_string(), 1)),
+            },
+            Ok(Some(Item::Bad(e))) => {
+                if let Err(e) = sink.malformed(e) {
+                    break Err(e);
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(PipelineError::Read(e)),
+        }
+    };
+    sink.out.write_all(&buf).map_err(PipelineError::Write)?;
+    for (what, n) in skipped {
+        (sink.warn)(format!(
+            "{n} {what}{} in {} not decoded (not CAN frames)",
+            if n == 1 { "" } else { "s" },
+            reader.format()
+        ));
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Format;
+
+    const LOG: &str = "(1700000000.000105) vcan0 100#0102030405060708\n\
+        (1700000000.000200) vcan0 101#FFEEDDCCBBAAA998 R\n\
+        (1700000000.000300) vcan0 108#0312F0\r\n\
+        not a frame\n\
+        (1700000000.000400) vcan0 7DF#0201000000000000\n\
+        (1700000000.000500) vcan0 108#03\n\
+        (1700000000.0005) vcan0 108#03\n\
+        (1700000000.000600) vcan0 1E5E1117#0011223344556677\n\
+        (1700000000.000700) vcan0 400##10011";
+
+    fn block(data: &str, out: Vec<u8>) -> Block {
+        Block {
+            seq: 0,
+            first_line: 1,
+            data: data.as_bytes().to_vec(),
+            out,
+            pre: Vec::new(),
+        }
+    }
+
+    /// A recycled output buffer (scratch bytes past its end, any length) gives the same
+    /// output as a fresh one, in every format: regression test for jsonl/csv blocks that
+    /// appended to the previous block's bytes.
+    #[test]
+    fn test_recycled_output_buffers_give_the_same_output() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dbc/signals.dbc");
+        let db = Database::from_bytes(&std::fs::read(&path).unwrap(), "signals.dbc").unwrap();
+        for format in [Format::Text, Format::Jsonl, Format::Csv] {
+            let formatter = Formatter::new(format, &db);
+            let job = Job {
+                db: &db,
+                formatter: &formatter,
+                source: Arc::from("t.log"),
+                strict: false,
+            };
+            let mut decoder = FrameDecoder::new(&db);
+            let fresh = decode_block(&job, &mut decoder, block(LOG, Vec::new()));
+            let want = fresh.out[..fresh.len].to_vec();
+            assert_eq!(fresh.bad.len(), 1, "{format:?}");
+            for junk in [vec![b'#'; 3], vec![b'#'; 1 << 20], fresh.out] {
+                let again = decode_block(&job, &mut decoder, block(LOG, junk));
+                assert_eq!(
+                    String::from_utf8_lossy(&again.out[..again.len]),
+                    String::from_utf8_lossy(&want),
+                    "{format:?}"
+                );
+            }
+            // Scanned ahead or not, the same.
+            let mut b = block(LOG, Vec::new());
+            b.pre = prescan(&b.data);
+            let ahead = decode_block(&job, &mut decoder, b);
+            assert_eq!(&ahead.out[..ahead.len], &want[..], "{format:?}");
+            if format == Format::Text {
+                let text = String::from_utf8(want).unwrap();
+                assert_eq!(text.lines().count(), 7, "{text}");
+                assert!(
+                    text.contains("(1700000000.000300) vcan0 108#0312F0  GEARBOX: "),
+                    "{text}"
+                );
+            }
+        }
+    }
+}
