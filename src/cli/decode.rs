@@ -19,6 +19,7 @@ use canrelearn::log::FrameReader;
 use canrelearn::output::pipeline::{self, Blocks, Feed, PipelineError, Sink};
 use canrelearn::output::{Format, Formatter};
 
+use super::common::DbcArgs;
 use super::signals;
 use super::{CliError, capture, exit, input, out};
 
@@ -29,10 +30,8 @@ use super::{CliError, capture, exit, input, out};
 /// rest decodes), unless --strict is given (exit 2 at the first one).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// DBC file to decode with (repeat for several); default: the bundled Nissan Qashqai J11
-    /// definitions.
-    #[arg(long = "dbc", value_name = "FILE")]
-    pub dbc: Vec<PathBuf>,
+    #[command(flatten)]
+    pub dbc: DbcArgs,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = DecodeFormat::Text)]
@@ -82,7 +81,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     // its first blocks. A DBC error still comes first, as if nothing had been read.
     let (loaded, first) = std::thread::scope(|scope| {
         let loader = scope.spawn(|| {
-            let db = input::load_dbcs(&args.dbc)?;
+            let db = input::load_dbcs(&args.dbc.dbc)?;
             let formatter = Formatter::new(args.format.into(), &db);
             Ok::<_, CliError>((db, formatter))
         });

@@ -203,11 +203,7 @@ struct SniffArgs {
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-        .code(exit::BUS_IO)?;
+    let rt = super::common::runtime()?;
     match args.command {
         Cmd::Request(a) => rt.block_on(request(a)),
         Cmd::Scan(a) => rt.block_on(scan(a)),

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod capture;
+mod common;
 mod consent;
 mod dbc_cmd;
 mod decode;

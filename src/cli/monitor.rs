@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use canrelearn::bus::{AnyBus, Clock, Pacing, SystemClock};
+use canrelearn::bus::{AnyBus, Clock, SystemClock};
 use canrelearn::log::candump::{self, Precision, Record};
 use canrelearn::monitor::render;
 use canrelearn::monitor::stats::BusTiming;
@@ -27,6 +27,7 @@ use canrelearn::time::Timestamp;
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc;
 
+use super::common::{DbcArgs, Speed, parse_speed};
 use super::source::{self, Incoming, Source, SourceStats};
 use super::{CliError, WithCode, exit, input};
 
@@ -42,10 +43,8 @@ pub struct Args {
     #[arg(value_name = "SOURCE", required = true)]
     pub sources: Vec<String>,
 
-    /// DBC file to decode with (repeat for several); default: the bundled Nissan Qashqai J11
-    /// definitions.
-    #[arg(long = "dbc", value_name = "FILE")]
-    pub dbc: Vec<PathBuf>,
+    #[command(flatten)]
+    pub dbc: DbcArgs,
 
     /// Also write every frame to FILE in `candump -L` format (flushed every 100 ms and on
     /// exit). An existing FILE is refused unless --force.
@@ -66,9 +65,9 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub data_bitrate: u32,
 
-    /// Play logs this many times faster than recorded (0: as fast as they can be read).
-    #[arg(long, value_name = "F", default_value_t = 1.0)]
-    pub speed: f64,
+    /// How fast logs play against their own times: a factor (1 = as recorded) or `max`.
+    #[arg(long, value_name = "F|max", default_value = "1", value_parser = parse_speed)]
+    pub speed: Speed,
 }
 
 /// Redraw period.
@@ -86,13 +85,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             ),
         ));
     }
-    if !(args.speed.is_finite() && args.speed >= 0.0) {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!("--speed must be a number >= 0, not {}", args.speed),
-        ));
-    }
-    let db = input::load_dbcs(&args.dbc)?;
+    let db = input::load_dbcs(&args.dbc.dbc)?;
     let config = MonitorConfig {
         timing: BusTiming {
             bitrate: args.bitrate,
@@ -120,11 +113,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         )?))),
         None => None,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")
-        .code(exit::BUS_IO)?;
+    let runtime = super::common::runtime()?;
     runtime.block_on(run_async(args.speed, sources, monitor, record))
 }
 
@@ -172,15 +161,15 @@ impl Drop for TerminalGuard {
 }
 
 async fn run_async(
-    speed: f64,
+    speed: Speed,
     sources: Vec<Source>,
     mut monitor: Monitor,
     mut record: Option<candump::Writer<BufWriter<File>>>,
 ) -> Result<u8, CliError> {
-    let pacing = if speed > 0.0 {
-        Pacing::RealTime { speed }
-    } else {
-        Pacing::Unpaced
+    let pacing = speed.pacing();
+    let speed = match speed {
+        Speed::Factor(f) => f,
+        Speed::Max => 0.0,
     };
     let live = sources.iter().any(|s| matches!(s, Source::Interface(_)));
     let buses: Vec<AnyBus> = source::open_all(&sources, &[], pacing)?;

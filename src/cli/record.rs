@@ -5,12 +5,11 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use canrelearn::bus::Filter;
 use canrelearn::log::candump::{Precision, Record, WriteOptions, format_record};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use super::dump::{deadline_after, parse_filter, runtime, seconds, sleep_until};
+use super::common::{FilterArgs, deadline_after, parse_seconds, runtime, sleep_until};
 use super::signals::{self, Interrupts};
 use super::source::{self, Source};
 use super::{CliError, exit, files, out};
@@ -42,11 +41,11 @@ pub struct Args {
 
     /// Stop after this many seconds.
     #[arg(long, value_name = "S")]
-    pub duration: Option<f64>,
+    #[arg(value_parser = parse_seconds, allow_negative_numbers = true)]
+    pub duration: Option<std::time::Duration>,
 
-    /// Only frames matching ID[:MASK] (kernel filters, candump syntax); repeat for several.
-    #[arg(long = "filter", value_name = "ID[:MASK]", value_parser = parse_filter)]
-    pub filters: Vec<Filter>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 
     /// Nine-digit (nanosecond) timestamps instead of candump's six.
     #[arg(long)]
@@ -104,10 +103,7 @@ impl Sink {
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    let limit = args
-        .duration
-        .map(|d| seconds(d, "--duration"))
-        .transpose()?;
+    let limit = args.duration;
     let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
     // candump pads interface names to the longest one it records.
     let width = if sources.len() > 1 {
@@ -143,7 +139,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let all_logs = inputs.len() == sources.len();
     let rt = runtime()?;
     rt.block_on(async {
-        let buses = source::open_all(&sources, &args.filters, canrelearn::bus::Pacing::Unpaced)?;
+        let buses = source::open_all(
+            &sources,
+            &args.filter.filters,
+            canrelearn::bus::Pacing::Unpaced,
+        )?;
         let mut progress = source::Progress::new(buses.len());
         let mut sink = Sink::open(&args.output, args.force, &inputs)?;
         let (mut rx, stats) = source::merge_with_stats(buses, source::MERGE_CAPACITY);

@@ -15,7 +15,7 @@ use canrelearn::replay::{LatenessStats, PlanConfig, Planner};
 use canrelearn::time::Timestamp;
 
 use super::capture::{self, BadLines};
-use super::dump::{parse_filter, runtime, seconds};
+use super::common::{FilterArgs, Speed, parse_seconds, parse_speed, runtime};
 use super::signals::{self, Interrupts};
 use super::source;
 use super::{CliError, WithCode, consent, exit, out};
@@ -44,25 +44,25 @@ pub struct Args {
     #[arg(long, value_name = "TXIF=LOGIF", value_parser = parse_map)]
     pub map: Vec<(String, String)>,
 
-    /// Playback speed factor (2 = twice as fast).
-    #[arg(long, value_name = "F", default_value_t = 1.0)]
-    pub speed: f64,
+    /// How fast the log plays against its own times: a factor (1 = as recorded, 2 = twice as
+    /// fast) or `max` (back to back, like --ignore-timestamps).
+    #[arg(long, value_name = "F|max", default_value = "1", value_parser = parse_speed)]
+    pub speed: Speed,
 
     /// Play the log this many times, or `inf` (also from stdin).
     #[arg(long = "loop", value_name = "N|inf", default_value = "1", value_parser = parse_loops)]
     pub loops: Loops,
 
     /// Skip pauses longer than S seconds in the log (the next frame follows at once).
-    #[arg(long, value_name = "S")]
-    pub skip_gaps: Option<f64>,
+    #[arg(long, value_name = "S", value_parser = parse_seconds, allow_negative_numbers = true)]
+    pub skip_gaps: Option<std::time::Duration>,
 
     /// Send frames back to back, ignoring the log's timestamps.
     #[arg(long)]
     pub ignore_timestamps: bool,
 
-    /// Only frames matching ID[:MASK] (candump syntax); repeat for several.
-    #[arg(long = "filter", value_name = "ID[:MASK]", value_parser = parse_filter)]
-    pub filters: Vec<Filter>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 
     /// Print every frame that would be sent, with its planned time, and send nothing.
     #[arg(long)]
@@ -353,12 +353,12 @@ fn read_ahead(
 
 pub fn run(args: Args) -> Result<u8, CliError> {
     let config = PlanConfig {
-        speed: args.speed,
-        skip_gaps: args
-            .skip_gaps
-            .map(|s| seconds(s, "--skip-gaps"))
-            .transpose()?,
-        ignore_timestamps: args.ignore_timestamps,
+        speed: match args.speed {
+            Speed::Factor(f) => f,
+            Speed::Max => 1.0,
+        },
+        skip_gaps: args.skip_gaps,
+        ignore_timestamps: args.ignore_timestamps || args.speed == Speed::Max,
     };
     let mut planner = Planner::new(config).code(exit::USAGE)?;
     let stdin = args.log == Path::new("-");
@@ -432,7 +432,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         // the log between loops never delays a due frame); the clock starts with the first
         // frame in hand.
         let (feed_tx, mut feed) = tokio::sync::mpsc::channel::<Feed>(16);
-        let filters = args.filters.clone();
+        let filters = args.filter.filters.clone();
         let loops = args.loops;
         let reader = std::thread::spawn(move || read_ahead(frames, route, filters, loops, feed_tx));
         let mut lateness = LatenessStats::new();
@@ -659,7 +659,7 @@ fn dry_run(args: &Args, frames: &mut Frames, planner: &mut Planner) -> Result<u8
                 }
             })
         },
-        &args.filters,
+        &args.filter.filters,
         loops,
         |step| {
             let (ts, target, frame) = match step {

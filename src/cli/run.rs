@@ -115,9 +115,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
-    /// DBC files for the preconditions' signals and verify_node (default: the bundled J11 DBC).
-    #[arg(long, value_name = "FILE")]
-    pub dbc: Vec<PathBuf>,
+    #[command(flatten)]
+    pub dbc: super::common::DbcArgs,
 
     /// Show keep-alives and every CAN frame, not only the requests and answers.
     #[arg(long)]
@@ -135,7 +134,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     for spec in &args.ids {
         override_ids(&mut script, spec)?;
     }
-    let db = input::load_dbcs(&args.dbc)?;
+    let db = input::load_dbcs(&args.dbc.dbc)?;
     let mut values = std::collections::BTreeMap::new();
     for s in &args.set {
         let (k, v) = s
@@ -195,7 +194,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         (None, false) => "can0",
     });
 
-    let rt = super::dump::runtime()?;
+    let rt = super::common::runtime()?;
     rt.block_on(drive(args, tester, car, script_name, iface))
 }
 
@@ -261,7 +260,7 @@ async fn drive(
     // script and the DBCs always; a default transcript name is never reused.
     let inputs: Vec<&Path> = std::iter::once(Path::new(&args.script))
         .filter(|p| p.exists())
-        .chain(args.dbc.iter().map(PathBuf::as_path))
+        .chain(args.dbc.dbc.iter().map(PathBuf::as_path))
         .collect();
     let transcript_file = match (
         &args.transcript,

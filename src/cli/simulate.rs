@@ -65,7 +65,7 @@ pub struct Args {
     pub list_faults: bool,
 
     /// Stop after this many seconds (default: run until Ctrl-C).
-    #[arg(long, value_name = "S", value_parser = parse_duration)]
+    #[arg(long, value_name = "S", value_parser = super::common::parse_seconds)]
     pub duration: Option<Duration>,
 
     /// Print no events.
@@ -76,13 +76,6 @@ pub struct Args {
     /// modules would impersonate its own: only for a bench with no car attached.
     #[arg(long)]
     pub yes: bool,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    super::dump::seconds(v, "the duration").map_err(|e| format!("{:#}", e.error))
 }
 
 /// The profile and the name it goes by.
@@ -138,11 +131,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         ),
         args.yes,
     )?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .code(exit::BUS_IO)?;
+    let rt = super::common::runtime()?;
     rt.block_on(async {
         let mut bus = SocketCanBus::open(&iface, &SocketCanOptions::default())
             .with_context(|| format!("cannot open CAN interface {iface}"))

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -17,7 +16,7 @@ use canrelearn::watch::{
 };
 
 use super::capture::{self, BadLines};
-use super::dump::{runtime, seconds, sleep_until};
+use super::common::{DbcArgs, parse_seconds, runtime, sleep_until};
 use super::signals::{self, Interrupts};
 use super::source::{self, Source};
 use super::{CliError, WithCode, exit, input, out};
@@ -38,9 +37,8 @@ pub struct Args {
     #[arg(value_name = "SOURCE", required = true)]
     pub sources: Vec<String>,
 
-    /// DBC file with the expectations (repeat for several); default: the bundled J11 DBC.
-    #[arg(long = "dbc", value_name = "FILE")]
-    pub dbc: Vec<PathBuf>,
+    #[command(flatten)]
+    pub dbc: DbcArgs,
 
     /// Only watch these nodes (repeat for several); default: every node that sends a
     /// message with a cycle time.
@@ -56,7 +54,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = WatchFormat::Text)]
     pub format: WatchFormat,
 
-    /// Exit with code 3 when a loss was seen.
+    /// Exit with code 3 when a loss was seen, 6 when nothing could be judged (the arming
+    /// condition never held, or a node was neither seen nor past its first timeout).
     #[arg(long)]
     pub fail_on_loss: bool,
 
@@ -65,12 +64,12 @@ pub struct Args {
     pub timeout_factor: f64,
 
     /// Shortest timeout in seconds.
-    #[arg(long, value_name = "S", default_value_t = 2.0)]
-    pub min_timeout: f64,
+    #[arg(long, value_name = "S", default_value = "2", value_parser = parse_seconds, allow_negative_numbers = true)]
+    pub min_timeout: Duration,
 
     /// Grace period in seconds after arming before a never-seen message counts.
-    #[arg(long, value_name = "S", default_value_t = 2.0)]
-    pub grace: f64,
+    #[arg(long, value_name = "S", default_value = "2", value_parser = parse_seconds, allow_negative_numbers = true)]
+    pub grace: Duration,
 
     /// Arm only while this signal condition holds, e.g. `BODY_STATUS.IGNITION_STATE=3`
     /// (operators = != >= <= > <); overrides the DBC's CanrelearnWatchArm.
@@ -394,7 +393,7 @@ fn expectations(db: &Database, args: &Args) -> Result<Vec<Expectation>, CliError
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    let db = input::load_dbcs(&args.dbc)?;
+    let db = input::load_dbcs(&args.dbc.dbc)?;
     if !(args.timeout_factor.is_finite() && args.timeout_factor > 0.0) {
         return Err(CliError::new(
             exit::USAGE,
@@ -419,8 +418,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     };
     let config = WatchConfig {
         timeout_factor: args.timeout_factor,
-        min_timeout: seconds(args.min_timeout, "--min-timeout")?,
-        grace: seconds(args.grace, "--grace")?,
+        min_timeout: args.min_timeout,
+        grace: args.grace,
         start_armed: arm.is_none(),
     };
     let watch = ArmedWatch::new(config, expectations(&db, &args)?, arm, &db).code(exit::USAGE)?;
