@@ -622,3 +622,36 @@ fn sigterm_sighup_and_sigint_abort_through_cleanup_with_report_and_transcript() 
         );
     }
 }
+
+/// Provenance that holds up: the report carries each step's provenance, and the run marks
+/// placeholder steps as it reaches them.
+#[test]
+fn report_and_screen_carry_each_steps_provenance() {
+    let (code, out, err) = run(&["audio-unit-registration", "--dry-run", "--report", "-"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let steps = v["steps"].as_array().unwrap();
+    assert!(!steps.is_empty());
+    for s in steps {
+        let p = s["provenance"].as_str().unwrap_or_else(|| panic!("{s}"));
+        assert!(p == "fact" || p == "placeholder", "{s}");
+    }
+    let start = steps
+        .iter()
+        .find(|s| s["id"] == "start-registration")
+        .unwrap();
+    assert_eq!(start["provenance"], "placeholder");
+    let line = err
+        .lines()
+        .find(|l| l.contains("would send [start-registration]"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("[U] placeholder bytes"), "{line}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("would send [open-session]"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        !line.contains("[U]"),
+        "a verified step is not marked: {line}"
+    );
+}

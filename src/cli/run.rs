@@ -1,6 +1,5 @@
 //! `canrelearn run`: a procedure script on a CAN interface, with the operator at the terminal.
 
-use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,17 +10,15 @@ use canrelearn::bus::{Clock, SocketCanBus, SocketCanOptions, SystemClock, TokioC
 use canrelearn::diag::format_hex;
 use canrelearn::drive::procedure::{self as driver, CLEANUP_LIMIT, Notice};
 use canrelearn::drive::sim as sim_driver;
-use canrelearn::frame::{Frame, Id};
-use canrelearn::log::candump::{self, Direction, Precision, Record};
-use canrelearn::procedure::runner::{
-    EventKind, Report, RunOptions, RunOutcome, Runner, StepResult,
-};
+use canrelearn::frame::Id;
+use canrelearn::procedure::report::{RunContext, RunReport};
+use canrelearn::procedure::runner::{EventKind, RunOptions, RunOutcome, Runner};
 use canrelearn::procedure::script::{Provenance, Script};
 use canrelearn::procedure::tester::{Question, Tester, TesterEvent};
+use canrelearn::procedure::transcript::Transcript;
 use canrelearn::sim::vehicle::Vehicle;
 use canrelearn::time::{Timestamp, UtcTime};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Value, json};
 use std::ops::ControlFlow;
 use tokio::sync::mpsc;
 
@@ -210,6 +207,12 @@ async fn drive(
     let script = tester.runner().script().clone();
     let report_to_stdout = args.report.as_deref() == Some(Path::new("-"));
     let mut screen = Screen::new(args.frames, args.dry_run, started, report_to_stdout);
+    screen.placeholders = script
+        .steps
+        .iter()
+        .filter(|s| s.provenance == Provenance::Placeholder)
+        .map(|s| s.id.clone())
+        .collect();
     screen.line(&intro(
         &script,
         &script_name,
@@ -302,11 +305,7 @@ async fn drive(
     };
     let mut transcript = match transcript_file {
         Some((f, p)) => {
-            let mut t = Transcript {
-                out: candump::Writer::new(BufWriter::new(f)),
-                error: None,
-                all: args.transcript_all,
-            };
+            let mut t = Transcript::new(BufWriter::new(f));
             t.comment(&format!(
                 "canrelearn {} run {} ({}) on {}, started {}",
                 env!("CARGO_PKG_VERSION"),
@@ -375,7 +374,7 @@ async fn drive(
                     }
                     if let Some(t) = &mut transcript
                         && (*s
-                            || t.all
+                            || args.transcript_all
                             || frame
                                 .id()
                                 .is_some_and(|id| tester_ids_contains(&script, id)))
@@ -452,8 +451,7 @@ async fn drive(
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default()
         ));
-        let r = t.out.flush();
-        transcript_error = t.error.or(r.err()).map(|e| {
+        transcript_error = t.finish().err().map(|e| {
             anyhow!(
                 "the transcript {} is incomplete: {e}",
                 transcript_path
@@ -466,15 +464,19 @@ async fn drive(
     let mut report_json_text = None;
     let mut report_error = None;
     if args.report.is_some() {
-        let v = report_json(
+        let transcript_name = transcript_path.as_deref().map(|p| p.display().to_string());
+        let text = RunReport::new(
             &report,
-            &script_name,
-            &iface,
-            transcript_path.as_deref(),
-            sent,
-            received,
-        );
-        let text = serde_json::to_string_pretty(&v).map_err(io::Error::other)? + "\n";
+            &script,
+            RunContext {
+                script_name: &script_name,
+                interface: &iface,
+                transcript: transcript_name.as_deref(),
+                frames_sent: sent,
+                frames_received: received,
+            },
+        )
+        .to_json();
         match (report_file, &args.report) {
             (Some(mut f), Some(path)) => {
                 if let Err(e) = f.write_all(text.as_bytes()).and_then(|()| f.flush()) {
@@ -613,45 +615,6 @@ fn intro(script: &Script, name: &str, iface: &str, dry_run: bool, yes: bool) -> 
     s
 }
 
-/// The candump-format transcript. A write error is kept and reported at the end (the run is
-/// not disturbed: cleanup matters more than the file).
-struct Transcript {
-    out: candump::Writer<BufWriter<File>>,
-    error: Option<io::Error>,
-    all: bool,
-}
-
-impl Transcript {
-    fn frame(&mut self, at: Timestamp, iface: &str, frame: &Frame, sent: bool) {
-        let r = Record {
-            timestamp: at,
-            precision: Precision::Micros,
-            interface: iface,
-            frame: *frame,
-            direction: Some(if sent { Direction::Tx } else { Direction::Rx }),
-        };
-        let r = self.out.write_record(&r);
-        self.keep(r);
-    }
-
-    fn comment(&mut self, text: &str) {
-        for l in text.lines() {
-            let r = self.out.write_other(&format!("# {l}"));
-            self.keep(r);
-        }
-        let r = self.out.flush();
-        self.keep(r);
-    }
-
-    fn keep(&mut self, r: io::Result<()>) {
-        if let Err(e) = r
-            && self.error.is_none()
-        {
-            self.error = Some(e);
-        }
-    }
-}
-
 /// What the operator sees: steps, requests and answers, questions, a progress bar while a
 /// step polls (on a terminal; lines otherwise).
 struct Screen {
@@ -665,6 +628,8 @@ struct Screen {
     last_progress_line: Option<Timestamp>,
     /// A poll step is repeating: its requests and answers are summarised by the progress.
     polling: bool,
+    /// The ids of the steps whose bytes are placeholders, marked as they start.
+    placeholders: Vec<String>,
 }
 
 impl Screen {
@@ -682,6 +647,7 @@ impl Screen {
             },
             last_progress_line: None,
             polling: false,
+            placeholders: Vec::new(),
         }
     }
 
@@ -749,15 +715,17 @@ impl Screen {
                     frames,
                     writes,
                 } => {
-                    let mut s = format!(
-                        "   would send [{step}] {module} {}{}",
-                        format_hex(pdu),
-                        if *writes {
-                            "   (writes: asks for confirmation first)"
-                        } else {
-                            ""
-                        }
-                    );
+                    let mut notes = Vec::new();
+                    if *writes {
+                        notes.push("writes: asks for confirmation first");
+                    }
+                    if self.placeholders.contains(step) {
+                        notes.push("[U] placeholder bytes: not verified on a car");
+                    }
+                    let mut s = format!("   would send [{step}] {module} {}", format_hex(pdu));
+                    for n in notes {
+                        s += &format!("   ({n})");
+                    }
                     for f in frames {
                         s += &format!("\n      {iface}  {f}");
                     }
@@ -809,6 +777,15 @@ impl Screen {
                     self.last_progress_line = None;
                     self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind));
                 }
+                // A step whose bytes are not verified says so as it starts.
+                EventKind::StepStarted { id, .. } if self.placeholders.contains(id) => {
+                    let mark = "   [U] placeholder bytes: not verified on a car";
+                    if self.dry_run {
+                        self.line(&format!("   {}{mark}", e.kind));
+                    } else {
+                        self.line(&format!("{:9.3}  {}{mark}", self.rel(e.at), e.kind));
+                    }
+                }
                 _ if self.dry_run => self.line(&format!("   {}", e.kind)),
                 _ => self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind)),
             },
@@ -857,68 +834,6 @@ impl Screen {
             Notice::BusError(e) => self.line(&format!("!! bus: {e}")),
         }
     }
-}
-
-fn report_json(
-    r: &Report,
-    script: &str,
-    iface: &str,
-    transcript: Option<&Path>,
-    sent: u64,
-    received: u64,
-) -> Value {
-    let rel =
-        |t: Option<Timestamp>| t.map(|t| t.saturating_duration_since(r.started).as_secs_f64());
-    let steps: Vec<Value> = r
-        .steps
-        .iter()
-        .map(|s| {
-            let (result, reason) = match &s.result {
-                StepResult::Passed => ("passed", None),
-                StepResult::Failed(x) => ("failed", Some(x.as_str())),
-                StepResult::Aborted(x) => ("aborted", Some(x.as_str())),
-                StepResult::NotRun => ("not_run", None),
-            };
-            json!({
-                "id": s.id,
-                "title": s.title,
-                "kind": s.kind,
-                "result": result,
-                "reason": reason,
-                "started_s": rel(s.started),
-                "ended_s": rel(s.ended),
-                "duration_s": match (s.started, s.ended) {
-                    (Some(a), Some(b)) => Some(b.saturating_duration_since(a).as_secs_f64()),
-                    _ => None,
-                },
-                "detail": s.detail,
-            })
-        })
-        .collect();
-    let params: serde_json::Map<String, Value> = r
-        .parameters
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    json!({
-        "procedure": r.procedure,
-        "script": script,
-        "interface": iface,
-        "outcome": r.outcome.to_string(),
-        "reason": r.reason,
-        "failed_step": r.failed_step,
-        "dry_run": r.dry_run,
-        "started": utc_iso(r.started),
-        "started_unix_s": r.started.as_secs_f64(),
-        "duration_s": r.ended.saturating_duration_since(r.started).as_secs_f64(),
-        "parameters": params,
-        "steps": steps,
-        "cleanup": r.cleanup,
-        "frames_sent": sent,
-        "frames_received": received,
-        "transcript": transcript.map(|p| p.display().to_string()),
-        "tool": format!("canrelearn {}", env!("CARGO_PKG_VERSION")),
-    })
 }
 
 /// `2026-11-21T19:40:05Z`.

@@ -12,10 +12,12 @@
 
 pub mod capture;
 pub mod harness;
+pub mod report;
 pub mod review;
 pub mod runner;
 pub mod script;
 pub mod tester;
+pub mod transcript;
 pub mod verify;
 
 pub use runner::{
