@@ -313,3 +313,178 @@ fn dbc_check_reports_errors_with_positions_and_exit_codes() {
     );
     assert_eq!(o.status.code(), Some(2), "{text}");
 }
+
+/// A DBC with both kinds of frame cantools refuses: a 2-byte message whose signals reach
+/// bit 48 (as in real-world vw_pq-style files) and a multiplexor value with no branch.
+const PARTIAL_DBC: &str = r#"VERSION ""
+NS_ :
+BS_:
+BU_: ECU
+BO_ 976 SHORT_DECL: 2 ECU
+ SG_ LOW : 0|8@1+ (1,0) [0|255] "" Vector__XXX
+ SG_ HIGH : 40|8@1+ (1,0) [0|255] "" Vector__XXX
+BO_ 1024 MUXED: 8 ECU
+ SG_ SEL M : 0|8@1+ (1,0) [0|255] "" Vector__XXX
+ SG_ ALWAYS : 8|8@1+ (1,0) [0|255] "" Vector__XXX
+ SG_ A m0 : 16|8@1+ (1,0) [0|255] "" Vector__XXX
+ SG_ B m1 : 16|16@1+ (1,0) [0|65535] "" Vector__XXX
+"#;
+
+const PARTIAL_LOG: &str = "(1.000000) can0 3D0#1122334455667788\n\
+(1.100000) can0 400#0005AA0000000000\n\
+(1.200000) can0 400#0205AA0000000000\n\
+(1.300000) can0 3D0#1122\n\
+(1.400000) can0 400#0105AABB00000000\n\
+(1.500000) can0 400#0305AA0000000000\n";
+
+fn partial_fixture(dir: &Path) -> (PathBuf, PathBuf) {
+    let dbc = dir.join("partial.dbc");
+    let log = dir.join("partial.log");
+    std::fs::write(&dbc, PARTIAL_DBC).unwrap();
+    std::fs::write(&log, PARTIAL_LOG).unwrap();
+    (dbc, log)
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("canrelearn-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn partial_decodes_are_marked_in_jsonl_and_warned_once_per_message() {
+    let dir = temp_dir("partial-jsonl");
+    let (dbc, log) = partial_fixture(&dir);
+    let o = run(&[
+        "decode",
+        "--dbc",
+        dbc.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let objects: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 6);
+    // Signals past the declared length: the rest stays, the frame says why.
+    let short = &objects[0];
+    assert_eq!(short["signals"], serde_json::json!({"LOW": 0x11}));
+    assert_eq!(short["partial"], Value::Bool(true));
+    let why = short["error"].as_str().unwrap();
+    assert!(
+        why.contains("HIGH") && why.contains("beyond the message's 2 bytes"),
+        "{why}"
+    );
+    // A multiplexor value that selects no branch.
+    let miss = &objects[2];
+    assert_eq!(
+        miss["signals"],
+        serde_json::json!({"SEL": 2, "ALWAYS": 5}),
+        "{miss}"
+    );
+    assert_eq!(miss["partial"], Value::Bool(true));
+    assert!(
+        miss["error"]
+            .as_str()
+            .unwrap()
+            .contains("multiplexor SEL = 2 selects no branch"),
+        "{miss}"
+    );
+    // Whole decodes carry no error, and the 2-byte frame of the 2-byte message is partial too.
+    for i in [1, 4] {
+        assert!(objects[i].get("error").is_none(), "{}", objects[i]);
+        assert!(objects[i].get("partial").is_none(), "{}", objects[i]);
+    }
+    assert_eq!(objects[3]["partial"], Value::Bool(true));
+    assert_eq!(objects[5]["partial"], Value::Bool(true));
+    // stderr: the layout error at load, then one warning per message, naming where.
+    let err = stderr(&o);
+    assert!(
+        err.contains("signal HIGH extends past its end") && err.contains("layout error"),
+        "{err}"
+    );
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("partly decoded"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{err}");
+    assert!(
+        warnings[0].contains("partial.log:1: SHORT_DECL (0x3D0)"),
+        "{err}"
+    );
+    assert!(
+        warnings[1].contains("partial.log:3: MUXED (0x400)"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn partial_decodes_are_marked_in_text_and_csv() {
+    let dir = temp_dir("partial-text");
+    let (dbc, log) = partial_fixture(&dir);
+    let text = run(&[
+        "decode",
+        "--dbc",
+        dbc.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    let lines: Vec<String> = stdout(&text).lines().map(str::to_string).collect();
+    assert!(
+        lines[0].ends_with(
+            "SHORT_DECL: LOW=17  PARTIAL (partly decoded: signal HIGH beyond the message's 2 bytes)"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[2].contains("PARTIAL (partly decoded: multiplexor SEL = 2 selects no branch)"));
+    assert!(!lines[1].contains("PARTIAL") && !lines[4].contains("PARTIAL"));
+    let csv = run(&[
+        "decode",
+        "--dbc",
+        dbc.to_str().unwrap(),
+        "--format",
+        "csv",
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(csv.status.code(), Some(0), "{}", stderr(&csv));
+    let rows: Vec<String> = stdout(&csv).lines().map(str::to_string).collect();
+    assert!(rows[0].ends_with(",label,error"), "{}", rows[0]);
+    let low = rows.iter().find(|r| r.contains(",LOW,")).unwrap();
+    assert!(
+        low.ends_with(",partly decoded: signal HIGH beyond the message's 2 bytes"),
+        "{low}"
+    );
+    let whole = rows.iter().find(|r| r.contains(",B,")).unwrap();
+    assert!(whole.ends_with(','), "{whole}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn an_input_of_only_malformed_lines_is_an_error_not_an_empty_success() {
+    let mut child = bin()
+        .args(["decode", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"(0.0) can0 3D0#0000\n(0.000000) can0 3D0#00G0\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no CAN frame in <stdin>: all 2 records are malformed"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+}

@@ -15,6 +15,7 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use canrelearn::dbc::{Database, Severity, check_database};
 use canrelearn::log::FrameReader;
 use canrelearn::output::pipeline::{self, Blocks, Feed, PipelineError, Sink};
 use canrelearn::output::{Format, Formatter};
@@ -104,6 +105,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         (loaded, first)
     });
     let (db, formatter) = loaded?;
+    warn_layout_errors(&db);
     let mut first = first;
     let jobs = usize::from(args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -153,7 +155,38 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     if signals::interrupted() {
         return Ok(signals::exit_code());
     }
+    if sink.frames() == 0 {
+        // Nothing decoded is never a success: say what the input held instead.
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow::anyhow!(
+                "no CAN frame in {}{}",
+                names(&logs),
+                match sink.bad() {
+                    0 => String::new(),
+                    1 => ": its only record is malformed (reported above)".to_string(),
+                    n => format!(": all {n} records are malformed (reported above)"),
+                }
+            ),
+        ));
+    }
     Ok(exit::OK)
+}
+
+/// The inputs, for a message: `a.log`, `a.log and b.log`, `3 logs`.
+fn names(logs: &[PathBuf]) -> String {
+    let name = |p: &PathBuf| {
+        if p == Path::new("-") {
+            "<stdin>".to_string()
+        } else {
+            p.display().to_string()
+        }
+    };
+    match logs {
+        [one] => name(one),
+        [a, b] => format!("{} and {}", name(a), name(b)),
+        many => format!("{} logs", many.len()),
+    }
 }
 
 /// An opened log: candump text for the block pipeline (read ahead or not), or any other
@@ -189,4 +222,31 @@ fn open(path: &Path) -> Result<Input, CliError> {
         )),
         _ => Input::Records(capture::reader(opened)),
     })
+}
+
+/// Says out loud what in the DBC's layout cannot decode as written (overlapping signals,
+/// signals past the message's length...): decoding goes on, each signal from its own bits,
+/// and frames of a message only partly decoded are marked; cantools refuses such frames.
+fn warn_layout_errors(db: &Database) {
+    const SHOWN: usize = 10;
+    let errors: Vec<_> = check_database(db)
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    for d in errors.iter().take(SHOWN) {
+        out::warn(format!("{d}"));
+    }
+    if !errors.is_empty() {
+        out::warn(format!(
+            "the DBC has {} layout error{}{}: frames of those messages decode as written, \
+             partial decodes are marked; `canrelearn dbc check` lists everything",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" },
+            if errors.len() > SHOWN {
+                " (the first 10 are shown above)"
+            } else {
+                ""
+            }
+        ));
+    }
 }

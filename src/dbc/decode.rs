@@ -142,6 +142,9 @@ pub struct MuxMiss {
 pub struct Decoded {
     signals: Vec<DecodedSignal>,
     misses: Vec<MuxMiss>,
+    /// Signals (and multiplexors) not decoded: they lie beyond the message's declared length
+    /// or the frame's payload.
+    beyond: Vec<u32>,
     stack: Vec<u32>,
 }
 
@@ -159,6 +162,55 @@ impl Decoded {
     pub fn mux_misses(&self) -> &[MuxMiss] {
         &self.misses
     }
+    /// Signals not decoded because they lie beyond the message's declared length (or the
+    /// payload): cantools rejects such a frame.
+    pub fn beyond_length(&self) -> &[u32] {
+        &self.beyond
+    }
+
+    /// Whether the frame was only partly decoded (a multiplexor selecting no branch, or
+    /// signals beyond the message's length), and why, as cantools' rejection would say it.
+    pub fn partial(&self, message: &Message) -> Option<String> {
+        let name = |i: usize| {
+            message
+                .signals()
+                .get(i)
+                .map_or_else(|| format!("#{i}"), |s| s.name().to_string())
+        };
+        let mut why = Vec::new();
+        for m in &self.misses {
+            let value = match m.value {
+                PhysicalValue::Int(i) => i.to_string(),
+                PhysicalValue::Float(f) => f.to_string(),
+            };
+            why.push(format!(
+                "multiplexor {} = {value} selects no branch",
+                name(m.multiplexor)
+            ));
+        }
+        if !self.beyond.is_empty() {
+            // A few names, then a count: a long list helps nobody on one line.
+            const NAMED: usize = 3;
+            let mut names: Vec<String> = self
+                .beyond
+                .iter()
+                .take(NAMED)
+                .map(|&i| name(i as usize))
+                .collect();
+            if self.beyond.len() > NAMED {
+                names.push(format!("{} more", self.beyond.len() - NAMED));
+            }
+            why.push(format!(
+                "signal{} {} beyond the message's {} byte{}",
+                if self.beyond.len() == 1 { "" } else { "s" },
+                names.join(", "),
+                message.size(),
+                if message.size() == 1 { "" } else { "s" }
+            ));
+        }
+        (!why.is_empty()).then(|| format!("partly decoded: {}", why.join("; ")))
+    }
+
     /// The decoded signal with this index, if decoded.
     pub fn get(&self, index: usize) -> Option<&DecodedSignal> {
         self.signals.iter().find(|s| s.index == index)
@@ -166,6 +218,7 @@ impl Decoded {
     fn clear(&mut self) {
         self.signals.clear();
         self.misses.clear();
+        self.beyond.clear();
         self.stack.clear();
     }
 }
@@ -519,7 +572,9 @@ impl Message {
                 needed,
             });
         }
-        let len = data.len().min(64);
+        // Only the message's declared length carries its signals (cantools reads no further);
+        // signals beyond it are reported, not decoded.
+        let len = data.len().min(needed).min(64);
         if self.word_path {
             self.walk(&Word::new(data), len, out);
         } else {
@@ -548,6 +603,7 @@ impl Message {
                     continue;
                 };
                 if usize::from(plan.extract.end_byte) > len {
+                    out.beyond.push(si);
                     continue;
                 }
                 let (raw, physical) = plan.decode(src);
@@ -565,6 +621,7 @@ impl Message {
                     continue;
                 };
                 if usize::from(plan.extract.end_byte) > len {
+                    out.beyond.push(sw.signal);
                     continue;
                 }
                 let (_, physical) = plan.decode(src);

@@ -7,7 +7,9 @@
 //! `{"timestamp": 1700000000.000211, "interface": "can0", "id": 1549, "extended": false,
 //! "message": "BODY_STATUS" | null, "signals": {"NAME": <physical number>}, "labels":
 //! {"NAME": "value-table text"}}`; a frame whose message is known but cannot be decoded has
-//! `"error": "<why>"` instead of `signals`/`labels`. Extra keys follow: `"data"` (hex), `"fd"`,
+//! `"error": "<why>"` instead of `signals`/`labels`; one only partly decoded (a multiplexor
+//! value selecting no branch, signals beyond the message's declared length) keeps what was
+//! decoded and adds `"error": "partly decoded: <why>", "partial": true`. Extra keys follow: `"data"` (hex), `"fd"`,
 //! `"remote"`, and for error frames `"id": null` with `"error_frame": {"classes": [...]}`.
 //! Numbers are integers for integer signals with integral scaling, else the shortest decimal
 //! that reads back as the same float (`null` for NaN or infinities).
@@ -392,6 +394,14 @@ fn text(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
             if let Some(c) = buf.get_mut(first_comma) {
                 *c = b':';
             }
+            if let Some(why) = signals.partial(m) {
+                if decoded.is_empty() {
+                    buf.push(b':');
+                }
+                buf.extend_from_slice(b"  PARTIAL (");
+                buf.extend_from_slice(why.as_bytes());
+                buf.push(b')');
+            }
         }
         Meaning::Error(m, e) => {
             buf.extend_from_slice(b"  ");
@@ -489,6 +499,13 @@ fn jsonl(buf: &mut Vec<u8>, line: &Line<'_>) {
                 push_json_str(buf, label);
             }
             buf.push(b'}');
+            // A partial decode: the signals that could be decoded stay, the frame says why
+            // the rest are missing (cantools rejects such a frame whole).
+            if let Some(why) = signals.partial(m) {
+                buf.extend_from_slice(b", \"error\": ");
+                push_json_str(buf, &why);
+                buf.extend_from_slice(b", \"partial\": true");
+            }
         }
         Meaning::Error(_, e) => {
             buf.extend_from_slice(b", \"error\": ");
@@ -593,6 +610,8 @@ fn push_hex_id(buf: &mut Vec<u8>, id: u32, extended: bool) {
 fn csv(buf: &mut Vec<u8>, line: &Line<'_>) {
     match &line.meaning {
         Meaning::Signals(m, _, signals) if !signals.signals().is_empty() => {
+            // A partial decode: every row says why (the error column).
+            let why = signals.partial(m);
             for s in signals.signals() {
                 let Some(sig) = m.signals().get(s.index) else {
                     continue;
@@ -607,8 +626,18 @@ fn csv(buf: &mut Vec<u8>, line: &Line<'_>) {
                 if let Some(label) = s.label(m) {
                     push_csv_field(buf, label);
                 }
-                buf.extend_from_slice(b",\n");
+                buf.push(b',');
+                if let Some(why) = &why {
+                    push_csv_field(buf, why);
+                }
+                buf.push(b'\n');
             }
+        }
+        Meaning::Signals(m, _, signals) if signals.partial(m).is_some() => {
+            csv_prefix(buf, line, m.name());
+            buf.extend_from_slice(b",,,,");
+            push_csv_field(buf, &signals.partial(m).unwrap_or_default());
+            buf.push(b'\n');
         }
         Meaning::Signals(m, _, _) | Meaning::Remote(m) => {
             csv_prefix(buf, line, m.name());

@@ -15,12 +15,12 @@
 //!
 //! No files, no printing: the caller gives a reader, a writer and a callback for warnings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, BufRead, Read, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use super::{Formatter, FrameDecoder, Line};
+use super::{Formatter, FrameDecoder, Line, Meaning};
 use crate::dbc::Database;
 use crate::log::candump::{self, DataFrameScan, Line as LogLine, ParseError, ParseErrorKind};
 use crate::log::{FrameReader, Item, Location, ReadError};
@@ -87,6 +87,10 @@ struct Done {
     out: Vec<u8>,
     len: usize,
     bad: Vec<ParseError>,
+    /// The first partial decode of each message in the block: its index and the warning.
+    partial: Vec<(usize, String)>,
+    /// Frames decoded.
+    frames: u64,
     data: Vec<u8>,
 }
 
@@ -115,8 +119,11 @@ impl Pool {
 pub struct Sink<'w, W: Write> {
     pub out: W,
     bad: u64,
+    frames: u64,
     strict: bool,
     warn: &'w mut dyn FnMut(String),
+    /// Messages already warned of as partly decoded (once per message).
+    partial_warned: HashSet<usize>,
 }
 
 impl<'w, W: Write> Sink<'w, W> {
@@ -125,9 +132,16 @@ impl<'w, W: Write> Sink<'w, W> {
         Sink {
             out,
             bad: 0,
+            frames: 0,
             strict,
             warn,
+            partial_warned: HashSet::new(),
         }
+    }
+
+    /// Frames decoded so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
     }
 
     /// Malformed records reported so far.
@@ -146,6 +160,14 @@ impl<'w, W: Write> Sink<'w, W> {
             (self.warn)(format!("{e} (skipped)"));
         }
         Ok(())
+    }
+
+    /// Warns of a message's first partly decoded frame (each such frame is marked in the
+    /// output; the warning comes once per message).
+    fn partial(&mut self, message: usize, warning: String) {
+        if self.partial_warned.insert(message) {
+            (self.warn)(warning);
+        }
     }
 
     /// The closing count of malformed records.
@@ -170,6 +192,10 @@ impl<'w, W: Write> Sink<'w, W> {
             .write_all(done.out.get(..done.len).unwrap_or(&done.out))
             .map_err(PipelineError::Write)?;
         pool.put(done.data, done.out);
+        self.frames += done.frames;
+        for (message, warning) in done.partial {
+            self.partial(message, warning);
+        }
         for e in done.bad {
             self.malformed(ReadError::Candump(e))?;
         }
@@ -474,6 +500,8 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
         out.reserve(block.data.len() * 3);
     }
     let mut bad = Vec::new();
+    let mut partial = Vec::new();
+    let mut frames = 0u64;
     let fast = job.formatter.fast_text();
     let mut scratch = Vec::new();
     let data = &block.data[..];
@@ -490,6 +518,7 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
             && len <= candump::MAX_LINE_LEN
             && fast.line(job.db, text, len, &scan, &mut out, &mut pos)
         {
+            frames += 1;
             at += len + 1;
             this += 1;
             continue;
@@ -514,10 +543,17 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
             && let Some(scan) = candump::scan_data_frame(content)
             && fast.line(job.db, raw, raw.len(), &scan, &mut out, &mut pos)
         {
+            frames += 1;
         } else {
             match candump::parse_line(content) {
                 Ok(LogLine::Record(rec)) => {
+                    frames += 1;
                     let meaning = decoder.decode(&rec.frame);
+                    if let Some(w) =
+                        partial_warning(&meaning, &partial, || format!("{}:{this}", job.source))
+                    {
+                        partial.push(w);
+                    }
                     let line = Line {
                         raw: Some(raw),
                         timestamp: rec.timestamp,
@@ -559,8 +595,35 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
         out,
         len: pos,
         bad,
+        partial,
+        frames,
         data: block.data,
     }
+}
+
+/// The warning for a frame only partly decoded, unless its message is already in `seen`:
+/// the message's index and a line naming where (`place`), the message and why.
+fn partial_warning(
+    meaning: &Meaning<'_>,
+    seen: &[(usize, String)],
+    place: impl FnOnce() -> String,
+) -> Option<(usize, String)> {
+    let Meaning::Signals(m, index, decoded) = meaning else {
+        return None;
+    };
+    if seen.iter().any(|(i, _)| i == index) {
+        return None;
+    }
+    let why = decoded.partial(m)?;
+    Some((
+        *index,
+        format!(
+            "{}: {} (0x{}): {why} (warned once per message; each such frame is marked)",
+            place(),
+            m.name(),
+            m.id()
+        ),
+    ))
 }
 
 fn long_line_done(seq: u64, e: ParseError) -> Done {
@@ -569,6 +632,8 @@ fn long_line_done(seq: u64, e: ParseError) -> Done {
         out: Vec::new(),
         len: 0,
         bad: vec![e],
+        partial: Vec::new(),
+        frames: 0,
         data: Vec::new(),
     }
 }
@@ -725,13 +790,20 @@ pub fn decode_records<W: Write>(
     let mut decoder = FrameDecoder::new(db);
     let mut buf = Vec::with_capacity(BLOCK + 4096);
     let mut skipped: Vec<(String, u64)> = Vec::new();
+    let format = reader.format();
     let result = loop {
         if stop() {
             break Ok(());
         }
         match reader.read_item() {
             Ok(Some(Item::Record(r))) => {
+                sink.frames += 1;
                 let meaning = decoder.decode(&r.frame);
+                if let Some((message, warning)) = partial_warning(&meaning, &[], || {
+                    format!("{format} frame at {} s", r.timestamp)
+                }) {
+                    sink.partial(message, warning);
+                }
                 formatter.format(
                     &Line {
                         raw: None,
