@@ -1298,14 +1298,13 @@ impl<R: BufRead + Send> super::FrameReader for Reader<R> {
 }
 
 /// Whether `head` (the first bytes of a capture) looks like a candump log: its first line
-/// that is not blank starts with `(`, digits, `.`.
+/// that is not blank is a whole log record (`(SECS.FRAC) IFACE FRAME[ R|T]`), so that the
+/// timestamped screen output of `candump can0` (` (SECS.FRAC)  can0  123   [1]  11`) is not
+/// taken for a log.
 pub fn sniff(head: &[u8]) -> bool {
     let text = head.trim_ascii_start();
-    let Some(rest) = text.strip_prefix(b"(") else {
-        return false;
-    };
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    digits > 0 && rest.get(digits) == Some(&b'.')
+    let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
+    matches!(parse_line(first), Ok(Line::Record(_)))
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];

@@ -24,6 +24,8 @@
 //! free channel at its first appearance. Formats without channels name their single bus `can0`.
 
 pub mod candump;
+mod lines;
+pub mod screen;
 
 use core::fmt;
 use std::io;
@@ -135,16 +137,19 @@ impl fmt::Display for Location {
 pub enum Format {
     /// can-utils `candump -l` / `-L` log lines: `(1700000000.000000) can0 123#11`.
     Candump,
+    /// What `candump can0` prints: ` (1700000000.000000)  can0  123   [1]  11`.
+    CandumpScreen,
 }
 
 impl Format {
     /// Every format, in the order detection tries them.
-    pub const ALL: &'static [Format] = &[Format::Candump];
+    pub const ALL: &'static [Format] = &[Format::Candump, Format::CandumpScreen];
 
     /// The name used on the command line (`--from`, `--to`, `--format`).
     pub fn name(self) -> &'static str {
         match self {
             Format::Candump => "candump",
+            Format::CandumpScreen => "candump-screen",
         }
     }
 
@@ -157,6 +162,7 @@ impl Format {
     pub fn description(self) -> &'static str {
         match self {
             Format::Candump => "can-utils candump log (-l/-L)",
+            Format::CandumpScreen => "can-utils candump screen output (candump can0 > file)",
         }
     }
 }
@@ -200,6 +206,9 @@ pub enum FormatErrorKind {
     /// The input ended inside a record or object (a truncated file).
     #[error("the input ends inside a record ({0})")]
     Truncated(&'static str),
+    /// A malformed candump screen line.
+    #[error(transparent)]
+    CandumpScreen(screen::ErrorKind),
 }
 
 /// What can stop a reader, or a malformed record it hands out as [`Item::Bad`].
