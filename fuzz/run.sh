@@ -47,6 +47,9 @@ for target in $(cargo fuzz list); do
             screen_reader)
                 cp ../tests/data/candump-real/screen/*.txt "$corpus/"
                 ;;
+            csv_reader)
+                cp ../tests/data/formats/csv/*.csv "$corpus/"
+                ;;
             capture)
                 cp ../tests/data/capture/*.log ../tests/data/candump/*.log "$corpus/"
                 ;;

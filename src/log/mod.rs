@@ -24,6 +24,7 @@
 //! free channel at its first appearance. Formats without channels name their single bus `can0`.
 
 pub mod candump;
+pub mod csv;
 mod lines;
 pub mod screen;
 
@@ -139,17 +140,20 @@ pub enum Format {
     Candump,
     /// What `candump can0` prints: ` (1700000000.000000)  can0  123   [1]  11`.
     CandumpScreen,
+    /// python-can's CSV: `timestamp,arbitration_id,extended,remote,error,dlc,data`.
+    Csv,
 }
 
 impl Format {
     /// Every format, in the order detection tries them.
-    pub const ALL: &'static [Format] = &[Format::Candump, Format::CandumpScreen];
+    pub const ALL: &'static [Format] = &[Format::Candump, Format::CandumpScreen, Format::Csv];
 
     /// The name used on the command line (`--from`, `--to`, `--format`).
     pub fn name(self) -> &'static str {
         match self {
             Format::Candump => "candump",
             Format::CandumpScreen => "candump-screen",
+            Format::Csv => "csv",
         }
     }
 
@@ -163,6 +167,7 @@ impl Format {
         match self {
             Format::Candump => "can-utils candump log (-l/-L)",
             Format::CandumpScreen => "can-utils candump screen output (candump can0 > file)",
+            Format::Csv => "python-can CSV",
         }
     }
 }
@@ -209,6 +214,9 @@ pub enum FormatErrorKind {
     /// A malformed candump screen line.
     #[error(transparent)]
     CandumpScreen(screen::ErrorKind),
+    /// A malformed python-can CSV row.
+    #[error(transparent)]
+    Csv(csv::ErrorKind),
 }
 
 /// What can stop a reader, or a malformed record it hands out as [`Item::Bad`].
