@@ -47,8 +47,12 @@
 //! at the first relative timestamp and takes them as deltas when the times of one interface go
 //! backwards (one socket per interface delivers in order, so zero-based times never do) in at
 //! least a tenth of its consecutive frames; else zero-based ([`Reader::relative_time`] says
-//! which). Without `-x`, the screen format does not show BRS and ESI: CAN FD frames are read
-//! with only the FDF flag then. Direction is known only with `-x`.
+//! which).
+//!
+//! Frames: CAN FD frames (a two-digit length) always carry the FDF flag, and BRS and ESI only
+//! as `-x` shows them (without `-x` the screen does not say); `B`/`E` marks on a classic frame
+//! are ignored. Error frames of fewer than 8 bytes are padded with zeros, as can-utils reads
+//! them. Raw DLCs are seen only with `-8`, the direction only with `-x`.
 //!
 //! Items: frame lines are records; blank lines, the tab-indented error details and `DROPCOUNT:`
 //! lines are [`Item::Other`]; CAN XL frames are [`Item::Skipped`]; anything else is
