@@ -3,8 +3,9 @@
 #   fuzz/run.sh 300
 # Installs cargo-fuzz when it is missing. Only a stable toolchain is needed: RUSTC_BOOTSTRAP=1
 # lets it accept the -Z sanitizer flags cargo-fuzz passes. Corpora start from the candump
-# fixtures in tests/data/candump (and the scripts, the simulator profile and the capture
-# fixture for their loaders); crashes land in fuzz/artifacts/<target>/.
+# fixtures in tests/data/candump (the screen captures and CSV fixtures for their readers, the
+# scripts, the simulator profile and the capture fixture for their loaders); crashes land in
+# fuzz/artifacts/<target>/.
 set -euo pipefail
 
 secs="${1:-60}"
@@ -42,6 +43,12 @@ for target in $(cargo fuzz list); do
                 ;;
             profile_load)
                 cp ../scripts/simulator/*.toml "$corpus/"
+                ;;
+            screen_reader)
+                cp ../tests/data/candump-real/screen/*.txt "$corpus/"
+                ;;
+            csv_reader)
+                cp ../tests/data/formats/csv/*.csv "$corpus/"
                 ;;
             capture)
                 cp ../tests/data/capture/*.log ../tests/data/candump/*.log "$corpus/"

@@ -134,6 +134,12 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     if log::candump::sniff(head) {
         return Some(Format::Candump);
     }
+    if log::screen::sniff(head) {
+        return Some(Format::CandumpScreen);
+    }
+    if log::csv::sniff(head) {
+        return Some(Format::Csv);
+    }
     if log::asc::sniff(head) {
         return Some(Format::Asc);
     }
@@ -265,6 +271,10 @@ pub fn reader(opened: Opened) -> Box<dyn FrameReader> {
             Box::new(log::candump::Reader::new(opened.stream).with_source_name(name))
         }
         Format::Asc => Box::new(log::asc::Reader::new(opened.stream).with_source_name(name)),
+        Format::CandumpScreen => {
+            Box::new(log::screen::Reader::new(opened.stream).with_source_name(name))
+        }
+        Format::Csv => Box::new(log::csv::Reader::new(opened.stream).with_source_name(name)),
     }
 }
 
@@ -275,4 +285,61 @@ pub fn open_reader(
     stop: &dyn Fn() -> bool,
 ) -> Result<Box<dyn FrameReader>, OpenError> {
     Ok(reader(open(path, forced, stop)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every capture under tests/data, each written by a real peer or by us: recognised as
+    /// what it is (the formats' own sniffers must not claim each other's files).
+    #[test]
+    fn test_detect_every_fixture_as_its_format() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let mut pending = vec![root];
+        let mut seen = 0;
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let name = path.to_string_lossy().into_owned();
+                let want = match path.extension().and_then(|e| e.to_str()) {
+                    Some("asc") => Format::Asc,
+                    Some("csv") => Format::Csv,
+                    Some("txt")
+                        if name.contains("candump-real/screen")
+                            && !name.ends_with("versions.txt") =>
+                    {
+                        Format::CandumpScreen
+                    }
+                    // bad.log starts with a malformed line on purpose: still a candump log.
+                    Some("log") => Format::Candump,
+                    _ => continue,
+                };
+                let bytes = std::fs::read(&path).unwrap();
+                let head = bytes.get(..HEAD).unwrap_or(&bytes);
+                assert_eq!(detect(head), Some(want), "{name}");
+                seen += 1;
+            }
+        }
+        assert!(seen >= 40, "{seen} captures");
+    }
+
+    #[test]
+    fn test_detect_refuses_what_no_reader_reads() {
+        for head in [
+            &b"hello\n"[..],
+            b"",
+            b"\n\n",
+            b"{\"timestamp\": 1}\n",
+            b" (1700000000.000000)  can0  1FF   [1]  11 frames\n"
+                .get(..10)
+                .unwrap(),
+        ] {
+            assert_eq!(detect(head), None, "{:?}", String::from_utf8_lossy(head));
+        }
+    }
 }

@@ -1294,18 +1294,36 @@ impl<R: BufRead + Send> super::FrameReader for Reader<R> {
 }
 
 /// Whether `head` (the first bytes of a capture) looks like a candump log: its first line
-/// that is not blank, a `#` comment or a `DROPCOUNT` line starts with `(`, digits, `.`.
+/// that is not blank, a `#` comment or a `DROPCOUNT` line is a whole log record
+/// (`(SECS.FRAC) IFACE FRAME[ R|T]`), or at least looks like one: `(`, digits, `.`, `) `
+/// and a `#` (a malformed record, which the reader then reports with its line). The
+/// timestamped screen output of `candump can0` (` (SECS.FRAC)  can0  123   [1]  11`, two
+/// spaces after the time) is not taken for a log.
 pub fn sniff(head: &[u8]) -> bool {
     for line in head.split(|&b| b == b'\n') {
         let text = line.trim_ascii();
         if text.is_empty() || text.starts_with(b"#") || text.starts_with(b"DROPCOUNT") {
             continue;
         }
+        if matches!(parse_line(text), Ok(Line::Record(_))) {
+            return true;
+        }
         let Some(rest) = text.strip_prefix(b"(") else {
             return false;
         };
         let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        return digits > 0 && rest.get(digits) == Some(&b'.');
+        if digits == 0 || rest.get(digits) != Some(&b'.') {
+            return false;
+        }
+        // A log puts one space after the time, the screen output two.
+        let Some(close) = memchr::memchr(b')', rest) else {
+            return false;
+        };
+        return rest.get(close + 1) == Some(&b' ')
+            && rest
+                .get(close + 2)
+                .is_some_and(|b| !b.is_ascii_whitespace())
+            && rest.contains(&b'#');
     }
     false
 }

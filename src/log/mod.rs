@@ -25,6 +25,9 @@
 
 pub mod asc;
 pub mod candump;
+pub mod csv;
+mod lines;
+pub mod screen;
 
 use core::fmt;
 use std::io;
@@ -138,17 +141,28 @@ pub enum Format {
     Candump,
     /// Vector ASC (ASCII) logs: CANoe/CANalyzer, python-can, can-utils `log2asc`.
     Asc,
+    /// What `candump can0` prints: ` (1700000000.000000)  can0  123   [1]  11`.
+    CandumpScreen,
+    /// python-can's CSV: `timestamp,arbitration_id,extended,remote,error,dlc,data`.
+    Csv,
 }
 
 impl Format {
     /// Every format, in the order detection tries them.
-    pub const ALL: &'static [Format] = &[Format::Candump, Format::Asc];
+    pub const ALL: &'static [Format] = &[
+        Format::Candump,
+        Format::CandumpScreen,
+        Format::Csv,
+        Format::Asc,
+    ];
 
     /// The name used on the command line (`--from`, `--to`, `--format`).
     pub fn name(self) -> &'static str {
         match self {
             Format::Candump => "candump",
             Format::Asc => "asc",
+            Format::CandumpScreen => "candump-screen",
+            Format::Csv => "csv",
         }
     }
 
@@ -162,6 +176,8 @@ impl Format {
         match self {
             Format::Candump => "can-utils candump log (-l/-L)",
             Format::Asc => "Vector ASC log (CANoe/CANalyzer, python-can, log2asc)",
+            Format::CandumpScreen => "can-utils candump screen output (candump can0 > file)",
+            Format::Csv => "python-can CSV",
         }
     }
 }
@@ -208,6 +224,12 @@ pub enum FormatErrorKind {
     /// A bad line of a Vector ASC log.
     #[error(transparent)]
     Asc(asc::ErrorKind),
+    /// A malformed candump screen line.
+    #[error(transparent)]
+    CandumpScreen(screen::ErrorKind),
+    /// A malformed python-can CSV row.
+    #[error(transparent)]
+    Csv(csv::ErrorKind),
 }
 
 /// What can stop a reader, or a malformed record it hands out as [`Item::Bad`].
