@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 mod capture;
 mod common;
 mod consent;
+mod convert;
 mod dbc_cmd;
 mod decode;
 mod demo;
@@ -57,7 +58,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    #[command(about = "Decode candump logs with DBC files (offline, streaming)")]
+    #[command(about = "Decode captures (candump, ASC, CSV...) with DBC files (offline, streaming)")]
     Decode(decode::Args),
     #[command(about = "Inspect and check DBC files")]
     Dbc(dbc_cmd::Args),
@@ -65,6 +66,10 @@ enum Command {
     Dump(dump::Args),
     #[command(about = "Record CAN interfaces to a candump log")]
     Record(record::Args),
+    #[command(
+        about = "Convert a capture between formats (candump, ASC, CSV, ...), keeping what each can carry"
+    )]
+    Convert(convert::Args),
     #[command(about = "Replay a candump log onto CAN interfaces, on time")]
     Replay(replay::Args),
     #[command(
@@ -192,6 +197,7 @@ pub fn main() -> ExitCode {
         Command::Dbc(args) => dbc_cmd::run(args),
         Command::Dump(args) => dump::run(args),
         Command::Record(args) => record::run(args),
+        Command::Convert(args) => convert::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Simulate(args) => simulate::run(args),

@@ -1,21 +1,21 @@
-//! `canrelearn record`: capture interfaces to a `candump -L` log.
+//! `canrelearn record`: capture interfaces to a log (`candump -L` by default, or any writable
+//! format).
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use canrelearn::log::candump::{Precision, Record, WriteOptions, format_record};
-use flate2::Compression;
-use flate2::write::GzEncoder;
+use canrelearn::log::writers::{self, Options, Target};
+use canrelearn::log::{Format, FrameWriter, Precision, Record};
 
 use super::common::{FilterArgs, deadline_after, parse_seconds, runtime, sleep_until};
 use super::signals::{self, Interrupts};
 use super::source::{self, Source};
-use super::{CliError, exit, files, out};
+use super::{CliError, WithCode, exit, files, out};
 
-/// Record CAN interfaces to a log in the `candump -L` format (with interface names), readable
-/// by canplayer, candump-based tools and `canrelearn decode`/`replay`.
+/// Record CAN interfaces to a log: by default in the `candump -L` format (with interface
+/// names), readable by canplayer, candump-based tools and `canrelearn decode`/`replay`; or in
+/// any writable format (--format, or the output's extension: `.asc`, `.csv`...).
 ///
 /// The log is flushed every 100 ms and on Ctrl-C, SIGTERM, --count or --duration, so nothing
 /// received is lost. Kernel drops are reported on stderr as they happen and in the summary.
@@ -47,59 +47,56 @@ pub struct Args {
     #[command(flatten)]
     pub filter: FilterArgs,
 
-    /// Nine-digit (nanosecond) timestamps instead of candump's six.
+    /// Nine-digit (nanosecond) timestamps instead of candump's six (candump logs).
     #[arg(long)]
     pub nanoseconds: bool,
+
+    /// The log's format (default: from the output's extension: `.log` candump, `.asc`,
+    /// `.csv`...; candump for other names and standard output).
+    #[arg(long, value_name = "FORMAT", value_parser = super::convert::parse_format)]
+    pub format: Option<Format>,
 }
 
-/// Where the log goes.
-enum Sink {
-    Plain(BufWriter<Box<dyn Write>>),
-    Gzip(GzEncoder<BufWriter<File>>),
+/// Opens the output: standard output (candump unless --format), or a file in the format its
+/// extension (or --format) names, gzip-compressed when its name ends in `.gz`.
+fn open_output(
+    args: &Args,
+    options: &Options,
+    inputs: &[&Path],
+) -> Result<(Box<dyn FrameWriter + Send>, Format), CliError> {
+    if args.output == Path::new("-") {
+        let format = args.format.unwrap_or(Format::Candump);
+        let target = Target::Stream(Box::new(BufWriter::with_capacity(1 << 16, io::stdout())));
+        return Ok((
+            writers::writer(format, target, options).code(exit::USAGE)?,
+            format,
+        ));
+    }
+    let format = output_format(args)?;
+    let file = files::create(
+        &args.output,
+        "the output log",
+        args.force,
+        inputs.iter().copied(),
+    )?;
+    let file = BufWriter::with_capacity(1 << 16, file);
+    let target = if writers::is_gzip_path(&args.output) {
+        Target::gzip(Box::new(file))
+    } else {
+        Target::Seekable(Box::new(file))
+    };
+    Ok((
+        writers::writer(format, target, options).code(exit::USAGE)?,
+        format,
+    ))
 }
 
-impl Sink {
-    fn open(
-        path: &std::path::Path,
-        force: bool,
-        inputs: &[&std::path::Path],
-    ) -> Result<Sink, CliError> {
-        if path == std::path::Path::new("-") {
-            return Ok(Sink::Plain(BufWriter::new(Box::new(io::stdout()))));
-        }
-        let file = files::create(path, "the output log", force, inputs.iter().copied())?;
-        if path.extension().is_some_and(|e| e == "gz") {
-            Ok(Sink::Gzip(GzEncoder::new(
-                BufWriter::new(file),
-                Compression::default(),
-            )))
-        } else {
-            Ok(Sink::Plain(BufWriter::new(Box::new(file))))
-        }
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Sink::Plain(w) => w.write_all(bytes),
-            Sink::Gzip(w) => w.write_all(bytes),
-        }
-    }
-
-    /// Push everything written so far to the file (a gzip stream gets a sync point, so the
-    /// file is readable up to here even if the process is killed).
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Sink::Plain(w) => w.flush(),
-            Sink::Gzip(w) => w.flush(),
-        }
-    }
-
-    fn finish(self) -> io::Result<()> {
-        match self {
-            Sink::Plain(mut w) => w.flush(),
-            Sink::Gzip(w) => w.finish()?.flush(),
-        }
-    }
+/// The output format: --format, else the output's extension, else candump.
+fn output_format(args: &Args) -> Result<Format, CliError> {
+    Ok(args
+        .format
+        .or_else(|| writers::format_for_path(&args.output))
+        .unwrap_or(Format::Candump))
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
@@ -111,14 +108,14 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     } else {
         0
     };
-    let options = WriteOptions {
-        precision: Some(if args.nanoseconds {
-            Precision::Nanos
-        } else {
-            Precision::Micros
-        }),
+    let precision = if args.nanoseconds {
+        Precision::Nanos
+    } else {
+        Precision::Micros
+    };
+    let options = Options {
+        precision: Some(precision),
         interface_width: width,
-        ..WriteOptions::default()
     };
     let inputs: Vec<&std::path::Path> = sources
         .iter()
@@ -128,7 +125,14 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         })
         .collect();
     // The output is checked before anything is opened or read.
-    if args.output != std::path::Path::new("-") {
+    if args.output != Path::new("-") {
+        if let Err(e) = writers::writer(
+            output_format(&args)?,
+            Target::Stream(Box::new(io::sink())),
+            &options,
+        ) {
+            return Err(CliError::new(exit::USAGE, e));
+        }
         files::check(
             &args.output,
             "the output log",
@@ -145,14 +149,13 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             canrelearn::bus::Pacing::Unpaced,
         )?;
         let mut progress = source::Progress::new(buses.len());
-        let mut sink = Sink::open(&args.output, args.force, &inputs)?;
+        let (mut sink, format) = open_output(&args, &options, &inputs)?;
         let (mut rx, stats) = source::merge_with_stats(buses, source::MERGE_CAPACITY);
         let deadline = deadline_after(limit)?;
         let mut flush_tick = tokio::time::interval(Duration::from_millis(100));
         flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut interrupts = Interrupts::new();
         let mut interrupted = false;
-        let mut buf = Vec::with_capacity(1 << 16);
         let mut frames = 0u64;
         let mut dropped_seen = vec![0u64; stats.len()];
         let stop_at = sleep_until(deadline);
@@ -166,30 +169,20 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                     let Some(m) = m else { break };
                     let more = source::drain(&mut rx, m, &mut progress, |r| {
                         frames += 1;
-                        format_record(
-                            &mut buf,
-                            &Record {
-                                timestamp: r.timestamp,
-                                precision: options.precision.unwrap_or_default(),
-                                interface: &r.interface,
-                                frame: r.frame,
-                                direction: None,
-                            },
-                            &options,
-                        );
+                        sink.write_record(&Record {
+                            timestamp: r.timestamp,
+                            precision,
+                            interface: &r.interface,
+                            frame: r.frame,
+                            direction: None,
+                        })?;
                         Ok(args.count.is_none_or(|c| frames < c))
                     })?;
-                    if buf.len() >= 1 << 15 {
-                        sink.write(&buf)?;
-                        buf.clear();
-                    }
                     if !more {
                         break;
                     }
                 }
                 _ = flush_tick.tick() => {
-                    sink.write(&buf)?;
-                    buf.clear();
                     sink.flush()?;
                     for (s, seen) in stats.iter().zip(dropped_seen.iter_mut()) {
                         let now = s.get().dropped;
@@ -209,11 +202,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 _ = &mut stop_at => break,
             }
         }
-        sink.write(&buf)?;
         sink.finish()?;
+        super::convert::say_losses(sink.as_ref());
         let dropped: u64 = stats.iter().map(|s| s.get().dropped).sum();
         out::note(format!(
-            "recorded {frames} frame{} to {}; {dropped} dropped by the kernel",
+            "recorded {frames} frame{} to {} ({format}); {dropped} dropped by the kernel",
             if frames == 1 { "" } else { "s" },
             args.output.display()
         ));

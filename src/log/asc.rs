@@ -2256,6 +2256,10 @@ impl<W: Write> super::FrameWriter for Writer<W> {
     fn losses(&self) -> &[Loss] {
         self.losses.list()
     }
+
+    fn channel_map(&self) -> Option<&ChannelMap> {
+        Some(&self.channels)
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub mod candump;
 pub mod csv;
 mod lines;
 pub mod screen;
+pub mod writers;
 
 use core::fmt;
 use std::io;
@@ -178,6 +179,17 @@ impl Format {
             Format::Asc => "Vector ASC log (CANoe/CANalyzer, python-can, log2asc)",
             Format::CandumpScreen => "can-utils candump screen output (candump can0 > file)",
             Format::Csv => "python-can CSV",
+        }
+    }
+
+    /// The file name extensions that ask for this format when writing (lower case, without
+    /// the dot); empty for a format that is only read.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Format::Candump => &["log", "candump"],
+            Format::Asc => &["asc"],
+            Format::Csv => &["csv"],
+            Format::CandumpScreen => &[],
         }
     }
 }
@@ -352,6 +364,11 @@ pub trait FrameWriter {
     fn finish(&mut self) -> io::Result<()>;
     /// What the format could not carry so far.
     fn losses(&self) -> &[Loss];
+    /// For formats that number their buses: how interface names became channel numbers
+    /// (a name other than `can<K-1>` for channel K reads back under another name).
+    fn channel_map(&self) -> Option<&ChannelMap> {
+        None
+    }
 }
 
 /// The interface name of a 1-based bus channel: channel 1 is `can0` (0 and below name `can0`

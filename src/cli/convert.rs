@@ -1,0 +1,235 @@
+//! `canrelearn convert IN OUT`: a capture from any readable format to any writable one.
+
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use canrelearn::log::writers::{self, CopyError, Options, Target};
+use canrelearn::log::{Format, FrameWriter, channel_interface};
+
+use super::capture::{self, BadLines};
+use super::{CliError, WithCode, exit, files, out, signals};
+
+/// Convert a capture from one format to another, streaming (any size).
+///
+/// The input's format is recognised by its content (gzip-compressed or not); the output's comes
+/// from its extension (`.log` candump, `.asc`, `.csv`; `.gz` after it compresses) unless --to
+/// says. Nanosecond timestamps, directions, interface names (channel K of a numbered format is
+/// `can<K-1>`, and back), CAN FD flags and error frames are kept where the output format can
+/// carry them; what it cannot is said on stderr once, with a count, never dropped silently.
+///
+/// Malformed input records are reported with file and line and skipped (--strict stops at
+/// the first, exit 2). A damaged input (a truncated file) keeps everything before the damage
+/// in the output and exits 2; Ctrl-C finishes the output with what was read.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The capture to read (`-`: standard input).
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+
+    /// The file to write (`-`: standard output, with --to).
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+
+    /// The input's format, when recognising it by content is not wanted.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    pub from: Option<Format>,
+
+    /// The output's format (default: from OUT's extension).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    pub to: Option<Format>,
+
+    /// Overwrite OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Stop at the first malformed input record (exit 2) instead of reporting and skipping it.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// A format by its command-line name.
+pub fn parse_format(s: &str) -> Result<Format, String> {
+    Format::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown format {s:?}; the formats are {}",
+            Format::ALL
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    let stdout = args.output == Path::new("-");
+    let to = match args.to.or_else(|| writers::format_for_path(&args.output)) {
+        Some(f) => f,
+        None if stdout => {
+            return Err(CliError::new(
+                exit::USAGE,
+                anyhow!("writing to standard output: say which format with --to"),
+            ));
+        }
+        None => {
+            return Err(CliError::new(
+                exit::USAGE,
+                anyhow!(
+                    "{}: the extension names no format I write; say which with --to ({})",
+                    args.output.display(),
+                    writable_names()
+                ),
+            ));
+        }
+    };
+    let gzip = !stdout && writers::is_gzip_path(&args.output);
+    // Everything about the output is checked before the input is read.
+    if !stdout {
+        files::check(
+            &args.output,
+            "the output",
+            args.force,
+            [args.input.as_path()],
+        )?;
+    }
+    let mut reader = capture::open_reader(&args.input, args.from)?;
+    let from = reader.format();
+    let target = if stdout {
+        Target::Stream(Box::new(BufWriter::with_capacity(1 << 16, io::stdout())))
+    } else {
+        let file = files::create(
+            &args.output,
+            "the output",
+            args.force,
+            [args.input.as_path()],
+        )?;
+        let file = BufWriter::with_capacity(1 << 16, file);
+        if gzip {
+            Target::gzip(Box::new(file))
+        } else {
+            Target::Seekable(Box::new(file))
+        }
+    };
+    let mut writer = writers::writer(to, target, &Options::default()).code(exit::USAGE)?;
+    let mut bad = BadLines::new();
+    let copied = writers::copy(
+        reader.as_mut(),
+        writer.as_mut(),
+        args.strict,
+        0,
+        &signals::interrupted,
+        &mut |e| bad.report(e),
+    );
+    bad.finish();
+    let copied = match copied {
+        Ok(c) => c,
+        Err(CopyError::Read(e)) => {
+            say_losses(writer.as_ref());
+            return Err(capture::read_error(e));
+        }
+        Err(CopyError::Write(e)) => {
+            return Err(CliError::new(
+                exit::FAILURE,
+                anyhow!("cannot write {}: {e}", shown(&args.output)),
+            ));
+        }
+    };
+    for (what, n) in &copied.skipped {
+        out::warn(format!(
+            "{n} {what}{} in {} not converted (not CAN frames)",
+            if *n == 1 { "" } else { "s" },
+            shown(&args.input)
+        ));
+    }
+    say_losses(writer.as_ref());
+    if copied.stopped {
+        out::note(format!(
+            "interrupted: {} holds the {} frame{} read before",
+            shown(&args.output),
+            copied.records,
+            if copied.records == 1 { "" } else { "s" }
+        ));
+        return Ok(signals::exit_code());
+    }
+    if copied.records == 0 {
+        // The file holds at most a header: nothing to keep.
+        if !stdout {
+            let _ = std::fs::remove_file(&args.output);
+        }
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "no CAN frame in {} ({from}){}",
+                shown(&args.input),
+                if copied.bad > 0 {
+                    " but malformed records (reported above)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    out::note(format!(
+        "converted {} frame{} from {} ({from}) to {} ({to})",
+        copied.records,
+        if copied.records == 1 { "" } else { "s" },
+        shown(&args.input),
+        shown(&args.output),
+    ));
+    Ok(exit::OK)
+}
+
+/// What the output format could not carry, once each with its count, and interface names
+/// that became channel numbers under which they will not read back.
+pub fn say_losses(writer: &dyn FrameWriter) {
+    if let Some(map) = writer.channel_map() {
+        let renamed: Vec<String> = map
+            .assignments()
+            .iter()
+            .filter(|(name, channel)| *name != channel_interface(*channel))
+            .map(|(name, channel)| {
+                format!(
+                    "{name} as channel {channel} (reads back as {})",
+                    channel_interface(*channel)
+                )
+            })
+            .collect();
+        if !renamed.is_empty() {
+            out::warn(format!(
+                "the output numbers its buses: {}",
+                renamed.join(", ")
+            ));
+        }
+    }
+    for loss in writer.losses() {
+        out::warn(format!(
+            "{} record{} {} {}",
+            loss.count,
+            if loss.count == 1 { "" } else { "s" },
+            if loss.dropped {
+                "not written: the output format cannot carry"
+            } else {
+                "written without"
+            },
+            loss.what
+        ));
+    }
+}
+
+fn shown(path: &Path) -> String {
+    if path == Path::new("-") {
+        "<stdio>".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+fn writable_names() -> String {
+    Format::ALL
+        .iter()
+        .filter(|f| !f.extensions().is_empty())
+        .map(|f| format!("{} .{}", f.name(), f.extensions().join("/.")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

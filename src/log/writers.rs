@@ -1,0 +1,425 @@
+//! One way to get a [`FrameWriter`] for any writable [`Format`], and to copy a capture from
+//! any reader into it (`convert`, `record --format`).
+//!
+//! The caller opens the output (this module touches no files): a [`Target`] is either
+//! seekable (a file: formats whose header holds totals get them) or a plain stream (a pipe,
+//! standard output). A `.gz` target is compressed here ([`Target::gzip`]): its flush is a
+//! gzip sync point, so a reader sees every record flushed even if the process dies, and its
+//! trailer is written by [`FrameWriter::finish`], with any error reported.
+//!
+//! What a format cannot carry is counted by its writer ([`FrameWriter::losses`]): [`copy`]
+//! returns those counts, and the caller says them out loud.
+
+use std::io::{self, Seek, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use super::{Format, FrameReader, FrameWriter, Item, Loss, ReadError, Record, asc, candump, csv};
+
+/// A seekable output.
+pub trait WriteSeek: Write + Seek + Send {}
+impl<T: Write + Seek + Send> WriteSeek for T {}
+
+/// Where a writer writes.
+pub enum Target {
+    /// A file: formats with totals in their header rewrite it at the end.
+    Seekable(Box<dyn WriteSeek>),
+    /// A pipe or standard output: written front to back only.
+    Stream(Box<dyn Write + Send>),
+    /// Gzip-compressed, front to back.
+    Gzip(Box<dyn Write + Send>),
+}
+
+impl Target {
+    /// A gzip-compressed target over `inner`.
+    pub fn gzip(inner: Box<dyn Write + Send>) -> Target {
+        Target::Gzip(inner)
+    }
+}
+
+/// Options that some formats take (others ignore them).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// candump: the timestamp precision (`None` keeps each record's own).
+    pub precision: Option<super::Precision>,
+    /// candump: right-align interface names to this width (candump pads to its longest).
+    pub interface_width: usize,
+}
+
+/// A writer cannot be made for this format and target.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriterError {
+    /// The format is read only.
+    #[error("{format} ({description}) can be read but not written; {hint}", description = .format.description())]
+    ReadOnly { format: Format, hint: &'static str },
+    /// The format must seek back (to write its header or index) and the target cannot.
+    #[error(
+        "{format} files are written with seeks back to their header: give a file, not a pipe or a .gz name"
+    )]
+    NeedsSeek { format: Format },
+}
+
+/// The format a file name asks for, by its extension (a trailing `.gz` is looked through):
+/// `.log` candump, `.asc`, `.csv` (python-can), and the binary formats when their writers
+/// exist. `None` for anything else.
+pub fn format_for_path(path: &Path) -> Option<Format> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let ext = name.rsplit_once('.')?.1;
+    Format::ALL
+        .iter()
+        .copied()
+        .find(|f| f.extensions().contains(&ext))
+}
+
+/// Whether `path` asks for gzip compression (its name ends in `.gz`).
+pub fn is_gzip_path(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+}
+
+/// A writer of `format` into `target`.
+pub fn writer(
+    format: Format,
+    target: Target,
+    options: &Options,
+) -> Result<Box<dyn FrameWriter + Send>, WriterError> {
+    let candump_options = candump::WriteOptions {
+        precision: options.precision,
+        interface_width: options.interface_width,
+        ..candump::WriteOptions::default()
+    };
+    // Formats written front to back take any target.
+    let streamed = |w: Box<dyn Write + Send>| -> Result<Box<dyn FrameWriter + Send>, WriterError> {
+        Ok(match format {
+            Format::Candump => Box::new(candump::Writer::with_options(w, candump_options)),
+            Format::Asc => Box::new(asc::Writer::new(w)),
+            Format::Csv => Box::new(csv::Writer::new(w)),
+            Format::CandumpScreen => {
+                return Err(WriterError::ReadOnly {
+                    format,
+                    hint: "write a candump log (-l style, `.log`) instead: every tool reads it",
+                });
+            }
+        })
+    };
+    match target {
+        Target::Seekable(w) => streamed(Box::new(w)),
+        Target::Stream(w) => streamed(w),
+        Target::Gzip(w) => {
+            let encoder = Arc::new(Mutex::new(Some(GzEncoder::new(w, Compression::default()))));
+            let inner = streamed(Box::new(SharedGz(Arc::clone(&encoder))))?;
+            Ok(Box::new(Gzipped { inner, encoder }))
+        }
+    }
+}
+
+type Encoder = GzEncoder<Box<dyn Write + Send>>;
+
+/// The writer's handle on a gzip encoder shared with [`Gzipped`], which finishes it.
+struct SharedGz(Arc<Mutex<Option<Encoder>>>);
+
+impl SharedGz {
+    fn with<T>(&self, f: impl FnOnce(&mut Encoder) -> io::Result<T>) -> io::Result<T> {
+        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match guard.as_mut() {
+            Some(e) => f(e),
+            None => Err(io::Error::other("the gzip stream is already finished")),
+        }
+    }
+}
+
+impl Write for SharedGz {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.with(|e| e.write(buf))
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.with(|e| e.write_all(buf))
+    }
+    /// A gzip sync point: everything written so far can be decompressed.
+    fn flush(&mut self) -> io::Result<()> {
+        self.with(Write::flush)
+    }
+}
+
+/// A format writer whose output is gzip-compressed; `finish` writes the gzip trailer.
+struct Gzipped {
+    inner: Box<dyn FrameWriter + Send>,
+    encoder: Arc<Mutex<Option<Encoder>>>,
+}
+
+impl FrameWriter for Gzipped {
+    fn write_record(&mut self, record: &Record<'_>) -> io::Result<()> {
+        self.inner.write_record(record)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.inner.finish()?;
+        let encoder = self
+            .encoder
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match encoder {
+            Some(e) => e.finish()?.flush(),
+            None => Ok(()),
+        }
+    }
+    fn losses(&self) -> &[Loss] {
+        self.inner.losses()
+    }
+    fn channel_map(&self) -> Option<&super::ChannelMap> {
+        self.inner.channel_map()
+    }
+}
+
+/// What [`copy`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Copied {
+    /// Records read and handed to the writer (some may be counted as its losses).
+    pub records: u64,
+    /// Malformed records skipped (each reported through the callback).
+    pub bad: u64,
+    /// Things the input holds that are not CAN frames (`LIN message`...), with counts.
+    pub skipped: Vec<(String, u64)>,
+    /// Whether `stop` ended the copy early.
+    pub stopped: bool,
+}
+
+/// Why [`copy`] stopped before the end of the input.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// Reading failed (or, with `strict`, a record was malformed). The writer has everything
+    /// read before it.
+    #[error(transparent)]
+    Read(ReadError),
+    /// Writing failed.
+    #[error("cannot write the output: {0}")]
+    Write(io::Error),
+}
+
+/// Copies every record of `reader` to `writer`, in order, then finishes the writer (also
+/// when reading fails or `stop` says so: what was read is kept). Malformed records go to
+/// `bad` and are skipped, unless `strict`, where the first one ends the copy as an error.
+/// `flush_every` records, the writer is flushed (0: never before the end).
+pub fn copy(
+    reader: &mut dyn FrameReader,
+    writer: &mut dyn FrameWriter,
+    strict: bool,
+    flush_every: u64,
+    stop: &dyn Fn() -> bool,
+    bad: &mut dyn FnMut(&ReadError),
+) -> Result<Copied, CopyError> {
+    let mut copied = Copied::default();
+    let outcome = loop {
+        if stop() {
+            copied.stopped = true;
+            break Ok(());
+        }
+        match reader.read_item() {
+            Ok(Some(Item::Record(r))) => {
+                copied.records += 1;
+                if let Err(e) = writer.write_record(&r) {
+                    break Err(CopyError::Write(e));
+                }
+                if flush_every > 0
+                    && copied.records % flush_every == 0
+                    && let Err(e) = writer.flush()
+                {
+                    break Err(CopyError::Write(e));
+                }
+            }
+            Ok(Some(Item::Other(_))) => {}
+            Ok(Some(Item::Skipped(what))) => {
+                match copied.skipped.iter_mut().find(|(w, _)| w == what) {
+                    Some((_, n)) => *n += 1,
+                    None => copied.skipped.push((what.to_string(), 1)),
+                }
+            }
+            Ok(Some(Item::Bad(e))) => {
+                if strict {
+                    break Err(CopyError::Read(e));
+                }
+                copied.bad += 1;
+                bad(&e);
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(CopyError::Read(e)),
+        }
+    };
+    // Everything read so far is kept, whatever stopped the copy.
+    let finished = writer.finish().map_err(CopyError::Write);
+    outcome?;
+    finished?;
+    Ok(copied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{ClassicFrame, Frame, Id};
+    use crate::log::{Direction, OwnedRecord, Precision};
+    use crate::time::Timestamp;
+    use std::io::{BufReader, Cursor, Read};
+    use std::path::PathBuf;
+
+    fn records() -> Vec<OwnedRecord> {
+        (0..50u32)
+            .map(|i| OwnedRecord {
+                timestamp: Timestamp::from_secs_nanos(1_700_000_000 + u64::from(i), i * 1000)
+                    .unwrap(),
+                precision: Precision::Micros,
+                interface: if i % 2 == 0 { "can0" } else { "can1" }.to_string(),
+                frame: Frame::Classic(
+                    ClassicFrame::new(Id::standard(0x100 + i as u16).unwrap(), &[i as u8, 1, 2])
+                        .unwrap(),
+                ),
+                direction: if i % 3 == 0 {
+                    Some(Direction::Tx)
+                } else {
+                    None
+                },
+            })
+            .collect()
+    }
+
+    /// Records written through `writer` and read back with the candump reader.
+    fn read_candump(bytes: &[u8]) -> Vec<OwnedRecord> {
+        let mut r = candump::Reader::new(BufReader::new(bytes));
+        let mut out = Vec::new();
+        while let Some(item) = FrameReader::read_item(&mut r).unwrap() {
+            if let Item::Record(rec) = item {
+                out.push(rec.to_owned_record());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn test_format_for_path_by_extension_through_gz() {
+        let f = |s: &str| format_for_path(&PathBuf::from(s));
+        assert_eq!(f("a.log"), Some(Format::Candump));
+        assert_eq!(f("dir.x/a.LOG.gz"), Some(Format::Candump));
+        assert_eq!(f("a.asc"), Some(Format::Asc));
+        assert_eq!(f("a.csv"), Some(Format::Csv));
+        assert_eq!(f("a"), None);
+        assert_eq!(f("a.gz"), None);
+        assert_eq!(f("a.txt"), None);
+        assert!(is_gzip_path(&PathBuf::from("x.log.GZ")));
+        assert!(!is_gzip_path(&PathBuf::from("x.log")));
+    }
+
+    #[test]
+    fn test_gzip_target_is_readable_at_each_flush_and_finished_by_finish() {
+        let shared = Arc::new(Mutex::new(Vec::new()));
+        struct Out(Arc<Mutex<Vec<u8>>>);
+        impl Write for Out {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = writer(
+            Format::Candump,
+            Target::gzip(Box::new(Out(Arc::clone(&shared)))),
+            &Options::default(),
+        )
+        .unwrap();
+        let recs = records();
+        for r in &recs[..10] {
+            w.write_record(&r.as_record()).unwrap();
+        }
+        w.flush().unwrap();
+        // Up to the sync point, the stream decompresses (a reader of a live file).
+        let partial = shared.lock().unwrap().clone();
+        let mut text = Vec::new();
+        let _ = flate2::read::GzDecoder::new(&partial[..]).read_to_end(&mut text);
+        assert_eq!(read_candump(&text).len(), 10);
+        for r in &recs[10..] {
+            w.write_record(&r.as_record()).unwrap();
+        }
+        w.finish().unwrap();
+        let whole = shared.lock().unwrap().clone();
+        let mut text = Vec::new();
+        flate2::read::GzDecoder::new(&whole[..])
+            .read_to_end(&mut text)
+            .unwrap();
+        let back = read_candump(&text);
+        assert_eq!(back.len(), recs.len());
+        assert_eq!(back[7].frame, recs[7].frame);
+        // Writing after finish is an error, not a silent loss.
+        assert!(w.write_record(&recs[0].as_record()).is_err() || w.flush().is_err());
+    }
+
+    #[test]
+    fn test_screen_output_is_read_only() {
+        let e = writer(
+            Format::CandumpScreen,
+            Target::Stream(Box::new(Vec::new())),
+            &Options::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("can be read but not written"), "{e}");
+    }
+
+    #[test]
+    fn test_copy_keeps_what_was_read_before_damage_and_reports_bad_records() {
+        let text = "(1700000000.000000) can0 123#11\n\
+                    (1700000000.000001) can0 12G#11\n\
+                    (1700000000.000002) can0 124#22\n";
+        let mut reader = candump::Reader::new(BufReader::new(text.as_bytes()));
+        let mut out = Vec::new();
+        let mut w = candump::Writer::new(&mut out);
+        let mut bad = Vec::new();
+        let copied = copy(&mut reader, &mut w, false, 1, &|| false, &mut |e| {
+            bad.push(e.to_string())
+        })
+        .unwrap();
+        assert_eq!((copied.records, copied.bad), (2, 1));
+        assert_eq!(bad.len(), 1);
+        drop(w);
+        assert_eq!(read_candump(&out).len(), 2);
+        // Strict: the first bad record ends the copy, with the record before it kept.
+        let mut reader = candump::Reader::new(BufReader::new(text.as_bytes()));
+        let mut out = Vec::new();
+        let mut w = candump::Writer::new(&mut out);
+        let e = copy(&mut reader, &mut w, true, 0, &|| false, &mut |_| {}).unwrap_err();
+        assert!(matches!(e, CopyError::Read(_)));
+        drop(w);
+        assert_eq!(read_candump(&out).len(), 1);
+    }
+
+    #[test]
+    fn test_copy_counts_losses_of_the_target_format() {
+        // CSV carries one interface and no direction: both are counted, not dropped silently.
+        let recs = records();
+        let mut text = Vec::new();
+        let mut w = candump::Writer::new(&mut text);
+        for r in &recs {
+            w.write_record(&r.as_record()).unwrap();
+        }
+        w.finish().unwrap();
+        drop(w);
+        let mut reader = candump::Reader::new(BufReader::new(&text[..]));
+        let mut w = writer(
+            Format::Csv,
+            Target::Seekable(Box::new(Cursor::new(Vec::new()))),
+            &Options::default(),
+        )
+        .unwrap();
+        let copied = copy(&mut reader, w.as_mut(), false, 0, &|| false, &mut |_| {}).unwrap();
+        assert_eq!(copied.records, 50);
+        let losses = w.losses();
+        assert!(!losses.is_empty());
+        assert!(losses.iter().all(|l| l.count > 0));
+    }
+}

@@ -1,0 +1,304 @@
+//! `canrelearn convert` and `record --format`, driven through the real binary.
+
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use canrelearn::log::{FrameReader, Item, OwnedRecord, asc, candump};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_canrelearn"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn records(reader: &mut dyn FrameReader) -> Vec<OwnedRecord> {
+    let mut out = Vec::new();
+    while let Some(item) = reader.read_item().unwrap() {
+        if let Item::Record(r) = item {
+            out.push(r.to_owned_record());
+        }
+    }
+    out
+}
+
+fn read_candump(path: &Path) -> Vec<OwnedRecord> {
+    let file = std::fs::File::open(path).unwrap();
+    records(&mut candump::Reader::new(BufReader::new(file)))
+}
+
+/// A candump log with interfaces that every numbered format can carry (can0, can1), classic,
+/// extended, remote, FD with BRS/ESI (and the FDF flag, as kernels since 6.x log it), and
+/// error frames, at nanosecond times.
+const MIXED: &str = "(1700000000.000000100) can0 123#1122334455667788\n\
+(1700000000.000100200) can1 1ABCDEF0#01\n\
+(1700000000.000200300) can0 7FF#R\n\
+(1700000000.000300400) can1 321##7000102030405060708090A0B0C0D0E0F\n\
+(1700000000.000400500) can0 20000004#0000000000000000\n\
+(1700000000.000500600) can0 456##5AA\n";
+
+fn mixed(dir: &Path) -> PathBuf {
+    let p = dir.join("mixed.log");
+    std::fs::write(&p, MIXED).unwrap();
+    p
+}
+
+#[test]
+fn candump_to_asc_and_back_keeps_every_frame_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = mixed(dir.path());
+    let asc_path = dir.path().join("out.asc");
+    let o = run(&["convert", s(&src), s(&asc_path)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("converted 6 frames"), "{}", stderr(&o));
+    // ASC error frames carry no class: said, with the count.
+    assert!(
+        stderr(&o).contains("1 record written without error class and details"),
+        "{}",
+        stderr(&o)
+    );
+    // Our own ASC reader agrees frame for frame (ASC keeps microseconds by default).
+    let file = std::fs::File::open(&asc_path).unwrap();
+    let from_asc = records(&mut asc::Reader::new(BufReader::new(file)));
+    let original = read_candump(&src);
+    assert_eq!(from_asc.len(), original.len());
+    let same = |a: &OwnedRecord, b: &OwnedRecord| {
+        a.frame == b.frame || (a.frame.is_error() && b.frame.is_error())
+    };
+    for (a, b) in from_asc.iter().zip(&original) {
+        assert!(same(a, b), "{} vs {}", a.frame, b.frame);
+        assert_eq!(a.interface, b.interface);
+        assert_eq!(a.timestamp.as_nanos() / 1000, b.timestamp.as_nanos() / 1000);
+    }
+    let back = dir.path().join("back.log");
+    let o = run(&["convert", s(&asc_path), s(&back)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let round = read_candump(&back);
+    assert_eq!(round.len(), original.len());
+    for (a, b) in round.iter().zip(&original) {
+        assert!(same(a, b), "{} vs {}", a.frame, b.frame);
+    }
+}
+
+#[test]
+fn what_the_target_cannot_carry_is_warned_with_a_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = mixed(dir.path());
+    let out = dir.path().join("out.csv");
+    let o = run(&["convert", s(&src), s(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    // python-can CSV has one bus and no FD flags.
+    assert!(err.contains("2 records written without interface"), "{err}");
+    assert!(
+        err.contains("written without CAN FD bit rate switch"),
+        "{err}"
+    );
+    // vcan names become channel numbers in ASC: said, with how they read back.
+    let named = dir.path().join("v.log");
+    std::fs::write(&named, "(1700000000.000000) vcan0 123#11\n").unwrap();
+    let o = run(&["convert", s(&named), s(&dir.path().join("v.asc"))]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("vcan0 as channel 1 (reads back as can0)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn gzip_output_and_standard_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = mixed(dir.path());
+    let gz = dir.path().join("out.log.gz");
+    let o = run(&["convert", s(&src), s(&gz)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bytes = std::fs::read(&gz).unwrap();
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b]);
+    // Read back through convert itself, to standard output.
+    let o = run(&["convert", s(&gz), "-", "--to", "candump"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), MIXED);
+    // Standard output needs a format.
+    let o = run(&["convert", s(&src), "-"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--to"), "{}", stderr(&o));
+    // Standard input, recognised by content.
+    let mut child = bin()
+        .args(["convert", "-", "-", "--to", "asc"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(MIXED.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .contains("Begin Triggerblock")
+    );
+}
+
+#[test]
+fn the_screen_output_converts_to_a_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let screen = data("candump-real/screen/head-abs-x-e-a.txt");
+    let expected = read_candump(&data("candump-real/screen/head-abs-x-e-a.log"));
+    let out = dir.path().join("screen.log");
+    let o = run(&["convert", s(&screen), s(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let got = read_candump(&out);
+    assert_eq!(got.len(), expected.len());
+    // The screen output without -8 shows no raw DLC: ids, data and times must agree.
+    for (a, b) in got.iter().zip(&expected) {
+        assert_eq!(a.frame.id(), b.frame.id());
+        assert_eq!(a.frame.data(), b.frame.data());
+        assert_eq!(a.timestamp, b.timestamp);
+    }
+    // The screen format is read only.
+    let o = run(&["convert", s(&screen), "-", "--to", "candump-screen"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("can be read but not written"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn refusals_leave_no_output_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = mixed(dir.path());
+    // Unknown input: exit 2, naming the file, and no output file.
+    let junk = dir.path().join("junk.txt");
+    std::fs::write(&junk, "hello\n").unwrap();
+    let out = dir.path().join("out.log");
+    let o = run(&["convert", s(&junk), s(&out)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("junk.txt"), "{}", stderr(&o));
+    assert!(!out.exists());
+    // A capture with no frame: exit 2, no output file.
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(
+        &empty,
+        "timestamp,arbitration_id,extended,remote,error,dlc,data\n",
+    )
+    .unwrap();
+    let o = run(&["convert", s(&empty), s(&out)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no CAN frame"), "{}", stderr(&o));
+    assert!(!out.exists());
+    // An extension that names no format.
+    let o = run(&["convert", s(&src), s(&dir.path().join("out.txt"))]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--to"), "{}", stderr(&o));
+    // An existing output needs --force; the input itself never.
+    std::fs::write(&out, "keep me").unwrap();
+    let o = run(&["convert", s(&src), s(&out)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep me");
+    let o = run(&["convert", "--force", s(&src), s(&src)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&src).unwrap(), MIXED);
+    let o = run(&["convert", "--force", s(&src), s(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn a_damaged_input_keeps_what_came_before_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..5000u32 {
+        text.push_str(&format!("(1700000000.{i:06}) can0 123#{i:08X}\n"));
+    }
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(text.as_bytes()).unwrap();
+    let gz = e.finish().unwrap();
+    let cut = dir.path().join("cut.log.gz");
+    std::fs::write(&cut, &gz[..gz.len() * 2 / 3]).unwrap();
+    let out = dir.path().join("out.log");
+    let o = run(&["convert", s(&cut), s(&out)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("damaged"), "{}", stderr(&o));
+    let kept = read_candump(&out);
+    assert!(kept.len() > 1000 && kept.len() < 5000, "{}", kept.len());
+    // Every frame kept is whole and in order.
+    for (i, r) in kept.iter().enumerate() {
+        assert_eq!(r.frame.data(), (i as u32).to_be_bytes());
+    }
+}
+
+#[test]
+fn malformed_records_are_reported_and_strict_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("bad.log");
+    std::fs::write(
+        &src,
+        "(1700000000.000000) can0 123#11\n(1700000000.000001) can0 12G#11\n(1700000000.000002) can0 124#22\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.asc");
+    let o = run(&["convert", s(&src), s(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bad.log:2:"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("converted 2 frames"), "{}", stderr(&o));
+    let o = run(&["convert", "--strict", "--force", s(&src), s(&out)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn record_writes_any_writable_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = mixed(dir.path());
+    // `record` accepts logs as sources (a copy): the format comes from the extension.
+    let out = dir.path().join("rec.asc");
+    let o = run(&["record", s(&src), "-o", s(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let file = std::fs::File::open(&out).unwrap();
+    let got = records(&mut asc::Reader::new(BufReader::new(file)));
+    assert_eq!(got.len(), 6);
+    assert_eq!(got[3].frame, read_candump(&src)[3].frame);
+    // --format wins over the extension; a read-only format is refused before anything runs.
+    let out = dir.path().join("rec.txt");
+    let o = run(&["record", s(&src), "-o", s(&out), "--format", "csv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .starts_with("timestamp,arbitration_id")
+    );
+    let out = dir.path().join("rec2.txt");
+    let o = run(&[
+        "record",
+        s(&src),
+        "-o",
+        s(&out),
+        "--format",
+        "candump-screen",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!out.exists());
+}
