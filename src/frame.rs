@@ -577,9 +577,179 @@ impl fmt::Debug for ErrorFrame {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// embedded-can: the embedded Rust ecosystem's frame and id traits
+
+impl From<Id> for embedded_can::Id {
+    fn from(id: Id) -> Self {
+        // Both constructors accept every id ours can hold.
+        if id.is_extended() {
+            embedded_can::ExtendedId::new(id.raw()).map_or(
+                embedded_can::Id::Extended(embedded_can::ExtendedId::ZERO),
+                Into::into,
+            )
+        } else {
+            embedded_can::StandardId::new(id.raw() as u16).map_or(
+                embedded_can::Id::Standard(embedded_can::StandardId::ZERO),
+                Into::into,
+            )
+        }
+    }
+}
+
+impl From<embedded_can::StandardId> for Id {
+    fn from(id: embedded_can::StandardId) -> Self {
+        Id(u32::from(id.as_raw()))
+    }
+}
+
+impl From<embedded_can::ExtendedId> for Id {
+    fn from(id: embedded_can::ExtendedId) -> Self {
+        Id(id.as_raw() | EXTENDED_FLAG)
+    }
+}
+
+impl From<embedded_can::Id> for Id {
+    fn from(id: embedded_can::Id) -> Self {
+        match id {
+            embedded_can::Id::Standard(s) => Id(u32::from(s.as_raw())),
+            embedded_can::Id::Extended(e) => Id(e.as_raw() | EXTENDED_FLAG),
+        }
+    }
+}
+
+/// A classic data frame as an [`embedded_can::Frame`], so that code written for embedded CAN
+/// drivers takes it. A remote request is a [`Frame::Remote`]: `new_remote` gives `None` here
+/// (use [`Frame`], which implements the trait for every kind).
+impl embedded_can::Frame for ClassicFrame {
+    fn new(id: impl Into<embedded_can::Id>, data: &[u8]) -> Option<Self> {
+        ClassicFrame::new(Id::from(id.into()), data).ok()
+    }
+    fn new_remote(_id: impl Into<embedded_can::Id>, _dlc: usize) -> Option<Self> {
+        None
+    }
+    fn is_extended(&self) -> bool {
+        self.id.is_extended()
+    }
+    fn is_remote_frame(&self) -> bool {
+        false
+    }
+    fn id(&self) -> embedded_can::Id {
+        self.id.into()
+    }
+    /// The DLC as sent: a raw DLC of 9..=15 when the frame carries one.
+    fn dlc(&self) -> usize {
+        usize::from(ClassicFrame::dlc(self))
+    }
+    fn data(&self) -> &[u8] {
+        ClassicFrame::data(self)
+    }
+}
+
+/// Any frame as an [`embedded_can::Frame`], as the socketcan crate does for its `CanAnyFrame`:
+/// `new` makes a classic frame up to 8 bytes and a CAN FD frame (FDF set) for a valid FD
+/// length above; `new_remote` a remote request. An error frame's `id` is its error class
+/// (the SocketCAN convention), as an extended id; its data is the 8 bytes of details.
+impl embedded_can::Frame for Frame {
+    fn new(id: impl Into<embedded_can::Id>, data: &[u8]) -> Option<Self> {
+        let id = Id::from(id.into());
+        if data.len() <= 8 {
+            ClassicFrame::new(id, data).ok().map(Frame::Classic)
+        } else {
+            let flags = FdFlags::from_bits(FdFlags::FDF)?;
+            FdFrame::new(id, data, flags).ok().map(Frame::Fd)
+        }
+    }
+    fn new_remote(id: impl Into<embedded_can::Id>, dlc: usize) -> Option<Self> {
+        let len = u8::try_from(dlc).ok()?;
+        RemoteFrame::new(Id::from(id.into()), len)
+            .ok()
+            .map(Frame::Remote)
+    }
+    fn is_extended(&self) -> bool {
+        match self.id() {
+            Some(id) => id.is_extended(),
+            None => true,
+        }
+    }
+    fn is_remote_frame(&self) -> bool {
+        self.is_remote()
+    }
+    fn id(&self) -> embedded_can::Id {
+        match self {
+            Frame::Error(e) => Id(e.class() & MAX_EXTENDED_ID | EXTENDED_FLAG).into(),
+            other => other.id().map_or(
+                embedded_can::Id::Standard(embedded_can::StandardId::ZERO),
+                Into::into,
+            ),
+        }
+    }
+    fn dlc(&self) -> usize {
+        usize::from(match self {
+            Frame::Classic(c) => c.dlc(),
+            Frame::Fd(f) => f.dlc(),
+            Frame::Remote(r) => r.dlc(),
+            Frame::Error(_) => 8,
+        })
+    }
+    fn data(&self) -> &[u8] {
+        Frame::data(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Code written for embedded-can drivers, generic over the frame type.
+    fn generic_summary<F: embedded_can::Frame>(f: &F) -> (bool, bool, usize, Vec<u8>) {
+        (
+            f.is_extended(),
+            f.is_remote_frame(),
+            f.dlc(),
+            f.data().to_vec(),
+        )
+    }
+
+    #[test]
+    fn test_embedded_can_frame_for_classic_and_any_frame() {
+        use embedded_can::Frame as _;
+        let id = embedded_can::ExtendedId::new(0x18DA_F110).unwrap();
+        let c = <ClassicFrame as embedded_can::Frame>::new(id, &[1, 2, 3]).unwrap();
+        assert_eq!(generic_summary(&c), (true, false, 3, vec![1, 2, 3]));
+        assert_eq!(c.id(), Id::extended(0x18DA_F110).unwrap());
+        assert!(<ClassicFrame as embedded_can::Frame>::new_remote(id, 2).is_none());
+        assert!(<ClassicFrame as embedded_can::Frame>::new(id, &[0; 9]).is_none());
+        // A raw DLC is what the trait's dlc() reports.
+        let raw = ClassicFrame::with_raw_dlc(Id::standard(0x123).unwrap(), [0; 8], 12).unwrap();
+        assert_eq!(embedded_can::Frame::dlc(&raw), 12);
+        let any = <Frame as embedded_can::Frame>::new(id, &[0xAA; 12]).unwrap();
+        assert!(any.is_fd());
+        assert_eq!(generic_summary(&any).2, 9);
+        let remote = <Frame as embedded_can::Frame>::new_remote(
+            embedded_can::StandardId::new(0x7DF).unwrap(),
+            8,
+        )
+        .unwrap();
+        assert_eq!(generic_summary(&remote), (false, true, 8, vec![]));
+        assert!(<Frame as embedded_can::Frame>::new(id, &[0; 13]).is_none());
+        // An error frame's id is its class, as SocketCAN and the socketcan crate put it.
+        let e = Frame::Error(ErrorFrame::new(0x40, [0; 8]).unwrap());
+        assert_eq!(
+            embedded_can::Frame::id(&e),
+            embedded_can::Id::from(embedded_can::ExtendedId::new(0x40).unwrap())
+        );
+        let _ = c.is_standard();
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn test_embedded_can_id_round_trip(raw in 0u32..=MAX_EXTENDED_ID, extended in proptest::prelude::any::<bool>()) {
+            let id = if extended { Id::extended(raw) } else { Id::standard((raw & MAX_STANDARD_ID) as u16) }.unwrap();
+            let theirs: embedded_can::Id = id.into();
+            proptest::prop_assert_eq!(Id::from(theirs), id);
+        }
+    }
 
     fn sid(raw: u16) -> Id {
         Id::standard(raw).unwrap()

@@ -9,6 +9,22 @@
 //!
 //! The library reports through typed errors and `tracing`; it never prints. The `canrelearn`
 //! binary owns all output.
+//!
+//! Frames meet the rest of the Rust CAN ecosystem: [`ClassicFrame`] and [`Frame`] implement
+//! `embedded_can::Frame` (and [`Id`] converts to and from `embedded_can::Id`), and [`Frame`]
+//! converts to and from the socketcan crate's `CanAnyFrame` (raw DLCs, FD flags and error
+//! classes kept).
+//!
+//! ```
+//! use canrelearn::{ClassicFrame, Frame};
+//! use embedded_can::{Frame as _, StandardId};
+//!
+//! let id = StandardId::new(0x60D).unwrap();
+//! let ours = ClassicFrame::new(id.into(), &[0x00, 0x06]).unwrap();
+//! let theirs = socketcan::CanAnyFrame::from(&Frame::from(ours));
+//! assert_eq!(theirs.data(), &[0x00, 0x06]);
+//! assert_eq!(Frame::try_from(&theirs).unwrap(), Frame::Classic(ours));
+//! ```
 
 pub mod bus;
 pub mod dbc;

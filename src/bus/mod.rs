@@ -34,7 +34,9 @@ use crate::time::Timestamp;
 pub use self::filter::{Filter, FilterParseError, filters_match};
 pub use self::link::LinkKind;
 pub use self::log_source::{BoxError, LogRecord, LogSource, Pacing};
-pub use self::socketcan::{ERROR_MASK_ALL, SocketCanBus, SocketCanOptions};
+pub use self::socketcan::{
+    DecodeError as KernelFrameError, ERROR_MASK_ALL, SocketCanBus, SocketCanOptions,
+};
 pub use self::virtual_bus::{VirtualBus, VirtualEndpoint};
 
 /// Where a received frame came from, as `candump -x` tells `R` from `T`.

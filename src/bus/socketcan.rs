@@ -389,13 +389,16 @@ fn recv_raw(fd: libc::c_int) -> io::Result<RawRecv> {
     Ok(out)
 }
 
-/// Why kernel frame bytes could not be turned into a [`Frame`].
+/// Why kernel frame bytes (or a socketcan crate frame) could not be turned into a [`Frame`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum DecodeError {
+pub enum DecodeError {
     #[error("{0} bytes is neither a can_frame (16) nor a canfd_frame (72)")]
     BadSize(usize),
     #[error("invalid frame: {0}")]
     Frame(#[from] crate::frame::FrameError),
+    /// A remote, error or FD frame where a classic data frame was asked for.
+    #[error("not a classic data frame: {0}")]
+    NotClassic(Frame),
 }
 
 fn byte(buf: &[u8], i: usize) -> u8 {
@@ -643,6 +646,114 @@ impl Bus for SocketCanBus {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The socketcan crate's frame types, through the kernel structs both sides share.
+
+/// The kernel struct of `frame` as the socketcan crate's frame (which sets the FDF flag on
+/// every CAN FD frame it builds).
+impl From<&Frame> for socketcan::CanAnyFrame {
+    fn from(frame: &Frame) -> Self {
+        let (buf, size) = encode_frame(frame);
+        let word = |i: usize| {
+            u32::from_ne_bytes([
+                byte(&buf, i),
+                byte(&buf, i + 1),
+                byte(&buf, i + 2),
+                byte(&buf, i + 3),
+            ])
+        };
+        if size == CANFD_MTU {
+            let mut raw = socketcan::frame::canfd_frame_default();
+            raw.can_id = word(0);
+            raw.len = byte(&buf, 4);
+            raw.flags = byte(&buf, 5);
+            for (dst, src) in raw.data.iter_mut().zip(buf.iter().skip(8)) {
+                *dst = *src;
+            }
+            socketcan::CanAnyFrame::Fd(socketcan::CanFdFrame::from(raw))
+        } else {
+            let mut raw = socketcan::frame::can_frame_default();
+            raw.can_id = word(0);
+            raw.can_dlc = byte(&buf, 4);
+            raw.len8_dlc = byte(&buf, 7);
+            raw.data = eight(&buf);
+            socketcan::CanAnyFrame::from(socketcan::CanFrame::from(raw))
+        }
+    }
+}
+
+/// A socketcan crate frame as ours (raw DLCs, FD flags and error classes kept).
+impl TryFrom<&socketcan::CanAnyFrame> for Frame {
+    type Error = DecodeError;
+
+    fn try_from(frame: &socketcan::CanAnyFrame) -> Result<Self, DecodeError> {
+        let classic = |raw: &libc::can_frame| {
+            let mut buf = [0u8; CAN_MTU];
+            for (dst, src) in buf.iter_mut().zip(raw.can_id.to_ne_bytes()) {
+                *dst = src;
+            }
+            buf[4] = raw.can_dlc;
+            buf[7] = raw.len8_dlc;
+            for (dst, src) in buf.iter_mut().skip(8).zip(raw.data) {
+                *dst = src;
+            }
+            decode_frame(&buf)
+        };
+        match frame {
+            socketcan::CanAnyFrame::Normal(f) => classic(f.as_ref()),
+            socketcan::CanAnyFrame::Remote(f) => classic(f.as_ref()),
+            socketcan::CanAnyFrame::Error(f) => classic(f.as_ref()),
+            socketcan::CanAnyFrame::Fd(f) => {
+                let raw: &libc::canfd_frame = f.as_ref();
+                let mut buf = [0u8; CANFD_MTU];
+                for (dst, src) in buf.iter_mut().zip(raw.can_id.to_ne_bytes()) {
+                    *dst = src;
+                }
+                buf[4] = raw.len;
+                buf[5] = raw.flags;
+                for (dst, src) in buf.iter_mut().skip(8).zip(raw.data) {
+                    *dst = src;
+                }
+                decode_frame(&buf)
+            }
+        }
+    }
+}
+
+/// A classic data frame as the socketcan crate's data frame (a raw DLC of 9..=15 kept).
+impl From<ClassicFrame> for socketcan::CanDataFrame {
+    fn from(frame: ClassicFrame) -> Self {
+        let mut raw = socketcan::frame::can_frame_default();
+        raw.can_id = if frame.id().is_extended() {
+            frame.id().raw() | CAN_EFF_FLAG
+        } else {
+            frame.id().raw()
+        };
+        raw.can_dlc = frame.data().len() as u8;
+        raw.len8_dlc = frame.raw_dlc().unwrap_or(0);
+        for (dst, src) in raw.data.iter_mut().zip(frame.data()) {
+            *dst = *src;
+        }
+        match socketcan::CanFrame::from(raw) {
+            socketcan::CanFrame::Data(d) => d,
+            // A frame built without the RTR and ERR flags is a data frame.
+            _ => socketcan::CanDataFrame::default(),
+        }
+    }
+}
+
+/// The socketcan crate's data frame as ours.
+impl TryFrom<socketcan::CanDataFrame> for ClassicFrame {
+    type Error = DecodeError;
+
+    fn try_from(frame: socketcan::CanDataFrame) -> Result<Self, DecodeError> {
+        match Frame::try_from(&socketcan::CanAnyFrame::Normal(frame))? {
+            Frame::Classic(c) => Ok(c),
+            other => Err(DecodeError::NotClassic(other)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -729,6 +840,52 @@ mod tests {
         fn test_encode_decode_round_trip(f in arb_frame()) {
             let (buf, n) = encode_frame(&f);
             prop_assert_eq!(decode_frame(&buf[..n]).unwrap(), f);
+        }
+
+        #[test]
+        fn test_socketcan_crate_frames_round_trip(f in arb_frame()) {
+            let theirs = ::socketcan::CanAnyFrame::from(&f);
+            // The socketcan crate sets FDF on every FD frame it builds.
+            let expected = match f {
+                Frame::Fd(fd) => Frame::Fd(FdFrame::new(
+                    fd.id(),
+                    fd.data(),
+                    FdFlags::from_bits(fd.flags().bits() | FdFlags::FDF).unwrap(),
+                ).unwrap()),
+                other => other,
+            };
+            prop_assert_eq!(Frame::try_from(&theirs).unwrap(), expected);
+            // The two sides agree on what the frame is.
+            use ::socketcan::EmbeddedFrame as _;
+            prop_assert_eq!(theirs.is_remote_frame(), f.is_remote());
+            if let Frame::Classic(c) = f {
+                let data = ::socketcan::CanDataFrame::from(c);
+                prop_assert_eq!(data.data(), c.data());
+                prop_assert_eq!(ClassicFrame::try_from(data).unwrap(), c);
+            }
+        }
+
+        /// Frames built by the socketcan crate through embedded-can read back as ours.
+        #[test]
+        fn test_embedded_can_frames_from_the_socketcan_crate(
+            raw in 0u32..=0x1FFF_FFFF,
+            extended in any::<bool>(),
+            data in proptest::collection::vec(any::<u8>(), 0..=8),
+        ) {
+            use embedded_can::Frame as _;
+            let id: embedded_can::Id = if extended {
+                embedded_can::ExtendedId::new(raw).unwrap().into()
+            } else {
+                embedded_can::StandardId::new((raw & 0x7FF) as u16).unwrap().into()
+            };
+            let theirs = ::socketcan::CanAnyFrame::new(id, &data).unwrap();
+            let ours = <Frame as embedded_can::Frame>::new(id, &data).unwrap();
+            prop_assert_eq!(Frame::try_from(&theirs).unwrap(), ours);
+            prop_assert_eq!(embedded_can::Frame::id(&ours), id);
+            prop_assert_eq!(embedded_can::Frame::data(&ours), &data[..]);
+            let remote = <Frame as embedded_can::Frame>::new_remote(id, data.len()).unwrap();
+            let theirs = ::socketcan::CanAnyFrame::new_remote(id, data.len()).unwrap();
+            prop_assert_eq!(Frame::try_from(&theirs).unwrap(), remote);
         }
 
         #[test]
