@@ -233,8 +233,14 @@ fn test_sniff_claims_asc_fixtures_and_no_other_capture() {
         "dbc",
         "formats/asc",
     ] {
-        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-            let path = entry.unwrap().path();
+        let mut pending = vec![root.join(dir)];
+        while let Some(path) = pending.pop() {
+            if path.is_dir() {
+                for entry in std::fs::read_dir(&path).unwrap() {
+                    pending.push(entry.unwrap().path());
+                }
+                continue;
+            }
             let bytes = std::fs::read(&path).unwrap();
             let head = &bytes[..bytes.len().min(4096)];
             let is_asc = path.extension().is_some_and(|e| e == "asc");
