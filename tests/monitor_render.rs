@@ -102,7 +102,7 @@ fn test_render_table_nodes_and_status_at_12_s() {
     // exactly as `canrelearn watch` judges them.
     assert_eq!(
         line_with(&lines, "AV_STATUS"),
-        "│35D      AV_STATUS               80     0.0      -  100      - LOST  80 03 00 00 00 00 00 00     AC_ON=0 REAR_DEFOG_ON=0 BLO││METER     ok         +0.6     0 │"
+        "│35D      AV_STATUS               80     0.0      -  110      - LOST  80 03 00 00 00 00 00 00     AC_ON=0 REAR_DEFOG_ON=0 BLO││METER     ok         +0.6     0 │"
     );
     assert!(line_with(&lines, "AV        LOST").ends_with("│AV        LOST      +10.0     1 │"));
     assert!(line_with(&lines, "+9.986 AV lost").contains("││+9.986 AV lost "));

@@ -72,8 +72,10 @@ pub struct Args {
     pub grace: Duration,
 
     /// Arm only while this signal condition holds, e.g. `BODY_STATUS.IGNITION_STATE=3`
-    /// (operators = != >= <= > <); overrides the DBC's CanrelearnWatchArm.
-    #[arg(long, value_name = "MSG.SIG=V", conflicts_with = "always_armed")]
+    /// (operators = != >= <= > <), or while a message keeps arriving: a name or an id such
+    /// as `0x002` (a frame sent only with the ignition ON; disarmed once it has been away
+    /// 5 cycles, 0.1 to 1 s). Overrides the DBC's CanrelearnWatchArm.
+    #[arg(long, value_name = "MSG.SIG=V|MSG|ID", conflicts_with = "always_armed")]
     pub arm_on: Option<String>,
 
     /// Arm from the first frame, ignoring any condition in the DBC.
@@ -118,7 +120,7 @@ fn secs(t: Timestamp) -> String {
 }
 
 /// How to make a watch that cannot judge right (named when the arming never holds).
-const WAYS_OUT: &str = "--arm-on MSG.SIG=V (a condition this car's frames satisfy), --always-armed, or --baseline HEALTHY.log (learn this car's periodic frames)";
+const WAYS_OUT: &str = "--arm-on MSG.SIG=V (a condition this car's frames satisfy), --arm-on ID (armed while a frame sent only with the ignition ON arrives, e.g. 0x002 on CMF cars), --always-armed, or --baseline HEALTHY.log (learn this car's periodic frames)";
 
 impl<W: Write> Session<W> {
     fn frame(&mut self, now: Timestamp, frame: &Frame) -> io::Result<()> {

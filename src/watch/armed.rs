@@ -29,7 +29,27 @@ use crate::time::Timestamp;
 struct Arming {
     condition: ArmCondition,
     id: Id,
-    message: Message,
+    /// The message decoded (a presence condition on an unknown id has none).
+    message: Option<Message>,
+    /// For a presence condition: how long the message may be absent, and when it was last
+    /// received.
+    hold: Option<Duration>,
+    last_present: Option<Timestamp>,
+}
+
+impl Arming {
+    /// `BODY_STATUS (0x60D)`, or `0x002` for an id the DBC does not know.
+    fn describe(&self) -> String {
+        match &self.message {
+            Some(m) => format!("{} (0x{})", m.name(), self.id),
+            None => format!("0x{}", self.id),
+        }
+    }
+
+    /// When a presence-armed watch disarms if its message stays away.
+    fn presence_deadline(&self) -> Option<Timestamp> {
+        Some(self.last_present?.saturating_add(self.hold?))
+    }
 }
 
 /// What an [`ArmedWatch`] reports, in order.
@@ -112,11 +132,21 @@ impl ArmedWatch {
     ) -> Result<ArmedWatch, WatchError> {
         let arming = match condition {
             Some(condition) => {
-                let message = db.messages().get(condition.message_index()).cloned();
-                message.map(|message| Arming {
-                    id: message.id(),
+                let message = condition
+                    .message_index()
+                    .and_then(|i| db.messages().get(i))
+                    .cloned();
+                // A presence hold never reaches the loss timeouts' floor: an ignition OFF
+                // disarms before anything is lost.
+                let hold = condition
+                    .presence_hold()
+                    .map(|(_, hold)| hold.min(config.min_timeout / 2));
+                condition.message_id(db).map(|id| Arming {
+                    id,
                     condition,
                     message,
+                    hold,
+                    last_present: None,
                 })
             }
             None => None,
@@ -190,17 +220,25 @@ impl ArmedWatch {
         }
         self.latest = self.latest.max(now);
         self.check_arming_missing(now);
+        self.check_presence(now);
         let Some(id) = frame.id() else {
             return;
         };
         let mut change = None;
-        if let Some(a) = &self.arming
+        if let Some(a) = &mut self.arming
             && a.id == id
             && let Some(data) = frame.payload()
         {
             self.arming_seen = true;
-            if a.message.decode_into(data, &mut self.decoded).is_ok()
-                && let Some(s) = self.decoded.get(a.condition.signal_index())
+            if a.hold.is_some() {
+                // Presence: armed while the message arrives.
+                a.last_present = Some(now);
+                if !self.watcher.is_armed() {
+                    change = Some(true);
+                }
+            } else if let Some(m) = &a.message
+                && m.decode_into(data, &mut self.decoded).is_ok()
+                && let Some(s) = a.condition.signal_index().and_then(|i| self.decoded.get(i))
             {
                 let holds = a.condition.holds(s.physical.as_f64());
                 if holds != self.watcher.is_armed() {
@@ -209,14 +247,7 @@ impl ArmedWatch {
             }
         }
         if let Some(armed) = change {
-            self.watcher.set_armed(now, armed);
-            self.drain();
-            self.ever_armed |= armed;
-            self.events.push_back(if armed {
-                ArmedEvent::Armed { at: now }
-            } else {
-                ArmedEvent::Disarmed { at: now }
-            });
+            self.set_armed(now, armed);
         }
         self.watcher.handle_frame(now, id);
         if self.watcher.is_armed()
@@ -231,8 +262,33 @@ impl ArmedWatch {
     /// Time passed with no frame (live), or the end of the input.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.check_arming_missing(now);
+        self.check_presence(now);
         self.watcher.handle_timeout(now);
         self.drain();
+    }
+
+    fn set_armed(&mut self, at: Timestamp, armed: bool) {
+        self.watcher.set_armed(at, armed);
+        self.drain();
+        self.ever_armed |= armed;
+        self.events.push_back(if armed {
+            ArmedEvent::Armed { at }
+        } else {
+            ArmedEvent::Disarmed { at }
+        });
+    }
+
+    /// A presence-armed watch whose message stayed away for its hold disarms, as of the
+    /// moment the hold ran out (losses due later are not reported).
+    fn check_presence(&mut self, now: Timestamp) {
+        if self.watcher.is_armed()
+            && let Some(deadline) = self.arming.as_ref().and_then(Arming::presence_deadline)
+            && now >= deadline
+        {
+            self.watcher.handle_timeout(deadline);
+            self.drain();
+            self.set_armed(deadline, false);
+        }
     }
 
     /// The next deadline: a loss, or the arming message's grace.
@@ -243,10 +299,15 @@ impl ArmedWatch {
             }
             _ => None,
         };
-        match (self.watcher.poll_timeout(), missing) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let presence = self
+            .arming
+            .as_ref()
+            .and_then(Arming::presence_deadline)
+            .filter(|_| self.watcher.is_armed());
+        [self.watcher.poll_timeout(), missing, presence]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next event.
@@ -274,9 +335,7 @@ impl ArmedWatch {
 
     /// The message the arming condition decodes (`BODY_STATUS (0x60D)`), if any.
     pub fn arming_message(&self) -> Option<String> {
-        self.arming
-            .as_ref()
-            .map(|a| format!("{} (0x{})", a.message.name(), a.id))
+        self.arming.as_ref().map(Arming::describe)
     }
 
     /// What can be said at `end` (the last frame's time for a log, now when live).
@@ -286,7 +345,7 @@ impl ArmedWatch {
         {
             return Verdict::NotArmed {
                 condition: a.condition.text().to_string(),
-                message: format!("{} (0x{})", a.message.name(), a.id),
+                message: a.describe(),
                 message_seen: self.arming_seen,
             };
         }
@@ -546,5 +605,119 @@ mod tests {
             crate::jsonl::line(&r),
             "{\"event\": \"lost\", \"node\": \"AV\", \"message\": \"AV_STATUS\", \"id\": 861, \"timestamp\": 1002.000000, \"last_seen\": 1000.000000}"
         );
+    }
+
+    /// A watch armed while a message arrives (a CMF car, whose ignition bit is not known):
+    /// the steering angle frame 0x002 here, sent only with the ignition ON.
+    fn presence_watch(db: &Database, text: &str) -> ArmedWatch {
+        let cond = ArmCondition::parse(db, text).unwrap();
+        let exp = vec![Expectation {
+            id: Id::standard(0x35D).unwrap(),
+            name: Some("AV_STATUS".into()),
+            node: "AV".into(),
+            cycle: Duration::from_millis(100),
+        }];
+        ArmedWatch::new(WatchConfig::default(), exp, Some(cond), db).unwrap()
+    }
+
+    fn events(w: &mut ArmedWatch) -> Vec<ArmedEvent> {
+        std::iter::from_fn(|| w.poll_event()).collect()
+    }
+
+    #[test]
+    fn test_presence_arming_catches_a_silent_unit_while_the_message_flows() {
+        let db = Database::from_bytes(DBC.as_bytes(), "t.dbc").unwrap();
+        let mut w = presence_watch(&db, "0x002");
+        assert_eq!(w.arming_message().as_deref(), Some("0x002"));
+        // Steering angle every 10 ms for 6 s; the AV unit sends for 1 s, then stops.
+        for t in (0..6000).step_by(10) {
+            if t < 1000 && t % 100 == 0 {
+                w.handle_frame(ms(t), &frame(0x35D, 0));
+            }
+            w.handle_frame(ms(t), &frame(0x002, 0));
+        }
+        w.handle_timeout(ms(6000));
+        let ev = events(&mut w);
+        assert!(
+            matches!(ev.first(), Some(ArmedEvent::Armed { .. })),
+            "{ev:?}"
+        );
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, ArmedEvent::Watch(Event::Lost { .. }))),
+            "{ev:?}"
+        );
+        let Verdict::Judged(nodes) = w.verdict(ms(6000)) else {
+            panic!("armed")
+        };
+        assert_eq!(nodes[0].verdict, NodeVerdict::Lost);
+    }
+
+    #[test]
+    fn test_presence_arming_disarms_before_an_ignition_off_looks_like_a_loss() {
+        let db = Database::from_bytes(DBC.as_bytes(), "t.dbc").unwrap();
+        let mut w = presence_watch(&db, "0x002");
+        // Everything flows for 3 s, then the whole bus goes quiet (ignition OFF), for a minute.
+        for t in (0..3000).step_by(10) {
+            if t % 100 == 0 {
+                w.handle_frame(ms(t), &frame(0x35D, 0));
+            }
+            w.handle_frame(ms(t), &frame(0x002, 0));
+        }
+        let mut now = 3000;
+        while let Some(deadline) = w.poll_timeout() {
+            let at = deadline.as_nanos().saturating_sub(ms(0).as_nanos()) / 1_000_000;
+            if at > 60_000 {
+                break;
+            }
+            now = at;
+            w.handle_timeout(deadline);
+        }
+        w.handle_timeout(ms(63_000));
+        let ev = events(&mut w);
+        assert!(
+            !ev.iter()
+                .any(|e| matches!(e, ArmedEvent::Watch(Event::Lost { .. }))),
+            "{ev:?}"
+        );
+        // Disarmed one hold (5 x 10 ms is below the 100 ms minimum) after the last frame.
+        let disarmed = ev.iter().find_map(|e| match e {
+            ArmedEvent::Disarmed { at } => Some(*at),
+            _ => None,
+        });
+        assert_eq!(disarmed, Some(ms(2990 + 1000)), "{ev:?} {now}");
+        let Verdict::Judged(nodes) = w.verdict(ms(63_000)) else {
+            panic!("was armed")
+        };
+        assert_eq!(nodes[0].verdict, NodeVerdict::Ok);
+    }
+
+    #[test]
+    fn test_presence_arming_by_message_name_and_its_errors() {
+        let db = Database::from_bytes(DBC.as_bytes(), "t.dbc").unwrap();
+        let c = ArmCondition::parse(&db, "BODY").unwrap();
+        assert_eq!(c.message_id(&db), Id::standard(0x60D));
+        // No cycle time in this DBC: the longest hold.
+        assert_eq!(
+            c.presence_hold().unwrap().1,
+            super::super::PRESENCE_HOLD_MAX
+        );
+        let x = ArmCondition::parse(&db, "18DAF110x").unwrap();
+        assert_eq!(x.message_id(&db), Id::extended(0x18DA_F110));
+        let e = ArmCondition::parse(&db, "NOPE").unwrap_err();
+        assert!(e.contains("message name or id"), "{e}");
+        // Never seen: nothing judged, and said.
+        let mut w = presence_watch(&db, "BODY");
+        for t in (0..5000).step_by(100) {
+            w.handle_frame(ms(t), &frame(0x35D, 0));
+        }
+        w.handle_timeout(ms(5000));
+        assert!(matches!(
+            w.verdict(ms(5000)),
+            Verdict::NotArmed {
+                message_seen: false,
+                ..
+            }
+        ));
     }
 }

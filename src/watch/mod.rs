@@ -453,17 +453,47 @@ pub fn expectations_from_dbc(db: &Database) -> Vec<Expectation> {
         .collect()
 }
 
-/// When to arm loss detection: a comparison on one decoded signal, e.g.
-/// `BODY_STATUS.IGNITION_STATE=3` (operators `=` `==` `!=` `>=` `<=` `>` `<`). A DBC can carry
-/// its own as the network attribute `CanrelearnWatchArm` (the bundled J11 DBC does).
+/// When to arm loss detection. Two kinds:
+///
+/// - a comparison on one decoded signal, e.g. `BODY_STATUS.IGNITION_STATE=3` (operators `=`
+///   `==` `!=` `>=` `<=` `>` `<`): armed while the last value received satisfies it;
+/// - a message alone, by name (`STEERING_ANGLE`) or id (`0x002`, `18DAF110x` for an extended
+///   id): armed while that message keeps arriving, disarmed once it has been absent for
+///   [`ArmCondition::presence_hold`]. Pick a message sent only with the ignition ON (a steering
+///   angle or wheel speed frame): this arms on cars whose ignition bit is not known, such as
+///   the CMF-platform J11 and X-Trail T32, and needs no signal layout at all.
+///
+/// A DBC can carry its own condition as the network attribute `CanrelearnWatchArm` (the
+/// bundled J11 DBC does).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArmCondition {
     text: String,
-    message: usize,
-    signal: usize,
-    op: &'static str,
-    value: f64,
+    test: Test,
 }
+
+#[derive(Debug, Clone, PartialEq)]
+enum Test {
+    Signal {
+        message: usize,
+        signal: usize,
+        op: &'static str,
+        value: f64,
+    },
+    Present {
+        id: Id,
+        message: Option<usize>,
+        hold: Duration,
+    },
+}
+
+/// The longest a presence-armed watch waits for its message before disarming: well under the
+/// 2 s floor of loss timeouts, so that an ignition OFF (every module quiet at once) disarms
+/// the watch before any loss is due.
+pub const PRESENCE_HOLD_MAX: Duration = Duration::from_millis(1000);
+/// The shortest presence hold (for messages sent every few milliseconds).
+pub const PRESENCE_HOLD_MIN: Duration = Duration::from_millis(100);
+/// A presence hold is this many of the message's cycle times (within the bounds above).
+pub const PRESENCE_HOLD_CYCLES: u32 = 5;
 
 impl ArmCondition {
     /// The name of the DBC network attribute holding a database's own condition.
@@ -472,11 +502,13 @@ impl ArmCondition {
     /// Parse a condition against a database; the error says what is wrong.
     pub fn parse(db: &Database, text: &str) -> Result<ArmCondition, String> {
         let ops = ["==", "!=", ">=", "<=", "=", ">", "<"];
-        let (at, op) = ops
+        let Some((at, op)) = ops
             .iter()
             .filter_map(|op| text.find(op).map(|i| (i, *op)))
             .min_by_key(|(i, op)| (*i, usize::MAX - op.len()))
-            .ok_or(format!("{text:?}: expected MESSAGE.SIGNAL=VALUE"))?;
+        else {
+            return Self::parse_presence(db, text);
+        };
         let (lhs, rhs) = (text[..at].trim(), text[at + op.len()..].trim());
         let (m, s) = lhs
             .split_once('.')
@@ -496,10 +528,37 @@ impl ArmCondition {
             .map_err(|_| format!("{rhs:?} is not a number"))?;
         Ok(ArmCondition {
             text: text.to_string(),
-            message,
-            signal,
-            op: if op == "==" { "=" } else { op },
-            value,
+            test: Test::Signal {
+                message,
+                signal,
+                op: if op == "==" { "=" } else { op },
+                value,
+            },
+        })
+    }
+
+    /// `MESSAGE` or an id: armed while it arrives.
+    fn parse_presence(db: &Database, text: &str) -> Result<ArmCondition, String> {
+        let t = text.trim();
+        let by_name = db.messages().iter().position(|m| m.name() == t);
+        let id = match by_name.and_then(|i| db.messages().get(i)) {
+            Some(m) => m.id(),
+            None => parse_id(t).ok_or(format!(
+                "{t:?}: expected MESSAGE.SIGNAL=VALUE (armed while it holds), or a message name or id such as 0x002 (armed while it arrives)"
+            ))?,
+        };
+        let message = by_name.or_else(|| db.message_index(id));
+        let cycle = message
+            .and_then(|i| db.messages().get(i))
+            .and_then(|m| m.cycle_time_ms());
+        let hold = match cycle {
+            Some(ms) => (Duration::from_millis(u64::from(ms)) * PRESENCE_HOLD_CYCLES)
+                .clamp(PRESENCE_HOLD_MIN, PRESENCE_HOLD_MAX),
+            None => PRESENCE_HOLD_MAX,
+        };
+        Ok(ArmCondition {
+            text: t.to_string(),
+            test: Test::Present { id, message, hold },
         })
     }
 
@@ -511,15 +570,19 @@ impl ArmCondition {
         }
     }
 
-    /// Whether a value of the signal satisfies the condition.
+    /// Whether a value of the signal satisfies the condition (a presence condition holds
+    /// for any value).
     pub fn holds(&self, v: f64) -> bool {
-        match self.op {
-            "=" => v == self.value,
-            "!=" => v != self.value,
-            ">=" => v >= self.value,
-            "<=" => v <= self.value,
-            ">" => v > self.value,
-            _ => v < self.value,
+        let Test::Signal { op, value, .. } = &self.test else {
+            return true;
+        };
+        match *op {
+            "=" => v == *value,
+            "!=" => v != *value,
+            ">=" => v >= *value,
+            "<=" => v <= *value,
+            ">" => v > *value,
+            _ => v < *value,
         }
     }
 
@@ -528,20 +591,58 @@ impl ArmCondition {
         &self.text
     }
 
-    /// Index of the message in the database.
-    pub fn message_index(&self) -> usize {
-        self.message
+    /// Index of the message in the database (`None` for a presence condition on an id the
+    /// database does not know).
+    pub fn message_index(&self) -> Option<usize> {
+        match &self.test {
+            Test::Signal { message, .. } => Some(*message),
+            Test::Present { message, .. } => *message,
+        }
     }
 
-    /// Index of the signal in its message.
-    pub fn signal_index(&self) -> usize {
-        self.signal
+    /// Index of the signal in its message (`None` for a presence condition).
+    pub fn signal_index(&self) -> Option<usize> {
+        match &self.test {
+            Test::Signal { signal, .. } => Some(*signal),
+            Test::Present { .. } => None,
+        }
+    }
+
+    /// For a presence condition: its id and how long the message may be absent before the
+    /// watch disarms.
+    pub fn presence_hold(&self) -> Option<(Id, Duration)> {
+        match &self.test {
+            Test::Present { id, hold, .. } => Some((*id, *hold)),
+            Test::Signal { .. } => None,
+        }
     }
 
     /// The CAN id of the message (`None` for another database than the one parsed with).
     pub fn message_id(&self, db: &Database) -> Option<Id> {
-        db.messages().get(self.message).map(|m| m.id())
+        match &self.test {
+            Test::Present { id, .. } => Some(*id),
+            Test::Signal { message, .. } => db.messages().get(*message).map(|m| m.id()),
+        }
     }
+}
+
+/// `0x60D`, `60D`, `18DAF110x` (an extended id ends in `x`, as in our messages) or an 8-digit
+/// hex id (extended).
+fn parse_id(text: &str) -> Option<Id> {
+    let t = text.trim();
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    let (digits, extended) = match t.strip_suffix('x').or_else(|| t.strip_suffix('X')) {
+        Some(d) => (d, true),
+        None => (t, t.len() == 8),
+    };
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let raw = u32::from_str_radix(digits, 16).ok()?;
+    Id::new(raw, extended)
 }
 
 #[cfg(test)]
