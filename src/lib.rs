@@ -26,6 +26,7 @@
 //! assert_eq!(Frame::try_from(&theirs).unwrap(), Frame::Classic(ours));
 //! ```
 
+pub mod baseline;
 pub mod bus;
 pub mod dbc;
 pub mod diag;

@@ -1,4 +1,4 @@
-//! `decode` against cantools 45 on frames cantools refuses: a multiplexor value that selects
+//! `decode` and `dbc infer` against cantools 45. Partial decodes: frames cantools refuses (a multiplexor value that selects
 //! no branch and signals beyond the message's declared length (real-world DBCs have both;
 //! cantools loads such a file only with `strict=False`). Every frame cantools refuses must
 //! carry an `"error"` with `"partial": true` in our jsonl (never a silent decode), every frame
@@ -170,5 +170,133 @@ fn frames_cantools_refuses_are_marked_partial_and_the_rest_agree() {
     // Both sides of the comparison are exercised.
     assert!(refused >= 20, "{refused} refused");
     assert!(agreed >= 20, "{agreed} agreed");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Loads a DBC strictly with cantools and prints, per message: id, name, length, sender,
+/// cycle time and signal names; then decodes each `id#hex` argument.
+const CANTOOLS_SKELETON: &str = r##"
+import json, sys, cantools
+db = cantools.database.load_file(sys.argv[1], strict=True)
+for m in sorted(db.messages, key=lambda m: m.frame_id):
+    print(json.dumps({"id": m.frame_id, "extended": m.is_extended_frame, "name": m.name,
+                      "length": m.length, "senders": m.senders, "cycle": m.cycle_time,
+                      "signals": [s.name for s in m.signals]}))
+for arg in sys.argv[2:]:
+    ident, data = arg.split("#")
+    msg = db.get_message_by_frame_id(int(ident, 16))
+    print(json.dumps({"decoded": msg.decode(bytes.fromhex(data), decode_choices=False)}))
+"##;
+
+/// `dbc infer` writes a skeleton that cantools loads strictly, with the same messages,
+/// senders and cycle times as our own reading of it, and decodes the same values.
+#[test]
+fn the_inferred_dbc_skeleton_loads_strictly_in_cantools_and_decodes_alike() {
+    let dir = std::env::temp_dir().join(format!("canrelearn-peers-infer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/j11-sample.log");
+    let silent = dir.join("no-3b0.log");
+    let mut frames_used = Vec::new();
+    let text: String = std::fs::read_to_string(&sample)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains(" 284#"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&silent, text).unwrap();
+    let dbc = dir.join("skeleton.dbc");
+    let o = Command::new(env!("CARGO_BIN_EXE_canrelearn"))
+        .args([
+            "dbc",
+            "infer",
+            "--force",
+            "-o",
+            s(&dbc),
+            s(&sample),
+            s(&silent),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for line in std::fs::read_to_string(&sample)
+        .unwrap()
+        .lines()
+        .step_by(97)
+    {
+        frames_used.push(line.split_whitespace().nth(2).unwrap().to_string());
+    }
+    let mut args = vec![s(&dbc)];
+    args.extend(frames_used.iter().map(String::as_str));
+    let out = String::from_utf8(run_python(CANTOOLS_SKELETON, &args).stdout).unwrap();
+    let rows: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (messages, decoded) = rows.split_at(rows.len() - frames_used.len());
+    let db = canrelearn::dbc::Database::from_bytes(&std::fs::read(&dbc).unwrap(), "skeleton.dbc")
+        .unwrap();
+    assert_eq!(messages.len(), db.messages().len());
+    for m in messages {
+        let id = m["id"].as_u64().unwrap() as u32;
+        let ours = db
+            .messages()
+            .iter()
+            .find(|x| {
+                x.id().raw() == id && x.id().is_extended() == m["extended"].as_bool().unwrap()
+            })
+            .unwrap();
+        assert_eq!(m["name"], ours.name());
+        assert_eq!(m["length"], ours.size());
+        assert_eq!(m["senders"][0], ours.transmitter().unwrap());
+        assert_eq!(
+            m["cycle"].as_u64().map(|c| c as u32),
+            ours.cycle_time_ms(),
+            "{m}"
+        );
+        let names: Vec<&str> = ours.signals().iter().map(|s| s.name()).collect();
+        assert_eq!(m["signals"], serde_json::json!(names));
+    }
+    // The id left out of the second capture is the absent module's.
+    let absent = messages.iter().find(|m| m["id"] == 0x284).unwrap();
+    assert_eq!(absent["senders"][0], "ABSENT_IN_no_3b0", "{absent}");
+    // Decoding agrees with ours, frame by frame.
+    let log_path = dir.join("sampled.log");
+    let log: String = frames_used
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("(1.{i:06}) can0 {f}\n"))
+        .collect();
+    std::fs::write(&log_path, log).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_canrelearn"))
+        .args([
+            "decode",
+            "--format",
+            "jsonl",
+            "--dbc",
+            s(&dbc),
+            s(&log_path),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let ours: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ours.len(), decoded.len());
+    for (a, b) in ours.iter().zip(decoded) {
+        assert_eq!(a["signals"], b["decoded"], "{a} vs {b}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

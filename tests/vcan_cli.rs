@@ -629,3 +629,84 @@ fn test_record_and_watch_keep_up_with_a_flood_beside_candump() {
         assert!(w >= n, "candump had every frame, so must watch ({w})");
     }
 }
+
+/// A healthy capture written by `candump -L` while two ids run (0x123 every 20 ms, 0x456
+/// every 50 ms): `dbc infer` measures both; `watch --baseline` live on the interface, with
+/// only 0x123 sent, reports exactly 0x456 lost.
+#[test]
+fn test_baseline_from_a_candump_capture_watches_live() {
+    let _g = lock();
+    let (if0, _) = ifaces();
+    let healthy = tmp("baseline-healthy.log");
+    let mut dump = spawn_to_file(Command::new("candump").args(["-L", &if0]), &healthy);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut fast = Command::new("cangen")
+        .args([
+            &if0, "-I", "123", "-L", "8", "-D", "i", "-g", "20", "-n", "150",
+        ])
+        .spawn()
+        .unwrap();
+    sh(&format!("cangen {if0} -I 456 -L 2 -D r -g 50 -n 60"));
+    assert!(fast.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(200));
+    interrupt(&mut dump);
+
+    let dbc = tmp("baseline.dbc");
+    let _ = fs::remove_file(&dbc);
+    let o = bin()
+        .args([
+            "dbc",
+            "infer",
+            healthy.to_str().unwrap(),
+            "-o",
+            dbc.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let db =
+        canrelearn::dbc::Database::from_bytes(&fs::read(&dbc).unwrap(), "baseline.dbc").unwrap();
+    let cycle = |id: u16| {
+        db.message_by_id(canrelearn::frame::Id::standard(id).unwrap())
+            .and_then(|m| m.cycle_time_ms())
+    };
+    let (a, b) = (cycle(0x123).unwrap(), cycle(0x456).unwrap());
+    println!("dbc infer over candump's capture: 0x123 every {a} ms, 0x456 every {b} ms");
+    assert!((15..=40).contains(&a), "{a}");
+    assert!((45..=80).contains(&b), "{b}");
+
+    let events = tmp("baseline-watch.jsonl");
+    let mut watch = spawn_to_file(
+        bin().args([
+            "watch",
+            "--baseline",
+            healthy.to_str().unwrap(),
+            &if0,
+            "--format",
+            "jsonl",
+            "--grace",
+            "0",
+        ]),
+        &events,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    sh(&format!("cangen {if0} -I 123 -L 8 -D i -g 20 -n 150"));
+    wait_for("the lost event", Duration::from_secs(20), || {
+        count_in(&events, "\"lost\"") >= 2
+    });
+    interrupt(&mut watch);
+    let text = fs::read_to_string(&events).unwrap();
+    let lost: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event"] == "lost")
+        .collect();
+    assert!(!lost.is_empty(), "{text}");
+    assert!(lost.iter().all(|v| v["node"] == "id 456"), "{text}");
+    assert!(lost.iter().any(|v| v["id"] == 0x456), "{text}");
+}

@@ -1,4 +1,4 @@
-//! `canrelearn dbc show|check`: inspect and check DBC files.
+//! `canrelearn dbc show|check|infer`: inspect and check DBC files, infer one from captures.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -21,6 +21,26 @@ enum Command {
     /// Errors (with line and column) and warnings: overlapping signals, signals outside the
     /// message, duplicate ids, missing cycle times... Exit 2 when there are errors.
     Check(CheckArgs),
+    /// A DBC skeleton measured from captures: one message per id with its length, the
+    /// measured cycle time of periodic ids (GenMsgCycleTime), a comment with what was
+    /// measured and what the bytes did, a raw signal per changing byte. With a second
+    /// capture taken with one module unplugged or silent, the ids it lacks are sent by a
+    /// node ABSENT_IN_<capture>: that module's own frames. Loads in cantools and in
+    /// canrelearn watch/monitor/decode.
+    Infer(InferArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct InferArgs {
+    /// Write the DBC here (default: standard output).
+    #[arg(long, short, value_name = "FILE.dbc")]
+    output: Option<PathBuf>,
+    /// Overwrite OUTPUT if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Captures: the first of a healthy car, then any taken with a module missing.
+    #[arg(value_name = "LOG", required = true)]
+    logs: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +70,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     match args.command {
         Command::Show(a) => show(a),
         Command::Check(a) => check(a),
+        Command::Infer(a) => infer(a),
     }
 }
 
@@ -104,4 +125,85 @@ fn check(args: CheckArgs) -> Result<u8, CliError> {
     } else {
         Ok(exit::OK)
     }
+}
+
+fn infer(args: InferArgs) -> Result<u8, CliError> {
+    use canrelearn::dbc::infer::{Capture, skeleton};
+    if let Some(out) = &args.output {
+        super::files::check(
+            out,
+            "the DBC",
+            args.force,
+            args.logs.iter().map(|p| p.as_path()),
+        )?;
+    }
+    let mut captures = Vec::new();
+    for path in &args.logs {
+        let baseline = super::capture::learn(path)?;
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        super::out::note(super::capture::describe_baseline(&name, &baseline, 10));
+        captures.push(Capture { name, baseline });
+    }
+    let reference = &captures[0];
+    if reference.baseline.periodic().next().is_none() {
+        return Err(super::CliError::new(
+            exit::USAGE,
+            anyhow::anyhow!(
+                "{}: no periodic id (each needs {} frames or more at a steady period, present throughout): nothing a watch could use; capture a longer stretch of the running car",
+                reference.name,
+                canrelearn::baseline::Rules::default().min_frames
+            ),
+        ));
+    }
+    let text = skeleton(&captures);
+    // The node names as written (made unique and short by the writer).
+    let written = canrelearn::dbc::Database::from_str_named(&text, "skeleton")
+        .context("the inferred DBC does not load (a bug)")
+        .code(exit::FAILURE)?;
+    for c in &captures[1..] {
+        let missing = reference.baseline.missing_in(&c.baseline);
+        let node = missing
+            .first()
+            .and_then(|id| written.message_by_id(*id))
+            .and_then(|m| m.transmitter())
+            .unwrap_or_default();
+        let ids: Vec<String> = missing.iter().map(|id| format!("0x{id}")).collect();
+        super::out::note(if ids.is_empty() {
+            format!(
+                "{}: carries every periodic id of {} (no module missing there)",
+                c.name, reference.name
+            )
+        } else {
+            format!(
+                "periodic in {} and never seen in {}: {} (node {node})",
+                reference.name,
+                c.name,
+                ids.join(", ")
+            )
+        });
+    }
+    match &args.output {
+        Some(path) => {
+            let inputs = args.logs.iter().map(|p| p.as_path());
+            let mut f = super::files::create(path, "the DBC", args.force, inputs)?;
+            f.write_all(text.as_bytes())
+                .and_then(|_| f.sync_all())
+                .with_context(|| format!("cannot write {}", path.display()))
+                .code(exit::BUS_IO)?;
+            super::out::note(format!(
+                "written to {}; check it with canrelearn dbc show {}",
+                path.display(),
+                path.display()
+            ));
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(exit::OK)
 }

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::anyhow;
+use canrelearn::baseline::Baseline;
 use canrelearn::bus::{Clock, SystemClock};
 use canrelearn::dbc::Database;
 use canrelearn::frame::{Frame, Id};
@@ -30,7 +31,8 @@ use super::{CliError, WithCode, exit, input, out};
 /// while the DBC's `CanrelearnWatchArm` condition holds (the bundled J11 DBC: ignition ON), so
 /// the sleep handshake at ignition OFF is not reported; after arming, a grace period lets
 /// modules wake up. SOURCE is an interface or a log; logs are watched at full speed using
-/// their own timestamps, one after another.
+/// their own timestamps, one after another. With --baseline HEALTHY.log the expectations are
+/// learnt from a capture of the healthy car instead, no DBC needed.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Interfaces, or logs (`-` for stdin); not both.
@@ -81,6 +83,15 @@ pub struct Args {
     /// Arm from the first frame, ignoring any condition in the DBC.
     #[arg(long)]
     pub always_armed: bool,
+
+    /// Watch what this capture of the healthy car shows instead of the DBC's cycle times:
+    /// every periodic id at its measured median period (ids with too few frames, irregular
+    /// timing or not present throughout are listed on stderr, not watched). Without --dbc
+    /// each id is a node of its own (`id 35D`); with --dbc, names and senders come from the
+    /// DBC where it knows the id, and its arming condition is used if the capture carries
+    /// the arming message. Otherwise the watch is armed from the first frame (or --arm-on).
+    #[arg(long, value_name = "HEALTHY.log")]
+    pub baseline: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -203,7 +214,7 @@ impl<W: Write> Session<W> {
                 let what = match id {
                     Some(id) => format!(
                         "{node:<8} {} (0x{})",
-                        message.as_deref().unwrap_or("(unknown message)"),
+                        message.as_deref().unwrap_or("(no name)"),
                         self.watch
                             .watcher()
                             .expectations()
@@ -351,28 +362,41 @@ impl<W: Write> Session<W> {
     }
 }
 
-fn expectations(db: &Database, args: &Args) -> Result<Vec<Expectation>, CliError> {
-    let known: BTreeSet<&str> = db
-        .messages()
-        .iter()
-        .filter_map(|m| m.transmitter())
-        .collect();
+fn expectations(
+    db: &Database,
+    baseline: Option<&Baseline>,
+    args: &Args,
+) -> Result<Vec<Expectation>, CliError> {
+    let candidates = match baseline {
+        Some(b) => b.expectations(Some(db)),
+        None => expectations_from_dbc(db),
+    };
+    let known: BTreeSet<&str> = match baseline {
+        Some(_) => candidates.iter().map(|e| e.node.as_str()).collect(),
+        None => db
+            .messages()
+            .iter()
+            .filter_map(|m| m.transmitter())
+            .collect(),
+    };
+    let from = if baseline.is_some() {
+        "no periodic id of the baseline"
+    } else {
+        "no message in the DBC"
+    };
     for n in &args.nodes {
         if !known.contains(n.as_str()) && !args.expect.iter().any(|e| e.2.as_deref() == Some(n)) {
             return Err(CliError::new(
                 exit::USAGE,
                 anyhow!(
-                    "no message in the DBC is sent by node {n} (nodes that send: {})",
+                    "{from} is sent by node {n} (nodes that send: {})",
                     known.iter().copied().collect::<Vec<_>>().join(", ")
                 ),
             ));
         }
     }
     let wanted = |node: &str| args.nodes.is_empty() || args.nodes.iter().any(|n| n == node);
-    let mut list: Vec<Expectation> = expectations_from_dbc(db)
-        .into_iter()
-        .filter(|e| wanted(&e.node))
-        .collect();
+    let mut list: Vec<Expectation> = candidates.into_iter().filter(|e| wanted(&e.node)).collect();
     for (id, period, node) in &args.expect {
         let node = node.clone().unwrap_or_else(|| format!("id {id}"));
         if wanted(&node) || node.starts_with("id ") {
@@ -395,7 +419,33 @@ fn expectations(db: &Database, args: &Args) -> Result<Vec<Expectation>, CliError
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    let db = input::load_dbcs(&args.dbc.dbc)?;
+    let baseline = match &args.baseline {
+        Some(path) => {
+            let b = capture::learn(path)?;
+            out::note(format!(
+                "baseline {}",
+                capture::describe_baseline(&path.display().to_string(), &b, 20)
+            ));
+            if b.periodic().next().is_none() {
+                return Err(CliError::new(
+                    exit::USAGE,
+                    anyhow!(
+                        "{}: no periodic id to watch (each needs {} frames or more at a steady period, present throughout the capture)",
+                        path.display(),
+                        canrelearn::baseline::Rules::default().min_frames
+                    ),
+                ));
+            }
+            Some(b)
+        }
+        None => None,
+    };
+    // With a baseline the bundled DBC is not assumed to fit the car: only a DBC given names.
+    let db = if baseline.is_some() && args.dbc.dbc.is_empty() {
+        Database::empty()
+    } else {
+        input::load_dbcs(&args.dbc.dbc)?
+    };
     if !(args.timeout_factor.is_finite() && args.timeout_factor > 0.0) {
         return Err(CliError::new(
             exit::USAGE,
@@ -407,9 +457,29 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     } else {
         args.arm_on
             .clone()
-            .or_else(|| db.attribute(ArmCondition::ATTRIBUTE).map(str::to_string))
+            .or_else(|| {
+                let text = db.attribute(ArmCondition::ATTRIBUTE)?;
+                let Some(b) = &baseline else {
+                    return Some(text.to_string());
+                };
+                // The DBC's condition only if this car sends its message.
+                let id = ArmCondition::parse(&db, text).ok()?.message_id(&db)?;
+                if b.get(id).is_some() {
+                    Some(text.to_string())
+                } else {
+                    out::note(format!(
+                        "the DBC's arming condition {text} needs 0x{id}, which the baseline never carried: armed from the first frame instead (--arm-on ID arms while a frame sent only with the ignition ON arrives)"
+                    ));
+                    None
+                }
+            })
             .filter(|t| !t.trim().is_empty())
     };
+    if baseline.is_some() && arm_text.is_none() && !args.always_armed {
+        out::note(
+            "armed from the first frame: with the ignition OFF every id reads as lost (--arm-on ID arms while a frame sent only with the ignition ON arrives)",
+        );
+    }
     let arm = match &arm_text {
         Some(t) => Some(
             ArmCondition::parse(&db, t)
@@ -424,7 +494,13 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         grace: args.grace,
         start_armed: arm.is_none(),
     };
-    let watch = ArmedWatch::new(config, expectations(&db, &args)?, arm, &db).code(exit::USAGE)?;
+    let watch = ArmedWatch::new(
+        config,
+        expectations(&db, baseline.as_ref(), &args)?,
+        arm,
+        &db,
+    )
+    .code(exit::USAGE)?;
     let mut session = Session {
         watch,
         format: args.format,

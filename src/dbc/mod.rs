@@ -17,6 +17,7 @@
 mod check;
 mod decode;
 mod encode;
+pub mod infer;
 mod model;
 pub mod show;
 mod source;
