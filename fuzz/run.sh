@@ -46,6 +46,12 @@ for target in $(cargo fuzz list); do
             capture)
                 cp ../tests/data/capture/*.log ../tests/data/candump/*.log "$corpus/"
                 ;;
+            pcap_reader)
+                # The first byte picks the byte-order mode and buffer size.
+                for f in ../tests/data/formats/pcap/*.pcap*; do
+                    { printf '\000'; cat "$f"; } > "$corpus/$(basename "$f")"
+                done
+                ;;
             *)
                 cp ../tests/data/candump/*.log "$corpus/"
                 ;;

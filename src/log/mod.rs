@@ -24,6 +24,7 @@
 //! free channel at its first appearance. Formats without channels name their single bus `can0`.
 
 pub mod candump;
+pub mod pcap;
 
 use core::fmt;
 use std::io;
@@ -135,16 +136,22 @@ impl fmt::Display for Location {
 pub enum Format {
     /// can-utils `candump -l` / `-L` log lines: `(1700000000.000000) can0 123#11`.
     Candump,
+    /// Classic libpcap capture, link type `LINKTYPE_CAN_SOCKETCAN` (227).
+    Pcap,
+    /// pcapng capture, link type `LINKTYPE_CAN_SOCKETCAN` (227).
+    Pcapng,
 }
 
 impl Format {
     /// Every format, in the order detection tries them.
-    pub const ALL: &'static [Format] = &[Format::Candump];
+    pub const ALL: &'static [Format] = &[Format::Candump, Format::Pcap, Format::Pcapng];
 
     /// The name used on the command line (`--from`, `--to`, `--format`).
     pub fn name(self) -> &'static str {
         match self {
             Format::Candump => "candump",
+            Format::Pcap => "pcap",
+            Format::Pcapng => "pcapng",
         }
     }
 
@@ -157,6 +164,8 @@ impl Format {
     pub fn description(self) -> &'static str {
         match self {
             Format::Candump => "can-utils candump log (-l/-L)",
+            Format::Pcap => "libpcap capture (tcpdump, Wireshark), SocketCAN link type",
+            Format::Pcapng => "pcapng capture (Wireshark, tcpdump), SocketCAN link type",
         }
     }
 }
@@ -200,6 +209,9 @@ pub enum FormatErrorKind {
     /// The input ended inside a record or object (a truncated file).
     #[error("the input ends inside a record ({0})")]
     Truncated(&'static str),
+    /// pcap and pcapng.
+    #[error(transparent)]
+    Pcap(pcap::ErrorKind),
 }
 
 /// What can stop a reader, or a malformed record it hands out as [`Item::Bad`].
