@@ -24,6 +24,7 @@
 //! free channel at its first appearance. Formats without channels name their single bus `can0`.
 
 pub mod candump;
+pub mod mf4;
 pub mod pcap;
 
 use core::fmt;
@@ -140,11 +141,14 @@ pub enum Format {
     Pcap,
     /// pcapng capture, link type `LINKTYPE_CAN_SOCKETCAN` (227).
     Pcapng,
+    /// ASAM MDF 4 bus logging (CANedge, asammdf, python-can, Vector).
+    Mf4,
 }
 
 impl Format {
     /// Every format, in the order detection tries them.
-    pub const ALL: &'static [Format] = &[Format::Candump, Format::Pcap, Format::Pcapng];
+    pub const ALL: &'static [Format] =
+        &[Format::Candump, Format::Pcap, Format::Pcapng, Format::Mf4];
 
     /// The name used on the command line (`--from`, `--to`, `--format`).
     pub fn name(self) -> &'static str {
@@ -152,6 +156,7 @@ impl Format {
             Format::Candump => "candump",
             Format::Pcap => "pcap",
             Format::Pcapng => "pcapng",
+            Format::Mf4 => "mf4",
         }
     }
 
@@ -166,6 +171,7 @@ impl Format {
             Format::Candump => "can-utils candump log (-l/-L)",
             Format::Pcap => "libpcap capture (tcpdump, Wireshark), SocketCAN link type",
             Format::Pcapng => "pcapng capture (Wireshark, tcpdump), SocketCAN link type",
+            Format::Mf4 => "ASAM MDF 4 bus logging (CANedge, asammdf, python-can, Vector)",
         }
     }
 }
@@ -212,6 +218,9 @@ pub enum FormatErrorKind {
     /// pcap and pcapng.
     #[error(transparent)]
     Pcap(pcap::ErrorKind),
+    /// MDF 4.
+    #[error(transparent)]
+    Mf4(mf4::ErrorKind),
 }
 
 /// What can stop a reader, or a malformed record it hands out as [`Item::Bad`].
