@@ -996,11 +996,14 @@ impl Stream {
             }
             Kind::Data => {
                 let fd = get(&l.edl).is_some_and(|e| e != 0);
+                // Without DataLength and DLC, a variable-length value has its own length.
                 let n = match (len, dlc) {
-                    (Some(n), _) => n,
-                    (None, Some(d)) if fd => u64::from(*FD_LENGTHS.get(d as usize).unwrap_or(&64)),
-                    (None, Some(d)) => d.min(8),
-                    (None, None) => 0,
+                    (Some(n), _) => Some(n),
+                    (None, Some(d)) if fd => {
+                        Some(u64::from(*FD_LENGTHS.get(d as usize).unwrap_or(&64)))
+                    }
+                    (None, Some(d)) => Some(d.min(8)),
+                    (None, None) => None,
                 };
                 let Some(id) = Id::new(id_value, extended) else {
                     return Ok(Err(ErrorKind::IdRange(raw_id)));
@@ -1009,6 +1012,7 @@ impl Stream {
                     Ok(d) => d,
                     Err(k) => return Ok(Err(k)),
                 };
+                let n = data.len() as u64;
                 if fd {
                     if fd_len_to_dlc(n as usize).is_none() {
                         return Ok(Err(ErrorKind::FdLength(n)));
@@ -1056,7 +1060,7 @@ impl Stream {
                     }
                     None => {
                         let n = len.unwrap_or(8).min(8);
-                        let data = match self.bytes(file, l, rec, n)? {
+                        let data = match self.bytes(file, l, rec, Some(n))? {
                             Ok(d) => d,
                             Err(_) => &[][..],
                         };
@@ -1082,13 +1086,14 @@ impl Stream {
         }))
     }
 
-    /// The first `n` data bytes of the record in `rec` (into `self.value` for VLSD).
+    /// The first `n` data bytes of the record in `rec` (into `self.value` for VLSD), or all
+    /// of a variable-length value when `n` is `None`.
     fn bytes<'s, R: Read + Seek>(
         &'s mut self,
         file: &mut File<R>,
         l: &CanLayout,
         rec: &'s [u8],
-        n: u64,
+        n: Option<u64>,
     ) -> Result<Result<&'s [u8], ErrorKind>, Fail> {
         let slice: &[u8] = match &l.bytes {
             Bytes::None => &[],
@@ -1124,7 +1129,12 @@ impl Stream {
                 }
             }
         };
-        match slice.get(..n as usize) {
+        let n = match (n, &l.bytes) {
+            (Some(n), _) => n,
+            (None, Bytes::Sd { .. } | Bytes::VlsdGroup { .. }) => slice.len() as u64,
+            (None, _) => 0,
+        };
+        match usize::try_from(n).ok().and_then(|n| slice.get(..n)) {
             Some(s) => Ok(Ok(s)),
             None => Ok(Err(ErrorKind::DataBytes {
                 len: n,
