@@ -52,6 +52,9 @@ for target in $(cargo fuzz list); do
                     { printf '\000'; cat "$f"; } > "$corpus/$(basename "$f")"
                 done
                 ;;
+            mf4_reader)
+                cp ../tests/data/formats/mf4/*.mf4 "$corpus/"
+                ;;
             *)
                 cp ../tests/data/candump/*.log "$corpus/"
                 ;;

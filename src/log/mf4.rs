@@ -342,7 +342,7 @@ impl<R: Read + Seek> File<R> {
                         },
                     ));
                 }
-                let at = link + 24 + links * 8;
+                let at = link.saturating_add(24 + links * 8);
                 out.push(DataBlock::Raw {
                     at,
                     len: length - 24 - links * 8,
@@ -616,8 +616,8 @@ impl Field {
         Some(match (self.data_type, self.bits) {
             (4 | 5, 64) => f64::from_bits(raw),
             (4 | 5, 32) => f64::from(f32::from_bits(raw as u32)),
-            (2 | 3, b) if b < 64 && raw >> (b - 1) & 1 != 0 => (raw as i64 - (1i64 << b)) as f64,
-            (2 | 3, _) => raw as i64 as f64,
+            // Sign-extend a `b`-bit two's complement value.
+            (2 | 3, b) => ((raw << (64 - b)) as i64 >> (64 - b)) as f64,
             _ => raw as f64,
         })
     }
@@ -886,17 +886,20 @@ impl Stream {
             if let Some(c) = self.counts.get_mut(gi) {
                 *c += 1;
             }
-            let kind = self.groups.get(gi).map(|g| g.kind.clone());
-            match kind {
-                Some(GroupKind::Can(layout)) => {
-                    let event = self.decode(file, &layout, index, start_ns)?;
-                    if let Event::Frame { ns, .. } = &event {
-                        self.last_ns = *ns;
-                    }
-                    return Ok(Some(event));
+            // The layouts are lent out while the record is decoded (no copy per record).
+            let groups = std::mem::take(&mut self.groups);
+            let event = match groups.get(gi).map(|g| &g.kind) {
+                Some(GroupKind::Can(layout)) => Some(self.decode(file, layout, index, start_ns)),
+                Some(GroupKind::OtherBus(what)) => Some(Ok(Event::Skipped(what))),
+                _ => None,
+            };
+            self.groups = groups;
+            if let Some(event) = event {
+                let event = event?;
+                if let Event::Frame { ns, .. } = &event {
+                    self.last_ns = *ns;
                 }
-                Some(GroupKind::OtherBus(what)) => return Ok(Some(Event::Skipped(what))),
-                _ => {}
+                return Ok(Some(event));
             }
         }
     }
@@ -951,15 +954,22 @@ impl Stream {
         let ns = match seconds {
             Some((raw, offset, factor)) => {
                 let per_ns = factor * 1e9;
+                // Integer ticks of whole nanoseconds are exact; the rest goes through f64
+                // (float-to-integer casts saturate, the sums are checked).
                 let rel = if per_ns >= 1.0
                     && (per_ns - per_ns.round()).abs() < 1e-6
                     && raw.fract() == 0.0
                 {
-                    (raw as i128) * (per_ns.round() as i128) + (offset * 1e9).round() as i128
+                    (raw as i128)
+                        .checked_mul(per_ns.round() as i128)
+                        .and_then(|v| v.checked_add((offset * 1e9).round() as i128))
                 } else {
-                    ((offset + factor * raw) * 1e9).round() as i128
+                    Some(((offset + factor * raw) * 1e9).round() as i128)
                 };
-                start_ns + rel
+                match rel.and_then(|r| start_ns.checked_add(r)) {
+                    Some(ns) => ns,
+                    None => return Ok(Err(ErrorKind::TimestampRange)),
+                }
             }
             None => start_ns,
         };
@@ -1097,7 +1107,9 @@ impl Stream {
     ) -> Result<Result<&'s [u8], ErrorKind>, Fail> {
         let slice: &[u8] = match &l.bytes {
             Bytes::None => &[],
-            Bytes::Fixed { byte, len } => rec.get(*byte..byte + len).unwrap_or_default(),
+            Bytes::Fixed { byte, len } => rec
+                .get(*byte..byte.saturating_add(*len))
+                .unwrap_or_default(),
             Bytes::Sd { offset, source } => {
                 let Some(off) = offset.raw(rec) else {
                     return Ok(Err(ErrorKind::ChannelOutside("DataBytes")));
@@ -1567,14 +1579,17 @@ fn open<R: Read + Seek>(file: &mut File<R>) -> Result<Layout, Fail> {
                 .get_mut(s)
                 .and_then(|st| st.source.blocks.get_mut(b))
             {
-                let header = *at - 24;
+                let header = at.saturating_sub(24);
                 let limit = addresses
                     .iter()
                     .copied()
                     .find(|&a| a > header)
                     .unwrap_or(file.len)
                     .min(file.len);
-                *len = limit.saturating_sub(*at).max(*len).min(file.len - *at);
+                *len = limit
+                    .saturating_sub(*at)
+                    .max(*len)
+                    .min(file.len.saturating_sub(*at));
             }
         }
     }
