@@ -69,6 +69,15 @@ for target in $(cargo fuzz list); do
                     { printf '\x07'; cat "$f"; } > "$corpus/$(basename "$f")"
                 done
                 ;;
+            pcap_reader)
+                # The first byte picks the byte-order mode and buffer size.
+                for f in ../tests/data/formats/pcap/*.pcap*; do
+                    { printf '\000'; cat "$f"; } > "$corpus/$(basename "$f")"
+                done
+                ;;
+            mf4_reader)
+                cp ../tests/data/formats/mf4/*.mf4 "$corpus/"
+                ;;
             *)
                 cp ../tests/data/candump/*.log "$corpus/"
                 ;;

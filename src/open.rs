@@ -13,7 +13,7 @@
 //! failing device), after every byte before it: readers deliver every complete record first.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -129,8 +129,15 @@ pub fn open_raw(path: &Path) -> Result<(Arc<str>, Stream), OpenError> {
     }
 }
 
-/// The format of a capture from its first bytes.
+/// The format of a capture from its first bytes: binary formats by their magic numbers, then
+/// the text formats by their lines.
 pub fn detect(head: &[u8]) -> Option<Format> {
+    if let Some(f) = log::pcap::sniff_format(head) {
+        return Some(f);
+    }
+    if log::mf4::sniff(head) {
+        return Some(Format::Mf4);
+    }
     if log::candump::sniff(head) {
         return Some(Format::Candump);
     }
@@ -179,7 +186,7 @@ fn peek(
         inner.consume(take);
         if head.len() >= HEAD
             || (head.len() >= 2 && head.starts_with(&GZIP_MAGIC))
-            || (head.contains(&b'\n') && detect(&head).is_some())
+            || detect(&head).is_some_and(|f| is_binary(f) || head.contains(&b'\n'))
         {
             break;
         }
@@ -188,12 +195,65 @@ fn peek(
     Ok((head, stream))
 }
 
+/// Whether a format is recognised by a magic number (no need to wait for a whole line).
+fn is_binary(format: Format) -> bool {
+    matches!(format, Format::Pcap | Format::Pcapng | Format::Mf4)
+}
+
+/// Something both readable and seekable (what an MDF 4 reader needs).
+pub trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+/// The largest MDF 4 capture held in memory when it cannot be read from its file (from
+/// standard input, or gzip-compressed): 512 MiB.
+pub const MAX_SPOOLED_MF4: u64 = 512 << 20;
+
 /// An opened capture: its name, format and decompressed content.
 pub struct Opened {
     pub name: Arc<str>,
     pub format: Format,
     pub gzip: bool,
     pub stream: Stream,
+    /// For formats read by seeking (MDF 4): the file itself, or the content held in memory.
+    pub seekable: Option<Box<dyn ReadSeek>>,
+}
+
+/// The seekable content of an MDF 4 capture: the file itself when it is a plain file, else the
+/// decompressed stream held in memory (at most [`MAX_SPOOLED_MF4`]).
+fn seekable(
+    path: &Path,
+    name: &Arc<str>,
+    gzip: bool,
+    stream: &mut Stream,
+) -> Result<Box<dyn ReadSeek>, OpenError> {
+    if !gzip
+        && path != Path::new("-")
+        && let Ok(f) = File::open(path)
+        && f.metadata().is_ok_and(|m| m.is_file())
+    {
+        return Ok(Box::new(BufReader::with_capacity(IO_BUFFER, f)));
+    }
+    let mut bytes = Vec::new();
+    let read = stream
+        .take(MAX_SPOOLED_MF4 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| OpenError::Read {
+            name: name.clone(),
+            error,
+        })?;
+    if read as u64 > MAX_SPOOLED_MF4 {
+        return Err(OpenError::Read {
+            name: name.clone(),
+            error: io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "an MDF 4 capture is read by seeking, and this one is not a plain file and is over {} MiB: decompress it to a file first",
+                    MAX_SPOOLED_MF4 >> 20
+                ),
+            ),
+        });
+    }
+    Ok(Box::new(io::Cursor::new(bytes)))
 }
 
 /// Opens a capture: decompresses gzip, recognises the format (or takes `forced`). `stop`
@@ -232,11 +292,18 @@ pub fn open(
             });
         }
     };
+    let mut stream = stream;
+    let seekable = if format == Format::Mf4 {
+        Some(seekable(path, &name, gzip, &mut stream)?)
+    } else {
+        None
+    };
     Ok(Opened {
         name,
         format,
         gzip,
         stream,
+        seekable,
     })
 }
 
@@ -275,6 +342,22 @@ pub fn reader(opened: Opened) -> Box<dyn FrameReader> {
             Box::new(log::screen::Reader::new(opened.stream).with_source_name(name))
         }
         Format::Csv => Box::new(log::csv::Reader::new(opened.stream).with_source_name(name)),
+        Format::Pcap | Format::Pcapng => {
+            let format = opened.format;
+            Box::new(
+                log::pcap::Reader::new(opened.stream)
+                    .with_source_name(name)
+                    .with_expected_format(format),
+            )
+        }
+        Format::Mf4 => {
+            let inner: Box<dyn ReadSeek> = match opened.seekable {
+                Some(s) => s,
+                // `open` always provides it; an empty input reads as a truncated file.
+                None => Box::new(io::Cursor::new(Vec::new())),
+            };
+            Box::new(log::mf4::Reader::new(inner).with_source_name(name))
+        }
     }
 }
 
@@ -293,6 +376,52 @@ mod tests {
 
     /// Every capture under tests/data, each written by a real peer or by us: recognised as
     /// what it is (the formats' own sniffers must not claim each other's files).
+    /// Counts the frames of a capture read through [`open_reader`].
+    fn frames_of(path: &Path) -> usize {
+        let mut r = open_reader(path, None, &|| false).unwrap();
+        let mut n = 0;
+        while let Some(item) = r.read_item().unwrap() {
+            if matches!(item, log::Item::Record(_)) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// MDF 4 is read by seeking: from its file, or held in memory when gzip-compressed;
+    /// pcapng streams through gzip like the text formats.
+    #[test]
+    fn test_binary_captures_read_plain_and_gzipped() {
+        use std::io::Write as _;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/formats");
+        let dir = std::env::temp_dir().join(format!("canrelearn-open-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (fixture, want) in [
+            ("mf4/python-can.mf4", 17),
+            ("mf4/asammdf-deflate.mf4", 17),
+            ("pcap/scapy.pcapng", 0),
+        ] {
+            let plain = root.join(fixture);
+            let n = frames_of(&plain);
+            if want > 0 {
+                assert_eq!(n, want, "{fixture}");
+            }
+            assert!(n > 0, "{fixture}");
+            let gz = dir.join(format!(
+                "{}.gz",
+                plain.file_name().unwrap().to_string_lossy()
+            ));
+            let mut e = flate2::write::GzEncoder::new(
+                std::fs::File::create(&gz).unwrap(),
+                flate2::Compression::fast(),
+            );
+            e.write_all(&std::fs::read(&plain).unwrap()).unwrap();
+            e.finish().unwrap();
+            assert_eq!(frames_of(&gz), n, "{fixture} gzipped");
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[test]
     fn test_detect_every_fixture_as_its_format() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
@@ -309,6 +438,9 @@ mod tests {
                 let want = match path.extension().and_then(|e| e.to_str()) {
                     Some("asc") => Format::Asc,
                     Some("csv") => Format::Csv,
+                    Some("pcap") => Format::Pcap,
+                    Some("pcapng") => Format::Pcapng,
+                    Some("mf4") => Format::Mf4,
                     Some("txt")
                         if name.contains("candump-real/screen")
                             && !name.ends_with("versions.txt") =>

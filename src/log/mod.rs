@@ -27,6 +27,8 @@ pub mod asc;
 pub mod candump;
 pub mod csv;
 mod lines;
+pub mod mf4;
+pub mod pcap;
 pub mod screen;
 pub mod writers;
 
@@ -146,6 +148,12 @@ pub enum Format {
     CandumpScreen,
     /// python-can's CSV: `timestamp,arbitration_id,extended,remote,error,dlc,data`.
     Csv,
+    /// Classic libpcap capture, link type `LINKTYPE_CAN_SOCKETCAN` (227).
+    Pcap,
+    /// pcapng capture, link type `LINKTYPE_CAN_SOCKETCAN` (227).
+    Pcapng,
+    /// ASAM MDF 4 bus logging (CANedge, asammdf, python-can, Vector).
+    Mf4,
 }
 
 impl Format {
@@ -155,6 +163,9 @@ impl Format {
         Format::CandumpScreen,
         Format::Csv,
         Format::Asc,
+        Format::Pcap,
+        Format::Pcapng,
+        Format::Mf4,
     ];
 
     /// The name used on the command line (`--from`, `--to`, `--format`).
@@ -164,6 +175,9 @@ impl Format {
             Format::Asc => "asc",
             Format::CandumpScreen => "candump-screen",
             Format::Csv => "csv",
+            Format::Pcap => "pcap",
+            Format::Pcapng => "pcapng",
+            Format::Mf4 => "mf4",
         }
     }
 
@@ -179,6 +193,9 @@ impl Format {
             Format::Asc => "Vector ASC log (CANoe/CANalyzer, python-can, log2asc)",
             Format::CandumpScreen => "can-utils candump screen output (candump can0 > file)",
             Format::Csv => "python-can CSV",
+            Format::Pcap => "libpcap capture (tcpdump, Wireshark), SocketCAN link type",
+            Format::Pcapng => "pcapng capture (Wireshark, tcpdump), SocketCAN link type",
+            Format::Mf4 => "ASAM MDF 4 bus logging (CANedge, asammdf, python-can, Vector)",
         }
     }
 
@@ -190,6 +207,9 @@ impl Format {
             Format::Asc => &["asc"],
             Format::Csv => &["csv"],
             Format::CandumpScreen => &[],
+            Format::Pcap => &["pcap"],
+            Format::Pcapng => &["pcapng"],
+            Format::Mf4 => &["mf4"],
         }
     }
 }
@@ -242,6 +262,12 @@ pub enum FormatErrorKind {
     /// A malformed python-can CSV row.
     #[error(transparent)]
     Csv(csv::ErrorKind),
+    /// pcap and pcapng.
+    #[error(transparent)]
+    Pcap(pcap::ErrorKind),
+    /// MDF 4.
+    #[error(transparent)]
+    Mf4(mf4::ErrorKind),
 }
 
 /// What can stop a reader, or a malformed record it hands out as [`Item::Bad`].

@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use super::{Format, FrameReader, FrameWriter, Item, Loss, ReadError, Record, asc, candump, csv};
+use super::{
+    Format, FrameReader, FrameWriter, Item, Loss, ReadError, Record, asc, candump, csv, mf4, pcap,
+};
 
 /// A seekable output.
 pub trait WriteSeek: Write + Seek + Send {}
@@ -98,6 +100,9 @@ pub fn writer(
             Format::Candump => Box::new(candump::Writer::with_options(w, candump_options)),
             Format::Asc => Box::new(asc::Writer::new(w)),
             Format::Csv => Box::new(csv::Writer::new(w)),
+            Format::Pcap => Box::new(pcap::PcapWriter::new(w)),
+            Format::Pcapng => Box::new(pcap::PcapngWriter::new(w)),
+            Format::Mf4 => return Err(WriterError::NeedsSeek { format }),
             Format::CandumpScreen => {
                 return Err(WriterError::ReadOnly {
                     format,
@@ -107,6 +112,8 @@ pub fn writer(
         })
     };
     match target {
+        // MDF 4 writes its blocks' links and lengths back once they are known.
+        Target::Seekable(w) if format == Format::Mf4 => Ok(Box::new(mf4::Writer::new(w))),
         Target::Seekable(w) => streamed(Box::new(w)),
         Target::Stream(w) => streamed(w),
         Target::Gzip(w) => {
