@@ -23,6 +23,7 @@
 //! names back with a [`ChannelMap`]: `can<K>` is channel `K+1`, any other name takes the lowest
 //! free channel at its first appearance. Formats without channels name their single bus `can0`.
 
+pub mod blf;
 pub mod candump;
 
 use core::fmt;
@@ -135,16 +136,19 @@ impl fmt::Display for Location {
 pub enum Format {
     /// can-utils `candump -l` / `-L` log lines: `(1700000000.000000) can0 123#11`.
     Candump,
+    /// Vector BLF binary logging format (CANoe, CANalyzer, python-can).
+    Blf,
 }
 
 impl Format {
     /// Every format, in the order detection tries them.
-    pub const ALL: &'static [Format] = &[Format::Candump];
+    pub const ALL: &'static [Format] = &[Format::Candump, Format::Blf];
 
     /// The name used on the command line (`--from`, `--to`, `--format`).
     pub fn name(self) -> &'static str {
         match self {
             Format::Candump => "candump",
+            Format::Blf => "blf",
         }
     }
 
@@ -157,6 +161,7 @@ impl Format {
     pub fn description(self) -> &'static str {
         match self {
             Format::Candump => "can-utils candump log (-l/-L)",
+            Format::Blf => "Vector BLF binary logging format",
         }
     }
 }
@@ -200,6 +205,9 @@ pub enum FormatErrorKind {
     /// The input ended inside a record or object (a truncated file).
     #[error("the input ends inside a record ({0})")]
     Truncated(&'static str),
+    /// A Vector BLF object or container.
+    #[error(transparent)]
+    Blf(blf::ErrorKind),
 }
 
 /// What can stop a reader, or a malformed record it hands out as [`Item::Bad`].
