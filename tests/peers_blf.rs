@@ -386,3 +386,89 @@ fn test_where_python_can_is_wrong() {
         "python-can is expected to fail here:\n{stderr}"
     );
 }
+
+/// Wireshark's BLF reader (tshark 4.0) reads what we write: timestamps to the nanosecond,
+/// channel, id, remote flag, length, data and direction. tshark 4.0 skips error objects
+/// (`CAN_ERROR_EXT`) and shows no BRS/ESI for BLF; those are compared with python-can above.
+#[test]
+fn test_tshark_reads_what_we_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, records) = python_writes(dir.path(), "source", 3000, -1, 128 * 1024);
+    let mut w = blf::Writer::new(Cursor::new(Vec::new()));
+    for r in &records {
+        w.write_record(&r.as_record()).unwrap();
+    }
+    w.finish().unwrap();
+    let file = dir.path().join("ours.blf");
+    std::fs::write(&file, w.into_inner().into_inner()).unwrap();
+    let out = peer::run_tool(
+        "tshark",
+        &[
+            // No heuristic dissector takes a payload away from `data.data`.
+            "--disable-protocol",
+            "autosar-nm,signal_pdu,ipdum,obd-ii",
+            "-r",
+            s(&file),
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "frame.interface_name",
+            "-e",
+            "can.id",
+            "-e",
+            "can.flags.xtd",
+            "-e",
+            "can.flags.rtr",
+            "-e",
+            "can.len",
+            "-e",
+            "data.data",
+            "-e",
+            "frame.p2p_dir",
+            "-e",
+            "frame.protocols",
+        ],
+        "tshark",
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let frames: Vec<&OwnedRecord> = records.iter().filter(|r| !r.frame.is_error()).collect();
+    assert_eq!(lines.len(), frames.len(), "tshark reads every data and remote frame");
+    let mut dissected = 0;
+    for (i, (line, r)) in lines.iter().zip(&frames).enumerate() {
+        let mut f: Vec<&str> = line.split('\t').collect();
+        // A payload another dissector took (some protocols claim CAN id 0) is not in
+        // `data.data`: its length is still compared.
+        let taken = f.pop().is_some_and(|p| p != "can:data" && p != "can");
+        if taken {
+            dissected += 1;
+            f[6] = "";
+        }
+        let t = r.timestamp;
+        let channel: u32 = r.interface.strip_prefix("can").unwrap().parse().unwrap();
+        let (id, remote, len, data) = match &r.frame {
+            Frame::Classic(c) => (c.id(), false, c.data().len(), c.data()),
+            Frame::Remote(c) => (c.id(), true, usize::from(c.len()), &[][..]),
+            Frame::Fd(c) => (c.id(), false, c.data().len(), c.data()),
+            Frame::Error(_) => unreachable!(),
+        };
+        let expected = [
+            format!("{}.{:09}", t.secs(), t.subsec_nanos()),
+            format!("CAN-{}", channel + 1),
+            id.raw().to_string(),
+            u8::from(id.is_extended()).to_string(),
+            u8::from(remote).to_string(),
+            len.to_string(),
+            if taken { String::new() } else { hex::encode(data) },
+            if r.direction == Some(Direction::Rx) { "1" } else { "0" }.to_owned(),
+        ];
+        assert_eq!(f, expected, "message {i}: {r:?}");
+    }
+    assert!(dissected * 100 < lines.len(), "{dissected} payloads dissected");
+    eprintln!(
+        "tshark read {} frames we wrote, frame for frame ({dissected} payloads dissected as another protocol)",
+        lines.len()
+    );
+}
