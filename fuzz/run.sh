@@ -46,6 +46,12 @@ for target in $(cargo fuzz list); do
             capture)
                 cp ../tests/data/capture/*.log ../tests/data/candump/*.log "$corpus/"
                 ;;
+            blf_reader)
+                # Mode byte 0 (a whole file, 1-byte buffer) before each fixture.
+                for f in ../tests/data/formats/blf/*.blf; do
+                    { printf '\000'; cat "$f"; } > "$corpus/$(basename "$f")"
+                done
+                ;;
             *)
                 cp ../tests/data/candump/*.log "$corpus/"
                 ;;

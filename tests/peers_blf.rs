@@ -41,7 +41,13 @@ fn blf_peer(args: &[&str]) -> String {
 }
 
 /// python-can writes `n` messages; the file and what a correct reader reads from it.
-fn python_writes(dir: &Path, name: &str, n: usize, level: i32, container: usize) -> (PathBuf, Vec<OwnedRecord>) {
+fn python_writes(
+    dir: &Path,
+    name: &str,
+    n: usize,
+    level: i32,
+    container: usize,
+) -> (PathBuf, Vec<OwnedRecord>) {
     let file = dir.join(format!("{name}.blf"));
     let log = dir.join(format!("{name}.log"));
     blf_peer(&[
@@ -152,21 +158,33 @@ fn check(i: usize, r: &OwnedRecord, p: &PyMessage) {
     match &r.frame {
         Frame::Classic(f) => {
             assert!(!p.rtr && !p.err && !p.fd, "{ctx}");
-            assert_eq!((p.id, p.ext), (u64::from(f.id().raw()), f.id().is_extended()), "{ctx}");
+            assert_eq!(
+                (p.id, p.ext),
+                (u64::from(f.id().raw()), f.id().is_extended()),
+                "{ctx}"
+            );
             assert_eq!(p.dlc, u64::from(f.dlc()), "{ctx}");
             assert_eq!(p.data, f.data(), "{ctx}");
             assert_eq!(p.rx, rx, "{ctx}");
         }
         Frame::Remote(f) => {
             assert!(p.rtr && !p.err && !p.fd, "{ctx}");
-            assert_eq!((p.id, p.ext), (u64::from(f.id().raw()), f.id().is_extended()), "{ctx}");
+            assert_eq!(
+                (p.id, p.ext),
+                (u64::from(f.id().raw()), f.id().is_extended()),
+                "{ctx}"
+            );
             assert_eq!(p.dlc, u64::from(f.dlc()), "{ctx}");
             assert!(p.data.is_empty(), "{ctx}");
             assert_eq!(p.rx, rx, "{ctx}");
         }
         Frame::Fd(f) => {
             assert!(p.fd && !p.rtr && !p.err, "{ctx}");
-            assert_eq!((p.id, p.ext), (u64::from(f.id().raw()), f.id().is_extended()), "{ctx}");
+            assert_eq!(
+                (p.id, p.ext),
+                (u64::from(f.id().raw()), f.id().is_extended()),
+                "{ctx}"
+            );
             assert_eq!((p.brs, p.esi), (f.flags().brs(), f.flags().esi()), "{ctx}");
             assert_eq!(p.dlc, f.data().len() as u64, "{ctx}");
             assert_eq!(p.data, f.data(), "{ctx}");
@@ -190,7 +208,11 @@ fn test_python_can_reads_what_we_write() {
     // Give error frames a direction too: python-can cannot read it back (checked in `check`).
     for (i, r) in records.iter_mut().enumerate() {
         if r.frame.is_error() {
-            r.direction = Some(if i % 2 == 0 { Direction::Rx } else { Direction::Tx });
+            r.direction = Some(if i % 2 == 0 {
+                Direction::Rx
+            } else {
+                Direction::Tx
+            });
         }
     }
     let raw = WriteOptions {
@@ -319,10 +341,10 @@ fn test_where_python_can_is_wrong() {
     fd_error[6..8].copy_from_slice(&0x3000u16.to_le_bytes());
     let stream = [
         can_message(1, 0x100, &[1], 1_000),
-        object(2, 1, 2_000, &[1, 0, 0, 0]),           // CAN_ERROR
-        object(104, 1, 3_000, &fd_error),             // CAN_FD_ERROR_64
-        object(3, 1, 4_000, &[2, 0, 0, 0]),           // CAN_OVERLOAD
-        object(128, 3, 5_000, &[0; 24]),              // trigger condition, header v3
+        object(2, 1, 2_000, &[1, 0, 0, 0]), // CAN_ERROR
+        object(104, 1, 3_000, &fd_error),   // CAN_FD_ERROR_64
+        object(3, 1, 4_000, &[2, 0, 0, 0]), // CAN_OVERLOAD
+        object(128, 3, 5_000, &[0; 24]),    // trigger condition, header v3
         can_message(2, 0x101, &[2], 6_000),
     ]
     .concat();
@@ -435,7 +457,11 @@ fn test_tshark_reads_what_we_write() {
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let frames: Vec<&OwnedRecord> = records.iter().filter(|r| !r.frame.is_error()).collect();
-    assert_eq!(lines.len(), frames.len(), "tshark reads every data and remote frame");
+    assert_eq!(
+        lines.len(),
+        frames.len(),
+        "tshark reads every data and remote frame"
+    );
     let mut dissected = 0;
     for (i, (line, r)) in lines.iter().zip(&frames).enumerate() {
         let mut f: Vec<&str> = line.split('\t').collect();
@@ -461,12 +487,24 @@ fn test_tshark_reads_what_we_write() {
             u8::from(id.is_extended()).to_string(),
             u8::from(remote).to_string(),
             len.to_string(),
-            if taken { String::new() } else { hex::encode(data) },
-            if r.direction == Some(Direction::Rx) { "1" } else { "0" }.to_owned(),
+            if taken {
+                String::new()
+            } else {
+                hex::encode(data)
+            },
+            if r.direction == Some(Direction::Rx) {
+                "1"
+            } else {
+                "0"
+            }
+            .to_owned(),
         ];
         assert_eq!(f, expected, "message {i}: {r:?}");
     }
-    assert!(dissected * 100 < lines.len(), "{dissected} payloads dissected");
+    assert!(
+        dissected * 100 < lines.len(),
+        "{dissected} payloads dissected"
+    );
     eprintln!(
         "tshark read {} frames we wrote, frame for frame ({dissected} payloads dissected as another protocol)",
         lines.len()

@@ -513,6 +513,7 @@ fn can_id(raw: u32) -> Result<Id, ErrorKind> {
     }
 }
 
+#[inline]
 /// A classic data or remote frame from its DLC (9 to 15 kept as a raw DLC with 8 bytes) and
 /// the stored data bytes (missing ones are zero, extra ones ignored).
 fn classic_frame(id: Id, dlc: u8, remote: bool, stored: &[u8]) -> Result<Frame, ErrorKind> {
@@ -524,6 +525,11 @@ fn classic_frame(id: Id, dlc: u8, remote: bool, stored: &[u8]) -> Result<Frame, 
             RemoteFrame::new(id, dlc)?
         };
         return Ok(Frame::Remote(r));
+    }
+    if let Some(data) = stored.get(..usize::from(dlc))
+        && dlc <= 8
+    {
+        return Ok(Frame::Classic(ClassicFrame::new(id, data)?));
     }
     let mut data = [0u8; 8];
     for (d, s) in data.iter_mut().zip(stored) {
@@ -570,6 +576,7 @@ fn tx_flag(flags: u8) -> Option<Direction> {
     })
 }
 
+#[inline]
 /// `CAN_MESSAGE` (1) and `CAN_MESSAGE2` (86): channel u16, flags u8, DLC u8, id u32, 8 data
 /// bytes (`CAN_MESSAGE2` then frame length, bit count and reserved bytes).
 fn can_message(body: &[u8], header: usize) -> Result<CanObject, ErrorKind> {
@@ -1795,6 +1802,9 @@ impl Start {
     }
 }
 
+/// Writes the file header again at the start of the output (`written` bytes back).
+type RewriteHeader<W> = fn(&mut W, u64, &[u8]) -> io::Result<()>;
+
 /// Rewrites the header at the start of what this writer wrote (`written` bytes ago).
 fn rewrite_header<W: Write + Seek>(w: &mut W, written: u64, header: &[u8]) -> io::Result<()> {
     let back = i64::try_from(written)
@@ -1828,7 +1838,7 @@ fn rewrite_header<W: Write + Seek>(w: &mut W, written: u64, header: &[u8]) -> io
 pub struct Writer<W: Write> {
     inner: W,
     options: WriteOptions,
-    rewrite: Option<fn(&mut W, u64, &[u8]) -> io::Result<()>>,
+    rewrite: Option<RewriteHeader<W>>,
     deflater: Option<Compress>,
     /// Objects not yet in a container.
     buf: Vec<u8>,
@@ -1874,7 +1884,7 @@ impl<W: Write> Writer<W> {
     fn build(
         inner: W,
         mut options: WriteOptions,
-        rewrite: Option<fn(&mut W, u64, &[u8]) -> io::Result<()>>,
+        rewrite: Option<RewriteHeader<W>>,
     ) -> Self {
         options.container_size = options.container_size.clamp(1, MAX_CONTAINER_SIZE as usize);
         let deflater = options

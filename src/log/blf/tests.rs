@@ -710,7 +710,7 @@ fn test_parse_error_frames() {
     let mut fd_error = vec![0u8; 44];
     fd_error[0] = 2;
     fd_error[4] = 2; // CAN-Core valid
-    fd_error[6..8].copy_from_slice(&((0u16 << 6) | 0x3000).to_le_bytes()); // bit error, Tx
+    fd_error[6..8].copy_from_slice(&0x3000u16.to_le_bytes()); // bit error (code 0), Tx
     let mut fd_error_plain = vec![0u8; 44];
     fd_error_plain[0] = 1;
     let objects = cat(&[
