@@ -88,9 +88,15 @@
 //!
 //! The [`Writer`] writes what python-can and CANoe read: zlib-compressed (or, optionally,
 //! uncompressed) containers of 128 KiB; classic and remote frames as `CAN_MESSAGE` (or
-//! `CAN_MESSAGE2`), CAN FD frames as `CAN_FD_MESSAGE_64`, error frames as `CAN_ERROR_EXT`;
-//! nanosecond timestamps; header version 1. See [`Writer`] for the file header statistics of
-//! seekable and streaming outputs. Nothing here opens files, reads the clock or prints.
+//! `CAN_MESSAGE2`), CAN FD frames as `CAN_FD_MESSAGE_64` (its data padded to 4 bytes inside
+//! the object, so that no reader depends on a padding convention), error frames as
+//! `CAN_ERROR_EXT`; header version 1 with nanosecond timestamps (flag 2: python-can, which
+//! writes them itself, and Wireshark read them; the peer tests check Wireshark's reading to the
+//! nanosecond). Channel numbers come from a [`ChannelMap`]; a record without a direction is
+//! written as Rx and counted as a [`Loss`], as are frames on channels that do not fit 16 bits
+//! (dropped) and timestamps before the first record's. See [`Writer`] for the file header
+//! statistics of seekable and streaming outputs. Nothing here opens files, reads the clock or
+//! prints.
 
 use core::fmt;
 use std::collections::VecDeque;
@@ -947,9 +953,12 @@ pub struct Reader<R> {
     start_nanos: u64,
     /// Bytes consumed from `inner`.
     offset: u64,
-    /// The object stream: container data and objects outside containers, from `pos` on.
+    /// The object stream: container data and objects outside containers, from `pos` to
+    /// `end`. The buffer is initialised to its length (zlib writes into it without zeroing
+    /// it first), and grows by doubling.
     buf: Vec<u8>,
     pos: usize,
+    end: usize,
     segments: Vec<Segment>,
     /// Bytes skipped while looking for the next object, and where the skipping began.
     garbage: u64,
@@ -983,6 +992,7 @@ impl<R: BufRead> Reader<R> {
             offset: 0,
             buf: Vec::new(),
             pos: 0,
+            end: 0,
             segments: Vec::new(),
             garbage: 0,
             garbage_at: Location::Offset(0),
@@ -1067,16 +1077,18 @@ impl<R: BufRead> Reader<R> {
 
     /// Drops the stream bytes before `pos`.
     fn compact(&mut self) {
-        let pos = self.pos.min(self.buf.len());
+        let pos = self.pos.min(self.end);
         if pos == 0 {
             return;
         }
-        self.buf.drain(..pos);
+        self.buf.copy_within(pos..self.end, 0);
+        self.end -= pos;
         self.pos = 0;
-        if self.buf.is_empty() {
+        if self.end == 0 {
             self.segments.clear();
-            if self.buf.capacity() > 4 * DEFAULT_CONTAINER_SIZE * 8 {
-                self.buf.shrink_to(2 * DEFAULT_CONTAINER_SIZE);
+            if self.buf.len() > 32 * DEFAULT_CONTAINER_SIZE {
+                self.buf.truncate(2 * DEFAULT_CONTAINER_SIZE);
+                self.buf.shrink_to_fit();
             }
             return;
         }
@@ -1098,6 +1110,38 @@ impl<R: BufRead> Reader<R> {
                 s.start -= pos;
             }
         }
+    }
+
+    /// Makes room for `n` more bytes after `end` (doubling the buffer at least).
+    fn make_room(&mut self, n: usize) {
+        let needed = self.end.saturating_add(n);
+        if self.buf.len() < needed {
+            let size = needed.max(self.buf.len() * 2).max(64 * 1024);
+            self.buf.resize(size, 0);
+        }
+    }
+
+    /// Reads up to `len` bytes of the input onto the end of the stream; the number read.
+    fn read_into_stream(&mut self, len: u64) -> Result<u64, ReadError> {
+        let mut total = 0u64;
+        while total < len {
+            let chunk = usize::try_from(len - total)
+                .unwrap_or(usize::MAX)
+                .min(64 * 1024);
+            self.make_room(chunk);
+            let slot = self
+                .buf
+                .get_mut(self.end..self.end + chunk)
+                .unwrap_or_default();
+            let n = read_full(&mut self.inner, slot).map_err(|e| self.io_error(e))?;
+            self.end += n;
+            self.offset += n as u64;
+            total += n as u64;
+            if n < chunk {
+                break;
+            }
+        }
+        Ok(total)
     }
 
     fn read_file_header(&mut self) -> Result<(), ReadError> {
@@ -1268,7 +1312,7 @@ impl<R: BufRead> Reader<R> {
             return Ok(());
         };
         self.compact();
-        let start = self.buf.len();
+        let start = self.end;
         self.segments.push(Segment {
             start,
             origin: Origin::Container {
@@ -1285,15 +1329,11 @@ impl<R: BufRead> Reader<R> {
                 false
             }
             COMPRESSION_NONE => {
-                let n = (&mut self.inner)
-                    .take(len)
-                    .read_to_end(&mut self.buf)
-                    .map_err(|e| self.io_error(e))?;
-                self.offset += n as u64;
-                if (n as u64) < len {
+                let n = self.read_into_stream(len)?;
+                if n < len {
                     self.ended_inside(at, "a log container");
                 }
-                (n as u64) == len
+                n == len
             }
             COMPRESSION_ZLIB => self.inflate(at, len, declared)?,
             other => {
@@ -1304,7 +1344,7 @@ impl<R: BufRead> Reader<R> {
                 false
             }
         };
-        let actual = (self.buf.len() - start) as u64;
+        let actual = (self.end - start) as u64;
         if complete && actual != u64::from(declared) {
             let e = self.error(
                 Location::Offset(at),
@@ -1318,17 +1358,17 @@ impl<R: BufRead> Reader<R> {
     /// Inflates `len` bytes of zlib data into the stream; whether the container was whole.
     fn inflate(&mut self, at: u64, len: u64, declared: u32) -> Result<bool, ReadError> {
         self.inflater.reset(true);
-        let out_start = self.buf.len();
-        let expected = u64::from(declared).min(MAX_CONTAINER_SIZE) as usize;
-        self.buf.reserve(expected.max(4096));
+        let out_start = self.end;
+        // The declared size is a hint: trusted up to a few containers' worth (a corrupt one
+        // must not allocate 64 MiB); the buffer grows as the data really comes.
+        let expected = u64::from(declared).min(8 * DEFAULT_CONTAINER_SIZE as u64) as usize;
+        self.make_room(expected.max(4096));
         let mut remaining = len;
         let outcome = loop {
-            if (self.buf.len() - out_start) as u64 > MAX_CONTAINER_SIZE {
+            if (self.end - out_start) as u64 > MAX_CONTAINER_SIZE {
                 break Inflated::TooLarge;
             }
-            if self.buf.capacity() - self.buf.len() < 4096 {
-                self.buf.reserve(64 * 1024);
-            }
+            self.make_room(4096);
             let available: &[u8] = if remaining == 0 {
                 &[]
             } else {
@@ -1346,11 +1386,13 @@ impl<R: BufRead> Reader<R> {
                 .min(available.len());
             let input = available.get(..take).unwrap_or_default();
             let (in0, out0) = (self.inflater.total_in(), self.inflater.total_out());
+            let output = self.buf.get_mut(self.end..).unwrap_or_default();
             let result = self
                 .inflater
-                .decompress_vec(input, &mut self.buf, FlushDecompress::None);
+                .decompress(input, output, FlushDecompress::None);
             let used = self.inflater.total_in() - in0;
             let made = self.inflater.total_out() - out0;
+            self.end += made as usize;
             self.inner.consume(used as usize);
             self.offset += used;
             remaining -= used.min(remaining);
@@ -1414,7 +1456,7 @@ impl<R: BufRead> Reader<R> {
             return Ok(());
         }
         self.compact();
-        let mut object = Vec::with_capacity(size as usize);
+        let mut object = Vec::with_capacity((size as usize).min(64 * 1024));
         object.extend_from_slice(base);
         let n = (&mut self.inner)
             .take(rest)
@@ -1429,6 +1471,7 @@ impl<R: BufRead> Reader<R> {
         for s in &mut self.segments {
             s.start += len;
         }
+        self.end += len;
         self.segments.insert(
             0,
             Segment {
@@ -1463,7 +1506,7 @@ impl<R: BufRead> Reader<R> {
     /// The next object of the stream, or `None` when more data is needed.
     fn parse_next(&mut self) -> Option<Step> {
         loop {
-            let available = self.buf.get(self.pos..).unwrap_or_default();
+            let available = self.buf.get(self.pos..self.end).unwrap_or_default();
             if !available.starts_with(&OBJECT_SIGNATURE) {
                 // Padding, garbage, or a signature split by the end of the container.
                 if available.len() < OBJECT_SIGNATURE.len() {
@@ -1629,7 +1672,7 @@ impl<R: BufRead> Reader<R> {
         if let Some(e) = self.end_error.take() {
             return Err(e);
         }
-        let tail = self.buf.get(self.pos..).unwrap_or_default();
+        let tail = self.buf.get(self.pos..self.end).unwrap_or_default();
         if self.resync || tail.is_empty() && self.garbage <= 3 {
             return Ok(Step::Eof);
         }
@@ -1670,7 +1713,7 @@ impl<R: BufRead> Reader<R> {
             if let Some(e) = self.damage.take() {
                 // The objects before the damage are read; what is left of the broken
                 // container is lost, and reading resumes at the next object signature.
-                self.pos = self.buf.len();
+                self.pos = self.end;
                 self.garbage = 0;
                 self.resync = true;
                 return Ok(Step::Bad(e));

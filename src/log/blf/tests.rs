@@ -1511,7 +1511,7 @@ fn test_long_capture_streams_with_flat_memory() {
             assert_eq!(rec.frame.data(), &count.to_le_bytes());
             count += 1;
         }
-        max_capacity = max_capacity.max(r.buf.capacity());
+        max_capacity = max_capacity.max(r.buf.len());
     }
     assert_eq!(count, n);
     assert!(
