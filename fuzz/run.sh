@@ -78,6 +78,12 @@ for target in $(cargo fuzz list); do
             mf4_reader)
                 cp ../tests/data/formats/mf4/*.mf4 "$corpus/"
                 ;;
+            blf_reader)
+                # Mode byte 0 (a whole file, 1-byte buffer) before each fixture.
+                for f in ../tests/data/formats/blf/*.blf; do
+                    { printf '\000'; cat "$f"; } > "$corpus/$(basename "$f")"
+                done
+                ;;
             *)
                 cp ../tests/data/candump/*.log "$corpus/"
                 ;;

@@ -138,6 +138,9 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     if log::mf4::sniff(head) {
         return Some(Format::Mf4);
     }
+    if log::blf::sniff(head) {
+        return Some(Format::Blf);
+    }
     if log::candump::sniff(head) {
         return Some(Format::Candump);
     }
@@ -197,7 +200,10 @@ fn peek(
 
 /// Whether a format is recognised by a magic number (no need to wait for a whole line).
 fn is_binary(format: Format) -> bool {
-    matches!(format, Format::Pcap | Format::Pcapng | Format::Mf4)
+    matches!(
+        format,
+        Format::Pcap | Format::Pcapng | Format::Mf4 | Format::Blf
+    )
 }
 
 /// Something both readable and seekable (what an MDF 4 reader needs).
@@ -350,6 +356,7 @@ pub fn reader(opened: Opened) -> Box<dyn FrameReader> {
                     .with_expected_format(format),
             )
         }
+        Format::Blf => Box::new(log::blf::Reader::new(opened.stream).with_source_name(name)),
         Format::Mf4 => {
             let inner: Box<dyn ReadSeek> = match opened.seekable {
                 Some(s) => s,
@@ -400,6 +407,8 @@ mod tests {
             ("mf4/python-can.mf4", 17),
             ("mf4/asammdf-deflate.mf4", 17),
             ("pcap/scapy.pcapng", 0),
+            ("blf/python-can-mixed.blf", 0),
+            ("blf/python-can-mixed-raw.blf", 0),
         ] {
             let plain = root.join(fixture);
             let n = frames_of(&plain);
@@ -441,6 +450,7 @@ mod tests {
                     Some("pcap") => Format::Pcap,
                     Some("pcapng") => Format::Pcapng,
                     Some("mf4") => Format::Mf4,
+                    Some("blf") => Format::Blf,
                     Some("txt")
                         if name.contains("candump-real/screen")
                             && !name.ends_with("versions.txt") =>

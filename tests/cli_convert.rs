@@ -303,7 +303,7 @@ fn record_writes_any_writable_format() {
     assert!(!out.exists());
 }
 
-/// pcap, pcapng and MDF 4 through the binary: candump -> each -> candump keeps every frame,
+/// pcap, pcapng, MDF 4 and BLF through the binary: candump -> each -> candump keeps every frame,
 /// interface (classic pcap has one) and time (compared to the microsecond: MDF 4 keeps float
 /// seconds); an MDF 4 to a pipe is refused with no output.
 #[test]
@@ -311,7 +311,7 @@ fn binary_formats_round_trip_through_convert() {
     let dir = tempfile::tempdir().unwrap();
     let src = mixed(dir.path());
     let original = read_candump(&src);
-    for ext in ["pcap", "pcapng", "mf4"] {
+    for ext in ["pcap", "pcapng", "mf4", "blf"] {
         let out = dir.path().join(format!("out.{ext}"));
         let o = run(&["convert", s(&src), s(&out)]);
         assert_eq!(o.status.code(), Some(0), "{ext}: {}", stderr(&o));

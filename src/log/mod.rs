@@ -24,6 +24,7 @@
 //! free channel at its first appearance. Formats without channels name their single bus `can0`.
 
 pub mod asc;
+pub mod blf;
 pub mod candump;
 pub mod csv;
 mod lines;
@@ -154,6 +155,8 @@ pub enum Format {
     Pcapng,
     /// ASAM MDF 4 bus logging (CANedge, asammdf, python-can, Vector).
     Mf4,
+    /// Vector BLF binary logging format (CANoe, CANalyzer, python-can).
+    Blf,
 }
 
 impl Format {
@@ -166,6 +169,7 @@ impl Format {
         Format::Pcap,
         Format::Pcapng,
         Format::Mf4,
+        Format::Blf,
     ];
 
     /// The name used on the command line (`--from`, `--to`, `--format`).
@@ -178,6 +182,7 @@ impl Format {
             Format::Pcap => "pcap",
             Format::Pcapng => "pcapng",
             Format::Mf4 => "mf4",
+            Format::Blf => "blf",
         }
     }
 
@@ -196,6 +201,7 @@ impl Format {
             Format::Pcap => "libpcap capture (tcpdump, Wireshark), SocketCAN link type",
             Format::Pcapng => "pcapng capture (Wireshark, tcpdump), SocketCAN link type",
             Format::Mf4 => "ASAM MDF 4 bus logging (CANedge, asammdf, python-can, Vector)",
+            Format::Blf => "Vector BLF binary logging format",
         }
     }
 
@@ -210,6 +216,7 @@ impl Format {
             Format::Pcap => &["pcap"],
             Format::Pcapng => &["pcapng"],
             Format::Mf4 => &["mf4"],
+            Format::Blf => &["blf"],
         }
     }
 }
@@ -268,6 +275,9 @@ pub enum FormatErrorKind {
     /// MDF 4.
     #[error(transparent)]
     Mf4(mf4::ErrorKind),
+    /// A Vector BLF object or container.
+    #[error(transparent)]
+    Blf(blf::ErrorKind),
 }
 
 /// What can stop a reader, or a malformed record it hands out as [`Item::Bad`].

@@ -18,7 +18,8 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 use super::{
-    Format, FrameReader, FrameWriter, Item, Loss, ReadError, Record, asc, candump, csv, mf4, pcap,
+    Format, FrameReader, FrameWriter, Item, Loss, ReadError, Record, asc, blf, candump, csv, mf4,
+    pcap,
 };
 
 /// A seekable output.
@@ -103,6 +104,8 @@ pub fn writer(
             Format::Pcap => Box::new(pcap::PcapWriter::new(w)),
             Format::Pcapng => Box::new(pcap::PcapngWriter::new(w)),
             Format::Mf4 => return Err(WriterError::NeedsSeek { format }),
+            // Its header's totals stay zero on a stream (every reader iterates objects).
+            Format::Blf => Box::new(blf::Writer::streaming(w)),
             Format::CandumpScreen => {
                 return Err(WriterError::ReadOnly {
                     format,
@@ -114,6 +117,7 @@ pub fn writer(
     match target {
         // MDF 4 writes its blocks' links and lengths back once they are known.
         Target::Seekable(w) if format == Format::Mf4 => Ok(Box::new(mf4::Writer::new(w))),
+        Target::Seekable(w) if format == Format::Blf => Ok(Box::new(blf::Writer::new(w))),
         Target::Seekable(w) => streamed(Box::new(w)),
         Target::Stream(w) => streamed(w),
         Target::Gzip(w) => {
