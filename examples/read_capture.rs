@@ -1,6 +1,6 @@
 //! Reads a capture with one of canrelearn's readers and counts what it holds, to time readers
 //! end to end: `cargo run --release --example read_capture -- FORMAT FILE` (FORMAT: `candump`,
-//! `asc`, `csv`, `candump-screen`, `blf`, `pcap`, `pcapng`, `mf4`).
+//! `asc`, `csv`, `candump-screen`, `blf`, `pcap`, `pcapng`, `mf4`, `trc`).
 //!
 //! Prints the frames, other, skipped and bad items and the time the read took (from opening
 //! the file to its end); `benches/compare_asc.py` and `benches/compare_blf.py` run it against
@@ -11,7 +11,7 @@ use std::io::BufReader;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use canrelearn::log::{Format, FrameReader, Item, asc, blf, candump, csv, mf4, pcap, screen};
+use canrelearn::log::{Format, FrameReader, Item, asc, blf, candump, csv, mf4, pcap, screen, trc};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +30,7 @@ fn main() -> anyhow::Result<()> {
         Format::Blf => Box::new(blf::Reader::new(file).with_source_name(name)),
         Format::Pcap | Format::Pcapng => Box::new(pcap::Reader::new(file).with_source_name(name)),
         Format::Mf4 => Box::new(mf4::Reader::new(file).with_source_name(name)),
+        Format::Trc => Box::new(trc::Reader::new(file).with_source_name(name)),
     };
     let mut frames = 0u64;
     let mut payload = 0u64;

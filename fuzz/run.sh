@@ -50,6 +50,12 @@ for target in $(cargo fuzz list); do
             csv_reader)
                 cp ../tests/data/formats/csv/*.csv "$corpus/"
                 ;;
+            trc_reader)
+                # A leading byte picks the buffer size.
+                for f in ../tests/data/formats/trc/*.trc; do
+                    { printf '\x07'; cat "$f"; } > "$corpus/$(basename "$f")"
+                done
+                ;;
             capture)
                 cp ../tests/data/capture/*.log ../tests/data/candump/*.log "$corpus/"
                 ;;

@@ -153,6 +153,9 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     if log::asc::sniff(head) {
         return Some(Format::Asc);
     }
+    if log::trc::sniff(head) {
+        return Some(Format::Trc);
+    }
     None
 }
 
@@ -357,6 +360,7 @@ pub fn reader(opened: Opened) -> Box<dyn FrameReader> {
             )
         }
         Format::Blf => Box::new(log::blf::Reader::new(opened.stream).with_source_name(name)),
+        Format::Trc => Box::new(log::trc::Reader::new(opened.stream).with_source_name(name)),
         Format::Mf4 => {
             let inner: Box<dyn ReadSeek> = match opened.seekable {
                 Some(s) => s,
@@ -451,6 +455,7 @@ mod tests {
                     Some("pcapng") => Format::Pcapng,
                     Some("mf4") => Format::Mf4,
                     Some("blf") => Format::Blf,
+                    Some("trc") => Format::Trc,
                     Some("txt")
                         if name.contains("candump-real/screen")
                             && !name.ends_with("versions.txt") =>

@@ -146,32 +146,41 @@ fn measured(l: &Learnt, capture: &str) -> String {
     text
 }
 
-/// Writes the skeleton DBC for `captures` (the first is the reference: a healthy car).
-pub fn skeleton(captures: &[Capture]) -> String {
-    let mut nodes: Vec<String> = vec![UNASSIGNED.to_string()];
-    let mut node_comments: Vec<(String, String)> = Vec::new();
-    let mut rows: Vec<Row<'_>> = Vec::new();
-    let Some((reference, others)) = captures.split_first() else {
-        return String::new();
+/// The messages to write, with their senders, and the nodes with their comments.
+struct Plan<'a> {
+    rows: Vec<Row<'a>>,
+    nodes: Vec<String>,
+    node_comments: Vec<(String, String)>,
+}
+
+/// Places every id: the reference's ids (absent in a later capture: that capture's
+/// `ABSENT_IN_` node), then the ids only later captures carried (`ONLY_IN_`).
+fn plan<'a>(reference: &'a Capture, others: &'a [Capture]) -> Plan<'a> {
+    let mut p = Plan {
+        rows: Vec::new(),
+        nodes: vec![UNASSIGNED.to_string()],
+        node_comments: Vec::new(),
     };
-    // Which later capture first lacks each periodic id of the reference.
+    // The node of each later capture's absent ids, made at its first use.
     let mut absent_node: Vec<Option<String>> = vec![None; others.len()];
     for l in &reference.baseline.ids {
-        let mut node = UNASSIGNED.to_string();
-        let mut note = None;
-        if l.is_periodic() {
-            let lacking: Vec<usize> = others
+        let lacking: Vec<usize> = if l.is_periodic() {
+            others
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| c.baseline.get(l.id).is_none())
                 .map(|(i, _)| i)
-                .collect();
-            if let Some(&first) = lacking.first() {
-                let name = absent_node[first]
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let (node, note) = match lacking.first() {
+            Some(&first) => {
+                let node = absent_node[first]
                     .get_or_insert_with(|| {
-                        let n = node_name("ABSENT_IN_", &others[first].name, &nodes);
-                        nodes.push(n.clone());
-                        node_comments.push((
+                        let n = node_name("ABSENT_IN_", &others[first].name, &p.nodes);
+                        p.nodes.push(n.clone());
+                        p.node_comments.push((
                             n.clone(),
                             format!(
                                 "Periodic in {} and never seen in {}: the frames of the module missing there.",
@@ -181,12 +190,12 @@ pub fn skeleton(captures: &[Capture]) -> String {
                         n
                     })
                     .clone();
-                node = name;
                 let names: Vec<&str> = lacking.iter().map(|&i| others[i].name.as_str()).collect();
-                note = Some(format!(" Never seen in {}.", names.join(", ")));
+                (node, Some(format!(" Never seen in {}.", names.join(", "))))
             }
-        }
-        rows.push(Row {
+            None => (UNASSIGNED.to_string(), None),
+        };
+        p.rows.push(Row {
             learnt: l,
             capture: &reference.name,
             node,
@@ -196,21 +205,22 @@ pub fn skeleton(captures: &[Capture]) -> String {
     for c in others {
         let mut only: Option<String> = None;
         for l in &c.baseline.ids {
-            if reference.baseline.get(l.id).is_some() || rows.iter().any(|r| r.learnt.id == l.id) {
+            if reference.baseline.get(l.id).is_some() || p.rows.iter().any(|r| r.learnt.id == l.id)
+            {
                 continue;
             }
             let node = only
                 .get_or_insert_with(|| {
-                    let n = node_name("ONLY_IN_", &c.name, &nodes);
-                    nodes.push(n.clone());
-                    node_comments.push((
+                    let n = node_name("ONLY_IN_", &c.name, &p.nodes);
+                    p.nodes.push(n.clone());
+                    p.node_comments.push((
                         n.clone(),
                         format!("Seen in {} and never in {}.", c.name, reference.name),
                     ));
                     n
                 })
                 .clone();
-            rows.push(Row {
+            p.rows.push(Row {
                 learnt: l,
                 capture: &c.name,
                 node,
@@ -218,70 +228,43 @@ pub fn skeleton(captures: &[Capture]) -> String {
             });
         }
     }
-    rows.sort_by_key(|r| (r.learnt.id.is_extended(), r.learnt.id.raw()));
-    let any_fd = rows.iter().any(|r| r.learnt.fd);
+    p.rows
+        .sort_by_key(|r| (r.learnt.id.is_extended(), r.learnt.id.raw()));
+    p
+}
 
-    let mut out = String::new();
-    out.push_str("VERSION \"\"\n\n\nNS_ :\n\tCM_\n\tBA_DEF_\n\tBA_\n\tBA_DEF_DEF_\n\nBS_:\n\n");
-    let _ = writeln!(out, "BU_: {}\n", nodes.join(" "));
-    for r in &rows {
-        let l = r.learnt;
-        let length = l.length();
+/// One `BO_` with a raw signal per changing byte of its length.
+fn write_message(out: &mut String, r: &Row<'_>) {
+    let l = r.learnt;
+    let length = l.length();
+    let _ = writeln!(
+        out,
+        "BO_ {} {}: {} {}",
+        dbc_id(l.id),
+        message_name(l.id),
+        length,
+        r.node
+    );
+    for (i, kind) in l.bytes.iter().enumerate().take(usize::from(length)) {
+        let (name, start, size) = match kind {
+            ByteKind::Constant(_) => continue,
+            ByteKind::Counter(CounterBits::Byte) => (format!("COUNTER_B{i}"), i * 8, 8),
+            ByteKind::Counter(CounterBits::LowNibble) => (format!("COUNTER_B{i}"), i * 8, 4),
+            ByteKind::Counter(CounterBits::HighNibble) => (format!("COUNTER_B{i}"), i * 8 + 4, 4),
+            ByteKind::Changes { .. } => (format!("B{i}"), i * 8, 8),
+        };
         let _ = writeln!(
             out,
-            "BO_ {} {}: {} {}",
-            dbc_id(l.id),
-            message_name(l.id),
-            length,
-            r.node
+            " SG_ {name} : {start}|{size}@1+ (1,0) [0|{}] \"\" Vector__XXX",
+            (1u32 << size) - 1
         );
-        for (i, kind) in l.bytes.iter().enumerate().take(usize::from(length)) {
-            let (name, start, size) = match kind {
-                ByteKind::Constant(_) => continue,
-                ByteKind::Counter(CounterBits::Byte) => (format!("COUNTER_B{i}"), i * 8, 8),
-                ByteKind::Counter(CounterBits::LowNibble) => (format!("COUNTER_B{i}"), i * 8, 4),
-                ByteKind::Counter(CounterBits::HighNibble) => {
-                    (format!("COUNTER_B{i}"), i * 8 + 4, 4)
-                }
-                ByteKind::Changes { .. } => (format!("B{i}"), i * 8, 8),
-            };
-            let _ = writeln!(
-                out,
-                " SG_ {name} : {start}|{size}@1+ (1,0) [0|{}] \"\" Vector__XXX",
-                (1u32 << size) - 1
-            );
-        }
-        out.push('\n');
     }
     out.push('\n');
-    let sources: Vec<String> = captures
-        .iter()
-        .map(|c| format!("{} ({})", c.name, span_text(&c.baseline)))
-        .collect();
-    let _ = writeln!(
-        out,
-        "CM_ \"DBC skeleton inferred by canrelearn dbc infer from {}. Ids, lengths and cycle times are measured; senders and signal meanings are not known: assign each message to its module (BU_), name and scale its signals (the B<n> signals are raw bytes), and keep the comments as the record of what was measured.\";",
-        quoted(&sources.join(", "))
-    );
-    let _ = writeln!(
-        out,
-        "CM_ BU_ {UNASSIGNED} \"Sender not known: every message the captures showed that no comparison placed.\";"
-    );
-    for (node, text) in &node_comments {
-        let _ = writeln!(out, "CM_ BU_ {node} \"{}\";", quoted(text));
-    }
-    for r in &rows {
-        let mut text = measured(r.learnt, r.capture);
-        if let Some(note) = &r.note {
-            text.push_str(note);
-        }
-        let _ = writeln!(
-            out,
-            "CM_ BO_ {} \"{}\";",
-            dbc_id(r.learnt.id),
-            quoted(&text)
-        );
-    }
+}
+
+/// The attribute definitions and values: measured cycle times, CAN FD frame formats.
+fn write_attributes(out: &mut String, rows: &[Row<'_>]) {
+    let any_fd = rows.iter().any(|r| r.learnt.fd);
     out.push_str("BA_DEF_ BO_ \"GenMsgCycleTime\" INT 0 65535;\n");
     if any_fd {
         out.push_str("BA_DEF_ BO_ \"VFrameFormat\" ENUM \"StandardCAN\",\"ExtendedCAN\",\"reserved\",\"J1939PG\",\"reserved\",\"reserved\",\"reserved\",\"reserved\",\"reserved\",\"reserved\",\"reserved\",\"reserved\",\"reserved\",\"reserved\",\"StandardCAN_FD\",\"ExtendedCAN_FD\";\n");
@@ -290,7 +273,7 @@ pub fn skeleton(captures: &[Capture]) -> String {
     if any_fd {
         out.push_str("BA_DEF_DEF_ \"VFrameFormat\" \"StandardCAN\";\n");
     }
-    for r in &rows {
+    for r in rows {
         if let Some(period) = r.learnt.period() {
             let cycle = (period.as_secs_f64() * 1e3).round().clamp(1.0, 65535.0) as u32;
             let _ = writeln!(
@@ -308,6 +291,50 @@ pub fn skeleton(captures: &[Capture]) -> String {
             dbc_id(r.learnt.id)
         );
     }
+}
+
+/// Writes the skeleton DBC for `captures` (the first is the reference: a healthy car).
+pub fn skeleton(captures: &[Capture]) -> String {
+    let Some((reference, others)) = captures.split_first() else {
+        return String::new();
+    };
+    let p = plan(reference, others);
+    let mut out = String::new();
+    out.push_str("VERSION \"\"\n\n\nNS_ :\n\tCM_\n\tBA_DEF_\n\tBA_\n\tBA_DEF_DEF_\n\nBS_:\n\n");
+    let _ = writeln!(out, "BU_: {}\n", p.nodes.join(" "));
+    for r in &p.rows {
+        write_message(&mut out, r);
+    }
+    out.push('\n');
+    let sources: Vec<String> = captures
+        .iter()
+        .map(|c| format!("{} ({})", c.name, span_text(&c.baseline)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "CM_ \"DBC skeleton inferred by canrelearn dbc infer from {}. Ids, lengths and cycle times are measured; senders and signal meanings are not known: assign each message to its module (BU_), name and scale its signals (the B<n> signals are raw bytes), and keep the comments as the record of what was measured.\";",
+        quoted(&sources.join(", "))
+    );
+    let _ = writeln!(
+        out,
+        "CM_ BU_ {UNASSIGNED} \"Sender not known: every message the captures showed that no comparison placed.\";"
+    );
+    for (node, text) in &p.node_comments {
+        let _ = writeln!(out, "CM_ BU_ {node} \"{}\";", quoted(text));
+    }
+    for r in &p.rows {
+        let mut text = measured(r.learnt, r.capture);
+        if let Some(note) = &r.note {
+            text.push_str(note);
+        }
+        let _ = writeln!(
+            out,
+            "CM_ BO_ {} \"{}\";",
+            dbc_id(r.learnt.id),
+            quoted(&text)
+        );
+    }
+    write_attributes(&mut out, &p.rows);
     out
 }
 

@@ -31,6 +31,7 @@ mod lines;
 pub mod mf4;
 pub mod pcap;
 pub mod screen;
+pub mod trc;
 pub mod writers;
 
 use core::fmt;
@@ -157,6 +158,8 @@ pub enum Format {
     Mf4,
     /// Vector BLF binary logging format (CANoe, CANalyzer, python-can).
     Blf,
+    /// PEAK-System TRC trace (PCAN-View, PCAN-Explorer, python-can), versions 1.0 to 2.1.
+    Trc,
 }
 
 impl Format {
@@ -170,6 +173,7 @@ impl Format {
         Format::Pcapng,
         Format::Mf4,
         Format::Blf,
+        Format::Trc,
     ];
 
     /// The name used on the command line (`--from`, `--to`, `--format`).
@@ -183,6 +187,7 @@ impl Format {
             Format::Pcapng => "pcapng",
             Format::Mf4 => "mf4",
             Format::Blf => "blf",
+            Format::Trc => "trc",
         }
     }
 
@@ -202,6 +207,7 @@ impl Format {
             Format::Pcapng => "pcapng capture (Wireshark, tcpdump), SocketCAN link type",
             Format::Mf4 => "ASAM MDF 4 bus logging (CANedge, asammdf, python-can, Vector)",
             Format::Blf => "Vector BLF binary logging format",
+            Format::Trc => "PEAK TRC trace (PCAN-View, PCAN-Explorer, python-can)",
         }
     }
 
@@ -217,6 +223,7 @@ impl Format {
             Format::Pcapng => &["pcapng"],
             Format::Mf4 => &["mf4"],
             Format::Blf => &["blf"],
+            Format::Trc => &["trc"],
         }
     }
 }
@@ -278,6 +285,9 @@ pub enum FormatErrorKind {
     /// A Vector BLF object or container.
     #[error(transparent)]
     Blf(blf::ErrorKind),
+    /// A malformed PEAK TRC line.
+    #[error(transparent)]
+    Trc(trc::ErrorKind),
 }
 
 /// What can stop a reader, or a malformed record it hands out as [`Item::Bad`].

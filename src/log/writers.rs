@@ -19,7 +19,7 @@ use flate2::write::GzEncoder;
 
 use super::{
     Format, FrameReader, FrameWriter, Item, Loss, ReadError, Record, asc, blf, candump, csv, mf4,
-    pcap,
+    pcap, trc,
 };
 
 /// A seekable output.
@@ -106,6 +106,7 @@ pub fn writer(
             Format::Mf4 => return Err(WriterError::NeedsSeek { format }),
             // Its header's totals stay zero on a stream (every reader iterates objects).
             Format::Blf => Box::new(blf::Writer::streaming(w)),
+            Format::Trc => Box::new(trc::Writer::new(w)),
             Format::CandumpScreen => {
                 return Err(WriterError::ReadOnly {
                     format,
