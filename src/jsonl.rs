@@ -4,7 +4,7 @@
 //! rounded through a float.
 //!
 //! Every machine-readable record type (watch events, sniff records) derives `Serialize` once
-//! and is written with [`line`]; the decode hot path writes by hand and is tested byte for
+//! and is written with [`line()`]; the decode hot path writes by hand and is tested byte for
 //! byte against this form.
 
 use std::io;

@@ -46,6 +46,23 @@ pub struct Args {
     /// Stop at the first malformed input record (exit 2) instead of reporting and skipping it.
     #[arg(long)]
     pub strict: bool,
+
+    /// The PEAK TRC version to write: 1.0, 1.1 (PCAN-Explorer 4/5), 1.3, 2.0 or 2.1 (the
+    /// default, which holds everything: older versions lose CAN FD and error frames, buses or
+    /// directions, and say so with counts).
+    #[arg(long, value_name = "V", default_value = "2.1", value_parser = parse_trc_version)]
+    pub trc_version: canrelearn::log::trc::Version,
+}
+
+/// A TRC version by its text.
+pub fn parse_trc_version(s: &str) -> Result<canrelearn::log::trc::Version, String> {
+    use canrelearn::log::trc::Version;
+    Version::parse(s).ok_or_else(|| {
+        format!(
+            "unknown TRC version {s:?}; the versions are {}",
+            Version::ALL.map(Version::text).join(", ")
+        )
+    })
 }
 
 /// A format by its command-line name.
@@ -111,7 +128,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             Target::Seekable(Box::new(file))
         }
     };
-    let mut writer = writers::writer(to, target, &Options::default()).code(exit::USAGE)?;
+    let options = Options {
+        trc_version: args.trc_version,
+        ..Options::default()
+    };
+    let mut writer = writers::writer(to, target, &options).code(exit::USAGE)?;
     let mut bad = BadLines::new();
     let copied = writers::copy(
         reader.as_mut(),

@@ -55,6 +55,11 @@ pub struct Args {
     /// `.csv`...; candump for other names and standard output).
     #[arg(long, value_name = "FORMAT", value_parser = super::convert::parse_format)]
     pub format: Option<Format>,
+
+    /// With --format trc (or a `.trc` output): the PEAK TRC version, 1.0, 1.1, 1.3, 2.0 or 2.1
+    /// (the default; older versions lose CAN FD and error frames, buses or directions).
+    #[arg(long, value_name = "V", default_value = "2.1", value_parser = super::convert::parse_trc_version)]
+    pub trc_version: canrelearn::log::trc::Version,
 }
 
 /// Opens the output: standard output (candump unless --format), or a file in the format its
@@ -116,6 +121,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let options = Options {
         precision: Some(precision),
         interface_width: width,
+        trc_version: args.trc_version,
     };
     let inputs: Vec<&std::path::Path> = sources
         .iter()

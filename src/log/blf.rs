@@ -1779,7 +1779,7 @@ const API_NUMBER: u32 = 4_080_200;
 /// Unix time of 1990-01-01: earlier first timestamps are taken as relative (python-can's rule).
 const ABSOLUTE_AFTER_SECS: u64 = 631_152_000;
 
-const LOSS_DIRECTION: &str = "unknown direction (BLF records one: written as Rx)";
+const LOSS_DIRECTION: &str = "a known direction (BLF records one: written as Rx)";
 const LOSS_EARLY: &str = "timestamps before the first record's (written as the capture start)";
 const LOSS_CHANNEL: &str = "frames on channels above 65535 (BLF channels are 16-bit)";
 const LOSS_FD_FLAG: &str = "CAN FD flag bit 0x8 (undefined; BLF has no place for it)";

@@ -1886,7 +1886,7 @@ const DT_BLOCK: usize = 1 << 20;
 /// Beyond this many nanoseconds from the first record, `f64` seconds lose nanoseconds.
 const EXACT_SPAN_NS: u64 = 4_000_000_000_000_000;
 
-const LOSS_DIRECTION: &str = "an unknown direction (MDF records Rx or Tx: written as Rx)";
+const LOSS_DIRECTION: &str = "a known direction (MDF records Rx or Tx: written as Rx)";
 const LOSS_NAME: &str = "interface names (MDF numbers its buses: read back as can<N-1>)";
 const LOSS_CHANNEL: &str = "frames on bus channels above 255 (BusChannel is one byte)";
 const LOSS_FD_FLAG: &str = "CAN FD flag bit 0x8 (MDF has only EDL, BRS and ESI)";

@@ -1,5 +1,5 @@
 //! PEAK-System's TRC trace format (PCAN-View, PCAN-Explorer, PCAN-Trace, python-can): a
-//! streaming reader of versions 1.0 to 2.1 and a version 2.1 writer.
+//! streaming reader and a writer of versions 1.0 to 2.1.
 //!
 //! The format, as PEAK's "PEAK CAN TRC File Format" describes it: text, one message per line,
 //! columns separated by blanks; lines starting with `;` are comments, except the keywords
@@ -39,10 +39,13 @@
 //!   position, `data[6]`/`data[7]` the transmit/receive counters. The [`Writer`] writes the
 //!   inverse; other error classes (bus off, controller state...) are counted as a [`Loss`].
 //!
-//! The [`Writer`] writes version 2.1 with `;$COLUMNS=N,O,T,B,I,d,R,L,D`, CR LF line ends, a
-//! `$STARTTIME` at the UTC midnight before the first record (a whole number of days: exact in
-//! any reader) and offsets in milliseconds with three decimals (microseconds; finer times
-//! are counted as a loss). Records without a direction are written as `Rx` and counted.
+//! The [`Writer`] writes any of the versions above ([`Version`]; 2.1 by default, with
+//! `;$COLUMNS=N,O,T,B,I,d,R,L,D`), CR LF line ends, a `$STARTTIME` at the UTC midnight before
+//! the first record (a whole number of days: exact in any reader; 1.0 has none and counts from
+//! the first record) and offsets in milliseconds with the version's decimals (1.0 none, 1.1 one,
+//! later three). What a version cannot hold is counted as a [`Loss`]: finer times, records
+//! without a direction (written as `Rx`), buses in versions without a bus column, and in 1.x
+//! CAN FD and error frames, which are left out.
 //!
 //! Items: comment lines (keywords included) and blank lines are [`Item::Other`]; a malformed
 //! line is [`Item::Bad`] with its line and the column of the offending field, and reading goes
@@ -186,10 +189,10 @@ const V2_1: &[Col] = &[
     Col::Data,
 ];
 
-/// A file version: (major, minor).
-type Version = (u8, u8);
+/// A file version read: (major, minor).
+type FileVersion = (u8, u8);
 
-fn default_columns(v: Version) -> &'static [Col] {
+fn default_columns(v: FileVersion) -> &'static [Col] {
     match v {
         (1, 0) => V1_0,
         (1, 1) => V1_1,
@@ -618,7 +621,7 @@ enum Step {
 pub struct Reader<R> {
     lines: Lines<R>,
     source_name: Option<Arc<str>>,
-    version: Version,
+    version: FileVersion,
     start_ns: u128,
     columns: Vec<Col>,
     toks: Vec<(usize, usize)>,
@@ -873,33 +876,119 @@ pub fn sniff(head: &[u8]) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-const LOSS_DIRECTION: &str = "an unknown direction (TRC records Rx or Tx: written as Rx)";
-const LOSS_SUBMICRO: &str = "time below the microsecond (TRC offsets have three decimals of ms)";
+/// A TRC version the [`Writer`] writes.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// No start time, bus or direction; whole milliseconds; classic and remote frames.
+    V1_0,
+    /// Start time and direction; 0.1 ms; classic and remote frames (PCAN-Explorer 4/5).
+    V1_1,
+    /// Start time, bus and direction; microseconds; classic and remote frames.
+    V1_3,
+    /// Start time, direction, CAN FD and error frames, lengths in bytes; no bus.
+    V2_0,
+    /// Everything TRC holds: bus, direction, CAN FD, error frames, DLCs (the default).
+    #[default]
+    V2_1,
+}
+
+impl Version {
+    /// Every version, oldest first.
+    pub const ALL: [Version; 5] = [
+        Version::V1_0,
+        Version::V1_1,
+        Version::V1_3,
+        Version::V2_0,
+        Version::V2_1,
+    ];
+
+    /// `1.0`, `1.1`, `1.3`, `2.0` or `2.1`.
+    pub fn text(self) -> &'static str {
+        match self {
+            Version::V1_0 => "1.0",
+            Version::V1_1 => "1.1",
+            Version::V1_3 => "1.3",
+            Version::V2_0 => "2.0",
+            Version::V2_1 => "2.1",
+        }
+    }
+
+    /// A version from its text.
+    pub fn parse(text: &str) -> Option<Version> {
+        Version::ALL.into_iter().find(|v| v.text() == text)
+    }
+
+    fn v2(self) -> bool {
+        matches!(self, Version::V2_0 | Version::V2_1)
+    }
+
+    fn has_bus(self) -> bool {
+        matches!(self, Version::V1_3 | Version::V2_1)
+    }
+
+    /// The time resolution in nanoseconds.
+    fn resolution_ns(self) -> u64 {
+        match self {
+            Version::V1_0 => 1_000_000,
+            Version::V1_1 => 100_000,
+            _ => 1_000,
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+const LOSS_DIRECTION: &str = "a known direction (TRC records Rx or Tx: written as Rx)";
+const LOSS_NO_DIRECTION: &str = "direction (TRC 1.0 has no direction column)";
+const LOSS_RESOLUTION: &str =
+    "time below the version's resolution (1 ms in TRC 1.0, 0.1 ms in 1.1, 1 us from 1.3)";
 const LOSS_ERROR_CLASS: &str =
     "error frame classes TRC cannot hold (only protocol errors and counters are written)";
 const LOSS_FD_FLAGS: &str = "CAN FD flag bits other than BRS and ESI (TRC types carry only those)";
-const LOSS_EARLY: &str = "a time before the first record's day (written at offset 0)";
+const LOSS_EARLY: &str = "a time before the first record's start (written at offset 0)";
+const LOSS_FD_V1: &str = "CAN FD frames (TRC 1.x is classic CAN only)";
+const LOSS_ERROR_V1: &str = "error frames (TRC 1.x has no error frame layout)";
+const LOSS_BUS: &str =
+    "a bus of their own (this TRC version has no bus column: every record on bus 1)";
+const LOSS_RAW_DLC: &str = "raw DLCs above 8 (TRC 2.0 holds lengths in bytes: written as 8)";
+const LOSS_START: &str = "absolute time (TRC 1.0 has no start time: offsets from the first record)";
 
-/// Writes TRC version 2.1 into any [`Write`] (see the module documentation).
+/// Writes TRC (version 2.1 by default; see [`Writer::with_version`]) into any [`Write`].
 pub struct Writer<W: Write> {
     inner: W,
+    version: Version,
     buf: Vec<u8>,
-    start_day_ns: Option<u64>,
+    /// The time offsets count from (set with the header).
+    start_ns: Option<u64>,
     number: u64,
     channels: ChannelMap,
+    first_interface: Option<String>,
     finished: bool,
     losses: Losses,
 }
 
 impl<W: Write> Writer<W> {
-    /// A writer; the header is written with the first record (or by `finish`).
+    /// A version 2.1 writer; the header is written with the first record (or by `finish`).
     pub fn new(inner: W) -> Self {
+        Self::with_version(inner, Version::V2_1)
+    }
+
+    /// A writer of `version`. What an older version cannot hold is counted as a [`Loss`]:
+    /// CAN FD and error frames are left out of 1.x files; records of a second interface go on
+    /// the single bus of versions without a bus column.
+    pub fn with_version(inner: W, version: Version) -> Self {
         Writer {
             inner,
+            version,
             buf: Vec::with_capacity(512),
-            start_day_ns: None,
+            start_ns: None,
             number: 0,
             channels: ChannelMap::new(),
+            first_interface: None,
             finished: false,
             losses: Losses::default(),
         }
@@ -911,16 +1000,81 @@ impl<W: Write> Writer<W> {
     }
 
     fn header(&mut self, first: Timestamp) -> io::Result<()> {
-        if self.start_day_ns.is_some() {
+        if self.start_ns.is_some() {
             return Ok(());
         }
+        let v = self.version;
+        let mut text = String::new();
+        if v == Version::V1_0 {
+            // No start time: offsets count from the first record.
+            self.start_ns = Some(first.as_nanos());
+            text.push_str(";##########################################################################\r\n;   Generated by canrelearn (PEAK TRC 1.0)\r\n;\r\n;   Columns description:\r\n;   ~~~~~~~~~~~~~~~~~~~~~\r\n;   +-current number in actual sample\r\n;   |     +time offset of message (ms)\r\n;   |     |        +ID of message (hex)\r\n;   |     |        |    +data length code\r\n;   |     |        |    |  +data bytes (hex) ...\r\n;   |     |        |    |  |\r\n;----+- ---+--- ----+--- + -+ -- -- ...\r\n");
+            return self.inner.write_all(text.as_bytes());
+        }
         let day = first.as_nanos() / NS_PER_DAY;
-        self.start_day_ns = Some(day * NS_PER_DAY);
-        let text = format!(
-            ";$FILEVERSION=2.1\r\n;$STARTTIME={}\r\n;$COLUMNS=N,O,T,B,I,d,R,L,D\r\n;\r\n;   Generated by canrelearn (PEAK TRC 2.1); the start time is the UTC midnight before the first message\r\n;-------------------------------------------------------------------------------\r\n;   Message   Time    Type    ID     Rx/Tx\r\n;   Number    Offset  |  Bus  [hex]  |  Reserved\r\n;   |         [ms]    |  |    |      |  |  Data Length Code\r\n;   |         |       |  |    |      |  |  |    Data [hex] ...\r\n;   |         |       |  |    |      |  |  |    |\r\n;---+-- ------+------ +- +- --+----- +- +- +--- +- -- -- -- -- -- -- --\r\n",
+        self.start_ns = Some(day * NS_PER_DAY);
+        text.push_str(&format!(
+            ";$FILEVERSION={v}\r\n;$STARTTIME={}\r\n",
             OLE_UNIX_DAYS + day
-        );
+        ));
+        match v {
+            Version::V2_0 => text.push_str(";$COLUMNS=N,O,T,I,d,l,D\r\n"),
+            Version::V2_1 => text.push_str(";$COLUMNS=N,O,T,B,I,d,R,L,D\r\n"),
+            _ => {}
+        }
+        text.push_str(&format!(
+            ";\r\n;   Generated by canrelearn (PEAK TRC {v}); the start time is the UTC midnight before the first message\r\n;   Columns: message number, time offset (ms), {}\r\n;\r\n",
+            match v {
+                Version::V1_1 => "Rx/Tx, ID (hex), data length code, data (hex)",
+                Version::V1_3 => "bus, Rx/Tx, ID (hex), reserved, data length code, data (hex)",
+                Version::V2_0 => "type, ID (hex), Rx/Tx, data length (bytes), data (hex)",
+                _ => "type, bus, ID (hex), Rx/Tx, reserved, data length code, data (hex)",
+            }
+        ));
         self.inner.write_all(text.as_bytes())
+    }
+
+    /// Counts what this record loses and says whether it is written at all.
+    fn count_losses(&mut self, record: &Record<'_>) -> bool {
+        let v = self.version;
+        match &record.frame {
+            Frame::Fd(_) if !v.v2() => {
+                self.losses.add(LOSS_FD_V1, true);
+                return false;
+            }
+            Frame::Error(_) if !v.v2() => {
+                self.losses.add(LOSS_ERROR_V1, true);
+                return false;
+            }
+            Frame::Fd(f)
+                if f.flags().bits() & !(FdFlags::BRS | FdFlags::ESI | FdFlags::FDF) != 0 =>
+            {
+                self.losses.add(LOSS_FD_FLAGS, false);
+            }
+            Frame::Error(e) if e.class() & !(ERR_PROT | ERR_CNT) != 0 => {
+                self.losses.add(LOSS_ERROR_CLASS, false);
+            }
+            Frame::Classic(c) if v == Version::V2_0 && c.dlc() > 8 => {
+                self.losses.add(LOSS_RAW_DLC, false);
+            }
+            Frame::Remote(r) if v == Version::V2_0 && r.dlc() > 8 => {
+                self.losses.add(LOSS_RAW_DLC, false);
+            }
+            _ => {}
+        }
+        if v == Version::V1_0 {
+            self.losses.add(LOSS_NO_DIRECTION, false);
+        } else if record.direction.is_none() {
+            self.losses.add(LOSS_DIRECTION, false);
+        }
+        if !v.has_bus() {
+            match &self.first_interface {
+                None => self.first_interface = Some(record.interface.to_owned()),
+                Some(first) if first != record.interface => self.losses.add(LOSS_BUS, false),
+                Some(_) => {}
+            }
+        }
+        true
     }
 }
 
@@ -937,107 +1091,163 @@ fn push_padded(out: &mut Vec<u8>, text: &[u8], width: usize) {
     out.extend_from_slice(text);
 }
 
+/// The id right-aligned in 8 columns (4 hex digits for 11-bit ids, 8 for 29-bit ids), or `-`.
+fn push_id(out: &mut Vec<u8>, id: Option<Id>) {
+    match id {
+        Some(id) if id.is_extended() => push_hex_digits(out, id.raw(), 8),
+        Some(id) => {
+            out.extend_from_slice(b"    ");
+            push_hex_digits(out, id.raw(), 4);
+        }
+        None => out.extend_from_slice(b"       -"),
+    }
+}
+
+/// The time offset in milliseconds with `decimals` digits (truncated).
+fn push_offset(out: &mut Vec<u8>, offset_ns: u64, decimals: u32, width: usize) {
+    let unit = 10u64.pow(6 - decimals);
+    let ticks = offset_ns / unit;
+    let scale = 10u64.pow(decimals);
+    let text = if decimals == 0 {
+        format!("{ticks}")
+    } else {
+        format!(
+            "{}.{:0w$}",
+            ticks / scale,
+            ticks % scale,
+            w = decimals as usize
+        )
+    };
+    push_padded(out, text.as_bytes(), width);
+}
+
+/// What a record is written as: type, id, the DLC (or length), the data bytes.
+fn line_parts(frame: &Frame) -> (&'static [u8], Option<Id>, u8, [u8; 64], usize) {
+    let mut d = [0u8; 64];
+    match frame {
+        Frame::Classic(c) => {
+            d[..c.data().len()].copy_from_slice(c.data());
+            (b"DT", Some(c.id()), c.dlc(), d, c.data().len())
+        }
+        Frame::Fd(f) => {
+            d[..f.data().len()].copy_from_slice(f.data());
+            let kind: &'static [u8] = match (f.flags().brs(), f.flags().esi()) {
+                (false, false) => b"FD",
+                (true, false) => b"FB",
+                (false, true) => b"FE",
+                (true, true) => b"BI",
+            };
+            (kind, Some(f.id()), f.dlc(), d, f.data().len())
+        }
+        Frame::Remote(r) => (b"RR", Some(r.id()), r.dlc(), d, 0),
+        Frame::Error(e) => {
+            let raw = e.data();
+            d[0] = match raw[2] & 0x07 {
+                0x01 => 1,
+                0x02 => 2,
+                0x04 => 4,
+                _ => 8,
+            };
+            d[1] = if raw[2] & 0x80 != 0 { 0 } else { 1 };
+            d[2] = raw[3];
+            d[3] = raw[7];
+            d[4] = raw[6];
+            (b"ER", None, 5, d, 5)
+        }
+    }
+}
+
 impl<W: Write> FrameWriter for Writer<W> {
     fn write_record(&mut self, record: &Record<'_>) -> io::Result<()> {
         if self.finished {
             return Err(io::Error::other("TRC record written after finish"));
         }
         self.header(record.timestamp)?;
-        let start = self.start_day_ns.unwrap_or(0);
+        if !self.count_losses(record) {
+            return Ok(());
+        }
+        let v = self.version;
+        let start = self.start_ns.unwrap_or(0);
         let mut ns = record.timestamp.as_nanos();
         if ns < start {
             self.losses.add(LOSS_EARLY, false);
             ns = start;
         }
         let offset = ns - start;
-        if !offset.is_multiple_of(1000) {
-            self.losses.add(LOSS_SUBMICRO, false);
+        if !offset.is_multiple_of(v.resolution_ns()) {
+            self.losses.add(LOSS_RESOLUTION, false);
         }
-        let direction = match record.direction {
-            Some(Direction::Tx) => "Tx",
-            Some(Direction::Rx) => "Rx",
-            None => {
-                self.losses.add(LOSS_DIRECTION, false);
-                "Rx"
-            }
+        let direction: &[u8] = match record.direction {
+            Some(Direction::Tx) => b"Tx",
+            _ => b"Rx",
         };
-        let bus = self.channels.channel(record.interface);
+        let bus = if v.has_bus() {
+            self.channels.channel(record.interface)
+        } else {
+            1
+        };
         self.number += 1;
+        let (kind, id, code, data, n) = line_parts(&record.frame);
+        let remote = matches!(record.frame, Frame::Remote(_));
         let out = &mut self.buf;
         out.clear();
         let mut b = itoa::Buffer::new();
-        push_padded(out, b.format(self.number).as_bytes(), 7);
-        out.push(b' ');
-        let us = offset / 1000;
-        let time = format!("{}.{:03}", us / 1000, us % 1000);
-        push_padded(out, time.as_bytes(), 13);
-        out.push(b' ');
-        let (kind, id, code, data): (&[u8], Option<Id>, u8, [u8; 64]) = {
-            let mut d = [0u8; 64];
-            match &record.frame {
-                Frame::Classic(c) => {
-                    d[..c.data().len()].copy_from_slice(c.data());
-                    (b"DT", Some(c.id()), c.dlc(), d)
-                }
-                Frame::Fd(f) => {
-                    d[..f.data().len()].copy_from_slice(f.data());
-                    if f.flags().bits() & !(FdFlags::BRS | FdFlags::ESI | FdFlags::FDF) != 0 {
-                        self.losses.add(LOSS_FD_FLAGS, false);
-                    }
-                    let kind: &[u8] = match (f.flags().brs(), f.flags().esi()) {
-                        (false, false) => b"FD",
-                        (true, false) => b"FB",
-                        (false, true) => b"FE",
-                        (true, true) => b"BI",
-                    };
-                    (kind, Some(f.id()), f.dlc(), d)
-                }
-                Frame::Remote(r) => (b"RR", Some(r.id()), r.dlc(), d),
-                Frame::Error(e) => {
-                    if e.class() & !(ERR_PROT | ERR_CNT) != 0 {
-                        self.losses.add(LOSS_ERROR_CLASS, false);
-                    }
-                    let raw = e.data();
-                    d[0] = match raw[2] & 0x07 {
-                        0x01 => 1,
-                        0x02 => 2,
-                        0x04 => 4,
-                        _ => 8,
-                    };
-                    d[1] = if raw[2] & 0x80 != 0 { 0 } else { 1 };
-                    d[2] = raw[3];
-                    d[3] = raw[7];
-                    d[4] = raw[6];
-                    (b"ER", None, 5, d)
-                }
-            }
-        };
-        out.extend_from_slice(kind);
-        out.push(b' ');
-        push_padded(out, b.format(bus).as_bytes(), 2);
-        out.push(b' ');
-        match id {
-            Some(id) if id.is_extended() => push_hex_digits(out, id.raw(), 8),
-            Some(id) => {
-                out.extend_from_slice(b"    ");
-                push_hex_digits(out, id.raw(), 4);
-            }
-            None => out.extend_from_slice(b"       -"),
-        }
-        out.push(b' ');
-        out.extend_from_slice(direction.as_bytes());
-        out.extend_from_slice(b" -  ");
-        let code_text = b.format(code);
-        out.extend_from_slice(code_text.as_bytes());
-        for _ in code_text.len()..4 {
+        if v.v2() {
+            push_padded(out, b.format(self.number).as_bytes(), 7);
             out.push(b' ');
+            push_offset(out, offset, 3, 13);
+            out.push(b' ');
+            out.extend_from_slice(kind);
+            out.push(b' ');
+            if v == Version::V2_1 {
+                push_padded(out, b.format(bus).as_bytes(), 2);
+                out.push(b' ');
+            }
+            push_id(out, id);
+            out.push(b' ');
+            out.extend_from_slice(direction);
+            let len_text = if v == Version::V2_1 {
+                out.extend_from_slice(b" -  ");
+                b.format(code)
+            } else {
+                out.push(b' ');
+                // 2.0 holds the length in bytes (a remote frame: the length requested).
+                let len = match &record.frame {
+                    Frame::Remote(r) => usize::from(r.dlc().min(8)),
+                    Frame::Classic(_) => n.min(8),
+                    _ => n,
+                };
+                b.format(len)
+            };
+            out.extend_from_slice(len_text.as_bytes());
+            for _ in len_text.len()..4 {
+                out.push(b' ');
+            }
+        } else {
+            push_padded(out, b.format(self.number).as_bytes(), 6);
+            out.extend_from_slice(b") ");
+            match v {
+                Version::V1_0 => push_offset(out, offset, 0, 9),
+                Version::V1_1 => push_offset(out, offset, 1, 11),
+                _ => push_offset(out, offset, 3, 13),
+            }
+            out.push(b' ');
+            if v == Version::V1_3 {
+                push_padded(out, b.format(bus).as_bytes(), 1);
+                out.push(b' ');
+            }
+            if v != Version::V1_0 {
+                out.extend_from_slice(direction);
+                out.extend_from_slice(b"    ");
+            }
+            push_id(out, id);
+            out.extend_from_slice(if v == Version::V1_3 { b" -  " } else { b"  " });
+            out.extend_from_slice(b.format(code).as_bytes());
+            out.push(b' ');
+            if remote {
+                out.extend_from_slice(b" RTR");
+            }
         }
-        let n = match &record.frame {
-            Frame::Remote(_) => 0,
-            Frame::Error(_) => 5,
-            Frame::Classic(c) => c.data().len(),
-            Frame::Fd(f) => f.data().len(),
-        };
         for byte in data.get(..n).unwrap_or_default() {
             out.push(b' ');
             push_hex_digits(out, u32::from(*byte), 2);
@@ -1055,8 +1265,11 @@ impl<W: Write> FrameWriter for Writer<W> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        if self.start_day_ns.is_none() {
+        if self.start_ns.is_none() {
             self.header(Timestamp::ZERO)?;
+        }
+        if self.version == Version::V1_0 && self.number > 0 {
+            self.losses.add(LOSS_START, false);
         }
         self.finished = true;
         self.inner.flush()
@@ -1067,7 +1280,7 @@ impl<W: Write> FrameWriter for Writer<W> {
     }
 
     fn channel_map(&self) -> Option<&ChannelMap> {
-        Some(&self.channels)
+        self.version.has_bus().then_some(&self.channels)
     }
 }
 

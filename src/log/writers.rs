@@ -50,6 +50,8 @@ pub struct Options {
     pub precision: Option<super::Precision>,
     /// candump: right-align interface names to this width (candump pads to its longest).
     pub interface_width: usize,
+    /// TRC: the version to write (2.1 by default).
+    pub trc_version: trc::Version,
 }
 
 /// A writer cannot be made for this format and target.
@@ -106,7 +108,7 @@ pub fn writer(
             Format::Mf4 => return Err(WriterError::NeedsSeek { format }),
             // Its header's totals stay zero on a stream (every reader iterates objects).
             Format::Blf => Box::new(blf::Writer::streaming(w)),
-            Format::Trc => Box::new(trc::Writer::new(w)),
+            Format::Trc => Box::new(trc::Writer::with_version(w, options.trc_version)),
             Format::CandumpScreen => {
                 return Err(WriterError::ReadOnly {
                     format,

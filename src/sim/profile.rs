@@ -228,7 +228,7 @@ pub struct StoredDtc {
     /// Only stored while this flag is not set (e.g. a lost-communication code).
     #[serde(default)]
     pub unless_flag: Option<String>,
-    /// Where the code and its encoding come from ([C] a named source, [U] a placeholder).
+    /// Where the code and its encoding come from (`[C]` a named source, `[U]` a placeholder).
     #[serde(default)]
     pub provenance: String,
 }

@@ -389,8 +389,8 @@ fn test_writer_counts_what_trc_cannot_hold() {
     assert_eq!(
         what,
         [
-            (LOSS_SUBMICRO, 1),
             (LOSS_DIRECTION, 1),
+            (LOSS_RESOLUTION, 1),
             (LOSS_ERROR_CLASS, 1)
         ]
     );
@@ -476,4 +476,149 @@ proptest! {
         let mut r = Reader::new(&text[..]);
         while let Ok(Some(_)) = r.read_item() {}
     }
+}
+
+/// Classic and remote frames on two buses, both directions, at whole milliseconds.
+fn classic_records() -> Vec<OwnedRecord> {
+    let day = 19_675u64 * NS_PER_DAY;
+    let frames = [
+        Frame::classic(sid(0x300), &[0, 0, 0, 0, 4, 0, 0]).unwrap(),
+        Frame::classic(xid(0x18EF_C034), &[1, 2]).unwrap(),
+        Frame::Remote(RemoteFrame::new(sid(0x500), 4).unwrap()),
+        Frame::classic(sid(0x7FF), &[]).unwrap(),
+        Frame::Remote(RemoteFrame::new(xid(0x1234), 0).unwrap()),
+    ];
+    frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            rec(
+                &format!("can{}", i % 2),
+                day + 3_600_000_000_000 + i as u64 * 12_000_000,
+                Some(if i % 2 == 0 {
+                    Direction::Rx
+                } else {
+                    Direction::Tx
+                }),
+                *f,
+            )
+        })
+        .collect()
+}
+
+fn write_version(records: &[OwnedRecord], v: Version) -> (String, Vec<(&'static str, u64, bool)>) {
+    let mut w = Writer::with_version(Vec::new(), v);
+    for r in records {
+        w.write_record(&r.as_record()).unwrap();
+    }
+    w.finish().unwrap();
+    let losses = w
+        .losses()
+        .iter()
+        .map(|l| (l.what, l.count, l.dropped))
+        .collect();
+    (String::from_utf8(w.into_inner()).unwrap(), losses)
+}
+
+#[test]
+fn test_every_version_reads_back_what_it_can_hold() {
+    let records = classic_records();
+    for v in Version::ALL {
+        let (text, losses) = write_version(&records, v);
+        assert!(
+            text.split("\r\n").all(|l| !l.contains('\n')),
+            "{v}: CR LF lines"
+        );
+        let (r, _) = read(&text);
+        assert!(r.bad.is_empty(), "{v}: {:?}\n{text}", r.bad);
+        assert_eq!(r.records.len(), records.len(), "{v}\n{text}");
+        let first = records[0].timestamp.as_nanos();
+        for (got, want) in r.records.iter().zip(&records) {
+            assert_eq!(got.frame, want.frame, "{v}");
+            if v == Version::V1_0 {
+                assert_eq!(got.timestamp.as_nanos(), want.timestamp.as_nanos() - first);
+                assert_eq!(got.direction, None);
+            } else {
+                assert_eq!(got.timestamp, want.timestamp, "{v}");
+                assert_eq!(got.direction, want.direction, "{v}");
+            }
+            if v.has_bus() {
+                assert_eq!(got.interface, want.interface, "{v}");
+            } else {
+                assert_eq!(got.interface, "can0", "{v}");
+            }
+        }
+        let what: Vec<&str> = losses.iter().map(|l| l.0).collect();
+        let expected: &[&str] = match v {
+            Version::V1_0 => &[LOSS_NO_DIRECTION, LOSS_BUS, LOSS_START],
+            Version::V1_1 | Version::V2_0 => &[LOSS_BUS],
+            Version::V1_3 | Version::V2_1 => &[],
+        };
+        assert_eq!(what, expected, "{v}");
+    }
+}
+
+#[test]
+fn test_older_versions_leave_out_fd_and_error_frames_and_say_so() {
+    let mut records = classic_records();
+    records.push(rec(
+        "can0",
+        records[4].timestamp.as_nanos() + 1_000_000,
+        Some(Direction::Rx),
+        Frame::Fd(
+            FdFrame::new(
+                sid(0x100),
+                &[1; 12],
+                FdFlags::from_bits(FdFlags::FDF | FdFlags::BRS).unwrap(),
+            )
+            .unwrap(),
+        ),
+    ));
+    records.push(rec(
+        "can0",
+        records[4].timestamp.as_nanos() + 2_000_000,
+        Some(Direction::Rx),
+        Frame::Error(ErrorFrame::new(ERR_PROT | ERR_CNT, [0, 0, 0x02, 0x0A, 0, 0, 1, 2]).unwrap()),
+    ));
+    for v in [Version::V1_0, Version::V1_1, Version::V1_3] {
+        let (text, losses) = write_version(&records, v);
+        assert!(losses.contains(&(LOSS_FD_V1, 1, true)), "{v}: {losses:?}");
+        assert!(
+            losses.contains(&(LOSS_ERROR_V1, 1, true)),
+            "{v}: {losses:?}"
+        );
+        let (r, _) = read(&text);
+        assert_eq!(r.records.len(), 5, "{v}");
+    }
+    for v in [Version::V2_0, Version::V2_1] {
+        let (text, _) = write_version(&records, v);
+        let (r, _) = read(&text);
+        assert!(r.bad.is_empty(), "{v}: {:?}", r.bad);
+        assert_eq!(r.records.len(), 7, "{v}");
+        assert_eq!(r.records[5].frame, records[5].frame, "{v}");
+        assert_eq!(r.records[6].frame, records[6].frame, "{v}");
+    }
+    assert_eq!(Version::parse("1.1"), Some(Version::V1_1));
+    assert_eq!(Version::parse("1.2"), None);
+}
+
+#[test]
+fn test_version_1_1_lines_as_pcan_explorer_writes_them() {
+    let (text, _) = write_version(&classic_records()[..3], Version::V1_1);
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert_eq!(lines[0], ";$FILEVERSION=1.1");
+    assert_eq!(lines[1], ";$STARTTIME=45244");
+    let body: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with(';') && !l.is_empty())
+        .collect();
+    assert_eq!(
+        body,
+        [
+            "     1)   3600000.0 Rx        0300  7  00 00 00 00 04 00 00",
+            "     2)   3600012.0 Tx    18EFC034  2  01 02",
+            "     3)   3600024.0 Rx        0500  4  RTR",
+        ]
+    );
 }
