@@ -16,20 +16,7 @@ fn jitter(i: u64) -> i64 {
 /// 0x100 every 100 ms +- 2 ms for 20 s, 0x200 every 10 ms for 20 s: a healthy capture.
 fn healthy() -> Learner {
     let mut l = Learner::default();
-    let mut frames: Vec<(u64, Frame)> = Vec::new();
-    for i in 0..200u64 {
-        let t = (i * 100) as i64 + jitter(i) + 5;
-        frames.push((
-            t as u64,
-            classic(0x100, &[0x12, i as u8, 0x30 | (i as u8 & 0x0F), 7]),
-        ));
-    }
-    for i in 0..2000u64 {
-        frames.push((
-            i * 10,
-            classic(0x200, &[(i % 3) as u8, 0, 0, 0, 0, 0, 0, 0]),
-        ));
-    }
+    let mut frames = healthy_frames();
     frames.sort_by_key(|(t, _)| *t);
     for (t, f) in &frames {
         l.add(at_ms(*t), f);

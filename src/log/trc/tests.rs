@@ -319,8 +319,21 @@ fn rec(interface: &str, ns: u64, direction: Option<Direction>, frame: Frame) -> 
     }
 }
 
+/// The lines of a TRC text that are neither comments nor blank.
+fn message_lines<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with(';') && !l.is_empty())
+        .collect()
+}
+
 fn write(records: &[OwnedRecord]) -> (String, Vec<Loss>) {
-    let mut w = Writer::new(Vec::new());
+    write_with(records, Version::V2_1)
+}
+
+fn write_with(records: &[OwnedRecord], v: Version) -> (String, Vec<Loss>) {
+    let mut w = Writer::with_version(Vec::new(), v);
     for r in records {
         w.write_record(&r.as_record()).unwrap();
     }
@@ -357,11 +370,7 @@ fn test_writer_writes_2_1_as_peak_lays_it_out() {
     assert_eq!(lines[0], ";$FILEVERSION=2.1");
     assert_eq!(lines[1], ";$STARTTIME=45244");
     assert_eq!(lines[2], ";$COLUMNS=N,O,T,B,I,d,R,L,D");
-    let body: Vec<&str> = lines
-        .iter()
-        .copied()
-        .filter(|l| !l.starts_with(';') && !l.is_empty())
-        .collect();
+    let body = message_lines(&lines);
     assert_eq!(
         body,
         [
@@ -507,17 +516,12 @@ fn classic_records() -> Vec<OwnedRecord> {
 }
 
 fn write_version(records: &[OwnedRecord], v: Version) -> (String, Vec<(&'static str, u64, bool)>) {
-    let mut w = Writer::with_version(Vec::new(), v);
-    for r in records {
-        w.write_record(&r.as_record()).unwrap();
-    }
-    w.finish().unwrap();
-    let losses = w
-        .losses()
+    let (text, losses) = write_with(records, v);
+    let losses = losses
         .iter()
         .map(|l| (l.what, l.count, l.dropped))
         .collect();
-    (String::from_utf8(w.into_inner()).unwrap(), losses)
+    (text, losses)
 }
 
 #[test]
@@ -608,11 +612,7 @@ fn test_version_1_1_lines_as_pcan_explorer_writes_them() {
     let lines: Vec<&str> = text.split("\r\n").collect();
     assert_eq!(lines[0], ";$FILEVERSION=1.1");
     assert_eq!(lines[1], ";$STARTTIME=45244");
-    let body: Vec<&str> = lines
-        .iter()
-        .copied()
-        .filter(|l| !l.starts_with(';') && !l.is_empty())
-        .collect();
+    let body = message_lines(&lines);
     assert_eq!(
         body,
         [
