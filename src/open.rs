@@ -372,6 +372,192 @@ pub fn reader(opened: Opened) -> Box<dyn FrameReader> {
     }
 }
 
+/// Items a [`ReadAhead`] hands over at a time.
+const READ_AHEAD_BATCH: usize = 4096;
+/// Batches in flight between the reading thread and the caller.
+const READ_AHEAD_DEPTH: usize = 4;
+
+/// An item of a capture that owns its text (interfaces as an index into the names table).
+enum AheadItem {
+    Record {
+        timestamp: crate::time::Timestamp,
+        precision: log::Precision,
+        interface: usize,
+        frame: crate::frame::Frame,
+        direction: Option<log::Direction>,
+    },
+    Other(String),
+    Skipped(String),
+    Bad(log::ReadError),
+}
+
+/// What the reading thread sends: items, interface names first seen in them, the reader's
+/// counters after them, and the end of the capture (its error, if any).
+struct AheadBatch {
+    items: Vec<AheadItem>,
+    new_interfaces: Vec<String>,
+    stats: log::Stats,
+    end: Option<Result<(), log::ReadError>>,
+}
+
+/// Reads a capture on a thread of its own, a batch of items ahead of the caller, so that
+/// parsing (inflating a BLF, say) overlaps with what the caller does with the frames. For
+/// files: a live pipe would hold frames back until a batch fills.
+pub struct ReadAhead {
+    rx: std::sync::mpsc::Receiver<AheadBatch>,
+    format: Format,
+    interfaces: Vec<String>,
+    items: std::vec::IntoIter<AheadItem>,
+    current: Option<AheadItem>,
+    stats: log::Stats,
+    end: Option<Result<(), log::ReadError>>,
+    ended: bool,
+}
+
+impl ReadAhead {
+    /// Moves `reader` to a thread of its own.
+    pub fn new(mut reader: Box<dyn FrameReader>) -> ReadAhead {
+        let format = reader.format();
+        let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD_DEPTH);
+        std::thread::spawn(move || {
+            let mut names: Vec<String> = Vec::new();
+            loop {
+                let mut batch = AheadBatch {
+                    items: Vec::with_capacity(READ_AHEAD_BATCH),
+                    new_interfaces: Vec::new(),
+                    stats: log::Stats::default(),
+                    end: None,
+                };
+                while batch.items.len() < READ_AHEAD_BATCH {
+                    let item = match reader.read_item() {
+                        Ok(Some(log::Item::Record(r))) => {
+                            let interface = match names.iter().rposition(|n| n == r.interface) {
+                                Some(i) => i,
+                                None => {
+                                    names.push(r.interface.to_owned());
+                                    batch.new_interfaces.push(r.interface.to_owned());
+                                    names.len() - 1
+                                }
+                            };
+                            AheadItem::Record {
+                                timestamp: r.timestamp,
+                                precision: r.precision,
+                                interface,
+                                frame: r.frame,
+                                direction: r.direction,
+                            }
+                        }
+                        Ok(Some(log::Item::Other(t))) => AheadItem::Other(t.to_owned()),
+                        Ok(Some(log::Item::Skipped(t))) => AheadItem::Skipped(t.to_owned()),
+                        Ok(Some(log::Item::Bad(e))) => AheadItem::Bad(e),
+                        Ok(None) => {
+                            batch.end = Some(Ok(()));
+                            break;
+                        }
+                        Err(e) => {
+                            batch.end = Some(Err(e));
+                            break;
+                        }
+                    };
+                    batch.items.push(item);
+                }
+                batch.stats = reader.stats();
+                let last = batch.end.is_some();
+                // The caller gone (it stopped early) ends the reading.
+                if tx.send(batch).is_err() || last {
+                    return;
+                }
+            }
+        });
+        ReadAhead {
+            rx,
+            format,
+            interfaces: Vec::new(),
+            items: Vec::new().into_iter(),
+            current: None,
+            stats: log::Stats::default(),
+            end: None,
+            ended: false,
+        }
+    }
+}
+
+impl FrameReader for ReadAhead {
+    fn read_item(&mut self) -> Result<Option<log::Item<'_>>, log::ReadError> {
+        loop {
+            if let Some(item) = self.items.next() {
+                self.current = Some(item);
+                break;
+            }
+            if let Some(end) = self.end.take() {
+                self.ended = true;
+                return end.map(|()| None);
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            match self.rx.recv() {
+                Ok(batch) => {
+                    self.interfaces.extend(batch.new_interfaces);
+                    self.stats = batch.stats;
+                    self.end = batch.end;
+                    self.items = batch.items.into_iter();
+                }
+                Err(_) => {
+                    self.ended = true;
+                    return Err(log::ReadError::Io {
+                        source_name: None,
+                        location: log::Location::Offset(0),
+                        error: io::Error::other("the capture's reading thread ended unexpectedly"),
+                    });
+                }
+            }
+        }
+        Ok(match self.current.take() {
+            Some(AheadItem::Record {
+                timestamp,
+                precision,
+                interface,
+                frame,
+                direction,
+            }) => Some(log::Item::Record(log::Record {
+                timestamp,
+                precision,
+                interface: self
+                    .interfaces
+                    .get(interface)
+                    .map_or("can0", String::as_str),
+                frame,
+                direction,
+            })),
+            Some(AheadItem::Other(t)) => {
+                self.current = Some(AheadItem::Other(t));
+                match &self.current {
+                    Some(AheadItem::Other(t)) => Some(log::Item::Other(t.as_str())),
+                    _ => None,
+                }
+            }
+            Some(AheadItem::Skipped(t)) => {
+                self.current = Some(AheadItem::Skipped(t));
+                match &self.current {
+                    Some(AheadItem::Skipped(t)) => Some(log::Item::Skipped(t.as_str())),
+                    _ => None,
+                }
+            }
+            Some(AheadItem::Bad(e)) => Some(log::Item::Bad(e)),
+            None => None,
+        })
+    }
+
+    fn format(&self) -> Format {
+        self.format
+    }
+
+    fn stats(&self) -> log::Stats {
+        self.stats
+    }
+}
+
 /// Opens `path` and gives its reader.
 pub fn open_reader(
     path: &Path,
@@ -397,6 +583,87 @@ mod tests {
             }
         }
         n
+    }
+
+    /// Every item of a capture, described, and how it ended.
+    fn describe_all(mut r: Box<dyn FrameReader>) -> (Vec<String>, String) {
+        let mut out = Vec::new();
+        let end = loop {
+            match r.read_item() {
+                Ok(Some(log::Item::Record(rec))) => out.push(format!(
+                    "{} {} {} {:?}",
+                    rec.timestamp.as_nanos(),
+                    rec.interface,
+                    rec.frame,
+                    rec.direction
+                )),
+                Ok(Some(log::Item::Other(t))) => out.push(format!("other {t}")),
+                Ok(Some(log::Item::Skipped(t))) => out.push(format!("skipped {t}")),
+                Ok(Some(log::Item::Bad(e))) => out.push(format!("bad {e}")),
+                Ok(None) => break "end".to_string(),
+                Err(e) => break format!("error {e}"),
+            }
+        };
+        (out, end)
+    }
+
+    /// Reading ahead on a thread gives exactly the items, in order, and the end (an error
+    /// included) that reading in place gives.
+    #[test]
+    fn test_read_ahead_gives_the_same_items_and_end() {
+        use std::io::Write as _;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let dir = std::env::temp_dir().join(format!("canrelearn-ahead-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A long log (several batches, two interfaces) cut inside its gzip stream.
+        let mut long = String::new();
+        for i in 0..10_000u32 {
+            long.push_str(&format!(
+                "(1.{i:06}) can{} {:03X}#{:02X}\n",
+                i % 2,
+                i % 0x800,
+                i % 256
+            ));
+            if i == 5000 {
+                long.push_str("(1.5) can0 XYZ#00\n");
+            }
+        }
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(long.as_bytes()).unwrap();
+        let gz = e.finish().unwrap();
+        let cut = dir.join("cut.log.gz");
+        std::fs::File::create(&cut)
+            .unwrap()
+            .write_all(&gz[..gz.len() * 3 / 4])
+            .unwrap();
+        let mut paths = vec![cut];
+        for f in [
+            "formats/blf/python-can-mixed.blf",
+            "formats/trc/python-can-2.1.trc",
+            "formats/asc",
+            "candump/bad.log",
+        ] {
+            let p = root.join(f);
+            if p.is_dir() {
+                paths.extend(
+                    std::fs::read_dir(&p)
+                        .unwrap()
+                        .map(|e| e.unwrap().path())
+                        .filter(|p| p.extension().is_some_and(|e| e == "asc")),
+                );
+            } else {
+                paths.push(p);
+            }
+        }
+        for path in paths {
+            let direct = describe_all(open_reader(&path, None, &|| false).unwrap());
+            let ahead = describe_all(Box::new(ReadAhead::new(
+                open_reader(&path, None, &|| false).unwrap(),
+            )));
+            assert_eq!(direct, ahead, "{}", path.display());
+            assert!(!direct.0.is_empty(), "{}", path.display());
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     /// MDF 4 is read by seeking: from its file, or held in memory when gzip-compressed;

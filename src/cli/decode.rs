@@ -222,6 +222,11 @@ fn open(path: &Path) -> Result<Input, CliError> {
             regular,
             signals::interrupted,
         )),
+        // A file is parsed on a thread of its own while this one decodes; a pipe is read
+        // here, so that its frames show as they arrive.
+        _ if regular => Input::Records(Box::new(canrelearn::open::ReadAhead::new(
+            capture::reader(opened),
+        ))),
         _ => Input::Records(capture::reader(opened)),
     })
 }
