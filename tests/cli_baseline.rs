@@ -291,7 +291,7 @@ fn test_a_baseline_with_nothing_periodic_or_no_frames_is_refused() {
     let o = run(&["watch", "--baseline", &sparse, &target]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("no periodic id to watch"),
+        stderr(&o).contains("sparse.log: no periodic id"),
         "{}",
         stderr(&o)
     );

@@ -31,6 +31,12 @@ pub fn open(path: &Path, forced: Option<Format>) -> Result<Opened, CliError> {
     edge::open(path, forced, &super::signals::interrupted).map_err(open_error)
 }
 
+/// Whether `path` names a regular file (not `-`, a pipe, a FIFO or a device): one that can be
+/// read ahead of its consumer without holding back frames that are still arriving.
+pub fn is_regular_file(path: &Path) -> bool {
+    path != Path::new("-") && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
 /// Opens `path` and gives its reader.
 pub fn open_reader(path: &Path, forced: Option<Format>) -> Result<Box<dyn FrameReader>, CliError> {
     Ok(reader(open(path, forced)?))
@@ -99,6 +105,23 @@ pub fn learn(path: &Path) -> Result<canrelearn::baseline::Baseline, CliError> {
         ));
     }
     Ok(baseline)
+}
+
+/// A baseline must hold a periodic id to be of use: else an input error naming the capture.
+pub fn require_periodic(
+    name: &str,
+    baseline: &canrelearn::baseline::Baseline,
+) -> Result<(), CliError> {
+    if baseline.periodic().next().is_some() {
+        return Ok(());
+    }
+    Err(CliError::new(
+        exit::USAGE,
+        anyhow!(
+            "{name}: no periodic id (each needs {} frames or more at a steady period, present throughout the capture): nothing a watch could use; capture a longer stretch of the running car",
+            canrelearn::baseline::Rules::default().min_frames
+        ),
+    ))
 }
 
 /// One line on what a baseline holds: `healthy.log: 24013 frames over 120.4 s, 41 ids: 37

@@ -113,7 +113,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let mut reader = capture::open_reader(&args.input, args.from)?;
     // A file is parsed on a thread of its own while this one writes; a pipe is read here, so
     // that what arrives is written as it comes.
-    if args.input != Path::new("-") && std::fs::metadata(&args.input).is_ok_and(|m| m.is_file()) {
+    if capture::is_regular_file(&args.input) {
         reader = Box::new(canrelearn::open::ReadAhead::new(reader));
     }
     let from = reader.format();

@@ -148,16 +148,7 @@ fn infer(args: InferArgs) -> Result<u8, CliError> {
         captures.push(Capture { name, baseline });
     }
     let reference = &captures[0];
-    if reference.baseline.periodic().next().is_none() {
-        return Err(super::CliError::new(
-            exit::USAGE,
-            anyhow::anyhow!(
-                "{}: no periodic id (each needs {} frames or more at a steady period, present throughout): nothing a watch could use; capture a longer stretch of the running car",
-                reference.name,
-                canrelearn::baseline::Rules::default().min_frames
-            ),
-        ));
-    }
+    super::capture::require_periodic(&reference.name, &reference.baseline)?;
     let text = skeleton(&captures);
     // The node names as written (made unique and short by the writer).
     let written = canrelearn::dbc::Database::from_str_named(&text, "skeleton")

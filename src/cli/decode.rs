@@ -213,8 +213,7 @@ fn pipeline_error(e: PipelineError) -> CliError {
 /// is read as it arrives, a pipe or a terminal); other formats to their reader.
 fn open(path: &Path) -> Result<Input, CliError> {
     let opened = capture::open(path, None)?;
-    let regular =
-        path != Path::new("-") && std::fs::metadata(path).is_ok_and(|m| m.file_type().is_file());
+    let regular = capture::is_regular_file(path);
     Ok(match opened.format {
         canrelearn::log::Format::Candump => Input::Lines(Blocks::new(
             opened.stream,

@@ -398,7 +398,7 @@ fn expectations(
     let wanted = |node: &str| args.nodes.is_empty() || args.nodes.iter().any(|n| n == node);
     let mut list: Vec<Expectation> = candidates.into_iter().filter(|e| wanted(&e.node)).collect();
     for (id, period, node) in &args.expect {
-        let node = node.clone().unwrap_or_else(|| format!("id {id}"));
+        let node = node.clone().unwrap_or_else(|| Baseline::node_of(*id));
         if wanted(&node) || node.starts_with("id ") {
             list.retain(|e| e.id != *id);
             list.push(Expectation {
@@ -426,16 +426,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 "baseline {}",
                 capture::describe_baseline(&path.display().to_string(), &b, 20)
             ));
-            if b.periodic().next().is_none() {
-                return Err(CliError::new(
-                    exit::USAGE,
-                    anyhow!(
-                        "{}: no periodic id to watch (each needs {} frames or more at a steady period, present throughout the capture)",
-                        path.display(),
-                        canrelearn::baseline::Rules::default().min_frames
-                    ),
-                ));
-            }
+            capture::require_periodic(&path.display().to_string(), &b)?;
             Some(b)
         }
         None => None,
