@@ -35,6 +35,7 @@ use crate::diag::codec::{ResponseClass, classify_response, service_name};
 use crate::diag::hex::format_hex;
 use crate::frame::{Frame, Id};
 use crate::isotp::{IncompleteReason, Observation, ObserverConfig, Reassembler};
+use crate::procedure::script;
 use crate::time::{Timestamp, UtcTime};
 
 /// Which ids to follow.
@@ -310,6 +311,18 @@ impl Capture {
 type Unsolicited = Vec<(Timestamp, Vec<u8>)>;
 
 use crate::diag::pairing::is_tester_present;
+
+/// `v` brought into the script format's `(min, max)` range, with a comment saying so when it
+/// had to be (a capture can show times no script may hold).
+fn in_range(v: u128, (min, max): (u64, u64)) -> (u64, String) {
+    let c = u64::try_from(v).unwrap_or(u64::MAX).clamp(min, max);
+    let note = if u128::from(c) == v {
+        String::new()
+    } else {
+        format!("; brought into the allowed {min} to {max} ms")
+    };
+    (c, note)
+}
 
 /// Pairs requests (`true`) and responses (`false`), in completion order, with the rules of
 /// [`crate::diag::pairing`].
@@ -929,10 +942,11 @@ pub fn render_script(a: &Analysis, p: &Plan, opts: &ScriptOptions) -> Result<Str
                     ", never answered".into()
                 }
             );
+            let (period, note) = in_range(ms(k.period), script::KEEP_ALIVE_MS);
             let _ = writeln!(
                 o,
-                "keep_alive_period_ms = {}    # median interval observed",
-                ms(k.period).max(1)
+                "keep_alive_period_ms = {period}    # median interval observed: {} ms{note}",
+                ms(k.period)
             );
         }
         None => {
@@ -956,16 +970,16 @@ pub fn render_script(a: &Analysis, p: &Plan, opts: &ScriptOptions) -> Result<Str
         .filter_map(Exchange::answer_time)
         .max()
         .unwrap_or_default();
-    let p2 = (ms(direct) * 2).max(1000);
+    let (p2, note) = in_range((ms(direct) * 2).max(1000), script::P2_MS);
     let _ = writeln!(
         o,
-        "p2_ms = {p2}    # slowest direct answer observed: {} ms",
+        "p2_ms = {p2}    # slowest direct answer observed: {} ms{note}",
         ms(direct)
     );
-    let p2s = (ms(pending) * 2).max(5000);
+    let (p2s, note) = in_range((ms(pending) * 2).max(5000), script::P2_STAR_MS);
     let _ = writeln!(
         o,
-        "p2_star_ms = {p2s}    # slowest answer after response-pending: {} ms in total",
+        "p2_star_ms = {p2s}    # slowest answer after response-pending: {} ms in total{note}",
         ms(pending)
     );
     let _ = writeln!(o, "provenance = {}", quote(&provenance));
@@ -1095,11 +1109,18 @@ pub fn render_script(a: &Analysis, p: &Plan, opts: &ScriptOptions) -> Result<Str
                 let _ = writeln!(o, "expect = \"{}\"", pat.join(" "));
                 let _ = writeln!(o, "at = {}", pp.at);
                 let _ = writeln!(o, "until = {{ equals = 0x{:02X} }}", pp.until);
-                let _ = writeln!(o, "interval_ms = {}", ms(pp.interval).max(1));
-                let timeout = (pp.duration.as_secs_f64() * 3.0).ceil().max(30.0);
+                let (interval, note) = in_range(ms(pp.interval), script::POLL_INTERVAL_MS);
                 let _ = writeln!(
                     o,
-                    "timeout_s = {timeout:.0}    # 3 x the observed {:.1} s, at least 30 s",
+                    "interval_ms = {interval}    # median interval observed: {} ms{note}",
+                    ms(pp.interval)
+                );
+                let timeout = (pp.duration.as_secs_f64() * 3.0)
+                    .ceil()
+                    .clamp(30.0, script::MAX_STEP_SECONDS);
+                let _ = writeln!(
+                    o,
+                    "timeout_s = {timeout:.0}    # 3 x the observed {:.1} s, at least 30 s, at most a day",
                     pp.duration.as_secs_f64()
                 );
             }
@@ -1269,6 +1290,28 @@ mod tests {
             k => panic!("{k:?}"),
         }
         assert!(s.procedure.provenance.contains("session.log on 2025-11-21"));
+    }
+
+    /// A capture's times outside what a script may hold (found by fuzzing: a 34 s answer gave
+    /// `p2_ms = 68040`, over the 30 s maximum) are brought into range and said; the script loads.
+    #[test]
+    fn test_times_outside_the_script_ranges_are_brought_into_them() {
+        let mut b = Builder::new();
+        b.req(0, &[0x1A, 0x81]).resp(34_020, &[0x5A, 0x81, 0x01]);
+        // TesterPresent every 50 ms (below the 200 ms minimum).
+        for k in 0..10 {
+            b.req(40_000 + k * 50, &[0x3E, 0x80]);
+        }
+        let (_, text, s) = script(&b.done());
+        assert!(
+            text.contains("p2_ms = 30000    # slowest direct answer observed: 34020 ms; brought into the allowed 10 to 30000 ms"),
+            "{text}"
+        );
+        assert!(
+            text.contains("keep_alive_period_ms = 200    # median interval observed: 50 ms; brought into the allowed 200 to 60000 ms"),
+            "{text}"
+        );
+        assert_eq!(s.modules["BCM"].p2, Duration::from_secs(30));
     }
 
     #[test]
