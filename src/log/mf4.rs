@@ -105,6 +105,8 @@ pub enum ErrorKind {
     Link(u64),
     #[error("{0} too large to read")]
     TooLarge(&'static str),
+    #[error("a CAN group's records are 0 bytes long")]
+    EmptyRecord,
     #[error("the data blocks of a group link in a cycle or are too many")]
     DataListCycle,
     #[error("unsupported {0}")]
@@ -1497,6 +1499,9 @@ fn open<R: Read + Seek>(file: &mut File<R>) -> Result<Layout, Fail> {
                 .or_else(|| can_kind(&acq_name));
             let kind = if size as u64 > MAX_RECORD {
                 GroupKind::Broken(ErrorKind::TooLarge("record"))
+            } else if size == 0 && named.is_some() {
+                // A CAN group whose records hold no byte would yield records without end.
+                GroupKind::Broken(ErrorKind::EmptyRecord)
             } else if let Some(kind) = named {
                 let shape = Shape {
                     data_bytes,
