@@ -121,3 +121,22 @@ fn test_zero_byte_records_end() {
         assert!(items < 10_000, "the reader does not end");
     }
 }
+
+/// A fuzz input whose LIN group (8 KiB of file) claims 2^26 records once made the reader skip
+/// them one by one for seconds; a group is skipped for no more records than its data holds.
+#[test]
+fn test_skipped_groups_hold_no_more_records_than_their_data() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/mf4_reader-slow.bin");
+    let bytes = std::fs::read(path).unwrap();
+    let mut r = Reader::new(std::io::Cursor::new(bytes));
+    let mut items = 0u64;
+    while let Ok(Some(_)) = r.read_item() {
+        items += 1;
+        assert!(
+            items < 10_000,
+            "the reader skips more records than the file holds"
+        );
+    }
+    assert!(r.stats().skipped > 0, "the input's LIN group is reported");
+}

@@ -53,7 +53,7 @@
 //! the file and bounded. Nothing here opens files or reads the clock.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashSet};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
@@ -327,6 +327,32 @@ impl<R: Read + Seek> File<R> {
         out: &mut Vec<DataBlock>,
         addresses: &mut Vec<u64>,
     ) -> Result<(), Fail> {
+        let start = out.len();
+        let mut lists = HashSet::new();
+        self.collect_blocks(link, kind, out, addresses, &mut lists)?;
+        // A block listed twice (two lists sharing it, or a list naming it again) would be
+        // read again and again: a file can claim billions of records from a few bytes.
+        let mut seen = HashSet::new();
+        for b in out.get(start..).unwrap_or_default() {
+            let at = match b {
+                DataBlock::Raw { at, .. } | DataBlock::Zipped { at, .. } => *at,
+            };
+            if !seen.insert(at) {
+                return Err(fmt(link, ErrorKind::DataListCycle));
+            }
+        }
+        Ok(())
+    }
+
+    /// The data blocks under `link`, in order; `lists` holds the list blocks already walked.
+    fn collect_blocks(
+        &mut self,
+        link: u64,
+        kind: &'static str,
+        out: &mut Vec<DataBlock>,
+        addresses: &mut Vec<u64>,
+        lists: &mut HashSet<u64>,
+    ) -> Result<(), Fail> {
         if link == 0 {
             return Ok(());
         }
@@ -383,30 +409,30 @@ impl<R: Read + Seek> File<R> {
             }
             b"DL" => {
                 let mut next = link;
-                let mut lists = 0usize;
                 while next != 0 {
-                    lists += 1;
-                    if lists > MAX_DATA_BLOCKS || out.len() > MAX_DATA_BLOCKS {
+                    if !lists.insert(next)
+                        || lists.len() > MAX_DATA_BLOCKS
+                        || out.len() > MAX_DATA_BLOCKS
+                    {
                         return Err(fmt(link, ErrorKind::DataListCycle));
                     }
                     let dl = self.block(next, "DL")?;
                     addresses.push(next);
                     for &l in dl.links.iter().skip(1) {
-                        if l == next || l == link {
+                        if lists.contains(&l) {
                             return Err(fmt(next, ErrorKind::DataListCycle));
                         }
-                        self.data_blocks(l, kind, out, addresses)?;
+                        self.collect_blocks(l, kind, out, addresses, lists)?;
                     }
                     next = dl.link(0);
                 }
             }
             b"HL" => {
-                let hl = self.block(link, "HL")?;
-                let first = hl.link(0);
-                if first == link {
+                if !lists.insert(link) {
                     return Err(fmt(link, ErrorKind::DataListCycle));
                 }
-                self.data_blocks(first, kind, out, addresses)?;
+                let hl = self.block(link, "HL")?;
+                self.collect_blocks(hl.link(0), kind, out, addresses, lists)?;
             }
             _ => {
                 return Err(fmt(
@@ -1217,7 +1243,7 @@ fn other_bus(name: &str) -> Option<&'static str> {
         "ETH" => Some("Ethernet bus record"),
         "MOST" => Some("MOST bus record"),
         "KLINE" | "K" => Some("K-Line bus record"),
-        "CAN" => Some("CAN bus record of another type"),
+        "CAN" => Some("other CAN bus record"),
         _ => None,
     }
 }
@@ -1467,6 +1493,7 @@ fn open<R: Read + Seek>(file: &mut File<R>) -> Result<Layout, Fail> {
         let mut sd = Vec::new();
         let mut vlsd = Vec::new();
         let mut cg_link = dg.link(1);
+        let mut pending_skips = Vec::new();
         while cg_link != 0 {
             groups_seen += 1;
             if groups_seen > MAX_GROUPS {
@@ -1517,7 +1544,7 @@ fn open<R: Read + Seek>(file: &mut File<R>) -> Result<Layout, Fail> {
                     .iter()
                     .find_map(|c| other_bus(&c.name))
                     .or_else(|| other_bus(&acq_name))
-                    .unwrap_or("bus record of an unknown bus");
+                    .unwrap_or("unknown bus record");
                 GroupKind::OtherBus(what)
             } else {
                 GroupKind::Signals
@@ -1526,7 +1553,7 @@ fn open<R: Read + Seek>(file: &mut File<R>) -> Result<Layout, Fail> {
                 GroupKind::Broken(k) => layout.bad.push((cg_link, k.clone())),
                 GroupKind::Signals => layout.others += 1,
                 GroupKind::OtherBus(what) if record_id_size == 0 => {
-                    layout.skips.push((what, cycles));
+                    pending_skips.push((*what, cycles, size));
                 }
                 _ => {}
             }
@@ -1536,6 +1563,26 @@ fn open<R: Read + Seek>(file: &mut File<R>) -> Result<Layout, Fail> {
                 kind,
             });
             cg_link = next_link(&cg, cg_link)?;
+        }
+        if !pending_skips.is_empty() {
+            // A group of another bus is skipped record by record, but never more records than
+            // its data holds: the cycle count is only the file's word (a few bytes can claim
+            // 2^64 records). A group that holds none is still reported once.
+            let mut blocks = Vec::new();
+            let held = match file.data_blocks(dg.link(2), "DT", &mut blocks, &mut addresses) {
+                Ok(()) => blocks
+                    .iter()
+                    .map(|b| match *b {
+                        DataBlock::Raw { at, len } => len.min(file.len.saturating_sub(at)),
+                        DataBlock::Zipped { original, .. } => original.min(MAX_ZIPPED_BLOCK),
+                    })
+                    .fold(0u64, u64::saturating_add),
+                Err(_) => 0,
+            };
+            for (what, cycles, size) in pending_skips {
+                let records = held.checked_div(size as u64).unwrap_or(0);
+                layout.skips.push((what, cycles.min(records).max(1)));
+            }
         }
         let wanted = groups.iter().any(|g| {
             matches!(g.kind, GroupKind::Can(_))

@@ -512,6 +512,37 @@ fn test_parse_header_list_of_transposed_and_plain_dz_blocks() {
 }
 
 #[test]
+fn test_parse_a_data_block_listed_twice_is_a_cycle() {
+    // Two lists naming the same DT block (here one list naming it twice, and a header list
+    // whose list links back to the list) would read the same bytes again and again.
+    let mut m = Mdf::new();
+    let id = m.cn(0, "CAN_DataFrame.ID", (0, 0, 0), (8, 0, 32), 0, 0, 0);
+    let time = m.cn(id, "time", (2, 1, 4), (0, 0, 64), 0, 0, 0);
+    let cg = m.cg(0, time, "", 0, 2, 0x6, 12);
+    let dt = m.data(b"##DT", &[0; 12]);
+    let dl = m.dl(&[dt, dt], Some(12));
+    let dg = m.dg(0, cg, dl, 0);
+    let (got, _, end, _) = read_all(&m.finish(dg, START, None));
+    assert!(got.is_empty());
+    assert!(end.unwrap().contains("cycle"));
+}
+
+#[test]
+fn test_parse_skips_no_more_records_than_the_data_holds() {
+    // A LIN group claiming 2^40 records of 4 bytes with 12 bytes of data: 3 are skipped.
+    let mut m = Mdf::new();
+    let id = m.cn(0, "LIN_Frame.ID", (0, 0, 0), (8, 0, 8), 0, 0, 0);
+    let time = m.cn(id, "time", (2, 1, 4), (0, 0, 32), 0, 0, 0);
+    let cg = m.cg(0, time, "", 0, 1 << 40, 0x6, 4);
+    let dt = m.data(b"##DT", &[0; 12]);
+    let dg = m.dg(0, cg, dt, 0);
+    let (got, stats, end, notes) = read_all(&m.finish(dg, START, None));
+    assert_eq!((got.len(), end), (0, None));
+    assert_eq!(stats.skipped, 3, "{notes:?}");
+    assert_eq!(notes, vec!["skipped: LIN bus record"; 3]);
+}
+
+#[test]
 fn test_parse_bad_record_id_ends_its_group() {
     let (mut bytes, dt) = canedge_like();
     // The first record id of the stream becomes 9.
