@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use canrelearn::dbc::{Database, Severity, check_database};
 use canrelearn::log::FrameReader;
+use canrelearn::output::parquet::Resolution;
 use canrelearn::output::pipeline::{self, Blocks, Feed, PipelineError, Sink};
 use canrelearn::output::{Format, Formatter};
 
@@ -40,6 +41,16 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = DecodeFormat::Text)]
     pub format: DecodeFormat,
 
+    /// The data set folder of `--format parquet` (created if missing; new files are added
+    /// beside those of earlier runs, never over them). Other formats print to stdout.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// The resolution of the Parquet timestamps: `us` (what Spark reads as a timestamp) or
+    /// `ns` (DuckDB, Polars and pyarrow). Digits dropped by `us` are counted and warned of.
+    #[arg(long, value_enum, default_value_t = TimeUnit::Us, value_name = "UNIT")]
+    pub time_unit: TimeUnit,
+
     /// Stop at the first malformed line (exit 2) instead of reporting and skipping it.
     #[arg(long)]
     pub strict: bool,
@@ -62,6 +73,19 @@ pub enum DecodeFormat {
     Jsonl,
     /// One row per signal, with a header.
     Csv,
+    /// An Apache Parquet data set in the folder given by -o: `frames/` (every frame) and
+    /// `messages/<MESSAGE>/` (one wide table per message, a typed column per signal), zstd;
+    /// for DuckDB, Polars, pandas and Spark. Several logs decode in parallel.
+    Parquet,
+}
+
+/// The resolution of Parquet timestamps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TimeUnit {
+    /// Microseconds.
+    Us,
+    /// Nanoseconds.
+    Ns,
 }
 
 impl From<DecodeFormat> for Format {
@@ -70,6 +94,8 @@ impl From<DecodeFormat> for Format {
             DecodeFormat::Text => Format::Text,
             DecodeFormat::Jsonl => Format::Jsonl,
             DecodeFormat::Csv => Format::Csv,
+            // Parquet is written by its own path; the jsonl formatter is never used for it.
+            DecodeFormat::Parquet => Format::Jsonl,
         }
     }
 }
@@ -80,6 +106,39 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     } else {
         args.logs.clone()
     };
+    let jobs = usize::from(args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get().min(8))
+            .try_into()
+            .unwrap_or(1)
+    }));
+    match (&args.output, args.format) {
+        (Some(root), DecodeFormat::Parquet) => {
+            let db = input::load_dbcs(&args.dbc.dbc)?;
+            warn_layout_errors(&db);
+            let unit = match args.time_unit {
+                TimeUnit::Us => Resolution::Micros,
+                TimeUnit::Ns => Resolution::Nanos,
+            };
+            return super::parquet::run(&db, &logs, root, unit, args.strict, jobs);
+        }
+        (None, DecodeFormat::Parquet) => {
+            return Err(CliError::new(
+                exit::USAGE,
+                anyhow::anyhow!("--format parquet writes a data set folder: give it with -o DIR"),
+            ));
+        }
+        (Some(_), _) => {
+            return Err(CliError::new(
+                exit::USAGE,
+                anyhow::anyhow!(
+                    "-o is the data set folder of --format parquet; text, jsonl and csv go to \
+                     stdout (redirect them)"
+                ),
+            ));
+        }
+        (None, _) => {}
+    }
     // The DBC loads on a thread while this one opens the first log and reads (and scans)
     // its first blocks. A DBC error still comes first, as if nothing had been read.
     let (loaded, first) = std::thread::scope(|scope| {
@@ -109,12 +168,6 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let (db, formatter) = loaded?;
     warn_layout_errors(&db);
     let mut first = first;
-    let jobs = usize::from(args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get().min(8))
-            .try_into()
-            .unwrap_or(1)
-    }));
     let mut warn = |w: String| out::warn(w);
     let mut sink = Sink::new(io::stdout().lock(), args.strict, &mut warn);
     sink.out.write_all(formatter.header())?;

@@ -23,6 +23,7 @@ mod files;
 mod input;
 mod monitor;
 mod out;
+mod parquet;
 mod record;
 mod replay;
 mod run;

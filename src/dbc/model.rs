@@ -283,6 +283,19 @@ impl Signal {
     pub fn has_integer_values(&self) -> bool {
         self.conversion.is_integer()
     }
+    /// The smallest and largest physical values of a signal whose physical values are
+    /// integers, exactly; `None` for other signals (and should the range not fit `i128`).
+    pub fn integer_range(&self) -> Option<(i128, i128)> {
+        let (factor, offset) = match self.conversion {
+            Conversion::IntIdentity => (1i128, 0i128),
+            Conversion::IntLinear { factor, offset } => (i128::from(factor), i128::from(offset)),
+            Conversion::Float { .. } | Conversion::FloatIdentity => return None,
+        };
+        let (lo, hi) = self.extract.int_range(self.signed);
+        let a = lo.checked_mul(factor)?.checked_add(offset)?;
+        let b = hi.checked_mul(factor)?.checked_add(offset)?;
+        Some((a.min(b), a.max(b)))
+    }
     /// The smallest and largest raw values the signal can carry (floats: the float range).
     pub fn raw_range(&self) -> (f64, f64) {
         match self.value_type {

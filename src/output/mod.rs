@@ -17,6 +17,7 @@
 use std::io::Write as _;
 
 mod fast;
+pub mod parquet;
 pub mod pipeline;
 
 use crate::dbc::{Database, DecodeError, Decoded, Message, PhysicalValue};

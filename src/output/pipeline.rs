@@ -778,8 +778,9 @@ pub fn decode_feed<W: Write>(
     }
 }
 
-/// Decodes the records of a non-candump capture, in order: malformed records are reported
-/// (or stop the decode with --strict), damage ends it after everything before it.
+/// Decodes the records of any capture format and formats each frame into `sink`, in order.
+/// Malformed records are reported (or stop decoding with `strict`), records of other buses
+/// are counted and said once at the end.
 pub fn decode_records<W: Write>(
     db: &Database,
     formatter: &Formatter,
@@ -787,8 +788,31 @@ pub fn decode_records<W: Write>(
     sink: &mut Sink<'_, W>,
     stop: fn() -> bool,
 ) -> Result<(), PipelineError> {
-    let mut decoder = FrameDecoder::new(db);
     let mut buf = Vec::with_capacity(BLOCK + 4096);
+    let result = each_record(db, reader, sink, stop, &mut |line, out| {
+        formatter.format(line, &mut buf);
+        if buf.len() >= BLOCK {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+        Ok(())
+    });
+    sink.out.write_all(&buf).map_err(PipelineError::Write)?;
+    result
+}
+
+/// Decodes the records of any capture format and hands each frame, decoded, to `each` (with
+/// the sink's output), in order; the sink counts frames, reports malformed records (or stops
+/// at the first with `strict`) and partial decodes. An error of `each` stops decoding as a
+/// write error.
+pub fn each_record<W: Write>(
+    db: &Database,
+    reader: &mut dyn FrameReader,
+    sink: &mut Sink<'_, W>,
+    stop: fn() -> bool,
+    each: &mut dyn FnMut(&Line<'_>, &mut W) -> io::Result<()>,
+) -> Result<(), PipelineError> {
+    let mut decoder = FrameDecoder::new(db);
     let mut skipped: Vec<(String, u64)> = Vec::new();
     let format = reader.format();
     let result = loop {
@@ -804,20 +828,16 @@ pub fn decode_records<W: Write>(
                 }) {
                     sink.partial(message, warning);
                 }
-                formatter.format(
-                    &Line {
-                        raw: None,
-                        timestamp: r.timestamp,
-                        precision: r.precision,
-                        interface: r.interface,
-                        frame: &r.frame,
-                        meaning,
-                    },
-                    &mut buf,
-                );
-                if buf.len() >= BLOCK {
-                    sink.out.write_all(&buf).map_err(PipelineError::Write)?;
-                    buf.clear();
+                let line = Line {
+                    raw: None,
+                    timestamp: r.timestamp,
+                    precision: r.precision,
+                    interface: r.interface,
+                    frame: &r.frame,
+                    meaning,
+                };
+                if let Err(e) = each(&line, &mut sink.out) {
+                    break Err(PipelineError::Write(e));
                 }
             }
             Ok(Some(Item::Other(_))) => {}
@@ -834,7 +854,6 @@ pub fn decode_records<W: Write>(
             Err(e) => break Err(PipelineError::Read(e)),
         }
     };
-    sink.out.write_all(&buf).map_err(PipelineError::Write)?;
     for (what, n) in skipped {
         (sink.warn)(format!(
             "{n} {what}{} in {} not decoded (not CAN frames)",

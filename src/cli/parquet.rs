@@ -1,0 +1,263 @@
+//! `canrelearn decode --format parquet -o DIR`: captures into a Parquet data set, one capture
+//! per worker thread, as many at a time as there are cores.
+//!
+//! Every capture gets its own files (`part-<RUN>-<N>-<NAME>-...`) in `DIR/frames/` and
+//! `DIR/messages/<MESSAGE>/`, so that captures decode in parallel and a later run adds files
+//! beside the earlier ones instead of rewriting them. A capture that fails (unreadable,
+//! damaged, a malformed record with --strict, interrupted) still publishes the frames decoded
+//! before; the run then exits with that capture's code.
+
+use std::io::{self, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::anyhow;
+use canrelearn::dbc::Database;
+use canrelearn::output::parquet::{DatasetWriter, Resolution, Written};
+use canrelearn::output::pipeline::{self, PipelineError, Sink};
+
+use super::{CliError, capture, exit, out, signals};
+
+/// What one capture gave.
+struct Outcome {
+    written: Written,
+    bad: u64,
+}
+
+/// Decodes `logs` into the data set at `root` with `jobs` workers.
+pub fn run(
+    db: &Database,
+    logs: &[PathBuf],
+    root: &Path,
+    resolution: Resolution,
+    strict: bool,
+    jobs: usize,
+) -> Result<u8, CliError> {
+    if logs.iter().filter(|p| *p == Path::new("-")).count() > 1 {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!("standard input (`-`) can be read once only"),
+        ));
+    }
+    if root.exists() && !root.is_dir() {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "{} exists and is not a folder: --format parquet writes a data set folder",
+                root.display()
+            ),
+        ));
+    }
+    let run = run_id();
+    let bar = progress(logs.len());
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<Outcome, CliError>>>> =
+        logs.iter().map(|_| Mutex::new(None)).collect();
+    let workers = jobs.clamp(1, logs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = logs.get(i) else { break };
+                    if signals::interrupted() {
+                        break;
+                    }
+                    let part = format!("{run}-{i:03}-{}", stem(path));
+                    let outcome = one(db, path, root, &part, resolution, strict);
+                    if let Some(slot) = results.get(i)
+                        && let Ok(mut slot) = slot.lock()
+                    {
+                        *slot = Some(outcome);
+                    }
+                    if let Some(bar) = &bar {
+                        bar.inc(1);
+                    }
+                }
+            });
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let mut total = Written::default();
+    let mut bad = 0;
+    let mut failure: Option<CliError> = None;
+    for (path, slot) in logs.iter().zip(results) {
+        match slot.into_inner().ok().flatten() {
+            Some(Ok(o)) => {
+                bad += o.bad;
+                add(&mut total, o.written);
+            }
+            Some(Err(e)) => match &failure {
+                // The first failure is the run's error; the others are said here.
+                None => failure = Some(e),
+                Some(_) => out::warn(format!("{}: {}", path.display(), e.error)),
+            },
+            None => {} // interrupted before it started
+        }
+    }
+    if total.truncated_times > 0 {
+        out::warn(format!(
+            "{} timestamp{} had digits below a microsecond, dropped in the data set: \
+             --time-unit ns keeps them",
+            total.truncated_times,
+            if total.truncated_times == 1 { "" } else { "s" }
+        ));
+    }
+    if total.unrepresentable_times > 0 {
+        out::warn(format!(
+            "{} timestamp{} lie after 2262, past what nanoseconds hold: written as null \
+             (--time-unit us holds them)",
+            total.unrepresentable_times,
+            if total.unrepresentable_times == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ));
+    }
+    if total.frames > 0 || failure.is_none() {
+        out::note(format!(
+            "{}: {} frame{} into frames/, {} row{} into {} message table{} ({} new file{})",
+            root.display(),
+            total.frames,
+            if total.frames == 1 { "" } else { "s" },
+            total.message_rows,
+            if total.message_rows == 1 { "" } else { "s" },
+            total.messages,
+            if total.messages == 1 { "" } else { "s" },
+            total.files.len(),
+            if total.files.len() == 1 { "" } else { "s" },
+        ));
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if signals::interrupted() {
+        return Ok(signals::exit_code());
+    }
+    if total.frames == 0 {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "no CAN frame in {}{}",
+                if logs.len() == 1 {
+                    logs[0].display().to_string()
+                } else {
+                    format!("{} logs", logs.len())
+                },
+                if bad > 0 {
+                    format!(
+                        ": {bad} malformed record{} (reported above)",
+                        if bad == 1 { "" } else { "s" }
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
+    Ok(exit::OK)
+}
+
+fn add(total: &mut Written, w: Written) {
+    total.frames += w.frames;
+    total.message_rows += w.message_rows;
+    total.messages += w.messages;
+    total.truncated_times += w.truncated_times;
+    total.unrepresentable_times += w.unrepresentable_times;
+    total.files.extend(w.files);
+}
+
+/// Decodes one capture into its own files; what was decoded before a failure is published.
+fn one(
+    db: &Database,
+    path: &Path,
+    root: &Path,
+    part: &str,
+    resolution: Resolution,
+    strict: bool,
+) -> Result<Outcome, CliError> {
+    let opened = capture::open(path, None)?;
+    let name = opened.name.clone();
+    let mut reader = if capture::is_regular_file(path) {
+        Box::new(canrelearn::open::ReadAhead::new(capture::reader(opened)))
+    } else {
+        capture::reader(opened)
+    };
+    let dataset_error = |e: &dyn std::fmt::Display| {
+        CliError::new(exit::FAILURE, anyhow!("cannot write the data set: {e}"))
+    };
+    let mut writer =
+        DatasetWriter::new(db, root, part, resolution).map_err(|e| dataset_error(&e))?;
+    let mut warn = |w: String| out::warn(format!("{name}: {w}"));
+    let mut sink = Sink::new(io::sink(), strict, &mut warn);
+    let decoded = pipeline::each_record(
+        db,
+        reader.as_mut(),
+        &mut sink,
+        signals::interrupted,
+        &mut |line, _| writer.push(line).map_err(io::Error::other),
+    );
+    sink.summary();
+    let bad = sink.bad();
+    // Whatever happened, the frames decoded so far are published.
+    let written = writer.finish().map_err(|e| dataset_error(&e))?;
+    match decoded {
+        Ok(()) => Ok(Outcome { written, bad }),
+        Err(PipelineError::Read(e)) => Err(capture::read_error(e)),
+        Err(PipelineError::Write(e)) => Err(dataset_error(&e)),
+    }
+}
+
+/// A name for this run's files, unique among runs writing into one folder: the time in
+/// milliseconds and the process id.
+fn run_id() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{ms:x}-{:x}", std::process::id())
+}
+
+/// The capture's file name, as safe characters (at most 40), for its files' names.
+fn stem(path: &Path) -> String {
+    if path == Path::new("-") {
+        return "stdin".to_string();
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    if clean.is_empty() {
+        "log".to_string()
+    } else {
+        clean
+    }
+}
+
+fn progress(logs: usize) -> Option<indicatif::ProgressBar> {
+    if logs < 2 || !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(logs as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "decode [{elapsed_precise}] {wide_bar} {pos}/{len} logs",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}

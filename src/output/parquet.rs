@@ -1,0 +1,894 @@
+//! Decoded frames as an Apache Parquet data set, for DuckDB, Polars, pandas and Spark.
+//!
+//! One [`DatasetWriter`] writes what one run decoded from one capture into a folder:
+//!
+//! ```text
+//! ROOT/frames/part-<PART>-00000.parquet                every frame
+//! ROOT/messages/<MESSAGE>/part-<PART>-00000.parquet    one wide table per DBC message
+//! ```
+//!
+//! `frames`: `timestamp` (UTC, microseconds or nanoseconds), `interface`, `id` (null for error
+//! frames), `extended`, `fd`, `brs`, `esi`, `remote`, `error`, `dlc`, `data` (bytes) and
+//! `message` (the DBC message's name, or null). A message table: `timestamp`, `interface`, one
+//! column per signal (null when a frame does not carry it: another multiplexer branch, or
+//! past the frame's end), then `partial` (whether the frame was only partly decoded) and
+//! `error` (why, or null). A signal whose physical values are integers is an `INT64` column
+//! (`UINT64` when its range needs it); every other signal is a `DOUBLE`. The values are
+//! exactly those of `decode --format jsonl`.
+//!
+//! Files are written under a hidden temporary name (`.part-...parquet.tmp`, which DuckDB's
+//! globs and Spark skip) and linked to their final name only once complete, never over an
+//! existing file: a crash leaves no file a reader would take for a whole one, and writing into
+//! a folder that already holds a data set adds files beside it. Rows are buffered in columns
+//! up to a row group (about a million rows) or a memory budget (the largest table is written
+//! out first), so memory stays bounded for any capture. Compression is zstd.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::Type;
+
+use super::{Line, Meaning};
+use crate::dbc::{Database, Message, PhysicalValue, Signal};
+use crate::frame::Frame;
+
+/// Rows in a row group, at most.
+pub const ROW_GROUP_ROWS: usize = 1 << 20;
+/// Bytes of buffered columns a writer holds, at most (about; the largest table is written out
+/// when they exceed it).
+pub const MEMORY_BUDGET: usize = 96 << 20;
+
+/// The resolution of the `timestamp` columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Resolution {
+    /// Microseconds: what Spark reads as a timestamp (candump `-l` logs carry no more).
+    #[default]
+    Micros,
+    /// Nanoseconds (DuckDB, Polars and pyarrow read them; Spark reads them only as integers).
+    Nanos,
+}
+
+/// Why a data set could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: {source}", path.display())]
+    Parquet { path: PathBuf, source: ParquetError },
+}
+
+/// What a writer wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Frames written to the `frames` table.
+    pub frames: u64,
+    /// Rows written to message tables.
+    pub message_rows: u64,
+    /// Message tables that received rows.
+    pub messages: usize,
+    /// The files written, by final name.
+    pub files: Vec<PathBuf>,
+    /// Timestamps with digits below the resolution (dropped: rounded down).
+    pub truncated_times: u64,
+    /// Timestamps the resolution cannot hold (after 2262 in nanoseconds): written as null.
+    pub unrepresentable_times: u64,
+}
+
+/// One column's buffered values.
+enum Values {
+    I64(Vec<i64>),
+    I32(Vec<i32>),
+    F64(Vec<f64>),
+    Bool(Vec<bool>),
+    Bytes(Vec<ByteArray>),
+}
+
+/// A buffered column: its values (only the present ones) and, for an optional column, one
+/// definition level per row (1: present, 0: null).
+struct Column {
+    values: Values,
+    defs: Option<Vec<i16>>,
+}
+
+impl Column {
+    fn new(values: Values, optional: bool) -> Column {
+        Column {
+            values,
+            defs: optional.then(Vec::new),
+        }
+    }
+
+    fn null(&mut self) {
+        if let Some(d) = &mut self.defs {
+            d.push(0);
+        }
+    }
+
+    fn present(&mut self) {
+        if let Some(d) = &mut self.defs {
+            d.push(1);
+        }
+    }
+
+    fn i64(&mut self, v: i64) {
+        self.present();
+        if let Values::I64(x) = &mut self.values {
+            x.push(v);
+        }
+    }
+
+    fn i32(&mut self, v: i32) {
+        self.present();
+        if let Values::I32(x) = &mut self.values {
+            x.push(v);
+        }
+    }
+
+    fn f64(&mut self, v: f64) {
+        self.present();
+        if let Values::F64(x) = &mut self.values {
+            x.push(v);
+        }
+    }
+
+    fn bool(&mut self, v: bool) {
+        self.present();
+        if let Values::Bool(x) = &mut self.values {
+            x.push(v);
+        }
+    }
+
+    fn bytes(&mut self, v: ByteArray) {
+        self.present();
+        if let Values::Bytes(x) = &mut self.values {
+            x.push(v);
+        }
+    }
+
+    fn clear(&mut self) {
+        match &mut self.values {
+            Values::I64(x) => x.clear(),
+            Values::I32(x) => x.clear(),
+            Values::F64(x) => x.clear(),
+            Values::Bool(x) => x.clear(),
+            Values::Bytes(x) => x.clear(),
+        }
+        if let Some(d) = &mut self.defs {
+            d.clear();
+        }
+    }
+}
+
+/// How one signal is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `INT64`: integer values within the signed 64-bit range.
+    Int,
+    /// `INT64` annotated unsigned: integer values from 0 up to 2^64 - 1.
+    UInt,
+    /// `DOUBLE`.
+    Float,
+}
+
+fn kind_of(signal: &Signal) -> Kind {
+    match signal.integer_range() {
+        Some((lo, hi)) if lo >= i128::from(i64::MIN) && hi <= i128::from(i64::MAX) => Kind::Int,
+        Some((lo, hi)) if lo >= 0 && hi <= i128::from(u64::MAX) => Kind::UInt,
+        _ => Kind::Float,
+    }
+}
+
+/// A table being written: its schema, buffered columns, and the file it writes into.
+struct Table {
+    dir: PathBuf,
+    schema: Arc<Type>,
+    props: Arc<WriterProperties>,
+    columns: Vec<Column>,
+    rows: usize,
+    /// Approximate bytes one row buffers.
+    row_bytes: usize,
+    /// The frames table keeps its file open across row groups; a message table writes one
+    /// file per row group, so that hundreds of tables never hold hundreds of open files.
+    keep_open: bool,
+    open: Option<OpenFile>,
+    files: u32,
+}
+
+struct OpenFile {
+    writer: SerializedFileWriter<BufWriter<File>>,
+    temporary: PathBuf,
+    path: PathBuf,
+}
+
+impl Table {
+    fn new(
+        dir: PathBuf,
+        fields: Vec<(Type, Values)>,
+        metadata: Vec<KeyValue>,
+        keep_open: bool,
+    ) -> Result<Table, ParquetError> {
+        let mut types = Vec::with_capacity(fields.len());
+        let mut columns = Vec::with_capacity(fields.len());
+        let mut row_bytes = 0;
+        for (t, values) in fields {
+            let optional = t.get_basic_info().repetition() == Repetition::OPTIONAL;
+            row_bytes += match values {
+                Values::Bytes(_) => 40,
+                Values::Bool(_) => 1,
+                Values::I32(_) => 4,
+                Values::I64(_) | Values::F64(_) => 8,
+            } + if optional { 2 } else { 0 };
+            types.push(Arc::new(t));
+            columns.push(Column::new(values, optional));
+        }
+        let schema = Arc::new(
+            Type::group_type_builder("schema")
+                .with_fields(types)
+                .build()?,
+        );
+        Ok(Table {
+            dir,
+            schema,
+            props: Arc::new(
+                WriterProperties::builder()
+                    .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+                    .set_created_by(format!("canrelearn {}", env!("CARGO_PKG_VERSION")))
+                    .set_key_value_metadata(Some(metadata))
+                    .build(),
+            ),
+            columns,
+            rows: 0,
+            row_bytes,
+            keep_open,
+            open: None,
+            files: 0,
+        })
+    }
+
+    fn buffered(&self) -> usize {
+        self.rows * self.row_bytes
+    }
+
+    /// Writes the buffered rows as one row group.
+    fn flush(&mut self, part: &str, files: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
+        if self.rows == 0 {
+            return Ok(());
+        }
+        if self.open.is_none() {
+            self.open = Some(self.create(part)?);
+        }
+        let Some(open) = self.open.as_mut() else {
+            return Ok(());
+        };
+        let at = open.temporary.clone();
+        let pq = |source| DatasetError::Parquet {
+            path: at.clone(),
+            source,
+        };
+        let mut group = open.writer.next_row_group().map_err(pq)?;
+        for column in &self.columns {
+            let Some(mut writer) = group.next_column().map_err(pq)? else {
+                break;
+            };
+            let defs = column.defs.as_deref();
+            match &column.values {
+                Values::I64(v) => writer.typed::<Int64Type>().write_batch(v, defs, None),
+                Values::I32(v) => writer.typed::<Int32Type>().write_batch(v, defs, None),
+                Values::F64(v) => writer.typed::<DoubleType>().write_batch(v, defs, None),
+                Values::Bool(v) => writer.typed::<BoolType>().write_batch(v, defs, None),
+                Values::Bytes(v) => writer.typed::<ByteArrayType>().write_batch(v, defs, None),
+            }
+            .map_err(pq)?;
+            writer.close().map_err(pq)?;
+        }
+        group.close().map_err(pq)?;
+        for column in &mut self.columns {
+            column.clear();
+        }
+        self.rows = 0;
+        if !self.keep_open {
+            self.close(files)?;
+        }
+        Ok(())
+    }
+
+    /// Opens the next file of this table under its temporary name.
+    fn create(&mut self, part: &str) -> Result<OpenFile, DatasetError> {
+        fs::create_dir_all(&self.dir).map_err(|source| DatasetError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let name = format!("part-{part}-{:05}.parquet", self.files);
+        self.files += 1;
+        let path = self.dir.join(&name);
+        let temporary = self.dir.join(format!(".{name}.tmp"));
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+            .map_err(|source| DatasetError::Io {
+                path: temporary.clone(),
+                source,
+            })?;
+        let writer = SerializedFileWriter::new(
+            BufWriter::with_capacity(1 << 20, file),
+            self.schema.clone(),
+            self.props.clone(),
+        )
+        .map_err(|source| DatasetError::Parquet {
+            path: temporary.clone(),
+            source,
+        })?;
+        Ok(OpenFile {
+            writer,
+            temporary,
+            path,
+        })
+    }
+
+    /// Finishes the open file and gives it its final name (never over an existing file).
+    fn close(&mut self, files: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
+        let Some(open) = self.open.take() else {
+            return Ok(());
+        };
+        let OpenFile {
+            writer,
+            temporary,
+            path,
+        } = open;
+        let inner = writer
+            .into_inner()
+            .map_err(|source| DatasetError::Parquet {
+                path: temporary.clone(),
+                source,
+            })?;
+        let file = inner.into_inner().map_err(|e| DatasetError::Io {
+            path: temporary.clone(),
+            source: e.into_error(),
+        })?;
+        file.sync_data().map_err(|source| DatasetError::Io {
+            path: temporary.clone(),
+            source,
+        })?;
+        drop(file);
+        publish(&temporary, &path)?;
+        files.push(path);
+        Ok(())
+    }
+}
+
+/// Gives `temporary` the name `path`, failing if `path` exists (a hard link, then the
+/// temporary name removed; a rename after a check where links are not supported).
+fn publish(temporary: &Path, path: &Path) -> Result<(), DatasetError> {
+    let io_err = |source| DatasetError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    match fs::hard_link(temporary, path) {
+        Ok(()) => fs::remove_file(temporary).map_err(io_err),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(io_err(e)),
+        Err(_) => {
+            if path.exists() {
+                return Err(io_err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "a file of that name exists",
+                )));
+            }
+            fs::rename(temporary, path).map_err(io_err)
+        }
+    }
+}
+
+fn column(
+    name: &str,
+    physical: Physical,
+    logical: Option<LogicalType>,
+    optional: bool,
+) -> Result<Type, ParquetError> {
+    Type::primitive_type_builder(name, physical)
+        .with_repetition(if optional {
+            Repetition::OPTIONAL
+        } else {
+            Repetition::REQUIRED
+        })
+        .with_logical_type(logical)
+        .build()
+}
+
+fn timestamp_type(resolution: Resolution) -> Option<LogicalType> {
+    Some(LogicalType::timestamp(
+        true,
+        match resolution {
+            Resolution::Micros => TimeUnit::MICROS,
+            Resolution::Nanos => TimeUnit::NANOS,
+        },
+    ))
+}
+
+/// A message table's folder name: the message's name where it is a safe file name.
+fn folder_name(message: &Message, taken: &mut HashSet<String>) -> String {
+    let clean: String = message
+        .name()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut name = if clean.is_empty() || clean.starts_with(['.', '_']) {
+        format!("m{clean}")
+    } else {
+        clean
+    };
+    if !taken.insert(name.clone()) {
+        name = format!("{name}-{:x}", message.id().raw());
+        let base = name.clone();
+        let mut n = 1;
+        while !taken.insert(name.clone()) {
+            n += 1;
+            name = format!("{base}-{n}");
+        }
+    }
+    name
+}
+
+/// The plan of one message table: its folder and its signals' storage.
+struct MessagePlan {
+    folder: String,
+    kinds: Vec<Kind>,
+    /// Signal columns named differently from their signal (a signal named like a fixed
+    /// column): `(signal index, column name)`.
+    renamed: Vec<(usize, String)>,
+}
+
+/// Writes one capture's decoded frames into a Parquet data set folder.
+pub struct DatasetWriter<'db> {
+    db: &'db Database,
+    root: PathBuf,
+    part: String,
+    resolution: Resolution,
+    frames: Table,
+    plans: Vec<MessagePlan>,
+    messages: Vec<Option<Table>>,
+    names: Vec<ByteArray>,
+    interfaces: Vec<(String, ByteArray)>,
+    scratch: Vec<Option<PhysicalValue>>,
+    written: Written,
+    budget: usize,
+}
+
+/// The fixed columns of a message table, which a signal of the same name must not shadow.
+const FIXED: [&str; 4] = ["timestamp", "interface", "partial", "error"];
+
+impl<'db> DatasetWriter<'db> {
+    /// A writer into `root` (created if missing) for frames decoded with `db`; its files are
+    /// named `part-<part>-NNNNN.parquet` (`part` must be unique among the writers of one
+    /// folder: the caller's run and capture).
+    pub fn new(
+        db: &'db Database,
+        root: &Path,
+        part: &str,
+        resolution: Resolution,
+    ) -> Result<Self, DatasetError> {
+        fs::create_dir_all(root).map_err(|source| DatasetError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let schema_err = |source| DatasetError::Parquet {
+            path: root.to_path_buf(),
+            source,
+        };
+        let time = || {
+            column(
+                "timestamp",
+                Physical::INT64,
+                timestamp_type(resolution),
+                true,
+            )
+        };
+        let text = |name: &str, optional| {
+            column(
+                name,
+                Physical::BYTE_ARRAY,
+                Some(LogicalType::String),
+                optional,
+            )
+        };
+        let flag = |name: &str, optional| column(name, Physical::BOOLEAN, None, optional);
+        let fields = (|| {
+            Ok::<_, ParquetError>(vec![
+                (time()?, Values::I64(Vec::new())),
+                (text("interface", false)?, Values::Bytes(Vec::new())),
+                (
+                    column("id", Physical::INT64, None, true)?,
+                    Values::I64(Vec::new()),
+                ),
+                (flag("extended", true)?, Values::Bool(Vec::new())),
+                (flag("fd", false)?, Values::Bool(Vec::new())),
+                (flag("brs", false)?, Values::Bool(Vec::new())),
+                (flag("esi", false)?, Values::Bool(Vec::new())),
+                (flag("remote", false)?, Values::Bool(Vec::new())),
+                (flag("error", false)?, Values::Bool(Vec::new())),
+                (
+                    column(
+                        "dlc",
+                        Physical::INT32,
+                        Some(LogicalType::integer(8, false)),
+                        false,
+                    )?,
+                    Values::I32(Vec::new()),
+                ),
+                (
+                    column("data", Physical::BYTE_ARRAY, None, false)?,
+                    Values::Bytes(Vec::new()),
+                ),
+                (text("message", true)?, Values::Bytes(Vec::new())),
+            ])
+        })()
+        .map_err(schema_err)?;
+        let frames = Table::new(
+            root.join("frames"),
+            fields,
+            vec![KeyValue::new(
+                "canrelearn.dbc".to_string(),
+                db.sources().join(", "),
+            )],
+            true,
+        )
+        .map_err(schema_err)?;
+        let mut taken = HashSet::new();
+        let plans = db
+            .messages()
+            .iter()
+            .map(|m| MessagePlan {
+                folder: folder_name(m, &mut taken),
+                kinds: m.signals().iter().map(kind_of).collect(),
+                renamed: m
+                    .signals()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| FIXED.contains(&s.name()))
+                    .map(|(i, s)| (i, format!("signal_{}", s.name())))
+                    .collect(),
+            })
+            .collect();
+        Ok(DatasetWriter {
+            db,
+            root: root.to_path_buf(),
+            part: part.to_string(),
+            resolution,
+            frames,
+            plans,
+            messages: (0..db.messages().len()).map(|_| None).collect(),
+            names: db
+                .messages()
+                .iter()
+                .map(|m| ByteArray::from(m.name()))
+                .collect(),
+            interfaces: Vec::new(),
+            scratch: Vec::new(),
+            written: Written::default(),
+            budget: MEMORY_BUDGET,
+        })
+    }
+
+    /// Sets the memory budget (bytes of buffered columns), for tests.
+    pub fn with_budget(mut self, bytes: usize) -> Self {
+        self.budget = bytes.max(1);
+        self
+    }
+
+    /// The timestamp in the column's unit, or `None` if it does not fit.
+    fn time(&mut self, line: &Line<'_>) -> Option<i64> {
+        let nanos = line.timestamp.as_nanos();
+        let v = match self.resolution {
+            Resolution::Nanos => nanos,
+            Resolution::Micros => {
+                if !nanos.is_multiple_of(1000) {
+                    self.written.truncated_times += 1;
+                }
+                nanos / 1000
+            }
+        };
+        let v = i64::try_from(v).ok();
+        if v.is_none() {
+            self.written.unrepresentable_times += 1;
+        }
+        v
+    }
+
+    fn interface(&mut self, name: &str) -> ByteArray {
+        if let Some((_, b)) = self.interfaces.iter().find(|(n, _)| n == name) {
+            return b.clone();
+        }
+        let b = ByteArray::from(name);
+        if self.interfaces.len() < 64 {
+            self.interfaces.push((name.to_string(), b.clone()));
+        }
+        b
+    }
+
+    /// Adds one decoded frame.
+    pub fn push(&mut self, line: &Line<'_>) -> Result<(), DatasetError> {
+        let time = self.time(line);
+        let interface = self.interface(line.interface);
+        let frame = line.frame;
+        let c = &mut self.frames.columns;
+        match time {
+            Some(t) => c[0].i64(t),
+            None => c[0].null(),
+        }
+        c[1].bytes(interface.clone());
+        match frame.id() {
+            Some(id) => {
+                c[2].i64(i64::from(id.raw()));
+                c[3].bool(id.is_extended());
+            }
+            None => {
+                c[2].null();
+                c[3].null();
+            }
+        }
+        let (brs, esi) = match frame {
+            Frame::Fd(f) => (f.flags().brs(), f.flags().esi()),
+            _ => (false, false),
+        };
+        c[4].bool(frame.is_fd());
+        c[5].bool(brs);
+        c[6].bool(esi);
+        c[7].bool(frame.is_remote());
+        c[8].bool(frame.is_error());
+        c[9].i32(i32::from(match frame {
+            Frame::Classic(f) => f.dlc(),
+            Frame::Fd(f) => f.dlc(),
+            Frame::Remote(r) => r.dlc(),
+            Frame::Error(_) => 8,
+        }));
+        c[10].bytes(ByteArray::from(frame.data().to_vec()));
+        let index = match &line.meaning {
+            Meaning::Unknown => None,
+            Meaning::Remote(_) => line.frame.id().and_then(|id| self.db.message_index(id)),
+            Meaning::Signals(_, i, _) => Some(*i),
+            Meaning::Error(m, _) => self.db.message_index(m.id()),
+        };
+        match index.and_then(|i| self.names.get(i)) {
+            Some(name) => c[11].bytes(name.clone()),
+            None => c[11].null(),
+        }
+        self.frames.rows += 1;
+        self.written.frames += 1;
+        if self.frames.rows >= ROW_GROUP_ROWS {
+            self.frames.flush(&self.part, &mut self.written.files)?;
+        }
+        match &line.meaning {
+            Meaning::Signals(m, i, decoded) => {
+                self.scratch.clear();
+                self.scratch.resize(m.signals().len(), None);
+                for s in decoded.signals() {
+                    if let Some(slot) = self.scratch.get_mut(s.index) {
+                        *slot = Some(s.physical);
+                    }
+                }
+                let why = decoded.partial(m);
+                self.message_row(*i, time, interface, why)?;
+            }
+            Meaning::Error(m, e) => {
+                if let Some(i) = self.db.message_index(m.id()) {
+                    self.scratch.clear();
+                    self.scratch.resize(m.signals().len(), None);
+                    self.message_row(i, time, interface, Some(e.to_string()))?;
+                }
+            }
+            Meaning::Remote(_) | Meaning::Unknown => {}
+        }
+        if self.buffered() > self.budget {
+            self.flush_largest()?;
+        }
+        Ok(())
+    }
+
+    fn buffered(&self) -> usize {
+        self.frames.buffered()
+            + self
+                .messages
+                .iter()
+                .flatten()
+                .map(Table::buffered)
+                .sum::<usize>()
+    }
+
+    /// Writes out the table holding the most, to stay within the memory budget.
+    fn flush_largest(&mut self) -> Result<(), DatasetError> {
+        let largest = self
+            .messages
+            .iter_mut()
+            .flatten()
+            .max_by_key(|t| t.buffered());
+        match largest {
+            Some(t) if t.buffered() > self.frames.buffered() => {
+                t.flush(&self.part, &mut self.written.files)
+            }
+            _ => self.frames.flush(&self.part, &mut self.written.files),
+        }
+    }
+
+    /// One row of message `index` from `self.scratch`.
+    fn message_row(
+        &mut self,
+        index: usize,
+        time: Option<i64>,
+        interface: ByteArray,
+        why: Option<String>,
+    ) -> Result<(), DatasetError> {
+        let (Some(slot), Some(plan), Some(message)) = (
+            self.messages.get_mut(index),
+            self.plans.get(index),
+            self.db.messages().get(index),
+        ) else {
+            return Ok(());
+        };
+        if slot.is_none() {
+            let table = message_table(&self.root, message, plan, self.resolution, self.db)
+                .map_err(|source| DatasetError::Parquet {
+                    path: self.root.join("messages").join(&plan.folder),
+                    source,
+                })?;
+            *slot = Some(table);
+            self.written.messages += 1;
+        }
+        let Some(table) = slot.as_mut() else {
+            return Ok(());
+        };
+        let c = &mut table.columns;
+        match time {
+            Some(t) => c[0].i64(t),
+            None => c[0].null(),
+        }
+        c[1].bytes(interface);
+        for (k, (value, kind)) in self.scratch.iter().zip(&plan.kinds).enumerate() {
+            let col = &mut c[2 + k];
+            match (value, kind) {
+                (None, _) => col.null(),
+                (Some(PhysicalValue::Int(v)), Kind::Int) => match i64::try_from(*v) {
+                    Ok(v) => col.i64(v),
+                    Err(_) => col.null(),
+                },
+                (Some(PhysicalValue::Int(v)), Kind::UInt) => match u64::try_from(*v) {
+                    // Stored as the same 64 bits, read back unsigned (the column's type says so).
+                    Ok(v) => col.i64(v as i64),
+                    Err(_) => col.null(),
+                },
+                (Some(v), Kind::Float) => col.f64(v.as_f64()),
+                (Some(PhysicalValue::Float(_)), Kind::Int | Kind::UInt) => col.null(),
+            }
+        }
+        let n = 2 + self.scratch.len();
+        c[n].bool(why.is_some());
+        match why {
+            Some(w) => c[n + 1].bytes(ByteArray::from(w.as_str())),
+            None => c[n + 1].null(),
+        }
+        table.rows += 1;
+        self.written.message_rows += 1;
+        if table.rows >= ROW_GROUP_ROWS {
+            table.flush(&self.part, &mut self.written.files)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered and closes every file. On error, the files not yet complete
+    /// keep their temporary names.
+    pub fn finish(mut self) -> Result<Written, DatasetError> {
+        let mut files = std::mem::take(&mut self.written.files);
+        self.frames.flush(&self.part, &mut files)?;
+        self.frames.close(&mut files)?;
+        for table in self.messages.iter_mut().flatten() {
+            table.flush(&self.part, &mut files)?;
+            table.close(&mut files)?;
+        }
+        self.written.files = files;
+        Ok(self.written)
+    }
+}
+
+fn message_table(
+    root: &Path,
+    message: &Message,
+    plan: &MessagePlan,
+    resolution: Resolution,
+    db: &Database,
+) -> Result<Table, ParquetError> {
+    let mut fields = vec![
+        (
+            column(
+                "timestamp",
+                Physical::INT64,
+                timestamp_type(resolution),
+                true,
+            )?,
+            Values::I64(Vec::new()),
+        ),
+        (
+            column(
+                "interface",
+                Physical::BYTE_ARRAY,
+                Some(LogicalType::String),
+                false,
+            )?,
+            Values::Bytes(Vec::new()),
+        ),
+    ];
+    let mut units = serde_json::Map::new();
+    for (i, (signal, kind)) in message.signals().iter().zip(&plan.kinds).enumerate() {
+        let name = plan
+            .renamed
+            .iter()
+            .find(|(k, _)| *k == i)
+            .map_or(signal.name(), |(_, n)| n.as_str());
+        if !signal.unit().is_empty() {
+            units.insert(name.to_string(), signal.unit().into());
+        }
+        fields.push(match kind {
+            Kind::Int => (
+                column(name, Physical::INT64, None, true)?,
+                Values::I64(Vec::new()),
+            ),
+            Kind::UInt => (
+                column(
+                    name,
+                    Physical::INT64,
+                    Some(LogicalType::integer(64, false)),
+                    true,
+                )?,
+                Values::I64(Vec::new()),
+            ),
+            Kind::Float => (
+                column(name, Physical::DOUBLE, None, true)?,
+                Values::F64(Vec::new()),
+            ),
+        });
+    }
+    fields.push((
+        column("partial", Physical::BOOLEAN, None, false)?,
+        Values::Bool(Vec::new()),
+    ));
+    fields.push((
+        column(
+            "error",
+            Physical::BYTE_ARRAY,
+            Some(LogicalType::String),
+            true,
+        )?,
+        Values::Bytes(Vec::new()),
+    ));
+    let metadata = vec![
+        KeyValue::new("canrelearn.message".to_string(), message.name().to_string()),
+        KeyValue::new("canrelearn.id".to_string(), message.id().to_string()),
+        KeyValue::new("canrelearn.dbc".to_string(), db.sources().join(", ")),
+        KeyValue::new(
+            "canrelearn.units".to_string(),
+            serde_json::Value::Object(units).to_string(),
+        ),
+    ];
+    Table::new(
+        root.join("messages").join(&plan.folder),
+        fields,
+        metadata,
+        false,
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,295 @@
+use super::*;
+use crate::frame::{ErrorFrame, FdFlags, FdFrame, Id, RemoteFrame};
+use crate::log::Precision;
+use crate::output::FrameDecoder;
+use crate::time::Timestamp;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+use proptest::prelude::*;
+
+const DBC: &str = r#"VERSION ""
+NS_ :
+BS_:
+BU_: A B
+BO_ 256 PLAIN: 8 A
+ SG_ Small : 0|8@1+ (1,0) [0|255] "" B
+ SG_ Scaled : 8|12@1- (0.5,-3) [0|0] "km/h" B
+ SG_ timestamp : 20|4@1+ (1,0) [0|15] "" B
+BO_ 257 BIG: 8 A
+ SG_ U64 : 0|64@1+ (1,0) [0|0] "" B
+BO_ 258 MUXED: 8 A
+ SG_ Sel M : 0|8@1+ (1,0) [0|0] "" B
+ SG_ Zero m0 : 8|16@1+ (1,0) [0|0] "" B
+ SG_ One m1 : 8|16@1- (1,0) [0|0] "" B
+"#;
+
+fn db() -> Database {
+    Database::from_str_named(DBC, "test.dbc").unwrap()
+}
+
+fn sid(raw: u16) -> Id {
+    Id::standard(raw).unwrap()
+}
+
+/// Decodes `frames` (at 1 ms steps from `t0` ns) into a data set in `root`.
+fn write(
+    db: &Database,
+    root: &Path,
+    part: &str,
+    t0: u64,
+    frames: &[Frame],
+    budget: usize,
+) -> Written {
+    let mut w = DatasetWriter::new(db, root, part, Resolution::Nanos)
+        .unwrap()
+        .with_budget(budget);
+    let mut decoder = FrameDecoder::new(db);
+    for (i, f) in frames.iter().enumerate() {
+        let meaning = decoder.decode(f);
+        w.push(&Line {
+            raw: None,
+            timestamp: Timestamp::from_nanos(t0 + i as u64 * 1_000_000),
+            precision: Precision::Nanos,
+            interface: if i % 2 == 0 { "can0" } else { "vcan1" },
+            frame: f,
+            meaning,
+        })
+        .unwrap();
+    }
+    w.finish().unwrap()
+}
+
+/// The rows of every file of a table folder, in file name order, as (column, field) lists.
+fn rows(dir: &Path) -> Vec<Vec<(String, Field)>> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        assert!(
+            f.extension().is_some_and(|e| e == "parquet"),
+            "{f:?} is left over"
+        );
+        let r = SerializedFileReader::new(File::open(&f).unwrap()).unwrap();
+        for row in r.get_row_iter(None).unwrap() {
+            let row = row.unwrap();
+            out.push(
+                row.get_column_iter()
+                    .map(|(n, v)| (n.clone(), v.clone()))
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+fn get<'a>(row: &'a [(String, Field)], name: &str) -> &'a Field {
+    &row.iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no column {name}: {row:?}"))
+        .1
+}
+
+#[test]
+fn test_frames_and_message_tables_hold_what_jsonl_says() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    let frames = [
+        Frame::classic(sid(0x100), &[0xFF, 0xFF, 0x0F, 0, 0, 0, 0, 0]).unwrap(),
+        Frame::classic(sid(0x101), &[0xFF; 8]).unwrap(),
+        Frame::classic(sid(0x102), &[1, 0xFE, 0xFF, 0, 0, 0, 0, 0]).unwrap(),
+        Frame::classic(sid(0x102), &[7, 1, 0, 0, 0, 0, 0, 0]).unwrap(),
+        Frame::classic(sid(0x100), &[1, 2]).unwrap(),
+        Frame::Remote(RemoteFrame::new(sid(0x100), 8).unwrap()),
+        Frame::Fd(
+            FdFrame::new(
+                Id::extended(0x1234_5678).unwrap(),
+                &[9; 12],
+                FdFlags::from_bits(FdFlags::BRS).unwrap(),
+            )
+            .unwrap(),
+        ),
+        Frame::Error(ErrorFrame::new(0x4, [0, 0x10, 0, 0, 0, 0, 0, 0]).unwrap()),
+    ];
+    let w = write(
+        &db,
+        dir.path(),
+        "t",
+        1_700_000_000_123_456_789,
+        &frames,
+        MEMORY_BUDGET,
+    );
+    assert_eq!((w.frames, w.message_rows, w.messages), (8, 5, 3));
+    assert_eq!(w.files.len(), 4);
+    assert_eq!(w.truncated_times, 0);
+
+    let f = rows(&dir.path().join("frames"));
+    assert_eq!(f.len(), 8);
+    assert_eq!(
+        get(&f[0], "timestamp"),
+        &Field::Long(1_700_000_000_123_456_789)
+    );
+    assert_eq!(get(&f[1], "interface"), &Field::Str("vcan1".into()));
+    assert_eq!(get(&f[0], "message"), &Field::Str("PLAIN".into()));
+    assert_eq!(get(&f[5], "remote"), &Field::Bool(true));
+    assert_eq!(get(&f[5], "message"), &Field::Str("PLAIN".into()));
+    assert_eq!(get(&f[6], "id"), &Field::Long(0x1234_5678));
+    assert_eq!(get(&f[6], "extended"), &Field::Bool(true));
+    assert_eq!(
+        (get(&f[6], "fd"), get(&f[6], "brs"), get(&f[6], "esi")),
+        (&Field::Bool(true), &Field::Bool(true), &Field::Bool(false))
+    );
+    assert_eq!(get(&f[6], "dlc"), &Field::UByte(9));
+    assert_eq!(get(&f[6], "data"), &Field::Bytes(vec![9u8; 12].into()));
+    assert_eq!(get(&f[6], "message"), &Field::Null);
+    assert_eq!(
+        (get(&f[7], "id"), get(&f[7], "error")),
+        (&Field::Null, &Field::Bool(true))
+    );
+
+    let plain = rows(&dir.path().join("messages/PLAIN"));
+    assert_eq!(plain.len(), 2);
+    assert_eq!(get(&plain[0], "Small"), &Field::Long(255));
+    // 12-bit signed 0xFFF = -1, * 0.5 - 3.
+    assert_eq!(get(&plain[0], "Scaled"), &Field::Double(-3.5));
+    // A signal named like a fixed column keeps its value under another name.
+    assert_eq!(get(&plain[0], "signal_timestamp"), &Field::Long(0));
+    assert_eq!(get(&plain[0], "partial"), &Field::Bool(false));
+    assert_eq!(get(&plain[0], "error"), &Field::Null);
+    // The 2-byte frame: not decoded at all, marked.
+    assert_eq!(get(&plain[1], "Small"), &Field::Null);
+    assert_eq!(get(&plain[1], "partial"), &Field::Bool(true));
+    assert!(
+        matches!(get(&plain[1], "error"), Field::Str(s) if s.contains("8")),
+        "{plain:?}"
+    );
+
+    let big = rows(&dir.path().join("messages/BIG"));
+    assert_eq!(get(&big[0], "U64"), &Field::ULong(u64::MAX));
+
+    let muxed = rows(&dir.path().join("messages/MUXED"));
+    assert_eq!(
+        (get(&muxed[0], "Zero"), get(&muxed[0], "One")),
+        (&Field::Null, &Field::Long(-2))
+    );
+    // Selector 7 selects no branch: the multiplexor stays, the frame is partial.
+    assert_eq!(get(&muxed[1], "Sel"), &Field::Long(7));
+    assert_eq!(get(&muxed[1], "partial"), &Field::Bool(true));
+}
+
+#[test]
+fn test_microseconds_count_the_digits_they_drop() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = DatasetWriter::new(&db, dir.path(), "t", Resolution::Micros).unwrap();
+    let frame = Frame::classic(sid(0x100), &[0; 8]).unwrap();
+    let mut decoder = FrameDecoder::new(&db);
+    for nanos in [1_000_000_000_000u64, 1_000_000_000_001] {
+        let meaning = decoder.decode(&frame);
+        w.push(&Line {
+            raw: None,
+            timestamp: Timestamp::from_nanos(nanos),
+            precision: Precision::Nanos,
+            interface: "can0",
+            frame: &frame,
+            meaning,
+        })
+        .unwrap();
+    }
+    let written = w.finish().unwrap();
+    assert_eq!(written.truncated_times, 1);
+    let f = rows(&dir.path().join("frames"));
+    assert_eq!(
+        get(&f[1], "timestamp"),
+        &Field::TimestampMicros(1_000_000_000)
+    );
+}
+
+#[test]
+fn test_a_second_run_adds_files_and_never_overwrites() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    let frames = [Frame::classic(sid(0x100), &[1; 8]).unwrap()];
+    write(&db, dir.path(), "a", 0, &frames, MEMORY_BUDGET);
+    write(&db, dir.path(), "b", 0, &frames, MEMORY_BUDGET);
+    assert_eq!(rows(&dir.path().join("frames")).len(), 2);
+    assert_eq!(rows(&dir.path().join("messages/PLAIN")).len(), 2);
+    // The same part name again: refused, the first files stay whole.
+    let mut w = DatasetWriter::new(&db, dir.path(), "a", Resolution::Nanos).unwrap();
+    let mut decoder = FrameDecoder::new(&db);
+    let meaning = decoder.decode(&frames[0]);
+    w.push(&Line {
+        raw: None,
+        timestamp: Timestamp::ZERO,
+        precision: Precision::Nanos,
+        interface: "can0",
+        frame: &frames[0],
+        meaning,
+    })
+    .unwrap();
+    let e = w.finish().unwrap_err();
+    assert!(e.to_string().contains("part-a-00000.parquet"), "{e}");
+}
+
+#[test]
+fn test_the_memory_budget_splits_tables_into_row_groups_and_files() {
+    let db = db();
+    let dir = tempfile::tempdir().unwrap();
+    let frames: Vec<Frame> = (0..5000u32)
+        .map(|i| Frame::classic(sid(0x100 + (i % 3) as u16), &(i as u64).to_le_bytes()).unwrap())
+        .collect();
+    let w = write(&db, dir.path(), "t", 0, &frames, 64 << 10);
+    assert!(w.files.len() > 5, "{:?}", w.files);
+    let f = rows(&dir.path().join("frames"));
+    assert_eq!(f.len(), 5000);
+    for (i, row) in f.iter().enumerate() {
+        assert_eq!(
+            get(row, "timestamp"),
+            &Field::Long(i as i64 * 1_000_000)
+        );
+    }
+    let plain = rows(&dir.path().join("messages/PLAIN"));
+    assert_eq!(plain.len(), 1667);
+    for (k, row) in plain.iter().enumerate() {
+        assert_eq!(get(row, "Small"), &Field::Long(((k * 3) % 256) as i64));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// Any frames, any budget: the frames table reads back as the frames, in order.
+    #[test]
+    fn test_frames_read_back_in_order(
+        payloads in proptest::collection::vec((0u16..0x104, proptest::collection::vec(any::<u8>(), 0..=8)), 1..300),
+        budget in 1usize..200_000,
+    ) {
+        let db = db();
+        let dir = tempfile::tempdir().unwrap();
+        let frames: Vec<Frame> = payloads.iter().map(|(id, d)| Frame::classic(sid(0x100 + id % 4), d).unwrap()).collect();
+        let w = write(&db, dir.path(), "p", 5, &frames, budget);
+        prop_assert_eq!(w.frames, frames.len() as u64);
+        let f = rows(&dir.path().join("frames"));
+        prop_assert_eq!(f.len(), frames.len());
+        for (row, frame) in f.iter().zip(&frames) {
+            prop_assert_eq!(get(row, "data"), &Field::Bytes(frame.data().to_vec().into()));
+            prop_assert_eq!(get(row, "id"), &Field::Long(i64::from(frame.id().unwrap().raw())));
+        }
+        let leftovers: Vec<_> = walk(dir.path()).into_iter().filter(|p| p.to_string_lossy().ends_with(".tmp")).collect();
+        prop_assert!(leftovers.is_empty(), "{:?}", leftovers);
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
