@@ -43,7 +43,7 @@ cargo test --locked --all-targets
 step "tests against peer tools (python-can, cantools, asammdf, can-utils, tshark)"
 # A virtual environment of pinned versions, kept in target/ (not the machine's Python).
 peers="$PWD/target/peers-venv"
-if ! "$peers/bin/python" -c "import can, cantools, asammdf, scapy" >/dev/null 2>&1; then
+if ! "$peers/bin/python" -c "import can, cantools, asammdf, scapy, duckdb, pyarrow" >/dev/null 2>&1; then
     python3 -m venv "$peers"
     "$peers/bin/pip" install -q --disable-pip-version-check -r tests/peers-requirements.txt
 fi

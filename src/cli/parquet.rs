@@ -23,6 +23,8 @@ use super::{CliError, capture, exit, out, signals};
 struct Outcome {
     written: Written,
     bad: u64,
+    /// Why the capture ended early (what was decoded before is in `written`).
+    error: Option<CliError>,
 }
 
 /// Decodes `logs` into the data set at `root` with `jobs` workers.
@@ -89,12 +91,11 @@ pub fn run(
             Some(Ok(o)) => {
                 bad += o.bad;
                 add(&mut total, o.written);
+                if let Some(e) = o.error {
+                    fail(&mut failure, path, e);
+                }
             }
-            Some(Err(e)) => match &failure {
-                // The first failure is the run's error; the others are said here.
-                None => failure = Some(e),
-                Some(_) => out::warn(format!("{}: {}", path.display(), e.error)),
-            },
+            Some(Err(e)) => fail(&mut failure, path, e),
             None => {} // interrupted before it started
         }
     }
@@ -162,6 +163,14 @@ pub fn run(
     Ok(exit::OK)
 }
 
+/// The first failure is the run's error; the others are said as they are met.
+fn fail(failure: &mut Option<CliError>, path: &Path, e: CliError) {
+    match failure {
+        None => *failure = Some(e),
+        Some(_) => out::warn(format!("{}: {}", path.display(), e.error)),
+    }
+}
+
 fn add(total: &mut Written, w: Written) {
     total.frames += w.frames;
     total.message_rows += w.message_rows;
@@ -205,11 +214,16 @@ fn one(
     let bad = sink.bad();
     // Whatever happened, the frames decoded so far are published.
     let written = writer.finish().map_err(|e| dataset_error(&e))?;
-    match decoded {
-        Ok(()) => Ok(Outcome { written, bad }),
-        Err(PipelineError::Read(e)) => Err(capture::read_error(e)),
-        Err(PipelineError::Write(e)) => Err(dataset_error(&e)),
-    }
+    let error = match decoded {
+        Ok(()) => None,
+        Err(PipelineError::Read(e)) => Some(capture::read_error(e)),
+        Err(PipelineError::Write(e)) => Some(dataset_error(&e)),
+    };
+    Ok(Outcome {
+        written,
+        bad,
+        error,
+    })
 }
 
 /// A name for this run's files, unique among runs writing into one folder: the time in

@@ -245,10 +245,7 @@ fn test_the_memory_budget_splits_tables_into_row_groups_and_files() {
     let f = rows(&dir.path().join("frames"));
     assert_eq!(f.len(), 5000);
     for (i, row) in f.iter().enumerate() {
-        assert_eq!(
-            get(row, "timestamp"),
-            &Field::Long(i as i64 * 1_000_000)
-        );
+        assert_eq!(get(row, "timestamp"), &Field::Long(i as i64 * 1_000_000));
     }
     let plain = rows(&dir.path().join("messages/PLAIN"));
     assert_eq!(plain.len(), 1667);

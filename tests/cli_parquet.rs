@@ -1,0 +1,150 @@
+//! `canrelearn decode --format parquet`, driven through the real binary: what it refuses, what
+//! it says, and that a failing capture still publishes what was decoded before. (The values
+//! are compared with jsonl by DuckDB and pyarrow in tests/peers_parquet.rs.)
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_canrelearn"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn sample() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/j11-sample.log")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Every file under `dir`.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(files(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn parquet_needs_a_folder_and_o_needs_parquet() {
+    let o = run(&["decode", "--format", "parquet", &sample()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("give it with -o DIR"), "{}", stderr(&o));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let o = run(&[
+        "decode",
+        "--format",
+        "jsonl",
+        "-o",
+        out.to_str().unwrap(),
+        &sample(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("-o is the data set folder"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    // A file where the folder should be.
+    std::fs::write(&out, "").unwrap();
+    let o = run(&[
+        "decode",
+        "--format",
+        "parquet",
+        "-o",
+        out.to_str().unwrap(),
+        &sample(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is not a folder"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_sample_becomes_a_data_set_and_a_second_run_adds_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ds");
+    let r = root.to_str().unwrap();
+    let o = run(&["decode", "--format", "parquet", "-o", r, &sample()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("6892 frames into frames/"),
+        "{}",
+        stderr(&o)
+    );
+    let first = files(&root);
+    assert!(
+        first
+            .iter()
+            .all(|p| p.extension().is_some_and(|e| e == "parquet"))
+    );
+    assert!(
+        first
+            .iter()
+            .any(|p| p.starts_with(root.join("messages/AV_STATUS"))),
+        "{first:?}"
+    );
+    let o = run(&["decode", "--format", "parquet", "-o", r, &sample()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let second = files(&root);
+    assert_eq!(second.len(), 2 * first.len());
+    assert!(first.iter().all(|p| second.contains(p)));
+}
+
+#[test]
+fn nothing_decoded_is_an_error_and_strict_publishes_what_came_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ds");
+    let r = root.to_str().unwrap();
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, "").unwrap();
+    let o = run(&[
+        "decode",
+        "--format",
+        "parquet",
+        "-o",
+        r,
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let bad = dir.path().join("bad.log");
+    std::fs::write(
+        &bad,
+        "(1700000000.000001) can0 123#01\n(1700000000.000002) can0 124#02\n(1700000000.000003) can0 12X#03\n(1700000000.000004) can0 125#03\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "decode",
+        "--format",
+        "parquet",
+        "--strict",
+        "-o",
+        r,
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bad.log"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 frames into frames/"),
+        "{}",
+        stderr(&o)
+    );
+    let published = files(&root.join("frames"));
+    assert_eq!(published.len(), 1, "{published:?}");
+}
