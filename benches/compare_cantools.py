@@ -4,12 +4,17 @@
 Generates a candump log (default 200k frames) for a DBC of about 40 messages, then times, with
 output to /dev/null:
   cantools:   cantools decode --single-line DBC < LOG
-  canrelearn: canrelearn decode --dbc DBC LOG            (text, jsonl and csv)
+  canrelearn: canrelearn decode --dbc DBC LOG            (text, jsonl, csv, and parquet into
+              a fresh folder each run)
 Each command runs several times; the median wall time is reported with frames/s, the ratio, and
 the peak RSS. A second, 10x longer log checks that memory stays flat (streaming).
 
 usage: benches/compare_cantools.py [--frames N] [--runs R] [--dbc DBC] [--gen GEN_LOG_PY]
+                                   [--cantools-python PY]
 Needs: python3 with cantools (pip install cantools), a release build (cargo build --release).
+Run cantools from a virtual environment of its own (--cantools-python): with asammdf installed
+beside it, python-can imports it and cantools starts about 1 s slower, which would flatter us.
+The load average is printed before and after: a busy machine slows both sides unequally.
 The log generator defaults to ../shared/bench/gen_log.py when present (the team's common
 generator), else a built-in one with the same shape (cycle-time schedule, random payloads, one
 unknown frame in 50).
@@ -18,6 +23,7 @@ import argparse
 import heapq
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,9 +63,11 @@ def gen(args, n, out):
         gen_builtin(args.dbc, n, out)
 
 
-def run_timed(cmd, stdin_path=None, runs=5):
+def run_timed(cmd, stdin_path=None, runs=5, fresh=None):
     times = []
     for _ in range(runs):
+        if fresh:
+            shutil.rmtree(fresh, ignore_errors=True)
         stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
         t0 = time.perf_counter()
         p = subprocess.run(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -88,6 +96,7 @@ def main():
     ap.add_argument("--dbc", default=os.path.join(ROOT, "tests/data/dbc/bench_body40.dbc"))
     ap.add_argument("--gen", default=os.path.join(ROOT, "..", "shared", "bench", "gen_log.py"))
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/canrelearn"))
+    ap.add_argument("--cantools-python", default=sys.executable)
     args = ap.parse_args()
     if not os.path.exists(args.bin):
         subprocess.run(["cargo", "build", "--release", "--locked"], cwd=ROOT, check=True)
@@ -96,14 +105,23 @@ def main():
         gen(args, args.frames, log)
         n = sum(1 for _ in open(log))
         print("log: %d frames, %.1f MB; DBC: %s" % (n, os.path.getsize(log) / 1e6, args.dbc))
-        cantools_cmd = [sys.executable, "-m", "cantools", "decode", "--single-line", args.dbc]
+        print("load average: %.2f %.2f %.2f" % os.getloadavg())
+        cantools_cmd = [args.cantools_python, "-m", "cantools", "decode", "--single-line", args.dbc]
         t_ct, _ = run_timed(cantools_cmd, stdin_path=log, runs=max(1, args.runs // 2))
         print("cantools decode --single-line: %.3f s  (%.0f frames/s)" % (t_ct, n / t_ct))
-        for fmt in ["text", "jsonl", "csv"]:
+        times = {}
+        for fmt in ["text", "jsonl", "csv", "parquet"]:
             cmd = [args.bin, "decode", "--dbc", args.dbc, "--format", fmt, log]
-            t, best = run_timed(cmd, runs=args.runs)
-            print("canrelearn decode --format %-5s: %.4f s median, %.4f s best  (%.2fM frames/s)  "
+            fresh = None
+            if fmt == "parquet":
+                fresh = os.path.join(tmp, "dataset")
+                cmd += ["-o", fresh]
+            t, best = run_timed(cmd, runs=args.runs, fresh=fresh)
+            times[fmt] = t
+            print("canrelearn decode --format %-7s: %.4f s median, %.4f s best  (%.2fM frames/s)  "
                   "ratio vs cantools: %.0fx" % (fmt, t, best, n / t / 1e6, t_ct / t))
+        print("parquet / jsonl time: %.2f" % (times["parquet"] / times["jsonl"]))
+        print("load average: %.2f %.2f %.2f" % os.getloadavg())
         # memory stays flat: 10x the frames, same peak RSS (streaming)
         big = os.path.join(tmp, "big.log")
         with open(big, "w") as f:

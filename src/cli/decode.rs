@@ -28,7 +28,8 @@ use super::{CliError, capture, exit, input, out};
 /// Decode captures with DBC files: candump logs (`-L`/`-l`, the fast path), candump's screen
 /// output, Vector ASC, python-can CSV... recognised by content, plain or gzip.
 ///
-/// Prints one line (text), object (jsonl) or row per signal (csv) for every frame, in order.
+/// Prints one line (text), object (jsonl) or row per signal (csv) for every frame, in order;
+/// or writes a Parquet data set into a folder (--format parquet -o DIR).
 /// A malformed line is reported on stderr with its file and line and skipped (exit 0 if the
 /// rest decodes), unless --strict is given (exit 2 at the first one). An input with no frame
 /// is an error (exit 2). Frames only partly decoded are marked and warned of.

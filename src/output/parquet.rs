@@ -790,15 +790,53 @@ impl<'db> DatasetWriter<'db> {
 
     /// Writes what is buffered and closes every file. On error, the files not yet complete
     /// keep their temporary names.
+    ///
+    /// The tables are encoded, compressed and written on as many threads as there are cores
+    /// (they are independent files).
     pub fn finish(mut self) -> Result<Written, DatasetError> {
-        let mut files = std::mem::take(&mut self.written.files);
-        self.frames.flush(&self.part, &mut files)?;
-        self.frames.close(&mut files)?;
-        for table in self.messages.iter_mut().flatten() {
-            table.flush(&self.part, &mut files)?;
-            table.close(&mut files)?;
+        let part = self.part.as_str();
+        let mut tables: Vec<&mut Table> = std::iter::once(&mut self.frames)
+            .chain(self.messages.iter_mut().flatten())
+            .filter(|t| t.rows > 0 || t.open.is_some())
+            .collect();
+        // Largest first, dealt round-robin: the threads get about equal work.
+        tables.sort_by_key(|t| std::cmp::Reverse(t.buffered()));
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, tables.len().max(1));
+        let mut buckets: Vec<Vec<&mut Table>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, t) in tables.into_iter().enumerate() {
+            if let Some(b) = buckets.get_mut(i % threads) {
+                b.push(t);
+            }
         }
-        self.written.files = files;
+        let finish = |bucket: Vec<&mut Table>| -> Result<Vec<PathBuf>, DatasetError> {
+            let mut files = Vec::new();
+            for table in bucket {
+                table.flush(part, &mut files)?;
+                table.close(&mut files)?;
+            }
+            Ok(files)
+        };
+        let results: Vec<Result<Vec<PathBuf>, DatasetError>> = std::thread::scope(|scope| {
+            let mut buckets = buckets.into_iter();
+            let first = buckets.next();
+            let handles: Vec<_> = buckets.map(|b| scope.spawn(move || finish(b))).collect();
+            let mut results = vec![first.map_or(Ok(Vec::new()), finish)];
+            for h in handles {
+                results.push(h.join().unwrap_or_else(|_| {
+                    Err(DatasetError::Io {
+                        path: PathBuf::from(part),
+                        source: io::Error::other("a thread writing tables failed"),
+                    })
+                }));
+            }
+            results
+        });
+        for r in results {
+            self.written.files.extend(r?);
+        }
+        self.written.files.sort();
         Ok(self.written)
     }
 }
