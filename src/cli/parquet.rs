@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::anyhow;
 use canrelearn::dbc::Database;
+use canrelearn::drive::dataset::DirStore;
 use canrelearn::output::parquet::{DatasetWriter, Resolution, Written};
 use canrelearn::output::pipeline::{self, PipelineError, Sink};
 
@@ -51,6 +52,12 @@ pub fn run(
             ),
         ));
     }
+    let store = DirStore::new(root).map_err(|e| {
+        CliError::new(
+            exit::FAILURE,
+            anyhow!("cannot create the data set folder {}: {e}", root.display()),
+        )
+    })?;
     let run = run_id();
     let bar = progress(logs.len());
     let next = AtomicUsize::new(0);
@@ -67,7 +74,7 @@ pub fn run(
                         break;
                     }
                     let part = format!("{run}-{i:03}-{}", stem(path));
-                    let outcome = one(db, path, root, &part, resolution, strict);
+                    let outcome = one(db, path, &store, &part, resolution, strict);
                     if let Some(slot) = results.get(i)
                         && let Ok(mut slot) = slot.lock()
                     {
@@ -184,7 +191,7 @@ fn add(total: &mut Written, w: Written) {
 fn one(
     db: &Database,
     path: &Path,
-    root: &Path,
+    store: &DirStore,
     part: &str,
     resolution: Resolution,
     strict: bool,
@@ -196,11 +203,15 @@ fn one(
     } else {
         capture::reader(opened)
     };
+    let root = store.root();
     let dataset_error = |e: &dyn std::fmt::Display| {
-        CliError::new(exit::FAILURE, anyhow!("cannot write the data set: {e}"))
+        CliError::new(
+            exit::FAILURE,
+            anyhow!("cannot write the data set in {}: {e}", root.display()),
+        )
     };
     let mut writer =
-        DatasetWriter::new(db, root, part, resolution).map_err(|e| dataset_error(&e))?;
+        DatasetWriter::new(db, store, part, resolution).map_err(|e| dataset_error(&e))?;
     let mut warn = |w: String| out::warn(format!("{name}: {w}"));
     let mut sink = Sink::new(io::sink(), strict, &mut warn);
     let decoded = pipeline::each_record(

@@ -2,6 +2,7 @@
 //! the simulator, the watcher) on a [`crate::bus::Bus`]. This layer may use tokio and clocks;
 //! the machines it drives may not.
 
+pub mod dataset;
 pub mod diag;
 pub mod isotp;
 pub mod precise;

@@ -16,17 +16,16 @@
 //! (`UINT64` when its range needs it); every other signal is a `DOUBLE`. The values are
 //! exactly those of `decode --format jsonl`.
 //!
-//! Files are written under a hidden temporary name (`.part-...parquet.tmp`, which DuckDB's
-//! globs and Spark skip) and linked to their final name only once complete, never over an
-//! existing file: a crash leaves no file a reader would take for a whole one, and writing into
-//! a folder that already holds a data set adds files beside it. Rows are buffered in columns
-//! up to a row group (about a million rows) or a memory budget (the largest table is written
-//! out first), so memory stays bounded for any capture. Compression is zstd.
+//! The writer is sans-IO: files go to a [`Store`], which makes each one visible only once
+//! complete and never over an existing one ([`crate::drive::dataset::DirStore`] on disk: a
+//! hidden temporary name, then a link), so a crash leaves no file a reader would take for a
+//! whole one, and writing into a data set that already holds files adds files beside them.
+//! Rows are buffered in columns up to a row group (about a million rows) or a memory budget
+//! (the largest table is written out first), so memory stays bounded for any capture.
+//! Compression is zstd.
 
 use std::collections::HashSet;
-use std::fs::{self, File};
-use std::io::{self, BufWriter};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
 use std::sync::Arc;
 
 use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel};
@@ -57,13 +56,28 @@ pub enum Resolution {
     Nanos,
 }
 
+/// Where a data set's files go: a folder on disk ([`crate::drive::dataset::DirStore`]), or
+/// memory in tests. Paths are relative, `/`-separated: `frames/part-...parquet`.
+pub trait Store: Sync {
+    /// A new file at `path`, not yet visible under that name (its folders created as
+    /// needed).
+    fn create(&self, path: &str) -> io::Result<Box<dyn StagedFile>>;
+}
+
+/// A file being written: invisible to readers until [`StagedFile::publish`].
+pub trait StagedFile: Write + Send {
+    /// Completes the file (flushed, on disk) and makes it visible under its name; fails if a
+    /// file of that name exists.
+    fn publish(self: Box<Self>) -> io::Result<()>;
+}
+
 /// Why a data set could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
-    #[error("{}: {source}", path.display())]
-    Parquet { path: PathBuf, source: ParquetError },
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{path}: {source}")]
+    Parquet { path: String, source: ParquetError },
 }
 
 /// What a writer wrote.
@@ -75,8 +89,8 @@ pub struct Written {
     pub message_rows: u64,
     /// Message tables that received rows.
     pub messages: usize,
-    /// The files written, by final name.
-    pub files: Vec<PathBuf>,
+    /// The files written (paths in the store).
+    pub files: Vec<String>,
     /// Timestamps with digits below the resolution (dropped: rounded down).
     pub truncated_times: u64,
     /// Timestamps the resolution cannot hold (after 2262 in nanoseconds): written as null.
@@ -189,7 +203,8 @@ fn kind_of(signal: &Signal) -> Kind {
 
 /// A table being written: its schema, buffered columns, and the file it writes into.
 struct Table {
-    dir: PathBuf,
+    /// The table's folder in the store.
+    dir: String,
     schema: Arc<Type>,
     props: Arc<WriterProperties>,
     columns: Vec<Column>,
@@ -204,14 +219,13 @@ struct Table {
 }
 
 struct OpenFile {
-    writer: SerializedFileWriter<BufWriter<File>>,
-    temporary: PathBuf,
-    path: PathBuf,
+    writer: SerializedFileWriter<Box<dyn StagedFile>>,
+    path: String,
 }
 
 impl Table {
     fn new(
-        dir: PathBuf,
+        dir: String,
         fields: Vec<(Type, Values)>,
         metadata: Vec<KeyValue>,
         keep_open: bool,
@@ -259,17 +273,22 @@ impl Table {
     }
 
     /// Writes the buffered rows as one row group.
-    fn flush(&mut self, part: &str, files: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
+    fn flush(
+        &mut self,
+        store: &dyn Store,
+        part: &str,
+        files: &mut Vec<String>,
+    ) -> Result<(), DatasetError> {
         if self.rows == 0 {
             return Ok(());
         }
         if self.open.is_none() {
-            self.open = Some(self.create(part)?);
+            self.open = Some(self.create(store, part)?);
         }
         let Some(open) = self.open.as_mut() else {
             return Ok(());
         };
-        let at = open.temporary.clone();
+        let at = open.path.clone();
         let pq = |source| DatasetError::Parquet {
             path: at.clone(),
             source,
@@ -301,90 +320,39 @@ impl Table {
         Ok(())
     }
 
-    /// Opens the next file of this table under its temporary name.
-    fn create(&mut self, part: &str) -> Result<OpenFile, DatasetError> {
-        fs::create_dir_all(&self.dir).map_err(|source| DatasetError::Io {
-            path: self.dir.clone(),
+    /// Opens the next file of this table (invisible until published).
+    fn create(&mut self, store: &dyn Store, part: &str) -> Result<OpenFile, DatasetError> {
+        let path = format!("{}/part-{part}-{:05}.parquet", self.dir, self.files);
+        self.files += 1;
+        let file = store.create(&path).map_err(|source| DatasetError::Io {
+            path: path.clone(),
             source,
         })?;
-        let name = format!("part-{part}-{:05}.parquet", self.files);
-        self.files += 1;
-        let path = self.dir.join(&name);
-        let temporary = self.dir.join(format!(".{name}.tmp"));
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)
-            .map_err(|source| DatasetError::Io {
-                path: temporary.clone(),
+        let writer = SerializedFileWriter::new(file, self.schema.clone(), self.props.clone())
+            .map_err(|source| DatasetError::Parquet {
+                path: path.clone(),
                 source,
             })?;
-        let writer = SerializedFileWriter::new(
-            BufWriter::with_capacity(1 << 20, file),
-            self.schema.clone(),
-            self.props.clone(),
-        )
-        .map_err(|source| DatasetError::Parquet {
-            path: temporary.clone(),
-            source,
-        })?;
-        Ok(OpenFile {
-            writer,
-            temporary,
-            path,
-        })
+        Ok(OpenFile { writer, path })
     }
 
-    /// Finishes the open file and gives it its final name (never over an existing file).
-    fn close(&mut self, files: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
-        let Some(open) = self.open.take() else {
+    /// Finishes the open file and publishes it under its name (never over an existing file).
+    fn close(&mut self, files: &mut Vec<String>) -> Result<(), DatasetError> {
+        let Some(OpenFile { writer, path }) = self.open.take() else {
             return Ok(());
         };
-        let OpenFile {
-            writer,
-            temporary,
-            path,
-        } = open;
-        let inner = writer
+        let file = writer
             .into_inner()
             .map_err(|source| DatasetError::Parquet {
-                path: temporary.clone(),
+                path: path.clone(),
                 source,
             })?;
-        let file = inner.into_inner().map_err(|e| DatasetError::Io {
-            path: temporary.clone(),
-            source: e.into_error(),
-        })?;
-        file.sync_data().map_err(|source| DatasetError::Io {
-            path: temporary.clone(),
+        file.publish().map_err(|source| DatasetError::Io {
+            path: path.clone(),
             source,
         })?;
-        drop(file);
-        publish(&temporary, &path)?;
         files.push(path);
         Ok(())
-    }
-}
-
-/// Gives `temporary` the name `path`, failing if `path` exists (a hard link, then the
-/// temporary name removed; a rename after a check where links are not supported).
-fn publish(temporary: &Path, path: &Path) -> Result<(), DatasetError> {
-    let io_err = |source| DatasetError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    match fs::hard_link(temporary, path) {
-        Ok(()) => fs::remove_file(temporary).map_err(io_err),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(io_err(e)),
-        Err(_) => {
-            if path.exists() {
-                return Err(io_err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    "a file of that name exists",
-                )));
-            }
-            fs::rename(temporary, path).map_err(io_err)
-        }
     }
 }
 
@@ -454,9 +422,9 @@ struct MessagePlan {
 }
 
 /// Writes one capture's decoded frames into a Parquet data set folder.
-pub struct DatasetWriter<'db> {
+pub struct DatasetWriter<'db, 's> {
     db: &'db Database,
-    root: PathBuf,
+    store: &'s dyn Store,
     part: String,
     resolution: Resolution,
     frames: Table,
@@ -472,22 +440,18 @@ pub struct DatasetWriter<'db> {
 /// The fixed columns of a message table, which a signal of the same name must not shadow.
 const FIXED: [&str; 4] = ["timestamp", "interface", "partial", "error"];
 
-impl<'db> DatasetWriter<'db> {
-    /// A writer into `root` (created if missing) for frames decoded with `db`; its files are
-    /// named `part-<part>-NNNNN.parquet` (`part` must be unique among the writers of one
-    /// folder: the caller's run and capture).
+impl<'db, 's> DatasetWriter<'db, 's> {
+    /// A writer into `store` for frames decoded with `db`; its files are named
+    /// `part-<part>-NNNNN.parquet` (`part` must be unique among the writers of one data set:
+    /// the caller's run and capture).
     pub fn new(
         db: &'db Database,
-        root: &Path,
+        store: &'s dyn Store,
         part: &str,
         resolution: Resolution,
     ) -> Result<Self, DatasetError> {
-        fs::create_dir_all(root).map_err(|source| DatasetError::Io {
-            path: root.to_path_buf(),
-            source,
-        })?;
         let schema_err = |source| DatasetError::Parquet {
-            path: root.to_path_buf(),
+            path: "frames".to_string(),
             source,
         };
         let time = || {
@@ -539,7 +503,7 @@ impl<'db> DatasetWriter<'db> {
         })()
         .map_err(schema_err)?;
         let frames = Table::new(
-            root.join("frames"),
+            "frames".to_string(),
             fields,
             vec![KeyValue::new(
                 "canrelearn.dbc".to_string(),
@@ -566,7 +530,7 @@ impl<'db> DatasetWriter<'db> {
             .collect();
         Ok(DatasetWriter {
             db,
-            root: root.to_path_buf(),
+            store,
             part: part.to_string(),
             resolution,
             frames,
@@ -670,7 +634,8 @@ impl<'db> DatasetWriter<'db> {
         self.frames.rows += 1;
         self.written.frames += 1;
         if self.frames.rows >= ROW_GROUP_ROWS {
-            self.frames.flush(&self.part, &mut self.written.files)?;
+            self.frames
+                .flush(self.store, &self.part, &mut self.written.files)?;
         }
         match &line.meaning {
             Meaning::Signals(m, i, decoded) => {
@@ -718,9 +683,11 @@ impl<'db> DatasetWriter<'db> {
             .max_by_key(|t| t.buffered());
         match largest {
             Some(t) if t.buffered() > self.frames.buffered() => {
-                t.flush(&self.part, &mut self.written.files)
+                t.flush(self.store, &self.part, &mut self.written.files)
             }
-            _ => self.frames.flush(&self.part, &mut self.written.files),
+            _ => self
+                .frames
+                .flush(self.store, &self.part, &mut self.written.files),
         }
     }
 
@@ -740,10 +707,12 @@ impl<'db> DatasetWriter<'db> {
             return Ok(());
         };
         if slot.is_none() {
-            let table = message_table(&self.root, message, plan, self.resolution, self.db)
-                .map_err(|source| DatasetError::Parquet {
-                    path: self.root.join("messages").join(&plan.folder),
-                    source,
+            let table =
+                message_table(message, plan, self.resolution, self.db).map_err(|source| {
+                    DatasetError::Parquet {
+                        path: format!("messages/{}", plan.folder),
+                        source,
+                    }
                 })?;
             *slot = Some(table);
             self.written.messages += 1;
@@ -783,7 +752,7 @@ impl<'db> DatasetWriter<'db> {
         table.rows += 1;
         self.written.message_rows += 1;
         if table.rows >= ROW_GROUP_ROWS {
-            table.flush(&self.part, &mut self.written.files)?;
+            table.flush(self.store, &self.part, &mut self.written.files)?;
         }
         Ok(())
     }
@@ -810,15 +779,16 @@ impl<'db> DatasetWriter<'db> {
                 b.push(t);
             }
         }
-        let finish = |bucket: Vec<&mut Table>| -> Result<Vec<PathBuf>, DatasetError> {
+        let store = self.store;
+        let finish = |bucket: Vec<&mut Table>| -> Result<Vec<String>, DatasetError> {
             let mut files = Vec::new();
             for table in bucket {
-                table.flush(part, &mut files)?;
+                table.flush(store, part, &mut files)?;
                 table.close(&mut files)?;
             }
             Ok(files)
         };
-        let results: Vec<Result<Vec<PathBuf>, DatasetError>> = std::thread::scope(|scope| {
+        let results: Vec<Result<Vec<String>, DatasetError>> = std::thread::scope(|scope| {
             let mut buckets = buckets.into_iter();
             let first = buckets.next();
             let handles: Vec<_> = buckets.map(|b| scope.spawn(move || finish(b))).collect();
@@ -826,7 +796,7 @@ impl<'db> DatasetWriter<'db> {
             for h in handles {
                 results.push(h.join().unwrap_or_else(|_| {
                     Err(DatasetError::Io {
-                        path: PathBuf::from(part),
+                        path: part.to_string(),
                         source: io::Error::other("a thread writing tables failed"),
                     })
                 }));
@@ -842,7 +812,6 @@ impl<'db> DatasetWriter<'db> {
 }
 
 fn message_table(
-    root: &Path,
     message: &Message,
     plan: &MessagePlan,
     resolution: Resolution,
@@ -920,12 +889,7 @@ fn message_table(
             serde_json::Value::Object(units).to_string(),
         ),
     ];
-    Table::new(
-        root.join("messages").join(&plan.folder),
-        fields,
-        metadata,
-        false,
-    )
+    Table::new(format!("messages/{}", plan.folder), fields, metadata, false)
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ use crate::time::Timestamp;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 const DBC: &str = r#"VERSION ""
 NS_ :
@@ -23,6 +25,54 @@ BO_ 258 MUXED: 8 A
  SG_ One m1 : 8|16@1- (1,0) [0|0] "" B
 "#;
 
+/// A data set in memory: published files, and how many are still staged.
+#[derive(Default)]
+struct Mem {
+    files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    staged: Arc<Mutex<usize>>,
+}
+
+struct MemFile {
+    path: String,
+    bytes: Vec<u8>,
+    files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    staged: Arc<Mutex<usize>>,
+}
+
+impl Store for Mem {
+    fn create(&self, path: &str) -> io::Result<Box<dyn StagedFile>> {
+        *self.staged.lock().unwrap() += 1;
+        Ok(Box::new(MemFile {
+            path: path.to_string(),
+            bytes: Vec::new(),
+            files: self.files.clone(),
+            staged: self.staged.clone(),
+        }))
+    }
+}
+
+impl Write for MemFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl StagedFile for MemFile {
+    fn publish(self: Box<Self>) -> io::Result<()> {
+        let mut files = self.files.lock().unwrap();
+        if files.contains_key(&self.path) {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "exists"));
+        }
+        files.insert(self.path.clone(), self.bytes);
+        *self.staged.lock().unwrap() -= 1;
+        Ok(())
+    }
+}
+
 fn db() -> Database {
     Database::from_str_named(DBC, "test.dbc").unwrap()
 }
@@ -31,16 +81,16 @@ fn sid(raw: u16) -> Id {
     Id::standard(raw).unwrap()
 }
 
-/// Decodes `frames` (at 1 ms steps from `t0` ns) into a data set in `root`.
+/// Decodes `frames` (at 1 ms steps from `t0` ns) into a data set in `store`.
 fn write(
     db: &Database,
-    root: &Path,
+    store: &Mem,
     part: &str,
     t0: u64,
     frames: &[Frame],
     budget: usize,
 ) -> Written {
-    let mut w = DatasetWriter::new(db, root, part, Resolution::Nanos)
+    let mut w = DatasetWriter::new(db, store, part, Resolution::Nanos)
         .unwrap()
         .with_budget(budget);
     let mut decoder = FrameDecoder::new(db);
@@ -60,19 +110,21 @@ fn write(
 }
 
 /// The rows of every file of a table folder, in file name order, as (column, field) lists.
-fn rows(dir: &Path) -> Vec<Vec<(String, Field)>> {
-    let mut files: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
+fn rows(store: &Mem, dir: &str) -> Vec<Vec<(String, Field)>> {
+    let files = store.files.lock().unwrap();
     let mut out = Vec::new();
-    for f in files {
+    for (path, bytes) in files.iter() {
+        let Some(name) = path.strip_prefix(&format!("{dir}/")) else {
+            continue;
+        };
+        if name.contains('/') {
+            continue;
+        }
         assert!(
-            f.extension().is_some_and(|e| e == "parquet"),
-            "{f:?} is left over"
+            name.starts_with("part-") && name.ends_with(".parquet"),
+            "{path}"
         );
-        let r = SerializedFileReader::new(File::open(&f).unwrap()).unwrap();
+        let r = SerializedFileReader::new(bytes::Bytes::from(bytes.clone())).unwrap();
         for row in r.get_row_iter(None).unwrap() {
             let row = row.unwrap();
             out.push(
@@ -95,7 +147,7 @@ fn get<'a>(row: &'a [(String, Field)], name: &str) -> &'a Field {
 #[test]
 fn test_frames_and_message_tables_hold_what_jsonl_says() {
     let db = db();
-    let dir = tempfile::tempdir().unwrap();
+    let store = Mem::default();
     let frames = [
         Frame::classic(sid(0x100), &[0xFF, 0xFF, 0x0F, 0, 0, 0, 0, 0]).unwrap(),
         Frame::classic(sid(0x101), &[0xFF; 8]).unwrap(),
@@ -115,7 +167,7 @@ fn test_frames_and_message_tables_hold_what_jsonl_says() {
     ];
     let w = write(
         &db,
-        dir.path(),
+        &store,
         "t",
         1_700_000_000_123_456_789,
         &frames,
@@ -125,7 +177,7 @@ fn test_frames_and_message_tables_hold_what_jsonl_says() {
     assert_eq!(w.files.len(), 4);
     assert_eq!(w.truncated_times, 0);
 
-    let f = rows(&dir.path().join("frames"));
+    let f = rows(&store, "frames");
     assert_eq!(f.len(), 8);
     assert_eq!(
         get(&f[0], "timestamp"),
@@ -149,7 +201,7 @@ fn test_frames_and_message_tables_hold_what_jsonl_says() {
         (&Field::Null, &Field::Bool(true))
     );
 
-    let plain = rows(&dir.path().join("messages/PLAIN"));
+    let plain = rows(&store, "messages/PLAIN");
     assert_eq!(plain.len(), 2);
     assert_eq!(get(&plain[0], "Small"), &Field::Long(255));
     // 12-bit signed 0xFFF = -1, * 0.5 - 3.
@@ -166,10 +218,10 @@ fn test_frames_and_message_tables_hold_what_jsonl_says() {
         "{plain:?}"
     );
 
-    let big = rows(&dir.path().join("messages/BIG"));
+    let big = rows(&store, "messages/BIG");
     assert_eq!(get(&big[0], "U64"), &Field::ULong(u64::MAX));
 
-    let muxed = rows(&dir.path().join("messages/MUXED"));
+    let muxed = rows(&store, "messages/MUXED");
     assert_eq!(
         (get(&muxed[0], "Zero"), get(&muxed[0], "One")),
         (&Field::Null, &Field::Long(-2))
@@ -182,8 +234,8 @@ fn test_frames_and_message_tables_hold_what_jsonl_says() {
 #[test]
 fn test_microseconds_count_the_digits_they_drop() {
     let db = db();
-    let dir = tempfile::tempdir().unwrap();
-    let mut w = DatasetWriter::new(&db, dir.path(), "t", Resolution::Micros).unwrap();
+    let store = Mem::default();
+    let mut w = DatasetWriter::new(&db, &store, "t", Resolution::Micros).unwrap();
     let frame = Frame::classic(sid(0x100), &[0; 8]).unwrap();
     let mut decoder = FrameDecoder::new(&db);
     for nanos in [1_000_000_000_000u64, 1_000_000_000_001] {
@@ -200,7 +252,7 @@ fn test_microseconds_count_the_digits_they_drop() {
     }
     let written = w.finish().unwrap();
     assert_eq!(written.truncated_times, 1);
-    let f = rows(&dir.path().join("frames"));
+    let f = rows(&store, "frames");
     assert_eq!(
         get(&f[1], "timestamp"),
         &Field::TimestampMicros(1_000_000_000)
@@ -210,14 +262,14 @@ fn test_microseconds_count_the_digits_they_drop() {
 #[test]
 fn test_a_second_run_adds_files_and_never_overwrites() {
     let db = db();
-    let dir = tempfile::tempdir().unwrap();
+    let store = Mem::default();
     let frames = [Frame::classic(sid(0x100), &[1; 8]).unwrap()];
-    write(&db, dir.path(), "a", 0, &frames, MEMORY_BUDGET);
-    write(&db, dir.path(), "b", 0, &frames, MEMORY_BUDGET);
-    assert_eq!(rows(&dir.path().join("frames")).len(), 2);
-    assert_eq!(rows(&dir.path().join("messages/PLAIN")).len(), 2);
+    write(&db, &store, "a", 0, &frames, MEMORY_BUDGET);
+    write(&db, &store, "b", 0, &frames, MEMORY_BUDGET);
+    assert_eq!(rows(&store, "frames").len(), 2);
+    assert_eq!(rows(&store, "messages/PLAIN").len(), 2);
     // The same part name again: refused, the first files stay whole.
-    let mut w = DatasetWriter::new(&db, dir.path(), "a", Resolution::Nanos).unwrap();
+    let mut w = DatasetWriter::new(&db, &store, "a", Resolution::Nanos).unwrap();
     let mut decoder = FrameDecoder::new(&db);
     let meaning = decoder.decode(&frames[0]);
     w.push(&Line {
@@ -236,18 +288,18 @@ fn test_a_second_run_adds_files_and_never_overwrites() {
 #[test]
 fn test_the_memory_budget_splits_tables_into_row_groups_and_files() {
     let db = db();
-    let dir = tempfile::tempdir().unwrap();
+    let store = Mem::default();
     let frames: Vec<Frame> = (0..5000u32)
         .map(|i| Frame::classic(sid(0x100 + (i % 3) as u16), &(i as u64).to_le_bytes()).unwrap())
         .collect();
-    let w = write(&db, dir.path(), "t", 0, &frames, 64 << 10);
+    let w = write(&db, &store, "t", 0, &frames, 64 << 10);
     assert!(w.files.len() > 5, "{:?}", w.files);
-    let f = rows(&dir.path().join("frames"));
+    let f = rows(&store, "frames");
     assert_eq!(f.len(), 5000);
     for (i, row) in f.iter().enumerate() {
         assert_eq!(get(row, "timestamp"), &Field::Long(i as i64 * 1_000_000));
     }
-    let plain = rows(&dir.path().join("messages/PLAIN"));
+    let plain = rows(&store, "messages/PLAIN");
     assert_eq!(plain.len(), 1667);
     for (k, row) in plain.iter().enumerate() {
         assert_eq!(get(row, "Small"), &Field::Long(((k * 3) % 256) as i64));
@@ -263,30 +315,16 @@ proptest! {
         budget in 1usize..200_000,
     ) {
         let db = db();
-        let dir = tempfile::tempdir().unwrap();
+        let store = Mem::default();
         let frames: Vec<Frame> = payloads.iter().map(|(id, d)| Frame::classic(sid(0x100 + id % 4), d).unwrap()).collect();
-        let w = write(&db, dir.path(), "p", 5, &frames, budget);
+        let w = write(&db, &store, "p", 5, &frames, budget);
         prop_assert_eq!(w.frames, frames.len() as u64);
-        let f = rows(&dir.path().join("frames"));
+        let f = rows(&store, "frames");
         prop_assert_eq!(f.len(), frames.len());
         for (row, frame) in f.iter().zip(&frames) {
             prop_assert_eq!(get(row, "data"), &Field::Bytes(frame.data().to_vec().into()));
             prop_assert_eq!(get(row, "id"), &Field::Long(i64::from(frame.id().unwrap().raw())));
         }
-        let leftovers: Vec<_> = walk(dir.path()).into_iter().filter(|p| p.to_string_lossy().ends_with(".tmp")).collect();
-        prop_assert!(leftovers.is_empty(), "{:?}", leftovers);
+        prop_assert_eq!(*store.staged.lock().unwrap(), 0, "files left unpublished");
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
