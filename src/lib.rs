@@ -39,6 +39,7 @@ pub mod log;
 pub mod monitor;
 pub mod open;
 pub mod output;
+pub mod plot;
 pub mod procedure;
 pub mod replay;
 pub mod sim;

@@ -19,6 +19,8 @@ need_apt=()
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v log2asc >/dev/null 2>&1 || need_apt+=(can-utils)
 command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
+# plot's pictures need a TrueType font (tests/cli_plot.rs).
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
     step "installing ${need_apt[*]} (Debian packages)"
     if [ "$(id -u)" = 0 ]; then

@@ -24,6 +24,7 @@ mod input;
 mod monitor;
 mod out;
 mod parquet;
+mod plot;
 mod record;
 mod replay;
 mod run;
@@ -61,6 +62,8 @@ pub struct Cli {
 enum Command {
     #[command(about = "Decode captures (candump, ASC, CSV...) with DBC files (offline, streaming)")]
     Decode(decode::Args),
+    #[command(about = "Plot signals over time from captures (SVG, PNG, or a terminal chart)")]
+    Plot(plot::Args),
     #[command(about = "Inspect and check DBC files")]
     Dbc(dbc_cmd::Args),
     #[command(about = "Live decoded view of CAN interfaces or logs")]
@@ -195,6 +198,7 @@ pub fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Decode(args) => decode::run(args),
+        Command::Plot(args) => plot::run(args),
         Command::Dbc(args) => dbc_cmd::run(args),
         Command::Dump(args) => dump::run(args),
         Command::Record(args) => record::run(args),

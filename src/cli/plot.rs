@@ -1,0 +1,349 @@
+//! `canrelearn plot`: signals over time from captures, as SVG or PNG (plotters), or as a chart
+//! in the terminal (ratatui). The selection, collection and drawing are
+//! [`canrelearn::plot`]'s; this reads the logs, finds a font, and writes the file.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use canrelearn::output::pipeline::{self, PipelineError, Sink};
+use canrelearn::plot::{Collector, Layout, Limit, draw, text};
+use plotters::prelude::*;
+
+use super::common::DbcArgs;
+use super::{CliError, capture, exit, files, input, out, signals};
+
+/// Plot signals over time from captures, as cantools' `plot` does: an SVG or PNG picture
+/// (-o), or a chart in the terminal.
+///
+/// Arguments: one or more logs (any capture format), then signal patterns: `[MESSAGE.]SIGNAL`
+/// with `*` and `?` (or regular expressions with --regex); `-` starts a new subplot, `,` puts
+/// the following patterns on a second y-axis. No pattern: every signal. Lines break where a
+/// signal is silent (10 median intervals, or --break-time); enumerations show their labels;
+/// axis titles carry the units. A pattern matching no signal of the DBC is an error (exit 2),
+/// and so is a plot where none of the selected signals appears in the logs.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub dbc: DbcArgs,
+
+    /// The picture: FILE.svg or FILE.png. Without it, a text chart on stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Overwrite the picture if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The patterns are regular expressions (anchored), not globs.
+    #[arg(long)]
+    pub regex: bool,
+
+    /// Patterns match regardless of case.
+    #[arg(long, short = 'i')]
+    pub ignore_case: bool,
+
+    /// From this time: seconds from the first frame (`12.5`) or a UTC time
+    /// (`2023-11-14T22:13:25.5`).
+    #[arg(long, value_name = "TIME", value_parser = Limit::parse)]
+    pub start: Option<Limit>,
+
+    /// Up to this time (as --start).
+    #[arg(long, value_name = "TIME", value_parser = Limit::parse)]
+    pub end: Option<Limit>,
+
+    /// Break a line where its signal is silent longer than this many seconds (default: 10
+    /// times its median interval).
+    #[arg(long, value_name = "S", value_parser = positive_seconds)]
+    pub break_time: Option<f64>,
+
+    /// Size: pixels for a picture (default 1400x900), columns x rows for the text chart
+    /// (default: the terminal's).
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    pub size: Option<(u32, u32)>,
+
+    /// A title above the plot.
+    #[arg(long)]
+    pub title: Option<String>,
+
+    /// The TrueType/OpenType font for a picture's text (default: DejaVu Sans, Liberation
+    /// Sans or Noto Sans from the system's fonts).
+    #[arg(long, value_name = "FILE")]
+    pub font: Option<PathBuf>,
+
+    /// Logs, then patterns (`-` new subplot, `,` second y-axis).
+    #[arg(value_name = "LOG... [PATTERN]", required = true)]
+    pub args: Vec<String>,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number of seconds")),
+    }
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: give the size as WIDTHxHEIGHT, e.g. 1400x900"))?;
+    match (w.parse::<u32>(), h.parse::<u32>()) {
+        (Ok(w), Ok(h)) if (20..=20_000).contains(&w) && (10..=20_000).contains(&h) => Ok((w, h)),
+        _ => Err(format!("{s:?}: width 20 to 20000, height 10 to 20000")),
+    }
+}
+
+/// The picture formats, by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Picture {
+    Svg,
+    Png,
+}
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    // Logs first (arguments naming files), then patterns.
+    let split = args
+        .args
+        .iter()
+        .position(|a| !Path::new(a).is_file())
+        .unwrap_or(args.args.len());
+    let (logs, patterns) = args.args.split_at(split);
+    if logs.is_empty() {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "no log to plot: the first arguments name capture files ({:?} is not a file)",
+                args.args.first().map_or("", String::as_str)
+            ),
+        ));
+    }
+    let picture = match &args.output {
+        None => None,
+        Some(p) => Some(
+            match p
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                Some("svg") => Picture::Svg,
+                Some("png") => Picture::Png,
+                _ => {
+                    return Err(CliError::new(
+                        exit::USAGE,
+                        anyhow!("{}: the picture is .svg or .png", p.display()),
+                    ));
+                }
+            },
+        ),
+    };
+    let log_paths: Vec<&Path> = logs.iter().map(Path::new).collect();
+    if let Some(p) = &args.output {
+        files::check(p, "the picture", args.force, log_paths.iter().copied())?;
+    }
+    if picture.is_some() {
+        load_font(args.font.as_deref())?;
+    }
+    let db = input::load_dbcs(&args.dbc.dbc)?;
+    let layout = Layout::parse(patterns, args.regex, args.ignore_case)
+        .map_err(|e| CliError::new(exit::USAGE, e))?;
+    let mut collector = Collector::new(&db, &layout, args.start, args.end)
+        .map_err(|e| CliError::new(exit::USAGE, e))?;
+    let mut frames = 0u64;
+    for path in &log_paths {
+        let opened = capture::open(path, None)?;
+        let name = opened.name.clone();
+        let mut reader = capture::reader(opened);
+        let mut warn = |w: String| out::warn(format!("{name}: {w}"));
+        let mut sink = Sink::new(io::sink(), false, &mut warn);
+        let result = pipeline::each_record(
+            &db,
+            reader.as_mut(),
+            &mut sink,
+            signals::interrupted,
+            &mut |line, _| {
+                collector.push(line.timestamp, &line.meaning);
+                Ok(())
+            },
+        );
+        sink.summary();
+        frames += sink.frames();
+        match result {
+            Ok(()) => {}
+            Err(PipelineError::Read(e)) => return Err(capture::read_error(e)),
+            Err(PipelineError::Write(e)) => return Err(e.into()),
+        }
+        if signals::interrupted() {
+            return Ok(signals::exit_code());
+        }
+    }
+    if frames == 0 {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!("no CAN frame in {}", logs.join(", ")),
+        ));
+    }
+    let width = args.size.map_or(1400, |s| s.0);
+    let chart = collector.finish(args.break_time, (width as usize * 2).max(200));
+    let (seen, empty): (Vec<_>, Vec<_>) = chart.series().partition(|s| s.points > 0);
+    if seen.is_empty() {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "none of the {} selected signal{} appears in {} frame{} of {} (does the DBC fit this car's ids? `canrelearn dump` shows what the log holds)",
+                empty.len(),
+                if empty.len() == 1 { "" } else { "s" },
+                frames,
+                if frames == 1 { "" } else { "s" },
+                logs.join(", ")
+            ),
+        ));
+    }
+    if !empty.is_empty() {
+        const SHOWN: usize = 8;
+        let names: Vec<&str> = empty.iter().take(SHOWN).map(|s| s.name.as_str()).collect();
+        out::warn(format!(
+            "{} selected signal{} never appear{} in the logs: {}{}",
+            empty.len(),
+            if empty.len() == 1 { "" } else { "s" },
+            if empty.len() == 1 { "s" } else { "" },
+            names.join(", "),
+            if empty.len() > SHOWN { ", ..." } else { "" }
+        ));
+    }
+    let points: u64 = seen.iter().map(|s| s.points).sum();
+    let series = seen.len();
+    match (picture, &args.output) {
+        (Some(kind), Some(path)) => {
+            let (w, h) = args.size.unwrap_or((1400, 900));
+            write_picture(
+                kind,
+                path,
+                &chart,
+                (w, h),
+                args.title.as_deref(),
+                args.force,
+                &log_paths,
+            )?;
+            out::note(format!(
+                "{}: {series} signal{} ({points} values from {frames} frames)",
+                path.display(),
+                if series == 1 { "" } else { "s" },
+            ));
+        }
+        _ => {
+            let stdout = io::stdout();
+            let terminal = stdout.is_terminal();
+            let (w, h) = match args.size {
+                Some((w, h)) => (w.min(1000) as u16, h.min(1000) as u16),
+                None => crossterm::terminal::size()
+                    .ok()
+                    .filter(|_| terminal)
+                    .map_or(
+                        (100, 12 * chart.panels.len().max(1) as u16 + 2),
+                        |(w, h)| (w, h.saturating_sub(2)),
+                    ),
+            };
+            let colour = terminal && std::env::var_os("NO_COLOR").is_none();
+            let mut lock = stdout.lock();
+            if let Some(t) = &args.title {
+                writeln!(lock, "{t}")?;
+            }
+            lock.write_all(text::render(&chart, w, h, colour).as_bytes())?;
+            lock.flush()?;
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Draws the picture into a hidden file beside `path`, then gives it its name: an error
+/// leaves no half-drawn picture behind.
+fn write_picture(
+    kind: Picture,
+    path: &Path,
+    chart: &canrelearn::plot::Chart,
+    size: (u32, u32),
+    title: Option<&str>,
+    force: bool,
+    inputs: &[&Path],
+) -> Result<(), CliError> {
+    let draw_error = |e: canrelearn::plot::PlotError| {
+        CliError::new(exit::FAILURE, anyhow!("{}: {e}", path.display()))
+    };
+    match kind {
+        Picture::Svg => {
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+                draw::draw(&root, chart, title).map_err(draw_error)?;
+            }
+            let mut f = files::create(path, "the picture", force, inputs.iter().copied())?;
+            f.write_all(svg.as_bytes())?;
+        }
+        Picture::Png => {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let temporary = dir.join(format!(".canrelearn-plot-{}.png", std::process::id()));
+            let drawn = {
+                let root = BitMapBackend::new(&temporary, size).into_drawing_area();
+                draw::draw(&root, chart, title)
+            };
+            if let Err(e) = drawn {
+                let _ = std::fs::remove_file(&temporary);
+                return Err(draw_error(e));
+            }
+            files::check(path, "the picture", force, inputs.iter().copied())?;
+            std::fs::rename(&temporary, path).map_err(|e| {
+                let _ = std::fs::remove_file(&temporary);
+                CliError::new(
+                    exit::FAILURE,
+                    anyhow!("cannot write {}: {e}", path.display()),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Fonts tried when --font is not given (Debian/Ubuntu, Fedora, Arch paths).
+const FONTS: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+    "/usr/share/fonts/noto/NotoSans-Regular.ttf",
+];
+
+/// Registers the picture's font (a picture's text needs one: plotters draws it).
+fn load_font(given: Option<&Path>) -> Result<(), CliError> {
+    let path = match given {
+        Some(p) => p.to_path_buf(),
+        None => FONTS.iter().map(PathBuf::from).find(|p| p.is_file()).ok_or_else(|| {
+            CliError::new(
+                exit::USAGE,
+                anyhow!(
+                    "a picture needs a TrueType font and none was found (looked for DejaVu Sans, Liberation Sans, Noto Sans): install fonts-dejavu-core, give --font FILE, or leave out -o for a text chart"
+                ),
+            )
+        })?,
+    };
+    let bytes = std::fs::read(&path).map_err(|e| {
+        CliError::new(
+            exit::USAGE,
+            anyhow!("cannot read the font {}: {e}", path.display()),
+        )
+    })?;
+    // plotters keeps fonts for the life of the process.
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).map_err(|_| {
+        CliError::new(
+            exit::USAGE,
+            anyhow!("{} is not a TrueType/OpenType font", path.display()),
+        )
+    })
+}

@@ -1,0 +1,168 @@
+//! A [`Chart`] drawn with `plotters` on any of its backends: SVG into a string, or a bitmap
+//! (the command line picks the backend and writes the file). Subplots are stacked and share
+//! the time axis; each has its own y-axis on the left and, when asked for, a second one on
+//! the right; a legend names every series; value-table labels replace numbers on the axis of
+//! an enumeration.
+
+use plotters::chart::DualCoordChartContext;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{Axis, Chart, PlotError};
+use crate::time::{Timestamp, UtcTime};
+
+/// A number for an axis: few digits, no trailing zeros, exponent for the very large or small.
+pub fn number(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e6).contains(&a) {
+        return format!("{v:.2e}");
+    }
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// A value-table label where `v` is (close to) one of the table's values, else the number.
+fn label_or_number(v: f64, labels: Option<&[(f64, String)]>) -> String {
+    if let Some(labels) = labels
+        && let Some((_, l)) = labels.iter().find(|(k, _)| (k - v).abs() < 1e-9)
+    {
+        return l.clone();
+    }
+    number(v)
+}
+
+/// The x-axis title: seconds from the first frame, with its UTC time when the capture is on
+/// the Unix time line (after 2001).
+pub fn time_title(start: Timestamp) -> String {
+    if start.secs() >= 1_000_000_000 {
+        format!("seconds from {}", UtcTime::of(start))
+    } else {
+        "seconds from the first frame".to_string()
+    }
+}
+
+fn fail<E: std::fmt::Display>(e: E) -> PlotError {
+    PlotError::Draw(e.to_string())
+}
+
+/// Draws `chart` on `root` (`title` above it).
+pub fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+    title: Option<&str>,
+) -> Result<(), PlotError> {
+    root.fill(&WHITE).map_err(fail)?;
+    let area = match title {
+        Some(t) => root.titled(t, ("sans-serif", 20)).map_err(fail)?,
+        None => root.clone(),
+    };
+    let panels = chart.panels.len().max(1);
+    let areas = area.split_evenly((panels, 1));
+    let (x0, mut x1) = chart.span;
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    let mut colour_index = 0usize;
+    // Every panel keeps room for a right axis if one has it, so the time axes line up.
+    let any_second = chart.panels.iter().any(|p| !p.axes[1].series.is_empty());
+    for (i, (panel, area)) in chart.panels.iter().zip(areas.iter()).enumerate() {
+        let last = i + 1 == chart.panels.len();
+        let second = !panel.axes[1].series.is_empty();
+        let (y0, y1) = panel.axes[0].range().unwrap_or((0.0, 1.0));
+        let (z0, z1) = panel.axes[1].range().unwrap_or((0.0, 1.0));
+        let mut builder = ChartBuilder::on(area);
+        builder
+            .margin(8)
+            .x_label_area_size(if last { 40 } else { 22 })
+            .y_label_area_size(70);
+        if any_second {
+            builder.right_y_label_area_size(70);
+        }
+        let mut c = builder
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(fail)?
+            .set_secondary_coord(x0..x1, z0..z1);
+        let labels0 = panel.axes[0].labels();
+        let format0 = |v: &f64| label_or_number(*v, labels0);
+        let format_x = |v: &f64| number(*v);
+        let title0 = panel.axes[0].title();
+        let time = time_title(chart.start);
+        let mut mesh = c.configure_mesh();
+        mesh.y_desc(title0.as_str())
+            .y_label_formatter(&format0)
+            .x_label_formatter(&format_x)
+            .light_line_style(WHITE.mix(0.0));
+        if let Some(l) = labels0 {
+            mesh.y_labels(l.len().clamp(2, 12));
+        }
+        if last {
+            mesh.x_desc(time.as_str());
+        }
+        mesh.draw().map_err(fail)?;
+        if second {
+            let labels1 = panel.axes[1].labels();
+            let format1 = |v: &f64| label_or_number(*v, labels1);
+            let title1 = panel.axes[1].title();
+            c.configure_secondary_axes()
+                .y_desc(title1.as_str())
+                .y_label_formatter(&format1)
+                .draw()
+                .map_err(fail)?;
+        }
+        for (axis_index, axis) in panel.axes.iter().enumerate() {
+            draw_axis(&mut c, axis, axis_index == 1, second, &mut colour_index)?;
+        }
+        c.configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(fail)?;
+    }
+    root.present().map_err(fail)
+}
+
+type Cartesian =
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>;
+
+fn draw_axis<DB: DrawingBackend>(
+    c: &mut DualCoordChartContext<'_, DB, Cartesian, Cartesian>,
+    axis: &Axis,
+    secondary: bool,
+    has_second: bool,
+    colour_index: &mut usize,
+) -> Result<(), PlotError> {
+    for s in &axis.series {
+        let colour = Palette99::pick(*colour_index).to_rgba();
+        *colour_index += 1;
+        let name = if has_second {
+            format!("{} ({})", s.name, if secondary { "right" } else { "left" })
+        } else {
+            s.name.clone()
+        };
+        let mut labelled = false;
+        for seg in &s.segments {
+            let style = ShapeStyle::from(colour).stroke_width(1);
+            let anno = match (seg.len(), secondary) {
+                (1, false) => c.draw_series(seg.iter().map(|&p| Circle::new(p, 2, style.filled()))),
+                (1, true) => {
+                    c.draw_secondary_series(seg.iter().map(|&p| Circle::new(p, 2, style.filled())))
+                }
+                (_, false) => c.draw_series(LineSeries::new(seg.iter().copied(), style)),
+                (_, true) => c.draw_secondary_series(LineSeries::new(seg.iter().copied(), style)),
+            }
+            .map_err(fail)?;
+            if !labelled {
+                labelled = true;
+                anno.label(name.clone())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! `canrelearn plot`, driven through the real binary: pictures (SVG checked for its series,
+//! titles and units; PNG for its signature and size), the terminal chart, and every refusal.
+//! A picture needs a TrueType font: tests/all.sh installs fonts-dejavu-core.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_canrelearn"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn sample() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/j11-sample.log")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn out(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}
+
+#[test]
+fn svg_has_every_series_with_units_labels_and_a_second_axis() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = out(dir.path(), "plot.svg");
+    let o = run(&[
+        "plot",
+        &sample(),
+        "STEERING_ANGLE",
+        ",",
+        "ENGINE_RPM",
+        "-",
+        "WHEEL_SPEED_F?",
+        "-",
+        "IGNITION_STATE",
+        "-o",
+        svg.to_str().unwrap(),
+        "--title",
+        "J11 sample",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("5 signals"), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+    for want in [
+        "J11 sample",
+        "STEERING_ANGLE.STEERING_ANGLE (left)",
+        "ENGINE_SPEED.ENGINE_RPM (right)",
+        "WHEEL_SPEED_FRONT.WHEEL_SPEED_FL",
+        "WHEEL_SPEED_FRONT.WHEEL_SPEED_FR",
+        "STEERING_ANGLE [deg]",
+        "ENGINE_RPM [rpm]",
+        "km/h",
+        // The value table on the axis of an enumeration.
+        "\nON\n",
+        "\nACC\n",
+        "seconds from 2023-11-14T22:13:20Z",
+    ] {
+        assert!(text.contains(want), "the SVG lacks {want:?}");
+    }
+    // Lines were drawn: one polyline per segment, at least one per series.
+    assert!(text.matches("<polyline").count() >= 5);
+    // An existing picture is not overwritten without --force.
+    let o = run(&[
+        "plot",
+        &sample(),
+        "STEERING_ANGLE",
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    let o = run(&[
+        "plot",
+        &sample(),
+        "STEERING_ANGLE",
+        "-o",
+        svg.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn png_is_a_picture_of_the_asked_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = out(dir.path(), "plot.png");
+    let o = run(&[
+        "plot",
+        &sample(),
+        "ENGINE_RPM",
+        "--size",
+        "800x500",
+        "--start",
+        "5",
+        "--end",
+        "15",
+        "-o",
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    // IHDR: width and height, big-endian.
+    assert_eq!(u32::from_be_bytes(bytes[16..20].try_into().unwrap()), 800);
+    assert_eq!(u32::from_be_bytes(bytes[20..24].try_into().unwrap()), 500);
+    // No temporary file is left beside it.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+}
+
+#[test]
+fn the_terminal_chart_is_text() {
+    let o = run(&["plot", &sample(), "IGNITION_STATE", "--size", "90x20"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(text.lines().count(), 20);
+    assert!(
+        text.contains("IGNITION_STATE") && text.contains("ON") && text.contains("ACC"),
+        "{text}"
+    );
+    assert!(
+        text.chars().any(|c| ('\u{2801}'..='\u{28FF}').contains(&c)),
+        "{text}"
+    );
+}
+
+#[test]
+fn refusals_are_loud() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = out(dir.path(), "x.svg");
+    let s = svg.to_str().unwrap();
+    // A pattern matching nothing in the DBC.
+    let o = run(&["plot", &sample(), "NO_SUCH_SIGNAL", "-o", s]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no signal of the DBC matches NO_SUCH_SIGNAL"),
+        "{}",
+        stderr(&o)
+    );
+    // Signals the DBC has but the log never carries.
+    let log = dir.path().join("other.log");
+    std::fs::write(
+        &log,
+        "(1700000000.000000) can0 123#01\n(1700000000.010000) can0 123#02\n",
+    )
+    .unwrap();
+    let o = run(&["plot", log.to_str().unwrap(), "ENGINE_RPM", "-o", s]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("none of the 1 selected signal appears"),
+        "{}",
+        stderr(&o)
+    );
+    // No log, a wrong extension, a bad time.
+    let o = run(&["plot", "ENGINE_RPM"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no log to plot"), "{}", stderr(&o));
+    let o = run(&[
+        "plot",
+        &sample(),
+        "ENGINE_RPM",
+        "-o",
+        dir.path().join("x.pdf").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains(".svg or .png"), "{}", stderr(&o));
+    let o = run(&["plot", &sample(), "ENGINE_RPM", "--start", "yesterday"]);
+    assert_eq!(o.status.code(), Some(2));
+    // Nothing was written by any of them.
+    assert!(!svg.exists());
+    // A selected signal that never appears beside one that does: said, and drawn.
+    let rpm = dir.path().join("rpm.log");
+    std::fs::write(
+        &rpm,
+        "(1700000000.000000) can0 180#0100000000000000\n(1700000000.010000) can0 180#0200000000000000\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "plot",
+        rpm.to_str().unwrap(),
+        "ENGINE_RPM",
+        "COOLANT_TEMP",
+        "--size",
+        "80x20",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("1 selected signal never appears in the logs: ENGINE_STATUS.COOLANT_TEMP"),
+        "{}",
+        stderr(&o)
+    );
+}
