@@ -204,3 +204,42 @@ fn refusals_are_loud() {
         stderr(&o)
     );
 }
+
+#[test]
+fn nodes_draw_what_watch_judges() {
+    // The sample: the AV unit is silent from about 8 s to 14 s, lost at 9.99 s.
+    let o = run(&["plot", "--nodes", &sample(), "--size", "120x10"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let av = text.lines().find(|l| l.starts_with("AV ")).expect(&text);
+    let bcm = text.lines().find(|l| l.starts_with("BCM ")).expect(&text);
+    assert!(av.contains('X') && !bcm.contains('X'), "{text}");
+    // The loss sits at half the capture (10 s to 14 s of 20 s).
+    let row: Vec<char> = av.split('|').nth(1).unwrap().chars().collect();
+    let first_x = row.iter().position(|&c| c == 'X').unwrap() as f64 / row.len() as f64;
+    assert!((0.45..0.55).contains(&first_x), "{first_x} {av}");
+    let dir = tempfile::tempdir().unwrap();
+    let svg = out(dir.path(), "nodes.svg");
+    let o = run(&["plot", "--nodes", &sample(), "-o", svg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("7 nodes, 1 loss"), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for want in ["\nAV\n", "\nIPDM_ER\n", "\nlost\n", "\nnot armed\n"] {
+        assert!(text.contains(want), "the SVG lacks {want:?}");
+    }
+    // A watch that never arms: said, and exit 6.
+    let o = run(&[
+        "plot",
+        "--nodes",
+        &sample(),
+        "--arm-on",
+        "BODY_STATUS.IGNITION_STATE=9",
+        "--size",
+        "80x10",
+    ]);
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not armed"), "{}", stderr(&o));
+    // Patterns do not go with --nodes.
+    let o = run(&["plot", "--nodes", &sample(), "ENGINE_RPM"]);
+    assert_eq!(o.status.code(), Some(2));
+}

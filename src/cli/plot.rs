@@ -6,8 +6,11 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use canrelearn::log::Item;
 use canrelearn::output::pipeline::{self, PipelineError, Sink};
+use canrelearn::plot::nodes::{LaneRecorder, Lanes};
 use canrelearn::plot::{Collector, Layout, Limit, draw, text};
+use canrelearn::watch::ArmedEvent;
 use plotters::prelude::*;
 
 use super::common::DbcArgs;
@@ -70,6 +73,16 @@ pub struct Args {
     /// Sans or Noto Sans from the system's fonts).
     #[arg(long, value_name = "FILE")]
     pub font: Option<PathBuf>,
+
+    /// Draw the watcher's view instead of signals: one lane per node (per id with
+    /// --baseline), green while watched and present, red while lost, grey while the watch
+    /// is not armed, as `canrelearn watch` judges it (its options below). Exit 6 when the
+    /// watch never armed (the picture is all grey: nothing was judged).
+    #[arg(long = "nodes")]
+    pub lanes: bool,
+
+    #[command(flatten, next_help_heading = "With --nodes: the watch's options")]
+    pub watch: super::watch::Setup,
 
     /// Logs, then patterns (`-` new subplot, `,` second y-axis).
     #[arg(value_name = "LOG... [PATTERN]", required = true)]
@@ -143,6 +156,15 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     }
     if picture.is_some() {
         load_font(args.font.as_deref())?;
+    }
+    if args.lanes {
+        if let Some(p) = patterns.first() {
+            return Err(CliError::new(
+                exit::USAGE,
+                anyhow!("--nodes draws the watcher's lanes, not signals: {p:?} is not a log"),
+            ));
+        }
+        return plot_nodes(&args, &log_paths, picture);
     }
     let db = input::load_dbcs(&args.dbc.dbc)?;
     let layout = Layout::parse(patterns, args.regex, args.ignore_case)
@@ -219,7 +241,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             write_picture(
                 kind,
                 path,
-                &chart,
+                &Drawing::Signals(&chart),
                 (w, h),
                 args.title.as_deref(),
                 args.force,
@@ -256,12 +278,129 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     Ok(exit::OK)
 }
 
+/// The watcher's lanes over the logs.
+fn plot_nodes(args: &Args, logs: &[&Path], picture: Option<Picture>) -> Result<u8, CliError> {
+    let mut watch = super::watch::armed_watch(&args.watch, &args.dbc)?;
+    let mut lanes = LaneRecorder::new(watch.watcher().node_names().to_vec(), watch.is_armed());
+    let mut bad = capture::BadLines::new();
+    let mut frames = 0u64;
+    let drain = |watch: &mut canrelearn::watch::ArmedWatch, lanes: &mut LaneRecorder| {
+        while let Some(e) = watch.poll_event() {
+            if let ArmedEvent::ArmingMissing { .. } = e {
+                out::warn(format!(
+                    "the arming condition {} needs {}, which was not seen within the grace period: nothing is watched until it is (--arm-on or --always-armed choose otherwise)",
+                    watch.condition().unwrap_or_default(),
+                    watch.arming_message().unwrap_or_default()
+                ));
+            }
+            lanes.event(&e);
+        }
+    };
+    for path in logs {
+        let mut reader = capture::open_reader(path, None)?;
+        loop {
+            if signals::interrupted() {
+                return Ok(signals::exit_code());
+            }
+            match reader.read_item() {
+                Ok(Some(Item::Record(r))) => {
+                    frames += 1;
+                    lanes.frame(r.timestamp);
+                    watch.handle_frame(r.timestamp, &r.frame);
+                    drain(&mut watch, &mut lanes);
+                }
+                Ok(Some(Item::Bad(e))) => bad.report(&e),
+                Ok(Some(Item::Other(_) | Item::Skipped(_))) => {}
+                Ok(None) => break,
+                Err(e) => return Err(capture::read_error(e)),
+            }
+        }
+    }
+    bad.finish();
+    let Some((_, end)) = watch.span() else {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!("no CAN frame in the logs"),
+        ));
+    };
+    // Losses due up to the last frame; what came after it is unknown.
+    watch.handle_timeout(end);
+    drain(&mut watch, &mut lanes);
+    let armed = watch.was_armed();
+    let lanes = lanes.finish(end);
+    match (picture, &args.output) {
+        (Some(kind), Some(path)) => {
+            let height = (120 + 40 * lanes.names.len() as u32).min(4000);
+            let size = args.size.unwrap_or((1400, height));
+            write_picture(
+                kind,
+                path,
+                &Drawing::Lanes(&lanes),
+                size,
+                args.title.as_deref(),
+                args.force,
+                logs,
+            )?;
+            out::note(format!(
+                "{}: {} node{}, {} loss{} over {frames} frames",
+                path.display(),
+                lanes.names.len(),
+                if lanes.names.len() == 1 { "" } else { "s" },
+                lanes.losses(),
+                if lanes.losses() == 1 { "" } else { "es" }
+            ));
+        }
+        _ => {
+            let width = match args.size {
+                Some(s) => s.0.min(1000) as u16,
+                None => crossterm::terminal::size()
+                    .ok()
+                    .filter(|_| io::stdout().is_terminal())
+                    .map_or(100, |s| s.0),
+            };
+            let mut lock = io::stdout().lock();
+            if let Some(t) = &args.title {
+                writeln!(lock, "{t}")?;
+            }
+            lock.write_all(text::render_lanes(&lanes, width).as_bytes())?;
+            lock.flush()?;
+        }
+    }
+    if !armed {
+        out::warn(format!(
+            "not armed: {} never held; nothing was judged (every lane is grey). --arm-on or --always-armed choose otherwise",
+            watch.condition().unwrap_or("the arming condition")
+        ));
+        return Ok(exit::NOT_JUDGED);
+    }
+    Ok(exit::OK)
+}
+
+/// What a picture shows.
+enum Drawing<'a> {
+    Signals(&'a canrelearn::plot::Chart),
+    Lanes(&'a Lanes),
+}
+
+impl Drawing<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+        title: Option<&str>,
+    ) -> Result<(), canrelearn::plot::PlotError> {
+        match self {
+            Drawing::Signals(c) => draw::draw(root, c, title),
+            Drawing::Lanes(l) => draw::draw_lanes(root, l, title),
+        }
+    }
+}
+
 /// Draws the picture into a hidden file beside `path`, then gives it its name: an error
 /// leaves no half-drawn picture behind.
 fn write_picture(
     kind: Picture,
     path: &Path,
-    chart: &canrelearn::plot::Chart,
+    drawing: &Drawing<'_>,
     size: (u32, u32),
     title: Option<&str>,
     force: bool,
@@ -275,7 +414,7 @@ fn write_picture(
             let mut svg = String::new();
             {
                 let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-                draw::draw(&root, chart, title).map_err(draw_error)?;
+                drawing.draw(&root, title).map_err(draw_error)?;
             }
             let mut f = files::create(path, "the picture", force, inputs.iter().copied())?;
             f.write_all(svg.as_bytes())?;
@@ -288,7 +427,7 @@ fn write_picture(
             let temporary = dir.join(format!(".canrelearn-plot-{}.png", std::process::id()));
             let drawn = {
                 let root = BitMapBackend::new(&temporary, size).into_drawing_area();
-                draw::draw(&root, chart, title)
+                drawing.draw(&root, title)
             };
             if let Err(e) = drawn {
                 let _ = std::fs::remove_file(&temporary);

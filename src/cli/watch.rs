@@ -42,6 +42,22 @@ pub struct Args {
     #[command(flatten)]
     pub dbc: DbcArgs,
 
+    /// Output format: text for people, jsonl (one event per line, stable).
+    #[arg(long, value_enum, default_value_t = WatchFormat::Text)]
+    pub format: WatchFormat,
+
+    /// Exit with code 3 when a loss was seen, 6 when nothing could be judged (the arming
+    /// condition never held, or a node was neither seen nor past its first timeout).
+    #[arg(long)]
+    pub fail_on_loss: bool,
+
+    #[command(flatten)]
+    pub setup: Setup,
+}
+
+/// What is watched and when: shared by `watch` and `plot --nodes`.
+#[derive(Debug, clap::Args)]
+pub struct Setup {
     /// Only watch these nodes (repeat for several); default: every node that sends a
     /// message with a cycle time.
     #[arg(long = "node", value_name = "NAME")]
@@ -51,15 +67,6 @@ pub struct Args {
     /// `5E4:100:METER`).
     #[arg(long = "expect", value_name = "ID:MS[:NODE]", value_parser = parse_expect)]
     pub expect: Vec<(Id, Duration, Option<String>)>,
-
-    /// Output format: text for people, jsonl (one event per line, stable).
-    #[arg(long, value_enum, default_value_t = WatchFormat::Text)]
-    pub format: WatchFormat,
-
-    /// Exit with code 3 when a loss was seen, 6 when nothing could be judged (the arming
-    /// condition never held, or a node was neither seen nor past its first timeout).
-    #[arg(long)]
-    pub fail_on_loss: bool,
 
     /// Timeout factor K (lost after K cycle times).
     #[arg(long, value_name = "K", default_value_t = 10.0)]
@@ -365,7 +372,7 @@ impl<W: Write> Session<W> {
 fn expectations(
     db: &Database,
     baseline: Option<&Baseline>,
-    args: &Args,
+    args: &Setup,
 ) -> Result<Vec<Expectation>, CliError> {
     let candidates = match baseline {
         Some(b) => b.expectations(Some(db)),
@@ -418,7 +425,10 @@ fn expectations(
     Ok(list)
 }
 
-pub fn run(args: Args) -> Result<u8, CliError> {
+/// The armed watch that `setup` describes: expectations from the DBC (or the baseline), the
+/// arming condition, the timeouts. Notes and the baseline's description go to stderr.
+pub fn armed_watch(setup: &Setup, dbc: &DbcArgs) -> Result<ArmedWatch, CliError> {
+    let args = setup;
     let baseline = match &args.baseline {
         Some(path) => {
             let b = capture::learn(path)?;
@@ -432,10 +442,10 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         None => None,
     };
     // With a baseline the bundled DBC is not assumed to fit the car: only a DBC given names.
-    let db = if baseline.is_some() && args.dbc.dbc.is_empty() {
+    let db = if baseline.is_some() && dbc.dbc.is_empty() {
         Database::empty()
     } else {
-        input::load_dbcs(&args.dbc.dbc)?
+        input::load_dbcs(&dbc.dbc)?
     };
     if !(args.timeout_factor.is_finite() && args.timeout_factor > 0.0) {
         return Err(CliError::new(
@@ -485,13 +495,17 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         grace: args.grace,
         start_armed: arm.is_none(),
     };
-    let watch = ArmedWatch::new(
+    ArmedWatch::new(
         config,
-        expectations(&db, baseline.as_ref(), &args)?,
+        expectations(&db, baseline.as_ref(), args)?,
         arm,
         &db,
     )
-    .code(exit::USAGE)?;
+    .code(exit::USAGE)
+}
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    let watch = armed_watch(&args.setup, &args.dbc)?;
     let mut session = Session {
         watch,
         format: args.format,

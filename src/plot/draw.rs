@@ -166,3 +166,86 @@ fn draw_axis<DB: DrawingBackend>(
     }
     Ok(())
 }
+
+/// Seconds from `a` to `b` (0 when `b` is earlier).
+fn secs(a: Timestamp, b: Timestamp) -> f64 {
+    b.saturating_duration_since(a).as_secs_f64()
+}
+
+/// Draws the watcher's lanes: per node, green while watched and present, red while lost;
+/// grey where the watch was not armed (nothing judged).
+pub fn draw_lanes<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    lanes: &super::nodes::Lanes,
+    title: Option<&str>,
+) -> Result<(), PlotError> {
+    root.fill(&WHITE).map_err(fail)?;
+    let area = match title {
+        Some(t) => root.titled(t, ("sans-serif", 20)).map_err(fail)?,
+        None => root.clone(),
+    };
+    let n = lanes.names.len().max(1);
+    let x1 = secs(lanes.start, lanes.end).max(1e-3);
+    let mut c = ChartBuilder::on(&area)
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(10)
+        .build_cartesian_2d(0.0..x1, 0.0..n as f64)
+        .map_err(fail)?;
+    let format_x = |v: &f64| number(*v);
+    let time = time_title(lanes.start);
+    c.configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .x_label_formatter(&format_x)
+        .x_desc(time.as_str())
+        .draw()
+        .map_err(fail)?;
+    let grey = RGBColor(225, 225, 225);
+    let green = RGBColor(60, 170, 90);
+    let red = RGBColor(215, 50, 40);
+    // Lane i is drawn from the top.
+    let band = |i: usize| ((n - 1 - i) as f64 + 0.15, (n - 1 - i) as f64 + 0.85);
+    // (x0, x1, y0, y1, kind): 0 not armed, 1 watched, 2 lost.
+    let mut bars: Vec<(f64, f64, f64, f64, usize)> = Vec::new();
+    for i in 0..lanes.names.len() {
+        let (y0, y1) = band(i);
+        bars.push((0.0, x1, y0, y1, 0));
+        for &(a, b) in &lanes.armed {
+            bars.push((secs(lanes.start, a), secs(lanes.start, b), y0, y1, 1));
+        }
+        for &(a, b) in lanes.lost.get(i).map_or(&[][..], Vec::as_slice) {
+            bars.push((secs(lanes.start, a), secs(lanes.start, b), y0, y1, 2));
+        }
+    }
+    for (kind, (name, colour)) in [
+        ("not armed", grey),
+        ("watched, present", green),
+        ("lost", red),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let rects = bars
+            .iter()
+            .filter(|b| b.4 == kind)
+            .map(|&(a, b, y0, y1, _)| Rectangle::new([(a, y0), (b, y1)], colour.filled()));
+        c.draw_series(rects)
+            .map_err(fail)?
+            .label(name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.filled()));
+    }
+    let font = ("sans-serif", 14).into_font().color(&BLACK);
+    c.draw_series(lanes.names.iter().enumerate().map(|(i, name)| {
+        let (y0, y1) = band(i);
+        Text::new(name.clone(), (x1 * 0.005, (y0 + y1) / 2.0), font.clone())
+    }))
+    .map_err(fail)?;
+    c.configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(fail)?;
+    root.present().map_err(fail)
+}

@@ -13,6 +13,7 @@
 //! Pure: times come from the frames, nothing is read or written here.
 
 pub mod draw;
+pub mod nodes;
 pub mod text;
 
 use core::time::Duration;

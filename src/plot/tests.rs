@@ -236,3 +236,64 @@ fn test_text_chart_shows_the_series() {
         "{text}"
     );
 }
+
+#[test]
+fn test_lanes_follow_the_watch_events() {
+    use crate::watch::{ArmedEvent, Event, Subject};
+    let t = |s: u64| Timestamp::from_nanos(s * 1_000_000_000);
+    let mut r = nodes::LaneRecorder::new(vec!["AV".into(), "BCM".into()], false);
+    r.frame(t(1));
+    r.event(&ArmedEvent::Armed { at: t(2) });
+    // A message-level loss is not a node loss.
+    r.event(&ArmedEvent::Watch(Event::Lost {
+        node: 0,
+        subject: Subject::Message(0),
+        at: t(3),
+        last_seen: None,
+    }));
+    r.event(&ArmedEvent::Watch(Event::Lost {
+        node: 0,
+        subject: Subject::Node,
+        at: t(4),
+        last_seen: Some(t(2)),
+    }));
+    r.event(&ArmedEvent::Watch(Event::Restored {
+        node: 0,
+        subject: Subject::Node,
+        at: t(6),
+        last_seen: Some(t(2)),
+        lost_at: t(4),
+    }));
+    r.event(&ArmedEvent::Watch(Event::Lost {
+        node: 1,
+        subject: Subject::Node,
+        at: t(7),
+        last_seen: Some(t(5)),
+    }));
+    // Disarming ends the open loss; arming again, a loss still open at the end runs to it.
+    r.event(&ArmedEvent::Disarmed { at: t(8) });
+    r.event(&ArmedEvent::Armed { at: t(9) });
+    r.event(&ArmedEvent::Watch(Event::Lost {
+        node: 0,
+        subject: Subject::Node,
+        at: t(10),
+        last_seen: Some(t(8)),
+    }));
+    r.frame(t(12));
+    let lanes = r.finish(t(12));
+    assert_eq!((lanes.start, lanes.end), (t(1), t(12)));
+    assert_eq!(lanes.armed, vec![(t(2), t(8)), (t(9), t(12))]);
+    assert_eq!(lanes.lost[0], vec![(t(4), t(6)), (t(10), t(12))]);
+    assert_eq!(lanes.lost[1], vec![(t(7), t(8))]);
+    assert_eq!(lanes.losses(), 3);
+    let text = text::render_lanes(&lanes, 40);
+    let rows: Vec<&str> = text.lines().collect();
+    assert!(
+        rows[0].starts_with("AV  |.") && rows[0].contains("#X"),
+        "{text}"
+    );
+    assert!(
+        rows[1].starts_with("BCM |.") && rows[1].contains('X'),
+        "{text}"
+    );
+}

@@ -138,3 +138,60 @@ fn ansi(c: Color) -> String {
     };
     format!("\u{1b}[{n}m")
 }
+
+/// The watcher's lanes as text: one row per node over `width` columns, `#` watched and
+/// present, `X` lost, `.` not armed (a column shows the worst of its time slice).
+pub fn render_lanes(lanes: &super::nodes::Lanes, width: u16) -> String {
+    let name_width = lanes
+        .names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(24);
+    let cols = usize::from(width).saturating_sub(name_width + 3).max(10);
+    let span = lanes
+        .end
+        .saturating_duration_since(lanes.start)
+        .as_secs_f64()
+        .max(1e-9);
+    let slice = |c: usize| {
+        let a = span * c as f64 / cols as f64;
+        (a, a + span / cols as f64)
+    };
+    let rel = |t: crate::time::Timestamp| t.saturating_duration_since(lanes.start).as_secs_f64();
+    let overlaps = |list: &[(crate::time::Timestamp, crate::time::Timestamp)],
+                    (a, b): (f64, f64)| {
+        list.iter().any(|&(x, y)| rel(x) < b && rel(y) >= a)
+    };
+    let mut out = String::new();
+    for (i, name) in lanes.names.iter().enumerate() {
+        let lost = lanes.lost.get(i).map_or(&[][..], Vec::as_slice);
+        let row: String = (0..cols)
+            .map(|c| {
+                let s = slice(c);
+                if overlaps(lost, s) {
+                    'X'
+                } else if overlaps(&lanes.armed, s) {
+                    '#'
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        let name: String = name.chars().take(name_width).collect();
+        out.push_str(&format!("{name:<name_width$} |{row}|\n"));
+    }
+    out.push_str(&format!(
+        "{:<name_width$}  0 s{:>w$}\n",
+        "",
+        format!("{} s", number(span)),
+        w = cols.saturating_sub(2)
+    ));
+    out.push_str(&format!(
+        "{:<name_width$}  # watched, present   X lost   . not armed (nothing judged); {}\n",
+        "",
+        time_title(lanes.start)
+    ));
+    out
+}
