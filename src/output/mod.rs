@@ -414,25 +414,33 @@ fn text(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
     buf.push(b'\n');
 }
 
-/// Append `s` as a JSON string (quoted, escaped).
+/// Append `s` as a JSON string (quoted, escaped). The runs between bytes that need escaping
+/// are copied whole: names and labels rarely hold any.
 pub fn push_json_str(buf: &mut Vec<u8>, s: &str) {
     buf.push(b'"');
-    for &b in s.as_bytes() {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        buf.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+        start = i + 1;
         match b {
             b'"' => buf.extend_from_slice(b"\\\""),
             b'\\' => buf.extend_from_slice(b"\\\\"),
             b'\n' => buf.extend_from_slice(b"\\n"),
             b'\r' => buf.extend_from_slice(b"\\r"),
             b'\t' => buf.extend_from_slice(b"\\t"),
-            0..=0x1F => {
+            _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 buf.extend_from_slice(b"\\u00");
                 buf.push(HEX[usize::from(b >> 4)]);
                 buf.push(HEX[usize::from(b & 0xF)]);
             }
-            _ => buf.push(b),
         }
     }
+    buf.extend_from_slice(bytes.get(start..).unwrap_or_default());
     buf.push(b'"');
 }
 
@@ -613,11 +621,20 @@ fn csv(buf: &mut Vec<u8>, line: &Line<'_>) {
         Meaning::Signals(m, _, signals) if !signals.signals().is_empty() => {
             // A partial decode: every row says why (the error column).
             let why = signals.partial(m);
+            // The frame's columns are formatted once and copied to each signal's row.
+            let mut prefix: Option<(usize, usize)> = None;
             for s in signals.signals() {
                 let Some(sig) = m.signals().get(s.index) else {
                     continue;
                 };
-                csv_prefix(buf, line, m.name());
+                match prefix {
+                    Some((a, b)) => buf.extend_from_within(a..b),
+                    None => {
+                        let a = buf.len();
+                        csv_prefix(buf, line, m.name());
+                        prefix = Some((a, buf.len()));
+                    }
+                }
                 push_csv_field(buf, sig.name());
                 buf.push(b',');
                 push_value(buf, s.physical, b"");
@@ -709,6 +726,17 @@ mod tests {
         let s = String::from_utf8(b).unwrap();
         let parsed: String = serde_json::from_str(&s).unwrap();
         assert_eq!(parsed, "a\"b\\c\n\u{1}é");
+    }
+
+    proptest::proptest! {
+        /// Any string written as JSON reads back as itself.
+        #[test]
+        fn test_json_strings_read_back(s in "\\PC*|[\\x00-\\x7f]*") {
+            let mut b = Vec::new();
+            push_json_str(&mut b, &s);
+            let parsed: String = serde_json::from_slice(&b).unwrap();
+            proptest::prop_assert_eq!(parsed, s);
+        }
     }
 
     #[test]
