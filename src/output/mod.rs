@@ -52,12 +52,16 @@ pub struct TextPlan {
 struct MessageText {
     /// `  NAME`
     header: Box<[u8]>,
+    /// `"NAME"` as JSON.
+    json_name: Box<[u8]>,
     signals: Vec<SignalText>,
 }
 
 struct SignalText {
     /// `, NAME=` (the first signal of a frame skips the `, `).
     prefix: Box<[u8]>,
+    /// `, "NAME": ` as JSON (the first signal of an object skips the `, `).
+    json_key: Box<[u8]>,
     /// Whether the signal has a value table (else no label lookup).
     labelled: bool,
     /// ` unit`, or empty.
@@ -84,8 +88,12 @@ impl TextPlan {
                         } else {
                             format!(" {}", s.unit()).into_bytes()
                         };
+                        let mut json_key = b", ".to_vec();
+                        push_json_str(&mut json_key, s.name());
+                        json_key.extend_from_slice(b": ");
                         SignalText {
                             prefix: prefix.into(),
+                            json_key: json_key.into(),
                             labelled: !s.value_table().is_empty(),
                             unit: unit.into(),
                             decimals,
@@ -93,8 +101,11 @@ impl TextPlan {
                         }
                     })
                     .collect();
+                let mut json_name = Vec::new();
+                push_json_str(&mut json_name, m.name());
                 MessageText {
                     header: format!("  {}", m.name()).into_bytes().into(),
+                    json_name: json_name.into(),
                     signals,
                 }
             })
@@ -227,7 +238,7 @@ impl Formatter {
     pub fn format(&self, line: &Line<'_>, out: &mut Vec<u8>) {
         match self.format {
             Format::Text => text(out, line, &self.plan),
-            Format::Jsonl => jsonl(out, line),
+            Format::Jsonl => jsonl(out, line, &self.plan),
             Format::Csv => csv(out, line),
         }
     }
@@ -452,7 +463,7 @@ fn push_hex(buf: &mut Vec<u8>, data: &[u8]) {
     }
 }
 
-fn jsonl(buf: &mut Vec<u8>, line: &Line<'_>) {
+fn jsonl(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
     let mut ib = itoa::Buffer::new();
     buf.extend_from_slice(b"{\"timestamp\": ");
     push_timestamp(buf, line.timestamp, line.precision);
@@ -473,29 +484,32 @@ fn jsonl(buf: &mut Vec<u8>, line: &Line<'_>) {
     buf.extend_from_slice(b", \"message\": ");
     match &line.meaning {
         Meaning::Unknown => buf.extend_from_slice(b"null"),
-        Meaning::Remote(m) | Meaning::Signals(m, _, _) | Meaning::Error(m, _) => {
-            push_json_str(buf, m.name())
-        }
+        Meaning::Signals(_, i, _) => match plan.messages.get(*i) {
+            Some(t) => buf.extend_from_slice(&t.json_name),
+            None => buf.extend_from_slice(b"null"),
+        },
+        Meaning::Remote(m) | Meaning::Error(m, _) => push_json_str(buf, m.name()),
     }
     match &line.meaning {
-        Meaning::Signals(m, _, signals) => {
+        Meaning::Signals(m, i, signals) => {
+            let texts = plan.messages.get(*i).map_or(&[][..], |t| t.signals.as_slice());
             buf.extend_from_slice(b", \"signals\": {");
             let mut first = true;
             for s in signals.signals() {
-                let Some(sig) = m.signals().get(s.index) else {
+                let Some(key) = texts.get(s.index).map(|t| &t.json_key[..]) else {
                     continue;
                 };
-                if !first {
-                    buf.extend_from_slice(b", ");
-                }
+                // The key starts with `, `: the first one of the object skips it.
+                buf.extend_from_slice(if first { key.get(2..).unwrap_or(key) } else { key });
                 first = false;
-                push_json_str(buf, sig.name());
-                buf.extend_from_slice(b": ");
                 push_value(buf, s.physical, b"null");
             }
             buf.extend_from_slice(b"}, \"labels\": {");
             let mut first = true;
             for s in signals.signals() {
+                if !texts.get(s.index).is_some_and(|t| t.labelled) {
+                    continue;
+                }
                 let (Some(sig), Some(label)) = (m.signals().get(s.index), s.label(m)) else {
                     continue;
                 };

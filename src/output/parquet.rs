@@ -22,7 +22,7 @@
 //! whole one, and writing into a data set that already holds files adds files beside them.
 //! Rows are buffered in columns up to a row group (about a million rows) or a memory budget
 //! (the largest table is written out first), so memory stays bounded for any capture.
-//! Compression is zstd.
+//! Compression is zstd (row groups under [`SMALL_ROWS`] rows are stored uncompressed).
 
 use std::collections::HashSet;
 use std::io::{self, Write};
@@ -42,6 +42,8 @@ use crate::frame::Frame;
 
 /// Rows in a row group, at most.
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
+/// Row groups of fewer rows are written uncompressed (zstd's setup outweighs its gain).
+pub const SMALL_ROWS: usize = 4096;
 /// Bytes of buffered columns a writer holds, at most (about; the largest table is written out
 /// when they exceed it).
 pub const MEMORY_BUDGET: usize = 96 << 20;
@@ -206,7 +208,9 @@ struct Table {
     /// The table's folder in the store.
     dir: String,
     schema: Arc<Type>,
+    /// zstd; `small`: uncompressed, for files whose first row group is small.
     props: Arc<WriterProperties>,
+    small: Arc<WriterProperties>,
     columns: Vec<Column>,
     rows: usize,
     /// Approximate bytes one row buffers.
@@ -255,6 +259,13 @@ impl Table {
             props: Arc::new(
                 WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+                    .set_created_by(format!("canrelearn {}", env!("CARGO_PKG_VERSION")))
+                    .set_key_value_metadata(Some(metadata.clone()))
+                    .build(),
+            ),
+            small: Arc::new(
+                WriterProperties::builder()
+                    .set_compression(Compression::UNCOMPRESSED)
                     .set_created_by(format!("canrelearn {}", env!("CARGO_PKG_VERSION")))
                     .set_key_value_metadata(Some(metadata))
                     .build(),
@@ -328,7 +339,14 @@ impl Table {
             path: path.clone(),
             source,
         })?;
-        let writer = SerializedFileWriter::new(file, self.schema.clone(), self.props.clone())
+        // A zstd context costs more to set up than it saves on a few thousand rows: a file
+        // whose (first) row group is that small is stored uncompressed.
+        let props = if self.rows < SMALL_ROWS {
+            self.small.clone()
+        } else {
+            self.props.clone()
+        };
+        let writer = SerializedFileWriter::new(file, self.schema.clone(), props)
             .map_err(|source| DatasetError::Parquet {
                 path: path.clone(),
                 source,
