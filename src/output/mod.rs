@@ -57,6 +57,9 @@ struct MessageText {
     signals: Vec<SignalText>,
 }
 
+/// A value-table entry: the raw value, its label as a JSON string and as a CSV cell.
+type LabelText = (i64, Box<[u8]>, Box<[u8]>);
+
 struct SignalText {
     /// `, NAME=` (the first signal of a frame skips the `, `).
     prefix: Box<[u8]>,
@@ -64,11 +67,45 @@ struct SignalText {
     json_key: Box<[u8]>,
     /// Whether the signal has a value table (else no label lookup).
     labelled: bool,
+    /// The value table, by raw value, with each label as a JSON string and a CSV cell.
+    json_labels: Box<[LabelText]>,
+    /// `NAME,` and `,UNIT,` as CSV cells.
+    csv_name: Box<[u8]>,
+    csv_unit: Box<[u8]>,
     /// ` unit`, or empty.
     unit: Box<[u8]>,
     decimals: u8,
     /// `(factor x 10^decimals, offset x 10^decimals)` when both are integers.
     scaled: Option<(i128, i128)>,
+}
+
+impl SignalText {
+    /// The label of a decoded value as a JSON string: the raw value of an integer signal, or
+    /// of a float signal with an integral value, as [`DecodedSignal::label`] looks it up.
+    fn json_label(&self, s: &crate::dbc::DecodedSignal) -> Option<&[u8]> {
+        self.label_entry(s).map(|l| &l.1[..])
+    }
+
+    /// The label of a decoded value as a CSV cell.
+    fn csv_label(&self, s: &crate::dbc::DecodedSignal) -> Option<&[u8]> {
+        self.label_entry(s).map(|l| &l.2[..])
+    }
+
+    fn label_entry(&self, s: &crate::dbc::DecodedSignal) -> Option<&LabelText> {
+        let raw = match s.raw.as_int() {
+            Some(i) => i,
+            None => {
+                let f = s.raw.as_f64();
+                if f.fract() != 0.0 || !f.is_finite() {
+                    return None;
+                }
+                f as i128
+            }
+        };
+        let raw = i64::try_from(raw).ok()?;
+        let i = self.json_labels.binary_search_by_key(&raw, |l| l.0).ok()?;
+        self.json_labels.get(i)
+    }
 }
 
 impl TextPlan {
@@ -91,9 +128,31 @@ impl TextPlan {
                         let mut json_key = b", ".to_vec();
                         push_json_str(&mut json_key, s.name());
                         json_key.extend_from_slice(b": ");
+                        let mut json_labels: Vec<LabelText> = s
+                            .value_table()
+                            .iter()
+                            .map(|v| {
+                                let mut b = Vec::new();
+                                push_json_str(&mut b, &v.label);
+                                let mut c = Vec::new();
+                                push_csv_field(&mut c, &v.label);
+                                (v.value, b.into(), c.into())
+                            })
+                            .collect();
+                        json_labels.sort_by_key(|l| l.0);
+                        json_labels.dedup_by_key(|l| l.0);
+                        let mut csv_name = Vec::new();
+                        push_csv_field(&mut csv_name, s.name());
+                        csv_name.push(b',');
+                        let mut csv_unit = vec![b','];
+                        push_csv_field(&mut csv_unit, s.unit());
+                        csv_unit.push(b',');
                         SignalText {
                             prefix: prefix.into(),
                             json_key: json_key.into(),
+                            json_labels: json_labels.into(),
+                            csv_name: csv_name.into(),
+                            csv_unit: csv_unit.into(),
                             labelled: !s.value_table().is_empty(),
                             unit: unit.into(),
                             decimals,
@@ -239,7 +298,7 @@ impl Formatter {
         match self.format {
             Format::Text => text(out, line, &self.plan),
             Format::Jsonl => jsonl(out, line, &self.plan),
-            Format::Csv => csv(out, line),
+            Format::Csv => csv(out, line, &self.plan),
         }
     }
 }
@@ -492,7 +551,10 @@ fn jsonl(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
     }
     match &line.meaning {
         Meaning::Signals(m, i, signals) => {
-            let texts = plan.messages.get(*i).map_or(&[][..], |t| t.signals.as_slice());
+            let texts = plan
+                .messages
+                .get(*i)
+                .map_or(&[][..], |t| t.signals.as_slice());
             buf.extend_from_slice(b", \"signals\": {");
             let mut first = true;
             for s in signals.signals() {
@@ -500,26 +562,31 @@ fn jsonl(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
                     continue;
                 };
                 // The key starts with `, `: the first one of the object skips it.
-                buf.extend_from_slice(if first { key.get(2..).unwrap_or(key) } else { key });
+                buf.extend_from_slice(if first {
+                    key.get(2..).unwrap_or(key)
+                } else {
+                    key
+                });
                 first = false;
                 push_value(buf, s.physical, b"null");
             }
             buf.extend_from_slice(b"}, \"labels\": {");
             let mut first = true;
             for s in signals.signals() {
-                if !texts.get(s.index).is_some_and(|t| t.labelled) {
-                    continue;
-                }
-                let (Some(sig), Some(label)) = (m.signals().get(s.index), s.label(m)) else {
+                let Some(t) = texts.get(s.index).filter(|t| t.labelled) else {
                     continue;
                 };
-                if !first {
-                    buf.extend_from_slice(b", ");
-                }
+                let Some(label) = t.json_label(s) else {
+                    continue;
+                };
+                let key = &t.json_key[..];
+                buf.extend_from_slice(if first {
+                    key.get(2..).unwrap_or(key)
+                } else {
+                    key
+                });
                 first = false;
-                push_json_str(buf, sig.name());
-                buf.extend_from_slice(b": ");
-                push_json_str(buf, label);
+                buf.extend_from_slice(label);
             }
             buf.push(b'}');
             // A partial decode: the signals that could be decoded stay, the frame says why
@@ -630,9 +697,13 @@ fn push_hex_id(buf: &mut Vec<u8>, id: u32, extended: bool) {
     }
 }
 
-fn csv(buf: &mut Vec<u8>, line: &Line<'_>) {
+fn csv(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
     match &line.meaning {
-        Meaning::Signals(m, _, signals) if !signals.signals().is_empty() => {
+        Meaning::Signals(m, i, signals) if !signals.signals().is_empty() => {
+            let texts = plan
+                .messages
+                .get(*i)
+                .map_or(&[][..], |t| t.signals.as_slice());
             // A partial decode: every row says why (the error column).
             let why = signals.partial(m);
             // The frame's columns are formatted once and copied to each signal's row.
@@ -649,14 +720,26 @@ fn csv(buf: &mut Vec<u8>, line: &Line<'_>) {
                         prefix = Some((a, buf.len()));
                     }
                 }
-                push_csv_field(buf, sig.name());
-                buf.push(b',');
-                push_value(buf, s.physical, b"");
-                buf.push(b',');
-                push_csv_field(buf, sig.unit());
-                buf.push(b',');
-                if let Some(label) = s.label(m) {
-                    push_csv_field(buf, label);
+                match texts.get(s.index) {
+                    Some(t) => {
+                        buf.extend_from_slice(&t.csv_name);
+                        push_value(buf, s.physical, b"");
+                        buf.extend_from_slice(&t.csv_unit);
+                        if let Some(label) = t.labelled.then(|| t.csv_label(s)).flatten() {
+                            buf.extend_from_slice(label);
+                        }
+                    }
+                    None => {
+                        push_csv_field(buf, sig.name());
+                        buf.push(b',');
+                        push_value(buf, s.physical, b"");
+                        buf.push(b',');
+                        push_csv_field(buf, sig.unit());
+                        buf.push(b',');
+                        if let Some(label) = s.label(m) {
+                            push_csv_field(buf, label);
+                        }
+                    }
                 }
                 buf.push(b',');
                 if let Some(why) = &why {

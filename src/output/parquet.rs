@@ -346,10 +346,12 @@ impl Table {
         } else {
             self.props.clone()
         };
-        let writer = SerializedFileWriter::new(file, self.schema.clone(), props)
-            .map_err(|source| DatasetError::Parquet {
-                path: path.clone(),
-                source,
+        let writer =
+            SerializedFileWriter::new(file, self.schema.clone(), props).map_err(|source| {
+                DatasetError::Parquet {
+                    path: path.clone(),
+                    source,
+                }
             })?;
         Ok(OpenFile { writer, path })
     }
