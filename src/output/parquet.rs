@@ -34,7 +34,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::Type;
+use parquet::schema::types::{ColumnPath, Type};
 
 use super::{Line, Meaning};
 use crate::dbc::{Database, Message, PhysicalValue, Signal};
@@ -261,6 +261,8 @@ impl Table {
                     .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
                     .set_created_by(format!("canrelearn {}", env!("CARGO_PKG_VERSION")))
                     .set_key_value_metadata(Some(metadata.clone()))
+                    // Payloads rarely repeat: a dictionary costs time and saves nothing.
+                    .set_column_dictionary_enabled(ColumnPath::from("data"), false)
                     .build(),
             ),
             small: Arc::new(
@@ -268,6 +270,7 @@ impl Table {
                     .set_compression(Compression::UNCOMPRESSED)
                     .set_created_by(format!("canrelearn {}", env!("CARGO_PKG_VERSION")))
                     .set_key_value_metadata(Some(metadata))
+                    .set_column_dictionary_enabled(ColumnPath::from("data"), false)
                     .build(),
             ),
             columns,
