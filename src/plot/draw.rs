@@ -50,17 +50,25 @@ fn fail<E: std::fmt::Display>(e: E) -> PlotError {
     PlotError::Draw(e.to_string())
 }
 
+/// `root` painted white, less the title's band when there is one.
+fn canvas<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: Option<&str>,
+) -> Result<DrawingArea<DB, Shift>, PlotError> {
+    root.fill(&WHITE).map_err(fail)?;
+    match title {
+        Some(t) => root.titled(t, ("sans-serif", 20)).map_err(fail),
+        None => Ok(root.clone()),
+    }
+}
+
 /// Draws `chart` on `root` (`title` above it).
 pub fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     chart: &Chart,
     title: Option<&str>,
 ) -> Result<(), PlotError> {
-    root.fill(&WHITE).map_err(fail)?;
-    let area = match title {
-        Some(t) => root.titled(t, ("sans-serif", 20)).map_err(fail)?,
-        None => root.clone(),
-    };
+    let area = canvas(root, title)?;
     let panels = chart.panels.len().max(1);
     let areas = area.split_evenly((panels, 1));
     let (x0, mut x1) = chart.span;
@@ -179,11 +187,7 @@ pub fn draw_lanes<DB: DrawingBackend>(
     lanes: &super::nodes::Lanes,
     title: Option<&str>,
 ) -> Result<(), PlotError> {
-    root.fill(&WHITE).map_err(fail)?;
-    let area = match title {
-        Some(t) => root.titled(t, ("sans-serif", 20)).map_err(fail)?,
-        None => root.clone(),
-    };
+    let area = canvas(root, title)?;
     let n = lanes.names.len().max(1);
     let x1 = secs(lanes.start, lanes.end).max(1e-3);
     let mut c = ChartBuilder::on(&area)
