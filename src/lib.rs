@@ -4,7 +4,8 @@
 //! log formats, DBC decoding, ISO-TP, the diagnostic client, the procedure interpreter, the
 //! watcher and the ECU models) take time as an argument and never touch tokio,
 //! sockets or the system clock; a test (`tests/layering.rs`) fails the build if one does. A bus
-//! layer and small drivers run them on SocketCAN, an in-process virtual bus or a log; [`open`]
+//! layer and small drivers run them on SocketCAN, an in-process virtual bus or a log (every frame
+//! machine follows one calling contract, [`machine::Machine`]); [`open`]
 //! is the edge that opens capture files for the format readers.
 //!
 //! The library reports through typed errors and `tracing`; it never prints. The `canrelearn`
@@ -36,6 +37,7 @@ pub mod isotp;
 pub mod jsonl;
 pub mod location;
 pub mod log;
+pub mod machine;
 pub mod monitor;
 pub mod open;
 pub mod output;

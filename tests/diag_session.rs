@@ -10,7 +10,7 @@ use canrelearn::Timestamp;
 use canrelearn::bus::{Bus, Clock, TokioClock, VirtualBus, VirtualEndpoint};
 use canrelearn::diag::client::Event as CEvent;
 use canrelearn::diag::{ClientConfig, ClientError, Nrc, RequestOptions, TimeoutReason};
-use canrelearn::drive::diag::{DiagError, DiagSession, Outcome, SessionConfig};
+use canrelearn::drive::diag::{DiagError, DiagSession, RequestOutcome, SessionConfig};
 use canrelearn::drive::isotp::{FrameDirection, Transcript};
 use canrelearn::frame::Id;
 use canrelearn::isotp::{self, Channel};
@@ -137,7 +137,7 @@ async fn test_positive_negative_and_multi_frame_response() {
     let mut r = rig(&[], |_| {});
     let reply = r.session.request(&[0x1A, 0x81], req()).await.unwrap();
     // The identification answer is 13 bytes: a multi-frame response.
-    let Outcome::Positive { pdu, elapsed } = &reply.outcome else {
+    let RequestOutcome::Positive { pdu, elapsed } = &reply.outcome else {
         panic!("{reply:?}")
     };
     assert_eq!(pdu[..2], [0x5A, 0x81]);
@@ -145,7 +145,7 @@ async fn test_positive_negative_and_multi_frame_response() {
     assert!(*elapsed >= Duration::from_millis(15));
     // $21 in the default session: NRC 0x80.
     let reply = r.session.request(&[0x21, 0x83], req()).await.unwrap();
-    let Outcome::Negative { sid, nrc, pdu, .. } = &reply.outcome else {
+    let RequestOutcome::Negative { sid, nrc, pdu, .. } = &reply.outcome else {
         panic!("{reply:?}")
     };
     assert_eq!(
@@ -190,7 +190,7 @@ async fn test_silent_module_times_out_after_p2() {
     let reply = r.session.request(&[0x1A, 0x81], req()).await.unwrap();
     assert_eq!(
         reply.outcome,
-        Outcome::Timeout {
+        RequestOutcome::Timeout {
             waited: Duration::from_secs(1),
             reason: TimeoutReason::P2,
             pending_count: 0
@@ -203,7 +203,7 @@ async fn test_silent_module_times_out_after_p2() {
 async fn test_slow_responses_survive_six_seconds_of_pending() {
     let mut r = rig(&["slow-responses"], |_| {});
     let reply = r.session.request(&[0x10, 0xC0], req()).await.unwrap();
-    let Outcome::Positive { pdu, elapsed } = &reply.outcome else {
+    let RequestOutcome::Positive { pdu, elapsed } = &reply.outcome else {
         panic!("{reply:?}")
     };
     assert_eq!(pdu, &[0x50, 0xC0]);
@@ -296,7 +296,7 @@ async fn test_no_response_request_is_on_the_bus_when_it_returns() {
         .request(&[0x3E, 0x80], RequestOptions::no_response())
         .await
         .unwrap();
-    assert_eq!(reply.outcome, Outcome::SentNoResponse);
+    assert_eq!(reply.outcome, RequestOutcome::SentNoResponse);
     let frames = r.transcript.frames();
     assert_eq!(frames.len(), 1);
     assert_eq!(frames[0].frame.data()[..3], [0x02, 0x3E, 0x80]);

@@ -319,6 +319,61 @@ provenance = "placeholder"
     assert_eq!(h.vehicle().session("BCM"), Some(0x81));
 }
 
+/// Regression: on Ctrl-C while a multi-frame request waited for the module's flow control,
+/// the cleanup's `10 81` was handed to the ISO-TP channel still busy with the stalled transfer,
+/// refused as busy and dropped: cleanup then waited P2 for an answer to a request never sent,
+/// and the module was left in its session. It now waits for the channel (N_Bs ends the stalled
+/// transfer) and goes out.
+#[test]
+fn cleanup_waits_for_a_stalled_transfer_instead_of_being_dropped() {
+    let script = r#"
+[procedure]
+name = "long-write"
+[modules.BCM]
+request_id = 0x745
+response_id = 0x765
+padding = 0xFF
+[[step]]
+id = "open"
+title = "open"
+kind = "session"
+module = "BCM"
+session = 0xC0
+provenance = "fact"
+[[step]]
+id = "long"
+title = "a multi-frame request"
+kind = "request"
+module = "BCM"
+request = "3B 83 32 38 34 42 32 2D 34 45"
+writes = true
+provenance = "placeholder"
+"#;
+    let answers = Answers {
+        abort_after: Some(Duration::from_millis(300)),
+        ..Answers::default()
+    };
+    let mut h = harness(script, &["drop-flow-control"], BTreeMap::new(), answers);
+    let r = h.run(Duration::from_secs(900));
+    assert_eq!(r.outcome, RunOutcome::Aborted, "{r:#?}");
+    assert_eq!(r.failed_step.as_deref(), Some("long"));
+    assert_eq!(sent(&h, "BCM").last().map(String::as_str), Some("10 81"));
+    assert_eq!(h.vehicle().session("BCM"), Some(0x81));
+    let transport: Vec<_> = h
+        .tester
+        .iter()
+        .filter_map(|(_, e)| match e {
+            TesterEvent::Transport { what, .. } => Some(what.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        transport.iter().all(|w| w.contains("N_Bs timeout")),
+        "{transport:?}"
+    );
+    assert_eq!(r.cleanup, ["BCM: 10 81 -> 50 81"]);
+}
+
 #[test]
 fn operator_declining_the_write_sends_nothing_that_writes() {
     let mut h = harness(

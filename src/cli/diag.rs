@@ -15,7 +15,7 @@ use canrelearn::diag::sniff::{Sniffer, negative_text};
 use canrelearn::diag::{
     ClientConfig, Dialect, RequestOptions, TimeoutReason, format_hex, parse_hex,
 };
-use canrelearn::drive::diag::{DiagSession, Outcome, Reply, SessionConfig};
+use canrelearn::drive::diag::{DiagSession, Reply, RequestOutcome as Outcome, SessionConfig};
 use canrelearn::drive::isotp::unix_tokio_clock;
 use canrelearn::frame::Id;
 use canrelearn::isotp::{self, FrameFormat, ObserverConfig, Reassembler};

@@ -808,16 +808,40 @@ impl Client {
 
     /// The next instant at which [`Client::handle_timeout`] or [`Client::poll_transmit`] has
     /// something to do; `None` if nothing is timed (a request accepted but not yet polled out
-    /// is not timed: call `poll_transmit` after `request`).
+    /// is not timed: call `poll_transmit` after `request`). The earlier of
+    /// [`Client::timer_deadline`] and [`Client::transmit_deadline`].
     pub fn poll_timeout(&self) -> Option<Timestamp> {
+        match (self.timer_deadline(), self.transmit_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// When [`Client::handle_timeout`] ends the exchange in progress (P2, P2*, the overall
+    /// cap), if it is timed.
+    pub fn timer_deadline(&self) -> Option<Timestamp> {
+        if self.closed {
+            return None;
+        }
+        let ex = self.current.as_ref()?;
+        match ex.phase {
+            Phase::Ready => None,
+            Phase::Backoff(_) => ex.cap(),
+            Phase::Awaiting(deadline, _) => Some(deadline),
+        }
+    }
+
+    /// When [`Client::poll_transmit`] next has a PDU that is waiting for its time (a `0x21`
+    /// retry after its back-off, a keep-alive). A transport that is busy can ignore it until it
+    /// is free again: nothing is lost by polling late, the PDU simply goes out then.
+    pub fn transmit_deadline(&self) -> Option<Timestamp> {
         if self.closed {
             return None;
         }
         match &self.current {
             Some(ex) => match ex.phase {
-                Phase::Ready => None,
-                Phase::Backoff(until) => Some(ex.cap().map_or(until, |c| c.min(until))),
-                Phase::Awaiting(deadline, _) => Some(deadline),
+                Phase::Backoff(until) => Some(until),
+                Phase::Ready | Phase::Awaiting(..) => None,
             },
             None => self.keep_alive_due(),
         }

@@ -1,32 +1,45 @@
-//! A diagnostic session on one bus: the sans-IO [`Client`] (KWP2000 ISO 14230-3 / UDS
-//! ISO 14229-1 timing: P2, P2*, `0x78`, `0x21`, keep-alive) on top of the ISO-TP driver
-//! ([`IsoTpDriver`], ISO 15765-2) for one request id / response id pair.
+//! A diagnostic session on one bus: a sans-IO diagnostic [`Link`] (the ISO 14230-3 / ISO
+//! 14229-1 client with P2, P2*, `0x78`, `0x21` and keep-alive, on an ISO 15765-2 channel) for
+//! one request id / response id pair, run by the shared driver loop
+//! ([`super::machine::run`]) until each request's outcome.
 //!
 //! # Contract
-//! - [`DiagSession::request`] sends one PDU and drives both machines until the request's
-//!   outcome: [`Outcome::Positive`], [`Outcome::Negative`], [`Outcome::Timeout`],
-//!   [`Outcome::SentNoResponse`], or [`Outcome::SendFailed`] when ISO-TP could not deliver the
-//!   request (e.g. no flow control). The client's other events seen meanwhile (each `0x78`,
-//!   each `0x21` retry, mismatched PDUs, keep-alives, session changes) come back in
-//!   [`Reply::events`]; negative responses and timeouts are outcomes, not errors.
+//! - [`DiagSession::request`] sends one PDU and drives the link until the request's outcome:
+//!   [`RequestOutcome::Positive`], [`RequestOutcome::Negative`], [`RequestOutcome::Timeout`],
+//!   [`RequestOutcome::SentNoResponse`] (once its last frame is written), or
+//!   [`RequestOutcome::SendFailed`] when ISO-TP could not deliver the request (e.g. no flow
+//!   control). The client's other events seen meanwhile (each `0x78`, each `0x21` retry,
+//!   mismatched PDUs, keep-alives, session changes) come back in [`Reply::events`]; negative
+//!   responses and timeouts are outcomes, not errors.
 //! - Between requests nothing runs by itself: a caller that keeps a non-default session open
 //!   while it waits calls [`DiagSession::idle_for`] / [`DiagSession::idle_until`] instead of
 //!   sleeping, so the keep-alive the client schedules (default `3E 80` every 2 s) goes out.
 //! - [`DiagSession::close`] returns the module to its default session with the configured
 //!   closing request (default `10` + the dialect's default session, `10 81` for KWP2000) when
 //!   a non-default session is open, then closes the client (keep-alive stops).
-//! - A [`FrameObserver`] sees every CAN frame written and read, with timestamps.
+//! - A [`FrameObserver`] sees every CAN frame written (with the clock after the write) and
+//!   read (with the bus's receive timestamp).
+//! - Timers read the [`Clock`] given to [`DiagSession::new`]; frames are handled at the
+//!   clock's time when they are read. For SocketCAN use [`super::isotp::unix_tokio_clock`], for
+//!   a [`crate::bus::VirtualBus`] the bus's own clock.
 
+use core::convert::Infallible;
+use core::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bus::{Bus, Clock};
-use crate::diag::client::{self, Client, ClientConfig, ClientError, RequestId, RequestOptions};
-use crate::diag::{Nrc, TimeoutReason};
+use crate::bus::{Bus, BusError, Clock, Received};
+use crate::diag::client::{self, ClientConfig, ClientError, RequestId, RequestOptions};
+use crate::diag::{Link, LinkError, LinkEvent};
+use crate::frame::Frame;
 use crate::isotp::{self, SendFailure};
 use crate::time::Timestamp;
 
-use super::isotp::{FrameObserver, IsoTpDriver, IsoTpError};
+pub use crate::diag::RequestOutcome;
+pub use crate::diag::link::SetupError;
+
+use super::isotp::{FrameDirection, FrameObserver, IsoTpError, ObservedFrame};
+use super::machine::{self, Hooks, Next};
 
 /// The settings of a [`DiagSession`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,27 +64,16 @@ impl SessionConfig {
     }
 }
 
-/// Why a session could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    /// The ISO-TP configuration is invalid.
-    #[error("invalid ISO-TP configuration: {0}")]
-    IsoTp(#[from] isotp::ConfigError),
-    /// The client configuration is invalid.
-    #[error("invalid diagnostic client configuration: {0}")]
-    Client(#[from] client::ConfigError),
-}
-
-/// Why a session operation failed (protocol outcomes are [`Outcome`]s, not errors).
+/// Why a session operation failed (protocol outcomes are [`RequestOutcome`]s, not errors).
 #[derive(Debug, thiserror::Error)]
 pub enum DiagError {
     /// The bus failed.
     #[error(transparent)]
-    Bus(#[from] crate::bus::BusError),
+    Bus(#[from] BusError),
     /// The client refused the request (empty PDU, closed session).
     #[error(transparent)]
     Client(#[from] ClientError),
-    /// ISO-TP refused the PDU (too large, empty).
+    /// ISO-TP refused the PDU (too large).
     #[error("ISO-TP refused the request: {0}")]
     IsoTp(#[from] isotp::SendError),
     /// ISO-TP aborted a transmission (only from helpers that send outside a request).
@@ -89,54 +91,12 @@ impl From<IsoTpError> for DiagError {
     }
 }
 
-/// The final outcome of one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// A positive response.
-    Positive {
-        /// The whole response PDU.
-        pdu: Vec<u8>,
-        /// From the first transmission to the response.
-        elapsed: Duration,
-    },
-    /// A negative response (`7F SID NRC`, never `0x78`).
-    Negative {
-        /// The service id named.
-        sid: u8,
-        /// The negative response code.
-        nrc: Nrc,
-        /// The whole response PDU.
-        pdu: Vec<u8>,
-        /// From the first transmission to the response.
-        elapsed: Duration,
-    },
-    /// No final answer in time.
-    Timeout {
-        /// From the first transmission.
-        waited: Duration,
-        /// Which rule ended it.
-        reason: TimeoutReason,
-        /// `0x78`s received before giving up.
-        pending_count: u32,
-    },
-    /// Sent with `expect_response: false`.
-    SentNoResponse,
-    /// ISO-TP could not deliver the request.
-    SendFailed(SendFailure),
-}
-
-impl Outcome {
-    /// The response PDU, for positive and negative outcomes.
-    pub fn pdu(&self) -> Option<&[u8]> {
-        match self {
-            Outcome::Positive { pdu, .. } | Outcome::Negative { pdu, .. } => Some(pdu),
-            _ => None,
+impl From<LinkError> for DiagError {
+    fn from(e: LinkError) -> Self {
+        match e {
+            LinkError::Client(c) => DiagError::Client(c),
+            LinkError::IsoTp(r) => DiagError::IsoTp(r),
         }
-    }
-
-    /// Whether the outcome is a positive response.
-    pub fn is_positive(&self) -> bool {
-        matches!(self, Outcome::Positive { .. })
     }
 }
 
@@ -144,7 +104,7 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     /// The outcome.
-    pub outcome: Outcome,
+    pub outcome: RequestOutcome,
     /// The client's other events during the request, in order (`Pending`, `Retrying`,
     /// `Mismatched`, `KeepAliveSent`, `SessionChanged`...).
     pub events: Vec<client::Event>,
@@ -160,51 +120,66 @@ impl Reply {
     }
 }
 
-/// ISO-TP plus the diagnostic client on one bus. See the module documentation.
-#[derive(Debug)]
+/// A diagnostic [`Link`] on one bus. See the module documentation.
 pub struct DiagSession<B: Bus> {
-    iso: IsoTpDriver<B>,
-    client: Client,
+    bus: B,
+    clock: Arc<dyn Clock>,
+    link: Link,
+    observer: Option<FrameObserver>,
     close_request: Option<Vec<u8>>,
-    /// Client PDUs waiting for the ISO-TP channel to be free.
-    outbox: Option<Vec<u8>>,
     /// Events not tied to a request in progress (keep-alives while idle, unsolicited PDUs).
     background: Vec<client::Event>,
+    last_now: Timestamp,
+}
+
+impl<B: Bus> std::fmt::Debug for DiagSession<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiagSession")
+            .field("bus", &self.bus.name())
+            .field("link", &self.link)
+            .field("close_request", &self.close_request)
+            .field("background", &self.background.len())
+            .field("last_now", &self.last_now)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<B: Bus> DiagSession<B> {
     /// A session on `bus` with timers on `clock` (same time line as the bus's timestamps; see
-    /// [`super::isotp`]).
+    /// the module documentation).
     pub fn new(bus: B, config: SessionConfig, clock: Arc<dyn Clock>) -> Result<Self, SetupError> {
-        let client = Client::new(config.client)?;
-        let iso = IsoTpDriver::new(bus, config.isotp, clock)?;
+        let link = Link::new(config.isotp, config.client)?;
+        let last_now = clock.now();
         Ok(DiagSession {
-            iso,
-            client,
+            bus,
+            clock,
+            link,
+            observer: None,
             close_request: config.close_request,
-            outbox: None,
             background: Vec::new(),
+            last_now,
         })
     }
 
     /// Sets (or removes) the hook that sees every CAN frame written and read.
     pub fn set_observer(&mut self, observer: Option<FrameObserver>) {
-        self.iso.set_observer(observer);
+        self.observer = observer;
     }
 
     /// The client engine (session tracking, configuration).
-    pub fn client(&self) -> &Client {
-        &self.client
+    pub fn client(&self) -> &client::Client {
+        self.link.client()
     }
 
     /// The session the client tracks (`None` until a `10 xx` was answered).
     pub fn session(&self) -> Option<u8> {
-        self.client.session()
+        self.link.client().session()
     }
 
-    /// The current time on the session's time line.
+    /// The current time on the session's time line (never earlier than a time already used).
     pub fn now(&mut self) -> Timestamp {
-        self.iso.now()
+        self.last_now = self.last_now.max(self.clock.now());
+        self.last_now
     }
 
     /// Events that happened outside any request (keep-alives while idle, unsolicited PDUs);
@@ -215,16 +190,15 @@ impl<B: Bus> DiagSession<B> {
 
     /// Gives the bus back.
     pub fn into_bus(self) -> B {
-        self.iso.into_bus()
+        self.bus
     }
 
     /// Sends `pdu` as is and waits for its outcome.
     pub async fn request(&mut self, pdu: &[u8], opts: RequestOptions) -> Result<Reply, DiagError> {
-        let now = self.iso.now();
-        let id = self.client.request(now, pdu, opts)?;
+        let now = self.now();
+        let id = self.link.request(now, pdu, opts)?;
         let mut events = Vec::new();
-        let outcome = self.drive(Some(id), None, &mut events).await?;
-        match outcome {
+        match self.drive(Some(id), None, &mut events).await? {
             Some(outcome) => Ok(Reply { outcome, events }),
             // Unreachable: without a deadline `drive` only returns at the outcome.
             None => Err(DiagError::Client(ClientError::Closed)),
@@ -233,7 +207,7 @@ impl<B: Bus> DiagSession<B> {
 
     /// Keeps the session alive (keep-alive, ISO-TP timers, unsolicited PDUs) for `d`.
     pub async fn idle_for(&mut self, d: Duration) -> Result<(), DiagError> {
-        let until = self.iso.now() + d;
+        let until = self.now() + d;
         self.idle_until(until).await
     }
 
@@ -251,157 +225,111 @@ impl<B: Bus> DiagSession<B> {
     /// was sent.
     pub async fn close(&mut self) -> Result<Option<Reply>, DiagError> {
         let mut reply = None;
-        if self.client.in_non_default_session()
+        if self.link.client().in_non_default_session()
             && let Some(req) = self.close_request.clone()
         {
             reply = Some(self.request(&req, RequestOptions::default()).await?);
         }
-        self.client.close();
+        self.link.close();
         Ok(reply)
     }
 
-    /// Drives ISO-TP and the client until request `id`'s outcome, or until `deadline`.
+    /// Runs the link until request `id`'s outcome, or until `deadline`.
     async fn drive(
         &mut self,
         id: Option<RequestId>,
         deadline: Option<Timestamp>,
         events: &mut Vec<client::Event>,
-    ) -> Result<Option<Outcome>, DiagError> {
-        loop {
-            let now = self.iso.now();
-            self.transmit(now)?;
-            let mut outcome = None;
-            while let Some(e) = self.client.poll_event() {
-                if let Some(o) = outcome_of(id, &e) {
-                    outcome = Some(o);
-                } else if !e.is_outcome() {
-                    events.push(e);
-                }
-            }
-            if let Some(o) = outcome {
-                if o == Outcome::SentNoResponse
-                    && let Some(f) = self.finish_sending().await?
-                {
-                    return Ok(Some(Outcome::SendFailed(f)));
-                }
-                return Ok(Some(o));
-            }
-            let wake = match (self.client.poll_timeout(), deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            if deadline.is_some_and(|d| d <= now) {
-                self.iso.flush_due().await?;
-                return Ok(None);
-            }
-            match self.iso.next_event(wake).await? {
-                Some((at, isotp::Event::Received(pdu))) => self.client.handle_pdu(at, &pdu),
-                Some((at, isotp::Event::Sent { .. })) => {
-                    self.client.tx_complete(at);
-                }
-                Some((_, isotp::Event::SendFailed(f))) => {
-                    tracing::warn!(failure = %f, "diagnostic request not delivered");
-                    self.outbox = None;
-                    if let Some(req) = id
-                        && self.client.in_flight() == Some(req)
-                    {
-                        self.client.cancel();
-                        // Drop the Cancelled event: the outcome is the send failure.
-                        while let Some(e) = self.client.poll_event() {
-                            if !e.is_outcome() {
-                                events.push(e);
-                            }
-                        }
-                        return Ok(Some(Outcome::SendFailed(f)));
-                    }
-                }
-                Some((_, other)) => {
-                    tracing::debug!(event = ?other, "isotp event during diagnostics");
-                }
-                None => {
-                    let now = self.iso.now();
-                    self.client.handle_timeout(now);
-                }
-            }
-        }
+    ) -> Result<Option<RequestOutcome>, DiagError> {
+        let mut until = Until {
+            id,
+            deadline,
+            events,
+            observer: &mut self.observer,
+        };
+        let clock = Arc::clone(&self.clock);
+        machine::run(&mut self.link, &mut self.bus, &*clock, &mut until).await
     }
+}
 
-    /// Waits until the PDU handed to ISO-TP is completely written (for requests that expect
-    /// no response, whose outcome the client reports at hand-over). Returns a send failure.
-    async fn finish_sending(&mut self) -> Result<Option<SendFailure>, DiagError> {
-        loop {
-            if let Some(pdu) = self.outbox.take() {
-                if self.iso.is_sending() {
-                    self.outbox = Some(pdu);
-                } else {
-                    self.iso.start_send(&pdu)?;
-                }
-            }
-            if self.outbox.is_none() && !self.iso.is_sending() {
-                return Ok(None);
-            }
-            match self.iso.next_event(None).await? {
-                Some((at, isotp::Event::Received(pdu))) => self.client.handle_pdu(at, &pdu),
-                Some((_, isotp::Event::SendFailed(f))) => {
-                    self.outbox = None;
-                    return Ok(Some(f));
-                }
-                _ => {}
-            }
-        }
-    }
+/// The session's hooks for one drive: stop at request `id`'s outcome or at `deadline`.
+struct Until<'a> {
+    id: Option<RequestId>,
+    deadline: Option<Timestamp>,
+    events: &'a mut Vec<client::Event>,
+    observer: &'a mut Option<FrameObserver>,
+}
 
-    /// Moves due client PDUs into the ISO-TP channel.
-    fn transmit(&mut self, now: Timestamp) -> Result<(), DiagError> {
-        loop {
-            if let Some(pdu) = self.outbox.take() {
-                if self.iso.is_sending() {
-                    self.outbox = Some(pdu);
-                    return Ok(());
-                }
-                self.iso.start_send(&pdu)?;
-            }
-            if self.iso.is_sending() {
-                return Ok(());
-            }
-            match self.client.poll_transmit(now) {
-                Some(t) => self.outbox = Some(t.pdu),
-                None => return Ok(()),
-            }
+type DriveResult = Result<Option<RequestOutcome>, DiagError>;
+
+impl Until<'_> {
+    fn observe(&mut self, at: Timestamp, direction: FrameDirection, frame: Frame) {
+        if let Some(obs) = self.observer.as_mut() {
+            obs(&ObservedFrame {
+                at,
+                direction,
+                frame,
+            });
         }
     }
 }
 
-fn outcome_of(id: Option<RequestId>, e: &client::Event) -> Option<Outcome> {
-    use client::Event as E;
-    if id.is_none() || e.request_id() != id {
-        return None;
+impl Hooks<Link> for Until<'_> {
+    type Output = DriveResult;
+    type Input = Infallible;
+
+    fn on_write(
+        &mut self,
+        _: &mut Link,
+        frame: &Frame,
+        at: Timestamp,
+        result: Result<(), BusError>,
+    ) -> ControlFlow<DriveResult> {
+        match result {
+            Ok(()) => {
+                self.observe(at, FrameDirection::Sent, *frame);
+                ControlFlow::Continue(())
+            }
+            Err(e) => ControlFlow::Break(Err(e.into())),
+        }
     }
-    Some(match e.clone() {
-        E::Positive { pdu, elapsed, .. } => Outcome::Positive { pdu, elapsed },
-        E::Negative {
-            sid,
-            nrc,
-            pdu,
-            elapsed,
-            ..
-        } => Outcome::Negative {
-            sid,
-            nrc,
-            pdu,
-            elapsed,
-        },
-        E::Timeout {
-            waited,
-            reason,
-            pending_count,
-            ..
-        } => Outcome::Timeout {
-            waited,
-            reason,
-            pending_count,
-        },
-        E::SentNoResponse { .. } => Outcome::SentNoResponse,
-        _ => return None,
-    })
+
+    fn after_transmit(
+        &mut self,
+        link: &mut Link,
+        now: Timestamp,
+    ) -> ControlFlow<DriveResult, Next> {
+        let mut outcome = None;
+        while let Some(e) = link.poll_event() {
+            match e {
+                LinkEvent::Outcome { id, outcome: o } if Some(id) == self.id => outcome = Some(o),
+                LinkEvent::Client(e) => self.events.push(e),
+                _ => {}
+            }
+        }
+        if let Some(o) = outcome {
+            return ControlFlow::Break(Ok(Some(o)));
+        }
+        if self.deadline.is_some_and(|d| d <= now) {
+            return ControlFlow::Break(Ok(None));
+        }
+        ControlFlow::Continue(Next::Wait)
+    }
+
+    fn deadline(&self) -> Option<Timestamp> {
+        self.deadline
+    }
+
+    fn on_frame(&mut self, rx: &Received) {
+        self.observe(rx.timestamp, FrameDirection::Received, rx.frame);
+    }
+
+    fn on_read_error(
+        &mut self,
+        _: &mut Link,
+        _: Timestamp,
+        e: BusError,
+    ) -> ControlFlow<DriveResult> {
+        ControlFlow::Break(Err(e.into()))
+    }
 }

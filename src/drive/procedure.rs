@@ -1,12 +1,14 @@
 //! Runs a procedure [`Tester`] on any [`Bus`], with an operator on the other end of two
 //! channels (answers and interrupts).
 //!
-//! The loop: read the clock, fire what is due ([`Tester::handle_timeout`]), write every frame
+//! The shared driver loop ([`super::machine::run`]) with the operator's hooks. Each turn: read
+//! the clock, fire what is due ([`Tester::handle_timeout`]), write every frame
 //! [`Tester::poll_transmit`] gives (a frame the bus refuses fails the request it belongs to, so
 //! the run still ends, through cleanup), report what happened, then wait for whichever comes
 //! first: an interrupt, an answer to the pending question, a frame from the bus, or the
-//! tester's next deadline. The same [`Tester`] runs against the simulated car in
-//! [`crate::procedure::harness`]; here time comes from a [`Clock`] and the car is on the bus.
+//! earlier of the tester's next deadline and the cleanup bound. The same [`Tester`] runs
+//! against the simulated car in [`crate::procedure::harness`]; here time comes from a
+//! [`Clock`] and the car is on the bus.
 //!
 //! Safety rules the loop keeps:
 //! - The first interrupt aborts the run: the request in flight is dropped and cleanup runs
@@ -24,7 +26,10 @@
 //! - A bus that fails while reading aborts the run (reason: the error); writes are still
 //!   attempted, so cleanup is tried, and their failures end it.
 
-use crate::bus::{Bus, BusError, Clock, Direction};
+use core::ops::ControlFlow;
+
+use super::machine::{self, Hooks, Next};
+use crate::bus::{Bus, BusError, Clock, Received};
 use crate::frame::Frame;
 use crate::procedure::runner::{Outcome, Report, RunEvent};
 use crate::procedure::tester::{Note, Question, Tester, TesterEvent};
@@ -32,11 +37,6 @@ use crate::time::Timestamp;
 use core::time::Duration;
 use tokio::sync::mpsc;
 
-/// How long to wait when nothing has a deadline (the runner always has one while it waits
-/// for anything but the operator).
-const IDLE_WAIT: Duration = Duration::from_secs(3600);
-/// The wait after a deadline that handling did not clear (never expected; avoids a busy loop).
-const STUCK_WAIT: Duration = Duration::from_millis(1);
 /// The longest cleanup may take once it started: every module's `10 <default>` with its P2*
 /// chain fits in it for the bundled scripts (one or two modules, P2* 5 s).
 pub const CLEANUP_LIMIT: Duration = Duration::from_secs(20);
@@ -78,63 +78,143 @@ pub async fn run<B: Bus>(
     clock: &dyn Clock,
     answers: &mut mpsc::UnboundedReceiver<String>,
     interrupts: &mut mpsc::UnboundedReceiver<()>,
-    mut notice: impl FnMut(Notice<'_>),
+    notice: impl FnMut(Notice<'_>),
 ) -> Report {
-    let mut reading = true;
-    let mut input_open = true;
-    let mut interrupts_open = true;
-    let mut interrupts_seen = 0usize;
-    let mut cleanup_until: Option<Timestamp> = None;
-    loop {
-        let now = clock.now();
-        if tester.poll_timeout().is_some_and(|t| t <= now) {
-            tester.handle_timeout(now);
+    let mut operator = Operator {
+        answers,
+        interrupts,
+        notice,
+        input_open: true,
+        interrupts_open: true,
+        interrupts_seen: 0,
+        waiting_answer: false,
+        cleanup_until: None,
+    };
+    machine::run(tester, bus, clock, &mut operator).await
+}
+
+/// The procedure driver's hooks: the operator's two channels, the notices, the cleanup bound.
+struct Operator<'a, N> {
+    answers: &'a mut mpsc::UnboundedReceiver<String>,
+    interrupts: &'a mut mpsc::UnboundedReceiver<()>,
+    notice: N,
+    input_open: bool,
+    interrupts_open: bool,
+    interrupts_seen: usize,
+    /// Whether the next wait listens for an answer (a question is pending, input is open).
+    waiting_answer: bool,
+    cleanup_until: Option<Timestamp>,
+}
+
+/// What the operator did.
+enum OperatorInput {
+    /// An interrupt (`None`: the interrupts channel closed).
+    Interrupt(Option<()>),
+    /// An answer line (`None`: end of input).
+    Line(Option<String>),
+}
+
+impl<N: FnMut(Notice<'_>)> Operator<'_, N> {
+    /// Reports the tester's notes, in order.
+    fn drain_notes(&mut self, tester: &mut Tester) {
+        while let Some(n) = tester.poll_note() {
+            match &n {
+                Note::Tester(at, e) => (self.notice)(Notice::Tester(*at, e)),
+                Note::Run(e) => (self.notice)(Notice::Run(e)),
+            }
         }
+    }
+
+    fn interrupted(&mut self, tester: &mut Tester, now: Timestamp) {
+        self.interrupts_seen += 1;
+        (self.notice)(Notice::Interrupted {
+            count: self.interrupts_seen,
+        });
+        match self.interrupts_seen {
+            1 => tester.abort(
+                now,
+                "interrupted by the operator (Ctrl-C, SIGTERM or SIGHUP)",
+            ),
+            3 => tester.abandon_cleanup(now, "the operator interrupted a third time"),
+            _ => {}
+        }
+    }
+
+    fn answered(&mut self, tester: &mut Tester, now: Timestamp, line: &str) {
+        let Some(q) = tester.pending_question().cloned() else {
+            return;
+        };
+        match q.interpret(line) {
+            Ok(o) => tester.answer(now, o),
+            Err(why) => {
+                (self.notice)(Notice::Refused {
+                    answer: line,
+                    why: &why,
+                });
+                (self.notice)(Notice::Question(&q));
+            }
+        }
+    }
+}
+
+impl<N: FnMut(Notice<'_>)> Hooks<Tester> for Operator<'_, N> {
+    type Output = Report;
+    type Input = OperatorInput;
+
+    /// The cleanup bound, then what was decided first (an answer, a step starting), before
+    /// the frames it released.
+    fn before_transmit(&mut self, tester: &mut Tester, now: Timestamp) -> ControlFlow<Report> {
         if tester.in_cleanup() && tester.report().is_none() {
-            let until = *cleanup_until.get_or_insert_with(|| now.saturating_add(CLEANUP_LIMIT));
+            let until = *self
+                .cleanup_until
+                .get_or_insert_with(|| now.saturating_add(CLEANUP_LIMIT));
             if now >= until {
-                notice(Notice::CleanupTimedOut);
+                (self.notice)(Notice::CleanupTimedOut);
                 tester.abandon_cleanup(
                     now,
                     &format!("it did not finish within {} s", CLEANUP_LIMIT.as_secs()),
                 );
             }
         }
-        // What was decided first (an answer, a step starting), then the frames it released.
-        while let Some(n) = tester.poll_note() {
-            match &n {
-                Note::Tester(at, e) => notice(Notice::Tester(*at, e)),
-                Note::Run(e) => notice(Notice::Run(e)),
+        self.drain_notes(tester);
+        ControlFlow::Continue(())
+    }
+
+    /// A frame the bus refused fails the request it belongs to, so the run still ends,
+    /// through cleanup.
+    fn on_write(
+        &mut self,
+        tester: &mut Tester,
+        frame: &Frame,
+        at: Timestamp,
+        result: Result<(), BusError>,
+    ) -> ControlFlow<Report> {
+        match result {
+            Ok(()) => (self.notice)(Notice::Frame {
+                at,
+                sent: true,
+                frame,
+            }),
+            Err(e) => {
+                (self.notice)(Notice::BusError(&e));
+                tester.handle_send_error(at, frame, &e.to_string());
             }
         }
-        while let Some(f) = tester.poll_transmit(now) {
-            match bus.send(&f).await {
-                Ok(()) => notice(Notice::Frame {
-                    at: clock.now(),
-                    sent: true,
-                    frame: &f,
-                }),
-                Err(e) => {
-                    notice(Notice::BusError(&e));
-                    tester.handle_send_error(clock.now(), &f, &e.to_string());
-                }
-            }
-        }
-        while let Some(n) = tester.poll_note() {
-            match &n {
-                Note::Tester(at, e) => notice(Notice::Tester(*at, e)),
-                Note::Run(e) => notice(Notice::Run(e)),
-            }
-        }
+        ControlFlow::Continue(())
+    }
+
+    fn after_transmit(&mut self, tester: &mut Tester, now: Timestamp) -> ControlFlow<Report, Next> {
+        self.drain_notes(tester);
         while tester.poll_action().is_some() {}
         if let Some(q) = tester.poll_question() {
-            notice(Notice::Question(&q));
+            (self.notice)(Notice::Question(&q));
         }
         if let Some(r) = tester.report() {
-            return r.clone();
+            return ControlFlow::Break(r.clone());
         }
-        if !input_open && let Some(q) = tester.pending_question().cloned() {
-            let now = clock.now();
+        if !self.input_open
+            && let Some(q) = tester.pending_question().cloned()
+        {
             match q {
                 Question::Confirm { .. } => tester.answer(now, Outcome::Confirmed(false)),
                 Question::Ask { parameter, .. } => tester.abort(
@@ -142,66 +222,65 @@ pub async fn run<B: Bus>(
                     &format!("no value for parameter {parameter} (end of input)"),
                 ),
             }
-            continue;
+            return ControlFlow::Continue(Next::Again);
         }
-        let deadline = match (tester.poll_timeout(), cleanup_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let wait = match deadline {
-            Some(t) if t <= now => STUCK_WAIT,
-            Some(t) => t.saturating_duration_since(now),
-            None => IDLE_WAIT,
-        };
-        let waiting_answer = tester.pending_question().is_some() && input_open;
-        tokio::select! {
-            biased;
-            i = interrupts.recv(), if interrupts_open => match i {
-                Some(()) => {
-                    interrupts_seen += 1;
-                    notice(Notice::Interrupted { count: interrupts_seen });
-                    match interrupts_seen {
-                        1 => tester.abort(
-                            clock.now(),
-                            "interrupted by the operator (Ctrl-C, SIGTERM or SIGHUP)",
-                        ),
-                        3 => tester.abandon_cleanup(
-                            clock.now(),
-                            "the operator interrupted a third time",
-                        ),
-                        _ => {}
-                    }
-                }
-                None => interrupts_open = false,
-            },
-            line = answers.recv(), if waiting_answer => match line {
-                Some(line) => {
-                    if let Some(q) = tester.pending_question().cloned() {
-                        match q.interpret(&line) {
-                            Ok(o) => tester.answer(clock.now(), o),
-                            Err(why) => {
-                                notice(Notice::Refused { answer: &line, why: &why });
-                                notice(Notice::Question(&q));
-                            }
-                        }
-                    }
-                }
-                None => input_open = false,
-            },
-            r = bus.recv(), if reading => match r {
-                Ok(rx) if rx.direction == Direction::OwnTx => {}
-                Ok(rx) => {
-                    notice(Notice::Frame { at: rx.timestamp, sent: false, frame: &rx.frame });
-                    tester.handle_frame(clock.now(), &rx.frame);
-                }
-                Err(e) => {
-                    reading = false;
-                    notice(Notice::BusError(&e));
-                    tester.abort(clock.now(), &format!("the bus failed: {e}"));
-                }
-            },
-            () = tokio::time::sleep(wait) => {}
+        self.waiting_answer = tester.pending_question().is_some() && self.input_open;
+        ControlFlow::Continue(Next::Wait)
+    }
+
+    fn deadline(&self) -> Option<Timestamp> {
+        self.cleanup_until
+    }
+
+    /// Interrupts first, then an answer to the pending question.
+    fn input(&mut self) -> impl Future<Output = OperatorInput> {
+        let interrupts_open = self.interrupts_open;
+        let waiting_answer = self.waiting_answer;
+        let (interrupts, answers) = (&mut *self.interrupts, &mut *self.answers);
+        async move {
+            tokio::select! {
+                biased;
+                i = interrupts.recv(), if interrupts_open => OperatorInput::Interrupt(i),
+                line = answers.recv(), if waiting_answer => OperatorInput::Line(line),
+                else => std::future::pending().await,
+            }
         }
+    }
+
+    fn on_input(
+        &mut self,
+        tester: &mut Tester,
+        now: Timestamp,
+        input: OperatorInput,
+    ) -> ControlFlow<Report> {
+        match input {
+            OperatorInput::Interrupt(Some(())) => self.interrupted(tester, now),
+            OperatorInput::Interrupt(None) => self.interrupts_open = false,
+            OperatorInput::Line(Some(line)) => self.answered(tester, now, &line),
+            OperatorInput::Line(None) => self.input_open = false,
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn on_frame(&mut self, rx: &Received) {
+        (self.notice)(Notice::Frame {
+            at: rx.timestamp,
+            sent: false,
+            frame: &rx.frame,
+        });
+    }
+
+    /// A bus that fails while reading aborts the run; writes are still attempted, so cleanup
+    /// is tried, and their failures end it.
+    fn on_read_error(
+        &mut self,
+        tester: &mut Tester,
+        now: Timestamp,
+        e: BusError,
+    ) -> ControlFlow<Report> {
+        (self.notice)(Notice::BusError(&e));
+        tester.abort(now, &format!("the bus failed: {e}"));
+        ControlFlow::Continue(())
     }
 }
 

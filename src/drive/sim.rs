@@ -1,23 +1,23 @@
-//! Runs a simulated [`Vehicle`] on any [`Bus`] until told to stop.
+//! Runs a simulated [`Vehicle`] on any [`Bus`] until told to stop: the shared driver loop
+//! ([`super::machine::run`]) with hooks that count frames, report the vehicle's events and stop
+//! on the shutdown future.
 //!
-//! The loop: read the clock, fire what is due ([`Vehicle::handle_timeout`]), write every frame
+//! Each turn: read the clock, fire what is due ([`Vehicle::handle_timeout`]), write every frame
 //! [`Vehicle::poll_transmit`] gives, report the events, then wait for whichever comes first:
 //! the shutdown future, a frame from the bus ([`Vehicle::handle_frame`]), or the vehicle's next
 //! deadline. Time comes from a [`Clock`], so with [`crate::bus::TokioClock`] and tokio's paused
 //! time (`#[tokio::test(start_paused = true)]`) a run is instant and deterministic. Frames the
-//! endpoint sent itself ([`Direction::OwnTx`]) are not fed back; frames other sockets of the
-//! host sent ([`Direction::Tx`], e.g. `cansend`) are.
+//! endpoint sent itself ([`Direction::OwnTx`](crate::bus::Direction::OwnTx)) are not fed back;
+//! frames other sockets of the host sent (`Direction::Tx`, e.g. `cansend`) are.
 
 use core::ops::ControlFlow;
-use core::time::Duration;
+use core::pin::Pin;
 
-use crate::bus::{Bus, BusError, Clock, Direction};
+use super::machine::{self, Hooks, Next};
+use crate::bus::{Bus, BusError, Clock, Received};
+use crate::frame::Frame;
 use crate::sim::vehicle::{Vehicle, VehicleEvent};
-
-/// How long to wait when the vehicle has no deadline at all.
-const IDLE_WAIT: Duration = Duration::from_secs(3600);
-/// The wait after a deadline that handling did not clear (never expected; avoids a busy loop).
-const STUCK_WAIT: Duration = Duration::from_millis(1);
+use crate::time::Timestamp;
 
 /// Counters of one run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,6 +41,8 @@ pub enum Ended {
     BusClosed,
 }
 
+type RunResult = Result<(Ended, RunStats), BusError>;
+
 /// Runs `vehicle` on `bus` with `clock` until `shutdown` completes, the callback returns
 /// `Break`, or the bus fails (the error is returned: a missing or down interface, a write
 /// error). Every vehicle event goes to `on_event` as it happens.
@@ -49,49 +51,93 @@ pub async fn run<B, F, E>(
     bus: &mut B,
     clock: &dyn Clock,
     shutdown: F,
-    mut on_event: E,
-) -> Result<(Ended, RunStats), BusError>
+    on_event: E,
+) -> RunResult
 where
     B: Bus,
     F: Future<Output = ()>,
     E: FnMut(&VehicleEvent) -> ControlFlow<()>,
 {
-    let mut stats = RunStats::default();
-    let mut shutdown = core::pin::pin!(shutdown);
-    loop {
-        let now = clock.now();
-        vehicle.handle_timeout(now);
-        while let Some(frame) = vehicle.poll_transmit(now) {
-            bus.send(&frame).await?;
-            stats.sent += 1;
+    let mut hooks = SimHooks {
+        stats: RunStats::default(),
+        shutdown: core::pin::pin!(shutdown),
+        on_event,
+    };
+    machine::run(vehicle, bus, clock, &mut hooks).await
+}
+
+struct SimHooks<'f, F, E> {
+    stats: RunStats,
+    shutdown: Pin<&'f mut F>,
+    on_event: E,
+}
+
+impl<F, E> SimHooks<'_, F, E> {
+    fn end<T>(&self, how: Ended) -> ControlFlow<RunResult, T> {
+        ControlFlow::Break(Ok((how, self.stats)))
+    }
+}
+
+impl<F, E> Hooks<Vehicle> for SimHooks<'_, F, E>
+where
+    F: Future<Output = ()>,
+    E: FnMut(&VehicleEvent) -> ControlFlow<()>,
+{
+    type Output = RunResult;
+    type Input = ();
+
+    fn on_write(
+        &mut self,
+        _: &mut Vehicle,
+        _: &Frame,
+        _: Timestamp,
+        result: Result<(), BusError>,
+    ) -> ControlFlow<RunResult> {
+        match result {
+            Ok(()) => {
+                self.stats.sent += 1;
+                ControlFlow::Continue(())
+            }
+            Err(e) => ControlFlow::Break(Err(e)),
         }
+    }
+
+    fn after_transmit(
+        &mut self,
+        vehicle: &mut Vehicle,
+        _: Timestamp,
+    ) -> ControlFlow<RunResult, Next> {
         while let Some(ev) = vehicle.poll_event() {
-            stats.events += 1;
-            if on_event(&ev).is_break() {
-                return Ok((Ended::Stopped, stats));
+            self.stats.events += 1;
+            if (self.on_event)(&ev).is_break() {
+                return self.end(Ended::Stopped);
             }
         }
-        let wait = match vehicle.poll_timeout() {
-            Some(t) if t <= now => {
-                tracing::debug!(%t, %now, "simulator deadline not cleared by handle_timeout");
-                STUCK_WAIT
-            }
-            Some(t) => t.saturating_duration_since(now),
-            None => IDLE_WAIT,
-        };
-        tokio::select! {
-            biased;
-            () = &mut shutdown => return Ok((Ended::Shutdown, stats)),
-            r = bus.recv() => match r {
-                Ok(rx) if rx.direction == Direction::OwnTx => {}
-                Ok(rx) => {
-                    stats.received += 1;
-                    vehicle.handle_frame(clock.now(), &rx.frame);
-                }
-                Err(e) if e.is_end() => return Ok((Ended::BusClosed, stats)),
-                Err(e) => return Err(e),
-            },
-            () = tokio::time::sleep(wait) => {}
+        ControlFlow::Continue(Next::Wait)
+    }
+
+    fn input(&mut self) -> impl Future<Output = ()> {
+        self.shutdown.as_mut()
+    }
+
+    fn on_input(&mut self, _: &mut Vehicle, _: Timestamp, (): ()) -> ControlFlow<RunResult> {
+        self.end(Ended::Shutdown)
+    }
+
+    fn on_frame(&mut self, _: &Received) {
+        self.stats.received += 1;
+    }
+
+    fn on_read_error(
+        &mut self,
+        _: &mut Vehicle,
+        _: Timestamp,
+        e: BusError,
+    ) -> ControlFlow<RunResult> {
+        if e.is_end() {
+            self.end(Ended::BusClosed)
+        } else {
+            ControlFlow::Break(Err(e))
         }
     }
 }

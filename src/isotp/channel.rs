@@ -31,6 +31,7 @@ use core::time::Duration;
 use std::collections::VecDeque;
 
 use crate::frame::{Frame, Id, fd_round_up_len};
+use crate::machine::Machine;
 use crate::time::Timestamp;
 
 use super::wire::{FlowControl, FlowStatus, Pdu, PduKind, StMin, WireError};
@@ -857,5 +858,23 @@ impl Channel {
             self.events.pop_front();
         }
         self.events.push_back(e);
+    }
+}
+
+impl Machine for Channel {
+    fn handle_frame(&mut self, now: Timestamp, frame: &Frame) {
+        Channel::handle_frame(self, now, frame);
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        Channel::handle_timeout(self, now);
+    }
+
+    fn poll_transmit(&mut self, now: Timestamp) -> Option<Frame> {
+        Channel::poll_transmit(self, now)
+    }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        Channel::poll_timeout(self)
     }
 }

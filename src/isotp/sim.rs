@@ -1,20 +1,45 @@
-//! An in-memory link between two ISO-TP [`Channel`]s on a virtual clock, for tests and benches.
+//! An in-memory link between two ISO-TP endpoints on a virtual clock, for tests and benches.
 //!
-//! [`VirtualLink`] owns two channels, `a` and `b`, and a queue of frames in flight with a fixed
-//! delivery delay and an optional deterministic loss pattern. [`VirtualLink::run_until`] loops:
-//! take every frame the channels want to send (stamped with the virtual time), deliver the frames
-//! that are due, and when nothing is due advance the clock to the earliest of the next delivery
-//! and both channels' [`Channel::poll_timeout`], then call [`Channel::handle_timeout`]. Everything
-//! that happens is recorded in a trace with its virtual time, so tests can check timing
-//! properties (STmin spacing, pauses after blocks, when a timeout fired).
+//! [`VirtualLink`] owns two ends, `a` and `b` (two ISO-TP [`Channel`]s by default, or any
+//! [`Endpoint`]: a frame [`Machine`] such as the diagnostic [`Link`](crate::diag::Link)), and a
+//! queue of frames in flight with a fixed delivery delay and an optional deterministic loss
+//! pattern. [`VirtualLink::run_until`] loops: take every frame the ends want to send (stamped
+//! with the virtual time), deliver the frames that are due, and when nothing is due advance the
+//! clock to the earliest of the next delivery and both ends' [`Machine::poll_timeout`], then
+//! call [`Machine::handle_timeout`]. Everything that happens is recorded in a trace with its
+//! virtual time (with the ISO-TP events of channel ends), so tests can check timing properties
+//! (STmin spacing, pauses after blocks, when a timeout fired).
 
 use core::time::Duration;
 use std::collections::VecDeque;
 
 use crate::frame::Frame;
+use crate::machine::Machine;
 use crate::time::Timestamp;
 
 use super::channel::{Channel, Event};
+
+/// An end of a [`VirtualLink`]: a frame [`Machine`], with what the link needs beyond it.
+pub trait Endpoint: Machine {
+    /// The frame `poll_transmit` just returned is on the bus (see
+    /// [`Channel::on_transmitted`]); called when [`VirtualLink::confirm`] is set.
+    fn on_transmitted(&mut self, _now: Timestamp, _frame: &Frame) {}
+    /// The next ISO-TP event to record in the trace (`None` for ends that report their own
+    /// way).
+    fn poll_trace_event(&mut self) -> Option<Event> {
+        None
+    }
+}
+
+impl Endpoint for Channel {
+    fn on_transmitted(&mut self, now: Timestamp, frame: &Frame) {
+        Channel::on_transmitted(self, now, frame);
+    }
+
+    fn poll_trace_event(&mut self) -> Option<Event> {
+        self.poll_event()
+    }
+}
 
 /// One of the two ends of a [`VirtualLink`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,7 +79,7 @@ pub enum TraceKind {
     Transmitted { frame: Frame, lost: bool },
     /// A frame delivered to the peer.
     Delivered { frame: Frame },
-    /// An event the channel reported.
+    /// An event a channel end reported.
     Event(Event),
 }
 
@@ -69,13 +94,14 @@ pub struct TraceEntry {
     pub kind: TraceKind,
 }
 
-/// Two channels joined by a delayed, possibly lossy queue, on a virtual clock.
+/// Two ends (ISO-TP channels by default) joined by a delayed, possibly lossy queue, on a
+/// virtual clock.
 #[derive(Debug)]
-pub struct VirtualLink {
+pub struct VirtualLink<A = Channel, B = Channel> {
     /// End A.
-    pub a: Channel,
+    pub a: A,
     /// End B.
-    pub b: Channel,
+    pub b: B,
     now: Timestamp,
     delay: Duration,
     loss: Loss,
@@ -89,9 +115,19 @@ pub struct VirtualLink {
     trace: Vec<TraceEntry>,
 }
 
-impl VirtualLink {
+impl VirtualLink<Channel, Channel> {
+    /// The channel at `side`.
+    pub fn channel(&mut self, side: Side) -> &mut Channel {
+        match side {
+            Side::A => &mut self.a,
+            Side::B => &mut self.b,
+        }
+    }
+}
+
+impl<A: Endpoint, B: Endpoint> VirtualLink<A, B> {
     /// A link starting at time zero with delivery delay `delay` and loss pattern `loss`.
-    pub fn new(a: Channel, b: Channel, delay: Duration, loss: Loss) -> VirtualLink {
+    pub fn new(a: A, b: B, delay: Duration, loss: Loss) -> VirtualLink<A, B> {
         let seed = match loss {
             Loss::Random { seed, .. } => seed | 1,
             _ => 1,
@@ -121,8 +157,8 @@ impl VirtualLink {
         self.now = self.now.max(t);
     }
 
-    /// The channel at `side`.
-    pub fn channel(&mut self, side: Side) -> &mut Channel {
+    /// The end at `side`.
+    pub fn end(&mut self, side: Side) -> &mut dyn Endpoint {
         match side {
             Side::A => &mut self.a,
             Side::B => &mut self.b,
@@ -179,18 +215,18 @@ impl VirtualLink {
         }
     }
 
-    /// Collects transmissions and events from both channels; returns whether anything happened.
+    /// Collects transmissions and events from both ends; returns whether anything happened.
     fn pump(&mut self) -> bool {
         let mut any = false;
         for side in [Side::A, Side::B] {
             loop {
                 let now = self.now;
-                let Some(frame) = self.channel(side).poll_transmit(now) else {
+                let Some(frame) = self.end(side).poll_transmit(now) else {
                     break;
                 };
                 any = true;
                 if self.confirm {
-                    self.channel(side).on_transmitted(now, &frame);
+                    self.end(side).on_transmitted(now, &frame);
                 }
                 let lost = self.lose();
                 self.record(side, TraceKind::Transmitted { frame, lost });
@@ -198,7 +234,7 @@ impl VirtualLink {
                     self.queue.push_back((now + self.delay, side.peer(), frame));
                 }
             }
-            while let Some(ev) = self.channel(side).poll_event() {
+            while let Some(ev) = self.end(side).poll_trace_event() {
                 any = true;
                 self.record(side, TraceKind::Event(ev));
             }
@@ -220,7 +256,7 @@ impl VirtualLink {
                 }
                 self.queue.pop_front();
                 let now = self.now;
-                self.channel(to).handle_frame(now, &frame);
+                self.end(to).handle_frame(now, &frame);
                 self.record(to, TraceKind::Delivered { frame });
                 delivered = true;
             }

@@ -1,15 +1,15 @@
 //! The tester side of a procedure run, sans-IO: the [`Runner`] joined, for every module of its
-//! script, to a diagnostic [`Client`] (P2/P2*, `0x78`, keep-alive) on a tester-side ISO-TP
-//! [`Channel`], plus the live signals the preconditions need (decoded with the DBC) and the
-//! `verify_node` check ([`NodeCheck`]).
+//! script, to a diagnostic [`Link`] (the ISO 14230-3 / ISO 14229-1 client with P2/P2*, `0x78`
+//! and keep-alive, on a tester-side ISO 15765-2 channel), plus the live signals the
+//! preconditions need (decoded with the DBC) and the `verify_node` check ([`NodeCheck`]).
 //!
 //! It exchanges CAN frames, not PDUs, so the same code runs against the simulated car on a
 //! virtual clock ([`super::harness::SimHarness`]) and on a real bus (`crate::drive::procedure`).
 //!
 //! # Calling contract
-//! - Give it every frame read from the bus with [`Tester::handle_frame`] (frames this endpoint
-//!   sent itself excepted), and call [`Tester::handle_timeout`] when [`Tester::poll_timeout`]
-//!   is reached.
+//! - It is a [`Machine`]: give it every frame read from the bus with [`Tester::handle_frame`]
+//!   (frames this endpoint sent itself excepted), and call [`Tester::handle_timeout`] when
+//!   [`Tester::poll_timeout`] is reached.
 //! - After any input, write every frame [`Tester::poll_transmit`] returns, in order. A frame
 //!   the bus refused goes back with [`Tester::handle_send_error`] (the request it belonged to
 //!   fails with a transport error, so cleanup still runs and the run ends).
@@ -21,19 +21,28 @@
 //! - [`Tester::abort`] on Ctrl-C; [`Tester::report`] is `Some` once the run is over (cleanup
 //!   done).
 //!
+//! Each input does a bounded amount of work: the tester moves what is ready in rounds, and a
+//! round is followed by another only when it handed the runner an outcome, which answers an
+//! action the runner produced before (so the rounds at one instant are bounded by the runner's
+//! actions). What happens to a request while its module's channel is busy is the [`Link`]'s
+//! rule: it waits, in order, and is never dropped.
+//!
 //! In a dry run the runner produces its requests without needing outcomes; the tester sends
 //! nothing and reports, for each, the CAN frames that would go on the bus
 //! ([`TesterEvent::WouldSend`], from [`segment`]).
 
+use core::time::Duration;
 use std::collections::{BTreeMap, VecDeque};
 
 use super::runner::{Action, Outcome, Report, RunEvent, Runner};
 use super::verify::NodeCheck;
 use crate::dbc::{Database, Decoded};
-use crate::diag::client::{Client, Event as ClientEvent, RequestId, RequestOptions, TransmitKind};
+use crate::diag::client::{RequestId, RequestOptions, TransmitKind};
+use crate::diag::{Link, LinkEvent, RequestOutcome};
 use crate::frame::{Frame, Id};
 use crate::isotp::wire::{FlowControl, Pdu, StMin};
 use crate::isotp::{self, Channel};
+use crate::machine::Machine;
 use crate::time::Timestamp;
 
 /// Why a tester cannot be set up.
@@ -123,13 +132,7 @@ impl Question {
     }
 }
 
-struct Link {
-    client: Client,
-    channel: Channel,
-    tx_id: Id,
-}
-
-/// A runner with its modules' clients and channels, exchanging CAN frames.
+/// A runner with its modules' diagnostic links, exchanging CAN frames.
 pub struct Tester {
     db: Database,
     runner: Runner,
@@ -148,25 +151,18 @@ pub struct Tester {
 }
 
 impl Tester {
-    /// Sets up a client and a channel for every module of the runner's script; `db` decodes
-    /// the signals the script's preconditions name and knows the nodes `verify_node` checks.
+    /// Sets up a diagnostic link for every module of the runner's script; `db` decodes the
+    /// signals the script's preconditions name and knows the nodes `verify_node` checks.
     pub fn new(runner: Runner, db: Database) -> Result<Tester, TesterError> {
         let mut links = BTreeMap::new();
         for (name, spec) in &runner.script().modules {
-            let err = |reason: String| TesterError::Module {
-                module: name.clone(),
-                reason,
-            };
-            let client = Client::new(spec.client_config()).map_err(|e| err(e.to_string()))?;
-            let channel = Channel::new(spec.isotp_config()).map_err(|e| err(e.to_string()))?;
-            links.insert(
-                name.clone(),
-                Link {
-                    client,
-                    channel,
-                    tx_id: spec.request_id,
-                },
-            );
+            let link = Link::new(spec.isotp_config(), spec.client_config()).map_err(|e| {
+                TesterError::Module {
+                    module: name.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            links.insert(name.clone(), link);
         }
         let mut wanted = Vec::new();
         for name in runner.wanted_signals() {
@@ -209,7 +205,7 @@ impl Tester {
     /// A frame read from the bus at `now`.
     pub fn handle_frame(&mut self, now: Timestamp, f: &Frame) {
         for l in self.links.values_mut() {
-            l.channel.handle_frame(now, f);
+            l.handle_frame(now, f);
         }
         if let Some(id) = f.id() {
             if let Some(c) = &mut self.node_check {
@@ -240,10 +236,10 @@ impl Tester {
     /// transmission is aborted and a request in flight on it fails with a transport error.
     pub fn handle_send_error(&mut self, now: Timestamp, frame: &Frame, error: &str) {
         let Some(id) = frame.id() else { return };
-        let Some((name, l)) = self.links.iter_mut().find(|(_, l)| l.tx_id == id) else {
+        let Some((name, l)) = self.links.iter_mut().find(|(_, l)| l.config().tx_id == id) else {
             return;
         };
-        l.channel.abort_send();
+        let abandoned = l.abort_send();
         self.notes.push_back(Note::Tester(
             now,
             TesterEvent::Transport {
@@ -253,9 +249,8 @@ impl Tester {
         ));
         if let Some((m, rid)) = &self.inflight
             && m == name
-            && l.client.in_flight() == Some(*rid)
+            && abandoned == Some(*rid)
         {
-            l.client.cancel();
             self.inflight = None;
             self.runner.handle_outcome(
                 now,
@@ -339,277 +334,274 @@ impl Tester {
             }
         };
         for l in self.links.values() {
-            take(l.channel.poll_timeout());
-            take(l.client.poll_timeout());
+            take(l.poll_timeout());
         }
         take(self.node_check.as_ref().and_then(NodeCheck::poll_timeout));
         next
     }
 
-    /// Deadlines due at `now`.
+    /// Deadlines due at `now`. The modules' and the node check's outcomes due now reach the
+    /// runner before its own deadlines are checked; on each link a transport failure due now
+    /// (N_Bs...) ends its request before the client's P2 at the same instant, so the reason
+    /// names the layer that failed.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         for l in self.links.values_mut() {
-            l.channel.handle_timeout(now);
+            l.handle_timeout(now);
         }
         if let Some(c) = &mut self.node_check {
             c.handle_timeout(now);
         }
-        // Transport failures due now (N_Bs...) are reported before the client's P2 at the same
-        // instant, so the reason names the layer that failed.
         self.pump(now);
-        for l in self.links.values_mut() {
-            l.client.handle_timeout(now);
-        }
         self.runner.handle_timeout(now);
         self.pump(now);
     }
 
-    /// Moves everything that is ready at `now` until nothing moves.
+    /// Moves everything that is ready at `now`, in rounds (see the module documentation).
     fn pump(&mut self, now: Timestamp) {
-        for _ in 0..100_000 {
-            let mut progressed = false;
-            while let Some(a) = self.runner.poll_action(now) {
-                progressed = true;
-                while let Some(e) = self.runner.poll_event() {
-                    self.notes.push_back(Note::Run(e));
-                }
-                self.actions.push_back((now, a.clone()));
-                self.perform(now, a);
+        while self.round(now) {}
+    }
+
+    /// The runner's actions, then every link's frames and events, then the outcomes collected
+    /// go to the runner. Returns whether the runner was handed any (then its next actions may
+    /// be ready).
+    fn round(&mut self, now: Timestamp) -> bool {
+        while let Some(a) = self.runner.poll_action(now) {
+            self.drain_run_events();
+            self.actions.push_back((now, a.clone()));
+            self.perform(now, a);
+        }
+        self.drain_run_events();
+        let mut outcomes: Vec<Outcome> = Vec::new();
+        for (name, l) in &mut self.links {
+            while let Some(f) = l.poll_transmit(now) {
+                self.out.push_back(f);
             }
-            while let Some(e) = self.runner.poll_event() {
-                self.notes.push_back(Note::Run(e));
-            }
-            // Clients -> channels -> bus.
-            for (name, l) in &mut self.links {
-                while let Some(t) = l.client.poll_transmit(now) {
-                    progressed = true;
-                    let keep_alive = matches!(t.kind, TransmitKind::KeepAlive);
-                    self.notes.push_back(Note::Tester(
-                        now,
-                        TesterEvent::Sent {
-                            module: name.clone(),
-                            pdu: t.pdu.clone(),
-                            keep_alive,
-                        },
-                    ));
-                    if let Err(e) = l.channel.send(now, &t.pdu) {
-                        self.notes.push_back(Note::Tester(
-                            now,
-                            TesterEvent::Transport {
-                                module: name.clone(),
-                                what: format!("cannot send: {e}"),
-                            },
-                        ));
-                    }
-                }
-                while let Some(f) = l.channel.poll_transmit(now) {
-                    progressed = true;
-                    self.out.push_back(f);
-                }
-            }
-            // Channel events -> clients; client events -> runner outcomes.
-            let mut outcomes: Vec<Outcome> = Vec::new();
-            for (name, l) in &mut self.links {
-                while let Some(ev) = l.channel.poll_event() {
-                    progressed = true;
-                    match ev {
-                        isotp::Event::Received(pdu) => {
-                            self.notes.push_back(Note::Tester(
-                                now,
-                                TesterEvent::Received {
-                                    module: name.clone(),
-                                    pdu: pdu.clone(),
-                                },
-                            ));
-                            l.client.handle_pdu(now, &pdu);
-                        }
-                        isotp::Event::Sent { .. } => l.client.tx_complete(now),
-                        isotp::Event::SendFailed(f) => {
-                            self.notes.push_back(Note::Tester(
-                                now,
-                                TesterEvent::Transport {
-                                    module: name.clone(),
-                                    what: f.to_string(),
-                                },
-                            ));
-                            if let Some((m, id)) = &self.inflight
-                                && m == name
-                                && l.client.in_flight() == Some(*id)
-                            {
-                                l.client.cancel();
-                                self.inflight = None;
-                                outcomes.push(Outcome::Transport(format!("ISO-TP: {f}")));
-                            }
-                        }
-                        isotp::Event::ReceiveFailed(f) => self.notes.push_back(Note::Tester(
-                            now,
-                            TesterEvent::Transport {
-                                module: name.clone(),
-                                what: f.to_string(),
-                            },
-                        )),
-                        _ => {}
-                    }
-                }
-                while let Some(ev) = l.client.poll_event() {
-                    progressed = true;
-                    let ours = match (&self.inflight, ev.request_id()) {
-                        (Some((m, id)), Some(rid)) => m == name && *id == rid,
-                        _ => false,
-                    };
-                    if !ours || !ev.is_outcome() {
-                        continue;
-                    }
-                    let o = match ev {
-                        ClientEvent::Positive { pdu, .. } => Outcome::Response(pdu),
-                        ClientEvent::Negative { sid, nrc, .. } => {
-                            Outcome::Negative { sid, nrc: nrc.0 }
-                        }
-                        ClientEvent::Timeout {
-                            waited,
-                            pending_count,
-                            ..
-                        } => Outcome::Timeout {
-                            waited,
-                            pending: pending_count,
-                        },
-                        ClientEvent::SentNoResponse { .. } => Outcome::Sent,
-                        _ => continue,
-                    };
-                    self.inflight = None;
+            while let Some(e) = l.poll_event() {
+                if let Some(o) = note_link_event(&mut self.notes, &mut self.inflight, now, name, e)
+                {
                     outcomes.push(o);
                 }
             }
-            for o in outcomes {
-                self.runner.handle_outcome(now, o);
-            }
-            if let Some(r) = self.node_check.as_ref().and_then(|c| c.result().cloned()) {
-                progressed = true;
-                self.node_check = None;
-                let o = match r {
-                    Ok(()) => Outcome::NodeSeen,
-                    Err(why) => Outcome::NodeNotSeen(why),
-                };
-                self.runner.handle_outcome(now, o);
-            }
-            if !progressed {
-                return;
-            }
+        }
+        if let Some(r) = self.node_check.as_ref().and_then(|c| c.result().cloned()) {
+            self.node_check = None;
+            outcomes.push(match r {
+                Ok(()) => Outcome::NodeSeen,
+                Err(why) => Outcome::NodeNotSeen(why),
+            });
+        }
+        let handed = !outcomes.is_empty();
+        for o in outcomes {
+            self.runner.handle_outcome(now, o);
+        }
+        handed
+    }
+
+    fn drain_run_events(&mut self) {
+        while let Some(e) = self.runner.poll_event() {
+            self.notes.push_back(Note::Run(e));
         }
     }
 
     fn perform(&mut self, now: Timestamp, a: Action) {
         match a {
-            Action::Send {
-                module,
-                pdu,
-                expect_response,
-                dry_run,
-                step,
-                writes,
-                ..
-            } => {
-                let Some(l) = self.links.get_mut(&module) else {
-                    if !dry_run {
-                        self.runner.handle_outcome(
-                            now,
-                            Outcome::Transport(format!("no link for module {module}")),
-                        );
-                    }
-                    return;
-                };
-                if dry_run {
-                    let frames = segment(l.channel.config(), &pdu).unwrap_or_default();
-                    self.notes.push_back(Note::Tester(
-                        now,
-                        TesterEvent::WouldSend {
-                            module,
-                            step,
-                            pdu,
-                            frames,
-                            writes,
-                        },
-                    ));
-                    return;
-                }
-                let opts = RequestOptions {
-                    expect_response,
-                    ..RequestOptions::default()
-                };
-                match l.client.request(now, &pdu, opts) {
-                    Ok(id) => self.inflight = Some((module, id)),
-                    Err(e) => self
-                        .runner
-                        .handle_outcome(now, Outcome::Transport(format!("diagnostic client: {e}"))),
-                }
-            }
+            a @ Action::Send { .. } => self.send(now, a),
             Action::Confirm {
                 text,
                 step,
                 writes,
                 placeholder,
-            } => {
-                self.question = Some(Question::Confirm {
-                    text,
-                    step,
-                    writes,
-                    placeholder,
-                });
-                self.question_shown = false;
-            }
+            } => self.ask(Question::Confirm {
+                text,
+                step,
+                writes,
+                placeholder,
+            }),
             Action::Ask {
                 parameter,
                 prompt,
                 expected,
                 error,
-            } => {
-                self.question = Some(Question::Ask {
-                    parameter,
-                    prompt,
-                    expected,
-                    error,
-                });
-                self.question_shown = false;
-            }
+            } => self.ask(Question::Ask {
+                parameter,
+                prompt,
+                expected,
+                error,
+            }),
             Action::WatchNode {
                 node, for_, within, ..
-            } => match NodeCheck::new(&self.db, &node, for_, within, now) {
-                Ok(c) => {
-                    self.notes.push_back(Note::Tester(
-                        now,
-                        TesterEvent::Action(format!(
-                            "watching node {node}: {:.1} s without a gap, within {:.1} s",
-                            for_.as_secs_f64(),
-                            within.as_secs_f64()
-                        )),
-                    ));
-                    self.node_check = Some(c);
-                }
-                Err(e) => self
-                    .runner
-                    .handle_outcome(now, Outcome::NodeNotSeen(e.to_string())),
-            },
+            } => self.watch_node(now, &node, for_, within),
             Action::Cancel => {
                 self.node_check = None;
                 if self.question.take().is_some() {
-                    self.notes.push_back(Note::Tester(
-                        now,
-                        TesterEvent::Action("question withdrawn".into()),
-                    ));
+                    self.event(now, TesterEvent::Action("question withdrawn".into()));
                 }
                 if let Some((m, _)) = self.inflight.take()
                     && let Some(l) = self.links.get_mut(&m)
                 {
-                    l.client.cancel();
+                    l.cancel();
                 }
             }
             Action::EndModule { module } => {
                 if let Some(l) = self.links.get_mut(&module) {
-                    l.client.close();
+                    l.close();
                 }
             }
             Action::Finished(r) => self.report = Some(r),
         }
+    }
+
+    /// An [`Action::Send`]: a request on the module's link, or in a dry run the frames it
+    /// would take.
+    fn send(&mut self, now: Timestamp, a: Action) {
+        let Action::Send {
+            module,
+            pdu,
+            expect_response,
+            dry_run,
+            step,
+            writes,
+            ..
+        } = a
+        else {
+            return;
+        };
+        let Some(l) = self.links.get_mut(&module) else {
+            if !dry_run {
+                self.runner.handle_outcome(
+                    now,
+                    Outcome::Transport(format!("no link for module {module}")),
+                );
+            }
+            return;
+        };
+        if dry_run {
+            let frames = segment(l.config(), &pdu).unwrap_or_default();
+            self.event(
+                now,
+                TesterEvent::WouldSend {
+                    module,
+                    step,
+                    pdu,
+                    frames,
+                    writes,
+                },
+            );
+            return;
+        }
+        let opts = RequestOptions {
+            expect_response,
+            ..RequestOptions::default()
+        };
+        match l.request(now, &pdu, opts) {
+            Ok(id) => self.inflight = Some((module, id)),
+            Err(e) => self
+                .runner
+                .handle_outcome(now, Outcome::Transport(format!("diagnostic client: {e}"))),
+        }
+    }
+
+    fn ask(&mut self, q: Question) {
+        self.question = Some(q);
+        self.question_shown = false;
+    }
+
+    fn watch_node(&mut self, now: Timestamp, node: &str, for_: Duration, within: Duration) {
+        match NodeCheck::new(&self.db, node, for_, within, now) {
+            Ok(c) => {
+                self.event(
+                    now,
+                    TesterEvent::Action(format!(
+                        "watching node {node}: {:.1} s without a gap, within {:.1} s",
+                        for_.as_secs_f64(),
+                        within.as_secs_f64()
+                    )),
+                );
+                self.node_check = Some(c);
+            }
+            Err(e) => self
+                .runner
+                .handle_outcome(now, Outcome::NodeNotSeen(e.to_string())),
+        }
+    }
+}
+
+impl Machine for Tester {
+    fn handle_frame(&mut self, now: Timestamp, frame: &Frame) {
+        Tester::handle_frame(self, now, frame);
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        Tester::handle_timeout(self, now);
+    }
+
+    fn poll_transmit(&mut self, now: Timestamp) -> Option<Frame> {
+        Tester::poll_transmit(self, now)
+    }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        Tester::poll_timeout(self)
+    }
+}
+
+/// Notes what `module`'s link reported; returns the runner's outcome when it ends the request
+/// in flight.
+fn note_link_event(
+    notes: &mut VecDeque<Note>,
+    inflight: &mut Option<(String, RequestId)>,
+    now: Timestamp,
+    module: &str,
+    e: LinkEvent,
+) -> Option<Outcome> {
+    let event = match e {
+        LinkEvent::Sent { pdu, kind } => TesterEvent::Sent {
+            module: module.to_string(),
+            pdu,
+            keep_alive: kind == TransmitKind::KeepAlive,
+        },
+        LinkEvent::Received(pdu) => TesterEvent::Received {
+            module: module.to_string(),
+            pdu,
+        },
+        LinkEvent::SendFailed(f) => TesterEvent::Transport {
+            module: module.to_string(),
+            what: f.to_string(),
+        },
+        LinkEvent::ReceiveFailed(f) => TesterEvent::Transport {
+            module: module.to_string(),
+            what: f.to_string(),
+        },
+        LinkEvent::Client(_) => return None,
+        LinkEvent::Outcome { id, outcome } => {
+            if inflight
+                .as_ref()
+                .is_none_or(|(m, r)| m != module || *r != id)
+            {
+                return None;
+            }
+            *inflight = None;
+            return Some(runner_outcome(outcome));
+        }
+    };
+    notes.push_back(Note::Tester(now, event));
+    None
+}
+
+/// What the runner makes of a request's outcome.
+fn runner_outcome(o: RequestOutcome) -> Outcome {
+    match o {
+        RequestOutcome::Positive { pdu, .. } => Outcome::Response(pdu),
+        RequestOutcome::Negative { sid, nrc, .. } => Outcome::Negative { sid, nrc: nrc.0 },
+        RequestOutcome::Timeout {
+            waited,
+            pending_count,
+            ..
+        } => Outcome::Timeout {
+            waited,
+            pending: pending_count,
+        },
+        RequestOutcome::SentNoResponse => Outcome::Sent,
+        RequestOutcome::SendFailed(f) => Outcome::Transport(format!("ISO-TP: {f}")),
     }
 }
 

@@ -24,6 +24,8 @@
 //!    frames to the bus in order (periodic frames and diagnostic responses, in time order), then
 //!    drains [`Vehicle::poll_event`].
 //!
+//! Steps 1 to 3 are the [`Machine`] contract, which `crate::drive::sim` runs on a bus.
+//!
 //! Periodic schedule: message `k` (in DBC order among the periodic ones) is first due at
 //! `start + (7 ms * k) mod cycle`, then every cycle; nothing is random. A frame that is late by
 //! more than a cycle (the driver slept) is sent once, never in a burst. A silenced node keeps
@@ -39,6 +41,7 @@ use crate::dbc::{Database, EncodeError, Message, RawValue, SignalValue};
 use crate::diag::hex::format_hex;
 use crate::frame::{Frame, Id};
 use crate::isotp::{self, Channel, Config, Pdu, PduKind};
+use crate::machine::Machine;
 use crate::time::Timestamp;
 
 /// Spacing of the phase offsets of periodic messages.
@@ -1031,6 +1034,24 @@ impl Vehicle {
     /// The start of the time line (the first `now` given), if started.
     pub fn start(&self) -> Option<Timestamp> {
         self.start
+    }
+}
+
+impl Machine for Vehicle {
+    fn handle_frame(&mut self, now: Timestamp, frame: &Frame) {
+        Vehicle::handle_frame(self, now, frame);
+    }
+
+    fn handle_timeout(&mut self, now: Timestamp) {
+        Vehicle::handle_timeout(self, now);
+    }
+
+    fn poll_transmit(&mut self, now: Timestamp) -> Option<Frame> {
+        Vehicle::poll_transmit(self, now)
+    }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        Vehicle::poll_timeout(self)
     }
 }
 
