@@ -131,23 +131,52 @@ pub struct UtcTime {
     pub second: u32,
 }
 
+/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`). The
+/// date is not checked: see [`days_in_month`].
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((month + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian date `(year, month, day)` of a day count since 1970-01-01
+/// (H. Hinnant's `civil_from_days`).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// The number of days of `month` (1-12) in `year`; 0 for a month out of range.
+pub fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
 impl UtcTime {
     /// The calendar time of `t`, read as seconds since 1970-01-01T00:00:00Z.
     pub fn of(t: Timestamp) -> UtcTime {
         let secs = t.secs();
-        // Days since the epoch to a civil date (H. Hinnant's `civil_from_days`); u64 seconds
-        // give at most about 2.1e14 days, well inside i64.
-        let z = (secs / 86_400) as i64 + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        // u64 seconds give at most about 2.1e14 days, well inside i64.
+        let (year, month, day) = civil_from_days((secs / 86_400) as i64);
         let rem = (secs % 86_400) as u32;
         UtcTime {
-            year: yoe + era * 400 + i64::from(month <= 2),
+            year,
             month,
             day,
             hour: rem / 3600,
@@ -191,6 +220,38 @@ impl fmt::Display for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every valid date maps to a day number and back, and consecutive valid dates to
+        /// consecutive day numbers.
+        #[test]
+        fn prop_civil_days_round_trip(year in -100_000i64..100_000, month in 1u32..=12, day in 1u32..=31) {
+            prop_assume!(day <= days_in_month(year, month));
+            let n = days_from_civil(year, month, day);
+            prop_assert_eq!(civil_from_days(n), (year, month, day));
+            let (y2, m2, d2) = civil_from_days(n + 1);
+            let next = if day < days_in_month(year, month) {
+                (year, month, day + 1)
+            } else if month < 12 {
+                (year, month + 1, 1)
+            } else {
+                (year + 1, 1, 1)
+            };
+            prop_assert_eq!((y2, m2, d2), next);
+        }
+    }
+
+    #[test]
+    fn test_days_in_month_and_the_epoch() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        // `date -u -d 2026-12-05 +%s` / 86400.
+        assert_eq!(days_from_civil(2026, 12, 5), 20_792);
+        assert_eq!(days_in_month(2000, 2), 29);
+        assert_eq!(days_in_month(1900, 2), 28);
+        assert_eq!(days_in_month(2024, 2), 29);
+        assert_eq!(days_in_month(2026, 13), 0);
+    }
 
     #[test]
     fn test_utc_calendar() {

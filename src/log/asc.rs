@@ -99,7 +99,7 @@ use crate::frame::{
     ClassicFrame, ErrorFrame, FdFlags, FdFrame, Frame, Id, MAX_EXTENDED_ID, MAX_STANDARD_ID,
     RemoteFrame, fd_len_to_dlc,
 };
-use crate::time::{Timestamp, UtcTime};
+use crate::time::{Timestamp, UtcTime, days_from_civil, days_in_month};
 
 use super::candump::Found;
 use super::{
@@ -246,26 +246,6 @@ struct AscDate {
     minute: u32,
     second: u32,
     nanos: u32,
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
-    }
 }
 
 impl AscDate {

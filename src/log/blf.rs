@@ -113,7 +113,7 @@ use crate::frame::{
     ClassicFrame, ErrorFrame, FD_LENGTHS, FdFlags, FdFrame, Frame, FrameError, Id, MAX_EXTENDED_ID,
     RemoteFrame,
 };
-use crate::time::Timestamp;
+use crate::time::{Timestamp, civil_from_days, days_from_civil, days_in_month};
 
 // ---------------------------------------------------------------------------------------------
 // Format constants
@@ -285,40 +285,6 @@ impl fmt::Display for SystemTime {
 
 const NANOS_PER_MILLI: u64 = 1_000_000;
 const MILLIS_PER_DAY: u64 = 86_400_000;
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian; H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(month) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
-    }
-}
 
 impl SystemTime {
     /// Whether every field is zero (python-can's "no start time").

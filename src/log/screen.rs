@@ -77,7 +77,7 @@ use crate::frame::{
     CAN_ERR_FLAG, ClassicFrame, ErrorFrame, FdFlags, FdFrame, Frame, Id, MAX_EXTENDED_ID,
     RemoteFrame, fd_len_to_dlc,
 };
-use crate::time::Timestamp;
+use crate::time::{Timestamp, days_from_civil, days_in_month};
 
 /// The longest line a [`Reader`] accepts by default (64 KiB); longer lines are reported as
 /// [`ErrorKind::LineTooLong`] and skipped without being stored.
@@ -275,27 +275,6 @@ fn decimal(s: &[u8], p: usize) -> (u64, usize) {
         n += 1;
     }
     (v, n)
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
-    }
 }
 
 /// The fraction after a `.` at `p`: nanoseconds, precision and the offset after the digits.

@@ -302,14 +302,7 @@ fn parse_utc(t: &str) -> Option<Timestamp> {
     } else {
         frac.parse::<u32>().ok()? * 10u32.pow(9 - frac.len() as u32)
     };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = crate::time::days_from_civil(y, m, day);
     let secs = u64::try_from(days).ok()? * 86_400 + hh * 3600 + mm * 60 + ss;
     Timestamp::from_secs_nanos(secs, nanos)
 }
