@@ -243,3 +243,121 @@ fn nodes_draw_what_watch_judges() {
     let o = run(&["plot", "--nodes", &sample(), "ENGINE_RPM"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A BMS registration rehearsed against the in-process simulated car, its report kept.
+fn rehearsed_report(dir: &Path, extra: &[&str]) -> PathBuf {
+    let report = out(dir, "run.json");
+    let mut args = vec![
+        "run",
+        "bms-battery-registration",
+        "--set",
+        "capacity_ah=70",
+        "--set",
+        "battery_type=agm",
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    report
+}
+
+#[test]
+fn run_report_draws_polled_values_watched_signals_and_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = rehearsed_report(dir.path(), &["--simulate", "--yes"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    // The simulated IPDM answers "running" (0) then "done" (1) to the status poll.
+    let polls = json["polls"].as_array().unwrap();
+    assert!(polls.len() >= 2, "{json:#}");
+    assert!(
+        polls.iter().all(|p| p["step"] == "wait-registration"),
+        "{json:#}"
+    );
+    assert_eq!(polls.first().unwrap()["value"], 0.0);
+    assert_eq!(polls.last().unwrap()["value"], 1.0);
+    assert!(
+        !json["signals"]["BODY_STATUS.IGNITION_STATE"]["samples"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{json:#}"
+    );
+
+    let svg = out(dir.path(), "run.svg");
+    let o = run(&[
+        "plot",
+        "--run",
+        report.to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("bms-battery-registration completed"),
+        "{}",
+        stderr(&o)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for s in [
+        "wait-registration (polled)",
+        "BODY_STATUS.IGNITION_STATE",
+        "ENGINE_STATUS.ENGINE_RUNNING",
+        // Step labels.
+        "open-session",
+        "register-battery",
+    ] {
+        assert!(text.contains(s), "{s} missing from the picture");
+    }
+
+    // The terminal chart lists the steps with their spans.
+    let o = run(&["plot", "--run", report.to_str().unwrap(), "--size", "80x30"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let chart = String::from_utf8_lossy(&o.stdout);
+    assert!(chart.contains("wait-registration (polled)"), "{chart}");
+    let steps: Vec<&str> = chart.lines().filter(|l| l.contains(" .. ")).collect();
+    assert_eq!(
+        steps.len(),
+        json["steps"].as_array().unwrap().len(),
+        "{chart}"
+    );
+    assert!(!chart.contains("FAILED"), "{chart}");
+}
+
+#[test]
+fn run_report_refusals_are_loud() {
+    let dir = tempfile::tempdir().unwrap();
+    // A dry run measures nothing: nothing to plot is an error, not an empty picture.
+    let report = rehearsed_report(dir.path(), &["--dry-run"]);
+    let o = run(&["plot", "--run", report.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no polled value"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("dry run"), "{}", stderr(&o));
+
+    // Not a report: the file, line and column are named.
+    let bogus = out(dir.path(), "bogus.json");
+    std::fs::write(&bogus, "{\"procedure\": 3}\n").unwrap();
+    let o = run(&["plot", "--run", bogus.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bogus.json:1:"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a run report"), "{}", stderr(&o));
+
+    // Logs or patterns with --run are refused, and so is --nodes.
+    let o = run(&["plot", "--run", report.to_str().unwrap(), &sample()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = run(&["plot", "--run", report.to_str().unwrap(), "--nodes"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = run(&[
+        "plot",
+        "--run",
+        out(dir.path(), "missing.json").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot read the run report"),
+        "{}",
+        stderr(&o)
+    );
+}

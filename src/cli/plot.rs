@@ -10,6 +10,7 @@ use canrelearn::log::Item;
 use canrelearn::output::pipeline::{self, PipelineError, Sink};
 use canrelearn::plot::nodes::{LaneRecorder, Lanes};
 use canrelearn::plot::{Collector, Layout, Limit, draw, text};
+use canrelearn::procedure::report::RunReport;
 use canrelearn::watch::ArmedEvent;
 use plotters::prelude::*;
 
@@ -81,11 +82,18 @@ pub struct Args {
     #[arg(long = "nodes")]
     pub lanes: bool,
 
+    /// Draw a procedure run instead of signals: the values it polled and the live signals
+    /// its preconditions watched (battery voltage...) over the run, each step's span marked
+    /// (red: failed or aborted), from the JSON that `canrelearn run --report` wrote. Exit 2
+    /// when the report holds no value (a dry run, or a run that ended before it polled).
+    #[arg(long, value_name = "REPORT.json", conflicts_with = "lanes")]
+    pub run: Option<PathBuf>,
+
     #[command(flatten, next_help_heading = "With --nodes: the watch's options")]
     pub watch: super::watch::Setup,
 
     /// Logs, then patterns (`-` new subplot, `,` second y-axis).
-    #[arg(value_name = "LOG... [PATTERN]", required = true)]
+    #[arg(value_name = "LOG... [PATTERN]", required_unless_present = "run")]
     pub args: Vec<String>,
 }
 
@@ -121,15 +129,6 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         .position(|a| !Path::new(a).is_file())
         .unwrap_or(args.args.len());
     let (logs, patterns) = args.args.split_at(split);
-    if logs.is_empty() {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "no log to plot: the first arguments name capture files ({:?} is not a file)",
-                args.args.first().map_or("", String::as_str)
-            ),
-        ));
-    }
     let picture = match &args.output {
         None => None,
         Some(p) => Some(
@@ -150,6 +149,24 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             },
         ),
     };
+    if let Some(report) = &args.run {
+        if let Some(p) = &args.output {
+            files::check(p, "the picture", args.force, [report.as_path()])?;
+        }
+        if picture.is_some() {
+            load_font(args.font.as_deref())?;
+        }
+        return plot_run(&args, report, picture);
+    }
+    if logs.is_empty() {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "no log to plot: the first arguments name capture files ({:?} is not a file)",
+                args.args.first().map_or("", String::as_str)
+            ),
+        ));
+    }
     let log_paths: Vec<&Path> = logs.iter().map(Path::new).collect();
     if let Some(p) = &args.output {
         files::check(p, "the picture", args.force, log_paths.iter().copied())?;
@@ -235,23 +252,35 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     }
     let points: u64 = seen.iter().map(|s| s.points).sum();
     let series = seen.len();
+    let note = format!(
+        "{series} signal{} ({points} values from {frames} frames)",
+        if series == 1 { "" } else { "s" },
+    );
+    show_chart(&args, picture, &chart, &log_paths, &note)?;
+    Ok(exit::OK)
+}
+
+/// Writes `chart` as the picture, or as a text chart on stdout (with its marks listed).
+fn show_chart(
+    args: &Args,
+    picture: Option<Picture>,
+    chart: &canrelearn::plot::Chart,
+    inputs: &[&Path],
+    note: &str,
+) -> Result<(), CliError> {
     match (picture, &args.output) {
         (Some(kind), Some(path)) => {
             let (w, h) = args.size.unwrap_or((1400, 900));
             write_picture(
                 kind,
                 path,
-                &Drawing::Signals(&chart),
+                &Drawing::Signals(chart),
                 (w, h),
                 args.title.as_deref(),
                 args.force,
-                &log_paths,
+                inputs,
             )?;
-            out::note(format!(
-                "{}: {series} signal{} ({points} values from {frames} frames)",
-                path.display(),
-                if series == 1 { "" } else { "s" },
-            ));
+            out::note(format!("{}: {note}", path.display()));
         }
         _ => {
             let stdout = io::stdout();
@@ -271,10 +300,61 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             if let Some(t) = &args.title {
                 writeln!(lock, "{t}")?;
             }
-            lock.write_all(text::render(&chart, w, h, colour).as_bytes())?;
+            lock.write_all(text::render(chart, w, h, colour).as_bytes())?;
+            lock.write_all(text::render_marks(&chart.marks).as_bytes())?;
             lock.flush()?;
         }
     }
+    Ok(())
+}
+
+/// A procedure run's report: its polled values and watched signals, its steps marked.
+fn plot_run(args: &Args, report: &Path, picture: Option<Picture>) -> Result<u8, CliError> {
+    if let Some(a) = args.args.first() {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!("--run draws a run report, not logs or signals: {a:?} is not expected with it"),
+        ));
+    }
+    let text = std::fs::read_to_string(report).map_err(|e| {
+        CliError::new(
+            exit::USAGE,
+            anyhow!("cannot read the run report {}: {e}", report.display()),
+        )
+    })?;
+    let report_data = RunReport::from_json(&text).map_err(|e| {
+        CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "{}:{}:{}: not a run report (`canrelearn run --report` writes them): {e}",
+                report.display(),
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    let width = args.size.map_or(1400, |s| s.0);
+    let chart =
+        canrelearn::plot::run::chart(&report_data, args.break_time, (width as usize * 2).max(200))
+            .map_err(|e| CliError::new(exit::USAGE, anyhow!("{}: {e}", report.display())))?;
+    if report_data.samples_dropped > 0 {
+        out::warn(format!(
+            "{}: the run kept no more values after its limit; {} were not recorded, so the plot ends early",
+            report.display(),
+            report_data.samples_dropped
+        ));
+    }
+    let series = chart.series().count();
+    let note = format!(
+        "{} {} ({}), {series} line{}, {} step{}",
+        report_data.procedure,
+        report_data.outcome,
+        report_data.started,
+        if series == 1 { "" } else { "s" },
+        chart.marks.len(),
+        if chart.marks.len() == 1 { "" } else { "s" },
+    );
+    show_chart(args, picture, &chart, &[report], &note)?;
     Ok(exit::OK)
 }
 

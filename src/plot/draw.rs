@@ -8,7 +8,7 @@ use plotters::chart::DualCoordChartContext;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Axis, Chart, PlotError};
+use super::{Axis, Chart, Mark, PlotError};
 use crate::time::{Timestamp, UtcTime};
 
 /// A number for an axis: few digits, no trailing zeros, exponent for the very large or small.
@@ -112,6 +112,7 @@ pub fn draw<DB: DrawingBackend>(
             mesh.x_desc(time.as_str());
         }
         mesh.draw().map_err(fail)?;
+        draw_marks(&mut c, &chart.marks, (y0, y1), i == 0)?;
         if second {
             let labels1 = panel.axes[1].labels();
             let format1 = |v: &f64| label_or_number(*v, labels1);
@@ -137,6 +138,68 @@ pub fn draw<DB: DrawingBackend>(
 
 type Cartesian =
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>;
+
+/// Rows of mark labels at most.
+const MARK_ROWS: usize = 6;
+
+/// The marks as light bands (red for a failure) with a line where each begins; their labels
+/// on the top panel.
+fn draw_marks<DB: DrawingBackend>(
+    c: &mut DualCoordChartContext<'_, DB, Cartesian, Cartesian>,
+    marks: &[Mark],
+    (y0, y1): (f64, f64),
+    labelled: bool,
+) -> Result<(), PlotError> {
+    // Labels go in rows, each in the first row where it does not overlap the one before
+    // (about 7 pixels a character), and never past the right edge.
+    let (x0, x1) = {
+        let r = c.x_range();
+        (r.start, r.end)
+    };
+    let width_px = c.plotting_area().dim_in_pixel().0.max(1) as f64;
+    let per_char = (x1 - x0) * 7.0 / width_px;
+    let mut row_ends: Vec<f64> = Vec::new();
+    for (k, m) in marks.iter().enumerate() {
+        let band = if m.failed {
+            RED.mix(0.15)
+        } else if k % 2 == 0 {
+            BLUE.mix(0.05)
+        } else {
+            BLUE.mix(0.10)
+        };
+        c.draw_series(std::iter::once(Rectangle::new(
+            [(m.from, y0), (m.to, y1)],
+            band.filled(),
+        )))
+        .map_err(fail)?;
+        c.draw_series(std::iter::once(PathElement::new(
+            vec![(m.from, y0), (m.from, y1)],
+            BLACK.mix(0.3),
+        )))
+        .map_err(fail)?;
+        if labelled {
+            let colour = if m.failed { RED } else { BLACK };
+            let width = per_char * m.label.chars().count() as f64;
+            let x = m.from.min(x1 - width).max(x0);
+            let row = match row_ends.iter().position(|&end| end < x) {
+                Some(r) => r,
+                None if row_ends.len() < MARK_ROWS => {
+                    row_ends.push(f64::NEG_INFINITY);
+                    row_ends.len() - 1
+                }
+                None => k % MARK_ROWS,
+            };
+            row_ends[row] = x + width + per_char;
+            c.draw_series(std::iter::once(Text::new(
+                m.label.clone(),
+                (x, y1 - (y1 - y0) * 0.07 * row as f64),
+                ("sans-serif", 12).into_font().color(&colour),
+            )))
+            .map_err(fail)?;
+        }
+    }
+    Ok(())
+}
 
 fn draw_axis<DB: DrawingBackend>(
     c: &mut DualCoordChartContext<'_, DB, Cartesian, Cartesian>,

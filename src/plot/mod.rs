@@ -14,6 +14,7 @@
 
 pub mod draw;
 pub mod nodes;
+pub mod run;
 pub mod text;
 
 use core::time::Duration;
@@ -35,6 +36,8 @@ pub enum PlotError {
     NothingToPlot,
     #[error("`,` (second y-axis) given twice in one subplot")]
     ThirdAxis,
+    #[error("the report holds no polled value and no watched signal's value (outcome {outcome}{}): nothing to plot; reports of runs that polled or watched a signal have them", if *dry_run { ", a dry run" } else { "" })]
+    EmptyReport { outcome: String, dry_run: bool },
     #[error("drawing failed: {0}")]
     Draw(String),
 }
@@ -224,6 +227,18 @@ pub struct Chart {
     /// The time span shown, in seconds from `start`.
     pub span: (f64, f64),
     pub panels: Vec<Panel>,
+    /// Spans marked across every panel (a procedure's steps), in seconds from `start`.
+    pub marks: Vec<Mark>,
+}
+
+/// A labelled span of time across a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    pub from: f64,
+    pub to: f64,
+    pub label: String,
+    /// Shown as a failure (a step that failed or was aborted).
+    pub failed: bool,
 }
 
 impl Chart {
@@ -494,6 +509,7 @@ impl Collector {
             start: first,
             span,
             panels,
+            marks: Vec::new(),
         }
     }
 }

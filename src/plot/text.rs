@@ -195,3 +195,19 @@ pub fn render_lanes(lanes: &super::nodes::Lanes, width: u16) -> String {
     ));
     out
 }
+
+/// The marks (a run's steps) as lines under a text chart: span and label, `FAILED` on a
+/// failure. Empty when there is none.
+pub fn render_marks(marks: &[super::Mark]) -> String {
+    let mut out = String::new();
+    for m in marks {
+        out.push_str(&format!(
+            "{:>9} .. {:>9} s  {}{}\n",
+            number(m.from),
+            number(m.to),
+            m.label,
+            if m.failed { "  FAILED" } else { "" }
+        ));
+    }
+    out
+}

@@ -117,6 +117,7 @@ impl SimHarness {
             parameters: Vec::new(),
             steps: Vec::new(),
             cleanup: Vec::new(),
+            samples: Default::default(),
         }
     }
 

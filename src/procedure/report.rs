@@ -5,18 +5,27 @@
 //! `reason`, `failed_step`, `dry_run`, `started` (UTC, ISO 8601), `started_unix_s`,
 //! `duration_s`, `parameters`, `steps` (each with `id`, `title`, `kind`, `provenance` (`fact`
 //! or `placeholder`), `source`, `result`, `reason`, `started_s`, `ended_s`, `duration_s`,
-//! `detail`), `cleanup`, `frames_sent`, `frames_received`, `transcript`, `tool`.
+//! `detail`), `cleanup`, `frames_sent`, `frames_received`, `transcript`, `tool`, and what the
+//! run measured over time (`canrelearn plot --run` draws it): `polls` (every poll attempt
+//! that read a value: `step`, `attempt`, `t_s`, `value`), `signals` (per watched signal
+//! `MESSAGE.SIGNAL`: its `unit` and `samples` as `[t_s, value]` pairs, a value kept when it
+//! changed or a second after the last one kept) and `samples_dropped` (beyond
+//! [`super::runner::MAX_SAMPLES`]). Times `*_s` are seconds from `started` (negative: before the run
+//! started).
+//!
+//! The same type reads a report back; fields a report lacks (one written by an older
+//! version) take their defaults.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::runner::{Report, StepResult};
-use super::script::Script;
+use super::script::{Check, Script};
 use crate::time::{Timestamp, UtcTime};
 
 /// One step (or precondition) of the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepEntry {
     pub id: String,
     pub title: String,
@@ -26,7 +35,7 @@ pub struct StepEntry {
     /// Where the step's bytes come from, as the script says.
     pub source: Option<String>,
     /// `passed`, `failed`, `aborted`, `not_run`.
-    pub result: &'static str,
+    pub result: String,
     pub reason: Option<String>,
     pub started_s: Option<f64>,
     pub ended_s: Option<f64>,
@@ -34,8 +43,26 @@ pub struct StepEntry {
     pub detail: Option<String>,
 }
 
+/// One poll attempt that read a value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollEntry {
+    pub step: String,
+    pub attempt: u32,
+    pub t_s: f64,
+    pub value: f64,
+}
+
+/// A watched signal's values over the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalEntry {
+    /// The unit the script gives for it.
+    pub unit: String,
+    /// `[t_s, value]` pairs.
+    pub samples: Vec<[f64; 2]>,
+}
+
 /// The whole report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     pub procedure: String,
     pub script: String,
@@ -54,6 +81,21 @@ pub struct RunReport {
     pub frames_received: u64,
     pub transcript: Option<String>,
     pub tool: String,
+    #[serde(default)]
+    pub polls: Vec<PollEntry>,
+    #[serde(default)]
+    pub signals: BTreeMap<String, SignalEntry>,
+    #[serde(default)]
+    pub samples_dropped: u64,
+}
+
+/// Seconds from `start` to `at`, negative when `at` is earlier.
+fn since(start: Timestamp, at: Timestamp) -> f64 {
+    if at >= start {
+        at.saturating_duration_since(start).as_secs_f64()
+    } else {
+        -start.saturating_duration_since(at).as_secs_f64()
+    }
 }
 
 /// Where a run happened and what it carried, besides the runner's [`Report`].
@@ -103,7 +145,7 @@ impl RunReport {
                     kind: s.kind.clone(),
                     provenance,
                     source,
-                    result,
+                    result: result.to_string(),
                     reason,
                     started_s: rel(s.started),
                     ended_s: rel(s.ended),
@@ -136,7 +178,46 @@ impl RunReport {
             frames_received: ctx.frames_received,
             transcript: ctx.transcript.map(str::to_string),
             tool: format!("canrelearn {}", env!("CARGO_PKG_VERSION")),
+            polls: report
+                .samples
+                .polls
+                .iter()
+                .map(|(step, attempt, at, value)| PollEntry {
+                    step: step.clone(),
+                    attempt: *attempt,
+                    t_s: since(report.started, *at),
+                    value: *value,
+                })
+                .collect(),
+            signals: report
+                .samples
+                .signals
+                .iter()
+                .map(|(name, samples)| {
+                    let unit = script
+                        .preconditions
+                        .iter()
+                        .find_map(|p| match &p.check {
+                            Check::Signal { signal, unit, .. } if signal == name => {
+                                Some(unit.clone())
+                            }
+                            _ => None,
+                        })
+                        .unwrap_or_default();
+                    let samples = samples
+                        .iter()
+                        .map(|&(at, v)| [since(report.started, at), v])
+                        .collect();
+                    (name.clone(), SignalEntry { unit, samples })
+                })
+                .collect(),
+            samples_dropped: report.samples.dropped,
         }
+    }
+
+    /// A report read back from its JSON.
+    pub fn from_json(text: &str) -> Result<RunReport, serde_json::Error> {
+        serde_json::from_str(text)
     }
 
     /// Pretty-printed JSON, with a final newline.

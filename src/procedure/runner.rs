@@ -233,6 +233,8 @@ pub struct Report {
     pub steps: Vec<StepRecord>,
     /// What cleanup did.
     pub cleanup: Vec<String>,
+    /// Polled values and watched signals over time.
+    pub samples: Samples,
 }
 
 impl fmt::Display for StepResult {
@@ -289,6 +291,57 @@ impl fmt::Display for Report {
             writeln!(f, "  cleanup: {c}")?;
         }
         Ok(())
+    }
+}
+
+/// Most samples a run keeps (polled values and signal values together); later ones are
+/// counted in [`Samples::dropped`].
+pub const MAX_SAMPLES: usize = 200_000;
+
+/// A signal's value is kept when it changes, or when this long passed since the last one
+/// kept, so a steady value still shows as a line and silence shows as a gap.
+pub const SIGNAL_SAMPLE_PERIOD: Duration = Duration::from_secs(1);
+
+/// What a run measured over time, for plots (`canrelearn plot --run`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Samples {
+    /// Every poll attempt that read a value: step id, attempt, when, value.
+    pub polls: Vec<(String, u32, Timestamp, f64)>,
+    /// The live signals the preconditions watch (`MESSAGE.SIGNAL`): when, value (a value
+    /// kept when it changed or [`SIGNAL_SAMPLE_PERIOD`] after the last one kept).
+    pub signals: BTreeMap<String, Vec<(Timestamp, f64)>>,
+    /// Samples not kept beyond [`MAX_SAMPLES`].
+    pub dropped: u64,
+}
+
+impl Samples {
+    fn len(&self) -> usize {
+        self.polls.len() + self.signals.values().map(Vec::len).sum::<usize>()
+    }
+
+    fn poll(&mut self, id: &str, attempt: u32, at: Timestamp, v: f64) {
+        if self.len() >= MAX_SAMPLES {
+            self.dropped += 1;
+            return;
+        }
+        self.polls.push((id.to_string(), attempt, at, v));
+    }
+
+    fn signal(&mut self, name: &str, at: Timestamp, v: f64) {
+        if let Some(&(t, last)) = self.signals.get(name).and_then(|s| s.last())
+            && last.to_bits() == v.to_bits()
+            && at.saturating_duration_since(t) < SIGNAL_SAMPLE_PERIOD
+        {
+            return;
+        }
+        if self.len() >= MAX_SAMPLES {
+            self.dropped += 1;
+            return;
+        }
+        self.signals
+            .entry(name.to_string())
+            .or_default()
+            .push((at, v));
     }
 }
 
@@ -426,6 +479,7 @@ pub struct Runner {
     started: Option<Timestamp>,
     dry: VecDeque<Dry>,
     dry_built: bool,
+    samples: Samples,
 }
 
 fn dur_s(d: Duration) -> String {
@@ -511,6 +565,7 @@ impl Runner {
             started: None,
             dry: VecDeque::new(),
             dry_built: false,
+            samples: Samples::default(),
         })
     }
 
@@ -728,6 +783,7 @@ impl Runner {
                 })
                 .collect(),
             steps: self.records.clone(),
+            samples: self.samples.clone(),
             cleanup: self.cleanup_notes.clone(),
         }
     }
@@ -1524,6 +1580,7 @@ impl Runner {
                 self.sub.last_value = Some(v);
                 let started = self.sub.started.unwrap_or(now);
                 let elapsed = now.saturating_duration_since(started);
+                self.samples.poll(&step.id, self.sub.attempt, now, v);
                 self.event(
                     now,
                     EventKind::Progress {
@@ -1609,6 +1666,7 @@ impl Runner {
             return;
         }
         self.signals.insert(name.to_string(), (v, now));
+        self.samples.signal(name, now, v);
         if !matches!(self.stage, Stage::Step(_) | Stage::Pre(_)) {
             return;
         }
@@ -1740,6 +1798,9 @@ impl Runner {
     }
 }
 
+/// What the interpreter does next (a transient return value, never stored, so its size
+/// does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Next {
     Act(Action),
     Wait,
@@ -1763,4 +1824,35 @@ fn value(extract: &Extract, pdu: &[u8]) -> Result<f64, String> {
             extract.at + extract.length - 1
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_samples_keep_changes_and_one_a_second_up_to_the_limit() {
+        let ms = |n: u64| Timestamp::from_nanos(n * 1_000_000);
+        let mut s = Samples::default();
+        for k in 0..50 {
+            // 100 ms cycle, value steady for 2.5 s, then a change.
+            s.signal("B.V", ms(k * 100), if k < 25 { 12.0 } else { 11.5 });
+        }
+        let kept: Vec<u64> = s.signals["B.V"]
+            .iter()
+            .map(|(t, _)| t.as_nanos() / 1_000_000)
+            .collect();
+        assert_eq!(kept, [0, 1000, 2000, 2500, 3500, 4500]);
+        s.poll("wait", 1, ms(10), 0.0);
+        assert_eq!(s.polls.len(), 1);
+        // Beyond the limit, samples are counted, not kept.
+        let room = MAX_SAMPLES - s.len();
+        for k in 0..(room as u64 + 3) {
+            s.poll("wait", 2, ms(k), k as f64);
+        }
+        assert_eq!(s.len(), MAX_SAMPLES);
+        assert_eq!(s.dropped, 3);
+        s.signal("B.V", ms(99_000), 1.0);
+        assert_eq!(s.dropped, 4);
+    }
 }
