@@ -106,6 +106,12 @@ enum Values {
     F64(Vec<f64>),
     Bool(Vec<bool>),
     Bytes(Vec<ByteArray>),
+    /// Byte strings kept end to end in one buffer (`ends[i]` is where value `i` ends), so a
+    /// frame's payload costs no allocation of its own.
+    Blob {
+        data: Vec<u8>,
+        ends: Vec<usize>,
+    },
 }
 
 /// A buffered column: its values (only the present ones) and, for an optional column, one
@@ -170,6 +176,14 @@ impl Column {
         }
     }
 
+    fn blob(&mut self, v: &[u8]) {
+        self.present();
+        if let Values::Blob { data, ends } = &mut self.values {
+            data.extend_from_slice(v);
+            ends.push(data.len());
+        }
+    }
+
     fn clear(&mut self) {
         match &mut self.values {
             Values::I64(x) => x.clear(),
@@ -177,6 +191,10 @@ impl Column {
             Values::F64(x) => x.clear(),
             Values::Bool(x) => x.clear(),
             Values::Bytes(x) => x.clear(),
+            Values::Blob { data, ends } => {
+                data.clear();
+                ends.clear();
+            }
         }
         if let Some(d) = &mut self.defs {
             d.clear();
@@ -241,6 +259,7 @@ impl Table {
             let optional = t.get_basic_info().repetition() == Repetition::OPTIONAL;
             row_bytes += match values {
                 Values::Bytes(_) => 40,
+                Values::Blob { .. } => 16,
                 Values::Bool(_) => 1,
                 Values::I32(_) => 4,
                 Values::I64(_) | Values::F64(_) => 8,
@@ -308,17 +327,33 @@ impl Table {
             source,
         };
         let mut group = open.writer.next_row_group().map_err(pq)?;
-        for column in &self.columns {
+        for column in &mut self.columns {
             let Some(mut writer) = group.next_column().map_err(pq)? else {
                 break;
             };
             let defs = column.defs.as_deref();
-            match &column.values {
+            match &mut column.values {
                 Values::I64(v) => writer.typed::<Int64Type>().write_batch(v, defs, None),
                 Values::I32(v) => writer.typed::<Int32Type>().write_batch(v, defs, None),
                 Values::F64(v) => writer.typed::<DoubleType>().write_batch(v, defs, None),
                 Values::Bool(v) => writer.typed::<BoolType>().write_batch(v, defs, None),
                 Values::Bytes(v) => writer.typed::<ByteArrayType>().write_batch(v, defs, None),
+                Values::Blob { data, ends } => {
+                    // One shared buffer, each value a slice of it.
+                    let all = ByteArray::from(std::mem::take(data));
+                    let mut start = 0;
+                    let values: Vec<ByteArray> = ends
+                        .iter()
+                        .map(|&end| {
+                            let v = all.slice(start, end - start);
+                            start = end;
+                            v
+                        })
+                        .collect();
+                    writer
+                        .typed::<ByteArrayType>()
+                        .write_batch(&values, defs, None)
+                }
             }
             .map_err(pq)?;
             writer.close().map_err(pq)?;
@@ -458,6 +493,9 @@ pub struct DatasetWriter<'db, 's> {
     scratch: Vec<Option<PhysicalValue>>,
     written: Written,
     budget: usize,
+    /// The bytes every table buffers, kept as rows come and go ([`Self::buffered`] is the
+    /// same sum, counted).
+    pending: usize,
 }
 
 /// The fixed columns of a message table, which a signal of the same name must not shadow.
@@ -519,7 +557,10 @@ impl<'db, 's> DatasetWriter<'db, 's> {
                 ),
                 (
                     column("data", Physical::BYTE_ARRAY, None, false)?,
-                    Values::Bytes(Vec::new()),
+                    Values::Blob {
+                        data: Vec::new(),
+                        ends: Vec::new(),
+                    },
                 ),
                 (text("message", true)?, Values::Bytes(Vec::new())),
             ])
@@ -568,6 +609,7 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             scratch: Vec::new(),
             written: Written::default(),
             budget: MEMORY_BUDGET,
+            pending: 0,
         })
     }
 
@@ -643,7 +685,7 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             Frame::Remote(r) => r.dlc(),
             Frame::Error(_) => 8,
         }));
-        c[10].bytes(ByteArray::from(frame.data().to_vec()));
+        c[10].blob(frame.data());
         let index = match &line.meaning {
             Meaning::Unknown => None,
             Meaning::Remote(_) => line.frame.id().and_then(|id| self.db.message_index(id)),
@@ -655,8 +697,10 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             None => c[11].null(),
         }
         self.frames.rows += 1;
+        self.pending += self.frames.row_bytes;
         self.written.frames += 1;
         if self.frames.rows >= ROW_GROUP_ROWS {
+            self.pending -= self.frames.buffered();
             self.frames
                 .flush(self.store, &self.part, &mut self.written.files)?;
         }
@@ -681,7 +725,7 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             }
             Meaning::Remote(_) | Meaning::Unknown => {}
         }
-        if self.buffered() > self.budget {
+        if self.pending > self.budget {
             self.flush_largest()?;
         }
         Ok(())
@@ -699,6 +743,7 @@ impl<'db, 's> DatasetWriter<'db, 's> {
 
     /// Writes out the table holding the most, to stay within the memory budget.
     fn flush_largest(&mut self) -> Result<(), DatasetError> {
+        debug_assert_eq!(self.pending, self.buffered());
         let largest = self
             .messages
             .iter_mut()
@@ -706,11 +751,14 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             .max_by_key(|t| t.buffered());
         match largest {
             Some(t) if t.buffered() > self.frames.buffered() => {
+                self.pending -= t.buffered();
                 t.flush(self.store, &self.part, &mut self.written.files)
             }
-            _ => self
-                .frames
-                .flush(self.store, &self.part, &mut self.written.files),
+            _ => {
+                self.pending -= self.frames.buffered();
+                self.frames
+                    .flush(self.store, &self.part, &mut self.written.files)
+            }
         }
     }
 
@@ -773,8 +821,10 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             None => c[n + 1].null(),
         }
         table.rows += 1;
+        self.pending += table.row_bytes;
         self.written.message_rows += 1;
         if table.rows >= ROW_GROUP_ROWS {
+            self.pending -= table.buffered();
             table.flush(self.store, &self.part, &mut self.written.files)?;
         }
         Ok(())
