@@ -8,8 +8,10 @@
 use std::path::Path;
 
 use anyhow::anyhow;
-use canrelearn::log::{self, Format, FrameReader, ReadError};
+use canrelearn::frame::Frame;
+use canrelearn::log::{self, Format, FrameReader, Item, ReadError};
 use canrelearn::open::{self as edge, OpenError, is_damage};
+use canrelearn::time::Timestamp;
 
 use super::{CliError, exit, out};
 
@@ -40,6 +42,38 @@ pub fn is_regular_file(path: &Path) -> bool {
 /// Opens `path` and gives its reader.
 pub fn open_reader(path: &Path, forced: Option<Format>) -> Result<Box<dyn FrameReader>, CliError> {
     Ok(reader(open(path, forced)?))
+}
+
+/// How [`each_frame`] ended.
+pub enum LogEnd {
+    /// The log was read to its end.
+    Complete,
+    /// A signal stopped the reading.
+    Interrupted,
+    /// The log is damaged or could not be read further: every frame before was given.
+    Damaged(CliError),
+}
+
+/// Reads the log at `path`, giving every frame to `frame` in order and every malformed
+/// record to `bad`, until its end, a signal, or damage ([`LogEnd`]).
+pub fn each_frame(
+    path: &Path,
+    bad: &mut BadLines,
+    mut frame: impl FnMut(Timestamp, &Frame) -> Result<(), CliError>,
+) -> Result<LogEnd, CliError> {
+    let mut reader = open_reader(path, None)?;
+    loop {
+        if super::signals::interrupted() {
+            return Ok(LogEnd::Interrupted);
+        }
+        match reader.read_item() {
+            Ok(Some(Item::Record(r))) => frame(r.timestamp, &r.frame)?,
+            Ok(Some(Item::Bad(e))) => bad.report(&e),
+            Ok(Some(Item::Other(_) | Item::Skipped(_))) => {}
+            Ok(None) => return Ok(LogEnd::Complete),
+            Err(e) => return Ok(LogEnd::Damaged(read_error(e))),
+        }
+    }
 }
 
 /// The exit code and message of a reader's error: malformed records and damaged input are

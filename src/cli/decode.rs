@@ -213,20 +213,26 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     }
     if sink.frames() == 0 {
         // Nothing decoded is never a success: say what the input held instead.
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow::anyhow!(
-                "no CAN frame in {}{}",
-                names(&logs),
-                match sink.bad() {
-                    0 => String::new(),
-                    1 => ": its only record is malformed (reported above)".to_string(),
-                    n => format!(": all {n} records are malformed (reported above)"),
-                }
-            ),
-        ));
+        return Err(no_frames(&logs, sink.bad()));
     }
     Ok(exit::OK)
+}
+
+/// The error for logs that held no CAN frame (`bad` malformed records), for every command
+/// that decodes.
+pub(super) fn no_frames(logs: &[PathBuf], bad: u64) -> CliError {
+    CliError::new(
+        exit::USAGE,
+        anyhow::anyhow!(
+            "no CAN frame in {}{}",
+            names(logs),
+            match bad {
+                0 => String::new(),
+                1 => ": its only record is malformed (reported above)".to_string(),
+                n => format!(": all {n} records are malformed (reported above)"),
+            }
+        ),
+    )
 }
 
 /// The inputs, for a message: `a.log`, `a.log and b.log`, `3 logs`.

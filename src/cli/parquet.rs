@@ -147,25 +147,7 @@ pub fn run(
         return Ok(signals::exit_code());
     }
     if total.frames == 0 {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "no CAN frame in {}{}",
-                if logs.len() == 1 {
-                    logs[0].display().to_string()
-                } else {
-                    format!("{} logs", logs.len())
-                },
-                if bad > 0 {
-                    format!(
-                        ": {bad} malformed record{} (reported above)",
-                        if bad == 1 { "" } else { "s" }
-                    )
-                } else {
-                    String::new()
-                }
-            ),
-        ));
+        return Err(super::decode::no_frames(logs, bad));
     }
     Ok(exit::OK)
 }

@@ -6,7 +6,6 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use canrelearn::log::Item;
 use canrelearn::output::pipeline::{self, PipelineError, Sink};
 use canrelearn::plot::nodes::{LaneRecorder, Lanes};
 use canrelearn::plot::{Collector, Layout, Limit, draw, text};
@@ -14,6 +13,7 @@ use canrelearn::procedure::report::RunReport;
 use canrelearn::watch::ArmedEvent;
 use plotters::prelude::*;
 
+use super::capture::LogEnd;
 use super::common::DbcArgs;
 use super::{CliError, capture, exit, files, input, out, signals};
 
@@ -377,23 +377,17 @@ fn plot_nodes(args: &Args, logs: &[&Path], picture: Option<Picture>) -> Result<u
         }
     };
     for path in logs {
-        let mut reader = capture::open_reader(path, None)?;
-        loop {
-            if signals::interrupted() {
-                return Ok(signals::exit_code());
-            }
-            match reader.read_item() {
-                Ok(Some(Item::Record(r))) => {
-                    frames += 1;
-                    lanes.frame(r.timestamp);
-                    watch.handle_frame(r.timestamp, &r.frame);
-                    drain(&mut watch, &mut lanes);
-                }
-                Ok(Some(Item::Bad(e))) => bad.report(&e),
-                Ok(Some(Item::Other(_) | Item::Skipped(_))) => {}
-                Ok(None) => break,
-                Err(e) => return Err(capture::read_error(e)),
-            }
+        let end = capture::each_frame(path, &mut bad, |t, f| {
+            frames += 1;
+            lanes.frame(t);
+            watch.handle_frame(t, f);
+            drain(&mut watch, &mut lanes);
+            Ok(())
+        })?;
+        match end {
+            LogEnd::Complete => {}
+            LogEnd::Interrupted => return Ok(signals::exit_code()),
+            LogEnd::Damaged(e) => return Err(e),
         }
     }
     bad.finish();

@@ -9,16 +9,15 @@ use canrelearn::baseline::Baseline;
 use canrelearn::bus::{Clock, SystemClock};
 use canrelearn::dbc::Database;
 use canrelearn::frame::{Frame, Id};
-use canrelearn::log::Item;
 use canrelearn::time::Timestamp;
 use canrelearn::watch::{
     ArmCondition, ArmedEvent, ArmedWatch, Expectation, NodeVerdict, Verdict, WatchConfig,
     WatchRecord, expectations_from_dbc,
 };
 
-use super::capture::{self, BadLines};
+use super::capture::{self, BadLines, LogEnd};
 use super::common::{DbcArgs, parse_seconds, runtime, sleep_until};
-use super::signals::{self, Interrupts};
+use super::signals::Interrupts;
 use super::source::{self, Source};
 use super::{CliError, WithCode, exit, input, out};
 
@@ -545,33 +544,16 @@ fn watch_log<W: Write>(
     path: &std::path::Path,
     bad: &mut BadLines,
 ) -> Result<(), CliError> {
-    let mut reader = capture::open_reader(path, None)?;
-    loop {
-        if signals::interrupted() {
-            break;
-        }
-        match reader.read_item() {
-            Ok(Some(Item::Record(r))) => {
-                let (ts, frame) = (r.timestamp, r.frame);
-                session.frame(ts, &frame)?;
-            }
-            Ok(Some(Item::Bad(e))) => bad.report(&e),
-            Ok(Some(Item::Other(_) | Item::Skipped(_))) => {}
-            Ok(None) => break,
-            Err(e) => {
-                // What was read up to the damage is judged, then the error is the outcome.
-                if let Some((_, end)) = session.watch.span() {
-                    session.timeout(end)?;
-                }
-                return Err(capture::read_error(e));
-            }
-        }
+    let end = capture::each_frame(path, bad, |t, f| Ok(session.frame(t, f)?))?;
+    // Losses due up to the last frame read (what was read before damage included); what
+    // might have happened after it is unknown.
+    if let Some((_, last)) = session.watch.span() {
+        session.timeout(last)?;
     }
-    // Losses due up to the end of the log; what might have happened after it is unknown.
-    if let Some((_, end)) = session.watch.span() {
-        session.timeout(end)?;
+    match end {
+        LogEnd::Damaged(e) => Err(e),
+        LogEnd::Complete | LogEnd::Interrupted => Ok(()),
     }
-    Ok(())
 }
 
 /// Live: frames as they arrive, losses when their time comes on the system clock.
