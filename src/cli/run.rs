@@ -225,23 +225,8 @@ async fn drive(
     let vbus = VirtualBus::new(&iface);
     let mut socket = match (args.dry_run, car) {
         (true, _) => None,
-        (false, Some(mut car)) => {
-            // The simulated car on the in-process bus, in real time, until the run is over.
-            let mut car_ep = vbus.endpoint();
-            let car_clock = TokioClock::new(clock.now());
-            tokio::spawn(async move {
-                let r = sim_driver::run(
-                    &mut car,
-                    &mut car_ep,
-                    &car_clock,
-                    std::future::pending(),
-                    |_| ControlFlow::Continue(()),
-                )
-                .await;
-                if let Err(e) = r {
-                    tracing::warn!("the simulated car stopped: {e}");
-                }
-            });
+        (false, Some(car)) => {
+            start_car(car, &vbus, &clock);
             screen.line(&format!(
                 "simulated car: bundled J11 profile, faults: {}",
                 if args.fault.is_empty() {
@@ -259,8 +244,189 @@ async fn drive(
         ),
     };
 
-    // The files, before anything is sent: an existing file is refused unless --force, the
-    // script and the DBCs always; a default transcript name is never reused.
+    // The files, before anything is sent.
+    let RunFiles {
+        transcript,
+        transcript_path,
+        report_file,
+    } = open_files(&args, &script, &script_name, &iface, started, &mut screen)?;
+
+    let (mut answers, mut interrupts) = operator(&args, &mut screen);
+
+    // The bus.
+    let mut log = RunLog {
+        transcript,
+        transcript_all: args.transcript_all,
+        started,
+        sent: 0,
+        received: 0,
+        bus_error: false,
+    };
+    let report = {
+        let mut on_notice = |n: Notice<'_>| {
+            log.notice(&n, &iface, &script);
+            screen.notice(&n, &iface);
+        };
+        match &mut socket {
+            Some(bus) => {
+                driver::run(
+                    &mut tester,
+                    bus,
+                    &clock,
+                    &mut answers,
+                    &mut interrupts,
+                    &mut on_notice,
+                )
+                .await
+            }
+            None => {
+                // Dry run: an in-process bus with nobody else on it (nothing is sent); or the
+                // simulated car's bus.
+                let mut ep = vbus.endpoint();
+                driver::run(
+                    &mut tester,
+                    &mut ep,
+                    &clock,
+                    &mut answers,
+                    &mut interrupts,
+                    &mut on_notice,
+                )
+                .await
+            }
+        }
+    };
+    screen.finish();
+    // Files first (nothing lost if the terminal has gone), then the screen, then errors.
+    let RunLog {
+        transcript,
+        sent,
+        received,
+        bus_error,
+        ..
+    } = log;
+    let transcript_error =
+        transcript.and_then(|t| close_transcript(t, &report, started, transcript_path.as_deref()));
+    let (report_json_text, report_error) = write_report(
+        &args,
+        report_file,
+        RunReport::new(
+            &report,
+            &script,
+            RunContext {
+                script_name: &script_name,
+                interface: &iface,
+                transcript: transcript_path
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .as_deref(),
+                frames_sent: sent,
+                frames_received: received,
+            },
+        ),
+    );
+    // The operator's summary: on stdout, or on stderr when stdout carries the JSON report.
+    screen.line(&format!("\n{report}"));
+    if let Some(text) = report_json_text {
+        let mut out = io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+    }
+    if let Some(e) = transcript_error.or(report_error) {
+        return Err(CliError::new(exit::BUS_IO, e));
+    }
+    Ok(match report.outcome {
+        RunOutcome::Completed => exit::OK,
+        _ if bus_error => exit::BUS_IO,
+        _ => exit::FAILURE,
+    })
+}
+
+/// What a run's notices leave in the transcript, and the counts the report gives.
+struct RunLog {
+    transcript: Option<Transcript<BufWriter<std::fs::File>>>,
+    /// Every frame of the bus in the transcript, not only the diagnostic ones.
+    transcript_all: bool,
+    started: Timestamp,
+    sent: u64,
+    received: u64,
+    bus_error: bool,
+}
+
+impl RunLog {
+    /// Counts frames and writes to the transcript every frame sent, the frames of the
+    /// script's modules (all with --transcript-all), the run's events but its poll progress,
+    /// and the tester's actions.
+    fn notice(&mut self, n: &Notice<'_>, iface: &str, script: &Script) {
+        let since = |at: Timestamp| at.saturating_duration_since(self.started).as_secs_f64();
+        match n {
+            Notice::Frame { at, sent, frame } => {
+                if *sent {
+                    self.sent += 1;
+                } else {
+                    self.received += 1;
+                }
+                if let Some(t) = &mut self.transcript
+                    && (*sent
+                        || self.transcript_all
+                        || frame.id().is_some_and(|id| tester_ids_contains(script, id)))
+                {
+                    t.frame(*at, iface, frame, *sent);
+                }
+            }
+            Notice::Run(e) => {
+                if let Some(t) = &mut self.transcript
+                    && !matches!(e.kind, EventKind::Progress { .. })
+                {
+                    t.comment(&format!("{:.3} {}", since(e.at), e.kind));
+                }
+            }
+            Notice::Tester(at, TesterEvent::Action(a)) => {
+                if let Some(t) = &mut self.transcript {
+                    t.comment(&format!("{:.3} {a}", since(*at)));
+                }
+            }
+            Notice::BusError(_) => self.bus_error = true,
+            _ => {}
+        }
+    }
+}
+
+/// Runs the simulated car on the in-process bus, in real time, until the run is over.
+fn start_car(mut car: Vehicle, vbus: &VirtualBus, clock: &TokioClock) {
+    let mut car_ep = vbus.endpoint();
+    let car_clock = TokioClock::new(clock.now());
+    tokio::spawn(async move {
+        let r = sim_driver::run(
+            &mut car,
+            &mut car_ep,
+            &car_clock,
+            std::future::pending(),
+            |_| ControlFlow::Continue(()),
+        )
+        .await;
+        if let Err(e) = r {
+            tracing::warn!("the simulated car stopped: {e}");
+        }
+    });
+}
+
+/// The files a run writes, created before anything is sent.
+struct RunFiles {
+    transcript: Option<Transcript<BufWriter<std::fs::File>>>,
+    transcript_path: Option<PathBuf>,
+    report_file: Option<std::fs::File>,
+}
+
+/// Creates the transcript and the report: an existing file is refused unless --force, the
+/// script and the DBCs always; a default transcript name is never reused.
+fn open_files(
+    args: &Args,
+    script: &Script,
+    script_name: &str,
+    iface: &str,
+    started: Timestamp,
+    screen: &mut Screen,
+) -> Result<RunFiles, CliError> {
     let inputs: Vec<&Path> = std::iter::once(Path::new(&args.script))
         .filter(|p| p.exists())
         .chain(args.dbc.dbc.iter().map(PathBuf::as_path))
@@ -303,26 +469,34 @@ async fn drive(
         )?),
         _ => None,
     };
-    let mut transcript = match transcript_file {
-        Some((f, p)) => {
-            let mut t = Transcript::new(BufWriter::new(f));
-            t.comment(&format!(
-                "canrelearn {} run {} ({}) on {}, started {}",
-                env!("CARGO_PKG_VERSION"),
-                script.procedure.name,
-                script_name,
-                iface,
-                utc_iso(started)
-            ));
-            screen.line(&format!("transcript: {}", p.display()));
-            let _ = p;
-            Some(t)
-        }
-        None => None,
-    };
+    let transcript = transcript_file.map(|(f, p)| {
+        let mut t = Transcript::new(BufWriter::new(f));
+        t.comment(&format!(
+            "canrelearn {} run {} ({}) on {}, started {}",
+            env!("CARGO_PKG_VERSION"),
+            script.procedure.name,
+            script_name,
+            iface,
+            utc_iso(started)
+        ));
+        screen.line(&format!("transcript: {}", p.display()));
+        t
+    });
+    Ok(RunFiles {
+        transcript,
+        transcript_path,
+        report_file,
+    })
+}
 
-    // The operator: answers from the terminal, Ctrl-C.
-    let (answer_tx, mut answers) = mpsc::unbounded_channel::<String>();
+/// The operator's inputs: answers read from the terminal (none without one: every
+/// confirmation is then answered no), and Ctrl-C, SIGTERM and SIGHUP alike (the first
+/// aborts through cleanup).
+fn operator(
+    args: &Args,
+    screen: &mut Screen,
+) -> (mpsc::UnboundedReceiver<String>, mpsc::UnboundedReceiver<()>) {
+    let (answer_tx, answers) = mpsc::unbounded_channel::<String>();
     if io::stdin().is_terminal() && !(args.dry_run && args.yes) {
         std::thread::spawn(move || {
             let mut line = String::new();
@@ -347,8 +521,7 @@ async fn drive(
         }
         drop(answer_tx);
     }
-    // Ctrl-C, SIGTERM and SIGHUP alike: the first aborts through cleanup.
-    let (interrupt_tx, mut interrupts) = mpsc::unbounded_channel::<()>();
+    let (interrupt_tx, interrupts) = mpsc::unbounded_channel::<()>();
     tokio::spawn(async move {
         let mut signals = Interrupts::new();
         loop {
@@ -358,149 +531,59 @@ async fn drive(
             }
         }
     });
+    (answers, interrupts)
+}
 
-    // The bus.
-    let mut bus_error = false;
-    let mut sent = 0u64;
-    let mut received = 0u64;
-    let report = {
-        let mut on_notice = |n: Notice<'_>| {
-            match &n {
-                Notice::Frame { at, sent: s, frame } => {
-                    if *s {
-                        sent += 1;
-                    } else {
-                        received += 1;
-                    }
-                    if let Some(t) = &mut transcript
-                        && (*s
-                            || args.transcript_all
-                            || frame
-                                .id()
-                                .is_some_and(|id| tester_ids_contains(&script, id)))
-                    {
-                        t.frame(*at, &iface, frame, *s);
-                    }
-                }
-                Notice::Run(e) => {
-                    if let Some(t) = &mut transcript
-                        && !matches!(e.kind, EventKind::Progress { .. })
-                    {
-                        t.comment(&format!(
-                            "{:.3} {}",
-                            e.at.saturating_duration_since(started).as_secs_f64(),
-                            e.kind
-                        ));
-                    }
-                }
-                Notice::Tester(at, TesterEvent::Action(a)) => {
-                    if let Some(t) = &mut transcript {
-                        t.comment(&format!(
-                            "{:.3} {a}",
-                            at.saturating_duration_since(started).as_secs_f64()
-                        ));
-                    }
-                }
-                Notice::BusError(_) => bus_error = true,
-                _ => {}
-            }
-            screen.notice(&n, &iface);
-        };
-        match &mut socket {
-            Some(bus) => {
-                driver::run(
-                    &mut tester,
-                    bus,
-                    &clock,
-                    &mut answers,
-                    &mut interrupts,
-                    &mut on_notice,
-                )
-                .await
-            }
-            None => {
-                // Dry run: an in-process bus with nobody else on it (nothing is sent); or the
-                // simulated car's bus.
-                let mut ep = vbus.endpoint();
-                driver::run(
-                    &mut tester,
-                    &mut ep,
-                    &clock,
-                    &mut answers,
-                    &mut interrupts,
-                    &mut on_notice,
-                )
-                .await
-            }
-        }
-    };
-    screen.finish();
-    // Files first (nothing lost if the terminal has gone), then the screen, then errors.
-    let mut transcript_error = None;
-    if let Some(mut t) = transcript {
-        t.comment(&format!(
-            "{:.3} {}{}",
-            report
-                .ended
-                .saturating_duration_since(started)
-                .as_secs_f64(),
-            report.outcome,
-            report
-                .reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
-        ));
-        transcript_error = t.finish().err().map(|e| {
-            anyhow!(
-                "the transcript {} is incomplete: {e}",
-                transcript_path
-                    .as_deref()
-                    .unwrap_or(Path::new("-"))
-                    .display()
-            )
-        });
-    }
-    let mut report_json_text = None;
-    let mut report_error = None;
-    if args.report.is_some() {
-        let transcript_name = transcript_path.as_deref().map(|p| p.display().to_string());
-        let text = RunReport::new(
-            &report,
-            &script,
-            RunContext {
-                script_name: &script_name,
-                interface: &iface,
-                transcript: transcript_name.as_deref(),
-                frames_sent: sent,
-                frames_received: received,
-            },
+/// Ends the transcript with the outcome; an error if it could not be written whole.
+fn close_transcript(
+    mut t: Transcript<BufWriter<std::fs::File>>,
+    report: &canrelearn::procedure::runner::Report,
+    started: Timestamp,
+    path: Option<&Path>,
+) -> Option<anyhow::Error> {
+    t.comment(&format!(
+        "{:.3} {}{}",
+        report
+            .ended
+            .saturating_duration_since(started)
+            .as_secs_f64(),
+        report.outcome,
+        report
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    ));
+    t.finish().err().map(|e| {
+        anyhow!(
+            "the transcript {} is incomplete: {e}",
+            path.unwrap_or(Path::new("-")).display()
         )
-        .to_json();
-        match (report_file, &args.report) {
-            (Some(mut f), Some(path)) => {
-                if let Err(e) = f.write_all(text.as_bytes()).and_then(|()| f.flush()) {
-                    report_error = Some(anyhow!("cannot write the report {}: {e}", path.display()));
-                }
-            }
-            _ => report_json_text = Some(text),
-        }
-    }
-    // The operator's summary: on stdout, or on stderr when stdout carries the JSON report.
-    screen.line(&format!("\n{report}"));
-    if let Some(text) = report_json_text {
-        let mut out = io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
-    }
-    if let Some(e) = transcript_error.or(report_error) {
-        return Err(CliError::new(exit::BUS_IO, e));
-    }
-    Ok(match report.outcome {
-        RunOutcome::Completed => exit::OK,
-        _ if bus_error => exit::BUS_IO,
-        _ => exit::FAILURE,
     })
+}
+
+/// Writes the JSON report to its file, or gives its text for stdout (`--report -`); with
+/// the error if the file could not be written.
+fn write_report(
+    args: &Args,
+    file: Option<std::fs::File>,
+    report: RunReport,
+) -> (Option<String>, Option<anyhow::Error>) {
+    if args.report.is_none() {
+        return (None, None);
+    }
+    let text = report.to_json();
+    match (file, &args.report) {
+        (Some(mut f), Some(path)) => {
+            let error = f
+                .write_all(text.as_bytes())
+                .and_then(|()| f.flush())
+                .err()
+                .map(|e| anyhow!("cannot write the report {}: {e}", path.display()));
+            (None, error)
+        }
+        _ => (Some(text), None),
+    }
 }
 
 fn tester_ids_contains(script: &Script, id: Id) -> bool {
@@ -684,111 +767,8 @@ impl Screen {
                 ));
             }
             Notice::Frame { .. } => {}
-            Notice::Tester(at, e) => match e {
-                TesterEvent::Sent { .. } | TesterEvent::Received { .. }
-                    if self.polling && !self.frames => {}
-                TesterEvent::Sent {
-                    module,
-                    pdu,
-                    keep_alive,
-                } if !*keep_alive || self.frames => {
-                    self.line(&format!(
-                        "{:9.3}    -> {module} {}",
-                        self.rel(*at),
-                        format_hex(pdu)
-                    ));
-                }
-                TesterEvent::Received { module, pdu } => {
-                    self.line(&format!(
-                        "{:9.3}    <- {module} {}",
-                        self.rel(*at),
-                        format_hex(pdu)
-                    ));
-                }
-                TesterEvent::Transport { module, what } => {
-                    self.line(&format!("{:9.3}    !! {module}: {what}", self.rel(*at)));
-                }
-                TesterEvent::WouldSend {
-                    module,
-                    step,
-                    pdu,
-                    frames,
-                    writes,
-                } => {
-                    let mut notes = Vec::new();
-                    if *writes {
-                        notes.push("writes: asks for confirmation first");
-                    }
-                    if self.placeholders.contains(step) {
-                        notes.push("[U] placeholder bytes: not verified on a car");
-                    }
-                    let mut s = format!("   would send [{step}] {module} {}", format_hex(pdu));
-                    for n in notes {
-                        s += &format!("   ({n})");
-                    }
-                    for f in frames {
-                        s += &format!("\n      {iface}  {f}");
-                    }
-                    self.line(&s);
-                }
-                TesterEvent::Action(a) if self.frames => {
-                    self.line(&format!("{:9.3}    {a}", self.rel(*at)));
-                }
-                _ => {}
-            },
-            Notice::Run(e) => match &e.kind {
-                EventKind::Progress {
-                    attempt,
-                    value,
-                    elapsed,
-                    timeout,
-                    id,
-                } => {
-                    self.polling = true;
-                    if self.tty {
-                        let bar = self.bar.get_or_insert_with(|| {
-                            let b = ProgressBar::new(timeout.as_secs().max(1));
-                            b.set_style(
-                                ProgressStyle::with_template(
-                                    "{spinner} [{bar:30}] {pos}/{len} s  {msg}",
-                                )
-                                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                                .progress_chars("=> "),
-                            );
-                            b.enable_steady_tick(Duration::from_millis(200));
-                            b
-                        });
-                        bar.set_position(elapsed.as_secs());
-                        bar.set_message(format!(
-                            "[{id}] attempt {attempt}, value {}",
-                            value.map_or("-".to_string(), |v| v.to_string())
-                        ));
-                    } else if self.last_progress_line.is_none_or(|t| {
-                        e.at.saturating_duration_since(t) >= Duration::from_secs(10)
-                    }) {
-                        self.last_progress_line = Some(e.at);
-                        self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind));
-                    }
-                }
-                EventKind::Exchange { .. } => {}
-                EventKind::StepEnded { .. } => {
-                    self.finish();
-                    self.polling = false;
-                    self.last_progress_line = None;
-                    self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind));
-                }
-                // A step whose bytes are not verified says so as it starts.
-                EventKind::StepStarted { id, .. } if self.placeholders.contains(id) => {
-                    let mark = "   [U] placeholder bytes: not verified on a car";
-                    if self.dry_run {
-                        self.line(&format!("   {}{mark}", e.kind));
-                    } else {
-                        self.line(&format!("{:9.3}  {}{mark}", self.rel(e.at), e.kind));
-                    }
-                }
-                _ if self.dry_run => self.line(&format!("   {}", e.kind)),
-                _ => self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind)),
-            },
+            Notice::Tester(at, e) => self.tester(*at, e, iface),
+            Notice::Run(e) => self.run_event(e),
             Notice::Question(q) => {
                 let text = match q {
                     Question::Confirm { text, writes, .. } => format!(
@@ -832,6 +812,126 @@ impl Screen {
                 ));
             }
             Notice::BusError(e) => self.line(&format!("!! bus: {e}")),
+        }
+    }
+
+    /// The tester's events: the requests and answers (not while a poll shows progress, unless
+    /// --frames), transport failures, what a dry run would send, its actions with --frames.
+    fn tester(&mut self, at: Timestamp, e: &TesterEvent, iface: &str) {
+        match e {
+            TesterEvent::Sent { .. } | TesterEvent::Received { .. }
+                if self.polling && !self.frames => {}
+            TesterEvent::Sent {
+                module,
+                pdu,
+                keep_alive,
+            } if !*keep_alive || self.frames => {
+                self.line(&format!(
+                    "{:9.3}    -> {module} {}",
+                    self.rel(at),
+                    format_hex(pdu)
+                ));
+            }
+            TesterEvent::Received { module, pdu } => {
+                self.line(&format!(
+                    "{:9.3}    <- {module} {}",
+                    self.rel(at),
+                    format_hex(pdu)
+                ));
+            }
+            TesterEvent::Transport { module, what } => {
+                self.line(&format!("{:9.3}    !! {module}: {what}", self.rel(at)));
+            }
+            TesterEvent::WouldSend {
+                module,
+                step,
+                pdu,
+                frames,
+                writes,
+            } => {
+                let mut notes = Vec::new();
+                if *writes {
+                    notes.push("writes: asks for confirmation first");
+                }
+                if self.placeholders.contains(step) {
+                    notes.push("[U] placeholder bytes: not verified on a car");
+                }
+                let mut s = format!("   would send [{step}] {module} {}", format_hex(pdu));
+                for n in notes {
+                    s += &format!("   ({n})");
+                }
+                for f in frames {
+                    s += &format!("\n      {iface}  {f}");
+                }
+                self.line(&s);
+            }
+            TesterEvent::Action(a) if self.frames => {
+                self.line(&format!("{:9.3}    {a}", self.rel(at)));
+            }
+            _ => {}
+        }
+    }
+
+    /// The run's events: steps as they start and end, poll progress, notes.
+    fn run_event(&mut self, e: &canrelearn::procedure::runner::RunEvent) {
+        match &e.kind {
+            EventKind::Progress { .. } => self.progress(e),
+            EventKind::Exchange { .. } => {}
+            EventKind::StepEnded { .. } => {
+                self.finish();
+                self.polling = false;
+                self.last_progress_line = None;
+                self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind));
+            }
+            // A step whose bytes are not verified says so as it starts.
+            EventKind::StepStarted { id, .. } if self.placeholders.contains(id) => {
+                let mark = "   [U] placeholder bytes: not verified on a car";
+                if self.dry_run {
+                    self.line(&format!("   {}{mark}", e.kind));
+                } else {
+                    self.line(&format!("{:9.3}  {}{mark}", self.rel(e.at), e.kind));
+                }
+            }
+            _ if self.dry_run => self.line(&format!("   {}", e.kind)),
+            _ => self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind)),
+        }
+    }
+
+    /// A poll attempt: a progress bar on a terminal, else a line at most every 10 s.
+    fn progress(&mut self, e: &canrelearn::procedure::runner::RunEvent) {
+        let EventKind::Progress {
+            attempt,
+            value,
+            elapsed,
+            timeout,
+            id,
+        } = &e.kind
+        else {
+            return;
+        };
+        self.polling = true;
+        if self.tty {
+            let bar = self.bar.get_or_insert_with(|| {
+                let b = ProgressBar::new(timeout.as_secs().max(1));
+                b.set_style(
+                    ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} s  {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                b.enable_steady_tick(Duration::from_millis(200));
+                b
+            });
+            bar.set_position(elapsed.as_secs());
+            bar.set_message(format!(
+                "[{id}] attempt {attempt}, value {}",
+                value.map_or("-".to_string(), |v| v.to_string())
+            ));
+        } else if self
+            .last_progress_line
+            .is_none_or(|t| e.at.saturating_duration_since(t) >= Duration::from_secs(10))
+        {
+            self.last_progress_line = Some(e.at);
+            self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind));
         }
     }
 }
