@@ -177,29 +177,8 @@ async fn run_async(
     // A deep buffer: at full load the UI drains it in batches between redraws.
     let (mut rx, dropped) = source::merge_with_stats(buses, 65_536);
 
-    let (key_tx, mut keys) = mpsc::channel::<KeyEvent>(64);
     let stop = Arc::new(AtomicBool::new(false));
-    let key_thread = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                match event::poll(Duration::from_millis(50)) {
-                    Ok(true) => {}
-                    Ok(false) => continue,
-                    Err(_) => return,
-                }
-                match event::read() {
-                    Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
-                        if key_tx.blocking_send(k).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => return,
-                }
-            }
-        })
-    };
+    let (key_thread, mut keys) = spawn_key_reader(stop.clone());
 
     let mut terminal = ratatui::try_init()
         .context("cannot set up the terminal")
@@ -300,6 +279,42 @@ async fn run_async(
     drop(guard);
     let _ = key_thread.join();
     result?;
+    close(record, record_error, app)
+}
+
+/// Reads the keyboard on a thread of its own until `stop`, sending key presses.
+fn spawn_key_reader(
+    stop: Arc<AtomicBool>,
+) -> (std::thread::JoinHandle<()>, mpsc::Receiver<KeyEvent>) {
+    let (key_tx, keys) = mpsc::channel::<KeyEvent>(64);
+    let thread = std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match event::poll(Duration::from_millis(50)) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(_) => return,
+            }
+            match event::read() {
+                Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
+                    if key_tx.blocking_send(k).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    (thread, keys)
+}
+
+/// After the terminal is restored: the recording flushed (its error is the outcome), the
+/// malformed records counted, a source's error returned.
+fn close(
+    record: Option<candump::Writer<BufWriter<File>>>,
+    mut record_error: Option<io::Error>,
+    app: App,
+) -> Result<u8, CliError> {
     if let Some(mut w) = record {
         if record_error.is_none()
             && let Err(e) = w.flush()

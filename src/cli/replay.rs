@@ -378,25 +378,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         frames.keep_all()?;
     }
 
-    // Where frames go: --iface, the TX side of --map, or (neither) the interfaces the log
-    // names, found by reading it once.
-    let mut targets: Vec<String> = Vec::new();
-    if let Some(i) = &args.iface {
-        targets.push(i.clone());
-    }
-    for (tx, _) in &args.map {
-        if !targets.contains(tx) {
-            targets.push(tx.clone());
-        }
-    }
-    let mut total = None;
-    if targets_from_log || (std::io::stderr().is_terminal() && (!stdin || looping)) {
-        let (count, names) = frames.survey()?;
-        total = Some(count);
-        if targets_from_log {
-            targets = names;
-        }
-    }
+    let (targets, total) = targets(&args, &mut frames, targets_from_log, stdin, looping)?;
     let route = Route::new(&args, &targets);
     if targets.is_empty() {
         return Err(CliError::new(
@@ -413,19 +395,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 
     let rt = runtime()?;
     rt.block_on(async {
-        let options = SocketCanOptions {
-            // A sender: no receive filters needed, no error frames.
-            error_mask: 0,
-            ..SocketCanOptions::default()
-        };
-        let mut buses = Vec::new();
-        for t in &targets {
-            buses.push(
-                SocketCanBus::open(t, &options)
-                    .with_context(|| format!("cannot open CAN interface {t}"))
-                    .code(exit::BUS_IO)?,
-            );
-        }
+        let mut buses = open_senders(&targets)?;
         precise::tighten_timer_slack();
         let progress = progress_bar(total, args.loops);
         // A reader thread stays ahead of the schedule (opening, decompressing and re-reading
@@ -523,6 +493,51 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         nothing_replayed(sent, &skipped, &args)?;
         Ok(exit::OK)
     })
+}
+
+/// Where frames go: --iface, the TX side of --map, or (neither) the interfaces the log
+/// names, found by reading it once (also done for the progress bar's total on a terminal).
+fn targets(
+    args: &Args,
+    frames: &mut Frames,
+    targets_from_log: bool,
+    stdin: bool,
+    looping: bool,
+) -> Result<(Vec<String>, Option<u64>), CliError> {
+    let mut targets: Vec<String> = Vec::new();
+    if let Some(i) = &args.iface {
+        targets.push(i.clone());
+    }
+    for (tx, _) in &args.map {
+        if !targets.contains(tx) {
+            targets.push(tx.clone());
+        }
+    }
+    let mut total = None;
+    if targets_from_log || (std::io::stderr().is_terminal() && (!stdin || looping)) {
+        let (count, names) = frames.survey()?;
+        total = Some(count);
+        if targets_from_log {
+            targets = names;
+        }
+    }
+    Ok((targets, total))
+}
+
+/// Opens every target interface for sending (no receive filters needed, no error frames).
+fn open_senders(targets: &[String]) -> Result<Vec<SocketCanBus>, CliError> {
+    let options = SocketCanOptions {
+        error_mask: 0,
+        ..SocketCanOptions::default()
+    };
+    targets
+        .iter()
+        .map(|t| {
+            SocketCanBus::open(t, &options)
+                .with_context(|| format!("cannot open CAN interface {t}"))
+                .code(exit::BUS_IO)
+        })
+        .collect()
 }
 
 /// Sending nothing is not a success: say why (every frame's interface unmapped, or filtered).

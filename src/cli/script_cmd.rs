@@ -112,21 +112,7 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
             anyhow!("--tx and --rx are the same id ({tx})"),
         ));
     }
-    if a.module.is_empty()
-        || a.module.len() > 64
-        || !a
-            .module
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "--module {:?}: a module name is 1 to 64 letters, digits, `_` or `-` (like BCM or IPDM_ER)",
-                a.module
-            ),
-        ));
-    }
+    check_module_name(&a.module)?;
     let to_stdout = a.output == Path::new("-");
     if !to_stdout {
         files::check(&a.output, "the script", a.force, [a.log.as_path()])?;
@@ -149,56 +135,9 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
     }
     bad.finish();
     let analysis = cap.finish();
-    let seen = || {
-        let list: Vec<String> = analysis
-            .ids_seen
-            .iter()
-            .take(20)
-            .map(|(id, n)| format!("{id} ({n})"))
-            .collect();
-        if list.is_empty() {
-            "none".to_string()
-        } else {
-            format!(
-                "{}{}",
-                list.join(", "),
-                if analysis.ids_seen.len() > 20 {
-                    ", ..."
-                } else {
-                    ""
-                }
-            )
-        }
-    };
-    for (id, what) in [(tx, "--tx"), (rx, "--rx")] {
-        if analysis.frames_on(id) == 0 {
-            return Err(CliError::new(
-                exit::USAGE,
-                anyhow!(
-                    "no frame with id 0x{id} ({what}) in {log_name}; ids seen (frames): {}",
-                    seen()
-                ),
-            ));
-        }
-    }
+    check_ids_seen(&analysis, [(tx, "--tx"), (rx, "--rx")], &log_name)?;
     let plan = capture::plan(&analysis, usize::from(a.min_repeats));
-    let name = a.name.clone().unwrap_or_else(|| {
-        let stem = a
-            .log
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let stem = stem
-            .strip_suffix(".gz")
-            .unwrap_or(&stem)
-            .trim_end_matches(".log")
-            .to_string();
-        if stem.is_empty() || stem == "-" {
-            "captured-procedure".to_string()
-        } else {
-            stem
-        }
-    });
+    let name = a.name.clone().unwrap_or_else(|| default_name(&a.log));
     let opts = ScriptOptions {
         name,
         module: a.module.clone(),
@@ -267,6 +206,83 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
         }
     ));
     Ok(exit::OK)
+}
+
+/// A module name is 1 to 64 letters, digits, `_` or `-`.
+fn check_module_name(module: &str) -> Result<(), CliError> {
+    if module.is_empty()
+        || module.len() > 64
+        || !module
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "--module {module:?}: a module name is 1 to 64 letters, digits, `_` or `-` (like BCM or IPDM_ER)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Both ids must appear in the capture; if one does not, the error lists the ids seen.
+fn check_ids_seen(
+    analysis: &capture::Analysis,
+    ids: [(canrelearn::frame::Id, &str); 2],
+    log_name: &str,
+) -> Result<(), CliError> {
+    let seen = || {
+        let list: Vec<String> = analysis
+            .ids_seen
+            .iter()
+            .take(20)
+            .map(|(id, n)| format!("{id} ({n})"))
+            .collect();
+        if list.is_empty() {
+            "none".to_string()
+        } else {
+            format!(
+                "{}{}",
+                list.join(", "),
+                if analysis.ids_seen.len() > 20 {
+                    ", ..."
+                } else {
+                    ""
+                }
+            )
+        }
+    };
+    for (id, what) in ids {
+        if analysis.frames_on(id) == 0 {
+            return Err(CliError::new(
+                exit::USAGE,
+                anyhow!(
+                    "no frame with id 0x{id} ({what}) in {log_name}; ids seen (frames): {}",
+                    seen()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The procedure's default name: the log's file name without `.log` or `.gz`.
+fn default_name(log: &Path) -> String {
+    let stem = log
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = stem
+        .strip_suffix(".gz")
+        .unwrap_or(&stem)
+        .trim_end_matches(".log")
+        .to_string();
+    if stem.is_empty() || stem == "-" {
+        "captured-procedure".to_string()
+    } else {
+        stem
+    }
 }
 
 fn check(a: CheckArgs) -> Result<u8, CliError> {
