@@ -1035,27 +1035,7 @@ fn build_step(
             }
         }
     };
-    let extract = || -> Result<Extract, String> {
-        let at =
-            s.at.ok_or("needs `at` (byte offset of the value in the response)")?;
-        let length = s.length.unwrap_or(1);
-        if !(1..=8).contains(&length) {
-            return Err(format!("length {length} is not 1 to 8 bytes"));
-        }
-        let little_endian = match s.endian.as_deref() {
-            None | Some("big") => false,
-            Some("little") => true,
-            Some(o) => return Err(format!("endian {o:?} is not big or little")),
-        };
-        Ok(Extract {
-            at,
-            length,
-            little_endian,
-            scale: s.scale.unwrap_or(1.0),
-            offset: s.offset.unwrap_or(0.0),
-            unit: s.unit.clone(),
-        })
-    };
+    let extract = || extract_of(&s);
     let secs = |what: &str, v: Option<f64>| -> Result<Duration, String> {
         let v = v.ok_or_else(|| format!("needs `{what}`"))?;
         if !(v.is_finite() && v > 0.0 && v <= MAX_STEP_SECONDS) {
@@ -1070,67 +1050,7 @@ fn build_step(
         min: s.min,
         max: s.max,
     };
-    let present: [(&str, bool); 22] = [
-        ("module", s.module.is_some()),
-        ("session", s.session.is_some()),
-        ("request", s.request.is_some()),
-        ("expect", s.expect.is_some()),
-        ("accept_nrc", !s.accept_nrc.is_empty()),
-        ("writes", s.writes),
-        ("at", s.at.is_some()),
-        ("length", s.length.is_some()),
-        ("endian", s.endian.is_some()),
-        ("scale", s.scale.is_some()),
-        ("offset", s.offset.is_some()),
-        ("unit", !s.unit.is_empty()),
-        ("equals", s.equals.is_some()),
-        ("min", s.min.is_some()),
-        ("max", s.max.is_some()),
-        ("until", s.until.is_some()),
-        ("fail_if", s.fail_if.is_some()),
-        ("interval_ms", s.interval_ms.is_some()),
-        ("timeout_s", s.timeout_s.is_some()),
-        ("ms", s.ms.is_some()),
-        ("reason", s.reason.is_some()),
-        ("node", s.node.is_some()),
-    ];
-    const VALUE: [&str; 6] = ["at", "length", "endian", "scale", "offset", "unit"];
-    let allowed: Vec<&str> = match s.kind.as_str() {
-        "session" => vec!["module", "session"],
-        "request" => vec!["module", "request", "expect", "accept_nrc", "writes"],
-        "read" => [
-            &["module", "request", "expect", "equals", "min", "max"][..],
-            &VALUE,
-        ]
-        .concat(),
-        "poll" => [
-            &[
-                "module",
-                "request",
-                "expect",
-                "until",
-                "fail_if",
-                "interval_ms",
-                "timeout_s",
-            ][..],
-            &VALUE,
-        ]
-        .concat(),
-        "wait" => vec!["ms", "reason"],
-        "prompt" => vec![],
-        "verify_node" => vec!["node", "timeout_s"],
-        "close_session" => vec!["module"],
-        _ => present.iter().map(|(k, _)| *k).collect(),
-    };
-    if let Some((k, _)) = present.iter().find(|(k, set)| *set && !allowed.contains(k)) {
-        return Err(format!("`{k}` does not apply to a {} step", s.kind));
-    }
-    if s.text.is_some() && s.kind != "prompt" {
-        return Err(format!("`text` does not apply to a {} step", s.kind));
-    }
-    if s.for_s.is_some() && s.kind != "verify_node" {
-        return Err(format!("`for_s` does not apply to a {} step", s.kind));
-    }
+    check_fields_apply(&s)?;
     let kind = match s.kind.as_str() {
         "session" => StepKind::Session {
             module: module()?,
@@ -1213,6 +1133,95 @@ fn build_step(
         source: s.source,
         kind,
         line,
+    })
+}
+
+/// Every field set on a step must apply to its kind.
+fn check_fields_apply(s: &RawStep) -> Result<(), String> {
+    let present: [(&str, bool); 22] = [
+        ("module", s.module.is_some()),
+        ("session", s.session.is_some()),
+        ("request", s.request.is_some()),
+        ("expect", s.expect.is_some()),
+        ("accept_nrc", !s.accept_nrc.is_empty()),
+        ("writes", s.writes),
+        ("at", s.at.is_some()),
+        ("length", s.length.is_some()),
+        ("endian", s.endian.is_some()),
+        ("scale", s.scale.is_some()),
+        ("offset", s.offset.is_some()),
+        ("unit", !s.unit.is_empty()),
+        ("equals", s.equals.is_some()),
+        ("min", s.min.is_some()),
+        ("max", s.max.is_some()),
+        ("until", s.until.is_some()),
+        ("fail_if", s.fail_if.is_some()),
+        ("interval_ms", s.interval_ms.is_some()),
+        ("timeout_s", s.timeout_s.is_some()),
+        ("ms", s.ms.is_some()),
+        ("reason", s.reason.is_some()),
+        ("node", s.node.is_some()),
+    ];
+    const VALUE: [&str; 6] = ["at", "length", "endian", "scale", "offset", "unit"];
+    let allowed: Vec<&str> = match s.kind.as_str() {
+        "session" => vec!["module", "session"],
+        "request" => vec!["module", "request", "expect", "accept_nrc", "writes"],
+        "read" => [
+            &["module", "request", "expect", "equals", "min", "max"][..],
+            &VALUE,
+        ]
+        .concat(),
+        "poll" => [
+            &[
+                "module",
+                "request",
+                "expect",
+                "until",
+                "fail_if",
+                "interval_ms",
+                "timeout_s",
+            ][..],
+            &VALUE,
+        ]
+        .concat(),
+        "wait" => vec!["ms", "reason"],
+        "prompt" => vec![],
+        "verify_node" => vec!["node", "timeout_s"],
+        "close_session" => vec!["module"],
+        _ => present.iter().map(|(k, _)| *k).collect(),
+    };
+    if let Some((k, _)) = present.iter().find(|(k, set)| *set && !allowed.contains(k)) {
+        return Err(format!("`{k}` does not apply to a {} step", s.kind));
+    }
+    if s.text.is_some() && s.kind != "prompt" {
+        return Err(format!("`text` does not apply to a {} step", s.kind));
+    }
+    if s.for_s.is_some() && s.kind != "verify_node" {
+        return Err(format!("`for_s` does not apply to a {} step", s.kind));
+    }
+    Ok(())
+}
+
+/// Where a read or poll step finds its value in the response, and how it is scaled.
+fn extract_of(s: &RawStep) -> Result<Extract, String> {
+    let at =
+        s.at.ok_or("needs `at` (byte offset of the value in the response)")?;
+    let length = s.length.unwrap_or(1);
+    if !(1..=8).contains(&length) {
+        return Err(format!("length {length} is not 1 to 8 bytes"));
+    }
+    let little_endian = match s.endian.as_deref() {
+        None | Some("big") => false,
+        Some("little") => true,
+        Some(o) => return Err(format!("endian {o:?} is not big or little")),
+    };
+    Ok(Extract {
+        at,
+        length,
+        little_endian,
+        scale: s.scale.unwrap_or(1.0),
+        offset: s.offset.unwrap_or(0.0),
+        unit: s.unit.clone(),
     })
 }
 
