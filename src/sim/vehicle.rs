@@ -511,6 +511,73 @@ impl Vehicle {
         }
         let has_node = |n: &str| db.nodes().iter().any(|x| x.name() == n);
 
+        let modules = Self::sim_modules(profile, &selected, &has_node)?;
+
+        let mut silences = Vec::new();
+        for f in &selected {
+            if let Some(node) = &f.silence_node {
+                if !has_node(node) {
+                    return Err(SimError::UnknownFaultNode {
+                        fault: f.name.clone(),
+                        node: node.clone(),
+                    });
+                }
+                silences.push(Silence {
+                    node: node.clone(),
+                    until_flag: f.until_flag.clone(),
+                });
+            }
+        }
+
+        // Signal behaviours, checked against the DBC.
+        let mut behaviours: BTreeMap<(String, String), Behaviour> = BTreeMap::new();
+        for (key, b) in &profile.vehicle.signals {
+            let (msg, sig) = signal_key(db, key)?;
+            behaviours.insert((msg, sig), behaviour(key, b)?);
+        }
+
+        // Signal changes of the selected faults, checked against the DBC.
+        let mut changes: BTreeMap<(String, String), Vec<(f64, f64)>> = BTreeMap::new();
+        for f in &selected {
+            for (key, v) in &f.signals {
+                let (msg, sig) = signal_key(db, key)?;
+                changes
+                    .entry((msg, sig))
+                    .or_default()
+                    .push((*v, Duration::from_millis(f.after_ms).as_secs_f64()));
+            }
+        }
+
+        let periodic = Self::periodic(profile, db, &mut behaviours, &mut changes)?;
+        for (msg, sig) in behaviours.keys().chain(changes.keys()) {
+            tracing::warn!(
+                "profile signal {msg}.{sig} is in no periodic message a profile module sends"
+            );
+        }
+
+        Ok(Vehicle {
+            start: None,
+            modules,
+            periodic,
+            flags: BTreeSet::new(),
+            silences,
+            faults: selected
+                .iter()
+                .map(|f| (f.name.clone(), f.description.clone()))
+                .collect(),
+            out: BTreeMap::new(),
+            seq: 0,
+            events: VecDeque::new(),
+        })
+    }
+
+    /// The profile's modules, each with its diagnostic server (if it has ids) and the
+    /// selected faults that apply to it.
+    fn sim_modules(
+        profile: &Profile,
+        selected: &[&Fault],
+        has_node: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<SimModule>, SimError> {
         let mut modules = Vec::new();
         for m in &profile.modules {
             if let Some(node) = &m.node
@@ -559,41 +626,18 @@ impl Vehicle {
             });
         }
 
-        let mut silences = Vec::new();
-        for f in &selected {
-            if let Some(node) = &f.silence_node {
-                if !has_node(node) {
-                    return Err(SimError::UnknownFaultNode {
-                        fault: f.name.clone(),
-                        node: node.clone(),
-                    });
-                }
-                silences.push(Silence {
-                    node: node.clone(),
-                    until_flag: f.until_flag.clone(),
-                });
-            }
-        }
+        Ok(modules)
+    }
 
-        // Signal behaviours, checked against the DBC.
-        let mut behaviours: BTreeMap<(String, String), Behaviour> = BTreeMap::new();
-        for (key, b) in &profile.vehicle.signals {
-            let (msg, sig) = signal_key(db, key)?;
-            behaviours.insert((msg, sig), behaviour(key, b)?);
-        }
-
-        // Signal changes of the selected faults, checked against the DBC.
-        let mut changes: BTreeMap<(String, String), Vec<(f64, f64)>> = BTreeMap::new();
-        for f in &selected {
-            for (key, v) in &f.signals {
-                let (msg, sig) = signal_key(db, key)?;
-                changes
-                    .entry((msg, sig))
-                    .or_default()
-                    .push((*v, Duration::from_millis(f.after_ms).as_secs_f64()));
-            }
-        }
-
+    /// The periodic messages the profile's modules send (those with a cycle time in the
+    /// DBC), each signal with its behaviour and the faults' changes; what is used is taken
+    /// out of `behaviours` and `changes`.
+    fn periodic(
+        profile: &Profile,
+        db: &Database,
+        behaviours: &mut BTreeMap<(String, String), Behaviour>,
+        changes: &mut BTreeMap<(String, String), Vec<(f64, f64)>>,
+    ) -> Result<Vec<Periodic>, SimError> {
         let sending: BTreeSet<&str> = profile
             .modules
             .iter()
@@ -658,26 +702,7 @@ impl Vehicle {
             })?;
             periodic.push(p);
         }
-        for (msg, sig) in behaviours.keys().chain(changes.keys()) {
-            tracing::warn!(
-                "profile signal {msg}.{sig} is in no periodic message a profile module sends"
-            );
-        }
-
-        Ok(Vehicle {
-            start: None,
-            modules,
-            periodic,
-            flags: BTreeSet::new(),
-            silences,
-            faults: selected
-                .iter()
-                .map(|f| (f.name.clone(), f.description.clone()))
-                .collect(),
-            out: BTreeMap::new(),
-            seq: 0,
-            events: VecDeque::new(),
-        })
+        Ok(periodic)
     }
 
     fn anchor(&mut self, now: Timestamp) {
