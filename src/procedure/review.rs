@@ -69,6 +69,42 @@ pub fn review(script: &Script, name: &str) -> String {
             m.p2_star.as_millis()
         );
     }
+    review_parameters(&mut o, script);
+    review_preconditions(&mut o, script);
+    review_steps(&mut o, script);
+    let c = &script.cleanup;
+    let _ = writeln!(
+        o,
+        "cleanup: {}, {}",
+        if c.close_sessions {
+            "close open sessions"
+        } else {
+            "sessions left open"
+        },
+        if c.keep_alive_off {
+            "keep-alive off"
+        } else {
+            "keep-alive left on"
+        }
+    );
+    let placeholders = script
+        .steps
+        .iter()
+        .filter(|s| s.provenance == Provenance::Placeholder)
+        .count();
+    let writes = script.steps.iter().filter(|s| s.writes()).count();
+    let _ = writeln!(
+        o,
+        "ok: {} steps, {writes} write{} (confirmed before sending), {placeholders} placeholder{}",
+        script.steps.len(),
+        if writes == 1 { "" } else { "s" },
+        if placeholders == 1 { "" } else { "s" }
+    );
+    o
+}
+
+/// The parameters, each with its range or choices.
+fn review_parameters(o: &mut String, script: &Script) {
     if !script.parameters.is_empty() {
         let _ = writeln!(o, "parameters:");
         for prm in script.parameters.values() {
@@ -94,6 +130,10 @@ pub fn review(script: &Script, name: &str) -> String {
             let _ = writeln!(o, "  {} {kind}", padded(&prm.name, 16));
         }
     }
+}
+
+/// The preconditions: what each checks, for the whole run or at the start.
+fn review_preconditions(o: &mut String, script: &Script) {
     if !script.preconditions.is_empty() {
         let _ = writeln!(o, "preconditions:");
         for pre in &script.preconditions {
@@ -113,6 +153,10 @@ pub fn review(script: &Script, name: &str) -> String {
             );
         }
     }
+}
+
+/// One line per step: id, kind, what it sends, provenance, unverified bytes, writes.
+fn review_steps(o: &mut String, script: &Script) {
     let _ = writeln!(o, "steps:");
     let rows: Vec<(String, String)> = script
         .steps
@@ -166,35 +210,6 @@ pub fn review(script: &Script, name: &str) -> String {
             s.line
         );
     }
-    let c = &script.cleanup;
-    let _ = writeln!(
-        o,
-        "cleanup: {}, {}",
-        if c.close_sessions {
-            "close open sessions"
-        } else {
-            "sessions left open"
-        },
-        if c.keep_alive_off {
-            "keep-alive off"
-        } else {
-            "keep-alive left on"
-        }
-    );
-    let placeholders = script
-        .steps
-        .iter()
-        .filter(|s| s.provenance == Provenance::Placeholder)
-        .count();
-    let writes = script.steps.iter().filter(|s| s.writes()).count();
-    let _ = writeln!(
-        o,
-        "ok: {} steps, {writes} write{} (confirmed before sending), {placeholders} placeholder{}",
-        script.steps.len(),
-        if writes == 1 { "" } else { "s" },
-        if placeholders == 1 { "" } else { "s" }
-    );
-    o
 }
 
 #[cfg(test)]
