@@ -1444,63 +1444,8 @@ impl Runner {
             self.cleanup_notes.push(if ok { note } else { format!("{note} (the module may still be in a non-default session; it returns to default by itself after S3 without traffic)") });
             return;
         }
-        let hint = |nrc: u8| match nrc {
-            0x80 | 0x7F => {
-                " (the module is not in the session this service needs: it may have reset or dropped the session)"
-            }
-            0x22 => " (the module refuses in the current vehicle state)",
-            _ => "",
-        };
-        // Failures common to every request.
-        let response = match &outcome {
-            Outcome::Response(p) => p.clone(),
-            Outcome::Negative { nrc, .. } => {
-                let accepted = matches!(self.current_step().map(|s| &s.kind), Some(StepKind::Request { accept_nrc, .. }) if accept_nrc.contains(nrc));
-                if accepted {
-                    self.set_detail(answer.clone());
-                    self.event(
-                        now,
-                        EventKind::Note(format!("accepted negative response: {answer}")),
-                    );
-                    self.pass(now);
-                    return;
-                }
-                let h = hint(*nrc);
-                self.set_detail(answer.clone());
-                self.stop(
-                    now,
-                    RunOutcome::Failed,
-                    format!("{module} answered {request} with {answer}{h}"),
-                );
-                return;
-            }
-            Outcome::Sent => Vec::new(),
-            Outcome::Timeout { .. } => {
-                self.set_detail(answer.clone());
-                self.stop(
-                    now,
-                    RunOutcome::Failed,
-                    format!("{module} did not answer {request}: {answer}"),
-                );
-                return;
-            }
-            Outcome::Transport(_) => {
-                self.set_detail(answer.clone());
-                self.stop(
-                    now,
-                    RunOutcome::Failed,
-                    format!("{module} {request}: {answer}"),
-                );
-                return;
-            }
-            other => {
-                self.stop(
-                    now,
-                    RunOutcome::Failed,
-                    format!("expected a response from {module} to {request}, got {other:?}"),
-                );
-                return;
-            }
+        let Some(response) = self.response_or_end(now, &module, &request, &answer, &outcome) else {
+            return;
         };
         self.set_detail(answer.clone());
         if let Stage::Pre(i) = self.stage {
@@ -1613,6 +1558,76 @@ impl Runner {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The response of a request, or `None` when the outcome already ended the step: an
+    /// accepted negative response passes it; any other negative response, a timeout or a
+    /// transport failure stops the run, naming the module, the request and the answer.
+    fn response_or_end(
+        &mut self,
+        now: Timestamp,
+        module: &str,
+        request: &str,
+        answer: &str,
+        outcome: &Outcome,
+    ) -> Option<Vec<u8>> {
+        let hint = |nrc: u8| match nrc {
+            0x80 | 0x7F => {
+                " (the module is not in the session this service needs: it may have reset or dropped the session)"
+            }
+            0x22 => " (the module refuses in the current vehicle state)",
+            _ => "",
+        };
+        match outcome {
+            Outcome::Response(p) => Some(p.clone()),
+            Outcome::Negative { nrc, .. } => {
+                let accepted = matches!(self.current_step().map(|s| &s.kind), Some(StepKind::Request { accept_nrc, .. }) if accept_nrc.contains(nrc));
+                if accepted {
+                    self.set_detail(answer.to_string());
+                    self.event(
+                        now,
+                        EventKind::Note(format!("accepted negative response: {answer}")),
+                    );
+                    self.pass(now);
+                    return None;
+                }
+                let h = hint(*nrc);
+                self.set_detail(answer.to_string());
+                self.stop(
+                    now,
+                    RunOutcome::Failed,
+                    format!("{module} answered {request} with {answer}{h}"),
+                );
+                None
+            }
+            Outcome::Sent => Some(Vec::new()),
+            Outcome::Timeout { .. } => {
+                self.set_detail(answer.to_string());
+                self.stop(
+                    now,
+                    RunOutcome::Failed,
+                    format!("{module} did not answer {request}: {answer}"),
+                );
+                None
+            }
+            Outcome::Transport(_) => {
+                self.set_detail(answer.to_string());
+                self.stop(
+                    now,
+                    RunOutcome::Failed,
+                    format!("{module} {request}: {answer}"),
+                );
+                None
+            }
+            other => {
+                self.stop(
+                    now,
+                    RunOutcome::Failed,
+                    format!("expected a response from {module} to {request}, got {other:?}"),
+                );
+                None
+            }
         }
     }
 
