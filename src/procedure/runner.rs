@@ -434,6 +434,36 @@ enum Dry {
     Note(String),
 }
 
+/// A dry-run listing being built, with the modules it sends to.
+#[derive(Default)]
+struct DryList {
+    list: VecDeque<Dry>,
+    used: Vec<String>,
+}
+
+impl DryList {
+    /// A request that a live run would send.
+    fn send(&mut self, module: &str, pdu: Vec<u8>, step: &str, purpose: Purpose, writes: bool) {
+        if !self.used.iter().any(|m| m == module) {
+            self.used.push(module.to_string());
+        }
+        self.list.push_back(Dry::Act(Action::Send {
+            module: module.to_string(),
+            pdu,
+            expect_response: true,
+            step: step.to_string(),
+            purpose,
+            writes,
+            dry_run: true,
+        }));
+    }
+
+    /// What a live run would do there.
+    fn note(&mut self, text: String) {
+        self.list.push_back(Dry::Note(text));
+    }
+}
+
 /// What the outstanding action was.
 #[derive(Debug, Clone, PartialEq)]
 enum Awaiting {
@@ -1102,174 +1132,7 @@ impl Runner {
     fn dry_action(&mut self, now: Timestamp) -> Option<Action> {
         if !self.dry_built {
             self.dry_built = true;
-            let mut list = VecDeque::new();
-            let mut opened: Vec<String> = Vec::new();
-            let mut used: Vec<String> = Vec::new();
-            let push = |list: &mut VecDeque<Dry>,
-                        used: &mut Vec<String>,
-                        module: &str,
-                        pdu: Vec<u8>,
-                        step: &str,
-                        purpose: Purpose,
-                        writes: bool| {
-                if !used.iter().any(|m| m == module) {
-                    used.push(module.to_string());
-                }
-                list.push_back(Dry::Act(Action::Send {
-                    module: module.to_string(),
-                    pdu,
-                    expect_response: true,
-                    step: step.to_string(),
-                    purpose,
-                    writes,
-                    dry_run: true,
-                }));
-            };
-            for p in &self.script.preconditions {
-                match &p.check {
-                    Check::Signal { signal, cond, .. } => list.push_back(Dry::Note(format!(
-                        "[{}] would check {signal} {cond}{}",
-                        p.id,
-                        if p.during { " for the whole run" } else { "" }
-                    ))),
-                    Check::Confirm(t) => {
-                        list.push_back(Dry::Note(format!("[{}] would ask: {t}", p.id)))
-                    }
-                    Check::NoDtc {
-                        module, request, ..
-                    } => push(
-                        &mut list,
-                        &mut used,
-                        module,
-                        request.clone(),
-                        &p.id,
-                        Purpose::Precondition,
-                        false,
-                    ),
-                }
-            }
-            for s in &self.script.steps {
-                let render =
-                    |t: &super::script::Template| t.render(&self.params).unwrap_or_default();
-                match &s.kind {
-                    StepKind::Session { module, session } => {
-                        if !opened.contains(module) {
-                            opened.push(module.clone());
-                        }
-                        push(
-                            &mut list,
-                            &mut used,
-                            module,
-                            vec![0x10, *session],
-                            &s.id,
-                            Purpose::OpenSession(*session),
-                            false,
-                        )
-                    }
-                    StepKind::CloseSession { module } => {
-                        opened.retain(|m| m != module);
-                        let d = self.default_session(module);
-                        push(
-                            &mut list,
-                            &mut used,
-                            module,
-                            vec![0x10, d],
-                            &s.id,
-                            Purpose::CloseSession(d),
-                            false,
-                        )
-                    }
-                    StepKind::Request {
-                        module,
-                        request,
-                        writes,
-                        ..
-                    } => {
-                        if *writes {
-                            list.push_back(Dry::Note(format!(
-                                "[{}] would ask for confirmation before writing",
-                                s.id
-                            )));
-                        }
-                        push(
-                            &mut list,
-                            &mut used,
-                            module,
-                            render(request),
-                            &s.id,
-                            Purpose::Step,
-                            *writes,
-                        )
-                    }
-                    StepKind::Read {
-                        module, request, ..
-                    } => push(
-                        &mut list,
-                        &mut used,
-                        module,
-                        render(request),
-                        &s.id,
-                        Purpose::Step,
-                        false,
-                    ),
-                    StepKind::Poll {
-                        module,
-                        request,
-                        interval,
-                        timeout,
-                        ..
-                    } => {
-                        list.push_back(Dry::Note(format!(
-                            "[{}] would repeat every {} ms for up to {}",
-                            s.id,
-                            interval.as_millis(),
-                            dur_s(*timeout)
-                        )));
-                        push(
-                            &mut list,
-                            &mut used,
-                            module,
-                            render(request),
-                            &s.id,
-                            Purpose::Step,
-                            false,
-                        )
-                    }
-                    StepKind::Wait { duration, reason } => list.push_back(Dry::Note(format!(
-                        "[{}] would wait {}: {reason}",
-                        s.id,
-                        dur_s(*duration)
-                    ))),
-                    StepKind::Prompt { text } => {
-                        list.push_back(Dry::Note(format!("[{}] would ask: {text}", s.id)))
-                    }
-                    StepKind::VerifyNode { node, for_, within } => {
-                        list.push_back(Dry::Note(format!(
-                            "[{}] would watch node {node} for {} within {}",
-                            s.id,
-                            dur_s(*for_),
-                            dur_s(*within)
-                        )))
-                    }
-                }
-            }
-            // Cleanup of what the listing leaves open (a failed run would close every module opened).
-            for m in &opened {
-                let d = self.default_session(m);
-                push(
-                    &mut list,
-                    &mut used,
-                    m,
-                    vec![0x10, d],
-                    "cleanup",
-                    Purpose::Cleanup,
-                    false,
-                );
-            }
-            for m in used {
-                list.push_back(Dry::Act(Action::EndModule { module: m }));
-            }
-            self.dry = list;
+            self.dry = self.dry_listing();
         }
         while let Some(d) = self.dry.pop_front() {
             match d {
@@ -1281,6 +1144,110 @@ impl Runner {
         self.cleanup_notes
             .push("dry run: nothing was sent".to_string());
         Some(Action::Finished(self.report(now)))
+    }
+
+    /// Everything a dry run lists, in order: the preconditions' checks and DTC reads, each
+    /// step's request (rendered with the parameters) or what it would do, the cleanup of
+    /// the sessions the listing leaves open, and the end of every module used.
+    fn dry_listing(&self) -> VecDeque<Dry> {
+        let mut out = DryList::default();
+        let mut opened: Vec<String> = Vec::new();
+        for p in &self.script.preconditions {
+            match &p.check {
+                Check::Signal { signal, cond, .. } => out.note(format!(
+                    "[{}] would check {signal} {cond}{}",
+                    p.id,
+                    if p.during { " for the whole run" } else { "" }
+                )),
+                Check::Confirm(t) => out.note(format!("[{}] would ask: {t}", p.id)),
+                Check::NoDtc {
+                    module, request, ..
+                } => out.send(module, request.clone(), &p.id, Purpose::Precondition, false),
+            }
+        }
+        for s in &self.script.steps {
+            let render = |t: &super::script::Template| t.render(&self.params).unwrap_or_default();
+            match &s.kind {
+                StepKind::Session { module, session } => {
+                    if !opened.contains(module) {
+                        opened.push(module.clone());
+                    }
+                    out.send(
+                        module,
+                        vec![0x10, *session],
+                        &s.id,
+                        Purpose::OpenSession(*session),
+                        false,
+                    )
+                }
+                StepKind::CloseSession { module } => {
+                    opened.retain(|m| m != module);
+                    let d = self.default_session(module);
+                    out.send(
+                        module,
+                        vec![0x10, d],
+                        &s.id,
+                        Purpose::CloseSession(d),
+                        false,
+                    )
+                }
+                StepKind::Request {
+                    module,
+                    request,
+                    writes,
+                    ..
+                } => {
+                    if *writes {
+                        out.note(format!(
+                            "[{}] would ask for confirmation before writing",
+                            s.id
+                        ));
+                    }
+                    out.send(module, render(request), &s.id, Purpose::Step, *writes)
+                }
+                StepKind::Read {
+                    module, request, ..
+                } => out.send(module, render(request), &s.id, Purpose::Step, false),
+                StepKind::Poll {
+                    module,
+                    request,
+                    interval,
+                    timeout,
+                    ..
+                } => {
+                    out.note(format!(
+                        "[{}] would repeat every {} ms for up to {}",
+                        s.id,
+                        interval.as_millis(),
+                        dur_s(*timeout)
+                    ));
+                    out.send(module, render(request), &s.id, Purpose::Step, false)
+                }
+                StepKind::Wait { duration, reason } => out.note(format!(
+                    "[{}] would wait {}: {reason}",
+                    s.id,
+                    dur_s(*duration)
+                )),
+                StepKind::Prompt { text } => out.note(format!("[{}] would ask: {text}", s.id)),
+                StepKind::VerifyNode { node, for_, within } => out.note(format!(
+                    "[{}] would watch node {node} for {} within {}",
+                    s.id,
+                    dur_s(*for_),
+                    dur_s(*within)
+                )),
+            }
+        }
+        // Cleanup of what the listing leaves open (a failed run would close every module
+        // opened).
+        for m in &opened {
+            let d = self.default_session(m);
+            out.send(m, vec![0x10, d], "cleanup", Purpose::Cleanup, false);
+        }
+        for m in out.used {
+            out.list
+                .push_back(Dry::Act(Action::EndModule { module: m }));
+        }
+        out.list
     }
 
     /// A read or poll step's value: the answer must match `expect` and hold the value;
