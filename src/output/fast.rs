@@ -563,27 +563,7 @@ impl FastMessage {
             let label_ref = if !st.labelled {
                 NO_LABELS
             } else if f.size() <= DENSE_LABEL_BITS {
-                // By the value table's entries (sorted, one per value): the raw bits that
-                // read as each value.
-                let (lo, hi) = f.raw_range();
-                let mask = (1u64 << f.size()) - 1;
-                let mut frags = Vec::new();
-                let mut by_bits = vec![0u16; 1 << f.size()];
-                for entry in sig.value_table() {
-                    let v = i128::from(entry.value);
-                    if v < lo || v > hi || sig.label(v) != Some(entry.label.as_str()) {
-                        continue;
-                    }
-                    let frag = format!(" ({})", entry.label);
-                    let at = add_text(&mut text, frag.as_bytes())?;
-                    frags.push((at, u32::try_from(frag.len()).ok()?));
-                    *by_bits.get_mut((entry.value as u64 & mask) as usize)? =
-                        u16::try_from(frags.len()).ok()?;
-                }
-                labels.push(LabelTable {
-                    by_bits: by_bits.into(),
-                    frags,
-                });
+                labels.push(dense_labels(sig, f, &mut text)?);
                 u32::try_from(labels.len() - 1).ok()?
             } else {
                 SPARSE_LABELS
@@ -609,30 +589,7 @@ impl FastMessage {
                 return None;
             }
         }
-        // The joined texts around values.
-        for k in 0..signals.len() {
-            let (prefix, unit, labelled) = fixed.get(k)?;
-            let mut lead = Vec::new();
-            if k == 0 {
-                // `  NAME: SIG=` (the prefix's ", " becomes ": ").
-                lead.extend_from_slice(&texts.header);
-                lead.push(b':');
-                lead.extend_from_slice(prefix.get(1..)?);
-            } else if fixed.get(k - 1)?.2 {
-                lead.extend_from_slice(prefix);
-            }
-            let mut tail = unit.clone();
-            if !labelled && let Some((next, _, _)) = fixed.get(k + 1) {
-                tail.extend_from_slice(next);
-            }
-            let lead_at = add_text(&mut text, &lead)?;
-            let tail_at = add_text(&mut text, &tail)?;
-            let fs = signals.get_mut(k)?;
-            fs.lead_at = lead_at;
-            fs.tail_at = tail_at;
-            fs.lead_len = u16::try_from(lead.len()).ok()?;
-            fs.tail_len = u16::try_from(tail.len()).ok()?;
-        }
+        join_texts(&texts.header, &fixed, &mut signals, &mut text)?;
         let joined = mux.is_none() && flat.iter().all(|f| f.end_byte() <= m.size());
         let longest_joined = signals
             .iter()
@@ -671,6 +628,72 @@ impl FastMessage {
             mux,
         })
     }
+}
+
+/// A signal's labels by its raw bits, for signals of at most [`DENSE_LABEL_BITS`] bits: for
+/// each value-table entry (sorted, one per value), the raw bits that read as that value and
+/// its ` (LABEL)` fragment, added to `text`.
+fn dense_labels(
+    sig: &crate::dbc::Signal,
+    f: &FlatSignal,
+    text: &mut Vec<u8>,
+) -> Option<LabelTable> {
+    // By the value table's entries (sorted, one per value): the raw bits that
+    // read as each value.
+    let (lo, hi) = f.raw_range();
+    let mask = (1u64 << f.size()) - 1;
+    let mut frags = Vec::new();
+    let mut by_bits = vec![0u16; 1 << f.size()];
+    for entry in sig.value_table() {
+        let v = i128::from(entry.value);
+        if v < lo || v > hi || sig.label(v) != Some(entry.label.as_str()) {
+            continue;
+        }
+        let frag = format!(" ({})", entry.label);
+        let at = add_text(text, frag.as_bytes())?;
+        frags.push((at, u32::try_from(frag.len()).ok()?));
+        *by_bits.get_mut((entry.value as u64 & mask) as usize)? =
+            u16::try_from(frags.len()).ok()?;
+    }
+    Some(LabelTable {
+        by_bits: by_bits.into(),
+        frags,
+    })
+}
+
+/// The texts joined around each value, added to `text`: before it, `  NAME: SIG=` for the
+/// first signal, or the prefix when the previous signal has labels; after it, the unit and,
+/// when this signal has no labels, the next signal's prefix.
+fn join_texts(
+    header: &[u8],
+    fixed: &[(Vec<u8>, Vec<u8>, bool)],
+    signals: &mut [FastSignal],
+    text: &mut Vec<u8>,
+) -> Option<()> {
+    for k in 0..signals.len() {
+        let (prefix, unit, labelled) = fixed.get(k)?;
+        let mut lead = Vec::new();
+        if k == 0 {
+            // `  NAME: SIG=` (the prefix's ", " becomes ": ").
+            lead.extend_from_slice(header);
+            lead.push(b':');
+            lead.extend_from_slice(prefix.get(1..)?);
+        } else if fixed.get(k - 1)?.2 {
+            lead.extend_from_slice(prefix);
+        }
+        let mut tail = unit.clone();
+        if !labelled && let Some((next, _, _)) = fixed.get(k + 1) {
+            tail.extend_from_slice(next);
+        }
+        let lead_at = add_text(text, &lead)?;
+        let tail_at = add_text(text, &tail)?;
+        let fs = signals.get_mut(k)?;
+        fs.lead_at = lead_at;
+        fs.tail_at = tail_at;
+        fs.lead_len = u16::try_from(lead.len()).ok()?;
+        fs.tail_len = u16::try_from(tail.len()).ok()?;
+    }
+    Some(())
 }
 
 /// Eight decimal digits of `n < 10^8`, most significant first in memory order (the low
