@@ -6,8 +6,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use canrelearn::frame::{Frame, Id};
-use canrelearn::isotp::sim::{Loss, TraceKind, VirtualLink};
-use canrelearn::isotp::{Channel, Config, Event, FrameFormat, Reassembler};
+use canrelearn::isotp::virtual_link::{Loss, TraceKind, VirtualLink};
+use canrelearn::isotp::{Channel, ChannelEvent, Config, FrameFormat, Reassembler};
 use canrelearn::time::Timestamp;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -57,11 +57,9 @@ fn bench(c: &mut Criterion) {
         // Sanity: the transfer completes.
         l.record = true;
         transfer(&mut l, &data);
-        assert!(
-            l.trace().iter().any(
-                |e| matches!(&e.kind, TraceKind::Event(Event::Received(d)) if d.len() == 4095)
-            )
-        );
+        assert!(l.trace().iter().any(
+            |e| matches!(&e.kind, TraceKind::Event(ChannelEvent::Received(d)) if d.len() == 4095)
+        ));
         l.record = false;
         g.bench_function(name, |b| b.iter(|| transfer(&mut l, black_box(&data))));
     }

@@ -16,7 +16,7 @@
 //! procedure [`Tester`](crate::procedure::tester::Tester) and the simulated
 //! [`Vehicle`](crate::sim::vehicle::Vehicle). One async loop runs any of them on a bus
 //! (`crate::drive::machine`); a virtual link runs two of them against each other on a virtual
-//! clock ([`crate::isotp::sim::VirtualLink`]).
+//! clock ([`crate::isotp::virtual_link::VirtualLink`]).
 
 use crate::frame::Frame;
 use crate::time::Timestamp;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use canrelearn::Timestamp;
 use canrelearn::diag::codec::Unrelated;
 use canrelearn::diag::{
-    BusyRetry, Client, ClientConfig, ClientError, Event, KeepAlive, MismatchReason, Nrc, RequestId,
-    RequestOptions, TimeoutReason, Transmit, TransmitKind,
+    BusyRetry, Client, ClientConfig, ClientError, ClientEvent, KeepAlive, MismatchReason, Nrc,
+    RequestId, RequestOptions, TimeoutReason, Transmit, TransmitKind,
 };
 use proptest::prelude::*;
 
@@ -19,7 +19,7 @@ fn kwp() -> Client {
     Client::new(ClientConfig::kwp2000()).unwrap()
 }
 
-fn events(c: &mut Client) -> Vec<Event> {
+fn events(c: &mut Client) -> Vec<ClientEvent> {
     std::iter::from_fn(|| c.poll_event()).collect()
 }
 
@@ -45,12 +45,12 @@ fn open_c0(c: &mut Client) {
     assert_eq!(
         events(c),
         vec![
-            Event::Positive {
+            ClientEvent::Positive {
                 id,
                 pdu: vec![0x50, 0xC0],
                 elapsed: Duration::from_millis(50)
             },
-            Event::SessionChanged {
+            ClientEvent::SessionChanged {
                 session: 0xC0,
                 is_default: false
             }
@@ -67,7 +67,7 @@ fn test_positive_response() {
     c.handle_pdu(ms(30), &[0x61, 0x01, 0xAA]);
     assert_eq!(
         events(&mut c),
-        vec![Event::Positive {
+        vec![ClientEvent::Positive {
             id,
             pdu: vec![0x61, 0x01, 0xAA],
             elapsed: Duration::from_millis(30)
@@ -85,7 +85,7 @@ fn test_negative_response() {
     c.handle_pdu(ms(20), &[0x7F, 0x21, 0x80]);
     assert_eq!(
         events(&mut c),
-        vec![Event::Negative {
+        vec![ClientEvent::Negative {
             id,
             sid: 0x21,
             nrc: Nrc(0x80),
@@ -105,7 +105,7 @@ fn test_timeout_at_exactly_p2() {
     c.handle_timeout(ms(1100));
     assert_eq!(
         events(&mut c),
-        vec![Event::Timeout {
+        vec![ClientEvent::Timeout {
             id,
             waited: Duration::from_secs(1),
             after_pending: false,
@@ -117,7 +117,7 @@ fn test_timeout_at_exactly_p2() {
     c.handle_pdu(ms(1200), &[0x61, 0x01]);
     assert_eq!(
         events(&mut c),
-        vec![Event::Unsolicited {
+        vec![ClientEvent::Unsolicited {
             pdu: vec![0x61, 0x01]
         }]
     );
@@ -129,7 +129,7 @@ fn test_response_at_deadline_wins_over_timeout() {
     let id = send(&mut c, 0, &[0x21, 0x01]);
     c.handle_pdu(ms(1000), &[0x61, 0x01]);
     c.handle_timeout(ms(1000));
-    assert!(matches!(&events(&mut c)[..], [Event::Positive { id: i, .. }] if *i == id));
+    assert!(matches!(&events(&mut c)[..], [ClientEvent::Positive { id: i, .. }] if *i == id));
 }
 
 #[test]
@@ -153,7 +153,7 @@ fn test_regression_udsoncan_overall_timeout_during_pending() {
     let mut t = 500;
     for count in 1..=6u32 {
         c.handle_pdu(ms(t), &[0x7F, 0x31, 0x78]);
-        assert_eq!(events(&mut c), vec![Event::Pending { id, count }]);
+        assert_eq!(events(&mut c), vec![ClientEvent::Pending { id, count }]);
         assert_eq!(c.poll_timeout(), Some(ms(t + 5000)));
         // Just before P2* expires nothing happens.
         c.handle_timeout(ms(t + 4999));
@@ -164,7 +164,7 @@ fn test_regression_udsoncan_overall_timeout_during_pending() {
     c.handle_pdu(ms(t), &[0x71, 0x01, 0x02]);
     assert_eq!(
         events(&mut c),
-        vec![Event::Positive {
+        vec![ClientEvent::Positive {
             id,
             pdu: vec![0x71, 0x01, 0x02],
             elapsed: Duration::from_millis(t)
@@ -183,7 +183,7 @@ fn test_p2_star_expires_after_pending() {
     c.handle_timeout(ms(5200));
     assert_eq!(
         events(&mut c),
-        vec![Event::Timeout {
+        vec![ClientEvent::Timeout {
             id,
             waited: Duration::from_millis(5200),
             after_pending: true,
@@ -206,7 +206,7 @@ fn test_pending_storm_exceeds_max_count() {
     c.handle_pdu(ms(40), &[0x7F, 0x31, 0x78]);
     assert_eq!(
         events(&mut c),
-        vec![Event::Timeout {
+        vec![ClientEvent::Timeout {
             id,
             waited: Duration::from_millis(40),
             after_pending: true,
@@ -230,7 +230,7 @@ fn test_overall_cap_bounds_pending_chain() {
     c.handle_timeout(ms(3000));
     assert_eq!(
         events(&mut c),
-        vec![Event::Timeout {
+        vec![ClientEvent::Timeout {
             id,
             waited: Duration::from_secs(3),
             after_pending: true,
@@ -252,7 +252,7 @@ fn test_busy_retries_with_exact_backoff() {
         c.handle_pdu(ms(t), &[0x7F, 0x3B, 0x21]);
         assert_eq!(
             events(&mut c),
-            vec![Event::Retrying {
+            vec![ClientEvent::Retrying {
                 id,
                 attempt,
                 after: Duration::from_millis(d)
@@ -278,7 +278,7 @@ fn test_busy_retries_with_exact_backoff() {
     c.handle_pdu(ms(t), &[0x7F, 0x3B, 0x21]);
     assert_eq!(
         events(&mut c),
-        vec![Event::Negative {
+        vec![ClientEvent::Negative {
             id,
             sid: 0x3B,
             nrc: Nrc::BUSY_REPEAT_REQUEST,
@@ -298,7 +298,7 @@ fn test_busy_then_positive() {
     let ev = events(&mut c);
     assert_eq!(
         ev.get(1),
-        Some(&Event::Mismatched {
+        Some(&ClientEvent::Mismatched {
             id,
             pdu: vec![0x61, 0x01],
             reason: MismatchReason::NotAwaiting
@@ -308,7 +308,7 @@ fn test_busy_then_positive() {
     c.handle_pdu(ms(150), &[0x61, 0x01]);
     assert!(matches!(
         &events(&mut c)[..],
-        [Event::Positive { elapsed, .. }] if *elapsed == Duration::from_millis(150)
+        [ClientEvent::Positive { elapsed, .. }] if *elapsed == Duration::from_millis(150)
     ));
 }
 
@@ -335,7 +335,7 @@ fn test_keep_alive_cadence_in_session_c0() {
         t += 1;
     }
     assert_eq!(sent_at, vec![2050, 4050, 6050]);
-    assert_eq!(events(&mut c), vec![Event::KeepAliveSent; 3]);
+    assert_eq!(events(&mut c), vec![ClientEvent::KeepAliveSent; 3]);
     // A request resets the idle time: next keep-alive 2 s after its answer.
     send(&mut c, 6500, &[0x21, 0x01]);
     c.handle_pdu(ms(6600), &[0x61, 0x01]);
@@ -352,12 +352,12 @@ fn test_no_keep_alive_in_default_or_unknown_session() {
     assert_eq!(
         events(&mut c),
         vec![
-            Event::Positive {
+            ClientEvent::Positive {
                 id,
                 pdu: vec![0x50, 0x81],
                 elapsed: Duration::from_millis(20)
             },
-            Event::SessionChanged {
+            ClientEvent::SessionChanged {
                 session: 0x81,
                 is_default: true
             }
@@ -400,8 +400,8 @@ fn test_keep_alive_suppressed_during_request() {
     }
     c.handle_pdu(ms(6000), &[0x71, 0x01]);
     let ev = events(&mut c);
-    assert!(matches!(ev.last(), Some(Event::Positive { id: i, .. }) if *i == id));
-    assert!(!ev.contains(&Event::KeepAliveSent));
+    assert!(matches!(ev.last(), Some(ClientEvent::Positive { id: i, .. }) if *i == id));
+    assert!(!ev.contains(&ClientEvent::KeepAliveSent));
     assert_eq!(c.poll_timeout(), Some(ms(8000)));
     assert_eq!(
         c.poll_transmit(ms(8000)).map(|t| t.kind),
@@ -442,8 +442,8 @@ fn test_keep_alive_with_reply_queues_caller_request() {
     assert_eq!(
         events(&mut c),
         vec![
-            Event::KeepAliveSent,
-            Event::KeepAliveReply {
+            ClientEvent::KeepAliveSent,
+            ClientEvent::KeepAliveReply {
                 pdu: vec![0x7E, 0x01],
                 nrc: None
             }
@@ -464,8 +464,8 @@ fn test_keep_alive_reply_timeout() {
     assert_eq!(
         events(&mut c),
         vec![
-            Event::KeepAliveSent,
-            Event::KeepAliveTimeout {
+            ClientEvent::KeepAliveSent,
+            ClientEvent::KeepAliveTimeout {
                 waited: Duration::from_secs(1)
             }
         ]
@@ -482,12 +482,12 @@ fn test_mismatched_sid_ignored() {
     assert_eq!(
         events(&mut c),
         vec![
-            Event::Mismatched {
+            ClientEvent::Mismatched {
                 id,
                 pdu: vec![0x62, 0xF1, 0x90],
                 reason: MismatchReason::Unrelated(Unrelated::OtherService { response_sid: 0x62 })
             },
-            Event::Mismatched {
+            ClientEvent::Mismatched {
                 id,
                 pdu: vec![0x7F, 0x22, 0x78],
                 reason: MismatchReason::Unrelated(Unrelated::NegativeForOtherService {
@@ -495,7 +495,7 @@ fn test_mismatched_sid_ignored() {
                     nrc: Nrc(0x78)
                 })
             },
-            Event::Mismatched {
+            ClientEvent::Mismatched {
                 id,
                 pdu: vec![],
                 reason: MismatchReason::Unrelated(Unrelated::Empty)
@@ -505,7 +505,10 @@ fn test_mismatched_sid_ignored() {
     // A 0x78 for another service did not extend the timer.
     assert_eq!(c.poll_timeout(), Some(ms(1000)));
     c.handle_pdu(ms(40), &[0x61, 0x01]);
-    assert!(matches!(&events(&mut c)[..], [Event::Positive { .. }]));
+    assert!(matches!(
+        &events(&mut c)[..],
+        [ClientEvent::Positive { .. }]
+    ));
 }
 
 #[test]
@@ -514,7 +517,7 @@ fn test_unsolicited_reported() {
     c.handle_pdu(ms(5), &[0x61, 0x01]);
     assert_eq!(
         events(&mut c),
-        vec![Event::Unsolicited {
+        vec![ClientEvent::Unsolicited {
             pdu: vec![0x61, 0x01]
         }]
     );
@@ -553,7 +556,7 @@ fn test_no_response_request_completes_on_send() {
         c.poll_transmit(ms(0)).map(|t| t.pdu),
         Some(vec![0x3E, 0x80])
     );
-    assert_eq!(events(&mut c), vec![Event::SentNoResponse { id }]);
+    assert_eq!(events(&mut c), vec![ClientEvent::SentNoResponse { id }]);
     assert_eq!(c.in_flight(), None);
     assert_eq!(c.poll_timeout(), None);
 }
@@ -581,7 +584,7 @@ fn test_uds_session_and_ecu_reset() {
     send(&mut c, 100, &[0x11, 0x01]);
     c.handle_pdu(ms(110), &[0x51, 0x01]);
     assert_eq!(c.session(), Some(0x01));
-    assert!(events(&mut c).contains(&Event::SessionChanged {
+    assert!(events(&mut c).contains(&ClientEvent::SessionChanged {
         session: 0x01,
         is_default: true
     }));
@@ -604,7 +607,7 @@ fn test_assume_session_starts_keep_alive() {
     c.assume_session(ms(100), 0xC0);
     assert_eq!(
         events(&mut c),
-        vec![Event::SessionChanged {
+        vec![ClientEvent::SessionChanged {
             session: 0xC0,
             is_default: false
         }]
@@ -618,7 +621,7 @@ fn test_close_cancels_and_stops() {
     open_c0(&mut c);
     let id = send(&mut c, 100, &[0x21, 0x01]);
     c.close();
-    assert_eq!(events(&mut c), vec![Event::Cancelled { id }]);
+    assert_eq!(events(&mut c), vec![ClientEvent::Cancelled { id }]);
     assert!(c.is_closed());
     assert_eq!(c.poll_timeout(), None);
     assert_eq!(c.poll_transmit(ms(10_000)), None);
@@ -637,8 +640,8 @@ fn test_cancel_then_late_answer_is_unsolicited() {
     assert_eq!(
         events(&mut c),
         vec![
-            Event::Cancelled { id },
-            Event::Unsolicited {
+            ClientEvent::Cancelled { id },
+            ClientEvent::Unsolicited {
                 pdu: vec![0x61, 0x01]
             }
         ]
@@ -727,7 +730,7 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn is_terminal(e: &Event) -> Option<RequestId> {
+fn is_terminal(e: &ClientEvent) -> Option<RequestId> {
     if e.is_outcome() { e.request_id() } else { None }
 }
 

@@ -8,8 +8,8 @@ use canrelearn::diag::dtc::{
     kwp_read_dtc_by_status_request, parse_kwp_dtc_by_status, parse_uds_dtc_by_status,
 };
 use canrelearn::diag::{
-    Client, ClientConfig, Dialect, Event, Nrc, RequestOptions, ResponseClass, classify_response,
-    format_hex, parse_hex,
+    Client, ClientConfig, ClientEvent, Dialect, Nrc, RequestOptions, ResponseClass,
+    classify_response, format_hex, parse_hex,
 };
 
 #[test]
@@ -22,7 +22,7 @@ fn test_kwp_dtc_read_flow() {
     assert_eq!(c.poll_transmit(t0).map(|t| t.pdu), Some(req.clone()));
     let resp = parse_hex("58 03 D0 00 60 C1 40 20 C1 55 60").unwrap();
     c.handle_pdu(t0 + Duration::from_millis(35), &resp);
-    let Some(Event::Positive {
+    let Some(ClientEvent::Positive {
         id: got,
         pdu,
         elapsed,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use canrelearn::Timestamp;
 use canrelearn::bus::{Bus, Clock, TokioClock, VirtualBus, VirtualEndpoint};
-use canrelearn::diag::client::Event as CEvent;
+use canrelearn::diag::client::ClientEvent as CEvent;
 use canrelearn::diag::{ClientConfig, ClientError, Nrc, RequestOptions, TimeoutReason};
 use canrelearn::drive::diag::{DiagError, DiagSession, RequestOutcome, SessionConfig};
 use canrelearn::drive::isotp::{FrameDirection, Transcript};
@@ -67,7 +67,7 @@ fn spawn_ecu(
                 ep.send(&f).await.unwrap();
             }
             while let Some(e) = ch.poll_event() {
-                if let isotp::Event::Received(pdu) = e {
+                if let isotp::ChannelEvent::Received(pdu) = e {
                     out.lock().unwrap().requests.push((now, pdu.clone()));
                     ecu.handle_request(now, &pdu, &flags);
                 }

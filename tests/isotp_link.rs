@@ -1,13 +1,13 @@
-//! Two ISO-TP channels on the in-memory virtual link (`canrelearn::isotp::sim`): exchanges with
+//! Two ISO-TP channels on the in-memory virtual link (`canrelearn::isotp::virtual_link`): exchanges with
 //! byte-exact fixtures, segmentation/reassembly for every size and many configurations, timing
 //! on the virtual clock, timers, sequence errors, WAIT and OVERFLOW, and "never panics".
 
 use std::time::Duration;
 
 use canrelearn::frame::{Frame, Id};
-use canrelearn::isotp::sim::{Loss, Side, TraceKind, VirtualLink};
+use canrelearn::isotp::virtual_link::{Loss, Side, TraceKind, VirtualLink};
 use canrelearn::isotp::{
-    Addressing, Channel, Config, Event, FrameFormat, IgnoreReason, PduKind, ReceiveFailure,
+    Addressing, Channel, ChannelEvent, Config, FrameFormat, IgnoreReason, PduKind, ReceiveFailure,
     SendError, SendFailure, StMin,
 };
 use canrelearn::time::Timestamp;
@@ -62,7 +62,7 @@ fn received(l: &VirtualLink, side: Side) -> Vec<Vec<u8>> {
     l.events(side)
         .into_iter()
         .filter_map(|(_, e)| match e {
-            Event::Received(d) => Some(d),
+            ChannelEvent::Received(d) => Some(d),
             _ => None,
         })
         .collect()
@@ -80,7 +80,7 @@ fn test_emit_single_frame_unpadded_and_padded() {
     assert_eq!(received(&l, Side::B), [vec![0x10, 0xC0]]);
     assert_eq!(
         l.events(Side::A),
-        [(Timestamp::ZERO, Event::Sent { len: 2 })]
+        [(Timestamp::ZERO, ChannelEvent::Sent { len: 2 })]
     );
 
     let mut padded = Config::new(sid(0x71E), sid(0x72E));
@@ -127,7 +127,10 @@ fn test_emit_segmented_exchange_with_block_size_and_stmin() {
     let want: Vec<(Timestamp, String)> = want.iter().map(|(t, s)| (*t, s.to_string())).collect();
     assert_eq!(got, want);
     assert_eq!(received(&l, Side::B), [data]);
-    assert_eq!(l.events(Side::A), [(ms(24), Event::Sent { len: 30 })]);
+    assert_eq!(
+        l.events(Side::A),
+        [(ms(24), ChannelEvent::Sent { len: 30 })]
+    );
 }
 
 #[test]
@@ -241,7 +244,7 @@ fn test_ignores_other_ids_addresses_remote_and_error_frames() {
     );
     assert_eq!(ch.poll_event(), None);
     ch.handle_frame(t, &Frame::classic(sid(0x200), &[2, 0x01, 0xAA]).unwrap());
-    assert_eq!(ch.poll_event(), Some(Event::Received(vec![0xAA])));
+    assert_eq!(ch.poll_event(), Some(ChannelEvent::Received(vec![0xAA])));
 }
 
 #[test]
@@ -279,7 +282,7 @@ fn test_timeout_bs_when_flow_control_never_comes() {
     l.run_for(Duration::from_secs(10));
     assert_eq!(
         l.events(Side::A),
-        [(ms(1100), Event::SendFailed(SendFailure::TimeoutBs))]
+        [(ms(1100), ChannelEvent::SendFailed(SendFailure::TimeoutBs))]
     );
     assert!(!l.a.is_sending());
 }
@@ -299,12 +302,12 @@ fn test_timeout_cr_when_consecutive_frames_stop() {
     // CF2 was sent at 2 + 5 = 7 ms and arrived at 8 ms: N_Cr fires at 1008 ms.
     assert_eq!(tx_a[2].0, ms(7));
     let ev_b = l.events(Side::B);
-    assert_eq!(ev_b[0], (ms(1), Event::RxFirstFrame { len: 40 }));
+    assert_eq!(ev_b[0], (ms(1), ChannelEvent::RxFirstFrame { len: 40 }));
     assert_eq!(
         ev_b[1],
         (
             ms(1008),
-            Event::ReceiveFailed(ReceiveFailure::TimeoutCr {
+            ChannelEvent::ReceiveFailed(ReceiveFailure::TimeoutCr {
                 received: 20,
                 expected: 40
             })
@@ -314,7 +317,7 @@ fn test_timeout_cr_when_consecutive_frames_stop() {
     // The sender does not know (BS 0): it finished.
     assert!(matches!(
         l.events(Side::A).last(),
-        Some((_, Event::Sent { len: 40 }))
+        Some((_, ChannelEvent::Sent { len: 40 }))
     ));
 }
 
@@ -327,16 +330,21 @@ fn test_wrong_sequence_number_aborts_reception() {
     let mut ch = Channel::new(Config::new(sid(0x765), sid(0x745))).unwrap();
     let t = Timestamp::ZERO;
     ch.handle_frame(t, &fc(0x745, &[0x10, 0x14, 1, 2, 3, 4, 5, 6]));
-    assert_eq!(ch.poll_event(), Some(Event::RxFirstFrame { len: 20 }));
+    assert_eq!(
+        ch.poll_event(),
+        Some(ChannelEvent::RxFirstFrame { len: 20 })
+    );
     assert_eq!(ch.poll_transmit(t).unwrap().to_string(), "765#300000");
     ch.handle_frame(ms(1), &fc(0x745, &[0x21, 7, 8, 9, 10, 11, 12, 13]));
     ch.handle_frame(ms(2), &fc(0x745, &[0x23, 14, 15, 16, 17, 18, 19, 20]));
     assert_eq!(
         ch.poll_event(),
-        Some(Event::ReceiveFailed(ReceiveFailure::WrongSequenceNumber {
-            expected: 2,
-            got: 3
-        }))
+        Some(ChannelEvent::ReceiveFailed(
+            ReceiveFailure::WrongSequenceNumber {
+                expected: 2,
+                got: 3
+            }
+        ))
     );
     assert!(!ch.is_receiving());
     assert_eq!(ch.poll_timeout(), None);
@@ -344,7 +352,7 @@ fn test_wrong_sequence_number_aborts_reception() {
     ch.handle_frame(ms(3), &fc(0x745, &[0x22, 14, 15, 16, 17, 18, 19, 20]));
     assert_eq!(
         ch.poll_event(),
-        Some(Event::Ignored(IgnoreReason::UnexpectedPdu(
+        Some(ChannelEvent::Ignored(IgnoreReason::UnexpectedPdu(
             PduKind::Consecutive
         )))
     );
@@ -374,16 +382,16 @@ fn test_new_first_frame_interrupts_reception() {
     ch.handle_frame(t, &fc(0x745, &[0x10, 0x14, 1, 2, 3, 4, 5, 6]));
     ch.handle_frame(t, &fc(0x745, &[0x21, 7, 8, 9, 10, 11, 12, 13]));
     ch.handle_frame(t, &fc(0x745, &[0x03, 0x22, 0xF1, 0x90]));
-    let ev: Vec<Event> = std::iter::from_fn(|| ch.poll_event()).collect();
+    let ev: Vec<ChannelEvent> = std::iter::from_fn(|| ch.poll_event()).collect();
     assert_eq!(
         ev,
         [
-            Event::RxFirstFrame { len: 20 },
-            Event::ReceiveFailed(ReceiveFailure::Interrupted {
+            ChannelEvent::RxFirstFrame { len: 20 },
+            ChannelEvent::ReceiveFailed(ReceiveFailure::Interrupted {
                 received: 13,
                 expected: 20
             }),
-            Event::Received(vec![0x22, 0xF1, 0x90]),
+            ChannelEvent::Received(vec![0x22, 0xF1, 0x90]),
         ]
     );
 }
@@ -406,7 +414,7 @@ fn test_wait_frames_restart_bs_and_limit() {
     ch.handle_frame(ms(2000), &fc(0x765, &[0x31, 0, 0]));
     assert_eq!(
         ch.poll_event(),
-        Some(Event::SendFailed(SendFailure::WaitLimit(2)))
+        Some(ChannelEvent::SendFailed(SendFailure::WaitLimit(2)))
     );
     assert!(!ch.is_sending());
 
@@ -418,7 +426,7 @@ fn test_wait_frames_restart_bs_and_limit() {
     ch.handle_frame(ms(2), &fc(0x765, &[0x30, 0, 0]));
     let cf = ch.poll_transmit(ms(2)).unwrap();
     assert_eq!(cf.data()[0], 0x21);
-    assert_eq!(ch.poll_event(), Some(Event::Sent { len: 10 }));
+    assert_eq!(ch.poll_event(), Some(ChannelEvent::Sent { len: 10 }));
 }
 
 #[test]
@@ -436,13 +444,16 @@ fn test_overflow_both_sides() {
     );
     assert_eq!(
         l.events(Side::A),
-        [(Timestamp::ZERO, Event::SendFailed(SendFailure::Overflow))]
+        [(
+            Timestamp::ZERO,
+            ChannelEvent::SendFailed(SendFailure::Overflow)
+        )]
     );
     assert_eq!(
         l.events(Side::B),
         [(
             Timestamp::ZERO,
-            Event::ReceiveFailed(ReceiveFailure::TooLarge { len: 200, max: 100 })
+            ChannelEvent::ReceiveFailed(ReceiveFailure::TooLarge { len: 200, max: 100 })
         )]
     );
     // The sender can send again at once.
@@ -458,11 +469,11 @@ fn test_reserved_flow_status_aborts_send() {
     assert!(ch.poll_transmit(ms(0)).is_some());
     ch.handle_frame(ms(1), &fc(0x765, &[0x35, 0, 0]));
     // Reserved FS is a malformed N_PDU: ignored, then N_Bs expires.
-    assert!(matches!(ch.poll_event(), Some(Event::Ignored(_))));
+    assert!(matches!(ch.poll_event(), Some(ChannelEvent::Ignored(_))));
     ch.handle_timeout(ms(1000));
     assert_eq!(
         ch.poll_event(),
-        Some(Event::SendFailed(SendFailure::TimeoutBs))
+        Some(ChannelEvent::SendFailed(SendFailure::TimeoutBs))
     );
 }
 
@@ -472,19 +483,21 @@ fn test_short_consecutive_frame_is_invalid_length() {
     ch.handle_frame(ms(0), &fc(0x745, &[0x10, 0x14, 1, 2, 3, 4, 5, 6]));
     let _ = ch.poll_transmit(ms(0));
     ch.handle_frame(ms(1), &fc(0x745, &[0x21, 7, 8, 9]));
-    let ev: Vec<Event> = std::iter::from_fn(|| ch.poll_event()).collect();
+    let ev: Vec<ChannelEvent> = std::iter::from_fn(|| ch.poll_event()).collect();
     assert_eq!(
         ev.last(),
-        Some(&Event::ReceiveFailed(ReceiveFailure::InvalidLength {
-            expected: 7,
-            got: 3
-        }))
+        Some(&ChannelEvent::ReceiveFailed(
+            ReceiveFailure::InvalidLength {
+                expected: 7,
+                got: 3
+            }
+        ))
     );
     // A first frame with FF_DL that would fit a single frame is ignored.
     ch.handle_frame(ms(2), &fc(0x745, &[0x10, 0x07, 1, 2, 3, 4, 5, 6]));
     assert!(matches!(
         ch.poll_event(),
-        Some(Event::Ignored(IgnoreReason::InvalidFirstFrame {
+        Some(ChannelEvent::Ignored(IgnoreReason::InvalidFirstFrame {
             ff_dl: 7,
             ..
         }))
@@ -508,7 +521,7 @@ fn test_timeout_as_and_ar_with_confirmations() {
     ch.handle_timeout(ms(1000));
     assert_eq!(
         ch.poll_event(),
-        Some(Event::SendFailed(SendFailure::TimeoutAs))
+        Some(ChannelEvent::SendFailed(SendFailure::TimeoutAs))
     );
 
     // Confirmed: N_Bs starts at the confirmation, not at poll_transmit.
@@ -542,12 +555,12 @@ fn test_timeout_as_and_ar_with_confirmations() {
     rx.handle_frame(ms(0), &fc(0x745, &[0x10, 0x14, 1, 2, 3, 4, 5, 6]));
     assert!(rx.poll_transmit(ms(0)).is_some());
     rx.handle_timeout(ms(1000));
-    let ev: Vec<Event> = std::iter::from_fn(|| rx.poll_event()).collect();
+    let ev: Vec<ChannelEvent> = std::iter::from_fn(|| rx.poll_event()).collect();
     assert_eq!(
         ev,
         [
-            Event::RxFirstFrame { len: 20 },
-            Event::ReceiveFailed(ReceiveFailure::TimeoutAr)
+            ChannelEvent::RxFirstFrame { len: 20 },
+            ChannelEvent::ReceiveFailed(ReceiveFailure::TimeoutAr)
         ]
     );
 }
@@ -688,7 +701,7 @@ proptest! {
         prop_assert_eq!(received(&l, Side::B), vec![data.clone()]);
         let ev_a = l.events(Side::A);
         prop_assert_eq!(ev_a.len(), 1);
-        prop_assert_eq!(&ev_a[0].1, &Event::Sent { len: case.size });
+        prop_assert_eq!(&ev_a[0].1, &ChannelEvent::Sent { len: case.size });
 
         let st = case.a.tx_st_min_override.unwrap_or_else(|| case.b.st_min.duration());
         let bs = usize::from(case.b.block_size);
@@ -824,7 +837,7 @@ fn test_first_flow_control_sets_bs_and_stmin_for_the_whole_message() {
     idle.handle_frame(ms(0), &fc(0x765, &[0x30, 0, 0]));
     assert_eq!(
         idle.poll_event(),
-        Some(Event::Ignored(IgnoreReason::UnexpectedPdu(
+        Some(ChannelEvent::Ignored(IgnoreReason::UnexpectedPdu(
             PduKind::FlowControl
         )))
     );

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use canrelearn::frame::{Frame, Id};
-use canrelearn::isotp::sim::{Loss, Side, TraceKind, VirtualLink};
+use canrelearn::isotp::virtual_link::{Loss, Side, TraceKind, VirtualLink};
 use canrelearn::isotp::{
     Channel, Config, FlowStatus, FrameFormat, IncompleteReason, Observation, ObserverConfig,
     Reassembler,
@@ -248,7 +248,7 @@ proptest! {
         let data = payload(size, 7);
         l.a.send(Timestamp::ZERO, &data).unwrap();
         l.run_for(Duration::from_secs(60));
-        prop_assert!(l.events(Side::B).iter().any(|(_, e)| *e == canrelearn::isotp::Event::Received(data.clone())));
+        prop_assert!(l.events(Side::B).iter().any(|(_, e)| *e == canrelearn::isotp::ChannelEvent::Received(data.clone())));
         let mut r = Reassembler::default();
         for (t, f) in bus(&l) {
             r.handle_frame(t, &f);

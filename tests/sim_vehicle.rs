@@ -37,7 +37,7 @@ struct Rig {
     events: Vec<VehicleEvent>,
     /// Complete responses the tester received.
     answers: Vec<(Timestamp, Vec<u8>)>,
-    tester_events: Vec<(Timestamp, isotp::Event)>,
+    tester_events: Vec<(Timestamp, isotp::ChannelEvent)>,
 }
 
 impl Rig {
@@ -74,7 +74,7 @@ impl Rig {
                 self.v.handle_frame(now, &f);
             }
             while let Some(ev) = self.tester.poll_event() {
-                if let isotp::Event::Received(d) = &ev {
+                if let isotp::ChannelEvent::Received(d) = &ev {
                     self.answers.push((now, d.clone()));
                 }
                 self.tester_events.push((now, ev));
@@ -420,7 +420,7 @@ fn test_drop_flow_control_stalls_multi_frame_requests() {
     assert!(
         r.tester_events
             .iter()
-            .any(|(_, e)| *e == isotp::Event::SendFailed(SendFailure::TimeoutBs)),
+            .any(|(_, e)| *e == isotp::ChannelEvent::SendFailed(SendFailure::TimeoutBs)),
         "{:?}",
         r.tester_events
     );

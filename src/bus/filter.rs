@@ -88,11 +88,6 @@ impl Filter {
         }
     }
 
-    /// A filter accepting every data and remote frame (`0:0`).
-    pub const fn accept_all() -> Filter {
-        Filter::new(0, 0)
-    }
-
     /// The kernel `can_id` (without the inversion bit).
     pub const fn id(&self) -> u32 {
         self.id

@@ -16,7 +16,7 @@
 //!   then [`Client::poll_transmit`] again (keep-alives and retries go out from `poll_transmit`
 //!   once their time has come). All inputs take `now`; a response handled before
 //!   `handle_timeout` at the same instant wins.
-//! - Protocol outcomes are [`Event`]s, never `Err`: positive, negative, timeout, each `0x78`
+//! - Protocol outcomes are [`ClientEvent`]s, never `Err`: positive, negative, timeout, each `0x78`
 //!   (pending), each `0x21` retry, mismatched and unsolicited PDUs, keep-alives, session changes.
 //!
 //! # Timing rules
@@ -29,9 +29,9 @@
 //!   overall timeout that fires while the ECU is still answering `0x78`.
 //! - `7F SID 21` (busyRepeatRequest) resends the same bytes after a back-off (default 100 ms,
 //!   doubling, at most 1 s, at most 5 retries); when retries are exhausted the last `0x21` is
-//!   reported as a [`Event::Negative`].
-//! - A PDU that does not answer the request in flight is reported ([`Event::Mismatched`]) and
-//!   ignored (the timer keeps running); a PDU with nothing in flight is [`Event::Unsolicited`].
+//!   reported as a [`ClientEvent::Negative`].
+//! - A PDU that does not answer the request in flight is reported ([`ClientEvent::Mismatched`]) and
+//!   ignored (the timer keeps running); a PDU with nothing in flight is [`ClientEvent::Unsolicited`].
 //!
 //! # Session tracking and keep-alive
 //! The session is learned from positive responses: `10 xx` enters session `xx` (the request's
@@ -210,7 +210,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestOptions {
     /// Whether to wait for a reply. `false` completes the request when it is transmitted
-    /// ([`Event::SentNoResponse`]); use it only when the caller knows the ECU stays silent
+    /// ([`ClientEvent::SentNoResponse`]); use it only when the caller knows the ECU stays silent
     /// (for example KWP2000 `3E 80`).
     pub expect_response: bool,
     /// Overrides [`ClientConfig::p2_timeout`].
@@ -309,7 +309,7 @@ pub enum MismatchReason {
 
 /// An outcome or notification; drain with [`Client::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub enum ClientEvent {
     /// A positive response (first byte = request SID + 0x40).
     Positive {
         /// The request.
@@ -408,23 +408,23 @@ pub enum Event {
     },
 }
 
-impl Event {
+impl ClientEvent {
     /// The caller request the event is about, if any.
     pub fn request_id(&self) -> Option<RequestId> {
         match self {
-            Event::Positive { id, .. }
-            | Event::Negative { id, .. }
-            | Event::Timeout { id, .. }
-            | Event::SentNoResponse { id }
-            | Event::Pending { id, .. }
-            | Event::Retrying { id, .. }
-            | Event::Mismatched { id, .. }
-            | Event::Cancelled { id } => Some(*id),
-            Event::Unsolicited { .. }
-            | Event::KeepAliveSent
-            | Event::KeepAliveReply { .. }
-            | Event::KeepAliveTimeout { .. }
-            | Event::SessionChanged { .. } => None,
+            ClientEvent::Positive { id, .. }
+            | ClientEvent::Negative { id, .. }
+            | ClientEvent::Timeout { id, .. }
+            | ClientEvent::SentNoResponse { id }
+            | ClientEvent::Pending { id, .. }
+            | ClientEvent::Retrying { id, .. }
+            | ClientEvent::Mismatched { id, .. }
+            | ClientEvent::Cancelled { id } => Some(*id),
+            ClientEvent::Unsolicited { .. }
+            | ClientEvent::KeepAliveSent
+            | ClientEvent::KeepAliveReply { .. }
+            | ClientEvent::KeepAliveTimeout { .. }
+            | ClientEvent::SessionChanged { .. } => None,
         }
     }
 
@@ -433,11 +433,11 @@ impl Event {
     pub fn is_outcome(&self) -> bool {
         matches!(
             self,
-            Event::Positive { .. }
-                | Event::Negative { .. }
-                | Event::Timeout { .. }
-                | Event::SentNoResponse { .. }
-                | Event::Cancelled { .. }
+            ClientEvent::Positive { .. }
+                | ClientEvent::Negative { .. }
+                | ClientEvent::Timeout { .. }
+                | ClientEvent::SentNoResponse { .. }
+                | ClientEvent::Cancelled { .. }
         )
     }
 }
@@ -507,7 +507,7 @@ pub struct Client {
     current: Option<Exchange>,
     /// A caller request waiting behind a keep-alive that expects a reply.
     queued: Option<Exchange>,
-    events: VecDeque<Event>,
+    events: VecDeque<ClientEvent>,
     dropped_events: u64,
     session: Option<u8>,
     last_activity: Option<Timestamp>,
@@ -667,11 +667,11 @@ impl Client {
             None => tracing::trace!(%now, "diag keep-alive sent"),
         }
         if id.is_none() {
-            self.push(Event::KeepAliveSent);
+            self.push(ClientEvent::KeepAliveSent);
         }
         if !expect_response {
             if let Some(id) = id {
-                self.push(Event::SentNoResponse { id });
+                self.push(ClientEvent::SentNoResponse { id });
             }
             self.finish();
         }
@@ -693,7 +693,7 @@ impl Client {
     pub fn handle_pdu(&mut self, now: Timestamp, pdu: &[u8]) {
         let Some(mut ex) = self.current.take() else {
             tracing::debug!(pdu = ?pdu, "diag unsolicited PDU");
-            self.push(Event::Unsolicited { pdu: pdu.to_vec() });
+            self.push(ClientEvent::Unsolicited { pdu: pdu.to_vec() });
             return;
         };
         let id = ex.id;
@@ -713,14 +713,14 @@ impl Client {
                 match id {
                     Some(id) => {
                         tracing::debug!(%id, ?elapsed, pdu = ?pdu, "diag positive response");
-                        self.push(Event::Positive {
+                        self.push(ClientEvent::Positive {
                             id,
                             pdu: pdu.to_vec(),
                             elapsed,
                         });
                         self.learn_session(&ex.pdu);
                     }
-                    None => self.push(Event::KeepAliveReply {
+                    None => self.push(ClientEvent::KeepAliveReply {
                         pdu: pdu.to_vec(),
                         nrc: None,
                     }),
@@ -745,7 +745,7 @@ impl Client {
                 self.current = Some(ex);
                 if let Some(id) = id {
                     tracing::debug!(%id, count, "diag response pending (0x78)");
-                    self.push(Event::Pending { id, count });
+                    self.push(ClientEvent::Pending { id, count });
                 }
             }
             ResponseClass::Negative { nrc }
@@ -761,7 +761,7 @@ impl Client {
                 self.current = Some(ex);
                 if let Some(id) = id {
                     tracing::debug!(%id, attempt, ?after, "diag busy (0x21), retrying");
-                    self.push(Event::Retrying { id, attempt, after });
+                    self.push(ClientEvent::Retrying { id, attempt, after });
                 }
             }
             ResponseClass::Negative { nrc } => {
@@ -771,7 +771,7 @@ impl Client {
                 match id {
                     Some(id) => {
                         tracing::debug!(%id, %nrc, name = nrc.name(self.config.dialect), "diag negative response");
-                        self.push(Event::Negative {
+                        self.push(ClientEvent::Negative {
                             id,
                             sid,
                             nrc,
@@ -779,7 +779,7 @@ impl Client {
                             elapsed,
                         });
                     }
-                    None => self.push(Event::KeepAliveReply {
+                    None => self.push(ClientEvent::KeepAliveReply {
                         pdu: pdu.to_vec(),
                         nrc: Some(nrc),
                     }),
@@ -848,20 +848,20 @@ impl Client {
     }
 
     /// The next event, oldest first.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
         self.events.pop_front()
     }
 
     /// Abandons the caller request in flight (queued, waiting or backing off) and reports
-    /// [`Event::Cancelled`]; a late answer to it is then unsolicited. Returns its id.
+    /// [`ClientEvent::Cancelled`]; a late answer to it is then unsolicited. Returns its id.
     pub fn cancel(&mut self) -> Option<RequestId> {
         if let Some(id) = self.queued.take().and_then(|e| e.id) {
-            self.push(Event::Cancelled { id });
+            self.push(ClientEvent::Cancelled { id });
             return Some(id);
         }
         let id = self.current.as_ref().and_then(|e| e.id)?;
         self.current = None;
-        self.push(Event::Cancelled { id });
+        self.push(ClientEvent::Cancelled { id });
         Some(id)
     }
 
@@ -872,14 +872,14 @@ impl Client {
 
     /// Tells the engine the ECU is in `session` (when the caller knows it without a response,
     /// e.g. after a `10 xx` sent with `expect_response: false`). Emits
-    /// [`Event::SessionChanged`] if it differs. Keep-alive counts from the last activity, or
+    /// [`ClientEvent::SessionChanged`] if it differs. Keep-alive counts from the last activity, or
     /// from `now` if there was none.
     pub fn assume_session(&mut self, now: Timestamp, session: u8) {
         self.last_activity.get_or_insert(now);
         self.set_session(session);
     }
 
-    /// Stops everything: cancels the request in flight ([`Event::Cancelled`]), stops the
+    /// Stops everything: cancels the request in flight ([`ClientEvent::Cancelled`]), stops the
     /// keep-alive, forgets the session; later requests get [`ClientError::Closed`]. The caller
     /// sends any closing request (`10 81`) before calling this.
     pub fn close(&mut self) {
@@ -914,7 +914,7 @@ impl Client {
             self.session = Some(session);
             let is_default = session == self.config.default_session;
             tracing::debug!(session, is_default, "diag session changed");
-            self.push(Event::SessionChanged {
+            self.push(ClientEvent::SessionChanged {
                 session,
                 is_default,
             });
@@ -924,12 +924,12 @@ impl Client {
     fn mismatched(&mut self, id: Option<RequestId>, pdu: &[u8], reason: MismatchReason) {
         tracing::debug!(?id, pdu = ?pdu, ?reason, "diag PDU does not answer the request in flight");
         let ev = match id {
-            Some(id) => Event::Mismatched {
+            Some(id) => ClientEvent::Mismatched {
                 id,
                 pdu: pdu.to_vec(),
                 reason,
             },
-            None => Event::Unsolicited { pdu: pdu.to_vec() },
+            None => ClientEvent::Unsolicited { pdu: pdu.to_vec() },
         };
         self.push(ev);
     }
@@ -945,7 +945,7 @@ impl Client {
         match ex.id {
             Some(id) => {
                 tracing::debug!(%id, ?waited, ?reason, "diag request timed out");
-                self.push(Event::Timeout {
+                self.push(ClientEvent::Timeout {
                     id,
                     waited,
                     after_pending: ex.pending_count > 0,
@@ -953,7 +953,7 @@ impl Client {
                     reason,
                 });
             }
-            None => self.push(Event::KeepAliveTimeout { waited }),
+            None => self.push(ClientEvent::KeepAliveTimeout { waited }),
         }
         self.finish();
     }
@@ -963,7 +963,7 @@ impl Client {
         self.current = self.queued.take();
     }
 
-    fn push(&mut self, ev: Event) {
+    fn push(&mut self, ev: ClientEvent) {
         if self.events.len() >= MAX_QUEUED_EVENTS {
             self.events.pop_front();
             self.dropped_events = self.dropped_events.saturating_add(1);

@@ -128,8 +128,8 @@ impl RequestOutcome {
 
     /// The outcome a client event reports, if it is a final one (cancellations are not: the
     /// caller ended those).
-    fn from_client(e: client::Event) -> Option<(RequestId, RequestOutcome)> {
-        use client::Event as E;
+    fn from_client(e: client::ClientEvent) -> Option<(RequestId, RequestOutcome)> {
+        use client::ClientEvent as E;
         Some(match e {
             E::Positive { id, pdu, elapsed } => (id, RequestOutcome::Positive { pdu, elapsed }),
             E::Negative {
@@ -187,7 +187,7 @@ pub enum LinkEvent {
     ReceiveFailed(ReceiveFailure),
     /// A client notification that is not an outcome: `Pending`, `Retrying`, `Mismatched`,
     /// `Unsolicited`, `KeepAliveSent`, `KeepAliveReply`, `KeepAliveTimeout`, `SessionChanged`.
-    Client(client::Event),
+    Client(client::ClientEvent),
     /// The final outcome of the caller's request `id`.
     Outcome {
         /// The request.
@@ -385,11 +385,11 @@ impl Link {
     fn drain_channel(&mut self, now: Timestamp) {
         while let Some(ev) = self.channel.poll_event() {
             match ev {
-                isotp::Event::Received(pdu) => {
+                isotp::ChannelEvent::Received(pdu) => {
                     self.client.handle_pdu(now, &pdu);
                     self.push(LinkEvent::Received(pdu));
                 }
-                isotp::Event::Sent { .. } => {
+                isotp::ChannelEvent::Sent { .. } => {
                     self.client.tx_complete(now);
                     let carried = self.in_channel.take();
                     if let Some(TransmitKind::Request { id, .. }) = carried
@@ -402,12 +402,12 @@ impl Link {
                         });
                     }
                 }
-                isotp::Event::SendFailed(f) => {
+                isotp::ChannelEvent::SendFailed(f) => {
                     tracing::warn!(failure = %f, "diagnostic PDU not delivered");
                     let carried = self.in_channel.take();
                     self.send_failed(carried, f);
                 }
-                isotp::Event::ReceiveFailed(f) => {
+                isotp::ChannelEvent::ReceiveFailed(f) => {
                     tracing::warn!(failure = %f, "diagnostic response not received");
                     self.push(LinkEvent::ReceiveFailed(f));
                 }
@@ -443,10 +443,10 @@ impl Link {
     fn drain_client(&mut self) {
         while let Some(e) = self.client.poll_event() {
             match e {
-                client::Event::Cancelled { id } => {
+                client::ClientEvent::Cancelled { id } => {
                     tracing::debug!(%id, "diagnostic request abandoned");
                 }
-                client::Event::SentNoResponse { id } if self.in_channel.is_some() => {
+                client::ClientEvent::SentNoResponse { id } if self.in_channel.is_some() => {
                     self.unsent = Some(id);
                 }
                 e if e.is_outcome() => {
@@ -487,7 +487,7 @@ impl Machine for Link {
     }
 }
 
-impl isotp::sim::Endpoint for Link {
+impl isotp::virtual_link::Endpoint for Link {
     fn on_transmitted(&mut self, now: Timestamp, frame: &Frame) {
         Link::on_transmitted(self, now, frame);
     }
@@ -498,7 +498,7 @@ mod tests {
     use super::*;
     use crate::frame::Id;
     use crate::isotp::StMin;
-    use crate::isotp::sim::{Endpoint, Loss, VirtualLink};
+    use crate::isotp::virtual_link::{Endpoint, Loss, VirtualLink};
     use proptest::prelude::*;
 
     fn sid(raw: u16) -> Id {
@@ -740,7 +740,7 @@ mod tests {
         let events = drain(&mut l);
         assert!(outcomes(&events).is_empty(), "{events:?}");
         assert!(
-            events.contains(&LinkEvent::Client(client::Event::Unsolicited {
+            events.contains(&LinkEvent::Client(client::ClientEvent::Unsolicited {
                 pdu: vec![0x61, 0x01]
             }))
         );
@@ -792,7 +792,7 @@ mod tests {
     impl Module {
         fn serve(&mut self, now: Timestamp) {
             while let Some(e) = self.ch.poll_event() {
-                if let isotp::Event::Received(pdu) = e {
+                if let isotp::ChannelEvent::Received(pdu) = e {
                     self.queue.extend(answer(&pdu));
                     self.received.push(pdu);
                 }

@@ -17,8 +17,8 @@ pub mod pairing;
 pub mod sniff;
 
 pub use client::{
-    BusyRetry, Client, ClientConfig, ClientError, ConfigError, Event, KeepAlive, MismatchReason,
-    RequestId, RequestOptions, TimeoutReason, Transmit, TransmitKind,
+    BusyRetry, Client, ClientConfig, ClientError, ClientEvent, ConfigError, KeepAlive,
+    MismatchReason, RequestId, RequestOptions, TimeoutReason, Transmit, TransmitKind,
 };
 pub use codec::{Dialect, Nrc, ResponseClass, ServiceId, Unrelated, classify_response};
 pub use dtc::{Dtc, DtcRecord, DtcStatus, UdsDtc};

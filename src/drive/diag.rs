@@ -107,7 +107,7 @@ pub struct Reply {
     pub outcome: RequestOutcome,
     /// The client's other events during the request, in order (`Pending`, `Retrying`,
     /// `Mismatched`, `KeepAliveSent`, `SessionChanged`...).
-    pub events: Vec<client::Event>,
+    pub events: Vec<client::ClientEvent>,
 }
 
 impl Reply {
@@ -115,7 +115,7 @@ impl Reply {
     pub fn pending_count(&self) -> u32 {
         self.events
             .iter()
-            .filter(|e| matches!(e, client::Event::Pending { .. }))
+            .filter(|e| matches!(e, client::ClientEvent::Pending { .. }))
             .count() as u32
     }
 }
@@ -128,7 +128,7 @@ pub struct DiagSession<B: Bus> {
     observer: Option<FrameObserver>,
     close_request: Option<Vec<u8>>,
     /// Events not tied to a request in progress (keep-alives while idle, unsolicited PDUs).
-    background: Vec<client::Event>,
+    background: Vec<client::ClientEvent>,
     last_now: Timestamp,
 }
 
@@ -184,7 +184,7 @@ impl<B: Bus> DiagSession<B> {
 
     /// Events that happened outside any request (keep-alives while idle, unsolicited PDUs);
     /// drained by this call.
-    pub fn take_background_events(&mut self) -> Vec<client::Event> {
+    pub fn take_background_events(&mut self) -> Vec<client::ClientEvent> {
         std::mem::take(&mut self.background)
     }
 
@@ -239,7 +239,7 @@ impl<B: Bus> DiagSession<B> {
         &mut self,
         id: Option<RequestId>,
         deadline: Option<Timestamp>,
-        events: &mut Vec<client::Event>,
+        events: &mut Vec<client::ClientEvent>,
     ) -> Result<Option<RequestOutcome>, DiagError> {
         let mut until = Until {
             id,
@@ -256,7 +256,7 @@ impl<B: Bus> DiagSession<B> {
 struct Until<'a> {
     id: Option<RequestId>,
     deadline: Option<Timestamp>,
-    events: &'a mut Vec<client::Event>,
+    events: &'a mut Vec<client::ClientEvent>,
     observer: &'a mut Option<FrameObserver>,
 }
 

@@ -24,7 +24,9 @@ use std::time::Duration;
 
 use crate::bus::{Bus, BusError, Clock, Direction, SystemClock, TokioClock};
 use crate::frame::Frame;
-use crate::isotp::{Channel, Config, ConfigError, Event, ReceiveFailure, SendError, SendFailure};
+use crate::isotp::{
+    Channel, ChannelEvent, Config, ConfigError, ReceiveFailure, SendError, SendFailure,
+};
 use crate::time::Timestamp;
 
 /// Whether an observed frame was written or read by the driver.
@@ -179,7 +181,7 @@ impl<B: Bus> IsoTpDriver<B> {
 
     /// Queues `data` without waiting for it to be sent: the frames go out while the caller
     /// awaits [`IsoTpDriver::next_event`] (or any other async method). The outcome is an
-    /// [`Event::Sent`] or [`Event::SendFailed`].
+    /// [`ChannelEvent::Sent`] or [`ChannelEvent::SendFailed`].
     pub fn start_send(&mut self, data: &[u8]) -> Result<(), SendError> {
         let now = self.now();
         self.channel.send(now, data)
@@ -196,9 +198,9 @@ impl<B: Bus> IsoTpDriver<B> {
         self.start_send(data)?;
         loop {
             match self.next_event(None).await? {
-                Some((_, Event::Sent { .. })) => return Ok(()),
-                Some((_, Event::SendFailed(f))) => return Err(IsoTpError::SendFailed(f)),
-                Some((at, Event::Received(m))) => self.inbox.push_back((at, m)),
+                Some((_, ChannelEvent::Sent { .. })) => return Ok(()),
+                Some((_, ChannelEvent::SendFailed(f))) => return Err(IsoTpError::SendFailed(f)),
+                Some((at, ChannelEvent::Received(m))) => self.inbox.push_back((at, m)),
                 Some((_, e)) => log_event(&e),
                 None => {}
             }
@@ -225,7 +227,7 @@ impl<B: Bus> IsoTpDriver<B> {
         }
         loop {
             match self.next_event(deadline).await? {
-                Some((at, Event::Received(m))) => return Ok(Some((at, m))),
+                Some((at, ChannelEvent::Received(m))) => return Ok(Some((at, m))),
                 Some((_, e)) => log_event(&e),
                 None => return Ok(None),
             }
@@ -251,7 +253,7 @@ impl<B: Bus> IsoTpDriver<B> {
     pub async fn next_event(
         &mut self,
         deadline: Option<Timestamp>,
-    ) -> Result<Option<(Timestamp, Event)>, IsoTpError> {
+    ) -> Result<Option<(Timestamp, ChannelEvent)>, IsoTpError> {
         loop {
             let now = self.now();
             self.flush(now).await?;
@@ -319,11 +321,11 @@ impl<B: Bus> IsoTpDriver<B> {
     }
 }
 
-fn log_event(e: &Event) {
+fn log_event(e: &ChannelEvent) {
     match e {
-        Event::ReceiveFailed(f) => log_receive_failure(f),
-        Event::Ignored(r) => tracing::debug!(reason = %r, "isotp frame ignored"),
-        Event::SendFailed(f) => tracing::warn!(failure = %f, "isotp send failed"),
+        ChannelEvent::ReceiveFailed(f) => log_receive_failure(f),
+        ChannelEvent::Ignored(r) => tracing::debug!(reason = %r, "isotp frame ignored"),
+        ChannelEvent::SendFailed(f) => tracing::warn!(failure = %f, "isotp send failed"),
         other => tracing::trace!(event = ?other, "isotp event"),
     }
 }

@@ -22,7 +22,7 @@
 //! received from the peer also confirms the frame in flight (the bus evidently works).
 //!
 //! Transmission and reception are independent (full duplex, like Linux `CAN_ISOTP`): a channel
-//! can receive a message while it sends one. Outcomes, errors included, are [`Event`]s; nothing
+//! can receive a message while it sends one. Outcomes, errors included, are [`ChannelEvent`]s; nothing
 //! here returns `Err` for bus input or panics. Flow control: the block size and STmin of the
 //! first clear-to-send frame are used for the whole message (as Linux does); WAIT frames restart
 //! N_Bs and more than [`Config::max_wait_frames`] in a row abort. This side never sends WAIT.
@@ -154,7 +154,7 @@ pub enum SendError {
     TooLarge { len: usize, max: usize },
 }
 
-/// Why a transmission ended without [`Event::Sent`].
+/// Why a transmission ended without [`ChannelEvent::Sent`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SendFailure {
     #[error("N_As timeout: a frame was not confirmed as transmitted")]
@@ -171,7 +171,7 @@ pub enum SendFailure {
     Internal,
 }
 
-/// Why a reception ended without [`Event::Received`].
+/// Why a reception ended without [`ChannelEvent::Received`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ReceiveFailure {
     #[error("N_Ar timeout: our flow control was not confirmed as transmitted")]
@@ -203,7 +203,7 @@ pub enum IgnoreReason {
 
 /// What a [`Channel`] reports through [`Channel::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub enum ChannelEvent {
     /// A complete message from the peer (one allocation per message).
     Received(Vec<u8>),
     /// The peer started a segmented message of `len` bytes (progress, before the FC is sent).
@@ -295,7 +295,7 @@ pub struct Channel {
     rx: Rx,
     fc_pending: Option<(FlowControl, bool)>,
     in_flight: Option<InFlight>,
-    events: VecDeque<Event>,
+    events: VecDeque<ChannelEvent>,
 }
 
 impl Channel {
@@ -356,7 +356,7 @@ impl Channel {
     }
 
     /// Queues `data` for transmission. The frames come out of [`Channel::poll_transmit`]; the
-    /// outcome is [`Event::Sent`] or [`Event::SendFailed`].
+    /// outcome is [`ChannelEvent::Sent`] or [`ChannelEvent::SendFailed`].
     pub fn send(&mut self, now: Timestamp, data: &[u8]) -> Result<(), SendError> {
         if self.tx.state != TxState::Idle {
             return Err(SendError::Busy);
@@ -414,7 +414,7 @@ impl Channel {
     }
 
     /// The next event, if any.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<ChannelEvent> {
         self.events.pop_front()
     }
 
@@ -445,13 +445,13 @@ impl Channel {
             match f.kind {
                 SentKind::Data(_) => {
                     self.reset_tx();
-                    self.push(Event::SendFailed(SendFailure::TimeoutAs));
+                    self.push(ChannelEvent::SendFailed(SendFailure::TimeoutAs));
                 }
                 SentKind::Fc(_) => {
                     let was_active = self.rx.active;
                     self.reset_rx();
                     if was_active {
-                        self.push(Event::ReceiveFailed(ReceiveFailure::TimeoutAr));
+                        self.push(ChannelEvent::ReceiveFailed(ReceiveFailure::TimeoutAr));
                     }
                 }
             }
@@ -460,14 +460,14 @@ impl Channel {
             && deadline <= now
         {
             self.reset_tx();
-            self.push(Event::SendFailed(SendFailure::TimeoutBs));
+            self.push(ChannelEvent::SendFailed(SendFailure::TimeoutBs));
         }
         if let Some(d) = self.rx.deadline
             && d <= now
         {
             let (received, expected) = (self.rx.buf.len(), self.rx.expected);
             self.reset_rx();
-            self.push(Event::ReceiveFailed(ReceiveFailure::TimeoutCr {
+            self.push(ChannelEvent::ReceiveFailed(ReceiveFailure::TimeoutCr {
                 received,
                 expected,
             }));
@@ -604,14 +604,14 @@ impl Channel {
             Ok(p) => p,
             Err(e) => {
                 tracing::debug!(error = %e, "isotp frame ignored");
-                self.push(Event::Ignored(IgnoreReason::Malformed(e)));
+                self.push(ChannelEvent::Ignored(IgnoreReason::Malformed(e)));
                 return;
             }
         };
         match pdu {
             Pdu::Single { data, .. } => {
                 self.interrupt_rx();
-                self.push(Event::Received(data.to_vec()));
+                self.push(ChannelEvent::Received(data.to_vec()));
             }
             Pdu::First { len, data } => self.on_first_frame(now, len, data, can_dl, frame.is_fd()),
             Pdu::Consecutive { sn, data } => self.on_consecutive(now, sn, data),
@@ -627,7 +627,7 @@ impl Channel {
             7usize.saturating_sub(ae)
         };
         if can_dl < 8 || (len as usize) <= sf_cap {
-            self.push(Event::Ignored(IgnoreReason::InvalidFirstFrame {
+            self.push(ChannelEvent::Ignored(IgnoreReason::InvalidFirstFrame {
                 ff_dl: len,
                 can_dl,
             }));
@@ -643,7 +643,7 @@ impl Channel {
                 },
                 fd,
             ));
-            self.push(Event::ReceiveFailed(ReceiveFailure::TooLarge {
+            self.push(ChannelEvent::ReceiveFailed(ReceiveFailure::TooLarge {
                 len,
                 max: self.cfg.max_rx_size,
             }));
@@ -663,12 +663,12 @@ impl Channel {
         self.rx.cf_cap = can_dl - 1 - ae;
         self.rx.fd = fd;
         self.fc_pending = Some((FlowControl::cts(self.cfg.block_size, self.cfg.st_min), fd));
-        self.push(Event::RxFirstFrame { len });
+        self.push(ChannelEvent::RxFirstFrame { len });
     }
 
     fn on_consecutive(&mut self, now: Timestamp, sn: u8, data: &[u8]) {
         if !self.rx.active {
-            self.push(Event::Ignored(IgnoreReason::UnexpectedPdu(
+            self.push(ChannelEvent::Ignored(IgnoreReason::UnexpectedPdu(
                 PduKind::Consecutive,
             )));
             return;
@@ -676,17 +676,16 @@ impl Channel {
         if sn != self.rx.sn {
             let expected = self.rx.sn;
             self.abort_receive();
-            self.push(Event::ReceiveFailed(ReceiveFailure::WrongSequenceNumber {
-                expected,
-                got: sn,
-            }));
+            self.push(ChannelEvent::ReceiveFailed(
+                ReceiveFailure::WrongSequenceNumber { expected, got: sn },
+            ));
             return;
         }
         let missing = self.rx.expected.saturating_sub(self.rx.buf.len());
         let need = missing.min(self.rx.cf_cap);
         let Some(chunk) = data.get(..need) else {
             self.abort_receive();
-            self.push(Event::ReceiveFailed(ReceiveFailure::InvalidLength {
+            self.push(ChannelEvent::ReceiveFailed(ReceiveFailure::InvalidLength {
                 expected: need,
                 got: data.len(),
             }));
@@ -697,7 +696,7 @@ impl Channel {
         if self.rx.buf.len() >= self.rx.expected {
             let msg = core::mem::take(&mut self.rx.buf);
             self.abort_receive();
-            self.push(Event::Received(msg));
+            self.push(ChannelEvent::Received(msg));
             return;
         }
         self.rx.block_count = self.rx.block_count.saturating_add(1);
@@ -715,7 +714,7 @@ impl Channel {
 
     fn on_flow_control(&mut self, now: Timestamp, fc: FlowControl) {
         if !matches!(self.tx.state, TxState::WaitFc { .. }) {
-            self.push(Event::Ignored(IgnoreReason::UnexpectedPdu(
+            self.push(ChannelEvent::Ignored(IgnoreReason::UnexpectedPdu(
                 PduKind::FlowControl,
             )));
             return;
@@ -737,7 +736,7 @@ impl Channel {
                 self.tx.waits = self.tx.waits.saturating_add(1);
                 if self.tx.waits > self.cfg.max_wait_frames {
                     self.reset_tx();
-                    self.push(Event::SendFailed(SendFailure::WaitLimit(
+                    self.push(ChannelEvent::SendFailed(SendFailure::WaitLimit(
                         self.cfg.max_wait_frames,
                     )));
                 } else {
@@ -748,7 +747,7 @@ impl Channel {
             }
             FlowStatus::Overflow => {
                 self.reset_tx();
-                self.push(Event::SendFailed(SendFailure::Overflow));
+                self.push(ChannelEvent::SendFailed(SendFailure::Overflow));
             }
         }
     }
@@ -757,7 +756,7 @@ impl Channel {
         if self.rx.active {
             let (received, expected) = (self.rx.buf.len(), self.rx.expected);
             self.abort_receive();
-            self.push(Event::ReceiveFailed(ReceiveFailure::Interrupted {
+            self.push(ChannelEvent::ReceiveFailed(ReceiveFailure::Interrupted {
                 received,
                 expected,
             }));
@@ -792,7 +791,7 @@ impl Channel {
                     AfterData::Done => {
                         let len = self.tx.data.len();
                         self.reset_tx();
-                        self.push(Event::Sent { len });
+                        self.push(ChannelEvent::Sent { len });
                     }
                     AfterData::WaitFc => {
                         self.tx.state = TxState::WaitFc {
@@ -836,7 +835,7 @@ impl Channel {
     fn fail_internal(&mut self) {
         tracing::error!("isotp: could not build a frame; transmission aborted");
         self.reset_tx();
-        self.push(Event::SendFailed(SendFailure::Internal));
+        self.push(ChannelEvent::SendFailed(SendFailure::Internal));
     }
 
     fn reset_tx(&mut self) {
@@ -852,7 +851,7 @@ impl Channel {
         self.rx.expected = 0;
     }
 
-    fn push(&mut self, e: Event) {
+    fn push(&mut self, e: ChannelEvent) {
         if self.events.len() >= MAX_QUEUED_EVENTS {
             tracing::warn!("isotp event queue full: oldest event dropped");
             self.events.pop_front();

@@ -9,19 +9,19 @@
 //!   the only output is what [`Channel::poll_transmit`] returns: a driver puts it on a bus. The
 //!   calling contract is in the [`channel`] module documentation.
 //! - [`Reassembler`]: passive reassembly of every ISO-TP message seen on a bus (for sniffing).
-//! - [`sim`]: two channels on a virtual link and clock, for tests and benchmarks.
+//! - [`virtual_link`]: two channels on a virtual link and clock, for tests and benchmarks.
 //!
 //! Nothing here reads a clock, touches a socket or panics on input; protocol outcomes and errors
 //! are events.
 
 pub mod channel;
 pub mod reassembler;
-pub mod sim;
+pub mod virtual_link;
 pub mod wire;
 
 pub use channel::{
-    Addressing, Channel, Config, ConfigError, Event, FrameFormat, IgnoreReason, ReceiveFailure,
-    SendError, SendFailure,
+    Addressing, Channel, ChannelEvent, Config, ConfigError, FrameFormat, IgnoreReason,
+    ReceiveFailure, SendError, SendFailure,
 };
 pub use reassembler::{IncompleteReason, Message, Observation, ObserverConfig, Reassembler};
 pub use wire::{FlowControl, FlowStatus, Pdu, PduKind, StMin, WireError};

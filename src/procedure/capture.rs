@@ -1217,7 +1217,7 @@ fn hexb(b: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::isotp::sim::{Loss, Side, TraceKind, VirtualLink};
+    use crate::isotp::virtual_link::{Loss, Side, TraceKind, VirtualLink};
     use crate::procedure::Script;
     use proptest::prelude::*;
 

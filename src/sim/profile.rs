@@ -17,7 +17,7 @@ use crate::location::LineIndex;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
-    pub vehicle: Vehicle,
+    pub vehicle: VehicleSpec,
     #[serde(default, rename = "module")]
     pub modules: Vec<Module>,
     #[serde(default, rename = "fault")]
@@ -27,7 +27,7 @@ pub struct Profile {
 /// What the profile simulates.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Vehicle {
+pub struct VehicleSpec {
     pub name: String,
     #[serde(default)]
     pub description: String,

@@ -768,7 +768,7 @@ impl Vehicle {
                 let Some(d) = &mut m.diag else { continue };
                 while let Some(ev) = d.channel.poll_event() {
                     match ev {
-                        isotp::Event::Received(pdu) => {
+                        isotp::ChannelEvent::Received(pdu) => {
                             progressed = true;
                             new_events.push(EventKind::Request {
                                 module: m.name.clone(),
@@ -776,19 +776,23 @@ impl Vehicle {
                             });
                             d.server.handle_request(now, &pdu, &self.flags);
                         }
-                        isotp::Event::Sent { .. } => progressed = true,
-                        isotp::Event::SendFailed(e) => new_events.push(EventKind::Transport {
-                            module: m.name.clone(),
-                            error: e.to_string(),
-                        }),
-                        isotp::Event::ReceiveFailed(e) => new_events.push(EventKind::Transport {
-                            module: m.name.clone(),
-                            error: e.to_string(),
-                        }),
-                        isotp::Event::RxFirstFrame { len } => {
+                        isotp::ChannelEvent::Sent { .. } => progressed = true,
+                        isotp::ChannelEvent::SendFailed(e) => {
+                            new_events.push(EventKind::Transport {
+                                module: m.name.clone(),
+                                error: e.to_string(),
+                            })
+                        }
+                        isotp::ChannelEvent::ReceiveFailed(e) => {
+                            new_events.push(EventKind::Transport {
+                                module: m.name.clone(),
+                                error: e.to_string(),
+                            })
+                        }
+                        isotp::ChannelEvent::RxFirstFrame { len } => {
                             tracing::trace!(module = %m.name, len, "first frame")
                         }
-                        isotp::Event::Ignored(r) => {
+                        isotp::ChannelEvent::Ignored(r) => {
                             tracing::debug!(module = %m.name, "ISO-TP frame ignored: {r}")
                         }
                     }

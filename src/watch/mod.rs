@@ -254,11 +254,6 @@ impl Watcher {
         self.messages.get(index).map(|t| t.timeout)
     }
 
-    /// The timeout applied to a node.
-    pub fn node_timeout(&self, node: usize) -> Option<Duration> {
-        self.nodes.get(node).map(|t| t.timeout)
-    }
-
     /// Whether losses are being detected now.
     pub fn is_armed(&self) -> bool {
         self.armed_at.is_some()

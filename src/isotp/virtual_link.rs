@@ -17,7 +17,7 @@ use crate::frame::Frame;
 use crate::machine::Machine;
 use crate::time::Timestamp;
 
-use super::channel::{Channel, Event};
+use super::channel::{Channel, ChannelEvent};
 
 /// An end of a [`VirtualLink`]: a frame [`Machine`], with what the link needs beyond it.
 pub trait Endpoint: Machine {
@@ -26,7 +26,7 @@ pub trait Endpoint: Machine {
     fn on_transmitted(&mut self, _now: Timestamp, _frame: &Frame) {}
     /// The next ISO-TP event to record in the trace (`None` for ends that report their own
     /// way).
-    fn poll_trace_event(&mut self) -> Option<Event> {
+    fn poll_trace_event(&mut self) -> Option<ChannelEvent> {
         None
     }
 }
@@ -36,7 +36,7 @@ impl Endpoint for Channel {
         Channel::on_transmitted(self, now, frame);
     }
 
-    fn poll_trace_event(&mut self) -> Option<Event> {
+    fn poll_trace_event(&mut self) -> Option<ChannelEvent> {
         self.poll_event()
     }
 }
@@ -80,7 +80,7 @@ pub enum TraceKind {
     /// A frame delivered to the peer.
     Delivered { frame: Frame },
     /// An event a channel end reported.
-    Event(Event),
+    Event(ChannelEvent),
 }
 
 /// One trace entry.
@@ -171,7 +171,7 @@ impl<A: Endpoint, B: Endpoint> VirtualLink<A, B> {
     }
 
     /// The events recorded so far for `side`, with their times.
-    pub fn events(&self, side: Side) -> Vec<(Timestamp, Event)> {
+    pub fn events(&self, side: Side) -> Vec<(Timestamp, ChannelEvent)> {
         self.trace
             .iter()
             .filter(|e| e.side == side)
