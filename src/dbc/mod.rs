@@ -13,6 +13,25 @@
 //! (`decode(data, decode_choices=False, scaling=True)`), including its integer/float typing
 //! of physical values (see [`PhysicalValue`]) and its multiplexing rules (see
 //! [`Multiplexing`]). Nothing here panics on any input text or any frame length.
+//!
+//! ```
+//! use canrelearn::dbc::{Database, Decoded, PhysicalValue};
+//! use canrelearn::{ClassicFrame, Frame, Id};
+//!
+//! let text = "VERSION \"\"\nNS_ :\nBS_:\nBU_: ECM\n\
+//!             BO_ 384 ENGINE: 8 ECM\n \
+//!             SG_ RPM : 0|16@1+ (0.25,0) [0|16383.75] \"rpm\" Vector__XXX\n";
+//! let db = Database::from_bytes(text.as_bytes(), "engine.dbc")?;
+//! let data = [0x40, 0x1F, 0, 0, 0, 0, 0, 0];
+//! let frame = Frame::Classic(ClassicFrame::new(Id::standard(384).unwrap(), &data)?);
+//! let mut out = Decoded::new();
+//! let message = db.decode_frame(&frame, &mut out)?.expect("ENGINE is in the DBC");
+//! let rpm = &out.signals()[0];
+//! assert_eq!(message.signals()[rpm.index].name(), "RPM");
+//! // 0x1F40 = 8000 raw, times 0.25: cantools gives the float 2000.0.
+//! assert_eq!(rpm.physical, PhysicalValue::Float(2000.0));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod check;
 mod decode;

@@ -13,6 +13,42 @@
 //!
 //! Nothing here reads a clock, touches a socket or panics on input; protocol outcomes and errors
 //! are events.
+//!
+//! Two channels exchanging a 20-byte message (first frame, flow control, two consecutive
+//! frames), the "bus" being the caller moving frames from one to the other:
+//!
+//! ```
+//! use canrelearn::isotp::{Channel, ChannelEvent, Config};
+//! use canrelearn::{Id, Timestamp};
+//!
+//! let (tester_id, ecu_id) = (Id::standard(0x745).unwrap(), Id::standard(0x765).unwrap());
+//! let mut tester = Channel::new(Config::new(tester_id, ecu_id))?;
+//! let mut ecu = Channel::new(Config::new(ecu_id, tester_id))?;
+//! let now = Timestamp::ZERO;
+//! let request: Vec<u8> = (0..20).collect();
+//! tester.send(now, &request)?;
+//! let mut frames = 0;
+//! loop {
+//!     let mut moved = false;
+//!     while let Some(f) = tester.poll_transmit(now) {
+//!         ecu.handle_frame(now, &f);
+//!         frames += 1;
+//!         moved = true;
+//!     }
+//!     while let Some(f) = ecu.poll_transmit(now) {
+//!         tester.handle_frame(now, &f); // the flow control
+//!         moved = true;
+//!     }
+//!     if !moved {
+//!         break;
+//!     }
+//! }
+//! assert_eq!(frames, 3);
+//! assert_eq!(ecu.poll_event(), Some(ChannelEvent::RxFirstFrame { len: 20 }));
+//! assert_eq!(ecu.poll_event(), Some(ChannelEvent::Received(request)));
+//! assert_eq!(tester.poll_event(), Some(ChannelEvent::Sent { len: 20 }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod channel;
 pub mod reassembler;

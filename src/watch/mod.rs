@@ -15,6 +15,47 @@
 //! the input; drain [`Watcher::poll_event`] after each call. Arm and disarm with
 //! [`Watcher::set_armed`] (the caller evaluates conditions such as ignition ON from decoded
 //! signals). Per frame the work is O(1); timeouts cost O(log n) per message per timeout period.
+//!
+//! Over a candump log: the audio unit's 100 ms message stops at 5.0 s and returns at 9.0 s.
+//! With the defaults (10 cycles, at least 2 s) it is lost 2 s after it was last seen, the
+//! message first, then its node:
+//!
+//! ```
+//! use core::time::Duration;
+//! use canrelearn::log::candump::{Item, Reader};
+//! use canrelearn::watch::{Event, Expectation, Subject, WatchConfig, Watcher};
+//! use canrelearn::{Id, Timestamp};
+//!
+//! let audio = Expectation {
+//!     id: Id::standard(0x355).unwrap(),
+//!     name: Some("AUDIO_STATUS".into()),
+//!     node: "AV".into(),
+//!     cycle: Duration::from_millis(100),
+//! };
+//! let mut watcher = Watcher::new(WatchConfig::default(), vec![audio])?;
+//! let mut log = String::new();
+//! for t in (0..=50).chain(90..=92) {
+//!     log += &format!("({}.{:01}00000) can0 355#00\n", t / 10, t % 10);
+//! }
+//! let mut reader = Reader::new(log.as_bytes());
+//! let mut events = Vec::new();
+//! while let Some(item) = reader.read_item()? {
+//!     if let Item::Record(r) = item {
+//!         if let Some(id) = r.frame.id() {
+//!             watcher.handle_frame(r.timestamp, id);
+//!         }
+//!         events.extend(std::iter::from_fn(|| watcher.poll_event()));
+//!     }
+//! }
+//! let ms = |n: u64| Timestamp::from_nanos(n * 1_000_000);
+//! assert!(matches!(events[..], [
+//!     Event::Lost { subject: Subject::Message(0), at: lost, .. },
+//!     Event::Lost { subject: Subject::Node, .. },
+//!     Event::Restored { subject: Subject::Message(0), at: back, .. },
+//!     Event::Restored { subject: Subject::Node, .. },
+//! ] if lost == ms(7_000) && back == ms(9_000)), "{events:?}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod armed;
 
