@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use can_dbc as ast;
 
 use super::decode::{Conversion, Extract, MuxNode, Plan, Switch};
-use super::source::SourceMap;
+use super::source::{ScannedMessage, SourceMap};
 use super::{DbcError, Location, Problem};
 use crate::frame::Id;
 
@@ -707,61 +707,157 @@ pub(crate) fn compile(
         };
         db.attributes.insert(a.name.clone(), text);
     }
-
-    let mut message_comments = HashMap::new();
-    let mut signal_comments = HashMap::new();
-    let mut node_comments = HashMap::new();
-    for c in &dbc.comments {
-        match c {
-            ast::Comment::Message { id, comment } => {
-                message_comments.insert(*id, comment.clone());
+    let lk = Lookups::new(dbc);
+    for n in &dbc.nodes {
+        let name = lk.node_name(&n.0);
+        if !db.nodes.iter().any(|x| x.name == name) {
+            db.nodes.push(Node {
+                name,
+                comment: lk.node_comments.get(n.0.as_str()).cloned(),
+            });
+        }
+    }
+    for t in &dbc.value_tables {
+        db.value_tables.push(ValueTable {
+            name: t.name.clone(),
+            entries: sorted_values(&t.descriptions),
+            source: 0,
+        });
+    }
+    let mut occurrences: HashMap<&str, usize> = HashMap::new();
+    for m in &dbc.messages {
+        // Vector's pseudo-message holding signals not assigned to any message.
+        if m.name == "VECTOR__INDEPENDENT_SIG_MSG" {
+            continue;
+        }
+        let occ = occurrences.entry(m.name.as_str()).or_insert(0);
+        let scanned = map.message(&m.name, *occ);
+        *occ += 1;
+        match compile_message(dbc, m, scanned, map, &lk) {
+            Ok(message) => {
+                if let Err(DbcError::Invalid { location, problem }) = db.insert(message) {
+                    problems.push((location, *problem));
+                }
             }
-            ast::Comment::Signal {
+            Err(found) => problems.extend(
+                found
+                    .into_iter()
+                    .map(|(pos, p)| (Location::new(source_name, pos), p)),
+            ),
+        }
+    }
+    db
+}
+
+/// What the DBC's other sections say about messages, signals and nodes, by key.
+struct Lookups<'a> {
+    message_comments: HashMap<ast::MessageId, String>,
+    signal_comments: HashMap<(ast::MessageId, &'a str), String>,
+    node_comments: HashMap<&'a str, String>,
+    values: HashMap<(ast::MessageId, &'a str), Vec<ValueDescription>>,
+    valtypes: HashMap<(ast::MessageId, &'a str), ast::SignalExtendedValueType>,
+    transmitters: HashMap<ast::MessageId, Vec<String>>,
+    /// `SG_MUL_VAL_`, per message.
+    ext: HashMap<ast::MessageId, Vec<SwitchEntry<'a>>>,
+    message_attrs: HashMap<(ast::MessageId, &'a str), &'a ast::AttributeValue>,
+    signal_attrs: HashMap<(ast::MessageId, &'a str, &'a str), &'a ast::AttributeValue>,
+    /// `SystemNodeLongSymbol` names.
+    node_long: HashMap<&'a str, String>,
+}
+
+impl<'a> Lookups<'a> {
+    fn new(dbc: &'a ast::Dbc) -> Lookups<'a> {
+        let mut lk = Lookups {
+            message_comments: HashMap::new(),
+            signal_comments: HashMap::new(),
+            node_comments: HashMap::new(),
+            values: HashMap::new(),
+            valtypes: HashMap::new(),
+            transmitters: HashMap::new(),
+            ext: extended_multiplexing(dbc),
+            message_attrs: HashMap::new(),
+            signal_attrs: HashMap::new(),
+            node_long: HashMap::new(),
+        };
+        for c in &dbc.comments {
+            match c {
+                ast::Comment::Message { id, comment } => {
+                    lk.message_comments.insert(*id, comment.clone());
+                }
+                ast::Comment::Signal {
+                    message_id,
+                    name,
+                    comment,
+                } => {
+                    lk.signal_comments
+                        .insert((*message_id, name.as_str()), comment.clone());
+                }
+                ast::Comment::Node { name, comment } => {
+                    lk.node_comments.insert(name.as_str(), comment.clone());
+                }
+                _ => {}
+            }
+        }
+        for v in &dbc.value_descriptions {
+            if let ast::ValueDescription::Signal {
                 message_id,
                 name,
-                comment,
-            } => {
-                signal_comments.insert((*message_id, name.as_str()), comment.clone());
+                value_descriptions,
+            } = v
+                && !value_descriptions.is_empty()
+            {
+                lk.values.insert(
+                    (*message_id, name.as_str()),
+                    sorted_values(value_descriptions),
+                );
             }
-            ast::Comment::Node { name, comment } => {
-                node_comments.insert(name.as_str(), comment.clone());
-            }
-            _ => {}
         }
-    }
-    let mut values = HashMap::new();
-    for v in &dbc.value_descriptions {
-        if let ast::ValueDescription::Signal {
-            message_id,
-            name,
-            value_descriptions,
-        } = v
-            && !value_descriptions.is_empty()
-        {
-            values.insert(
-                (*message_id, name.as_str()),
-                sorted_values(value_descriptions),
+        for v in &dbc.signal_extended_value_type_list {
+            lk.valtypes.insert(
+                (v.message_id, v.signal_name.as_str()),
+                v.signal_extended_value_type,
             );
         }
-    }
-    let mut valtypes = HashMap::new();
-    for v in &dbc.signal_extended_value_type_list {
-        valtypes.insert(
-            (v.message_id, v.signal_name.as_str()),
-            v.signal_extended_value_type,
-        );
-    }
-    let mut transmitters: HashMap<ast::MessageId, Vec<String>> = HashMap::new();
-    for t in &dbc.message_transmitters {
-        let list = transmitters.entry(t.message_id).or_default();
-        for n in &t.transmitter {
-            if !list.contains(n) {
-                list.push(n.clone());
+        for t in &dbc.message_transmitters {
+            let list = lk.transmitters.entry(t.message_id).or_default();
+            for n in &t.transmitter {
+                if !list.contains(n) {
+                    list.push(n.clone());
+                }
             }
         }
+        for a in &dbc.attribute_values_message {
+            lk.message_attrs
+                .insert((a.message_id, a.name.as_str()), &a.value);
+        }
+        for a in &dbc.attribute_values_signal {
+            lk.signal_attrs.insert(
+                (a.message_id, a.signal_name.as_str(), a.name.as_str()),
+                &a.value,
+            );
+        }
+        for a in &dbc.attribute_values_node {
+            if a.name == "SystemNodeLongSymbol"
+                && let Some(l) = long_name(&a.value)
+            {
+                lk.node_long.insert(a.node_name.as_str(), l);
+            }
+        }
+        lk
     }
-    // SG_MUL_VAL_: per message, switch names in first-seen order, each with signal -> ranges
-    // (the last line for a (switch, signal) pair wins).
+
+    /// A node's name: its long symbol when it has one.
+    fn node_name(&self, n: &str) -> String {
+        self.node_long
+            .get(n)
+            .cloned()
+            .unwrap_or_else(|| n.to_string())
+    }
+}
+
+/// SG_MUL_VAL_: per message, switch names in first-seen order, each with signal -> ranges
+/// (the last line for a (switch, signal) pair wins).
+fn extended_multiplexing(dbc: &ast::Dbc) -> HashMap<ast::MessageId, Vec<SwitchEntry<'_>>> {
     let mut ext: HashMap<ast::MessageId, Vec<SwitchEntry<'_>>> = HashMap::new();
     for e in &dbc.extended_multiplex {
         let switches = ext.entry(e.message_id).or_default();
@@ -792,230 +888,191 @@ pub(crate) fn compile(
             }
         }
     }
+    ext
+}
 
-    let mut message_attrs = HashMap::new();
-    for a in &dbc.attribute_values_message {
-        message_attrs.insert((a.message_id, a.name.as_str()), &a.value);
+/// Problems found in one message, each at its position (line, column) when known.
+type Found = Vec<(Option<(u32, u32)>, Problem)>;
+
+/// One message with its signals and multiplexing tree, or why it is left out (an id out of
+/// range, more than 64 bytes, or a signal that cannot be decoded: every such signal is
+/// reported).
+fn compile_message(
+    dbc: &ast::Dbc,
+    m: &ast::Message,
+    scanned: Option<&ScannedMessage>,
+    map: &SourceMap,
+    lk: &Lookups<'_>,
+) -> Result<Message, Found> {
+    let position = scanned.map(|s| (s.line, s.column));
+    let raw_id = scanned
+        .and_then(|s| s.raw_id)
+        .unwrap_or(u64::from(m.id.raw()));
+    let Some(id) = u32::try_from(raw_id).ok().and_then(Id::from_dbc) else {
+        return Err(vec![(
+            position,
+            Problem::IdOutOfRange {
+                message: m.name.clone(),
+                id: raw_id,
+            },
+        )]);
+    };
+    if m.size > 64 {
+        return Err(vec![(
+            position,
+            Problem::MessageTooLong {
+                message: m.name.clone(),
+                size: m.size,
+            },
+        )]);
     }
-    let mut signal_attrs = HashMap::new();
-    for a in &dbc.attribute_values_signal {
-        signal_attrs.insert(
-            (a.message_id, a.signal_name.as_str(), a.name.as_str()),
-            &a.value,
-        );
-    }
-    let mut node_long = HashMap::new();
-    for a in &dbc.attribute_values_node {
-        if a.name == "SystemNodeLongSymbol"
-            && let Some(l) = long_name(&a.value)
-        {
-            node_long.insert(a.node_name.as_str(), l);
+    let mut signals = Vec::with_capacity(m.signals.len());
+    let mut found = Vec::new();
+    for s in &m.signals {
+        let spos = scanned.and_then(|sc| map.signal(sc, &s.name));
+        match compile_signal(m, s, spos, lk) {
+            Ok(signal) => signals.push(signal),
+            Err(p) => found.push((spos.or(position), p)),
         }
     }
-    let node_name = |n: &str| node_long.get(n).cloned().unwrap_or_else(|| n.to_string());
-
-    for n in &dbc.nodes {
-        let name = node_name(&n.0);
-        if !db.nodes.iter().any(|x| x.name == name) {
-            db.nodes.push(Node {
-                name,
-                comment: node_comments.get(n.0.as_str()).cloned(),
-            });
-        }
+    if !found.is_empty() {
+        return Err(found);
     }
-    for t in &dbc.value_tables {
-        db.value_tables.push(ValueTable {
-            name: t.name.clone(),
-            entries: sorted_values(&t.descriptions),
-            source: 0,
+    resolve_multiplexing(
+        &mut signals,
+        lk.ext.get(&m.id).map(Vec::as_slice).unwrap_or(&[]),
+    );
+    let (nodes, switches) = build_tree(&mut signals);
+    let cycle = cycle_time(
+        lk.message_attrs
+            .get(&(m.id, "GenMsgCycleTime"))
+            .copied()
+            .or_else(|| dbc.attribute_default("GenMsgCycleTime")),
+    );
+    Ok(Message {
+        id,
+        name: lk
+            .message_attrs
+            .get(&(m.id, "SystemMessageLongSymbol"))
+            .and_then(|v| long_name(v))
+            .unwrap_or_else(|| m.name.clone()),
+        size: m.size as u8,
+        transmitter: m.transmitter.as_deref().map(|n| lk.node_name(n)),
+        extra_transmitters: lk
+            .transmitters
+            .get(&m.id)
+            .map(|v| {
+                v.iter()
+                    .filter(|n| Some(n.as_str()) != m.transmitter.as_deref())
+                    .map(|n| lk.node_name(n))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        cycle_time: cycle,
+        comment: lk.message_comments.get(&m.id).cloned(),
+        source: 0,
+        position,
+        plans: signals
+            .iter()
+            .map(|s| Plan {
+                extract: s.extract,
+                signed: s.signed,
+                value_type: s.value_type,
+                conversion: s.conversion,
+            })
+            .collect(),
+        word_path: m.size <= 8 && signals.iter().all(|s| s.extract.end_byte <= 8),
+        signals,
+        nodes,
+        switches,
+    })
+}
+
+/// One signal, or why it cannot be decoded (a size of 0 or above 64 bits, a float whose
+/// size is not 32 or 64, bits beyond a 64-byte CAN FD payload).
+fn compile_signal(
+    m: &ast::Message,
+    s: &ast::Signal,
+    spos: Option<(u32, u32)>,
+    lk: &Lookups<'_>,
+) -> Result<Signal, Problem> {
+    let value_type = match lk.valtypes.get(&(m.id, s.name.as_str())) {
+        Some(ast::SignalExtendedValueType::IEEEfloat32Bit) => ValueType::Float32,
+        Some(ast::SignalExtendedValueType::IEEEdouble64bit) => ValueType::Float64,
+        _ => ValueType::Integer,
+    };
+    if s.size == 0 || s.size > 64 {
+        return Err(Problem::SignalSize {
+            message: m.name.clone(),
+            signal: s.name.clone(),
+            size: s.size,
         });
     }
-
-    let mut occurrences: HashMap<&str, usize> = HashMap::new();
-    for m in &dbc.messages {
-        // Vector's pseudo-message holding signals not assigned to any message.
-        if m.name == "VECTOR__INDEPENDENT_SIG_MSG" {
-            continue;
-        }
-        let occ = occurrences.entry(m.name.as_str()).or_insert(0);
-        let scanned = map.message(&m.name, *occ);
-        *occ += 1;
-        let position = scanned.map(|s| (s.line, s.column));
-        let loc = |pos: Option<(u32, u32)>| Location::new(source_name, pos.or(position));
-
-        let raw_id = scanned
-            .and_then(|s| s.raw_id)
-            .unwrap_or(u64::from(m.id.raw()));
-        let Some(id) = u32::try_from(raw_id).ok().and_then(Id::from_dbc) else {
-            problems.push((
-                loc(None),
-                Problem::IdOutOfRange {
-                    message: m.name.clone(),
-                    id: raw_id,
-                },
-            ));
-            continue;
-        };
-        if m.size > 64 {
-            problems.push((
-                loc(None),
-                Problem::MessageTooLong {
-                    message: m.name.clone(),
-                    size: m.size,
-                },
-            ));
-            continue;
-        }
-
-        let mut signals = Vec::with_capacity(m.signals.len());
-        let mut ok = true;
-        for s in &m.signals {
-            let spos = scanned.and_then(|sc| map.signal(sc, &s.name));
-            let value_type = match valtypes.get(&(m.id, s.name.as_str())) {
-                Some(ast::SignalExtendedValueType::IEEEfloat32Bit) => ValueType::Float32,
-                Some(ast::SignalExtendedValueType::IEEEdouble64bit) => ValueType::Float64,
-                _ => ValueType::Integer,
-            };
-            if s.size == 0 || s.size > 64 {
-                problems.push((
-                    loc(spos),
-                    Problem::SignalSize {
-                        message: m.name.clone(),
-                        signal: s.name.clone(),
-                        size: s.size,
-                    },
-                ));
-                ok = false;
-                continue;
-            }
-            let expected = match value_type {
-                ValueType::Float32 => 32,
-                ValueType::Float64 => 64,
-                ValueType::Integer => s.size,
-            };
-            if expected != s.size {
-                problems.push((
-                    loc(spos),
-                    Problem::FloatSize {
-                        message: m.name.clone(),
-                        signal: s.name.clone(),
-                        expected: expected as u8,
-                        size: s.size,
-                    },
-                ));
-                ok = false;
-                continue;
-            }
-            let byte_order = match s.byte_order {
-                ast::ByteOrder::LittleEndian => ByteOrder::LittleEndian,
-                ast::ByteOrder::BigEndian => ByteOrder::BigEndian,
-            };
-            let Some(extract) = Extract::new(s.start_bit, s.size as u8, byte_order) else {
-                problems.push((
-                    loc(spos),
-                    Problem::SignalBeyondFd {
-                        message: m.name.clone(),
-                        signal: s.name.clone(),
-                        start_bit: s.start_bit,
-                        size: s.size,
-                    },
-                ));
-                ok = false;
-                continue;
-            };
-            let signed = s.value_type == ast::ValueType::Signed;
-            let indicator = match s.multiplexer_indicator {
-                ast::MultiplexIndicator::Plain => MuxIndicator::Plain,
-                ast::MultiplexIndicator::Multiplexor => MuxIndicator::Multiplexor,
-                ast::MultiplexIndicator::MultiplexedSignal(n) => MuxIndicator::Multiplexed(n),
-                ast::MultiplexIndicator::MultiplexorAndMultiplexedSignal(n) => {
-                    MuxIndicator::MultiplexedMultiplexor(n)
-                }
-            };
-            signals.push(Signal {
-                name: signal_attrs
-                    .get(&(m.id, s.name.as_str(), "SystemSignalLongSymbol"))
-                    .and_then(|v| long_name(v))
-                    .unwrap_or_else(|| s.name.clone()),
-                dbc_name: s.name.clone(),
-                start_bit: s.start_bit as u16,
-                size: s.size as u8,
-                byte_order,
-                signed,
-                value_type,
-                factor: s.factor,
-                offset: s.offset,
-                min: numeric(&s.min),
-                max: numeric(&s.max),
-                unit: s.unit.clone(),
-                receivers: s.receivers.iter().map(|r| node_name(r)).collect(),
-                comment: signal_comments.get(&(m.id, s.name.as_str())).cloned(),
-                values: values
-                    .get(&(m.id, s.name.as_str()))
-                    .cloned()
-                    .unwrap_or_default(),
-                indicator,
-                parent: Parent::Root,
-                reachable: true,
-                line: spos,
-                extract,
-                conversion: Conversion::new(value_type, signed, s.factor, s.offset),
-            });
-        }
-        if !ok {
-            continue;
-        }
-        resolve_multiplexing(
-            &mut signals,
-            ext.get(&m.id).map(Vec::as_slice).unwrap_or(&[]),
-        );
-        let (nodes, switches) = build_tree(&mut signals);
-        let cycle = cycle_time(
-            message_attrs
-                .get(&(m.id, "GenMsgCycleTime"))
-                .copied()
-                .or_else(|| dbc.attribute_default("GenMsgCycleTime")),
-        );
-        let message = Message {
-            id,
-            name: message_attrs
-                .get(&(m.id, "SystemMessageLongSymbol"))
-                .and_then(|v| long_name(v))
-                .unwrap_or_else(|| m.name.clone()),
-            size: m.size as u8,
-            transmitter: m.transmitter.as_deref().map(node_name),
-            extra_transmitters: transmitters
-                .get(&m.id)
-                .map(|v| {
-                    v.iter()
-                        .filter(|n| Some(n.as_str()) != m.transmitter.as_deref())
-                        .map(|n| node_name(n))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            cycle_time: cycle,
-            comment: message_comments.get(&m.id).cloned(),
-            source: 0,
-            position,
-            plans: signals
-                .iter()
-                .map(|s| Plan {
-                    extract: s.extract,
-                    signed: s.signed,
-                    value_type: s.value_type,
-                    conversion: s.conversion,
-                })
-                .collect(),
-            word_path: m.size <= 8 && signals.iter().all(|s| s.extract.end_byte <= 8),
-            signals,
-            nodes,
-            switches,
-        };
-        if let Err(DbcError::Invalid { location, problem }) = db.insert(message) {
-            problems.push((location, *problem));
-        }
+    let expected = match value_type {
+        ValueType::Float32 => 32,
+        ValueType::Float64 => 64,
+        ValueType::Integer => s.size,
+    };
+    if expected != s.size {
+        return Err(Problem::FloatSize {
+            message: m.name.clone(),
+            signal: s.name.clone(),
+            expected: expected as u8,
+            size: s.size,
+        });
     }
-    db
+    let byte_order = match s.byte_order {
+        ast::ByteOrder::LittleEndian => ByteOrder::LittleEndian,
+        ast::ByteOrder::BigEndian => ByteOrder::BigEndian,
+    };
+    let Some(extract) = Extract::new(s.start_bit, s.size as u8, byte_order) else {
+        return Err(Problem::SignalBeyondFd {
+            message: m.name.clone(),
+            signal: s.name.clone(),
+            start_bit: s.start_bit,
+            size: s.size,
+        });
+    };
+    let signed = s.value_type == ast::ValueType::Signed;
+    let indicator = match s.multiplexer_indicator {
+        ast::MultiplexIndicator::Plain => MuxIndicator::Plain,
+        ast::MultiplexIndicator::Multiplexor => MuxIndicator::Multiplexor,
+        ast::MultiplexIndicator::MultiplexedSignal(n) => MuxIndicator::Multiplexed(n),
+        ast::MultiplexIndicator::MultiplexorAndMultiplexedSignal(n) => {
+            MuxIndicator::MultiplexedMultiplexor(n)
+        }
+    };
+    Ok(Signal {
+        name: lk
+            .signal_attrs
+            .get(&(m.id, s.name.as_str(), "SystemSignalLongSymbol"))
+            .and_then(|v| long_name(v))
+            .unwrap_or_else(|| s.name.clone()),
+        dbc_name: s.name.clone(),
+        start_bit: s.start_bit as u16,
+        size: s.size as u8,
+        byte_order,
+        signed,
+        value_type,
+        factor: s.factor,
+        offset: s.offset,
+        min: numeric(&s.min),
+        max: numeric(&s.max),
+        unit: s.unit.clone(),
+        receivers: s.receivers.iter().map(|r| lk.node_name(r)).collect(),
+        comment: lk.signal_comments.get(&(m.id, s.name.as_str())).cloned(),
+        values: lk
+            .values
+            .get(&(m.id, s.name.as_str()))
+            .cloned()
+            .unwrap_or_default(),
+        indicator,
+        parent: Parent::Root,
+        reachable: true,
+        line: spos,
+        extract,
+        conversion: Conversion::new(value_type, signed, s.factor, s.offset),
+    })
 }
 
 /// `SG_MUL_VAL_` of one message: switch name -> [(signal name, ranges)].
