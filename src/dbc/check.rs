@@ -324,9 +324,15 @@ fn check_message(m: &Message, source: &str, out: &mut Vec<Diagnostic>) {
         check_range(m, s, source, out);
     }
 
-    // Overlaps between signals that can be present together. Candidates share a bit (found
-    // through per-bit buckets, not by comparing every pair), and exclusivity is one lowest
-    // common ancestor in the multiplexing tree: n log n for n signals, plus the overlaps.
+    check_overlaps(m, source, out);
+}
+
+/// Overlaps between signals that can be present together. Candidates share a bit (found
+/// through per-bit buckets, not by comparing every pair), and exclusivity is one lowest
+/// common ancestor in the multiplexing tree: n log n for n signals, plus the overlaps.
+fn check_overlaps(m: &Message, source: &str, out: &mut Vec<Diagnostic>) {
+    let name = m.name();
+    let at = |s: &Signal| s.position().or(m.position());
     let tree = MuxTree::new(m);
     let masks: Vec<[u64; 8]> = m.signals().iter().map(Signal::bit_mask).collect();
     let mut buckets: Vec<Vec<usize>> = vec![Vec::new(); 512];
