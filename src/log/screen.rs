@@ -556,75 +556,12 @@ fn parse(s: &[u8]) -> Result<Parsed, LineError> {
     p = skip_blanks(s, iface_end);
 
     // `-x`: direction and the FD (or XL) flags.
-    let mut direction = None;
-    let mut brs = false;
-    let mut esi = false;
-    let mut xl_flags = false;
-    let word = s.get(p..token_end(s, p)).unwrap_or_default();
-    if word == b"TX" || word == b"RX" {
-        direction = Some(if word == b"TX" {
-            Direction::Tx
-        } else {
-            Direction::Rx
-        });
-        p = skip_blanks(s, p + 2);
-        for (i, marks) in [b"-BS", b"-ER"].iter().enumerate() {
-            let mark = s.get(p).copied();
-            let single = s.get(p + 1).is_none_or(|&b| is_blank(b));
-            match mark {
-                Some(m) if single && marks.contains(&m) => {
-                    if i == 0 {
-                        brs = m == b'B';
-                        xl_flags |= m == b'S';
-                    } else {
-                        esi = m == b'E';
-                        xl_flags |= m == b'R';
-                    }
-                }
-                _ => return Err(err(p, ErrorKind::ExpectedFlags)),
-            }
-            p = skip_blanks(s, p + 1);
-        }
-    }
+    let (direction, brs, esi, xl_flags, after) = parse_direction(s, p)?;
+    p = after;
 
     // Identifier.
     let id_start = p;
-    let id_end = token_end(s, p);
-    if id_end == id_start {
-        return Err(err(p, ErrorKind::MissingId));
-    }
-    let mut raw: u32 = 0;
-    for (k, &b) in s
-        .get(id_start..id_end)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        match hexval(b) {
-            // Digits beyond the eighth shift out; the length check below rejects them.
-            Some(v) => raw = (raw << 4) | u32::from(v),
-            None => return Err(err(id_start + k, ErrorKind::InvalidIdDigit(Found(b)))),
-        }
-    }
-    let id_digits = id_end - id_start;
-    // `Some(id)` for data and remote frames, `None` for error frames.
-    let id = match id_digits {
-        3 => match Id::new(raw, false) {
-            Some(id) => Some(id),
-            None => return Err(err(id_start, ErrorKind::StandardIdRange(raw))),
-        },
-        8 if raw & CAN_ERR_FLAG != 0 => {
-            if raw > (CAN_ERR_FLAG | MAX_EXTENDED_ID) {
-                return Err(err(id_start, ErrorKind::ErrorIdRange(raw)));
-            }
-            None
-        }
-        8 => match Id::extended(raw) {
-            Some(id) => Some(id),
-            None => return Err(err(id_start, ErrorKind::ExtendedIdRange(raw))),
-        },
-        n => return Err(err(id_start, ErrorKind::IdLength(n))),
-    };
+    let (id, raw, id_end) = parse_identifier(s, p)?;
     p = skip_blanks(s, id_end);
 
     // Length.
@@ -686,18 +623,143 @@ fn parse(s: &[u8]) -> Result<Parsed, LineError> {
 
     // Data.
     let mut tokens = [0u8; 64];
-    let (mut swapped, data_end) = parse_data(s, p, count, &mut tokens)?;
+    let (swapped, data_end) = parse_data(s, p, count, &mut tokens)?;
     // Without data, what follows starts right after the length.
     let data_end = if count == 0 { q } else { data_end };
     let tokens = tokens.get(..count).unwrap_or_default();
 
     // What follows the data: ERRORFRAME, the ASCII column, or nothing.
+    let swapped = check_tail(s, data_end, id.is_some(), tokens, swapped)?;
+    let mut data = [0u8; 64];
+    for (i, &b) in tokens.iter().enumerate() {
+        let j = if swapped { count - 1 - i } else { i };
+        if let Some(slot) = data.get_mut(j) {
+            *slot = b;
+        }
+    }
+
+    let frame = build_frame(
+        id,
+        raw,
+        Shape {
+            fd,
+            brs,
+            esi,
+            raw_dlc,
+        },
+        data.get(..count).unwrap_or_default(),
+        id_start,
+        len_pos,
+    )?;
+    Ok(done(frame))
+}
+
+/// `candump -x`'s `TX`/`RX` and the two flag columns (`B`/`S`/`-`, `E`/`R`/`-`) at `p`, if
+/// there: the direction, BRS, ESI, whether an XL flag was seen, and where the identifier
+/// starts.
+#[inline]
+fn parse_direction(
+    s: &[u8],
+    mut p: usize,
+) -> Result<(Option<Direction>, bool, bool, bool, usize), LineError> {
+    let mut direction = None;
+    let mut brs = false;
+    let mut esi = false;
+    let mut xl_flags = false;
+    let word = s.get(p..token_end(s, p)).unwrap_or_default();
+    if word == b"TX" || word == b"RX" {
+        direction = Some(if word == b"TX" {
+            Direction::Tx
+        } else {
+            Direction::Rx
+        });
+        p = skip_blanks(s, p + 2);
+        for (i, marks) in [b"-BS", b"-ER"].iter().enumerate() {
+            let mark = s.get(p).copied();
+            let single = s.get(p + 1).is_none_or(|&b| is_blank(b));
+            match mark {
+                Some(m) if single && marks.contains(&m) => {
+                    if i == 0 {
+                        brs = m == b'B';
+                        xl_flags |= m == b'S';
+                    } else {
+                        esi = m == b'E';
+                        xl_flags |= m == b'R';
+                    }
+                }
+                _ => return Err(err(p, ErrorKind::ExpectedFlags)),
+            }
+            p = skip_blanks(s, p + 1);
+        }
+    }
+
+    Ok((direction, brs, esi, xl_flags, p))
+}
+
+/// The identifier at `id_start`: `Some(id)` for data and remote frames (3 or 8 digits),
+/// `None` for an error frame (8 digits with the error flag), with the raw value and where
+/// it ends.
+#[inline]
+fn parse_identifier(s: &[u8], id_start: usize) -> Result<(Option<Id>, u32, usize), LineError> {
+    let p = id_start;
+    let id_start = p;
+    let id_end = token_end(s, p);
+    if id_end == id_start {
+        return Err(err(p, ErrorKind::MissingId));
+    }
+    let mut raw: u32 = 0;
+    for (k, &b) in s
+        .get(id_start..id_end)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        match hexval(b) {
+            // Digits beyond the eighth shift out; the length check below rejects them.
+            Some(v) => raw = (raw << 4) | u32::from(v),
+            None => return Err(err(id_start + k, ErrorKind::InvalidIdDigit(Found(b)))),
+        }
+    }
+    let id_digits = id_end - id_start;
+    // `Some(id)` for data and remote frames, `None` for error frames.
+    let id = match id_digits {
+        3 => match Id::new(raw, false) {
+            Some(id) => Some(id),
+            None => return Err(err(id_start, ErrorKind::StandardIdRange(raw))),
+        },
+        8 if raw & CAN_ERR_FLAG != 0 => {
+            if raw > (CAN_ERR_FLAG | MAX_EXTENDED_ID) {
+                return Err(err(id_start, ErrorKind::ErrorIdRange(raw)));
+            }
+            None
+        }
+        8 => match Id::extended(raw) {
+            Some(id) => Some(id),
+            None => return Err(err(id_start, ErrorKind::ExtendedIdRange(raw))),
+        },
+        n => return Err(err(id_start, ErrorKind::IdLength(n))),
+    };
+    Ok((id, raw, id_end))
+}
+
+/// What follows the data from `data_end`: `ERRORFRAME` for (and only for) an error frame,
+/// or candump's ASCII column (`'...'`, or `` `...` `` for swapped bytes), which must show
+/// the same bytes. Returns whether the bytes are swapped.
+#[inline]
+fn check_tail(
+    s: &[u8],
+    data_end: usize,
+    is_data: bool,
+    tokens: &[u8],
+    mut swapped: bool,
+) -> Result<bool, LineError> {
+    let count = tokens.len();
     let t = skip_blanks(s, data_end);
     let rest = s.get(t..).unwrap_or_default();
     if !rest.is_empty() && t == data_end {
         return Err(err(t, ErrorKind::TrailingText));
     }
-    if id.is_none() {
+    if !is_data {
         if rest != b"ERRORFRAME" {
             return Err(err(t, ErrorKind::ExpectedErrorFrameMark));
         }
@@ -726,15 +788,36 @@ fn parse(s: &[u8]) -> Result<Parsed, LineError> {
             return Err(err(t + 1 + k, ErrorKind::AsciiMismatch));
         }
     }
-    let mut data = [0u8; 64];
-    for (i, &b) in tokens.iter().enumerate() {
-        let j = if swapped { count - 1 - i } else { i };
-        if let Some(slot) = data.get_mut(j) {
-            *slot = b;
-        }
-    }
+    Ok(swapped)
+}
 
-    let frame = match id {
+/// How a frame's length and flags were written.
+struct Shape {
+    fd: bool,
+    brs: bool,
+    esi: bool,
+    /// A classic DLC of 9-15.
+    raw_dlc: Option<u8>,
+}
+
+/// The frame of a parsed line: an error frame (`id` none), a CAN FD frame or a classic one.
+#[inline]
+fn build_frame(
+    id: Option<Id>,
+    raw: u32,
+    shape: Shape,
+    data: &[u8],
+    id_start: usize,
+    len_pos: usize,
+) -> Result<Frame, LineError> {
+    let Shape {
+        fd,
+        brs,
+        esi,
+        raw_dlc,
+    } = shape;
+    let count = data.len();
+    Ok(match id {
         None => {
             let mut d = [0u8; 8];
             for (slot, &b) in d.iter_mut().zip(data.iter().take(count)) {
@@ -771,8 +854,7 @@ fn parse(s: &[u8]) -> Result<Parsed, LineError> {
             f.map(Frame::Classic)
                 .map_err(|_| err(len_pos, ErrorKind::ClassicLength(count as u32)))?
         }
-    };
-    Ok(done(frame))
+    })
 }
 
 /// Removes ANSI escape sequences (`ESC [ params final`, what `candump -c` adds) from `line` in
