@@ -702,7 +702,6 @@ fn parse_direction(
 #[inline]
 fn parse_identifier(s: &[u8], id_start: usize) -> Result<(Option<Id>, u32, usize), LineError> {
     let p = id_start;
-    let id_start = p;
     let id_end = token_end(s, p);
     if id_end == id_start {
         return Err(err(p, ErrorKind::MissingId));
