@@ -1517,38 +1517,18 @@ fn open<R: Read + Seek>(file: &mut File<R>) -> Result<Layout, Fail> {
                 cg_link = next_link(&cg, cg_link)?;
                 continue;
             }
-            let mut channels = Vec::new();
-            file.channels(cg.link(1), &mut channels, 0)?;
-            let acq_name = file.text(cg.link(2))?;
-            let named = channels
-                .iter()
-                .find_map(|c| can_kind(&c.name))
-                .or_else(|| can_kind(&acq_name));
-            let kind = if size as u64 > MAX_RECORD {
-                GroupKind::Broken(ErrorKind::TooLarge("record"))
-            } else if size == 0 && named.is_some() {
-                // A CAN group whose records hold no byte would yield records without end.
-                GroupKind::Broken(ErrorKind::EmptyRecord)
-            } else if let Some(kind) = named {
-                let shape = Shape {
+            let kind = classify_group(
+                file,
+                &cg,
+                Shape {
                     data_bytes,
                     record_size: size,
                     unsorted: record_id_size != 0,
-                };
-                match can_layout(file, kind, &channels, &shape, &mut sd, &mut addresses)? {
-                    Ok(l) => GroupKind::Can(Box::new(l)),
-                    Err(k) => GroupKind::Broken(k),
-                }
-            } else if flags & 0x2 != 0 {
-                let what = channels
-                    .iter()
-                    .find_map(|c| other_bus(&c.name))
-                    .or_else(|| other_bus(&acq_name))
-                    .unwrap_or("unknown bus record");
-                GroupKind::OtherBus(what)
-            } else {
-                GroupKind::Signals
-            };
+                },
+                flags,
+                &mut sd,
+                &mut addresses,
+            )?;
             match &kind {
                 GroupKind::Broken(k) => layout.bad.push((cg_link, k.clone())),
                 GroupKind::Signals => layout.others += 1,
@@ -1565,24 +1545,7 @@ fn open<R: Read + Seek>(file: &mut File<R>) -> Result<Layout, Fail> {
             cg_link = next_link(&cg, cg_link)?;
         }
         if !pending_skips.is_empty() {
-            // A group of another bus is skipped record by record, but never more records than
-            // its data holds: the cycle count is only the file's word (a few bytes can claim
-            // 2^64 records). A group that holds none is still reported once.
-            let mut blocks = Vec::new();
-            let held = match file.data_blocks(dg.link(2), "DT", &mut blocks, &mut addresses) {
-                Ok(()) => blocks
-                    .iter()
-                    .map(|b| match *b {
-                        DataBlock::Raw { at, len } => len.min(file.len.saturating_sub(at)),
-                        DataBlock::Zipped { original, .. } => original.min(MAX_ZIPPED_BLOCK),
-                    })
-                    .fold(0u64, u64::saturating_add),
-                Err(_) => 0,
-            };
-            for (what, cycles, size) in pending_skips {
-                let records = held.checked_div(size as u64).unwrap_or(0);
-                layout.skips.push((what, cycles.min(records).max(1)));
-            }
+            skip_other_buses(file, &dg, pending_skips, &mut addresses, &mut layout.skips);
         }
         let wanted = groups.iter().any(|g| {
             matches!(g.kind, GroupKind::Can(_))
@@ -1621,31 +1584,111 @@ fn open<R: Read + Seek>(file: &mut File<R>) -> Result<Layout, Fail> {
         }
         dg_link = next_link(&dg, dg_link)?;
     }
-    // A file that is not finalised may not have the length of its last DT block yet: it runs
-    // to the next block or the end of the file.
     if unfinalised & 0x4 != 0 {
-        addresses.sort_unstable();
-        for (s, b) in last_dt {
-            if let Some(DataBlock::Raw { at, len }) = layout
-                .streams
-                .get_mut(s)
-                .and_then(|st| st.source.blocks.get_mut(b))
-            {
-                let header = at.saturating_sub(24);
-                let limit = addresses
-                    .iter()
-                    .copied()
-                    .find(|&a| a > header)
-                    .unwrap_or(file.len)
-                    .min(file.len);
-                *len = limit
-                    .saturating_sub(*at)
-                    .max(*len)
-                    .min(file.len.saturating_sub(*at));
-            }
-        }
+        extend_last_blocks(&mut layout, last_dt, addresses, file.len);
     }
     Ok(layout)
+}
+
+/// What a channel group of `cg` holds, from its channels' and acquisition's names: CAN
+/// frames (with their layout), another bus's records, plain signals, or a CAN group we
+/// cannot read.
+fn classify_group<R: Read + Seek>(
+    file: &mut File<R>,
+    cg: &Block,
+    shape: Shape,
+    flags: u16,
+    sd: &mut Vec<Source>,
+    addresses: &mut Vec<u64>,
+) -> Result<GroupKind, Fail> {
+    let mut channels = Vec::new();
+    file.channels(cg.link(1), &mut channels, 0)?;
+    let acq_name = file.text(cg.link(2))?;
+    let named = channels
+        .iter()
+        .find_map(|c| can_kind(&c.name))
+        .or_else(|| can_kind(&acq_name));
+    let size = shape.record_size;
+    Ok(if size as u64 > MAX_RECORD {
+        GroupKind::Broken(ErrorKind::TooLarge("record"))
+    } else if size == 0 && named.is_some() {
+        // A CAN group whose records hold no byte would yield records without end.
+        GroupKind::Broken(ErrorKind::EmptyRecord)
+    } else if let Some(kind) = named {
+        match can_layout(file, kind, &channels, &shape, sd, addresses)? {
+            Ok(l) => GroupKind::Can(Box::new(l)),
+            Err(k) => GroupKind::Broken(k),
+        }
+    } else if flags & 0x2 != 0 {
+        let what = channels
+            .iter()
+            .find_map(|c| other_bus(&c.name))
+            .or_else(|| other_bus(&acq_name))
+            .unwrap_or("unknown bus record");
+        GroupKind::OtherBus(what)
+    } else {
+        GroupKind::Signals
+    })
+}
+
+/// The records of other buses' groups in a sorted data group, each skipped record by record
+/// but never more records than the data holds: the cycle count is only the file's word (a
+/// few bytes can claim 2^64 records). A group that holds none is still reported once.
+fn skip_other_buses<R: Read + Seek>(
+    file: &mut File<R>,
+    dg: &Block,
+    pending: Vec<(&'static str, u64, usize)>,
+    addresses: &mut Vec<u64>,
+    skips: &mut Vec<(&'static str, u64)>,
+) {
+    // A group of another bus is skipped record by record, but never more records than
+    // its data holds: the cycle count is only the file's word (a few bytes can claim
+    // 2^64 records). A group that holds none is still reported once.
+    let mut blocks = Vec::new();
+    let held = match file.data_blocks(dg.link(2), "DT", &mut blocks, addresses) {
+        Ok(()) => blocks
+            .iter()
+            .map(|b| match *b {
+                DataBlock::Raw { at, len } => len.min(file.len.saturating_sub(at)),
+                DataBlock::Zipped { original, .. } => original.min(MAX_ZIPPED_BLOCK),
+            })
+            .fold(0u64, u64::saturating_add),
+        Err(_) => 0,
+    };
+    for (what, cycles, size) in pending {
+        let records = held.checked_div(size as u64).unwrap_or(0);
+        skips.push((what, cycles.min(records).max(1)));
+    }
+}
+
+/// A file that is not finalised may not have the length of its last DT blocks yet: each
+/// runs to the next block or the end of the file.
+fn extend_last_blocks(
+    layout: &mut Layout,
+    last_dt: Vec<(usize, usize)>,
+    mut addresses: Vec<u64>,
+    file_len: u64,
+) {
+    addresses.sort_unstable();
+    for (s, b) in last_dt {
+        if let Some(DataBlock::Raw { at, len }) = layout
+            .streams
+            .get_mut(s)
+            .and_then(|st| st.source.blocks.get_mut(b))
+        {
+            let header = at.saturating_sub(24);
+            let limit = addresses
+                .iter()
+                .copied()
+                .find(|&a| a > header)
+                .unwrap_or(file_len)
+                .min(file_len);
+            *len = limit
+                .saturating_sub(*at)
+                .max(*len)
+                .min(file_len.saturating_sub(*at));
+        }
+    }
 }
 
 fn next_link(b: &Block, at: u64) -> Result<u64, Fail> {
