@@ -968,42 +968,10 @@ impl Stream {
                 .filter(|f| !f.invalid(rec, l.data_bytes))
                 .and_then(|f| f.raw(rec))
         };
-        let seconds = match l.clock {
-            Clock::Value {
-                field,
-                offset,
-                factor,
-            } => match field.number(rec) {
-                Some(v) => Some((v, offset, factor)),
-                None => return Ok(Err(ErrorKind::ChannelOutside("time"))),
-            },
-            Clock::Virtual { offset, factor } => Some((index as f64, offset, factor)),
+        let ns = match record_time(l, rec, index, start_ns) {
+            Ok(ns) => ns,
+            Err(k) => return Ok(Err(k)),
         };
-        let ns = match seconds {
-            Some((raw, offset, factor)) => {
-                let per_ns = factor * 1e9;
-                // Integer ticks of whole nanoseconds are exact; the rest goes through f64
-                // (float-to-integer casts saturate, the sums are checked).
-                let rel = if per_ns >= 1.0
-                    && (per_ns - per_ns.round()).abs() < 1e-6
-                    && raw.fract() == 0.0
-                {
-                    (raw as i128)
-                        .checked_mul(per_ns.round() as i128)
-                        .and_then(|v| v.checked_add((offset * 1e9).round() as i128))
-                } else {
-                    Some(((offset + factor * raw) * 1e9).round() as i128)
-                };
-                match rel.and_then(|r| start_ns.checked_add(r)) {
-                    Some(ns) => ns,
-                    None => return Ok(Err(ErrorKind::TimestampRange)),
-                }
-            }
-            None => start_ns,
-        };
-        if !(0..=i128::from(u64::MAX)).contains(&ns) {
-            return Ok(Err(ErrorKind::TimestampRange));
-        }
         let bus = get(&l.bus);
         let direction = get(&l.dir).map(|d| if d == 0 { Direction::Rx } else { Direction::Tx });
         let raw_id = get(&l.id).unwrap_or(0);
@@ -1050,36 +1018,11 @@ impl Stream {
                     Ok(d) => d,
                     Err(k) => return Ok(Err(k)),
                 };
-                let n = data.len() as u64;
-                if fd {
-                    if fd_len_to_dlc(n as usize).is_none() {
-                        return Ok(Err(ErrorKind::FdLength(n)));
-                    }
-                    let mut bits = FdFlags::FDF;
-                    if get(&l.brs).is_some_and(|b| b != 0) {
-                        bits |= FdFlags::BRS;
-                    }
-                    if get(&l.esi).is_some_and(|b| b != 0) {
-                        bits |= FdFlags::ESI;
-                    }
-                    let flags = FdFlags::from_bits(bits).unwrap_or_default();
-                    match FdFrame::new(id, data, flags) {
-                        Ok(f) => Frame::Fd(f),
-                        Err(_) => return Ok(Err(ErrorKind::FdLength(n))),
-                    }
-                } else {
-                    if n > 8 {
-                        return Ok(Err(ErrorKind::ClassicLength(n)));
-                    }
-                    let raw_dlc = dlc.filter(|d| n == 8 && (9..=15).contains(d));
-                    let f = match (raw_dlc, <[u8; 8]>::try_from(data)) {
-                        (Some(d), Ok(eight)) => ClassicFrame::with_raw_dlc(id, eight, d as u8),
-                        _ => ClassicFrame::new(id, data),
-                    };
-                    match f {
-                        Ok(f) => Frame::Classic(f),
-                        Err(_) => return Ok(Err(ErrorKind::ClassicLength(n))),
-                    }
+                let brs = get(&l.brs).is_some_and(|b| b != 0);
+                let esi = get(&l.esi).is_some_and(|b| b != 0);
+                match data_frame(id, data, fd, brs, esi, dlc) {
+                    Ok(f) => f,
+                    Err(k) => return Ok(Err(k)),
                 }
             }
             Kind::Error => {
@@ -1970,6 +1913,88 @@ impl<R: Read + Seek + Send> FrameReader for Reader<R> {
 
     fn stats(&self) -> Stats {
         self.stats
+    }
+}
+
+/// A record's time in nanoseconds on the file's time line: the time channel's value (or the
+/// record's index for a virtual clock) scaled, plus the file's start. Integer ticks of whole
+/// nanoseconds are exact; the rest goes through f64 (float-to-integer casts saturate, the
+/// sums are checked).
+fn record_time(l: &CanLayout, rec: &[u8], index: u64, start_ns: i128) -> Result<i128, ErrorKind> {
+    let seconds = match l.clock {
+        Clock::Value {
+            field,
+            offset,
+            factor,
+        } => match field.number(rec) {
+            Some(v) => Some((v, offset, factor)),
+            None => return Err(ErrorKind::ChannelOutside("time")),
+        },
+        Clock::Virtual { offset, factor } => Some((index as f64, offset, factor)),
+    };
+    let ns = match seconds {
+        Some((raw, offset, factor)) => {
+            let per_ns = factor * 1e9;
+            // Integer ticks of whole nanoseconds are exact; the rest goes through f64
+            // (float-to-integer casts saturate, the sums are checked).
+            let rel =
+                if per_ns >= 1.0 && (per_ns - per_ns.round()).abs() < 1e-6 && raw.fract() == 0.0 {
+                    (raw as i128)
+                        .checked_mul(per_ns.round() as i128)
+                        .and_then(|v| v.checked_add((offset * 1e9).round() as i128))
+                } else {
+                    Some(((offset + factor * raw) * 1e9).round() as i128)
+                };
+            match rel.and_then(|r| start_ns.checked_add(r)) {
+                Some(ns) => ns,
+                None => return Err(ErrorKind::TimestampRange),
+            }
+        }
+        None => start_ns,
+    };
+    if !(0..=i128::from(u64::MAX)).contains(&ns) {
+        return Err(ErrorKind::TimestampRange);
+    }
+    Ok(ns)
+}
+
+/// A data frame from its payload: CAN FD with its flags, or classic (a raw DLC of 9-15 kept
+/// when the payload is 8 bytes).
+fn data_frame(
+    id: Id,
+    data: &[u8],
+    fd: bool,
+    brs: bool,
+    esi: bool,
+    dlc: Option<u64>,
+) -> Result<Frame, ErrorKind> {
+    let n = data.len() as u64;
+    if fd {
+        if fd_len_to_dlc(n as usize).is_none() {
+            return Err(ErrorKind::FdLength(n));
+        }
+        let mut bits = FdFlags::FDF;
+        if brs {
+            bits |= FdFlags::BRS;
+        }
+        if esi {
+            bits |= FdFlags::ESI;
+        }
+        let flags = FdFlags::from_bits(bits).unwrap_or_default();
+        FdFrame::new(id, data, flags)
+            .map(Frame::Fd)
+            .map_err(|_| ErrorKind::FdLength(n))
+    } else {
+        if n > 8 {
+            return Err(ErrorKind::ClassicLength(n));
+        }
+        let raw_dlc = dlc.filter(|d| n == 8 && (9..=15).contains(d));
+        let f = match (raw_dlc, <[u8; 8]>::try_from(data)) {
+            (Some(d), Ok(eight)) => ClassicFrame::with_raw_dlc(id, eight, d as u8),
+            _ => ClassicFrame::new(id, data),
+        };
+        f.map(Frame::Classic)
+            .map_err(|_| ErrorKind::ClassicLength(n))
     }
 }
 
