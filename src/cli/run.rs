@@ -108,7 +108,8 @@ pub struct Args {
 
     /// Write the report as JSON to this file (`-` for standard output: then only the JSON
     /// goes there, and what the operator reads goes to standard error). The file is created
-    /// before anything is sent; an existing one is refused unless --force.
+    /// before anything is sent; an existing one is refused unless --force. It keeps the
+    /// polled values and watched signals over time: `canrelearn plot --run FILE` draws them.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
