@@ -197,6 +197,18 @@ impl FdFlags {
         }
     }
 
+    /// The flags of a CAN FD frame (FDF set) with the given BRS and ESI.
+    pub const fn fd(brs: bool, esi: bool) -> FdFlags {
+        let mut bits = Self::FDF;
+        if brs {
+            bits |= Self::BRS;
+        }
+        if esi {
+            bits |= Self::ESI;
+        }
+        FdFlags(bits)
+    }
+
     pub const fn bits(self) -> u8 {
         self.0
     }

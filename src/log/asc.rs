@@ -1414,9 +1414,7 @@ fn fd_frame(
     if expected != dlc {
         return bad(len_pos, ErrorKind::DlcMismatch { dlc, len });
     }
-    let bits =
-        FdFlags::FDF | if brs { FdFlags::BRS } else { 0 } | if esi { FdFlags::ESI } else { 0 };
-    let flags = FdFlags::from_bits(bits).unwrap_or_default();
+    let flags = FdFlags::fd(brs, esi);
     FdFrame::new(id, data.get(..usize::from(len)).unwrap_or_default(), flags)
         .map(Frame::Fd)
         .map_err(|_| Bad {

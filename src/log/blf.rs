@@ -526,9 +526,7 @@ fn fd_frame(id: Id, dlc: u8, brs: bool, esi: bool, stored: &[u8]) -> Result<Fram
     for (d, s) in data.iter_mut().zip(stored) {
         *d = *s;
     }
-    let bits =
-        FdFlags::FDF | if brs { FdFlags::BRS } else { 0 } | if esi { FdFlags::ESI } else { 0 };
-    let flags = FdFlags::from_bits(bits).unwrap_or_default();
+    let flags = FdFlags::fd(brs, esi);
     let frame = FdFrame::new(id, data.get(..usize::from(len)).unwrap_or_default(), flags)?;
     Ok(Frame::Fd(frame))
 }

@@ -1973,15 +1973,7 @@ fn data_frame(
         if fd_len_to_dlc(n as usize).is_none() {
             return Err(ErrorKind::FdLength(n));
         }
-        let mut bits = FdFlags::FDF;
-        if brs {
-            bits |= FdFlags::BRS;
-        }
-        if esi {
-            bits |= FdFlags::ESI;
-        }
-        let flags = FdFlags::from_bits(bits).unwrap_or_default();
-        FdFrame::new(id, data, flags)
+        FdFrame::new(id, data, FdFlags::fd(brs, esi))
             .map(Frame::Fd)
             .map_err(|_| ErrorKind::FdLength(n))
     } else {

@@ -826,19 +826,13 @@ fn build_frame(
                 .map(Frame::Error)
                 .map_err(|_| err(id_start, ErrorKind::ErrorIdRange(raw)))?
         }
-        Some(id) if fd => {
-            let mut bits = FdFlags::FDF;
-            if brs {
-                bits |= FdFlags::BRS;
-            }
-            if esi {
-                bits |= FdFlags::ESI;
-            }
-            let flags = FdFlags::from_bits(bits).unwrap_or_default();
-            FdFrame::new(id, data.get(..count).unwrap_or_default(), flags)
-                .map(Frame::Fd)
-                .map_err(|_| err(len_pos, ErrorKind::FdLength(count as u32)))?
-        }
+        Some(id) if fd => FdFrame::new(
+            id,
+            data.get(..count).unwrap_or_default(),
+            FdFlags::fd(brs, esi),
+        )
+        .map(Frame::Fd)
+        .map_err(|_| err(len_pos, ErrorKind::FdLength(count as u32)))?,
         Some(id) => {
             let f = match raw_dlc {
                 Some(d) => {

@@ -488,14 +488,7 @@ fn data_frame(
         return Err(fail(at, ErrorKind::DataCount { declared, found: n }));
     }
     if fd {
-        let mut flags = FdFlags::FDF;
-        if matches!(kind, b"FB" | b"BI") {
-            flags |= FdFlags::BRS;
-        }
-        if matches!(kind, b"FE" | b"BI") {
-            flags |= FdFlags::ESI;
-        }
-        let flags = FdFlags::from_bits(flags).unwrap_or_default();
+        let flags = FdFlags::fd(matches!(kind, b"FB" | b"BI"), matches!(kind, b"FE" | b"BI"));
         return FdFrame::new(id, payload, flags)
             .map(Frame::Fd)
             .map_err(|_| fail(at, ErrorKind::FdLength(n)));
