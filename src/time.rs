@@ -98,6 +98,15 @@ impl Timestamp {
         self.checked_add(d).unwrap_or(Timestamp::MAX)
     }
 
+    /// Signed seconds from `origin` to `self` (negative when `self` is earlier).
+    pub fn seconds_since(self, origin: Timestamp) -> f64 {
+        if self >= origin {
+            (self.0 - origin.0) as f64 / 1e9
+        } else {
+            -((origin.0 - self.0) as f64 / 1e9)
+        }
+    }
+
     /// `self - d`, or `None` if that is before the origin.
     pub fn checked_sub(self, d: Duration) -> Option<Timestamp> {
         let n = u64::try_from(d.as_nanos()).ok()?;

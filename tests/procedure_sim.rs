@@ -274,20 +274,8 @@ fn reset_mid_session_fails_the_long_registration_with_a_clear_reason() {
     assert_eq!(r.outcome, RunOutcome::Completed, "{r:#?}");
 }
 
-#[test]
-fn drop_flow_control_only_breaks_multi_frame_requests() {
-    // Both bundled scripts send only single-frame requests (at most 7 bytes): unaffected.
-    let (r, _) = run(
-        AUDIO,
-        &["audio-unit-unregistered", "drop-flow-control"],
-        BTreeMap::new(),
-    );
-    assert_eq!(r.outcome, RunOutcome::Completed, "{r:#?}");
-    let (r, _) = run(BMS, &["drop-flow-control"], bms_params());
-    assert_eq!(r.outcome, RunOutcome::Completed, "{r:#?}");
-    // A 10-byte request needs a first frame and the module's flow control, which never comes:
-    // ISO-TP gives up after N_Bs (1 s) and the step fails with that reason.
-    let script = r#"
+/// A session, then a 10-byte write: a first frame that needs the module's flow control.
+const LONG_WRITE: &str = r#"
 [procedure]
 name = "long-write"
 [modules.BCM]
@@ -310,6 +298,21 @@ request = "3B 83 32 38 34 42 32 2D 34 45"
 writes = true
 provenance = "placeholder"
 "#;
+
+#[test]
+fn drop_flow_control_only_breaks_multi_frame_requests() {
+    // Both bundled scripts send only single-frame requests (at most 7 bytes): unaffected.
+    let (r, _) = run(
+        AUDIO,
+        &["audio-unit-unregistered", "drop-flow-control"],
+        BTreeMap::new(),
+    );
+    assert_eq!(r.outcome, RunOutcome::Completed, "{r:#?}");
+    let (r, _) = run(BMS, &["drop-flow-control"], bms_params());
+    assert_eq!(r.outcome, RunOutcome::Completed, "{r:#?}");
+    // A 10-byte request needs a first frame and the module's flow control, which never comes:
+    // ISO-TP gives up after N_Bs (1 s) and the step fails with that reason.
+    let script = LONG_WRITE;
     let (r, h) = run(script, &["drop-flow-control"], BTreeMap::new());
     assert_eq!(r.outcome, RunOutcome::Failed);
     assert_eq!(r.failed_step.as_deref(), Some("long"));
@@ -326,29 +329,7 @@ provenance = "placeholder"
 /// transfer) and goes out.
 #[test]
 fn cleanup_waits_for_a_stalled_transfer_instead_of_being_dropped() {
-    let script = r#"
-[procedure]
-name = "long-write"
-[modules.BCM]
-request_id = 0x745
-response_id = 0x765
-padding = 0xFF
-[[step]]
-id = "open"
-title = "open"
-kind = "session"
-module = "BCM"
-session = 0xC0
-provenance = "fact"
-[[step]]
-id = "long"
-title = "a multi-frame request"
-kind = "request"
-module = "BCM"
-request = "3B 83 32 38 34 42 32 2D 34 45"
-writes = true
-provenance = "placeholder"
-"#;
+    let script = LONG_WRITE;
     let answers = Answers {
         abort_after: Some(Duration::from_millis(300)),
         ..Answers::default()

@@ -450,7 +450,7 @@ impl Collector {
         if slots.is_empty() {
             return;
         }
-        let t = seconds_between(first, time);
+        let t = time.seconds_since(first);
         for slot in slots {
             let Some(d) = decoded.signals().iter().find(|d| d.index == slot.signal) else {
                 continue; // another multiplexer branch
@@ -486,8 +486,8 @@ impl Collector {
         let first = self.first.unwrap_or(Timestamp::ZERO);
         let (from, to) = self.window.unwrap_or((first, self.last.unwrap_or(first)));
         let span = (
-            seconds_between(first, from.max(first)),
-            seconds_between(first, to.min(self.last.unwrap_or(first))),
+            from.max(first).seconds_since(first),
+            to.min(self.last.unwrap_or(first)).seconds_since(first),
         );
         let panels = self
             .panels
@@ -514,15 +514,6 @@ impl Collector {
     }
 }
 
-/// Signed seconds from `a` to `b`.
-fn seconds_between(a: Timestamp, b: Timestamp) -> f64 {
-    if b >= a {
-        (b.as_nanos() - a.as_nanos()) as f64 / 1e9
-    } else {
-        -((a.as_nanos() - b.as_nanos()) as f64 / 1e9)
-    }
-}
-
 /// Splits a series at its gaps: longer than `break_time`, or 10 median intervals.
 fn split(points: Vec<(f64, f64)>, break_time: Option<f64>) -> Vec<Vec<(f64, f64)>> {
     if points.len() < 2 {
@@ -532,12 +523,8 @@ fn split(points: Vec<(f64, f64)>, break_time: Option<f64>) -> Vec<Vec<(f64, f64)
             vec![points]
         };
     }
-    let limit = break_time.unwrap_or_else(|| {
-        let mut gaps: Vec<f64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
-        let mid = gaps.len() / 2;
-        let (_, median, _) = gaps.select_nth_unstable_by(mid, f64::total_cmp);
-        (*median * 10.0).max(1e-6)
-    });
+    let limit =
+        break_time.unwrap_or_else(|| median_gap(&points).map_or(1e-6, |m| (m * 10.0).max(1e-6)));
     let mut out = Vec::new();
     let mut current = Vec::new();
     let mut last: Option<f64> = None;
@@ -550,6 +537,17 @@ fn split(points: Vec<(f64, f64)>, break_time: Option<f64>) -> Vec<Vec<(f64, f64)
     }
     out.push(current);
     out
+}
+
+/// The median interval between consecutive points (`None` for fewer than two).
+fn median_gap(points: &[(f64, f64)]) -> Option<f64> {
+    let mut gaps: Vec<f64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    if gaps.is_empty() {
+        return None;
+    }
+    let mid = gaps.len() / 2;
+    let (_, m, _) = gaps.select_nth_unstable_by(mid, f64::total_cmp);
+    Some(*m)
 }
 
 /// Keeps at most about `max_points` points over all segments: each segment is cut into

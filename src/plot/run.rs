@@ -6,7 +6,7 @@
 
 use core::time::Duration;
 
-use super::{Axis, Chart, Mark, Panel, PlotError, Series, split, thin};
+use super::{Axis, Chart, Mark, Panel, PlotError, Series, median_gap, split, thin};
 use crate::procedure::report::RunReport;
 use crate::time::Timestamp;
 
@@ -157,17 +157,6 @@ fn hold(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
         out.push(p);
     }
     out
-}
-
-/// The median interval between consecutive points.
-fn median_gap(points: &[(f64, f64)]) -> Option<f64> {
-    let mut gaps: Vec<f64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
-    if gaps.is_empty() {
-        return None;
-    }
-    let mid = gaps.len() / 2;
-    let (_, m, _) = gaps.select_nth_unstable_by(mid, f64::total_cmp);
-    Some(*m)
 }
 
 #[cfg(test)]

@@ -89,15 +89,6 @@ pub struct RunReport {
     pub samples_dropped: u64,
 }
 
-/// Seconds from `start` to `at`, negative when `at` is earlier.
-fn since(start: Timestamp, at: Timestamp) -> f64 {
-    if at >= start {
-        at.saturating_duration_since(start).as_secs_f64()
-    } else {
-        -start.saturating_duration_since(at).as_secs_f64()
-    }
-}
-
 /// Where a run happened and what it carried, besides the runner's [`Report`].
 #[derive(Debug, Clone, Copy)]
 pub struct RunContext<'a> {
@@ -185,7 +176,7 @@ impl RunReport {
                 .map(|(step, attempt, at, value)| PollEntry {
                     step: step.clone(),
                     attempt: *attempt,
-                    t_s: since(report.started, *at),
+                    t_s: at.seconds_since(report.started),
                     value: *value,
                 })
                 .collect(),
@@ -206,7 +197,7 @@ impl RunReport {
                         .unwrap_or_default();
                     let samples = samples
                         .iter()
-                        .map(|&(at, v)| [since(report.started, at), v])
+                        .map(|&(at, v)| [at.seconds_since(report.started), v])
                         .collect();
                     (name.clone(), SignalEntry { unit, samples })
                 })
