@@ -13,7 +13,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Free space on the disk that holds target/, in GiB: printed with every step, so a run that
+# runs out of disk says so where it happens.
+free_gib() { df -Pk . | awk 'NR == 2 { print int($4 / 1048576) }'; }
+step() { printf '\n==> %s   [%s GiB free]\n' "$*" "$(free_gib)"; }
+
+# A one-off build gains nothing from incremental caches, which take gigabytes.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 need_apt=()
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
@@ -54,6 +60,14 @@ CANRELEARN_PEER_PYTHON="$peers/bin/python" cargo test --locked --features peer-t
 step "doc tests, and the API documentation builds without a warning (broken links included)"
 cargo test --locked --doc
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
+
+# The debug-profile tests are done; the release and fuzz builds below need about 7 GiB more.
+# When the disk is short of that, the debug build goes (the next `cargo test` rebuilds it),
+# and the run says so.
+if [ "$(free_gib)" -lt 10 ] && [ -d target/debug ]; then
+    echo "only $(free_gib) GiB free: removing target/debug ($(du -sh target/debug | cut -f1)) before the release and fuzz builds"
+    rm -rf target/debug
+fi
 
 step "tests on real SocketCAN (vcan), against can-utils and the kernel's ISO-TP"
 # Release binaries: the interop and throughput checks run what users run.
