@@ -75,6 +75,49 @@ impl Id {
     }
 }
 
+impl Id {
+    /// A CAN id written in hex, as people type it: `0x745`, `745`, `18DAF110`. 29-bit when
+    /// `extended` or when written with 8 digits; 11-bit otherwise.
+    ///
+    /// ```
+    /// use canrelearn::frame::Id;
+    /// assert_eq!(Id::parse_hex("0x745", false), Ok(Id::standard(0x745).unwrap()));
+    /// assert!(Id::parse_hex("18DAF110", false).unwrap().is_extended());
+    /// assert!(Id::parse_hex("800", false).is_err());
+    /// ```
+    pub fn parse_hex(text: &str, extended: bool) -> Result<Id, IdParseError> {
+        let digits = text
+            .strip_prefix("0x")
+            .or_else(|| text.strip_prefix("0X"))
+            .unwrap_or(text);
+        let raw =
+            u32::from_str_radix(digits, 16).map_err(|_| IdParseError::NotHex(text.to_string()))?;
+        if extended || digits.len() == 8 {
+            Id::extended(raw).ok_or_else(|| IdParseError::Extended(text.to_string()))
+        } else {
+            u16::try_from(raw)
+                .ok()
+                .and_then(Id::standard)
+                .ok_or_else(|| IdParseError::Standard(text.to_string()))
+        }
+    }
+}
+
+/// Why [`Id::parse_hex`] refused a text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdParseError {
+    #[error("`{0}` is not a hexadecimal CAN id (like 0x745 or 745)")]
+    NotHex(String),
+    #[error(
+        "CAN id `{0}` is out of range (29-bit ids go up to 1FFFFFFF; use --extended or 8 digits for 29-bit ids)"
+    )]
+    Extended(String),
+    #[error(
+        "CAN id `{0}` is out of range (11-bit ids go up to 7FF; use --extended or 8 digits for 29-bit ids)"
+    )]
+    Standard(String),
+}
+
 /// As candump writes it: 3 upper-case hex digits for standard ids, 8 for extended ids.
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -712,6 +755,38 @@ impl embedded_can::Frame for Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_parse_hex_id_forms() {
+        let std = |r| Id::standard(r).unwrap();
+        let ext = |r| Id::extended(r).unwrap();
+        assert_eq!(Id::parse_hex("0x745", false), Ok(std(0x745)));
+        assert_eq!(Id::parse_hex("0X745", false), Ok(std(0x745)));
+        assert_eq!(Id::parse_hex("745", false), Ok(std(0x745)));
+        assert_eq!(Id::parse_hex("18DAF110", false), Ok(ext(0x18DA_F110)));
+        assert_eq!(Id::parse_hex("745", true), Ok(ext(0x745)));
+        assert_eq!(Id::parse_hex("00000745", false), Ok(ext(0x745)));
+        assert!(matches!(
+            Id::parse_hex("800", false),
+            Err(IdParseError::Standard(_))
+        ));
+        assert!(matches!(
+            Id::parse_hex("", false),
+            Err(IdParseError::NotHex(_))
+        ));
+        assert!(matches!(
+            Id::parse_hex("7g5", false),
+            Err(IdParseError::NotHex(_))
+        ));
+        assert!(matches!(
+            Id::parse_hex("3FFFFFFF", false),
+            Err(IdParseError::Extended(_))
+        ));
+        assert_eq!(
+            Id::parse_hex("800", false).unwrap_err().to_string(),
+            "CAN id `800` is out of range (11-bit ids go up to 7FF; use --extended or 8 digits for 29-bit ids)"
+        );
+    }
 
     /// Code written for embedded-can drivers, generic over the frame type.
     fn generic_summary<F: embedded_can::Frame>(f: &F) -> (bool, bool, usize, Vec<u8>) {

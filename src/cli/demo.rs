@@ -8,14 +8,10 @@ use std::time::Duration;
 use anyhow::anyhow;
 use canrelearn::dbc::Database;
 use canrelearn::procedure::Script;
-use canrelearn::procedure::harness::{Answers, SimHarness, TesterEvent};
-use canrelearn::procedure::runner::{EventKind, RunOptions, RunOutcome, Runner};
+use canrelearn::procedure::runner::{RunOptions, RunOutcome, Runner};
 use canrelearn::sim::profile::Profile;
-use canrelearn::sim::vehicle::{EventKind as CarEvent, Vehicle};
-use canrelearn::time::Timestamp;
-use canrelearn::watch::{
-    ArmCondition, ArmedEvent, ArmedWatch, Event, Subject, WatchConfig, expectations_from_dbc,
-};
+use canrelearn::sim::story::{self, Rehearsal};
+use canrelearn::sim::vehicle::Vehicle;
 
 use super::{CliError, WithCode, exit, input};
 
@@ -35,10 +31,6 @@ pub struct Args {
     /// Print every frame-level exchange, not only the steps.
     #[arg(long)]
     pub verbose_transcript: bool,
-}
-
-fn secs(t: Timestamp) -> f64 {
-    t.as_secs_f64()
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
@@ -126,84 +118,26 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     Ok(if ok { exit::OK } else { exit::FAILURE })
 }
 
-/// Run the simulated car alone for `span` with the watcher; print its events. Returns whether
-/// the AV node was reported lost.
+/// Runs the simulated car alone for `span` with the watcher; prints its events. Returns
+/// whether the AV node was reported lost.
 fn observe(
     db: &Database,
     profile: &Profile,
     span: Duration,
     text: &mut String,
 ) -> Result<bool, CliError> {
-    let mut car = Vehicle::new(profile, db, &["audio-unit-unregistered"])
+    let car = Vehicle::new(profile, db, &["audio-unit-unregistered"])
         .map_err(|e| anyhow!("the simulated car: {e}"))
         .code(exit::FAILURE)?;
-    let arm = ArmCondition::from_database(db)
-        .map_err(|e| anyhow!("the DBC's arming condition: {e}"))
-        .code(exit::FAILURE)?;
-    let mut watch = ArmedWatch::new(WatchConfig::default(), expectations_from_dbc(db), arm, db)
-        .code(exit::FAILURE)?;
-    let end = Timestamp::ZERO + span;
-    let mut lost_av = false;
-    let mut now = Timestamp::ZERO;
-    while now <= end {
-        car.handle_timeout(now);
-        while let Some(frame) = car.poll_transmit(now) {
-            watch.handle_frame(now, &frame);
-        }
-        while car.poll_event().is_some() {}
-        while let Some(e) = watch.poll_event() {
-            match e {
-                ArmedEvent::Armed { at } => {
-                    let _ = writeln!(
-                        text,
-                        "   {:7.3}  armed ({} holds)",
-                        secs(at),
-                        watch.condition().unwrap_or_default()
-                    );
-                }
-                ArmedEvent::Watch(Event::Lost {
-                    node,
-                    subject,
-                    at,
-                    last_seen,
-                }) => {
-                    let w = watch.watcher();
-                    let name = w.node_names().get(node).cloned().unwrap_or_default();
-                    lost_av |= name == "AV";
-                    let what = match subject {
-                        Subject::Node => "node".to_string(),
-                        Subject::Message(i) => w
-                            .expectations()
-                            .get(i)
-                            .and_then(|x| x.name.clone())
-                            .unwrap_or_default(),
-                    };
-                    let _ = writeln!(
-                        text,
-                        "   {:7.3}  LOST {name:<4} {what:<16} {}",
-                        secs(at),
-                        match last_seen {
-                            Some(t) => format!("last seen at {:.3}", secs(t)),
-                            None => "never seen since arming".to_string(),
-                        }
-                    );
-                }
-                _ => {}
-            }
-        }
-        now = match car.poll_timeout() {
-            Some(t) if t > now => t
-                .min(watch.poll_timeout().unwrap_or(t))
-                .max(now + Duration::from_micros(1)),
-            _ => now + Duration::from_millis(1),
-        };
-        watch.handle_timeout(now.min(end));
+    let seen = story::observe(car, db, span).code(exit::FAILURE)?;
+    for line in &seen.lines {
+        let _ = writeln!(text, "   {line}");
     }
-    Ok(lost_av)
+    Ok(seen.lost_nodes.iter().any(|n| n == "AV"))
 }
 
-/// Run one bundled script against a fresh simulated car with the harness; print its progress
-/// as it unfolds and its report. Returns whether it completed.
+/// Runs one bundled script against a fresh simulated car; prints its progress as it unfolds
+/// and its report. Returns whether it completed.
 #[allow(clippy::too_many_arguments)]
 fn rehearse(
     db: &Database,
@@ -220,80 +154,20 @@ fn rehearse(
     let car = Vehicle::new(profile, db, faults)
         .map_err(|e| anyhow!("the simulated car: {e}"))
         .code(exit::FAILURE)?;
-    let mut harness =
-        SimHarness::new(runner, car, db.clone(), Answers::default()).code(exit::FAILURE)?;
-    let (mut shown, mut shown_tester, mut shown_car) = (0, 0, 0);
-    let mut slice = Timestamp::ZERO;
-    let mut last_progress: Option<Timestamp> = None;
+    let mut rehearsal = Rehearsal::new(runner, car, db, verbose).code(exit::FAILURE)?;
     let report = loop {
-        slice += Duration::from_millis(500);
-        let done = harness.run_until(slice);
-        // Lines of this slice, put in time order at the end.
-        let mut lines: Vec<(Timestamp, String)> = Vec::new();
-        for e in harness.transcript.iter().skip(shown) {
-            let show = match &e.kind {
-                EventKind::Progress { .. } => {
-                    // One progress line every 20 s of polling.
-                    let due = last_progress.is_none_or(|t| {
-                        e.at.saturating_duration_since(t) >= Duration::from_secs(20)
-                    });
-                    if due {
-                        last_progress = Some(e.at);
-                    }
-                    due
-                }
-                EventKind::Exchange { .. } => verbose,
-                _ => true,
-            };
-            if show {
-                lines.push((e.at, format!("   {:7.3}  {}", secs(e.at), e.kind)));
-            }
-        }
-        shown = harness.transcript.len();
-        for (at, e) in harness.tester.iter().skip(shown_tester) {
-            if let TesterEvent::Sent {
-                module,
-                pdu,
-                keep_alive: false,
-            } = e
-                && (verbose || shown_tester < 4)
-            {
-                let line = format!(
-                    "   {:7.3}    -> {module} {}",
-                    secs(*at),
-                    canrelearn::diag::format_hex(pdu)
-                );
-                lines.push((*at, line));
-            }
-        }
-        shown_tester = harness.tester.len();
-        for e in harness.vehicle_events.iter().skip(shown_car) {
-            if matches!(
-                e.kind,
-                CarEvent::FlagSet { .. } | CarEvent::RoutineCompleted { .. }
-            ) {
-                lines.push((e.at, format!("   {:7.3}  car: {}", secs(e.at), e.kind)));
-            }
-        }
-        shown_car = harness.vehicle_events.len();
-        lines.sort_by_key(|l| l.0);
-        for (_, line) in lines {
-            writeln!(out, "{line}")?;
+        let (lines, done) = rehearsal.advance().code(exit::FAILURE)?;
+        for line in lines {
+            writeln!(out, "   {line}")?;
         }
         if let Some(r) = done {
             break r;
         }
-        if slice > Timestamp::ZERO + Duration::from_secs(1200) {
-            return Err(CliError::new(
-                exit::FAILURE,
-                anyhow!("the rehearsal did not finish within 20 simulated minutes"),
-            ));
-        }
     };
-    let frames = harness.tester.len();
     writeln!(
         out,
-        "   report ({frames} tester events; keep-alive `3E 80` every 2 s throughout):\n{}",
+        "   report ({} tester events; keep-alive `3E 80` every 2 s throughout):\n{}",
+        rehearsal.tester_events(),
         report
             .to_string()
             .lines()
@@ -305,7 +179,7 @@ fn rehearse(
         writeln!(
             out,
             "   AV unit on the bus again: {}",
-            if harness.vehicle().is_node_silent("AV") {
+            if rehearsal.vehicle().is_node_silent("AV") {
                 "no"
             } else {
                 "yes"

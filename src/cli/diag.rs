@@ -11,16 +11,15 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use canrelearn::bus::{AnyBus, Pacing, SocketCanBus, SocketCanOptions};
 use canrelearn::diag::dtc::{DtcRecord, parse_kwp_dtc_by_status, parse_uds_dtc_by_status};
+use canrelearn::diag::scan::{self, IdRange};
 use canrelearn::diag::sniff::{Sniffer, negative_text};
-use canrelearn::diag::{
-    ClientConfig, Dialect, RequestOptions, TimeoutReason, format_hex, parse_hex,
-};
+use canrelearn::diag::{ClientConfig, Dialect, RequestOptions, format_hex, parse_hex};
 use canrelearn::drive::diag::{DiagSession, Reply, RequestOutcome as Outcome, SessionConfig};
 use canrelearn::drive::isotp::unix_tokio_clock;
 use canrelearn::frame::Id;
 use canrelearn::isotp::{self, FrameFormat, ObserverConfig, Reassembler};
 
-use super::input::{id_text, parse_id};
+use super::input::parse_id;
 use super::source::{self, Incoming, Source};
 use super::{CliError, WithCode, consent, exit};
 
@@ -290,7 +289,7 @@ async fn request(a: RequestArgs) -> Result<u8, CliError> {
         &format!(
             "Send {} to {}",
             consent::describe_request(dialect, &pdu),
-            id_text(tx)
+            tx
         ),
         a.link.yes,
     )?;
@@ -332,30 +331,21 @@ fn report_reply(
         }
         Outcome::SentNoResponse => Ok(exit::OK),
         Outcome::Timeout { waited, reason, .. } => {
-            let rule = match reason {
-                TimeoutReason::P2 => "nothing within P2".to_string(),
-                TimeoutReason::P2Star => format!(
-                    "no final answer within P2* of the last of {pending} response-pending (0x78) answers"
-                ),
-                TimeoutReason::PendingLimit => {
-                    format!("gave up after {pending} response-pending (0x78) answers")
-                }
-                TimeoutReason::OverallCap => "the overall time limit expired".to_string(),
-            };
+            let rule = scan::timeout_rule(*reason, pending);
             Err(CliError::new(
                 exit::BUS_IO,
                 anyhow!(
                     "no answer from {} to `{}` sent on {}: {rule} (waited {} ms)",
-                    id_text(rx),
+                    rx,
                     format_hex(pdu),
-                    id_text(tx),
+                    tx,
                     waited.as_millis(),
                 ),
             ))
         }
         Outcome::SendFailed(f) => Err(CliError::new(
             exit::BUS_IO,
-            anyhow!("the request could not be sent on {}: {f}", id_text(tx)),
+            anyhow!("the request could not be sent on {}: {f}", tx),
         )),
     }
 }
@@ -363,48 +353,18 @@ fn report_reply(
 // ---------------------------------------------------------------------------------------------
 // diag scan
 
-/// A request id / response id pair to probe.
-fn parse_range(text: &str, extended: bool) -> Result<Vec<(Id, Id)>, CliError> {
-    let bad = || {
-        CliError::new(
-            exit::USAGE,
-            anyhow!("--ids `{text}`: write START-END+OFFSET (like 740-74F+20) or TX:RX"),
-        )
-    };
-    if let Some((t, r)) = text.split_once(':') {
-        return Ok(vec![(parse_id(t, extended)?, parse_id(r, extended)?)]);
-    }
-    let (span, offset) = text.split_once('+').ok_or_else(bad)?;
-    let offset = u32::from_str_radix(offset, 16).map_err(|_| bad())?;
-    let (start, end) = span.split_once('-').unwrap_or((span, span));
-    let (s, e) = (parse_id(start, extended)?, parse_id(end, extended)?);
-    if s.raw() > e.raw() || e.raw() - s.raw() > 0x800 {
-        return Err(bad());
-    }
-    let mut out = Vec::new();
-    for raw in s.raw()..=e.raw() {
-        let mk = |r: u32| Id::new(r, s.is_extended()).ok_or_else(bad);
-        out.push((mk(raw)?, mk(raw.saturating_add(offset))?));
-    }
-    Ok(out)
-}
-
-/// Probes, in order: any answer (even negative) proves a module.
-const PROBES: &[&[u8]] = &[&[0x1A, 0x81], &[0x21, 0x83], &[0x22, 0xF1, 0x90]];
-
 async fn scan(a: ScanArgs) -> Result<u8, CliError> {
-    let specs = if a.ids.is_empty() {
-        vec![
-            "740-74F+20".to_string(),
-            "7E0-7E7+8".into(),
-            "71E:72E".into(),
-        ]
-    } else {
-        a.ids.clone()
+    let specs: Vec<&str> = match a.ids.is_empty() {
+        true => scan::DEFAULT_SCAN.to_vec(),
+        false => a.ids.iter().map(String::as_str).collect(),
     };
     let mut pairs = Vec::new();
-    for s in &specs {
-        pairs.extend(parse_range(s, a.link.extended)?);
+    for s in specs {
+        pairs.extend(
+            scan::scan_pairs(s, a.link.extended)
+                .map_err(|e| anyhow!("--ids {e}"))
+                .code(exit::USAGE)?,
+        );
     }
     consent::require(
         &[&a.link.iface],
@@ -412,7 +372,7 @@ async fn scan(a: ScanArgs) -> Result<u8, CliError> {
             "Probe {} request id{} with read-only requests ({})",
             pairs.len(),
             if pairs.len() == 1 { "" } else { "s" },
-            PROBES
+            scan::PROBES
                 .iter()
                 .map(|p| format_hex(p))
                 .collect::<Vec<_>>()
@@ -430,7 +390,7 @@ async fn scan(a: ScanArgs) -> Result<u8, CliError> {
         let Some(b) = bus.take() else { break };
         let mut session = DiagSession::new(b, cfg, unix_tokio_clock()).code(exit::USAGE)?;
         let mut hit = None;
-        for probe in PROBES {
+        for probe in scan::PROBES {
             let reply = session
                 .request(probe, RequestOptions::default())
                 .await
@@ -443,35 +403,8 @@ async fn scan(a: ScanArgs) -> Result<u8, CliError> {
         bus = Some(session.into_bus());
         if let Some((probe, outcome)) = hit {
             found += 1;
-            let dialect = Dialect::from(a.link.dialect);
-            let detail = match &outcome {
-                Outcome::Positive { pdu, .. } => {
-                    let skip = match pdu.first() {
-                        Some(0x62) => 3,
-                        _ => 2,
-                    };
-                    let text = ascii_text(pdu.get(skip..).unwrap_or(&[]));
-                    if text.is_empty() {
-                        format_hex(pdu)
-                    } else {
-                        format!("{} \"{text}\"", format_hex(pdu))
-                    }
-                }
-                Outcome::Negative { pdu, sid, nrc, .. } => format!(
-                    "{} ({})",
-                    format_hex(pdu),
-                    negative_text(dialect, *sid, *nrc)
-                ),
-                _ => String::new(),
-            };
-            writeln!(
-                out,
-                "{} -> {}  {}: {}",
-                id_text(tx),
-                id_text(rx),
-                format_hex(probe),
-                detail
-            )?;
+            let detail = scan::probe_answer(&outcome, Dialect::from(a.link.dialect));
+            writeln!(out, "{} -> {}  {}: {}", tx, rx, format_hex(probe), detail)?;
             out.flush()?;
         }
     }
@@ -479,29 +412,6 @@ async fn scan(a: ScanArgs) -> Result<u8, CliError> {
         writeln!(out, "no module answered")?;
     }
     Ok(exit::OK)
-}
-
-/// The printable ASCII of `bytes`, trimmed; empty when it is not mostly text.
-fn ascii_text(bytes: &[u8]) -> String {
-    let printable = bytes
-        .iter()
-        .filter(|b| b.is_ascii_graphic() || **b == b' ')
-        .count();
-    if bytes.is_empty() || printable * 4 < bytes.len() * 3 {
-        return String::new();
-    }
-    bytes
-        .iter()
-        .map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                char::from(b)
-            } else {
-                '.'
-            }
-        })
-        .collect::<String>()
-        .trim()
-        .to_string()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -561,19 +471,20 @@ async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
     };
     let pdu = match &a.request {
         Some(h) => parse_hex(h).context("--request").code(exit::USAGE)?,
-        None => match (a.action, dialect) {
-            (DtcAction::Read, Dialect::Kwp2000) => vec![0x18, 0x02, 0xFF, 0x00],
-            (DtcAction::Read, Dialect::Uds) => vec![0x19, 0x02, 0xFF],
-            (DtcAction::Clear, Dialect::Kwp2000) => vec![0x14, 0xFF, 0x00],
-            (DtcAction::Clear, Dialect::Uds) => vec![0x14, 0xFF, 0xFF, 0xFF],
-        },
+        None => scan::dtc_request(
+            match a.action {
+                DtcAction::Read => scan::DtcAction::Read,
+                DtcAction::Clear => scan::DtcAction::Clear,
+            },
+            dialect,
+        ),
     };
     consent::require(
         &[&a.link.iface],
         &format!(
             "Send {} to {} ({} the stored DTCs)",
             consent::describe_request(dialect, &pdu),
-            id_text(tx),
+            tx,
             if canrelearn::diag::codec::changes_state(dialect, &pdu) {
                 "CLEARS or changes"
             } else {
@@ -607,13 +518,7 @@ async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
         writeln!(out, "no stored DTCs")?;
     }
     for r in &records {
-        writeln!(
-            out,
-            "{} status 0x{:02X} {}",
-            r.code_text(),
-            r.status.0,
-            r.code.describe()
-        )?;
+        writeln!(out, "{}", scan::DtcLine(r))?;
     }
     Ok(exit::OK)
 }
@@ -621,55 +526,16 @@ async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
 // ---------------------------------------------------------------------------------------------
 // diag sniff
 
-/// An id range for sniffing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct IdRange {
-    extended: bool,
-    start: u32,
-    end: u32,
-}
-
-impl IdRange {
-    fn contains(&self, id: Id) -> bool {
-        id.is_extended() == self.extended && (self.start..=self.end).contains(&id.raw())
-    }
-}
-
-fn parse_sniff_range(text: &str) -> Result<IdRange, CliError> {
-    let (a, b) = text.split_once('-').unwrap_or((text, text));
-    let (s, e) = (parse_id(a, false)?, parse_id(b, false)?);
-    if s.is_extended() != e.is_extended() || s.raw() > e.raw() {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!("--ids `{text}`: START-END with both ids of the same kind, START <= END"),
-        ));
-    }
-    Ok(IdRange {
-        extended: s.is_extended(),
-        start: s.raw(),
-        end: e.raw(),
-    })
-}
-
 async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
-    let ranges = if a.ids.is_empty() {
-        vec![
-            IdRange {
-                extended: false,
-                start: 0x700,
-                end: 0x7FF,
-            },
-            IdRange {
-                extended: true,
-                start: 0x18DA_0000,
-                end: 0x18DA_FFFF,
-            },
-        ]
-    } else {
-        a.ids
+    let ranges: Vec<IdRange> = match a.ids.is_empty() {
+        true => IdRange::DIAGNOSTIC.to_vec(),
+        false => a
+            .ids
             .iter()
-            .map(|s| parse_sniff_range(s))
-            .collect::<Result<_, _>>()?
+            .map(|s| IdRange::parse(s))
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow!("--ids {e}"))
+            .code(exit::USAGE)?,
     };
     let sources: Vec<Source> = a.sources.iter().map(|s| Source::parse(s)).collect();
     let buses: Vec<AnyBus> = source::open_all(&sources, &[], Pacing::Unpaced)?;
@@ -733,65 +599,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn test_parse_id_forms() {
-        assert_eq!(
-            parse_id("0x745", false).unwrap(),
-            Id::standard(0x745).unwrap()
-        );
-        assert_eq!(
-            parse_id("745", false).unwrap(),
-            Id::standard(0x745).unwrap()
-        );
-        assert_eq!(
-            parse_id("18DAF110", false).unwrap(),
-            Id::extended(0x18DA_F110).unwrap()
-        );
-        assert_eq!(parse_id("745", true).unwrap(), Id::extended(0x745).unwrap());
-        assert_eq!(parse_id("800", false).unwrap_err().code, exit::USAGE);
-        assert_eq!(parse_id("", false).unwrap_err().code, exit::USAGE);
-        assert_eq!(parse_id("7g5", false).unwrap_err().code, exit::USAGE);
-        assert_eq!(parse_id("3FFFFFFF", false).unwrap_err().code, exit::USAGE);
-    }
-
-    #[test]
     fn test_parse_padding() {
         assert_eq!(parse_padding(None, Some(0xFF)).unwrap(), Some(0xFF));
         assert_eq!(parse_padding(Some("none"), Some(0xFF)).unwrap(), None);
         assert_eq!(parse_padding(Some("0xAA"), None).unwrap(), Some(0xAA));
         assert!(parse_padding(Some("AABB"), None).is_err());
-    }
-
-    #[test]
-    fn test_parse_scan_ranges() {
-        let p = parse_range("740-742+20", false).unwrap();
-        let raw: Vec<(u32, u32)> = p.iter().map(|(t, r)| (t.raw(), r.raw())).collect();
-        assert_eq!(raw, [(0x740, 0x760), (0x741, 0x761), (0x742, 0x762)]);
-        let p = parse_range("7E0+8", false).unwrap();
-        assert_eq!((p[0].0.raw(), p[0].1.raw()), (0x7E0, 0x7E8));
-        let p = parse_range("71E:72E", false).unwrap();
-        assert_eq!((p[0].0.raw(), p[0].1.raw()), (0x71E, 0x72E));
-        assert!(parse_range("740-74F", false).is_err());
-        assert!(parse_range("74F-740+20", false).is_err());
-        // A response id past the 11-bit range is refused, not wrapped.
-        assert!(parse_range("7F0-7FF+20", false).is_err());
-    }
-
-    #[test]
-    fn test_sniff_ranges() {
-        let r = parse_sniff_range("700-7FF").unwrap();
-        assert!(r.contains(Id::standard(0x745).unwrap()));
-        assert!(!r.contains(Id::extended(0x745).unwrap()));
-        let r = parse_sniff_range("18DA0000-18DAFFFF").unwrap();
-        assert!(r.contains(Id::extended(0x18DA_F110).unwrap()));
-        assert!(parse_sniff_range("7FF-700").is_err());
-        assert!(parse_sniff_range("700-18DAFFFF").is_err());
-    }
-
-    #[test]
-    fn test_ascii_text() {
-        assert_eq!(ascii_text(b"284B2-4EA0A"), "284B2-4EA0A");
-        assert_eq!(ascii_text(b" VIN123 \x00"), "VIN123 .");
-        assert_eq!(ascii_text(&[0x01, 0x02, 0x03, 0x41]), "");
-        assert_eq!(ascii_text(&[]), "");
     }
 }

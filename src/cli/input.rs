@@ -100,38 +100,5 @@ pub const BMS_SCRIPT: &str = include_str!("../../scripts/bms-battery-registratio
 
 /// A hex CAN id: `0x745`, `745`, `18DAF110`; 29-bit with `extended` or 8 digits.
 pub fn parse_id(text: &str, extended: bool) -> Result<Id, CliError> {
-    let digits = text
-        .strip_prefix("0x")
-        .or_else(|| text.strip_prefix("0X"))
-        .unwrap_or(text);
-    let raw = u32::from_str_radix(digits, 16)
-        .map_err(|_| anyhow!("`{text}` is not a hexadecimal CAN id (like 0x745 or 745)"))
-        .code(exit::USAGE)?;
-    let id = if extended || digits.len() == 8 {
-        Id::extended(raw)
-    } else {
-        Id::standard(u16::try_from(raw).unwrap_or(u16::MAX))
-    };
-    id.ok_or_else(|| {
-        CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "CAN id `{text}` is out of range ({}; use --extended or 8 digits for 29-bit ids)",
-                if extended || digits.len() == 8 {
-                    "29-bit ids go up to 1FFFFFFF"
-                } else {
-                    "11-bit ids go up to 7FF"
-                }
-            ),
-        )
-    })
-}
-
-/// An id as hex: 3 digits for 11-bit ids, 8 for 29-bit.
-pub fn id_text(id: Id) -> String {
-    if id.is_extended() {
-        format!("{:08X}", id.raw())
-    } else {
-        format!("{:03X}", id.raw())
-    }
+    Id::parse_hex(text, extended).code(exit::USAGE)
 }

@@ -21,10 +21,10 @@ use canrelearn::bus::{AnyBus, Clock, SystemClock};
 use canrelearn::log::candump::{self, Precision, Record};
 use canrelearn::monitor::render;
 use canrelearn::monitor::stats::BusTiming;
-use canrelearn::monitor::view::{self, NameFilter, Screen, ViewState};
+use canrelearn::monitor::view::{self, KeyAction, Screen, ViewState};
 use canrelearn::monitor::{Monitor, MonitorConfig};
 use canrelearn::time::Timestamp;
-use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{self, Event, KeyEvent, KeyEventKind};
 use tokio::sync::mpsc;
 
 use super::common::{DbcArgs, Speed, parse_speed};
@@ -402,75 +402,14 @@ impl App {
 
     /// Handle a key; true to quit.
     fn key(&mut self, key: KeyEvent, monitor: &mut Monitor, now: Option<Timestamp>) -> bool {
-        let ctrl_c =
-            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-        if ctrl_c {
-            return true;
-        }
-        let v = &mut self.view;
-        if let Some(input) = &mut v.input {
-            match key.code {
-                KeyCode::Esc => v.input = None,
-                KeyCode::Enter => {
-                    let text = input.clone();
-                    v.input = None;
-                    if text.is_empty() {
-                        v.filter = None;
-                    } else {
-                        match NameFilter::new(&text) {
-                            Ok(f) => {
-                                v.filter = Some(f);
-                                v.notice = None;
-                            }
-                            Err(e) => {
-                                let first = e.to_string();
-                                let first = first.lines().last().unwrap_or_default().to_string();
-                                v.notice =
-                                    Some(format!("bad regular expression /{text}/: {first}"));
-                            }
-                        }
-                    }
-                    v.scroll = 0;
-                    self.screen = None;
-                }
-                KeyCode::Backspace => {
-                    input.pop();
-                }
-                KeyCode::Char(c) => input.push(c),
-                _ => {}
-            }
-            return false;
-        }
-        if v.help {
-            v.help = false;
-            return false;
-        }
-        if v.expanded && matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
-            v.expanded = false;
-            return false;
-        }
-        let page = self.page.max(1);
-        match key.code {
-            KeyCode::Char('q') | KeyCode::Esc => return true,
-            KeyCode::Char('/') => v.input = Some(String::new()),
-            KeyCode::Char(' ') => v.paused = !v.paused,
-            KeyCode::Char('r') => {
+        match self.view.key(key, self.page) {
+            KeyAction::Quit => return true,
+            KeyAction::Reset => {
                 monitor.reset(now.unwrap_or(monitor.now()));
                 self.screen = None;
             }
-            KeyCode::Char('s') => {
-                v.sort = v.sort.next();
-                self.screen = None;
-            }
-            KeyCode::Char('?') => v.help = true,
-            KeyCode::Enter => v.expanded = true,
-            KeyCode::Up => v.scroll = v.scroll.saturating_sub(1),
-            KeyCode::Down => v.scroll = v.scroll.saturating_add(1),
-            KeyCode::PageUp => v.scroll = v.scroll.saturating_sub(page),
-            KeyCode::PageDown => v.scroll = v.scroll.saturating_add(page),
-            KeyCode::Home => v.scroll = 0,
-            KeyCode::End => v.scroll = usize::MAX,
-            _ => {}
+            KeyAction::Rebuild => self.screen = None,
+            KeyAction::None => {}
         }
         false
     }

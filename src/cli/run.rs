@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use canrelearn::bus::{Clock, SocketCanBus, SocketCanOptions, SystemClock, TokioClock, VirtualBus};
-use canrelearn::diag::format_hex;
-use canrelearn::drive::procedure::{self as driver, CLEANUP_LIMIT, Notice};
+use canrelearn::drive::console::{self, Console, RunLog, Shown};
+use canrelearn::drive::procedure::{self as driver, Notice};
 use canrelearn::drive::sim as sim_driver;
-use canrelearn::frame::Id;
 use canrelearn::procedure::report::{RunContext, RunReport};
-use canrelearn::procedure::runner::{EventKind, RunOptions, RunOutcome, Runner};
-use canrelearn::procedure::script::{Provenance, Script};
-use canrelearn::procedure::tester::{Question, Tester, TesterEvent};
+use canrelearn::procedure::runner::{RunOptions, RunOutcome, Runner};
+use canrelearn::procedure::script::Script;
+use canrelearn::procedure::tester::Tester;
 use canrelearn::procedure::transcript::Transcript;
 use canrelearn::sim::vehicle::Vehicle;
 use canrelearn::time::{Timestamp, UtcTime};
@@ -22,7 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::ops::ControlFlow;
 use tokio::sync::mpsc;
 
-use super::input::{id_text, parse_id};
+use super::input::parse_id;
 use super::signals::{self, Interrupts};
 use super::{CliError, WithCode, consent, exit, files, input, out};
 
@@ -148,7 +147,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             let modules: Vec<String> = script
                 .modules
                 .iter()
-                .map(|(n, m)| format!("{n} on {}", id_text(m.request_id)))
+                .map(|(n, m)| format!("{n} on {}", m.request_id))
                 .collect();
             consent::decide(
                 &targets,
@@ -207,14 +206,8 @@ async fn drive(
     let started = clock.now();
     let script = tester.runner().script().clone();
     let report_to_stdout = args.report.as_deref() == Some(Path::new("-"));
-    let mut screen = Screen::new(args.frames, args.dry_run, started, report_to_stdout);
-    screen.placeholders = script
-        .steps
-        .iter()
-        .filter(|s| s.provenance == Provenance::Placeholder)
-        .map(|s| s.id.clone())
-        .collect();
-    screen.line(&intro(
+    let mut screen = Screen::new(&script, &args, started, report_to_stdout);
+    screen.line(&console::intro(
         &script,
         &script_name,
         &iface,
@@ -250,22 +243,22 @@ async fn drive(
         transcript,
         transcript_path,
         report_file,
-    } = open_files(&args, &script, &script_name, &iface, started, &mut screen)?;
+    } = open_files(&args, &script, started, &mut screen)?;
+    let mut log = RunLog::new(
+        transcript,
+        args.transcript_all,
+        &script,
+        &script_name,
+        &iface,
+        started,
+    );
 
     let (mut answers, mut interrupts) = operator(&args, &mut screen);
 
     // The bus.
-    let mut log = RunLog {
-        transcript,
-        transcript_all: args.transcript_all,
-        started,
-        sent: 0,
-        received: 0,
-        bus_error: false,
-    };
     let report = {
         let mut on_notice = |n: Notice<'_>| {
-            log.notice(&n, &iface, &script);
+            log.notice(&n, &iface);
             screen.notice(&n, &iface);
         };
         match &mut socket {
@@ -298,15 +291,10 @@ async fn drive(
     };
     screen.finish();
     // Files first (nothing lost if the terminal has gone), then the screen, then errors.
-    let RunLog {
-        transcript,
-        sent,
-        received,
-        bus_error,
-        ..
-    } = log;
-    let transcript_error =
-        transcript.and_then(|t| close_transcript(t, &report, started, transcript_path.as_deref()));
+    let transcript_error = log.finish(&report).err().map(|e| {
+        let path = transcript_path.as_deref().unwrap_or(Path::new("-"));
+        anyhow!("the transcript {} is incomplete: {e}", path.display())
+    });
     let (report_json_text, report_error) = write_report(
         &args,
         report_file,
@@ -320,8 +308,8 @@ async fn drive(
                     .as_deref()
                     .map(|p| p.display().to_string())
                     .as_deref(),
-                frames_sent: sent,
-                frames_received: received,
+                frames_sent: log.sent,
+                frames_received: log.received,
             },
         ),
     );
@@ -337,59 +325,9 @@ async fn drive(
     }
     Ok(match report.outcome {
         RunOutcome::Completed => exit::OK,
-        _ if bus_error => exit::BUS_IO,
+        _ if log.bus_error => exit::BUS_IO,
         _ => exit::FAILURE,
     })
-}
-
-/// What a run's notices leave in the transcript, and the counts the report gives.
-struct RunLog {
-    transcript: Option<Transcript<BufWriter<std::fs::File>>>,
-    /// Every frame of the bus in the transcript, not only the diagnostic ones.
-    transcript_all: bool,
-    started: Timestamp,
-    sent: u64,
-    received: u64,
-    bus_error: bool,
-}
-
-impl RunLog {
-    /// Counts frames and writes to the transcript every frame sent, the frames of the
-    /// script's modules (all with --transcript-all), the run's events but its poll progress,
-    /// and the tester's actions.
-    fn notice(&mut self, n: &Notice<'_>, iface: &str, script: &Script) {
-        let since = |at: Timestamp| at.saturating_duration_since(self.started).as_secs_f64();
-        match n {
-            Notice::Frame { at, sent, frame } => {
-                if *sent {
-                    self.sent += 1;
-                } else {
-                    self.received += 1;
-                }
-                if let Some(t) = &mut self.transcript
-                    && (*sent
-                        || self.transcript_all
-                        || frame.id().is_some_and(|id| tester_ids_contains(script, id)))
-                {
-                    t.frame(*at, iface, frame, *sent);
-                }
-            }
-            Notice::Run(e) => {
-                if let Some(t) = &mut self.transcript
-                    && !matches!(e.kind, EventKind::Progress { .. })
-                {
-                    t.comment(&format!("{:.3} {}", since(e.at), e.kind));
-                }
-            }
-            Notice::Tester(at, TesterEvent::Action(a)) => {
-                if let Some(t) = &mut self.transcript {
-                    t.comment(&format!("{:.3} {a}", since(*at)));
-                }
-            }
-            Notice::BusError(_) => self.bus_error = true,
-            _ => {}
-        }
-    }
 }
 
 /// Runs the simulated car on the in-process bus, in real time, until the run is over.
@@ -423,8 +361,6 @@ struct RunFiles {
 fn open_files(
     args: &Args,
     script: &Script,
-    script_name: &str,
-    iface: &str,
     started: Timestamp,
     screen: &mut Screen,
 ) -> Result<RunFiles, CliError> {
@@ -454,7 +390,7 @@ fn open_files(
                 .collect();
             Some(files::create_unique(
                 Path::new("."),
-                &format!("canrelearn-{name}-{}", utc_compact(started)),
+                &format!("canrelearn-{name}-{}", UtcTime::of(started).compact()),
                 "log",
                 "the transcript",
             )?)
@@ -471,17 +407,8 @@ fn open_files(
         _ => None,
     };
     let transcript = transcript_file.map(|(f, p)| {
-        let mut t = Transcript::new(BufWriter::new(f));
-        t.comment(&format!(
-            "canrelearn {} run {} ({}) on {}, started {}",
-            env!("CARGO_PKG_VERSION"),
-            script.procedure.name,
-            script_name,
-            iface,
-            utc_iso(started)
-        ));
         screen.line(&format!("transcript: {}", p.display()));
-        t
+        Transcript::new(BufWriter::new(f))
     });
     Ok(RunFiles {
         transcript,
@@ -535,34 +462,6 @@ fn operator(
     (answers, interrupts)
 }
 
-/// Ends the transcript with the outcome; an error if it could not be written whole.
-fn close_transcript(
-    mut t: Transcript<BufWriter<std::fs::File>>,
-    report: &canrelearn::procedure::runner::Report,
-    started: Timestamp,
-    path: Option<&Path>,
-) -> Option<anyhow::Error> {
-    t.comment(&format!(
-        "{:.3} {}{}",
-        report
-            .ended
-            .saturating_duration_since(started)
-            .as_secs_f64(),
-        report.outcome,
-        report
-            .reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default()
-    ));
-    t.finish().err().map(|e| {
-        anyhow!(
-            "the transcript {} is incomplete: {e}",
-            path.unwrap_or(Path::new("-")).display()
-        )
-    })
-}
-
 /// Writes the JSON report to its file, or gives its text for stdout (`--report -`); with
 /// the error if the file could not be written.
 fn write_report(
@@ -585,13 +484,6 @@ fn write_report(
         }
         _ => (Some(text), None),
     }
-}
-
-fn tester_ids_contains(script: &Script, id: Id) -> bool {
-    script
-        .modules
-        .values()
-        .any(|m| m.request_id == id || m.response_id == id)
 }
 
 /// A script from a file or, when no such file exists, a bundled one by name.
@@ -644,99 +536,26 @@ fn override_ids(script: &mut Script, spec: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-fn intro(script: &Script, name: &str, iface: &str, dry_run: bool, yes: bool) -> String {
-    let p = &script.procedure;
-    let mut s = format!(
-        "{}{} ({}) from {name}{}\n",
-        if dry_run {
-            "DRY RUN (nothing is sent): "
-        } else {
-            ""
-        },
-        p.name,
-        if p.vehicle.is_empty() {
-            "any vehicle"
-        } else {
-            &p.vehicle
-        },
-        if dry_run {
-            String::new()
-        } else {
-            format!(" on {iface}")
-        },
-    );
-    for (n, m) in &script.modules {
-        s += &format!(
-            "  module {n}: request {} response {}{}\n",
-            id_text(m.request_id),
-            id_text(m.response_id),
-            match &m.keep_alive {
-                Some(k) => format!(
-                    ", keep-alive {} every {:.1} s while a session is open",
-                    format_hex(k),
-                    m.keep_alive_period.as_secs_f64()
-                ),
-                None => String::new(),
-            }
-        );
-    }
-    let placeholders = script
-        .steps
-        .iter()
-        .filter(|s| s.provenance == Provenance::Placeholder)
-        .count();
-    if placeholders > 0 {
-        s += &format!(
-            "  {placeholders} of {} steps carry placeholder bytes (not verified on a car; see the script)\n",
-            script.steps.len()
-        );
-    }
-    if yes {
-        s += "  --yes: every confirmation is answered yes (recorded)\n";
-    } else if !dry_run {
-        s += "  nothing that writes to a module is sent before you answer yes; Ctrl-C aborts safely\n";
-    }
-    s
-}
-
-/// What the operator sees: steps, requests and answers, questions, a progress bar while a
-/// step polls (on a terminal; lines otherwise).
+/// What the operator sees: the [`Console`]'s lines, and a progress bar while a step polls
+/// (on a terminal).
 struct Screen {
+    console: Console,
     /// Lines go to stderr (stdout carries the JSON report).
     to_stderr: bool,
-    frames: bool,
-    dry_run: bool,
-    started: Timestamp,
     bar: Option<ProgressBar>,
-    tty: bool,
-    last_progress_line: Option<Timestamp>,
-    /// A poll step is repeating: its requests and answers are summarised by the progress.
-    polling: bool,
-    /// The ids of the steps whose bytes are placeholders, marked as they start.
-    placeholders: Vec<String>,
 }
 
 impl Screen {
-    fn new(frames: bool, dry_run: bool, started: Timestamp, to_stderr: bool) -> Screen {
+    fn new(script: &Script, args: &Args, started: Timestamp, to_stderr: bool) -> Screen {
+        let tty = match to_stderr {
+            true => io::stderr().is_terminal(),
+            false => io::stdout().is_terminal(),
+        };
         Screen {
+            console: Console::new(script, args.frames, args.dry_run, started, tty),
             to_stderr,
-            frames,
-            dry_run,
-            started,
             bar: None,
-            tty: if to_stderr {
-                io::stderr().is_terminal()
-            } else {
-                io::stdout().is_terminal()
-            },
-            last_progress_line: None,
-            polling: false,
-            placeholders: Vec::new(),
         }
-    }
-
-    fn rel(&self, t: Timestamp) -> f64 {
-        t.saturating_duration_since(self.started).as_secs_f64()
     }
 
     fn line(&self, text: &str) {
@@ -759,197 +578,40 @@ impl Screen {
     }
 
     fn notice(&mut self, n: &Notice<'_>, iface: &str) {
-        match n {
-            Notice::Frame { at, sent, frame } if self.frames => {
-                self.line(&format!(
-                    "{:9.3}      {} {iface} {frame}",
-                    self.rel(*at),
-                    if *sent { "T" } else { "R" }
-                ));
+        let interrupt = signals::last().map_or("interrupted", signals::name);
+        for shown in self.console.notice(n, iface, interrupt) {
+            match shown {
+                Shown::Line(text) => self.line(&text),
+                Shown::ProgressEnd => self.finish(),
+                Shown::Progress {
+                    position,
+                    length,
+                    message,
+                } => {
+                    let bar = self.bar.get_or_insert_with(|| {
+                        let b = ProgressBar::new(length);
+                        b.set_style(
+                            ProgressStyle::with_template(
+                                "{spinner} [{bar:30}] {pos}/{len} s  {msg}",
+                            )
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                        );
+                        b.enable_steady_tick(Duration::from_millis(200));
+                        b
+                    });
+                    bar.set_position(position);
+                    bar.set_message(message);
+                }
             }
-            Notice::Frame { .. } => {}
-            Notice::Tester(at, e) => self.tester(*at, e, iface),
-            Notice::Run(e) => self.run_event(e),
-            Notice::Question(q) => {
-                let text = match q {
-                    Question::Confirm { text, writes, .. } => format!(
-                        "\n?? {text}{}\n   Type yes or no, then Enter:",
-                        if *writes {
-                            "\n   (this changes the module)"
-                        } else {
-                            ""
-                        }
-                    ),
-                    // A refused answer's reason is the runner's note, just shown.
-                    Question::Ask {
-                        prompt, expected, ..
-                    } if prompt.contains(expected.as_str()) => format!("\n?? {prompt}:"),
-                    Question::Ask {
-                        prompt, expected, ..
-                    } => format!("\n?? {prompt} ({expected}):"),
-                };
-                self.line(&text);
-            }
-            Notice::Refused { answer, why } => {
-                self.line(&format!("!! `{}`: {why}", answer.trim()));
-            }
-            Notice::Interrupted { count: 1 } => {
-                self.line(&format!(
-                    "!! {}: aborting; returning the modules to their default session (at most {} s; interrupt twice more to give up)",
-                    signals::last().map_or("interrupted", signals::name),
-                    CLEANUP_LIMIT.as_secs()
-                ));
-            }
-            Notice::Interrupted { count: 2 } => {
-                self.line("!! cleanup is running (bounded); interrupt once more to abandon it and leave the modules as they are");
-            }
-            Notice::Interrupted { .. } => {
-                self.line("!! cleanup abandoned: see the report for the modules that may still be in a diagnostic session");
-            }
-            Notice::CleanupTimedOut => {
-                self.line(&format!(
-                    "!! cleanup did not finish within {} s: abandoned; see the report",
-                    CLEANUP_LIMIT.as_secs()
-                ));
-            }
-            Notice::BusError(e) => self.line(&format!("!! bus: {e}")),
         }
     }
-
-    /// The tester's events: the requests and answers (not while a poll shows progress, unless
-    /// --frames), transport failures, what a dry run would send, its actions with --frames.
-    fn tester(&mut self, at: Timestamp, e: &TesterEvent, iface: &str) {
-        match e {
-            TesterEvent::Sent { .. } | TesterEvent::Received { .. }
-                if self.polling && !self.frames => {}
-            TesterEvent::Sent {
-                module,
-                pdu,
-                keep_alive,
-            } if !*keep_alive || self.frames => {
-                self.line(&format!(
-                    "{:9.3}    -> {module} {}",
-                    self.rel(at),
-                    format_hex(pdu)
-                ));
-            }
-            TesterEvent::Received { module, pdu } => {
-                self.line(&format!(
-                    "{:9.3}    <- {module} {}",
-                    self.rel(at),
-                    format_hex(pdu)
-                ));
-            }
-            TesterEvent::Transport { module, what } => {
-                self.line(&format!("{:9.3}    !! {module}: {what}", self.rel(at)));
-            }
-            TesterEvent::WouldSend {
-                module,
-                step,
-                pdu,
-                frames,
-                writes,
-            } => {
-                let mut notes = Vec::new();
-                if *writes {
-                    notes.push("writes: asks for confirmation first");
-                }
-                if self.placeholders.contains(step) {
-                    notes.push("[U] placeholder bytes: not verified on a car");
-                }
-                let mut s = format!("   would send [{step}] {module} {}", format_hex(pdu));
-                for n in notes {
-                    s += &format!("   ({n})");
-                }
-                for f in frames {
-                    s += &format!("\n      {iface}  {f}");
-                }
-                self.line(&s);
-            }
-            TesterEvent::Action(a) if self.frames => {
-                self.line(&format!("{:9.3}    {a}", self.rel(at)));
-            }
-            _ => {}
-        }
-    }
-
-    /// The run's events: steps as they start and end, poll progress, notes.
-    fn run_event(&mut self, e: &canrelearn::procedure::runner::RunEvent) {
-        match &e.kind {
-            EventKind::Progress { .. } => self.progress(e),
-            EventKind::Exchange { .. } => {}
-            EventKind::StepEnded { .. } => {
-                self.finish();
-                self.polling = false;
-                self.last_progress_line = None;
-                self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind));
-            }
-            // A step whose bytes are not verified says so as it starts.
-            EventKind::StepStarted { id, .. } if self.placeholders.contains(id) => {
-                let mark = "   [U] placeholder bytes: not verified on a car";
-                if self.dry_run {
-                    self.line(&format!("   {}{mark}", e.kind));
-                } else {
-                    self.line(&format!("{:9.3}  {}{mark}", self.rel(e.at), e.kind));
-                }
-            }
-            _ if self.dry_run => self.line(&format!("   {}", e.kind)),
-            _ => self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind)),
-        }
-    }
-
-    /// A poll attempt: a progress bar on a terminal, else a line at most every 10 s.
-    fn progress(&mut self, e: &canrelearn::procedure::runner::RunEvent) {
-        let EventKind::Progress {
-            attempt,
-            value,
-            elapsed,
-            timeout,
-            id,
-        } = &e.kind
-        else {
-            return;
-        };
-        self.polling = true;
-        if self.tty {
-            let bar = self.bar.get_or_insert_with(|| {
-                let b = ProgressBar::new(timeout.as_secs().max(1));
-                b.set_style(
-                    ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} s  {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                );
-                b.enable_steady_tick(Duration::from_millis(200));
-                b
-            });
-            bar.set_position(elapsed.as_secs());
-            bar.set_message(format!(
-                "[{id}] attempt {attempt}, value {}",
-                value.map_or("-".to_string(), |v| v.to_string())
-            ));
-        } else if self
-            .last_progress_line
-            .is_none_or(|t| e.at.saturating_duration_since(t) >= Duration::from_secs(10))
-        {
-            self.last_progress_line = Some(e.at);
-            self.line(&format!("{:9.3}  {}", self.rel(e.at), e.kind));
-        }
-    }
-}
-
-/// `2026-11-21T19:40:05Z`.
-fn utc_iso(t: Timestamp) -> String {
-    UtcTime::of(t).to_string()
-}
-
-/// `20261121T194005Z`, for file names.
-fn utc_compact(t: Timestamp) -> String {
-    UtcTime::of(t).compact()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use canrelearn::frame::Id;
 
     #[test]
     fn test_override_ids() {

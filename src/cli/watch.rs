@@ -1,19 +1,16 @@
 //! `canrelearn watch`: communication-loss events for messages and nodes, live or over a log.
 
-use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::anyhow;
-use canrelearn::baseline::Baseline;
 use canrelearn::bus::{Clock, SystemClock};
 use canrelearn::dbc::Database;
-use canrelearn::frame::{Frame, Id};
+use canrelearn::frame::Frame;
+use canrelearn::jsonl::Seconds;
 use canrelearn::time::Timestamp;
-use canrelearn::watch::{
-    ArmCondition, ArmedEvent, ArmedWatch, Expectation, NodeVerdict, Verdict, WatchConfig,
-    WatchRecord, expectations_from_dbc,
-};
+use canrelearn::watch::report::{self, ExpectSpec, Judgement};
+use canrelearn::watch::{ArmCondition, ArmedEvent, ArmedWatch, WatchConfig, WatchRecord};
 
 use super::capture::{self, BadLines, LogEnd};
 use super::common::{DbcArgs, parse_seconds, runtime, sleep_until};
@@ -64,8 +61,8 @@ pub struct Setup {
 
     /// Also watch an id the DBC does not describe: ID:PERIOD_MS[:NODE] (hex id, e.g.
     /// `5E4:100:METER`).
-    #[arg(long = "expect", value_name = "ID:MS[:NODE]", value_parser = parse_expect)]
-    pub expect: Vec<(Id, Duration, Option<String>)>,
+    #[arg(long = "expect", value_name = "ID:MS[:NODE]", value_parser = ExpectSpec::parse)]
+    pub expect: Vec<ExpectSpec>,
 
     /// Timeout factor K (lost after K cycle times).
     #[arg(long, value_name = "K", default_value_t = 10.0)]
@@ -106,23 +103,6 @@ pub enum WatchFormat {
     Jsonl,
 }
 
-fn parse_expect(text: &str) -> Result<(Id, Duration, Option<String>), String> {
-    let mut parts = text.split(':');
-    let (Some(id), Some(ms)) = (parts.next(), parts.next()) else {
-        return Err(format!("{text:?}: expected ID:PERIOD_MS[:NODE]"));
-    };
-    let node = parts.next().map(str::to_string);
-    let raw = u32::from_str_radix(id.trim_start_matches("0x"), 16)
-        .map_err(|_| format!("{id:?} is not a hex id"))?;
-    let id = Id::new(raw, id.len() > 3 || raw > 0x7FF).ok_or(format!("{id:?} is not a CAN id"))?;
-    let ms: u64 = ms
-        .parse()
-        .ok()
-        .filter(|&m| m > 0)
-        .ok_or(format!("{ms:?} is not a period in milliseconds"))?;
-    Ok((id, Duration::from_millis(ms), node))
-}
-
 /// The armed watch and its output.
 struct Session<W: Write> {
     watch: ArmedWatch,
@@ -130,10 +110,6 @@ struct Session<W: Write> {
     out: W,
     losses: u64,
     frames: u64,
-}
-
-fn secs(t: Timestamp) -> String {
-    format!("{}.{:06}", t.secs(), t.subsec_micros())
 }
 
 /// How to make a watch that cannot judge right (named when the arming never holds).
@@ -163,8 +139,8 @@ impl<W: Write> Session<W> {
             ArmedEvent::TimeWentBack { at, latest } => {
                 out::warn(format!(
                     "a frame at {} is earlier than one at {} already seen: frames out of time order are taken as arriving at the latest time (said once)",
-                    secs(*at),
-                    secs(*latest)
+                    Seconds(*at).text(),
+                    Seconds(*latest).text()
                 ));
                 return Ok(());
             }
@@ -195,233 +171,35 @@ impl<W: Write> Session<W> {
                 line.push('\n');
                 self.out.write_all(line.as_bytes())
             }
-            WatchFormat::Text => self.text(&record),
-        }
-    }
-
-    fn text(&mut self, r: &WatchRecord) -> io::Result<()> {
-        match r {
-            WatchRecord::Lost {
-                node,
-                message,
-                id,
-                timestamp,
-                last_seen,
-            }
-            | WatchRecord::Restored {
-                node,
-                message,
-                id,
-                timestamp,
-                last_seen,
-            } => {
-                let lost = matches!(r, WatchRecord::Lost { .. });
-                let at = timestamp.0;
-                let what = match id {
-                    Some(id) => format!(
-                        "{node:<8} {} (0x{})",
-                        message.as_deref().unwrap_or("(no name)"),
-                        self.watch
-                            .watcher()
-                            .expectations()
-                            .iter()
-                            .find(|e| e.id.raw() == *id)
-                            .map_or(format!("{id:X}"), |e| e.id.to_string())
-                    ),
-                    None => format!("{node:<8} node"),
-                };
-                let detail = match (lost, last_seen) {
-                    (true, Some(ls)) => format!(
-                        "no frame for {:.3} s, last at {}",
-                        at.saturating_duration_since(ls.0).as_secs_f64(),
-                        ls.text()
-                    ),
-                    (true, None) => "never seen since arming".to_string(),
-                    (false, Some(ls)) => format!(
-                        "back after a {:.3} s gap",
-                        at.saturating_duration_since(ls.0).as_secs_f64()
-                    ),
-                    (false, None) => "first frame".to_string(),
-                };
-                writeln!(
-                    self.out,
-                    "{}  {:<9} {what:<36} {detail}",
-                    secs(at),
-                    if lost { "LOST" } else { "RESTORED" }
-                )
-            }
-            WatchRecord::Armed {
-                condition,
-                timestamp,
-            } => writeln!(
-                self.out,
-                "{}  {:<9} ({condition} holds)",
-                timestamp.text(),
-                "ARMED"
-            ),
-            WatchRecord::Disarmed {
-                condition,
-                timestamp,
-            } => writeln!(
-                self.out,
-                "{}  {:<9} ({condition} no longer holds)",
-                timestamp.text(),
-                "DISARMED"
-            ),
-            WatchRecord::ArmingMissing { .. } | WatchRecord::NotArmed { .. } => Ok(()),
+            WatchFormat::Text => match self.watch.text_line(&record) {
+                Some(line) => writeln!(self.out, "{line}"),
+                None => Ok(()),
+            },
         }
     }
 
     /// The closing summary and the exit status: 3 when something was lost (with
     /// --fail-on-loss), 6 when nothing or some node could not be judged.
     fn summary(&mut self, fail_on_loss: bool) -> io::Result<u8> {
-        let (first, end) = self
-            .watch
-            .span()
-            .unwrap_or((Timestamp::ZERO, Timestamp::ZERO));
-        let mut text = String::new();
-        use std::fmt::Write as _;
-        let span = if self.frames == 0 {
-            "no frames".to_string()
-        } else {
-            format!(
-                "{} to {} ({:.3} s, {} frames)",
-                secs(first),
-                secs(end),
-                end.saturating_duration_since(first).as_secs_f64(),
-                self.frames
-            )
-        };
-        let verdict = self.watch.verdict(end);
-        let code = match &verdict {
-            Verdict::NotArmed {
-                condition,
-                message,
-                message_seen,
-            } => {
-                let _ = writeln!(
-                    text,
-                    "not armed: {condition} never held ({message} {}); nothing was judged. Ways out: {WAYS_OUT}",
-                    if *message_seen {
-                        "was seen, but never with that value"
-                    } else {
-                        "was never seen"
-                    }
-                );
-                if self.format == WatchFormat::Jsonl {
-                    let record = WatchRecord::NotArmed {
-                        condition: condition.clone(),
-                        message: message.clone(),
-                        message_seen: *message_seen,
-                        timestamp: canrelearn::jsonl::Seconds(end),
-                    };
-                    let mut line = canrelearn::jsonl::line(&record);
+        let summary = self.watch.summary(self.frames, self.losses, WAYS_OUT);
+        match self.format {
+            WatchFormat::Text => self.out.write_all(summary.text.as_bytes())?,
+            WatchFormat::Jsonl => {
+                if let Some(record) = &summary.not_armed {
+                    let mut line = canrelearn::jsonl::line(record);
                     line.push('\n');
                     self.out.write_all(line.as_bytes())?;
                 }
-                let _ = writeln!(text, "Summary, {span}: nothing judged");
-                exit::NOT_JUDGED
-            }
-            Verdict::Judged(nodes) => {
-                let _ = writeln!(text, "Summary, {span}:");
-                let _ = writeln!(
-                    text,
-                    "  {:<10} {:>6} {:>12}  now",
-                    "node", "losses", "downtime"
-                );
-                let mut not_judged = 0;
-                for n in nodes {
-                    let state = match n.verdict {
-                        NodeVerdict::Ok => "ok",
-                        NodeVerdict::Lost if !n.seen => "LOST (never seen)",
-                        NodeVerdict::Lost => "LOST",
-                        NodeVerdict::NotJudged => {
-                            not_judged += 1;
-                            "not judged (not seen, and its first timeout had not passed)"
-                        }
-                    };
-                    let _ = writeln!(
-                        text,
-                        "  {:<10} {:>6} {:>10.3} s  {state}",
-                        n.name,
-                        n.summary.losses,
-                        n.summary.downtime.as_secs_f64()
-                    );
-                }
-                if self.losses > 0 {
-                    exit::COMM_LOST
-                } else if not_judged > 0 {
-                    exit::NOT_JUDGED
-                } else {
-                    exit::OK
-                }
-            }
-        };
-        match self.format {
-            WatchFormat::Text => self.out.write_all(text.as_bytes())?,
-            WatchFormat::Jsonl => {
                 self.out.flush()?;
-                let _ = io::stderr().write_all(text.as_bytes());
+                let _ = io::stderr().write_all(summary.text.as_bytes());
             }
         }
-        Ok(if fail_on_loss { code } else { exit::OK })
+        Ok(match (fail_on_loss, summary.judgement) {
+            (false, _) | (true, Judgement::Ok) => exit::OK,
+            (true, Judgement::Lost) => exit::COMM_LOST,
+            (true, Judgement::NotJudged) => exit::NOT_JUDGED,
+        })
     }
-}
-
-fn expectations(
-    db: &Database,
-    baseline: Option<&Baseline>,
-    args: &Setup,
-) -> Result<Vec<Expectation>, CliError> {
-    let candidates = match baseline {
-        Some(b) => b.expectations(Some(db)),
-        None => expectations_from_dbc(db),
-    };
-    let known: BTreeSet<&str> = match baseline {
-        Some(_) => candidates.iter().map(|e| e.node.as_str()).collect(),
-        None => db
-            .messages()
-            .iter()
-            .filter_map(|m| m.transmitter())
-            .collect(),
-    };
-    let from = if baseline.is_some() {
-        "no periodic id of the baseline"
-    } else {
-        "no message in the DBC"
-    };
-    for n in &args.nodes {
-        if !known.contains(n.as_str()) && !args.expect.iter().any(|e| e.2.as_deref() == Some(n)) {
-            return Err(CliError::new(
-                exit::USAGE,
-                anyhow!(
-                    "{from} is sent by node {n} (nodes that send: {})",
-                    known.iter().copied().collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
-    }
-    let wanted = |node: &str| args.nodes.is_empty() || args.nodes.iter().any(|n| n == node);
-    let mut list: Vec<Expectation> = candidates.into_iter().filter(|e| wanted(&e.node)).collect();
-    for (id, period, node) in &args.expect {
-        let node = node.clone().unwrap_or_else(|| Baseline::node_of(*id));
-        if wanted(&node) || node.starts_with("id ") {
-            list.retain(|e| e.id != *id);
-            list.push(Expectation {
-                id: *id,
-                name: db.message_by_id(*id).map(|m| m.name().to_string()),
-                node,
-                cycle: *period,
-            });
-        }
-    }
-    if list.is_empty() {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!("nothing to watch: no message with a sender and a cycle time (use --expect)"),
-        ));
-    }
-    Ok(list)
 }
 
 /// The armed watch that `setup` describes: expectations from the DBC (or the baseline), the
@@ -494,13 +272,10 @@ pub fn armed_watch(setup: &Setup, dbc: &DbcArgs) -> Result<ArmedWatch, CliError>
         grace: args.grace,
         start_armed: arm.is_none(),
     };
-    ArmedWatch::new(
-        config,
-        expectations(&db, baseline.as_ref(), args)?,
-        arm,
-        &db,
-    )
-    .code(exit::USAGE)
+    let expectations = report::select(&db, baseline.as_ref(), &args.nodes, &args.expect)
+        .map_err(anyhow::Error::from)
+        .code(exit::USAGE)?;
+    ArmedWatch::new(config, expectations, arm, &db).code(exit::USAGE)
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {

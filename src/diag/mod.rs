@@ -14,6 +14,7 @@ pub mod dtc;
 pub mod hex;
 pub mod link;
 pub mod pairing;
+pub mod scan;
 pub mod sniff;
 
 pub use client::{

@@ -7,6 +7,7 @@
 //! drivers here ([`diag`], [`sim`], [`procedure`]) are that loop plus their own
 //! [`machine::Hooks`].
 
+pub mod console;
 pub mod dataset;
 pub mod diag;
 pub mod isotp;

@@ -475,3 +475,55 @@ fn test_node_panel_follows_the_watch_arming() {
     let av = m.nodes().iter().find(|n| n.name == "AV").unwrap();
     assert_eq!(av.state, State::Lost);
 }
+
+#[test]
+fn test_keys_edit_the_view_and_ask_the_driver() {
+    use super::view::KeyAction;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let k = |c| KeyEvent::new(c, KeyModifiers::NONE);
+    let mut v = ViewState::default();
+    assert_eq!(v.key(k(KeyCode::Char(' ')), 20), KeyAction::None);
+    assert!(v.paused);
+    assert_eq!(v.key(k(KeyCode::PageDown), 20), KeyAction::None);
+    assert_eq!(v.key(k(KeyCode::Up), 20), KeyAction::None);
+    assert_eq!(v.scroll, 19);
+    assert_eq!(v.key(k(KeyCode::Char('s')), 20), KeyAction::Rebuild);
+    assert_ne!(v.sort, SortKey::default());
+    assert_eq!(v.key(k(KeyCode::Char('r')), 20), KeyAction::Reset);
+
+    // A filter typed after `/`: `q` is text there, Enter applies it and goes back to the top.
+    v.key(k(KeyCode::Char('/')), 20);
+    for c in "BODY|q".chars() {
+        assert_eq!(v.key(k(KeyCode::Char(c)), 20), KeyAction::None);
+    }
+    v.key(k(KeyCode::Backspace), 20);
+    v.key(k(KeyCode::Backspace), 20);
+    assert_eq!(v.key(k(KeyCode::Enter), 20), KeyAction::Rebuild);
+    assert!(v.filter.is_some() && v.input.is_none() && v.scroll == 0);
+    // A bad expression is said in the status line and the filter before it stays.
+    v.key(k(KeyCode::Char('/')), 20);
+    v.key(k(KeyCode::Char('(')), 20);
+    v.key(k(KeyCode::Enter), 20);
+    assert!(
+        v.notice
+            .as_deref()
+            .is_some_and(|n| n.starts_with("bad regular expression /(/"))
+    );
+    assert!(v.filter.is_some());
+
+    // Help and the expanded row close before anything else happens.
+    v.key(k(KeyCode::Char('?')), 20);
+    assert_eq!(v.key(k(KeyCode::Char('q')), 20), KeyAction::None);
+    v.key(k(KeyCode::Enter), 20);
+    assert!(v.expanded);
+    assert_eq!(v.key(k(KeyCode::Esc), 20), KeyAction::None);
+    assert!(!v.expanded);
+    assert_eq!(v.key(k(KeyCode::Char('q')), 20), KeyAction::Quit);
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    v.key(k(KeyCode::Char('/')), 20);
+    assert_eq!(
+        v.key(ctrl_c, 20),
+        KeyAction::Quit,
+        "Ctrl-C quits even while typing"
+    );
+}

@@ -8,6 +8,7 @@
 use core::fmt::Write as _;
 use core::time::Duration;
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use regex::{Regex, RegexBuilder};
 
 use super::{Monitor, State};
@@ -113,6 +114,96 @@ pub struct ViewState {
     pub notice: Option<String>,
     /// Whether the first row shown is expanded: every signal of it, one per line.
     pub expanded: bool,
+}
+
+/// What a key press asks of the monitor's driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAction {
+    /// Nothing beyond the view's own change.
+    None,
+    /// Quit (`q`, Esc, Ctrl-C).
+    Quit,
+    /// Rebuild the screen (a new filter or sort order).
+    Rebuild,
+    /// Reset the statistics (`r`), then rebuild.
+    Reset,
+}
+
+impl ViewState {
+    /// Handles a key: typing a filter after `/`, closing help or the expanded row, sorting,
+    /// pausing, scrolling (`page` rows per PgUp/PgDn).
+    pub fn key(&mut self, key: KeyEvent, page: usize) -> KeyAction {
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            return KeyAction::Quit;
+        }
+        if let Some(input) = &mut self.input {
+            match key.code {
+                KeyCode::Esc => self.input = None,
+                KeyCode::Enter => {
+                    let text = core::mem::take(input);
+                    self.input = None;
+                    self.apply_filter(&text);
+                    return KeyAction::Rebuild;
+                }
+                KeyCode::Backspace => {
+                    input.pop();
+                }
+                KeyCode::Char(c) => input.push(c),
+                _ => {}
+            }
+            return KeyAction::None;
+        }
+        if self.help {
+            self.help = false;
+            return KeyAction::None;
+        }
+        if self.expanded && matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
+            self.expanded = false;
+            return KeyAction::None;
+        }
+        let page = page.max(1);
+        match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => return KeyAction::Quit,
+            KeyCode::Char('/') => self.input = Some(String::new()),
+            KeyCode::Char(' ') => self.paused = !self.paused,
+            KeyCode::Char('r') => return KeyAction::Reset,
+            KeyCode::Char('s') => {
+                self.sort = self.sort.next();
+                return KeyAction::Rebuild;
+            }
+            KeyCode::Char('?') => self.help = true,
+            KeyCode::Enter => self.expanded = true,
+            KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
+            KeyCode::Down => self.scroll = self.scroll.saturating_add(1),
+            KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(page),
+            KeyCode::PageDown => self.scroll = self.scroll.saturating_add(page),
+            KeyCode::Home => self.scroll = 0,
+            KeyCode::End => self.scroll = usize::MAX,
+            _ => {}
+        }
+        KeyAction::None
+    }
+
+    /// The filter typed after `/`: none when empty; a bad regular expression is refused in
+    /// the status line and the filter before it stays.
+    fn apply_filter(&mut self, text: &str) {
+        if text.is_empty() {
+            self.filter = None;
+        } else {
+            match NameFilter::new(text) {
+                Ok(f) => {
+                    self.filter = Some(f);
+                    self.notice = None;
+                }
+                Err(e) => {
+                    let first = e.to_string();
+                    let first = first.lines().last().unwrap_or_default();
+                    self.notice = Some(format!("bad regular expression /{text}/: {first}"));
+                }
+            }
+        }
+        self.scroll = 0;
+    }
 }
 
 /// One formatted table row.

@@ -6,4 +6,5 @@
 
 pub mod ecu;
 pub mod profile;
+pub mod story;
 pub mod vehicle;

@@ -58,6 +58,7 @@
 //! ```
 
 pub mod armed;
+pub mod report;
 
 pub use armed::{ArmedEvent, ArmedWatch, NodeResult, NodeVerdict, Verdict, WatchRecord};
 
