@@ -19,6 +19,7 @@
 //! This is the only part of the library (with the drivers above it) that may use tokio, sockets
 //! and clocks; the pure modules below it take time as an argument.
 
+pub mod consent;
 mod filter;
 pub mod link;
 mod log_source;
