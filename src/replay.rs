@@ -17,6 +17,8 @@ use core::time::Duration;
 
 use crate::time::Timestamp;
 
+pub mod walk;
+
 /// How the log's time line maps to the replay's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanConfig {

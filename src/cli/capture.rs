@@ -204,11 +204,6 @@ impl BadLines {
         }
     }
 
-    /// How many were reported.
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
     /// The closing line, if any was reported.
     pub fn finish(&self) {
         if self.count > 0 {

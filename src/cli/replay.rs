@@ -1,6 +1,5 @@
 //! `canrelearn replay`: send a log's frames onto interfaces, on time.
 
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +10,7 @@ use canrelearn::bus::{Bus, Filter, SocketCanBus, SocketCanOptions, filters_match
 use canrelearn::drive::precise;
 use canrelearn::frame::Frame;
 use canrelearn::log::candump::{Precision, Record, WriteOptions, format_record};
+use canrelearn::replay::walk::{self, Loops, Malformed, Passes, Route, Skipped, Step};
 use canrelearn::replay::{LatenessStats, PlanConfig, Planner};
 use canrelearn::time::Timestamp;
 
@@ -50,7 +50,7 @@ pub struct Args {
     pub speed: Speed,
 
     /// Play the log this many times, or `inf` (also from stdin).
-    #[arg(long = "loop", value_name = "N|inf", default_value = "1", value_parser = parse_loops)]
+    #[arg(long = "loop", value_name = "N|inf", default_value = "1", value_parser = Loops::parse)]
     pub loops: Loops,
 
     /// Skip pauses longer than S seconds in the log (the next frame follows at once).
@@ -73,22 +73,6 @@ pub struct Args {
     pub yes: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Loops {
-    Times(u64),
-    Forever,
-}
-
-fn parse_loops(s: &str) -> Result<Loops, String> {
-    match s {
-        "inf" | "infinite" | "forever" => Ok(Loops::Forever),
-        n => match n.parse::<u64>() {
-            Ok(0) | Err(_) => Err(format!("{s:?}: give a number of times (1 or more) or inf")),
-            Ok(n) => Ok(Loops::Times(n)),
-        },
-    }
-}
-
 fn parse_map(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((tx, log)) if !tx.is_empty() && !log.is_empty() => Ok((tx.into(), log.into())),
@@ -99,13 +83,8 @@ fn parse_map(s: &str) -> Result<(String, String), String> {
 /// A logged frame: its time, the interface it was logged on, the frame.
 type LogFrame = (Timestamp, Arc<str>, Frame);
 
-/// What reading the log gives: frames, malformed records (reported on the pass that
-/// replays), or the damage that ends it.
-enum Read {
-    Frame(LogFrame),
-    Bad(String),
-    Fatal(CliError),
-}
+/// What reading the log gives.
+type Read = walk::Read<CliError>;
 
 /// Reads the log: streaming from a file once per pass, or keeping the frames when stdin has
 /// to be read more than once.
@@ -116,7 +95,7 @@ struct Frames {
     kept_failure: Option<String>,
 }
 
-impl Frames {
+impl Passes<CliError> for Frames {
     /// One pass over the log.
     fn pass(&mut self) -> Result<Box<dyn Iterator<Item = Read> + '_>, CliError> {
         if let Some(kept) = &self.keep {
@@ -125,19 +104,24 @@ impl Frames {
                 .clone()
                 .map(|m| Read::Fatal(CliError::new(exit::USAGE, anyhow::anyhow!(m))));
             return Ok(Box::new(
-                kept.iter().cloned().map(Read::Frame).chain(failure),
+                kept.iter()
+                    .cloned()
+                    .map(|(t, i, f)| Read::Frame(t, i, f))
+                    .chain(failure),
             ));
         }
         let records = source::records(capture::open_reader(&self.path, None)?);
         Ok(Box::new(records.map(|r| match r {
-            Ok(r) => Read::Frame((r.timestamp, r.interface, r.frame)),
+            Ok(r) => Read::Frame(r.timestamp, r.interface, r.frame),
             Err(e) => match e.downcast::<source::Fatal>() {
                 Ok(f) => Read::Fatal(CliError::new(f.1, anyhow::anyhow!(f.0))),
                 Err(e) => Read::Bad(e.to_string()),
             },
         })))
     }
+}
 
+impl Frames {
     /// Reads stdin once and keeps its frames (for loops, or to find its interfaces first).
     fn keep_all(&mut self) -> Result<(), CliError> {
         let mut kept = Vec::new();
@@ -145,7 +129,7 @@ impl Frames {
         let mut failure = None;
         for r in self.pass()? {
             match r {
-                Read::Frame(f) => kept.push(f),
+                Read::Frame(t, i, f) => kept.push((t, i, f)),
                 Read::Bad(e) => bad.report(&e),
                 Read::Fatal(e) => {
                     failure = Some(format!("{:#}", e.error));
@@ -164,7 +148,7 @@ impl Frames {
         let mut count = 0u64;
         let mut names: Vec<String> = Vec::new();
         for r in self.pass()? {
-            if let Read::Frame((_, iface, _)) = r {
+            if let Read::Frame(_, iface, _) = r {
                 count += 1;
                 if !names.iter().any(|n| **n == *iface) {
                     names.push(iface.to_string());
@@ -185,123 +169,34 @@ enum Feed {
     Failed(CliError),
 }
 
-/// Frames not replayed: by --map (and the log interfaces they were on) or by --filter.
-#[derive(Debug, Default)]
-struct Skipped {
-    unmapped: u64,
-    unmapped_ifaces: Vec<String>,
-    filtered: u64,
-    bad: u64,
-}
-
-/// Log interface -> target interface index, fixed once the targets are known.
-#[derive(Clone)]
-struct Route {
-    all_to_first: bool,
-    map: HashMap<String, usize>,
-    by_name: bool,
-    targets: Vec<String>,
-}
-
-impl Route {
-    fn new(args: &Args, targets: &[String]) -> Route {
-        let map = args
-            .map
-            .iter()
-            .filter_map(|(tx, log)| Some((log.clone(), targets.iter().position(|t| t == tx)?)))
-            .collect();
-        Route {
-            all_to_first: args.iface.is_some(),
-            map,
-            by_name: args.iface.is_none() && args.map.is_empty(),
-            targets: targets.to_vec(),
-        }
-    }
-
-    fn target(&self, iface: &str) -> Option<usize> {
-        if self.all_to_first {
-            Some(0)
-        } else if self.by_name {
-            self.targets.iter().position(|t| t == iface)
-        } else {
-            self.map.get(iface).copied()
-        }
-    }
+/// The route for the command's targets: --iface, --map, or the log's interface names.
+fn route(args: &Args, targets: &[String]) -> Route {
+    Route::new(args.iface.is_some(), &args.map, targets)
 }
 
 /// Frames per feed message.
 const FEED_BATCH: usize = 256;
 
-/// What [`walk`] hands its visitor.
-enum Step {
-    LoopStart,
-    /// Log time, target index, frame.
-    Frame(Timestamp, usize, Frame),
-    LoopEnd,
-}
-
-/// Walks the log `loops` times, routed and filtered, handing each frame (log time, target
-/// index, frame) to `each`, which returns `false` to stop. Malformed records are reported
-/// on the first pass only.
+/// [`walk::walk`] over `frames`, with the malformed records of the first pass reported.
 fn walk(
     frames: &mut Frames,
-    mut route: impl FnMut(&str) -> Option<usize>,
+    route: impl FnMut(&str) -> Option<usize>,
     filters: &[Filter],
     loops: Loops,
-    mut each: impl FnMut(Step) -> bool,
+    each: impl FnMut(Step) -> bool,
 ) -> Result<Skipped, CliError> {
-    let mut skipped = Skipped::default();
     let mut bad = BadLines::new();
-    let mut done = 0u64;
-    loop {
-        if let Loops::Times(n) = loops
-            && done >= n
-        {
-            break;
-        }
-        if !each(Step::LoopStart) {
-            break;
-        }
-        for item in frames.pass()? {
-            let (ts, iface, frame) = match item {
-                Read::Frame(f) => f,
-                Read::Bad(e) => {
-                    if done == 0 {
-                        bad.report(&e);
-                    }
-                    continue;
-                }
-                Read::Fatal(e) => {
-                    bad.finish();
-                    return Err(e);
-                }
-            };
-            match route(&iface) {
-                None => {
-                    skipped.unmapped += 1;
-                    if !skipped.unmapped_ifaces.iter().any(|n| **n == *iface) {
-                        skipped.unmapped_ifaces.push(iface.to_string());
-                    }
-                }
-                Some(_) if !filters_match(filters, &frame) => skipped.filtered += 1,
-                Some(t) => {
-                    if !each(Step::Frame(ts, t, frame)) {
-                        skipped.bad = bad.count();
-                        return Ok(skipped);
-                    }
-                }
-            }
-        }
-        if done == 0 {
-            bad.finish();
-            skipped.bad = bad.count();
-        }
-        done += 1;
-        if !each(Step::LoopEnd) {
-            break;
-        }
-    }
-    Ok(skipped)
+    walk::walk(
+        frames,
+        route,
+        |f| filters_match(filters, f),
+        loops,
+        |m| match m {
+            Malformed::Record(e) => bad.report(&e),
+            Malformed::FirstPassEnded => bad.finish(),
+        },
+        each,
+    )
 }
 
 /// The reader thread: every loop of the log, routed and filtered, into the feed.
@@ -379,7 +274,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     }
 
     let (targets, total) = targets(&args, &mut frames, targets_from_log, stdin, looping)?;
-    let route = Route::new(&args, &targets);
+    let route = route(&args, &targets);
     if targets.is_empty() {
         return Err(CliError::new(
             exit::USAGE,
@@ -654,7 +549,7 @@ fn dry_run(args: &Args, frames: &mut Frames, planner: &mut Planner) -> Result<u8
         }
     }
     let by_name = args.iface.is_none() && args.map.is_empty();
-    let route = Route::new(args, &targets);
+    let route = route(args, &targets);
     // By name, the targets are the log's interfaces, named as they first appear.
     let names = std::cell::RefCell::new(targets);
     let mut write_error: Option<std::io::Error> = None;

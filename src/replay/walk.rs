@@ -1,0 +1,313 @@
+//! Which frames of a log a replay sends, where, and how many times: the log's interfaces
+//! routed to the target interfaces ([`Route`]), frames filtered, the log walked once per loop
+//! ([`walk`]), and what was left out counted ([`Skipped`]).
+//!
+//! Pure: the caller opens the log once per pass and hands over its records; the driver (or
+//! the dry run) gets each frame with its target.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::frame::Frame;
+use crate::time::Timestamp;
+
+/// How many times a log plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loops {
+    Times(u64),
+    Forever,
+}
+
+impl Loops {
+    /// `N` (1 or more), or `inf`, `infinite`, `forever`.
+    pub fn parse(s: &str) -> Result<Loops, String> {
+        match s {
+            "inf" | "infinite" | "forever" => Ok(Loops::Forever),
+            n => match n.parse::<u64>() {
+                Ok(0) | Err(_) => Err(format!("{s:?}: give a number of times (1 or more) or inf")),
+                Ok(n) => Ok(Loops::Times(n)),
+            },
+        }
+    }
+}
+
+/// Log interface -> target interface index, fixed once the targets are known.
+#[derive(Debug, Clone)]
+pub struct Route {
+    all_to_first: bool,
+    map: HashMap<String, usize>,
+    by_name: bool,
+    targets: Vec<String>,
+}
+
+impl Route {
+    /// Every frame to the first target (`single`, as `--iface` asks), else each log
+    /// interface to the target `map` gives it (`(target, log interface)` pairs, as
+    /// `--map TXIF=LOGIF`), else (no map) each frame to the target of its log interface's
+    /// name.
+    pub fn new(single: bool, map: &[(String, String)], targets: &[String]) -> Route {
+        Route {
+            all_to_first: single,
+            by_name: !single && map.is_empty(),
+            map: map
+                .iter()
+                .filter_map(|(tx, log)| Some((log.clone(), targets.iter().position(|t| t == tx)?)))
+                .collect(),
+            targets: targets.to_vec(),
+        }
+    }
+
+    /// The target index for a frame logged on `iface`; `None`: not replayed.
+    pub fn target(&self, iface: &str) -> Option<usize> {
+        if self.all_to_first {
+            Some(0)
+        } else if self.by_name {
+            self.targets.iter().position(|t| t == iface)
+        } else {
+            self.map.get(iface).copied()
+        }
+    }
+}
+
+/// Frames not replayed: by the route (with the log interfaces they were on), by the filters,
+/// or malformed (counted on the first pass).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub unmapped: u64,
+    pub unmapped_ifaces: Vec<String>,
+    pub filtered: u64,
+    pub bad: u64,
+}
+
+/// One record of a pass over the log.
+#[derive(Debug)]
+pub enum Read<E> {
+    /// A frame: its log time, the interface it was logged on.
+    Frame(Timestamp, Arc<str>, Frame),
+    /// A malformed record, with what is wrong with it.
+    Bad(String),
+    /// Damage that ends the log.
+    Fatal(E),
+}
+
+/// A log that can be read from the start again, once per loop.
+pub trait Passes<E> {
+    /// One pass over the log's records, from its start.
+    fn pass(&mut self) -> Result<Box<dyn Iterator<Item = Read<E>> + '_>, E>;
+}
+
+/// What [`walk`] hands its visitor.
+#[derive(Debug)]
+pub enum Step {
+    LoopStart,
+    /// Log time, target index, frame.
+    Frame(Timestamp, usize, Frame),
+    LoopEnd,
+}
+
+/// What [`walk`] says of malformed records: each of the first pass, then the end of that
+/// pass (later passes repeat them silently).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed<'a> {
+    Record(&'a str),
+    FirstPassEnded,
+}
+
+/// Walks `log` `loops` times, one [`Passes::pass`] each; each frame is routed
+/// (`route`: `None` skips it), filtered (`keep`), and handed with its target to `each`, which
+/// returns `false` to stop. Malformed records of the first pass go to `malformed`. Damage
+/// ends the walk with its error (after the frames before it).
+pub fn walk<E>(
+    log: &mut impl Passes<E>,
+    mut route: impl FnMut(&str) -> Option<usize>,
+    keep: impl Fn(&Frame) -> bool,
+    loops: Loops,
+    mut malformed: impl FnMut(Malformed<'_>),
+    mut each: impl FnMut(Step) -> bool,
+) -> Result<Skipped, E> {
+    let mut skipped = Skipped::default();
+    let mut done = 0u64;
+    loop {
+        if let Loops::Times(n) = loops
+            && done >= n
+        {
+            break;
+        }
+        if !each(Step::LoopStart) {
+            break;
+        }
+        for item in log.pass()? {
+            let (ts, iface, frame) = match item {
+                Read::Frame(ts, iface, frame) => (ts, iface, frame),
+                Read::Bad(e) => {
+                    if done == 0 {
+                        skipped.bad += 1;
+                        malformed(Malformed::Record(&e));
+                    }
+                    continue;
+                }
+                Read::Fatal(e) => {
+                    if done == 0 {
+                        malformed(Malformed::FirstPassEnded);
+                    }
+                    return Err(e);
+                }
+            };
+            match route(&iface) {
+                None => {
+                    skipped.unmapped += 1;
+                    if !skipped.unmapped_ifaces.iter().any(|n| **n == *iface) {
+                        skipped.unmapped_ifaces.push(iface.to_string());
+                    }
+                }
+                Some(_) if !keep(&frame) => skipped.filtered += 1,
+                Some(t) => {
+                    if !each(Step::Frame(ts, t, frame)) {
+                        return Ok(skipped);
+                    }
+                }
+            }
+        }
+        if done == 0 {
+            malformed(Malformed::FirstPassEnded);
+        }
+        done += 1;
+        if !each(Step::LoopEnd) {
+            break;
+        }
+    }
+    Ok(skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::Id;
+
+    fn frame(id: u16) -> Frame {
+        Frame::classic(Id::standard(id).unwrap(), &[]).unwrap()
+    }
+
+    /// A log in memory, counting its passes.
+    struct Mem {
+        records: fn() -> Vec<Read<String>>,
+        passes: u32,
+    }
+
+    impl Passes<String> for Mem {
+        fn pass(&mut self) -> Result<Box<dyn Iterator<Item = Read<String>> + '_>, String> {
+            self.passes += 1;
+            Ok(Box::new((self.records)().into_iter()))
+        }
+    }
+
+    fn mem(records: fn() -> Vec<Read<String>>) -> Mem {
+        Mem { records, passes: 0 }
+    }
+
+    fn log() -> Vec<Read<String>> {
+        let at = |ms: u64| Timestamp::from_nanos(ms * 1_000_000);
+        vec![
+            Read::Frame(at(0), Arc::from("can0"), frame(1)),
+            Read::Bad("line 2: not a frame".into()),
+            Read::Frame(at(10), Arc::from("can1"), frame(2)),
+            Read::Frame(at(20), Arc::from("can0"), frame(3)),
+        ]
+    }
+
+    #[test]
+    fn test_loops_parse() {
+        assert_eq!(Loops::parse("3"), Ok(Loops::Times(3)));
+        assert_eq!(Loops::parse("inf"), Ok(Loops::Forever));
+        assert!(Loops::parse("0").is_err() && Loops::parse("-1").is_err());
+    }
+
+    #[test]
+    fn test_routes() {
+        let targets = ["vcan0".to_string(), "vcan1".to_string()];
+        let single = Route::new(true, &[], &targets[..1]);
+        assert_eq!(single.target("anything"), Some(0));
+        let map = [("vcan1".to_string(), "can0".to_string())];
+        let mapped = Route::new(false, &map, &targets);
+        assert_eq!(
+            (mapped.target("can0"), mapped.target("can1")),
+            (Some(1), None)
+        );
+        let by_name = Route::new(false, &[], &targets);
+        assert_eq!(
+            (by_name.target("vcan1"), by_name.target("can0")),
+            (Some(1), None)
+        );
+    }
+
+    #[test]
+    fn test_walk_routes_filters_and_counts_each_pass() {
+        let mut said = Vec::new();
+        let mut sent = Vec::new();
+        let mut m = mem(log);
+        let skipped = walk(
+            &mut m,
+            |iface| (iface == "can0").then_some(0),
+            |f| f.id() != Some(Id::standard(3).unwrap()),
+            Loops::Times(2),
+            |m| said.push(format!("{m:?}")),
+            |step| {
+                if let Step::Frame(ts, t, f) = step {
+                    sent.push((ts.as_nanos() / 1_000_000, t, f.id().unwrap().raw()));
+                }
+                true
+            },
+        )
+        .unwrap();
+        assert_eq!(m.passes, 2);
+        assert_eq!(sent, [(0, 0, 1), (0, 0, 1)]);
+        assert_eq!(
+            skipped,
+            Skipped {
+                unmapped: 2,
+                unmapped_ifaces: vec!["can1".into()],
+                filtered: 2,
+                bad: 1,
+            }
+        );
+        assert_eq!(said, ["Record(\"line 2: not a frame\")", "FirstPassEnded"]);
+    }
+
+    #[test]
+    fn test_walk_stops_when_asked_and_on_damage() {
+        let mut n = 0;
+        let skipped = walk(
+            &mut mem(log),
+            |_| Some(0),
+            |_| true,
+            Loops::Forever,
+            |_| {},
+            |step| {
+                n += matches!(step, Step::Frame(..)) as u32;
+                n < 5
+            },
+        )
+        .unwrap();
+        assert_eq!(n, 5, "stopped at the fifth frame, in the second loop");
+        assert_eq!(skipped.bad, 1, "malformed records count once");
+        fn damaged() -> Vec<Read<String>> {
+            let mut l = log();
+            l.insert(1, Read::Fatal("truncated".to_string()));
+            l
+        }
+        let mut frames = 0;
+        let r = walk(
+            &mut mem(damaged),
+            |_| Some(0),
+            |_| true,
+            Loops::Times(1),
+            |_| {},
+            |s| {
+                frames += matches!(s, Step::Frame(..)) as u32;
+                true
+            },
+        );
+        assert_eq!(r, Err("truncated".to_string()));
+        assert_eq!(frames, 1, "the frames before the damage went out");
+    }
+}
