@@ -246,3 +246,36 @@ fn test_an_empty_capture_learns_nothing() {
     assert!(b.ids.is_empty());
     assert!(b.expectations(None).is_empty());
 }
+
+#[test]
+fn test_describe_and_require_periodic() {
+    let b = healthy().finish();
+    let text = b.describe("healthy.log", 20);
+    let first = text.lines().next().unwrap();
+    let periodic = b.periodic().count();
+    assert!(periodic > 0);
+    assert!(
+        first.starts_with(&format!("healthy.log: {} frames over ", b.frames)),
+        "{text}"
+    );
+    assert!(
+        first.ends_with(&format!(
+            "{} ids: {periodic} periodic, {} not watched",
+            b.ids.len(),
+            b.ids.len() - periodic
+        )),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1 + b.not_watched().count().min(20));
+    assert!(b.require_periodic("healthy.log").is_ok());
+
+    let mut few = Learner::default();
+    for i in 0..3 {
+        few.add(at_ms(i * 100), &classic(0x123, &[1]));
+    }
+    let few = few.finish();
+    let e = few.require_periodic("short.log").unwrap_err();
+    assert!(e.starts_with("short.log: no periodic id"), "{e}");
+    let text = few.describe("short.log", 0);
+    assert!(text.ends_with("\n  ... and 1 more"), "{text}");
+}

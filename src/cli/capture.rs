@@ -141,47 +141,6 @@ pub fn learn(path: &Path) -> Result<canrelearn::baseline::Baseline, CliError> {
     Ok(baseline)
 }
 
-/// A baseline must hold a periodic id to be of use: else an input error naming the capture.
-pub fn require_periodic(
-    name: &str,
-    baseline: &canrelearn::baseline::Baseline,
-) -> Result<(), CliError> {
-    if baseline.periodic().next().is_some() {
-        return Ok(());
-    }
-    Err(CliError::new(
-        exit::USAGE,
-        anyhow!(
-            "{name}: no periodic id (each needs {} frames or more at a steady period, present throughout the capture): nothing a watch could use; capture a longer stretch of the running car",
-            canrelearn::baseline::Rules::default().min_frames
-        ),
-    ))
-}
-
-/// One line on what a baseline holds: `healthy.log: 24013 frames over 120.4 s, 41 ids: 37
-/// periodic, 4 not watched`, then the ids not watched and why (at most `detail` of them).
-pub fn describe_baseline(name: &str, b: &canrelearn::baseline::Baseline, detail: usize) -> String {
-    use std::fmt::Write as _;
-    let span = b
-        .span
-        .map_or(0.0, |(f, l)| l.saturating_duration_since(f).as_secs_f64());
-    let periodic = b.periodic().count();
-    let mut text = format!(
-        "{name}: {} frames over {span:.1} s, {} ids: {periodic} periodic, {} not watched",
-        b.frames,
-        b.ids.len(),
-        b.ids.len() - periodic
-    );
-    for (i, (l, why)) in b.not_watched().enumerate() {
-        if i == detail {
-            let _ = write!(text, "\n  ... and {} more", b.ids.len() - periodic - detail);
-            break;
-        }
-        let _ = write!(text, "\n  {:<9} {why}", l.id.to_string());
-    }
-    text
-}
-
 /// At most this many malformed records are reported one by one.
 pub const MAX_REPORTED: u64 = 20;
 

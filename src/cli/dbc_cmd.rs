@@ -144,11 +144,14 @@ fn infer(args: InferArgs) -> Result<u8, CliError> {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        super::out::note(super::capture::describe_baseline(&name, &baseline, 10));
+        super::out::note(baseline.describe(&name, 10));
         captures.push(Capture { name, baseline });
     }
     let reference = &captures[0];
-    super::capture::require_periodic(&reference.name, &reference.baseline)?;
+    reference
+        .baseline
+        .require_periodic(&reference.name)
+        .map_err(|e| CliError::new(exit::USAGE, anyhow::anyhow!(e)))?;
     let text = skeleton(&captures);
     // The node names as written (made unique and short by the writer).
     let written = canrelearn::dbc::Database::from_str_named(&text, "skeleton")

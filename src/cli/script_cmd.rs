@@ -9,7 +9,6 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use canrelearn::diag::format_hex;
 use canrelearn::log::Item;
 use canrelearn::procedure::Script;
 use canrelearn::procedure::capture::{self, Capture, CaptureConfig, ScriptOptions};
@@ -112,7 +111,15 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
             anyhow!("--tx and --rx are the same id ({tx})"),
         ));
     }
-    check_module_name(&a.module)?;
+    if !ScriptOptions::valid_module_name(&a.module) {
+        return Err(CliError::new(
+            exit::USAGE,
+            anyhow!(
+                "--module {:?}: a module name is 1 to 64 letters, digits, `_` or `-` (like BCM or IPDM_ER)",
+                a.module
+            ),
+        ));
+    }
     let to_stdout = a.output == Path::new("-");
     if !to_stdout {
         files::check(&a.output, "the script", a.force, [a.log.as_path()])?;
@@ -135,9 +142,14 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
     }
     bad.finish();
     let analysis = cap.finish();
-    check_ids_seen(&analysis, [(tx, "--tx"), (rx, "--rx")], &log_name)?;
+    if let Some(why) = analysis.missing_id([(tx, "--tx"), (rx, "--rx")], &log_name) {
+        return Err(CliError::new(exit::USAGE, anyhow!(why)));
+    }
     let plan = capture::plan(&analysis, usize::from(a.min_repeats));
-    let name = a.name.clone().unwrap_or_else(|| default_name(&a.log));
+    let name = a.name.clone().unwrap_or_else(|| {
+        let file_name = a.log.file_name().map(|s| s.to_string_lossy());
+        ScriptOptions::default_name(file_name.as_deref().unwrap_or_default())
+    });
     let opts = ScriptOptions {
         name,
         module: a.module.clone(),
@@ -172,117 +184,16 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
         .filter(|s| s.kind_name() == "poll")
         .count();
     let writes = script.steps.iter().filter(|s| s.writes()).count();
-    let unanswered = plan
-        .items
-        .iter()
-        .filter(|i| matches!(i, capture::Item::Unanswered { .. }))
-        .count();
-    super::out::note(format!(
-        "{} requests on {tx} -> {rx} became {} steps ({polls} poll, {writes} marked writes){}{}; dialect {} (guessed); {}",
-        analysis.exchanges.len(),
-        script.steps.len(),
-        match &plan.keep_alive {
-            Some(k) => format!(
-                ", keep-alive {} every {} ms",
-                format_hex(&k.pdu),
-                k.period.as_millis()
-            ),
-            None => String::new(),
-        },
-        if unanswered > 0 {
-            format!(", {unanswered} unanswered left as comments")
-        } else {
-            String::new()
-        },
-        plan.dialect,
-        if to_stdout {
-            "review it before use".to_string()
-        } else {
-            format!(
-                "written to {}; review it before use (canrelearn script check {})",
-                a.output.display(),
-                a.output.display()
-            )
-        }
-    ));
+    let what = capture::summary(&analysis, &plan, script.steps.len(), polls, writes);
+    super::out::note(match to_stdout {
+        true => format!("{what}; review it before use"),
+        false => format!(
+            "{what}; written to {}; review it before use (canrelearn script check {})",
+            a.output.display(),
+            a.output.display()
+        ),
+    });
     Ok(exit::OK)
-}
-
-/// A module name is 1 to 64 letters, digits, `_` or `-`.
-fn check_module_name(module: &str) -> Result<(), CliError> {
-    if module.is_empty()
-        || module.len() > 64
-        || !module
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "--module {module:?}: a module name is 1 to 64 letters, digits, `_` or `-` (like BCM or IPDM_ER)"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Both ids must appear in the capture; if one does not, the error lists the ids seen.
-fn check_ids_seen(
-    analysis: &capture::Analysis,
-    ids: [(canrelearn::frame::Id, &str); 2],
-    log_name: &str,
-) -> Result<(), CliError> {
-    let seen = || {
-        let list: Vec<String> = analysis
-            .ids_seen
-            .iter()
-            .take(20)
-            .map(|(id, n)| format!("{id} ({n})"))
-            .collect();
-        if list.is_empty() {
-            "none".to_string()
-        } else {
-            format!(
-                "{}{}",
-                list.join(", "),
-                if analysis.ids_seen.len() > 20 {
-                    ", ..."
-                } else {
-                    ""
-                }
-            )
-        }
-    };
-    for (id, what) in ids {
-        if analysis.frames_on(id) == 0 {
-            return Err(CliError::new(
-                exit::USAGE,
-                anyhow!(
-                    "no frame with id 0x{id} ({what}) in {log_name}; ids seen (frames): {}",
-                    seen()
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The procedure's default name: the log's file name without `.log` or `.gz`.
-fn default_name(log: &Path) -> String {
-    let stem = log
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = stem
-        .strip_suffix(".gz")
-        .unwrap_or(&stem)
-        .trim_end_matches(".log")
-        .to_string();
-    if stem.is_empty() || stem == "-" {
-        "captured-procedure".to_string()
-    } else {
-        stem
-    }
 }
 
 fn check(a: CheckArgs) -> Result<u8, CliError> {

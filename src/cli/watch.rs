@@ -211,9 +211,11 @@ pub fn armed_watch(setup: &Setup, dbc: &DbcArgs) -> Result<ArmedWatch, CliError>
             let b = capture::learn(path)?;
             out::note(format!(
                 "baseline {}",
-                capture::describe_baseline(&path.display().to_string(), &b, 20)
+                b.describe(&path.display().to_string(), 20)
             ));
-            capture::require_periodic(&path.display().to_string(), &b)?;
+            b.require_periodic(&path.display().to_string())
+                .map_err(|e| anyhow!(e))
+                .code(exit::USAGE)?;
             Some(b)
         }
         None => None,

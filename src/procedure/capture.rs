@@ -147,6 +147,27 @@ impl Analysis {
             .find(|(i, _)| *i == id)
             .map_or(0, |(_, n)| *n)
     }
+
+    /// When the tester's or the module's id (`what` names the option that gave it) has no
+    /// frame in the log `log_name`: why, with the ids the log does carry (the 20 most
+    /// frequent, with their frame counts).
+    pub fn missing_id(&self, ids: [(Id, &str); 2], log_name: &str) -> Option<String> {
+        let (id, what) = ids.into_iter().find(|(id, _)| self.frames_on(*id) == 0)?;
+        const SHOWN: usize = 20;
+        let list: Vec<String> = self
+            .ids_seen
+            .iter()
+            .take(SHOWN)
+            .map(|(id, n)| format!("{id} ({n})"))
+            .collect();
+        let seen = match (list.is_empty(), self.ids_seen.len() > SHOWN) {
+            (true, _) => "none".to_string(),
+            (false, more) => format!("{}{}", list.join(", "), if more { ", ..." } else { "" }),
+        };
+        Some(format!(
+            "no frame with id 0x{id} ({what}) in {log_name}; ids seen (frames): {seen}"
+        ))
+    }
 }
 
 /// Collects the tester ↔ module conversation from a stream of frames. See the module docs.
@@ -703,6 +724,58 @@ pub struct ScriptOptions {
     pub log_name: String,
 }
 
+impl ScriptOptions {
+    /// A module name is 1 to 64 letters, digits, `_` or `-` (it becomes a TOML key and
+    /// appears in every step).
+    pub fn valid_module_name(module: &str) -> bool {
+        !module.is_empty()
+            && module.len() <= 64
+            && module
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }
+
+    /// The procedure's default name from the log's file name: without `.gz` and `.log`;
+    /// `captured-procedure` for standard input or an empty name.
+    pub fn default_name(file_name: &str) -> String {
+        let stem = file_name.strip_suffix(".gz").unwrap_or(file_name);
+        let stem = stem.trim_end_matches(".log");
+        match stem {
+            "" | "-" => "captured-procedure".to_string(),
+            s => s.to_string(),
+        }
+    }
+}
+
+/// One line on what a capture became: requests, steps (polls, marked writes), the keep-alive
+/// seen, unanswered requests left as comments, and the guessed dialect.
+pub fn summary(a: &Analysis, p: &Plan, steps: usize, polls: usize, writes: usize) -> String {
+    let unanswered = p
+        .items
+        .iter()
+        .filter(|i| matches!(i, Item::Unanswered { .. }))
+        .count();
+    let mut s = format!(
+        "{} requests on {} -> {} became {steps} steps ({polls} poll, {writes} marked writes)",
+        a.exchanges.len(),
+        a.tx,
+        a.rx
+    );
+    if let Some(k) = &p.keep_alive {
+        let _ = write!(
+            s,
+            ", keep-alive {} every {} ms",
+            format_hex(&k.pdu),
+            k.period.as_millis()
+        );
+    }
+    if unanswered > 0 {
+        let _ = write!(s, ", {unanswered} unanswered left as comments");
+    }
+    let _ = write!(s, "; dialect {} (guessed)", p.dialect);
+    s
+}
+
 /// A TOML basic string.
 fn quote(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
@@ -1217,6 +1290,24 @@ fn hexb(b: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_module_names_and_default_names() {
+        for ok in ["BCM", "IPDM_ER", "av-unit", &"X".repeat(64)] {
+            assert!(ScriptOptions::valid_module_name(ok), "{ok}");
+        }
+        for bad in ["", "B C M", "BCM.1", "é", &"X".repeat(65)] {
+            assert!(!ScriptOptions::valid_module_name(bad), "{bad}");
+        }
+        assert_eq!(
+            ScriptOptions::default_name("dealer-session.log.gz"),
+            "dealer-session"
+        );
+        assert_eq!(ScriptOptions::default_name("dealer.log"), "dealer");
+        assert_eq!(ScriptOptions::default_name("capture.asc"), "capture.asc");
+        assert_eq!(ScriptOptions::default_name("-"), "captured-procedure");
+        assert_eq!(ScriptOptions::default_name(""), "captured-procedure");
+    }
     use crate::isotp::virtual_link::{Loss, Side, TraceKind, VirtualLink};
     use crate::procedure::Script;
     use proptest::prelude::*;
