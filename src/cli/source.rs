@@ -8,7 +8,6 @@
 //! in any format [`super::capture`] recognises. Several captures are merged into one stream in
 //! timestamp order; interfaces (and a mix) in arrival order.
 
-use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -112,63 +111,6 @@ pub fn records(
     })
 }
 
-/// Merges the records of several captures by timestamp (a k-way merge: one record of each in
-/// hand). Malformed records pass through as they come.
-fn merge_by_time(
-    mut inputs: Vec<Box<dyn Iterator<Item = Result<LogRecord, BoxError>> + Send>>,
-) -> impl Iterator<Item = Result<LogRecord, BoxError>> + Send {
-    use std::cmp::Reverse;
-    let mut heads: BinaryHeap<Reverse<(canrelearn::Timestamp, usize, usize)>> = BinaryHeap::new();
-    let mut held: Vec<Option<LogRecord>> = (0..inputs.len()).map(|_| None).collect();
-    let mut errors: std::collections::VecDeque<BoxError> = Default::default();
-    let mut seq = 0usize;
-    let mut started = false;
-    std::iter::from_fn(move || {
-        let mut refill =
-            |i: usize,
-             inputs: &mut Vec<Box<dyn Iterator<Item = Result<LogRecord, BoxError>> + Send>>,
-             heads: &mut BinaryHeap<Reverse<(canrelearn::Timestamp, usize, usize)>>,
-             held: &mut Vec<Option<LogRecord>>,
-             errors: &mut std::collections::VecDeque<BoxError>| {
-                let Some(input) = inputs.get_mut(i) else {
-                    return;
-                };
-                for item in input.by_ref() {
-                    match item {
-                        Ok(r) => {
-                            seq += 1;
-                            heads.push(Reverse((r.timestamp, seq, i)));
-                            if let Some(slot) = held.get_mut(i) {
-                                *slot = Some(r);
-                            }
-                            return;
-                        }
-                        Err(e) => {
-                            let fatal = e.is::<Fatal>();
-                            errors.push_back(e);
-                            if fatal {
-                                return;
-                            }
-                        }
-                    }
-                }
-            };
-        if !started {
-            started = true;
-            for i in 0..inputs.len() {
-                refill(i, &mut inputs, &mut heads, &mut held, &mut errors);
-            }
-        }
-        if let Some(e) = errors.pop_front() {
-            return Some(Err(e));
-        }
-        let Reverse((_, _, i)) = heads.pop()?;
-        let r = held.get_mut(i).and_then(Option::take);
-        refill(i, &mut inputs, &mut heads, &mut held, &mut errors);
-        r.map(Ok)
-    })
-}
-
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Opens every source: interfaces with kernel filters, captures with software filters. When
@@ -188,7 +130,12 @@ pub fn open_all(
             inputs.push(Box::new(records(capture::open_reader(path, None)?)));
             names.push(s.name());
         }
-        let mut log = LogSource::threaded(&names.join("+"), merge_by_time(inputs), pacing);
+        let merged = canrelearn::log::merge::by_time(
+            inputs,
+            |r: &LogRecord| r.timestamp,
+            |e: &BoxError| e.is::<Fatal>(),
+        );
+        let mut log = LogSource::threaded(&names.join("+"), merged, pacing);
         log.set_filters(filters);
         return Ok(vec![AnyBus::Log(log)]);
     }
@@ -379,8 +326,6 @@ pub fn bus_error(e: BusError) -> CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use canrelearn::Timestamp;
-    use canrelearn::frame::{Frame, Id};
 
     #[test]
     fn test_sources_are_told_apart() {
@@ -403,25 +348,5 @@ mod tests {
             Source::Log("capture.lgo".into())
         );
         assert_eq!(Source::parse("lo"), Source::Interface("lo".into()));
-    }
-
-    fn rec(ms: u64, id: u16) -> Result<LogRecord, BoxError> {
-        Ok(LogRecord::new(
-            Timestamp::from_nanos(ms * 1_000_000),
-            "can0",
-            Frame::classic(Id::standard(id).unwrap(), &[]).unwrap(),
-        ))
-    }
-
-    /// Regression: `dump a.log b.log` gave the frames of one log, then the other's.
-    #[test]
-    fn test_captures_merge_by_timestamp() {
-        let a: Vec<_> = vec![rec(0, 1), rec(20, 3), rec(40, 5)];
-        let b: Vec<_> = vec![rec(10, 2), rec(30, 4), rec(50, 6)];
-        let merged: Vec<u32> =
-            merge_by_time(vec![Box::new(a.into_iter()), Box::new(b.into_iter())])
-                .map(|r| r.unwrap().frame.id().unwrap().raw())
-                .collect();
-        assert_eq!(merged, vec![1, 2, 3, 4, 5, 6]);
     }
 }

@@ -28,6 +28,7 @@ pub mod blf;
 pub mod candump;
 pub mod csv;
 mod lines;
+pub mod merge;
 pub mod mf4;
 pub mod pcap;
 pub mod screen;
