@@ -28,6 +28,7 @@
 //! ```
 
 pub mod baseline;
+pub mod bundled;
 pub mod bus;
 pub mod dbc;
 pub mod diag;

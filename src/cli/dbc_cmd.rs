@@ -77,7 +77,10 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 fn show(args: ShowArgs) -> Result<u8, CliError> {
     let (db, name) = match &args.file {
         Some(path) => (input::load_dbc(path)?, path.display().to_string()),
-        None => (input::load_dbcs(&[])?, input::BUNDLED_DBC_NAME.to_string()),
+        None => (
+            input::load_dbcs(&[])?,
+            canrelearn::bundled::DBC_NAME.to_string(),
+        ),
     };
     let text = match &args.message {
         Some(wanted) => {

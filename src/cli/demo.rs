@@ -6,16 +6,14 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::anyhow;
+use canrelearn::bundled;
 use canrelearn::dbc::Database;
-use canrelearn::procedure::Script;
 use canrelearn::procedure::runner::{RunOptions, RunOutcome, Runner};
 use canrelearn::sim::profile::Profile;
 use canrelearn::sim::story::{self, Rehearsal};
 use canrelearn::sim::vehicle::Vehicle;
 
 use super::{CliError, WithCode, exit, input};
-
-use input::{AUDIO_SCRIPT, BMS_SCRIPT};
 
 /// Rehearse the whole story on a simulated Nissan Qashqai J11, in-process: no CAN hardware,
 /// no kernel support, nothing sent anywhere.
@@ -72,8 +70,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let audio = rehearse(
         &db,
         &profile,
-        AUDIO_SCRIPT,
-        "audio-unit-registration.toml",
+        "audio-unit-registration",
         &["audio-unit-unregistered"],
         BTreeMap::new(),
         args.verbose_transcript,
@@ -94,8 +91,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let bms = rehearse(
         &db,
         &profile,
-        BMS_SCRIPT,
-        "bms-battery-registration.toml",
+        "bms-battery-registration",
         &[],
         params,
         args.verbose_transcript,
@@ -142,14 +138,16 @@ fn observe(
 fn rehearse(
     db: &Database,
     profile: &Profile,
-    script_text: &str,
     script_name: &str,
     faults: &[&str],
     params: BTreeMap<String, String>,
     verbose: bool,
     out: &mut impl Write,
 ) -> Result<bool, CliError> {
-    let script = Script::from_toml(script_text, script_name).code(exit::USAGE)?;
+    let script = bundled::script(script_name)
+        .ok_or_else(|| anyhow!("no bundled script {script_name} (a build problem)"))
+        .code(exit::FAILURE)?
+        .code(exit::USAGE)?;
     let runner = Runner::new(script, &params, RunOptions::default()).code(exit::USAGE)?;
     let car = Vehicle::new(profile, db, faults)
         .map_err(|e| anyhow!("the simulated car: {e}"))

@@ -3,22 +3,18 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
+use canrelearn::bundled;
 use canrelearn::dbc::Database;
 use canrelearn::frame::Id;
 use canrelearn::sim::profile::Profile;
 
 use super::{CliError, WithCode, exit};
 
-/// The bundled Nissan Qashqai J11 definitions, built into the binary.
-pub const BUNDLED_DBC: &str = include_str!("../../dbc/nissan_qashqai_j11.dbc");
-/// The name the bundled DBC goes by in messages.
-pub const BUNDLED_DBC_NAME: &str = "nissan_qashqai_j11.dbc (bundled)";
-
 /// Load the given DBC files, or the bundled J11 definitions when none is given. Two files
 /// defining the same id is an error naming both.
 pub fn load_dbcs(paths: &[PathBuf]) -> Result<Database, CliError> {
     if paths.is_empty() {
-        return Database::from_bytes(BUNDLED_DBC.as_bytes(), BUNDLED_DBC_NAME)
+        return bundled::database()
             .context("the bundled DBC does not load (a build problem)")
             .code(exit::USAGE);
     }
@@ -83,20 +79,12 @@ pub fn load_profile(path: &Path) -> Result<Profile, CliError> {
     Profile::from_toml(&text, &path.display().to_string()).code(exit::USAGE)
 }
 
-/// The bundled simulator profile (the simulated J11).
-const BUNDLED_PROFILE: &str = include_str!("../../scripts/simulator/qashqai-j11.toml");
-
 /// The bundled simulator profile, loaded.
 pub fn bundled_profile() -> Result<Profile, CliError> {
-    Profile::from_toml(BUNDLED_PROFILE, "qashqai-j11.toml (bundled)")
+    bundled::profile()
         .context("the bundled simulator profile does not load (a build problem)")
         .code(exit::USAGE)
 }
-
-/// The bundled audio unit registration script.
-pub const AUDIO_SCRIPT: &str = include_str!("../../scripts/audio-unit-registration.toml");
-/// The bundled BMS battery registration script.
-pub const BMS_SCRIPT: &str = include_str!("../../scripts/bms-battery-registration.toml");
 
 /// A hex CAN id: `0x745`, `745`, `18DAF110`; 29-bit with `extended` or 8 digits.
 pub fn parse_id(text: &str, extended: bool) -> Result<Id, CliError> {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
+use canrelearn::bundled;
 use canrelearn::bus::{Clock, SocketCanBus, SocketCanOptions, SystemClock, TokioClock, VirtualBus};
 use canrelearn::drive::console::{self, Console, RunLog, Shown};
 use canrelearn::drive::procedure::{self as driver, Notice};
@@ -119,12 +120,6 @@ pub struct Args {
     #[arg(long)]
     pub frames: bool,
 }
-
-/// The bundled scripts, by name.
-const BUNDLED: &[(&str, &str)] = &[
-    ("audio-unit-registration", input::AUDIO_SCRIPT),
-    ("bms-battery-registration", input::BMS_SCRIPT),
-];
 
 pub fn run(args: Args) -> Result<u8, CliError> {
     let (mut script, script_name) = load_script(&args.script)?;
@@ -491,13 +486,13 @@ fn load_script(arg: &str) -> Result<(Script, String), CliError> {
     let path = Path::new(arg);
     if !path.exists() {
         let name = arg.trim_end_matches(".toml");
-        if let Some((n, text)) = BUNDLED.iter().find(|(n, _)| *n == name) {
-            let script = Script::from_toml(text, &format!("bundled {n}.toml"))
+        if let Some(script) = bundled::script(name) {
+            let script = script
                 .context("a bundled script does not load (a build problem)")
                 .code(exit::USAGE)?;
-            return Ok((script, format!("bundled {n}")));
+            return Ok((script, format!("bundled {name}")));
         }
-        let names: Vec<&str> = BUNDLED.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = bundled::script_names().collect();
         return Err(CliError::new(
             exit::USAGE,
             anyhow!(

@@ -22,7 +22,7 @@ use super::signals::Interrupts;
 use super::{CliError, WithCode, consent, exit, input};
 
 /// The bundled profile's name for `--profile`.
-pub const BUNDLED_PROFILE_NAME: &str = "qashqai-j11";
+pub const BUNDLED_PROFILE_NAME: &str = canrelearn::bundled::PROFILE_NAME;
 
 /// Simulate a car on a CAN interface: periodic frames of every module and diagnostic answers.
 ///
