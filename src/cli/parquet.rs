@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::anyhow;
 use canrelearn::dbc::Database;
 use canrelearn::drive::dataset::DirStore;
-use canrelearn::output::parquet::{DatasetWriter, Resolution, Written};
+use canrelearn::output::parquet::{DatasetWriter, Resolution, Written, part_stem};
 use canrelearn::output::pipeline::{self, PipelineError, Sink};
 
 use super::{CliError, capture, exit, out, signals};
@@ -97,7 +97,7 @@ pub fn run(
         match slot.into_inner().ok().flatten() {
             Some(Ok(o)) => {
                 bad += o.bad;
-                add(&mut total, o.written);
+                total.add(o.written);
                 if let Some(e) = o.error {
                     fail(&mut failure, path, e);
                 }
@@ -106,39 +106,11 @@ pub fn run(
             None => {} // interrupted before it started
         }
     }
-    if total.truncated_times > 0 {
-        out::warn(format!(
-            "{} timestamp{} had digits below a microsecond, dropped in the data set: \
-             --time-unit ns keeps them",
-            total.truncated_times,
-            if total.truncated_times == 1 { "" } else { "s" }
-        ));
-    }
-    if total.unrepresentable_times > 0 {
-        out::warn(format!(
-            "{} timestamp{} lie after 2262, past what nanoseconds hold: written as null \
-             (--time-unit us holds them)",
-            total.unrepresentable_times,
-            if total.unrepresentable_times == 1 {
-                ""
-            } else {
-                "s"
-            }
-        ));
+    for w in total.warnings() {
+        out::warn(w);
     }
     if total.frames > 0 || failure.is_none() {
-        out::note(format!(
-            "{}: {} frame{} into frames/, {} row{} into {} message table{} ({} new file{})",
-            root.display(),
-            total.frames,
-            if total.frames == 1 { "" } else { "s" },
-            total.message_rows,
-            if total.message_rows == 1 { "" } else { "s" },
-            total.messages,
-            if total.messages == 1 { "" } else { "s" },
-            total.files.len(),
-            if total.files.len() == 1 { "" } else { "s" },
-        ));
+        out::note(format!("{}: {}", root.display(), total.summary()));
     }
     if let Some(e) = failure {
         return Err(e);
@@ -158,15 +130,6 @@ fn fail(failure: &mut Option<CliError>, path: &Path, e: CliError) {
         None => *failure = Some(e),
         Some(_) => out::warn(format!("{}: {}", path.display(), e.error)),
     }
-}
-
-fn add(total: &mut Written, w: Written) {
-    total.frames += w.frames;
-    total.message_rows += w.message_rows;
-    total.messages += w.messages;
-    total.truncated_times += w.truncated_times;
-    total.unrepresentable_times += w.unrepresentable_times;
-    total.files.extend(w.files);
 }
 
 /// Decodes one capture into its own files; what was decoded before a failure is published.
@@ -228,30 +191,16 @@ fn run_id() -> String {
     format!("{ms:x}-{:x}", std::process::id())
 }
 
-/// The capture's file name, as safe characters (at most 40), for its files' names.
+/// The capture's file name, as safe characters, for its files' names.
 fn stem(path: &Path) -> String {
-    if path == Path::new("-") {
-        return "stdin".to_string();
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(40)
-        .collect();
-    if clean.is_empty() {
-        "log".to_string()
-    } else {
-        clean
+    match path == Path::new("-") {
+        true => part_stem("-"),
+        false => part_stem(
+            &path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
+        ),
     }
 }
 

@@ -99,6 +99,78 @@ pub struct Written {
     pub unrepresentable_times: u64,
 }
 
+impl Written {
+    /// Adds what another writer wrote (of another capture of the same data set).
+    pub fn add(&mut self, other: Written) {
+        self.frames += other.frames;
+        self.message_rows += other.message_rows;
+        self.messages += other.messages;
+        self.truncated_times += other.truncated_times;
+        self.unrepresentable_times += other.unrepresentable_times;
+        self.files.extend(other.files);
+    }
+
+    /// What the timestamps lost at the chosen resolution, said out loud.
+    pub fn warnings(&self) -> Vec<String> {
+        let s = |n: u64| if n == 1 { "" } else { "s" };
+        let mut w = Vec::new();
+        if self.truncated_times > 0 {
+            w.push(format!(
+                "{} timestamp{} had digits below a microsecond, dropped in the data set: \
+                 --time-unit ns keeps them",
+                self.truncated_times,
+                s(self.truncated_times)
+            ));
+        }
+        if self.unrepresentable_times > 0 {
+            w.push(format!(
+                "{} timestamp{} lie after 2262, past what nanoseconds hold: written as null \
+                 (--time-unit us holds them)",
+                self.unrepresentable_times,
+                s(self.unrepresentable_times)
+            ));
+        }
+        w
+    }
+
+    /// `N frames into frames/, N rows into N message tables (N new files)`.
+    pub fn summary(&self) -> String {
+        let s = |n: u64| if n == 1 { "" } else { "s" };
+        format!(
+            "{} frame{} into frames/, {} row{} into {} message table{} ({} new file{})",
+            self.frames,
+            s(self.frames),
+            self.message_rows,
+            s(self.message_rows),
+            self.messages,
+            s(self.messages as u64),
+            self.files.len(),
+            s(self.files.len() as u64),
+        )
+    }
+}
+
+/// A capture's file name made safe for the names of its data set files: letters, digits and
+/// `-` kept, anything else `_`, at most 40 characters; `stdin` for standard input, `log` when
+/// nothing is left.
+pub fn part_stem(file_name: &str) -> String {
+    if file_name == "-" {
+        return "stdin".to_string();
+    }
+    let clean: String = file_name
+        .chars()
+        .map(|c| match c.is_ascii_alphanumeric() || c == '-' {
+            true => c,
+            false => '_',
+        })
+        .take(40)
+        .collect();
+    match clean.is_empty() {
+        true => "log".to_string(),
+        false => clean,
+    }
+}
+
 /// One column's buffered values.
 enum Values {
     I64(Vec<i64>),

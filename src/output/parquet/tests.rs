@@ -328,3 +328,47 @@ proptest! {
         prop_assert_eq!(*store.staged.lock().unwrap(), 0, "files left unpublished");
     }
 }
+
+#[test]
+fn test_written_adds_up_and_says_what_was_lost() {
+    let mut total = Written::default();
+    assert!(total.warnings().is_empty());
+    assert_eq!(
+        total.summary(),
+        "0 frames into frames/, 0 rows into 0 message tables (0 new files)"
+    );
+    total.add(Written {
+        frames: 1,
+        message_rows: 1,
+        messages: 1,
+        files: vec!["frames/a.parquet".into()],
+        truncated_times: 1,
+        unrepresentable_times: 0,
+    });
+    assert_eq!(
+        total.summary(),
+        "1 frame into frames/, 1 row into 1 message table (1 new file)"
+    );
+    total.add(Written {
+        frames: 2,
+        unrepresentable_times: 3,
+        ..Written::default()
+    });
+    assert_eq!(total.frames, 3);
+    let w = total.warnings();
+    assert_eq!(w.len(), 2);
+    assert!(
+        w[0].starts_with("1 timestamp had digits below a microsecond"),
+        "{w:?}"
+    );
+    assert!(w[1].starts_with("3 timestamps lie after 2262"), "{w:?}");
+}
+
+#[test]
+fn test_part_stems_are_safe_names() {
+    assert_eq!(part_stem("-"), "stdin");
+    assert_eq!(part_stem("drive 1.log.gz"), "drive_1_log_gz");
+    assert_eq!(part_stem(""), "log");
+    assert_eq!(part_stem(&"a".repeat(50)).len(), 40);
+    assert_eq!(part_stem("évreux.asc"), "_vreux_asc");
+}
