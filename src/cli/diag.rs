@@ -245,10 +245,7 @@ fn session_config(
             brs: true,
         };
     }
-    let mut client = match Dialect::from(link.dialect) {
-        Dialect::Kwp2000 => ClientConfig::kwp2000(),
-        Dialect::Uds => ClientConfig::uds(),
-    };
+    let mut client = ClientConfig::for_dialect(link.dialect.into());
     if let Some(ms) = link.p2_ms {
         client.p2_timeout = Duration::from_millis(ms.max(1));
     }
@@ -421,41 +418,11 @@ async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
     let dialect = Dialect::from(a.link.dialect);
     let (tx, rx, padding) = match (&a.module, &a.tx, &a.rx) {
         (Some(name), _, _) => {
-            let profile = super::input::bundled_profile()?;
-            let m = profile
-                .modules
-                .iter()
-                .find(|m| m.name.eq_ignore_ascii_case(name))
-                .ok_or_else(|| {
-                    let names: Vec<_> = profile
-                        .modules
-                        .iter()
-                        .filter(|m| m.request_id.is_some())
-                        .map(|m| m.name.as_str())
-                        .collect();
-                    anyhow!("unknown module `{name}`; known: {}", names.join(", "))
-                })
+            let ids = super::input::bundled_profile()?
+                .diag_ids(name, a.link.extended)
+                .map_err(|e| anyhow!(e))
                 .code(exit::USAGE)?;
-            let (Some(t), Some(r)) = (m.request_id, m.response_id) else {
-                return Err(CliError::new(
-                    exit::USAGE,
-                    anyhow!(
-                        "module {} has no known diagnostic ids; give --tx and --rx",
-                        m.name
-                    ),
-                ));
-            };
-            let ext = m.extended_ids || a.link.extended;
-            let mk = |raw: u32| {
-                if ext {
-                    Id::extended(raw)
-                } else {
-                    u16::try_from(raw).ok().and_then(Id::standard)
-                }
-                .ok_or_else(|| anyhow!("module {}: id {raw:X} out of range", m.name))
-                .code(exit::USAGE)
-            };
-            (mk(t)?, mk(r)?, m.padding.or(Some(0xFF)))
+            (ids.request, ids.response, ids.padding.or(Some(0xFF)))
         }
         (None, Some(t), Some(r)) => (
             parse_id(t, a.link.extended)?,

@@ -166,6 +166,14 @@ impl ClientConfig {
         }
     }
 
+    /// The defaults for `dialect`: [`ClientConfig::kwp2000`] or [`ClientConfig::uds`].
+    pub fn for_dialect(dialect: Dialect) -> Self {
+        match dialect {
+            Dialect::Kwp2000 => ClientConfig::kwp2000(),
+            Dialect::Uds => ClientConfig::uds(),
+        }
+    }
+
     /// Checks the values that would make the engine spin or never time out.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.p2_timeout.is_zero() {

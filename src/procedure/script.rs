@@ -74,10 +74,7 @@ impl ModuleSpec {
     /// The diagnostic client configuration for this module (dialect, P2/P2*, default session,
     /// keep-alive without reply).
     pub fn client_config(&self) -> ClientConfig {
-        let mut c = match self.dialect {
-            Dialect::Kwp2000 => ClientConfig::kwp2000(),
-            Dialect::Uds => ClientConfig::uds(),
-        };
+        let mut c = ClientConfig::for_dialect(self.dialect);
         c.p2_timeout = self.p2;
         c.p2_star_timeout = self.p2_star;
         c.default_session = self.default_session;

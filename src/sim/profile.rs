@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::frame::Id;
 use crate::location::LineIndex;
 
 /// A whole simulated vehicle.
@@ -331,7 +332,56 @@ fn in_range(owner: &str, what: &str, v: u64, (min, max): (u64, u64)) -> Result<(
 /// A profile that does not load: where and why.
 pub type ProfileError = crate::location::TextError;
 
+/// A module's diagnostic addressing, from a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiagIds {
+    pub request: Id,
+    pub response: Id,
+    /// The ISO-TP padding byte the module uses; none for unpadded frames.
+    pub padding: Option<u8>,
+}
+
 impl Profile {
+    /// The diagnostic ids of the module `name` (any case), as 29-bit ids when the profile
+    /// says so or `extended`; why not when the profile has no such module or no ids for it.
+    pub fn diag_ids(&self, name: &str, extended: bool) -> Result<DiagIds, String> {
+        let Some(m) = self
+            .modules
+            .iter()
+            .find(|m| m.name.eq_ignore_ascii_case(name))
+        else {
+            let names: Vec<_> = self
+                .modules
+                .iter()
+                .filter(|m| m.request_id.is_some())
+                .map(|m| m.name.as_str())
+                .collect();
+            return Err(format!(
+                "unknown module `{name}`; known: {}",
+                names.join(", ")
+            ));
+        };
+        let (Some(t), Some(r)) = (m.request_id, m.response_id) else {
+            return Err(format!(
+                "module {} has no known diagnostic ids; give --tx and --rx",
+                m.name
+            ));
+        };
+        let ext = m.extended_ids || extended;
+        let id = |raw: u32| {
+            match ext {
+                true => Id::extended(raw),
+                false => u16::try_from(raw).ok().and_then(Id::standard),
+            }
+            .ok_or_else(|| format!("module {}: id {raw:X} out of range", m.name))
+        };
+        Ok(DiagIds {
+            request: id(t)?,
+            response: id(r)?,
+            padding: m.padding,
+        })
+    }
+
     /// Parse and validate a profile.
     pub fn from_toml(text: &str, source_name: &str) -> Result<Profile, ProfileError> {
         let profile: Profile = toml::from_str(text).map_err(|e| ProfileError {
@@ -602,6 +652,26 @@ mod bundled {
     use super::*;
 
     const BUNDLED: &str = include_str!("../../scripts/simulator/qashqai-j11.toml");
+
+    #[test]
+    fn test_diag_ids_by_module_name() {
+        let p = Profile::from_toml(BUNDLED, "qashqai-j11.toml").unwrap();
+        let bcm = p.module("BCM").unwrap();
+        let ids = p.diag_ids("bcm", false).unwrap();
+        assert_eq!(Some(ids.request.raw()), bcm.request_id);
+        assert_eq!(Some(ids.response.raw()), bcm.response_id);
+        assert!(!ids.request.is_extended());
+        assert!(p.diag_ids("BCM", true).unwrap().request.is_extended());
+        let e = p.diag_ids("NOPE", false).unwrap_err();
+        assert!(
+            e.starts_with("unknown module `NOPE`; known: ") && e.contains("BCM"),
+            "{e}"
+        );
+        if let Some(silent) = p.modules.iter().find(|m| m.request_id.is_none()) {
+            let e = p.diag_ids(&silent.name, false).unwrap_err();
+            assert!(e.contains("has no known diagnostic ids"), "{e}");
+        }
+    }
 
     #[test]
     fn test_bundled_j11_profile_loads_and_says_where_its_facts_come_from() {
