@@ -10,7 +10,7 @@ use canrelearn::frame::Frame;
 use canrelearn::jsonl::Seconds;
 use canrelearn::time::Timestamp;
 use canrelearn::watch::report::{self, ExpectSpec, Judgement};
-use canrelearn::watch::{ArmCondition, ArmedEvent, ArmedWatch, WatchConfig, WatchRecord};
+use canrelearn::watch::{ArmedEvent, ArmedWatch, WatchRecord};
 
 use super::capture::{self, BadLines, LogEnd};
 use super::common::{DbcArgs, parse_seconds, runtime, sleep_until};
@@ -226,58 +226,25 @@ pub fn armed_watch(setup: &Setup, dbc: &DbcArgs) -> Result<ArmedWatch, CliError>
     } else {
         input::load_dbcs(&dbc.dbc)?
     };
-    if !(args.timeout_factor.is_finite() && args.timeout_factor > 0.0) {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!("--timeout-factor must be a positive number"),
-        ));
+    let (watch, notes) = report::build(
+        &report::Setup {
+            nodes: &args.nodes,
+            expect: &args.expect,
+            timeout_factor: args.timeout_factor,
+            min_timeout: args.min_timeout,
+            grace: args.grace,
+            arm_on: args.arm_on.as_deref(),
+            always_armed: args.always_armed,
+        },
+        &db,
+        baseline.as_ref(),
+    )
+    .map_err(anyhow::Error::from)
+    .code(exit::USAGE)?;
+    for n in notes {
+        out::note(n);
     }
-    let arm_text = if args.always_armed {
-        None
-    } else {
-        args.arm_on
-            .clone()
-            .or_else(|| {
-                let text = db.attribute(ArmCondition::ATTRIBUTE)?;
-                let Some(b) = &baseline else {
-                    return Some(text.to_string());
-                };
-                // The DBC's condition only if this car sends its message.
-                let id = ArmCondition::parse(&db, text).ok()?.message_id(&db)?;
-                if b.get(id).is_some() {
-                    Some(text.to_string())
-                } else {
-                    out::note(format!(
-                        "the DBC's arming condition {text} needs 0x{id}, which the baseline never carried: armed from the first frame instead (--arm-on ID arms while a frame sent only with the ignition ON arrives)"
-                    ));
-                    None
-                }
-            })
-            .filter(|t| !t.trim().is_empty())
-    };
-    if baseline.is_some() && arm_text.is_none() && !args.always_armed {
-        out::note(
-            "armed from the first frame: with the ignition OFF every id reads as lost (--arm-on ID arms while a frame sent only with the ignition ON arrives)",
-        );
-    }
-    let arm = match &arm_text {
-        Some(t) => Some(
-            ArmCondition::parse(&db, t)
-                .map_err(|e| anyhow!("arming condition: {e}"))
-                .code(exit::USAGE)?,
-        ),
-        None => None,
-    };
-    let config = WatchConfig {
-        timeout_factor: args.timeout_factor,
-        min_timeout: args.min_timeout,
-        grace: args.grace,
-        start_armed: arm.is_none(),
-    };
-    let expectations = report::select(&db, baseline.as_ref(), &args.nodes, &args.expect)
-        .map_err(anyhow::Error::from)
-        .code(exit::USAGE)?;
-    ArmedWatch::new(config, expectations, arm, &db).code(exit::USAGE)
+    Ok(watch)
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {

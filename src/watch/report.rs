@@ -10,7 +10,7 @@ use core::time::Duration;
 use std::collections::BTreeSet;
 
 use super::armed::{ArmedWatch, NodeVerdict, Verdict, WatchRecord};
-use super::{Expectation, expectations_from_dbc};
+use super::{ArmCondition, Expectation, WatchConfig, expectations_from_dbc};
 use crate::baseline::Baseline;
 use crate::dbc::Database;
 use crate::frame::Id;
@@ -292,6 +292,90 @@ pub fn select(
     }
 }
 
+/// What a watch is told to watch and when: the command line's options.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup<'a> {
+    /// Only these nodes (none: every node with a periodic message).
+    pub nodes: &'a [String],
+    /// Messages to expect beside (or instead of) the DBC's.
+    pub expect: &'a [ExpectSpec],
+    pub timeout_factor: f64,
+    pub min_timeout: Duration,
+    pub grace: Duration,
+    /// The arming condition given (`--arm-on`), over the DBC's.
+    pub arm_on: Option<&'a str>,
+    /// Armed from the first frame, whatever the DBC says.
+    pub always_armed: bool,
+}
+
+/// Why a watch could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("--timeout-factor must be a positive number")]
+    TimeoutFactor,
+    #[error("arming condition: {0}")]
+    Arming(String),
+    #[error(transparent)]
+    Select(#[from] SelectError),
+    #[error(transparent)]
+    Watch(#[from] super::WatchError),
+}
+
+/// The armed watch `setup` describes over `db` (and the `baseline` learnt from a capture of
+/// the healthy car, if any), with the notes that explain how it arms.
+///
+/// The arming condition is `arm_on`, else the DBC's (`CanrelearnWatchArm`); with a baseline,
+/// the DBC's only when the baseline carried its message (else armed from the first frame,
+/// said in a note).
+pub fn build(
+    setup: &Setup<'_>,
+    db: &Database,
+    baseline: Option<&Baseline>,
+) -> Result<(ArmedWatch, Vec<String>), SetupError> {
+    if !(setup.timeout_factor.is_finite() && setup.timeout_factor > 0.0) {
+        return Err(SetupError::TimeoutFactor);
+    }
+    let mut notes = Vec::new();
+    let arm_text = match setup.always_armed {
+        true => None,
+        false => setup
+            .arm_on
+            .map(str::to_string)
+            .or_else(|| {
+                let text = db.attribute(ArmCondition::ATTRIBUTE)?;
+                let Some(b) = baseline else {
+                    return Some(text.to_string());
+                };
+                // The DBC's condition only if this car sends its message.
+                let id = ArmCondition::parse(db, text).ok()?.message_id(db)?;
+                if b.get(id).is_some() {
+                    return Some(text.to_string());
+                }
+                notes.push(format!(
+                    "the DBC's arming condition {text} needs 0x{id}, which the baseline never carried: armed from the first frame instead (--arm-on ID arms while a frame sent only with the ignition ON arrives)"
+                ));
+                None
+            })
+            .filter(|t| !t.trim().is_empty()),
+    };
+    if baseline.is_some() && arm_text.is_none() && !setup.always_armed {
+        notes.push(
+            "armed from the first frame: with the ignition OFF every id reads as lost (--arm-on ID arms while a frame sent only with the ignition ON arrives)".to_string(),
+        );
+    }
+    let arm = arm_text
+        .map(|t| ArmCondition::parse(db, &t).map_err(SetupError::Arming))
+        .transpose()?;
+    let config = WatchConfig {
+        timeout_factor: setup.timeout_factor,
+        min_timeout: setup.min_timeout,
+        grace: setup.grace,
+        start_armed: arm.is_none(),
+    };
+    let expectations = select(db, baseline, setup.nodes, setup.expect)?;
+    Ok((ArmedWatch::new(config, expectations, arm, db)?, notes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +393,45 @@ mod tests {
         for bad in ["355", "zz:100", "355:0", "355:-5", "355:ms"] {
             assert!(ExpectSpec::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn test_build_arms_from_the_dbc_unless_told_otherwise() {
+        let db =
+            Database::from_str_named(include_str!("../../dbc/nissan_qashqai_j11.dbc"), "j11.dbc")
+                .unwrap();
+        let setup = Setup {
+            nodes: &[],
+            expect: &[],
+            timeout_factor: 10.0,
+            min_timeout: Duration::from_secs(2),
+            grace: Duration::from_secs(2),
+            arm_on: None,
+            always_armed: false,
+        };
+        let (watch, notes) = build(&setup, &db, None).unwrap();
+        assert!(notes.is_empty());
+        assert_eq!(watch.condition(), db.attribute(ArmCondition::ATTRIBUTE));
+        assert!(!watch.is_armed());
+        let always = Setup {
+            always_armed: true,
+            ..setup
+        };
+        let (watch, _) = build(&always, &db, None).unwrap();
+        assert_eq!(watch.condition(), None, "armed from the first frame");
+        let bad = Setup {
+            arm_on: Some("NO_SUCH.SIGNAL=1"),
+            ..setup
+        };
+        assert!(matches!(build(&bad, &db, None), Err(SetupError::Arming(_))));
+        let zero = Setup {
+            timeout_factor: 0.0,
+            ..setup
+        };
+        assert!(matches!(
+            build(&zero, &db, None),
+            Err(SetupError::TimeoutFactor)
+        ));
     }
 
     #[test]
