@@ -3,15 +3,15 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use canrelearn::bus::{Bus, Filter, SocketCanBus, SocketCanOptions, filters_match};
 use canrelearn::drive::precise;
+use canrelearn::drive::replay::{self, Replayed};
 use canrelearn::frame::Frame;
 use canrelearn::log::candump::{Precision, Record, WriteOptions, format_record};
 use canrelearn::replay::walk::{self, Loops, Malformed, Passes, Route, Skipped, Step};
-use canrelearn::replay::{LatenessStats, PlanConfig, Planner};
+use canrelearn::replay::{PlanConfig, Planner};
 use canrelearn::time::Timestamp;
 
 use super::capture::{self, BadLines};
@@ -159,23 +159,10 @@ impl Frames {
     }
 }
 
-/// What the reader thread hands the sender.
-enum Feed {
-    LoopStart,
-    /// Frames: log time, target interface index, frame (batched: one wake-up per batch).
-    Frames(Vec<(Timestamp, usize, Frame)>),
-    LoopEnd,
-    Done(Skipped),
-    Failed(CliError),
-}
-
 /// The route for the command's targets: --iface, --map, or the log's interface names.
 fn route(args: &Args, targets: &[String]) -> Route {
     Route::new(args.iface.is_some(), &args.map, targets)
 }
-
-/// Frames per feed message.
-const FEED_BATCH: usize = 256;
 
 /// [`walk::walk`] over `frames`, with the malformed records of the first pass reported.
 fn walk(
@@ -197,53 +184,6 @@ fn walk(
         },
         each,
     )
-}
-
-/// The reader thread: every loop of the log, routed and filtered, into the feed.
-fn read_ahead(
-    mut frames: Frames,
-    route: Route,
-    filters: Vec<Filter>,
-    loops: Loops,
-    feed: tokio::sync::mpsc::Sender<Feed>,
-) {
-    let mut batch = Vec::with_capacity(FEED_BATCH);
-    let result = {
-        let batch = &mut batch;
-        walk(
-            &mut frames,
-            |iface| route.target(iface),
-            &filters,
-            loops,
-            |step| match step {
-                Step::Frame(ts, t, frame) => {
-                    batch.push((ts, t, frame));
-                    if batch.len() == FEED_BATCH {
-                        let full = std::mem::replace(batch, Vec::with_capacity(FEED_BATCH));
-                        return feed.blocking_send(Feed::Frames(full)).is_ok();
-                    }
-                    true
-                }
-                Step::LoopStart => feed.blocking_send(Feed::LoopStart).is_ok(),
-                Step::LoopEnd => {
-                    if !batch.is_empty() {
-                        let full = std::mem::replace(batch, Vec::with_capacity(FEED_BATCH));
-                        if feed.blocking_send(Feed::Frames(full)).is_err() {
-                            return false;
-                        }
-                    }
-                    feed.blocking_send(Feed::LoopEnd).is_ok()
-                }
-            },
-        )
-    };
-    if !batch.is_empty() {
-        let _ = feed.blocking_send(Feed::Frames(batch));
-    }
-    let _ = feed.blocking_send(match result {
-        Ok(s) => Feed::Done(s),
-        Err(e) => Feed::Failed(e),
-    });
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
@@ -296,96 +236,47 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         // A reader thread stays ahead of the schedule (opening, decompressing and re-reading
         // the log between loops never delays a due frame); the clock starts with the first
         // frame in hand.
-        let (feed_tx, mut feed) = tokio::sync::mpsc::channel::<Feed>(16);
+        let (feed_tx, feed) = tokio::sync::mpsc::channel(replay::FEED_DEPTH);
         let filters = args.filter.filters.clone();
         let loops = args.loops;
-        let reader = std::thread::spawn(move || read_ahead(frames, route, filters, loops, feed_tx));
-        let mut lateness = LatenessStats::new();
-        let mut sent = 0u64;
-        let mut skipped = Skipped::default();
-        let mut loops_done = 0u64;
+        let reader = std::thread::spawn(move || {
+            let mut bad = BadLines::new();
+            replay::read_ahead(
+                frames,
+                route,
+                |f| filters_match(&filters, f),
+                loops,
+                |m| match m {
+                    Malformed::Record(e) => bad.report(&e),
+                    Malformed::FirstPassEnded => bad.finish(),
+                },
+                feed_tx,
+            )
+        });
         let mut interrupts = Interrupts::new();
-        let mut interrupted = false;
-        let mut start: Option<Instant> = None;
-        let mut failure = None;
-        'feed: while let Some(item) = feed.recv().await {
-            let batch = match item {
-                Feed::LoopStart => {
-                    planner.start_loop();
-                    continue;
-                }
-                Feed::LoopEnd => {
-                    loops_done += 1;
-                    continue;
-                }
-                Feed::Frames(batch) => batch,
-                Feed::Done(s) => {
-                    skipped = s;
-                    break;
-                }
-                Feed::Failed(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            };
-            for (ts, target, frame) in batch {
-                let Some(bus) = buses.get_mut(target) else {
-                    continue;
-                };
-                let Some(start) = start else {
-                    // The first frame goes at once and its actual send time anchors the
-                    // schedule: one-time costs of the first write (measured: 8-10 ms in the
-                    // VM) must not shift it against every later frame.
-                    let offset = planner.due(ts);
-                    bus.send(&frame).await.map_err(source::bus_error)?;
-                    let sent_at = Instant::now();
-                    start = Some(sent_at.checked_sub(offset).unwrap_or(sent_at));
-                    lateness.record(Duration::ZERO);
-                    sent += 1;
-                    if let Some(pb) = &progress {
-                        pb.inc(1);
-                    }
-                    continue;
-                };
-                let due = start + planner.due(ts);
-                tokio::select! {
-                    biased;
-                    _ = interrupts.recv() => { interrupted = true; break 'feed; }
-                    _ = precise::sleep_until(due) => {}
-                }
-                bus.send(&frame).await.map_err(source::bus_error)?;
-                lateness.record(Instant::now().saturating_duration_since(due));
-                sent += 1;
-                if let Some(pb) = &progress {
-                    pb.inc(1);
-                }
+        let stop = async move {
+            interrupts.recv().await;
+        };
+        let done = replay::send(feed, &mut buses, &mut planner, stop, || {
+            if let Some(pb) = &progress {
+                pb.inc(1);
             }
-        }
-        drop(feed);
+        })
+        .await
+        .map_err(source::bus_error)?;
         let _ = reader.join();
-        let start = start.unwrap_or_else(Instant::now);
         if let Some(pb) = &progress {
             pb.finish_and_clear();
         }
-        let elapsed = start.elapsed();
         let queue_full: u64 = buses.iter().map(|b| b.stats().tx_queue_full).sum();
-        report(
-            sent,
-            &skipped,
-            loops_done,
-            elapsed,
-            &lateness,
-            queue_full,
-            interrupted,
-            &targets,
-        );
-        if let Some(e) = failure {
+        report(&done, queue_full, &targets);
+        if let Some(e) = done.failure {
             return Err(e);
         }
-        if interrupted {
+        if done.interrupted {
             return Ok(signals::exit_code());
         }
-        nothing_replayed(sent, &skipped, &args)?;
+        nothing_replayed(done.sent, &done.skipped, &args)?;
         Ok(exit::OK)
     })
 }
@@ -476,17 +367,18 @@ fn progress_bar(total: Option<u64>, loops: Loops) -> Option<indicatif::ProgressB
     Some(pb)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn report(
-    sent: u64,
-    skipped: &Skipped,
-    loops: u64,
-    elapsed: Duration,
-    lateness: &LatenessStats,
-    queue_full: u64,
-    interrupted: bool,
-    targets: &[String],
-) {
+/// The closing report: frames sent, loops, time, what was skipped, lateness.
+fn report(done: &Replayed<CliError>, queue_full: u64, targets: &[String]) {
+    let Replayed {
+        sent,
+        loops,
+        elapsed,
+        lateness,
+        interrupted,
+        skipped,
+        ..
+    } = done;
+    let (sent, loops, interrupted) = (*sent, *loops, *interrupted);
     let q = |x: f64| {
         lateness.quantile(x).map_or("-".to_string(), |d| {
             format!("{:.3} ms", d.as_secs_f64() * 1e3)

@@ -14,4 +14,5 @@ pub mod isotp;
 pub mod machine;
 pub mod precise;
 pub mod procedure;
+pub mod replay;
 pub mod sim;
