@@ -19,6 +19,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use canrelearn::bus::{AnyBus, Clock, SystemClock};
 use canrelearn::log::candump::{self, Precision, Record};
+use canrelearn::monitor::clock::ModelClock;
 use canrelearn::monitor::render;
 use canrelearn::monitor::stats::BusTiming;
 use canrelearn::monitor::view::{self, KeyAction, Screen, ViewState};
@@ -117,37 +118,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     runtime.block_on(run_async(args.speed, sources, monitor, record))
 }
 
-/// The time line the model runs on: wall time for interfaces (kernel timestamps are Unix
-/// time), the log's own time for logs (paced: log time advancing at `speed` from the first
-/// frame; unpaced or ended: the latest frame's time).
-struct ModelClock {
-    live: bool,
-    speed: f64,
-    anchor: Option<(Timestamp, tokio::time::Instant)>,
-    latest: Timestamp,
-    ended: bool,
-}
-
-impl ModelClock {
-    fn frame(&mut self, t: Timestamp) {
-        self.anchor.get_or_insert((t, tokio::time::Instant::now()));
-        self.latest = self.latest.max(t);
-    }
-    /// The model's current time; `None` for logs before their first frame (no time line yet).
-    fn now(&self) -> Option<Timestamp> {
-        if self.live {
-            return Some(SystemClock.now());
-        }
-        match self.anchor {
-            None => None,
-            Some((t0, at)) if !self.ended && self.speed > 0.0 => {
-                let elapsed = at.elapsed().as_secs_f64() * self.speed;
-                let t = t0.saturating_add(Duration::try_from_secs_f64(elapsed).unwrap_or_default());
-                Some(t.max(self.latest))
-            }
-            Some(_) => Some(self.latest),
-        }
-    }
+/// The model's time now.
+fn model_now(clock: &ModelClock) -> Option<Timestamp> {
+    clock.now(std::time::Instant::now(), SystemClock.now())
 }
 
 /// Restores the terminal when dropped (error paths); a panic is handled by ratatui's hook.
@@ -185,12 +158,9 @@ async fn run_async(
         .code(exit::BUS_IO)?;
     let guard = TerminalGuard;
 
-    let mut clock = ModelClock {
-        live,
-        speed,
-        anchor: None,
-        latest: Timestamp::ZERO,
-        ended: false,
+    let mut clock = match live {
+        true => ModelClock::live(),
+        false => ModelClock::log(speed),
     };
     let mut app = App {
         view: ViewState::default(),
@@ -211,10 +181,10 @@ async fn run_async(
             _ = interrupts.recv() => break Ok(()),
             key = keys.recv() => {
                 let Some(key) = key else { continue };
-                if app.key(key, &mut monitor, clock.now()) {
+                if app.key(key, &mut monitor, model_now(&clock)) {
                     break Ok(());
                 }
-                app.draw(&mut terminal, &mut monitor, clock.now(), &dropped)?;
+                app.draw(&mut terminal, &mut monitor, model_now(&clock), &dropped)?;
             }
             _ = ticker.tick() => {
                 if let (Some(w), None) = (&mut record, &record_error)
@@ -222,7 +192,7 @@ async fn run_async(
                 {
                     record_error = Some(e);
                 }
-                app.draw(&mut terminal, &mut monitor, clock.now(), &dropped)?;
+                app.draw(&mut terminal, &mut monitor, model_now(&clock), &dropped)?;
             }
             item = rx.recv(), if rx_open => {
                 let mut next = item;
@@ -231,11 +201,11 @@ async fn run_async(
                     match next {
                         None => {
                             rx_open = false;
-                            clock.ended = true;
+                            clock.end();
                             break;
                         }
                         Some(Incoming::Frame(r)) => {
-                            clock.frame(r.timestamp);
+                            clock.frame(r.timestamp, std::time::Instant::now());
                             monitor.handle_frame(r.timestamp, &r.frame);
                             if let (Some(w), None) = (&mut record, &record_error) {
                                 let rec = Record {
@@ -412,52 +382,5 @@ impl App {
             KeyAction::None => {}
         }
         false
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn log_clock(speed: f64) -> ModelClock {
-        ModelClock {
-            live: false,
-            speed,
-            anchor: None,
-            latest: Timestamp::ZERO,
-            ended: false,
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn test_log_clock_runs_at_speed_from_the_first_frame_and_stops_at_the_end() {
-        let mut clock = log_clock(4.0);
-        assert_eq!(clock.now(), None, "no time line before the first frame");
-        let t0 = Timestamp::from_nanos(1_700_000_000_000_000_000);
-        clock.frame(t0);
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(clock.now(), Some(t0 + Duration::from_secs(4)));
-        clock.frame(t0 + Duration::from_secs(5));
-        assert_eq!(
-            clock.now(),
-            Some(t0 + Duration::from_secs(5)),
-            "never behind a frame"
-        );
-        clock.ended = true;
-        tokio::time::advance(Duration::from_secs(10)).await;
-        assert_eq!(
-            clock.now(),
-            Some(t0 + Duration::from_secs(5)),
-            "frozen at the end"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn test_unpaced_log_clock_follows_the_frames() {
-        let mut clock = log_clock(0.0);
-        let t0 = Timestamp::from_nanos(1_000);
-        clock.frame(t0);
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(clock.now(), Some(t0));
     }
 }

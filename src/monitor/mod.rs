@@ -21,6 +21,7 @@
 //! (k = 10, floor 2 s, from [`WatchConfig`]); the cycle is the DBC's `GenMsgCycleTime`, or for
 //! ids without one the measured mean interval (an exponential average).
 
+pub mod clock;
 pub mod render;
 pub mod stats;
 pub mod view;
