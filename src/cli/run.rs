@@ -516,19 +516,9 @@ fn override_ids(script: &mut Script, spec: &str) -> Result<(), CliError> {
     let (module, ids) = spec.split_once('=').ok_or_else(bad)?;
     let (tx, rx) = ids.split_once('/').ok_or_else(bad)?;
     let (tx, rx) = (parse_id(tx.trim(), false)?, parse_id(rx.trim(), false)?);
-    let known: Vec<String> = script.modules.keys().cloned().collect();
-    let m = script.modules.get_mut(module.trim()).ok_or_else(|| {
-        CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "--ids {spec}: the script has no module {module} (it has: {})",
-                known.join(", ")
-            ),
-        )
-    })?;
-    m.request_id = tx;
-    m.response_id = rx;
-    Ok(())
+    script
+        .set_module_ids(module.trim(), tx, rx)
+        .map_err(|e| CliError::new(exit::USAGE, anyhow!("--ids {spec}: {e}")))
 }
 
 /// What the operator sees: the [`Console`]'s lines, and a progress bar while a step polls

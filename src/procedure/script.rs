@@ -718,6 +718,26 @@ const DEFAULT_DTC_REQUEST: [u8; 4] = [0x18, 0x00, 0xFF, 0x00];
 const DEFAULT_UDS_DTC_REQUEST: [u8; 3] = [0x19, 0x02, 0xFF];
 
 impl Script {
+    /// Gives module `module` other diagnostic ids (`--ids MODULE=TX/RX`, for a car whose
+    /// modules sit elsewhere); why not when the script has no such module.
+    pub fn set_module_ids(
+        &mut self,
+        module: &str,
+        request: Id,
+        response: Id,
+    ) -> Result<(), String> {
+        let known: Vec<String> = self.modules.keys().cloned().collect();
+        let m = self.modules.get_mut(module).ok_or_else(|| {
+            format!(
+                "the script has no module {module} (it has: {})",
+                known.join(", ")
+            )
+        })?;
+        m.request_id = request;
+        m.response_id = response;
+        Ok(())
+    }
+
     /// Parses and validates script text; `source_name` names it in errors.
     pub fn from_toml(text: &str, source_name: &str) -> Result<Script, ScriptError> {
         let index = LineIndex::new(text);
