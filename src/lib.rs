@@ -6,7 +6,8 @@
 //! sockets or the system clock; a test (`tests/layering.rs`) fails the build if one does. A bus
 //! layer and small drivers run them on SocketCAN, an in-process virtual bus or a log (every frame
 //! machine follows one calling contract, [`machine::Machine`]); [`open`]
-//! is the edge that opens capture files for the format readers.
+//! is the edge that opens capture files for the format readers, [`create`] the one that creates
+//! output files (never over an input, never over an existing file unless forced).
 //!
 //! The library reports through typed errors and `tracing`; it never prints. The `canrelearn`
 //! binary owns all output.
@@ -30,6 +31,7 @@
 pub mod baseline;
 pub mod bundled;
 pub mod bus;
+pub mod create;
 pub mod dbc;
 pub mod diag;
 pub mod drive;

@@ -1,132 +1,50 @@
-//! Output files: nothing existing is overwritten without `--force`, and no command ever writes
-//! over one of its own inputs.
-//!
-//! [`create`] refuses an existing file unless `force` (and then truncates it), and refuses,
-//! even with `force`, a path that is the same file (same device and inode, so through links
-//! and other spellings too) as one of the command's inputs. Without `force` the file is
-//! created with `O_EXCL`, so two processes cannot both think they created it.
-//! [`create_unique`] makes a new file under a default name, adding `-2`, `-3`... when the name
-//! is taken (two runs in the same second never share a transcript).
+//! Output files at the command line: [`canrelearn::create`] with exit codes. A refusal (an
+//! existing file without `--force`, or one of the command's own inputs) is exit 2; the system
+//! failing to create the file is exit 4.
 
-use std::fs::{File, OpenOptions};
-use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
+use canrelearn::create::{self as edge, CreateError};
 
 use super::{CliError, exit};
 
-/// The identity of an existing file: device and inode.
-fn identity(path: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+fn coded(e: CreateError) -> CliError {
+    let code = match e.is_refusal() {
+        true => exit::USAGE,
+        false => exit::BUS_IO,
+    };
+    CliError::new(code, e)
 }
 
-/// Whether `output` is the same file as one of `inputs` (which may include `-`, ignored).
-pub fn same_as_input<'a>(
-    output: &Path,
-    inputs: impl IntoIterator<Item = &'a Path>,
-) -> Option<&'a Path> {
-    let out = identity(output)?;
-    inputs
-        .into_iter()
-        .filter(|p| *p != Path::new("-"))
-        .find(|p| identity(p) == Some(out))
-}
-
-/// Creates `path` for writing `what` (`the log`, `the transcript`): refuses an existing file
-/// unless `force`, and one of `inputs` always (exit 2).
+/// See [`edge::create`].
 pub fn create<'a>(
     path: &Path,
     what: &str,
     force: bool,
     inputs: impl IntoIterator<Item = &'a Path>,
 ) -> Result<File, CliError> {
-    check(path, what, force, inputs)?;
-    let mut options = OpenOptions::new();
-    options.write(true);
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        // A device or a FIFO: write to it as it is.
-    } else if force {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
-    }
-    options.open(path).map_err(|e| open_error(path, what, e))
+    edge::create(path, what, force, inputs).map_err(coded)
 }
 
-/// The checks of [`create`] without creating anything (for outputs opened later, checked
-/// before any work is done).
+/// See [`edge::check`].
 pub fn check<'a>(
     path: &Path,
     what: &str,
     force: bool,
     inputs: impl IntoIterator<Item = &'a Path>,
 ) -> Result<(), CliError> {
-    if let Some(input) = same_as_input(path, inputs) {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "{what} {} is the same file as the input {}: refusing to overwrite an input (even with --force)",
-                path.display(),
-                input.display()
-            ),
-        ));
-    }
-    // Only a regular file can be overwritten: /dev/null, a FIFO or a terminal are written to.
-    if !force && std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "{what} {} already exists; give --force to overwrite it, or choose another name",
-                path.display()
-            ),
-        ));
-    }
-    Ok(())
+    edge::check(path, what, force, inputs).map_err(coded)
 }
 
-fn open_error(path: &Path, what: &str, e: io::Error) -> CliError {
-    let code = if e.kind() == io::ErrorKind::AlreadyExists {
-        exit::USAGE
-    } else {
-        exit::BUS_IO
-    };
-    let text = if e.kind() == io::ErrorKind::AlreadyExists {
-        format!(
-            "{what} {} already exists; give --force to overwrite it, or choose another name",
-            path.display()
-        )
-    } else {
-        format!("cannot create {what} {}: {e}", path.display())
-    };
-    CliError::new(code, anyhow!(text))
-}
-
-/// Creates a new file named `stem.ext`, or `stem-2.ext`, `stem-3.ext`... when taken.
+/// See [`edge::create_unique`].
 pub fn create_unique(
     dir: &Path,
     stem: &str,
     ext: &str,
     what: &str,
 ) -> Result<(File, PathBuf), CliError> {
-    for n in 1..10_000u32 {
-        let name = if n == 1 {
-            format!("{stem}.{ext}")
-        } else {
-            format!("{stem}-{n}.{ext}")
-        };
-        let path = dir.join(name);
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(f) => return Ok((f, path)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(open_error(&path, what, e)),
-        }
-    }
-    Err(CliError::new(
-        exit::BUS_IO,
-        anyhow!("cannot find a free name for {what} ({stem}-N.{ext} are all taken)"),
-    ))
+    edge::create_unique(dir, stem, ext, what).map_err(coded)
 }
 
 #[cfg(test)]
@@ -134,32 +52,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn test_refuses_existing_without_force_and_inputs_always() {
+    fn test_refusals_are_usage_errors_and_failures_io_errors() {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a.log");
         std::fs::write(&a, "x").unwrap();
-        let e = create(&a, "the log", false, []).unwrap_err();
-        assert_eq!(e.code, exit::USAGE);
-        assert!(e.error.to_string().contains("--force"), "{:#}", e.error);
-        assert!(create(&a, "the log", true, []).is_ok());
-        let e = create(&a, "the log", true, [a.as_path()]).unwrap_err();
-        assert!(e.error.to_string().contains("same file"), "{:#}", e.error);
-        // Another spelling of the same file.
-        let other = dir.path().join(".").join("a.log");
-        let e = create(&other, "the log", true, [a.as_path()]).unwrap_err();
-        assert!(e.error.to_string().contains("same file"), "{:#}", e.error);
-        let new = dir.path().join("b.log");
-        assert!(create(&new, "the log", false, [a.as_path()]).is_ok());
-        // Not regular files: written to without --force.
-        assert!(create(Path::new("/dev/null"), "the log", false, []).is_ok());
-    }
-
-    #[test]
-    fn test_unique_names_never_collide() {
-        let dir = tempfile::tempdir().unwrap();
-        let (_, p1) = create_unique(dir.path(), "t", "log", "the transcript").unwrap();
-        let (_, p2) = create_unique(dir.path(), "t", "log", "the transcript").unwrap();
-        assert_ne!(p1, p2);
-        assert!(p2.ends_with("t-2.log"));
+        assert_eq!(
+            create(&a, "the log", false, []).unwrap_err().code,
+            exit::USAGE
+        );
+        assert_eq!(
+            create(&a, "the log", true, [a.as_path()]).unwrap_err().code,
+            exit::USAGE
+        );
+        let missing = dir.path().join("no/such/dir.log");
+        assert_eq!(
+            create(&missing, "the log", false, []).unwrap_err().code,
+            exit::BUS_IO
+        );
     }
 }

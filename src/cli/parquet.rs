@@ -194,7 +194,7 @@ fn run_id() -> String {
 /// The capture's file name, as safe characters, for its files' names.
 fn stem(path: &Path) -> String {
     match path == Path::new("-") {
-        true => part_stem("-"),
+        true => "stdin".to_string(),
         false => part_stem(
             &path
                 .file_name()

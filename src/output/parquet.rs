@@ -151,12 +151,8 @@ impl Written {
 }
 
 /// A capture's file name made safe for the names of its data set files: letters, digits and
-/// `-` kept, anything else `_`, at most 40 characters; `stdin` for standard input, `log` when
-/// nothing is left.
+/// `-` kept, anything else `_`, at most 40 characters; `log` when nothing is left.
 pub fn part_stem(file_name: &str) -> String {
-    if file_name == "-" {
-        return "stdin".to_string();
-    }
     let clean: String = file_name
         .chars()
         .map(|c| match c.is_ascii_alphanumeric() || c == '-' {
