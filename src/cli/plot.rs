@@ -7,15 +7,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use canrelearn::output::pipeline::{self, PipelineError, Sink};
-use canrelearn::plot::nodes::{LaneRecorder, Lanes};
-use canrelearn::plot::{Collector, Layout, Limit, draw, text};
+use canrelearn::plot::nodes::LaneRecorder;
+use canrelearn::plot::save::{Drawing, Picture, SaveError, load_font};
+use canrelearn::plot::{Collector, Layout, Limit, text};
 use canrelearn::procedure::report::RunReport;
 use canrelearn::watch::ArmedEvent;
-use plotters::prelude::*;
 
 use super::capture::LogEnd;
 use super::common::DbcArgs;
-use super::{CliError, capture, exit, files, input, out, signals};
+use super::{CliError, WithCode, capture, exit, files, input, out, signals};
 
 /// Plot signals over time from captures, as cantools' `plot` does: an SVG or PNG picture
 /// (-o), or a chart in the terminal.
@@ -114,13 +114,6 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     }
 }
 
-/// The picture formats, by extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Picture {
-    Svg,
-    Png,
-}
-
 pub fn run(args: Args) -> Result<u8, CliError> {
     // Logs first (arguments naming files), then patterns.
     let split = args
@@ -131,30 +124,19 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let (logs, patterns) = args.args.split_at(split);
     let picture = match &args.output {
         None => None,
-        Some(p) => Some(
-            match p
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase)
-                .as_deref()
-            {
-                Some("svg") => Picture::Svg,
-                Some("png") => Picture::Png,
-                _ => {
-                    return Err(CliError::new(
-                        exit::USAGE,
-                        anyhow!("{}: the picture is .svg or .png", p.display()),
-                    ));
-                }
-            },
-        ),
+        Some(p) => Some(Picture::for_path(p).ok_or_else(|| {
+            CliError::new(
+                exit::USAGE,
+                anyhow!("{}: the picture is .svg or .png", p.display()),
+            )
+        })?),
     };
     if let Some(report) = &args.run {
         if let Some(p) = &args.output {
             files::check(p, "the picture", args.force, [report.as_path()])?;
         }
         if picture.is_some() {
-            load_font(args.font.as_deref())?;
+            load_font(args.font.as_deref()).code(exit::USAGE)?;
         }
         return plot_run(&args, report, picture);
     }
@@ -172,7 +154,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         files::check(p, "the picture", args.force, log_paths.iter().copied())?;
     }
     if picture.is_some() {
-        load_font(args.font.as_deref())?;
+        load_font(args.font.as_deref()).code(exit::USAGE)?;
     }
     if args.lanes {
         if let Some(p) = patterns.first() {
@@ -450,27 +432,9 @@ fn plot_nodes(args: &Args, logs: &[&Path], picture: Option<Picture>) -> Result<u
     Ok(exit::OK)
 }
 
-/// What a picture shows.
-enum Drawing<'a> {
-    Signals(&'a canrelearn::plot::Chart),
-    Lanes(&'a Lanes),
-}
-
-impl Drawing<'_> {
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, plotters::coord::Shift>,
-        title: Option<&str>,
-    ) -> Result<(), canrelearn::plot::PlotError> {
-        match self {
-            Drawing::Signals(c) => draw::draw(root, c, title),
-            Drawing::Lanes(l) => draw::draw_lanes(root, l, title),
-        }
-    }
-}
-
-/// Draws the picture into a hidden file beside `path`, then gives it its name: an error
-/// leaves no half-drawn picture behind.
+/// [`canrelearn::plot::save::write_picture`] with exit codes: a drawing or rename failure is
+/// 1, a refused output file 2, a file that cannot be created or written 4.
+#[allow(clippy::too_many_arguments)]
 fn write_picture(
     kind: Picture,
     path: &Path,
@@ -480,83 +444,16 @@ fn write_picture(
     force: bool,
     inputs: &[&Path],
 ) -> Result<(), CliError> {
-    let draw_error = |e: canrelearn::plot::PlotError| {
-        CliError::new(exit::FAILURE, anyhow!("{}: {e}", path.display()))
-    };
-    match kind {
-        Picture::Svg => {
-            let mut svg = String::new();
-            {
-                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-                drawing.draw(&root, title).map_err(draw_error)?;
-            }
-            let mut f = files::create(path, "the picture", force, inputs.iter().copied())?;
-            f.write_all(svg.as_bytes())?;
-        }
-        Picture::Png => {
-            let dir = path
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let temporary = dir.join(format!(".canrelearn-plot-{}.png", std::process::id()));
-            let drawn = {
-                let root = BitMapBackend::new(&temporary, size).into_drawing_area();
-                drawing.draw(&root, title)
+    canrelearn::plot::save::write_picture(kind, path, drawing, size, title, force, inputs).map_err(
+        |e| {
+            let code = match &e {
+                SaveError::Draw { .. } => exit::FAILURE,
+                SaveError::Create(c) if c.is_refusal() => exit::USAGE,
+                SaveError::Create(_) => exit::BUS_IO,
+                SaveError::Write { .. } if kind == Picture::Png => exit::FAILURE,
+                SaveError::Write { .. } => exit::BUS_IO,
             };
-            if let Err(e) = drawn {
-                let _ = std::fs::remove_file(&temporary);
-                return Err(draw_error(e));
-            }
-            files::check(path, "the picture", force, inputs.iter().copied())?;
-            std::fs::rename(&temporary, path).map_err(|e| {
-                let _ = std::fs::remove_file(&temporary);
-                CliError::new(
-                    exit::FAILURE,
-                    anyhow!("cannot write {}: {e}", path.display()),
-                )
-            })?;
-        }
-    }
-    Ok(())
-}
-
-/// Fonts tried when --font is not given (Debian/Ubuntu, Fedora, Arch paths).
-const FONTS: &[&str] = &[
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf",
-    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
-    "/usr/share/fonts/noto/NotoSans-Regular.ttf",
-];
-
-/// Registers the picture's font (a picture's text needs one: plotters draws it).
-fn load_font(given: Option<&Path>) -> Result<(), CliError> {
-    let path = match given {
-        Some(p) => p.to_path_buf(),
-        None => FONTS.iter().map(PathBuf::from).find(|p| p.is_file()).ok_or_else(|| {
-            CliError::new(
-                exit::USAGE,
-                anyhow!(
-                    "a picture needs a TrueType font and none was found (looked for DejaVu Sans, Liberation Sans, Noto Sans): install fonts-dejavu-core, give --font FILE, or leave out -o for a text chart"
-                ),
-            )
-        })?,
-    };
-    let bytes = std::fs::read(&path).map_err(|e| {
-        CliError::new(
-            exit::USAGE,
-            anyhow!("cannot read the font {}: {e}", path.display()),
-        )
-    })?;
-    // plotters keeps fonts for the life of the process.
-    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-    plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).map_err(|_| {
-        CliError::new(
-            exit::USAGE,
-            anyhow!("{} is not a TrueType/OpenType font", path.display()),
-        )
-    })
+            CliError::new(code, e)
+        },
+    )
 }

@@ -15,6 +15,7 @@
 pub mod draw;
 pub mod nodes;
 pub mod run;
+pub mod save;
 pub mod text;
 
 use core::time::Duration;
