@@ -560,6 +560,16 @@ pub struct Baseline {
     pub ids: Vec<Learnt>,
 }
 
+/// A baseline with no periodic id: nothing a watch could use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{name}: no periodic id (each needs {min_frames} frames or more at a steady period, present throughout the capture): nothing a watch could use; capture a longer stretch of the running car"
+)]
+pub struct NoPeriodicId {
+    pub name: String,
+    pub min_frames: u64,
+}
+
 impl Baseline {
     pub fn periodic(&self) -> impl Iterator<Item = &Learnt> {
         self.ids.iter().filter(|l| l.is_periodic())
@@ -610,14 +620,14 @@ impl Baseline {
 
     /// A baseline is of use to a watch only with a periodic id: otherwise why not, naming
     /// the capture `name`.
-    pub fn require_periodic(&self, name: &str) -> Result<(), String> {
-        if self.periodic().next().is_some() {
-            return Ok(());
+    pub fn require_periodic(&self, name: &str) -> Result<(), NoPeriodicId> {
+        match self.periodic().next() {
+            Some(_) => Ok(()),
+            None => Err(NoPeriodicId {
+                name: name.to_string(),
+                min_frames: Rules::default().min_frames,
+            }),
         }
-        Err(format!(
-            "{name}: no periodic id (each needs {} frames or more at a steady period, present throughout the capture): nothing a watch could use; capture a longer stretch of the running car",
-            Rules::default().min_frames
-        ))
     }
 
     /// The node a baseline id is watched as when no DBC names its sender.

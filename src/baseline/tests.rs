@@ -275,7 +275,10 @@ fn test_describe_and_require_periodic() {
     }
     let few = few.finish();
     let e = few.require_periodic("short.log").unwrap_err();
-    assert!(e.starts_with("short.log: no periodic id"), "{e}");
+    assert!(
+        e.to_string().starts_with("short.log: no periodic id"),
+        "{e}"
+    );
     let text = few.describe("short.log", 0);
     assert!(text.ends_with("\n  ... and 1 more"), "{text}");
 }

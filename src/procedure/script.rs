@@ -717,6 +717,14 @@ const DEFAULT_DTC_REQUEST: [u8; 4] = [0x18, 0x00, 0xFF, 0x00];
 /// UDS ReadDTCInformation, reportDTCByStatusMask, all status bits.
 const DEFAULT_UDS_DTC_REQUEST: [u8; 3] = [0x19, 0x02, 0xFF];
 
+/// A module name the script does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the script has no module {module} (it has: {})", known.join(", "))]
+pub struct UnknownModule {
+    pub module: String,
+    pub known: Vec<String>,
+}
+
 impl Script {
     /// Gives module `module` other diagnostic ids (`--ids MODULE=TX/RX`, for a car whose
     /// modules sit elsewhere); why not when the script has no such module.

@@ -18,13 +18,18 @@ pub enum Loops {
     Forever,
 }
 
+/// A loop count that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: give a number of times (1 or more) or inf")]
+pub struct LoopsError(pub String);
+
 impl Loops {
     /// `N` (1 or more), or `inf`, `infinite`, `forever`.
-    pub fn parse(s: &str) -> Result<Loops, String> {
+    pub fn parse(s: &str) -> Result<Loops, LoopsError> {
         match s {
             "inf" | "infinite" | "forever" => Ok(Loops::Forever),
             n => match n.parse::<u64>() {
-                Ok(0) | Err(_) => Err(format!("{s:?}: give a number of times (1 or more) or inf")),
+                Ok(0) | Err(_) => Err(LoopsError(s.to_string())),
                 Ok(n) => Ok(Loops::Times(n)),
             },
         }

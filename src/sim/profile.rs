@@ -332,6 +332,17 @@ fn in_range(owner: &str, what: &str, v: u64, (min, max): (u64, u64)) -> Result<(
 /// A profile that does not load: where and why.
 pub type ProfileError = crate::location::TextError;
 
+/// Why a profile gives no diagnostic ids for a module.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiagIdsError {
+    #[error("unknown module `{name}`; known: {}", known.join(", "))]
+    Unknown { name: String, known: Vec<String> },
+    #[error("module {0} has no known diagnostic ids; give --tx and --rx")]
+    NoIds(String),
+    #[error("module {module}: id {raw:X} out of range")]
+    OutOfRange { module: String, raw: u32 },
+}
+
 /// A module's diagnostic addressing, from a profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiagIds {
@@ -344,28 +355,24 @@ pub struct DiagIds {
 impl Profile {
     /// The diagnostic ids of the module `name` (any case), as 29-bit ids when the profile
     /// says so or `extended`; why not when the profile has no such module or no ids for it.
-    pub fn diag_ids(&self, name: &str, extended: bool) -> Result<DiagIds, String> {
+    pub fn diag_ids(&self, name: &str, extended: bool) -> Result<DiagIds, DiagIdsError> {
         let Some(m) = self
             .modules
             .iter()
             .find(|m| m.name.eq_ignore_ascii_case(name))
         else {
-            let names: Vec<_> = self
-                .modules
-                .iter()
-                .filter(|m| m.request_id.is_some())
-                .map(|m| m.name.as_str())
-                .collect();
-            return Err(format!(
-                "unknown module `{name}`; known: {}",
-                names.join(", ")
-            ));
+            return Err(DiagIdsError::Unknown {
+                name: name.to_string(),
+                known: self
+                    .modules
+                    .iter()
+                    .filter(|m| m.request_id.is_some())
+                    .map(|m| m.name.clone())
+                    .collect(),
+            });
         };
         let (Some(t), Some(r)) = (m.request_id, m.response_id) else {
-            return Err(format!(
-                "module {} has no known diagnostic ids; give --tx and --rx",
-                m.name
-            ));
+            return Err(DiagIdsError::NoIds(m.name.clone()));
         };
         let ext = m.extended_ids || extended;
         let id = |raw: u32| {
@@ -373,7 +380,10 @@ impl Profile {
                 true => Id::extended(raw),
                 false => u16::try_from(raw).ok().and_then(Id::standard),
             }
-            .ok_or_else(|| format!("module {}: id {raw:X} out of range", m.name))
+            .ok_or_else(|| DiagIdsError::OutOfRange {
+                module: m.name.clone(),
+                raw,
+            })
         };
         Ok(DiagIds {
             request: id(t)?,
@@ -662,13 +672,13 @@ mod bundled {
         assert_eq!(Some(ids.response.raw()), bcm.response_id);
         assert!(!ids.request.is_extended());
         assert!(p.diag_ids("BCM", true).unwrap().request.is_extended());
-        let e = p.diag_ids("NOPE", false).unwrap_err();
+        let e = p.diag_ids("NOPE", false).unwrap_err().to_string();
         assert!(
             e.starts_with("unknown module `NOPE`; known: ") && e.contains("BCM"),
             "{e}"
         );
         if let Some(silent) = p.modules.iter().find(|m| m.request_id.is_none()) {
-            let e = p.diag_ids(&silent.name, false).unwrap_err();
+            let e = p.diag_ids(&silent.name, false).unwrap_err().to_string();
             assert!(e.contains("has no known diagnostic ids"), "{e}");
         }
     }

@@ -202,22 +202,35 @@ pub struct ExpectSpec {
     pub node: Option<String>,
 }
 
+/// Why an `ID:PERIOD_MS[:NODE]` text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpectSpecError {
+    #[error("{0:?}: expected ID:PERIOD_MS[:NODE]")]
+    Form(String),
+    #[error("{0:?} is not a hex id")]
+    NotHex(String),
+    #[error("{0:?} is not a CAN id")]
+    NotId(String),
+    #[error("{0:?} is not a period in milliseconds")]
+    Period(String),
+}
+
 impl ExpectSpec {
-    pub fn parse(text: &str) -> Result<ExpectSpec, String> {
+    pub fn parse(text: &str) -> Result<ExpectSpec, ExpectSpecError> {
         let mut parts = text.split(':');
         let (Some(id), Some(ms)) = (parts.next(), parts.next()) else {
-            return Err(format!("{text:?}: expected ID:PERIOD_MS[:NODE]"));
+            return Err(ExpectSpecError::Form(text.to_string()));
         };
         let node = parts.next().map(str::to_string);
         let raw = u32::from_str_radix(id.trim_start_matches("0x"), 16)
-            .map_err(|_| format!("{id:?} is not a hex id"))?;
-        let id =
-            Id::new(raw, id.len() > 3 || raw > 0x7FF).ok_or(format!("{id:?} is not a CAN id"))?;
+            .map_err(|_| ExpectSpecError::NotHex(id.to_string()))?;
+        let id = Id::new(raw, id.len() > 3 || raw > 0x7FF)
+            .ok_or_else(|| ExpectSpecError::NotId(id.to_string()))?;
         let ms: u64 = ms
             .parse()
             .ok()
             .filter(|&m| m > 0)
-            .ok_or(format!("{ms:?} is not a period in milliseconds"))?;
+            .ok_or_else(|| ExpectSpecError::Period(ms.to_string()))?;
         Ok(ExpectSpec {
             id,
             period: Duration::from_millis(ms),
