@@ -14,7 +14,7 @@
 //! - A request that changes a module's state (session control, reset, clearing DTCs, writes,
 //!   routine and IO control, security access, communication control) says so in the question
 //!   ([`describe_request`]).
-//! - Procedure steps whose bytes are placeholders ([U]) need more than `--yes` on a real
+//! - Procedure steps whose bytes are placeholders (`[U]`) need more than `--yes` on a real
 //!   interface: the word `yes` typed in full ([`answer_is_yes`] with `in_full`) unless the
 //!   operator also allowed placeholder writes (see `canrelearn run`).
 
