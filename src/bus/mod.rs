@@ -24,6 +24,7 @@ mod filter;
 pub mod link;
 mod log_source;
 mod socketcan;
+pub mod source;
 mod virtual_bus;
 
 use std::sync::Arc;

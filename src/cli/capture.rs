@@ -15,10 +15,10 @@ use canrelearn::time::Timestamp;
 
 use super::{CliError, exit, out};
 
-pub use canrelearn::open::{Opened, display_name, reader};
+pub use canrelearn::open::{Opened, reader};
 
 /// The exit code of an opening error.
-fn open_error(e: OpenError) -> CliError {
+pub fn open_error(e: OpenError) -> CliError {
     let code = if e.is_input_error() {
         exit::USAGE
     } else {

@@ -535,7 +535,7 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
             Incoming::BadLine(e) => bad.report(&e),
             Incoming::Ended { error, .. } => {
                 if let Some(e) = error {
-                    failure.get_or_insert(e);
+                    failure.get_or_insert_with(|| source::failure(e));
                 }
             }
         }

@@ -227,7 +227,7 @@ async fn run_async(
                             if let Some(e) = error
                                 && app.source_error.is_none()
                             {
-                                app.source_error = Some(e);
+                                app.source_error = Some(source::failure(e));
                             }
                         }
                     }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use canrelearn::bus::source::{Damaged, records};
 use canrelearn::bus::{Bus, Filter, SocketCanBus, SocketCanOptions, filters_match};
 use canrelearn::drive::precise;
 use canrelearn::drive::replay::{self, Replayed};
@@ -110,11 +111,11 @@ impl Passes<CliError> for Frames {
                     .chain(failure),
             ));
         }
-        let records = source::records(capture::open_reader(&self.path, None)?);
+        let records = records(capture::open_reader(&self.path, None)?);
         Ok(Box::new(records.map(|r| match r {
             Ok(r) => Read::Frame(r.timestamp, r.interface, r.frame),
-            Err(e) => match e.downcast::<source::Fatal>() {
-                Ok(f) => Read::Fatal(CliError::new(f.1, anyhow::anyhow!(f.0))),
+            Err(e) => match e.downcast::<Damaged>() {
+                Ok(d) => Read::Fatal(capture::read_error(d.0)),
                 Err(e) => Read::Bad(e.to_string()),
             },
         })))
