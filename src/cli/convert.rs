@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use canrelearn::log::writers::{self, CopyError, Options, Target};
-use canrelearn::log::{Format, FrameWriter, channel_interface};
+use canrelearn::log::{Format, FrameWriter};
 
 use super::capture::{self, BadLines};
 use super::{CliError, WithCode, exit, files, out, signals};
@@ -209,37 +209,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 /// What the output format could not carry, once each with its count, and interface names
 /// that became channel numbers under which they will not read back.
 pub fn say_losses(writer: &dyn FrameWriter) {
-    if let Some(map) = writer.channel_map() {
-        let renamed: Vec<String> = map
-            .assignments()
-            .iter()
-            .filter(|(name, channel)| *name != channel_interface(*channel))
-            .map(|(name, channel)| {
-                format!(
-                    "{name} as channel {channel} (reads back as {})",
-                    channel_interface(*channel)
-                )
-            })
-            .collect();
-        if !renamed.is_empty() {
-            out::warn(format!(
-                "the output numbers its buses: {}",
-                renamed.join(", ")
-            ));
-        }
-    }
-    for loss in writer.losses() {
-        out::warn(format!(
-            "{} record{} {} {}",
-            loss.count,
-            if loss.count == 1 { "" } else { "s" },
-            if loss.dropped {
-                "not written: the output format cannot carry"
-            } else {
-                "written without"
-            },
-            loss.what
-        ));
+    for w in writers::loss_warnings(writer) {
+        out::warn(w);
     }
 }
 

@@ -67,6 +67,46 @@ pub enum WriterError {
     NeedsSeek { format: Format },
 }
 
+/// What `writer`'s format could not carry, once each with its count, and the interface names
+/// that became channel numbers under which they will not read back: the warnings a command
+/// gives after writing.
+pub fn loss_warnings(writer: &dyn FrameWriter) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(map) = writer.channel_map() {
+        let renamed: Vec<String> = map
+            .assignments()
+            .iter()
+            .filter(|(name, channel)| *name != super::channel_interface(*channel))
+            .map(|(name, channel)| {
+                format!(
+                    "{name} as channel {channel} (reads back as {})",
+                    super::channel_interface(*channel)
+                )
+            })
+            .collect();
+        if !renamed.is_empty() {
+            warnings.push(format!(
+                "the output numbers its buses: {}",
+                renamed.join(", ")
+            ));
+        }
+    }
+    for loss in writer.losses() {
+        warnings.push(format!(
+            "{} record{} {} {}",
+            loss.count,
+            if loss.count == 1 { "" } else { "s" },
+            if loss.dropped {
+                "not written: the output format cannot carry"
+            } else {
+                "written without"
+            },
+            loss.what
+        ));
+    }
+    warnings
+}
+
 /// The format a file name asks for, by its extension (a trailing `.gz` is looked through):
 /// `.log` candump, `.asc`, `.csv` (python-can), and the binary formats when their writers
 /// exist. `None` for anything else.
