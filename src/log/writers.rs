@@ -475,5 +475,15 @@ mod tests {
         let losses = w.losses();
         assert!(!losses.is_empty());
         assert!(losses.iter().all(|l| l.count > 0));
+        // Each loss is said once, with its count.
+        let said = loss_warnings(w.as_ref());
+        assert_eq!(said.len(), losses.len(), "{said:?}");
+        for (text, loss) in said.iter().zip(losses) {
+            assert!(
+                text.starts_with(&format!("{} record", loss.count)),
+                "{text}"
+            );
+            assert!(text.ends_with(&loss.what), "{text}");
+        }
     }
 }
