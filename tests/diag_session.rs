@@ -308,3 +308,46 @@ async fn test_close_in_default_session_sends_nothing() {
     assert_eq!(r.session.close().await.unwrap(), None);
     assert!(r.transcript.frames().is_empty());
 }
+
+/// `diag scan`'s driver against the simulated BCM: the probes go to every pair in turn, the
+/// BCM answers one of them, a silent pair costs only its timeouts, and the bus comes back.
+#[tokio::test(start_paused = true)]
+async fn test_scan_finds_the_simulated_bcm_and_only_it() {
+    use canrelearn::diag::scan::PROBES;
+    use canrelearn::drive::diag::{Found, scan};
+    use std::ops::ControlFlow;
+
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::new(Timestamp::ZERO));
+    let bus = VirtualBus::with_clock("sim", 4096, Arc::clone(&clock));
+    let seen = spawn_ecu(bus.endpoint(), Arc::clone(&clock), "BCM", &[]);
+    let pairs = [
+        (sid(0x744), sid(0x764)),
+        (sid(0x745), sid(0x765)),
+        (sid(0x746), sid(0x766)),
+    ];
+    let config = |tx, rx| {
+        let mut iso = isotp::Config::new(tx, rx);
+        iso.padding = Some(0xFF);
+        let mut cfg = SessionConfig::new(iso, ClientConfig::kwp2000());
+        cfg.client.keep_alive = None;
+        cfg.client.p2_timeout = Duration::from_millis(150);
+        cfg
+    };
+    let mut found: Vec<Found> = Vec::new();
+    let bus = scan(bus.endpoint(), &pairs, PROBES, config, clock, |m| {
+        found.push(m.clone());
+        ControlFlow::Continue(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].request, found[0].response), pairs[1]);
+    assert!(found[0].outcome.pdu().is_some());
+    assert_eq!(
+        found[0].probe, PROBES[0],
+        "the first probe already draws an answer"
+    );
+    let requests = seen.lock().unwrap().requests.len();
+    assert_eq!(requests, 1, "the BCM was asked once");
+    drop(bus);
+}

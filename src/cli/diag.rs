@@ -14,10 +14,13 @@ use canrelearn::diag::dtc::{DtcRecord, parse_kwp_dtc_by_status, parse_uds_dtc_by
 use canrelearn::diag::scan::{self, IdRange};
 use canrelearn::diag::sniff::{Sniffer, negative_text};
 use canrelearn::diag::{ClientConfig, Dialect, RequestOptions, format_hex, parse_hex};
-use canrelearn::drive::diag::{DiagSession, Reply, RequestOutcome as Outcome, SessionConfig};
+use canrelearn::drive::diag::{
+    self as drive_diag, DiagSession, Reply, RequestOutcome as Outcome, ScanError, SessionConfig,
+};
 use canrelearn::drive::isotp::unix_tokio_clock;
 use canrelearn::frame::Id;
 use canrelearn::isotp::{self, FrameFormat, ObserverConfig, Reassembler};
+use std::ops::ControlFlow;
 
 use super::input::parse_id;
 use super::source::{self, Incoming, Source};
@@ -237,8 +240,14 @@ fn session_config(
     rx: Id,
     default_padding: Option<u8>,
 ) -> Result<SessionConfig, CliError> {
+    let padding = parse_padding(link.padding.as_deref(), default_padding)?;
+    Ok(link_config(link, tx, rx, padding))
+}
+
+/// The session settings `link` asks for, with `padding`.
+fn link_config(link: &Link, tx: Id, rx: Id, padding: Option<u8>) -> SessionConfig {
     let mut iso = isotp::Config::new(tx, rx);
-    iso.padding = parse_padding(link.padding.as_deref(), default_padding)?;
+    iso.padding = padding;
     if link.fd {
         iso.format = FrameFormat::Fd {
             tx_dl: 64,
@@ -252,7 +261,7 @@ fn session_config(
     if let Some(ms) = link.p2_star_ms {
         client.p2_star_timeout = Duration::from_millis(ms.max(1));
     }
-    Ok(SessionConfig::new(iso, client))
+    SessionConfig::new(iso, client)
 }
 
 fn open_iface(iface: &str) -> Result<SocketCanBus, CliError> {
@@ -377,33 +386,44 @@ async fn scan(a: ScanArgs) -> Result<u8, CliError> {
         ),
         a.link.yes,
     )?;
-    let mut bus = Some(open_iface(&a.link.iface)?);
-    let mut out = io::stdout().lock();
-    let mut found = 0usize;
-    for (tx, rx) in pairs {
-        let mut cfg = session_config(&a.link, tx, rx, Some(0xFF))?;
+    let padding = parse_padding(a.link.padding.as_deref(), Some(0xFF))?;
+    let config = |tx, rx| {
+        let mut cfg = link_config(&a.link, tx, rx, padding);
         cfg.client.keep_alive = None;
         cfg.client.p2_timeout = Duration::from_millis(a.timeout_ms.max(1));
-        let Some(b) = bus.take() else { break };
-        let mut session = DiagSession::new(b, cfg, unix_tokio_clock()).code(exit::USAGE)?;
-        let mut hit = None;
-        for probe in scan::PROBES {
-            let reply = session
-                .request(probe, RequestOptions::default())
-                .await
-                .map_err(diag_err)?;
-            if reply.outcome.pdu().is_some() {
-                hit = Some((probe, reply.outcome));
-                break;
+        cfg
+    };
+    let bus = open_iface(&a.link.iface)?;
+    let mut out = io::stdout().lock();
+    let mut found = 0usize;
+    let mut write_error = None;
+    let dialect = Dialect::from(a.link.dialect);
+    let scanned = drive_diag::scan(bus, &pairs, scan::PROBES, config, unix_tokio_clock(), |m| {
+        found += 1;
+        let detail = scan::probe_answer(&m.outcome, dialect);
+        let line = format!(
+            "{} -> {}  {}: {}",
+            m.request,
+            m.response,
+            format_hex(m.probe),
+            detail
+        );
+        match writeln!(out, "{line}").and_then(|()| out.flush()) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                write_error = Some(e);
+                ControlFlow::Break(())
             }
         }
-        bus = Some(session.into_bus());
-        if let Some((probe, outcome)) = hit {
-            found += 1;
-            let detail = scan::probe_answer(&outcome, Dialect::from(a.link.dialect));
-            writeln!(out, "{} -> {}  {}: {}", tx, rx, format_hex(probe), detail)?;
-            out.flush()?;
-        }
+    })
+    .await;
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    match scanned {
+        Ok(_) => {}
+        Err(ScanError::Setup(e)) => return Err(CliError::new(exit::USAGE, e)),
+        Err(ScanError::Diag(e)) => return Err(diag_err(e)),
     }
     if found == 0 {
         writeln!(out, "no module answered")?;

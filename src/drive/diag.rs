@@ -333,3 +333,64 @@ impl Hooks<Link> for Until<'_> {
         ControlFlow::Break(Err(e.into()))
     }
 }
+
+/// A module that answered a scan's probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub request: crate::frame::Id,
+    pub response: crate::frame::Id,
+    /// The probe it answered.
+    pub probe: &'static [u8],
+    /// Its answer: positive or negative (either proves a module).
+    pub outcome: RequestOutcome,
+}
+
+/// Why a scan stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// A pair's settings were refused.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// The bus or the client failed.
+    #[error(transparent)]
+    Diag(#[from] DiagError),
+}
+
+/// Scans for modules: each `(request, response)` id pair in turn gets `probes` in order until
+/// one draws an answer (any answer, even negative, proves a module; a pair that answers none
+/// is skipped). `config` gives each pair's session settings; `found` hears of each module as
+/// it is found and may stop the scan. Returns the bus for what comes next.
+pub async fn scan<B: Bus>(
+    bus: B,
+    pairs: &[(crate::frame::Id, crate::frame::Id)],
+    probes: &[&'static [u8]],
+    config: impl Fn(crate::frame::Id, crate::frame::Id) -> SessionConfig,
+    clock: Arc<dyn Clock>,
+    mut found: impl FnMut(&Found) -> ControlFlow<()>,
+) -> Result<B, ScanError> {
+    let mut bus = bus;
+    for &(request, response) in pairs {
+        let mut session = DiagSession::new(bus, config(request, response), Arc::clone(&clock))?;
+        let mut hit = None;
+        for &probe in probes {
+            let reply = session.request(probe, RequestOptions::default()).await?;
+            if reply.outcome.pdu().is_some() {
+                hit = Some((probe, reply.outcome));
+                break;
+            }
+        }
+        bus = session.into_bus();
+        if let Some((probe, outcome)) = hit {
+            let module = Found {
+                request,
+                response,
+                probe,
+                outcome,
+            };
+            if found(&module).is_break() {
+                break;
+            }
+        }
+    }
+    Ok(bus)
+}
