@@ -5,7 +5,6 @@
 //! interface name in a log, a DBC comment) goes through [`printable`] first, so a capture
 //! cannot send escape sequences to the operator's terminal.
 
-use std::borrow::Cow;
 use std::io::{self, Write};
 
 /// `canrelearn: warning: TEXT` on stderr.
@@ -72,34 +71,5 @@ impl Write for VerdictOut {
             }
             r => r,
         }
-    }
-}
-
-/// `text` with control characters (escape sequences, carriage returns, ...) shown as `\x1B`
-/// etc., so that it prints as one harmless line.
-pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    let mut s = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            s.push_str(&c.escape_default().to_string());
-        } else {
-            s.push(c);
-        }
-    }
-    Cow::Owned(s)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_printable_escapes_terminal_sequences() {
-        assert_eq!(printable("can0"), "can0");
-        assert_eq!(printable("a\x1b[2Jb"), "a\\u{1b}[2Jb");
-        assert_eq!(printable("x\ry\n"), "x\\ry\\n");
     }
 }

@@ -11,7 +11,6 @@ use canrelearn::plot::nodes::LaneRecorder;
 use canrelearn::plot::save::{Drawing, Picture, SaveError, load_font};
 use canrelearn::plot::{Collector, Layout, Limit, text};
 use canrelearn::procedure::report::RunReport;
-use canrelearn::watch::ArmedEvent;
 
 use super::capture::LogEnd;
 use super::common::DbcArgs;
@@ -348,12 +347,8 @@ fn plot_nodes(args: &Args, logs: &[&Path], picture: Option<Picture>) -> Result<u
     let mut frames = 0u64;
     let drain = |watch: &mut canrelearn::watch::ArmedWatch, lanes: &mut LaneRecorder| {
         while let Some(e) = watch.poll_event() {
-            if let ArmedEvent::ArmingMissing { .. } = e {
-                out::warn(format!(
-                    "the arming condition {} needs {}, which was not seen within the grace period: nothing is watched until it is (--arm-on or --always-armed choose otherwise)",
-                    watch.condition().unwrap_or_default(),
-                    watch.arming_message().unwrap_or_default()
-                ));
+            if let Some(w) = watch.warning(&e, "--arm-on or --always-armed") {
+                out::warn(w);
             }
             lanes.event(&e);
         }

@@ -332,22 +332,13 @@ fn nothing_replayed(sent: u64, skipped: &Skipped, args: &Args) -> Result<(), Cli
     if sent > 0 {
         return Ok(());
     }
-    let why = if skipped.unmapped > 0 && skipped.filtered == 0 {
-        format!(
-            "no frame is on an interface that --map names (the log has frames on {}; --map takes TXIF=LOGIF)",
-            out::printable(&skipped.unmapped_ifaces.join(", "))
-        )
-    } else if skipped.filtered > 0 {
-        format!(
-            "--filter matched none of the log's {} frames",
-            skipped.filtered + skipped.unmapped
-        )
-    } else {
-        "the log has no frames".to_string()
-    };
     Err(CliError::new(
         exit::USAGE,
-        anyhow::anyhow!("nothing was replayed from {}: {why}", args.log.display()),
+        anyhow::anyhow!(
+            "nothing was replayed from {}: {}",
+            args.log.display(),
+            skipped.why_nothing()
+        ),
     ))
 }
 
@@ -370,56 +361,9 @@ fn progress_bar(total: Option<u64>, loops: Loops) -> Option<indicatif::ProgressB
 
 /// The closing report: frames sent, loops, time, what was skipped, lateness.
 fn report(done: &Replayed<CliError>, queue_full: u64, targets: &[String]) {
-    let Replayed {
-        sent,
-        loops,
-        elapsed,
-        lateness,
-        interrupted,
-        skipped,
-        ..
-    } = done;
-    let (sent, loops, interrupted) = (*sent, *loops, *interrupted);
-    let q = |x: f64| {
-        lateness.quantile(x).map_or("-".to_string(), |d| {
-            format!("{:.3} ms", d.as_secs_f64() * 1e3)
-        })
-    };
-    let plural = |n: u64| if n == 1 { "" } else { "s" };
-    let mut skip = Vec::new();
-    if skipped.unmapped > 0 {
-        skip.push(format!(
-            "{} on interfaces not replayed ({})",
-            skipped.unmapped,
-            out::printable(&skipped.unmapped_ifaces.join(", "))
-        ));
+    for line in done.summary(targets, queue_full) {
+        out::note(line);
     }
-    if skipped.filtered > 0 {
-        skip.push(format!("{} filtered out", skipped.filtered));
-    }
-    if skipped.bad > 0 {
-        skip.push(format!("{} malformed", skipped.bad));
-    }
-    out::note(format!(
-        "replay {}: {sent} frame{} sent on {} in {:.3} s ({loops} loop{}){}",
-        if interrupted { "interrupted" } else { "done" },
-        plural(sent),
-        targets.join(", "),
-        elapsed.as_secs_f64(),
-        plural(loops),
-        if skip.is_empty() {
-            String::new()
-        } else {
-            format!("; skipped: {}", skip.join(", "))
-        }
-    ));
-    out::note(format!(
-        "lateness: median {}, p99 {}, max {:.3} ms; transmit queue full {queue_full} time{}",
-        q(0.5),
-        q(0.99),
-        lateness.max().as_secs_f64() * 1e3,
-        plural(queue_full),
-    ));
 }
 
 /// `--dry-run`: the plan, as candump lines prefixed with the planned offset and target, in

@@ -6,11 +6,8 @@ use std::time::Duration;
 use anyhow::anyhow;
 use canrelearn::bus::{Clock, SystemClock};
 use canrelearn::dbc::Database;
-use canrelearn::frame::Frame;
-use canrelearn::jsonl::Seconds;
-use canrelearn::time::Timestamp;
-use canrelearn::watch::report::{self, ExpectSpec, Judgement};
-use canrelearn::watch::{ArmedEvent, ArmedWatch, WatchRecord};
+use canrelearn::watch::ArmedWatch;
+use canrelearn::watch::report::{self, ExpectSpec, Format, Judgement, Reporter};
 
 use super::capture::{self, BadLines, LogEnd};
 use super::common::{DbcArgs, parse_seconds, runtime, sleep_until};
@@ -103,104 +100,11 @@ pub enum WatchFormat {
     Jsonl,
 }
 
-/// The armed watch and its output.
-struct Session<W: Write> {
-    watch: ArmedWatch,
-    format: WatchFormat,
-    out: W,
-    losses: u64,
-    frames: u64,
-}
+/// The watch writing to stdout, its warnings on stderr.
+type Session = Reporter<io::BufWriter<super::out::VerdictOut>, fn(String)>;
 
 /// How to make a watch that cannot judge right (named when the arming never holds).
 const WAYS_OUT: &str = "--arm-on MSG.SIG=V (a condition this car's frames satisfy), --arm-on ID (armed while a frame sent only with the ignition ON arrives, e.g. 0x002 on CMF cars), --always-armed, or --baseline HEALTHY.log (learn this car's periodic frames)";
-
-impl<W: Write> Session<W> {
-    fn frame(&mut self, now: Timestamp, frame: &Frame) -> io::Result<()> {
-        self.frames += 1;
-        self.watch.handle_frame(now, frame);
-        self.drain()
-    }
-
-    fn timeout(&mut self, now: Timestamp) -> io::Result<()> {
-        self.watch.handle_timeout(now);
-        self.drain()
-    }
-
-    fn drain(&mut self) -> io::Result<()> {
-        while let Some(e) = self.watch.poll_event() {
-            self.event(&e)?;
-        }
-        Ok(())
-    }
-
-    fn event(&mut self, e: &ArmedEvent) -> io::Result<()> {
-        match e {
-            ArmedEvent::TimeWentBack { at, latest } => {
-                out::warn(format!(
-                    "a frame at {} is earlier than one at {} already seen: frames out of time order are taken as arriving at the latest time (said once)",
-                    Seconds(*at).text(),
-                    Seconds(*latest).text()
-                ));
-                return Ok(());
-            }
-            ArmedEvent::ArmingMissing { .. } => out::warn(format!(
-                "the arming condition {} needs {}, which has not been seen within the grace period: until it is, nothing is watched (this car may use other ids). Ways out: {WAYS_OUT}",
-                self.watch.condition().unwrap_or_default(),
-                self.watch.arming_message().unwrap_or_default()
-            )),
-            ArmedEvent::Watch(canrelearn::watch::Event::Lost { .. }) => self.losses += 1,
-            _ => {}
-        }
-        let Some(record) = self.watch.record(e) else {
-            return Ok(());
-        };
-        match self.format {
-            // ARMED/DISARMED lines are for people; the JSON Lines contract carries losses,
-            // restorations and what stops the watch from judging.
-            WatchFormat::Jsonl
-                if matches!(
-                    record,
-                    WatchRecord::Armed { .. } | WatchRecord::Disarmed { .. }
-                ) =>
-            {
-                Ok(())
-            }
-            WatchFormat::Jsonl => {
-                let mut line = canrelearn::jsonl::line(&record);
-                line.push('\n');
-                self.out.write_all(line.as_bytes())
-            }
-            WatchFormat::Text => match self.watch.text_line(&record) {
-                Some(line) => writeln!(self.out, "{line}"),
-                None => Ok(()),
-            },
-        }
-    }
-
-    /// The closing summary and the exit status: 3 when something was lost (with
-    /// --fail-on-loss), 6 when nothing or some node could not be judged.
-    fn summary(&mut self, fail_on_loss: bool) -> io::Result<u8> {
-        let summary = self.watch.summary(self.frames, self.losses, WAYS_OUT);
-        match self.format {
-            WatchFormat::Text => self.out.write_all(summary.text.as_bytes())?,
-            WatchFormat::Jsonl => {
-                if let Some(record) = &summary.not_armed {
-                    let mut line = canrelearn::jsonl::line(record);
-                    line.push('\n');
-                    self.out.write_all(line.as_bytes())?;
-                }
-                self.out.flush()?;
-                let _ = io::stderr().write_all(summary.text.as_bytes());
-            }
-        }
-        Ok(match (fail_on_loss, summary.judgement) {
-            (false, _) | (true, Judgement::Ok) => exit::OK,
-            (true, Judgement::Lost) => exit::COMM_LOST,
-            (true, Judgement::NotJudged) => exit::NOT_JUDGED,
-        })
-    }
-}
 
 /// The armed watch that `setup` describes: expectations from the DBC (or the baseline), the
 /// arming condition, the timeouts. Notes and the baseline's description go to stderr.
@@ -249,13 +153,17 @@ pub fn armed_watch(setup: &Setup, dbc: &DbcArgs) -> Result<ArmedWatch, CliError>
 
 pub fn run(args: Args) -> Result<u8, CliError> {
     let watch = armed_watch(&args.setup, &args.dbc)?;
-    let mut session = Session {
-        watch,
-        format: args.format,
-        out: io::BufWriter::new(super::out::VerdictOut::new()),
-        losses: 0,
-        frames: 0,
+    let format = match args.format {
+        WatchFormat::Text => Format::Text,
+        WatchFormat::Jsonl => Format::Jsonl,
     };
+    let mut session: Session = Reporter::new(
+        watch,
+        format,
+        io::BufWriter::new(super::out::VerdictOut::new()),
+        WAYS_OUT,
+        |w: String| out::warn(w),
+    );
     let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
     let logs = sources
         .iter()
@@ -277,21 +185,27 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     } else {
         watch_live(&mut session, &sources)?;
     }
-    let code = session.summary(args.fail_on_loss)?;
-    session.out.flush()?;
-    Ok(code)
+    let summary = session.finish()?;
+    if format == Format::Jsonl {
+        let _ = io::stderr().write_all(summary.text.as_bytes());
+    }
+    Ok(match (args.fail_on_loss, summary.judgement) {
+        (false, _) | (true, Judgement::Ok) => exit::OK,
+        (true, Judgement::Lost) => exit::COMM_LOST,
+        (true, Judgement::NotJudged) => exit::NOT_JUDGED,
+    })
 }
 
 /// Over a log, at full speed, on the log's own time line.
-fn watch_log<W: Write>(
-    session: &mut Session<W>,
+fn watch_log(
+    session: &mut Session,
     path: &std::path::Path,
     bad: &mut BadLines,
 ) -> Result<(), CliError> {
     let end = capture::each_frame(path, bad, |t, f| Ok(session.frame(t, f)?))?;
     // Losses due up to the last frame read (what was read before damage included); what
     // might have happened after it is unknown.
-    if let Some((_, last)) = session.watch.span() {
+    if let Some((_, last)) = session.watch().span() {
         session.timeout(last)?;
     }
     match end {
@@ -301,7 +215,7 @@ fn watch_log<W: Write>(
 }
 
 /// Live: frames as they arrive, losses when their time comes on the system clock.
-fn watch_live<W: Write>(session: &mut Session<W>, sources: &[Source]) -> Result<(), CliError> {
+fn watch_live(session: &mut Session, sources: &[Source]) -> Result<(), CliError> {
     let rt = runtime()?;
     rt.block_on(async {
         let buses = source::open_all(sources, &[], canrelearn::bus::Pacing::Unpaced)?;
@@ -310,7 +224,7 @@ fn watch_live<W: Write>(session: &mut Session<W>, sources: &[Source]) -> Result<
         let clock = SystemClock;
         let mut interrupts = Interrupts::new();
         while progress.open > 0 {
-            let wake = session.watch.poll_timeout().map(|due| {
+            let wake = session.watch().poll_timeout().map(|due| {
                 let wait = due.saturating_duration_since(clock.now());
                 tokio::time::Instant::now() + wait
             });
@@ -325,7 +239,7 @@ fn watch_live<W: Write>(session: &mut Session<W>, sources: &[Source]) -> Result<
                 _ = sleep_until(wake) => session.timeout(clock.now())?,
                 _ = interrupts.recv() => break,
             }
-            session.out.flush()?;
+            session.out_mut().flush()?;
         }
         let now = clock.now();
         session.timeout(now)?;

@@ -99,6 +99,48 @@ pub struct Replayed<E> {
     pub failure: Option<E>,
 }
 
+impl<E> Replayed<E> {
+    /// The closing report: frames sent, on which `targets`, in what time, how many loops and
+    /// what was skipped; then the lateness and how often the transmit queue was full.
+    pub fn summary(&self, targets: &[String], queue_full: u64) -> [String; 2] {
+        let q = |x: f64| {
+            self.lateness.quantile(x).map_or("-".to_string(), |d| {
+                format!("{:.3} ms", d.as_secs_f64() * 1e3)
+            })
+        };
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
+        let skip = self.skipped.describe();
+        [
+            format!(
+                "replay {}: {} frame{} sent on {} in {:.3} s ({} loop{}){}",
+                if self.interrupted {
+                    "interrupted"
+                } else {
+                    "done"
+                },
+                self.sent,
+                plural(self.sent),
+                targets.join(", "),
+                self.elapsed.as_secs_f64(),
+                self.loops,
+                plural(self.loops),
+                if skip.is_empty() {
+                    String::new()
+                } else {
+                    format!("; skipped: {}", skip.join(", "))
+                }
+            ),
+            format!(
+                "lateness: median {}, p99 {}, max {:.3} ms; transmit queue full {queue_full} time{}",
+                q(0.5),
+                q(0.99),
+                self.lateness.max().as_secs_f64() * 1e3,
+                plural(queue_full),
+            ),
+        ]
+    }
+}
+
 /// Sends what `feed` brings, each frame on `buses[target]` at its due time, until the feed
 /// ends or `stop` completes; `on_sent` is called after each frame. A bus that fails to send
 /// ends the replay with its error.
@@ -182,6 +224,40 @@ mod tests {
     use crate::replay::PlanConfig;
     use crate::replay::walk::Read;
     use std::sync::Arc;
+
+    #[test]
+    fn test_summary_says_what_was_sent_skipped_and_how_late() {
+        let done = Replayed::<()> {
+            sent: 1,
+            loops: 1,
+            elapsed: Duration::from_millis(1500),
+            lateness: LatenessStats::new(),
+            interrupted: false,
+            skipped: Skipped {
+                filtered: 2,
+                ..Skipped::default()
+            },
+            failure: None,
+        };
+        assert_eq!(
+            done.summary(&["vcan0".to_string()], 3),
+            [
+                "replay done: 1 frame sent on vcan0 in 1.500 s (1 loop); skipped: 2 filtered out",
+                "lateness: median -, p99 -, max 0.000 ms; transmit queue full 3 times"
+            ]
+        );
+        let stopped = Replayed::<()> {
+            sent: 2,
+            loops: 0,
+            interrupted: true,
+            skipped: Skipped::default(),
+            ..done
+        };
+        assert_eq!(
+            stopped.summary(&["a".to_string(), "b".to_string()], 1)[0],
+            "replay interrupted: 2 frames sent on a, b in 1.500 s (0 loops)"
+        );
+    }
 
     struct Mem(Vec<(u64, &'static str, u16)>);
 

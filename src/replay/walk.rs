@@ -5,6 +5,7 @@
 //! Pure: the caller opens the log once per pass and hands over its records; the driver (or
 //! the dry run) gets each frame with its target.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -82,6 +83,62 @@ pub struct Skipped {
     pub unmapped_ifaces: Vec<String>,
     pub filtered: u64,
     pub bad: u64,
+}
+
+impl Skipped {
+    /// What was skipped, for a closing report: `2 on interfaces not replayed (can1)`,
+    /// `3 filtered out`, `1 malformed` (nothing when nothing was).
+    pub fn describe(&self) -> Vec<String> {
+        let mut skip = Vec::new();
+        if self.unmapped > 0 {
+            skip.push(format!(
+                "{} on interfaces not replayed ({})",
+                self.unmapped,
+                printable(&self.unmapped_ifaces.join(", "))
+            ));
+        }
+        if self.filtered > 0 {
+            skip.push(format!("{} filtered out", self.filtered));
+        }
+        if self.bad > 0 {
+            skip.push(format!("{} malformed", self.bad));
+        }
+        skip
+    }
+
+    /// Why a replay that sent nothing sent nothing.
+    pub fn why_nothing(&self) -> String {
+        if self.unmapped > 0 && self.filtered == 0 {
+            format!(
+                "no frame is on an interface that --map names (the log has frames on {}; --map takes TXIF=LOGIF)",
+                printable(&self.unmapped_ifaces.join(", "))
+            )
+        } else if self.filtered > 0 {
+            format!(
+                "--filter matched none of the log's {} frames",
+                self.filtered + self.unmapped
+            )
+        } else {
+            "the log has no frames".to_string()
+        }
+    }
+}
+
+/// `text` with its control characters escaped: a log's interface names must not move the
+/// terminal's cursor.
+fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut s = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            s.extend(c.escape_default());
+        } else {
+            s.push(c);
+        }
+    }
+    Cow::Owned(s)
 }
 
 /// One record of a pass over the log.
@@ -187,6 +244,42 @@ pub fn walk<E>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_printable_escapes_terminal_sequences() {
+        assert_eq!(printable("can0"), "can0");
+        assert_eq!(printable("a\x1b[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(printable("x\ry\n"), "x\\ry\\n");
+    }
+
+    #[test]
+    fn test_skipped_says_what_and_why() {
+        let none = Skipped::default();
+        assert!(none.describe().is_empty());
+        assert_eq!(none.why_nothing(), "the log has no frames");
+        let unmapped = Skipped {
+            unmapped: 2,
+            unmapped_ifaces: vec!["can1".into(), "x\x1b[2J".into()],
+            ..Skipped::default()
+        };
+        assert_eq!(
+            unmapped.describe(),
+            ["2 on interfaces not replayed (can1, x\\u{1b}[2J)"]
+        );
+        assert!(unmapped.why_nothing().starts_with(
+            "no frame is on an interface that --map names (the log has frames on can1, x\\u{1b}"
+        ));
+        let filtered = Skipped {
+            filtered: 3,
+            bad: 1,
+            ..unmapped
+        };
+        assert_eq!(filtered.describe()[1..], ["3 filtered out", "1 malformed"]);
+        assert_eq!(
+            filtered.why_nothing(),
+            "--filter matched none of the log's 5 frames"
+        );
+    }
     use crate::frame::Id;
 
     fn frame(id: u16) -> Frame {

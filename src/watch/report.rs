@@ -2,17 +2,23 @@
 //! judgement. Pure: the command line prints the text and turns the [`Judgement`] into its
 //! exit status.
 //!
+//! [`Reporter`] writes a watch's records as they come (text or JSON Lines) to any writer and
+//! closes with the summary.
+//!
 //! Also what a watch is told to expect: the `ID:PERIOD_MS[:NODE]` form ([`ExpectSpec`]) and
 //! the choice of messages from a DBC or a learnt baseline ([`select`]).
 
 use core::fmt::Write as _;
 use core::time::Duration;
 use std::collections::BTreeSet;
+use std::io;
 
-use super::armed::{ArmedWatch, NodeVerdict, Verdict, WatchRecord};
+use super::Event;
+use super::armed::{ArmedEvent, ArmedWatch, NodeVerdict, Verdict, WatchRecord};
 use super::{ArmCondition, Expectation, WatchConfig, expectations_from_dbc};
 use crate::baseline::Baseline;
 use crate::dbc::Database;
+use crate::frame::Frame;
 use crate::frame::Id;
 use crate::jsonl::Seconds;
 use crate::time::Timestamp;
@@ -189,6 +195,147 @@ impl ArmedWatch {
                 }
             }
         }
+    }
+}
+
+impl ArmedWatch {
+    /// The warning an event calls for, if any: frames out of time order (said once), or the
+    /// arming condition's message not seen within the grace period. `ways_out` names what
+    /// chooses otherwise.
+    pub fn warning(&self, e: &ArmedEvent, ways_out: &str) -> Option<String> {
+        match e {
+            ArmedEvent::TimeWentBack { at, latest } => Some(format!(
+                "a frame at {} is earlier than one at {} already seen: frames out of time order are taken as arriving at the latest time (said once)",
+                secs(*at),
+                secs(*latest)
+            )),
+            ArmedEvent::ArmingMissing { .. } => Some(format!(
+                "the arming condition {} needs {}, which has not been seen within the grace period: until it is, nothing is watched (this car may use other ids). Ways out: {ways_out}",
+                self.condition().unwrap_or_default(),
+                self.arming_message().unwrap_or_default()
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// How a [`Reporter`] writes records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A line per loss, restoration, arming and disarming, for people.
+    Text,
+    /// One JSON object per line (the stable contract): losses, restorations, and what stops
+    /// the watch from judging.
+    Jsonl,
+}
+
+/// A watch that writes each record to `out` as it comes, counts the frames and losses, and
+/// closes with its summary. Warnings (frames out of order, the arming message missing) go to
+/// `warn`, for people.
+pub struct Reporter<W: io::Write, F: FnMut(String)> {
+    watch: ArmedWatch,
+    format: Format,
+    out: W,
+    warn: F,
+    ways_out: String,
+    losses: u64,
+    frames: u64,
+}
+
+impl<W: io::Write, F: FnMut(String)> Reporter<W, F> {
+    /// `ways_out` is the advice given when the arming condition cannot hold.
+    pub fn new(watch: ArmedWatch, format: Format, out: W, ways_out: &str, warn: F) -> Self {
+        Reporter {
+            watch,
+            format,
+            out,
+            warn,
+            ways_out: ways_out.to_string(),
+            losses: 0,
+            frames: 0,
+        }
+    }
+
+    /// The watch.
+    pub fn watch(&self) -> &ArmedWatch {
+        &self.watch
+    }
+
+    /// Where the records go.
+    pub fn out_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
+    /// A frame at `now`, and what it causes.
+    pub fn frame(&mut self, now: Timestamp, frame: &Frame) -> io::Result<()> {
+        self.frames += 1;
+        self.watch.handle_frame(now, frame);
+        self.drain()
+    }
+
+    /// The time is `now`: losses due by then are reported.
+    pub fn timeout(&mut self, now: Timestamp) -> io::Result<()> {
+        self.watch.handle_timeout(now);
+        self.drain()
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        while let Some(e) = self.watch.poll_event() {
+            self.event(&e)?;
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, e: &ArmedEvent) -> io::Result<()> {
+        if let Some(w) = self.watch.warning(e, &self.ways_out) {
+            (self.warn)(w);
+        }
+        if let ArmedEvent::Watch(Event::Lost { .. }) = e {
+            self.losses += 1;
+        }
+        let Some(record) = self.watch.record(e) else {
+            return Ok(());
+        };
+        match self.format {
+            // ARMED/DISARMED lines are for people; the JSON Lines contract carries losses,
+            // restorations and what stops the watch from judging.
+            Format::Jsonl
+                if matches!(
+                    record,
+                    WatchRecord::Armed { .. } | WatchRecord::Disarmed { .. }
+                ) =>
+            {
+                Ok(())
+            }
+            Format::Jsonl => {
+                let mut line = crate::jsonl::line(&record);
+                line.push('\n');
+                self.out.write_all(line.as_bytes())
+            }
+            Format::Text => match self.watch.text_line(&record) {
+                Some(line) => writeln!(self.out, "{line}"),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// The closing summary. In text it is written to `out`; in JSON Lines only the record of
+    /// a watch that never armed is (the summary's text is for people: the caller shows it
+    /// elsewhere). `out` is flushed.
+    pub fn finish(&mut self) -> io::Result<Summary> {
+        let summary = self.watch.summary(self.frames, self.losses, &self.ways_out);
+        match self.format {
+            Format::Text => self.out.write_all(summary.text.as_bytes())?,
+            Format::Jsonl => {
+                if let Some(record) = &summary.not_armed {
+                    let mut line = crate::jsonl::line(record);
+                    line.push('\n');
+                    self.out.write_all(line.as_bytes())?;
+                }
+            }
+        }
+        self.out.flush()?;
+        Ok(summary)
     }
 }
 
@@ -445,6 +592,89 @@ mod tests {
             build(&zero, &db, None),
             Err(SetupError::TimeoutFactor)
         ));
+    }
+
+    fn reporter(
+        format: Format,
+        warnings: &mut Vec<String>,
+    ) -> Reporter<Vec<u8>, impl FnMut(String) + '_> {
+        let setup = Setup {
+            nodes: &[],
+            expect: &[ExpectSpec::parse("355:100:AV").unwrap()],
+            timeout_factor: 10.0,
+            min_timeout: Duration::from_secs(2),
+            grace: Duration::from_secs(2),
+            arm_on: None,
+            always_armed: true,
+        };
+        let (watch, _) = build(&setup, &Database::empty(), None).unwrap();
+        Reporter::new(watch, format, Vec::new(), "WAYS", |w| warnings.push(w))
+    }
+
+    fn ms(n: u64) -> Timestamp {
+        Timestamp::from_nanos(n * 1_000_000)
+    }
+
+    /// AV's frame every 100 ms for 1 s, one out of order, silence until 5 s, back at 6 s.
+    fn feed<W: io::Write, F: FnMut(String)>(r: &mut Reporter<W, F>) {
+        let frame = Frame::classic(Id::standard(0x355).unwrap(), &[0; 8]).unwrap();
+        for k in 0..=10 {
+            r.frame(ms(1000 + 100 * k), &frame).unwrap();
+        }
+        r.frame(ms(1500), &frame).unwrap();
+        r.timeout(ms(5000)).unwrap();
+        r.frame(ms(6000), &frame).unwrap();
+    }
+
+    #[test]
+    fn test_reporter_writes_each_record_and_the_summary() {
+        let mut warnings = Vec::new();
+        let mut r = reporter(Format::Text, &mut warnings);
+        feed(&mut r);
+        let summary = r.finish().unwrap();
+        assert_eq!(summary.judgement, Judgement::Lost);
+        let text = String::from_utf8(r.out_mut().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4 + summary.text.lines().count(), "{text}");
+        // The message, then its node; each when the time comes, with the last frame's time.
+        for (line, what) in lines.iter().zip(["LOST", "LOST", "RESTORED", "RESTORED"]) {
+            assert!(line.contains(what) && line.contains(" AV "), "{line}");
+        }
+        assert!(lines[0].contains("(0x355)") && lines[1].contains("node"));
+        assert!(lines[0].starts_with("5.000000") && lines[0].ends_with("last at 2.000000"));
+        assert!(lines[2].starts_with("6.000000") && lines[2].contains("back after a 4.000 s gap"));
+        assert!(text.ends_with(&summary.text), "the summary closes the text");
+        // Restored by the end: one loss, and the node is fine now.
+        assert!(
+            summary.text.contains("  AV              1 "),
+            "{}",
+            summary.text
+        );
+        assert!(!summary.text.contains("LOST"));
+        drop(r);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("earlier than one at 2.000000"));
+    }
+
+    #[test]
+    fn test_reporter_in_json_lines_keeps_the_summary_out_of_the_records() {
+        let mut warnings = Vec::new();
+        let mut r = reporter(Format::Jsonl, &mut warnings);
+        feed(&mut r);
+        let summary = r.finish().unwrap();
+        assert_eq!(summary.judgement, Judgement::Lost);
+        let text = String::from_utf8(r.out_mut().clone()).unwrap();
+        let kinds: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["event"].as_str().unwrap_or_default().to_string()
+            })
+            .collect();
+        assert_eq!(kinds, ["lost", "lost", "restored", "restored"], "{text}");
+        assert!(!text.contains("Summary"));
+        drop(r);
+        assert_eq!(warnings.len(), 1);
     }
 
     #[test]
