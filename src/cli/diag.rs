@@ -10,16 +10,16 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use canrelearn::bus::{AnyBus, Pacing, SocketCanBus, SocketCanOptions};
-use canrelearn::diag::dtc::{DtcRecord, parse_kwp_dtc_by_status, parse_uds_dtc_by_status};
+use canrelearn::diag::dtc::parse_dtc_by_status;
 use canrelearn::diag::scan::{self, IdRange};
-use canrelearn::diag::sniff::{Sniffer, negative_text};
+use canrelearn::diag::sniff::{Record, Stream, negative_text};
 use canrelearn::diag::{ClientConfig, Dialect, RequestOptions, format_hex, parse_hex};
 use canrelearn::drive::diag::{
     self as drive_diag, DiagSession, Reply, RequestOutcome as Outcome, ScanError, SessionConfig,
 };
 use canrelearn::drive::isotp::unix_tokio_clock;
 use canrelearn::frame::Id;
-use canrelearn::isotp::{self, FrameFormat, ObserverConfig, Reassembler};
+use canrelearn::isotp::{self, FrameFormat};
 use std::ops::ControlFlow;
 
 use super::input::parse_id;
@@ -495,12 +495,9 @@ async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
         writeln!(out, "DTCs cleared ({})", format_hex(resp))?;
         return Ok(exit::OK);
     }
-    let records: Vec<DtcRecord> = match resp.first() {
-        Some(0x59) => parse_uds_dtc_by_status(resp).map(|r| r.records),
-        _ => parse_kwp_dtc_by_status(resp),
-    }
-    .map_err(|e| anyhow!("cannot read the DTC list in `{}`: {e}", format_hex(resp)))
-    .code(exit::FAILURE)?;
+    let records = parse_dtc_by_status(resp)
+        .map_err(|e| anyhow!("cannot read the DTC list in `{}`: {e}", format_hex(resp)))
+        .code(exit::FAILURE)?;
     if records.is_empty() {
         writeln!(out, "no stored DTCs")?;
     }
@@ -528,29 +525,22 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
     let buses: Vec<AnyBus> = source::open_all(&sources, &[], Pacing::Unpaced)?;
     let mut rx = source::merge(buses);
     let mut bad = super::capture::BadLines::new();
-    let mut reasm = Reassembler::new(ObserverConfig::default());
-    let mut sniffer = Sniffer::new(a.dialect.into());
+    let mut stream = Stream::new(a.dialect.into(), ranges);
     let format = a.format;
-    let mut emit = |o: canrelearn::isotp::Observation, buf: &mut Vec<u8>| {
-        if let Some(r) = sniffer.observe(o) {
-            match format {
-                SniffFormat::Text => buf.extend_from_slice(r.text_line().as_bytes()),
-                SniffFormat::Jsonl => buf.extend_from_slice(r.json_line().as_bytes()),
-            }
-            buf.push(b'\n');
+    let mut buf = Vec::new();
+    let line = |r: Record, buf: &mut Vec<u8>| {
+        match format {
+            SniffFormat::Text => buf.extend_from_slice(r.text_line().as_bytes()),
+            SniffFormat::Jsonl => buf.extend_from_slice(r.json_line().as_bytes()),
         }
+        buf.push(b'\n');
     };
     let mut stdout = io::stdout().lock();
-    let mut buf = Vec::new();
     let mut failure: Option<CliError> = None;
     while let Some(item) = rx.recv().await {
         match item {
             Incoming::Frame(r) => {
-                let Some(id) = r.frame.id() else { continue };
-                if !ranges.iter().any(|g| g.contains(id)) {
-                    continue;
-                }
-                reasm.handle_frame(r.timestamp, &r.frame);
+                stream.handle_frame(r.timestamp, &r.frame, &mut |x| line(x, &mut buf))
             }
             Incoming::BadLine(e) => bad.report(&e),
             Incoming::Ended { error, .. } => {
@@ -559,19 +549,13 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
                 }
             }
         }
-        while let Some(o) = reasm.poll_event() {
-            emit(o, &mut buf);
-        }
         if !buf.is_empty() {
             stdout.write_all(&buf)?;
             stdout.flush()?;
             buf.clear();
         }
     }
-    reasm.flush();
-    while let Some(o) = reasm.poll_event() {
-        emit(o, &mut buf);
-    }
+    stream.finish(&mut |x| line(x, &mut buf));
     stdout.write_all(&buf)?;
     stdout.flush()?;
     bad.finish();

@@ -525,6 +525,15 @@ pub fn parse_uds_dtc_by_status(pdu: &[u8]) -> Result<UdsDtcReport, DtcParseError
     })
 }
 
+/// The stored DTCs in a positive answer to a read-by-status request, UDS (`59 02 ...`) or
+/// KWP2000 (`58 ...`), told apart by the first byte.
+pub fn parse_dtc_by_status(pdu: &[u8]) -> Result<Vec<DtcRecord>, DtcParseError> {
+    match pdu.first() {
+        Some(0x59) => parse_uds_dtc_by_status(pdu).map(|r| r.records),
+        _ => parse_kwp_dtc_by_status(pdu),
+    }
+}
+
 /// Parses a KWP2000 `58 <count> (DTC[2] status)*` response.
 pub fn parse_kwp_dtc_by_status(pdu: &[u8]) -> Result<Vec<DtcRecord>, DtcParseError> {
     const WHAT: &str = "KWP2000 $58";
@@ -757,6 +766,22 @@ mod tests {
             parse_kwp_dtc_by_status(&[0x7F, 0x18, 0x12]),
             Err(DtcParseError::Header { found: 0x7F, .. })
         ));
+    }
+
+    #[test]
+    fn test_parse_either_dialects_answer() {
+        let uds = parse_dtc_by_status(&[0x59, 0x02, 0xFF, 0xD0, 0x00, 0x00, 0x09]).unwrap();
+        assert_eq!(uds.len(), 1);
+        assert_eq!(uds[0].code.to_string(), "U1000");
+        assert_eq!(uds[0].failure_type, Some(0));
+        let kwp = parse_dtc_by_status(&[0x58, 0x01, 0xD0, 0x00, 0x60]).unwrap();
+        assert_eq!(
+            (kwp[0].code.to_string(), kwp[0].failure_type),
+            ("U1000".into(), None)
+        );
+        assert!(parse_dtc_by_status(&[0x59]).is_err());
+        assert!(parse_dtc_by_status(&[0x7F, 0x18, 0x11]).is_err());
+        assert!(parse_dtc_by_status(&[]).is_err());
     }
 
     #[test]

@@ -6,15 +6,17 @@
 //! code ([`super::codec`]) and pairs answers with their requests by the rules of
 //! [`super::pairing`] (a pending answer keeps the request waiting; a TesterPresent never closes
 //! it). Each observation gives one [`Record`]: a serde type (the JSON Lines contract) with a
-//! one-line text form for people. Pure: times come from the frames.
+//! one-line text form for people. [`Stream`] runs the whole chain over raw frames. Pure:
+//! times come from the frames.
 
 use serde::Serialize;
 
 use super::codec::{Dialect, Nrc, service_name};
 use super::hex::format_hex;
 use super::pairing::{Answer, Pairing};
-use crate::frame::Id;
-use crate::isotp::{IncompleteReason, Observation};
+use super::scan::IdRange;
+use crate::frame::{Frame, Id};
+use crate::isotp::{IncompleteReason, Observation, ObserverConfig, Reassembler};
 use crate::time::Timestamp;
 
 /// Requests kept waiting for an answer.
@@ -276,6 +278,49 @@ impl Sniffer {
     }
 }
 
+/// `diag sniff` over raw frames: the frames on `ranges` reassembled (both directions, every
+/// id), each message classified and paired ([`Sniffer`]).
+#[derive(Debug)]
+pub struct Stream {
+    ranges: Vec<IdRange>,
+    reassembler: Reassembler,
+    sniffer: Sniffer,
+}
+
+impl Stream {
+    /// A sniffer of the frames on `ranges`, naming services and codes in `dialect`.
+    pub fn new(dialect: Dialect, ranges: Vec<IdRange>) -> Stream {
+        Stream {
+            ranges,
+            reassembler: Reassembler::new(ObserverConfig::default()),
+            sniffer: Sniffer::new(dialect),
+        }
+    }
+
+    /// A frame received at `at`; the records it completes go to `emit`.
+    pub fn handle_frame(&mut self, at: Timestamp, frame: &Frame, emit: &mut dyn FnMut(Record)) {
+        let Some(id) = frame.id() else { return };
+        if self.ranges.iter().any(|g| g.contains(id)) {
+            self.reassembler.handle_frame(at, frame);
+            self.drain(emit);
+        }
+    }
+
+    /// The input has ended: transfers still open are reported as broken.
+    pub fn finish(&mut self, emit: &mut dyn FnMut(Record)) {
+        self.reassembler.flush();
+        self.drain(emit);
+    }
+
+    fn drain(&mut self, emit: &mut dyn FnMut(Record)) {
+        while let Some(o) = self.reassembler.poll_event() {
+            if let Some(r) = self.sniffer.observe(o) {
+                emit(r);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +354,41 @@ mod tests {
             r.text_line().ends_with("[3000.0 ms after 745]"),
             "{}",
             r.text_line()
+        );
+    }
+
+    /// Frames outside the ranges are not looked at; a multi-frame answer is one record; a
+    /// transfer cut short is reported when the input ends.
+    #[test]
+    fn test_stream_over_raw_frames() {
+        let mut stream = Stream::new(Dialect::Kwp2000, IdRange::DIAGNOSTIC.to_vec());
+        let mut records = Vec::new();
+        let at = |ms: u64| Timestamp::from_nanos(ms * 1_000_000);
+        let frame = |id: u16, data: &[u8]| Frame::classic(Id::standard(id).unwrap(), data).unwrap();
+        let mut feed = |ms, id, data: &[u8]| {
+            stream.handle_frame(at(ms), &frame(id, data), &mut |r| records.push(r))
+        };
+        feed(0, 0x745, &[0x02, 0x21, 0x01, 0, 0, 0, 0, 0]);
+        feed(1, 0x355, &[0x02, 0x21, 0x01, 0, 0, 0, 0, 0]); // not diagnostic
+        feed(5, 0x765, &[0x10, 0x09, 0x61, 0x01, 1, 2, 3, 4]);
+        feed(6, 0x745, &[0x30, 0, 0, 0, 0, 0, 0, 0]);
+        feed(7, 0x765, &[0x21, 5, 6, 7, 0, 0, 0, 0]);
+        feed(20, 0x745, &[0x10, 0x0A, 0x3B, 0x01, 1, 2, 3, 4]); // never completed
+        stream.finish(&mut |r| records.push(r));
+        let kinds: Vec<(Kind, String)> = records.iter().map(|r| (r.kind, r.id.clone())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (Kind::Request, "745".to_string()),
+                (Kind::Positive, "765".to_string()),
+                (Kind::Broken, "745".to_string())
+            ],
+            "{records:?}"
+        );
+        assert!(
+            records[1]
+                .text_line()
+                .contains("61 01 01 02 03 04 05 06 07")
         );
     }
 
