@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use canrelearn::bus::source::{Damaged, records};
-use canrelearn::bus::{Bus, Filter, SocketCanBus, SocketCanOptions, filters_match};
+use canrelearn::bus::{Bus, SocketCanBus, SocketCanOptions, filters_match};
 use canrelearn::drive::precise;
 use canrelearn::drive::replay::{self, Replayed};
 use canrelearn::frame::Frame;
-use canrelearn::log::candump::{Precision, Record, WriteOptions, format_record};
-use canrelearn::replay::walk::{self, Loops, Malformed, Passes, Route, Skipped, Step};
+use canrelearn::replay::walk::{self, ListingError, Loops, Malformed, Passes, Route, Skipped};
 use canrelearn::replay::{PlanConfig, Planner};
 use canrelearn::time::Timestamp;
 
@@ -163,28 +162,6 @@ impl Frames {
 /// The route for the command's targets: --iface, --map, or the log's interface names.
 fn route(args: &Args, targets: &[String]) -> Route {
     Route::new(args.iface.is_some(), &args.map, targets)
-}
-
-/// [`walk::walk`] over `frames`, with the malformed records of the first pass reported.
-fn walk(
-    frames: &mut Frames,
-    route: impl FnMut(&str) -> Option<usize>,
-    filters: &[Filter],
-    loops: Loops,
-    each: impl FnMut(Step) -> bool,
-) -> Result<Skipped, CliError> {
-    let mut bad = BadLines::new();
-    walk::walk(
-        frames,
-        route,
-        |f| filters_match(filters, f),
-        loops,
-        |m| match m {
-            Malformed::Record(e) => bad.report(&e),
-            Malformed::FirstPassEnded => bad.finish(),
-        },
-        each,
-    )
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
@@ -369,9 +346,6 @@ fn report(done: &Replayed<CliError>, queue_full: u64, targets: &[String]) {
 /// `--dry-run`: the plan, as candump lines prefixed with the planned offset and target, in
 /// one streaming pass (the target is the interface named in the log unless --iface/--map).
 fn dry_run(args: &Args, frames: &mut Frames, planner: &mut Planner) -> Result<u8, CliError> {
-    let mut stdout = std::io::stdout().lock();
-    let mut buf = Vec::new();
-    let options = WriteOptions::default();
     let loops = match args.loops {
         Loops::Times(n) => Loops::Times(n),
         Loops::Forever => {
@@ -385,67 +359,25 @@ fn dry_run(args: &Args, frames: &mut Frames, planner: &mut Planner) -> Result<u8
             targets.push(tx.clone());
         }
     }
-    let by_name = args.iface.is_none() && args.map.is_empty();
-    let route = route(args, &targets);
-    // By name, the targets are the log's interfaces, named as they first appear.
-    let names = std::cell::RefCell::new(targets);
-    let mut write_error: Option<std::io::Error> = None;
-    let mut planned = 0u64;
-    let skipped = walk(
+    let mut bad = BadLines::new();
+    let mut stdout = std::io::stdout().lock();
+    let listed = walk::write_listing(
         frames,
-        |iface| {
-            if !by_name {
-                return route.target(iface);
-            }
-            let mut n = names.borrow_mut();
-            Some(match n.iter().position(|t| t == iface) {
-                Some(i) => i,
-                None => {
-                    n.push(iface.to_string());
-                    n.len() - 1
-                }
-            })
-        },
-        &args.filter.filters,
+        route(args, &targets),
+        |f| filters_match(&args.filter.filters, f),
         loops,
-        |step| {
-            let (ts, target, frame) = match step {
-                Step::LoopStart => {
-                    planner.start_loop();
-                    return true;
-                }
-                Step::LoopEnd => return true,
-                Step::Frame(ts, target, frame) => (ts, target, frame),
-            };
-            let due = planner.due(ts);
-            let n = names.borrow();
-            let name = n.get(target).map_or("?", |s| s.as_str());
-            buf.clear();
-            let _ = write!(buf, "+{:.6} ", due.as_secs_f64());
-            format_record(
-                &mut buf,
-                &Record {
-                    timestamp: ts,
-                    precision: Precision::Micros,
-                    interface: name,
-                    frame,
-                    direction: None,
-                },
-                &options,
-            );
-            planned += 1;
-            match stdout.write_all(&buf) {
-                Ok(()) => true,
-                Err(e) => {
-                    write_error = Some(e);
-                    false
-                }
-            }
+        planner,
+        |m| match m {
+            Malformed::Record(e) => bad.report(&e),
+            Malformed::FirstPassEnded => bad.finish(),
         },
-    )?;
-    if let Some(e) = write_error {
-        return Err(e.into());
-    }
+        &mut stdout,
+    );
+    let (planned, skipped) = match listed {
+        Ok(l) => l,
+        Err(ListingError::Log(e)) => return Err(e),
+        Err(ListingError::Write(e)) => return Err(e.into()),
+    };
     stdout.flush()?;
     out::note(format!(
         "dry run: {planned} frame{} planned, nothing was sent",

@@ -9,7 +9,11 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::io::{self, Write as _};
+
+use super::Planner;
 use crate::frame::Frame;
+use crate::log::candump::{Precision, Record, WriteOptions, format_record};
 use crate::time::Timestamp;
 
 /// How many times a log plays.
@@ -60,6 +64,24 @@ impl Route {
                 .filter_map(|(tx, log)| Some((log.clone(), targets.iter().position(|t| t == tx)?)))
                 .collect(),
             targets: targets.to_vec(),
+        }
+    }
+
+    /// The target interfaces, by index.
+    pub fn targets(&self) -> &[String] {
+        &self.targets
+    }
+
+    /// [`Route::target`], except that by name a log interface not yet among the targets
+    /// becomes the next one (for a listing made in one pass, before the log's interfaces
+    /// are all known).
+    pub fn target_or_add(&mut self, iface: &str) -> Option<usize> {
+        match self.target(iface) {
+            None if self.by_name && !self.all_to_first => {
+                self.targets.push(iface.to_string());
+                Some(self.targets.len() - 1)
+            }
+            t => t,
         }
     }
 
@@ -241,6 +263,81 @@ pub fn walk<E>(
     Ok(skipped)
 }
 
+/// Why a dry run's listing stopped.
+#[derive(Debug)]
+pub enum ListingError<E> {
+    /// The log could not be read.
+    Log(E),
+    /// The listing could not be written.
+    Write(io::Error),
+}
+
+/// A dry run: what [`walk`] would send, each frame a candump line with its offset from the
+/// start and its target interface (`+0.100000 (1700000000.000000) can0 123#00`), written to
+/// `out` in one streaming pass. By name (`route` from no `--iface` or `--map`), each frame
+/// goes to the interface it was logged on. Returns the frames listed and what was skipped.
+pub fn write_listing<E>(
+    log: &mut impl Passes<E>,
+    mut route: Route,
+    keep: impl Fn(&Frame) -> bool,
+    loops: Loops,
+    planner: &mut Planner,
+    malformed: impl FnMut(Malformed<'_>),
+    out: &mut dyn io::Write,
+) -> Result<(u64, Skipped), ListingError<E>> {
+    let route = std::cell::RefCell::new(&mut route);
+    let options = WriteOptions::default();
+    let mut buf = Vec::new();
+    let mut write_error = None;
+    let mut listed = 0u64;
+    let skipped = walk(
+        log,
+        |iface| route.borrow_mut().target_or_add(iface),
+        keep,
+        loops,
+        malformed,
+        |step| {
+            let (ts, target, frame) = match step {
+                Step::LoopStart => {
+                    planner.start_loop();
+                    return true;
+                }
+                Step::LoopEnd => return true,
+                Step::Frame(ts, target, frame) => (ts, target, frame),
+            };
+            let due = planner.due(ts);
+            let route = route.borrow();
+            let name = route.targets().get(target).map_or("?", |s| s.as_str());
+            buf.clear();
+            let _ = write!(buf, "+{:.6} ", due.as_secs_f64());
+            format_record(
+                &mut buf,
+                &Record {
+                    timestamp: ts,
+                    precision: Precision::Micros,
+                    interface: name,
+                    frame,
+                    direction: None,
+                },
+                &options,
+            );
+            listed += 1;
+            match out.write_all(&buf) {
+                Ok(()) => true,
+                Err(e) => {
+                    write_error = Some(e);
+                    false
+                }
+            }
+        },
+    )
+    .map_err(ListingError::Log)?;
+    if let Some(e) = write_error {
+        return Err(ListingError::Write(e));
+    }
+    Ok((listed, skipped))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +408,49 @@ mod tests {
             Read::Frame(at(10), Arc::from("can1"), frame(2)),
             Read::Frame(at(20), Arc::from("can0"), frame(3)),
         ]
+    }
+
+    /// Each frame listed with its offset and target: the log's own interface by name, the
+    /// mapped one otherwise; the malformed record and the filtered frame are counted.
+    #[test]
+    fn test_listing_of_a_dry_run() {
+        let listing = |route: Route, loops: u64| {
+            let mut out = Vec::new();
+            let mut planner = Planner::new(crate::replay::PlanConfig {
+                speed: 2.0,
+                ..Default::default()
+            })
+            .unwrap();
+            let (listed, skipped) = write_listing(
+                &mut mem(log),
+                route,
+                |f| f.id().is_some_and(|id| id.raw() != 3),
+                Loops::Times(loops),
+                &mut planner,
+                |_| {},
+                &mut out,
+            )
+            .unwrap();
+            (String::from_utf8(out).unwrap(), listed, skipped)
+        };
+        let (text, listed, skipped) = listing(Route::new(false, &[], &[]), 2);
+        assert_eq!(
+            text,
+            // The second loop starts where the first one's last frame went out.
+            "+0.000000 (0000000000.000000) can0 001#\n+0.005000 (0000000000.010000) can1 002#\n\
+             +0.005000 (0000000000.000000) can0 001#\n+0.010000 (0000000000.010000) can1 002#\n"
+        );
+        assert_eq!(listed, 4);
+        // Filtered in each loop; malformed counted once.
+        assert_eq!((skipped.bad, skipped.filtered, skipped.unmapped), (1, 2, 0));
+        let map = [("vcan1".to_string(), "can1".to_string())];
+        let (text, listed, skipped) = listing(Route::new(false, &map, &["vcan1".into()]), 1);
+        // The first frame sent is due at once.
+        assert_eq!(text, "+0.000000 (0000000000.010000) vcan1 002#\n");
+        assert_eq!(
+            (listed, skipped.unmapped_ifaces),
+            (1, vec!["can0".to_string()])
+        );
     }
 
     #[test]
