@@ -26,7 +26,7 @@
 
 use std::collections::HashSet;
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel};
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
@@ -378,7 +378,7 @@ impl Table {
         &mut self,
         store: &dyn Store,
         part: &str,
-        files: &mut Vec<String>,
+        files: &mut dyn Publish,
     ) -> Result<(), DatasetError> {
         if self.rows == 0 {
             return Ok(());
@@ -462,8 +462,8 @@ impl Table {
         Ok(OpenFile { writer, path })
     }
 
-    /// Finishes the open file and publishes it under its name (never over an existing file).
-    fn close(&mut self, files: &mut Vec<String>) -> Result<(), DatasetError> {
+    /// Finishes the open file and hands it to `files` to publish.
+    fn close(&mut self, files: &mut dyn Publish) -> Result<(), DatasetError> {
         let Some(OpenFile { writer, path }) = self.open.take() else {
             return Ok(());
         };
@@ -473,13 +473,40 @@ impl Table {
                 path: path.clone(),
                 source,
             })?;
-        file.publish().map_err(|source| DatasetError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        files.push(path);
+        files.publish(path, file)
+    }
+}
+
+/// Where complete files go to be published: at once, or by another thread.
+trait Publish {
+    fn publish(&mut self, path: String, file: Box<dyn StagedFile>) -> Result<(), DatasetError>;
+}
+
+/// Publishes each file at once, keeping its path.
+impl Publish for Vec<String> {
+    fn publish(&mut self, path: String, file: Box<dyn StagedFile>) -> Result<(), DatasetError> {
+        publish(&path, file)?;
+        self.push(path);
         Ok(())
     }
+}
+
+/// Hands each file to a publishing thread.
+impl Publish for mpsc::Sender<(String, Box<dyn StagedFile>)> {
+    fn publish(&mut self, path: String, file: Box<dyn StagedFile>) -> Result<(), DatasetError> {
+        self.send((path, file)).map_err(|e| DatasetError::Io {
+            path: e.0.0,
+            source: io::Error::other("the thread publishing files has stopped"),
+        })
+    }
+}
+
+/// Completes `file` (on disk) and makes it visible as `path`.
+fn publish(path: &str, file: Box<dyn StagedFile>) -> Result<(), DatasetError> {
+    file.publish().map_err(|source| DatasetError::Io {
+        path: path.to_string(),
+        source,
+    })
 }
 
 fn column(
@@ -921,26 +948,51 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             }
         }
         let store = self.store;
-        let finish = |bucket: Vec<&mut Table>| -> Result<Vec<String>, DatasetError> {
+        // Encoding and publishing overlap: a file's flush to disk (a wait, not work) happens
+        // on a publishing thread while the next table is encoded.
+        let (to_publish, published) = mpsc::channel::<(String, Box<dyn StagedFile>)>();
+        let published = Mutex::new(published);
+        let publisher = || -> Result<Vec<String>, DatasetError> {
             let mut files = Vec::new();
-            for table in bucket {
-                table.flush(store, part, &mut files)?;
-                table.close(&mut files)?;
+            loop {
+                let next = match published.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => break,
+                };
+                let Ok((path, file)) = next else { break };
+                publish(&path, file)?;
+                files.push(path);
             }
             Ok(files)
         };
+        let finish = |bucket: Vec<&mut Table>,
+                      mut to_publish: mpsc::Sender<(String, Box<dyn StagedFile>)>|
+         -> Result<Vec<String>, DatasetError> {
+            for table in bucket {
+                table.flush(store, part, &mut to_publish)?;
+                table.close(&mut to_publish)?;
+            }
+            Ok(Vec::new())
+        };
         let results: Vec<Result<Vec<String>, DatasetError>> = std::thread::scope(|scope| {
+            let publishers: Vec<_> = (0..threads).map(|_| scope.spawn(publisher)).collect();
             let mut buckets = buckets.into_iter();
             let first = buckets.next();
-            let handles: Vec<_> = buckets.map(|b| scope.spawn(move || finish(b))).collect();
-            let mut results = vec![first.map_or(Ok(Vec::new()), finish)];
-            for h in handles {
-                results.push(h.join().unwrap_or_else(|_| {
-                    Err(DatasetError::Io {
-                        path: part.to_string(),
-                        source: io::Error::other("a thread writing tables failed"),
-                    })
-                }));
+            let handles: Vec<_> = buckets
+                .map(|b| {
+                    let tx = to_publish.clone();
+                    scope.spawn(move || finish(b, tx))
+                })
+                .collect();
+            let mut results = vec![first.map_or(Ok(Vec::new()), |b| finish(b, to_publish))];
+            let failed = || {
+                Err(DatasetError::Io {
+                    path: part.to_string(),
+                    source: io::Error::other("a thread writing tables failed"),
+                })
+            };
+            for h in handles.into_iter().chain(publishers) {
+                results.push(h.join().unwrap_or_else(|_| failed()));
             }
             results
         });
