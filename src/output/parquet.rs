@@ -350,6 +350,7 @@ impl Table {
                     .set_key_value_metadata(Some(metadata.clone()))
                     // Payloads rarely repeat: a dictionary costs time and saves nothing.
                     .set_column_dictionary_enabled(ColumnPath::from("data"), false)
+                    .set_column_dictionary_enabled(ColumnPath::from("timestamp"), false)
                     .build(),
             ),
             small: Arc::new(
@@ -358,6 +359,7 @@ impl Table {
                     .set_created_by(format!("canrelearn {}", env!("CARGO_PKG_VERSION")))
                     .set_key_value_metadata(Some(metadata))
                     .set_column_dictionary_enabled(ColumnPath::from("data"), false)
+                    .set_column_dictionary_enabled(ColumnPath::from("timestamp"), false)
                     .build(),
             ),
             columns,
