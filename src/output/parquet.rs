@@ -197,6 +197,48 @@ impl Column {
         }
     }
 
+    /// An empty column of the same type.
+    fn empty_like(&self) -> Column {
+        let values = match &self.values {
+            Values::I64(_) => Values::I64(Vec::new()),
+            Values::I32(_) => Values::I32(Vec::new()),
+            Values::F64(_) => Values::F64(Vec::new()),
+            Values::Bool(_) => Values::Bool(Vec::new()),
+            Values::Bytes(_) => Values::Bytes(Vec::new()),
+            Values::Blob { .. } => Values::Blob {
+                data: Vec::new(),
+                ends: Vec::new(),
+            },
+        };
+        Column::new(values, self.defs.is_some())
+    }
+
+    /// Appends the values of `more`, a column of the same type.
+    fn append(&mut self, more: Column) {
+        match (&mut self.values, more.values) {
+            (Values::I64(a), Values::I64(mut b)) => a.append(&mut b),
+            (Values::I32(a), Values::I32(mut b)) => a.append(&mut b),
+            (Values::F64(a), Values::F64(mut b)) => a.append(&mut b),
+            (Values::Bool(a), Values::Bool(mut b)) => a.append(&mut b),
+            (Values::Bytes(a), Values::Bytes(mut b)) => a.append(&mut b),
+            (
+                Values::Blob { data, ends },
+                Values::Blob {
+                    data: more_data,
+                    ends: more_ends,
+                },
+            ) => {
+                let base = data.len();
+                data.extend_from_slice(&more_data);
+                ends.extend(more_ends.iter().map(|e| e + base));
+            }
+            _ => debug_assert!(false, "columns of different types"),
+        }
+        if let (Some(a), Some(b)) = (&mut self.defs, more.defs) {
+            a.extend_from_slice(&b);
+        }
+    }
+
     fn null(&mut self) {
         if let Some(d) = &mut self.defs {
             d.push(0);
@@ -375,6 +417,11 @@ impl Table {
         self.rows * self.row_bytes
     }
 
+    /// Columns of this table's layout, empty.
+    fn empty_columns(&self) -> Vec<Column> {
+        self.columns.iter().map(Column::empty_like).collect()
+    }
+
     /// Writes the buffered rows as one row group.
     fn flush(
         &mut self,
@@ -511,6 +558,35 @@ fn publish(path: &str, file: Box<dyn StagedFile>) -> Result<(), DatasetError> {
     })
 }
 
+/// Appends `rows` to `table`: its row group is written first if the rows would take it past
+/// [`ROW_GROUP_ROWS`], and after if they bring it there.
+fn add_rows(
+    table: &mut Table,
+    rows: Rows,
+    store: &dyn Store,
+    part: &str,
+    pending: &mut usize,
+    files: &mut Vec<String>,
+) -> Result<(), DatasetError> {
+    if rows.rows == 0 {
+        return Ok(());
+    }
+    if table.rows > 0 && table.rows + rows.rows > ROW_GROUP_ROWS {
+        *pending -= table.buffered();
+        table.flush(store, part, files)?;
+    }
+    for (column, more) in table.columns.iter_mut().zip(rows.columns) {
+        column.append(more);
+    }
+    table.rows += rows.rows;
+    *pending += rows.rows * table.row_bytes;
+    if table.rows >= ROW_GROUP_ROWS {
+        *pending -= table.buffered();
+        table.flush(store, part, files)?;
+    }
+    Ok(())
+}
+
 fn column(
     name: &str,
     physical: Physical,
@@ -576,127 +652,54 @@ struct MessagePlan {
     renamed: Vec<(usize, String)>,
 }
 
-/// Writes one capture's decoded frames into a Parquet data set folder.
-pub struct DatasetWriter<'db, 's> {
-    db: &'db Database,
-    store: &'s dyn Store,
-    part: String,
-    resolution: Resolution,
-    frames: Table,
-    plans: Vec<MessagePlan>,
-    messages: Vec<Option<Table>>,
-    names: Vec<ByteArray>,
-    interfaces: Vec<(String, ByteArray)>,
-    scratch: Vec<Option<PhysicalValue>>,
-    written: Written,
-    budget: usize,
-    /// The bytes every table buffers, kept as rows come and go ([`Self::buffered`] is the
-    /// same sum, counted).
-    pending: usize,
-}
-
 /// The fixed columns of a message table, which a signal of the same name must not shadow.
 const FIXED: [&str; 4] = ["timestamp", "interface", "partial", "error"];
 
-impl<'db, 's> DatasetWriter<'db, 's> {
-    /// A writer into `store` for frames decoded with `db`; its files are named
-    /// `part-<part>-NNNNN.parquet` (`part` must be unique among the writers of one data set:
-    /// the caller's run and capture).
-    pub fn new(
-        db: &'db Database,
-        store: &'s dyn Store,
-        part: &str,
-        resolution: Resolution,
-    ) -> Result<Self, DatasetError> {
-        let schema_err = |source| DatasetError::Parquet {
-            path: "frames".to_string(),
-            source,
-        };
-        let time = || {
-            column(
-                "timestamp",
-                Physical::INT64,
-                timestamp_type(resolution),
-                true,
-            )
-        };
-        let text = |name: &str, optional| {
-            column(
-                name,
-                Physical::BYTE_ARRAY,
-                Some(LogicalType::String),
-                optional,
-            )
-        };
-        let flag = |name: &str, optional| column(name, Physical::BOOLEAN, None, optional);
-        let fields = (|| {
-            Ok::<_, ParquetError>(vec![
-                (time()?, Values::I64(Vec::new())),
-                (text("interface", false)?, Values::Bytes(Vec::new())),
-                (
-                    column("id", Physical::INT64, None, true)?,
-                    Values::I64(Vec::new()),
-                ),
-                (flag("extended", true)?, Values::Bool(Vec::new())),
-                (flag("fd", false)?, Values::Bool(Vec::new())),
-                (flag("brs", false)?, Values::Bool(Vec::new())),
-                (flag("esi", false)?, Values::Bool(Vec::new())),
-                (flag("remote", false)?, Values::Bool(Vec::new())),
-                (flag("error", false)?, Values::Bool(Vec::new())),
-                (
-                    column(
-                        "dlc",
-                        Physical::INT32,
-                        Some(LogicalType::integer(8, false)),
-                        false,
-                    )?,
-                    Values::I32(Vec::new()),
-                ),
-                (
-                    column("data", Physical::BYTE_ARRAY, None, false)?,
-                    Values::Blob {
-                        data: Vec::new(),
-                        ends: Vec::new(),
-                    },
-                ),
-                (text("message", true)?, Values::Bytes(Vec::new())),
-            ])
-        })()
-        .map_err(schema_err)?;
-        let frames = Table::new(
-            "frames".to_string(),
-            fields,
-            vec![KeyValue::new(
-                "canrelearn.dbc".to_string(),
-                db.sources().join(", "),
-            )],
-            true,
-        )
-        .map_err(schema_err)?;
-        let mut taken = HashSet::new();
-        let plans = db
-            .messages()
-            .iter()
-            .map(|m| MessagePlan {
-                folder: folder_name(m, &mut taken),
-                kinds: m.signals().iter().map(kind_of).collect(),
-                renamed: m
-                    .signals()
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| FIXED.contains(&s.name()))
-                    .map(|(i, s)| (i, format!("signal_{}", s.name())))
-                    .collect(),
-            })
-            .collect();
-        Ok(DatasetWriter {
+fn plans(db: &Database) -> Vec<MessagePlan> {
+    let mut taken = HashSet::new();
+    db.messages()
+        .iter()
+        .map(|m| MessagePlan {
+            folder: folder_name(m, &mut taken),
+            kinds: m.signals().iter().map(kind_of).collect(),
+            renamed: m
+                .signals()
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| FIXED.contains(&s.name()))
+                .map(|(i, s)| (i, format!("signal_{}", s.name())))
+                .collect(),
+        })
+        .collect()
+}
+
+/// What a decoded line puts in the tables, before it is written into their columns.
+struct Parts {
+    time: Option<i64>,
+    interface: ByteArray,
+    /// The message table that gets a row (its values in the builder's scratch), and why the
+    /// frame was only partly decoded.
+    message: Option<(usize, Option<String>)>,
+}
+
+/// Turns decoded lines into table rows: the writer's own, and each worker's for [`Batch`]es.
+struct Builder<'db> {
+    db: &'db Database,
+    resolution: Resolution,
+    plans: Vec<MessagePlan>,
+    names: Vec<ByteArray>,
+    interfaces: Vec<(String, ByteArray)>,
+    scratch: Vec<Option<PhysicalValue>>,
+    truncated_times: u64,
+    unrepresentable_times: u64,
+}
+
+impl<'db> Builder<'db> {
+    fn new(db: &'db Database, resolution: Resolution) -> Self {
+        Builder {
             db,
-            store,
-            part: part.to_string(),
             resolution,
-            frames,
-            plans,
-            messages: (0..db.messages().len()).map(|_| None).collect(),
+            plans: plans(db),
             names: db
                 .messages()
                 .iter()
@@ -704,16 +707,9 @@ impl<'db, 's> DatasetWriter<'db, 's> {
                 .collect(),
             interfaces: Vec::new(),
             scratch: Vec::new(),
-            written: Written::default(),
-            budget: MEMORY_BUDGET,
-            pending: 0,
-        })
-    }
-
-    /// Sets the memory budget (bytes of buffered columns), for tests.
-    pub fn with_budget(mut self, bytes: usize) -> Self {
-        self.budget = bytes.max(1);
-        self
+            truncated_times: 0,
+            unrepresentable_times: 0,
+        }
     }
 
     /// The timestamp in the column's unit, or `None` if it does not fit.
@@ -723,14 +719,14 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             Resolution::Nanos => nanos,
             Resolution::Micros => {
                 if !nanos.is_multiple_of(1000) {
-                    self.written.truncated_times += 1;
+                    self.truncated_times += 1;
                 }
                 nanos / 1000
             }
         };
         let v = i64::try_from(v).ok();
         if v.is_none() {
-            self.written.unrepresentable_times += 1;
+            self.unrepresentable_times += 1;
         }
         v
     }
@@ -746,17 +742,43 @@ impl<'db, 's> DatasetWriter<'db, 's> {
         b
     }
 
-    /// Adds one decoded frame.
-    pub fn push(&mut self, line: &Line<'_>) -> Result<(), DatasetError> {
+    /// What `line` puts in the tables (a message row's values go to `self.scratch`).
+    fn parts(&mut self, line: &Line<'_>) -> Parts {
         let time = self.time(line);
         let interface = self.interface(line.interface);
+        let message = match &line.meaning {
+            Meaning::Signals(m, i, decoded) => {
+                self.scratch.clear();
+                self.scratch.resize(m.signals().len(), None);
+                for s in decoded.signals() {
+                    if let Some(slot) = self.scratch.get_mut(s.index) {
+                        *slot = Some(s.physical);
+                    }
+                }
+                Some((*i, decoded.partial(m)))
+            }
+            Meaning::Error(m, e) => self.db.message_index(m.id()).map(|i| {
+                self.scratch.clear();
+                self.scratch.resize(m.signals().len(), None);
+                (i, Some(e.to_string()))
+            }),
+            Meaning::Remote(_) | Meaning::Unknown => None,
+        };
+        Parts {
+            time,
+            interface,
+            message,
+        }
+    }
+
+    /// The `frames` row of `line` into `c`.
+    fn frame_row(&self, c: &mut [Column], line: &Line<'_>, parts: &Parts) {
         let frame = line.frame;
-        let c = &mut self.frames.columns;
-        match time {
+        match parts.time {
             Some(t) => c[0].i64(t),
             None => c[0].null(),
         }
-        c[1].bytes(interface.clone());
+        c[1].bytes(parts.interface.clone());
         match frame.id() {
             Some(id) => {
                 c[2].i64(i64::from(id.raw()));
@@ -793,6 +815,302 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             Some(name) => c[11].bytes(name.clone()),
             None => c[11].null(),
         }
+    }
+
+    /// The row of message `index` into `c`, from `self.scratch`.
+    fn message_row(&self, c: &mut [Column], index: usize, parts: Parts) {
+        let Some(plan) = self.plans.get(index) else {
+            return;
+        };
+        match parts.time {
+            Some(t) => c[0].i64(t),
+            None => c[0].null(),
+        }
+        c[1].bytes(parts.interface);
+        for (k, (value, kind)) in self.scratch.iter().zip(&plan.kinds).enumerate() {
+            let col = &mut c[2 + k];
+            match (value, kind) {
+                (None, _) => col.null(),
+                (Some(PhysicalValue::Int(v)), Kind::Int) => match i64::try_from(*v) {
+                    Ok(v) => col.i64(v),
+                    Err(_) => col.null(),
+                },
+                (Some(PhysicalValue::Int(v)), Kind::UInt) => match u64::try_from(*v) {
+                    // Stored as the same 64 bits, read back unsigned (the column's type says so).
+                    Ok(v) => col.i64(v as i64),
+                    Err(_) => col.null(),
+                },
+                (Some(v), Kind::Float) => col.f64(v.as_f64()),
+                (Some(PhysicalValue::Float(_)), Kind::Int | Kind::UInt) => col.null(),
+            }
+        }
+        let n = 2 + self.scratch.len();
+        let why = parts.message.and_then(|(_, why)| why);
+        c[n].bool(why.is_some());
+        match why {
+            Some(w) => c[n + 1].bytes(ByteArray::from(w.as_str())),
+            None => c[n + 1].null(),
+        }
+    }
+
+    /// An empty message table for message `index`.
+    fn message_table(&self, index: usize) -> Result<Option<Table>, DatasetError> {
+        let (Some(plan), Some(message)) = (self.plans.get(index), self.db.messages().get(index))
+        else {
+            return Ok(None);
+        };
+        message_table(message, plan, self.resolution, self.db)
+            .map(Some)
+            .map_err(|source| DatasetError::Parquet {
+                path: format!("messages/{}", plan.folder),
+                source,
+            })
+    }
+}
+
+/// Rows of one table, buffered in columns.
+struct Rows {
+    columns: Vec<Column>,
+    rows: usize,
+}
+
+/// The rows a worker decoded from a run of a capture's frames, for
+/// [`DatasetWriter::append`]: the writer adds them to its tables as if it had decoded them
+/// itself, so the data set is the same whether a capture is decoded on one thread or many.
+pub struct Batch {
+    frames: Rows,
+    /// `(message index, rows)`.
+    messages: Vec<(usize, Rows)>,
+    truncated_times: u64,
+    unrepresentable_times: u64,
+}
+
+/// Fills [`Batch`]es, on a worker thread.
+pub struct BatchBuilder<'db> {
+    builder: Builder<'db>,
+    /// Each message table's empty columns, made when the message first comes.
+    layouts: Vec<Option<Vec<Column>>>,
+    frames_layout: Vec<Column>,
+    /// Where each message's rows are in `batch.messages` (`usize::MAX`: none yet).
+    slots: Vec<usize>,
+    batch: Batch,
+}
+
+impl<'db> BatchBuilder<'db> {
+    /// A builder for frames decoded with `db`, for a writer of the same `resolution`.
+    pub fn new(db: &'db Database, resolution: Resolution) -> Result<Self, DatasetError> {
+        let frames_layout = frames_table(db, resolution)?.empty_columns();
+        Ok(BatchBuilder {
+            builder: Builder::new(db, resolution),
+            layouts: (0..db.messages().len()).map(|_| None).collect(),
+            slots: vec![usize::MAX; db.messages().len()],
+            batch: Batch {
+                frames: Rows {
+                    columns: frames_layout.iter().map(Column::empty_like).collect(),
+                    rows: 0,
+                },
+                messages: Vec::new(),
+                truncated_times: 0,
+                unrepresentable_times: 0,
+            },
+            frames_layout,
+        })
+    }
+
+    /// Adds one decoded frame.
+    pub fn push(&mut self, line: &Line<'_>) -> Result<(), DatasetError> {
+        let parts = self.builder.parts(line);
+        self.builder
+            .frame_row(&mut self.batch.frames.columns, line, &parts);
+        self.batch.frames.rows += 1;
+        let Some((index, _)) = parts.message else {
+            return Ok(());
+        };
+        let Some(slot) = self.slots.get_mut(index) else {
+            return Ok(());
+        };
+        if *slot == usize::MAX {
+            let Some(layout) = self.layouts.get_mut(index) else {
+                return Ok(());
+            };
+            if layout.is_none() {
+                *layout = self
+                    .builder
+                    .message_table(index)?
+                    .map(|t| t.empty_columns());
+            }
+            let Some(layout) = layout.as_ref() else {
+                return Ok(());
+            };
+            *slot = self.batch.messages.len();
+            self.batch.messages.push((
+                index,
+                Rows {
+                    columns: layout.iter().map(Column::empty_like).collect(),
+                    rows: 0,
+                },
+            ));
+        }
+        if let Some((_, rows)) = self.batch.messages.get_mut(*slot) {
+            self.builder.message_row(&mut rows.columns, index, parts);
+            rows.rows += 1;
+        }
+        Ok(())
+    }
+
+    /// The rows added since the last batch.
+    pub fn take(&mut self) -> Batch {
+        for (index, _) in &self.batch.messages {
+            if let Some(slot) = self.slots.get_mut(*index) {
+                *slot = usize::MAX;
+            }
+        }
+        let next = Batch {
+            frames: Rows {
+                columns: self.frames_layout.iter().map(Column::empty_like).collect(),
+                rows: 0,
+            },
+            messages: Vec::new(),
+            truncated_times: 0,
+            unrepresentable_times: 0,
+        };
+        let mut batch = std::mem::replace(&mut self.batch, next);
+        batch.truncated_times = std::mem::take(&mut self.builder.truncated_times);
+        batch.unrepresentable_times = std::mem::take(&mut self.builder.unrepresentable_times);
+        batch
+    }
+}
+
+/// The `frames` table, empty.
+fn frames_table(db: &Database, resolution: Resolution) -> Result<Table, DatasetError> {
+    let schema_err = |source| DatasetError::Parquet {
+        path: "frames".to_string(),
+        source,
+    };
+    let time = || {
+        column(
+            "timestamp",
+            Physical::INT64,
+            timestamp_type(resolution),
+            true,
+        )
+    };
+    let text = |name: &str, optional| {
+        column(
+            name,
+            Physical::BYTE_ARRAY,
+            Some(LogicalType::String),
+            optional,
+        )
+    };
+    let flag = |name: &str, optional| column(name, Physical::BOOLEAN, None, optional);
+    let fields = (|| {
+        Ok::<_, ParquetError>(vec![
+            (time()?, Values::I64(Vec::new())),
+            (text("interface", false)?, Values::Bytes(Vec::new())),
+            (
+                column("id", Physical::INT64, None, true)?,
+                Values::I64(Vec::new()),
+            ),
+            (flag("extended", true)?, Values::Bool(Vec::new())),
+            (flag("fd", false)?, Values::Bool(Vec::new())),
+            (flag("brs", false)?, Values::Bool(Vec::new())),
+            (flag("esi", false)?, Values::Bool(Vec::new())),
+            (flag("remote", false)?, Values::Bool(Vec::new())),
+            (flag("error", false)?, Values::Bool(Vec::new())),
+            (
+                column(
+                    "dlc",
+                    Physical::INT32,
+                    Some(LogicalType::integer(8, false)),
+                    false,
+                )?,
+                Values::I32(Vec::new()),
+            ),
+            (
+                column("data", Physical::BYTE_ARRAY, None, false)?,
+                Values::Blob {
+                    data: Vec::new(),
+                    ends: Vec::new(),
+                },
+            ),
+            (text("message", true)?, Values::Bytes(Vec::new())),
+        ])
+    })()
+    .map_err(schema_err)?;
+    Table::new(
+        "frames".to_string(),
+        fields,
+        vec![KeyValue::new(
+            "canrelearn.dbc".to_string(),
+            db.sources().join(", "),
+        )],
+        true,
+    )
+    .map_err(schema_err)
+}
+
+/// Writes one capture's decoded frames into a Parquet data set folder.
+pub struct DatasetWriter<'db, 's> {
+    builder: Builder<'db>,
+    store: &'s dyn Store,
+    part: String,
+    frames: Table,
+    messages: Vec<Option<Table>>,
+    written: Written,
+    budget: usize,
+    /// The bytes every table buffers, kept as rows come and go ([`Self::buffered`] is the
+    /// same sum, counted).
+    pending: usize,
+}
+
+impl<'db, 's> DatasetWriter<'db, 's> {
+    /// A writer into `store` for frames decoded with `db`; its files are named
+    /// `part-<part>-NNNNN.parquet` (`part` must be unique among the writers of one data set:
+    /// the caller's run and capture).
+    pub fn new(
+        db: &'db Database,
+        store: &'s dyn Store,
+        part: &str,
+        resolution: Resolution,
+    ) -> Result<Self, DatasetError> {
+        Ok(DatasetWriter {
+            builder: Builder::new(db, resolution),
+            store,
+            part: part.to_string(),
+            frames: frames_table(db, resolution)?,
+            messages: (0..db.messages().len()).map(|_| None).collect(),
+            written: Written::default(),
+            budget: MEMORY_BUDGET,
+            pending: 0,
+        })
+    }
+
+    /// Sets the memory budget (bytes of buffered columns), for tests.
+    pub fn with_budget(mut self, bytes: usize) -> Self {
+        self.budget = bytes.max(1);
+        self
+    }
+
+    /// Message `index`'s table, created when first needed.
+    fn message_table(&mut self, index: usize) -> Result<Option<&mut Table>, DatasetError> {
+        let Some(slot) = self.messages.get_mut(index) else {
+            return Ok(None);
+        };
+        if slot.is_none() {
+            *slot = self.builder.message_table(index)?;
+            if slot.is_some() {
+                self.written.messages += 1;
+            }
+        }
+        Ok(slot.as_mut())
+    }
+
+    /// Adds one decoded frame.
+    pub fn push(&mut self, line: &Line<'_>) -> Result<(), DatasetError> {
+        let parts = self.builder.parts(line);
+        self.builder
+            .frame_row(&mut self.frames.columns, line, &parts);
         self.frames.rows += 1;
         self.pending += self.frames.row_bytes;
         self.written.frames += 1;
@@ -801,28 +1119,58 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             self.frames
                 .flush(self.store, &self.part, &mut self.written.files)?;
         }
-        match &line.meaning {
-            Meaning::Signals(m, i, decoded) => {
-                self.scratch.clear();
-                self.scratch.resize(m.signals().len(), None);
-                for s in decoded.signals() {
-                    if let Some(slot) = self.scratch.get_mut(s.index) {
-                        *slot = Some(s.physical);
-                    }
-                }
-                let why = decoded.partial(m);
-                self.message_row(*i, time, interface, why)?;
+        if let Some((index, _)) = parts.message
+            && self.message_table(index)?.is_some()
+            && let Some(Some(table)) = self.messages.get_mut(index)
+        {
+            self.builder.message_row(&mut table.columns, index, parts);
+            table.rows += 1;
+            self.pending += table.row_bytes;
+            self.written.message_rows += 1;
+            if table.rows >= ROW_GROUP_ROWS {
+                self.pending -= table.buffered();
+                table.flush(self.store, &self.part, &mut self.written.files)?;
             }
-            Meaning::Error(m, e) => {
-                if let Some(i) = self.db.message_index(m.id()) {
-                    self.scratch.clear();
-                    self.scratch.resize(m.signals().len(), None);
-                    self.message_row(i, time, interface, Some(e.to_string()))?;
-                }
-            }
-            Meaning::Remote(_) | Meaning::Unknown => {}
         }
+        self.count_times();
         if self.pending > self.budget {
+            self.flush_largest()?;
+        }
+        Ok(())
+    }
+
+    fn count_times(&mut self) {
+        self.written.truncated_times += std::mem::take(&mut self.builder.truncated_times);
+        self.written.unrepresentable_times +=
+            std::mem::take(&mut self.builder.unrepresentable_times);
+    }
+
+    /// Adds the rows of a batch, as if each frame had been pushed here.
+    pub fn append(&mut self, batch: Batch) -> Result<(), DatasetError> {
+        self.written.frames += batch.frames.rows as u64;
+        self.written.truncated_times += batch.truncated_times;
+        self.written.unrepresentable_times += batch.unrepresentable_times;
+        let (store, part) = (self.store, self.part.clone());
+        let files = &mut self.written.files;
+        add_rows(
+            &mut self.frames,
+            batch.frames,
+            store,
+            &part,
+            &mut self.pending,
+            files,
+        )?;
+        for (index, rows) in batch.messages {
+            self.written.message_rows += rows.rows as u64;
+            if self.message_table(index)?.is_none() {
+                continue;
+            }
+            if let Some(Some(table)) = self.messages.get_mut(index) {
+                let files = &mut self.written.files;
+                add_rows(table, rows, store, &part, &mut self.pending, files)?;
+            }
+        }
+        while self.pending > self.budget {
             self.flush_largest()?;
         }
         Ok(())
@@ -857,74 +1205,6 @@ impl<'db, 's> DatasetWriter<'db, 's> {
                     .flush(self.store, &self.part, &mut self.written.files)
             }
         }
-    }
-
-    /// One row of message `index` from `self.scratch`.
-    fn message_row(
-        &mut self,
-        index: usize,
-        time: Option<i64>,
-        interface: ByteArray,
-        why: Option<String>,
-    ) -> Result<(), DatasetError> {
-        let (Some(slot), Some(plan), Some(message)) = (
-            self.messages.get_mut(index),
-            self.plans.get(index),
-            self.db.messages().get(index),
-        ) else {
-            return Ok(());
-        };
-        if slot.is_none() {
-            let table =
-                message_table(message, plan, self.resolution, self.db).map_err(|source| {
-                    DatasetError::Parquet {
-                        path: format!("messages/{}", plan.folder),
-                        source,
-                    }
-                })?;
-            *slot = Some(table);
-            self.written.messages += 1;
-        }
-        let Some(table) = slot.as_mut() else {
-            return Ok(());
-        };
-        let c = &mut table.columns;
-        match time {
-            Some(t) => c[0].i64(t),
-            None => c[0].null(),
-        }
-        c[1].bytes(interface);
-        for (k, (value, kind)) in self.scratch.iter().zip(&plan.kinds).enumerate() {
-            let col = &mut c[2 + k];
-            match (value, kind) {
-                (None, _) => col.null(),
-                (Some(PhysicalValue::Int(v)), Kind::Int) => match i64::try_from(*v) {
-                    Ok(v) => col.i64(v),
-                    Err(_) => col.null(),
-                },
-                (Some(PhysicalValue::Int(v)), Kind::UInt) => match u64::try_from(*v) {
-                    // Stored as the same 64 bits, read back unsigned (the column's type says so).
-                    Ok(v) => col.i64(v as i64),
-                    Err(_) => col.null(),
-                },
-                (Some(v), Kind::Float) => col.f64(v.as_f64()),
-                (Some(PhysicalValue::Float(_)), Kind::Int | Kind::UInt) => col.null(),
-            }
-        }
-        let n = 2 + self.scratch.len();
-        c[n].bool(why.is_some());
-        match why {
-            Some(w) => c[n + 1].bytes(ByteArray::from(w.as_str())),
-            None => c[n + 1].null(),
-        }
-        table.rows += 1;
-        self.pending += table.row_bytes;
-        self.written.message_rows += 1;
-        if table.rows >= ROW_GROUP_ROWS {
-            self.pending -= table.buffered();
-            table.flush(self.store, &self.part, &mut self.written.files)?;
-        }
-        Ok(())
     }
 
     /// Writes what is buffered and closes every file. On error, the files not yet complete

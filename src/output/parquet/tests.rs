@@ -109,6 +109,41 @@ fn write(
     w.finish().unwrap()
 }
 
+/// As [`write`], but decoded into batches of `chunk` frames (as workers do), appended in order.
+fn write_in_batches(
+    db: &Database,
+    store: &Mem,
+    part: &str,
+    t0: u64,
+    frames: &[Frame],
+    budget: usize,
+    chunk: usize,
+) -> Written {
+    let mut w = DatasetWriter::new(db, store, part, Resolution::Nanos)
+        .unwrap()
+        .with_budget(budget);
+    let mut builder = BatchBuilder::new(db, Resolution::Nanos).unwrap();
+    let mut decoder = FrameDecoder::new(db);
+    for (k, block) in frames.chunks(chunk.max(1)).enumerate() {
+        for (j, f) in block.iter().enumerate() {
+            let i = k * chunk.max(1) + j;
+            let meaning = decoder.decode(f);
+            builder
+                .push(&Line {
+                    raw: None,
+                    timestamp: Timestamp::from_nanos(t0 + i as u64 * 1_000_000),
+                    precision: Precision::Nanos,
+                    interface: if i % 2 == 0 { "can0" } else { "vcan1" },
+                    frame: f,
+                    meaning,
+                })
+                .unwrap();
+        }
+        w.append(builder.take()).unwrap();
+    }
+    w.finish().unwrap()
+}
+
 /// The rows of every file of a table folder, in file name order, as (column, field) lists.
 fn rows(store: &Mem, dir: &str) -> Vec<Vec<(String, Field)>> {
     let files = store.files.lock().unwrap();
@@ -326,6 +361,47 @@ proptest! {
             prop_assert_eq!(get(row, "id"), &Field::Long(i64::from(frame.id().unwrap().raw())));
         }
         prop_assert_eq!(*store.staged.lock().unwrap(), 0, "files left unpublished");
+    }
+}
+
+/// Frames of every kind the tables know: each message, an unknown id, remote and error
+/// frames, a partly decoded one.
+fn mixed(payloads: &[(u16, Vec<u8>)]) -> Vec<Frame> {
+    payloads
+        .iter()
+        .map(|(id, d)| match id % 7 {
+            5 => Frame::Remote(RemoteFrame::new(sid(0x100 + id % 3), 8).unwrap()),
+            6 => Frame::Error(ErrorFrame::new(0x4, [0; 8]).unwrap()),
+            k => Frame::classic(sid(0x100 + k), d).unwrap(),
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// Decoded in batches and appended, a capture gives the same data set as pushed frame by
+    /// frame: byte for byte when nothing is written out early, the same rows otherwise.
+    #[test]
+    fn test_batches_give_the_same_data_set(
+        payloads in proptest::collection::vec((0u16..40, proptest::collection::vec(any::<u8>(), 0..=8)), 1..400),
+        chunk in 1usize..150,
+        budget in 1usize..50_000,
+    ) {
+        let db = db();
+        let frames = mixed(&payloads);
+        let (one, many) = (Mem::default(), Mem::default());
+        let a = write(&db, &one, "p", 5, &frames, usize::MAX);
+        let b = write_in_batches(&db, &many, "p", 5, &frames, usize::MAX, chunk);
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(&*one.files.lock().unwrap(), &*many.files.lock().unwrap());
+        let (one, many) = (Mem::default(), Mem::default());
+        let a = write(&db, &one, "q", 5, &frames, budget);
+        let b = write_in_batches(&db, &many, "q", 5, &frames, budget, chunk);
+        prop_assert_eq!((a.frames, a.message_rows, a.messages), (b.frames, b.message_rows, b.messages));
+        for dir in ["frames", "messages/PLAIN", "messages/BIG", "messages/MUXED"] {
+            prop_assert_eq!(rows(&one, dir), rows(&many, dir), "{}", dir);
+        }
+        prop_assert_eq!(*many.staged.lock().unwrap(), 0, "files left unpublished");
     }
 }
 
