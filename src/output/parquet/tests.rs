@@ -133,7 +133,7 @@ fn write_in_batches(
                     raw: None,
                     timestamp: Timestamp::from_nanos(t0 + i as u64 * 1_000_000),
                     precision: Precision::Nanos,
-                    interface: if i % 2 == 0 { "can0" } else { "vcan1" },
+                    interface: if i.is_multiple_of(2) { "can0" } else { "vcan1" },
                     frame: f,
                     meaning,
                 })
