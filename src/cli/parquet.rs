@@ -1,5 +1,6 @@
 //! `canrelearn decode --format parquet -o DIR`: captures into a Parquet data set, one capture
-//! per worker thread, as many at a time as there are cores.
+//! per worker thread, as many at a time as there are cores (the blocks of a candump log
+//! decoded on the cores left over, so that one big log uses them all).
 //!
 //! Every capture gets its own files (`part-<RUN>-<N>-<NAME>-...`) in `DIR/frames/` and
 //! `DIR/messages/<MESSAGE>/`, so that captures decode in parallel and a later run adds files
@@ -15,8 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::anyhow;
 use canrelearn::dbc::Database;
 use canrelearn::drive::dataset::DirStore;
+use canrelearn::log::Format;
 use canrelearn::output::parquet::{DatasetWriter, Resolution, Written, part_stem};
-use canrelearn::output::pipeline::{self, PipelineError, Sink};
+use canrelearn::output::pipeline::{self, Blocks, Feed, PipelineError, Sink};
 
 use super::{CliError, capture, exit, out, signals};
 
@@ -64,6 +66,8 @@ pub fn run(
     let results: Vec<Mutex<Option<Result<Outcome, CliError>>>> =
         logs.iter().map(|_| Mutex::new(None)).collect();
     let workers = jobs.clamp(1, logs.len().max(1));
+    // The cores left over when there are fewer logs than cores go to each log's blocks.
+    let per_log = (jobs / workers).max(1);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
@@ -74,7 +78,8 @@ pub fn run(
                         break;
                     }
                     let part = format!("{run}-{i:03}-{}", stem(path));
-                    let outcome = one(db, path, &store, &part, resolution, strict);
+                    let settings = (resolution, strict, per_log);
+                    let outcome = one(db, path, &store, &part, settings);
                     if let Some(slot) = results.get(i)
                         && let Ok(mut slot) = slot.lock()
                     {
@@ -138,16 +143,11 @@ fn one(
     path: &Path,
     store: &DirStore,
     part: &str,
-    resolution: Resolution,
-    strict: bool,
+    (resolution, strict, jobs): (Resolution, bool, usize),
 ) -> Result<Outcome, CliError> {
     let opened = capture::open(path, None)?;
     let name = opened.name.clone();
-    let mut reader = if capture::is_regular_file(path) {
-        Box::new(canrelearn::open::ReadAhead::new(capture::reader(opened)))
-    } else {
-        capture::reader(opened)
-    };
+    let regular = capture::is_regular_file(path);
     let root = store.root();
     let dataset_error = |e: &dyn std::fmt::Display| {
         CliError::new(
@@ -157,15 +157,34 @@ fn one(
     };
     let mut writer =
         DatasetWriter::new(db, store, part, resolution).map_err(|e| dataset_error(&e))?;
-    let mut warn = |w: String| out::warn(format!("{name}: {w}"));
+    // Every warning names the capture (the block pipeline's already do, with the line).
+    let mut warn = |w: String| match w.starts_with(&*name) {
+        true => out::warn(w),
+        false => out::warn(format!("{name}: {w}")),
+    };
     let mut sink = Sink::new(io::sink(), strict, &mut warn);
-    let decoded = pipeline::each_record(
-        db,
-        reader.as_mut(),
-        &mut sink,
-        signals::interrupted,
-        &mut |line, _| writer.push(line).map_err(io::Error::other),
-    );
+    let decoded = match opened.format {
+        // Candump text: blocks of lines decoded on `jobs` threads.
+        Format::Candump => {
+            let blocks = Blocks::new(opened.stream, opened.name, regular, signals::interrupted)
+                .with_size(pipeline::ROWS_BLOCK);
+            let feed = Feed::new(blocks);
+            pipeline::decode_feed_into(db, strict, feed, &mut sink, jobs, &mut writer)
+        }
+        _ => {
+            let mut reader = match regular {
+                true => Box::new(canrelearn::open::ReadAhead::new(capture::reader(opened))),
+                false => capture::reader(opened),
+            };
+            pipeline::each_record(
+                db,
+                reader.as_mut(),
+                &mut sink,
+                signals::interrupted,
+                &mut |line, _| writer.push(line).map_err(io::Error::other),
+            )
+        }
+    };
     sink.summary();
     let bad = sink.bad();
     // Whatever happened, the frames decoded so far are published.

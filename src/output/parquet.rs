@@ -199,43 +199,25 @@ impl Column {
 
     /// An empty column of the same type.
     fn empty_like(&self) -> Column {
-        let values = match &self.values {
-            Values::I64(_) => Values::I64(Vec::new()),
-            Values::I32(_) => Values::I32(Vec::new()),
-            Values::F64(_) => Values::F64(Vec::new()),
-            Values::Bool(_) => Values::Bool(Vec::new()),
-            Values::Bytes(_) => Values::Bytes(Vec::new()),
-            Values::Blob { .. } => Values::Blob {
-                data: Vec::new(),
-                ends: Vec::new(),
-            },
-        };
-        Column::new(values, self.defs.is_some())
+        self.with_room(0)
     }
 
-    /// Appends the values of `more`, a column of the same type.
-    fn append(&mut self, more: Column) {
-        match (&mut self.values, more.values) {
-            (Values::I64(a), Values::I64(mut b)) => a.append(&mut b),
-            (Values::I32(a), Values::I32(mut b)) => a.append(&mut b),
-            (Values::F64(a), Values::F64(mut b)) => a.append(&mut b),
-            (Values::Bool(a), Values::Bool(mut b)) => a.append(&mut b),
-            (Values::Bytes(a), Values::Bytes(mut b)) => a.append(&mut b),
-            (
-                Values::Blob { data, ends },
-                Values::Blob {
-                    data: more_data,
-                    ends: more_ends,
-                },
-            ) => {
-                let base = data.len();
-                data.extend_from_slice(&more_data);
-                ends.extend(more_ends.iter().map(|e| e + base));
-            }
-            _ => debug_assert!(false, "columns of different types"),
-        }
-        if let (Some(a), Some(b)) = (&mut self.defs, more.defs) {
-            a.extend_from_slice(&b);
+    /// An empty column of the same type with room for `rows` rows.
+    fn with_room(&self, rows: usize) -> Column {
+        let values = match &self.values {
+            Values::I64(_) => Values::I64(Vec::with_capacity(rows)),
+            Values::I32(_) => Values::I32(Vec::with_capacity(rows)),
+            Values::F64(_) => Values::F64(Vec::with_capacity(rows)),
+            Values::Bool(_) => Values::Bool(Vec::with_capacity(rows)),
+            Values::Bytes(_) => Values::Bytes(Vec::with_capacity(rows)),
+            Values::Blob { .. } => Values::Blob {
+                data: Vec::with_capacity(rows * 8),
+                ends: Vec::with_capacity(rows),
+            },
+        };
+        Column {
+            values,
+            defs: self.defs.as_ref().map(|_| Vec::with_capacity(rows)),
         }
     }
 
@@ -339,7 +321,14 @@ struct Table {
     /// zstd; `small`: uncompressed, for files whose first row group is small.
     props: Arc<WriterProperties>,
     small: Arc<WriterProperties>,
+    /// The rows pushed since the last chunk appended.
     columns: Vec<Column>,
+    /// Chunks of rows appended whole ([`DatasetWriter::append`]), before `columns`: they are
+    /// written as they are, never copied into one buffer.
+    sealed: Vec<Vec<Column>>,
+    /// Rows in `sealed`.
+    sealed_count: usize,
+    /// Rows buffered (in `sealed` and `columns`).
     rows: usize,
     /// Approximate bytes one row buffers.
     row_bytes: usize,
@@ -405,6 +394,8 @@ impl Table {
                     .build(),
             ),
             columns,
+            sealed: Vec::new(),
+            sealed_count: 0,
             rows: 0,
             row_bytes,
             keep_open,
@@ -444,38 +435,19 @@ impl Table {
             source,
         };
         let mut group = open.writer.next_row_group().map_err(pq)?;
-        for column in &mut self.columns {
+        for k in 0..self.columns.len() {
             let Some(mut writer) = group.next_column().map_err(pq)? else {
                 break;
             };
-            let defs = column.defs.as_deref();
-            match &mut column.values {
-                Values::I64(v) => writer.typed::<Int64Type>().write_batch(v, defs, None),
-                Values::I32(v) => writer.typed::<Int32Type>().write_batch(v, defs, None),
-                Values::F64(v) => writer.typed::<DoubleType>().write_batch(v, defs, None),
-                Values::Bool(v) => writer.typed::<BoolType>().write_batch(v, defs, None),
-                Values::Bytes(v) => writer.typed::<ByteArrayType>().write_batch(v, defs, None),
-                Values::Blob { data, ends } => {
-                    // One shared buffer, each value a slice of it.
-                    let all = ByteArray::from(std::mem::take(data));
-                    let mut start = 0;
-                    let values: Vec<ByteArray> = ends
-                        .iter()
-                        .map(|&end| {
-                            let v = all.slice(start, end - start);
-                            start = end;
-                            v
-                        })
-                        .collect();
-                    writer
-                        .typed::<ByteArrayType>()
-                        .write_batch(&values, defs, None)
-                }
+            let chunks = self.sealed.iter_mut().filter_map(|c| c.get_mut(k));
+            for column in chunks.chain(self.columns.get_mut(k)) {
+                write_chunk(&mut writer, column).map_err(pq)?;
             }
-            .map_err(pq)?;
             writer.close().map_err(pq)?;
         }
         group.close().map_err(pq)?;
+        self.sealed.clear();
+        self.sealed_count = 0;
         for column in &mut self.columns {
             column.clear();
         }
@@ -558,6 +530,38 @@ fn publish(path: &str, file: Box<dyn StagedFile>) -> Result<(), DatasetError> {
     })
 }
 
+/// Writes one chunk of a column's buffered values into its column chunk.
+fn write_chunk(
+    writer: &mut parquet::file::writer::SerializedColumnWriter<'_>,
+    column: &mut Column,
+) -> Result<(), ParquetError> {
+    let defs = column.defs.as_deref();
+    match &mut column.values {
+        Values::I64(v) => writer.typed::<Int64Type>().write_batch(v, defs, None),
+        Values::I32(v) => writer.typed::<Int32Type>().write_batch(v, defs, None),
+        Values::F64(v) => writer.typed::<DoubleType>().write_batch(v, defs, None),
+        Values::Bool(v) => writer.typed::<BoolType>().write_batch(v, defs, None),
+        Values::Bytes(v) => writer.typed::<ByteArrayType>().write_batch(v, defs, None),
+        Values::Blob { data, ends } => {
+            // One shared buffer, each value a slice of it.
+            let all = ByteArray::from(std::mem::take(data));
+            let mut start = 0;
+            let values: Vec<ByteArray> = ends
+                .iter()
+                .map(|&end| {
+                    let v = all.slice(start, end - start);
+                    start = end;
+                    v
+                })
+                .collect();
+            writer
+                .typed::<ByteArrayType>()
+                .write_batch(&values, defs, None)
+        }
+    }
+    .map(|_| ())
+}
+
 /// Appends `rows` to `table`: its row group is written first if the rows would take it past
 /// [`ROW_GROUP_ROWS`], and after if they bring it there.
 fn add_rows(
@@ -575,9 +579,14 @@ fn add_rows(
         *pending -= table.buffered();
         table.flush(store, part, files)?;
     }
-    for (column, more) in table.columns.iter_mut().zip(rows.columns) {
-        column.append(more);
+    if table.rows > table.sealed_count {
+        // Rows pushed one by one come first: they become a chunk of their own.
+        let next = table.empty_columns();
+        let pushed = std::mem::replace(&mut table.columns, next);
+        table.sealed.push(pushed);
     }
+    table.sealed.push(rows.columns);
+    table.sealed_count += rows.rows;
     table.rows += rows.rows;
     *pending += rows.rows * table.row_bytes;
     if table.rows >= ROW_GROUP_ROWS {
@@ -893,6 +902,10 @@ pub struct BatchBuilder<'db> {
     frames_layout: Vec<Column>,
     /// Where each message's rows are in `batch.messages` (`usize::MAX`: none yet).
     slots: Vec<usize>,
+    /// Each message's rows in the last batch (and the frames'): the room the next one gets,
+    /// so that its columns do not grow by copying.
+    last: Vec<usize>,
+    last_frames: usize,
     batch: Batch,
 }
 
@@ -904,6 +917,8 @@ impl<'db> BatchBuilder<'db> {
             builder: Builder::new(db, resolution),
             layouts: (0..db.messages().len()).map(|_| None).collect(),
             slots: vec![usize::MAX; db.messages().len()],
+            last: vec![0; db.messages().len()],
+            last_frames: 0,
             batch: Batch {
                 frames: Rows {
                     columns: frames_layout.iter().map(Column::empty_like).collect(),
@@ -943,10 +958,11 @@ impl<'db> BatchBuilder<'db> {
                 return Ok(());
             };
             *slot = self.batch.messages.len();
+            let room = self.last.get(index).copied().unwrap_or(0);
             self.batch.messages.push((
                 index,
                 Rows {
-                    columns: layout.iter().map(Column::empty_like).collect(),
+                    columns: layout.iter().map(|c| c.with_room(room)).collect(),
                     rows: 0,
                 },
             ));
@@ -960,14 +976,20 @@ impl<'db> BatchBuilder<'db> {
 
     /// The rows added since the last batch.
     pub fn take(&mut self) -> Batch {
-        for (index, _) in &self.batch.messages {
+        for (index, rows) in &self.batch.messages {
             if let Some(slot) = self.slots.get_mut(*index) {
                 *slot = usize::MAX;
             }
+            if let Some(last) = self.last.get_mut(*index) {
+                *last = rows.rows;
+            }
         }
+        self.last_frames = self.batch.frames.rows;
         let next = Batch {
             frames: Rows {
-                columns: self.frames_layout.iter().map(Column::empty_like).collect(),
+                columns: (self.frames_layout.iter())
+                    .map(|c| c.with_room(self.last_frames))
+                    .collect(),
                 rows: 0,
             },
             messages: Vec::new(),
@@ -1084,6 +1106,11 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             budget: MEMORY_BUDGET,
             pending: 0,
         })
+    }
+
+    /// The resolution of the timestamps.
+    pub fn resolution(&self) -> Resolution {
+        self.builder.resolution
     }
 
     /// Sets the memory budget (bytes of buffered columns), for tests.
