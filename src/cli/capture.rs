@@ -2,7 +2,7 @@
 //!
 //! Every command that reads a log goes through here: missing, empty, unrecognised and
 //! damaged inputs are input errors (exit 2) naming the file; a read failing on a device is 4.
-//! Malformed records are reported by [`BadLines`]: the first [`MAX_REPORTED`] one by one with
+//! Malformed records are reported by [`BadLines`]: the first [`canrelearn::log::MAX_REPORTED`] one by one with
 //! file and line, then counted, with a closing total.
 
 use std::path::Path;
@@ -141,14 +141,9 @@ pub fn learn(path: &Path) -> Result<canrelearn::baseline::Baseline, CliError> {
     Ok(baseline)
 }
 
-/// At most this many malformed records are reported one by one.
-pub const MAX_REPORTED: u64 = 20;
-
-/// Reports malformed records: the first [`MAX_REPORTED`] one by one, then a count.
+/// Says malformed records on stderr ([`canrelearn::log::BadRecords`]'s rule).
 #[derive(Debug, Default)]
-pub struct BadLines {
-    count: u64,
-}
+pub struct BadLines(canrelearn::log::BadRecords);
 
 impl BadLines {
     pub fn new() -> BadLines {
@@ -157,25 +152,15 @@ impl BadLines {
 
     /// Reports one malformed record.
     pub fn report(&mut self, e: &dyn std::fmt::Display) {
-        self.count += 1;
-        if self.count <= MAX_REPORTED {
-            out::warn(format!("{e} (skipped)"));
+        if let Some(w) = self.0.report(e) {
+            out::warn(w);
         }
     }
 
     /// The closing line, if any was reported.
     pub fn finish(&self) {
-        if self.count > 0 {
-            out::warn(format!(
-                "{} malformed line{} skipped{}",
-                self.count,
-                if self.count == 1 { "" } else { "s" },
-                if self.count > MAX_REPORTED {
-                    format!(" (the first {MAX_REPORTED} are shown above)")
-                } else {
-                    String::new()
-                }
-            ));
+        if let Some(w) = self.0.summary() {
+            out::warn(w);
         }
     }
 }

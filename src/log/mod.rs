@@ -42,6 +42,45 @@ use std::sync::Arc;
 use crate::frame::Frame;
 use crate::time::Timestamp;
 
+/// Malformed records reported one by one before only counting them.
+pub const MAX_REPORTED: u64 = 20;
+
+/// What is said of a capture's malformed records: the first [`MAX_REPORTED`] one by one, then
+/// only counted, and a closing count. One rule for every command that reads captures.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BadRecords {
+    count: u64,
+}
+
+impl BadRecords {
+    /// One more malformed record: the warning to show for it, while under the cap.
+    pub fn report(&mut self, e: &dyn fmt::Display) -> Option<String> {
+        self.count += 1;
+        (self.count <= MAX_REPORTED).then(|| format!("{e} (skipped)"))
+    }
+
+    /// Malformed records so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The closing count, if there was any.
+    pub fn summary(&self) -> Option<String> {
+        (self.count > 0).then(|| {
+            format!(
+                "{} malformed line{} skipped{}",
+                self.count,
+                if self.count == 1 { "" } else { "s" },
+                if self.count > MAX_REPORTED {
+                    format!(" (the first {MAX_REPORTED} are shown above)")
+                } else {
+                    String::new()
+                }
+            )
+        })
+    }
+}
+
 /// How many digits the timestamp fraction has: classic `candump` writes microseconds; logs with
 /// nanosecond timestamps have nine digits. Other formats report the resolution they store.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -476,6 +515,23 @@ impl ChannelMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_bad_records_are_shown_up_to_the_cap_then_counted() {
+        let mut bad = BadRecords::default();
+        assert_eq!(bad.summary(), None);
+        assert_eq!(
+            bad.report(&"x.log:3: no").as_deref(),
+            Some("x.log:3: no (skipped)")
+        );
+        assert_eq!(bad.summary().as_deref(), Some("1 malformed line skipped"));
+        let shown = (1..30).filter(|_| bad.report(&"again").is_some()).count();
+        assert_eq!((shown, bad.count()), (19, 30));
+        assert_eq!(
+            bad.summary().as_deref(),
+            Some("30 malformed lines skipped (the first 20 are shown above)")
+        );
+    }
 
     #[test]
     fn test_channel_interface() {

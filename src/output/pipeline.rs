@@ -24,10 +24,8 @@ use super::parquet::{Batch, BatchBuilder, DatasetError, DatasetWriter};
 use super::{Formatter, FrameDecoder, Line, Meaning};
 use crate::dbc::Database;
 use crate::log::candump::{self, DataFrameScan, Line as LogLine, ParseError, ParseErrorKind};
-use crate::log::{FrameReader, Item, Location, ReadError};
+use crate::log::{BadRecords, FrameReader, Item, Location, ReadError};
 
-/// Malformed lines reported one by one before only counting them.
-pub const MAX_REPORTED: u64 = 20;
 /// Target size of a block of lines.
 pub const BLOCK: usize = 64 * 1024;
 /// Target size of a block of lines decoded into table rows ([`decode_feed_into`]): large
@@ -125,7 +123,7 @@ impl Pool {
 /// Writes finished blocks and reports malformed lines, in order, through `warn`.
 pub struct Sink<'w, W: Write> {
     pub out: W,
-    bad: u64,
+    bad: BadRecords,
     frames: u64,
     strict: bool,
     warn: &'w mut dyn FnMut(String),
@@ -138,7 +136,7 @@ impl<'w, W: Write> Sink<'w, W> {
     pub fn new(out: W, strict: bool, warn: &'w mut dyn FnMut(String)) -> Self {
         Sink {
             out,
-            bad: 0,
+            bad: BadRecords::default(),
             frames: 0,
             strict,
             warn,
@@ -153,18 +151,17 @@ impl<'w, W: Write> Sink<'w, W> {
 
     /// Malformed records reported so far.
     pub fn bad(&self) -> u64 {
-        self.bad
+        self.bad.count()
     }
 
-    /// Reports one malformed record (the first [`MAX_REPORTED`] one by one), or, with
-    /// `strict`, makes it the error that stops decoding.
+    /// Reports one malformed record ([`BadRecords`]' rule), or, with `strict`, makes it the
+    /// error that stops decoding.
     fn malformed(&mut self, e: ReadError) -> Result<(), PipelineError> {
         if self.strict {
             return Err(PipelineError::Read(e));
         }
-        self.bad += 1;
-        if self.bad <= MAX_REPORTED {
-            (self.warn)(format!("{e} (skipped)"));
+        if let Some(w) = self.bad.report(&e) {
+            (self.warn)(w);
         }
         Ok(())
     }
@@ -179,17 +176,8 @@ impl<'w, W: Write> Sink<'w, W> {
 
     /// The closing count of malformed records.
     pub fn summary(&mut self) {
-        if self.bad > 0 {
-            (self.warn)(format!(
-                "{} malformed line{} skipped{}",
-                self.bad,
-                if self.bad == 1 { "" } else { "s" },
-                if self.bad > MAX_REPORTED {
-                    " (the first 20 are shown above)"
-                } else {
-                    ""
-                }
-            ));
+        if let Some(w) = self.bad.summary() {
+            (self.warn)(w);
         }
     }
 
