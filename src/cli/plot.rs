@@ -205,38 +205,13 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     }
     let width = args.size.map_or(1400, |s| s.0);
     let chart = collector.finish(args.break_time, (width as usize * 2).max(200));
-    let (seen, empty): (Vec<_>, Vec<_>) = chart.series().partition(|s| s.points > 0);
-    if seen.is_empty() {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "none of the {} selected signal{} appears in {} frame{} of {} (does the DBC fit this car's ids? `canrelearn dump` shows what the log holds)",
-                empty.len(),
-                if empty.len() == 1 { "" } else { "s" },
-                frames,
-                if frames == 1 { "" } else { "s" },
-                logs.join(", ")
-            ),
-        ));
+    let coverage = chart
+        .coverage(frames, &logs.join(", "))
+        .map_err(|e| CliError::new(exit::USAGE, anyhow!(e)))?;
+    if let Some(w) = coverage.warning {
+        out::warn(w);
     }
-    if !empty.is_empty() {
-        const SHOWN: usize = 8;
-        let names: Vec<&str> = empty.iter().take(SHOWN).map(|s| s.name.as_str()).collect();
-        out::warn(format!(
-            "{} selected signal{} never appear{} in the logs: {}{}",
-            empty.len(),
-            if empty.len() == 1 { "" } else { "s" },
-            if empty.len() == 1 { "s" } else { "" },
-            names.join(", "),
-            if empty.len() > SHOWN { ", ..." } else { "" }
-        ));
-    }
-    let points: u64 = seen.iter().map(|s| s.points).sum();
-    let series = seen.len();
-    let note = format!(
-        "{series} signal{} ({points} values from {frames} frames)",
-        if series == 1 { "" } else { "s" },
-    );
+    let note = coverage.note;
     show_chart(&args, picture, &chart, &log_paths, &note)?;
     Ok(exit::OK)
 }

@@ -249,6 +249,52 @@ impl Chart {
             .iter()
             .flat_map(|p| p.axes.iter().flat_map(|a| a.series.iter()))
     }
+
+    /// What the logs (`frames` frames of `logs`) gave the selected signals: an error when
+    /// none appears (nothing to draw), else a warning naming those that never appear, and
+    /// the note that tells what is drawn.
+    pub fn coverage(&self, frames: u64, logs: &str) -> Result<Coverage, String> {
+        let s = |n: usize| if n == 1 { "" } else { "s" };
+        let (seen, empty): (Vec<_>, Vec<_>) = self.series().partition(|s| s.points > 0);
+        if seen.is_empty() {
+            return Err(format!(
+                "none of the {} selected signal{} appears in {frames} frame{} of {logs} (does the DBC fit this car's ids? `canrelearn dump` shows what the log holds)",
+                empty.len(),
+                s(empty.len()),
+                if frames == 1 { "" } else { "s" },
+            ));
+        }
+        const SHOWN: usize = 8;
+        let warning = (!empty.is_empty()).then(|| {
+            let names: Vec<&str> = empty.iter().take(SHOWN).map(|s| s.name.as_str()).collect();
+            format!(
+                "{} selected signal{} never appear{} in the logs: {}{}",
+                empty.len(),
+                s(empty.len()),
+                if empty.len() == 1 { "s" } else { "" },
+                names.join(", "),
+                if empty.len() > SHOWN { ", ..." } else { "" }
+            )
+        });
+        let points: u64 = seen.iter().map(|s| s.points).sum();
+        Ok(Coverage {
+            warning,
+            note: format!(
+                "{} signal{} ({points} values from {frames} frames)",
+                seen.len(),
+                s(seen.len())
+            ),
+        })
+    }
+}
+
+/// What [`Chart::coverage`] says of a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Coverage {
+    /// The selected signals that never appear, when some do not.
+    pub warning: Option<String>,
+    /// What is drawn: `2 signals (1200 values from 5000 frames)`.
+    pub note: String,
 }
 
 /// A time limit given by the user: seconds from the first frame, or a time on the capture's

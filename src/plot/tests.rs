@@ -297,3 +297,30 @@ fn test_lanes_follow_the_watch_events() {
         "{text}"
     );
 }
+
+#[test]
+fn test_coverage_names_signals_that_never_appear() {
+    let frames = [
+        (0, 0x100, [0x10, 0x00, 60, 0, 0, 0, 0, 0]),
+        (10, 0x100, [0x20, 0x00, 61, 0, 0, 0, 0, 0]),
+    ];
+    let chart = collect(&["RPM", "GEAR"], &frames, None, None);
+    let c = chart.coverage(7, "a.log").unwrap();
+    assert_eq!(c.note, "1 signal (2 values from 7 frames)");
+    assert_eq!(
+        c.warning.as_deref(),
+        Some("1 selected signal never appears in the logs: BODY.GEAR")
+    );
+    let both = collect(&["RPM", "COOLANT"], &frames, None, None);
+    let c = both.coverage(2, "a.log").unwrap();
+    assert_eq!(
+        (c.note.as_str(), c.warning),
+        ("2 signals (4 values from 2 frames)", None)
+    );
+    let none = collect(&["GEAR", "DOOR_FL"], &frames, None, None);
+    let e = none.coverage(2, "a.log and b.log").unwrap_err();
+    assert!(
+        e.starts_with("none of the 2 selected signals appears in 2 frames of a.log and b.log"),
+        "{e}"
+    );
+}
