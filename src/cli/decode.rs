@@ -15,7 +15,7 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use canrelearn::dbc::{Database, Severity, check_database};
+use canrelearn::dbc::{Database, layout_warnings};
 use canrelearn::log::FrameReader;
 use canrelearn::output::parquet::Resolution;
 use canrelearn::output::pipeline::{self, Blocks, Feed, PipelineError, Sink};
@@ -294,25 +294,7 @@ fn open(path: &Path) -> Result<Input, CliError> {
 /// signals past the message's length...): decoding goes on, each signal from its own bits,
 /// and frames of a message only partly decoded are marked; cantools refuses such frames.
 fn warn_layout_errors(db: &Database) {
-    const SHOWN: usize = 10;
-    let errors: Vec<_> = check_database(db)
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
-    for d in errors.iter().take(SHOWN) {
-        out::warn(format!("{d}"));
-    }
-    if !errors.is_empty() {
-        out::warn(format!(
-            "the DBC has {} layout error{}{}: frames of those messages decode as written, \
-             partial decodes are marked; `canrelearn dbc check` lists everything",
-            errors.len(),
-            if errors.len() == 1 { "" } else { "s" },
-            if errors.len() > SHOWN {
-                " (the first 10 are shown above)"
-            } else {
-                ""
-            }
-        ));
+    for w in layout_warnings(db, 10) {
+        out::warn(w);
     }
 }

@@ -85,6 +85,31 @@ pub fn check(bytes: &[u8], source_name: &str) -> Vec<Diagnostic> {
     out
 }
 
+/// What a command that decodes with `db` says of its layout errors (overlapping signals,
+/// signals past the message's end...): each of the first `shown`, then what it means for the
+/// decoding. Nothing when the layout is sound.
+pub fn layout_warnings(db: &Database, shown: usize) -> Vec<String> {
+    let errors: Vec<Diagnostic> = check_database(db)
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    let mut out: Vec<String> = errors.iter().take(shown).map(|d| d.to_string()).collect();
+    if !errors.is_empty() {
+        out.push(format!(
+            "the DBC has {} layout error{}{}: frames of those messages decode as written, \
+             partial decodes are marked; `canrelearn dbc check` lists everything",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" },
+            if errors.len() > shown {
+                format!(" (the first {shown} are shown above)")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    out
+}
+
 /// Lints an already loaded database (no syntax or reference checks: those need the text).
 pub fn check_database(db: &Database) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -514,6 +539,32 @@ mod tests {
         d.iter()
             .map(|d| format!("{} {}", d.severity, d.problem))
             .collect()
+    }
+
+    #[test]
+    fn test_layout_warnings_show_the_first_errors_then_the_count() {
+        let load =
+            |body: &str| Database::from_str_named(&format!("{HEADER}{body}"), "c.dbc").unwrap();
+        let sound = load("BO_ 1 M: 8 BCM\n SG_ A : 0|8@1+ (1,0) [0|255] \"\" BCM\n");
+        assert!(layout_warnings(&sound, 10).is_empty());
+        let bad = load(concat!(
+            "BO_ 1 M: 2 BCM\n SG_ A : 0|16@1+ (1,0) [0|0] \"\" BCM\n",
+            " SG_ B : 8|16@1+ (1,0) [0|0] \"\" BCM\n SG_ C : 0|4@1+ (1,0) [0|0] \"\" BCM\n",
+        ));
+        let errors = check_database(&bad)
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        assert!(errors >= 2, "{errors}");
+        let w = layout_warnings(&bad, 1);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[1].starts_with(&format!(
+                "the DBC has {errors} layout errors (the first 1 are shown above)"
+            )),
+            "{w:?}"
+        );
+        assert_eq!(layout_warnings(&bad, 10).len(), errors + 1);
     }
 
     #[test]

@@ -41,7 +41,7 @@ mod model;
 pub mod show;
 mod source;
 
-pub use check::{Diagnostic, Severity, check, check_database};
+pub use check::{Diagnostic, Severity, check, check_database, layout_warnings};
 pub use decode::{DecodeError, Decoded, DecodedSignal, MuxMiss, PhysicalValue, RawValue};
 pub(crate) use decode::{FlatBits, FlatMux, FlatSignal, PayloadWord};
 pub use encode::{EncodeError, SignalValue};
