@@ -1,4 +1,5 @@
-//! The decoded-frame formatters (text, jsonl, csv) and the Parquet writer, over 100k frames
+//! The decoded-frame formatters (text, jsonl, csv) and the Parquet writer (frame by frame, and
+//! in batches as the block pipeline builds them on each core), over 100k frames
 //! of the 40-message test DBC with random payloads, decoded once per iteration: frames/s.
 //! `benches/compare_cantools.py` measures the whole command against cantools.
 
@@ -7,7 +8,7 @@ use std::io::{self, Write};
 
 use canrelearn::dbc::Database;
 use canrelearn::log::Precision;
-use canrelearn::output::parquet::{DatasetWriter, Resolution, StagedFile, Store};
+use canrelearn::output::parquet::{BatchBuilder, DatasetWriter, Resolution, StagedFile, Store};
 use canrelearn::output::{Format, Formatter, FrameDecoder, Line};
 use canrelearn::{Frame, Timestamp};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -115,6 +116,34 @@ fn bench(c: &mut Criterion) {
                     meaning,
                 })
                 .unwrap();
+            }
+            black_box(w.finish().unwrap().frames)
+        })
+    });
+    // As the block pipeline does on each core: rows built in batches (a 1 MiB block is about
+    // 22k candump lines), added to the writer in order.
+    g.bench_function("parquet_batches", |b| {
+        b.iter(|| {
+            let mut w = DatasetWriter::new(&db, &Null, "bench", Resolution::Micros).unwrap();
+            let mut rows = BatchBuilder::new(&db, Resolution::Micros).unwrap();
+            let mut decoder = FrameDecoder::new(&db);
+            for (k, chunk) in frames.chunks(22_000).enumerate() {
+                for (j, f) in chunk.iter().enumerate() {
+                    let i = k * 22_000 + j;
+                    let meaning = decoder.decode(f);
+                    rows.push(&Line {
+                        raw: None,
+                        timestamp: Timestamp::from_nanos(
+                            1_700_000_000_000_000_000 + i as u64 * 1000,
+                        ),
+                        precision: Precision::Micros,
+                        interface: "can0",
+                        frame: f,
+                        meaning,
+                    })
+                    .unwrap();
+                }
+                w.append(rows.take()).unwrap();
             }
             black_box(w.finish().unwrap().frames)
         })
