@@ -1,6 +1,6 @@
 //! Passive decoding of diagnostic conversations: what `canrelearn diag sniff` prints.
 //!
-//! Fed the observations of the passive ISO 15765-2 [`Reassembler`](crate::isotp::Reassembler)
+//! Fed the observations of the passive ISO 15765-2 [`Reassembler`]
 //! (complete messages, broken transfers, frames that are not ISO-TP), a [`Sniffer`] classifies
 //! each message (request, positive, negative, pending), names its service or negative response
 //! code ([`super::codec`]) and pairs answers with their requests by the rules of
