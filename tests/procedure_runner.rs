@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use canrelearn::Timestamp;
+use canrelearn::procedure::script::ValueError;
 use canrelearn::procedure::{
     Action, EventKind, Outcome, Purpose, RunOptions, RunOutcome, Runner, RunnerError, Script,
     StepResult,
@@ -408,15 +409,25 @@ fn parameters_substituted_range_checked_and_asked() {
         let p: BTreeMap<String, String> = [(k.to_string(), v.to_string())].into();
         Runner::new(s.clone(), &p, RunOptions::default()).unwrap_err()
     };
+    let e = one("capacity_ah", "200");
     assert_eq!(
-        one("capacity_ah", "200"),
-        RunnerError::Parameter {
-            name: "capacity_ah".into(),
-            reason: "200 Ah is out of range (30 to 120 Ah)".into()
-        }
+        e.to_string(),
+        "parameter capacity_ah: 200 Ah is out of range (30 to 120 Ah)"
     );
+    assert!(matches!(
+        e,
+        RunnerError::Parameter {
+            reason: ValueError::OutOfRange {
+                value: 200,
+                min: 30,
+                max: 120,
+                ..
+            },
+            ..
+        }
+    ));
     assert!(
-        matches!(one("battery_type", "lead"), RunnerError::Parameter { reason, .. } if reason.contains("not one of flooded, efb, agm"))
+        matches!(one("battery_type", "lead"), RunnerError::Parameter { reason: ValueError::NotAChoice { choices, .. }, .. } if choices == "flooded, efb, agm")
     );
     assert!(matches!(
         one("voltage", "12"),

@@ -253,16 +253,15 @@ impl Chart {
     /// What the logs (`frames` frames of `logs`) gave the selected signals: an error when
     /// none appears (nothing to draw), else a warning naming those that never appear, and
     /// the note that tells what is drawn.
-    pub fn coverage(&self, frames: u64, logs: &str) -> Result<Coverage, String> {
+    pub fn coverage(&self, frames: u64, logs: &str) -> Result<Coverage, NothingToDraw> {
         let s = |n: usize| if n == 1 { "" } else { "s" };
         let (seen, empty): (Vec<_>, Vec<_>) = self.series().partition(|s| s.points > 0);
         if seen.is_empty() {
-            return Err(format!(
-                "none of the {} selected signal{} appears in {frames} frame{} of {logs} (does the DBC fit this car's ids? `canrelearn dump` shows what the log holds)",
-                empty.len(),
-                s(empty.len()),
-                if frames == 1 { "" } else { "s" },
-            ));
+            return Err(NothingToDraw {
+                selected: empty.len(),
+                frames,
+                logs: logs.to_string(),
+            });
         }
         const SHOWN: usize = 8;
         let warning = (!empty.is_empty()).then(|| {
@@ -286,6 +285,20 @@ impl Chart {
             ),
         })
     }
+}
+
+/// None of the selected signals appears in the logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "none of the {selected} selected signal{} appears in {frames} frame{} of {logs} (does the DBC fit this car's ids? `canrelearn dump` shows what the log holds)",
+    if *selected == 1 { "" } else { "s" },
+    if *frames == 1 { "" } else { "s" }
+)]
+pub struct NothingToDraw {
+    pub selected: usize,
+    pub frames: u64,
+    /// The logs, as named to the user.
+    pub logs: String,
 }
 
 /// What [`Chart::coverage`] says of a chart.

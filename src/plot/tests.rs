@@ -318,7 +318,7 @@ fn test_coverage_names_signals_that_never_appear() {
         ("2 signals (4 values from 2 frames)", None)
     );
     let none = collect(&["GEAR", "DOOR_FL"], &frames, None, None);
-    let e = none.coverage(2, "a.log and b.log").unwrap_err();
+    let e = none.coverage(2, "a.log and b.log").unwrap_err().to_string();
     assert!(
         e.starts_with("none of the 2 selected signals appears in 2 frames of a.log and b.log"),
         "{e}"

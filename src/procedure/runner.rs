@@ -79,7 +79,10 @@ impl Default for RunOptions {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunnerError {
     #[error("parameter {name}: {reason}")]
-    Parameter { name: String, reason: String },
+    Parameter {
+        name: String,
+        reason: super::script::ValueError,
+    },
     #[error("unknown parameter {name} (the script declares: {known})")]
     UnknownParameter { name: String, known: String },
 }
@@ -1366,7 +1369,7 @@ impl Runner {
             }
             Err(e) => {
                 self.event(now, EventKind::Note(format!("parameter {name}: {e}")));
-                self.ask_error = Some(e);
+                self.ask_error = Some(e.to_string());
             }
         }
     }

@@ -128,6 +128,51 @@ pub enum ParamKind {
     Choice(Vec<(String, u8)>),
 }
 
+/// Why a parameter's value does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("{0:?} is not a whole number")]
+    NotWholeNumber(String),
+    /// `unit` is empty or starts with a space.
+    #[error("{value}{unit} is out of range ({min} to {max}{unit})")]
+    OutOfRange {
+        value: i64,
+        min: u8,
+        max: u8,
+        unit: String,
+    },
+    #[error("{text:?} is not one of {choices}")]
+    NotAChoice { text: String, choices: String },
+}
+
+/// Why a byte string (a request template or a response pattern) does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BytesError {
+    #[error("{0:?}: `..` is allowed only at the end of a response pattern")]
+    RestNotLast(String),
+    #[error("{0:?}: `??` is allowed only in response patterns")]
+    AnyInRequest(String),
+    #[error("{0:?}: empty parameter name")]
+    EmptyParameter(String),
+    #[error(
+        "{text:?}: {word:?} is not a hex byte (two digits, space separated){} or a {{parameter}}",
+        if *pattern { ", `??`, `..`" } else { "" }
+    )]
+    NotHexByte {
+        text: String,
+        word: String,
+        /// In a response pattern (where `??` and `..` are allowed too).
+        pattern: bool,
+    },
+    #[error("empty byte string")]
+    Empty,
+}
+
+/// A request names a parameter that has no value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parameter {0} has no value")]
+pub struct MissingParameter(pub String);
+
 /// `[parameters.NAME]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameter {
@@ -139,7 +184,7 @@ pub struct Parameter {
 impl Parameter {
     /// Parses an operator's answer or a `--set` value: a number (decimal or `0x..`) in range,
     /// or a choice name (case-insensitive) or its value.
-    pub fn parse_value(&self, text: &str) -> Result<u8, String> {
+    pub fn parse_value(&self, text: &str) -> Result<u8, ValueError> {
         let t = text.trim();
         let number = parse_int(t);
         match &self.kind {
@@ -149,9 +194,14 @@ impl Parameter {
                 } else {
                     format!(" {unit}")
                 };
-                let v = number.ok_or_else(|| format!("{t:?} is not a whole number"))?;
+                let v = number.ok_or_else(|| ValueError::NotWholeNumber(t.to_string()))?;
                 if v < i64::from(*min) || v > i64::from(*max) {
-                    return Err(format!("{v}{unit} is out of range ({min} to {max}{unit})"));
+                    return Err(ValueError::OutOfRange {
+                        value: v,
+                        min: *min,
+                        max: *max,
+                        unit,
+                    });
                 }
                 Ok(v as u8)
             }
@@ -164,8 +214,14 @@ impl Parameter {
                 {
                     return Ok(*b);
                 }
-                let names: Vec<&str> = choices.iter().map(|(n, _)| n.as_str()).collect();
-                Err(format!("{t:?} is not one of {}", names.join(", ")))
+                Err(ValueError::NotAChoice {
+                    text: t.to_string(),
+                    choices: choices
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
             }
         }
     }
@@ -275,58 +331,59 @@ pub struct Pattern {
     pub rest: bool,
 }
 
-fn parse_tokens(text: &str, allow_any: bool) -> Result<(Vec<Token>, bool), String> {
+fn parse_tokens(text: &str, allow_any: bool) -> Result<(Vec<Token>, bool), BytesError> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let mut tokens = Vec::new();
     let mut rest = false;
     for (i, w) in words.iter().enumerate() {
         if *w == ".." {
             if !allow_any || i + 1 != words.len() {
-                return Err(format!(
-                    "{text:?}: `..` is allowed only at the end of a response pattern"
-                ));
+                return Err(BytesError::RestNotLast(text.to_string()));
             }
             rest = true;
         } else if *w == "??" {
             if !allow_any {
-                return Err(format!(
-                    "{text:?}: `??` is allowed only in response patterns"
-                ));
+                return Err(BytesError::AnyInRequest(text.to_string()));
             }
             tokens.push(Token::Any);
         } else if let Some(name) = w.strip_prefix('{').and_then(|x| x.strip_suffix('}')) {
             if name.is_empty() {
-                return Err(format!("{text:?}: empty parameter name"));
+                return Err(BytesError::EmptyParameter(text.to_string()));
             }
             tokens.push(Token::Param(name.to_string()));
-        } else if w.len() == 2 && w.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let b = u8::from_str_radix(w, 16).map_err(|_| format!("{text:?}: bad byte {w:?}"))?;
+        } else if let Some(b) = (w.len() == 2)
+            .then(|| u8::from_str_radix(w, 16).ok())
+            .flatten()
+        {
             tokens.push(Token::Byte(b));
         } else {
-            return Err(format!(
-                "{text:?}: {w:?} is not a hex byte (two digits, space separated){}",
-                if allow_any { ", `??`, `..`" } else { "" }
-            ) + " or a {parameter}");
+            return Err(BytesError::NotHexByte {
+                text: text.to_string(),
+                word: w.to_string(),
+                pattern: allow_any,
+            });
         }
     }
     if tokens.is_empty() && !rest {
-        return Err("empty byte string".to_string());
+        return Err(BytesError::Empty);
     }
     Ok((tokens, rest))
 }
 
 impl Template {
-    pub fn parse(text: &str) -> Result<Template, String> {
+    pub fn parse(text: &str) -> Result<Template, BytesError> {
         parse_tokens(text, false).map(|(t, _)| Template(t))
     }
 
-    /// The bytes with parameters substituted; the missing parameter's name on failure.
-    pub fn render(&self, params: &BTreeMap<String, u8>) -> Result<Vec<u8>, String> {
+    /// The bytes with parameters substituted.
+    pub fn render(&self, params: &BTreeMap<String, u8>) -> Result<Vec<u8>, MissingParameter> {
         self.0
             .iter()
             .map(|t| match t {
                 Token::Byte(b) => Ok(*b),
-                Token::Param(n) => params.get(n).copied().ok_or_else(|| n.clone()),
+                Token::Param(n) => {
+                    (params.get(n).copied()).ok_or_else(|| MissingParameter(n.clone()))
+                }
                 Token::Any => Ok(0),
             })
             .collect()
@@ -342,7 +399,7 @@ impl Template {
 }
 
 impl Pattern {
-    pub fn parse(text: &str) -> Result<Pattern, String> {
+    pub fn parse(text: &str) -> Result<Pattern, BytesError> {
         parse_tokens(text, true).map(|(tokens, rest)| Pattern { tokens, rest })
     }
 
@@ -1046,7 +1103,8 @@ fn build_step(
         Ok(())
     };
     let request = || -> Result<Template, String> {
-        let t = Template::parse(s.request.as_deref().ok_or("needs `request`")?)?;
+        let t = Template::parse(s.request.as_deref().ok_or("needs `request`")?)
+            .map_err(|e| e.to_string())?;
         check_params(t.params().collect())?;
         Ok(t)
     };
@@ -1054,7 +1112,7 @@ fn build_step(
         match &s.expect {
             None => Ok(None),
             Some(t) => {
-                let p = Pattern::parse(t)?;
+                let p = Pattern::parse(t).map_err(|e| e.to_string())?;
                 check_params(p.params().collect())?;
                 Ok(Some(p))
             }
@@ -1269,7 +1327,7 @@ mod tests {
         );
         assert_eq!(
             t.render(&params(&[("capacity_ah", 70)])),
-            Err("battery_type".to_string())
+            Err(MissingParameter("battery_type".to_string()))
         );
         assert!(Template::parse("").is_err());
         assert!(Template::parse("3").is_err());

@@ -23,7 +23,7 @@ fn secs(t: Timestamp) -> f64 {
 #[derive(Debug, thiserror::Error)]
 pub enum StoryError {
     #[error("the DBC's arming condition: {0}")]
-    Arming(String),
+    Arming(#[from] crate::watch::ArmError),
     #[error(transparent)]
     Watch(#[from] WatchError),
     #[error(transparent)]

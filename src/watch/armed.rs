@@ -705,7 +705,8 @@ mod tests {
         let x = ArmCondition::parse(&db, "18DAF110x").unwrap();
         assert_eq!(x.message_id(&db), Id::extended(0x18DA_F110));
         let e = ArmCondition::parse(&db, "NOPE").unwrap_err();
-        assert!(e.contains("message name or id"), "{e}");
+        assert_eq!(e, super::super::ArmError::NotCondition("NOPE".into()));
+        assert!(e.to_string().contains("message name or id"), "{e}");
         // Never seen: nothing judged, and said.
         let mut w = presence_watch(&db, "BODY");
         for t in (0..5000).step_by(100) {

@@ -532,12 +532,29 @@ pub const PRESENCE_HOLD_MIN: Duration = Duration::from_millis(100);
 /// A presence hold is this many of the message's cycle times (within the bounds above).
 pub const PRESENCE_HOLD_CYCLES: u32 = 5;
 
+/// Why an arming condition does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArmError {
+    #[error("{0:?}: expected MESSAGE.SIGNAL")]
+    NotSignal(String),
+    #[error("no message {0} in the DBC")]
+    NoMessage(String),
+    #[error("no signal {signal} in message {message}")]
+    NoSignal { signal: String, message: String },
+    #[error("{0:?} is not a number")]
+    NotNumber(String),
+    #[error(
+        "{0:?}: expected MESSAGE.SIGNAL=VALUE (armed while it holds), or a message name or id such as 0x002 (armed while it arrives)"
+    )]
+    NotCondition(String),
+}
+
 impl ArmCondition {
     /// The name of the DBC network attribute holding a database's own condition.
     pub const ATTRIBUTE: &'static str = "CanrelearnWatchArm";
 
     /// Parse a condition against a database; the error says what is wrong.
-    pub fn parse(db: &Database, text: &str) -> Result<ArmCondition, String> {
+    pub fn parse(db: &Database, text: &str) -> Result<ArmCondition, ArmError> {
         let ops = ["==", "!=", ">=", "<=", "=", ">", "<"];
         let Some((at, op)) = ops
             .iter()
@@ -549,20 +566,23 @@ impl ArmCondition {
         let (lhs, rhs) = (text[..at].trim(), text[at + op.len()..].trim());
         let (m, s) = lhs
             .split_once('.')
-            .ok_or(format!("{lhs:?}: expected MESSAGE.SIGNAL"))?;
+            .ok_or_else(|| ArmError::NotSignal(lhs.to_string()))?;
         let message = db
             .messages()
             .iter()
             .position(|x| x.name() == m)
-            .ok_or(format!("no message {m} in the DBC"))?;
+            .ok_or_else(|| ArmError::NoMessage(m.to_string()))?;
         let (signal, _) = db
             .messages()
             .get(message)
             .and_then(|x| x.signal_by_name(s))
-            .ok_or(format!("no signal {s} in message {m}"))?;
+            .ok_or_else(|| ArmError::NoSignal {
+                signal: s.to_string(),
+                message: m.to_string(),
+            })?;
         let value = rhs
             .parse::<f64>()
-            .map_err(|_| format!("{rhs:?} is not a number"))?;
+            .map_err(|_| ArmError::NotNumber(rhs.to_string()))?;
         Ok(ArmCondition {
             text: text.to_string(),
             test: Test::Signal {
@@ -575,14 +595,12 @@ impl ArmCondition {
     }
 
     /// `MESSAGE` or an id: armed while it arrives.
-    fn parse_presence(db: &Database, text: &str) -> Result<ArmCondition, String> {
+    fn parse_presence(db: &Database, text: &str) -> Result<ArmCondition, ArmError> {
         let t = text.trim();
         let by_name = db.messages().iter().position(|m| m.name() == t);
         let id = match by_name.and_then(|i| db.messages().get(i)) {
             Some(m) => m.id(),
-            None => parse_id(t).ok_or(format!(
-                "{t:?}: expected MESSAGE.SIGNAL=VALUE (armed while it holds), or a message name or id such as 0x002 (armed while it arrives)"
-            ))?,
+            None => parse_id(t).ok_or_else(|| ArmError::NotCondition(t.to_string()))?,
         };
         let message = by_name.or_else(|| db.message_index(id));
         let cycle = message
@@ -600,7 +618,7 @@ impl ArmCondition {
     }
 
     /// The database's own condition, if it has one (`Ok(None)` when it has none).
-    pub fn from_database(db: &Database) -> Result<Option<ArmCondition>, String> {
+    pub fn from_database(db: &Database) -> Result<Option<ArmCondition>, ArmError> {
         match db.attribute(Self::ATTRIBUTE).map(str::trim) {
             None | Some("") => Ok(None),
             Some(text) => ArmCondition::parse(db, text).map(Some),

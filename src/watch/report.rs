@@ -474,7 +474,7 @@ pub enum SetupError {
     #[error("--timeout-factor must be a positive number")]
     TimeoutFactor,
     #[error("arming condition: {0}")]
-    Arming(String),
+    Arming(#[from] super::ArmError),
     #[error(transparent)]
     Select(#[from] SelectError),
     #[error(transparent)]
