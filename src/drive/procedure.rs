@@ -149,7 +149,7 @@ impl<N: FnMut(Notice<'_>)> Operator<'_, N> {
             Err(why) => {
                 (self.notice)(Notice::Refused {
                     answer: line,
-                    why: &why,
+                    why: &why.to_string(),
                 });
                 (self.notice)(Notice::Question(&q));
             }

@@ -328,22 +328,31 @@ impl Limit {
 
     /// `12.5` (seconds from the first frame) or `2023-11-14T22:13:25.5` (UTC; `Z`, a space
     /// instead of `T`, and the fraction are optional).
-    pub fn parse(text: &str) -> Result<Limit, String> {
+    pub fn parse(text: &str) -> Result<Limit, LimitError> {
         let t = text.trim();
         if let Ok(s) = t.parse::<f64>() {
             if !(s.is_finite() && s >= 0.0) {
-                return Err(format!(
-                    "{text:?}: seconds from the first frame must be 0 or more"
-                ));
+                return Err(LimitError::Negative(text.to_string()));
             }
             return Duration::try_from_secs_f64(s)
                 .map(Limit::Relative)
-                .map_err(|e| format!("{text:?}: {e}"));
+                .map_err(|e| LimitError::TooLong(text.to_string(), e.to_string()));
         }
-        parse_utc(t).map(Limit::Absolute).ok_or_else(|| {
-            format!("{text:?} is neither seconds (12.5) nor a UTC time (2023-11-14T22:13:25.5)")
-        })
+        parse_utc(t)
+            .map(Limit::Absolute)
+            .ok_or_else(|| LimitError::Unreadable(text.to_string()))
     }
+}
+
+/// Why a time limit does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    #[error("{0:?}: seconds from the first frame must be 0 or more")]
+    Negative(String),
+    #[error("{0:?}: {1}")]
+    TooLong(String, String),
+    #[error("{0:?} is neither seconds (12.5) nor a UTC time (2023-11-14T22:13:25.5)")]
+    Unreadable(String),
 }
 
 /// `YYYY-MM-DD[T ]HH:MM:SS[.fff][Z]` as Unix time.

@@ -875,15 +875,14 @@ fn timing(a: &Analysis, e: &Exchange) -> String {
 /// Written line by line rather than serialised: every value goes through the `toml` crate
 /// (`quote`), but the reviewer needs the comments (observed timing, guesses, what to check)
 /// beside each value, which a serialiser cannot place.
-pub fn render_script(a: &Analysis, p: &Plan, opts: &ScriptOptions) -> Result<String, String> {
+pub fn render_script(a: &Analysis, p: &Plan, opts: &ScriptOptions) -> Result<String, NoSteps> {
     if p.step_count() == 0 {
-        return Err(format!(
-            "no answered request on {} -> {} (requests: {}, answers: {})",
-            a.tx,
-            a.rx,
-            a.exchanges.len(),
-            a.exchanges.iter().filter(|e| e.response.is_some()).count()
-        ));
+        return Err(NoSteps {
+            tx: a.tx,
+            rx: a.rx,
+            requests: a.exchanges.len(),
+            answers: a.exchanges.iter().filter(|e| e.response.is_some()).count(),
+        });
     }
     let when = a
         .first_frame
@@ -903,6 +902,16 @@ pub fn render_script(a: &Analysis, p: &Plan, opts: &ScriptOptions) -> Result<Str
     let _ = writeln!(o, "close_sessions = true");
     let _ = writeln!(o, "keep_alive_off = true");
     Ok(o)
+}
+
+/// A capture with no answered request on the chosen ids: no step to write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no answered request on {tx} -> {rx} (requests: {requests}, answers: {answers})")]
+pub struct NoSteps {
+    pub tx: Id,
+    pub rx: Id,
+    pub requests: usize,
+    pub answers: usize,
 }
 
 /// The opening comments: what the script is, what to review, what the capture held.
@@ -1717,7 +1726,12 @@ mod tests {
         let p = plan(&a, 3);
         assert_eq!(p.step_count(), 0);
         let e = render_script(&a, &p, &opts()).unwrap_err();
-        assert!(e.contains("no answered request on 745 -> 765"), "{e}");
+        assert_eq!((e.requests, e.answers), (1, 0));
+        assert!(
+            e.to_string()
+                .starts_with("no answered request on 745 -> 765"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -113,23 +113,31 @@ impl Question {
     /// confirmation, but only `yes` typed in full releases a write; the trimmed text for a
     /// parameter (the runner checks it and asks again with the reason when it is out of
     /// range). `Err` says why the line does not answer.
-    pub fn interpret(&self, line: &str) -> Result<Outcome, String> {
+    pub fn interpret(&self, line: &str) -> Result<Outcome, NotAnAnswer> {
         let t = line.trim();
         match self {
             Question::Confirm { writes, .. } => match t.to_ascii_lowercase().as_str() {
                 "yes" => Ok(Outcome::Confirmed(true)),
                 "y" if !writes => Ok(Outcome::Confirmed(true)),
-                "y" => Err(
-                    "this sends a write to the module: type yes in full to send it, or no"
-                        .to_string(),
-                ),
+                "y" => Err(NotAnAnswer::WriteNeedsYes),
                 "n" | "no" => Ok(Outcome::Confirmed(false)),
-                _ => Err("answer yes or no".to_string()),
+                _ => Err(NotAnAnswer::YesOrNo),
             },
-            Question::Ask { .. } if t.is_empty() => Err("a value is needed".to_string()),
+            Question::Ask { .. } if t.is_empty() => Err(NotAnAnswer::Empty),
             Question::Ask { .. } => Ok(Outcome::Answer(t.to_string())),
         }
     }
+}
+
+/// Why an operator's line does not answer the question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotAnAnswer {
+    #[error("this sends a write to the module: type yes in full to send it, or no")]
+    WriteNeedsYes,
+    #[error("answer yes or no")]
+    YesOrNo,
+    #[error("a value is needed")]
+    Empty,
 }
 
 /// A runner with its modules' diagnostic links, exchanging CAN frames.

@@ -300,17 +300,29 @@ impl<'de> Deserialize<'de> for HexBytes {
     }
 }
 
+/// Why hex pairs do not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HexPairsError {
+    #[error("{0:?}: odd number of hex digits")]
+    OddDigits(String),
+    #[error("{text:?}: {pair:?} is not a hex byte")]
+    NotHex { text: String, pair: String },
+}
+
 /// Hex pairs, optionally separated by spaces (`"10 C0"`, `"10C0"`).
-pub fn parse_hex_pairs(s: &str) -> Result<Vec<u8>, String> {
+pub fn parse_hex_pairs(s: &str) -> Result<Vec<u8>, HexPairsError> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     if !digits.len().is_multiple_of(2) {
-        return Err(format!("{s:?}: odd number of hex digits"));
+        return Err(HexPairsError::OddDigits(s.to_string()));
     }
     digits
         .chunks(2)
         .map(|p| {
-            let text = core::str::from_utf8(p).unwrap_or("??");
-            u8::from_str_radix(text, 16).map_err(|_| format!("{s:?}: {text:?} is not a hex byte"))
+            let text = String::from_utf8_lossy(p);
+            u8::from_str_radix(&text, 16).map_err(|_| HexPairsError::NotHex {
+                text: s.to_string(),
+                pair: text.to_string(),
+            })
         })
         .collect()
 }
