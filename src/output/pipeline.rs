@@ -3,7 +3,9 @@
 //!
 //! For candump text the input is cut into blocks of whole lines (about 64 KiB). Worker threads
 //! parse, decode and format blocks into output buffers; the caller's thread reads ahead,
-//! numbers the lines, and writes the finished blocks strictly in input order. At most a few
+//! numbers the lines, and writes the finished blocks strictly in input order. For Parquet
+//! ([`decode_feed_into`]) the blocks are larger ([`ROWS_BLOCK`]) and each becomes a batch of
+//! table rows, which the writer adds in the same order. At most a few
 //! blocks per worker are in flight, so memory stays flat however long the log. Malformed lines
 //! are reported with their file and line, in order, exactly as a sequential reader would. In
 //! the text format the common line is scanned, decoded and printed in one pass by the fused
