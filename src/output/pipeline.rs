@@ -93,12 +93,66 @@ struct Done<P = ()> {
     /// The output is `out[..len]`; the rest is scratch space, kept for reuse.
     out: Vec<u8>,
     len: usize,
+    tally: Tally,
+    data: Vec<u8>,
+}
+
+/// What a block's lines gave besides their output.
+#[derive(Default)]
+struct Tally {
+    /// Frames decoded.
+    frames: u64,
     bad: Vec<ParseError>,
     /// The first partial decode of each message in the block: its index and the warning.
     partial: Vec<(usize, String)>,
-    /// Frames decoded.
-    frames: u64,
-    data: Vec<u8>,
+}
+
+impl Tally {
+    /// One line (`content`, line number `this` of `source`) by the general path: a malformed
+    /// or over-long line is counted bad; a record is decoded, its message's first partial
+    /// decode noted, and handed to `each` as a [`Line`] (with `raw`, its text, if given).
+    fn line(
+        &mut self,
+        source: &Arc<str>,
+        this: u64,
+        content: &[u8],
+        raw: Option<&[u8]>,
+        decoder: &mut FrameDecoder<'_>,
+        each: impl FnOnce(&Line<'_>),
+    ) {
+        let error = |column: usize, kind| ParseError {
+            source_name: Some(source.clone()),
+            line: this,
+            column,
+            kind,
+        };
+        if content.len() > candump::MAX_LINE_LEN {
+            self.bad
+                .push(error(1, ParseErrorKind::LineTooLong(content.len())));
+            return;
+        }
+        match candump::parse_line(content) {
+            Ok(LogLine::Record(rec)) => {
+                self.frames += 1;
+                let meaning = decoder.decode(&rec.frame);
+                if let Some(w) =
+                    partial_warning(&meaning, &self.partial, || format!("{source}:{this}"))
+                {
+                    self.partial.push(w);
+                }
+                each(&Line {
+                    raw,
+                    timestamp: rec.timestamp,
+                    precision: rec.precision,
+                    interface: rec.interface,
+                    frame: &rec.frame,
+                    meaning,
+                });
+            }
+            Ok(LogLine::Other(_)) => {}
+            Err(e) => self.bad.push(error(e.column, e.kind)),
+        }
+    }
 }
 
 /// Buffers handed back after use, so the pipeline does not fault in fresh pages per block.
@@ -189,16 +243,16 @@ impl<'w, W: Write> Sink<'w, W> {
             .write_all(done.out.get(..done.len).unwrap_or(&done.out))
             .map_err(PipelineError::Write)?;
         pool.put(done.data, done.out);
-        self.account(done.frames, done.partial, done.bad)
+        self.account(done.tally)
     }
 
     /// Counts a block's frames and reports its partial decodes and malformed lines.
-    fn account(
-        &mut self,
-        frames: u64,
-        partial: Vec<(usize, String)>,
-        bad: Vec<ParseError>,
-    ) -> Result<(), PipelineError> {
+    fn account(&mut self, tally: Tally) -> Result<(), PipelineError> {
+        let Tally {
+            frames,
+            bad,
+            partial,
+        } = tally;
         self.frames += frames;
         for (message, warning) in partial {
             self.partial(message, warning);
@@ -515,9 +569,7 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
         out.clear();
         out.reserve(block.data.len() * 3);
     }
-    let mut bad = Vec::new();
-    let mut partial = Vec::new();
-    let mut frames = 0u64;
+    let mut tally = Tally::default();
     let fast = job.formatter.fast_text();
     let mut scratch = Vec::new();
     let data = &block.data[..];
@@ -534,7 +586,7 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
             && len <= candump::MAX_LINE_LEN
             && fast.line(job.db, text, len, &scan, &mut out, &mut pos)
         {
-            frames += 1;
+            tally.frames += 1;
             at += len + 1;
             this += 1;
             continue;
@@ -543,64 +595,38 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
             Some(p) => (text.get(..p).unwrap_or_default(), at + p + 1),
             None => (text, data.len()),
         };
-        let error = |column: usize, kind| ParseError {
-            source_name: Some(job.source.clone()),
-            line: this,
-            column,
-            kind,
-        };
         let raw = content
             .strip_suffix(b"\r")
             .unwrap_or(content)
             .trim_ascii_end();
-        if content.len() > candump::MAX_LINE_LEN {
-            bad.push(error(1, ParseErrorKind::LineTooLong(content.len())));
-        } else if let Some(fast) = fast
+        if content.len() <= candump::MAX_LINE_LEN
+            && let Some(fast) = fast
             && let Some(scan) = candump::scan_data_frame(content)
             && fast.line(job.db, raw, raw.len(), &scan, &mut out, &mut pos)
         {
-            frames += 1;
+            tally.frames += 1;
         } else {
-            match candump::parse_line(content) {
-                Ok(LogLine::Record(rec)) => {
-                    frames += 1;
-                    let meaning = decoder.decode(&rec.frame);
-                    if let Some(w) =
-                        partial_warning(&meaning, &partial, || format!("{}:{this}", job.source))
-                    {
-                        partial.push(w);
-                    }
-                    let line = Line {
-                        raw: Some(raw),
-                        timestamp: rec.timestamp,
-                        precision: rec.precision,
-                        interface: rec.interface,
-                        frame: &rec.frame,
-                        meaning,
-                    };
-                    if fast.is_none() {
-                        // Nothing writes past `pos`: append.
-                        job.formatter.format(&line, &mut out);
-                        pos = out.len();
-                    } else {
-                        // Over the fused path's scratch bytes, keeping them.
-                        scratch.clear();
-                        job.formatter.format(&line, &mut scratch);
-                        match out.get_mut(pos..pos + scratch.len()) {
-                            Some(dst) => dst.copy_from_slice(&scratch),
-                            None => {
-                                out.truncate(pos);
-                                out.extend_from_slice(&scratch);
-                            }
+            tally.line(&job.source, this, content, Some(raw), decoder, |line| {
+                if fast.is_none() {
+                    // Nothing writes past `pos`: append.
+                    job.formatter.format(line, &mut out);
+                    pos = out.len();
+                } else {
+                    // Over the fused path's scratch bytes, keeping them.
+                    scratch.clear();
+                    job.formatter.format(line, &mut scratch);
+                    match out.get_mut(pos..pos + scratch.len()) {
+                        Some(dst) => dst.copy_from_slice(&scratch),
+                        None => {
+                            out.truncate(pos);
+                            out.extend_from_slice(&scratch);
                         }
-                        pos += scratch.len();
                     }
+                    pos += scratch.len();
                 }
-                Ok(LogLine::Other(_)) => {}
-                Err(e) => bad.push(error(e.column, e.kind)),
-            }
+            });
         }
-        if job.strict && !bad.is_empty() {
+        if job.strict && !tally.bad.is_empty() {
             break;
         }
         at = next;
@@ -611,9 +637,7 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
         payload: (),
         out,
         len: pos,
-        bad,
-        partial,
-        frames,
+        tally,
         data: block.data,
     }
 }
@@ -649,9 +673,10 @@ fn long_line_done<P: Default>(seq: u64, e: ParseError) -> Done<P> {
         payload: P::default(),
         out: Vec::new(),
         len: 0,
-        bad: vec![e],
-        partial: Vec::new(),
-        frames: 0,
+        tally: Tally {
+            bad: vec![e],
+            ..Tally::default()
+        },
         data: Vec::new(),
     }
 }
@@ -829,7 +854,7 @@ pub fn decode_feed_into<W: Write>(
                     .append(batch)
                     .map_err(|e| PipelineError::Write(io::Error::other(e)))?;
             }
-            sink.account(done.frames, done.partial, done.bad)
+            sink.account(done.tally)
         },
     )
 }
@@ -843,9 +868,7 @@ fn collect_block(
     builder: &mut Result<BatchBuilder<'_>, DatasetError>,
     block: Block,
 ) -> Done<Rows> {
-    let mut bad = Vec::new();
-    let mut partial = Vec::new();
-    let mut frames = 0u64;
+    let mut tally = Tally::default();
     let mut failed = None;
     let data = &block.data[..];
     let mut at = 0;
@@ -855,46 +878,14 @@ fn collect_block(
             Some(p) => (text.get(..p).unwrap_or_default(), at + p + 1),
             None => (text, data.len()),
         };
-        let error = |column: usize, kind| ParseError {
-            source_name: Some(source.clone()),
-            line: this,
-            column,
-            kind,
-        };
-        if content.len() > candump::MAX_LINE_LEN {
-            bad.push(error(1, ParseErrorKind::LineTooLong(content.len())));
-        } else {
-            match candump::parse_line(content) {
-                Ok(LogLine::Record(rec)) => {
-                    frames += 1;
-                    let meaning = decoder.decode(&rec.frame);
-                    if let Some(w) =
-                        partial_warning(&meaning, &partial, || format!("{source}:{this}"))
-                    {
-                        partial.push(w);
-                    }
-                    let line = Line {
-                        raw: None,
-                        timestamp: rec.timestamp,
-                        precision: rec.precision,
-                        interface: rec.interface,
-                        frame: &rec.frame,
-                        meaning,
-                    };
-                    let pushed = match builder.as_mut() {
-                        Ok(b) => b.push(&line),
-                        Err(e) => Err(unusable(e)),
-                    };
-                    if let Err(e) = pushed {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-                Ok(LogLine::Other(_)) => {}
-                Err(e) => bad.push(error(e.column, e.kind)),
-            }
-        }
-        if strict && !bad.is_empty() {
+        tally.line(source, this, content, None, decoder, |line| {
+            let pushed = match builder.as_mut() {
+                Ok(b) => b.push(line),
+                Err(e) => Err(unusable(e)),
+            };
+            failed = pushed.err();
+        });
+        if failed.is_some() || (strict && !tally.bad.is_empty()) {
             break;
         }
         at = next;
@@ -910,9 +901,7 @@ fn collect_block(
         payload: Some(rows),
         out: Vec::new(),
         len: 0,
-        bad,
-        partial,
-        frames,
+        tally,
         data: block.data,
     }
 }
@@ -1055,7 +1044,7 @@ mod tests {
             let mut decoder = FrameDecoder::new(&db);
             let fresh = decode_block(&job, &mut decoder, block(LOG, Vec::new()));
             let want = fresh.out[..fresh.len].to_vec();
-            assert_eq!(fresh.bad.len(), 1, "{format:?}");
+            assert_eq!(fresh.tally.bad.len(), 1, "{format:?}");
             for junk in [vec![b'#'; 3], vec![b'#'; 1 << 20], fresh.out] {
                 let again = decode_block(&job, &mut decoder, block(LOG, junk));
                 assert_eq!(
