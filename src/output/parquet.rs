@@ -197,6 +197,19 @@ impl Column {
         }
     }
 
+    /// The rows it holds.
+    fn rows(&self) -> usize {
+        match (&self.defs, &self.values) {
+            (Some(d), _) => d.len(),
+            (None, Values::I64(x)) => x.len(),
+            (None, Values::I32(x)) => x.len(),
+            (None, Values::F64(x)) => x.len(),
+            (None, Values::Bool(x)) => x.len(),
+            (None, Values::Bytes(x)) => x.len(),
+            (None, Values::Blob { ends, .. }) => ends.len(),
+        }
+    }
+
     /// An empty column of the same type.
     fn empty_like(&self) -> Column {
         self.with_room(0)
@@ -326,8 +339,6 @@ struct Table {
     /// Chunks of rows appended whole ([`DatasetWriter::append`]), before `columns`: they are
     /// written as they are, never copied into one buffer.
     sealed: Vec<Vec<Column>>,
-    /// Rows in `sealed`.
-    sealed_count: usize,
     /// Rows buffered (in `sealed` and `columns`).
     rows: usize,
     /// Approximate bytes one row buffers.
@@ -395,7 +406,6 @@ impl Table {
             ),
             columns,
             sealed: Vec::new(),
-            sealed_count: 0,
             rows: 0,
             row_bytes,
             keep_open,
@@ -447,7 +457,6 @@ impl Table {
         }
         group.close().map_err(pq)?;
         self.sealed.clear();
-        self.sealed_count = 0;
         for column in &mut self.columns {
             column.clear();
         }
@@ -579,14 +588,13 @@ fn add_rows(
         *pending -= table.buffered();
         table.flush(store, part, files)?;
     }
-    if table.rows > table.sealed_count {
+    if table.columns.first().is_some_and(|c| c.rows() > 0) {
         // Rows pushed one by one come first: they become a chunk of their own.
         let next = table.empty_columns();
         let pushed = std::mem::replace(&mut table.columns, next);
         table.sealed.push(pushed);
     }
     table.sealed.push(rows.columns);
-    table.sealed_count += rows.rows;
     table.rows += rows.rows;
     *pending += rows.rows * table.row_bytes;
     if table.rows >= ROW_GROUP_ROWS {
@@ -902,10 +910,9 @@ pub struct BatchBuilder<'db> {
     frames_layout: Vec<Column>,
     /// Where each message's rows are in `batch.messages` (`usize::MAX`: none yet).
     slots: Vec<usize>,
-    /// Each message's rows in the last batch (and the frames'): the room the next one gets,
-    /// so that its columns do not grow by copying.
+    /// Each message's rows in the last batch: the room the next one gets, so that its columns
+    /// do not grow by copying (the frames' columns get the last batch's frames).
     last: Vec<usize>,
-    last_frames: usize,
     batch: Batch,
 }
 
@@ -918,7 +925,6 @@ impl<'db> BatchBuilder<'db> {
             layouts: (0..db.messages().len()).map(|_| None).collect(),
             slots: vec![usize::MAX; db.messages().len()],
             last: vec![0; db.messages().len()],
-            last_frames: 0,
             batch: Batch {
                 frames: Rows {
                     columns: frames_layout.iter().map(Column::empty_like).collect(),
@@ -984,11 +990,11 @@ impl<'db> BatchBuilder<'db> {
                 *last = rows.rows;
             }
         }
-        self.last_frames = self.batch.frames.rows;
+        let frames = self.batch.frames.rows;
         let next = Batch {
             frames: Rows {
                 columns: (self.frames_layout.iter())
-                    .map(|c| c.with_room(self.last_frames))
+                    .map(|c| c.with_room(frames))
                     .collect(),
                 rows: 0,
             },
