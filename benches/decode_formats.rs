@@ -64,6 +64,18 @@ impl StagedFile for NullFile {
     }
 }
 
+/// Frame `i`, 1 ms apart.
+fn line<'a>(i: usize, frame: &'a Frame, meaning: canrelearn::output::Meaning<'a>) -> Line<'a> {
+    Line {
+        raw: None,
+        timestamp: Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1000),
+        precision: Precision::Micros,
+        interface: "can0",
+        frame,
+        meaning,
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let db = db();
     let frames = frames(&db);
@@ -83,19 +95,7 @@ fn bench(c: &mut Criterion) {
                 let mut decoder = FrameDecoder::new(&db);
                 for (i, f) in frames.iter().enumerate() {
                     let meaning = decoder.decode(f);
-                    formatter.format(
-                        &Line {
-                            raw: None,
-                            timestamp: Timestamp::from_nanos(
-                                1_700_000_000_000_000_000 + i as u64 * 1000,
-                            ),
-                            precision: Precision::Micros,
-                            interface: "can0",
-                            frame: f,
-                            meaning,
-                        },
-                        &mut out,
-                    );
+                    formatter.format(&line(i, f, meaning), &mut out);
                 }
                 black_box(out.len())
             })
@@ -107,15 +107,7 @@ fn bench(c: &mut Criterion) {
             let mut decoder = FrameDecoder::new(&db);
             for (i, f) in frames.iter().enumerate() {
                 let meaning = decoder.decode(f);
-                w.push(&Line {
-                    raw: None,
-                    timestamp: Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1000),
-                    precision: Precision::Micros,
-                    interface: "can0",
-                    frame: f,
-                    meaning,
-                })
-                .unwrap();
+                w.push(&line(i, f, meaning)).unwrap();
             }
             black_box(w.finish().unwrap().frames)
         })
@@ -131,17 +123,7 @@ fn bench(c: &mut Criterion) {
                 for (j, f) in chunk.iter().enumerate() {
                     let i = k * 22_000 + j;
                     let meaning = decoder.decode(f);
-                    rows.push(&Line {
-                        raw: None,
-                        timestamp: Timestamp::from_nanos(
-                            1_700_000_000_000_000_000 + i as u64 * 1000,
-                        ),
-                        precision: Precision::Micros,
-                        interface: "can0",
-                        frame: f,
-                        meaning,
-                    })
-                    .unwrap();
+                    rows.push(&line(i, f, meaning)).unwrap();
                 }
                 w.append(rows.take()).unwrap();
             }
