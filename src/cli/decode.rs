@@ -21,6 +21,7 @@ use canrelearn::output::parquet::Resolution;
 use canrelearn::output::pipeline::{self, Blocks, Feed, PipelineError, Sink};
 use canrelearn::output::{Format, Formatter};
 
+use super::capture::Decodable;
 use super::common::DbcArgs;
 use super::signals;
 use super::{CliError, capture, exit, input, out};
@@ -268,25 +269,11 @@ fn pipeline_error(e: PipelineError) -> CliError {
     }
 }
 
-/// Opens a log (`-` is stdin): gzip decompressed and the format recognised by content. A
-/// candump log goes to the block pipeline (with whether it is a regular file: otherwise it
-/// is read as it arrives, a pipe or a terminal); other formats to their reader.
+/// [`capture::open_decodable`], for the decode loop.
 fn open(path: &Path) -> Result<Input, CliError> {
-    let opened = capture::open(path, None)?;
-    let regular = capture::is_regular_file(path);
-    Ok(match opened.format {
-        canrelearn::log::Format::Candump => Input::Lines(Blocks::new(
-            opened.stream,
-            opened.name,
-            regular,
-            signals::interrupted,
-        )),
-        // A file is parsed on a thread of its own while this one decodes; a pipe is read
-        // here, so that its frames show as they arrive.
-        _ if regular => Input::Records(Box::new(canrelearn::open::ReadAhead::new(
-            capture::reader(opened),
-        ))),
-        _ => Input::Records(capture::reader(opened)),
+    Ok(match capture::open_decodable(path)?.1 {
+        Decodable::Lines(blocks) => Input::Lines(blocks),
+        Decodable::Records(reader) => Input::Records(reader),
     })
 }
 

@@ -16,11 +16,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::anyhow;
 use canrelearn::dbc::Database;
 use canrelearn::drive::dataset::DirStore;
-use canrelearn::log::Format;
 use canrelearn::output::parquet::{DatasetWriter, Resolution, Written, part_stem};
-use canrelearn::output::pipeline::{self, Blocks, Feed, PipelineError, Sink};
+use canrelearn::output::pipeline::{self, Feed, PipelineError, Sink};
 
-use super::{CliError, capture, exit, out, signals};
+use super::capture::{self, Decodable};
+use super::{CliError, exit, out, signals};
 
 /// What one capture gave.
 struct Outcome {
@@ -145,9 +145,7 @@ fn one(
     part: &str,
     (resolution, strict, jobs): (Resolution, bool, usize),
 ) -> Result<Outcome, CliError> {
-    let opened = capture::open(path, None)?;
-    let name = opened.name.clone();
-    let regular = capture::is_regular_file(path);
+    let (name, input) = capture::open_decodable(path)?;
     let root = store.root();
     let dataset_error = |e: &dyn std::fmt::Display| {
         CliError::new(
@@ -163,27 +161,19 @@ fn one(
         false => out::warn(format!("{name}: {w}")),
     };
     let mut sink = Sink::new(io::sink(), strict, &mut warn);
-    let decoded = match opened.format {
+    let decoded = match input {
         // Candump text: blocks of lines decoded on `jobs` threads.
-        Format::Candump => {
-            let blocks = Blocks::new(opened.stream, opened.name, regular, signals::interrupted)
-                .with_size(pipeline::ROWS_BLOCK);
-            let feed = Feed::new(blocks);
+        Decodable::Lines(blocks) => {
+            let feed = Feed::new(blocks.with_size(pipeline::ROWS_BLOCK));
             pipeline::decode_feed_into(db, strict, feed, &mut sink, jobs, &mut writer)
         }
-        _ => {
-            let mut reader = match regular {
-                true => Box::new(canrelearn::open::ReadAhead::new(capture::reader(opened))),
-                false => capture::reader(opened),
-            };
-            pipeline::each_record(
-                db,
-                reader.as_mut(),
-                &mut sink,
-                signals::interrupted,
-                &mut |line, _| writer.push(line).map_err(io::Error::other),
-            )
-        }
+        Decodable::Records(mut reader) => pipeline::each_record(
+            db,
+            reader.as_mut(),
+            &mut sink,
+            signals::interrupted,
+            &mut |line, _| writer.push(line).map_err(io::Error::other),
+        ),
     };
     sink.summary();
     let bad = sink.bad();
