@@ -334,6 +334,19 @@ fn test_the_memory_budget_splits_tables_into_row_groups_and_files() {
     }
 }
 
+/// Frames of every kind the tables know: each message, an unknown id, remote and error
+/// frames, a partly decoded one.
+fn mixed(payloads: &[(u16, Vec<u8>)]) -> Vec<Frame> {
+    payloads
+        .iter()
+        .map(|(id, d)| match id % 7 {
+            5 => Frame::Remote(RemoteFrame::new(sid(0x100 + id % 3), 8).unwrap()),
+            6 => Frame::Error(ErrorFrame::new(0x4, [0; 8]).unwrap()),
+            k => Frame::classic(sid(0x100 + k), d).unwrap(),
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     /// Any frames, any budget: the frames table reads back as the frames, in order.
@@ -355,23 +368,7 @@ proptest! {
         }
         prop_assert_eq!(*store.staged.lock().unwrap(), 0, "files left unpublished");
     }
-}
 
-/// Frames of every kind the tables know: each message, an unknown id, remote and error
-/// frames, a partly decoded one.
-fn mixed(payloads: &[(u16, Vec<u8>)]) -> Vec<Frame> {
-    payloads
-        .iter()
-        .map(|(id, d)| match id % 7 {
-            5 => Frame::Remote(RemoteFrame::new(sid(0x100 + id % 3), 8).unwrap()),
-            6 => Frame::Error(ErrorFrame::new(0x4, [0; 8]).unwrap()),
-            k => Frame::classic(sid(0x100 + k), d).unwrap(),
-        })
-        .collect()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
     /// Decoded in batches and appended, a capture gives the same data set as pushed frame by
     /// frame: byte for byte when nothing is written out early, the same rows otherwise.
     #[test]
