@@ -77,7 +77,8 @@ pub enum DecodeFormat {
     Csv,
     /// An Apache Parquet data set in the folder given by -o: `frames/` (every frame) and
     /// `messages/<MESSAGE>/` (one wide table per message, a typed column per signal), zstd;
-    /// for DuckDB, Polars, pandas and Spark. Several logs decode in parallel.
+    /// for DuckDB, Polars, pandas and Spark. Several logs decode in parallel, and a candump
+    /// log's blocks on every core.
     Parquet,
 }
 
