@@ -896,6 +896,62 @@ provenance = "fact"
     assert_eq!(expect_send(&mut r, ms(1)), "10 C0");
 }
 
+/// Every request and module end a run produces, answering each request with `answer`.
+fn requests(r: &mut Runner, answer: impl Fn(&str) -> Option<&'static str>) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        match r.poll_action(ms(0)) {
+            Some(Action::Send { pdu, dry_run, .. }) => {
+                let hex = canrelearn::diag::format_hex(&pdu);
+                if !dry_run {
+                    r.handle_outcome(ms(0), resp(answer(&hex).expect("an answer")));
+                }
+                seen.push(hex);
+            }
+            Some(Action::EndModule { module }) => seen.push(format!("end {module}")),
+            Some(Action::Finished(rep)) => {
+                assert_eq!(rep.outcome, RunOutcome::Completed, "{rep:?}");
+                return seen;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// The dry run is the live interpreter: it lists what a completed live run sends, in the same
+/// order, and follows the script's cleanup settings.
+#[test]
+fn dry_run_sends_what_a_completed_live_run_sends() {
+    let body = format!("{PRE}{SESSION}{PARAMS}{POLL}");
+    let params = [("capacity_ah", "70"), ("battery_type", "efb")];
+    let answers = |hex: &str| match hex {
+        "10 C0" => Some("50 C0"),
+        "31 92 46 01" => Some("71 92"),
+        "21 91" => Some("61 91 01"),
+        "10 81" => Some("50 81"),
+        _ => None,
+    };
+    let mut live = runner(&body, &params, yes());
+    live.handle_signal(ms(0), "BODY_STATUS.IGNITION_STATE", 3.0);
+    live.handle_signal(ms(0), "IPDM_STATUS.BATTERY_VOLTAGE", 12.6);
+    let sent = requests(&mut live, answers);
+    assert_eq!(sent, ["10 C0", "31 92 46 01", "21 91", "10 81", "end BCM"]);
+    let dry_opts = || RunOptions {
+        dry_run: true,
+        ..RunOptions::default()
+    };
+    let mut dry = runner(&body, &params, dry_opts());
+    assert_eq!(requests(&mut dry, |_| None), sent);
+
+    // A script that asks for no cleanup gets none in its dry run either.
+    let none = format!("{body}[cleanup]\nclose_sessions = false\nkeep_alive_off = false\n");
+    let mut dry = runner(&none, &params, dry_opts());
+    assert_eq!(
+        requests(&mut dry, |_| None),
+        ["10 C0", "31 92 46 01", "21 91"]
+    );
+}
+
 #[test]
 fn dry_run_lists_every_frame_in_order_without_outcomes() {
     let body = format!("{PRE}{SESSION}{PARAMS}{POLL}");

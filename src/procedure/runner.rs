@@ -31,11 +31,14 @@
 //! - Cleanup always runs: `10 <default session>` to every module a session step was sent to
 //!   and that was not closed (its outcome is noted, never changes the result), then
 //!   [`Action::EndModule`] for every module used (stop its keep-alive, close its client).
-//! - Dry run: no outcome is needed for `Send`, `Confirm` or `WatchNode`; `poll_action`
-//!   returns (after any `Ask` for missing parameters, which still needs an answer) every
-//!   `Send` of the preconditions, the steps (each poll request once) and the cleanup, in order,
-//!   with `dry_run: true`, plus events describing confirmations, waits and node checks; then
-//!   `Finished` with outcome `completed` and `dry_run: true`.
+//! - Dry run: the same interpreter, with no outcome needed for `Send`, `Confirm` or
+//!   `WatchNode`. After any `Ask` for missing parameters (which still needs an answer, since
+//!   the bytes depend on it), `poll_action` returns every `Send` of the preconditions and the
+//!   steps in order (a poll's request once), each with `dry_run: true` and taken as answered
+//!   as expected; what needs the car or the operator (signal checks, confirmations, prompts,
+//!   waits, node checks) is an event saying what a live run would do. Then the cleanup the
+//!   script asks for, as after a completed run, and `Finished` with outcome `completed`,
+//!   `dry_run: true` and every item `not run`.
 
 use core::fmt;
 use core::time::Duration;
@@ -430,43 +433,6 @@ enum Stage {
     Done,
 }
 
-/// An entry of the dry-run listing: an action, or a note about what a live run would do there.
-#[derive(Debug, Clone, PartialEq)]
-enum Dry {
-    Act(Action),
-    Note(String),
-}
-
-/// A dry-run listing being built, with the modules it sends to.
-#[derive(Default)]
-struct DryList {
-    list: VecDeque<Dry>,
-    used: Vec<String>,
-}
-
-impl DryList {
-    /// A request that a live run would send.
-    fn send(&mut self, module: &str, pdu: Vec<u8>, step: &str, purpose: Purpose, writes: bool) {
-        if !self.used.iter().any(|m| m == module) {
-            self.used.push(module.to_string());
-        }
-        self.list.push_back(Dry::Act(Action::Send {
-            module: module.to_string(),
-            pdu,
-            expect_response: true,
-            step: step.to_string(),
-            purpose,
-            writes,
-            dry_run: true,
-        }));
-    }
-
-    /// What a live run would do there.
-    fn note(&mut self, text: String) {
-        self.list.push_back(Dry::Note(text));
-    }
-}
-
 /// What the outstanding action was.
 #[derive(Debug, Clone, PartialEq)]
 enum Awaiting {
@@ -510,8 +476,6 @@ pub struct Runner {
     records: Vec<StepRecord>,
     events: VecDeque<RunEvent>,
     started: Option<Timestamp>,
-    dry: VecDeque<Dry>,
-    dry_built: bool,
     samples: Samples,
 }
 
@@ -596,8 +560,6 @@ impl Runner {
             records,
             events: VecDeque::new(),
             started: None,
-            dry: VecDeque::new(),
-            dry_built: false,
             samples: Samples::default(),
         })
     }
@@ -672,6 +634,10 @@ impl Runner {
         }
         self.sub.entered = true;
         self.sub.started = Some(now);
+        // A dry run starts no step: each stays `not run` in the report.
+        if self.opts.dry_run {
+            return;
+        }
         if let Some(i) = self.record_index()
             && let Some(r) = self.records.get_mut(i)
         {
@@ -705,6 +671,9 @@ impl Runner {
     /// A question for the operator (a confirmation precondition or a prompt step): asked, or
     /// answered yes and recorded under `--yes`.
     fn ask_operator(&mut self, now: Timestamp, text: &str, id: &str) -> Next {
+        if self.opts.dry_run {
+            return self.dry_skip(now, format!("[{id}] would ask: {text}"));
+        }
         if self.opts.assume_yes {
             self.event(now, EventKind::Note(format!("assumed yes (--yes): {text}")));
             self.set_detail("assumed yes (--yes)".to_string());
@@ -723,6 +692,19 @@ impl Runner {
     /// Passes the current item and moves on.
     fn pass(&mut self, now: Timestamp) {
         self.end_item(now, StepResult::Passed);
+        self.advance(now);
+    }
+
+    /// A dry run's item that needs the car or the operator: says what a live run would do
+    /// there, and moves on without a result (it stays `not run`).
+    fn dry_skip(&mut self, now: Timestamp, would: String) -> Next {
+        self.event(now, EventKind::Note(would));
+        self.advance(now);
+        Next::Again
+    }
+
+    /// Moves on to the next item (or to cleanup after the last step).
+    fn advance(&mut self, now: Timestamp) {
         self.stage = match self.stage {
             Stage::Pre(i) if i + 1 < self.script.preconditions.len() => Stage::Pre(i + 1),
             Stage::Pre(_) => Stage::Step(0),
@@ -769,6 +751,10 @@ impl Runner {
         self.stage = Stage::Cleanup;
         self.sub = Sub::default();
         self.event(now, EventKind::CleanupStarted);
+        if self.opts.dry_run {
+            self.cleanup_notes
+                .push("dry run: nothing was sent".to_string());
+        }
         if self.script.cleanup.close_sessions {
             for m in self.opened.clone() {
                 let s = self.default_session(&m);
@@ -821,7 +807,16 @@ impl Runner {
         }
     }
 
-    fn send(&mut self, module: &str, pdu: Vec<u8>, purpose: Purpose, writes: bool) -> Action {
+    /// A request to `module`. In a dry run no outcome comes: a closed session is taken as
+    /// closed, and the item moves on at once.
+    fn send(
+        &mut self,
+        now: Timestamp,
+        module: &str,
+        pdu: Vec<u8>,
+        purpose: Purpose,
+        writes: bool,
+    ) -> Action {
         if !self.used.iter().any(|m| m == module) {
             self.used.push(module.to_string());
         }
@@ -840,6 +835,11 @@ impl Runner {
                 module: module.to_string(),
                 pdu: pdu.clone(),
             });
+        } else if purpose != Purpose::Cleanup {
+            if let Purpose::CloseSession(_) = purpose {
+                self.opened.retain(|m| m != module);
+            }
+            self.advance(now);
         }
         Action::Send {
             module: module.to_string(),
@@ -906,9 +906,6 @@ impl Runner {
                             error: self.ask_error.take(),
                         });
                     }
-                    if self.opts.dry_run {
-                        return self.dry_action(now);
-                    }
                     self.stage = if self.script.preconditions.is_empty() {
                         Stage::Step(0)
                     } else {
@@ -938,6 +935,14 @@ impl Runner {
             return Next::Again;
         };
         match &pre.check {
+            Check::Signal { signal, cond, .. } if self.opts.dry_run => self.dry_skip(
+                now,
+                format!(
+                    "[{}] would check {signal} {cond}{}",
+                    pre.id,
+                    if pre.during { " for the whole run" } else { "" }
+                ),
+            ),
             Check::Signal { signal, cond, unit } => match self.signals.get(signal) {
                 Some(&(v, _)) => {
                     self.set_detail(format!("{signal} = {v}{}", unit_sfx(unit)));
@@ -983,7 +988,7 @@ impl Runner {
                     return Next::Wait;
                 }
                 self.sub.sent = true;
-                Next::Act(self.send(module, request.clone(), Purpose::Precondition, false))
+                Next::Act(self.send(now, module, request.clone(), Purpose::Precondition, false))
             }
             Check::Confirm(text) => self.ask_operator(now, text, &pre.id),
         }
@@ -997,6 +1002,7 @@ impl Runner {
         };
         match &step.kind {
             StepKind::Session { module, session } => Next::Act(self.send(
+                now,
                 module,
                 vec![0x10, *session],
                 Purpose::OpenSession(*session),
@@ -1004,7 +1010,7 @@ impl Runner {
             )),
             StepKind::CloseSession { module } => {
                 let s = self.default_session(module);
-                Next::Act(self.send(module, vec![0x10, s], Purpose::CloseSession(s), false))
+                Next::Act(self.send(now, module, vec![0x10, s], Purpose::CloseSession(s), false))
             }
             StepKind::Request {
                 module,
@@ -1012,7 +1018,15 @@ impl Runner {
                 writes,
                 ..
             } => {
-                if *writes && !self.sub.confirmed {
+                if *writes && self.opts.dry_run {
+                    self.event(
+                        now,
+                        EventKind::Note(format!(
+                            "[{}] would ask for confirmation before writing",
+                            step.id
+                        )),
+                    );
+                } else if *writes && !self.sub.confirmed {
                     let placeholder = step.provenance == Provenance::Placeholder;
                     if self.opts.assume_yes
                         && (!placeholder || self.opts.yes_releases_placeholder_writes)
@@ -1067,8 +1081,24 @@ impl Runner {
                 module, request, ..
             } => self.render_and_send(now, module, request, false),
             StepKind::Poll {
-                module, request, ..
+                module,
+                request,
+                interval,
+                timeout,
+                ..
             } => {
+                if self.opts.dry_run {
+                    self.event(
+                        now,
+                        EventKind::Note(format!(
+                            "[{}] would repeat every {} ms for up to {}",
+                            step.id,
+                            interval.as_millis(),
+                            dur_s(*timeout)
+                        )),
+                    );
+                    return self.render_and_send(now, module, request, false);
+                }
                 if let Some(at) = self.sub.next_at
                     && now < at
                 {
@@ -1078,6 +1108,10 @@ impl Runner {
                 self.sub.next_at = Some(now);
                 self.render_and_send(now, module, request, false)
             }
+            StepKind::Wait { duration, reason } if self.opts.dry_run => self.dry_skip(
+                now,
+                format!("[{}] would wait {}: {reason}", step.id, dur_s(*duration)),
+            ),
             StepKind::Wait { duration, reason } => {
                 let start = self.sub.started.unwrap_or(now);
                 if self.sub.next_at.is_none() {
@@ -1099,6 +1133,15 @@ impl Runner {
                 }
             }
             StepKind::Prompt { text } => self.ask_operator(now, text, &step.id),
+            StepKind::VerifyNode { node, for_, within } if self.opts.dry_run => self.dry_skip(
+                now,
+                format!(
+                    "[{}] would watch node {node} for {} within {}",
+                    step.id,
+                    dur_s(*for_),
+                    dur_s(*within)
+                ),
+            ),
             StepKind::VerifyNode { node, for_, within } => {
                 self.awaiting = Some(Awaiting::Watch);
                 Next::Act(Action::WatchNode {
@@ -1119,7 +1162,7 @@ impl Runner {
         writes: bool,
     ) -> Next {
         match request.render(&self.params) {
-            Ok(pdu) => Next::Act(self.send(module, pdu, Purpose::Step, writes)),
+            Ok(pdu) => Next::Act(self.send(now, module, pdu, Purpose::Step, writes)),
             Err(missing) => {
                 self.stop(
                     now,
@@ -1129,128 +1172,6 @@ impl Runner {
                 Next::Again
             }
         }
-    }
-
-    /// Builds the dry-run listing once, then hands it out.
-    fn dry_action(&mut self, now: Timestamp) -> Option<Action> {
-        if !self.dry_built {
-            self.dry_built = true;
-            self.dry = self.dry_listing();
-        }
-        while let Some(d) = self.dry.pop_front() {
-            match d {
-                Dry::Act(a) => return Some(a),
-                Dry::Note(n) => self.event(now, EventKind::Note(n)),
-            }
-        }
-        self.stage = Stage::Done;
-        self.cleanup_notes
-            .push("dry run: nothing was sent".to_string());
-        Some(Action::Finished(self.report(now)))
-    }
-
-    /// Everything a dry run lists, in order: the preconditions' checks and DTC reads, each
-    /// step's request (rendered with the parameters) or what it would do, the cleanup of
-    /// the sessions the listing leaves open, and the end of every module used.
-    fn dry_listing(&self) -> VecDeque<Dry> {
-        let mut out = DryList::default();
-        let mut opened: Vec<String> = Vec::new();
-        for p in &self.script.preconditions {
-            match &p.check {
-                Check::Signal { signal, cond, .. } => out.note(format!(
-                    "[{}] would check {signal} {cond}{}",
-                    p.id,
-                    if p.during { " for the whole run" } else { "" }
-                )),
-                Check::Confirm(t) => out.note(format!("[{}] would ask: {t}", p.id)),
-                Check::NoDtc {
-                    module, request, ..
-                } => out.send(module, request.clone(), &p.id, Purpose::Precondition, false),
-            }
-        }
-        for s in &self.script.steps {
-            let render = |t: &super::script::Template| t.render(&self.params).unwrap_or_default();
-            match &s.kind {
-                StepKind::Session { module, session } => {
-                    if !opened.contains(module) {
-                        opened.push(module.clone());
-                    }
-                    out.send(
-                        module,
-                        vec![0x10, *session],
-                        &s.id,
-                        Purpose::OpenSession(*session),
-                        false,
-                    )
-                }
-                StepKind::CloseSession { module } => {
-                    opened.retain(|m| m != module);
-                    let d = self.default_session(module);
-                    out.send(
-                        module,
-                        vec![0x10, d],
-                        &s.id,
-                        Purpose::CloseSession(d),
-                        false,
-                    )
-                }
-                StepKind::Request {
-                    module,
-                    request,
-                    writes,
-                    ..
-                } => {
-                    if *writes {
-                        out.note(format!(
-                            "[{}] would ask for confirmation before writing",
-                            s.id
-                        ));
-                    }
-                    out.send(module, render(request), &s.id, Purpose::Step, *writes)
-                }
-                StepKind::Read {
-                    module, request, ..
-                } => out.send(module, render(request), &s.id, Purpose::Step, false),
-                StepKind::Poll {
-                    module,
-                    request,
-                    interval,
-                    timeout,
-                    ..
-                } => {
-                    out.note(format!(
-                        "[{}] would repeat every {} ms for up to {}",
-                        s.id,
-                        interval.as_millis(),
-                        dur_s(*timeout)
-                    ));
-                    out.send(module, render(request), &s.id, Purpose::Step, false)
-                }
-                StepKind::Wait { duration, reason } => out.note(format!(
-                    "[{}] would wait {}: {reason}",
-                    s.id,
-                    dur_s(*duration)
-                )),
-                StepKind::Prompt { text } => out.note(format!("[{}] would ask: {text}", s.id)),
-                StepKind::VerifyNode { node, for_, within } => out.note(format!(
-                    "[{}] would watch node {node} for {} within {}",
-                    s.id,
-                    dur_s(*for_),
-                    dur_s(*within)
-                )),
-            }
-        }
-        // Cleanup of what the listing leaves open (a failed run would close every module
-        // opened).
-        for m in &opened {
-            let d = self.default_session(m);
-            out.send(m, vec![0x10, d], "cleanup", Purpose::Cleanup, false);
-        }
-        for m in out.used {
-            out.list
-                .push_back(Dry::Act(Action::EndModule { module: m }));
-        }
-        out.list
     }
 
     /// A read or poll step's value: the answer must match `expect` and hold the value;
