@@ -117,7 +117,12 @@ pub fn read_error(e: ReadError) -> CliError {
         ReadError::Io { error, .. } if !is_damage(error) => exit::BUS_IO,
         _ => exit::USAGE,
     };
-    let text = match &e {
+    CliError::new(code, anyhow!(read_error_text(&e)))
+}
+
+/// The message of a reader's error: damage names the last complete line.
+pub fn read_error_text(e: &ReadError) -> String {
+    match e {
         ReadError::Io {
             source_name,
             location,
@@ -132,8 +137,7 @@ pub fn read_error(e: ReadError) -> CliError {
             error
         ),
         _ => e.to_string(),
-    };
-    CliError::new(code, anyhow!(text))
+    }
 }
 
 /// Learns a baseline from a capture (every frame, in the capture's own time order). A capture

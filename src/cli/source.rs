@@ -3,9 +3,7 @@
 
 use anyhow::anyhow;
 use canrelearn::bus::source::{self as bus_source, Failure, SourceError};
-pub use canrelearn::bus::source::{
-    Incoming, MERGE_CAPACITY, Source, SourceStats, merge, merge_with_stats,
-};
+pub use canrelearn::bus::source::{Incoming, MERGE_CAPACITY, Source, merge, merge_with_stats};
 use canrelearn::bus::{AnyBus, BusError, Filter, Pacing, Received};
 use tokio::sync::mpsc;
 
@@ -34,6 +32,23 @@ pub fn failure(f: Failure) -> CliError {
         Failure::Damaged(e) => capture::read_error(e),
         Failure::Log { name, error } => CliError::new(exit::USAGE, anyhow!("{name}: {error}")),
         Failure::Bus(e) => bus_error(e),
+    }
+}
+
+/// The text of [`failure`]'s error, with its causes, for a line on the screen.
+pub fn describe(f: &Failure) -> String {
+    match f {
+        Failure::Damaged(e) => capture::read_error_text(e),
+        Failure::Log { name, error } => format!("{name}: {error}"),
+        Failure::Bus(e) => {
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                text.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            text
+        }
     }
 }
 

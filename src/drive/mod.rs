@@ -12,6 +12,7 @@ pub mod dataset;
 pub mod diag;
 pub mod isotp;
 pub mod machine;
+pub mod monitor;
 pub mod precise;
 pub mod procedure;
 pub mod replay;

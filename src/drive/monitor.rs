@@ -1,0 +1,409 @@
+//! The terminal monitor's driver: runs the pure [`Monitor`] over a merged stream of sources
+//! and draws it on a ratatui terminal.
+//!
+//! Every pending frame is fed to the model in batches; the screen is redrawn at a fixed 10 Hz
+//! whatever the frame rate, so the display never falls behind at full bus load. Keys come as
+//! crossterm key events on a channel (the caller reads the keyboard); `stop` (a signal) ends
+//! the loop like `q`. The terminal is the caller's: any ratatui backend serves, so the loop
+//! runs in tests on [`ratatui::backend::TestBackend`].
+
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use crossterm::event::KeyEvent;
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::mpsc;
+
+use crate::bus::source::{Failure, Incoming, SourceStats};
+use crate::bus::{Clock, SystemClock};
+use crate::log::candump::{self, Precision, Record};
+use crate::monitor::clock::ModelClock;
+use crate::monitor::view::{self, KeyAction, Screen, ViewState};
+use crate::monitor::{Monitor, render};
+use crate::time::Timestamp;
+
+/// Redraw period.
+pub const FRAME_PERIOD: Duration = Duration::from_millis(100);
+/// Frames handled between checks of the keyboard and the redraw timer.
+const BATCH: usize = 4096;
+
+/// What the monitor reads.
+pub struct Inputs<W: Write> {
+    /// The merged sources ([`crate::bus::source::merge_with_stats`]).
+    pub frames: mpsc::Receiver<Incoming>,
+    /// How many sources were merged (the notice says when all have ended).
+    pub sources: usize,
+    /// The sources' counters (kernel drops are shown).
+    pub stats: Vec<SourceStats>,
+    /// Key presses.
+    pub keys: mpsc::Receiver<KeyEvent>,
+    /// Where every frame is also written (`candump -L` lines), flushed at each redraw.
+    pub record: Option<candump::Writer<W>>,
+}
+
+/// How the monitor ended (after `q`, `stop`, or the terminal failing).
+#[derive(Debug)]
+pub struct Ended {
+    /// Malformed records of captures, skipped.
+    pub bad_lines: u64,
+    /// The first source that ended with an error.
+    pub failure: Option<Failure>,
+    /// The recording's first write or flush error (the recording is flushed last).
+    pub record_error: Option<io::Error>,
+}
+
+/// Why the monitor stopped early.
+#[derive(Debug, thiserror::Error)]
+#[error("drawing the terminal: {0}")]
+pub struct DrawError(#[source] pub io::Error);
+
+/// Runs the monitor until `q`, `stop`, or a drawing error. Log sources are played against
+/// `clock` ([`ModelClock::log`]) and interfaces live ([`ModelClock::live`]). `describe` gives a
+/// failed source's text for the notice line.
+pub async fn run<B: Backend, W: Write>(
+    terminal: &mut Terminal<B>,
+    mut monitor: Monitor,
+    mut clock: ModelClock,
+    inputs: Inputs<W>,
+    stop: impl Future,
+    describe: &dyn Fn(&Failure) -> String,
+) -> Result<Ended, DrawError> {
+    let Inputs {
+        frames: mut rx,
+        sources,
+        stats,
+        mut keys,
+        mut record,
+    } = inputs;
+    let mut app = App {
+        view: ViewState::default(),
+        screen: None,
+        open_sources: sources,
+        failure: None,
+        bad_lines: 0,
+        page: 10,
+    };
+    let mut ticker = tokio::time::interval(FRAME_PERIOD);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut record_error: Option<io::Error> = None;
+    let mut rx_open = true;
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            key = keys.recv() => {
+                let Some(key) = key else { continue };
+                if app.key(key, &mut monitor, model_now(&clock)) {
+                    break;
+                }
+                app.draw(terminal, &mut monitor, model_now(&clock), &stats, describe)?;
+            }
+            _ = ticker.tick() => {
+                if let (Some(w), None) = (&mut record, &record_error)
+                    && let Err(e) = w.flush()
+                {
+                    record_error = Some(e);
+                }
+                app.draw(terminal, &mut monitor, model_now(&clock), &stats, describe)?;
+            }
+            item = rx.recv(), if rx_open => {
+                let mut next = item;
+                for _ in 0..BATCH {
+                    let Some(item) = next else {
+                        rx_open = false;
+                        clock.end();
+                        break;
+                    };
+                    app.handle(item, &mut monitor, &mut clock, &mut record, &mut record_error);
+                    next = match rx.try_recv() {
+                        Ok(i) => Some(i),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    };
+                }
+            }
+        }
+    }
+    if let Some(mut w) = record
+        && record_error.is_none()
+        && let Err(e) = w.flush()
+    {
+        record_error = Some(e);
+    }
+    Ok(Ended {
+        bad_lines: app.bad_lines,
+        failure: app.failure,
+        record_error,
+    })
+}
+
+/// The model's time now.
+fn model_now(clock: &ModelClock) -> Option<Timestamp> {
+    clock.now(Instant::now(), SystemClock.now())
+}
+
+struct App {
+    view: ViewState,
+    /// The last screen built (kept while paused).
+    screen: Option<Screen>,
+    open_sources: usize,
+    failure: Option<Failure>,
+    bad_lines: u64,
+    /// Table rows visible (for PgUp/PgDn).
+    page: usize,
+}
+
+impl App {
+    /// One item of the merged stream.
+    fn handle<W: Write>(
+        &mut self,
+        item: Incoming,
+        monitor: &mut Monitor,
+        clock: &mut ModelClock,
+        record: &mut Option<candump::Writer<W>>,
+        record_error: &mut Option<io::Error>,
+    ) {
+        match item {
+            Incoming::Frame(r) => {
+                clock.frame(r.timestamp, Instant::now());
+                monitor.handle_frame(r.timestamp, &r.frame);
+                if let (Some(w), None) = (record, &record_error) {
+                    let rec = Record {
+                        timestamp: r.timestamp,
+                        precision: Precision::Micros,
+                        interface: &r.interface,
+                        frame: r.frame,
+                        // Plain `candump -L` lines: no R/T column.
+                        direction: None,
+                    };
+                    if let Err(e) = w.write_record(&rec) {
+                        *record_error = Some(e);
+                    }
+                }
+            }
+            Incoming::BadLine(_) => self.bad_lines += 1,
+            Incoming::Ended { error } => {
+                self.open_sources = self.open_sources.saturating_sub(1);
+                if let Some(e) = error {
+                    self.failure.get_or_insert(e);
+                }
+            }
+        }
+    }
+
+    fn draw<B: Backend>(
+        &mut self,
+        terminal: &mut Terminal<B>,
+        monitor: &mut Monitor,
+        now: Option<Timestamp>,
+        stats: &[SourceStats],
+        describe: &dyn Fn(&Failure) -> String,
+    ) -> Result<(), DrawError> {
+        monitor.set_dropped(stats.iter().map(|d| d.get().dropped).sum());
+        if let Some(now) = now {
+            monitor.handle_timeout(now);
+        }
+        let now = now.unwrap_or(Timestamp::ZERO);
+        if !self.view.paused || self.screen.is_none() {
+            self.screen = Some(view::snapshot(monitor, &self.view, now));
+        }
+        if self.view.notice.is_none() || self.open_sources == 0 {
+            self.view.notice = self.source_notice(describe);
+        }
+        if let Ok(size) = terminal.size() {
+            self.page = render::table_height(size.height);
+        }
+        if let Some(screen) = &self.screen {
+            let rows = screen.rows.len();
+            let view = &mut self.view;
+            view.scroll = view.scroll.min(rows.saturating_sub(1));
+            terminal
+                .draw(|f| render::draw(f, screen, view))
+                .map_err(|e| DrawError(io::Error::other(e.to_string())))?;
+        }
+        Ok(())
+    }
+
+    fn source_notice(&self, describe: &dyn Fn(&Failure) -> String) -> Option<String> {
+        if let Some(e) = &self.failure {
+            return Some(format!("source failed: {}", describe(e)));
+        }
+        if self.open_sources == 0 {
+            let mut s = "all sources ended (q to quit)".to_string();
+            if self.bad_lines > 0 {
+                s.push_str(&format!("; {} malformed lines skipped", self.bad_lines));
+            }
+            return Some(s);
+        }
+        None
+    }
+
+    /// Handle a key; true to quit.
+    fn key(&mut self, key: KeyEvent, monitor: &mut Monitor, now: Option<Timestamp>) -> bool {
+        match self.view.key(key, self.page) {
+            KeyAction::Quit => return true,
+            KeyAction::Reset => {
+                monitor.reset(now.unwrap_or(monitor.now()));
+                self.screen = None;
+            }
+            KeyAction::Rebuild => self.screen = None,
+            KeyAction::None => {}
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::{Direction, Received};
+    use crate::dbc::Database;
+    use crate::frame::{Frame, Id};
+    use crate::monitor::MonitorConfig;
+    use crossterm::event::{KeyCode, KeyModifiers};
+    use ratatui::backend::TestBackend;
+    use std::sync::{Arc, Mutex};
+
+    /// A recording the test can read after the loop.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    const DBC: &str = r#"VERSION ""
+BU_: BCM AV
+BO_ 1313 AV_STATUS: 8 AV
+ SG_ POWER : 0|8@1+ (1,0) [0|255] "" BCM
+BA_DEF_ BO_ "GenMsgCycleTime" INT 0 10000;
+BA_ "GenMsgCycleTime" BO_ 1313 100;
+"#;
+
+    fn frame(at_ms: u64, byte: u8) -> Incoming {
+        Incoming::Frame(Received {
+            timestamp: Timestamp::from_nanos(1_700_000_000_000_000_000 + at_ms * 1_000_000),
+            interface: Arc::from("vcan0"),
+            frame: Frame::classic(Id::standard(0x521).unwrap(), &[byte; 8]).unwrap(),
+            direction: Direction::Rx,
+        })
+    }
+
+    fn screen_text(terminal: &Terminal<TestBackend>) -> String {
+        let buffer = terminal.backend().buffer();
+        let width = buffer.area.width as usize;
+        let cells: Vec<&str> = buffer.content().iter().map(|c| c.symbol()).collect();
+        cells
+            .chunks(width)
+            .map(|row| row.concat())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Over a capture: every frame reaches the model, the recording and the screen; the
+    /// malformed record and the failed source are counted and kept; `q` ends the loop.
+    #[tokio::test(start_paused = true)]
+    async fn test_frames_reach_model_recording_and_screen_then_q_quits() {
+        let db = Database::from_str_named(DBC, "t.dbc").unwrap();
+        let monitor = Monitor::new(MonitorConfig::default(), db).unwrap();
+        let (tx, frames) = mpsc::channel(16);
+        let (key_tx, keys) = mpsc::channel(4);
+        for i in 0..5 {
+            tx.send(frame(i * 100, i as u8)).await.unwrap();
+        }
+        tx.send(Incoming::BadLine("x.log:3: not a frame".into()))
+            .await
+            .unwrap();
+        tx.send(Incoming::Ended {
+            error: Some(Failure::Log {
+                name: "x.log".into(),
+                error: "cut short".into(),
+            }),
+        })
+        .await
+        .unwrap();
+        drop(tx);
+        let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
+        let recording = Shared::default();
+        let inputs = Inputs {
+            frames,
+            sources: 1,
+            stats: Vec::new(),
+            keys,
+            record: Some(candump::Writer::new(io::BufWriter::new(recording.clone()))),
+        };
+        let quit = async move {
+            // After a few redraws.
+            tokio::time::sleep(FRAME_PERIOD * 3).await;
+            key_tx
+                .send(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE))
+                .await
+                .unwrap();
+        };
+        let (ended, ()) = tokio::join!(
+            run(
+                &mut terminal,
+                monitor,
+                ModelClock::log(0.0),
+                inputs,
+                std::future::pending::<()>(),
+                &|f| match f {
+                    Failure::Log { name, error } => format!("{name}: {error}"),
+                    _ => "other".to_string(),
+                },
+            ),
+            quit
+        );
+        let ended = ended.unwrap();
+        assert_eq!(ended.bad_lines, 1);
+        assert!(matches!(ended.failure, Some(Failure::Log { .. })));
+        assert!(ended.record_error.is_none());
+        // Flushed at the end: every frame, as `candump -L` lines.
+        let recorded = String::from_utf8(recording.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(recorded.lines().count(), 5, "{recorded}");
+        assert!(
+            recorded.starts_with("(1700000000.000000) vcan0 521#0000000000000000\n"),
+            "{recorded}"
+        );
+        let text = screen_text(&terminal);
+        assert!(text.contains("AV_STATUS"), "{text}");
+        assert!(text.contains("source failed: x.log: cut short"), "{text}");
+    }
+
+    /// `stop` (a signal) ends the loop like `q`, with the recording flushed.
+    #[tokio::test(start_paused = true)]
+    async fn test_stop_ends_the_loop() {
+        let db = Database::from_str_named(DBC, "t.dbc").unwrap();
+        let monitor = Monitor::new(MonitorConfig::default(), db).unwrap();
+        let (_tx, frames) = mpsc::channel::<Incoming>(4);
+        let (_key_tx, keys) = mpsc::channel(4);
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let inputs = Inputs::<Vec<u8>> {
+            frames,
+            sources: 1,
+            stats: Vec::new(),
+            keys,
+            record: None,
+        };
+        let ended = run(
+            &mut terminal,
+            monitor,
+            ModelClock::live(),
+            inputs,
+            tokio::time::sleep(FRAME_PERIOD * 2),
+            &|_| String::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(ended.bad_lines, 0);
+        assert!(ended.failure.is_none());
+    }
+}
