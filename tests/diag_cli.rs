@@ -75,6 +75,22 @@ fn test_sniff_jsonl_and_id_restriction() {
     );
 }
 
+/// Nothing on the diagnostic ids is said, with exit 1: an empty output and exit 0 would read
+/// as "no conversation" when the conversation may be on other ids.
+#[test]
+fn test_sniff_with_no_diagnostic_message_says_so_and_exits_1() {
+    let o = run(&["diag", "sniff", LOG, "--ids", "100-1FF"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    let err = stderr(&o);
+    assert!(
+        err.contains("no diagnostic message in ") && err.contains("on the ids 100-1FF"),
+        "{err}"
+    );
+    // With messages: exit 0.
+    assert_eq!(run(&["diag", "sniff", LOG]).status.code(), Some(0));
+}
+
 #[test]
 fn test_request_argument_errors_exit_2() {
     for args in [

@@ -115,14 +115,6 @@ pub fn deadline_after(limit: Option<Duration>) -> Result<Option<tokio::time::Ins
         .transpose()
 }
 
-/// Sleep until `deadline`, or forever when there is none.
-pub async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use canrelearn::bus::{AnyBus, Pacing, SocketCanBus, SocketCanOptions};
+use canrelearn::bus::{AnyBus, Pacing, Received, SocketCanBus, SocketCanOptions};
 use canrelearn::diag::dtc::parse_dtc_by_status;
 use canrelearn::diag::scan::{self, IdRange};
 use canrelearn::diag::sniff::{Record, Stream, negative_text};
@@ -18,12 +18,15 @@ use canrelearn::drive::diag::{
     self as drive_diag, DiagSession, Reply, RequestOutcome as Outcome, ScanError, SessionConfig,
 };
 use canrelearn::drive::isotp::unix_tokio_clock;
+use canrelearn::drive::stream::{self, Consumer, End, Limits};
 use canrelearn::frame::Id;
 use canrelearn::isotp::{self, FrameFormat};
 use std::ops::ControlFlow;
 
+use super::capture::BadLines;
 use super::input::parse_id;
-use super::source::{self, Incoming, Source};
+use super::signals::{self, Interrupts};
+use super::source::{self, Source};
 use super::{CliError, WithCode, consent, exit};
 
 /// Diagnostics over ISO-TP: send requests, scan for modules, read and clear DTCs, sniff.
@@ -51,6 +54,10 @@ enum Cmd {
     /// frame, the CAN id, the kind (request, positive, negative, pending, or broken for a
     /// transfer that did not complete), the PDU in hex, the service or NRC name and meaning,
     /// and for a response the time since the end of the request it answers.
+    ///
+    /// Exit 0 when messages were found; 1 when none was (said on stderr, with the number of
+    /// frames read: the conversation may be on other --ids); 2 for a malformed or damaged
+    /// log; 4 when an interface fails.
     Sniff(SniffArgs),
 }
 
@@ -522,46 +529,99 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
             .code(exit::USAGE)?,
     };
     let sources: Vec<Source> = a.sources.iter().map(|s| Source::parse(s)).collect();
+    let all_logs = sources.iter().all(|s| matches!(s, Source::Log(_)));
     let buses: Vec<AnyBus> = source::open_all(&sources, &[], Pacing::Unpaced)?;
+    let count = buses.len();
     let mut rx = source::merge(buses);
-    let mut bad = super::capture::BadLines::new();
-    let mut stream = Stream::new(a.dialect.into(), ranges);
-    let format = a.format;
-    let mut buf = Vec::new();
-    let line = |r: Record, buf: &mut Vec<u8>| {
-        match format {
-            SniffFormat::Text => buf.extend_from_slice(r.text_line().as_bytes()),
-            SniffFormat::Jsonl => buf.extend_from_slice(r.json_line().as_bytes()),
-        }
-        buf.push(b'\n');
+    let mut sniffer = Sniffer {
+        stream: Stream::new(a.dialect.into(), ranges),
+        format: a.format,
+        messages: 0,
+        buf: Vec::new(),
+        out: io::stdout().lock(),
+        bad: BadLines::new(),
     };
-    let mut stdout = io::stdout().lock();
-    let mut failure: Option<CliError> = None;
-    while let Some(item) = rx.recv().await {
-        match item {
-            Incoming::Frame(r) => {
-                stream.handle_frame(r.timestamp, &r.frame, &mut |x| line(x, &mut buf))
-            }
-            Incoming::BadLine(e) => bad.report(&e),
-            Incoming::Ended { error, .. } => {
-                if let Some(e) = error {
-                    failure.get_or_insert_with(|| source::failure(e));
-                }
-            }
-        }
-        if !buf.is_empty() {
-            stdout.write_all(&buf)?;
-            stdout.flush()?;
-            buf.clear();
-        }
+    let mut interrupts = Interrupts::new();
+    let streamed = stream::run(
+        &mut rx,
+        count,
+        Limits::default(),
+        interrupts.recv(),
+        &mut sniffer,
+    )
+    .await?;
+    // Transfers still open are given as broken.
+    let Sniffer {
+        stream,
+        format,
+        messages,
+        buf,
+        ..
+    } = &mut sniffer;
+    stream.finish(&mut |r| push_line(*format, r, messages, buf));
+    sniffer.batch_end()?;
+    source::close(streamed.failure, &sniffer.bad)?;
+    if streamed.end == End::Stopped && all_logs {
+        return Ok(signals::exit_code());
     }
-    stream.finish(&mut |x| line(x, &mut buf));
-    stdout.write_all(&buf)?;
-    stdout.flush()?;
-    bad.finish();
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(exit::OK),
+    if sniffer.messages == 0 {
+        super::out::warn(format!(
+            "no diagnostic message in {} frame{} on {} (--ids chooses others)",
+            streamed.frames,
+            if streamed.frames == 1 { "" } else { "s" },
+            match a.ids.is_empty() {
+                true => "the default ids 700-7FF and 18DA0000-18DAFFFF".to_string(),
+                false => format!("the ids {}", a.ids.join(", ")),
+            }
+        ));
+        return Ok(exit::FAILURE);
+    }
+    Ok(exit::OK)
+}
+
+/// One sniffed message as a line, counted.
+fn push_line(format: SniffFormat, r: Record, messages: &mut u64, buf: &mut Vec<u8>) {
+    *messages += 1;
+    match format {
+        SniffFormat::Text => buf.extend_from_slice(r.text_line().as_bytes()),
+        SniffFormat::Jsonl => buf.extend_from_slice(r.json_line().as_bytes()),
+    }
+    buf.push(b'\n');
+}
+
+/// Diagnostic messages from raw frames, written as they complete.
+struct Sniffer {
+    stream: Stream,
+    format: SniffFormat,
+    /// Messages written.
+    messages: u64,
+    buf: Vec<u8>,
+    out: io::StdoutLock<'static>,
+    bad: BadLines,
+}
+
+impl Consumer for Sniffer {
+    type Error = CliError;
+
+    fn frame(&mut self, r: Received) -> Result<(), CliError> {
+        let (format, messages, buf) = (self.format, &mut self.messages, &mut self.buf);
+        self.stream.handle_frame(r.timestamp, &r.frame, &mut |x| {
+            push_line(format, x, messages, buf)
+        });
+        Ok(())
+    }
+
+    fn bad_record(&mut self, text: String) {
+        self.bad.report(&text);
+    }
+
+    fn batch_end(&mut self) -> Result<(), CliError> {
+        if !self.buf.is_empty() {
+            self.out.write_all(&self.buf)?;
+            self.out.flush()?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 }
 

@@ -5,8 +5,12 @@ use std::time::Duration;
 
 use canrelearn::log::candump::{self, Precision, Record, WriteOptions};
 
+use canrelearn::bus::Received;
+use canrelearn::drive::stream::{self, Consumer, End, Limits};
+
+use super::capture::BadLines;
 use super::common::{
-    DbcArgs, FilterArgs, Speed, deadline_after, parse_seconds, parse_speed, runtime, sleep_until,
+    DbcArgs, FilterArgs, Speed, deadline_after, parse_seconds, parse_speed, runtime,
 };
 use super::signals::{self, Interrupts};
 use super::source::{self, Source};
@@ -58,13 +62,12 @@ pub enum DumpFormat {
 pub fn run(args: Args) -> Result<u8, CliError> {
     let db = input::load_dbcs(&args.dbc.dbc)?;
     let pacing = args.speed.pacing();
-    let limit = args.duration;
     let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
     let all_logs = sources.iter().all(|s| matches!(s, Source::Log(_)));
     let rt = runtime()?;
     rt.block_on(async {
         let buses = source::open_all(&sources, &args.filter.filters, pacing)?;
-        let mut progress = source::Progress::new(buses.len());
+        let count = buses.len();
         let mut rx = source::merge(buses);
         let formatter = (args.format != DumpFormat::Candump).then(|| {
             Formatter::new(
@@ -76,74 +79,84 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 &db,
             )
         });
-        let mut decoder = FrameDecoder::new(&db);
-        let mut out = io::stdout().lock();
-        let mut buf = Vec::with_capacity(1 << 16);
-        if let Some(f) = &formatter {
-            out.write_all(f.header())?;
+        let mut dump = Dump {
+            decoder: FrameDecoder::new(&db),
+            formatter,
+            out: io::stdout().lock(),
+            buf: Vec::with_capacity(1 << 16),
+            options: WriteOptions::default(),
+            bad: BadLines::new(),
+        };
+        if let Some(f) = &dump.formatter {
+            dump.out.write_all(f.header())?;
         }
-        let options = WriteOptions::default();
-        let deadline = deadline_after(limit)?;
-        let mut seen = 0u64;
+        let limits = Limits {
+            count: args.count,
+            deadline: deadline_after(args.duration)?,
+        };
         let mut interrupts = Interrupts::new();
-        let mut interrupted = false;
-        while progress.open > 0 {
-            let first = tokio::select! {
-                m = rx.recv() => m,
-                _ = interrupts.recv() => { interrupted = true; break }
-                _ = sleep_until(deadline) => break,
-            };
-            let Some(first) = first else { break };
-            // What is already there in one go, then one write: low latency, few syscalls.
-            let more = source::drain(&mut rx, first, &mut progress, |r| {
-                if args.count.is_some_and(|c| seen >= c) {
-                    return Ok(false);
-                }
-                seen += 1;
-                match &formatter {
-                    Some(f) => {
-                        let meaning = decoder.decode(&r.frame);
-                        f.format(
-                            &Line {
-                                raw: None,
-                                timestamp: r.timestamp,
-                                precision: Precision::Micros,
-                                interface: &r.interface,
-                                frame: &r.frame,
-                                meaning,
-                            },
-                            &mut buf,
-                        );
-                    }
-                    None => candump::format_record(
-                        &mut buf,
-                        &Record {
-                            timestamp: r.timestamp,
-                            precision: Precision::Micros,
-                            interface: &r.interface,
-                            frame: r.frame,
-                            direction: None,
-                        },
-                        &options,
-                    ),
-                }
-                Ok(args.count.is_none_or(|c| seen < c))
-            })?;
-            out.write_all(&buf)?;
-            out.flush()?;
-            buf.clear();
-            if !more {
-                break;
-            }
-        }
-        out.write_all(&buf)?;
-        out.flush()?;
-        progress.finish()?;
+        let streamed = stream::run(&mut rx, count, limits, interrupts.recv(), &mut dump).await?;
+        source::close(streamed.failure, &dump.bad)?;
         // Reading captures ends by itself: cut short, it says so in its status.
-        Ok(if interrupted && all_logs {
-            signals::exit_code()
-        } else {
-            exit::OK
+        Ok(match streamed.end {
+            End::Stopped if all_logs => signals::exit_code(),
+            _ => exit::OK,
         })
     })
+}
+
+/// Frames as lines on standard output, one write per batch: low latency, few syscalls.
+struct Dump<'a> {
+    decoder: FrameDecoder<'a>,
+    formatter: Option<Formatter>,
+    out: io::StdoutLock<'static>,
+    buf: Vec<u8>,
+    options: WriteOptions,
+    bad: BadLines,
+}
+
+impl Consumer for Dump<'_> {
+    type Error = CliError;
+
+    fn frame(&mut self, r: Received) -> Result<(), CliError> {
+        match &self.formatter {
+            Some(f) => {
+                let meaning = self.decoder.decode(&r.frame);
+                f.format(
+                    &Line {
+                        raw: None,
+                        timestamp: r.timestamp,
+                        precision: Precision::Micros,
+                        interface: &r.interface,
+                        frame: &r.frame,
+                        meaning,
+                    },
+                    &mut self.buf,
+                );
+            }
+            None => candump::format_record(
+                &mut self.buf,
+                &Record {
+                    timestamp: r.timestamp,
+                    precision: Precision::Micros,
+                    interface: &r.interface,
+                    frame: r.frame,
+                    direction: None,
+                },
+                &self.options,
+            ),
+        }
+        Ok(())
+    }
+
+    fn bad_record(&mut self, text: String) {
+        self.bad.report(&text);
+    }
+
+    fn batch_end(&mut self) -> Result<(), CliError> {
+        self.out.write_all(&self.buf)?;
+        self.out.flush()?;
+        self.buf.clear();
+        Ok(())
+    }
 }

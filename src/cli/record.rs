@@ -8,7 +8,13 @@ use std::time::Duration;
 use canrelearn::log::writers::{self, Options, Target};
 use canrelearn::log::{Format, FrameWriter, Precision, Record};
 
-use super::common::{FilterArgs, deadline_after, parse_seconds, runtime, sleep_until};
+use canrelearn::bus::Received;
+use canrelearn::bus::source::SourceStats;
+use canrelearn::drive::stream::{self, Consumer, End, Limits};
+use tokio::time::Instant;
+
+use super::capture::BadLines;
+use super::common::{FilterArgs, deadline_after, parse_seconds, runtime};
 use super::signals::{self, Interrupts};
 use super::source::{self, Source};
 use super::{CliError, WithCode, exit, files, out};
@@ -154,73 +160,96 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             &args.filter.filters,
             canrelearn::bus::Pacing::Unpaced,
         )?;
-        let mut progress = source::Progress::new(buses.len());
-        let (mut sink, format) = open_output(&args, &options, &inputs)?;
+        let count = buses.len();
+        let (sink, format) = open_output(&args, &options, &inputs)?;
         let (mut rx, stats) = source::merge_with_stats(buses, source::MERGE_CAPACITY);
-        let deadline = deadline_after(limit)?;
-        let mut flush_tick = tokio::time::interval(Duration::from_millis(100));
-        flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let limits = Limits {
+            count: args.count,
+            deadline: deadline_after(limit)?,
+        };
+        let mut recorder = Recorder {
+            sink,
+            precision,
+            dropped_seen: vec![0; stats.len()],
+            stats,
+            next_flush: Instant::now() + FLUSH_EVERY,
+            bad: BadLines::new(),
+        };
         let mut interrupts = Interrupts::new();
-        let mut interrupted = false;
-        let mut frames = 0u64;
-        let mut dropped_seen = vec![0u64; stats.len()];
-        let stop_at = sleep_until(deadline);
-        tokio::pin!(stop_at);
-        loop {
-            if args.count.is_some_and(|c| frames >= c) || progress.open == 0 {
-                break;
-            }
-            tokio::select! {
-                m = rx.recv() => {
-                    let Some(m) = m else { break };
-                    let more = source::drain(&mut rx, m, &mut progress, |r| {
-                        frames += 1;
-                        sink.write_record(&Record {
-                            timestamp: r.timestamp,
-                            precision,
-                            interface: &r.interface,
-                            frame: r.frame,
-                            direction: None,
-                        })?;
-                        Ok(args.count.is_none_or(|c| frames < c))
-                    })?;
-                    if !more {
-                        break;
-                    }
-                }
-                _ = flush_tick.tick() => {
-                    sink.flush()?;
-                    for (s, seen) in stats.iter().zip(dropped_seen.iter_mut()) {
-                        let now = s.get().dropped;
-                        if now > *seen {
-                            out::warn(format!(
-                                "{} frame{} dropped by the kernel on {} ({} in all)",
-                                now - *seen,
-                                if now - *seen == 1 { "" } else { "s" },
-                                s.name,
-                                now
-                            ));
-                            *seen = now;
-                        }
-                    }
-                }
-                _ = interrupts.recv() => { interrupted = true; break }
-                _ = &mut stop_at => break,
-            }
-        }
-        sink.finish()?;
-        super::convert::say_losses(sink.as_ref());
-        let dropped: u64 = stats.iter().map(|s| s.get().dropped).sum();
+        let streamed = stream::run(&mut rx, count, limits, interrupts.recv(), &mut recorder).await;
+        // What was received is written out, also after a failed write.
+        let finished = recorder.sink.finish();
+        let streamed = streamed?;
+        finished?;
+        super::convert::say_losses(recorder.sink.as_ref());
+        let dropped: u64 = recorder.stats.iter().map(|s| s.get().dropped).sum();
         out::note(format!(
-            "recorded {frames} frame{} to {} ({format}); {dropped} dropped by the kernel",
-            if frames == 1 { "" } else { "s" },
+            "recorded {} frame{} to {} ({format}); {dropped} dropped by the kernel",
+            streamed.frames,
+            if streamed.frames == 1 { "" } else { "s" },
             args.output.display()
         ));
-        progress.finish()?;
-        Ok(if interrupted && all_logs {
-            signals::exit_code()
-        } else {
-            exit::OK
+        source::close(streamed.failure, &recorder.bad)?;
+        Ok(match streamed.end {
+            End::Stopped if all_logs => signals::exit_code(),
+            _ => exit::OK,
         })
     })
+}
+
+/// How often the log is flushed (and kernel drops reported).
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// Writes every frame to the log; flushes it and reports new kernel drops every
+/// [`FLUSH_EVERY`].
+struct Recorder {
+    sink: Box<dyn FrameWriter + Send>,
+    precision: Precision,
+    stats: Vec<SourceStats>,
+    /// Kernel drops already reported, per source.
+    dropped_seen: Vec<u64>,
+    next_flush: Instant,
+    bad: BadLines,
+}
+
+impl Consumer for Recorder {
+    type Error = CliError;
+
+    fn frame(&mut self, r: Received) -> Result<(), CliError> {
+        self.sink.write_record(&Record {
+            timestamp: r.timestamp,
+            precision: self.precision,
+            interface: &r.interface,
+            frame: r.frame,
+            direction: None,
+        })?;
+        Ok(())
+    }
+
+    fn bad_record(&mut self, text: String) {
+        self.bad.report(&text);
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        Some(self.next_flush)
+    }
+
+    fn wake(&mut self) -> Result<(), CliError> {
+        self.sink.flush()?;
+        for (s, seen) in self.stats.iter().zip(self.dropped_seen.iter_mut()) {
+            let now = s.get().dropped;
+            if now > *seen {
+                out::warn(format!(
+                    "{} frame{} dropped by the kernel on {} ({} in all)",
+                    now - *seen,
+                    if now - *seen == 1 { "" } else { "s" },
+                    s.name,
+                    now
+                ));
+                *seen = now;
+            }
+        }
+        self.next_flush = Instant::now() + FLUSH_EVERY;
+        Ok(())
+    }
 }

@@ -3,9 +3,8 @@
 
 use anyhow::anyhow;
 use canrelearn::bus::source::{self as bus_source, Failure, SourceError};
-pub use canrelearn::bus::source::{Incoming, MERGE_CAPACITY, Source, merge, merge_with_stats};
-use canrelearn::bus::{AnyBus, BusError, Filter, Pacing, Received};
-use tokio::sync::mpsc;
+pub use canrelearn::bus::source::{MERGE_CAPACITY, Source, merge, merge_with_stats};
+use canrelearn::bus::{AnyBus, BusError, Filter, Pacing};
 
 use super::capture::{self, BadLines};
 use super::{CliError, exit};
@@ -52,67 +51,14 @@ pub fn describe(f: &Failure) -> String {
     }
 }
 
-/// How the consumer of a merged stream is doing: sources still open, the first failure,
-/// malformed records reported.
-#[derive(Debug)]
-pub struct Progress {
-    pub open: usize,
-    pub failure: Option<CliError>,
-    pub bad: BadLines,
-}
-
-impl Progress {
-    pub fn new(sources: usize) -> Self {
-        Progress {
-            open: sources,
-            failure: None,
-            bad: BadLines::new(),
-        }
+/// The end of a stream: the closing count of malformed records, then the first failure (a
+/// damaged capture, a failed interface) as the command's error.
+pub fn close(failure: Option<Failure>, bad: &BadLines) -> Result<(), CliError> {
+    bad.finish();
+    match failure {
+        Some(f) => Err(self::failure(f)),
+        None => Ok(()),
     }
-
-    /// The end of the stream: the closing count of malformed records, then the first failure
-    /// (a damaged capture, a failed interface) as the command's error.
-    pub fn finish(self) -> Result<(), CliError> {
-        self.bad.finish();
-        match self.failure {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-}
-
-/// Handle `first` and whatever is already queued behind it (up to 1024), in one go: at full
-/// load a consumer then keeps up with the bus instead of waking once per frame. Frames go to
-/// `on_frame` (which returns `false` to stop early); malformed records are reported; ended
-/// sources are counted, and the first failure kept.
-pub fn drain(
-    rx: &mut mpsc::Receiver<Incoming>,
-    first: Incoming,
-    progress: &mut Progress,
-    mut on_frame: impl FnMut(Received) -> Result<bool, CliError>,
-) -> Result<bool, CliError> {
-    let mut m = first;
-    for _ in 0..1024 {
-        match m {
-            Incoming::Frame(r) => {
-                if !on_frame(r)? {
-                    return Ok(false);
-                }
-            }
-            Incoming::BadLine(e) => progress.bad.report(&e),
-            Incoming::Ended { error, .. } => {
-                progress.open = progress.open.saturating_sub(1);
-                if let Some(e) = error {
-                    progress.failure.get_or_insert_with(|| failure(e));
-                }
-            }
-        }
-        match rx.try_recv() {
-            Ok(next) => m = next,
-            Err(_) => break,
-        }
-    }
-    Ok(true)
 }
 
 /// The exit code for a bus error: 4, with the interface named.

@@ -4,13 +4,14 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::anyhow;
-use canrelearn::bus::{Clock, SystemClock};
+use canrelearn::bus::{Clock, Received, SystemClock};
 use canrelearn::dbc::Database;
+use canrelearn::drive::stream::{self, Consumer, Limits};
 use canrelearn::watch::ArmedWatch;
 use canrelearn::watch::report::{self, ExpectSpec, Format, Judgement, Reporter};
 
 use super::capture::{self, BadLines, LogEnd};
-use super::common::{DbcArgs, parse_seconds, runtime, sleep_until};
+use super::common::{DbcArgs, parse_seconds, runtime};
 use super::signals::Interrupts;
 use super::source::{self, Source};
 use super::{CliError, WithCode, exit, input, out};
@@ -219,30 +220,56 @@ fn watch_live(session: &mut Session, sources: &[Source]) -> Result<(), CliError>
     let rt = runtime()?;
     rt.block_on(async {
         let buses = source::open_all(sources, &[], canrelearn::bus::Pacing::Unpaced)?;
-        let mut progress = source::Progress::new(buses.len());
+        let count = buses.len();
         let mut rx = source::merge(buses);
-        let clock = SystemClock;
+        let mut live = Live {
+            session,
+            bad: BadLines::new(),
+        };
         let mut interrupts = Interrupts::new();
-        while progress.open > 0 {
-            let wake = session.watch().poll_timeout().map(|due| {
-                let wait = due.saturating_duration_since(clock.now());
-                tokio::time::Instant::now() + wait
-            });
-            tokio::select! {
-                m = rx.recv() => {
-                    let Some(m) = m else { break };
-                    source::drain(&mut rx, m, &mut progress, |r| {
-                        session.frame(r.timestamp, &r.frame)?;
-                        Ok(true)
-                    })?;
-                }
-                _ = sleep_until(wake) => session.timeout(clock.now())?,
-                _ = interrupts.recv() => break,
-            }
-            session.out_mut().flush()?;
-        }
-        let now = clock.now();
-        session.timeout(now)?;
-        progress.finish()
+        let streamed = stream::run(
+            &mut rx,
+            count,
+            Limits::default(),
+            interrupts.recv(),
+            &mut live,
+        )
+        .await?;
+        live.session.timeout(SystemClock.now())?;
+        source::close(streamed.failure, &live.bad)
     })
+}
+
+/// The watch over live frames: events written as they happen.
+struct Live<'a> {
+    session: &'a mut Session,
+    bad: BadLines,
+}
+
+impl Consumer for Live<'_> {
+    type Error = CliError;
+
+    fn frame(&mut self, r: Received) -> Result<(), CliError> {
+        Ok(self.session.frame(r.timestamp, &r.frame)?)
+    }
+
+    fn bad_record(&mut self, text: String) {
+        self.bad.report(&text);
+    }
+
+    fn batch_end(&mut self) -> Result<(), CliError> {
+        Ok(self.session.out_mut().flush()?)
+    }
+
+    /// The watcher's next loss, due on the system clock.
+    fn next_wake(&self) -> Option<tokio::time::Instant> {
+        self.session.watch().poll_timeout().map(|due| {
+            tokio::time::Instant::now() + due.saturating_duration_since(SystemClock.now())
+        })
+    }
+
+    fn wake(&mut self) -> Result<(), CliError> {
+        self.session.timeout(SystemClock.now())?;
+        Ok(self.session.out_mut().flush()?)
+    }
 }

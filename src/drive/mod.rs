@@ -17,3 +17,4 @@ pub mod precise;
 pub mod procedure;
 pub mod replay;
 pub mod sim;
+pub mod stream;
