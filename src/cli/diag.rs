@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use canrelearn::bus::{AnyBus, Pacing, Received, SocketCanBus, SocketCanOptions};
+use canrelearn::bus::{Pacing, Received, SocketCanBus, SocketCanOptions};
 use canrelearn::diag::dtc::parse_dtc_by_status;
 use canrelearn::diag::scan::{self, IdRange};
 use canrelearn::diag::sniff::{Record, Stream, negative_text};
@@ -18,14 +18,14 @@ use canrelearn::drive::diag::{
     self as drive_diag, DiagSession, Reply, RequestOutcome as Outcome, ScanError, SessionConfig,
 };
 use canrelearn::drive::isotp::unix_tokio_clock;
-use canrelearn::drive::stream::{self, Consumer, End, Limits};
+use canrelearn::drive::stream::{Consumer, End, Limits};
 use canrelearn::frame::Id;
 use canrelearn::isotp::{self, FrameFormat};
 use std::ops::ControlFlow;
 
 use super::capture::BadLines;
 use super::input::parse_id;
-use super::signals::{self, Interrupts};
+use super::signals;
 use super::source::{self, Source};
 use super::{CliError, WithCode, consent, exit};
 
@@ -530,9 +530,7 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
     };
     let sources: Vec<Source> = a.sources.iter().map(|s| Source::parse(s)).collect();
     let all_logs = sources.iter().all(|s| matches!(s, Source::Log(_)));
-    let buses: Vec<AnyBus> = source::open_all(&sources, &[], Pacing::Unpaced)?;
-    let count = buses.len();
-    let mut rx = source::merge(buses);
+    let merged = source::open_merged(&sources, &[], Pacing::Unpaced)?;
     let mut sniffer = Sniffer {
         stream: Stream::new(a.dialect.into(), ranges),
         format: a.format,
@@ -541,15 +539,7 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
         out: io::stdout().lock(),
         bad: BadLines::new(),
     };
-    let mut interrupts = Interrupts::new();
-    let streamed = stream::run(
-        &mut rx,
-        count,
-        Limits::default(),
-        interrupts.recv(),
-        &mut sniffer,
-    )
-    .await?;
+    let streamed = merged.run(Limits::default(), &mut sniffer).await?;
     // Transfers still open are given as broken.
     let Sniffer {
         stream,

@@ -6,13 +6,13 @@ use std::time::Duration;
 use canrelearn::log::candump::{self, Precision, Record, WriteOptions};
 
 use canrelearn::bus::Received;
-use canrelearn::drive::stream::{self, Consumer, End, Limits};
+use canrelearn::drive::stream::{Consumer, End, Limits};
 
 use super::capture::BadLines;
 use super::common::{
     DbcArgs, FilterArgs, Speed, deadline_after, parse_seconds, parse_speed, runtime,
 };
-use super::signals::{self, Interrupts};
+use super::signals;
 use super::source::{self, Source};
 use super::{CliError, exit, input};
 use canrelearn::output::{Format, Formatter, FrameDecoder, Line};
@@ -66,9 +66,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let all_logs = sources.iter().all(|s| matches!(s, Source::Log(_)));
     let rt = runtime()?;
     rt.block_on(async {
-        let buses = source::open_all(&sources, &args.filter.filters, pacing)?;
-        let count = buses.len();
-        let mut rx = source::merge(buses);
+        let merged = source::open_merged(&sources, &args.filter.filters, pacing)?;
         let formatter = (args.format != DumpFormat::Candump).then(|| {
             Formatter::new(
                 match args.format {
@@ -94,8 +92,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             count: args.count,
             deadline: deadline_after(args.duration)?,
         };
-        let mut interrupts = Interrupts::new();
-        let streamed = stream::run(&mut rx, count, limits, interrupts.recv(), &mut dump).await?;
+        let streamed = merged.run(limits, &mut dump).await?;
         source::close(streamed.failure, &dump.bad)?;
         // Reading captures ends by itself: cut short, it says so in its status.
         Ok(match streamed.end {

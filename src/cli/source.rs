@@ -2,9 +2,11 @@
 //! records reported, and the first failure kept as the command's error.
 
 use anyhow::anyhow;
+use canrelearn::bus::source::merge;
 use canrelearn::bus::source::{self as bus_source, Failure, SourceError};
-pub use canrelearn::bus::source::{MERGE_CAPACITY, Source, merge, merge_with_stats};
+pub use canrelearn::bus::source::{MERGE_CAPACITY, Source, merge_with_stats};
 use canrelearn::bus::{AnyBus, BusError, Filter, Pacing};
+use canrelearn::drive::stream::{self, Consumer, Limits, Streamed};
 
 use super::capture::{self, BadLines};
 use super::{CliError, exit};
@@ -22,6 +24,45 @@ pub fn open_all(
             e @ SourceError::Interface { .. } => CliError::new(exit::BUS_IO, e),
         },
     )
+}
+
+/// Sources opened and merged, to be consumed once ([`Merged::run`]).
+pub struct Merged {
+    rx: tokio::sync::mpsc::Receiver<canrelearn::bus::source::Incoming>,
+    count: usize,
+}
+
+/// Opens every source ([`open_all`]) and merges them in arrival order.
+pub fn open_merged(
+    sources: &[Source],
+    filters: &[Filter],
+    pacing: Pacing,
+) -> Result<Merged, CliError> {
+    let buses = open_all(sources, filters, pacing)?;
+    Ok(Merged {
+        count: buses.len(),
+        rx: merge(buses),
+    })
+}
+
+impl Merged {
+    /// Runs `consumer` over the stream ([`stream::run`]) until every source ended, `limits`,
+    /// or Ctrl-C, SIGTERM or SIGHUP.
+    pub async fn run<C: Consumer<Error = CliError>>(
+        mut self,
+        limits: Limits,
+        consumer: &mut C,
+    ) -> Result<Streamed, CliError> {
+        let mut interrupts = super::signals::Interrupts::new();
+        stream::run(
+            &mut self.rx,
+            self.count,
+            limits,
+            interrupts.recv(),
+            consumer,
+        )
+        .await
+    }
 }
 
 /// The command's error for what ended a source: a damaged capture as the reader's error

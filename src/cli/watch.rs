@@ -6,13 +6,12 @@ use std::time::Duration;
 use anyhow::anyhow;
 use canrelearn::bus::{Clock, Received, SystemClock};
 use canrelearn::dbc::Database;
-use canrelearn::drive::stream::{self, Consumer, Limits};
+use canrelearn::drive::stream::{Consumer, Limits};
 use canrelearn::watch::ArmedWatch;
 use canrelearn::watch::report::{self, ExpectSpec, Format, Judgement, Reporter};
 
 use super::capture::{self, BadLines, LogEnd};
 use super::common::{DbcArgs, parse_seconds, runtime};
-use super::signals::Interrupts;
 use super::source::{self, Source};
 use super::{CliError, WithCode, exit, input, out};
 
@@ -219,22 +218,12 @@ fn watch_log(
 fn watch_live(session: &mut Session, sources: &[Source]) -> Result<(), CliError> {
     let rt = runtime()?;
     rt.block_on(async {
-        let buses = source::open_all(sources, &[], canrelearn::bus::Pacing::Unpaced)?;
-        let count = buses.len();
-        let mut rx = source::merge(buses);
+        let merged = source::open_merged(sources, &[], canrelearn::bus::Pacing::Unpaced)?;
         let mut live = Live {
             session,
             bad: BadLines::new(),
         };
-        let mut interrupts = Interrupts::new();
-        let streamed = stream::run(
-            &mut rx,
-            count,
-            Limits::default(),
-            interrupts.recv(),
-            &mut live,
-        )
-        .await?;
+        let streamed = merged.run(Limits::default(), &mut live).await?;
         live.session.timeout(SystemClock.now())?;
         source::close(streamed.failure, &live.bad)
     })
