@@ -558,6 +558,27 @@ impl FrameReader for ReadAhead {
     }
 }
 
+/// The text of a reader's error: damage (a truncated gzip, a failing read) names the last
+/// complete line, after which nothing could be read.
+pub fn read_error_text(e: &log::ReadError) -> String {
+    match e {
+        log::ReadError::Io {
+            source_name,
+            location,
+            error,
+        } if is_damage(error) => format!(
+            "{}: damaged after {}: {}",
+            source_name.as_deref().unwrap_or("<input>"),
+            match location {
+                log::Location::Line { line, .. } => format!("line {line}, the last complete one"),
+                other => other.to_string(),
+            },
+            error
+        ),
+        _ => e.to_string(),
+    }
+}
+
 /// Opens `path` and gives its reader.
 pub fn open_reader(
     path: &Path,

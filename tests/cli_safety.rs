@@ -477,3 +477,33 @@ fn dump_merges_logs_by_timestamp() {
     assert_eq!(times.len(), 6892);
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
 }
+
+/// No frame is not an answer: `dump` and `record` whose sources give no frame (all filtered
+/// out here) say so on stderr and exit 1, where a script would otherwise take an empty output
+/// for a capture; `--count 0` asks for none and gets exit 0.
+#[test]
+fn dump_and_record_with_no_frame_say_so_and_exit_1() {
+    let s = sample();
+    let s = s.to_str().unwrap();
+    let o = run(&["dump", s, "--filter", "7A1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(o.stdout.is_empty());
+    assert!(
+        text(&o.stderr).contains("dump: no frame arrived that --filter lets through"),
+        "{}",
+        text(&o.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("empty.log");
+    let o = run(&["record", s, "--filter", "7A1", "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let e = text(&o.stderr);
+    assert!(e.contains("recorded 0 frames"), "{e}");
+    assert!(
+        e.contains("the recording is empty: no frame arrived"),
+        "{e}"
+    );
+    // Frames through: exit 0; none asked for: exit 0.
+    assert_eq!(run(&["dump", s, "--count", "3"]).status.code(), Some(0));
+    assert_eq!(run(&["dump", s, "--count", "0"]).status.code(), Some(0));
+}

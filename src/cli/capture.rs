@@ -117,27 +117,7 @@ pub fn read_error(e: ReadError) -> CliError {
         ReadError::Io { error, .. } if !is_damage(error) => exit::BUS_IO,
         _ => exit::USAGE,
     };
-    CliError::new(code, anyhow!(read_error_text(&e)))
-}
-
-/// The message of a reader's error: damage names the last complete line.
-pub fn read_error_text(e: &ReadError) -> String {
-    match e {
-        ReadError::Io {
-            source_name,
-            location,
-            error,
-        } if is_damage(error) => format!(
-            "{}: damaged after {}: {}",
-            source_name.as_deref().unwrap_or("<input>"),
-            match location {
-                log::Location::Line { line, .. } => format!("line {line}, the last complete one"),
-                other => other.to_string(),
-            },
-            error
-        ),
-        _ => e.to_string(),
-    }
+    CliError::new(code, anyhow!(edge::read_error_text(&e)))
 }
 
 /// Learns a baseline from a capture (every frame, in the capture's own time order). A capture

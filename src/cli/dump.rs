@@ -97,6 +97,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         // Reading captures ends by itself: cut short, it says so in its status.
         Ok(match streamed.end {
             End::Stopped if all_logs => signals::exit_code(),
+            end if streamed.frames == 0 && args.count != Some(0) => {
+                source::nothing_came("dump", !args.filter.filters.is_empty(), end)
+            }
             _ => exit::OK,
         })
     })

@@ -192,6 +192,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         source::close(streamed.failure, &recorder.bad)?;
         Ok(match streamed.end {
             End::Stopped if all_logs => signals::exit_code(),
+            end if streamed.frames == 0 && args.count != Some(0) => source::nothing_came(
+                "the recording is empty",
+                !args.filter.filters.is_empty(),
+                end,
+            ),
             _ => exit::OK,
         })
     })

@@ -2,17 +2,13 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
-use canrelearn::bus::source::{Damaged, records};
 use canrelearn::bus::{Bus, SocketCanBus, SocketCanOptions, filters_match};
 use canrelearn::drive::precise;
-use canrelearn::drive::replay::{self, Replayed};
-use canrelearn::frame::Frame;
-use canrelearn::replay::walk::{self, ListingError, Loops, Malformed, Passes, Route, Skipped};
+use canrelearn::drive::replay::{self, LogPasses, PassError, Replayed};
+use canrelearn::replay::walk::{self, ListingError, Loops, Malformed, Route, Skipped};
 use canrelearn::replay::{PlanConfig, Planner};
-use canrelearn::time::Timestamp;
 
 use super::capture::{self, BadLines};
 use super::common::{FilterArgs, Speed, parse_seconds, parse_speed, runtime};
@@ -80,82 +76,13 @@ fn parse_map(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// A logged frame: its time, the interface it was logged on, the frame.
-type LogFrame = (Timestamp, Arc<str>, Frame);
-
-/// What reading the log gives.
-type Read = walk::Read<CliError>;
-
-/// Reads the log: streaming from a file once per pass, or keeping the frames when stdin has
-/// to be read more than once.
-struct Frames {
-    path: PathBuf,
-    keep: Option<Vec<LogFrame>>,
-    /// A fatal error met while keeping stdin's frames, given after them.
-    kept_failure: Option<String>,
-}
-
-impl Passes<CliError> for Frames {
-    /// One pass over the log.
-    fn pass(&mut self) -> Result<Box<dyn Iterator<Item = Read> + '_>, CliError> {
-        if let Some(kept) = &self.keep {
-            let failure = self
-                .kept_failure
-                .clone()
-                .map(|m| Read::Fatal(CliError::new(exit::USAGE, anyhow::anyhow!(m))));
-            return Ok(Box::new(
-                kept.iter()
-                    .cloned()
-                    .map(|(t, i, f)| Read::Frame(t, i, f))
-                    .chain(failure),
-            ));
-        }
-        let records = records(capture::open_reader(&self.path, None)?);
-        Ok(Box::new(records.map(|r| match r {
-            Ok(r) => Read::Frame(r.timestamp, r.interface, r.frame),
-            Err(e) => match e.downcast::<Damaged>() {
-                Ok(d) => Read::Fatal(capture::read_error(d.0)),
-                Err(e) => Read::Bad(e.to_string()),
-            },
-        })))
-    }
-}
-
-impl Frames {
-    /// Reads stdin once and keeps its frames (for loops, or to find its interfaces first).
-    fn keep_all(&mut self) -> Result<(), CliError> {
-        let mut kept = Vec::new();
-        let mut bad = BadLines::new();
-        let mut failure = None;
-        for r in self.pass()? {
-            match r {
-                Read::Frame(t, i, f) => kept.push((t, i, f)),
-                Read::Bad(e) => bad.report(&e),
-                Read::Fatal(e) => {
-                    failure = Some(format!("{:#}", e.error));
-                    break;
-                }
-            }
-        }
-        bad.finish();
-        self.keep = Some(kept);
-        self.kept_failure = failure;
-        Ok(())
-    }
-
-    /// A silent pass: the frames' count and the interfaces they were logged on.
-    fn survey(&mut self) -> Result<(u64, Vec<String>), CliError> {
-        let mut count = 0u64;
-        let mut names: Vec<String> = Vec::new();
-        for r in self.pass()? {
-            if let Read::Frame(_, iface, _) = r {
-                count += 1;
-                if !names.iter().any(|n| **n == *iface) {
-                    names.push(iface.to_string());
-                }
-            }
-        }
-        Ok((count, names))
+/// The exit code and message of a pass's error: the capture's own (2, or 4 for a failing
+/// device).
+fn pass_error(e: PassError) -> CliError {
+    match e {
+        PassError::Open(e) => capture::open_error(e),
+        PassError::Damaged(e) => capture::read_error(e),
+        PassError::Kept(text) => CliError::new(exit::USAGE, anyhow::anyhow!(text)),
     }
 }
 
@@ -176,11 +103,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let mut planner = Planner::new(config).code(exit::USAGE)?;
     let stdin = args.log == Path::new("-");
     let looping = args.loops != Loops::Times(1);
-    let mut frames = Frames {
-        path: args.log.clone(),
-        keep: None,
-        kept_failure: None,
-    };
+    let mut frames = LogPasses::new(args.log.clone(), signals::interrupted);
     let targets_from_log = args.iface.is_none() && args.map.is_empty();
     if args.dry_run {
         return dry_run(&args, &mut frames, &mut planner);
@@ -188,7 +111,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     if stdin && (looping || targets_from_log) {
         // stdin can be read once: keep the frames for the next loops (or for the pass that
         // finds the interfaces named in the log).
-        frames.keep_all()?;
+        let mut bad = BadLines::new();
+        frames.keep_all(|e| bad.report(&e)).map_err(pass_error)?;
+        bad.finish();
     }
 
     let (targets, total) = targets(&args, &mut frames, targets_from_log, stdin, looping)?;
@@ -249,7 +174,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         let queue_full: u64 = buses.iter().map(|b| b.stats().tx_queue_full).sum();
         report(&done, queue_full, &targets);
         if let Some(e) = done.failure {
-            return Err(e);
+            return Err(pass_error(e));
         }
         if done.interrupted {
             return Ok(signals::exit_code());
@@ -263,7 +188,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 /// names, found by reading it once (also done for the progress bar's total on a terminal).
 fn targets(
     args: &Args,
-    frames: &mut Frames,
+    frames: &mut LogPasses,
     targets_from_log: bool,
     stdin: bool,
     looping: bool,
@@ -279,7 +204,7 @@ fn targets(
     }
     let mut total = None;
     if targets_from_log || (std::io::stderr().is_terminal() && (!stdin || looping)) {
-        let (count, names) = frames.survey()?;
+        let (count, names) = frames.survey().map_err(pass_error)?;
         total = Some(count);
         if targets_from_log {
             targets = names;
@@ -337,7 +262,7 @@ fn progress_bar(total: Option<u64>, loops: Loops) -> Option<indicatif::ProgressB
 }
 
 /// The closing report: frames sent, loops, time, what was skipped, lateness.
-fn report(done: &Replayed<CliError>, queue_full: u64, targets: &[String]) {
+fn report(done: &Replayed<PassError>, queue_full: u64, targets: &[String]) {
     for line in done.summary(targets, queue_full) {
         out::note(line);
     }
@@ -345,7 +270,7 @@ fn report(done: &Replayed<CliError>, queue_full: u64, targets: &[String]) {
 
 /// `--dry-run`: the plan, as candump lines prefixed with the planned offset and target, in
 /// one streaming pass (the target is the interface named in the log unless --iface/--map).
-fn dry_run(args: &Args, frames: &mut Frames, planner: &mut Planner) -> Result<u8, CliError> {
+fn dry_run(args: &Args, frames: &mut LogPasses, planner: &mut Planner) -> Result<u8, CliError> {
     let loops = match args.loops {
         Loops::Times(n) => Loops::Times(n),
         Loops::Forever => {
@@ -375,7 +300,7 @@ fn dry_run(args: &Args, frames: &mut Frames, planner: &mut Planner) -> Result<u8
     );
     let (planned, skipped) = match listed {
         Ok(l) => l,
-        Err(ListingError::Log(e)) => return Err(e),
+        Err(ListingError::Log(e)) => return Err(pass_error(e)),
         Err(ListingError::Write(e)) => return Err(e.into()),
     };
     stdout.flush()?;

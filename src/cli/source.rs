@@ -6,10 +6,10 @@ use canrelearn::bus::source::merge;
 use canrelearn::bus::source::{self as bus_source, Failure, SourceError};
 pub use canrelearn::bus::source::{MERGE_CAPACITY, Source, merge_with_stats};
 use canrelearn::bus::{AnyBus, BusError, Filter, Pacing};
-use canrelearn::drive::stream::{self, Consumer, Limits, Streamed};
+use canrelearn::drive::stream::{self, Consumer, End, Limits, Streamed};
 
 use super::capture::{self, BadLines};
-use super::{CliError, exit};
+use super::{CliError, exit, out};
 
 /// Opens every source (see [`bus_source::open_all`]): a capture that cannot be opened is
 /// exit 2 (4 when the device fails), an interface that cannot be opened 4.
@@ -65,6 +65,25 @@ impl Merged {
     }
 }
 
+/// When no frame came from the sources (and some were wanted): says so on stderr and gives
+/// exit 1, so that a script does not take an empty output for a capture. `what` names the
+/// command's output ("dump", "the recording").
+pub fn nothing_came(what: &str, filtered: bool, end: End) -> u8 {
+    out::warn(format!(
+        "{what}: no frame arrived{}{}",
+        match filtered {
+            true => " that --filter lets through",
+            false => "",
+        },
+        match end {
+            End::Deadline => " within --duration",
+            End::Stopped => " before the stop",
+            End::SourcesEnded | End::Count => "",
+        }
+    ));
+    exit::FAILURE
+}
+
 /// The command's error for what ended a source: a damaged capture as the reader's error
 /// (2, or 4 for a failing device), another capture failure 2, a failed interface 4.
 pub fn failure(f: Failure) -> CliError {
@@ -78,7 +97,7 @@ pub fn failure(f: Failure) -> CliError {
 /// The text of [`failure`]'s error, with its causes, for a line on the screen.
 pub fn describe(f: &Failure) -> String {
     match f {
-        Failure::Damaged(e) => capture::read_error_text(e),
+        Failure::Damaged(e) => canrelearn::open::read_error_text(e),
         Failure::Log { name, error } => format!("{name}: {error}"),
         Failure::Bus(e) => {
             let mut text = e.to_string();

@@ -8,14 +8,19 @@
 //! the log between loops never delays a due frame.
 
 use core::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use super::precise;
+use crate::bus::source::{Damaged, records};
 use crate::bus::{Bus, BusError};
 use crate::frame::Frame;
-use crate::replay::walk::{self, Loops, Malformed, Passes, Route, Skipped, Step};
+use crate::log::ReadError;
+use crate::open::{self, OpenError, read_error_text};
+use crate::replay::walk::{self, Loops, Malformed, Passes, Read, Route, Skipped, Step};
 use crate::replay::{LatenessStats, Planner};
 use crate::time::Timestamp;
 
@@ -23,6 +28,108 @@ use crate::time::Timestamp;
 const FEED_BATCH: usize = 256;
 /// Feed messages in flight between the reader thread and the sender.
 pub const FEED_DEPTH: usize = 16;
+
+/// Why a pass over a log stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    /// The log cannot be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The log is damaged: the frames before were given.
+    #[error("{}", read_error_text(.0))]
+    Damaged(ReadError),
+    /// Standard input, read once and kept, was damaged (its frames before were kept).
+    #[error("{0}")]
+    Kept(String),
+}
+
+/// A logged frame: its time, the interface it was logged on, the frame.
+type LogFrame = (Timestamp, Arc<str>, Frame);
+
+/// A capture read from its start once per pass ([`Passes`]): a file is opened again for each
+/// pass; standard input (`-`), which can be read only once, is read by
+/// [`LogPasses::keep_all`] and its frames kept in memory for the passes after.
+pub struct LogPasses {
+    path: PathBuf,
+    /// Asked while waiting for the first bytes of a pipe: stop waiting.
+    stop: fn() -> bool,
+    keep: Option<Vec<LogFrame>>,
+    /// The damage met while keeping standard input's frames, given after them.
+    kept_failure: Option<String>,
+}
+
+impl LogPasses {
+    /// The log at `path` (`-`: standard input).
+    pub fn new(path: PathBuf, stop: fn() -> bool) -> Self {
+        LogPasses {
+            path,
+            stop,
+            keep: None,
+            kept_failure: None,
+        }
+    }
+
+    /// Reads the log once and keeps its frames (for loops over standard input, or to find its
+    /// interfaces first); each malformed record goes to `bad`.
+    pub fn keep_all(&mut self, mut bad: impl FnMut(&str)) -> Result<(), PassError> {
+        let mut kept = Vec::new();
+        let mut failure = None;
+        for r in self.pass()? {
+            match r {
+                Read::Frame(t, i, f) => kept.push((t, i, f)),
+                Read::Bad(e) => bad(&e),
+                Read::Fatal(e) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        self.keep = Some(kept);
+        self.kept_failure = failure;
+        Ok(())
+    }
+
+    /// A silent pass: the number of frames and the interfaces they were logged on, in order of
+    /// first appearance.
+    pub fn survey(&mut self) -> Result<(u64, Vec<String>), PassError> {
+        let mut count = 0u64;
+        let mut names: Vec<String> = Vec::new();
+        for r in self.pass()? {
+            if let Read::Frame(_, iface, _) = r {
+                count += 1;
+                if !names.iter().any(|n| **n == *iface) {
+                    names.push(iface.to_string());
+                }
+            }
+        }
+        Ok((count, names))
+    }
+}
+
+impl Passes<PassError> for LogPasses {
+    fn pass(&mut self) -> Result<Box<dyn Iterator<Item = Read<PassError>> + '_>, PassError> {
+        if let Some(kept) = &self.keep {
+            let failure = self
+                .kept_failure
+                .clone()
+                .map(|m| Read::Fatal(PassError::Kept(m)));
+            return Ok(Box::new(
+                kept.iter()
+                    .cloned()
+                    .map(|(t, i, f)| Read::Frame(t, i, f))
+                    .chain(failure),
+            ));
+        }
+        let records = records(open::open_reader(&self.path, None, &self.stop)?);
+        Ok(Box::new(records.map(|r| match r {
+            Ok(r) => Read::Frame(r.timestamp, r.interface, r.frame),
+            Err(e) => match e.downcast::<Damaged>() {
+                Ok(d) => Read::Fatal(PassError::Damaged(d.0)),
+                Err(e) => Read::Bad(e.to_string()),
+            },
+        })))
+    }
+}
 
 /// What the reader thread hands the sender.
 #[derive(Debug)]
@@ -224,6 +331,62 @@ mod tests {
     use crate::replay::PlanConfig;
     use crate::replay::walk::Read;
     use std::sync::Arc;
+
+    /// Each pass over a file reads it again from its start: the same frames, the malformed
+    /// record each time, and a damaged gzip's frames before the damage then the damage,
+    /// named by its last complete line. Kept frames give the same passes.
+    #[test]
+    fn test_log_passes_read_again_and_keep_the_damage_last() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("(1.000000) can0 123#01\n(1.500000) can0 12#00\n");
+        for i in 0..3000u32 {
+            text.push_str(&format!("(2.{i:06}) can1 456#{i:08X}\n"));
+        }
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(text.as_bytes()).unwrap();
+        let z = z.finish().unwrap();
+        let path = dir.path().join("cut.log.gz");
+        std::fs::write(&path, &z[..z.len() * 2 / 3]).unwrap();
+        let one_pass = |log: &mut LogPasses| {
+            let (mut frames, mut bad, mut fatal) = (0, 0, None);
+            for r in log.pass().unwrap() {
+                match r {
+                    Read::Frame(..) => frames += 1,
+                    Read::Bad(_) => bad += 1,
+                    Read::Fatal(e) => fatal = Some(e.to_string()),
+                }
+            }
+            (frames, bad, fatal)
+        };
+        let mut log = LogPasses::new(path, || false);
+        let first = one_pass(&mut log);
+        assert!(first.0 > 100 && first.0 < 3001, "{first:?}");
+        assert_eq!(first.1, 1);
+        let damage = first.2.clone().expect("the damage");
+        assert!(
+            damage.contains("cut.log.gz: damaged after line"),
+            "{damage}"
+        );
+        assert_eq!(one_pass(&mut log), first);
+        let (count, names) = log.survey().unwrap();
+        assert_eq!(
+            (count, names),
+            (first.0 as u64, vec!["can0".into(), "can1".into()])
+        );
+
+        let mut bad = Vec::new();
+        log.keep_all(|e| bad.push(e.to_string())).unwrap();
+        assert_eq!(bad.len(), 1);
+        // Kept: the frames, then the damage (malformed records are said once, when kept).
+        assert_eq!(one_pass(&mut log), (first.0, 0, first.2.clone()));
+        assert_eq!(one_pass(&mut log), (first.0, 0, first.2));
+
+        let missing = LogPasses::new(dir.path().join("none.log"), || false)
+            .pass()
+            .err();
+        assert!(matches!(missing, Some(PassError::Open(_))), "{missing:?}");
+    }
 
     #[test]
     fn test_summary_says_what_was_sent_skipped_and_how_late() {
