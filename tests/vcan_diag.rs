@@ -249,6 +249,18 @@ fn test_scan_finds_the_responder() {
         "746 -> 766  1A 81: 5A 81 32 38 34 42 32 2D 34 45 41 30 41 \"284B2-4EA0A\"\n"
     );
     assert_eq!(r.next_request(), "REQ 1A 81");
+    // Nobody on these ids: said, and exit 1 (a script must not go on as if a module was found).
+    let o = diag(&[
+        "scan",
+        "--iface",
+        &i,
+        "--ids",
+        "750-751+20",
+        "--timeout-ms",
+        "50",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "no module answered\n");
 }
 
 #[test]

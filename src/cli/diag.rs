@@ -45,6 +45,9 @@ enum Cmd {
     /// module does not answer.
     Request(RequestArgs),
     /// Find the modules that answer diagnostics (read-only: `1A 81`, then `21 83`, `22 F1 90`).
+    ///
+    /// One line per module that answers. Exit 0 when one did; 1 when none did (`no module
+    /// answered`: the wrong interface, bit rate or --ids, or the ignition off).
     Scan(ScanArgs),
     /// Read or clear stored diagnostic trouble codes.
     Dtc(DtcArgs),
@@ -434,6 +437,7 @@ async fn scan(a: ScanArgs) -> Result<u8, CliError> {
     }
     if found == 0 {
         writeln!(out, "no module answered")?;
+        return Ok(exit::FAILURE);
     }
     Ok(exit::OK)
 }
