@@ -169,6 +169,13 @@ pub trait Bus {
     fn recv(&mut self) -> impl Future<Output = Result<Received, BusError>> + Send;
     /// Sends a frame, waiting while the transmit queue is full. Cancel-safe.
     fn send(&mut self, frame: &Frame) -> impl Future<Output = Result<(), BusError>> + Send;
+    /// Waits until [`Bus::send`] would write at once, without sending: a caller that times
+    /// frames takes the time after this and just before the frame goes out (the first write
+    /// on a new socket otherwise includes a trip through the event loop). Cancel-safe.
+    /// Default: ready at once.
+    fn ready_to_send(&mut self) -> impl Future<Output = Result<(), BusError>> + Send {
+        async { Ok(()) }
+    }
     /// Counters since the endpoint was opened.
     fn stats(&self) -> BusStats;
     /// The interface or bus name.
@@ -192,6 +199,13 @@ impl Bus for AnyBus {
             AnyBus::SocketCan(b) => b.recv().await,
             AnyBus::Virtual(b) => b.recv().await,
             AnyBus::Log(b) => b.recv().await,
+        }
+    }
+
+    async fn ready_to_send(&mut self) -> Result<(), BusError> {
+        match self {
+            AnyBus::SocketCan(b) => b.ready_to_send().await,
+            AnyBus::Virtual(_) | AnyBus::Log(_) => Ok(()),
         }
     }
 

@@ -606,6 +606,15 @@ impl Bus for SocketCanBus {
         }
     }
 
+    async fn ready_to_send(&mut self) -> Result<(), BusError> {
+        // The guard is dropped without clearing: the socket stays known writable, so the
+        // next send writes without waiting for the event loop.
+        match self.fd.writable().await {
+            Ok(_ready) => Ok(()),
+            Err(e) => Err(self.map_io("send", e)),
+        }
+    }
+
     async fn send(&mut self, frame: &Frame) -> Result<(), BusError> {
         let (buf, size) = encode_frame(frame);
         let bytes = buf.get(..size).unwrap_or(&buf);

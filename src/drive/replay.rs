@@ -2,9 +2,11 @@
 //! frames in batches; [`send`] sends each at its due time on the monotonic clock
 //! ([`Planner`]: an absolute schedule, so errors never add up) and measures how late it went.
 //!
-//! The first frame goes at once and its actual send time anchors the schedule: one-time costs
-//! of the first write (measured: 8-10 ms in the VM) must not shift it against every later
-//! frame. A reader thread stays ahead of the schedule: opening, decompressing and re-reading
+//! The first frame goes at once and the time it goes out anchors the schedule. That time is
+//! taken once the socket is known writable ([`Bus::ready_to_send`]), just before the write:
+//! neither the first wait for the socket nor whatever runs before this thread is back from the
+//! write (a receiver woken by the frame, on one core) may shift every later frame against the
+//! first. A reader thread stays ahead of the schedule: opening, decompressing and re-reading
 //! the log between loops never delays a due frame.
 
 use core::future::Future;
@@ -295,9 +297,15 @@ pub async fn send<B: Bus, E>(
             };
             let late = match start {
                 None => {
+                    // The schedule starts as the first frame goes out: the time is taken
+                    // once the socket is known writable, just before the write. (Taken after
+                    // the write, it also held whatever ran before this thread got back, such
+                    // as a receiver woken by the frame: every later frame then went that late
+                    // against the first.)
                     let offset = planner.due(ts);
-                    bus.send(&frame).await?;
+                    bus.ready_to_send().await?;
                     let sent_at = Instant::now();
+                    bus.send(&frame).await?;
                     start = Some(sent_at.checked_sub(offset).unwrap_or(sent_at));
                     Duration::ZERO
                 }
