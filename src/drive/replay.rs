@@ -5,7 +5,7 @@
 //! The first frame goes at once and the time it goes out anchors the schedule. That time is
 //! taken once the socket is known writable ([`Bus::ready_to_send`]), just before the write:
 //! neither the first wait for the socket nor whatever runs before this thread is back from the
-//! write (a receiver woken by the frame, on one core) may shift every later frame against the
+//! write (such as receivers the frame woke) may shift every later frame against the
 //! first. A reader thread stays ahead of the schedule: opening, decompressing and re-reading
 //! the log between loops never delays a due frame.
 
