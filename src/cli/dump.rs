@@ -22,6 +22,11 @@ use canrelearn::output::{Format, Formatter, FrameDecoder, Line};
 /// SOURCE is an interface (`can0`, `vcan0`) or a candump log (`-` for stdin); several are
 /// merged in arrival order (several logs by their timestamps). Logs go as fast as possible
 /// unless --speed is given. Ctrl-C, SIGTERM or SIGHUP stops.
+///
+/// Exit: 0; 1 when no frame arrived (said on stderr: a filter that lets nothing through, a
+/// quiet bus; not with --count 0); 2 a missing, malformed or damaged log (after every frame
+/// before the damage); 4 an interface that cannot be opened or fails; 130 (143, 129) when a
+/// signal cut the reading of logs short.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Interfaces or logs to read.

@@ -26,6 +26,11 @@ use super::{CliError, WithCode, exit, files, out};
 /// The log is flushed every 100 ms and on Ctrl-C, SIGTERM, --count or --duration, so nothing
 /// received is lost. Kernel drops are reported on stderr as they happen and in the summary.
 /// A FILE ending in `.gz` is compressed; `-o -` writes to stdout.
+///
+/// Exit: 0; 1 when no frame arrived (the log is written, and the reason said on stderr: a
+/// filter that lets nothing through, a quiet bus; not with --count 0); 2 a refused output
+/// file, or a missing, malformed or damaged log to copy; 4 an interface that cannot be opened
+/// or fails, or a write error.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Interfaces to record (logs are accepted too, which copies them).
