@@ -1018,62 +1018,8 @@ impl Runner {
                 writes,
                 ..
             } => {
-                if *writes && self.opts.dry_run {
-                    self.event(
-                        now,
-                        EventKind::Note(format!(
-                            "[{}] would ask for confirmation before writing",
-                            step.id
-                        )),
-                    );
-                } else if *writes && !self.sub.confirmed {
-                    let placeholder = step.provenance == Provenance::Placeholder;
-                    if self.opts.assume_yes
-                        && (!placeholder || self.opts.yes_releases_placeholder_writes)
-                    {
-                        self.sub.confirmed = true;
-                        self.event(
-                            now,
-                            EventKind::Note(format!(
-                                "[{}] write confirmed by --yes: {}",
-                                step.id, step.title
-                            )),
-                        );
-                    } else {
-                        if self.opts.assume_yes {
-                            self.event(
-                                now,
-                                EventKind::Note(format!(
-                                    "[{}] --yes does not release a write of placeholder bytes on a real interface: asking",
-                                    step.id
-                                )),
-                            );
-                        }
-                        self.awaiting = Some(Awaiting::Confirm);
-                        let bytes = request
-                            .render(&self.params)
-                            .map_or_else(|_| request.to_string(), |b| format_hex(&b));
-                        let to = self
-                            .script
-                            .modules
-                            .get(module.as_str())
-                            .map(|m| format!(" on {}", m.request_id))
-                            .unwrap_or_default();
-                        return Next::Act(Action::Confirm {
-                            text: format!(
-                                "{} will change {module}: it sends {bytes}{to}. These bytes are {}. Send them?",
-                                step.title,
-                                if placeholder {
-                                    "a PLACEHOLDER [U]: not verified on a car"
-                                } else {
-                                    "verified [C] (see the script's provenance)"
-                                }
-                            ),
-                            step: step.id.clone(),
-                            writes: true,
-                            placeholder,
-                        });
-                    }
+                if *writes && let Some(ask) = self.confirm_write(now, &step, module, request) {
+                    return ask;
                 }
                 self.render_and_send(now, module, request, *writes)
             }
@@ -1152,6 +1098,75 @@ impl Runner {
                 })
             }
         }
+    }
+
+    /// Before a step's write: the confirmation to ask, unless it is already confirmed (or
+    /// `--yes` releases it, recorded as a note). A dry run notes that a live run would ask.
+    fn confirm_write(
+        &mut self,
+        now: Timestamp,
+        step: &Step,
+        module: &str,
+        request: &super::script::Template,
+    ) -> Option<Next> {
+        if self.opts.dry_run {
+            self.event(
+                now,
+                EventKind::Note(format!(
+                    "[{}] would ask for confirmation before writing",
+                    step.id
+                )),
+            );
+            return None;
+        }
+        if self.sub.confirmed {
+            return None;
+        }
+        let placeholder = step.provenance == Provenance::Placeholder;
+        if self.opts.assume_yes && (!placeholder || self.opts.yes_releases_placeholder_writes) {
+            self.sub.confirmed = true;
+            self.event(
+                now,
+                EventKind::Note(format!(
+                    "[{}] write confirmed by --yes: {}",
+                    step.id, step.title
+                )),
+            );
+            return None;
+        }
+        if self.opts.assume_yes {
+            self.event(
+                now,
+                EventKind::Note(format!(
+                    "[{}] --yes does not release a write of placeholder bytes on a real interface: asking",
+                    step.id
+                )),
+            );
+        }
+        self.awaiting = Some(Awaiting::Confirm);
+        let bytes = request
+            .render(&self.params)
+            .map_or_else(|_| request.to_string(), |b| format_hex(&b));
+        let to = self
+            .script
+            .modules
+            .get(module)
+            .map(|m| format!(" on {}", m.request_id))
+            .unwrap_or_default();
+        Some(Next::Act(Action::Confirm {
+            text: format!(
+                "{} will change {module}: it sends {bytes}{to}. These bytes are {}. Send them?",
+                step.title,
+                if placeholder {
+                    "a PLACEHOLDER [U]: not verified on a car"
+                } else {
+                    "verified [C] (see the script's provenance)"
+                }
+            ),
+            step: step.id.clone(),
+            writes: true,
+            placeholder,
+        }))
     }
 
     fn render_and_send(
