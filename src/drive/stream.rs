@@ -80,6 +80,10 @@ pub struct Streamed {
 
 /// Runs `consumer` over `rx`, the merged stream of `sources` sources, within `limits` and
 /// until `stop`. An error of the consumer ends the loop at once.
+///
+/// What is queued when a wake-up, the deadline or the stop comes arrived before it, and is
+/// handed over first: a watcher never judges a loss while the frame that refutes it waits in
+/// the queue, and a recorder stopped by a signal writes every frame it had received.
 pub async fn run<C: Consumer>(
     rx: &mut mpsc::Receiver<Incoming>,
     sources: usize,
@@ -87,59 +91,115 @@ pub async fn run<C: Consumer>(
     stop: impl Future,
     consumer: &mut C,
 ) -> Result<Streamed, C::Error> {
-    let mut open = sources;
-    let mut frames = 0u64;
-    let mut failure = None;
-    let reached = |frames: u64| limits.count.is_some_and(|c| frames >= c);
+    let mut tally = Tally {
+        open: sources,
+        frames: 0,
+        failure: None,
+        count: limits.count,
+    };
     tokio::pin!(stop);
     let deadline = sleep_until(limits.deadline);
     tokio::pin!(deadline);
     let end = loop {
-        if reached(frames) {
+        if tally.reached() {
             break End::Count;
         }
-        if open == 0 {
+        if tally.open == 0 {
             break End::SourcesEnded;
         }
         let wake = consumer.next_wake();
         tokio::select! {
             biased;
-            _ = &mut stop => break End::Stopped,
-            () = &mut deadline => break End::Deadline,
-            () = sleep_until(wake) => consumer.wake()?,
+            _ = &mut stop => {
+                tally.hand_over_queued(rx, consumer)?;
+                break End::Stopped;
+            }
+            () = &mut deadline => {
+                tally.hand_over_queued(rx, consumer)?;
+                break End::Deadline;
+            }
+            () = sleep_until(wake) => {
+                tally.hand_over_queued(rx, consumer)?;
+                consumer.wake()?;
+            }
             item = rx.recv() => {
-                let Some(mut item) = item else { break End::SourcesEnded };
-                for _ in 0..BATCH {
-                    match item {
-                        Incoming::Frame(r) => {
-                            frames += 1;
-                            consumer.frame(r)?;
-                        }
-                        Incoming::BadLine(text) => consumer.bad_record(text),
-                        Incoming::Ended { error } => {
-                            open = open.saturating_sub(1);
-                            if let Some(e) = error {
-                                failure.get_or_insert(e);
-                            }
-                        }
-                    }
-                    if reached(frames) {
-                        break;
-                    }
-                    match rx.try_recv() {
-                        Ok(next) => item = next,
-                        Err(_) => break,
-                    }
-                }
-                consumer.batch_end()?;
+                let Some(item) = item else { break End::SourcesEnded };
+                tally.hand_over(rx, item, BATCH - 1, consumer)?;
             }
         }
     };
     Ok(Streamed {
         end,
-        frames,
-        failure,
+        frames: tally.frames,
+        failure: tally.failure,
     })
+}
+
+/// The stream's state: sources still open, frames handed over, the first failure.
+struct Tally {
+    open: usize,
+    frames: u64,
+    failure: Option<Failure>,
+    count: Option<u64>,
+}
+
+impl Tally {
+    fn reached(&self) -> bool {
+        self.count.is_some_and(|c| self.frames >= c)
+    }
+
+    /// Hands over `first` and up to `more` items queued behind it (fewer once the count is
+    /// reached), then ends the batch.
+    fn hand_over<C: Consumer>(
+        &mut self,
+        rx: &mut mpsc::Receiver<Incoming>,
+        first: Incoming,
+        more: usize,
+        consumer: &mut C,
+    ) -> Result<(), C::Error> {
+        let mut item = first;
+        let mut left = more;
+        loop {
+            match item {
+                Incoming::Frame(r) => {
+                    self.frames += 1;
+                    consumer.frame(r)?;
+                }
+                Incoming::BadLine(text) => consumer.bad_record(text),
+                Incoming::Ended { error } => {
+                    self.open = self.open.saturating_sub(1);
+                    if let Some(e) = error {
+                        self.failure.get_or_insert(e);
+                    }
+                }
+            }
+            if self.reached() || left == 0 {
+                break;
+            }
+            left -= 1;
+            match rx.try_recv() {
+                Ok(next) => item = next,
+                Err(_) => break,
+            }
+        }
+        consumer.batch_end()
+    }
+
+    /// Hands over what is queued now (not what arrives meanwhile).
+    fn hand_over_queued<C: Consumer>(
+        &mut self,
+        rx: &mut mpsc::Receiver<Incoming>,
+        consumer: &mut C,
+    ) -> Result<(), C::Error> {
+        let queued = rx.len();
+        if queued == 0 || self.reached() {
+            return Ok(());
+        }
+        match rx.try_recv() {
+            Ok(first) => self.hand_over(rx, first, queued - 1, consumer),
+            Err(_) => Ok(()),
+        }
+    }
 }
 
 /// Sleeps until `at`, or forever without one.
@@ -167,6 +227,7 @@ mod tests {
         wake_every: Option<Duration>,
         next: Option<Instant>,
         wakes: usize,
+        frames_at_first_wake: Option<usize>,
         fail_at: Option<u8>,
     }
 
@@ -192,6 +253,7 @@ mod tests {
         }
         fn wake(&mut self) -> Result<(), String> {
             self.wakes += 1;
+            self.frames_at_first_wake.get_or_insert(self.frames.len());
             self.next = self.wake_every.map(|d| Instant::now() + d);
             Ok(())
         }
@@ -348,6 +410,53 @@ mod tests {
         assert_eq!(s.end, End::Deadline);
         drop(rx);
         feeder.join().unwrap();
+    }
+
+    /// What is queued when a wake-up comes arrived before it: handed over first, so that a
+    /// watcher's timeout never judges a loss while the refuting frame waits in the queue.
+    #[tokio::test(start_paused = true)]
+    async fn test_queued_frames_go_before_a_due_wake() {
+        let (_tx, mut rx) = stream((0..3).map(frame).collect(), false);
+        let mut c = Collect {
+            next: Some(Instant::now()),
+            ..Collect::default()
+        };
+        let stop = tokio::time::sleep(Duration::from_millis(10));
+        let s = run(&mut rx, 1, Limits::default(), stop, &mut c)
+            .await
+            .unwrap();
+        assert_eq!(s.end, End::Stopped);
+        assert_eq!(c.wakes, 1);
+        assert_eq!(c.frames_at_first_wake, Some(3));
+    }
+
+    /// A stop or a deadline that is already due still hands over every frame queued before
+    /// it (a recorder stopped by Ctrl-C writes what it had received), within the count.
+    #[tokio::test(start_paused = true)]
+    async fn test_stop_and_deadline_hand_over_what_was_queued() {
+        let (_tx, mut rx) = stream((0..5).map(frame).collect(), false);
+        let mut c = Collect::default();
+        let s = run(
+            &mut rx,
+            1,
+            Limits::default(),
+            std::future::ready(()),
+            &mut c,
+        )
+        .await
+        .unwrap();
+        assert_eq!((s.end, s.frames), (End::Stopped, 5));
+        assert_eq!(c.frames, [0, 1, 2, 3, 4]);
+
+        let (_tx, mut rx) = stream((0..5).map(frame).collect(), false);
+        let mut c = Collect::default();
+        let limits = Limits {
+            count: Some(2),
+            deadline: Some(Instant::now()),
+        };
+        let s = run(&mut rx, 1, limits, never(), &mut c).await.unwrap();
+        assert_eq!((s.end, s.frames), (End::Deadline, 2));
+        assert_eq!(c.frames, [0, 1]);
     }
 
     #[tokio::test(start_paused = true)]
