@@ -10,12 +10,12 @@ use canrelearn::log::{Format, FrameWriter, Precision, Record};
 
 use canrelearn::bus::Received;
 use canrelearn::bus::source::SourceStats;
-use canrelearn::drive::stream::{self, Consumer, End, Limits};
+use canrelearn::drive::stream::{Consumer, End, Limits};
 use tokio::time::Instant;
 
 use super::capture::BadLines;
 use super::common::{FilterArgs, deadline_after, parse_seconds, runtime};
-use super::signals::{self, Interrupts};
+use super::signals;
 use super::source::{self, Source};
 use super::{CliError, WithCode, exit, files, out};
 
@@ -160,14 +160,13 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let all_logs = inputs.len() == sources.len();
     let rt = runtime()?;
     rt.block_on(async {
-        let buses = source::open_all(
+        let merged = source::open_merged(
             &sources,
             &args.filter.filters,
             canrelearn::bus::Pacing::Unpaced,
         )?;
-        let count = buses.len();
         let (sink, format) = open_output(&args, &options, &inputs)?;
-        let (mut rx, stats) = source::merge_with_stats(buses, source::MERGE_CAPACITY);
+        let stats = merged.stats();
         let limits = Limits {
             count: args.count,
             deadline: deadline_after(limit)?,
@@ -180,8 +179,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             next_flush: Instant::now() + FLUSH_EVERY,
             bad: BadLines::new(),
         };
-        let mut interrupts = Interrupts::new();
-        let streamed = stream::run(&mut rx, count, limits, interrupts.recv(), &mut recorder).await;
+        let streamed = merged.run(limits, &mut recorder).await;
         // What was received is written out, also after a failed write.
         let finished = recorder.sink.finish();
         let streamed = streamed?;

@@ -2,8 +2,7 @@
 //! records reported, and the first failure kept as the command's error.
 
 use anyhow::anyhow;
-use canrelearn::bus::source::merge;
-use canrelearn::bus::source::{self as bus_source, Failure, SourceError};
+use canrelearn::bus::source::{self as bus_source, Failure, SourceError, SourceStats};
 pub use canrelearn::bus::source::{MERGE_CAPACITY, Source, merge_with_stats};
 use canrelearn::bus::{AnyBus, BusError, Filter, Pacing};
 use canrelearn::drive::stream::{self, Consumer, End, Limits, Streamed};
@@ -30,6 +29,7 @@ pub fn open_all(
 pub struct Merged {
     rx: tokio::sync::mpsc::Receiver<canrelearn::bus::source::Incoming>,
     count: usize,
+    stats: Vec<SourceStats>,
 }
 
 /// Opens every source ([`open_all`]) and merges them in arrival order.
@@ -39,13 +39,17 @@ pub fn open_merged(
     pacing: Pacing,
 ) -> Result<Merged, CliError> {
     let buses = open_all(sources, filters, pacing)?;
-    Ok(Merged {
-        count: buses.len(),
-        rx: merge(buses),
-    })
+    let count = buses.len();
+    let (rx, stats) = merge_with_stats(buses, MERGE_CAPACITY);
+    Ok(Merged { rx, count, stats })
 }
 
 impl Merged {
+    /// Each source's counters (kernel drops), as they are updated while the stream runs.
+    pub fn stats(&self) -> Vec<SourceStats> {
+        self.stats.clone()
+    }
+
     /// Runs `consumer` over the stream ([`stream::run`]) until every source ended, `limits`,
     /// or Ctrl-C, SIGTERM or SIGHUP.
     pub async fn run<C: Consumer<Error = CliError>>(

@@ -594,6 +594,11 @@ impl Runner {
         self.events.push_back(RunEvent { at, kind });
     }
 
+    /// A note in the run's events (and transcript).
+    fn note(&mut self, at: Timestamp, text: impl Into<String>) {
+        self.event(at, EventKind::Note(text.into()));
+    }
+
     fn dialect(&self, module: &str) -> Dialect {
         self.script
             .modules
@@ -675,7 +680,7 @@ impl Runner {
             return self.dry_skip(now, format!("[{id}] would ask: {text}"));
         }
         if self.opts.assume_yes {
-            self.event(now, EventKind::Note(format!("assumed yes (--yes): {text}")));
+            self.note(now, format!("assumed yes (--yes): {text}"));
             self.set_detail("assumed yes (--yes)".to_string());
             self.pass(now);
             return Next::Again;
@@ -698,7 +703,7 @@ impl Runner {
     /// A dry run's item that needs the car or the operator: says what a live run would do
     /// there, and moves on without a result (it stays `not run`).
     fn dry_skip(&mut self, now: Timestamp, would: String) -> Next {
-        self.event(now, EventKind::Note(would));
+        self.note(now, would);
         self.advance(now);
         Next::Again
     }
@@ -1034,14 +1039,14 @@ impl Runner {
                 ..
             } => {
                 if self.opts.dry_run {
-                    self.event(
+                    self.note(
                         now,
-                        EventKind::Note(format!(
+                        format!(
                             "[{}] would repeat every {} ms for up to {}",
                             step.id,
                             interval.as_millis(),
                             dur_s(*timeout)
-                        )),
+                        ),
                     );
                     return self.render_and_send(now, module, request, false);
                 }
@@ -1061,13 +1066,9 @@ impl Runner {
             StepKind::Wait { duration, reason } => {
                 let start = self.sub.started.unwrap_or(now);
                 if self.sub.next_at.is_none() {
-                    self.event(
+                    self.note(
                         now,
-                        EventKind::Note(format!(
-                            "[{}] waiting {}: {reason}",
-                            step.id,
-                            dur_s(*duration)
-                        )),
+                        format!("[{}] waiting {}: {reason}", step.id, dur_s(*duration)),
                     );
                     self.sub.next_at = Some(start + *duration);
                 }
@@ -1110,12 +1111,9 @@ impl Runner {
         request: &super::script::Template,
     ) -> Option<Next> {
         if self.opts.dry_run {
-            self.event(
+            self.note(
                 now,
-                EventKind::Note(format!(
-                    "[{}] would ask for confirmation before writing",
-                    step.id
-                )),
+                format!("[{}] would ask for confirmation before writing", step.id),
             );
             return None;
         }
@@ -1125,23 +1123,17 @@ impl Runner {
         let placeholder = step.provenance == Provenance::Placeholder;
         if self.opts.assume_yes && (!placeholder || self.opts.yes_releases_placeholder_writes) {
             self.sub.confirmed = true;
-            self.event(
+            self.note(
                 now,
-                EventKind::Note(format!(
-                    "[{}] write confirmed by --yes: {}",
-                    step.id, step.title
-                )),
+                format!("[{}] write confirmed by --yes: {}", step.id, step.title),
             );
             return None;
         }
         if self.opts.assume_yes {
-            self.event(
-                now,
-                EventKind::Note(format!(
+            self.note(now, format!(
                     "[{}] --yes does not release a write of placeholder bytes on a real interface: asking",
                     step.id
-                )),
-            );
+                ));
         }
         self.awaiting = Some(Awaiting::Confirm);
         let bytes = request
@@ -1210,11 +1202,9 @@ impl Runner {
     pub fn handle_outcome(&mut self, now: Timestamp, outcome: Outcome) {
         let Some(awaiting) = self.awaiting.take() else {
             tracing::warn!(?outcome, "outcome with no outstanding action: ignored");
-            self.event(
+            self.note(
                 now,
-                EventKind::Note(format!(
-                    "ignored an outcome with no outstanding action: {outcome:?}"
-                )),
+                format!("ignored an outcome with no outstanding action: {outcome:?}"),
             );
             return;
         };
@@ -1296,15 +1286,12 @@ impl Runner {
         };
         match p.parse_value(&text) {
             Ok(v) => {
-                self.event(
-                    now,
-                    EventKind::Note(format!("parameter {name} = {}", p.describe_value(v))),
-                );
+                self.note(now, format!("parameter {name} = {}", p.describe_value(v)));
                 self.params.insert(name, v);
                 self.to_ask.pop_front();
             }
             Err(e) => {
-                self.event(now, EventKind::Note(format!("parameter {name}: {e}")));
+                self.note(now, format!("parameter {name}: {e}"));
                 self.ask_error = Some(e.to_string());
             }
         }
@@ -1491,10 +1478,7 @@ impl Runner {
                 let accepted = matches!(self.current_step().map(|s| &s.kind), Some(StepKind::Request { accept_nrc, .. }) if accept_nrc.contains(nrc));
                 if accepted {
                     self.set_detail(answer.to_string());
-                    self.event(
-                        now,
-                        EventKind::Note(format!("accepted negative response: {answer}")),
-                    );
+                    self.note(now, format!("accepted negative response: {answer}"));
                     self.pass(now);
                     return None;
                 }
@@ -1675,7 +1659,7 @@ impl Runner {
                 left.push(module);
             }
         }
-        self.event(now, EventKind::Note(format!("cleanup abandoned: {why}")));
+        self.note(now, format!("cleanup abandoned: {why}"));
         if left.is_empty() {
             self.cleanup_notes.push(format!(
                 "cleanup abandoned ({why}); no session was left to close"
