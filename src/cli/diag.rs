@@ -1,26 +1,27 @@
 //! `canrelearn diag`: diagnostic requests over ISO-TP (KWP2000 / UDS), module scan, DTCs, and
 //! passive decoding of diagnostic conversations.
 //!
-//! Thin: the protocol work is in `drive::diag` (ISO-TP + client on a bus), `isotp::Reassembler`
-//! and `diag::{codec, dtc, hex}`. Module names come from the bundled simulator profile
-//! (`scripts/simulator/qashqai-j11.toml`), never from Rust constants.
+//! Thin: the protocol work is in `drive::diag` (ISO-TP + client on a bus, the session settings
+//! of `LinkSettings`), `isotp::Reassembler` and `diag::{codec, dtc, hex, sniff}`; what a reply,
+//! a scan and a DTC list print, and their verdicts, is `diag::report`. Module names come from
+//! the bundled simulator profile (`scripts/simulator/qashqai-j11.toml`), never from Rust
+//! constants.
 
 use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use canrelearn::bus::{Pacing, Received, SocketCanBus, SocketCanOptions};
-use canrelearn::diag::dtc::parse_dtc_by_status;
+use canrelearn::diag::report::{self, Verdict};
 use canrelearn::diag::scan::{self, IdRange};
-use canrelearn::diag::sniff::{Record, Stream, negative_text};
-use canrelearn::diag::{ClientConfig, Dialect, RequestOptions, format_hex, parse_hex};
+use canrelearn::diag::sniff::{self, Record, Stream};
+use canrelearn::diag::{Dialect, RequestOptions, format_hex, hex, parse_hex};
 use canrelearn::drive::diag::{
-    self as drive_diag, DiagSession, Reply, RequestOutcome as Outcome, ScanError, SessionConfig,
+    self as drive_diag, DiagSession, LinkSettings, Reply, RequestOutcome as Outcome, ScanError,
 };
 use canrelearn::drive::isotp::unix_tokio_clock;
 use canrelearn::drive::stream::{Consumer, End, Limits};
 use canrelearn::frame::Id;
-use canrelearn::isotp::{self, FrameFormat};
 use std::ops::ControlFlow;
 
 use super::capture::BadLines;
@@ -230,48 +231,23 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 fn parse_padding(text: Option<&str>, default: Option<u8>) -> Result<Option<u8>, CliError> {
     match text {
         None => Ok(default),
-        Some(t) if t.eq_ignore_ascii_case("none") => Ok(None),
-        Some(t) => {
-            let b = parse_hex(t)
-                .ok()
-                .filter(|b| b.len() == 1)
-                .ok_or_else(|| {
-                    anyhow!("--padding takes one hex byte (like FF) or `none`, not `{t}`")
-                })
-                .code(exit::USAGE)?;
-            Ok(b.first().copied())
-        }
+        Some(t) => hex::parse_padding(t)
+            .map_err(|e| anyhow!("--padding takes {e}"))
+            .code(exit::USAGE),
     }
 }
 
-fn session_config(
-    link: &Link,
-    tx: Id,
-    rx: Id,
-    default_padding: Option<u8>,
-) -> Result<SessionConfig, CliError> {
-    let padding = parse_padding(link.padding.as_deref(), default_padding)?;
-    Ok(link_config(link, tx, rx, padding))
-}
-
-/// The session settings `link` asks for, with `padding`.
-fn link_config(link: &Link, tx: Id, rx: Id, padding: Option<u8>) -> SessionConfig {
-    let mut iso = isotp::Config::new(tx, rx);
-    iso.padding = padding;
-    if link.fd {
-        iso.format = FrameFormat::Fd {
-            tx_dl: 64,
-            brs: true,
-        };
+impl Link {
+    /// The settings these options give, the padding `default_padding` unless --padding.
+    fn settings(&self, default_padding: Option<u8>) -> Result<LinkSettings, CliError> {
+        Ok(LinkSettings {
+            dialect: self.dialect.into(),
+            padding: parse_padding(self.padding.as_deref(), default_padding)?,
+            fd: self.fd,
+            p2: self.p2_ms.map(Duration::from_millis),
+            p2_star: self.p2_star_ms.map(Duration::from_millis),
+        })
     }
-    let mut client = ClientConfig::for_dialect(link.dialect.into());
-    if let Some(ms) = link.p2_ms {
-        client.p2_timeout = Duration::from_millis(ms.max(1));
-    }
-    if let Some(ms) = link.p2_star_ms {
-        client.p2_star_timeout = Duration::from_millis(ms.max(1));
-    }
-    SessionConfig::new(iso, client)
 }
 
 fn open_iface(iface: &str) -> Result<SocketCanBus, CliError> {
@@ -298,7 +274,10 @@ async fn request(a: RequestArgs) -> Result<u8, CliError> {
     let pdu = parse_hex(&a.bytes.join(" "))
         .context("request bytes")
         .code(exit::USAGE)?;
-    let cfg = session_config(&a.link, tx, rx, Some(0xFF))?;
+    let cfg = a
+        .link
+        .settings(LinkSettings::DEFAULT_PADDING)?
+        .session(tx, rx);
     let dialect = cfg.client.dialect;
     consent::require(
         &[&a.link.iface],
@@ -328,41 +307,17 @@ fn report_reply(
     rx: Id,
     dialect: Dialect,
 ) -> Result<u8, CliError> {
-    let mut out = io::stdout().lock();
-    let pending = reply.pending_count();
-    if pending > 0 {
-        super::out::note(format!(
-            "the module answered response pending (0x78) {pending} times"
-        ));
+    let report = reply.report(pdu, tx, rx, dialect);
+    if let Some(note) = report.note {
+        super::out::note(note);
     }
-    match &reply.outcome {
-        Outcome::Positive { pdu, .. } => {
-            writeln!(out, "{}", format_hex(pdu))?;
-            Ok(exit::OK)
-        }
-        Outcome::Negative { sid, nrc, pdu, .. } => {
-            writeln!(out, "{}", format_hex(pdu))?;
-            writeln!(out, "{}", negative_text(dialect, *sid, *nrc))?;
-            Ok(exit::FAILURE)
-        }
-        Outcome::SentNoResponse => Ok(exit::OK),
-        Outcome::Timeout { waited, reason, .. } => {
-            let rule = scan::timeout_rule(*reason, pending);
-            Err(CliError::new(
-                exit::BUS_IO,
-                anyhow!(
-                    "no answer from {} to `{}` sent on {}: {rule} (waited {} ms)",
-                    rx,
-                    format_hex(pdu),
-                    tx,
-                    waited.as_millis(),
-                ),
-            ))
-        }
-        Outcome::SendFailed(f) => Err(CliError::new(
-            exit::BUS_IO,
-            anyhow!("the request could not be sent on {}: {f}", tx),
-        )),
+    let mut out = io::stdout().lock();
+    for line in &report.lines {
+        writeln!(out, "{line}")?;
+    }
+    match report.verdict.code(exit::BUS_IO)? {
+        Verdict::Positive | Verdict::Sent => Ok(exit::OK),
+        Verdict::Negative => Ok(exit::FAILURE),
     }
 }
 
@@ -396,13 +351,9 @@ async fn scan(a: ScanArgs) -> Result<u8, CliError> {
         ),
         a.link.yes,
     )?;
-    let padding = parse_padding(a.link.padding.as_deref(), Some(0xFF))?;
-    let config = |tx, rx| {
-        let mut cfg = link_config(&a.link, tx, rx, padding);
-        cfg.client.keep_alive = None;
-        cfg.client.p2_timeout = Duration::from_millis(a.timeout_ms.max(1));
-        cfg
-    };
+    let settings = a.link.settings(LinkSettings::DEFAULT_PADDING)?;
+    let timeout = Duration::from_millis(a.timeout_ms);
+    let config = |tx, rx| settings.probe(tx, rx, timeout);
     let bus = open_iface(&a.link.iface)?;
     let mut out = io::stdout().lock();
     let mut found = 0usize;
@@ -410,14 +361,7 @@ async fn scan(a: ScanArgs) -> Result<u8, CliError> {
     let dialect = Dialect::from(a.link.dialect);
     let scanned = drive_diag::scan(bus, &pairs, scan::PROBES, config, unix_tokio_clock(), |m| {
         found += 1;
-        let detail = scan::probe_answer(&m.outcome, dialect);
-        let line = format!(
-            "{} -> {}  {}: {}",
-            m.request,
-            m.response,
-            format_hex(m.probe),
-            detail
-        );
+        let line = report::module_line(m.request, m.response, m.probe, &m.outcome, dialect);
         match writeln!(out, "{line}").and_then(|()| out.flush()) {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
@@ -436,7 +380,7 @@ async fn scan(a: ScanArgs) -> Result<u8, CliError> {
         Err(ScanError::Diag(e)) => return Err(diag_err(e)),
     }
     if found == 0 {
-        writeln!(out, "no module answered")?;
+        writeln!(out, "{}", report::NO_MODULE)?;
         return Ok(exit::FAILURE);
     }
     Ok(exit::OK)
@@ -453,12 +397,16 @@ async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
                 .diag_ids(name, a.link.extended)
                 .map_err(|e| anyhow!(e))
                 .code(exit::USAGE)?;
-            (ids.request, ids.response, ids.padding.or(Some(0xFF)))
+            (
+                ids.request,
+                ids.response,
+                ids.padding.or(LinkSettings::DEFAULT_PADDING),
+            )
         }
         (None, Some(t), Some(r)) => (
             parse_id(t, a.link.extended)?,
             parse_id(r, a.link.extended)?,
-            Some(0xFF),
+            LinkSettings::DEFAULT_PADDING,
         ),
         _ => {
             return Err(CliError::new(
@@ -467,15 +415,13 @@ async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
             ));
         }
     };
+    let action = match a.action {
+        DtcAction::Read => scan::DtcAction::Read,
+        DtcAction::Clear => scan::DtcAction::Clear,
+    };
     let pdu = match &a.request {
         Some(h) => parse_hex(h).context("--request").code(exit::USAGE)?,
-        None => scan::dtc_request(
-            match a.action {
-                DtcAction::Read => scan::DtcAction::Read,
-                DtcAction::Clear => scan::DtcAction::Clear,
-            },
-            dialect,
-        ),
+        None => scan::dtc_request(action, dialect),
     };
     consent::require(
         &[&a.link.iface],
@@ -491,7 +437,7 @@ async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
         ),
         a.link.yes,
     )?;
-    let cfg = session_config(&a.link, tx, rx, padding)?;
+    let cfg = a.link.settings(padding)?.session(tx, rx);
     let bus = open_iface(&a.link.iface)?;
     let mut session = DiagSession::new(bus, cfg, unix_tokio_clock()).code(exit::USAGE)?;
     let reply = session
@@ -502,18 +448,8 @@ async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
         return report_reply(&reply, &pdu, tx, rx, dialect);
     };
     let mut out = io::stdout().lock();
-    if a.action == DtcAction::Clear {
-        writeln!(out, "DTCs cleared ({})", format_hex(resp))?;
-        return Ok(exit::OK);
-    }
-    let records = parse_dtc_by_status(resp)
-        .map_err(|e| anyhow!("cannot read the DTC list in `{}`: {e}", format_hex(resp)))
-        .code(exit::FAILURE)?;
-    if records.is_empty() {
-        writeln!(out, "no stored DTCs")?;
-    }
-    for r in &records {
-        writeln!(out, "{}", scan::DtcLine(r))?;
+    for line in report::dtc_lines(action, resp).code(exit::FAILURE)? {
+        writeln!(out, "{line}")?;
     }
     Ok(exit::OK)
 }
@@ -559,15 +495,7 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
         return Ok(signals::exit_code());
     }
     if sniffer.messages == 0 {
-        super::out::warn(format!(
-            "no diagnostic message in {} frame{} on {} (--ids chooses others)",
-            streamed.frames,
-            if streamed.frames == 1 { "" } else { "s" },
-            match a.ids.is_empty() {
-                true => "the default ids 700-7FF and 18DA0000-18DAFFFF".to_string(),
-                false => format!("the ids {}", a.ids.join(", ")),
-            }
-        ));
+        super::out::warn(sniff::nothing_found(streamed.frames, &a.ids));
         return Ok(exit::FAILURE);
     }
     Ok(exit::OK)

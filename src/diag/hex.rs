@@ -4,7 +4,8 @@
 //! `10,C0`, `10.C0`, `10-C0` and any mix. Tokens are split on whitespace and the separators
 //! `, : . -`; each token is an optional `0x` prefix followed by an even number of hex digits,
 //! read as bytes in order. A token with an odd number of digits (`1 C0`) is an error, never
-//! guessed at. Errors name the 1-based character column.
+//! guessed at. Errors name the 1-based character column. [`parse_padding`] reads an ISO-TP
+//! padding byte the same way, or `none`.
 
 use core::fmt::Write as _;
 
@@ -109,6 +110,23 @@ pub fn format_hex(bytes: &[u8]) -> String {
     s
 }
 
+/// A padding byte that is not one hex byte or `none`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("one hex byte (like FF) or `none`, not `{0}`")]
+pub struct PaddingError(pub String);
+
+/// An ISO-TP padding byte: one hex byte (`FF`, `0xAA`), or `none` (any case) for unpadded
+/// frames.
+pub fn parse_padding(text: &str) -> Result<Option<u8>, PaddingError> {
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    match parse_hex(text).as_deref() {
+        Ok(&[b]) => Ok(Some(b)),
+        _ => Err(PaddingError(text.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +189,25 @@ mod tests {
             })
         );
         assert!(parse_hex("1 C0").unwrap_err().to_string().contains("01"));
+    }
+
+    #[test]
+    fn test_parse_padding() {
+        assert_eq!(parse_padding("none"), Ok(None));
+        assert_eq!(parse_padding("NONE"), Ok(None));
+        assert_eq!(parse_padding("FF"), Ok(Some(0xFF)));
+        assert_eq!(parse_padding("0xAA"), Ok(Some(0xAA)));
+        for bad in ["AABB", "", "F", "zz", "AA BB"] {
+            assert_eq!(
+                parse_padding(bad),
+                Err(PaddingError(bad.to_string())),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse_padding("AABB").unwrap_err().to_string(),
+            "one hex byte (like FF) or `none`, not `AABB`"
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! state machine (P2, P2*, `0x78`, `0x21` back-off, session tracking, automatic keep-alive);
 //! [`link`] joins it to an ISO-TP channel (ISO 15765-2) for one module: CAN frames in and out,
 //! one [`RequestOutcome`] per request, the busy-channel rule kept once. Drivers run a [`Link`]
-//! on a bus, passing the time in.
+//! on a bus, passing the time in. [`report`] gives what the diagnostic commands print about
+//! a reply, a scan and a DTC list, with their verdicts.
 
 pub mod client;
 pub mod codec;
@@ -14,6 +15,7 @@ pub mod dtc;
 pub mod hex;
 pub mod link;
 pub mod pairing;
+pub mod report;
 pub mod scan;
 pub mod sniff;
 

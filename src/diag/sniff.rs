@@ -321,6 +321,20 @@ impl Stream {
     }
 }
 
+/// What `diag sniff` says when no diagnostic message was found in `frames` frames on the ids
+/// given (`ids` as written; none for the default [`IdRange::DIAGNOSTIC`]).
+pub fn nothing_found(frames: u64, ids: &[String]) -> String {
+    format!(
+        "no diagnostic message in {} frame{} on {} (--ids chooses others)",
+        frames,
+        if frames == 1 { "" } else { "s" },
+        match ids.is_empty() {
+            true => "the default ids 700-7FF and 18DA0000-18DAFFFF".to_string(),
+            false => format!("the ids {}", ids.join(", ")),
+        }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,6 +403,27 @@ mod tests {
             records[1]
                 .text_line()
                 .contains("61 01 01 02 03 04 05 06 07")
+        );
+    }
+
+    #[test]
+    fn test_nothing_found_names_the_ids() {
+        assert_eq!(
+            nothing_found(0, &[]),
+            "no diagnostic message in 0 frames on the default ids 700-7FF and 18DA0000-18DAFFFF \
+             (--ids chooses others)"
+        );
+        assert_eq!(
+            nothing_found(1, &["100-1FF".to_string(), "745".to_string()]),
+            "no diagnostic message in 1 frame on the ids 100-1FF, 745 (--ids chooses others)"
+        );
+        // The default ids named are the ones listened to.
+        assert_eq!(
+            IdRange::DIAGNOSTIC,
+            [
+                IdRange::parse("700-7FF").unwrap(),
+                IdRange::parse("18DA0000-18DAFFFF").unwrap()
+            ]
         );
     }
 

@@ -30,8 +30,9 @@ use std::time::Duration;
 
 use crate::bus::{Bus, BusError, Clock, Received};
 use crate::diag::client::{self, ClientConfig, ClientError, RequestId, RequestOptions};
-use crate::diag::{Link, LinkError, LinkEvent};
-use crate::frame::Frame;
+use crate::diag::report::ReplyReport;
+use crate::diag::{Dialect, Link, LinkError, LinkEvent};
+use crate::frame::{Frame, Id};
 use crate::isotp::{self, SendFailure};
 use crate::time::Timestamp;
 
@@ -61,6 +62,59 @@ impl SessionConfig {
             client,
             close_request,
         }
+    }
+}
+
+/// The link settings the diagnostic commands take, the same for every id pair: each pair's
+/// [`SessionConfig`] is made from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkSettings {
+    /// Names of services and codes, default session, keep-alive.
+    pub dialect: Dialect,
+    /// ISO-TP padding byte (`None`: minimal frame lengths).
+    pub padding: Option<u8>,
+    /// CAN FD frames (64 bytes, bit rate switch).
+    pub fd: bool,
+    /// The response timeout P2, instead of the dialect's (at least 1 ms).
+    pub p2: Option<Duration>,
+    /// The timeout after each response-pending (`0x78`), instead of the dialect's (at least
+    /// 1 ms).
+    pub p2_star: Option<Duration>,
+}
+
+impl LinkSettings {
+    /// The padding the diagnostic commands use when none is given: `FF`, what Nissan modules
+    /// use.
+    pub const DEFAULT_PADDING: Option<u8> = Some(0xFF);
+
+    /// The session settings for request id `tx` and response id `rx`.
+    pub fn session(&self, tx: Id, rx: Id) -> SessionConfig {
+        let floor = |d: Duration| d.max(Duration::from_millis(1));
+        let mut iso = isotp::Config::new(tx, rx);
+        iso.padding = self.padding;
+        if self.fd {
+            iso.format = isotp::FrameFormat::Fd {
+                tx_dl: 64,
+                brs: true,
+            };
+        }
+        let mut client = ClientConfig::for_dialect(self.dialect);
+        if let Some(p2) = self.p2 {
+            client.p2_timeout = floor(p2);
+        }
+        if let Some(p2_star) = self.p2_star {
+            client.p2_star_timeout = floor(p2_star);
+        }
+        SessionConfig::new(iso, client)
+    }
+
+    /// The session settings of a scan's probe: [`LinkSettings::session`] with P2 set to
+    /// `timeout` (at least 1 ms) and no keep-alive.
+    pub fn probe(&self, tx: Id, rx: Id, timeout: Duration) -> SessionConfig {
+        let mut cfg = self.session(tx, rx);
+        cfg.client.keep_alive = None;
+        cfg.client.p2_timeout = timeout.max(Duration::from_millis(1));
+        cfg
     }
 }
 
@@ -117,6 +171,19 @@ impl Reply {
             .iter()
             .filter(|e| matches!(e, client::ClientEvent::Pending { .. }))
             .count() as u32
+    }
+
+    /// What `diag request` says about this reply to `request`, sent on `tx` and answered on
+    /// `rx` ([`ReplyReport`]).
+    pub fn report(&self, request: &[u8], tx: Id, rx: Id, dialect: Dialect) -> ReplyReport {
+        ReplyReport::new(
+            &self.outcome,
+            self.pending_count(),
+            request,
+            tx,
+            rx,
+            dialect,
+        )
     }
 }
 
@@ -393,4 +460,78 @@ pub async fn scan<B: Bus>(
         }
     }
     Ok(bus)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> LinkSettings {
+        LinkSettings {
+            dialect: Dialect::Kwp2000,
+            padding: LinkSettings::DEFAULT_PADDING,
+            fd: false,
+            p2: None,
+            p2_star: None,
+        }
+    }
+
+    fn ids() -> (Id, Id) {
+        (Id::standard(0x745).unwrap(), Id::standard(0x765).unwrap())
+    }
+
+    #[test]
+    fn test_link_settings_default_to_the_dialect() {
+        let (tx, rx) = ids();
+        let cfg = settings().session(tx, rx);
+        let mut iso = isotp::Config::new(tx, rx);
+        iso.padding = Some(0xFF);
+        assert_eq!(
+            cfg,
+            SessionConfig::new(iso, ClientConfig::for_dialect(Dialect::Kwp2000))
+        );
+        assert_eq!(cfg.close_request, Some(vec![0x10, 0x81]));
+    }
+
+    #[test]
+    fn test_link_settings_apply_fd_padding_and_timeouts() {
+        let (tx, rx) = ids();
+        let cfg = LinkSettings {
+            dialect: Dialect::Uds,
+            padding: None,
+            fd: true,
+            p2: Some(Duration::from_millis(200)),
+            p2_star: Some(Duration::ZERO),
+        }
+        .session(tx, rx);
+        assert_eq!(cfg.isotp.padding, None);
+        assert_eq!(
+            cfg.isotp.format,
+            isotp::FrameFormat::Fd {
+                tx_dl: 64,
+                brs: true
+            }
+        );
+        assert_eq!(cfg.client.dialect, Dialect::Uds);
+        assert_eq!(cfg.client.p2_timeout, Duration::from_millis(200));
+        // A zero timeout is taken as 1 ms.
+        assert_eq!(cfg.client.p2_star_timeout, Duration::from_millis(1));
+    }
+
+    #[test]
+    fn test_probe_settings_wait_the_scan_timeout_without_keep_alive() {
+        let (tx, rx) = ids();
+        let s = LinkSettings {
+            p2: Some(Duration::from_millis(900)),
+            ..settings()
+        };
+        let cfg = s.probe(tx, rx, Duration::from_millis(150));
+        assert_eq!(cfg.client.p2_timeout, Duration::from_millis(150));
+        assert_eq!(cfg.client.keep_alive, None);
+        assert_eq!(cfg.isotp, s.session(tx, rx).isotp);
+        assert_eq!(
+            s.probe(tx, rx, Duration::ZERO).client.p2_timeout,
+            Duration::from_millis(1)
+        );
+    }
 }
