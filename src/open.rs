@@ -777,4 +777,85 @@ mod tests {
             assert_eq!(detect(head), None, "{:?}", String::from_utf8_lossy(head));
         }
     }
+
+    fn gz(text: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// The frames of a reader as text, and the error that ended it, if any.
+    fn all_records(r: &mut dyn FrameReader) -> (Vec<String>, Option<log::ReadError>) {
+        let mut got = Vec::new();
+        loop {
+            match r.read_item() {
+                Ok(Some(log::Item::Record(rec))) => got.push(rec.frame.to_string()),
+                Ok(Some(_)) => {}
+                Ok(None) => return (got, None),
+                Err(e) => return (got, Some(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn test_truncated_gzip_delivers_every_complete_line_then_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = Vec::new();
+        for i in 0..2000u32 {
+            text.extend_from_slice(
+                format!("(1700000000.{:06}) can0 123#{:08X}\n", i, i * 7919).as_bytes(),
+            );
+        }
+        let z = gz(&text);
+        let path = dir.path().join("cut.log.gz");
+        std::fs::write(&path, &z[..z.len() * 2 / 3]).unwrap();
+        for _ in 0..3 {
+            let mut r = open_reader(&path, None, &|| false).unwrap();
+            let (got, err) = all_records(r.as_mut());
+            assert!(got.len() > 500 && got.len() < 2000, "{}", got.len());
+            for (i, f) in got.iter().enumerate() {
+                assert_eq!(*f, format!("123#{:08X}", i as u32 * 7919), "in order");
+            }
+            let err = err.expect("the damage is reported");
+            // Damage, not a failing device (the command line's input error, exit 2).
+            assert!(
+                matches!(&err, log::ReadError::Io { error, .. } if is_damage(error)),
+                "{err}"
+            );
+            let msg = read_error_text(&err);
+            assert!(msg.contains("cut.log.gz: damaged after line"), "{msg}");
+            assert!(msg.contains("truncated"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn test_unknown_content_and_empty_files_are_input_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.log");
+        std::fs::write(&p, b"hello world\nthis is not a capture\n").unwrap();
+        let e = open(&p, None, &|| false).err().unwrap();
+        assert!(e.is_input_error());
+        assert!(e.to_string().contains("not a capture"), "{e}");
+        std::fs::write(&p, b"").unwrap();
+        let e = open(&p, None, &|| false).err().unwrap();
+        assert!(e.to_string().contains("empty"), "{e}");
+        let e = open(&dir.path().join("missing.lgo"), None, &|| false)
+            .err()
+            .unwrap();
+        assert!(e.is_input_error());
+        assert!(e.to_string().contains("no such file"), "{e}");
+    }
+
+    #[test]
+    fn test_gzip_is_found_by_content_not_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plain-name.log");
+        std::fs::write(&p, gz(b"(1700000000.000000) can0 123#11\n")).unwrap();
+        let o = open(&p, None, &|| false).unwrap();
+        assert!(o.gzip);
+        assert_eq!(o.format, Format::Candump);
+        let mut r = reader(o);
+        assert_eq!(all_records(r.as_mut()).0, vec!["123#11"]);
+    }
 }
