@@ -40,6 +40,7 @@ pub mod infer;
 mod model;
 pub mod show;
 mod source;
+mod split;
 
 pub use check::{Diagnostic, Severity, check, check_database, layout_warnings};
 pub use decode::{DecodeError, Decoded, DecodedSignal, MuxMiss, PhysicalValue, RawValue};
