@@ -13,16 +13,15 @@ use canrelearn::drive::procedure::{self as driver, Notice};
 use canrelearn::drive::sim as sim_driver;
 use canrelearn::procedure::report::{RunContext, RunReport};
 use canrelearn::procedure::runner::{RunOptions, RunOutcome, Runner};
-use canrelearn::procedure::script::Script;
+use canrelearn::procedure::script::{IdsOverrideError, Script};
 use canrelearn::procedure::tester::Tester;
-use canrelearn::procedure::transcript::Transcript;
+use canrelearn::procedure::transcript::{self, Transcript};
 use canrelearn::sim::vehicle::Vehicle;
-use canrelearn::time::{Timestamp, UtcTime};
+use canrelearn::time::Timestamp;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::ops::ControlFlow;
 use tokio::sync::mpsc;
 
-use super::input::parse_id;
 use super::signals::{self, Interrupts};
 use super::{CliError, WithCode, consent, exit, files, input, out};
 
@@ -372,24 +371,12 @@ fn open_files(
             p.clone(),
         )),
         (None, true) => None,
-        (None, false) => {
-            // The procedure's name made safe for a file name.
-            let name: String = script
-                .procedure
-                .name
-                .chars()
-                .map(|c| match c {
-                    'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' => c,
-                    _ => '_',
-                })
-                .collect();
-            Some(files::create_unique(
-                Path::new("."),
-                &format!("canrelearn-{name}-{}", UtcTime::of(started).compact()),
-                "log",
-                "the transcript",
-            )?)
-        }
+        (None, false) => Some(files::create_unique(
+            Path::new("."),
+            &transcript::default_stem(&script.procedure.name, started),
+            "log",
+            "the transcript",
+        )?),
     };
     let transcript_path = transcript_file.as_ref().map(|(_, p)| p.clone());
     let report_file = match &args.report {
@@ -505,20 +492,18 @@ fn load_script(arg: &str) -> Result<(Script, String), CliError> {
     Ok((script, path.display().to_string()))
 }
 
-/// `MODULE=TX/RX` (hex; 8 digits for 29-bit ids).
+/// `--ids MODULE=TX/RX` ([`Script::override_ids`]), errors naming the option.
 fn override_ids(script: &mut Script, spec: &str) -> Result<(), CliError> {
-    let bad = || {
+    script.override_ids(spec).map_err(|e| {
         CliError::new(
             exit::USAGE,
-            anyhow!("--ids takes MODULE=TX/RX in hex (like BCM=745/765), not `{spec}`"),
+            match e {
+                IdsOverrideError::Syntax(_) => anyhow!("--ids {e}"),
+                IdsOverrideError::Id(e) => anyhow!(e),
+                IdsOverrideError::Module(_) => anyhow!("--ids {spec}: {e}"),
+            },
         )
-    };
-    let (module, ids) = spec.split_once('=').ok_or_else(bad)?;
-    let (tx, rx) = ids.split_once('/').ok_or_else(bad)?;
-    let (tx, rx) = (parse_id(tx.trim(), false)?, parse_id(rx.trim(), false)?);
-    script
-        .set_module_ids(module.trim(), tx, rx)
-        .map_err(|e| CliError::new(exit::USAGE, anyhow!("--ids {spec}: {e}")))
+    })
 }
 
 /// What the operator sees: the [`Console`]'s lines, and a progress bar while a step polls
@@ -599,15 +584,24 @@ mod tests {
     use canrelearn::frame::Id;
 
     #[test]
-    fn test_override_ids() {
+    fn test_override_ids_errors_name_the_option() {
         let (mut s, _) = load_script("audio-unit-registration").unwrap();
         override_ids(&mut s, "BCM=7A0/7A8").unwrap();
         assert_eq!(s.modules["BCM"].request_id, Id::standard(0x7A0).unwrap());
-        assert_eq!(s.modules["BCM"].response_id, Id::standard(0x7A8).unwrap());
-        override_ids(&mut s, "BCM=18DA40F1/18DAF140").unwrap();
-        assert!(s.modules["BCM"].request_id.is_extended());
-        assert!(override_ids(&mut s, "XYZ=1/2").is_err());
-        assert!(override_ids(&mut s, "BCM=800/765").is_err());
-        assert!(override_ids(&mut s, "BCM745/765").is_err());
+        let text = |spec: &str| {
+            let e = override_ids(&mut s.clone(), spec).unwrap_err();
+            assert_eq!(e.code, exit::USAGE);
+            e.error.to_string()
+        };
+        assert_eq!(
+            text("BCM745/765"),
+            "--ids takes MODULE=TX/RX in hex (like BCM=745/765), not `BCM745/765`"
+        );
+        assert!(text("XYZ=1/2").starts_with("--ids XYZ=1/2: the script has no module XYZ"));
+        assert!(
+            text("BCM=800/765").contains("`800` is out of range"),
+            "{}",
+            text("BCM=800/765")
+        );
     }
 }

@@ -782,6 +782,20 @@ pub struct UnknownModule {
     pub known: Vec<String>,
 }
 
+/// Why `--ids MODULE=TX/RX` could not be applied ([`Script::override_ids`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdsOverrideError {
+    /// The text is not `MODULE=TX/RX`.
+    #[error("takes MODULE=TX/RX in hex (like BCM=745/765), not `{0}`")]
+    Syntax(String),
+    /// TX or RX is not an 11-bit id in hex (or a 29-bit one in 8 digits).
+    #[error(transparent)]
+    Id(#[from] crate::frame::IdParseError),
+    /// The script has no such module.
+    #[error(transparent)]
+    Module(#[from] UnknownModule),
+}
+
 impl Script {
     /// Gives module `module` other diagnostic ids (`--ids MODULE=TX/RX`, for a car whose
     /// modules sit elsewhere); why not when the script has no such module.
@@ -790,17 +804,26 @@ impl Script {
         module: &str,
         request: Id,
         response: Id,
-    ) -> Result<(), String> {
+    ) -> Result<(), UnknownModule> {
         let known: Vec<String> = self.modules.keys().cloned().collect();
-        let m = self.modules.get_mut(module).ok_or_else(|| {
-            format!(
-                "the script has no module {module} (it has: {})",
-                known.join(", ")
-            )
+        let m = self.modules.get_mut(module).ok_or_else(|| UnknownModule {
+            module: module.to_string(),
+            known,
         })?;
         m.request_id = request;
         m.response_id = response;
         Ok(())
+    }
+
+    /// Applies `MODULE=TX/RX` (ids in hex, 8 digits for a 29-bit id; spaces around the parts
+    /// ignored) with [`Script::set_module_ids`].
+    pub fn override_ids(&mut self, spec: &str) -> Result<(), IdsOverrideError> {
+        let syntax = || IdsOverrideError::Syntax(spec.to_string());
+        let (module, ids) = spec.split_once('=').ok_or_else(syntax)?;
+        let (tx, rx) = ids.split_once('/').ok_or_else(syntax)?;
+        let tx = Id::parse_hex(tx.trim(), false)?;
+        let rx = Id::parse_hex(rx.trim(), false)?;
+        Ok(self.set_module_ids(module.trim(), tx, rx)?)
     }
 
     /// Parses and validates script text; `source_name` names it in errors.
@@ -1315,6 +1338,34 @@ mod tests {
 
     fn params(list: &[(&str, u8)]) -> BTreeMap<String, u8> {
         list.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn test_override_ids() {
+        let mut s = crate::bundled::script("audio-unit-registration")
+            .unwrap()
+            .unwrap();
+        s.override_ids("BCM=7A0/7A8").unwrap();
+        assert_eq!(s.modules["BCM"].request_id, Id::standard(0x7A0).unwrap());
+        assert_eq!(s.modules["BCM"].response_id, Id::standard(0x7A8).unwrap());
+        s.override_ids(" BCM = 18DA40F1 / 18DAF140 ").unwrap();
+        assert!(s.modules["BCM"].request_id.is_extended());
+        assert!(matches!(
+            s.override_ids("XYZ=1/2"),
+            Err(IdsOverrideError::Module(UnknownModule { module, .. })) if module == "XYZ"
+        ));
+        assert!(matches!(
+            s.override_ids("BCM=800/765"),
+            Err(IdsOverrideError::Id(_))
+        ));
+        for bad in ["BCM745/765", "BCM=745", ""] {
+            assert_eq!(
+                s.override_ids(bad),
+                Err(IdsOverrideError::Syntax(bad.to_string()))
+            );
+        }
+        // A refused override changes nothing.
+        assert!(s.modules["BCM"].request_id.is_extended());
     }
 
     #[test]

@@ -10,7 +10,21 @@ use std::io::{self, Write};
 
 use crate::frame::Frame;
 use crate::log::candump::{self, Direction, Precision, Record};
-use crate::time::Timestamp;
+use crate::time::{Timestamp, UtcTime};
+
+/// The name a run's transcript gets when none is given, without its extension:
+/// `canrelearn-<PROCEDURE>-<UTC start time>`, the procedure's name made safe for a file name
+/// (every character but ASCII letters, digits, `-` and `_` becomes `_`).
+pub fn default_stem(procedure: &str, started: Timestamp) -> String {
+    let name: String = procedure
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' => c,
+            _ => '_',
+        })
+        .collect();
+    format!("canrelearn-{name}-{}", UtcTime::of(started).compact())
+}
 
 /// A transcript writer over any [`Write`].
 pub struct Transcript<W: Write> {
@@ -72,6 +86,22 @@ impl<W: Write> Transcript<W> {
 mod tests {
     use super::*;
     use crate::frame::Id;
+
+    #[test]
+    fn test_default_stem_is_safe_for_a_file_name() {
+        let t = Timestamp::from_nanos(1_700_000_000_123_456_789);
+        let stem = default_stem("Audio unit / BCM: äö", t);
+        assert!(
+            stem.starts_with("canrelearn-Audio_unit___BCM____-"),
+            "{stem}"
+        );
+        assert!(
+            stem.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{stem}"
+        );
+        assert!(stem.ends_with(&UtcTime::of(t).compact()));
+    }
 
     #[test]
     fn test_emit_frames_and_comments() {
