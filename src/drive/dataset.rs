@@ -3,12 +3,27 @@
 //! linked to their name, never over an existing file, and the temporary name removed. A crash
 //! leaves at worst a hidden temporary file, never a visible file a reader would take for a
 //! whole one.
+//!
+//! [`decode_captures`] decodes captures into such a folder, one capture per worker thread, as
+//! many at a time as there are cores (the blocks of a candump log decoded on the cores left
+//! over, so that one big log uses them all). Every capture gets its own files
+//! (`part-<RUN>-<N>-<NAME>-...`), so that captures decode in parallel and a later run adds
+//! files beside the earlier ones instead of rewriting them. A capture that fails (unreadable,
+//! damaged, a malformed record with `strict`) still publishes the frames decoded before.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use crate::output::parquet::{StagedFile, Store};
+use crate::dbc::Database;
+use crate::log::{Format, FrameReader, ReadError};
+use crate::open::{self, OpenError, ReadAhead};
+use crate::output::parquet::{
+    DatasetError, DatasetWriter, Resolution, StagedFile, Store, Written, part_stem,
+};
+use crate::output::pipeline::{self, Blocks, Feed, PipelineError, Sink};
 
 /// A folder holding a data set.
 #[derive(Debug, Clone)]
@@ -96,6 +111,305 @@ impl StagedFile for Staged {
     }
 }
 
+/// How [`decode_captures`] decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// The resolution of the timestamps.
+    pub resolution: Resolution,
+    /// A malformed record ends its capture (what was decoded before is published).
+    pub strict: bool,
+    /// Cores: up to this many captures at a time; the cores left over when there are fewer
+    /// captures go to each candump log's blocks.
+    pub jobs: usize,
+}
+
+/// Why a capture gave nothing, or ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// It could not be opened (missing, empty, not a capture, a failing device).
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// Its reading failed (damage, a failing device) or, with `strict`, a record was
+    /// malformed. Said as [`open::read_error_text`] says it.
+    #[error("{}", open::read_error_text(.0))]
+    Read(ReadError),
+    /// The data set's writer could not be made or finished.
+    #[error("cannot write the data set in {}: {error}", root.display())]
+    Dataset {
+        /// The data set folder.
+        root: PathBuf,
+        /// What failed.
+        #[source]
+        error: DatasetError,
+    },
+    /// Rows could not be added to the data set.
+    #[error("cannot write the data set in {}: {error}", root.display())]
+    Write {
+        /// The data set folder.
+        root: PathBuf,
+        /// What failed.
+        #[source]
+        error: io::Error,
+    },
+}
+
+/// What became of one capture.
+#[derive(Debug)]
+pub enum CaptureResult {
+    /// An interrupt came before it was started: nothing of it was read or written.
+    NotStarted,
+    /// It could not be opened, or its data set writer could not be made or finished.
+    Failed(CaptureError),
+    /// It was decoded, wholly or up to `error`: what was decoded is published.
+    Decoded {
+        /// What was written of it.
+        written: Written,
+        /// Its malformed records.
+        bad: u64,
+        /// Why it ended early, if it did.
+        error: Option<CaptureError>,
+    },
+}
+
+/// What [`decode_captures`] tells as it goes, from its worker threads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// A warning about a capture, which it names (a malformed record, a message partly
+    /// decoded, records of other buses, the count of malformed records).
+    Warning(String),
+    /// The capture of this index among the inputs is done with (whatever its result).
+    Finished(usize),
+}
+
+/// The results of a run's captures together.
+#[derive(Debug, Default)]
+pub struct Totals {
+    /// What all the captures wrote.
+    pub written: Written,
+    /// Their malformed records.
+    pub bad: u64,
+    /// The failed captures, by index among the inputs, in input order: the first is the run's
+    /// error, the others are said beside it.
+    pub failures: Vec<(usize, CaptureError)>,
+}
+
+impl Totals {
+    /// Adds up `results` (one per input, in input order).
+    pub fn of(results: Vec<CaptureResult>) -> Totals {
+        let mut totals = Totals::default();
+        for (i, result) in results.into_iter().enumerate() {
+            match result {
+                CaptureResult::Decoded {
+                    written,
+                    bad,
+                    error,
+                } => {
+                    totals.bad += bad;
+                    totals.written.add(written);
+                    if let Some(e) = error {
+                        totals.failures.push((i, e));
+                    }
+                }
+                CaptureResult::Failed(e) => totals.failures.push((i, e)),
+                CaptureResult::NotStarted => {}
+            }
+        }
+        totals
+    }
+}
+
+/// Decodes `inputs` (paths, `-` for standard input, opened by [`open::open`]) into the data
+/// set of `store`, with `settings.jobs` workers; `run` names this run's files (unique among
+/// the runs writing into the folder: [`run_id`]). `interrupted` is asked before each capture
+/// and as each reads (a plain function: the pipeline asks it from its threads); `progress`
+/// hears the warnings and each capture's end. One result per input, in input order.
+pub fn decode_captures(
+    db: &Database,
+    inputs: &[PathBuf],
+    store: &DirStore,
+    run: &str,
+    settings: Settings,
+    interrupted: fn() -> bool,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Vec<CaptureResult> {
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<CaptureResult>>> =
+        inputs.iter().map(|_| Mutex::new(None)).collect();
+    let workers = settings.jobs.clamp(1, inputs.len().max(1));
+    // The cores left over when there are fewer logs than cores go to each log's blocks.
+    let per_log = (settings.jobs / workers).max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = inputs.get(i) else { break };
+                    if interrupted() {
+                        break;
+                    }
+                    let capture = Capture {
+                        path,
+                        part: format!("{run}-{i:03}-{}", stem(path)),
+                        jobs: per_log,
+                        interrupted,
+                        warn: &|w| progress(Progress::Warning(w)),
+                    };
+                    let outcome = capture.decode(db, store, settings);
+                    if let Some(slot) = results.get(i)
+                        && let Ok(mut slot) = slot.lock()
+                    {
+                        *slot = Some(outcome);
+                    }
+                    progress(Progress::Finished(i));
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or(CaptureResult::NotStarted)
+        })
+        .collect()
+}
+
+/// One capture to decode into its own files.
+struct Capture<'a> {
+    path: &'a Path,
+    /// Its files' part name (the run's, its index and name).
+    part: String,
+    /// Threads for its blocks (candump text).
+    jobs: usize,
+    interrupted: fn() -> bool,
+    warn: &'a (dyn Fn(String) + Sync),
+}
+
+/// A capture opened for decoding.
+enum Decodable {
+    /// Candump text, for the block pipeline.
+    Lines(Blocks),
+    /// Any other format's records.
+    Records(Box<dyn FrameReader>),
+}
+
+impl Capture<'_> {
+    /// Decodes the capture into its own files; what was decoded before a failure is
+    /// published.
+    fn decode(&self, db: &Database, store: &DirStore, settings: Settings) -> CaptureResult {
+        let (name, input) = match self.open() {
+            Ok(opened) => opened,
+            Err(e) => return CaptureResult::Failed(e.into()),
+        };
+        let dataset_error = |error| CaptureError::Dataset {
+            root: store.root().to_path_buf(),
+            error,
+        };
+        let mut writer = match DatasetWriter::new(db, store, &self.part, settings.resolution) {
+            Ok(w) => w,
+            Err(e) => return CaptureResult::Failed(dataset_error(e)),
+        };
+        // Every warning names the capture (the block pipeline's already do, with the line).
+        let mut warn = |w: String| match w.starts_with(&*name) {
+            true => (self.warn)(w),
+            false => (self.warn)(format!("{name}: {w}")),
+        };
+        let mut sink = Sink::new(io::sink(), settings.strict, &mut warn);
+        let decoded = match input {
+            // Candump text: blocks of lines decoded on `jobs` threads.
+            Decodable::Lines(blocks) => {
+                let feed = Feed::new(blocks.with_size(pipeline::ROWS_BLOCK));
+                pipeline::decode_feed_into(
+                    db,
+                    settings.strict,
+                    feed,
+                    &mut sink,
+                    self.jobs,
+                    &mut writer,
+                )
+            }
+            Decodable::Records(mut reader) => pipeline::each_record(
+                db,
+                reader.as_mut(),
+                &mut sink,
+                self.interrupted,
+                &mut |line, _| writer.push(line).map_err(io::Error::other),
+            ),
+        };
+        sink.summary();
+        let bad = sink.bad();
+        // Whatever happened, the frames decoded so far are published.
+        let written = match writer.finish() {
+            Ok(w) => w,
+            Err(e) => return CaptureResult::Failed(dataset_error(e)),
+        };
+        let error = match decoded {
+            Ok(()) => None,
+            Err(PipelineError::Read(e)) => Some(CaptureError::Read(e)),
+            Err(PipelineError::Write(error)) => Some(CaptureError::Write {
+                root: store.root().to_path_buf(),
+                error,
+            }),
+        };
+        CaptureResult::Decoded {
+            written,
+            bad,
+            error,
+        }
+    }
+
+    /// Opens the capture (`-` is stdin), giving the name it goes by in messages: candump text
+    /// goes to the block pipeline (told whether it is a regular file: otherwise it is read as
+    /// it arrives, a pipe or a terminal), other formats to their reader, which parses a
+    /// regular file on a thread of its own.
+    fn open(&self) -> Result<(Arc<str>, Decodable), OpenError> {
+        let opened = open::open(self.path, None, &self.interrupted)?;
+        let name = opened.name.clone();
+        let regular = is_regular_file(self.path);
+        let input = match opened.format {
+            Format::Candump => Decodable::Lines(Blocks::new(
+                opened.stream,
+                opened.name,
+                regular,
+                self.interrupted,
+            )),
+            _ if regular => Decodable::Records(Box::new(ReadAhead::new(open::reader(opened)))),
+            _ => Decodable::Records(open::reader(opened)),
+        };
+        Ok((name, input))
+    }
+}
+
+/// Whether `path` names a regular file (not `-`, a pipe, a FIFO or a device): one that can be
+/// read ahead of its consumer without holding back frames that are still arriving.
+fn is_regular_file(path: &Path) -> bool {
+    path != Path::new("-") && fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// A name for a run's files, unique among runs writing into one folder: the time in
+/// milliseconds and the process id.
+pub fn run_id() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{ms:x}-{:x}", std::process::id())
+}
+
+/// The capture's file name, as safe characters, for its files' names.
+fn stem(path: &Path) -> String {
+    match path == Path::new("-") {
+        true => "stdin".to_string(),
+        false => part_stem(
+            &path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +431,221 @@ mod tests {
         let e = g.publish().unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&visible).unwrap(), b"PAR1");
+    }
+
+    /// Every file under `dir`, relative to it, sorted.
+    fn files(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in fs::read_dir(&d).into_iter().flatten() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    todo.push(p);
+                } else {
+                    let rel = p.strip_prefix(dir).unwrap();
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn candump(frames: std::ops::Range<u32>) -> String {
+        frames
+            .map(|i| format!("(1700000000.{i:06}) can0 {:03X}#{i:04X}\n", 0x100 + i % 3))
+            .collect()
+    }
+
+    fn gzip(text: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn settings(jobs: usize) -> Settings {
+        Settings {
+            resolution: Resolution::Micros,
+            strict: false,
+            jobs,
+        }
+    }
+
+    /// Decodes `inputs` into `root`, collecting what is told.
+    fn decode(
+        inputs: &[PathBuf],
+        root: &Path,
+        settings: Settings,
+        interrupted: fn() -> bool,
+    ) -> (Vec<CaptureResult>, Vec<Progress>) {
+        let store = DirStore::new(root).unwrap();
+        let told = Mutex::new(Vec::new());
+        let results = decode_captures(
+            &Database::empty(),
+            inputs,
+            &store,
+            "run",
+            settings,
+            interrupted,
+            &|p| told.lock().unwrap().push(p),
+        );
+        (results, told.into_inner().unwrap())
+    }
+
+    #[test]
+    fn test_every_capture_gets_its_own_published_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.log");
+        let b = dir.path().join("b.log");
+        fs::write(&a, candump(0..10)).unwrap();
+        fs::write(&b, candump(10..15)).unwrap();
+        let root = dir.path().join("ds");
+        for jobs in [1, 4] {
+            let _ = fs::remove_dir_all(&root);
+            let (results, told) = decode(&[a.clone(), b.clone()], &root, settings(jobs), || false);
+            let mut finished: Vec<_> = told
+                .iter()
+                .filter_map(|p| match p {
+                    Progress::Finished(i) => Some(*i),
+                    Progress::Warning(_) => None,
+                })
+                .collect();
+            finished.sort();
+            assert_eq!(finished, [0, 1]);
+            let frames: Vec<u64> = results
+                .iter()
+                .map(|r| match r {
+                    CaptureResult::Decoded {
+                        written,
+                        bad: 0,
+                        error: None,
+                    } => written.frames,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(frames, [10, 5]);
+            let totals = Totals::of(results);
+            assert_eq!(totals.written.frames, 15);
+            assert!(totals.failures.is_empty());
+            assert_eq!(
+                files(&root),
+                [
+                    "frames/part-run-000-a_log-00000.parquet",
+                    "frames/part-run-001-b_log-00000.parquet"
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn test_a_damaged_capture_publishes_the_frames_before_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.log");
+        fs::write(&good, candump(0..3)).unwrap();
+        let cut = dir.path().join("cut.log.gz");
+        let z = gzip(candump(0..5000).as_bytes());
+        fs::write(&cut, &z[..z.len() * 2 / 3]).unwrap();
+        let missing = dir.path().join("missing.log");
+        let root = dir.path().join("ds");
+        let inputs = [cut.clone(), good, missing];
+        let (results, _) = decode(&inputs, &root, settings(2), || false);
+        let cut_frames = match &results[0] {
+            CaptureResult::Decoded {
+                written,
+                error: Some(e @ CaptureError::Read(_)),
+                ..
+            } => {
+                let text = e.to_string();
+                assert!(text.contains("cut.log.gz: damaged after line"), "{text}");
+                assert!(written.frames > 100 && written.frames < 5000);
+                written.frames
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(matches!(
+            &results[2],
+            CaptureResult::Failed(CaptureError::Open(OpenError::NotFound(_)))
+        ));
+        let totals = Totals::of(results);
+        assert_eq!(totals.written.frames, cut_frames + 3);
+        let failed: Vec<usize> = totals.failures.iter().map(|(i, _)| *i).collect();
+        assert_eq!(failed, [0, 2]);
+        assert_eq!(
+            files(&root),
+            [
+                "frames/part-run-000-cut_log_gz-00000.parquet",
+                "frames/part-run-001-good_log-00000.parquet"
+            ]
+        );
+    }
+
+    #[test]
+    fn test_malformed_records_are_warned_with_the_capture_or_end_it_when_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("bad.log");
+        let text = format!("{}(1.0) can0 12X#01\n{}", candump(0..2), candump(2..4));
+        fs::write(&log, text).unwrap();
+        let (results, told) = decode(
+            std::slice::from_ref(&log),
+            &dir.path().join("ds"),
+            settings(1),
+            || false,
+        );
+        assert!(matches!(
+            results[..],
+            [CaptureResult::Decoded {
+                bad: 1,
+                error: None,
+                ..
+            }]
+        ));
+        let warnings: Vec<&String> = told
+            .iter()
+            .filter_map(|p| match p {
+                Progress::Warning(w) => Some(w),
+                Progress::Finished(_) => None,
+            })
+            .collect();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        let name = log.display().to_string();
+        assert!(
+            warnings.iter().all(|w| w.starts_with(&name)),
+            "{warnings:?}"
+        );
+        let strict = Settings {
+            strict: true,
+            ..settings(1)
+        };
+        let (results, _) = decode(&[log], &dir.path().join("strict"), strict, || false);
+        match &results[..] {
+            [
+                CaptureResult::Decoded {
+                    written,
+                    error: Some(CaptureError::Read(_)),
+                    ..
+                },
+            ] => assert_eq!(written.frames, 2),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn test_an_interrupt_before_the_start_leaves_the_captures_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.log");
+        fs::write(&a, candump(0..10)).unwrap();
+        let root = dir.path().join("ds");
+        let (results, told) = decode(&[a.clone(), a], &root, settings(2), || true);
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, CaptureResult::NotStarted))
+        );
+        assert!(told.is_empty());
+        assert!(files(&root).is_empty());
+        let totals = Totals::of(results);
+        assert_eq!(totals.written, Written::default());
+        assert!(totals.failures.is_empty());
     }
 }
