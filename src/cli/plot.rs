@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use canrelearn::output::pipeline::{self, PipelineError, Sink};
-use canrelearn::plot::nodes::LaneRecorder;
+use canrelearn::plot::nodes::NodesRun;
 use canrelearn::plot::save::{Drawing, Picture, SaveError, load_font};
 use canrelearn::plot::{Collector, Layout, Limit, text};
 use canrelearn::procedure::report::RunReport;
@@ -241,16 +241,7 @@ fn show_chart(
         _ => {
             let stdout = io::stdout();
             let terminal = stdout.is_terminal();
-            let (w, h) = match args.size {
-                Some((w, h)) => (w.min(1000) as u16, h.min(1000) as u16),
-                None => crossterm::terminal::size()
-                    .ok()
-                    .filter(|_| terminal)
-                    .map_or(
-                        (100, 12 * chart.panels.len().max(1) as u16 + 2),
-                        |(w, h)| (w, h.saturating_sub(2)),
-                    ),
-            };
+            let (w, h) = text_size(args.size, 12 * chart.panels.len().max(1) as u16 + 2);
             let colour = terminal && std::env::var_os("NO_COLOR").is_none();
             let mut lock = stdout.lock();
             if let Some(t) = &args.title {
@@ -300,40 +291,21 @@ fn plot_run(args: &Args, report: &Path, picture: Option<Picture>) -> Result<u8, 
             report_data.samples_dropped
         ));
     }
-    let series = chart.series().count();
-    let note = format!(
-        "{} {} ({}), {series} line{}, {} step{}",
-        report_data.procedure,
-        report_data.outcome,
-        report_data.started,
-        if series == 1 { "" } else { "s" },
-        chart.marks.len(),
-        if chart.marks.len() == 1 { "" } else { "s" },
-    );
+    let note = canrelearn::plot::run::note(&report_data, &chart);
     show_chart(args, picture, &chart, &[report], &note)?;
     Ok(exit::OK)
 }
 
-/// The watcher's lanes over the logs.
+/// The watcher's lanes over the logs ([`NodesRun`]).
 fn plot_nodes(args: &Args, logs: &[&Path], picture: Option<Picture>) -> Result<u8, CliError> {
-    let mut watch = super::watch::armed_watch(&args.watch, &args.dbc)?;
-    let mut lanes = LaneRecorder::new(watch.watcher().node_names().to_vec(), watch.is_armed());
+    let watch = super::watch::armed_watch(&args.watch, &args.dbc)?;
+    let mut run = NodesRun::new(watch, WAYS_OUT);
     let mut bad = capture::BadLines::new();
-    let mut frames = 0u64;
-    let drain = |watch: &mut canrelearn::watch::ArmedWatch, lanes: &mut LaneRecorder| {
-        while let Some(e) = watch.poll_event() {
-            if let Some(w) = watch.warning(&e, "--arm-on or --always-armed") {
-                out::warn(w);
-            }
-            lanes.event(&e);
-        }
-    };
     for path in logs {
         let end = capture::each_frame(path, &mut bad, |t, f| {
-            frames += 1;
-            lanes.frame(t);
-            watch.handle_frame(t, f);
-            drain(&mut watch, &mut lanes);
+            for w in run.frame(t, f) {
+                out::warn(w);
+            }
             Ok(())
         })?;
         match end {
@@ -343,17 +315,16 @@ fn plot_nodes(args: &Args, logs: &[&Path], picture: Option<Picture>) -> Result<u
         }
     }
     bad.finish();
-    let Some((_, end)) = watch.span() else {
+    let Some(plot) = run.finish() else {
         return Err(CliError::new(
             exit::USAGE,
             anyhow!("no CAN frame in the logs"),
         ));
     };
-    // Losses due up to the last frame; what came after it is unknown.
-    watch.handle_timeout(end);
-    drain(&mut watch, &mut lanes);
-    let armed = watch.was_armed();
-    let lanes = lanes.finish(end);
+    for w in &plot.warnings {
+        out::warn(w);
+    }
+    let lanes = &plot.lanes;
     match (picture, &args.output) {
         (Some(kind), Some(path)) => {
             let height = (120 + 40 * lanes.names.len() as u32).min(4000);
@@ -361,45 +332,47 @@ fn plot_nodes(args: &Args, logs: &[&Path], picture: Option<Picture>) -> Result<u
             write_picture(
                 kind,
                 path,
-                &Drawing::Lanes(&lanes),
+                &Drawing::Lanes(lanes),
                 size,
                 args.title.as_deref(),
                 args.force,
                 logs,
             )?;
-            out::note(format!(
-                "{}: {} node{}, {} loss{} over {frames} frames",
-                path.display(),
-                lanes.names.len(),
-                if lanes.names.len() == 1 { "" } else { "s" },
-                lanes.losses(),
-                if lanes.losses() == 1 { "" } else { "es" }
-            ));
+            out::note(format!("{}: {}", path.display(), plot.summary()));
         }
         _ => {
-            let width = match args.size {
-                Some(s) => s.0.min(1000) as u16,
-                None => crossterm::terminal::size()
-                    .ok()
-                    .filter(|_| io::stdout().is_terminal())
-                    .map_or(100, |s| s.0),
-            };
+            let (width, _) = text_size(args.size, 0);
             let mut lock = io::stdout().lock();
             if let Some(t) = &args.title {
                 writeln!(lock, "{t}")?;
             }
-            lock.write_all(text::render_lanes(&lanes, width).as_bytes())?;
+            lock.write_all(text::render_lanes(lanes, width).as_bytes())?;
             lock.flush()?;
         }
     }
-    if !armed {
+    if !plot.armed {
         out::warn(format!(
-            "not armed: {} never held; nothing was judged (every lane is grey). --arm-on or --always-armed choose otherwise",
-            watch.condition().unwrap_or("the arming condition")
+            "not armed: {} never held; nothing was judged (every lane is grey). {WAYS_OUT} choose otherwise",
+            plot.condition.as_deref().unwrap_or("the arming condition")
         ));
         return Ok(exit::NOT_JUDGED);
     }
     Ok(exit::OK)
+}
+
+/// What chooses otherwise when the arming condition does not hold.
+const WAYS_OUT: &str = "--arm-on or --always-armed";
+
+/// The text chart's size, columns x rows: --size (at most 1000 x 1000), else the terminal's
+/// less two rows when stdout is one, else 100 columns and `rows`.
+fn text_size(size: Option<(u32, u32)>, rows: u16) -> (u16, u16) {
+    match size {
+        Some((w, h)) => (w.min(1000) as u16, h.min(1000) as u16),
+        None => crossterm::terminal::size()
+            .ok()
+            .filter(|_| io::stdout().is_terminal())
+            .map_or((100, rows), |(w, h)| (w, h.saturating_sub(2))),
+    }
 }
 
 /// [`canrelearn::plot::save::write_picture`] with exit codes: a drawing or rename failure is

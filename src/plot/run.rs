@@ -14,6 +14,22 @@ use crate::time::Timestamp;
 /// change or once a second, so a steady value has one-second gaps that are not silence.
 const SIGNAL_BREAK_FLOOR_S: f64 = 3.0;
 
+/// What the chart of `report` shows, in a line: the procedure, its outcome and start, and the
+/// chart's lines and steps (`bms-battery-registration completed (2025-...Z), 3 lines, 8
+/// steps`).
+pub fn note(report: &RunReport, chart: &Chart) -> String {
+    let series = chart.series().count();
+    format!(
+        "{} {} ({}), {series} line{}, {} step{}",
+        report.procedure,
+        report.outcome,
+        report.started,
+        if series == 1 { "" } else { "s" },
+        chart.marks.len(),
+        if chart.marks.len() == 1 { "" } else { "s" },
+    )
+}
+
 /// The chart of `report`: a panel per watched signal, then one with the polled values, and
 /// a [`Mark`] per step that ran. `break_time` breaks lines at longer gaps (default: 10
 /// median intervals, and never under 3 s for signals); at most about `max_points` points are
@@ -229,6 +245,29 @@ mod tests {
                     failed: true
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn test_the_note_names_the_run_and_counts_lines_and_steps() {
+        let one = |t: f64| format!(r#"{{"step": "wait", "attempt": 1, "t_s": {t}, "value": 0}}"#);
+        let r = report(&one(2.0), "", STEPS);
+        let c = chart(&r, None, 1000).unwrap();
+        assert_eq!(
+            note(&r, &c),
+            "p failed (2026-12-05T15:00:00Z), 1 line, 2 steps"
+        );
+        let r = report(
+            &one(2.0),
+            r#""B.V": {"unit": "V", "samples": [[0.0, 12.0]]}"#,
+            r#"{"id": "open", "title": "t", "kind": "session", "provenance": null,
+                "source": null, "result": "passed", "reason": null, "started_s": 0.5,
+                "ended_s": 1.0, "duration_s": 0.5, "detail": null}"#,
+        );
+        let c = chart(&r, None, 1000).unwrap();
+        assert_eq!(
+            note(&r, &c),
+            "p failed (2026-12-05T15:00:00Z), 2 lines, 1 step"
         );
     }
 
