@@ -151,7 +151,12 @@ impl NodesRun {
     /// Runs `watch`; `ways_out` names what chooses otherwise when the arming condition's
     /// message is not seen ([`ArmedWatch::warning`]).
     pub fn new(watch: ArmedWatch, ways_out: &str) -> NodesRun {
-        let lanes = LaneRecorder::new(watch.watcher().node_names().to_vec(), watch.is_armed());
+        // A watch without an arming condition is armed from its first frame, with no event
+        // saying so.
+        let lanes = LaneRecorder::new(
+            watch.watcher().node_names().to_vec(),
+            watch.armed_from_start(),
+        );
         NodesRun {
             watch,
             lanes,
@@ -315,6 +320,18 @@ mod tests {
             plot.summary(),
             format!("2 nodes, 1 loss over {frames} frames")
         );
+    }
+
+    /// Regression: a watch with no arming condition (`--always-armed`) drew every lane as
+    /// not armed, because it arms with its first frame and no event says so.
+    #[test]
+    fn test_an_always_armed_watch_is_armed_from_the_first_frame() {
+        let mut r = run(None);
+        feed(&mut r, 9000, 0, 3000..8000);
+        let plot = r.finish().unwrap();
+        assert!(plot.armed);
+        assert_eq!(plot.lanes.armed, [(ms(0), ms(9000))]);
+        assert_eq!(plot.lanes.losses(), 1);
     }
 
     #[test]

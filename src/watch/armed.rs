@@ -190,6 +190,13 @@ impl ArmedWatch {
         self.arming.as_ref().map(|a| a.condition.text())
     }
 
+    /// Whether the watch arms with its first frame (it has no arming condition: always
+    /// armed). Before that frame [`ArmedWatch::is_armed`] is false, and no
+    /// [`ArmedEvent::Armed`] is given for it.
+    pub fn armed_from_start(&self) -> bool {
+        self.arming.is_none()
+    }
+
     /// Whether losses are detected now.
     pub fn is_armed(&self) -> bool {
         self.watcher.is_armed()
