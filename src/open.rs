@@ -579,6 +579,45 @@ pub fn read_error_text(e: &log::ReadError) -> String {
     }
 }
 
+/// A capture opened for decoding ([`open_decodable`]).
+pub enum Decodable {
+    /// Candump text, for the block pipeline.
+    Lines(crate::output::pipeline::Blocks),
+    /// Any other format's records.
+    Records(Box<dyn FrameReader>),
+}
+
+/// Opens a capture for decoding (`-` is standard input), giving the name it goes by in
+/// messages: candump text goes to the block pipeline (told whether it is a regular file:
+/// otherwise it is read as it arrives, a pipe or a terminal), other formats to their reader,
+/// which parses a regular file on a thread of its own ([`ReadAhead`]; a pipe is read by the
+/// caller, so that its frames show as they arrive). `interrupted` stops the waits.
+pub fn open_decodable(
+    path: &Path,
+    interrupted: fn() -> bool,
+) -> Result<(Arc<str>, Decodable), OpenError> {
+    let opened = open(path, None, &interrupted)?;
+    let name = opened.name.clone();
+    let regular = is_regular_file(path);
+    let input = match opened.format {
+        Format::Candump => Decodable::Lines(crate::output::pipeline::Blocks::new(
+            opened.stream,
+            opened.name,
+            regular,
+            interrupted,
+        )),
+        _ if regular => Decodable::Records(Box::new(ReadAhead::new(reader(opened)))),
+        _ => Decodable::Records(reader(opened)),
+    };
+    Ok((name, input))
+}
+
+/// Whether `path` names a regular file (not `-`, a pipe, a FIFO or a device): one that can be
+/// read ahead of its consumer without holding back frames that are still arriving.
+pub fn is_regular_file(path: &Path) -> bool {
+    path != Path::new("-") && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
 /// Opens `path` and gives its reader.
 pub fn open_reader(
     path: &Path,

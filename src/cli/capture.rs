@@ -12,7 +12,6 @@ use anyhow::anyhow;
 use canrelearn::frame::Frame;
 use canrelearn::log::{self, Format, FrameReader, Item, ReadError};
 use canrelearn::open::{self as edge, OpenError, is_damage};
-use canrelearn::output::pipeline::Blocks;
 use canrelearn::time::Timestamp;
 
 use super::{CliError, exit, out};
@@ -35,42 +34,11 @@ pub fn open(path: &Path, forced: Option<Format>) -> Result<Opened, CliError> {
     edge::open(path, forced, &super::signals::interrupted).map_err(open_error)
 }
 
-/// A capture opened for decoding.
-pub enum Decodable {
-    /// Candump text, for the block pipeline.
-    Lines(Blocks),
-    /// Any other format's records.
-    Records(Box<dyn FrameReader>),
-}
+pub use canrelearn::open::{Decodable, is_regular_file};
 
-/// Opens a log for decoding (`-` is stdin), named `name` in messages: candump text goes to
-/// the block pipeline (told whether it is a regular file: otherwise it is read as it
-/// arrives, a pipe or a terminal), other formats to their reader, which parses a regular file
-/// on a thread of its own (a pipe is read by the caller, so that its frames show as they
-/// arrive).
+/// [`canrelearn::open::open_decodable`], stopped by a signal, with exit codes.
 pub fn open_decodable(path: &Path) -> Result<(Arc<str>, Decodable), CliError> {
-    let opened = open(path, None)?;
-    let name = opened.name.clone();
-    let regular = is_regular_file(path);
-    let input = match opened.format {
-        Format::Candump => Decodable::Lines(Blocks::new(
-            opened.stream,
-            opened.name,
-            regular,
-            super::signals::interrupted,
-        )),
-        _ if regular => {
-            Decodable::Records(Box::new(canrelearn::open::ReadAhead::new(reader(opened))))
-        }
-        _ => Decodable::Records(reader(opened)),
-    };
-    Ok((name, input))
-}
-
-/// Whether `path` names a regular file (not `-`, a pipe, a FIFO or a device): one that can be
-/// read ahead of its consumer without holding back frames that are still arriving.
-pub fn is_regular_file(path: &Path) -> bool {
-    path != Path::new("-") && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+    canrelearn::open::open_decodable(path, super::signals::interrupted).map_err(open_error)
 }
 
 /// Opens `path` and gives its reader.

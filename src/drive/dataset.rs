@@ -15,15 +15,15 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use crate::dbc::Database;
-use crate::log::{Format, FrameReader, ReadError};
-use crate::open::{self, OpenError, ReadAhead};
+use crate::log::ReadError;
+use crate::open::{self, Decodable, OpenError};
 use crate::output::parquet::{
     DatasetError, DatasetWriter, Resolution, StagedFile, Store, Written, part_stem,
 };
-use crate::output::pipeline::{self, Blocks, Feed, PipelineError, Sink};
+use crate::output::pipeline::{self, Feed, PipelineError, Sink};
 
 /// A folder holding a data set.
 #[derive(Debug, Clone)]
@@ -287,19 +287,11 @@ struct Capture<'a> {
     warn: &'a (dyn Fn(String) + Sync),
 }
 
-/// A capture opened for decoding.
-enum Decodable {
-    /// Candump text, for the block pipeline.
-    Lines(Blocks),
-    /// Any other format's records.
-    Records(Box<dyn FrameReader>),
-}
-
 impl Capture<'_> {
     /// Decodes the capture into its own files; what was decoded before a failure is
     /// published.
     fn decode(&self, db: &Database, store: &DirStore, settings: Settings) -> CaptureResult {
-        let (name, input) = match self.open() {
+        let (name, input) = match open::open_decodable(self.path, self.interrupted) {
             Ok(opened) => opened,
             Err(e) => return CaptureResult::Failed(e.into()),
         };
@@ -359,33 +351,6 @@ impl Capture<'_> {
             error,
         }
     }
-
-    /// Opens the capture (`-` is stdin), giving the name it goes by in messages: candump text
-    /// goes to the block pipeline (told whether it is a regular file: otherwise it is read as
-    /// it arrives, a pipe or a terminal), other formats to their reader, which parses a
-    /// regular file on a thread of its own.
-    fn open(&self) -> Result<(Arc<str>, Decodable), OpenError> {
-        let opened = open::open(self.path, None, &self.interrupted)?;
-        let name = opened.name.clone();
-        let regular = is_regular_file(self.path);
-        let input = match opened.format {
-            Format::Candump => Decodable::Lines(Blocks::new(
-                opened.stream,
-                opened.name,
-                regular,
-                self.interrupted,
-            )),
-            _ if regular => Decodable::Records(Box::new(ReadAhead::new(open::reader(opened)))),
-            _ => Decodable::Records(open::reader(opened)),
-        };
-        Ok((name, input))
-    }
-}
-
-/// Whether `path` names a regular file (not `-`, a pipe, a FIFO or a device): one that can be
-/// read ahead of its consumer without holding back frames that are still arriving.
-fn is_regular_file(path: &Path) -> bool {
-    path != Path::new("-") && fs::metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// A name for a run's files, unique among runs writing into one folder: the time in
