@@ -244,15 +244,8 @@ mod tests {
     use super::*;
     use crate::dbc::Database;
     use crate::frame::Id;
+    use crate::watch::armed::tests::{DBC, ms};
     use crate::watch::{ArmCondition, Expectation, WatchConfig};
-
-    const DBC: &str = "VERSION \"\"\nNS_ :\nBS_:\nBU_: BCM AV\n\
-        BO_ 1549 BODY: 8 BCM\n SG_ IGN : 0|8@1+ (1,0) [0|255] \"\" AV\n\
-        BO_ 861 AV_STATUS: 8 AV\n SG_ X : 0|8@1+ (1,0) [0|255] \"\" BCM\n";
-
-    fn ms(v: u64) -> Timestamp {
-        Timestamp::from_nanos(1_000_000_000_000 + v * 1_000_000)
-    }
 
     fn frame(id: u16, b: u8) -> Frame {
         Frame::classic(Id::standard(id).unwrap(), &[b, 0, 0, 0, 0, 0, 0, 0]).unwrap()

@@ -503,15 +503,18 @@ impl ArmedWatch {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::watch::Expectation;
 
-    const DBC: &str = "VERSION \"\"\nNS_ :\nBS_:\nBU_: BCM AV\n\
+    /// A body computer (0x60D, its ignition state in byte 0) and an audio unit (0x35D):
+    /// also the fixture of `plot::nodes`' tests.
+    pub(crate) const DBC: &str = "VERSION \"\"\nNS_ :\nBS_:\nBU_: BCM AV\n\
         BO_ 1549 BODY: 8 BCM\n SG_ IGN : 0|8@1+ (1,0) [0|255] \"\" AV\n\
         BO_ 861 AV_STATUS: 8 AV\n SG_ X : 0|8@1+ (1,0) [0|255] \"\" BCM\n";
 
-    fn ms(v: u64) -> Timestamp {
+    /// `v` ms after the fixtures' time origin.
+    pub(crate) fn ms(v: u64) -> Timestamp {
         Timestamp::from_nanos(1_000_000_000_000 + v * 1_000_000)
     }
 
