@@ -38,6 +38,12 @@ for target in $(cargo fuzz list); do
                     done < "$f"
                 done
                 ;;
+            dbc_split)
+                # A leading byte picks the number of chunks.
+                for f in ../dbc/*.dbc ../tests/data/dbc/*.dbc; do
+                    { printf '\001'; cat "$f"; } > "$corpus/$(basename "$f")"
+                done
+                ;;
             script_load)
                 cp ../scripts/*.toml "$corpus/"
                 ;;

@@ -53,6 +53,14 @@ pub use model::{
 
 pub use crate::location::Location;
 
+/// For the `dbc_split` fuzz target: whether parsing `text` in up to `threads` chunks (the
+/// parallel parse large files get, here with chunks of any size) gives exactly the
+/// sequential parse, AST or error.
+#[doc(hidden)]
+pub fn parallel_parse_agrees(text: &str, threads: usize) -> bool {
+    split::agrees(text, threads)
+}
+
 /// A problem that makes a DBC unusable (a load error) or that [`check`] reports.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Problem {

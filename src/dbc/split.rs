@@ -38,6 +38,23 @@ fn parse_with(text: &str, threads: usize, min_chunk: usize) -> Result<ast::Dbc, 
     parse_at(text, &cuts).map_or_else(|| ast::Dbc::try_from(text), Ok)
 }
 
+/// Whether the parallel parse of `text` (up to `threads` chunks, of any size) is the
+/// sequential parse, AST or error, and whether chunks that all parse give the sequential
+/// AST: the `dbc_split` fuzz target's property. Compared as debug text, so that a float that
+/// is not a number compares equal to itself.
+pub(crate) fn agrees(text: &str, threads: usize) -> bool {
+    let whole = ast::Dbc::try_from(text);
+    let expected = format!("{whole:?}");
+    if format!("{:?}", parse_with(text, threads, 1)) != expected {
+        return false;
+    }
+    match (parse_at(text, &cuts(text, threads, 1)), &whole) {
+        (Some(joined), Ok(_)) => format!("{:?}", Ok::<_, ast::DbcError>(joined)) == expected,
+        (Some(_), Err(_)) => false,
+        (None, _) => true,
+    }
+}
+
 /// The chunks `text` is cut into at `cuts` (byte offsets of line starts), parsed on a thread
 /// each and joined; `None` when a chunk does not parse.
 fn parse_at(text: &str, cuts: &[usize]) -> Option<ast::Dbc> {
