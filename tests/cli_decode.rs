@@ -488,3 +488,70 @@ fn an_input_of_only_malformed_lines_is_an_error_not_an_empty_success() {
     );
     assert!(o.stdout.is_empty());
 }
+
+/// A capture none of whose frames is in the DBC is the wrong DBC far more often than a
+/// capture worth decoding: everything is printed, undecoded, and the exit is 1 with the
+/// reason, in every format (Parquet included: tests/cli_parquet.rs).
+#[test]
+fn a_dbc_that_knows_no_frame_of_the_capture_exits_1_saying_so() {
+    let dir = temp_dir("no-known-frame");
+    let dbc = dir.join("other-bus.dbc");
+    std::fs::write(
+        &dbc,
+        "VERSION \"\"\nNS_ :\nBS_:\nBU_: X\nBO_ 2047 NOT_ON_THIS_BUS: 8 X\n SG_ A : 0|8@1+ (1,0) [0|255] \"\" X\n",
+    )
+    .unwrap();
+    let sample = data("j11-sample.log");
+    let frames = std::fs::read_to_string(&sample).unwrap().lines().count();
+    for (format, per_frame) in [("text", 1), ("jsonl", 1), ("csv", 1)] {
+        let o = run(&[
+            "decode",
+            "--dbc",
+            dbc.to_str().unwrap(),
+            "--format",
+            format,
+            sample.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{format}: {}", stderr(&o));
+        let header = usize::from(format == "csv");
+        assert_eq!(
+            stdout(&o).lines().count(),
+            frames * per_frame + header,
+            "{format}"
+        );
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!(
+                "no frame was decoded: none of the {frames} frames has the id of a message in {}",
+                dbc.display()
+            )),
+            "{format}: {err}"
+        );
+    }
+    // Without --dbc, the bundled DBC is named, and how to give another.
+    let o = bin()
+        .args(["decode", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"(1.000000) can0 7FF#0102\n(1.100000) can0 7FE#03\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 2);
+    assert!(
+        stderr(&o).contains("none of the 2 frames has the id of a message in the bundled Nissan Qashqai J11 DBC (give this bus's DBC with --dbc)"),
+        "{}",
+        stderr(&o)
+    );
+    // One known frame among them is enough for a success.
+    let o = run(&["decode", sample.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

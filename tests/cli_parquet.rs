@@ -148,3 +148,36 @@ fn nothing_decoded_is_an_error_and_strict_publishes_what_came_before() {
     let published = files(&root.join("frames"));
     assert_eq!(published.len(), 1, "{published:?}");
 }
+
+/// A capture none of whose frames is in the DBC: the frames table is still written, every
+/// frame in it, and the exit is 1 with the reason (the wrong DBC, most likely).
+#[test]
+fn a_capture_with_no_frame_of_the_dbc_is_published_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ds");
+    let log = dir.path().join("other-bus.log");
+    std::fs::write(
+        &log,
+        "(1700000000.000001) can0 7FF#01\n(1700000000.000002) can0 7FE#02\n(1700000000.000003) can0 7FD#03\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "decode",
+        "--format",
+        "parquet",
+        "-o",
+        root.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("3 frames into frames/"), "{err}");
+    assert!(
+        err.contains(
+            "none of the 3 frames has the id of a message in the bundled Nissan Qashqai J11 DBC"
+        ),
+        "{err}"
+    );
+    assert_eq!(files(&root.join("frames")).len(), 1);
+    assert!(files(&root.join("messages")).is_empty());
+}

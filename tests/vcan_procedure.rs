@@ -256,15 +256,22 @@ fn test_registration_on_vcan_restores_the_av_unit_as_watch_and_candump_see_it() 
         on_bus, sent,
         "candump's 0x745 frames differ from the transcript's"
     );
-    // Our own reader takes the transcript, comments included, strictly.
+    // Our own reader takes the transcript, comments included, strictly (a malformed line
+    // would be exit 2). Its frames are diagnostic ones, which no DBC message describes: every
+    // frame is printed, and the exit is 1 saying that nothing was decoded.
     let out = bin()
         .args(["decode", "--strict", transcript.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no frame was decoded"), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        t.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .count(),
+        "{err}"
     );
 }
 

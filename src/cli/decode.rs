@@ -33,7 +33,9 @@ use super::{CliError, capture, exit, input, out};
 /// or writes a Parquet data set into a folder (--format parquet -o DIR).
 /// A malformed line is reported on stderr with its file and line and skipped (exit 0 if the
 /// rest decodes), unless --strict is given (exit 2 at the first one). An input with no frame
-/// is an error (exit 2). Frames only partly decoded are marked and warned of.
+/// is an error (exit 2). Frames only partly decoded are marked and warned of. When no frame's
+/// id is in the DBC (most likely the wrong DBC), everything is still printed, undecoded, and
+/// the exit is 1.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -123,7 +125,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 TimeUnit::Us => Resolution::Micros,
                 TimeUnit::Ns => Resolution::Nanos,
             };
-            return super::parquet::run(&db, &logs, root, unit, args.strict, jobs);
+            return super::parquet::run(&db, &args.dbc.dbc, &logs, root, unit, args.strict, jobs);
         }
         (None, DecodeFormat::Parquet) => {
             return Err(CliError::new(
@@ -217,7 +219,26 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         // Nothing decoded is never a success: say what the input held instead.
         return Err(no_frames(&logs, sink.bad()));
     }
+    if sink.known() == 0 {
+        out::warn(nothing_decoded(&args.dbc.dbc, sink.frames()));
+        return Ok(exit::FAILURE);
+    }
     Ok(exit::OK)
+}
+
+/// When no frame's id is a message of the DBC: every frame was printed undecoded, which is
+/// the wrong DBC for the capture far more often than a capture worth decoding (exit 1).
+pub(super) fn nothing_decoded(dbc: &[PathBuf], frames: u64) -> String {
+    let dbc = match dbc {
+        [] => "the bundled Nissan Qashqai J11 DBC".to_string(),
+        [one] => one.display().to_string(),
+        many => format!("any of the {} DBC files", many.len()),
+    };
+    format!(
+        "no frame was decoded: none of the {frames} frame{} has the id of a message in {dbc} \
+         (give this bus's DBC with --dbc)",
+        if frames == 1 { "" } else { "s" }
+    )
 }
 
 /// The error for logs that held no CAN frame (`bad` malformed records), for every command

@@ -6,7 +6,8 @@
 pub const OK: u8 = 0;
 /// A procedure or diagnostic request failed (negative response, verification failed); or
 /// nothing came where something was asked for (no frame to dump or record, no diagnostic
-/// message to sniff, no module answering a scan), said on stderr.
+/// message to sniff, no module answering a scan, no frame of the DBC to decode), said on
+/// stderr.
 pub const FAILURE: u8 = 1;
 /// Usage or input error: bad arguments, an unreadable, damaged or malformed log, DBC or script.
 pub const USAGE: u8 = 2;
@@ -30,7 +31,8 @@ pub const HELP_TABLE: &str = "\
 Exit codes:
   0  success (also when the output pipe is closed early, unless the command has a verdict)
   1  procedure or diagnostic failure, or nothing came (no frame to dump or record,
-     no diagnostic message to sniff, no module answering a scan)
+     no diagnostic message to sniff, no module answering a scan, no frame of the DBC
+     to decode)
   2  usage or input error (bad arguments, malformed or damaged log, DBC or script)
   3  communication lost (a watched node went silent)
   4  bus or I/O error (interface missing or down, no answer, write error)

@@ -24,9 +24,10 @@ use canrelearn::output::parquet::Resolution;
 use super::{CliError, capture, exit, out, signals};
 
 /// Decodes `logs` into the data set at `root` with `jobs` workers
-/// ([`canrelearn::drive::dataset::decode_captures`]).
+/// ([`canrelearn::drive::dataset::decode_captures`]); `dbc` names the DBC files in messages.
 pub fn run(
     db: &Database,
+    dbc: &[PathBuf],
     logs: &[PathBuf],
     root: &Path,
     resolution: Resolution,
@@ -108,6 +109,10 @@ pub fn run(
     }
     if total.frames == 0 {
         return Err(super::decode::no_frames(logs, bad));
+    }
+    if total.message_rows == 0 {
+        out::warn(super::decode::nothing_decoded(dbc, total.frames));
+        return Ok(exit::FAILURE);
     }
     Ok(exit::OK)
 }

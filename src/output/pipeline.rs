@@ -102,6 +102,8 @@ struct Done<P = ()> {
 struct Tally {
     /// Frames decoded.
     frames: u64,
+    /// Frames whose id is a message of the database.
+    known: u64,
     bad: Vec<ParseError>,
     /// The first partial decode of each message in the block: its index and the warning.
     partial: Vec<(usize, String)>,
@@ -135,6 +137,7 @@ impl Tally {
             Ok(LogLine::Record(rec)) => {
                 self.frames += 1;
                 let meaning = decoder.decode(&rec.frame);
+                self.known += u64::from(!matches!(meaning, Meaning::Unknown));
                 if let Some(w) =
                     partial_warning(&meaning, &self.partial, || format!("{source}:{this}"))
                 {
@@ -181,6 +184,7 @@ pub struct Sink<'w, W: Write> {
     pub out: W,
     bad: BadRecords,
     frames: u64,
+    known: u64,
     strict: bool,
     warn: &'w mut dyn FnMut(String),
     /// Messages already warned of as partly decoded (once per message).
@@ -194,6 +198,7 @@ impl<'w, W: Write> Sink<'w, W> {
             out,
             bad: BadRecords::default(),
             frames: 0,
+            known: 0,
             strict,
             warn,
             partial_warned: HashSet::new(),
@@ -203,6 +208,11 @@ impl<'w, W: Write> Sink<'w, W> {
     /// Frames decoded so far.
     pub fn frames(&self) -> u64 {
         self.frames
+    }
+
+    /// Frames so far whose id is a message of the database (the others print undecoded).
+    pub fn known(&self) -> u64 {
+        self.known
     }
 
     /// Malformed records reported so far.
@@ -250,10 +260,12 @@ impl<'w, W: Write> Sink<'w, W> {
     fn account(&mut self, tally: Tally) -> Result<(), PipelineError> {
         let Tally {
             frames,
+            known,
             bad,
             partial,
         } = tally;
         self.frames += frames;
+        self.known += known;
         for (message, warning) in partial {
             self.partial(message, warning);
         }
@@ -587,6 +599,7 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
             && fast.line(job.db, text, len, &scan, &mut out, &mut pos)
         {
             tally.frames += 1;
+            tally.known += u64::from(job.db.message_index(scan.id).is_some());
             at += len + 1;
             this += 1;
             continue;
@@ -605,6 +618,7 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
             && fast.line(job.db, raw, raw.len(), &scan, &mut out, &mut pos)
         {
             tally.frames += 1;
+            tally.known += u64::from(job.db.message_index(scan.id).is_some());
         } else {
             tally.line(&job.source, this, content, Some(raw), decoder, |line| {
                 if fast.is_none() {
@@ -959,6 +973,7 @@ pub fn each_record<W: Write>(
             Ok(Some(Item::Record(r))) => {
                 sink.frames += 1;
                 let meaning = decoder.decode(&r.frame);
+                sink.known += u64::from(!matches!(meaning, Meaning::Unknown));
                 if let Some((message, warning)) = partial_warning(&meaning, &[], || {
                     format!("{format} frame at {} s", r.timestamp)
                 }) {
