@@ -590,8 +590,7 @@ pub(crate) fn decode_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 /// Parses with can-dbc, mapping its errors to ours with a position.
 /// A large text is parsed on every core ([`super::split`]).
 pub(crate) fn parse(text: &str, source_name: &str) -> Result<(ast::Dbc, SourceMap), DbcError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    match super::split::parse(text, threads) {
+    match super::split::parse(text) {
         Ok(dbc) => Ok((dbc, SourceMap::scan(text))),
         Err(e) => Err(parse_error(e, text, source_name)),
     }

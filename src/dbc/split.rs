@@ -24,8 +24,13 @@ use can_dbc as ast;
 /// 12 MB/s, so a chunk takes a few milliseconds).
 const MIN_CHUNK: usize = 32 * 1024;
 
-/// Parses `text` with can-dbc, in up to `threads` chunks at once when it is large enough.
-pub(crate) fn parse(text: &str, threads: usize) -> Result<ast::Dbc, ast::DbcError> {
+/// Parses `text` with can-dbc, in chunks on every core when it is large enough (the cores
+/// are only counted then: most DBCs, the bundled one included, are parsed whole).
+pub(crate) fn parse(text: &str) -> Result<ast::Dbc, ast::DbcError> {
+    if text.len() < 2 * MIN_CHUNK {
+        return ast::Dbc::try_from(text);
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     parse_with(text, threads, MIN_CHUNK)
 }
 
