@@ -269,8 +269,9 @@ impl FastText {
 
     /// Prints the frame of a line found by [`scan_data_frame`](crate::log::candump::scan_data_frame) at `*pos` in `buf`
     /// (bytes past `*pos` are scratch: the buffer grows as needed and is never cut back here),
-    /// advancing `*pos`. The line as it is shown is `text[..len]`. `false`, with `*pos`
-    /// unchanged, when the frame needs the general path.
+    /// advancing `*pos`. The line as it is shown is `text[..len]`. Gives whether the frame's
+    /// id is a message of the database; `None`, with `*pos` unchanged, when the frame needs
+    /// the general path.
     #[inline]
     pub fn line(
         &self,
@@ -280,12 +281,12 @@ impl FastText {
         scan: &DataFrameScan,
         buf: &mut Vec<u8>,
         pos: &mut usize,
-    ) -> bool {
+    ) -> Option<bool> {
         let mi = db.message_index(scan.id);
         let fm = match mi {
             Some(mi) => match self.messages.get(mi) {
                 Some(Some(fm)) if scan.len >= fm.size => Some(fm),
-                _ => return false,
+                _ => return None,
             },
             None => None,
         };
@@ -306,14 +307,14 @@ impl FastText {
         if let (Some(fm), Some(mi)) = (fm, mi)
             && !write_signals(&mut w, db, mi, fm, scan)
         {
-            return false;
+            return None;
         }
         w.byte(b'\n');
         if w.overflow {
-            return false;
+            return None;
         }
         *pos = w.pos;
-        true
+        Some(mi.is_some())
     }
 }
 
@@ -936,7 +937,7 @@ VAL_ 301 In 0 "zero" ;
                 };
                 let (scan, len) = scanned.expect("a common line");
                 proptest::prop_assert_eq!(len, line.len());
-                if fast.line(db, &text, len, &scan, &mut out, &mut pos) {
+                if fast.line(db, &text, len, &scan, &mut out, &mut pos).is_some() {
                     proptest::prop_assert_eq!(
                         String::from_utf8_lossy(&out[3..pos]),
                         String::from_utf8_lossy(&want)
@@ -996,7 +997,10 @@ VAL_ 301 In 0 "zero" ;
                         let whole = size >= m.size() && !partial;
                         total += usize::from(whole);
                         mux_total += usize::from(whole && has_fast && m.is_multiplexed());
-                        if fast.line(&db, &text, len, &scan, &mut out, &mut pos) {
+                        if fast
+                            .line(&db, &text, len, &scan, &mut out, &mut pos)
+                            .is_some()
+                        {
                             taken += 1;
                             mux_taken += usize::from(m.is_multiplexed());
                             assert_eq!(

@@ -596,10 +596,10 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
                 None => candump::scan_data_frame_in(text),
             }
             && len <= candump::MAX_LINE_LEN
-            && fast.line(job.db, text, len, &scan, &mut out, &mut pos)
+            && let Some(known) = fast.line(job.db, text, len, &scan, &mut out, &mut pos)
         {
             tally.frames += 1;
-            tally.known += u64::from(job.db.message_index(scan.id).is_some());
+            tally.known += u64::from(known);
             at += len + 1;
             this += 1;
             continue;
@@ -615,10 +615,10 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
         if content.len() <= candump::MAX_LINE_LEN
             && let Some(fast) = fast
             && let Some(scan) = candump::scan_data_frame(content)
-            && fast.line(job.db, raw, raw.len(), &scan, &mut out, &mut pos)
+            && let Some(known) = fast.line(job.db, raw, raw.len(), &scan, &mut out, &mut pos)
         {
             tally.frames += 1;
-            tally.known += u64::from(job.db.message_index(scan.id).is_some());
+            tally.known += u64::from(known);
         } else {
             tally.line(&job.source, this, content, Some(raw), decoder, |line| {
                 if fast.is_none() {
