@@ -181,3 +181,36 @@ fn a_capture_with_no_frame_of_the_dbc_is_published_and_exits_1() {
     assert_eq!(files(&root.join("frames")).len(), 1);
     assert!(files(&root.join("messages")).is_empty());
 }
+
+/// Regression: remote frames of a DBC message fill no message table, yet their ids are the
+/// DBC's: not "no frame was decoded" (the rule counts known ids, as the text formats do).
+#[test]
+fn remote_frames_of_a_dbc_message_are_not_a_wrong_dbc() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ds");
+    let log = dir.path().join("remote.log");
+    std::fs::write(
+        &log,
+        "(1700000000.000001) can0 35D#R\n(1700000000.000002) can0 35D#R\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "decode",
+        "--format",
+        "parquet",
+        "-o",
+        root.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("no frame was decoded"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("2 frames into frames/, 0 rows"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -83,6 +83,7 @@ pub fn run(
     let Totals {
         written: total,
         bad,
+        known,
         failures,
     } = Totals::of(results);
     // The first failure is the run's error; the others are said as they are met.
@@ -110,7 +111,7 @@ pub fn run(
     if total.frames == 0 {
         return Err(super::decode::no_frames(logs, bad));
     }
-    if total.message_rows == 0 {
+    if known == 0 {
         out::warn(super::decode::nothing_decoded(dbc, total.frames));
         return Ok(exit::FAILURE);
     }

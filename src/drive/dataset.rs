@@ -166,6 +166,9 @@ pub enum CaptureResult {
         written: Written,
         /// Its malformed records.
         bad: u64,
+        /// Its frames whose id is a message of the database (the others have no message
+        /// table rows).
+        known: u64,
         /// Why it ended early, if it did.
         error: Option<CaptureError>,
     },
@@ -188,6 +191,8 @@ pub struct Totals {
     pub written: Written,
     /// Their malformed records.
     pub bad: u64,
+    /// Their frames whose id is a message of the database.
+    pub known: u64,
     /// The failed captures, by index among the inputs, in input order: the first is the run's
     /// error, the others are said beside it.
     pub failures: Vec<(usize, CaptureError)>,
@@ -202,9 +207,11 @@ impl Totals {
                 CaptureResult::Decoded {
                     written,
                     bad,
+                    known,
                     error,
                 } => {
                     totals.bad += bad;
+                    totals.known += known;
                     totals.written.add(written);
                     if let Some(e) = error {
                         totals.failures.push((i, e));
@@ -331,7 +338,7 @@ impl Capture<'_> {
             ),
         };
         sink.summary();
-        let bad = sink.bad();
+        let (bad, known) = (sink.bad(), sink.known());
         // Whatever happened, the frames decoded so far are published.
         let written = match writer.finish() {
             Ok(w) => w,
@@ -348,6 +355,7 @@ impl Capture<'_> {
         CaptureResult::Decoded {
             written,
             bad,
+            known,
             error,
         }
     }
@@ -484,6 +492,7 @@ mod tests {
                     CaptureResult::Decoded {
                         written,
                         bad: 0,
+                        known: 0,
                         error: None,
                     } => written.frames,
                     other => panic!("{other:?}"),
