@@ -83,13 +83,12 @@ pub struct LinkSettings {
 }
 
 impl LinkSettings {
-    /// The padding the diagnostic commands use when none is given: `FF`, what Nissan modules
-    /// use.
+    /// The padding the diagnostic commands use when neither `--padding` nor the bundled
+    /// profile's module names one: `FF`.
     pub const DEFAULT_PADDING: Option<u8> = Some(0xFF);
 
     /// The session settings for request id `tx` and response id `rx`.
     pub fn session(&self, tx: Id, rx: Id) -> SessionConfig {
-        let floor = |d: Duration| d.max(Duration::from_millis(1));
         let mut iso = isotp::Config::new(tx, rx);
         iso.padding = self.padding;
         if self.fd {
@@ -100,10 +99,10 @@ impl LinkSettings {
         }
         let mut client = ClientConfig::for_dialect(self.dialect);
         if let Some(p2) = self.p2 {
-            client.p2_timeout = floor(p2);
+            client.p2_timeout = at_least_1ms(p2);
         }
         if let Some(p2_star) = self.p2_star {
-            client.p2_star_timeout = floor(p2_star);
+            client.p2_star_timeout = at_least_1ms(p2_star);
         }
         SessionConfig::new(iso, client)
     }
@@ -113,9 +112,14 @@ impl LinkSettings {
     pub fn probe(&self, tx: Id, rx: Id, timeout: Duration) -> SessionConfig {
         let mut cfg = self.session(tx, rx);
         cfg.client.keep_alive = None;
-        cfg.client.p2_timeout = timeout.max(Duration::from_millis(1));
+        cfg.client.p2_timeout = at_least_1ms(timeout);
         cfg
     }
+}
+
+/// A timeout of at least 1 ms, as the timeout options have always been taken.
+fn at_least_1ms(d: Duration) -> Duration {
+    d.max(Duration::from_millis(1))
 }
 
 /// Why a session operation failed (protocol outcomes are [`RequestOutcome`]s, not errors).
