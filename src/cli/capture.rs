@@ -97,9 +97,10 @@ pub fn learn(path: &Path) -> Result<canrelearn::baseline::Baseline, CliError> {
     let mut bad = BadLines::new();
     loop {
         if super::signals::interrupted() {
-            return Err(CliError::new(
-                exit::FAILURE,
-                anyhow!("interrupted while learning from {}", path.display()),
+            return Err(fail!(
+                FAILURE,
+                "interrupted while learning from {}",
+                path.display()
             ));
         }
         match reader.read_item().map_err(read_error)? {
@@ -112,9 +113,10 @@ pub fn learn(path: &Path) -> Result<canrelearn::baseline::Baseline, CliError> {
     bad.finish();
     let baseline = learner.finish();
     if baseline.ids.is_empty() {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!("{}: no CAN frame to learn from", path.display()),
+        return Err(fail!(
+            USAGE,
+            "{}: no CAN frame to learn from",
+            path.display()
         ));
     }
     if baseline.out_of_order > 0 {

@@ -76,11 +76,9 @@ pub const MAX_SECONDS: f64 = 100.0 * 365.25 * 86_400.0;
 /// errors (exit 2).
 pub fn seconds(s: f64, what: &str) -> Result<Duration, CliError> {
     if !(s.is_finite() && (0.0..=MAX_SECONDS).contains(&s)) {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "{what} must be a number of seconds from 0 to {MAX_SECONDS:.0} (100 years), not {s}"
-            ),
+        return Err(fail!(
+            USAGE,
+            "{what} must be a number of seconds from 0 to {MAX_SECONDS:.0} (100 years), not {s}"
         ));
     }
     Duration::try_from_secs_f64(s)
@@ -110,7 +108,7 @@ pub fn deadline_after(limit: Option<Duration>) -> Result<Option<tokio::time::Ins
         .map(|d| {
             tokio::time::Instant::now()
                 .checked_add(d)
-                .ok_or_else(|| CliError::new(exit::USAGE, anyhow!("--duration is too long")))
+                .ok_or_else(|| fail!(USAGE, "--duration is too long"))
         })
         .transpose()
 }

@@ -3,7 +3,6 @@
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
 use canrelearn::log::writers::{self, CopyError, Options, Target};
 use canrelearn::log::{Format, FrameWriter};
 
@@ -84,19 +83,17 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let to = match args.to.or_else(|| writers::format_for_path(&args.output)) {
         Some(f) => f,
         None if stdout => {
-            return Err(CliError::new(
-                exit::USAGE,
-                anyhow!("writing to standard output: say which format with --to"),
+            return Err(fail!(
+                USAGE,
+                "writing to standard output: say which format with --to"
             ));
         }
         None => {
-            return Err(CliError::new(
-                exit::USAGE,
-                anyhow!(
-                    "{}: the extension names no format I write; say which with --to ({})",
-                    args.output.display(),
-                    writable_names()
-                ),
+            return Err(fail!(
+                USAGE,
+                "{}: the extension names no format I write; say which with --to ({})",
+                args.output.display(),
+                writable_names()
             ));
         }
     };
@@ -155,10 +152,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             return Err(capture::read_error(e));
         }
         Err(CopyError::Write(e)) => {
-            return Err(CliError::new(
-                exit::FAILURE,
-                anyhow!("cannot write {}: {e}", shown(&args.output)),
-            ));
+            return Err(fail!(FAILURE, "cannot write {}: {e}", shown(&args.output)));
         }
     };
     for (what, n) in &copied.skipped {
@@ -183,17 +177,15 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         if !stdout {
             let _ = std::fs::remove_file(&args.output);
         }
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "no CAN frame in {} ({from}){}",
-                shown(&args.input),
-                if copied.bad > 0 {
-                    " but malformed records (reported above)"
-                } else {
-                    ""
-                }
-            ),
+        return Err(fail!(
+            USAGE,
+            "no CAN frame in {} ({from}){}",
+            shown(&args.input),
+            if copied.bad > 0 {
+                " but malformed records (reported above)"
+            } else {
+                ""
+            }
         ));
     }
     out::note(format!(

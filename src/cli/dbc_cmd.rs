@@ -154,7 +154,7 @@ fn infer(args: InferArgs) -> Result<u8, CliError> {
     reference
         .baseline
         .require_periodic(&reference.name)
-        .map_err(|e| CliError::new(exit::USAGE, anyhow::anyhow!(e)))?;
+        .map_err(|e| fail!(USAGE, e))?;
     let text = skeleton(&captures);
     // The node names as written (made unique and short by the writer).
     let written = canrelearn::dbc::Database::from_str_named(&text, "skeleton")

@@ -128,18 +128,16 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             return super::parquet::run(&db, &args.dbc.dbc, &logs, root, unit, args.strict, jobs);
         }
         (None, DecodeFormat::Parquet) => {
-            return Err(CliError::new(
-                exit::USAGE,
-                anyhow::anyhow!("--format parquet writes a data set folder: give it with -o DIR"),
+            return Err(fail!(
+                USAGE,
+                "--format parquet writes a data set folder: give it with -o DIR"
             ));
         }
         (Some(_), _) => {
-            return Err(CliError::new(
-                exit::USAGE,
-                anyhow::anyhow!(
-                    "-o is the data set folder of --format parquet; text, jsonl and csv go to \
+            return Err(fail!(
+                USAGE,
+                "-o is the data set folder of --format parquet; text, jsonl and csv go to \
                      stdout (redirect them)"
-                ),
             ));
         }
         (None, _) => {}
@@ -162,12 +160,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 other => other,
             })
         });
-        let loaded = loader.join().unwrap_or_else(|_| {
-            Err(CliError::new(
-                exit::USAGE,
-                anyhow::anyhow!("loading the DBC failed"),
-            ))
-        });
+        let loaded = loader
+            .join()
+            .unwrap_or_else(|_| Err(fail!(USAGE, "loading the DBC failed")));
         (loaded, first)
     });
     let (db, formatter) = loaded?;
@@ -244,17 +239,15 @@ pub(super) fn nothing_decoded(dbc: &[PathBuf], frames: u64) -> String {
 /// The error for logs that held no CAN frame (`bad` malformed records), for every command
 /// that decodes.
 pub(super) fn no_frames(logs: &[PathBuf], bad: u64) -> CliError {
-    CliError::new(
-        exit::USAGE,
-        anyhow::anyhow!(
-            "no CAN frame in {}{}",
-            names(logs),
-            match bad {
-                0 => String::new(),
-                1 => ": its only record is malformed (reported above)".to_string(),
-                n => format!(": all {n} records are malformed (reported above)"),
-            }
-        ),
+    fail!(
+        USAGE,
+        "no CAN frame in {}{}",
+        names(logs),
+        match bad {
+            0 => String::new(),
+            1 => ": its only record is malformed (reported above)".to_string(),
+            n => format!(": all {n} records are malformed (reported above)"),
+        }
     )
 }
 

@@ -409,10 +409,7 @@ async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
             LinkSettings::DEFAULT_PADDING,
         ),
         _ => {
-            return Err(CliError::new(
-                exit::USAGE,
-                anyhow!("give --module NAME or --tx ID --rx ID"),
-            ));
+            return Err(fail!(USAGE, "give --module NAME or --tx ID --rx ID"));
         }
     };
     let action = match a.action {

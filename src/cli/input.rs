@@ -43,13 +43,11 @@ pub fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, CliE
         .with_context(|| format!("cannot read {what} {}", path.display()))
         .code(exit::USAGE)?;
     if bytes.len() as u64 > limit {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "{what} {} is larger than {} MiB: refused (not a {what}?)",
-                path.display(),
-                limit >> 20
-            ),
+        return Err(fail!(
+            USAGE,
+            "{what} {} is larger than {} MiB: refused (not a {what}?)",
+            path.display(),
+            limit >> 20
         ));
     }
     Ok(bytes)

@@ -9,6 +9,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// A [`CliError`] with its exit code and a formatted message: `fail!(USAGE, "no log {name}")`.
+macro_rules! fail {
+    ($code:ident, $($message:tt)+) => {
+        $crate::cli::CliError::new($crate::cli::exit::$code, ::anyhow::anyhow!($($message)+))
+    };
+}
+
 mod capture;
 mod common;
 mod consent;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use canrelearn::bus::AnyBus;
 use canrelearn::drive::monitor::{self as drive_monitor, Ended, Inputs};
 use canrelearn::log::candump;
@@ -70,12 +70,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<u8, CliError> {
     if !io::stdout().is_terminal() {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "monitor needs a terminal on standard output; to print frames to a pipe or a \
+        return Err(fail!(
+            USAGE,
+            "monitor needs a terminal on standard output; to print frames to a pipe or a \
                  file use `canrelearn dump` (or `canrelearn decode` for a log)"
-            ),
         ));
     }
     let db = input::load_dbcs(&args.dbc.dbc)?;

@@ -14,7 +14,6 @@
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
 use canrelearn::dbc::Database;
 use canrelearn::drive::dataset::{
     self, CaptureError, DirStore, Progress, Settings, Totals, decode_captures,
@@ -35,24 +34,20 @@ pub fn run(
     jobs: usize,
 ) -> Result<u8, CliError> {
     if logs.iter().filter(|p| *p == Path::new("-")).count() > 1 {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!("standard input (`-`) can be read once only"),
-        ));
+        return Err(fail!(USAGE, "standard input (`-`) can be read once only"));
     }
     if root.exists() && !root.is_dir() {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "{} exists and is not a folder: --format parquet writes a data set folder",
-                root.display()
-            ),
+        return Err(fail!(
+            USAGE,
+            "{} exists and is not a folder: --format parquet writes a data set folder",
+            root.display()
         ));
     }
     let store = DirStore::new(root).map_err(|e| {
-        CliError::new(
-            exit::FAILURE,
-            anyhow!("cannot create the data set folder {}: {e}", root.display()),
+        fail!(
+            FAILURE,
+            "cannot create the data set folder {}: {e}",
+            root.display()
         )
     })?;
     let bar = progress(logs.len());
@@ -125,7 +120,7 @@ fn capture_error(e: CaptureError) -> CliError {
         CaptureError::Open(e) => capture::open_error(e),
         CaptureError::Read(e) => capture::read_error(e),
         e @ (CaptureError::Dataset { .. } | CaptureError::Write { .. }) => {
-            CliError::new(exit::FAILURE, anyhow!("{e}"))
+            fail!(FAILURE, "{e}")
         }
     }
 }

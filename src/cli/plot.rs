@@ -5,7 +5,6 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
 use canrelearn::output::pipeline::{self, PipelineError, Sink};
 use canrelearn::plot::nodes::NodesRun;
 use canrelearn::plot::save::{Drawing, Picture, SaveError, load_font};
@@ -123,12 +122,10 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let (logs, patterns) = args.args.split_at(split);
     let picture = match &args.output {
         None => None,
-        Some(p) => Some(Picture::for_path(p).ok_or_else(|| {
-            CliError::new(
-                exit::USAGE,
-                anyhow!("{}: the picture is .svg or .png", p.display()),
-            )
-        })?),
+        Some(p) => Some(
+            Picture::for_path(p)
+                .ok_or_else(|| fail!(USAGE, "{}: the picture is .svg or .png", p.display()))?,
+        ),
     };
     if let Some(report) = &args.run {
         if let Some(p) = &args.output {
@@ -140,12 +137,10 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         return plot_run(&args, report, picture);
     }
     if logs.is_empty() {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "no log to plot: the first arguments name capture files ({:?} is not a file)",
-                args.args.first().map_or("", String::as_str)
-            ),
+        return Err(fail!(
+            USAGE,
+            "no log to plot: the first arguments name capture files ({:?} is not a file)",
+            args.args.first().map_or("", String::as_str)
         ));
     }
     let log_paths: Vec<&Path> = logs.iter().map(Path::new).collect();
@@ -157,18 +152,18 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     }
     if args.lanes {
         if let Some(p) = patterns.first() {
-            return Err(CliError::new(
-                exit::USAGE,
-                anyhow!("--nodes draws the watcher's lanes, not signals: {p:?} is not a log"),
+            return Err(fail!(
+                USAGE,
+                "--nodes draws the watcher's lanes, not signals: {p:?} is not a log"
             ));
         }
         return plot_nodes(&args, &log_paths, picture);
     }
     let db = input::load_dbcs(&args.dbc.dbc)?;
     let layout = Layout::parse(patterns, args.regex, args.ignore_case)
-        .map_err(|e| CliError::new(exit::USAGE, e))?;
+        .code(exit::USAGE)?;
     let mut collector = Collector::new(&db, &layout, args.start, args.end)
-        .map_err(|e| CliError::new(exit::USAGE, e))?;
+        .code(exit::USAGE)?;
     let mut frames = 0u64;
     for path in &log_paths {
         let opened = capture::open(path, None)?;
@@ -198,16 +193,13 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         }
     }
     if frames == 0 {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!("no CAN frame in {}", logs.join(", ")),
-        ));
+        return Err(fail!(USAGE, "no CAN frame in {}", logs.join(", ")));
     }
     let width = args.size.map_or(1400, |s| s.0);
     let chart = collector.finish(args.break_time, (width as usize * 2).max(200));
     let coverage = chart
         .coverage(frames, &logs.join(", "))
-        .map_err(|e| CliError::new(exit::USAGE, anyhow!(e)))?;
+        .map_err(|e| fail!(USAGE, e))?;
     if let Some(w) = coverage.warning {
         out::warn(w);
     }
@@ -258,32 +250,31 @@ fn show_chart(
 /// A procedure run's report: its polled values and watched signals, its steps marked.
 fn plot_run(args: &Args, report: &Path, picture: Option<Picture>) -> Result<u8, CliError> {
     if let Some(a) = args.args.first() {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!("--run draws a run report, not logs or signals: {a:?} is not expected with it"),
+        return Err(fail!(
+            USAGE,
+            "--run draws a run report, not logs or signals: {a:?} is not expected with it"
         ));
     }
     let text = std::fs::read_to_string(report).map_err(|e| {
-        CliError::new(
-            exit::USAGE,
-            anyhow!("cannot read the run report {}: {e}", report.display()),
+        fail!(
+            USAGE,
+            "cannot read the run report {}: {e}",
+            report.display()
         )
     })?;
     let report_data = RunReport::from_json(&text).map_err(|e| {
-        CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "{}:{}:{}: not a run report (`canrelearn run --report` writes them): {e}",
-                report.display(),
-                e.line(),
-                e.column()
-            ),
+        fail!(
+            USAGE,
+            "{}:{}:{}: not a run report (`canrelearn run --report` writes them): {e}",
+            report.display(),
+            e.line(),
+            e.column()
         )
     })?;
     let width = args.size.map_or(1400, |s| s.0);
     let chart =
         canrelearn::plot::run::chart(&report_data, args.break_time, (width as usize * 2).max(200))
-            .map_err(|e| CliError::new(exit::USAGE, anyhow!("{}: {e}", report.display())))?;
+            .map_err(|e| fail!(USAGE, "{}: {e}", report.display()))?;
     if report_data.samples_dropped > 0 {
         out::warn(format!(
             "{}: the run kept no more values after its limit; {} were not recorded, so the plot ends early",
@@ -316,10 +307,7 @@ fn plot_nodes(args: &Args, logs: &[&Path], picture: Option<Picture>) -> Result<u
     }
     bad.finish();
     let Some(plot) = run.finish() else {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!("no CAN frame in the logs"),
-        ));
+        return Err(fail!(USAGE, "no CAN frame in the logs"));
     };
     for w in &plot.warnings {
         out::warn(w);

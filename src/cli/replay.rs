@@ -82,7 +82,7 @@ fn pass_error(e: PassError) -> CliError {
     match e {
         PassError::Open(e) => capture::open_error(e),
         PassError::Damaged(e) => capture::read_error(e),
-        PassError::Kept(text) => CliError::new(exit::USAGE, anyhow::anyhow!(text)),
+        PassError::Kept(text) => fail!(USAGE, text),
     }
 }
 
@@ -119,10 +119,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let (targets, total) = targets(&args, &mut frames, targets_from_log, stdin, looping)?;
     let route = route(&args, &targets);
     if targets.is_empty() {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow::anyhow!("{}: no frames to replay", args.log.display()),
-        ));
+        return Err(fail!(USAGE, "{}: no frames to replay", args.log.display()));
     }
     let names: Vec<&str> = targets.iter().map(String::as_str).collect();
     consent::require(
@@ -234,13 +231,11 @@ fn nothing_replayed(sent: u64, skipped: &Skipped, args: &Args) -> Result<(), Cli
     if sent > 0 {
         return Ok(());
     }
-    Err(CliError::new(
-        exit::USAGE,
-        anyhow::anyhow!(
-            "nothing was replayed from {}: {}",
-            args.log.display(),
-            skipped.why_nothing()
-        ),
+    Err(fail!(
+        USAGE,
+        "nothing was replayed from {}: {}",
+        args.log.display(),
+        skipped.why_nothing()
     ))
 }
 

@@ -480,12 +480,10 @@ fn load_script(arg: &str) -> Result<(Script, String), CliError> {
             return Ok((script, format!("bundled {name}")));
         }
         let names: Vec<&str> = bundled::script_names().collect();
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "{arg}: no such file, and not a bundled script (bundled: {})",
-                names.join(", ")
-            ),
+        return Err(fail!(
+            USAGE,
+            "{arg}: no such file, and not a bundled script (bundled: {})",
+            names.join(", ")
         ));
     }
     let script = input::load_script(path)?;

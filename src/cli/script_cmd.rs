@@ -106,18 +106,13 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
     let tx = parse_id(&a.tx, a.extended)?;
     let rx = parse_id(&a.rx, a.extended)?;
     if tx == rx {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!("--tx and --rx are the same id ({tx})"),
-        ));
+        return Err(fail!(USAGE, "--tx and --rx are the same id ({tx})"));
     }
     if !ScriptOptions::valid_module_name(&a.module) {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!(
-                "--module {:?}: a module name is 1 to 64 letters, digits, `_` or `-` (like BCM or IPDM_ER)",
-                a.module
-            ),
+        return Err(fail!(
+            USAGE,
+            "--module {:?}: a module name is 1 to 64 letters, digits, `_` or `-` (like BCM or IPDM_ER)",
+            a.module
         ));
     }
     let to_stdout = a.output == Path::new("-");
@@ -143,7 +138,7 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
     bad.finish();
     let analysis = cap.finish();
     if let Some(why) = analysis.missing_id([(tx, "--tx"), (rx, "--rx")], &log_name) {
-        return Err(CliError::new(exit::USAGE, anyhow!(why)));
+        return Err(fail!(USAGE, why));
     }
     let plan = capture::plan(&analysis, usize::from(a.min_repeats));
     let name = a.name.clone().unwrap_or_else(|| {

@@ -116,10 +116,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let faults: Vec<&str> = args.faults.iter().map(String::as_str).collect();
     let mut vehicle = Vehicle::new(&profile, &db, &faults).code(exit::USAGE)?;
     let Some(iface) = args.iface.clone() else {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow::anyhow!("--iface is required"),
-        ));
+        return Err(fail!(USAGE, "--iface is required"));
     };
 
     consent::require(

@@ -1,7 +1,6 @@
 //! Sources at the command line: [`canrelearn::bus::source`] with exit codes, malformed
 //! records reported, and the first failure kept as the command's error.
 
-use anyhow::anyhow;
 use canrelearn::bus::source::{self as bus_source, Failure, SourceError, SourceStats};
 pub use canrelearn::bus::source::{MERGE_CAPACITY, Source, merge_with_stats};
 use canrelearn::bus::{AnyBus, BusError, Filter, Pacing};
@@ -93,7 +92,7 @@ pub fn nothing_came(what: &str, filtered: bool, end: End) -> u8 {
 pub fn failure(f: Failure) -> CliError {
     match f {
         Failure::Damaged(e) => capture::read_error(e),
-        Failure::Log { name, error } => CliError::new(exit::USAGE, anyhow!("{name}: {error}")),
+        Failure::Log { name, error } => fail!(USAGE, "{name}: {error}"),
         Failure::Bus(e) => bus_error(e),
     }
 }

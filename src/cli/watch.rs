@@ -170,10 +170,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         .filter(|s| matches!(s, Source::Log(_)))
         .count();
     if logs > 0 && logs < sources.len() {
-        return Err(CliError::new(
-            exit::USAGE,
-            anyhow!("watch either interfaces or logs, not both"),
-        ));
+        return Err(fail!(USAGE, "watch either interfaces or logs, not both"));
     }
     if logs > 0 {
         let mut bad = BadLines::new();
