@@ -124,6 +124,25 @@ fn bad_modules_parameters_and_preconditions() {
     assert!(e.message.contains("exactly one of"), "{e}");
     let e = err("");
     assert!(e.message.contains("no [[step]]"), "{e}");
+    // Module hex reads as every other diagnostic hex: `0x` bytes, and never a byte across a gap.
+    let module = |keep_alive: &str| {
+        Script::from_toml(
+            &format!(
+                "[procedure]\nname = \"t\"\n[modules.BCM]\nrequest_id = 0x745\nresponse_id = 0x765\nkeep_alive = {keep_alive:?}\n{STEP}request = \"21 01\"\n"
+            ),
+            "k.toml",
+        )
+    };
+    let s = module("0x3E 0x80").unwrap();
+    assert_eq!(s.modules["BCM"].keep_alive.as_deref(), Some(&[0x3E, 0x80][..]));
+    let e = module("3E 8 0").unwrap_err();
+    assert!(
+        e.message
+            .contains("keep_alive: column 4: \"8\" has an odd number of hex digits"),
+        "{e}"
+    );
+    let e = module(" ").unwrap_err();
+    assert!(e.message.contains("keep_alive is empty (write \"none\")"), "{e}");
     let e = Script::from_toml("[procedure\nname = 1", "broken.toml").unwrap_err();
     assert_eq!(e.line(), Some(1), "{e}");
 }

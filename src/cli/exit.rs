@@ -20,10 +20,6 @@ pub const BUS_IO: u8 = 4;
 pub const NOT_CONFIRMED: u8 = 5;
 /// The watch could not judge: its arming condition never held, so nothing was watched
 /// (`watch --fail-on-loss`).
-#[allow(
-    dead_code,
-    reason = "the watch returns it once it reports an arming that never held"
-)]
 pub const NOT_JUDGED: u8 = 6;
 
 /// The table printed at the end of `--help`.

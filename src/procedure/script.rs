@@ -924,17 +924,20 @@ fn build_module(name: &str, m: RawModule) -> Result<ModuleSpec, String> {
         None => None,
         Some(t) if t.trim().eq_ignore_ascii_case("none") => None,
         Some(t) => Some(
-            crate::sim::profile::parse_hex_pairs(t)
-                .map_err(|e| format!("module {name}: keep_alive: {e}"))
-                .and_then(|b| {
-                    if b.is_empty() {
-                        Err(format!(
-                            "module {name}: keep_alive is empty (write \"none\")"
-                        ))
-                    } else {
-                        Ok(b)
-                    }
-                })?,
+            match crate::diag::hex::parse_hex(t) {
+                Err(crate::diag::hex::HexError::Empty) => Ok(Vec::new()),
+                other => other,
+            }
+            .map_err(|e| format!("module {name}: keep_alive: {e}"))
+            .and_then(|b| {
+                if b.is_empty() {
+                    Err(format!(
+                        "module {name}: keep_alive is empty (write \"none\")"
+                    ))
+                } else {
+                    Ok(b)
+                }
+            })?,
         ),
     };
     let ranged = |what: &str, v: Option<u64>, default: u64, (min, max): (u64, u64)| {
@@ -1063,8 +1066,10 @@ fn build_precondition(
             ));
         }
         let request = match nd.request {
-            Some(t) => crate::sim::profile::parse_hex_pairs(&t)
-                .map_err(|e| format!("precondition {id}: request: {e}"))?,
+            Some(t) => match crate::diag::hex::parse_hex(&t) {
+                Err(crate::diag::hex::HexError::Empty) => Vec::new(),
+                other => other.map_err(|e| format!("precondition {id}: request: {e}"))?,
+            },
             None => match modules.get(&nd.module).map(|m| m.dialect) {
                 Some(Dialect::Uds) => DEFAULT_UDS_DTC_REQUEST.to_vec(),
                 _ => DEFAULT_DTC_REQUEST.to_vec(),

@@ -287,44 +287,18 @@ pub struct PendingFault {
     pub interval_ms: u64,
 }
 
-/// Bytes written as hex pairs in the profile (`"50 C0"`, `"50C0"`).
+/// Bytes written as hex in the profile (`"50 C0"`, `"50C0"`; every form
+/// [`crate::diag::hex::parse_hex`] reads).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HexBytes(pub Vec<u8>);
 
 impl<'de> Deserialize<'de> for HexBytes {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_hex_pairs(&s)
+        crate::diag::hex::parse_hex(&s)
             .map(HexBytes)
-            .map_err(serde::de::Error::custom)
+            .map_err(|e| serde::de::Error::custom(format!("hex bytes {s:?}: {e}")))
     }
-}
-
-/// Why hex pairs do not read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HexPairsError {
-    #[error("{0:?}: odd number of hex digits")]
-    OddDigits(String),
-    #[error("{text:?}: {pair:?} is not a hex byte")]
-    NotHex { text: String, pair: String },
-}
-
-/// Hex pairs, optionally separated by spaces (`"10 C0"`, `"10C0"`).
-pub fn parse_hex_pairs(s: &str) -> Result<Vec<u8>, HexPairsError> {
-    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if !digits.len().is_multiple_of(2) {
-        return Err(HexPairsError::OddDigits(s.to_string()));
-    }
-    digits
-        .chunks(2)
-        .map(|p| {
-            let text = String::from_utf8_lossy(p);
-            u8::from_str_radix(&text, 16).map_err(|_| HexPairsError::NotHex {
-                text: s.to_string(),
-                pair: text.to_string(),
-            })
-        })
-        .collect()
 }
 
 /// The longest time a profile may name (a day), in milliseconds.
@@ -661,11 +635,24 @@ silent = true
     }
 
     #[test]
-    fn test_hex_pairs() {
-        assert_eq!(parse_hex_pairs("50 C0").unwrap(), [0x50, 0xC0]);
-        assert_eq!(parse_hex_pairs("50c0").unwrap(), [0x50, 0xC0]);
-        assert!(parse_hex_pairs("5").is_err());
-        assert!(parse_hex_pairs("zz").is_err());
+    fn test_hex_bytes_read_as_the_diagnostic_hex() {
+        #[derive(Debug, Deserialize)]
+        struct T {
+            b: HexBytes,
+        }
+        let read = |v: &str| toml::from_str::<T>(&format!("b = {v:?}")).map(|t| t.b.0);
+        assert_eq!(read("50 C0").unwrap(), [0x50, 0xC0]);
+        assert_eq!(read("50c0").unwrap(), [0x50, 0xC0]);
+        assert_eq!(read("0x50 0xC0").unwrap(), [0x50, 0xC0]);
+        assert!(read("5").is_err());
+        assert!(read("zz").is_err());
+        assert!(read("").is_err());
+        // A byte split by a space is refused, never read across the gap.
+        let e = read("5 0C0").unwrap_err().to_string();
+        assert!(
+            e.contains("hex bytes \"5 0C0\": column 1: \"5\" has an odd number of hex digits"),
+            "{e}"
+        );
     }
 }
 
