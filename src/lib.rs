@@ -6,7 +6,8 @@
 //! sockets or the system clock; a test (`tests/layering.rs`) fails the build if one does. A bus
 //! layer and small drivers run them on SocketCAN, an in-process virtual bus or a log (every frame
 //! machine follows one calling contract, [`machine::Machine`]); [`open`]
-//! is the edge that opens capture files for the format readers, [`create`] the one that creates
+//! is the edge that opens capture files for the format readers, [`load`] the one that reads
+//! DBC files, scripts and simulator profiles for their parsers, [`create`] the one that creates
 //! output files (never over an input, never over an existing file unless forced).
 //!
 //! The library reports through typed errors and `tracing`; it never prints. The `canrelearn`
@@ -38,6 +39,7 @@ pub mod drive;
 pub mod frame;
 pub mod isotp;
 pub mod jsonl;
+pub mod load;
 pub mod location;
 pub mod log;
 pub mod machine;

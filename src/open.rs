@@ -1,7 +1,8 @@
 //! Opening captures from files and standard input: the edge between the file system and the
 //! pure format readers of [`crate::log`].
 //!
-//! With the bus layer, this is the only part of the library that touches files. A path (or
+//! With the bus layer, [`crate::load`] (definition files) and [`crate::create`] (outputs),
+//! this is the only part of the library that touches files. A path (or
 //! `-` for standard input) is opened, gzip is decompressed when the content starts with its
 //! magic number (whatever the extension), and the format is recognised from the content
 //! ([`detect`], each format module's `sniff`), never from the extension alone. A file that

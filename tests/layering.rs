@@ -13,6 +13,7 @@ const IMPURE: &[&str] = &[
     "src/cli",
     "src/main.rs",
     "src/open.rs",
+    "src/load.rs",
     "src/create.rs",
     "src/plot/save.rs",
 ];

@@ -134,7 +134,10 @@ fn bad_modules_parameters_and_preconditions() {
         )
     };
     let s = module("0x3E 0x80").unwrap();
-    assert_eq!(s.modules["BCM"].keep_alive.as_deref(), Some(&[0x3E, 0x80][..]));
+    assert_eq!(
+        s.modules["BCM"].keep_alive.as_deref(),
+        Some(&[0x3E, 0x80][..])
+    );
     let e = module("3E 8 0").unwrap_err();
     assert!(
         e.message
@@ -142,7 +145,10 @@ fn bad_modules_parameters_and_preconditions() {
         "{e}"
     );
     let e = module(" ").unwrap_err();
-    assert!(e.message.contains("keep_alive is empty (write \"none\")"), "{e}");
+    assert!(
+        e.message.contains("keep_alive is empty (write \"none\")"),
+        "{e}"
+    );
     let e = Script::from_toml("[procedure\nname = 1", "broken.toml").unwrap_err();
     assert_eq!(e.line(), Some(1), "{e}");
 }

@@ -103,7 +103,7 @@ fn check(args: CheckArgs) -> Result<u8, CliError> {
     // The verdict does not depend on whether stdout is still read (`| head -1`).
     let mut out = super::out::VerdictOut::new();
     for path in &args.files {
-        let bytes = input::read_limited(path, input::MAX_DBC_BYTES, "DBC file")?;
+        let bytes = input::read_limited(path, canrelearn::load::MAX_DBC_BYTES, "DBC file")?;
         let diagnostics = canrelearn::dbc::check(&bytes, &path.display().to_string());
         for d in &diagnostics {
             match d.severity {
