@@ -160,10 +160,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         return plot_nodes(&args, &log_paths, picture);
     }
     let db = input::load_dbcs(&args.dbc.dbc)?;
-    let layout = Layout::parse(patterns, args.regex, args.ignore_case)
-        .code(exit::USAGE)?;
-    let mut collector = Collector::new(&db, &layout, args.start, args.end)
-        .code(exit::USAGE)?;
+    let layout = Layout::parse(patterns, args.regex, args.ignore_case).code(exit::USAGE)?;
+    let mut collector = Collector::new(&db, &layout, args.start, args.end).code(exit::USAGE)?;
     let mut frames = 0u64;
     for path in &log_paths {
         let opened = capture::open(path, None)?;

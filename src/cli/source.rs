@@ -50,21 +50,19 @@ impl Merged {
     }
 
     /// Runs `consumer` over the stream ([`stream::run`]) until every source ended, `limits`,
-    /// or Ctrl-C, SIGTERM or SIGHUP.
-    pub async fn run<C: Consumer<Error = CliError>>(
+    /// or Ctrl-C, SIGTERM or SIGHUP. The consumer's error becomes the command's (a write
+    /// error: 4).
+    pub async fn run<C: Consumer>(
         mut self,
         limits: Limits,
         consumer: &mut C,
-    ) -> Result<Streamed, CliError> {
+    ) -> Result<Streamed, CliError>
+    where
+        CliError: From<C::Error>,
+    {
         let mut interrupts = super::signals::Interrupts::new();
-        stream::run(
-            &mut self.rx,
-            self.count,
-            limits,
-            interrupts.recv(),
-            consumer,
-        )
-        .await
+        let stop = interrupts.recv();
+        Ok(stream::run(&mut self.rx, self.count, limits, stop, consumer).await?)
     }
 }
 
