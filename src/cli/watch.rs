@@ -217,7 +217,6 @@ fn watch_live(session: &mut Session, sources: &[Source]) -> Result<(), CliError>
         let mut live = Live::new(session, |t: String| bad.report(&t));
         let streamed = merged.run(Limits::default(), &mut live).await?;
         live.finish()?;
-        drop(live);
         source::close(streamed.failure, &bad)
     })
 }

@@ -1,5 +1,5 @@
 //! `diag sniff` over a stream of frames: a [`Consumer`] that runs the pure
-//! [`Stream`](crate::diag::sniff::Stream) over every frame and writes each diagnostic message
+//! [`Stream`] over every frame and writes each diagnostic message
 //! as a line ([`Format`]) as it completes, one write per batch.
 
 use std::io::{self, Write};

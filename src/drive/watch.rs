@@ -1,5 +1,5 @@
 //! The watch over live frames: a [`Consumer`] that hands every frame to a
-//! [`Reporter`](crate::watch::report::Reporter), reports the losses when their time comes on
+//! [`Reporter`], reports the losses when their time comes on
 //! the system clock, and writes the events out at the end of every batch.
 
 use std::io::{self, Write};
