@@ -11,16 +11,17 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use canrelearn::bus::{Pacing, Received, SocketCanBus, SocketCanOptions};
+use canrelearn::bus::{Pacing, SocketCanBus, SocketCanOptions};
 use canrelearn::diag::report::{self, Verdict};
 use canrelearn::diag::scan::{self, IdRange};
-use canrelearn::diag::sniff::{self, Record, Stream};
+use canrelearn::diag::sniff::{self, Stream};
 use canrelearn::diag::{Dialect, RequestOptions, format_hex, hex, parse_hex};
 use canrelearn::drive::diag::{
     self as drive_diag, DiagSession, LinkSettings, Reply, RequestOutcome as Outcome, ScanError,
 };
 use canrelearn::drive::isotp::unix_tokio_clock;
-use canrelearn::drive::stream::{Consumer, End, Limits};
+use canrelearn::drive::sniff::Sniffer;
+use canrelearn::drive::stream::{End, Limits};
 use canrelearn::frame::Id;
 use std::ops::ControlFlow;
 
@@ -468,80 +469,29 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
     let sources: Vec<Source> = a.sources.iter().map(|s| Source::parse(s)).collect();
     let all_logs = sources.iter().all(|s| matches!(s, Source::Log(_)));
     let merged = source::open_merged(&sources, &[], Pacing::Unpaced)?;
-    let mut sniffer = Sniffer {
-        stream: Stream::new(a.dialect.into(), ranges),
-        format: a.format,
-        messages: 0,
-        buf: Vec::new(),
-        out: io::stdout().lock(),
-        bad: BadLines::new(),
+    let format = match a.format {
+        SniffFormat::Text => sniff::Format::Text,
+        SniffFormat::Jsonl => sniff::Format::Jsonl,
     };
+    let stream = Stream::new(a.dialect.into(), ranges);
+    let mut bad = BadLines::new();
+    let mut sniffer = Sniffer::new(stream, format, io::stdout().lock(), |t: String| {
+        bad.report(&t)
+    });
     let streamed = merged.run(Limits::default(), &mut sniffer).await?;
     // Transfers still open are given as broken.
-    let Sniffer {
-        stream,
-        format,
-        messages,
-        buf,
-        ..
-    } = &mut sniffer;
-    stream.finish(&mut |r| push_line(*format, r, messages, buf));
-    sniffer.batch_end()?;
-    source::close(streamed.failure, &sniffer.bad)?;
+    sniffer.finish()?;
+    let messages = sniffer.messages();
+    drop(sniffer);
+    source::close(streamed.failure, &bad)?;
     if streamed.end == End::Stopped && all_logs {
         return Ok(signals::exit_code());
     }
-    if sniffer.messages == 0 {
+    if messages == 0 {
         super::out::warn(sniff::nothing_found(streamed.frames, &a.ids));
         return Ok(exit::FAILURE);
     }
     Ok(exit::OK)
-}
-
-/// One sniffed message as a line, counted.
-fn push_line(format: SniffFormat, r: Record, messages: &mut u64, buf: &mut Vec<u8>) {
-    *messages += 1;
-    match format {
-        SniffFormat::Text => buf.extend_from_slice(r.text_line().as_bytes()),
-        SniffFormat::Jsonl => buf.extend_from_slice(r.json_line().as_bytes()),
-    }
-    buf.push(b'\n');
-}
-
-/// Diagnostic messages from raw frames, written as they complete.
-struct Sniffer {
-    stream: Stream,
-    format: SniffFormat,
-    /// Messages written.
-    messages: u64,
-    buf: Vec<u8>,
-    out: io::StdoutLock<'static>,
-    bad: BadLines,
-}
-
-impl Consumer for Sniffer {
-    type Error = CliError;
-
-    fn frame(&mut self, r: Received) -> Result<(), CliError> {
-        let (format, messages, buf) = (self.format, &mut self.messages, &mut self.buf);
-        self.stream.handle_frame(r.timestamp, &r.frame, &mut |x| {
-            push_line(format, x, messages, buf)
-        });
-        Ok(())
-    }
-
-    fn bad_record(&mut self, text: String) {
-        self.bad.report(&text);
-    }
-
-    fn batch_end(&mut self) -> Result<(), CliError> {
-        if !self.buf.is_empty() {
-            self.out.write_all(&self.buf)?;
-            self.out.flush()?;
-            self.buf.clear();
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,10 @@
 //! `canrelearn dump`: a live decoded view of interfaces or logs.
 
-use std::io::{self, Write};
+use std::io;
 use std::time::Duration;
 
-use canrelearn::log::candump::{self, Precision, Record, WriteOptions};
-
-use canrelearn::bus::Received;
-use canrelearn::drive::stream::{Consumer, End, Limits};
+use canrelearn::drive::dump::Dump;
+use canrelearn::drive::stream::{End, Limits};
 
 use super::capture::BadLines;
 use super::common::{
@@ -15,7 +13,7 @@ use super::common::{
 use super::signals;
 use super::source::{self, Source};
 use super::{CliError, exit, input};
-use canrelearn::output::{Format, Formatter, FrameDecoder, Line};
+use canrelearn::output::Format;
 
 /// Show frames from CAN interfaces or logs as they arrive, decoded with DBC files.
 ///
@@ -72,33 +70,22 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let rt = runtime()?;
     rt.block_on(async {
         let merged = source::open_merged(&sources, &args.filter.filters, pacing)?;
-        let formatter = (args.format != DumpFormat::Candump).then(|| {
-            Formatter::new(
-                match args.format {
-                    DumpFormat::Jsonl => Format::Jsonl,
-                    DumpFormat::Csv => Format::Csv,
-                    _ => Format::Text,
-                },
-                &db,
-            )
-        });
-        let mut dump = Dump {
-            decoder: FrameDecoder::new(&db),
-            formatter,
-            out: io::stdout().lock(),
-            buf: Vec::with_capacity(1 << 16),
-            options: WriteOptions::default(),
-            bad: BadLines::new(),
+        let format = match args.format {
+            DumpFormat::Text => Some(Format::Text),
+            DumpFormat::Jsonl => Some(Format::Jsonl),
+            DumpFormat::Csv => Some(Format::Csv),
+            DumpFormat::Candump => None,
         };
-        if let Some(f) = &dump.formatter {
-            dump.out.write_all(f.header())?;
-        }
+        let mut bad = BadLines::new();
+        let mut dump = Dump::new(&db, format, io::stdout().lock(), |t: String| bad.report(&t));
+        dump.write_header()?;
         let limits = Limits {
             count: args.count,
             deadline: deadline_after(args.duration)?,
         };
         let streamed = merged.run(limits, &mut dump).await?;
-        source::close(streamed.failure, &dump.bad)?;
+        drop(dump);
+        source::close(streamed.failure, &bad)?;
         // Reading captures ends by itself: cut short, it says so in its status.
         Ok(match streamed.end {
             End::Stopped if all_logs => signals::exit_code(),
@@ -108,60 +95,4 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             _ => exit::OK,
         })
     })
-}
-
-/// Frames as lines on standard output, one write per batch: low latency, few syscalls.
-struct Dump<'a> {
-    decoder: FrameDecoder<'a>,
-    formatter: Option<Formatter>,
-    out: io::StdoutLock<'static>,
-    buf: Vec<u8>,
-    options: WriteOptions,
-    bad: BadLines,
-}
-
-impl Consumer for Dump<'_> {
-    type Error = CliError;
-
-    fn frame(&mut self, r: Received) -> Result<(), CliError> {
-        match &self.formatter {
-            Some(f) => {
-                let meaning = self.decoder.decode(&r.frame);
-                f.format(
-                    &Line {
-                        raw: None,
-                        timestamp: r.timestamp,
-                        precision: Precision::Micros,
-                        interface: &r.interface,
-                        frame: &r.frame,
-                        meaning,
-                    },
-                    &mut self.buf,
-                );
-            }
-            None => candump::format_record(
-                &mut self.buf,
-                &Record {
-                    timestamp: r.timestamp,
-                    precision: Precision::Micros,
-                    interface: &r.interface,
-                    frame: r.frame,
-                    direction: None,
-                },
-                &self.options,
-            ),
-        }
-        Ok(())
-    }
-
-    fn bad_record(&mut self, text: String) {
-        self.bad.report(&text);
-    }
-
-    fn batch_end(&mut self) -> Result<(), CliError> {
-        self.out.write_all(&self.buf)?;
-        self.out.flush()?;
-        self.buf.clear();
-        Ok(())
-    }
 }

@@ -1,17 +1,12 @@
 //! `canrelearn record`: capture interfaces to a log (`candump -L` by default, or any writable
 //! format).
 
-use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use canrelearn::log::writers::{self, Options, Target};
-use canrelearn::log::{Format, FrameWriter, Precision, Record};
-
-use canrelearn::bus::Received;
-use canrelearn::bus::source::SourceStats;
-use canrelearn::drive::stream::{Consumer, End, Limits};
-use tokio::time::Instant;
+use canrelearn::drive::record::{self, Recorder};
+use canrelearn::drive::stream::{End, Limits};
+use canrelearn::log::writers::Options;
+use canrelearn::log::{Format, FrameWriter};
 
 use super::capture::BadLines;
 use super::common::{FilterArgs, deadline_after, parse_seconds, runtime};
@@ -82,59 +77,27 @@ fn open_output(
 ) -> Result<(Box<dyn FrameWriter + Send>, Format), CliError> {
     if args.output == Path::new("-") {
         let format = args.format.unwrap_or(Format::Candump);
-        let target = Target::Stream(Box::new(BufWriter::with_capacity(1 << 16, io::stdout())));
         return Ok((
-            writers::writer(format, target, options).code(exit::USAGE)?,
+            record::stdout_writer(format, options).code(exit::USAGE)?,
             format,
         ));
     }
-    let format = output_format(args)?;
+    let format = record::output_format(args.format, &args.output);
     let file = files::create(
         &args.output,
         "the output log",
         args.force,
         inputs.iter().copied(),
     )?;
-    let file = BufWriter::with_capacity(1 << 16, file);
-    let target = if writers::is_gzip_path(&args.output) {
-        Target::gzip(Box::new(file))
-    } else {
-        Target::Seekable(Box::new(file))
-    };
-    Ok((
-        writers::writer(format, target, options).code(exit::USAGE)?,
-        format,
-    ))
-}
-
-/// The output format: --format, else the output's extension, else candump.
-fn output_format(args: &Args) -> Result<Format, CliError> {
-    Ok(args
-        .format
-        .or_else(|| writers::format_for_path(&args.output))
-        .unwrap_or(Format::Candump))
+    let writer = record::file_writer(file, &args.output, format, options).code(exit::USAGE)?;
+    Ok((writer, format))
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    let limit = args.duration;
     let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
-    // candump pads interface names to the longest one it records.
-    let width = if sources.len() > 1 {
-        sources.iter().map(|s| s.name().len()).max().unwrap_or(0)
-    } else {
-        0
-    };
-    let precision = if args.nanoseconds {
-        Precision::Nanos
-    } else {
-        Precision::Micros
-    };
-    let options = Options {
-        precision: Some(precision),
-        interface_width: width,
-        trc_version: args.trc_version,
-    };
-    let inputs: Vec<&std::path::Path> = sources
+    let names: Vec<String> = sources.iter().map(Source::name).collect();
+    let options = record::options(&names, args.nanoseconds, args.trc_version);
+    let inputs: Vec<&Path> = sources
         .iter()
         .filter_map(|s| match s {
             Source::Log(p) => Some(p.as_path()),
@@ -143,13 +106,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         .collect();
     // The output is checked before anything is opened or read.
     if args.output != Path::new("-") {
-        if let Err(e) = writers::writer(
-            output_format(&args)?,
-            Target::Stream(Box::new(io::sink())),
-            &options,
-        ) {
-            return Err(CliError::new(exit::USAGE, e));
-        }
+        let format = record::output_format(args.format, &args.output);
+        record::check_writer(format, &options).code(exit::USAGE)?;
         files::check(
             &args.output,
             "the output log",
@@ -166,33 +124,31 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             canrelearn::bus::Pacing::Unpaced,
         )?;
         let (sink, format) = open_output(&args, &options, &inputs)?;
-        let stats = merged.stats();
         let limits = Limits {
             count: args.count,
-            deadline: deadline_after(limit)?,
+            deadline: deadline_after(args.duration)?,
         };
-        let mut recorder = Recorder {
-            sink,
-            precision,
-            dropped_seen: vec![0; stats.len()],
-            stats,
-            next_flush: Instant::now() + FLUSH_EVERY,
-            bad: BadLines::new(),
-        };
+        let mut bad = BadLines::new();
+        let precision = record::precision(args.nanoseconds);
+        let mut recorder =
+            Recorder::new(sink, precision, merged.stats(), out::warn, |t: String| {
+                bad.report(&t)
+            });
         let streamed = merged.run(limits, &mut recorder).await;
         // What was received is written out, also after a failed write.
         let finished = recorder.sink.finish();
         let streamed = streamed?;
         finished?;
         super::convert::say_losses(recorder.sink.as_ref());
-        let dropped: u64 = recorder.stats.iter().map(|s| s.get().dropped).sum();
-        out::note(format!(
-            "recorded {} frame{} to {} ({format}); {dropped} dropped by the kernel",
+        let dropped = recorder.dropped();
+        drop(recorder);
+        out::note(record::summary(
             streamed.frames,
-            if streamed.frames == 1 { "" } else { "s" },
-            args.output.display()
+            &args.output,
+            format,
+            dropped,
         ));
-        source::close(streamed.failure, &recorder.bad)?;
+        source::close(streamed.failure, &bad)?;
         Ok(match streamed.end {
             End::Stopped if all_logs => signals::exit_code(),
             end if streamed.frames == 0 && args.count != Some(0) => source::nothing_came(
@@ -203,61 +159,4 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             _ => exit::OK,
         })
     })
-}
-
-/// How often the log is flushed (and kernel drops reported).
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
-
-/// Writes every frame to the log; flushes it and reports new kernel drops every
-/// [`FLUSH_EVERY`].
-struct Recorder {
-    sink: Box<dyn FrameWriter + Send>,
-    precision: Precision,
-    stats: Vec<SourceStats>,
-    /// Kernel drops already reported, per source.
-    dropped_seen: Vec<u64>,
-    next_flush: Instant,
-    bad: BadLines,
-}
-
-impl Consumer for Recorder {
-    type Error = CliError;
-
-    fn frame(&mut self, r: Received) -> Result<(), CliError> {
-        self.sink.write_record(&Record {
-            timestamp: r.timestamp,
-            precision: self.precision,
-            interface: &r.interface,
-            frame: r.frame,
-            direction: None,
-        })?;
-        Ok(())
-    }
-
-    fn bad_record(&mut self, text: String) {
-        self.bad.report(&text);
-    }
-
-    fn next_wake(&self) -> Option<Instant> {
-        Some(self.next_flush)
-    }
-
-    fn wake(&mut self) -> Result<(), CliError> {
-        self.sink.flush()?;
-        for (s, seen) in self.stats.iter().zip(self.dropped_seen.iter_mut()) {
-            let now = s.get().dropped;
-            if now > *seen {
-                out::warn(format!(
-                    "{} frame{} dropped by the kernel on {} ({} in all)",
-                    now - *seen,
-                    if now - *seen == 1 { "" } else { "s" },
-                    s.name,
-                    now
-                ));
-                *seen = now;
-            }
-        }
-        self.next_flush = Instant::now() + FLUSH_EVERY;
-        Ok(())
-    }
 }

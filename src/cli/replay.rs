@@ -116,7 +116,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         bad.finish();
     }
 
-    let (targets, total) = targets(&args, &mut frames, targets_from_log, stdin, looping)?;
+    let (targets, total) = targets(&args, &mut frames, stdin, looping)?;
     let route = route(&args, &targets);
     if targets.is_empty() {
         return Err(fail!(USAGE, "{}: no frames to replay", args.log.display()));
@@ -186,28 +186,12 @@ pub fn run(args: Args) -> Result<u8, CliError> {
 fn targets(
     args: &Args,
     frames: &mut LogPasses,
-    targets_from_log: bool,
     stdin: bool,
     looping: bool,
 ) -> Result<(Vec<String>, Option<u64>), CliError> {
-    let mut targets: Vec<String> = Vec::new();
-    if let Some(i) = &args.iface {
-        targets.push(i.clone());
-    }
-    for (tx, _) in &args.map {
-        if !targets.contains(tx) {
-            targets.push(tx.clone());
-        }
-    }
-    let mut total = None;
-    if targets_from_log || (std::io::stderr().is_terminal() && (!stdin || looping)) {
-        let (count, names) = frames.survey().map_err(pass_error)?;
-        total = Some(count);
-        if targets_from_log {
-            targets = names;
-        }
-    }
-    Ok((targets, total))
+    let chosen = walk::chosen_targets(args.iface.as_deref(), &args.map);
+    let count = std::io::stderr().is_terminal() && (!stdin || looping);
+    frames.targets(chosen, count).map_err(pass_error)
 }
 
 /// Opens every target interface for sending (no receive filters needed, no error frames).
@@ -273,12 +257,7 @@ fn dry_run(args: &Args, frames: &mut LogPasses, planner: &mut Planner) -> Result
             Loops::Times(1)
         }
     };
-    let mut targets: Vec<String> = args.iface.iter().cloned().collect();
-    for (tx, _) in &args.map {
-        if !targets.contains(tx) {
-            targets.push(tx.clone());
-        }
-    }
+    let targets = walk::chosen_targets(args.iface.as_deref(), &args.map);
     let mut bad = BadLines::new();
     let mut stdout = std::io::stdout().lock();
     let listed = walk::write_listing(

@@ -50,40 +50,27 @@ impl Merged {
     }
 
     /// Runs `consumer` over the stream ([`stream::run`]) until every source ended, `limits`,
-    /// or Ctrl-C, SIGTERM or SIGHUP.
-    pub async fn run<C: Consumer<Error = CliError>>(
+    /// or Ctrl-C, SIGTERM or SIGHUP. The consumer's error becomes the command's (a write
+    /// error: 4).
+    pub async fn run<C: Consumer>(
         mut self,
         limits: Limits,
         consumer: &mut C,
-    ) -> Result<Streamed, CliError> {
+    ) -> Result<Streamed, CliError>
+    where
+        CliError: From<C::Error>,
+    {
         let mut interrupts = super::signals::Interrupts::new();
-        stream::run(
-            &mut self.rx,
-            self.count,
-            limits,
-            interrupts.recv(),
-            consumer,
-        )
-        .await
+        let stop = interrupts.recv();
+        Ok(stream::run(&mut self.rx, self.count, limits, stop, consumer).await?)
     }
 }
 
-/// When no frame came from the sources (and some were wanted): says so on stderr and gives
-/// exit 1, so that a script does not take an empty output for a capture. `what` names the
-/// command's output ("dump", "the recording").
+/// When no frame came from the sources (and some were wanted): says so on stderr
+/// ([`stream::nothing_came`]) and gives exit 1, so that a script does not take an empty output
+/// for a capture.
 pub fn nothing_came(what: &str, filtered: bool, end: End) -> u8 {
-    out::warn(format!(
-        "{what}: no frame arrived{}{}",
-        match filtered {
-            true => " that --filter lets through",
-            false => "",
-        },
-        match end {
-            End::Deadline => " within --duration",
-            End::Stopped => " before the stop",
-            End::SourcesEnded | End::Count => "",
-        }
-    ));
+    out::warn(stream::nothing_came(what, filtered, end));
     exit::FAILURE
 }
 
@@ -98,21 +85,7 @@ pub fn failure(f: Failure) -> CliError {
 }
 
 /// The text of [`failure`]'s error, with its causes, for a line on the screen.
-pub fn describe(f: &Failure) -> String {
-    match f {
-        Failure::Damaged(e) => canrelearn::open::read_error_text(e),
-        Failure::Log { name, error } => format!("{name}: {error}"),
-        Failure::Bus(e) => {
-            let mut text = e.to_string();
-            let mut cause = std::error::Error::source(e);
-            while let Some(c) = cause {
-                text.push_str(&format!(": {c}"));
-                cause = c.source();
-            }
-            text
-        }
-    }
-}
+pub use canrelearn::drive::stream::describe_failure as describe;
 
 /// The end of a stream: the closing count of malformed records, then the first failure (a
 /// damaged capture, a failed interface) as the command's error.

@@ -4,9 +4,9 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::anyhow;
-use canrelearn::bus::{Clock, Received, SystemClock};
 use canrelearn::dbc::Database;
-use canrelearn::drive::stream::{Consumer, Limits};
+use canrelearn::drive::stream::Limits;
+use canrelearn::drive::watch::Live;
 use canrelearn::watch::ArmedWatch;
 use canrelearn::watch::report::{self, ExpectSpec, Format, Judgement, Reporter};
 
@@ -193,18 +193,15 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     })
 }
 
-/// Over a log, at full speed, on the log's own time line.
+/// Over a log, at full speed, on the log's own time line; losses are due up to the last frame
+/// read (what was read before damage included).
 fn watch_log(
     session: &mut Session,
     path: &std::path::Path,
     bad: &mut BadLines,
 ) -> Result<(), CliError> {
     let end = capture::each_frame(path, bad, |t, f| Ok(session.frame(t, f)?))?;
-    // Losses due up to the last frame read (what was read before damage included); what
-    // might have happened after it is unknown.
-    if let Some((_, last)) = session.watch().span() {
-        session.timeout(last)?;
-    }
+    session.timeout_at_last_frame()?;
     match end {
         LogEnd::Damaged(e) => Err(e),
         LogEnd::Complete | LogEnd::Interrupted => Ok(()),
@@ -216,46 +213,10 @@ fn watch_live(session: &mut Session, sources: &[Source]) -> Result<(), CliError>
     let rt = runtime()?;
     rt.block_on(async {
         let merged = source::open_merged(sources, &[], canrelearn::bus::Pacing::Unpaced)?;
-        let mut live = Live {
-            session,
-            bad: BadLines::new(),
-        };
+        let mut bad = BadLines::new();
+        let mut live = Live::new(session, |t: String| bad.report(&t));
         let streamed = merged.run(Limits::default(), &mut live).await?;
-        live.session.timeout(SystemClock.now())?;
-        source::close(streamed.failure, &live.bad)
+        live.finish()?;
+        source::close(streamed.failure, &bad)
     })
-}
-
-/// The watch over live frames: events written as they happen.
-struct Live<'a> {
-    session: &'a mut Session,
-    bad: BadLines,
-}
-
-impl Consumer for Live<'_> {
-    type Error = CliError;
-
-    fn frame(&mut self, r: Received) -> Result<(), CliError> {
-        Ok(self.session.frame(r.timestamp, &r.frame)?)
-    }
-
-    fn bad_record(&mut self, text: String) {
-        self.bad.report(&text);
-    }
-
-    fn batch_end(&mut self) -> Result<(), CliError> {
-        Ok(self.session.out_mut().flush()?)
-    }
-
-    /// The watcher's next loss, due on the system clock.
-    fn next_wake(&self) -> Option<tokio::time::Instant> {
-        self.session.watch().poll_timeout().map(|due| {
-            tokio::time::Instant::now() + due.saturating_duration_since(SystemClock.now())
-        })
-    }
-
-    fn wake(&mut self) -> Result<(), CliError> {
-        self.session.timeout(SystemClock.now())?;
-        Ok(self.session.out_mut().flush()?)
-    }
 }

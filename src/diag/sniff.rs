@@ -98,6 +98,14 @@ impl Record {
         }
     }
 
+    /// The line in `format` (no newline).
+    pub fn line(&self, format: Format) -> String {
+        match format {
+            Format::Text => self.text_line(),
+            Format::Jsonl => self.json_line(),
+        }
+    }
+
     /// The JSON Lines form (no newline).
     pub fn json_line(&self) -> String {
         crate::jsonl::line(self)
@@ -145,6 +153,15 @@ impl Record {
         }
         s
     }
+}
+
+/// How sniffed messages are written: a line for people, or JSON Lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// [`Record::text_line`].
+    Text,
+    /// [`Record::json_line`].
+    Jsonl,
 }
 
 /// `$21 ReadDataByLocalIdentifier`.

@@ -10,11 +10,15 @@
 pub mod console;
 pub mod dataset;
 pub mod diag;
+pub mod dump;
 pub mod isotp;
 pub mod machine;
 pub mod monitor;
 pub mod precise;
 pub mod procedure;
+pub mod record;
 pub mod replay;
 pub mod sim;
+pub mod sniff;
 pub mod stream;
+pub mod watch;

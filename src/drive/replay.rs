@@ -91,6 +91,22 @@ impl LogPasses {
         Ok(())
     }
 
+    /// Where frames go: `chosen` ([`walk::chosen_targets`]), or when it is empty the
+    /// interfaces the log names, found by a [`LogPasses::survey`]. With `count` the survey is
+    /// made anyway, for the number of frames (`None` without a survey).
+    pub fn targets(
+        &mut self,
+        chosen: Vec<String>,
+        count: bool,
+    ) -> Result<(Vec<String>, Option<u64>), PassError> {
+        if !chosen.is_empty() && !count {
+            return Ok((chosen, None));
+        }
+        let (frames, names) = self.survey()?;
+        let targets = if chosen.is_empty() { names } else { chosen };
+        Ok((targets, Some(frames)))
+    }
+
     /// A silent pass: the number of frames and the interfaces they were logged on, in order of
     /// first appearance.
     pub fn survey(&mut self) -> Result<(u64, Vec<String>), PassError> {

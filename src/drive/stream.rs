@@ -78,6 +78,40 @@ pub struct Streamed {
     pub failure: Option<Failure>,
 }
 
+/// Why nothing came from the sources, for a warning: `what` names the command's output
+/// ("dump", "the recording is empty"); `filtered` when a filter may have held frames back.
+pub fn nothing_came(what: &str, filtered: bool, end: End) -> String {
+    format!(
+        "{what}: no frame arrived{}{}",
+        match filtered {
+            true => " that --filter lets through",
+            false => "",
+        },
+        match end {
+            End::Deadline => " within --duration",
+            End::Stopped => " before the stop",
+            End::SourcesEnded | End::Count => "",
+        }
+    )
+}
+
+/// The text of what ended a source, with its causes, for a line on the screen.
+pub fn describe_failure(f: &Failure) -> String {
+    match f {
+        Failure::Damaged(e) => crate::open::read_error_text(e),
+        Failure::Log { name, error } => format!("{name}: {error}"),
+        Failure::Bus(e) => {
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                text.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            text
+        }
+    }
+}
+
 /// Runs `consumer` over `rx`, the merged stream of `sources` sources, within `limits` and
 /// until `stop`. An error of the consumer ends the loop at once.
 ///

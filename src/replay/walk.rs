@@ -41,6 +41,18 @@ impl Loops {
     }
 }
 
+/// The interfaces chosen for sending: `iface` (every frame), then the TX side of each `map`
+/// pair (`(target, log interface)`), each once. Empty when the log's own names are to be used.
+pub fn chosen_targets(iface: Option<&str>, map: &[(String, String)]) -> Vec<String> {
+    let mut targets: Vec<String> = iface.iter().map(|i| i.to_string()).collect();
+    for (tx, _) in map {
+        if !targets.contains(tx) {
+            targets.push(tx.clone());
+        }
+    }
+    targets
+}
+
 /// Log interface -> target interface index, fixed once the targets are known.
 #[derive(Debug, Clone)]
 pub struct Route {

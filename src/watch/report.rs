@@ -279,6 +279,15 @@ impl<W: io::Write, F: FnMut(String)> Reporter<W, F> {
         self.drain()
     }
 
+    /// The end of a log: the losses due by its last frame (what might have happened after
+    /// it is unknown). Nothing when no frame came.
+    pub fn timeout_at_last_frame(&mut self) -> io::Result<()> {
+        match self.watch.span() {
+            Some((_, last)) => self.timeout(last),
+            None => Ok(()),
+        }
+    }
+
     fn drain(&mut self) -> io::Result<()> {
         while let Some(e) = self.watch.poll_event() {
             self.event(&e)?;
