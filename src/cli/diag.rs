@@ -20,7 +20,7 @@ use canrelearn::drive::diag::{
     self as drive_diag, DiagSession, LinkSettings, Reply, RequestOutcome as Outcome, ScanError,
 };
 use canrelearn::drive::isotp::unix_tokio_clock;
-use canrelearn::drive::sniff::Sniffer;
+use canrelearn::drive::sniff::SniffWriter;
 use canrelearn::drive::stream::{End, Limits};
 use canrelearn::frame::Id;
 use std::ops::ControlFlow;
@@ -475,7 +475,7 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
     };
     let stream = Stream::new(a.dialect.into(), ranges);
     let mut bad = BadLines::new();
-    let mut sniffer = Sniffer::new(stream, format, io::stdout().lock(), |t: String| {
+    let mut sniffer = SniffWriter::new(stream, format, io::stdout().lock(), |t: String| {
         bad.report(&t)
     });
     let streamed = merged.run(Limits::default(), &mut sniffer).await?;

@@ -10,7 +10,7 @@ use crate::drive::stream::Consumer;
 
 /// Diagnostic messages from raw frames, written to `out` as they complete; malformed records
 /// of captures go to `bad`.
-pub struct Sniffer<W: Write, B: FnMut(String)> {
+pub struct SniffWriter<W: Write, B: FnMut(String)> {
     stream: Stream,
     format: Format,
     /// Messages written.
@@ -20,10 +20,10 @@ pub struct Sniffer<W: Write, B: FnMut(String)> {
     bad: B,
 }
 
-impl<W: Write, B: FnMut(String)> Sniffer<W, B> {
+impl<W: Write, B: FnMut(String)> SniffWriter<W, B> {
     /// Sniffs with `stream`, writing `format` lines to `out`.
     pub fn new(stream: Stream, format: Format, out: W, bad: B) -> Self {
-        Sniffer {
+        SniffWriter {
             stream,
             format,
             messages: 0,
@@ -54,7 +54,7 @@ fn push_line(format: Format, r: Record, messages: &mut u64, buf: &mut Vec<u8>) {
     buf.push(b'\n');
 }
 
-impl<W: Write, B: FnMut(String)> Consumer for Sniffer<W, B> {
+impl<W: Write, B: FnMut(String)> Consumer for SniffWriter<W, B> {
     type Error = io::Error;
 
     fn frame(&mut self, r: Received) -> io::Result<()> {
