@@ -19,6 +19,7 @@ use canrelearn::dbc::{Database, layout_warnings};
 use canrelearn::log::FrameReader;
 use canrelearn::output::parquet::Resolution;
 use canrelearn::output::pipeline::{self, Blocks, Feed, PipelineError, Sink};
+use canrelearn::output::verdict::{self, Empty};
 use canrelearn::output::{Format, Formatter};
 
 use super::capture::Decodable;
@@ -210,60 +211,31 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     if signals::interrupted() {
         return Ok(signals::exit_code());
     }
-    if sink.frames() == 0 {
-        // Nothing decoded is never a success: say what the input held instead.
-        return Err(no_frames(&logs, sink.bad()));
-    }
-    if sink.known() == 0 {
-        out::warn(nothing_decoded(&args.dbc.dbc, sink.frames()));
-        return Ok(exit::FAILURE);
-    }
-    Ok(exit::OK)
-}
-
-/// When no frame's id is a message of the DBC: every frame was printed undecoded, which is
-/// the wrong DBC for the capture far more often than a capture worth decoding (exit 1).
-pub(super) fn nothing_decoded(dbc: &[PathBuf], frames: u64) -> String {
-    let dbc = match dbc {
-        [] => "the bundled Nissan Qashqai J11 DBC".to_string(),
-        [one] => one.display().to_string(),
-        many => format!("any of the {} DBC files", many.len()),
-    };
-    format!(
-        "no frame was decoded: none of the {frames} frame{} has the id of a message in {dbc} \
-         (give this bus's DBC with --dbc)",
-        if frames == 1 { "" } else { "s" }
+    verdict(
+        &logs,
+        &args.dbc.dbc,
+        sink.frames(),
+        sink.known(),
+        sink.bad(),
     )
 }
 
-/// The error for logs that held no CAN frame (`bad` malformed records), for every command
-/// that decodes.
-pub(super) fn no_frames(logs: &[PathBuf], bad: u64) -> CliError {
-    fail!(
-        USAGE,
-        "no CAN frame in {}{}",
-        names(logs),
-        match bad {
-            0 => String::new(),
-            1 => ": its only record is malformed (reported above)".to_string(),
-            n => format!(": all {n} records are malformed (reported above)"),
+/// [`verdict::verdict`] as this command ends: no frame is an input error (exit 2), no frame
+/// decoded is said and exits 1, for every output format.
+pub(super) fn verdict(
+    logs: &[PathBuf],
+    dbc: &[PathBuf],
+    frames: u64,
+    known: u64,
+    bad: u64,
+) -> Result<u8, CliError> {
+    match verdict::verdict(logs, dbc, frames, known, bad) {
+        None => Ok(exit::OK),
+        Some(e @ Empty::NoFrame { .. }) => Err(CliError::new(exit::USAGE, e)),
+        Some(e @ Empty::NothingDecoded { .. }) => {
+            out::warn(e.to_string());
+            Ok(exit::FAILURE)
         }
-    )
-}
-
-/// The inputs, for a message: `a.log`, `a.log and b.log`, `3 logs`.
-fn names(logs: &[PathBuf]) -> String {
-    let name = |p: &PathBuf| {
-        if p == Path::new("-") {
-            "<stdin>".to_string()
-        } else {
-            p.display().to_string()
-        }
-    };
-    match logs {
-        [one] => name(one),
-        [a, b] => format!("{} and {}", name(a), name(b)),
-        many => format!("{} logs", many.len()),
     }
 }
 

@@ -20,7 +20,7 @@ use canrelearn::drive::dataset::{
 };
 use canrelearn::output::parquet::Resolution;
 
-use super::{CliError, capture, exit, out, signals};
+use super::{CliError, capture, out, signals};
 
 /// Decodes `logs` into the data set at `root` with `jobs` workers
 /// ([`canrelearn::drive::dataset::decode_captures`]); `dbc` names the DBC files in messages.
@@ -103,14 +103,7 @@ pub fn run(
     if signals::interrupted() {
         return Ok(signals::exit_code());
     }
-    if total.frames == 0 {
-        return Err(super::decode::no_frames(logs, bad));
-    }
-    if known == 0 {
-        out::warn(super::decode::nothing_decoded(dbc, total.frames));
-        return Ok(exit::FAILURE);
-    }
-    Ok(exit::OK)
+    super::decode::verdict(logs, dbc, total.frames, known, bad)
 }
 
 /// The exit code of a capture's failure: opening and reading errors as every command's, a

@@ -19,6 +19,7 @@ use std::io::Write as _;
 mod fast;
 pub mod parquet;
 pub mod pipeline;
+pub mod verdict;
 
 use crate::dbc::{Database, DecodeError, Decoded, Message, PhysicalValue};
 use crate::frame::Frame;
