@@ -9,10 +9,12 @@
 use core::fmt::Write as _;
 use core::time::Duration;
 use std::io::{self, Write};
+use std::path::Path;
 
 use super::procedure::{CLEANUP_LIMIT, Notice};
 use crate::diag::format_hex;
 use crate::frame::Id;
+use crate::procedure::report::{RunContext, RunReport};
 use crate::procedure::runner::{EventKind, Report, RunEvent};
 use crate::procedure::script::{Provenance, Script};
 use crate::procedure::tester::{Question, TesterEvent};
@@ -310,6 +312,34 @@ pub fn intro(script: &Script, name: &str, iface: &str, dry_run: bool, yes: bool)
     s
 }
 
+/// What the operator consents to before a run on a real interface: the procedure, its number
+/// of steps and the modules its diagnostic requests go to.
+pub fn consent_summary(script: &Script) -> String {
+    let modules: Vec<String> = script
+        .modules
+        .iter()
+        .map(|(n, m)| format!("{n} on {}", m.request_id))
+        .collect();
+    format!(
+        "Run the procedure {} ({} steps; diagnostic requests to {}; every write is confirmed separately)",
+        script.procedure.name,
+        script.steps.len(),
+        modules.join(", ")
+    )
+}
+
+/// The line a run on the simulated car opens with: the profile and the faults given.
+pub fn simulated_car(faults: &[String]) -> String {
+    format!(
+        "simulated car: bundled J11 profile, faults: {}",
+        if faults.is_empty() {
+            "none".to_string()
+        } else {
+            faults.join(", ")
+        }
+    )
+}
+
 /// What a run's notices leave in the transcript, and the counts the report gives.
 pub struct RunLog<W: Write> {
     transcript: Option<Transcript<W>>,
@@ -412,6 +442,30 @@ impl<W: Write> RunLog<W> {
         }
         t.comment(&line);
         t.finish()
+    }
+
+    /// The JSON report of the run that ended with `report`: `script` run from `source` on
+    /// `iface`, its transcript at `transcript` (if any), with the frames counted here.
+    pub fn run_report(
+        &self,
+        report: &Report,
+        script: &Script,
+        source: &str,
+        iface: &str,
+        transcript: Option<&Path>,
+    ) -> RunReport {
+        let transcript = transcript.map(|p| p.display().to_string());
+        RunReport::new(
+            report,
+            script,
+            RunContext {
+                script_name: source,
+                interface: iface,
+                transcript: transcript.as_deref(),
+                frames_sent: self.sent,
+                frames_received: self.received,
+            },
+        )
     }
 }
 

@@ -16,5 +16,6 @@ pub mod monitor;
 pub mod precise;
 pub mod procedure;
 pub mod replay;
+pub mod screen;
 pub mod sim;
 pub mod stream;
