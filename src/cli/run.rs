@@ -13,6 +13,7 @@ use canrelearn::drive::console::{self, RunLog};
 use canrelearn::drive::procedure::{self as driver, Notice};
 use canrelearn::drive::screen::{self, Screen};
 use canrelearn::drive::sim as sim_driver;
+use canrelearn::procedure::params;
 use canrelearn::procedure::report::RunReport;
 use canrelearn::procedure::runner::{RunOptions, RunOutcome, Runner};
 use canrelearn::procedure::script::{IdsOverrideError, Script};
@@ -126,14 +127,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         override_ids(&mut script, spec)?;
     }
     let db = input::load_dbcs(&args.dbc.dbc)?;
-    let mut values = std::collections::BTreeMap::new();
-    for s in &args.set {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| anyhow!("--set takes NAME=VALUE, not `{s}`"))
-            .code(exit::USAGE)?;
-        values.insert(k.trim().to_string(), v.trim().to_string());
-    }
+    let values = params::parse_assignments(args.set.iter().map(String::as_str))
+        .map_err(|e| fail!(USAGE, "--set {e}"))?;
     // Consent to send on a real interface, once, before anything is opened.
     let real = match (&args.iface, args.simulate || args.dry_run) {
         (Some(iface), false) => {
