@@ -2,9 +2,10 @@
 //! transcript's record, both built from the driver's [`Notice`]s.
 //!
 //! No terminal and no clock here: [`Console`] turns each notice into [`Shown`] items (lines,
-//! and the progress of a polling step) that the command line prints or draws; [`RunLog`]
-//! writes the candump-format [`Transcript`] and counts the frames the report gives. The same
-//! notices feed both, so what the operator read and what the transcript keeps cannot drift.
+//! and the progress of a polling step) that [`super::screen::Screen`] prints or draws;
+//! [`RunLog`] writes the candump-format [`Transcript`], counts the frames and gives the JSON
+//! report ([`RunLog::run_report`]). The same notices feed both, so what the operator read and
+//! what the transcript keeps cannot drift.
 
 use core::fmt::Write as _;
 use core::time::Duration;
@@ -506,6 +507,23 @@ mod tests {
     }
 
     #[test]
+    fn test_consent_summary_and_simulated_car_lines() {
+        let s = script();
+        assert_eq!(
+            consent_summary(&s),
+            "Run the procedure audio-unit-registration (5 steps; diagnostic requests to BCM on 745; every write is confirmed separately)"
+        );
+        assert_eq!(
+            simulated_car(&[]),
+            "simulated car: bundled J11 profile, faults: none"
+        );
+        assert_eq!(
+            simulated_car(&["bcm-silent".into(), "slow-responses".into()]),
+            "simulated car: bundled J11 profile, faults: bcm-silent, slow-responses"
+        );
+    }
+
+    #[test]
     fn test_progress_is_a_bar_on_a_terminal_and_a_line_every_10_s_otherwise() {
         let s = script();
         let poll = |ms: u64| RunEvent {
@@ -625,6 +643,13 @@ mod tests {
                 log.finish(&report).is_ok(),
                 "finishing twice writes nothing more"
             );
+            let json = log.run_report(&report, &s, "src", "can0", Some(Path::new("t.log")));
+            assert_eq!((json.frames_sent, json.frames_received), (0, 2));
+            assert_eq!(
+                (json.script.as_str(), json.interface.as_str()),
+                ("src", "can0")
+            );
+            assert_eq!(json.transcript.as_deref(), Some("t.log"));
         }
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("# canrelearn "), "{text}");
