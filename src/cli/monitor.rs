@@ -2,8 +2,9 @@
 //!
 //! One row per CAN id with rates, cycle times against the DBC, jitter, staleness, changed
 //! bytes and decoded signals; a node panel with losses; bus load and errors. The model is the
-//! pure [`canrelearn::monitor::Monitor`] and its driver [`canrelearn::drive::monitor`]; this
-//! file opens the sources, the terminal and the keyboard, and turns the end into an exit code.
+//! pure [`canrelearn::monitor::Monitor`] and its driver [`canrelearn::drive::monitor`] (with
+//! the keyboard thread and the terminal's guard); this file opens the sources and the
+//! terminal, and turns the end into an exit code.
 //!
 //! The terminal is restored on every exit path: normal quit, errors (a guard's `Drop`),
 //! panics (ratatui's panic hook), Ctrl-C (a key in raw mode, or SIGINT/SIGTERM).
@@ -13,17 +14,16 @@ use std::io::{self, BufWriter, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use anyhow::Context;
 use canrelearn::bus::AnyBus;
-use canrelearn::drive::monitor::{self as drive_monitor, Ended, Inputs};
+use canrelearn::drive::monitor::{
+    self as drive_monitor, Ended, Inputs, TerminalGuard, spawn_key_reader,
+};
 use canrelearn::log::candump;
 use canrelearn::monitor::clock::ModelClock;
 use canrelearn::monitor::stats::BusTiming;
 use canrelearn::monitor::{Monitor, MonitorConfig};
-use crossterm::event::{self, Event, KeyEvent, KeyEventKind};
-use tokio::sync::mpsc;
 
 use super::common::{DbcArgs, Speed, parse_speed};
 use super::source::{self, Source};
@@ -108,16 +108,6 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     runtime.block_on(run_async(args.speed, sources, monitor, record))
 }
 
-/// Restores the terminal when dropped (error paths); a panic is handled by ratatui's hook.
-struct TerminalGuard;
-
-impl Drop for TerminalGuard {
-    fn drop(&mut self) {
-        let _ = crossterm::execute!(io::stdout(), crossterm::cursor::Show);
-        ratatui::restore();
-    }
-}
-
 async fn run_async(
     speed: Speed,
     sources: Vec<Source>,
@@ -166,32 +156,6 @@ async fn run_async(
     drop(guard);
     let _ = key_thread.join();
     close(ended.map_err(|e| CliError::new(exit::BUS_IO, e))?)
-}
-
-/// Reads the keyboard on a thread of its own until `stop`, sending key presses.
-fn spawn_key_reader(
-    stop: Arc<AtomicBool>,
-) -> (std::thread::JoinHandle<()>, mpsc::Receiver<KeyEvent>) {
-    let (key_tx, keys) = mpsc::channel::<KeyEvent>(64);
-    let thread = std::thread::spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            match event::poll(Duration::from_millis(50)) {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(_) => return,
-            }
-            match event::read() {
-                Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
-                    if key_tx.blocking_send(k).is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => return,
-            }
-        }
-    });
-    (thread, keys)
 }
 
 /// After the terminal is restored: the recording's error is the outcome, then the malformed

@@ -3,27 +3,28 @@
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use canrelearn::bundled;
-use canrelearn::bus::{Clock, SocketCanBus, SocketCanOptions, SystemClock, TokioClock, VirtualBus};
-use canrelearn::drive::console::{self, Console, RunLog, Shown};
+use canrelearn::bus::{
+    AnyBus, Clock, SocketCanBus, SocketCanOptions, SystemClock, TokioClock, VirtualBus,
+};
+use canrelearn::drive::console::{self, RunLog};
 use canrelearn::drive::procedure::{self as driver, Notice};
+use canrelearn::drive::screen::{self, Screen};
 use canrelearn::drive::sim as sim_driver;
-use canrelearn::procedure::report::{RunContext, RunReport};
+use canrelearn::procedure::params;
+use canrelearn::procedure::report::RunReport;
 use canrelearn::procedure::runner::{RunOptions, RunOutcome, Runner};
 use canrelearn::procedure::script::{IdsOverrideError, Script};
 use canrelearn::procedure::tester::Tester;
 use canrelearn::procedure::transcript::{self, Transcript};
 use canrelearn::sim::vehicle::Vehicle;
 use canrelearn::time::Timestamp;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::ops::ControlFlow;
 use tokio::sync::mpsc;
 
 use super::signals::{self, Interrupts};
-use super::{CliError, WithCode, consent, exit, files, input, out};
+use super::{CliError, WithCode, consent, exit, files, input};
 
 /// Run a procedure script (a relearn) on a CAN interface.
 ///
@@ -126,31 +127,15 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         override_ids(&mut script, spec)?;
     }
     let db = input::load_dbcs(&args.dbc.dbc)?;
-    let mut values = std::collections::BTreeMap::new();
-    for s in &args.set {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| anyhow!("--set takes NAME=VALUE, not `{s}`"))
-            .code(exit::USAGE)?;
-        values.insert(k.trim().to_string(), v.trim().to_string());
-    }
+    let values = params::parse_assignments(args.set.iter().map(String::as_str))
+        .map_err(|e| fail!(USAGE, "--set {e}"))?;
     // Consent to send on a real interface, once, before anything is opened.
     let real = match (&args.iface, args.simulate || args.dry_run) {
         (Some(iface), false) => {
             let targets = consent::targets(&[iface.as_str()])?;
-            let modules: Vec<String> = script
-                .modules
-                .iter()
-                .map(|(n, m)| format!("{n} on {}", m.request_id))
-                .collect();
             consent::decide(
                 &targets,
-                &format!(
-                    "Run the procedure {} ({} steps; diagnostic requests to {}; every write is confirmed separately)",
-                    script.procedure.name,
-                    script.steps.len(),
-                    modules.join(", ")
-                ),
+                &console::consent_summary(&script),
                 args.yes,
                 consent::terminal,
             )?;
@@ -200,7 +185,13 @@ async fn drive(
     let started = clock.now();
     let script = tester.runner().script().clone();
     let report_to_stdout = args.report.as_deref() == Some(Path::new("-"));
-    let mut screen = Screen::new(&script, &args, started, report_to_stdout);
+    let mut screen = Screen::new(
+        &script,
+        args.frames,
+        args.dry_run,
+        started,
+        report_to_stdout,
+    );
     screen.line(&console::intro(
         &script,
         &script_name,
@@ -211,18 +202,11 @@ async fn drive(
 
     // The bus first: nothing is created for a run that cannot start.
     let vbus = VirtualBus::new(&iface);
-    let mut socket = match (args.dry_run, car) {
+    let socket = match (args.dry_run, car) {
         (true, _) => None,
         (false, Some(car)) => {
-            start_car(car, &vbus, &clock);
-            screen.line(&format!(
-                "simulated car: bundled J11 profile, faults: {}",
-                if args.fault.is_empty() {
-                    "none".to_string()
-                } else {
-                    args.fault.join(", ")
-                }
-            ));
+            sim_driver::spawn(car, &vbus, &clock);
+            screen.line(&console::simulated_car(&args.fault));
             None
         }
         (false, None) => Some(
@@ -249,64 +233,40 @@ async fn drive(
 
     let (mut answers, mut interrupts) = operator(&args, &mut screen);
 
-    // The bus.
-    let report = {
-        let mut on_notice = |n: Notice<'_>| {
-            log.notice(&n, &iface);
-            screen.notice(&n, &iface);
-        };
-        match &mut socket {
-            Some(bus) => {
-                driver::run(
-                    &mut tester,
-                    bus,
-                    &clock,
-                    &mut answers,
-                    &mut interrupts,
-                    &mut on_notice,
-                )
-                .await
-            }
-            None => {
-                // Dry run: an in-process bus with nobody else on it (nothing is sent); or the
-                // simulated car's bus.
-                let mut ep = vbus.endpoint();
-                driver::run(
-                    &mut tester,
-                    &mut ep,
-                    &clock,
-                    &mut answers,
-                    &mut interrupts,
-                    &mut on_notice,
-                )
-                .await
-            }
-        }
+    // The bus. Dry run: an in-process bus with nobody else on it (nothing is sent); or the
+    // simulated car's bus.
+    let mut bus = match socket {
+        Some(bus) => AnyBus::SocketCan(bus),
+        None => AnyBus::Virtual(vbus.endpoint()),
     };
+    let on_notice = |n: Notice<'_>| {
+        log.notice(&n, &iface);
+        let interrupt = signals::last().map_or("interrupted", signals::name);
+        screen.notice(&n, &iface, interrupt);
+    };
+    let report = driver::run(
+        &mut tester,
+        &mut bus,
+        &clock,
+        &mut answers,
+        &mut interrupts,
+        on_notice,
+    )
+    .await;
     screen.finish();
     // Files first (nothing lost if the terminal has gone), then the screen, then errors.
     let transcript_error = log.finish(&report).err().map(|e| {
         let path = transcript_path.as_deref().unwrap_or(Path::new("-"));
         anyhow!("the transcript {} is incomplete: {e}", path.display())
     });
-    let (report_json_text, report_error) = write_report(
-        &args,
-        report_file,
-        RunReport::new(
-            &report,
-            &script,
-            RunContext {
-                script_name: &script_name,
-                interface: &iface,
-                transcript: transcript_path
-                    .as_deref()
-                    .map(|p| p.display().to_string())
-                    .as_deref(),
-                frames_sent: log.sent,
-                frames_received: log.received,
-            },
-        ),
+    let run_report = log.run_report(
+        &report,
+        &script,
+        &script_name,
+        &iface,
+        transcript_path.as_deref(),
     );
+    let (report_json_text, report_error) = write_report(&args, report_file, run_report);
     // The operator's summary: on stdout, or on stderr when stdout carries the JSON report.
     screen.line(&format!("\n{report}"));
     if let Some(text) = report_json_text {
@@ -322,25 +282,6 @@ async fn drive(
         _ if log.bus_error => exit::BUS_IO,
         _ => exit::FAILURE,
     })
-}
-
-/// Runs the simulated car on the in-process bus, in real time, until the run is over.
-fn start_car(mut car: Vehicle, vbus: &VirtualBus, clock: &TokioClock) {
-    let mut car_ep = vbus.endpoint();
-    let car_clock = TokioClock::new(clock.now());
-    tokio::spawn(async move {
-        let r = sim_driver::run(
-            &mut car,
-            &mut car_ep,
-            &car_clock,
-            std::future::pending(),
-            |_| ControlFlow::Continue(()),
-        )
-        .await;
-        if let Err(e) = r {
-            tracing::warn!("the simulated car stopped: {e}");
-        }
-    });
 }
 
 /// The files a run writes, created before anything is sent.
@@ -406,22 +347,8 @@ fn operator(
     args: &Args,
     screen: &mut Screen,
 ) -> (mpsc::UnboundedReceiver<String>, mpsc::UnboundedReceiver<()>) {
-    let (answer_tx, answers) = mpsc::unbounded_channel::<String>();
-    if io::stdin().is_terminal() && !(args.dry_run && args.yes) {
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            loop {
-                line.clear();
-                match io::stdin().read_line(&mut line) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {
-                        if answer_tx.send(line.clone()).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
+    let answers = if io::stdin().is_terminal() && !(args.dry_run && args.yes) {
+        screen::read_answers()
     } else {
         // No terminal: confirmations are answered no (use --yes), parameters must be --set.
         if !args.yes && !args.dry_run {
@@ -429,8 +356,8 @@ fn operator(
                 "standard input is not a terminal: every confirmation will be answered no (give --yes to confirm)",
             );
         }
-        drop(answer_tx);
-    }
+        mpsc::unbounded_channel::<String>().1
+    };
     let (interrupt_tx, interrupts) = mpsc::unbounded_channel::<()>();
     tokio::spawn(async move {
         let mut signals = Interrupts::new();
@@ -502,78 +429,6 @@ fn override_ids(script: &mut Script, spec: &str) -> Result<(), CliError> {
             },
         )
     })
-}
-
-/// What the operator sees: the [`Console`]'s lines, and a progress bar while a step polls
-/// (on a terminal).
-struct Screen {
-    console: Console,
-    /// Lines go to stderr (stdout carries the JSON report).
-    to_stderr: bool,
-    bar: Option<ProgressBar>,
-}
-
-impl Screen {
-    fn new(script: &Script, args: &Args, started: Timestamp, to_stderr: bool) -> Screen {
-        let tty = match to_stderr {
-            true => io::stderr().is_terminal(),
-            false => io::stdout().is_terminal(),
-        };
-        Screen {
-            console: Console::new(script, args.frames, args.dry_run, started, tty),
-            to_stderr,
-            bar: None,
-        }
-    }
-
-    fn line(&self, text: &str) {
-        let text = text.trim_end_matches('\n');
-        match &self.bar {
-            Some(b) => b.println(text),
-            None if self.to_stderr => out::err_line(text),
-            None => {
-                let mut out = io::stdout().lock();
-                let _ = writeln!(out, "{text}");
-                let _ = out.flush();
-            }
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some(b) = self.bar.take() {
-            b.finish_and_clear();
-        }
-    }
-
-    fn notice(&mut self, n: &Notice<'_>, iface: &str) {
-        let interrupt = signals::last().map_or("interrupted", signals::name);
-        for shown in self.console.notice(n, iface, interrupt) {
-            match shown {
-                Shown::Line(text) => self.line(&text),
-                Shown::ProgressEnd => self.finish(),
-                Shown::Progress {
-                    position,
-                    length,
-                    message,
-                } => {
-                    let bar = self.bar.get_or_insert_with(|| {
-                        let b = ProgressBar::new(length);
-                        b.set_style(
-                            ProgressStyle::with_template(
-                                "{spinner} [{bar:30}] {pos}/{len} s  {msg}",
-                            )
-                            .unwrap_or_else(|_| ProgressStyle::default_bar())
-                            .progress_chars("=> "),
-                        );
-                        b.enable_steady_tick(Duration::from_millis(200));
-                        b
-                    });
-                    bar.set_position(position);
-                    bar.set_message(message);
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -2,17 +2,20 @@
 //! transcript's record, both built from the driver's [`Notice`]s.
 //!
 //! No terminal and no clock here: [`Console`] turns each notice into [`Shown`] items (lines,
-//! and the progress of a polling step) that the command line prints or draws; [`RunLog`]
-//! writes the candump-format [`Transcript`] and counts the frames the report gives. The same
-//! notices feed both, so what the operator read and what the transcript keeps cannot drift.
+//! and the progress of a polling step) that [`super::screen::Screen`] prints or draws;
+//! [`RunLog`] writes the candump-format [`Transcript`], counts the frames and gives the JSON
+//! report ([`RunLog::run_report`]). The same notices feed both, so what the operator read and
+//! what the transcript keeps cannot drift.
 
 use core::fmt::Write as _;
 use core::time::Duration;
 use std::io::{self, Write};
+use std::path::Path;
 
 use super::procedure::{CLEANUP_LIMIT, Notice};
 use crate::diag::format_hex;
 use crate::frame::Id;
+use crate::procedure::report::{RunContext, RunReport};
 use crate::procedure::runner::{EventKind, Report, RunEvent};
 use crate::procedure::script::{Provenance, Script};
 use crate::procedure::tester::{Question, TesterEvent};
@@ -310,6 +313,34 @@ pub fn intro(script: &Script, name: &str, iface: &str, dry_run: bool, yes: bool)
     s
 }
 
+/// What the operator consents to before a run on a real interface: the procedure, its number
+/// of steps and the modules its diagnostic requests go to.
+pub fn consent_summary(script: &Script) -> String {
+    let modules: Vec<String> = script
+        .modules
+        .iter()
+        .map(|(n, m)| format!("{n} on {}", m.request_id))
+        .collect();
+    format!(
+        "Run the procedure {} ({} steps; diagnostic requests to {}; every write is confirmed separately)",
+        script.procedure.name,
+        script.steps.len(),
+        modules.join(", ")
+    )
+}
+
+/// The line a run on the simulated car opens with: the profile and the faults given.
+pub fn simulated_car(faults: &[String]) -> String {
+    format!(
+        "simulated car: bundled J11 profile, faults: {}",
+        if faults.is_empty() {
+            "none".to_string()
+        } else {
+            faults.join(", ")
+        }
+    )
+}
+
 /// What a run's notices leave in the transcript, and the counts the report gives.
 pub struct RunLog<W: Write> {
     transcript: Option<Transcript<W>>,
@@ -413,6 +444,30 @@ impl<W: Write> RunLog<W> {
         t.comment(&line);
         t.finish()
     }
+
+    /// The JSON report of the run that ended with `report`: `script` run from `source` on
+    /// `iface`, its transcript at `transcript` (if any), with the frames counted here.
+    pub fn run_report(
+        &self,
+        report: &Report,
+        script: &Script,
+        source: &str,
+        iface: &str,
+        transcript: Option<&Path>,
+    ) -> RunReport {
+        let transcript = transcript.map(|p| p.display().to_string());
+        RunReport::new(
+            report,
+            script,
+            RunContext {
+                script_name: source,
+                interface: iface,
+                transcript: transcript.as_deref(),
+                frames_sent: self.sent,
+                frames_received: self.received,
+            },
+        )
+    }
 }
 
 #[cfg(test)]
@@ -449,6 +504,23 @@ mod tests {
         assert!(dry.starts_with("DRY RUN (nothing is sent): "));
         assert!(!dry.contains(" on can0"));
         assert!(dry.contains("--yes: every confirmation is answered yes"));
+    }
+
+    #[test]
+    fn test_consent_summary_and_simulated_car_lines() {
+        let s = script();
+        assert_eq!(
+            consent_summary(&s),
+            "Run the procedure audio-unit-registration (5 steps; diagnostic requests to BCM on 745; every write is confirmed separately)"
+        );
+        assert_eq!(
+            simulated_car(&[]),
+            "simulated car: bundled J11 profile, faults: none"
+        );
+        assert_eq!(
+            simulated_car(&["bcm-silent".into(), "slow-responses".into()]),
+            "simulated car: bundled J11 profile, faults: bcm-silent, slow-responses"
+        );
     }
 
     #[test]
@@ -571,6 +643,13 @@ mod tests {
                 log.finish(&report).is_ok(),
                 "finishing twice writes nothing more"
             );
+            let json = log.run_report(&report, &s, "src", "can0", Some(Path::new("t.log")));
+            assert_eq!((json.frames_sent, json.frames_received), (0, 2));
+            assert_eq!(
+                (json.script.as_str(), json.interface.as_str()),
+                ("src", "can0")
+            );
+            assert_eq!(json.transcript.as_deref(), Some("t.log"));
         }
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("# canrelearn "), "{text}");

@@ -18,6 +18,7 @@ pub mod precise;
 pub mod procedure;
 pub mod record;
 pub mod replay;
+pub mod screen;
 pub mod sim;
 pub mod sniff;
 pub mod stream;

@@ -3,14 +3,17 @@
 //!
 //! Every pending frame is fed to the model in batches; the screen is redrawn at a fixed 10 Hz
 //! whatever the frame rate, so the display never falls behind at full bus load. Keys come as
-//! crossterm key events on a channel (the caller reads the keyboard); `stop` (a signal) ends
-//! the loop like `q`. The terminal is the caller's: any ratatui backend serves, so the loop
-//! runs in tests on [`ratatui::backend::TestBackend`].
+//! crossterm key events on a channel (the caller reads the keyboard, e.g. with
+//! [`spawn_key_reader`]); `stop` (a signal) ends the loop like `q`. The terminal is the
+//! caller's: any ratatui backend serves, so the loop runs in tests on
+//! [`ratatui::backend::TestBackend`]; [`TerminalGuard`] restores a real one on error paths.
 
 use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{self, Event, KeyEvent, KeyEventKind};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc;
@@ -51,6 +54,42 @@ pub struct Ended {
     pub failure: Option<Failure>,
     /// The recording's first write or flush error (the recording is flushed last).
     pub record_error: Option<io::Error>,
+}
+
+/// Restores the terminal when dropped (error paths); a panic is handled by ratatui's hook.
+pub struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        let _ = crossterm::execute!(io::stdout(), crossterm::cursor::Show);
+        ratatui::restore();
+    }
+}
+
+/// Reads the keyboard on a thread of its own until `stop`, sending key presses.
+pub fn spawn_key_reader(
+    stop: Arc<AtomicBool>,
+) -> (std::thread::JoinHandle<()>, mpsc::Receiver<KeyEvent>) {
+    let (key_tx, keys) = mpsc::channel::<KeyEvent>(64);
+    let thread = std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match event::poll(Duration::from_millis(50)) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(_) => return,
+            }
+            match event::read() {
+                Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
+                    if key_tx.blocking_send(k).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    (thread, keys)
 }
 
 /// Why the monitor stopped early.

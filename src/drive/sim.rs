@@ -14,7 +14,7 @@ use core::ops::ControlFlow;
 use core::pin::Pin;
 
 use super::machine::{self, Hooks, Next};
-use crate::bus::{Bus, BusError, Clock, Received};
+use crate::bus::{Bus, BusError, Clock, Received, TokioClock, VirtualBus};
 use crate::frame::Frame;
 use crate::sim::vehicle::{Vehicle, VehicleEvent};
 use crate::time::Timestamp;
@@ -64,6 +64,26 @@ where
         on_event,
     };
     machine::run(vehicle, bus, clock, &mut hooks).await
+}
+
+/// Runs `car` on an endpoint of the in-process `vbus`, in real time from `clock`'s now, on a
+/// task of its own until the runtime ends; a bus error stops it with a warning in the log.
+pub fn spawn(mut car: Vehicle, vbus: &VirtualBus, clock: &TokioClock) {
+    let mut car_ep = vbus.endpoint();
+    let car_clock = TokioClock::new(clock.now());
+    tokio::spawn(async move {
+        let r = run(
+            &mut car,
+            &mut car_ep,
+            &car_clock,
+            core::future::pending(),
+            |_| ControlFlow::Continue(()),
+        )
+        .await;
+        if let Err(e) = r {
+            tracing::warn!("the simulated car stopped: {e}");
+        }
+    });
 }
 
 struct SimHooks<'f, F, E> {

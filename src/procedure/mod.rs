@@ -12,6 +12,7 @@
 
 pub mod capture;
 pub mod harness;
+pub mod params;
 pub mod report;
 pub mod review;
 pub mod runner;

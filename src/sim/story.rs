@@ -2,15 +2,22 @@
 //! communication loss, and a procedure rehearsed against it, as lines for people.
 //!
 //! Pure: time is the car's own (from zero), advanced as fast as the computer goes; nothing
-//! is sent anywhere. The command line prints the lines.
+//! is sent anywhere. [`demo`] tells the whole story to a writer the caller gives; the command
+//! line only chooses the exit code.
 
+use core::fmt::Write as _;
 use core::time::Duration;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
 
-use super::vehicle::{EventKind as CarEvent, Vehicle};
+use super::profile::Profile;
+use super::vehicle::{EventKind as CarEvent, SimError, Vehicle};
+use crate::bundled;
 use crate::dbc::Database;
 use crate::diag::format_hex;
 use crate::procedure::harness::{Answers, HarnessError, SimHarness, TesterEvent};
-use crate::procedure::runner::{EventKind, Report};
+use crate::procedure::runner::{EventKind, Report, RunOptions, RunOutcome, Runner, RunnerError};
+use crate::procedure::script::ScriptError;
 use crate::time::Timestamp;
 use crate::watch::{ArmCondition, ArmedEvent, ArmedWatch, Event, Subject, WatchConfig, WatchError};
 
@@ -219,6 +226,187 @@ impl Rehearsal {
     }
 }
 
+/// Why [`demo`] stopped before the end of its story.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The simulated car cannot be built from the profile and the DBC.
+    #[error("the simulated car: {0}")]
+    Car(SimError),
+    /// Watching or rehearsing failed.
+    #[error(transparent)]
+    Story(#[from] StoryError),
+    /// A bundled script is missing (a build problem).
+    #[error("no bundled script {0} (a build problem)")]
+    NoScript(String),
+    /// A bundled script does not load.
+    #[error(transparent)]
+    Script(ScriptError),
+    /// A runner cannot start with the story's parameters.
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+    /// Writing the story failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Tells the whole story to `out` on the simulated car built from `profile` and `db`: the
+/// car after a 12 V disconnection watched until the AV node is reported lost, then the
+/// bundled audio unit registration and the bundled BMS battery registration (70 Ah AGM)
+/// rehearsed with the operator answering yes (`verbose`: every frame-level exchange too).
+/// Returns whether both procedures completed.
+pub fn demo(
+    db: &Database,
+    profile: &Profile,
+    verbose: bool,
+    out: &mut impl Write,
+) -> Result<bool, DemoError> {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "canrelearn demo: a simulated Nissan Qashqai J11, in-process (no CAN hardware, nothing sent).\n\
+         Virtual time runs as fast as this computer can go; times are the car's, in seconds.\n\
+         The procedure bytes are the bundled scripts' documented hypotheses (see scripts/README.md).\n"
+    );
+    out.write_all(text.as_bytes())?;
+    text.clear();
+
+    // 1. The symptom.
+    let _ = writeln!(
+        text,
+        "1. After a 12 V battery disconnection (simulator fault audio-unit-unregistered)\n   \
+         `canrelearn watch` on the car's frames, armed while the ignition is ON:"
+    );
+    let lost = demo_observe(db, profile, Duration::from_secs(8), &mut text)?;
+    let _ = writeln!(
+        text,
+        "   -> {} lost: the head unit is not on the bus. Dealer fix: audio unit registration in the BCM.\n",
+        if lost { "AV" } else { "nothing" }
+    );
+    out.write_all(text.as_bytes())?;
+    text.clear();
+
+    // 2. The relearn.
+    let _ = writeln!(
+        text,
+        "2. Audio unit registration (scripts/audio-unit-registration.toml), operator answers yes"
+    );
+    out.write_all(text.as_bytes())?;
+    text.clear();
+    let audio = rehearse(
+        db,
+        profile,
+        "audio-unit-registration",
+        &["audio-unit-unregistered"],
+        BTreeMap::new(),
+        verbose,
+        out,
+    )?;
+
+    // 3. The battery.
+    let _ = writeln!(
+        text,
+        "\n3. BMS battery registration (scripts/bms-battery-registration.toml): new 70 Ah AGM battery"
+    );
+    out.write_all(text.as_bytes())?;
+    text.clear();
+    let params = BTreeMap::from([
+        ("capacity_ah".to_string(), "70".to_string()),
+        ("battery_type".to_string(), "agm".to_string()),
+    ]);
+    let bms = rehearse(
+        db,
+        profile,
+        "bms-battery-registration",
+        &[],
+        params,
+        verbose,
+        out,
+    )?;
+
+    let ok = audio && bms;
+    writeln!(
+        out,
+        "\n{}\nRehearse it yourself, answering the confirmations: `canrelearn run audio-unit-registration --simulate`.\n\
+         On virtual CAN, as on a car: `canrelearn simulate --iface vcan0 --fault audio-unit-unregistered`, \
+         `canrelearn watch vcan0` and `canrelearn run audio-unit-registration --iface vcan0`.",
+        if ok {
+            "Both procedures completed on the simulated car."
+        } else {
+            "A procedure did not complete: see the report above."
+        }
+    )?;
+    out.flush()?;
+    Ok(ok)
+}
+
+/// Runs the simulated car alone for `span` with the watcher; adds its events to `text`.
+/// Returns whether the AV node was reported lost.
+fn demo_observe(
+    db: &Database,
+    profile: &Profile,
+    span: Duration,
+    text: &mut String,
+) -> Result<bool, DemoError> {
+    let car = Vehicle::new(profile, db, &["audio-unit-unregistered"]).map_err(DemoError::Car)?;
+    let seen = observe(car, db, span)?;
+    for line in &seen.lines {
+        let _ = writeln!(text, "   {line}");
+    }
+    Ok(seen.lost_nodes.iter().any(|n| n == "AV"))
+}
+
+/// Runs one bundled script against a fresh simulated car; writes its progress as it unfolds
+/// and its report. Returns whether it completed.
+#[allow(clippy::too_many_arguments)]
+fn rehearse(
+    db: &Database,
+    profile: &Profile,
+    script_name: &str,
+    faults: &[&str],
+    params: BTreeMap<String, String>,
+    verbose: bool,
+    out: &mut impl Write,
+) -> Result<bool, DemoError> {
+    let script = bundled::script(script_name)
+        .ok_or_else(|| DemoError::NoScript(script_name.to_string()))?
+        .map_err(DemoError::Script)?;
+    let runner = Runner::new(script, &params, RunOptions::default())?;
+    let car = Vehicle::new(profile, db, faults).map_err(DemoError::Car)?;
+    let mut rehearsal = Rehearsal::new(runner, car, db, verbose)?;
+    let report = loop {
+        let (lines, done) = rehearsal.advance()?;
+        for line in lines {
+            writeln!(out, "   {line}")?;
+        }
+        if let Some(r) = done {
+            break r;
+        }
+    };
+    writeln!(
+        out,
+        "   report ({} tester events; keep-alive `3E 80` every 2 s throughout):\n{}",
+        rehearsal.tester_events(),
+        report
+            .to_string()
+            .lines()
+            .map(|l| format!("     {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )?;
+    if script_name.starts_with("audio") {
+        writeln!(
+            out,
+            "   AV unit on the bus again: {}",
+            if rehearsal.vehicle().is_node_silent("AV") {
+                "no"
+            } else {
+                "yes"
+            }
+        )?;
+    }
+    Ok(report.outcome == RunOutcome::Completed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,5 +470,34 @@ mod tests {
             .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
             .collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]), "{lines:#?}");
+    }
+
+    #[test]
+    fn test_the_demo_tells_the_symptom_and_both_procedures_complete() {
+        let db = db();
+        let profile = Profile::from_toml(
+            include_str!("../../scripts/simulator/qashqai-j11.toml"),
+            "j11",
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        assert!(demo(&db, &profile, false, &mut out).unwrap());
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("canrelearn demo: a simulated Nissan Qashqai J11"),
+            "{text}"
+        );
+        assert!(
+            text.contains("   -> AV lost: the head unit is not on the bus."),
+            "{text}"
+        );
+        assert!(
+            text.contains("   AV unit on the bus again: yes\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nBoth procedures completed on the simulated car.\n"),
+            "{text}"
+        );
     }
 }
