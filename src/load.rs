@@ -57,6 +57,15 @@ pub enum LoadError {
     /// A procedure script or simulator profile that does not load (where and why).
     #[error(transparent)]
     Text(#[from] TextError),
+    /// Neither a script file nor the name of a bundled script.
+    #[error("{name}: no such file, and not a bundled script (bundled: {})", crate::bundled::script_names().collect::<Vec<_>>().join(", "))]
+    NoScript {
+        /// What was given.
+        name: String,
+    },
+    /// A bundled script that does not load: a build problem.
+    #[error("a bundled script does not load (a build problem)")]
+    Bundled(#[source] TextError),
 }
 
 /// The bytes of `path`, at most `limit` of them (`what` names the file in errors).
@@ -111,6 +120,25 @@ pub fn script(path: &Path) -> Result<Script, LoadError> {
     Ok(Script::from_toml(&text, &path.display().to_string())?)
 }
 
+/// A procedure script from a file, or else the bundled script of that name (`.toml` or not),
+/// with the name it goes by in messages (its path, or `bundled NAME`).
+pub fn script_or_bundled(name: &str) -> Result<(Script, String), LoadError> {
+    let path = Path::new(name);
+    if path.exists() {
+        return Ok((script(path)?, path.display().to_string()));
+    }
+    let bare = name.trim_end_matches(".toml");
+    match crate::bundled::script(bare) {
+        Some(loaded) => Ok((
+            loaded.map_err(LoadError::Bundled)?,
+            format!("bundled {bare}"),
+        )),
+        None => Err(LoadError::NoScript {
+            name: name.to_string(),
+        }),
+    }
+}
+
 /// A simulator profile.
 pub fn profile(path: &Path) -> Result<Profile, LoadError> {
     let text = read_text(path, "simulator profile")?;
@@ -153,6 +181,24 @@ mod tests {
             e.starts_with(&format!("{}: not UTF-8 text (", latin1.display())),
             "{e}"
         );
+    }
+
+    #[test]
+    fn test_a_script_by_file_or_bundled_name() {
+        let (s, name) = script_or_bundled("audio-unit-registration.toml").unwrap();
+        assert_eq!(name, "bundled audio-unit-registration");
+        assert!(!s.steps.is_empty());
+        assert_eq!(
+            script_or_bundled("no-such").unwrap_err().to_string(),
+            "no-such: no such file, and not a bundled script (bundled: \
+             audio-unit-registration, bms-battery-registration)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("audio-unit-registration");
+        std::fs::write(&file, "not = [toml").unwrap();
+        // A file of that name is the script, not the bundled one.
+        let e = script_or_bundled(&file.display().to_string()).unwrap_err();
+        assert!(matches!(e, LoadError::Text(_)), "{e}");
     }
 
     #[test]

@@ -131,7 +131,7 @@ fn check(args: CheckArgs) -> Result<u8, CliError> {
 }
 
 fn infer(args: InferArgs) -> Result<u8, CliError> {
-    use canrelearn::dbc::infer::{Capture, skeleton};
+    use canrelearn::dbc::infer::{Capture, comparisons, skeleton};
     if let Some(out) = &args.output {
         super::files::check(
             out,
@@ -160,27 +160,8 @@ fn infer(args: InferArgs) -> Result<u8, CliError> {
     let written = canrelearn::dbc::Database::from_str_named(&text, "skeleton")
         .context("the inferred DBC does not load (a bug)")
         .code(exit::FAILURE)?;
-    for c in &captures[1..] {
-        let missing = reference.baseline.missing_in(&c.baseline);
-        let node = missing
-            .first()
-            .and_then(|id| written.message_by_id(*id))
-            .and_then(|m| m.transmitter())
-            .unwrap_or_default();
-        let ids: Vec<String> = missing.iter().map(|id| format!("0x{id}")).collect();
-        super::out::note(if ids.is_empty() {
-            format!(
-                "{}: carries every periodic id of {} (no module missing there)",
-                c.name, reference.name
-            )
-        } else {
-            format!(
-                "periodic in {} and never seen in {}: {} (node {node})",
-                reference.name,
-                c.name,
-                ids.join(", ")
-            )
-        });
+    for line in comparisons(&captures, &written) {
+        super::out::note(line);
     }
     match &args.output {
         Some(path) => {

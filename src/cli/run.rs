@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use canrelearn::bundled;
 use canrelearn::bus::{
     AnyBus, Clock, SocketCanBus, SocketCanOptions, SystemClock, TokioClock, VirtualBus,
 };
@@ -13,6 +12,7 @@ use canrelearn::drive::console::{self, RunLog};
 use canrelearn::drive::procedure::{self as driver, Notice};
 use canrelearn::drive::screen::{self, Screen};
 use canrelearn::drive::sim as sim_driver;
+use canrelearn::load;
 use canrelearn::procedure::params;
 use canrelearn::procedure::report::RunReport;
 use canrelearn::procedure::runner::{RunOptions, RunOutcome, Runner};
@@ -395,26 +395,9 @@ fn write_report(
     }
 }
 
-/// A script from a file or, when no such file exists, a bundled one by name.
+/// [`load::script_or_bundled`].
 fn load_script(arg: &str) -> Result<(Script, String), CliError> {
-    let path = Path::new(arg);
-    if !path.exists() {
-        let name = arg.trim_end_matches(".toml");
-        if let Some(script) = bundled::script(name) {
-            let script = script
-                .context("a bundled script does not load (a build problem)")
-                .code(exit::USAGE)?;
-            return Ok((script, format!("bundled {name}")));
-        }
-        let names: Vec<&str> = bundled::script_names().collect();
-        return Err(fail!(
-            USAGE,
-            "{arg}: no such file, and not a bundled script (bundled: {})",
-            names.join(", ")
-        ));
-    }
-    let script = input::load_script(path)?;
-    Ok((script, path.display().to_string()))
+    load::script_or_bundled(arg).code(exit::USAGE)
 }
 
 /// `--ids MODULE=TX/RX` ([`Script::override_ids`]), errors naming the option.

@@ -92,15 +92,10 @@ fn load_db(
     profile: &Profile,
     profile_path: Option<&Path>,
 ) -> Result<Database, CliError> {
-    if !args.dbc.is_empty() || profile.vehicle.dbc == "bundled" {
-        return input::load_dbcs(&args.dbc);
+    match profile.dbc_path(profile_path) {
+        Some(path) if args.dbc.is_empty() => input::load_dbcs(&[path]),
+        _ => input::load_dbcs(&args.dbc),
     }
-    let named = PathBuf::from(&profile.vehicle.dbc);
-    let path = match profile_path.and_then(Path::parent) {
-        Some(dir) if named.is_relative() => dir.join(named),
-        _ => named,
-    };
-    input::load_dbcs(&[path])
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {

@@ -293,6 +293,38 @@ fn write_attributes(out: &mut String, rows: &[Row<'_>]) {
     }
 }
 
+/// What each later capture lacks of the first's periodic ids, one line per later capture, with
+/// the node that `written` (the [`skeleton`] as loaded) made their sender.
+pub fn comparisons(captures: &[Capture], written: &super::Database) -> Vec<String> {
+    let Some((reference, others)) = captures.split_first() else {
+        return Vec::new();
+    };
+    others
+        .iter()
+        .map(|c| {
+            let missing = reference.baseline.missing_in(&c.baseline);
+            if missing.is_empty() {
+                return format!(
+                    "{}: carries every periodic id of {} (no module missing there)",
+                    c.name, reference.name
+                );
+            }
+            let node = missing
+                .first()
+                .and_then(|id| written.message_by_id(*id))
+                .and_then(|m| m.transmitter())
+                .unwrap_or_default();
+            let ids: Vec<String> = missing.iter().map(|id| format!("0x{id}")).collect();
+            format!(
+                "periodic in {} and never seen in {}: {} (node {node})",
+                reference.name,
+                c.name,
+                ids.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// Writes the skeleton DBC for `captures` (the first is the reference: a healthy car).
 pub fn skeleton(captures: &[Capture]) -> String {
     let Some((reference, others)) = captures.split_first() else {

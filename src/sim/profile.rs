@@ -339,6 +339,19 @@ pub struct DiagIds {
 }
 
 impl Profile {
+    /// The DBC file this profile names, for a profile read from `profile_path` (a relative
+    /// name is beside the profile); `None` for `dbc = "bundled"`.
+    pub fn dbc_path(&self, profile_path: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
+        if self.vehicle.dbc == "bundled" {
+            return None;
+        }
+        let named = std::path::PathBuf::from(&self.vehicle.dbc);
+        Some(match profile_path.and_then(std::path::Path::parent) {
+            Some(dir) if named.is_relative() => dir.join(named),
+            _ => named,
+        })
+    }
+
     /// The diagnostic ids of the module `name` (any case), as 29-bit ids when the profile
     /// says so or `extended`; why not when the profile has no such module or no ids for it.
     pub fn diag_ids(&self, name: &str, extended: bool) -> Result<DiagIds, DiagIdsError> {
@@ -632,6 +645,24 @@ silent = true
         assert_eq!(parse_dtc_text("U0140"), Some(0xC140));
         assert_eq!(parse_dtc_text("U4000"), None);
         assert_eq!(parse_dtc_text("U10"), None);
+    }
+
+    #[test]
+    fn test_the_dbc_a_profile_names() {
+        use std::path::Path;
+        let mut p = crate::bundled::profile().unwrap();
+        assert_eq!(p.dbc_path(Some(Path::new("/x/car.toml"))), None);
+        p.vehicle.dbc = "car.dbc".into();
+        assert_eq!(
+            p.dbc_path(Some(Path::new("/x/car.toml"))).unwrap(),
+            Path::new("/x/car.dbc")
+        );
+        assert_eq!(p.dbc_path(None).unwrap(), Path::new("car.dbc"));
+        p.vehicle.dbc = "/y/car.dbc".into();
+        assert_eq!(
+            p.dbc_path(Some(Path::new("/x/car.toml"))).unwrap(),
+            Path::new("/y/car.dbc")
+        );
     }
 
     #[test]
