@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use canrelearn::frame::Frame;
-use canrelearn::log::{self, Format, FrameReader, Item, ReadError};
+use canrelearn::log::{self, Format, FrameReader, ReadError, Walk};
 use canrelearn::open::{self as edge, OpenError, is_damage};
 use canrelearn::time::Timestamp;
 
@@ -64,18 +64,17 @@ pub fn each_frame(
     mut frame: impl FnMut(Timestamp, &Frame) -> Result<(), CliError>,
 ) -> Result<LogEnd, CliError> {
     let mut reader = open_reader(path, None)?;
-    loop {
-        if super::signals::interrupted() {
-            return Ok(LogEnd::Interrupted);
-        }
-        match reader.read_item() {
-            Ok(Some(Item::Record(r))) => frame(r.timestamp, &r.frame)?,
-            Ok(Some(Item::Bad(e))) => bad.report(&e),
-            Ok(Some(Item::Other(_) | Item::Skipped(_))) => {}
-            Ok(None) => return Ok(LogEnd::Complete),
-            Err(e) => return Ok(LogEnd::Damaged(read_error(e))),
-        }
-    }
+    let walk = log::each_frame(
+        reader.as_mut(),
+        &super::signals::interrupted,
+        &mut |e| bad.take(e),
+        &mut |r| frame(r.timestamp, &r.frame),
+    )?;
+    Ok(match walk {
+        Walk::Complete => LogEnd::Complete,
+        Walk::Stopped => LogEnd::Interrupted,
+        Walk::Failed(e) => LogEnd::Damaged(read_error(e)),
+    })
 }
 
 /// The exit code and message of a reader's error: malformed records and damaged input are
@@ -95,20 +94,25 @@ pub fn learn(path: &Path) -> Result<canrelearn::baseline::Baseline, CliError> {
     let mut reader = open_reader(path, None)?;
     let mut learner = canrelearn::baseline::Learner::default();
     let mut bad = BadLines::new();
-    loop {
-        if super::signals::interrupted() {
+    let walk = log::each_frame::<CliError>(
+        reader.as_mut(),
+        &super::signals::interrupted,
+        &mut |e| bad.take(e),
+        &mut |r| {
+            learner.add(r.timestamp, &r.frame);
+            Ok(())
+        },
+    )?;
+    match walk {
+        Walk::Complete => {}
+        Walk::Stopped => {
             return Err(fail!(
                 FAILURE,
                 "interrupted while learning from {}",
                 path.display()
             ));
         }
-        match reader.read_item().map_err(read_error)? {
-            Some(log::Item::Record(r)) => learner.add(r.timestamp, &r.frame),
-            Some(log::Item::Bad(e)) => bad.report(&e),
-            Some(log::Item::Other(_) | log::Item::Skipped(_)) => {}
-            None => break,
-        }
+        Walk::Failed(e) => return Err(read_error(e)),
     }
     bad.finish();
     let baseline = learner.finish();
@@ -146,6 +150,12 @@ impl BadLines {
     }
 
     /// The closing line, if any was reported.
+    /// [`BadLines::report`] as a walk's callback ([`log::each_frame`]): reading goes on.
+    pub fn take<E>(&mut self, e: ReadError) -> Result<(), E> {
+        self.report(&e);
+        Ok(())
+    }
+
     pub fn finish(&self) {
         if let Some(w) = self.0.summary() {
             out::warn(w);

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use canrelearn::log::Item;
+use canrelearn::log::{self, Walk};
 use canrelearn::procedure::Script;
 use canrelearn::procedure::capture::{self, Capture, CaptureConfig, ScriptOptions};
 
@@ -127,13 +127,20 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
     let mut reader = captures::open_reader(&a.log, None)?;
     let mut cap = Capture::new(CaptureConfig::new(tx, rx));
     let mut bad = BadLines::new();
-    while let Some(item) = reader.read_item().map_err(captures::read_error)? {
-        match item {
-            Item::Record(r) => cap.handle_frame(r.timestamp, &r.frame),
-            Item::Other(_) | Item::Skipped(_) => {}
-            Item::Bad(e) if a.strict => return Err(captures::read_error(e)),
-            Item::Bad(e) => bad.report(&e),
-        }
+    let walk = log::each_frame::<CliError>(
+        reader.as_mut(),
+        &|| false,
+        &mut |e| match a.strict {
+            true => Err(captures::read_error(e)),
+            false => bad.take(e),
+        },
+        &mut |r| {
+            cap.handle_frame(r.timestamp, &r.frame);
+            Ok(())
+        },
+    )?;
+    if let Walk::Failed(e) = walk {
+        return Err(captures::read_error(e));
     }
     bad.finish();
     let analysis = cap.finish();

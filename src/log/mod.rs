@@ -398,6 +398,40 @@ pub trait FrameReader: Send {
     fn stats(&self) -> Stats;
 }
 
+/// How [`each_frame`] ended.
+#[derive(Debug)]
+pub enum Walk {
+    /// At the end of the capture.
+    Complete,
+    /// `stop` said so, before the end.
+    Stopped,
+    /// A read error (damage, a failing device), after every frame before it.
+    Failed(ReadError),
+}
+
+/// Hands every frame of `reader` to `frame`, in order, and each malformed record to `bad`
+/// (reading goes on after it); records that carry no frame are passed over. `stop` is asked
+/// before every record. The first error of `frame` or `bad` ends the walk and is returned.
+pub fn each_frame<E>(
+    reader: &mut dyn FrameReader,
+    stop: &dyn Fn() -> bool,
+    bad: &mut dyn FnMut(ReadError) -> Result<(), E>,
+    frame: &mut dyn FnMut(&Record<'_>) -> Result<(), E>,
+) -> Result<Walk, E> {
+    loop {
+        if stop() {
+            return Ok(Walk::Stopped);
+        }
+        match reader.read_item() {
+            Ok(Some(Item::Record(r))) => frame(&r)?,
+            Ok(Some(Item::Bad(e))) => bad(e)?,
+            Ok(Some(Item::Other(_) | Item::Skipped(_))) => {}
+            Ok(None) => return Ok(Walk::Complete),
+            Err(e) => return Ok(Walk::Failed(e)),
+        }
+    }
+}
+
 /// Something a [`FrameWriter`]'s format could not carry, and how often it happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Loss {
@@ -531,6 +565,67 @@ mod tests {
             bad.summary().as_deref(),
             Some("30 malformed lines skipped (the first 20 are shown above)")
         );
+    }
+
+    #[test]
+    fn test_each_frame_hands_frames_and_bad_records_in_order() {
+        let text = "(1.000000) can0 123#01\n(1.500000) can0 123#0\n(2.000000) can0 456#02\n";
+        let walk = |stop_after: usize| {
+            let mut reader = candump::Reader::new(text.as_bytes());
+            let seen = core::cell::Cell::new(0usize);
+            let out = core::cell::RefCell::new(Vec::new());
+            let end = each_frame::<()>(
+                &mut reader,
+                &|| seen.get() >= stop_after,
+                &mut |e| {
+                    seen.set(seen.get() + 1);
+                    out.borrow_mut().push(format!("bad {}", e.is_malformed()));
+                    Ok(())
+                },
+                &mut |r| {
+                    seen.set(seen.get() + 1);
+                    out.borrow_mut()
+                        .push(r.frame.id().map_or_else(String::new, |id| id.to_string()));
+                    Ok(())
+                },
+            );
+            (end, out.into_inner())
+        };
+        let (end, out) = walk(usize::MAX);
+        assert!(matches!(end, Ok(Walk::Complete)), "{end:?}");
+        assert_eq!(out, ["123", "bad true", "456"]);
+        let (end, out) = walk(2);
+        assert!(matches!(end, Ok(Walk::Stopped)), "{end:?}");
+        assert_eq!(out, ["123", "bad true"]);
+        // The callbacks' errors end the walk.
+        let mut reader = candump::Reader::new(text.as_bytes());
+        let end = each_frame(&mut reader, &|| false, &mut |_| Err("bad"), &mut |_| Ok(()));
+        assert!(matches!(end, Err("bad")));
+        // A failing read ends it after the frames before it.
+        struct Failing(&'static [u8]);
+        impl io::Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::other("device gone"));
+                }
+                let n = self.0.len().min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut reader =
+            candump::Reader::new(io::BufReader::new(Failing(b"(1.000000) can0 123#01\n")));
+        let mut frames = 0;
+        let end = each_frame::<()>(&mut reader, &|| false, &mut |_| Ok(()), &mut |_| {
+            frames += 1;
+            Ok(())
+        });
+        assert!(
+            matches!(end, Ok(Walk::Failed(ReadError::Io { .. }))),
+            "{end:?}"
+        );
+        assert_eq!(frames, 1);
     }
 
     #[test]
