@@ -229,7 +229,11 @@ pub(super) fn verdict(
     known: u64,
     bad: u64,
 ) -> Result<u8, CliError> {
-    match verdict::verdict(logs, dbc, frames, known, bad) {
+    let names: Vec<_> = logs
+        .iter()
+        .map(|p| canrelearn::open::display_name(p))
+        .collect();
+    match verdict::verdict(&names, dbc, frames, known, bad) {
         None => Ok(exit::OK),
         Some(e @ Empty::NoFrame { .. }) => Err(CliError::new(exit::USAGE, e)),
         Some(e @ Empty::NothingDecoded { .. }) => {

@@ -17,9 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use canrelearn::bus::AnyBus;
-use canrelearn::drive::monitor::{
-    self as drive_monitor, Ended, Inputs, TerminalGuard, spawn_key_reader,
-};
+use canrelearn::drive::monitor::{self as drive_monitor, Ended, Inputs, spawn_key_reader};
 use canrelearn::log::candump;
 use canrelearn::monitor::clock::ModelClock;
 use canrelearn::monitor::stats::BusTiming;
@@ -177,5 +175,15 @@ fn close(ended: Ended) -> Result<u8, CliError> {
     match ended.failure {
         Some(f) => Err(source::failure(f)),
         None => Ok(exit::OK),
+    }
+}
+
+/// Restores the terminal when dropped (error paths); a panic is handled by ratatui's hook.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        let _ = crossterm::execute!(io::stdout(), crossterm::cursor::Show);
+        ratatui::restore();
     }
 }

@@ -1,6 +1,7 @@
 //! `canrelearn record`: capture interfaces to a log (`candump -L` by default, or any writable
 //! format).
 
+use std::io;
 use std::path::{Path, PathBuf};
 
 use canrelearn::drive::record::{self, Recorder};
@@ -78,7 +79,7 @@ fn open_output(
     if args.output == Path::new("-") {
         let format = args.format.unwrap_or(Format::Candump);
         return Ok((
-            record::stdout_writer(format, options).code(exit::USAGE)?,
+            record::stream_writer(io::stdout(), format, options).code(exit::USAGE)?,
             format,
         ));
     }

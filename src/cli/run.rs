@@ -21,6 +21,7 @@ use canrelearn::procedure::tester::Tester;
 use canrelearn::procedure::transcript::{self, Transcript};
 use canrelearn::sim::vehicle::Vehicle;
 use canrelearn::time::Timestamp;
+use indicatif::ProgressDrawTarget;
 use tokio::sync::mpsc;
 
 use super::signals::{self, Interrupts};
@@ -184,14 +185,15 @@ async fn drive(
     let clock = TokioClock::new(SystemClock.now());
     let started = clock.now();
     let script = tester.runner().script().clone();
-    let report_to_stdout = args.report.as_deref() == Some(Path::new("-"));
-    let mut screen = Screen::new(
-        &script,
-        args.frames,
-        args.dry_run,
-        started,
-        report_to_stdout,
-    );
+    // What the operator reads goes to stdout, or to stderr when stdout carries the JSON
+    // report; a polling step's bar is drawn on stderr when that stream is a terminal.
+    let (out, terminal): (Box<dyn Write + Send>, bool) =
+        match args.report.as_deref() == Some(Path::new("-")) {
+            true => (Box::new(io::stderr()), io::stderr().is_terminal()),
+            false => (Box::new(io::stdout()), io::stdout().is_terminal()),
+        };
+    let bar = terminal.then_some(ProgressDrawTarget::stderr as fn() -> ProgressDrawTarget);
+    let mut screen = Screen::new(&script, args.frames, args.dry_run, started, out, bar);
     screen.line(&console::intro(
         &script,
         &script_name,
@@ -348,7 +350,7 @@ fn operator(
     screen: &mut Screen,
 ) -> (mpsc::UnboundedReceiver<String>, mpsc::UnboundedReceiver<()>) {
     let answers = if io::stdin().is_terminal() && !(args.dry_run && args.yes) {
-        screen::read_answers()
+        screen::read_answers(io::BufReader::new(io::stdin()))
     } else {
         // No terminal: confirmations are answered no (use --yes), parameters must be --set.
         if !args.yes && !args.dry_run {

@@ -6,7 +6,7 @@
 //! crossterm key events on a channel (the caller reads the keyboard, e.g. with
 //! [`spawn_key_reader`]); `stop` (a signal) ends the loop like `q`. The terminal is the
 //! caller's: any ratatui backend serves, so the loop runs in tests on
-//! [`ratatui::backend::TestBackend`]; [`TerminalGuard`] restores a real one on error paths.
+//! [`ratatui::backend::TestBackend`]; the front end sets up (and restores) a real one.
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -54,16 +54,6 @@ pub struct Ended {
     pub failure: Option<Failure>,
     /// The recording's first write or flush error (the recording is flushed last).
     pub record_error: Option<io::Error>,
-}
-
-/// Restores the terminal when dropped (error paths); a panic is handled by ratatui's hook.
-pub struct TerminalGuard;
-
-impl Drop for TerminalGuard {
-    fn drop(&mut self) {
-        let _ = crossterm::execute!(io::stdout(), crossterm::cursor::Show);
-        ratatui::restore();
-    }
 }
 
 /// Reads the keyboard on a thread of its own until `stop`, sending key presses.

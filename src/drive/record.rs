@@ -56,12 +56,13 @@ pub fn check_writer(format: Format, options: &Options) -> Result<(), WriterError
     writers::writer(format, Target::Stream(Box::new(io::sink())), options).map(|_| ())
 }
 
-/// A writer of `format` onto standard output, buffered.
-pub fn stdout_writer(
+/// A writer of `format` onto a stream (standard output, a pipe), buffered.
+pub fn stream_writer(
+    out: impl io::Write + Send + 'static,
     format: Format,
     options: &Options,
 ) -> Result<Box<dyn FrameWriter + Send>, WriterError> {
-    let target = Target::Stream(Box::new(BufWriter::with_capacity(1 << 16, io::stdout())));
+    let target = Target::Stream(Box::new(BufWriter::with_capacity(1 << 16, out)));
     writers::writer(format, target, options)
 }
 

@@ -1,15 +1,15 @@
 //! The operator's screen during a procedure run: the [`Console`]'s lines printed on the
 //! terminal, a progress bar while a step polls, and the lines the operator types.
 //!
-//! [`Console`] decides what a [`Notice`] shows; [`Screen`] puts it on standard output (or
-//! standard error, when standard output carries the JSON report), drawing the polling
-//! progress as an `indicatif` bar when that stream is a terminal. Nothing written here can
-//! panic: a closed stream drops the text.
+//! [`Console`] decides what a [`Notice`] shows; [`Screen`] writes it where the front end says
+//! (the CLI gives standard output, or standard error when standard output carries the JSON
+//! report), drawing the polling progress as an `indicatif` bar when that stream is a
+//! terminal. Nothing written here can panic: a closed stream drops the text.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use super::console::{Console, Shown};
@@ -21,45 +21,41 @@ use crate::time::Timestamp;
 /// (on a terminal).
 pub struct Screen {
     console: Console,
-    /// Lines go to stderr (stdout carries the JSON report).
-    to_stderr: bool,
+    /// Where the lines go.
+    out: Box<dyn Write + Send>,
+    /// Where a progress bar is drawn (the same stream), when it is a terminal.
+    bar_target: Option<fn() -> ProgressDrawTarget>,
     bar: Option<ProgressBar>,
 }
 
 impl Screen {
     /// The screen of `script`'s run started at `started`: every frame with `frames`, what
-    /// would be sent with `dry_run`; on standard error with `to_stderr`, else on standard
-    /// output. Progress is a bar when that stream is a terminal.
+    /// would be sent with `dry_run`; lines written to `out`. `terminal`: `out` is a terminal,
+    /// and progress is a bar drawn by this target (e.g. `ProgressDrawTarget::stdout`).
     pub fn new(
         script: &Script,
         frames: bool,
         dry_run: bool,
         started: Timestamp,
-        to_stderr: bool,
+        out: Box<dyn Write + Send>,
+        terminal: Option<fn() -> ProgressDrawTarget>,
     ) -> Screen {
-        let tty = match to_stderr {
-            true => io::stderr().is_terminal(),
-            false => io::stdout().is_terminal(),
-        };
         Screen {
-            console: Console::new(script, frames, dry_run, started, tty),
-            to_stderr,
+            console: Console::new(script, frames, dry_run, started, terminal.is_some()),
+            out,
+            bar_target: terminal,
             bar: None,
         }
     }
 
-    /// Prints `text` (its trailing newlines trimmed) as a line, above the bar if one is drawn.
-    pub fn line(&self, text: &str) {
+    /// Writes `text` (its trailing newlines trimmed) as a line, above the bar if one is drawn.
+    pub fn line(&mut self, text: &str) {
         let text = text.trim_end_matches('\n');
         match &self.bar {
             Some(b) => b.println(text),
-            None if self.to_stderr => {
-                let _ = writeln!(io::stderr().lock(), "{text}");
-            }
             None => {
-                let mut out = io::stdout().lock();
-                let _ = writeln!(out, "{text}");
-                let _ = out.flush();
+                let _ = writeln!(self.out, "{text}");
+                let _ = self.out.flush();
             }
         }
     }
@@ -83,8 +79,12 @@ impl Screen {
                     length,
                     message,
                 } => {
+                    let target = self.bar_target;
                     let bar = self.bar.get_or_insert_with(|| {
-                        let b = ProgressBar::new(length);
+                        let b = ProgressBar::with_draw_target(
+                            Some(length),
+                            target.map_or_else(ProgressDrawTarget::hidden, |t| t()),
+                        );
                         b.set_style(
                             ProgressStyle::with_template(
                                 "{spinner} [{bar:30}] {pos}/{len} s  {msg}",
@@ -103,15 +103,15 @@ impl Screen {
     }
 }
 
-/// The lines typed on standard input, read on a thread of its own until the input ends or
-/// the receiver is dropped: the operator's answers for [`super::procedure::run`].
-pub fn read_answers() -> mpsc::UnboundedReceiver<String> {
+/// The lines of `input` (the operator's terminal), read on a thread of its own until the input
+/// ends or the receiver is dropped: the operator's answers for [`super::procedure::run`].
+pub fn read_answers(mut input: impl BufRead + Send + 'static) -> mpsc::UnboundedReceiver<String> {
     let (answer_tx, answers) = mpsc::unbounded_channel::<String>();
     std::thread::spawn(move || {
         let mut line = String::new();
         loop {
             line.clear();
-            match io::stdin().read_line(&mut line) {
+            match input.read_line(&mut line) {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {
                     if answer_tx.send(line.clone()).is_err() {

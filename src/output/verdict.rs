@@ -4,7 +4,7 @@
 //! has the id of a message of the DBC (the wrong DBC for the capture, far more often than a
 //! capture worth decoding), end the run with an [`Empty`] whatever the output format.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Why a decode run has nothing to show.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,11 +36,11 @@ pub enum Empty {
     },
 }
 
-/// The verdict of a run over `logs` with the DBC files `dbc` (none: the bundled one) that read
-/// `frames` frames, `known` of them with a DBC message's id, and `bad` malformed records;
-/// `None` when something was decoded.
+/// The verdict of a run over the captures named `logs` (as messages name them) with the DBC
+/// files `dbc` (none: the bundled one) that read `frames` frames, `known` of them with a DBC
+/// message's id, and `bad` malformed records; `None` when something was decoded.
 pub fn verdict(
-    logs: &[PathBuf],
+    logs: &[impl AsRef<str>],
     dbc: &[PathBuf],
     frames: u64,
     known: u64,
@@ -63,18 +63,11 @@ pub fn verdict(
     Some(Empty::NothingDecoded { frames, dbc })
 }
 
-/// The inputs, for a message: `a.log`, `a.log and b.log`, `3 logs` (`-` is `<stdin>`).
-fn names(logs: &[PathBuf]) -> String {
-    let name = |p: &PathBuf| {
-        if p == Path::new("-") {
-            "<stdin>".to_string()
-        } else {
-            p.display().to_string()
-        }
-    };
+/// The inputs, for a message: `a.log`, `a.log and b.log`, `3 logs`.
+fn names(logs: &[impl AsRef<str>]) -> String {
     match logs {
-        [one] => name(one),
-        [a, b] => format!("{} and {}", name(a), name(b)),
+        [one] => one.as_ref().to_string(),
+        [a, b] => format!("{} and {}", a.as_ref(), b.as_ref()),
         many => format!("{} logs", many.len()),
     }
 }
@@ -86,32 +79,28 @@ mod tests {
     #[test]
     fn test_the_verdicts() {
         let logs = |n: &[&str]| n.iter().map(PathBuf::from).collect::<Vec<_>>();
-        assert_eq!(verdict(&logs(&["a.log"]), &[], 10, 1, 0), None);
+        assert_eq!(verdict(&["a.log"], &[], 10, 1, 0), None);
         assert_eq!(
-            verdict(&logs(&["-"]), &[], 0, 0, 2).unwrap().to_string(),
-            "no CAN frame in <stdin>: all 2 records are malformed (reported above)"
+            verdict(&["x.log"], &[], 0, 0, 2).unwrap().to_string(),
+            "no CAN frame in x.log: all 2 records are malformed (reported above)"
         );
         assert_eq!(
-            verdict(&logs(&["a.log", "b.log"]), &[], 0, 0, 1)
+            verdict(&["a.log", "b.log"], &[], 0, 0, 1)
                 .unwrap()
                 .to_string(),
             "no CAN frame in a.log and b.log: its only record is malformed (reported above)"
         );
         assert_eq!(
-            verdict(&logs(&["a", "b", "c"]), &[], 0, 0, 0)
-                .unwrap()
-                .to_string(),
+            verdict(&["a", "b", "c"], &[], 0, 0, 0).unwrap().to_string(),
             "no CAN frame in 3 logs"
         );
         assert_eq!(
-            verdict(&logs(&["a.log"]), &[], 1, 0, 0)
-                .unwrap()
-                .to_string(),
+            verdict(&["a.log"], &[], 1, 0, 0).unwrap().to_string(),
             "no frame was decoded: none of the 1 frame has the id of a message in the bundled \
              Nissan Qashqai J11 DBC (give this bus's DBC with --dbc)"
         );
         assert_eq!(
-            verdict(&logs(&["a.log"]), &logs(&["x.dbc", "y.dbc"]), 5, 0, 0)
+            verdict(&["a.log"], &logs(&["x.dbc", "y.dbc"]), 5, 0, 0)
                 .unwrap()
                 .to_string(),
             "no frame was decoded: none of the 5 frames has the id of a message in any of the 2 \
