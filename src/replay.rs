@@ -40,6 +40,18 @@ impl Default for PlanConfig {
     }
 }
 
+impl PlanConfig {
+    /// The plan for a speed `factor` (`None`: as fast as possible, back to back like
+    /// `ignore_timestamps`), pauses over `skip_gaps` skipped.
+    pub fn new(factor: Option<f64>, skip_gaps: Option<Duration>, ignore_timestamps: bool) -> Self {
+        PlanConfig {
+            speed: factor.unwrap_or(1.0),
+            skip_gaps,
+            ignore_timestamps: ignore_timestamps || factor.is_none(),
+        }
+    }
+}
+
 /// Why a plan configuration was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PlanError {
@@ -298,6 +310,28 @@ mod tests {
         let expected = Duration::from_nanos(999_999 * 111_000);
         let err = last.abs_diff(expected);
         assert!(err < Duration::from_micros(1), "drift {err:?}");
+    }
+
+    #[test]
+    fn test_plan_config_from_options() {
+        let gap = Some(Duration::from_secs(1));
+        assert_eq!(
+            PlanConfig::new(Some(2.0), gap, false),
+            PlanConfig {
+                speed: 2.0,
+                skip_gaps: gap,
+                ignore_timestamps: false,
+            }
+        );
+        assert_eq!(
+            PlanConfig::new(None, None, false),
+            PlanConfig {
+                speed: 1.0,
+                skip_gaps: None,
+                ignore_timestamps: true,
+            }
+        );
+        assert!(PlanConfig::new(Some(1.0), None, true).ignore_timestamps);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::io::{self, BufRead, IsTerminal};
 
 use canrelearn::bus::consent::{self, Consent, ConsentError};
-pub use canrelearn::bus::consent::{Target, all_virtual, describe_request};
+pub use canrelearn::bus::consent::{Target, all_virtual};
 
 use super::{CliError, exit, out};
 

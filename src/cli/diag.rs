@@ -15,9 +15,10 @@ use canrelearn::bus::{Pacing, SocketCanBus, SocketCanOptions};
 use canrelearn::diag::report::{self, Verdict};
 use canrelearn::diag::scan::{self, IdRange};
 use canrelearn::diag::sniff::{self, Stream};
-use canrelearn::diag::{Dialect, RequestOptions, format_hex, hex, parse_hex};
+use canrelearn::diag::{Dialect, RequestOptions, hex, parse_hex};
 use canrelearn::drive::diag::{
-    self as drive_diag, DiagSession, LinkSettings, Reply, RequestOutcome as Outcome, ScanError,
+    self as drive_diag, DiagSession, DtcTarget, LinkSettings, Reply, RequestOutcome as Outcome,
+    ScanError,
 };
 use canrelearn::drive::isotp::unix_tokio_clock;
 use canrelearn::drive::sniff::SniffWriter;
@@ -280,15 +281,8 @@ async fn request(a: RequestArgs) -> Result<u8, CliError> {
         .settings(LinkSettings::DEFAULT_PADDING)?
         .session(tx, rx);
     let dialect = cfg.client.dialect;
-    consent::require(
-        &[&a.link.iface],
-        &format!(
-            "Send {} to {}",
-            consent::describe_request(dialect, &pdu),
-            tx
-        ),
-        a.link.yes,
-    )?;
+    let what = drive_diag::request_consent(dialect, &pdu, tx);
+    consent::require(&[&a.link.iface], &what, a.link.yes)?;
     let bus = open_iface(&a.link.iface)?;
     let mut session = DiagSession::new(bus, cfg, unix_tokio_clock()).code(exit::USAGE)?;
     let opts = if a.no_response {
@@ -326,32 +320,11 @@ fn report_reply(
 // diag scan
 
 async fn scan(a: ScanArgs) -> Result<u8, CliError> {
-    let specs: Vec<&str> = match a.ids.is_empty() {
-        true => scan::DEFAULT_SCAN.to_vec(),
-        false => a.ids.iter().map(String::as_str).collect(),
-    };
-    let mut pairs = Vec::new();
-    for s in specs {
-        pairs.extend(
-            scan::scan_pairs(s, a.link.extended)
-                .map_err(|e| anyhow!("--ids {e}"))
-                .code(exit::USAGE)?,
-        );
-    }
-    consent::require(
-        &[&a.link.iface],
-        &format!(
-            "Probe {} request id{} with read-only requests ({})",
-            pairs.len(),
-            if pairs.len() == 1 { "" } else { "s" },
-            scan::PROBES
-                .iter()
-                .map(|p| format_hex(p))
-                .collect::<Vec<_>>()
-                .join(", then ")
-        ),
-        a.link.yes,
-    )?;
+    let pairs = scan::scan_pairs_of(&a.ids, a.link.extended)
+        .map_err(|e| anyhow!("--ids {e}"))
+        .code(exit::USAGE)?;
+    let what = scan::probe_description(pairs.len());
+    consent::require(&[&a.link.iface], &what, a.link.yes)?;
     let settings = a.link.settings(LinkSettings::DEFAULT_PADDING)?;
     let timeout = Duration::from_millis(a.timeout_ms);
     let config = |tx, rx| settings.probe(tx, rx, timeout);
@@ -392,50 +365,29 @@ async fn scan(a: ScanArgs) -> Result<u8, CliError> {
 
 async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
     let dialect = Dialect::from(a.link.dialect);
-    let (tx, rx, padding) = match (&a.module, &a.tx, &a.rx) {
+    let target = match (&a.module, &a.tx, &a.rx) {
         (Some(name), _, _) => {
-            let ids = super::input::bundled_profile()?
-                .diag_ids(name, a.link.extended)
+            let profile = super::input::bundled_profile()?;
+            DtcTarget::module(&profile, name, a.link.extended)
                 .map_err(|e| anyhow!(e))
-                .code(exit::USAGE)?;
-            (
-                ids.request,
-                ids.response,
-                ids.padding.or(LinkSettings::DEFAULT_PADDING),
-            )
+                .code(exit::USAGE)?
         }
-        (None, Some(t), Some(r)) => (
-            parse_id(t, a.link.extended)?,
-            parse_id(r, a.link.extended)?,
-            LinkSettings::DEFAULT_PADDING,
-        ),
-        _ => {
-            return Err(fail!(USAGE, "give --module NAME or --tx ID --rx ID"));
+        (None, Some(t), Some(r)) => {
+            DtcTarget::ids(parse_id(t, a.link.extended)?, parse_id(r, a.link.extended)?)
         }
+        _ => return Err(fail!(USAGE, "give --module NAME or --tx ID --rx ID")),
     };
+    let (tx, rx) = (target.request, target.response);
     let action = match a.action {
         DtcAction::Read => scan::DtcAction::Read,
         DtcAction::Clear => scan::DtcAction::Clear,
     };
-    let pdu = match &a.request {
-        Some(h) => parse_hex(h).context("--request").code(exit::USAGE)?,
-        None => scan::dtc_request(action, dialect),
-    };
-    consent::require(
-        &[&a.link.iface],
-        &format!(
-            "Send {} to {} ({} the stored DTCs)",
-            consent::describe_request(dialect, &pdu),
-            tx,
-            if canrelearn::diag::codec::changes_state(dialect, &pdu) {
-                "CLEARS or changes"
-            } else {
-                "reads"
-            }
-        ),
-        a.link.yes,
-    )?;
-    let cfg = a.link.settings(padding)?.session(tx, rx);
+    let pdu = scan::dtc_pdu(action, dialect, a.request.as_deref())
+        .context("--request")
+        .code(exit::USAGE)?;
+    let what = target.consent(dialect, &pdu);
+    consent::require(&[&a.link.iface], &what, a.link.yes)?;
+    let cfg = a.link.settings(target.padding)?.session(tx, rx);
     let bus = open_iface(&a.link.iface)?;
     let mut session = DiagSession::new(bus, cfg, unix_tokio_clock()).code(exit::USAGE)?;
     let reply = session
@@ -456,16 +408,9 @@ async fn dtc(a: DtcArgs) -> Result<u8, CliError> {
 // diag sniff
 
 async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
-    let ranges: Vec<IdRange> = match a.ids.is_empty() {
-        true => IdRange::DIAGNOSTIC.to_vec(),
-        false => a
-            .ids
-            .iter()
-            .map(|s| IdRange::parse(s))
-            .collect::<Result<_, _>>()
-            .map_err(|e| anyhow!("--ids {e}"))
-            .code(exit::USAGE)?,
-    };
+    let ranges = IdRange::parse_all(&a.ids)
+        .map_err(|e| anyhow!("--ids {e}"))
+        .code(exit::USAGE)?;
     let sources: Vec<Source> = a.sources.iter().map(|s| Source::parse(s)).collect();
     let all_logs = sources.iter().all(|s| matches!(s, Source::Log(_)));
     let merged = source::open_merged(&sources, &[], Pacing::Unpaced)?;

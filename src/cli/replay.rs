@@ -7,7 +7,7 @@ use anyhow::Context;
 use canrelearn::bus::{Bus, SocketCanBus, SocketCanOptions, filters_match};
 use canrelearn::drive::precise;
 use canrelearn::drive::replay::{self, LogPasses, PassError, Replayed};
-use canrelearn::replay::walk::{self, ListingError, Loops, Malformed, Route, Skipped};
+use canrelearn::replay::walk::{self, ListingError, Loops, Malformed, Route};
 use canrelearn::replay::{PlanConfig, Planner};
 
 use super::capture::{self, BadLines};
@@ -92,14 +92,11 @@ fn route(args: &Args, targets: &[String]) -> Route {
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    let config = PlanConfig {
-        speed: match args.speed {
-            Speed::Factor(f) => f,
-            Speed::Max => 1.0,
-        },
-        skip_gaps: args.skip_gaps,
-        ignore_timestamps: args.ignore_timestamps || args.speed == Speed::Max,
+    let factor = match args.speed {
+        Speed::Factor(f) => Some(f),
+        Speed::Max => None,
     };
+    let config = PlanConfig::new(factor, args.skip_gaps, args.ignore_timestamps);
     let mut planner = Planner::new(config).code(exit::USAGE)?;
     let stdin = args.log == Path::new("-");
     let looping = args.loops != Loops::Times(1);
@@ -176,7 +173,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         if done.interrupted {
             return Ok(signals::exit_code());
         }
-        nothing_replayed(done.sent, &done.skipped, &args)?;
+        let sent = done.skipped.nothing_replayed(done.sent, &args.log);
+        sent.code(exit::USAGE)?;
         Ok(exit::OK)
     })
 }
@@ -210,19 +208,6 @@ fn open_senders(targets: &[String]) -> Result<Vec<SocketCanBus>, CliError> {
         .collect()
 }
 
-/// Sending nothing is not a success: say why (every frame's interface unmapped, or filtered).
-fn nothing_replayed(sent: u64, skipped: &Skipped, args: &Args) -> Result<(), CliError> {
-    if sent > 0 {
-        return Ok(());
-    }
-    Err(fail!(
-        USAGE,
-        "nothing was replayed from {}: {}",
-        args.log.display(),
-        skipped.why_nothing()
-    ))
-}
-
 fn progress_bar(total: Option<u64>, loops: Loops) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
@@ -250,13 +235,10 @@ fn report(done: &Replayed<PassError>, queue_full: u64, targets: &[String]) {
 /// `--dry-run`: the plan, as candump lines prefixed with the planned offset and target, in
 /// one streaming pass (the target is the interface named in the log unless --iface/--map).
 fn dry_run(args: &Args, frames: &mut LogPasses, planner: &mut Planner) -> Result<u8, CliError> {
-    let loops = match args.loops {
-        Loops::Times(n) => Loops::Times(n),
-        Loops::Forever => {
-            out::note("--dry-run shows one loop of an endless replay");
-            Loops::Times(1)
-        }
-    };
+    let (loops, cut_short) = args.loops.listed();
+    if cut_short {
+        out::note("--dry-run shows one loop of an endless replay");
+    }
     let targets = walk::chosen_targets(args.iface.as_deref(), &args.map);
     let mut bad = BadLines::new();
     let mut stdout = std::io::stdout().lock();
@@ -278,10 +260,9 @@ fn dry_run(args: &Args, frames: &mut LogPasses, planner: &mut Planner) -> Result
         Err(ListingError::Write(e)) => return Err(e.into()),
     };
     stdout.flush()?;
-    out::note(format!(
-        "dry run: {planned} frame{} planned, nothing was sent",
-        if planned == 1 { "" } else { "s" }
-    ));
-    nothing_replayed(planned, &skipped, args)?;
+    out::note(walk::dry_run_summary(planned));
+    skipped
+        .nothing_replayed(planned, &args.log)
+        .code(exit::USAGE)?;
     Ok(exit::OK)
 }

@@ -165,14 +165,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         |w: String| out::warn(w),
     );
     let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
-    let logs = sources
-        .iter()
-        .filter(|s| matches!(s, Source::Log(_)))
-        .count();
-    if logs > 0 && logs < sources.len() {
-        return Err(fail!(USAGE, "watch either interfaces or logs, not both"));
-    }
-    if logs > 0 {
+    let is_log = sources.iter().map(|s| matches!(s, Source::Log(_)));
+    if report::watches_logs(is_log).code(exit::USAGE)? {
         let mut bad = BadLines::new();
         for s in &sources {
             let Source::Log(path) = s else { continue };

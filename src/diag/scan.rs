@@ -8,7 +8,7 @@
 use core::fmt;
 
 use super::codec::Dialect;
-use super::hex::format_hex;
+use super::hex::{HexError, format_hex, parse_hex};
 use super::link::RequestOutcome;
 use super::sniff::negative_text;
 use super::{DtcRecord, TimeoutReason};
@@ -77,6 +77,35 @@ pub fn scan_pairs(text: &str, extended: bool) -> Result<Vec<(Id, Id)>, RangeErro
         .collect()
 }
 
+/// The (request id, response id) pairs of every range in `specs`, in order, each read as
+/// [`scan_pairs`] reads it; the ranges of [`DEFAULT_SCAN`] when `specs` is empty. The first
+/// range refused is the error.
+pub fn scan_pairs_of(specs: &[String], extended: bool) -> Result<Vec<(Id, Id)>, RangeError> {
+    let specs: Vec<&str> = match specs.is_empty() {
+        true => DEFAULT_SCAN.to_vec(),
+        false => specs.iter().map(String::as_str).collect(),
+    };
+    let mut pairs = Vec::new();
+    for s in specs {
+        pairs.extend(scan_pairs(s, extended)?);
+    }
+    Ok(pairs)
+}
+
+/// What a scan of `count` request ids sends, as the question before it says it: `Probe 16
+/// request ids with read-only requests (1A 81, then 21 83, then 22 F1 90)`.
+pub fn probe_description(count: usize) -> String {
+    format!(
+        "Probe {count} request id{} with read-only requests ({})",
+        if count == 1 { "" } else { "s" },
+        PROBES
+            .iter()
+            .map(|p| format_hex(p))
+            .collect::<Vec<_>>()
+            .join(", then ")
+    )
+}
+
 /// A span of ids of one kind, for listening.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdRange {
@@ -115,6 +144,17 @@ impl IdRange {
         })
     }
 
+    /// Every range of `specs`, each read as [`IdRange::parse`] reads it; the
+    /// [`IdRange::DIAGNOSTIC`] ranges when `specs` is empty. The first range refused is the
+    /// error.
+    pub fn parse_all(specs: &[String]) -> Result<Vec<IdRange>, RangeError> {
+        match specs.is_empty() {
+            true => Ok(IdRange::DIAGNOSTIC.to_vec()),
+            false => specs.iter().map(|s| IdRange::parse(s)).collect(),
+        }
+    }
+
+    /// Whether `id` is of this range's kind and within it.
     pub fn contains(&self, id: Id) -> bool {
         id.is_extended() == self.extended && (self.start..=self.end).contains(&id.raw())
     }
@@ -176,6 +216,19 @@ pub fn dtc_request(action: DtcAction, dialect: Dialect) -> Vec<u8> {
         (DtcAction::Read, Dialect::Uds) => vec![0x19, 0x02, 0xFF],
         (DtcAction::Clear, Dialect::Kwp2000) => vec![0x14, 0xFF, 0x00],
         (DtcAction::Clear, Dialect::Uds) => vec![0x14, 0xFF, 0xFF, 0xFF],
+    }
+}
+
+/// The request a DTC command sends for `action`: the hex of `given` when there is one,
+/// otherwise [`dtc_request`]'s standard request.
+pub fn dtc_pdu(
+    action: DtcAction,
+    dialect: Dialect,
+    given: Option<&str>,
+) -> Result<Vec<u8>, HexError> {
+    match given {
+        Some(h) => parse_hex(h),
+        None => Ok(dtc_request(action, dialect)),
     }
 }
 
@@ -254,6 +307,60 @@ mod tests {
         for default in DEFAULT_SCAN {
             assert!(scan_pairs(default, false).is_ok(), "{default}");
         }
+    }
+
+    #[test]
+    fn test_scan_pairs_of_defaults_and_order() {
+        let default = scan_pairs_of(&[], false).unwrap();
+        assert_eq!(default.len(), 16 + 8 + 1);
+        assert_eq!(default[0], (sid(0x740), sid(0x760)));
+        assert_eq!(default[24], (sid(0x71E), sid(0x72E)));
+        let given = ["71E:72E".to_string(), "7E0+8".to_string()];
+        assert_eq!(
+            scan_pairs_of(&given, false).unwrap(),
+            [(sid(0x71E), sid(0x72E)), (sid(0x7E0), sid(0x7E8))]
+        );
+        let bad = ["7E0+8".to_string(), "740".to_string(), "zz".to_string()];
+        assert_eq!(
+            scan_pairs_of(&bad, false),
+            Err(RangeError::Form("740".to_string()))
+        );
+    }
+
+    #[test]
+    fn test_probe_description() {
+        assert_eq!(
+            probe_description(1),
+            "Probe 1 request id with read-only requests (1A 81, then 21 83, then 22 F1 90)"
+        );
+        assert!(probe_description(25).starts_with("Probe 25 request ids with "));
+    }
+
+    #[test]
+    fn test_id_ranges_parse_all() {
+        assert_eq!(IdRange::parse_all(&[]).unwrap(), IdRange::DIAGNOSTIC);
+        let given = ["745".to_string(), "760-76F".to_string()];
+        let ranges = IdRange::parse_all(&given).unwrap();
+        assert_eq!(ranges.len(), 2);
+        assert!(ranges[1].contains(sid(0x765)));
+        let bad = ["745".to_string(), "7FF-700".to_string()];
+        assert_eq!(
+            IdRange::parse_all(&bad),
+            Err(RangeError::Order("7FF-700".to_string()))
+        );
+    }
+
+    #[test]
+    fn test_dtc_pdu() {
+        assert_eq!(
+            dtc_pdu(DtcAction::Read, Dialect::Uds, None).unwrap(),
+            [0x19, 0x02, 0xFF]
+        );
+        assert_eq!(
+            dtc_pdu(DtcAction::Clear, Dialect::Kwp2000, Some("14 00 00")).unwrap(),
+            [0x14, 0x00, 0x00]
+        );
+        assert!(dtc_pdu(DtcAction::Read, Dialect::Uds, Some("1")).is_err());
     }
 
     #[test]

@@ -28,12 +28,14 @@ use core::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::bus::consent::describe_request;
 use crate::bus::{Bus, BusError, Clock, Received};
 use crate::diag::client::{self, ClientConfig, ClientError, RequestId, RequestOptions};
 use crate::diag::report::ReplyReport;
 use crate::diag::{Dialect, Link, LinkError, LinkEvent};
 use crate::frame::{Frame, Id};
 use crate::isotp::{self, SendFailure};
+use crate::sim::profile::{DiagIdsError, Profile};
 use crate::time::Timestamp;
 
 pub use crate::diag::RequestOutcome;
@@ -120,6 +122,61 @@ impl LinkSettings {
 /// A timeout of at least 1 ms, as the timeout options have always been taken.
 fn at_least_1ms(d: Duration) -> Duration {
     d.max(Duration::from_millis(1))
+}
+
+/// Where `diag dtc` sends its request: a module of the simulator profile by name (its ids and
+/// its padding), or the request and response ids given (the default padding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DtcTarget {
+    /// The request id.
+    pub request: Id,
+    /// The response id.
+    pub response: Id,
+    /// The padding when `--padding` does not name one: the module's, else
+    /// [`LinkSettings::DEFAULT_PADDING`].
+    pub padding: Option<u8>,
+}
+
+impl DtcTarget {
+    /// The module `name` of `profile` (any case); its ids are 29-bit when the profile says so
+    /// or `extended`.
+    pub fn module(profile: &Profile, name: &str, extended: bool) -> Result<Self, DiagIdsError> {
+        let ids = profile.diag_ids(name, extended)?;
+        Ok(DtcTarget {
+            request: ids.request,
+            response: ids.response,
+            padding: ids.padding.or(LinkSettings::DEFAULT_PADDING),
+        })
+    }
+
+    /// The ids given, with the default padding.
+    pub fn ids(request: Id, response: Id) -> Self {
+        DtcTarget {
+            request,
+            response,
+            padding: LinkSettings::DEFAULT_PADDING,
+        }
+    }
+
+    /// What sending `pdu` to this target does, as the question before it says it: `Send
+    /// `18 02 FF 00` (...) to 745 (reads the stored DTCs)`, or `CLEARS or changes` for a
+    /// request that changes the module's state.
+    pub fn consent(&self, dialect: Dialect, pdu: &[u8]) -> String {
+        format!(
+            "{} ({} the stored DTCs)",
+            request_consent(dialect, pdu, self.request),
+            match crate::diag::codec::changes_state(dialect, pdu) {
+                true => "CLEARS or changes",
+                false => "reads",
+            }
+        )
+    }
+}
+
+/// What sending `pdu` on request id `tx` does, as the question before it says it: `Send
+/// `10 C0` (StartDiagnosticSession) to 745` (see [`describe_request`]).
+pub fn request_consent(dialect: Dialect, pdu: &[u8], tx: Id) -> String {
+    format!("Send {} to {}", describe_request(dialect, pdu), tx)
 }
 
 /// Why a session operation failed (protocol outcomes are [`RequestOutcome`]s, not errors).
@@ -482,6 +539,38 @@ mod tests {
 
     fn ids() -> (Id, Id) {
         (Id::standard(0x745).unwrap(), Id::standard(0x765).unwrap())
+    }
+
+    #[test]
+    fn test_dtc_target() {
+        let (tx, rx) = ids();
+        let given = DtcTarget::ids(tx, rx);
+        assert_eq!((given.request, given.response), (tx, rx));
+        assert_eq!(given.padding, LinkSettings::DEFAULT_PADDING);
+        let profile = crate::bundled::profile().unwrap();
+        let bcm = DtcTarget::module(&profile, "bcm", false).unwrap();
+        let ids = profile.diag_ids("BCM", false).unwrap();
+        assert_eq!((bcm.request, bcm.response), (ids.request, ids.response));
+        assert_eq!(bcm.padding, ids.padding.or(LinkSettings::DEFAULT_PADDING));
+        assert!(matches!(
+            DtcTarget::module(&profile, "NOPE", false),
+            Err(DiagIdsError::Unknown { .. })
+        ));
+        let read = given.consent(Dialect::Kwp2000, &[0x18, 0x02, 0xFF, 0x00]);
+        assert!(read.starts_with("Send `18 02 FF 00` ("), "{read}");
+        assert!(read.ends_with(" to 745 (reads the stored DTCs)"), "{read}");
+        let clear = given.consent(Dialect::Uds, &[0x14, 0xFF, 0xFF, 0xFF]);
+        assert!(
+            clear.ends_with(" to 745 (CLEARS or changes the stored DTCs)"),
+            "{clear}"
+        );
+        assert_eq!(
+            request_consent(Dialect::Kwp2000, &[0x3E, 0x80], tx),
+            format!(
+                "Send {} to 745",
+                describe_request(Dialect::Kwp2000, &[0x3E, 0x80])
+            )
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use std::io::{self, Write as _};
@@ -39,6 +40,34 @@ impl Loops {
             },
         }
     }
+
+    /// The loops a dry run lists: every loop of a count, one loop of an endless replay (then
+    /// `true`: the listing is cut short).
+    pub fn listed(self) -> (Loops, bool) {
+        match self {
+            Loops::Times(n) => (Loops::Times(n), false),
+            Loops::Forever => (Loops::Times(1), true),
+        }
+    }
+}
+
+/// What a dry run says once its listing is written: `dry run: 3 frames planned, nothing was
+/// sent`.
+pub fn dry_run_summary(planned: u64) -> String {
+    format!(
+        "dry run: {planned} frame{} planned, nothing was sent",
+        if planned == 1 { "" } else { "s" }
+    )
+}
+
+/// A replay (or a dry run) that sent (or planned) no frame of its log: not a success.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("nothing was replayed from {log}: {why}")]
+pub struct NothingReplayed {
+    /// The log, as given.
+    pub log: String,
+    /// Why nothing was sent ([`Skipped::why_nothing`]).
+    pub why: String,
 }
 
 /// The interfaces chosen for sending: `iface` (every frame), then the TX side of each `map`
@@ -138,6 +167,18 @@ impl Skipped {
             skip.push(format!("{} malformed", self.bad));
         }
         skip
+    }
+
+    /// Whether a replay of `log` that sent `sent` frames, skipping these, did anything: an
+    /// error that says why not when it sent none.
+    pub fn nothing_replayed(&self, sent: u64, log: &Path) -> Result<(), NothingReplayed> {
+        match sent {
+            0 => Err(NothingReplayed {
+                log: log.display().to_string(),
+                why: self.why_nothing(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Why a replay that sent nothing sent nothing.
@@ -463,6 +504,32 @@ mod tests {
             (listed, skipped.unmapped_ifaces),
             (1, vec!["can0".to_string()])
         );
+    }
+
+    #[test]
+    fn test_nothing_replayed_and_dry_run_summary() {
+        let filtered = Skipped {
+            filtered: 3,
+            ..Skipped::default()
+        };
+        assert_eq!(filtered.nothing_replayed(1, Path::new("a.log")), Ok(()));
+        let e = filtered
+            .nothing_replayed(0, Path::new("a.log"))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "nothing was replayed from a.log: --filter matched none of the log's 3 frames"
+        );
+        assert_eq!(
+            dry_run_summary(1),
+            "dry run: 1 frame planned, nothing was sent"
+        );
+        assert_eq!(
+            dry_run_summary(0),
+            "dry run: 0 frames planned, nothing was sent"
+        );
+        assert_eq!(Loops::Times(3).listed(), (Loops::Times(3), false));
+        assert_eq!(Loops::Forever.listed(), (Loops::Times(1), true));
     }
 
     #[test]

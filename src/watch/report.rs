@@ -6,7 +6,8 @@
 //! closes with the summary.
 //!
 //! Also what a watch is told to expect: the `ID:PERIOD_MS[:NODE]` form ([`ExpectSpec`]) and
-//! the choice of messages from a DBC or a learnt baseline ([`select`]).
+//! the choice of messages from a DBC or a learnt baseline ([`select`]), and that one watch
+//! reads logs or interfaces, not both ([`watches_logs`]).
 
 use core::fmt::Write as _;
 use core::time::Duration;
@@ -395,6 +396,28 @@ impl ExpectSpec {
     }
 }
 
+/// A watch given both interfaces and logs: it watches one kind, live on the system clock or
+/// over the logs' own time lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("watch either interfaces or logs, not both")]
+pub struct MixedSources;
+
+/// Whether a watch of sources that are logs (`true`) or interfaces (`false`) reads logs: all
+/// of them are logs, or none is (then it watches live).
+pub fn watches_logs(is_log: impl IntoIterator<Item = bool>) -> Result<bool, MixedSources> {
+    let (mut logs, mut live) = (false, false);
+    for log in is_log {
+        match log {
+            true => logs = true,
+            false => live = true,
+        }
+    }
+    match logs && live {
+        true => Err(MixedSources),
+        false => Ok(logs),
+    }
+}
+
 /// Why [`select`] found nothing to watch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelectError {
@@ -548,6 +571,18 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_watches_logs_or_interfaces() {
+        assert_eq!(watches_logs([true, true]), Ok(true));
+        assert_eq!(watches_logs([false]), Ok(false));
+        assert_eq!(watches_logs([]), Ok(false));
+        assert_eq!(watches_logs([false, true]), Err(MixedSources));
+        assert_eq!(
+            MixedSources.to_string(),
+            "watch either interfaces or logs, not both"
+        );
+    }
 
     #[test]
     fn test_expect_spec() {
