@@ -3,8 +3,11 @@
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
-use canrelearn::log::writers::{self, CopyError, Options, Target};
+use canrelearn::log::writers::{self, CopyError, Options, Target, shown};
 use canrelearn::log::{Format, FrameWriter};
+
+/// The format and TRC version parsers, as `record` uses them too.
+pub use canrelearn::log::writers::{parse_format, parse_trc_version};
 
 use super::capture::{self, BadLines};
 use super::{CliError, WithCode, exit, files, out, signals};
@@ -53,50 +56,9 @@ pub struct Args {
     pub trc_version: canrelearn::log::trc::Version,
 }
 
-/// A TRC version by its text.
-pub fn parse_trc_version(s: &str) -> Result<canrelearn::log::trc::Version, String> {
-    use canrelearn::log::trc::Version;
-    Version::parse(s).ok_or_else(|| {
-        format!(
-            "unknown TRC version {s:?}; the versions are {}",
-            Version::ALL.map(Version::text).join(", ")
-        )
-    })
-}
-
-/// A format by its command-line name.
-pub fn parse_format(s: &str) -> Result<Format, String> {
-    Format::from_name(s).ok_or_else(|| {
-        format!(
-            "unknown format {s:?}; the formats are {}",
-            Format::ALL
-                .iter()
-                .map(|f| f.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })
-}
-
 pub fn run(args: Args) -> Result<u8, CliError> {
     let stdout = args.output == Path::new("-");
-    let to = match args.to.or_else(|| writers::format_for_path(&args.output)) {
-        Some(f) => f,
-        None if stdout => {
-            return Err(fail!(
-                USAGE,
-                "writing to standard output: say which format with --to"
-            ));
-        }
-        None => {
-            return Err(fail!(
-                USAGE,
-                "{}: the extension names no format I write; say which with --to ({})",
-                args.output.display(),
-                writable_names()
-            ));
-        }
-    };
+    let to = writers::output_format(args.to, &args.output).code(exit::USAGE)?;
     let gzip = !stdout && writers::is_gzip_path(&args.output);
     // Everything about the output is checked before the input is read.
     if !stdout {
@@ -155,46 +117,23 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             return Err(fail!(FAILURE, "cannot write {}: {e}", shown(&args.output)));
         }
     };
-    for (what, n) in &copied.skipped {
-        out::warn(format!(
-            "{n} {what}{} in {} not converted (not CAN frames)",
-            if *n == 1 { "" } else { "s" },
-            shown(&args.input)
-        ));
+    let (input, output) = (shown(&args.input), shown(&args.output));
+    for w in copied.skipped_warnings(&input) {
+        out::warn(w);
     }
     say_losses(writer.as_ref());
     if copied.stopped {
-        out::note(format!(
-            "interrupted: {} holds the {} frame{} read before",
-            shown(&args.output),
-            copied.records,
-            if copied.records == 1 { "" } else { "s" }
-        ));
+        out::note(copied.interrupted_note(&output));
         return Ok(signals::exit_code());
     }
-    if copied.records == 0 {
+    if let Some(nothing) = copied.no_frame(&input, from) {
         // The file holds at most a header: nothing to keep.
         if !stdout {
             let _ = std::fs::remove_file(&args.output);
         }
-        return Err(fail!(
-            USAGE,
-            "no CAN frame in {} ({from}){}",
-            shown(&args.input),
-            if copied.bad > 0 {
-                " but malformed records (reported above)"
-            } else {
-                ""
-            }
-        ));
+        return Err(nothing).code(exit::USAGE);
     }
-    out::note(format!(
-        "converted {} frame{} from {} ({from}) to {} ({to})",
-        copied.records,
-        if copied.records == 1 { "" } else { "s" },
-        shown(&args.input),
-        shown(&args.output),
-    ));
+    out::note(copied.converted_note(&input, from, &output, to));
     Ok(exit::OK)
 }
 
@@ -204,21 +143,4 @@ pub fn say_losses(writer: &dyn FrameWriter) {
     for w in writers::loss_warnings(writer) {
         out::warn(w);
     }
-}
-
-fn shown(path: &Path) -> String {
-    if path == Path::new("-") {
-        "<stdio>".to_string()
-    } else {
-        path.display().to_string()
-    }
-}
-
-fn writable_names() -> String {
-    Format::ALL
-        .iter()
-        .filter(|f| !f.extensions().is_empty())
-        .map(|f| format!("{} .{}", f.name(), f.extensions().join("/.")))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -5,11 +5,12 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use canrelearn::output::pipeline::{self, PipelineError, Sink};
+use canrelearn::output::pipeline::PipelineError;
 use canrelearn::plot::nodes::NodesRun;
+use canrelearn::plot::options::{self, DEFAULT_PICTURE, Size};
+use canrelearn::plot::run::RunPlotError;
 use canrelearn::plot::save::{Drawing, Picture, SaveError, load_font};
 use canrelearn::plot::{Collector, Layout, Limit, text};
-use canrelearn::procedure::report::RunReport;
 
 use super::capture::LogEnd;
 use super::common::DbcArgs;
@@ -56,13 +57,13 @@ pub struct Args {
 
     /// Break a line where its signal is silent longer than this many seconds (default: 10
     /// times its median interval).
-    #[arg(long, value_name = "S", value_parser = positive_seconds)]
+    #[arg(long, value_name = "S", value_parser = options::parse_break_time)]
     pub break_time: Option<f64>,
 
     /// Size: pixels for a picture (default 1400x900), columns x rows for the text chart
     /// (default: the terminal's).
-    #[arg(long, value_name = "WxH", value_parser = parse_size)]
-    pub size: Option<(u32, u32)>,
+    #[arg(long, value_name = "WxH", value_parser = Size::parse)]
+    pub size: Option<Size>,
 
     /// A title above the plot.
     #[arg(long)]
@@ -95,31 +96,8 @@ pub struct Args {
     pub args: Vec<String>,
 }
 
-fn positive_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("{s:?} is not a positive number of seconds")),
-    }
-}
-
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s
-        .split_once(['x', 'X'])
-        .ok_or_else(|| format!("{s:?}: give the size as WIDTHxHEIGHT, e.g. 1400x900"))?;
-    match (w.parse::<u32>(), h.parse::<u32>()) {
-        (Ok(w), Ok(h)) if (20..=20_000).contains(&w) && (10..=20_000).contains(&h) => Ok((w, h)),
-        _ => Err(format!("{s:?}: width 20 to 20000, height 10 to 20000")),
-    }
-}
-
 pub fn run(args: Args) -> Result<u8, CliError> {
-    // Logs first (arguments naming files), then patterns.
-    let split = args
-        .args
-        .iter()
-        .position(|a| !Path::new(a).is_file())
-        .unwrap_or(args.args.len());
-    let (logs, patterns) = args.args.split_at(split);
+    let (logs, patterns) = options::split_logs(&args.args, |a| Path::new(a).is_file());
     let picture = match &args.output {
         None => None,
         Some(p) => Some(
@@ -168,21 +146,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         let name = opened.name.clone();
         let mut reader = capture::reader(opened);
         let mut warn = |w: String| out::warn(format!("{name}: {w}"));
-        let mut sink = Sink::new(io::sink(), false, &mut warn);
-        let result = pipeline::each_record(
-            &db,
-            reader.as_mut(),
-            &mut sink,
-            signals::interrupted,
-            &mut |line, _| {
-                collector.push(line.timestamp, &line.meaning);
-                Ok(())
-            },
-        );
-        sink.summary();
-        frames += sink.frames();
-        match result {
-            Ok(()) => {}
+        match collector.collect(&db, reader.as_mut(), signals::interrupted, &mut warn) {
+            Ok(n) => frames += n,
             Err(PipelineError::Read(e)) => return Err(capture::read_error(e)),
             Err(PipelineError::Write(e)) => return Err(e.into()),
         }
@@ -193,8 +158,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     if frames == 0 {
         return Err(fail!(USAGE, "no CAN frame in {}", logs.join(", ")));
     }
-    let width = args.size.map_or(1400, |s| s.0);
-    let chart = collector.finish(args.break_time, (width as usize * 2).max(200));
+    let chart = collector.finish(args.break_time, options::max_points(args.size));
     let coverage = chart
         .coverage(frames, &logs.join(", "))
         .map_err(|e| fail!(USAGE, e))?;
@@ -216,12 +180,11 @@ fn show_chart(
 ) -> Result<(), CliError> {
     match (picture, &args.output) {
         (Some(kind), Some(path)) => {
-            let (w, h) = args.size.unwrap_or((1400, 900));
             write_picture(
                 kind,
                 path,
                 &Drawing::Signals(chart),
-                (w, h),
+                args.size.unwrap_or(DEFAULT_PICTURE),
                 args.title.as_deref(),
                 args.force,
                 inputs,
@@ -260,28 +223,15 @@ fn plot_run(args: &Args, report: &Path, picture: Option<Picture>) -> Result<u8, 
             report.display()
         )
     })?;
-    let report_data = RunReport::from_json(&text).map_err(|e| {
-        fail!(
-            USAGE,
-            "{}:{}:{}: not a run report (`canrelearn run --report` writes them): {e}",
-            report.display(),
-            e.line(),
-            e.column()
-        )
-    })?;
-    let width = args.size.map_or(1400, |s| s.0);
-    let chart =
-        canrelearn::plot::run::chart(&report_data, args.break_time, (width as usize * 2).max(200))
-            .map_err(|e| fail!(USAGE, "{}: {e}", report.display()))?;
-    if report_data.samples_dropped > 0 {
-        out::warn(format!(
-            "{}: the run kept no more values after its limit; {} were not recorded, so the plot ends early",
-            report.display(),
-            report_data.samples_dropped
-        ));
+    let plot = canrelearn::plot::run::plot(&text, args.break_time, options::max_points(args.size))
+        .map_err(|e| match e {
+            RunPlotError::NotAReport { .. } => fail!(USAGE, "{}:{e}", report.display()),
+            RunPlotError::Plot(e) => fail!(USAGE, "{}: {e}", report.display()),
+        })?;
+    if let Some(w) = plot.warning {
+        out::warn(format!("{}: {w}", report.display()));
     }
-    let note = canrelearn::plot::run::note(&report_data, &chart);
-    show_chart(args, picture, &chart, &[report], &note)?;
+    show_chart(args, picture, &plot.chart, &[report], &plot.note)?;
     Ok(exit::OK)
 }
 
@@ -313,13 +263,11 @@ fn plot_nodes(args: &Args, logs: &[&Path], picture: Option<Picture>) -> Result<u
     let lanes = &plot.lanes;
     match (picture, &args.output) {
         (Some(kind), Some(path)) => {
-            let height = (120 + 40 * lanes.names.len() as u32).min(4000);
-            let size = args.size.unwrap_or((1400, height));
             write_picture(
                 kind,
                 path,
                 &Drawing::Lanes(lanes),
-                size,
+                Size::for_lanes(args.size, lanes.names.len()),
                 args.title.as_deref(),
                 args.force,
                 logs,
@@ -351,9 +299,9 @@ const WAYS_OUT: &str = "--arm-on or --always-armed";
 
 /// The text chart's size, columns x rows: --size (at most 1000 x 1000), else the terminal's
 /// less two rows when stdout is one, else 100 columns and `rows`.
-fn text_size(size: Option<(u32, u32)>, rows: u16) -> (u16, u16) {
+fn text_size(size: Option<Size>, rows: u16) -> (u16, u16) {
     match size {
-        Some((w, h)) => (w.min(1000) as u16, h.min(1000) as u16),
+        Some(s) => s.cells(),
         None => crossterm::terminal::size()
             .ok()
             .filter(|_| io::stdout().is_terminal())
@@ -368,21 +316,28 @@ fn write_picture(
     kind: Picture,
     path: &Path,
     drawing: &Drawing<'_>,
-    size: (u32, u32),
+    size: Size,
     title: Option<&str>,
     force: bool,
     inputs: &[&Path],
 ) -> Result<(), CliError> {
-    canrelearn::plot::save::write_picture(kind, path, drawing, size, title, force, inputs).map_err(
-        |e| {
-            let code = match &e {
-                SaveError::Draw { .. } => exit::FAILURE,
-                SaveError::Create(c) if c.is_refusal() => exit::USAGE,
-                SaveError::Create(_) => exit::BUS_IO,
-                SaveError::Write { .. } if kind == Picture::Png => exit::FAILURE,
-                SaveError::Write { .. } => exit::BUS_IO,
-            };
-            CliError::new(code, e)
-        },
+    canrelearn::plot::save::write_picture(
+        kind,
+        path,
+        drawing,
+        (size.width, size.height),
+        title,
+        force,
+        inputs,
     )
+    .map_err(|e| {
+        let code = match &e {
+            SaveError::Draw { .. } => exit::FAILURE,
+            SaveError::Create(c) if c.is_refusal() => exit::USAGE,
+            SaveError::Create(_) => exit::BUS_IO,
+            SaveError::Write { .. } if kind == Picture::Png => exit::FAILURE,
+            SaveError::Write { .. } => exit::BUS_IO,
+        };
+        CliError::new(code, e)
+    })
 }

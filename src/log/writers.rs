@@ -11,7 +11,7 @@
 //! returns those counts, and the caller says them out loud.
 
 use std::io::{self, Seek, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use flate2::Compression;
@@ -118,6 +118,66 @@ pub fn format_for_path(path: &Path) -> Option<Format> {
         .iter()
         .copied()
         .find(|f| f.extensions().contains(&ext))
+}
+
+/// A format name that names no format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format {0:?}; the formats are {names}", names = Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "))]
+pub struct UnknownFormat(pub String);
+
+/// A format by its command-line name ([`Format::from_name`]).
+pub fn parse_format(name: &str) -> Result<Format, UnknownFormat> {
+    Format::from_name(name).ok_or_else(|| UnknownFormat(name.to_string()))
+}
+
+/// A TRC version that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown TRC version {0:?}; the versions are {versions}", versions = trc::Version::ALL.map(trc::Version::text).join(", "))]
+pub struct UnknownTrcVersion(pub String);
+
+/// A TRC version by its text (`2.1`).
+pub fn parse_trc_version(text: &str) -> Result<trc::Version, UnknownTrcVersion> {
+    trc::Version::parse(text).ok_or_else(|| UnknownTrcVersion(text.to_string()))
+}
+
+/// The writable formats with their extensions, as a list to choose from: `candump .log, ...`.
+pub fn writable_names() -> String {
+    Format::ALL
+        .iter()
+        .filter(|f| !f.extensions().is_empty())
+        .map(|f| format!("{} .{}", f.name(), f.extensions().join("/.")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The output's format is not said and cannot be told.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutputFormatError {
+    /// Standard output has no extension.
+    #[error("writing to standard output: say which format with --to")]
+    Stdout,
+    /// The file's extension names no writable format.
+    #[error("{}: the extension names no format I write; say which with --to ({})", .0.display(), writable_names())]
+    Extension(PathBuf),
+}
+
+/// The format to write `output` (`-`: standard output) in: `given` (`--to`), else the one
+/// its extension names ([`format_for_path`]).
+pub fn output_format(given: Option<Format>, output: &Path) -> Result<Format, OutputFormatError> {
+    match given.or_else(|| format_for_path(output)) {
+        Some(f) => Ok(f),
+        None if output == Path::new("-") => Err(OutputFormatError::Stdout),
+        None => Err(OutputFormatError::Extension(output.to_path_buf())),
+    }
+}
+
+/// A path as messages name it: `<stdio>` for `-` (standard input or output).
+pub fn shown(path: &Path) -> String {
+    if path == Path::new("-") {
+        "<stdio>".to_string()
+    } else {
+        path.display().to_string()
+    }
 }
 
 /// Whether `path` asks for gzip compression (its name ends in `.gz`).
@@ -245,6 +305,65 @@ pub struct Copied {
     pub stopped: bool,
 }
 
+/// A copy that read no CAN frame: there is nothing to keep.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no CAN frame in {input} ({from}){}", if *.malformed { " but malformed records (reported above)" } else { "" })]
+pub struct NoFrame {
+    /// The input, as named to the user.
+    pub input: String,
+    /// Its format.
+    pub from: Format,
+    /// Whether it held malformed records (reported as they were read).
+    pub malformed: bool,
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+impl Copied {
+    /// What the input (`input`, as named to the user) held that is not CAN frames, a
+    /// warning a kind: `2 LIN messages in x.asc not converted (not CAN frames)`.
+    pub fn skipped_warnings(&self, input: &str) -> Vec<String> {
+        self.skipped
+            .iter()
+            .map(|(what, n)| {
+                format!(
+                    "{n} {what}{} in {input} not converted (not CAN frames)",
+                    plural(*n)
+                )
+            })
+            .collect()
+    }
+
+    /// What an interrupted copy left in `output` (as named to the user).
+    pub fn interrupted_note(&self, output: &str) -> String {
+        format!(
+            "interrupted: {output} holds the {} frame{} read before",
+            self.records,
+            plural(self.records)
+        )
+    }
+
+    /// [`NoFrame`] when the copy read no CAN frame from `input` (of format `from`).
+    pub fn no_frame(&self, input: &str, from: Format) -> Option<NoFrame> {
+        (self.records == 0).then(|| NoFrame {
+            input: input.to_string(),
+            from,
+            malformed: self.bad > 0,
+        })
+    }
+
+    /// What a finished copy did: `converted 3 frames from a.log (candump) to b.asc (asc)`.
+    pub fn converted_note(&self, input: &str, from: Format, output: &str, to: Format) -> String {
+        format!(
+            "converted {} frame{} from {input} ({from}) to {output} ({to})",
+            self.records,
+            plural(self.records)
+        )
+    }
+}
+
 /// Why [`copy`] stopped before the end of the input.
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
@@ -316,6 +435,100 @@ pub fn copy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_of_formats_and_trc_versions_parse() {
+        assert_eq!(parse_format("asc"), Ok(Format::Asc));
+        let e = parse_format("nope").unwrap_err().to_string();
+        assert!(
+            e.starts_with("unknown format \"nope\"; the formats are candump, "),
+            "{e}"
+        );
+        assert_eq!(parse_trc_version("1.1").map(trc::Version::text), Ok("1.1"));
+        assert_eq!(
+            parse_trc_version("3").unwrap_err().to_string(),
+            "unknown TRC version \"3\"; the versions are 1.0, 1.1, 1.3, 2.0, 2.1"
+        );
+    }
+
+    #[test]
+    fn the_output_format_is_given_or_named_by_the_extension() {
+        assert_eq!(output_format(None, Path::new("x.asc.gz")), Ok(Format::Asc));
+        assert_eq!(
+            output_format(Some(Format::Csv), Path::new("x.asc")),
+            Ok(Format::Csv)
+        );
+        assert_eq!(
+            output_format(Some(Format::Csv), Path::new("-")),
+            Ok(Format::Csv)
+        );
+        assert_eq!(
+            output_format(None, Path::new("-")).unwrap_err().to_string(),
+            "writing to standard output: say which format with --to"
+        );
+        let e = output_format(None, Path::new("x.txt"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "x.txt: the extension names no format I write; say which with --to ({})",
+                writable_names()
+            )
+        );
+        assert!(
+            writable_names().contains("candump .log"),
+            "{}",
+            writable_names()
+        );
+        assert_eq!(shown(Path::new("-")), "<stdio>");
+        assert_eq!(shown(Path::new("a/b.log")), "a/b.log");
+    }
+
+    #[test]
+    fn a_copy_says_what_it_did() {
+        let mut c = Copied {
+            records: 1,
+            bad: 0,
+            skipped: vec![("LIN message".into(), 2), ("marker".into(), 1)],
+            stopped: false,
+        };
+        assert_eq!(
+            c.skipped_warnings("in.asc"),
+            [
+                "2 LIN messages in in.asc not converted (not CAN frames)",
+                "1 marker in in.asc not converted (not CAN frames)"
+            ]
+        );
+        assert_eq!(
+            c.interrupted_note("out.log"),
+            "interrupted: out.log holds the 1 frame read before"
+        );
+        assert_eq!(
+            c.converted_note("a.log", Format::Candump, "b.asc", Format::Asc),
+            format!(
+                "converted 1 frame from a.log ({}) to b.asc ({})",
+                Format::Candump,
+                Format::Asc
+            )
+        );
+        assert_eq!(c.no_frame("a.log", Format::Candump), None);
+        c.records = 0;
+        c.bad = 2;
+        assert_eq!(
+            c.no_frame("a.log", Format::Candump).unwrap().to_string(),
+            format!(
+                "no CAN frame in a.log ({}) but malformed records (reported above)",
+                Format::Candump
+            )
+        );
+        c.bad = 0;
+        c.records = 5;
+        assert_eq!(
+            c.interrupted_note("-"),
+            "interrupted: - holds the 5 frames read before"
+        );
+    }
     use crate::frame::{ClassicFrame, Frame, Id};
     use crate::log::{Direction, OwnedRecord, Precision};
     use crate::time::Timestamp;

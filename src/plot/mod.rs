@@ -14,6 +14,7 @@
 
 pub mod draw;
 pub mod nodes;
+pub mod options;
 pub mod run;
 pub mod save;
 pub mod text;
@@ -23,7 +24,9 @@ use core::time::Duration;
 use regex::{Regex, RegexBuilder};
 
 use crate::dbc::{Database, PhysicalValue};
+use crate::log::FrameReader;
 use crate::output::Meaning;
+use crate::output::pipeline::{self, PipelineError, Sink};
 use crate::time::Timestamp;
 
 /// Why a plot cannot be made.
@@ -541,6 +544,26 @@ impl Collector {
                 points.push((t, v));
             }
         }
+    }
+
+    /// Decodes every record of one capture with `db` and takes its frames, until the end or
+    /// until `stop` says so; returns how many frames it held. Malformed records and partial
+    /// decodes are told to `warn` (with a count at the end), and a damaged capture is
+    /// [`PipelineError::Read`], after what came before the damage was taken.
+    pub fn collect(
+        &mut self,
+        db: &Database,
+        reader: &mut dyn FrameReader,
+        stop: fn() -> bool,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<u64, PipelineError> {
+        let mut sink = Sink::new(std::io::sink(), false, warn);
+        let result = pipeline::each_record(db, reader, &mut sink, stop, &mut |line, _| {
+            self.push(line.timestamp, &line.meaning);
+            Ok(())
+        });
+        sink.summary();
+        result.map(|()| sink.frames())
     }
 
     /// The first frame's time, once a frame was pushed.

@@ -14,6 +14,63 @@ use crate::time::Timestamp;
 /// change or once a second, so a steady value has one-second gaps that are not silence.
 const SIGNAL_BREAK_FLOOR_S: f64 = 3.0;
 
+/// A run report's chart, ready to show ([`plot`]).
+#[derive(Debug, Clone)]
+pub struct RunPlot {
+    /// The chart ([`chart`]).
+    pub chart: Chart,
+    /// What it shows, in a line ([`note`]).
+    pub note: String,
+    /// When the run stopped keeping values at its limit: that the plot ends early.
+    pub warning: Option<String>,
+}
+
+/// Why a run report cannot be plotted.
+#[derive(Debug, thiserror::Error)]
+pub enum RunPlotError {
+    /// The text is not a run report's JSON.
+    #[error("{line}:{column}: not a run report (`canrelearn run --report` writes them): {source}")]
+    NotAReport {
+        /// The line of the error, from 1.
+        line: usize,
+        /// The column of the error, from 1.
+        column: usize,
+        /// What serde_json says.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The report holds nothing to plot ([`PlotError::EmptyReport`]).
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+}
+
+/// The chart of a run report's JSON `text` (as [`chart`]), its note, and the warning that
+/// the plot ends early when the run dropped values past its limit.
+pub fn plot(
+    text: &str,
+    break_time: Option<f64>,
+    max_points: usize,
+) -> Result<RunPlot, RunPlotError> {
+    let report = RunReport::from_json(text).map_err(|e| RunPlotError::NotAReport {
+        line: e.line(),
+        column: e.column(),
+        source: e,
+    })?;
+    let chart = chart(&report, break_time, max_points)?;
+    let warning = (report.samples_dropped > 0).then(|| {
+        format!(
+            "the run kept no more values after its limit; {} were not recorded, so the plot ends early",
+            report.samples_dropped
+        )
+    });
+    let note = note(&report, &chart);
+    Ok(RunPlot {
+        chart,
+        note,
+        warning,
+    })
+}
+
 /// What the chart of `report` shows, in a line: the procedure, its outcome and start, and the
 /// chart's lines and steps (`bms-battery-registration completed (2025-...Z), 3 lines, 8
 /// steps`).
@@ -181,15 +238,55 @@ mod tests {
 
     /// A report as `run --report` writes it, with the given measurements.
     fn report(polls: &str, signals: &str, steps: &str) -> RunReport {
-        let text = format!(
+        RunReport::from_json(&report_text(polls, signals, steps)).unwrap()
+    }
+
+    /// The JSON of [`report`].
+    fn report_text(polls: &str, signals: &str, steps: &str) -> String {
+        format!(
             r#"{{"procedure": "p", "script": "s", "interface": "sim", "outcome": "failed",
             "reason": "x", "failed_step": "wait", "dry_run": false,
             "started": "2026-12-05T15:00:00Z", "started_unix_s": 1796482800.0, "duration_s": 10.0,
             "parameters": {{}}, "steps": [{steps}], "cleanup": [], "frames_sent": 1,
             "frames_received": 1, "transcript": null, "tool": "canrelearn test",
             "polls": [{polls}], "signals": {{{signals}}}}}"#
+        )
+    }
+
+    #[test]
+    fn test_plot_reads_the_report_and_warns_of_dropped_values() {
+        let poll = r#"{"step": "wait", "attempt": 1, "t_s": 2.0, "value": 0}"#;
+        let text = report_text(poll, "", STEPS);
+        let p = plot(&text, None, 1000).unwrap();
+        assert_eq!(p.note, "p failed (2026-12-05T15:00:00Z), 1 line, 2 steps");
+        assert_eq!(p.chart.series().count(), 1);
+        assert!(p.warning.is_none());
+
+        let dropped = text.replacen('{', r#"{"samples_dropped": 7, "#, 1);
+        assert_eq!(
+            plot(&dropped, None, 1000).unwrap().warning.as_deref(),
+            Some(
+                "the run kept no more values after its limit; 7 were not recorded, so the plot ends early"
+            )
         );
-        RunReport::from_json(&text).unwrap()
+
+        let e = plot("{\n  \"procedure\": 3\n}", None, 1000).unwrap_err();
+        let RunPlotError::NotAReport { line, column, .. } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!((*line, *column), (2, 16));
+        assert!(
+            e.to_string().starts_with(
+                "2:16: not a run report (`canrelearn run --report` writes them): invalid type"
+            ),
+            "{e}"
+        );
+
+        let empty = plot(&report_text("", "", STEPS), None, 1000).unwrap_err();
+        assert!(matches!(
+            empty,
+            RunPlotError::Plot(PlotError::EmptyReport { .. })
+        ));
     }
 
     const STEPS: &str = r#"

@@ -324,3 +324,36 @@ fn test_coverage_names_signals_that_never_appear() {
         "{e}"
     );
 }
+
+#[test]
+fn collect_takes_a_capture_counts_its_frames_and_warns_of_bad_lines() {
+    let db = db();
+    let layout = Layout::parse(&args(&["RPM"]), false, false).unwrap();
+    let mut c = Collector::new(&db, &layout, None, None).unwrap();
+    let log = "(1700000000.000000) can0 100#1000000000000000\n\
+               (1700000000.050000) can0 100#ZZ\n\
+               (1700000000.100000) can0 100#2000000000000000\n\
+               (1700000000.200000) can0 7FF#00\n";
+    let mut reader = crate::log::candump::Reader::new(std::io::Cursor::new(log));
+    let mut warnings = Vec::new();
+    let frames = c
+        .collect(&db, &mut reader, || false, &mut |w| warnings.push(w))
+        .unwrap();
+    assert_eq!(frames, 3);
+    assert_eq!(
+        warnings,
+        [
+            "line 2, column 30: invalid hex digit 'Z' in the data (skipped)",
+            "1 malformed line skipped"
+        ]
+    );
+    let chart = c.finish(None, 10_000);
+    let points: Vec<u64> = chart.series().map(|s| s.points).collect();
+    assert_eq!(points, [2]);
+
+    // Stopped before the first record: nothing taken.
+    let mut c = Collector::new(&db, &layout, None, None).unwrap();
+    let mut reader = crate::log::candump::Reader::new(std::io::Cursor::new(log));
+    let frames = c.collect(&db, &mut reader, || true, &mut |_| {}).unwrap();
+    assert_eq!(frames, 0);
+}
