@@ -46,35 +46,21 @@ pub fn open_reader(path: &Path, forced: Option<Format>) -> Result<Box<dyn FrameR
     Ok(reader(open(path, forced)?))
 }
 
-/// How [`each_frame`] ended.
-pub enum LogEnd {
-    /// The log was read to its end.
-    Complete,
-    /// A signal stopped the reading.
-    Interrupted,
-    /// The log is damaged or could not be read further: every frame before was given.
-    Damaged(CliError),
-}
-
 /// Reads the log at `path`, giving every frame to `frame` in order and every malformed
-/// record to `bad`, until its end, a signal, or damage ([`LogEnd`]).
+/// record to `bad`, until its end, a signal, or damage ([`Walk`]; [`read_error`] gives a
+/// failure's exit code).
 pub fn each_frame(
     path: &Path,
     bad: &mut BadLines,
     mut frame: impl FnMut(Timestamp, &Frame) -> Result<(), CliError>,
-) -> Result<LogEnd, CliError> {
+) -> Result<Walk, CliError> {
     let mut reader = open_reader(path, None)?;
-    let walk = log::each_frame(
+    log::each_frame(
         reader.as_mut(),
         &super::signals::interrupted,
         &mut |e| bad.take(e),
         &mut |r| frame(r.timestamp, &r.frame),
-    )?;
-    Ok(match walk {
-        Walk::Complete => LogEnd::Complete,
-        Walk::Stopped => LogEnd::Interrupted,
-        Walk::Failed(e) => LogEnd::Damaged(read_error(e)),
-    })
+    )
 }
 
 /// The exit code and message of a reader's error: malformed records and damaged input are

@@ -12,9 +12,9 @@ use canrelearn::plot::run::RunPlotError;
 use canrelearn::plot::save::{Drawing, Picture, SaveError, load_font};
 use canrelearn::plot::{Collector, Layout, Limit, text};
 
-use super::capture::LogEnd;
 use super::common::DbcArgs;
 use super::{CliError, WithCode, capture, exit, files, input, out, signals};
+use canrelearn::log::Walk;
 
 /// Plot signals over time from captures, as cantools' `plot` does: an SVG or PNG picture
 /// (-o), or a chart in the terminal.
@@ -248,9 +248,9 @@ fn plot_nodes(args: &Args, logs: &[&Path], picture: Option<Picture>) -> Result<u
             Ok(())
         })?;
         match end {
-            LogEnd::Complete => {}
-            LogEnd::Interrupted => return Ok(signals::exit_code()),
-            LogEnd::Damaged(e) => return Err(e),
+            Walk::Complete => {}
+            Walk::Stopped => return Ok(signals::exit_code()),
+            Walk::Failed(e) => return Err(capture::read_error(e)),
         }
     }
     bad.finish();

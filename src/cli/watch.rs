@@ -7,10 +7,11 @@ use anyhow::anyhow;
 use canrelearn::dbc::Database;
 use canrelearn::drive::stream::Limits;
 use canrelearn::drive::watch::Live;
+use canrelearn::log::Walk;
 use canrelearn::watch::ArmedWatch;
 use canrelearn::watch::report::{self, ExpectSpec, Format, Judgement, Reporter};
 
-use super::capture::{self, BadLines, LogEnd};
+use super::capture::{self, BadLines};
 use super::common::{DbcArgs, parse_seconds, runtime};
 use super::source::{self, Source};
 use super::{CliError, WithCode, exit, input, out};
@@ -197,8 +198,8 @@ fn watch_log(
     let end = capture::each_frame(path, bad, |t, f| Ok(session.frame(t, f)?))?;
     session.timeout_at_last_frame()?;
     match end {
-        LogEnd::Damaged(e) => Err(e),
-        LogEnd::Complete | LogEnd::Interrupted => Ok(()),
+        Walk::Failed(e) => Err(capture::read_error(e)),
+        Walk::Complete | Walk::Stopped => Ok(()),
     }
 }
 
