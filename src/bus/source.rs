@@ -27,6 +27,15 @@ pub enum Source {
     Log(PathBuf),
 }
 
+/// [`Source::parse`], for argument parsers: every text is a source.
+impl std::str::FromStr for Source {
+    type Err = std::convert::Infallible;
+
+    fn from_str(spec: &str) -> Result<Source, Self::Err> {
+        Ok(Source::parse(spec))
+    }
+}
+
 impl Source {
     pub fn parse(spec: &str) -> Source {
         let path = Path::new(spec);

@@ -90,7 +90,8 @@ struct Link {
     iface: String,
 
     /// Pad frames to 8 bytes with this byte (hex), or `none` for minimal lengths. Default FF
-    /// (what Nissan modules use), or the module's padding from the profile with --module.
+    /// (seen on an R51's bus, not verified on the J11), or the module's padding from the
+    /// profile with --module.
     #[arg(long, value_name = "XX|none")]
     padding: Option<String>,
 
@@ -201,7 +202,7 @@ enum SniffFormat {
 struct SniffArgs {
     /// Interfaces or candump logs (`-` for standard input); several are merged.
     #[arg(value_name = "SOURCE", required = true)]
-    sources: Vec<String>,
+    sources: Vec<Source>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = SniffFormat::Text)]
@@ -411,9 +412,9 @@ async fn sniff(a: SniffArgs) -> Result<u8, CliError> {
     let ranges = IdRange::parse_all(&a.ids)
         .map_err(|e| anyhow!("--ids {e}"))
         .code(exit::USAGE)?;
-    let sources: Vec<Source> = a.sources.iter().map(|s| Source::parse(s)).collect();
+    let sources = &a.sources;
     let all_logs = sources.iter().all(|s| matches!(s, Source::Log(_)));
-    let merged = source::open_merged(&sources, &[], Pacing::Unpaced)?;
+    let merged = source::open_merged(sources, &[], Pacing::Unpaced)?;
     let format = match a.format {
         SniffFormat::Text => sniff::Format::Text,
         SniffFormat::Jsonl => sniff::Format::Jsonl,

@@ -29,7 +29,7 @@ use canrelearn::output::Format;
 pub struct Args {
     /// Interfaces or logs to read.
     #[arg(value_name = "SOURCE", required = true)]
-    pub sources: Vec<String>,
+    pub sources: Vec<Source>,
 
     #[command(flatten)]
     pub dbc: DbcArgs,
@@ -65,11 +65,11 @@ pub enum DumpFormat {
 pub fn run(args: Args) -> Result<u8, CliError> {
     let db = input::load_dbcs(&args.dbc.dbc)?;
     let pacing = args.speed.pacing();
-    let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
+    let sources = &args.sources;
     let all_logs = sources.iter().all(|s| matches!(s, Source::Log(_)));
     let rt = runtime()?;
     rt.block_on(async {
-        let merged = source::open_merged(&sources, &args.filter.filters, pacing)?;
+        let merged = source::open_merged(sources, &args.filter.filters, pacing)?;
         let format = match args.format {
             DumpFormat::Text => Some(Format::Text),
             DumpFormat::Jsonl => Some(Format::Jsonl),

@@ -37,7 +37,7 @@ use super::{CliError, WithCode, exit, input};
 pub struct Args {
     /// Interfaces or candump logs to watch.
     #[arg(value_name = "SOURCE", required = true)]
-    pub sources: Vec<String>,
+    pub sources: Vec<Source>,
 
     #[command(flatten)]
     pub dbc: DbcArgs,
@@ -85,7 +85,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let monitor = Monitor::new(config, db)
         .context("cannot watch the DBC's messages")
         .code(exit::USAGE)?;
-    let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
+    let sources = args.sources;
     let inputs: Vec<&std::path::Path> = sources
         .iter()
         .filter_map(|s| match s {

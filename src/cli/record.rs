@@ -31,7 +31,7 @@ use super::{CliError, WithCode, exit, files, out};
 pub struct Args {
     /// Interfaces to record (logs are accepted too, which copies them).
     #[arg(value_name = "IFACE", required = true)]
-    pub sources: Vec<String>,
+    pub sources: Vec<Source>,
 
     /// The log to write (`-` for stdout). An existing file is refused unless --force; one of
     /// the sources is refused always.
@@ -95,7 +95,7 @@ fn open_output(
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
+    let sources = &args.sources;
     let names: Vec<String> = sources.iter().map(Source::name).collect();
     let options = record::options(&names, args.nanoseconds, args.trc_version);
     let inputs: Vec<&Path> = sources
@@ -120,7 +120,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let rt = runtime()?;
     rt.block_on(async {
         let merged = source::open_merged(
-            &sources,
+            sources,
             &args.filter.filters,
             canrelearn::bus::Pacing::Unpaced,
         )?;

@@ -31,7 +31,7 @@ use super::{CliError, WithCode, exit, input, out};
 pub struct Args {
     /// Interfaces, or logs (`-` for stdin); not both.
     #[arg(value_name = "SOURCE", required = true)]
-    pub sources: Vec<String>,
+    pub sources: Vec<Source>,
 
     #[command(flatten)]
     pub dbc: DbcArgs,
@@ -165,17 +165,17 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         WAYS_OUT,
         |w: String| out::warn(w),
     );
-    let sources: Vec<Source> = args.sources.iter().map(|s| Source::parse(s)).collect();
+    let sources = &args.sources;
     let is_log = sources.iter().map(|s| matches!(s, Source::Log(_)));
     if report::watches_logs(is_log).code(exit::USAGE)? {
         let mut bad = BadLines::new();
-        for s in &sources {
+        for s in sources {
             let Source::Log(path) = s else { continue };
             watch_log(&mut session, path, &mut bad)?;
         }
         bad.finish();
     } else {
-        watch_live(&mut session, &sources)?;
+        watch_live(&mut session, sources)?;
     }
     let summary = session.finish()?;
     if format == Format::Jsonl {
