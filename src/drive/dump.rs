@@ -87,3 +87,95 @@ impl<W: Write, B: FnMut(String)> Consumer for Dump<'_, W, B> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::bus::Direction;
+    use crate::frame::{ClassicFrame, Frame, Id};
+    use crate::time::Timestamp;
+
+    /// A writer the test can read while the dump holds it.
+    #[derive(Clone, Default)]
+    struct Shared(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Shared {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.borrow().clone()).unwrap()
+        }
+    }
+
+    fn received(id: u32, data: &[u8]) -> Received {
+        Received {
+            timestamp: Timestamp::from_micros(1_700_000_000_001_855).unwrap(),
+            interface: Arc::from("can0"),
+            frame: Frame::Classic(ClassicFrame::new(Id::new(id, false).unwrap(), data).unwrap()),
+            direction: Direction::Rx,
+        }
+    }
+
+    #[test]
+    fn test_frames_are_written_when_their_batch_ends() {
+        let db = crate::bundled::database().unwrap();
+        let out = Shared::default();
+        let mut bad = Vec::new();
+        let mut dump = Dump::new(&db, None, out.clone(), |t| bad.push(t));
+        dump.frame(received(0x358, &[1, 0, 0, 0, 0, 0, 0, 0]))
+            .unwrap();
+        dump.frame(received(0x7FF, &[])).unwrap();
+        dump.bad_record("x.log:3: no".into());
+        assert_eq!(out.text(), "", "nothing is written before the batch ends");
+        dump.batch_end().unwrap();
+        assert_eq!(
+            out.text(),
+            "(1700000000.001855) can0 358#0100000000000000\n(1700000000.001855) can0 7FF#\n"
+        );
+        dump.batch_end().unwrap();
+        assert_eq!(out.text().lines().count(), 2, "a batch is written once");
+        drop(dump);
+        assert_eq!(bad, ["x.log:3: no"]);
+    }
+
+    #[test]
+    fn test_decoded_lines_are_the_formatters() {
+        let db = crate::bundled::database().unwrap();
+        for format in [Format::Text, Format::Jsonl, Format::Csv] {
+            let out = Shared::default();
+            let mut dump = Dump::new(&db, Some(format), out.clone(), |_| {});
+            dump.write_header().unwrap();
+            let frame = received(0x358, &[1, 0, 0, 0, 0, 0, 0, 0]);
+            dump.frame(frame.clone()).unwrap();
+            dump.batch_end().unwrap();
+            // What the decode pipeline's formatter prints for the same frame.
+            let formatter = Formatter::new(format, &db);
+            let mut want = formatter.header().to_vec();
+            formatter.format(
+                &Line {
+                    raw: None,
+                    timestamp: frame.timestamp,
+                    precision: Precision::Micros,
+                    interface: &frame.interface,
+                    frame: &frame.frame,
+                    meaning: FrameDecoder::new(&db).decode(&frame.frame),
+                },
+                &mut want,
+            );
+            assert_eq!(out.text(), String::from_utf8(want).unwrap(), "{format:?}");
+            assert!(out.text().contains("KEY_INSERTED"), "{format:?}: decoded");
+        }
+    }
+}

@@ -174,3 +174,76 @@ impl<W: FnMut(String), B: FnMut(String)> Consumer for Recorder<W, B> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::bus::{BusStats, Direction};
+    use crate::frame::{ClassicFrame, Frame, Id};
+    use crate::time::Timestamp;
+
+    /// A writer the test can read while the recorder holds it.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn test_frames_are_written_and_new_kernel_drops_said_once() {
+        let out = Shared::default();
+        let options = options(&["can0".into()], false, trc::Version::default());
+        let sink = writers::writer(
+            Format::Candump,
+            Target::Stream(Box::new(out.clone())),
+            &options,
+        )
+        .unwrap();
+        let counters = Arc::new(Mutex::new(BusStats::default()));
+        let stats = vec![SourceStats {
+            name: "can0".into(),
+            stats: Arc::clone(&counters),
+        }];
+        let mut warnings = Vec::new();
+        let mut rec = Recorder::new(sink, precision(false), stats, |w| warnings.push(w), |_| {});
+        rec.frame(Received {
+            timestamp: Timestamp::from_micros(1_700_000_000_001_855).unwrap(),
+            interface: Arc::from("can0"),
+            frame: Frame::Classic(
+                ClassicFrame::new(Id::new(0x123, false).unwrap(), &[0xDE, 0xAD]).unwrap(),
+            ),
+            direction: Direction::Rx,
+        })
+        .unwrap();
+        rec.wake().unwrap();
+        assert_eq!(
+            String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
+            "(1700000000.001855) can0 123#DEAD\n",
+            "flushed at the wake"
+        );
+        counters.lock().unwrap().dropped = 3;
+        rec.wake().unwrap();
+        rec.wake().unwrap();
+        counters.lock().unwrap().dropped = 4;
+        rec.wake().unwrap();
+        assert_eq!(rec.dropped(), 4);
+        assert!(rec.next_wake().is_some());
+        drop(rec);
+        assert_eq!(
+            warnings,
+            [
+                "3 frames dropped by the kernel on can0 (3 in all)",
+                "1 frame dropped by the kernel on can0 (4 in all)",
+            ]
+        );
+    }
+}
