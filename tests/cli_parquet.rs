@@ -149,18 +149,13 @@ fn nothing_decoded_is_an_error_and_strict_publishes_what_came_before() {
     assert_eq!(published.len(), 1, "{published:?}");
 }
 
-/// A capture none of whose frames is in the DBC: the frames table is still written, every
-/// frame in it, and the exit is 1 with the reason (the wrong DBC, most likely).
-#[test]
-fn a_capture_with_no_frame_of_the_dbc_is_published_and_exits_1() {
+/// `decode --format parquet` of a log `name` holding `text`, into `ds/` of a new folder
+/// (kept while the returned guard lives).
+fn decode_to_dataset(name: &str, text: &str) -> (tempfile::TempDir, PathBuf, Output) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("ds");
-    let log = dir.path().join("other-bus.log");
-    std::fs::write(
-        &log,
-        "(1700000000.000001) can0 7FF#01\n(1700000000.000002) can0 7FE#02\n(1700000000.000003) can0 7FD#03\n",
-    )
-    .unwrap();
+    let log = dir.path().join(name);
+    std::fs::write(&log, text).unwrap();
     let o = run(&[
         "decode",
         "--format",
@@ -169,6 +164,17 @@ fn a_capture_with_no_frame_of_the_dbc_is_published_and_exits_1() {
         root.to_str().unwrap(),
         log.to_str().unwrap(),
     ]);
+    (dir, root, o)
+}
+
+/// A capture none of whose frames is in the DBC: the frames table is still written, every
+/// frame in it, and the exit is 1 with the reason (the wrong DBC, most likely).
+#[test]
+fn a_capture_with_no_frame_of_the_dbc_is_published_and_exits_1() {
+    let (_dir, root, o) = decode_to_dataset(
+        "other-bus.log",
+        "(1700000000.000001) can0 7FF#01\n(1700000000.000002) can0 7FE#02\n(1700000000.000003) can0 7FD#03\n",
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("3 frames into frames/"), "{err}");
@@ -186,22 +192,10 @@ fn a_capture_with_no_frame_of_the_dbc_is_published_and_exits_1() {
 /// DBC's: not "no frame was decoded" (the rule counts known ids, as the text formats do).
 #[test]
 fn remote_frames_of_a_dbc_message_are_not_a_wrong_dbc() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("ds");
-    let log = dir.path().join("remote.log");
-    std::fs::write(
-        &log,
+    let (_dir, _, o) = decode_to_dataset(
+        "remote.log",
         "(1700000000.000001) can0 35D#R\n(1700000000.000002) can0 35D#R\n",
-    )
-    .unwrap();
-    let o = run(&[
-        "decode",
-        "--format",
-        "parquet",
-        "-o",
-        root.to_str().unwrap(),
-        log.to_str().unwrap(),
-    ]);
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
         !stderr(&o).contains("no frame was decoded"),

@@ -81,10 +81,7 @@ impl<W: Write, B: FnMut(String)> Consumer for Dump<'_, W, B> {
     }
 
     fn batch_end(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.out.flush()?;
-        self.buf.clear();
-        Ok(())
+        crate::drive::stream::write_batch(&mut self.out, &mut self.buf)
     }
 }
 

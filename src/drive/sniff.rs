@@ -70,12 +70,7 @@ impl<W: Write, B: FnMut(String)> Consumer for SniffWriter<W, B> {
     }
 
     fn batch_end(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            self.out.write_all(&self.buf)?;
-            self.out.flush()?;
-            self.buf.clear();
-        }
-        Ok(())
+        crate::drive::stream::write_batch(&mut self.out, &mut self.buf)
     }
 }
 

@@ -78,6 +78,18 @@ pub struct Streamed {
     pub failure: Option<Failure>,
 }
 
+/// A consumer's [`Consumer::batch_end`] for line output: what `buf` gathered over the batch
+/// is written to `out` in one write and flushed, and `buf` emptied; an empty batch writes
+/// nothing.
+pub fn write_batch(out: &mut impl std::io::Write, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    if !buf.is_empty() {
+        out.write_all(buf)?;
+        out.flush()?;
+        buf.clear();
+    }
+    Ok(())
+}
+
 /// Why nothing came from the sources, for a warning: `what` names the command's output
 /// ("dump", "the recording is empty"); `filtered` when a filter may have held frames back.
 pub fn nothing_came(what: &str, filtered: bool, end: End) -> String {
