@@ -50,7 +50,10 @@ struct FastMessage {
     /// Parallel to `signals`: the full signal and the text plan's exact decimal scaling, for
     /// general values and sparse labels.
     cold: Vec<(FlatSignal, Option<(i128, i128)>)>,
-    labels: Vec<LabelTable>,
+    /// The label tables of the signals of at most [`DENSE_LABEL_BITS`] bits, one after the
+    /// other (one allocation per message, so a frame's lookups stay close together): per raw
+    /// bits value, the ` (label)` fragment in `text` as a [`packed_label`], 0 for none.
+    labels: Vec<u32>,
     /// One level of multiplexing: `signals` holds the root signals, then every branch's.
     mux: Option<MuxPlan>,
 }
@@ -81,7 +84,8 @@ struct FastSignal {
     tail_at: u32,
     lead_len: u16,
     tail_len: u16,
-    /// Index into `labels`, or [`NO_LABELS`] / [`SPARSE_LABELS`].
+    /// Where this signal's table starts in [`FastMessage::labels`], or [`NO_LABELS`] /
+    /// [`SPARSE_LABELS`].
     labels: u32,
 }
 
@@ -96,11 +100,13 @@ enum Value {
     General,
 }
 
-/// Labels by raw bits: 0 for none, else 1 + the index into `frags` (offset and length of
-/// ` (label)` in the message's text).
-struct LabelTable {
-    by_bits: Box<[u16]>,
-    frags: Vec<(u32, u32)>,
+/// A ` (label)` fragment of a message's text, as a label table holds it: its offset in the
+/// high 24 bits, its length (1 to 255) in the low 8. `None` when either does not fit (the
+/// signal then takes the sparse path).
+fn packed_label(at: usize, len: usize) -> Option<u32> {
+    let at = u32::try_from(at).ok().filter(|&a| a < 1 << 24)?;
+    let len = u8::try_from(len).ok().filter(|&l| l != 0)?;
+    Some(at << 8 | u32::from(len))
 }
 
 /// Writes into a buffer's bytes at `pos`, in constant-size copies that may spill scratch bytes
@@ -255,6 +261,13 @@ fn add_text(text: &mut Vec<u8>, frag: &[u8]) -> Option<u32> {
 }
 
 impl FastText {
+    /// No plans: for the formats that do not take the fused path.
+    pub(super) fn none() -> FastText {
+        FastText {
+            messages: Vec::new(),
+        }
+    }
+
     /// The plans; `texts` are the text plan's fragments per message (database order).
     pub(super) fn new(db: &Database, texts: &[MessageText]) -> FastText {
         FastText {
@@ -452,11 +465,10 @@ fn write_value_and_label(
             }
         }
         t => {
-            if let Some(table) = fm.labels.get(t as usize)
-                && let Some(&i) = table.by_bits.get(bits as usize)
-                && let Some(&(at, len)) = table.frags.get(usize::from(i).wrapping_sub(1))
+            if let Some(&label) = fm.labels.get(t as usize + bits as usize)
+                && label != 0
             {
-                w.frag(text, at as usize, len as usize);
+                w.frag(text, (label >> 8) as usize, (label & 0xFF) as usize);
             }
         }
     }
@@ -563,9 +575,10 @@ impl FastMessage {
             let unit_at = add_text(&mut text, &st.unit)?;
             let label_ref = if !st.labelled {
                 NO_LABELS
-            } else if f.size() <= DENSE_LABEL_BITS {
-                labels.push(dense_labels(sig, f, &mut text)?);
-                u32::try_from(labels.len() - 1).ok()?
+            } else if f.size() <= DENSE_LABEL_BITS
+                && let Some(start) = dense_labels(sig, f, &mut text, &mut labels)
+            {
+                start
             } else {
                 SPARSE_LABELS
             };
@@ -602,7 +615,7 @@ impl FastMessage {
         // chunk scratch), unit and label, each at least a FRAG-byte copy.
         let longest_label = labels
             .iter()
-            .flat_map(|t: &LabelTable| t.frags.iter().map(|&(_, len)| len as usize))
+            .map(|&label| (label & 0xFF) as usize)
             .max()
             .unwrap_or(0);
         let max_len = header_len.max(FRAG)
@@ -633,33 +646,32 @@ impl FastMessage {
 
 /// A signal's labels by its raw bits, for signals of at most [`DENSE_LABEL_BITS`] bits: for
 /// each value-table entry (sorted, one per value), the raw bits that read as that value and
-/// its ` (LABEL)` fragment, added to `text`.
+/// its ` (LABEL)` fragment, added to `text`; the table is added to `labels`, and where it
+/// starts is returned. `None`, with `labels` as it was, when a fragment does not fit a
+/// [`packed_label`] (the signal then takes the sparse path).
 fn dense_labels(
     sig: &crate::dbc::Signal,
     f: &FlatSignal,
     text: &mut Vec<u8>,
-) -> Option<LabelTable> {
-    // By the value table's entries (sorted, one per value): the raw bits that
-    // read as each value.
+    labels: &mut Vec<u32>,
+) -> Option<u32> {
     let (lo, hi) = f.raw_range();
     let mask = (1u64 << f.size()) - 1;
-    let mut frags = Vec::new();
-    let mut by_bits = vec![0u16; 1 << f.size()];
+    let start = labels.len();
+    let at = u32::try_from(start).ok().filter(|&s| s < SPARSE_LABELS)?;
+    let mut table = vec![0u32; 1 << f.size()];
     for entry in sig.value_table() {
         let v = i128::from(entry.value);
         if v < lo || v > hi || sig.label(v) != Some(entry.label.as_str()) {
             continue;
         }
         let frag = format!(" ({})", entry.label);
-        let at = add_text(text, frag.as_bytes())?;
-        frags.push((at, u32::try_from(frag.len()).ok()?));
-        *by_bits.get_mut((entry.value as u64 & mask) as usize)? =
-            u16::try_from(frags.len()).ok()?;
+        let frag_at = add_text(text, frag.as_bytes())?;
+        *table.get_mut((entry.value as u64 & mask) as usize)? =
+            packed_label(frag_at as usize, frag.len())?;
     }
-    Some(LabelTable {
-        by_bits: by_bits.into(),
-        frags,
-    })
+    labels.extend_from_slice(&table);
+    Some(at)
 }
 
 /// The texts joined around each value, added to `text`: before it, `  NAME: SIG=` for the
@@ -838,9 +850,23 @@ VAL_ 300 Wide_labelled 0 "zero" 65535 "top" 1000 "thousand" ;
 VAL_ 301 In 0 "zero" ;
 "#;
 
+    /// A small signal whose label is too long for a packed label table entry (255 bytes):
+    /// the fused path looks it up in the value table instead.
+    fn long_label_dbc() -> String {
+        format!(
+            "VERSION \"\"\nNS_ :\nBS_:\nBU_: A B\nBO_ 305 LONG_LABEL: 2 A\n \
+             SG_ Long : 0|2@1+ (1,0) [0|0] \"\" B\n SG_ Short : 8|2@1+ (1,0) [0|0] \"\" B\n\
+             VAL_ 305 Long 1 \"{}\" 2 \"two\" ;\nVAL_ 305 Short 3 \"three\" ;\n",
+            "a label longer than a packed entry ".repeat(8)
+        )
+    }
+
     fn databases() -> Vec<Database> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut dbs = vec![Database::from_str_named(EDGE_DBC, "edge.dbc").unwrap()];
+        let mut dbs = vec![
+            Database::from_str_named(EDGE_DBC, "edge.dbc").unwrap(),
+            Database::from_str_named(&long_label_dbc(), "long_label.dbc").unwrap(),
+        ];
         for dir in ["tests/data/dbc", "dbc"] {
             let mut paths: Vec<_> = std::fs::read_dir(root.join(dir))
                 .unwrap()
@@ -1032,6 +1058,36 @@ VAL_ 301 In 0 "zero" ;
         // Every message but the one with a signal beyond its declared size (only ever
         // partly decoded: the general path marks it) and the float one.
         assert_eq!(taken, [true, false, true, false, true]);
+    }
+
+    #[test]
+    fn test_a_label_too_long_to_pack_is_printed() {
+        let db = Database::from_str_named(&long_label_dbc(), "long_label.dbc").unwrap();
+        let formatter = super::super::Formatter::new(super::super::Format::Text, &db);
+        let fast = formatter.fast_text().unwrap();
+        let fm = fast.messages[0].as_ref().expect("a fused message");
+        // `Long` is looked up in its value table, `Short` in the packed table.
+        assert_eq!(fm.signals[0].labels, SPARSE_LABELS);
+        assert_eq!(fm.signals[1].labels, 0);
+        let long = "a label longer than a packed entry ".repeat(8);
+        for (hex, want) in [
+            ("0103", format!("Long=1 ({long}), Short=3 (three)")),
+            ("0200", "Long=2 (two), Short=0".to_string()),
+        ] {
+            let text = format!("(1700000000.000105) can0 131#{hex}\n").into_bytes();
+            let (scan, len) = candump::scan_data_frame_in(&text).unwrap();
+            let (mut out, mut pos) = (Vec::new(), 0);
+            assert_eq!(
+                fast.line(&db, &text, len, &scan, &mut out, &mut pos),
+                Some(true)
+            );
+            let line = String::from_utf8_lossy(&out[..pos]).into_owned();
+            assert_eq!(
+                line,
+                format!("(1700000000.000105) can0 131#{hex}  LONG_LABEL: {want}\n")
+            );
+            assert_eq!(out[..pos], general_text(&db, &formatter, &text[..len])[..]);
+        }
     }
 
     #[test]

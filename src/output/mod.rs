@@ -51,29 +51,33 @@ pub struct TextPlan {
 }
 
 struct MessageText {
-    /// `  NAME`
+    /// `  NAME` (text only).
     header: Box<[u8]>,
-    /// `"NAME"` as JSON.
+    /// `"NAME"` as JSON (JSON Lines only).
     json_name: Box<[u8]>,
     signals: Vec<SignalText>,
 }
 
-/// A value-table entry: the raw value, its label as a JSON string and as a CSV cell.
-type LabelText = (i64, Box<[u8]>, Box<[u8]>);
+/// A value-table entry: the raw value and its label as the format writes it (a JSON string,
+/// or a CSV cell).
+type LabelText = (i64, Box<[u8]>);
 
+/// The texts of one signal. Each format fills only what it writes (the rest stay empty, which
+/// costs no allocation): loading a large DBC is on the path before the first frame.
 struct SignalText {
-    /// `, NAME=` (the first signal of a frame skips the `, `).
+    /// `, NAME=` (text; the first signal of a frame skips the `, `).
     prefix: Box<[u8]>,
-    /// `, "NAME": ` as JSON (the first signal of an object skips the `, `).
-    json_key: Box<[u8]>,
+    /// `, "NAME": ` (JSON Lines; the first signal of an object skips the `, `).
+    key: Box<[u8]>,
     /// Whether the signal has a value table (else no label lookup).
     labelled: bool,
-    /// The value table, by raw value, with each label as a JSON string and a CSV cell.
-    json_labels: Box<[LabelText]>,
-    /// `NAME,` and `,UNIT,` as CSV cells.
+    /// The value table, by raw value, each label as a JSON string (JSON Lines) or a CSV cell
+    /// (CSV); empty for text, which prints labels from the database.
+    labels: Box<[LabelText]>,
+    /// `NAME,` and `,UNIT,` as CSV cells (CSV).
     csv_name: Box<[u8]>,
     csv_unit: Box<[u8]>,
-    /// ` unit`, or empty.
+    /// ` unit`, or empty (text).
     unit: Box<[u8]>,
     decimals: u8,
     /// `(factor x 10^decimals, offset x 10^decimals)` when both are integers.
@@ -81,18 +85,10 @@ struct SignalText {
 }
 
 impl SignalText {
-    /// The label of a decoded value as a JSON string: the raw value of an integer signal, or
-    /// of a float signal with an integral value, as [`DecodedSignal::label`] looks it up.
-    fn json_label(&self, s: &crate::dbc::DecodedSignal) -> Option<&[u8]> {
-        self.label_entry(s).map(|l| &l.1[..])
-    }
-
-    /// The label of a decoded value as a CSV cell.
-    fn csv_label(&self, s: &crate::dbc::DecodedSignal) -> Option<&[u8]> {
-        self.label_entry(s).map(|l| &l.2[..])
-    }
-
-    fn label_entry(&self, s: &crate::dbc::DecodedSignal) -> Option<&LabelText> {
+    /// The label of a decoded value as the format writes it: looked up by the raw value of an
+    /// integer signal, or of a float signal with an integral value, as
+    /// [`DecodedSignal::label`](crate::dbc::DecodedSignal::label) does.
+    fn label(&self, s: &crate::dbc::DecodedSignal) -> Option<&[u8]> {
         let raw = match s.raw.as_int() {
             Some(i) => i,
             None => {
@@ -104,75 +100,106 @@ impl SignalText {
             }
         };
         let raw = i64::try_from(raw).ok()?;
-        let i = self.json_labels.binary_search_by_key(&raw, |l| l.0).ok()?;
-        self.json_labels.get(i)
+        let i = self.labels.binary_search_by_key(&raw, |l| l.0).ok()?;
+        self.labels.get(i).map(|l| &l.1[..])
     }
 }
 
 impl TextPlan {
-    pub fn new(db: &Database) -> Self {
+    /// The texts `format` writes, for every message of `db`.
+    pub fn new(format: Format, db: &Database) -> Self {
         let messages = db
             .messages()
             .iter()
-            .map(|m| {
-                let signals = m
+            .map(|m| MessageText {
+                header: match format {
+                    Format::Text => format!("  {}", m.name()).into_bytes().into(),
+                    Format::Jsonl | Format::Csv => Box::default(),
+                },
+                json_name: match format {
+                    Format::Jsonl => {
+                        let mut name = Vec::with_capacity(m.name().len() + 2);
+                        push_json_str(&mut name, m.name());
+                        name.into()
+                    }
+                    Format::Text | Format::Csv => Box::default(),
+                },
+                signals: m
                     .signals()
                     .iter()
-                    .map(|s| {
-                        let decimals = decimals_of(s.factor()).max(decimals_of(s.offset()));
-                        let prefix = format!(", {}=", s.name()).into_bytes();
-                        let unit = if s.unit().is_empty() {
-                            Vec::new()
-                        } else {
-                            format!(" {}", s.unit()).into_bytes()
-                        };
-                        let mut json_key = b", ".to_vec();
-                        push_json_str(&mut json_key, s.name());
-                        json_key.extend_from_slice(b": ");
-                        let mut json_labels: Vec<LabelText> = s
-                            .value_table()
-                            .iter()
-                            .map(|v| {
-                                let mut b = Vec::new();
-                                push_json_str(&mut b, &v.label);
-                                let mut c = Vec::new();
-                                push_csv_field(&mut c, &v.label);
-                                (v.value, b.into(), c.into())
-                            })
-                            .collect();
-                        json_labels.sort_by_key(|l| l.0);
-                        json_labels.dedup_by_key(|l| l.0);
-                        let mut csv_name = Vec::new();
-                        push_csv_field(&mut csv_name, s.name());
-                        csv_name.push(b',');
-                        let mut csv_unit = vec![b','];
-                        push_csv_field(&mut csv_unit, s.unit());
-                        csv_unit.push(b',');
-                        SignalText {
-                            prefix: prefix.into(),
-                            json_key: json_key.into(),
-                            json_labels: json_labels.into(),
-                            csv_name: csv_name.into(),
-                            csv_unit: csv_unit.into(),
-                            labelled: !s.value_table().is_empty(),
-                            unit: unit.into(),
-                            decimals,
-                            scaled: decimal_scaling(s.factor(), s.offset(), decimals),
-                        }
-                    })
-                    .collect();
-                let mut json_name = Vec::new();
-                push_json_str(&mut json_name, m.name());
-                MessageText {
-                    header: format!("  {}", m.name()).into_bytes().into(),
-                    json_name: json_name.into(),
-                    signals,
-                }
+                    .map(|s| SignalText::new(format, s))
+                    .collect(),
             })
             .collect::<Vec<_>>();
-        let fast = fast::FastText::new(db, &messages);
+        let fast = match format {
+            Format::Text => fast::FastText::new(db, &messages),
+            Format::Jsonl | Format::Csv => fast::FastText::none(),
+        };
         TextPlan { messages, fast }
     }
+}
+
+impl SignalText {
+    fn new(format: Format, s: &crate::dbc::Signal) -> SignalText {
+        let decimals = decimals_of(s.factor()).max(decimals_of(s.offset()));
+        let mut t = SignalText {
+            prefix: Box::default(),
+            key: Box::default(),
+            labelled: !s.value_table().is_empty(),
+            labels: Box::default(),
+            csv_name: Box::default(),
+            csv_unit: Box::default(),
+            unit: Box::default(),
+            decimals,
+            scaled: decimal_scaling(s.factor(), s.offset(), decimals),
+        };
+        match format {
+            Format::Text => {
+                t.prefix = format!(", {}=", s.name()).into_bytes().into();
+                if !s.unit().is_empty() {
+                    t.unit = format!(" {}", s.unit()).into_bytes().into();
+                }
+            }
+            Format::Jsonl => {
+                let mut key = Vec::with_capacity(s.name().len() + 6);
+                key.extend_from_slice(b", ");
+                push_json_str(&mut key, s.name());
+                key.extend_from_slice(b": ");
+                t.key = key.into();
+                t.labels = label_cells(s, push_json_str);
+            }
+            Format::Csv => {
+                let mut name = Vec::with_capacity(s.name().len() + 1);
+                push_csv_field(&mut name, s.name());
+                name.push(b',');
+                t.csv_name = name.into();
+                let mut unit = Vec::with_capacity(s.unit().len() + 2);
+                unit.push(b',');
+                push_csv_field(&mut unit, s.unit());
+                unit.push(b',');
+                t.csv_unit = unit.into();
+                t.labels = label_cells(s, push_csv_field);
+            }
+        }
+        t
+    }
+}
+
+/// A signal's value table, sorted by raw value (one entry per value), each label written by
+/// `push`.
+fn label_cells(s: &crate::dbc::Signal, push: fn(&mut Vec<u8>, &str)) -> Box<[LabelText]> {
+    let mut labels: Vec<LabelText> = s
+        .value_table()
+        .iter()
+        .map(|v| {
+            let mut cell = Vec::with_capacity(v.label.len() + 2);
+            push(&mut cell, &v.label);
+            (v.value, cell.into())
+        })
+        .collect();
+    labels.sort_by_key(|l| l.0);
+    labels.dedup_by_key(|l| l.0);
+    labels.into()
 }
 
 /// `(factor x 10^d, offset x 10^d)` when both are integers (within 1e-6, the error of the
@@ -277,7 +304,7 @@ impl Formatter {
     pub fn new(format: Format, db: &Database) -> Self {
         Formatter {
             format,
-            plan: TextPlan::new(db),
+            plan: TextPlan::new(format, db),
         }
     }
 
@@ -559,7 +586,7 @@ fn jsonl(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
             buf.extend_from_slice(b", \"signals\": {");
             let mut first = true;
             for s in signals.signals() {
-                let Some(key) = texts.get(s.index).map(|t| &t.json_key[..]) else {
+                let Some(key) = texts.get(s.index).map(|t| &t.key[..]) else {
                     continue;
                 };
                 // The key starts with `, `: the first one of the object skips it.
@@ -577,10 +604,10 @@ fn jsonl(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
                 let Some(t) = texts.get(s.index).filter(|t| t.labelled) else {
                     continue;
                 };
-                let Some(label) = t.json_label(s) else {
+                let Some(label) = t.label(s) else {
                     continue;
                 };
-                let key = &t.json_key[..];
+                let key = &t.key[..];
                 buf.extend_from_slice(if first {
                     key.get(2..).unwrap_or(key)
                 } else {
@@ -726,7 +753,7 @@ fn csv(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
                         buf.extend_from_slice(&t.csv_name);
                         push_value(buf, s.physical, b"");
                         buf.extend_from_slice(&t.csv_unit);
-                        if let Some(label) = t.labelled.then(|| t.csv_label(s)).flatten() {
+                        if let Some(label) = t.labelled.then(|| t.label(s)).flatten() {
                             buf.extend_from_slice(label);
                         }
                     }
