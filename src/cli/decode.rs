@@ -154,9 +154,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         let first = logs.first().map(|path| {
             open(path).map(|input| match input {
                 Input::Lines(blocks) => {
-                    Input::Feed(pipeline::prefetch(blocks, args.format.into(), &|| {
-                        !loader.is_finished()
-                    }))
+                    Input::Feed(pipeline::prefetch(blocks, &|| !loader.is_finished()))
                 }
                 other => other,
             })

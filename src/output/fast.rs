@@ -19,10 +19,10 @@ use crate::log::candump::DataFrameScan;
 use super::{MessageText, push_scaled_decimal, push_text_value};
 
 /// Fragments up to this length are copied in one constant-size copy.
-const FRAG: usize = 48;
+pub(super) const FRAG: usize = 48;
 
 /// Signals up to this size get a table of their labels by raw bits.
-const DENSE_LABEL_BITS: u8 = 10;
+pub(super) const DENSE_LABEL_BITS: u8 = 10;
 
 /// No label table (the signal has no value table).
 const NO_LABELS: u32 = u32::MAX;
@@ -103,7 +103,7 @@ enum Value {
 /// A ` (label)` fragment of a message's text, as a label table holds it: its offset in the
 /// high 24 bits, its length (1 to 255) in the low 8. `None` when either does not fit (the
 /// signal then takes the sparse path).
-fn packed_label(at: usize, len: usize) -> Option<u32> {
+pub(super) fn packed_label(at: usize, len: usize) -> Option<u32> {
     let at = u32::try_from(at).ok().filter(|&a| a < 1 << 24)?;
     let len = u8::try_from(len).ok().filter(|&l| l != 0)?;
     Some(at << 8 | u32::from(len))
@@ -112,16 +112,16 @@ fn packed_label(at: usize, len: usize) -> Option<u32> {
 /// Writes into a buffer's bytes at `pos`, in constant-size copies that may spill scratch bytes
 /// past what they mean to write (the caller sizes the buffer for the worst case; should it
 /// still run out, `overflow` is set and the line goes to the general path).
-struct Cursor<'a> {
-    buf: &'a mut [u8],
-    pos: usize,
-    overflow: bool,
+pub(super) struct Cursor<'a> {
+    pub(super) buf: &'a mut [u8],
+    pub(super) pos: usize,
+    pub(super) overflow: bool,
 }
 
 impl Cursor<'_> {
     /// Writes the first `len` bytes of `chunk`, all `N` bytes copied.
     #[inline(always)]
-    fn chunk<const N: usize>(&mut self, chunk: &[u8; N], len: usize) {
+    pub(super) fn chunk<const N: usize>(&mut self, chunk: &[u8; N], len: usize) {
         match self
             .buf
             .get_mut(self.pos..self.pos + N)
@@ -136,7 +136,7 @@ impl Cursor<'_> {
     /// Writes `text[at..at + len]`, short fragments in one [`FRAG`]-byte copy (the arenas are
     /// padded so that the copy stays inside them).
     #[inline(always)]
-    fn frag(&mut self, text: &[u8], at: usize, len: usize) {
+    pub(super) fn frag(&mut self, text: &[u8], at: usize, len: usize) {
         if len <= FRAG
             && let Some(chunk) = text.get(at..at + FRAG)
             && let Ok(chunk) = <&[u8; FRAG]>::try_from(chunk)
@@ -149,8 +149,31 @@ impl Cursor<'_> {
         }
     }
 
+    /// Writes all of `s`, a literal, in one constant-size copy.
     #[inline(always)]
-    fn slice(&mut self, s: &[u8]) {
+    pub(super) fn lit<const N: usize>(&mut self, s: &[u8; N]) {
+        self.chunk(s, N);
+    }
+
+    /// Writes again the `len` bytes written at `from` (before the cursor): short runs in one
+    /// [`LINE_SLACK`]-byte copy.
+    #[inline(always)]
+    pub(super) fn repeat(&mut self, from: usize, len: usize) {
+        let copy = if from + LINE_SLACK <= self.pos && len <= LINE_SLACK {
+            LINE_SLACK
+        } else {
+            len
+        };
+        if from + len > self.pos || self.pos + copy > self.buf.len() {
+            self.overflow = true;
+        } else {
+            self.buf.copy_within(from..from + copy, self.pos);
+        }
+        self.pos += len;
+    }
+
+    #[inline(always)]
+    pub(super) fn slice(&mut self, s: &[u8]) {
         match self.buf.get_mut(self.pos..self.pos + s.len()) {
             Some(dst) => dst.copy_from_slice(s),
             None => self.overflow = true,
@@ -159,7 +182,7 @@ impl Cursor<'_> {
     }
 
     #[inline(always)]
-    fn byte(&mut self, b: u8) {
+    pub(super) fn byte(&mut self, b: u8) {
         match self.buf.get_mut(self.pos) {
             Some(dst) => *dst = b,
             None => self.overflow = true,
@@ -169,7 +192,7 @@ impl Cursor<'_> {
 
     /// A `u64` in decimal.
     #[inline(always)]
-    fn u64(&mut self, n: u64) {
+    pub(super) fn u64(&mut self, n: u64) {
         if n < 10 {
             self.byte(b'0' + n as u8);
         } else if n < 100 {
@@ -192,7 +215,7 @@ impl Cursor<'_> {
 
     /// An `i64` in decimal, like [`push_int`](super::push_int).
     #[inline(always)]
-    fn i64(&mut self, i: i64) {
+    pub(super) fn i64(&mut self, i: i64) {
         if i < 0 {
             self.byte(b'-');
         }
@@ -254,7 +277,7 @@ impl Cursor<'_> {
 }
 
 /// Appends `frag` to the arena, returning its offset.
-fn add_text(text: &mut Vec<u8>, frag: &[u8]) -> Option<u32> {
+pub(super) fn add_text(text: &mut Vec<u8>, frag: &[u8]) -> Option<u32> {
     let at = u32::try_from(text.len()).ok()?;
     text.extend_from_slice(frag);
     Some(at)
@@ -332,7 +355,7 @@ impl FastText {
 }
 
 /// Bytes of a line copied at once, and the scratch room past any write.
-const LINE_SLACK: usize = 64;
+pub(super) const LINE_SLACK: usize = 64;
 
 /// `  NAME: SIG=value unit (label), ...` for a frame of a fast message.
 #[inline(always)]
@@ -753,7 +776,7 @@ fn split_decimal(u: u64, d: u8) -> (u64, u64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::log::candump;
     use crate::output::push_int;
@@ -861,7 +884,8 @@ VAL_ 301 In 0 "zero" ;
         )
     }
 
-    fn databases() -> Vec<Database> {
+    /// The edge-case databases and every DBC of the tests and of `dbc/`.
+    pub(in crate::output) fn databases() -> Vec<Database> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut dbs = vec![
             Database::from_str_named(EDGE_DBC, "edge.dbc").unwrap(),
@@ -887,7 +911,12 @@ VAL_ 301 In 0 "zero" ;
         dbs
     }
 
-    fn general_text(db: &Database, formatter: &super::super::Formatter, line: &[u8]) -> Vec<u8> {
+    /// What the general path writes for `line` in `formatter`'s format.
+    pub(in crate::output) fn general_text(
+        db: &Database,
+        formatter: &super::super::Formatter,
+        line: &[u8],
+    ) -> Vec<u8> {
         use crate::log::candump::{Line as LogLine, parse_line};
         let Ok(LogLine::Record(rec)) = parse_line(line) else {
             panic!("not a record: {}", String::from_utf8_lossy(line));

@@ -17,6 +17,7 @@
 use std::io::Write as _;
 
 mod fast;
+mod machine;
 pub mod parquet;
 pub mod pipeline;
 pub mod verdict;
@@ -46,8 +47,10 @@ pub enum Format {
 pub struct TextPlan {
     /// Per message (database order).
     messages: Vec<MessageText>,
-    /// The fused decode-and-print path (see [`fast`]).
+    /// The fused decode-and-print path of text (see [`fast`]).
     fast: fast::FastText,
+    /// The fused decode-and-write path of JSON Lines and CSV (see [`machine`]).
+    machine: machine::FastMachine,
 }
 
 struct MessageText {
@@ -135,7 +138,12 @@ impl TextPlan {
             Format::Text => fast::FastText::new(db, &messages),
             Format::Jsonl | Format::Csv => fast::FastText::none(),
         };
-        TextPlan { messages, fast }
+        let machine = machine::FastMachine::new(format, db, &messages);
+        TextPlan {
+            messages,
+            fast,
+            machine,
+        }
     }
 }
 
@@ -321,12 +329,58 @@ impl Formatter {
         (self.format == Format::Text).then_some(&self.plan.fast)
     }
 
+    /// The fused path of this format: common candump lines decoded and written in one pass.
+    pub fn fused(&self) -> Fused<'_> {
+        match self.format {
+            Format::Text => Fused::Text(&self.plan.fast),
+            Format::Jsonl | Format::Csv => Fused::Machine(&self.plan.machine),
+        }
+    }
+
     /// Append one frame to `out`.
     pub fn format(&self, line: &Line<'_>, out: &mut Vec<u8>) {
         match self.format {
             Format::Text => text(out, line, &self.plan),
             Format::Jsonl => jsonl(out, line, &self.plan),
             Format::Csv => csv(out, line, &self.plan),
+        }
+    }
+}
+
+/// A format's fused path (see [`Formatter::fused`]).
+#[derive(Clone, Copy)]
+pub enum Fused<'a> {
+    Text(&'a fast::FastText),
+    Machine(&'a machine::FastMachine),
+}
+
+impl Fused<'_> {
+    /// Writes the frame of a line found by
+    /// [`scan_data_frame`](crate::log::candump::scan_data_frame) at `*pos` in `buf` (bytes past
+    /// `*pos` are scratch), advancing `*pos`, exactly as [`Formatter::format`] writes it. Gives
+    /// whether the frame's id is a message of the database; `None`, with `*pos` unchanged,
+    /// when the line needs the general path.
+    #[inline(always)]
+    pub fn line(
+        &self,
+        db: &Database,
+        text: &[u8],
+        len: usize,
+        scan: &candump::DataFrameScan,
+        buf: &mut Vec<u8>,
+        pos: &mut usize,
+    ) -> Option<bool> {
+        match self {
+            Fused::Text(t) => t.line(db, text, len, scan, buf, pos),
+            Fused::Machine(m) => m.line(db, text, len, scan, buf, pos),
+        }
+    }
+
+    /// About how many bytes a block of input becomes.
+    pub fn expansion(&self) -> usize {
+        match self {
+            Fused::Text(_) => 5,
+            Fused::Machine(_) => 16,
         }
     }
 }

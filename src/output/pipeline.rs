@@ -520,8 +520,8 @@ impl Feed {
 }
 
 /// Reads blocks of a regular file while `keep_going` (the caller loads the DBC meanwhile), at
-/// most [`MAX_PREFETCH`], scanning the lines of each for the text path.
-pub fn prefetch(blocks: Blocks, format: super::Format, keep_going: &dyn Fn() -> bool) -> Feed {
+/// most [`MAX_PREFETCH`], scanning the lines of each for the fused path.
+pub fn prefetch(blocks: Blocks, keep_going: &dyn Fn() -> bool) -> Feed {
     let regular = blocks.regular;
     let mut feed = Feed::new(blocks);
     let mut pool = Pool::default();
@@ -530,7 +530,7 @@ pub fn prefetch(blocks: Blocks, format: super::Format, keep_going: &dyn Fn() -> 
     while regular && keep_going() && feed.ahead.len() < MAX_PREFETCH {
         match feed.blocks.next(&mut pool) {
             Ok(Some(mut block)) => {
-                if let (Ok(b), super::Format::Text) = (&mut block, format) {
+                if let Ok(b) = &mut block {
                     b.pre = prescan(&b.data);
                 }
                 feed.ahead.push_back((feed.blocks.seq - 1, block));
@@ -569,20 +569,14 @@ fn prescan(data: &[u8]) -> Vec<Option<(DataFrameScan, usize)>> {
 fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> Done {
     let mut out = block.out;
     let mut pos = 0;
-    if job.formatter.fast_text().is_some() {
-        // Room for the text of the whole block at once (about 4.5 bytes out per byte in),
-        // zero-filled once per buffer: buffers are recycled with their length.
-        let want = block.data.len() * 5 + 4096;
-        if out.len() < want {
-            out.resize(want, 0);
-        }
-    } else {
-        // Only appended to: a recycled buffer starts empty.
-        out.clear();
-        out.reserve(block.data.len() * 3);
+    let fast = job.formatter.fused();
+    // Room for the output of the whole block at once, zero-filled once per buffer: buffers
+    // are recycled with their length.
+    let want = block.data.len() * fast.expansion() + 4096;
+    if out.len() < want {
+        out.resize(want, 0);
     }
     let mut tally = Tally::default();
-    let fast = job.formatter.fast_text();
     let mut scratch = Vec::new();
     let data = &block.data[..];
     let mut at = 0;
@@ -590,12 +584,10 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
     let mut pre = block.pre.iter();
     while let Some(text) = data.get(at..).filter(|t| !t.is_empty()) {
         // The common line, found and printed without looking for its end first.
-        if let Some(fast) = fast
-            && let Some((scan, len)) = match pre.next() {
-                Some(scanned) => *scanned,
-                None => candump::scan_data_frame_in(text),
-            }
-            && len <= candump::MAX_LINE_LEN
+        if let Some((scan, len)) = match pre.next() {
+            Some(scanned) => *scanned,
+            None => candump::scan_data_frame_in(text),
+        } && len <= candump::MAX_LINE_LEN
             && let Some(known) = fast.line(job.db, text, len, &scan, &mut out, &mut pos)
         {
             tally.frames += 1;
@@ -613,7 +605,6 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
             .unwrap_or(content)
             .trim_ascii_end();
         if content.len() <= candump::MAX_LINE_LEN
-            && let Some(fast) = fast
             && let Some(scan) = candump::scan_data_frame(content)
             && let Some(known) = fast.line(job.db, raw, raw.len(), &scan, &mut out, &mut pos)
         {
@@ -621,23 +612,17 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
             tally.known += u64::from(known);
         } else {
             tally.line(&job.source, this, content, Some(raw), decoder, |line| {
-                if fast.is_none() {
-                    // Nothing writes past `pos`: append.
-                    job.formatter.format(line, &mut out);
-                    pos = out.len();
-                } else {
-                    // Over the fused path's scratch bytes, keeping them.
-                    scratch.clear();
-                    job.formatter.format(line, &mut scratch);
-                    match out.get_mut(pos..pos + scratch.len()) {
-                        Some(dst) => dst.copy_from_slice(&scratch),
-                        None => {
-                            out.truncate(pos);
-                            out.extend_from_slice(&scratch);
-                        }
+                // Over the fused path's scratch bytes, keeping them.
+                scratch.clear();
+                job.formatter.format(line, &mut scratch);
+                match out.get_mut(pos..pos + scratch.len()) {
+                    Some(dst) => dst.copy_from_slice(&scratch),
+                    None => {
+                        out.truncate(pos);
+                        out.extend_from_slice(&scratch);
                     }
-                    pos += scratch.len();
                 }
+                pos += scratch.len();
             });
         }
         if job.strict && !tally.bad.is_empty() {
