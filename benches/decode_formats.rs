@@ -1,6 +1,8 @@
-//! The decoded-frame formatters (text, jsonl, csv) and the Parquet writer (frame by frame, and
-//! in batches as the block pipeline builds them on each core), over 100k frames
-//! of the 40-message test DBC with random payloads, decoded once per iteration: frames/s.
+//! The decoded-frame formatters (text, jsonl, csv: the general path from decoded frames, and
+//! the fused path from candump lines that `decode` takes for the common line) and the Parquet
+//! writer (frame by frame, and in batches as the block pipeline builds them on each core),
+//! over 100k frames of the 40-message test DBC with random payloads, decoded once per
+//! iteration: frames/s.
 //! `benches/compare_cantools.py` measures the whole command against cantools.
 
 use std::hint::black_box;
@@ -8,6 +10,7 @@ use std::io::{self, Write};
 
 use canrelearn::dbc::Database;
 use canrelearn::log::Precision;
+use canrelearn::log::candump::{self, scan_data_frame_in};
 use canrelearn::output::parquet::{BatchBuilder, DatasetWriter, Resolution, StagedFile, Store};
 use canrelearn::output::{Format, Formatter, FrameDecoder, Line};
 use canrelearn::{Frame, Timestamp};
@@ -98,6 +101,66 @@ fn bench(c: &mut Criterion) {
                     formatter.format(&line(i, f, meaning), &mut out);
                 }
                 black_box(out.len())
+            })
+        });
+    }
+    // The fused path over the same frames as candump lines, as `decode` reads them.
+    let mut log = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        let id = f.id().unwrap();
+        let hex: String = f.data().iter().map(|b| format!("{b:02X}")).collect();
+        writeln!(
+            log,
+            "(1700000000.{:06}) can0 {:03X}#{hex}",
+            i % 1_000_000,
+            id.raw()
+        )
+        .unwrap();
+    }
+    for (name, format) in [
+        ("text_fused", Format::Text),
+        ("jsonl_fused", Format::Jsonl),
+        ("csv_fused", Format::Csv),
+    ] {
+        let formatter = Formatter::new(format, &db);
+        let fused = formatter.fused();
+        let mut out = vec![0u8; 64 << 20];
+        let mut general = Vec::new();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let (mut at, mut pos) = (0, 0);
+                let mut decoder = FrameDecoder::new(&db);
+                while let Some((scan, len)) = scan_data_frame_in(&log[at..]) {
+                    let text = &log[at..];
+                    if fused
+                        .line(&db, text, len, &scan, &mut out, &mut pos)
+                        .is_none()
+                    {
+                        // A line the fused path leaves to the general one (multiplexed
+                        // messages, for jsonl and csv), as the pipeline writes it.
+                        let Ok(candump::Line::Record(rec)) = candump::parse_line(&text[..len])
+                        else {
+                            panic!("a record");
+                        };
+                        general.clear();
+                        formatter.format(
+                            &Line {
+                                raw: Some(&text[..len]),
+                                timestamp: rec.timestamp,
+                                precision: rec.precision,
+                                interface: rec.interface,
+                                frame: &rec.frame,
+                                meaning: decoder.decode(&rec.frame),
+                            },
+                            &mut general,
+                        );
+                        out[pos..pos + general.len()].copy_from_slice(&general);
+                        pos += general.len();
+                    }
+                    at += len + 1;
+                }
+                assert_eq!(at, log.len());
+                black_box(pos)
             })
         });
     }
