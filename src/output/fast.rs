@@ -488,9 +488,8 @@ fn write_value_and_label(
             }
         }
         t => {
-            if let Some(&label) = fm.labels.get(t as usize + bits as usize)
-                && label != 0
-            {
+            // No label is entry 0: a copy of no bytes, without a branch on random data.
+            if let Some(&label) = fm.labels.get(t as usize + bits as usize) {
                 w.frag(text, (label >> 8) as usize, (label & 0xFF) as usize);
             }
         }
