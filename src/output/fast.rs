@@ -504,10 +504,16 @@ fn write_general(
     decimals: u8,
     word: &PayloadWord,
 ) {
+    // One scratch buffer per thread, not an allocation per value.
+    thread_local! {
+        static TMP: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     let raw = flat.raw(word);
-    let mut tmp = Vec::new();
-    push_text_value(&mut tmp, flat.physical(raw), raw.as_int(), scaled, decimals);
-    w.slice(&tmp);
+    TMP.with_borrow_mut(|tmp| {
+        tmp.clear();
+        push_text_value(tmp, flat.physical(raw), raw.as_int(), scaled, decimals);
+        w.slice(tmp);
+    });
 }
 
 #[cold]
