@@ -484,6 +484,16 @@ impl Database {
     /// Adds the messages, nodes and value tables of `other`. Two messages with the same id
     /// are an error naming both files and messages.
     pub fn merge(mut self, other: Database) -> Result<Database, DbcError> {
+        // Into an empty database: `other` as it is (its ids are unique, and its nodes,
+        // attributes and value tables are its own).
+        if self.sources.is_empty()
+            && self.messages.is_empty()
+            && self.nodes.is_empty()
+            && self.attributes.is_empty()
+            && self.value_tables.is_empty()
+        {
+            return Ok(other);
+        }
         let base = self.sources.len() as u32;
         self.sources.extend(other.sources);
         for mut m in other.messages {

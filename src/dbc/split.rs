@@ -102,6 +102,13 @@ fn cuts(text: &str, threads: usize, min_chunk: usize) -> Vec<usize> {
     let mut starts = Vec::new();
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
+        // Most lines are signals (` SG_ ...`) or values (`VAL_ ...`): a line whose first
+        // non-blank byte starts no keyword below is no header and no statement start.
+        let first = line.bytes().find(|b| *b != b' ' && *b != b'\t');
+        if !matches!(first, Some(b'B' | b'C' | b'N' | b'S' | b'V')) {
+            offset += line.len();
+            continue;
+        }
         if starts.is_empty() {
             if is_message_start(line) {
                 starts.push(offset);
