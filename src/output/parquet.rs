@@ -1251,17 +1251,13 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             .chain(self.messages.iter_mut().flatten())
             .filter(|t| t.rows > 0 || t.open.is_some())
             .collect();
-        // Largest first, dealt round-robin: the threads get about equal work.
+        // Largest first, each thread taking the next table when it is done with one: the
+        // frames table (the largest by far) on one thread while the others share the rest.
         tables.sort_by_key(|t| std::cmp::Reverse(t.buffered()));
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, tables.len().max(1));
-        let mut buckets: Vec<Vec<&mut Table>> = (0..threads).map(|_| Vec::new()).collect();
-        for (i, t) in tables.into_iter().enumerate() {
-            if let Some(b) = buckets.get_mut(i % threads) {
-                b.push(t);
-            }
-        }
+        let queue = Mutex::new(tables.into_iter());
         let store = self.store;
         // Encoding and publishing overlap: a file's flush to disk (a wait, not work) happens
         // on a publishing thread while the next table is encoded.
@@ -1280,10 +1276,14 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             }
             Ok(files)
         };
-        let finish = |bucket: Vec<&mut Table>,
-                      mut to_publish: mpsc::Sender<(String, Box<dyn StagedFile>)>|
+        let finish = |mut to_publish: mpsc::Sender<(String, Box<dyn StagedFile>)>|
          -> Result<Vec<String>, DatasetError> {
-            for table in bucket {
+            loop {
+                let next = match queue.lock() {
+                    Ok(mut q) => q.next(),
+                    Err(_) => None,
+                };
+                let Some(table) = next else { break };
                 table.flush(store, part, &mut to_publish)?;
                 table.close(&mut to_publish)?;
             }
@@ -1291,15 +1291,13 @@ impl<'db, 's> DatasetWriter<'db, 's> {
         };
         let results: Vec<Result<Vec<String>, DatasetError>> = std::thread::scope(|scope| {
             let publishers: Vec<_> = (0..threads).map(|_| scope.spawn(publisher)).collect();
-            let mut buckets = buckets.into_iter();
-            let first = buckets.next();
-            let handles: Vec<_> = buckets
-                .map(|b| {
+            let handles: Vec<_> = (1..threads)
+                .map(|_| {
                     let tx = to_publish.clone();
-                    scope.spawn(move || finish(b, tx))
+                    scope.spawn(|| finish(tx))
                 })
                 .collect();
-            let mut results = vec![first.map_or(Ok(Vec::new()), |b| finish(b, to_publish))];
+            let mut results = vec![finish(to_publish)];
             let failed = || {
                 Err(DatasetError::Io {
                     path: part.to_string(),
