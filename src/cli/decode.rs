@@ -14,6 +14,7 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use canrelearn::dbc::{Database, layout_warnings};
 use canrelearn::log::FrameReader;
@@ -143,25 +144,31 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         }
         (None, _) => {}
     }
-    // The DBC loads on a thread while this one opens the first log and reads (and scans)
-    // its first blocks. A DBC error still comes first, as if nothing had been read.
+    // The DBC loads on this thread (nothing can be decoded before it), while another opens
+    // the first log and reads (and scans) its first blocks. A DBC error still comes first, as
+    // if nothing had been read.
+    let loading = AtomicBool::new(true);
     let (loaded, first) = std::thread::scope(|scope| {
-        let loader = scope.spawn(|| {
-            let db = input::load_dbcs(&args.dbc.dbc)?;
-            let formatter = Formatter::new(args.format.into(), &db);
-            Ok::<_, CliError>((db, formatter))
-        });
-        let first = logs.first().map(|path| {
-            open(path).map(|input| match input {
-                Input::Lines(blocks) => {
-                    Input::Feed(pipeline::prefetch(blocks, &|| !loader.is_finished()))
-                }
-                other => other,
+        let reader = logs.first().map(|path| {
+            let loading = &loading;
+            scope.spawn(move || {
+                open(path).map(|input| match input {
+                    Input::Lines(blocks) => Input::Feed(pipeline::prefetch(blocks, &|| {
+                        loading.load(Ordering::Relaxed)
+                    })),
+                    other => other,
+                })
             })
         });
-        let loaded = loader
-            .join()
-            .unwrap_or_else(|_| Err(fail!(USAGE, "loading the DBC failed")));
+        let loaded = input::load_dbcs(&args.dbc.dbc).map(|db| {
+            let formatter = Formatter::new(args.format.into(), &db);
+            (db, formatter)
+        });
+        loading.store(false, Ordering::Relaxed);
+        let first = reader.map(|r| {
+            r.join()
+                .unwrap_or_else(|_| Err(fail!(USAGE, "opening the first log failed")))
+        });
         (loaded, first)
     });
     let (db, formatter) = loaded?;

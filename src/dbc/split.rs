@@ -18,6 +18,9 @@
 //! line and column, are exactly the sequential parser's. The tests compare the joined AST
 //! with the sequential one.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use can_dbc as ast;
 
 /// Below this size per chunk, a thread costs more than it saves (can-dbc parses about
@@ -30,8 +33,9 @@ pub(crate) fn parse(text: &str) -> Result<ast::Dbc, ast::DbcError> {
     if text.len() < 2 * MIN_CHUNK {
         return ast::Dbc::try_from(text);
     }
+    // Twice as many chunks as cores, taken as the cores come free (see `parse_at`).
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    parse_with(text, threads, MIN_CHUNK)
+    parse_with(text, 2 * threads, MIN_CHUNK)
 }
 
 /// [`parse`] with chunks of at least `min_chunk` bytes.
@@ -60,8 +64,11 @@ pub(crate) fn agrees(text: &str, threads: usize) -> bool {
     }
 }
 
-/// The chunks `text` is cut into at `cuts` (byte offsets of line starts), parsed on a thread
-/// each and joined; `None` when a chunk does not parse.
+/// The chunks `text` is cut into at `cuts` (byte offsets of line starts), parsed on every
+/// core and joined; `None` when a chunk does not parse. This thread and one more per other
+/// core each take the next chunk until none is left, so a thread that starts late (a new
+/// thread can take a millisecond or more to run) parses fewer chunks instead of holding up
+/// the rest.
 fn parse_at(text: &str, cuts: &[usize]) -> Option<ast::Dbc> {
     let mut chunks = Vec::with_capacity(cuts.len() + 1);
     let mut start = 0;
@@ -70,19 +77,38 @@ fn parse_at(text: &str, cuts: &[usize]) -> Option<ast::Dbc> {
         start = cut;
     }
     chunks.push(text.get(start..)?);
-    let parsed: Vec<Option<ast::Dbc>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .iter()
-            .skip(1)
-            .map(|chunk| scope.spawn(move || ast::Dbc::try_from(*chunk).ok()))
-            .collect();
-        // The first chunk on this thread.
-        let first = chunks.first().and_then(|c| ast::Dbc::try_from(*c).ok());
-        std::iter::once(first)
-            .chain(handles.into_iter().map(|h| h.join().ok().flatten()))
-            .collect()
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(chunks.len());
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<ast::Dbc>>> = chunks.iter().map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let (Some(chunk), Some(slot)) = (chunks.get(i), slots.get(i)) else {
+            return;
+        };
+        match ast::Dbc::try_from(*chunk) {
+            Ok(parsed) => {
+                if let Ok(mut slot) = slot.lock() {
+                    *slot = Some(parsed);
+                }
+            }
+            // The whole text goes to the sequential parse: the others stop.
+            Err(_) => {
+                next.store(chunks.len(), Ordering::Relaxed);
+                return;
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(work)).collect();
+        work();
+        for h in helpers {
+            // A helper that failed left its chunk's slot empty, which fails the join below.
+            let _ = h.join();
+        }
     });
-    let mut parsed = parsed.into_iter();
+    let mut parsed = slots.into_iter().map(|s| s.into_inner().ok().flatten());
     let mut whole = parsed.next()??;
     for part in parsed {
         join(&mut whole, part?);
