@@ -1,13 +1,71 @@
 //! Fuzzes the candump line parser: it must never panic, and a parsed record written back by
 //! the writer must parse to the same record (the writer is the parser's inverse on its image).
-//! The fast scanners `decode` uses must agree with the parser wherever they answer.
+//! The fast scanners `decode` uses must agree with the parser wherever they answer, and the
+//! fused paths of `decode` (text, JSON Lines, CSV; with the bundled DBC) must write exactly what
+//! the general path writes for every line they take.
 #![no_main]
 
+use std::sync::OnceLock;
+
+use canrelearn::dbc::Database;
 use canrelearn::frame::Frame;
 use canrelearn::log::candump::{
     Line, WriteOptions, format_record, parse_line, scan_data_frame, scan_data_frame_in,
 };
+use canrelearn::output::{self, Format, Formatter, FrameDecoder};
 use libfuzzer_sys::fuzz_target;
+
+/// The bundled DBC and a formatter per format.
+fn formatters() -> &'static (Database, Vec<Formatter>) {
+    static F: OnceLock<(Database, Vec<Formatter>)> = OnceLock::new();
+    F.get_or_init(|| {
+        let db = canrelearn::bundled::database().expect("the bundled DBC loads");
+        let formatters = [Format::Text, Format::Jsonl, Format::Csv]
+            .into_iter()
+            .map(|f| Formatter::new(f, &db))
+            .collect();
+        (db, formatters)
+    })
+}
+
+/// For a line `scan_data_frame_in` takes (`data[..len]`, `data` may go on): each fused path
+/// that takes it writes what the general path writes.
+fn fused_agrees(data: &[u8], len: usize, scan: &canrelearn::log::candump::DataFrameScan) {
+    let line = data.get(..len).unwrap_or_default();
+    let Ok(Line::Record(record)) = parse_line(line) else {
+        panic!("the scanner took a line the parser declines");
+    };
+    let (db, formatters) = formatters();
+    for formatter in formatters {
+        let mut out = vec![0u8; 16];
+        let mut pos = 5;
+        if formatter
+            .fused()
+            .line(db, data, len, scan, &mut out, &mut pos)
+            .is_none()
+        {
+            assert_eq!(pos, 5, "the fused path moved without writing");
+            continue;
+        }
+        let mut decoder = FrameDecoder::new(db);
+        let mut want = Vec::new();
+        formatter.format(
+            &output::Line {
+                raw: Some(line.trim_ascii_end()),
+                timestamp: record.timestamp,
+                precision: record.precision,
+                interface: record.interface,
+                frame: &record.frame,
+                meaning: decoder.decode(&record.frame),
+            },
+            &mut want,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(out.get(5..pos).unwrap_or_default()),
+            String::from_utf8_lossy(&want)
+        );
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let parsed = parse_line(data);
@@ -28,6 +86,7 @@ fuzz_target!(|data: &[u8]| {
         let again =
             scan_data_frame(line).expect("scan_data_frame_in took a line scan_data_frame declines");
         assert_eq!((again.id, again.payload()), (scan.id, scan.payload()));
+        fused_agrees(data, len, &scan);
     }
     let Ok(Line::Record(record)) = parsed else {
         return;
