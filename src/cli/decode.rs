@@ -6,11 +6,12 @@
 //! flight, so memory stays flat however long the log. Malformed lines are reported with their
 //! file and line number, in order, exactly as a sequential reader would.
 //!
-//! The DBC loads on a thread of its own while the main thread opens the first log and reads
-//! (and, for text, scans) its first blocks. In the text format, the common line (a classic data
-//! frame in the usual shape, of a message the fused path can print) is scanned, decoded and
-//! printed in one pass by [`super::output`]'s fused path, which prints exactly what the general
-//! path prints; every other line takes the general path (parse, decode, format).
+//! The DBC loads on the main thread while another opens the first log and reads (and scans)
+//! its first blocks. In every text format (text, JSON Lines, CSV), the common line (a classic
+//! data frame in the usual shape, of a message the format's fused path can write) is scanned,
+//! decoded and written in one pass by the library's fused path
+//! ([`canrelearn::output::Formatter::fused`]), which writes exactly what the general path
+//! writes; every other line takes the general path (parse, decode, format).
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
