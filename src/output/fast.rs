@@ -283,6 +283,73 @@ pub(super) fn add_text(text: &mut Vec<u8>, frag: &[u8]) -> Option<u32> {
     Some(at)
 }
 
+/// The plan of the message of a scanned frame, for a fused path whose plans are `messages`
+/// (database order; `size` gives a plan's message size): `Some((index, plan))`, both `None`
+/// for an id the database does not have; `None` when the frame needs the general path (no
+/// plan for its message, or a payload shorter than the message).
+#[inline(always)]
+pub(super) fn planned<'a, M>(
+    db: &Database,
+    scan: &DataFrameScan,
+    messages: &'a [Option<M>],
+    size: impl Fn(&M) -> usize,
+) -> Option<(Option<usize>, Option<&'a M>)> {
+    match db.message_index(scan.id) {
+        Some(mi) => match messages.get(mi) {
+            Some(Some(m)) if scan.len >= size(m) => Some((Some(mi), Some(m))),
+            _ => None,
+        },
+        None => Some((None, None)),
+    }
+}
+
+/// A cursor at `pos` in `buf`, grown first (by half at least) to hold `need` bytes.
+#[inline(always)]
+pub(super) fn cursor(buf: &mut Vec<u8>, pos: usize, need: usize) -> Cursor<'_> {
+    if buf.len() < need {
+        buf.resize(need.max(buf.len() + buf.len() / 2).max(64 * 1024), 0);
+    }
+    Cursor {
+        buf: &mut buf[..],
+        pos,
+        overflow: false,
+    }
+}
+
+/// `(factor, offset)` as `i64`s when `raw * factor + offset` fits `i64` for every raw value
+/// of `f` (the value is then written with integer arithmetic).
+pub(super) fn fits_i64(f: &FlatSignal, (factor, offset): (i128, i128)) -> Option<(i64, i64)> {
+    let (lo, hi) = f.raw_range();
+    let at = |r: i128| {
+        r.checked_mul(factor)
+            .and_then(|v| v.checked_add(offset))
+            .and_then(|v| i64::try_from(v).ok())
+    };
+    at(lo)?;
+    at(hi)?;
+    Some((i64::try_from(factor).ok()?, i64::try_from(offset).ok()?))
+}
+
+/// A dense label table for `f` (at most [`DENSE_LABEL_BITS`] bits): per raw bits value, the
+/// [`packed_label`] of the label of the raw value those bits read as, 0 for none. `labels`
+/// are (raw value, offset and length of the label in the arena), one per value; those outside
+/// the signal's raw range are left out. `None` when a label does not pack.
+pub(super) fn dense_table(
+    f: &FlatSignal,
+    labels: impl IntoIterator<Item = (i64, u32, u32)>,
+) -> Option<Vec<u32>> {
+    let (lo, hi) = f.raw_range();
+    let mask = (1u64 << f.size()) - 1;
+    let mut table = vec![0u32; 1 << f.size()];
+    for (value, at, len) in labels {
+        if (lo..=hi).contains(&i128::from(value)) {
+            *table.get_mut((value as u64 & mask) as usize)? =
+                packed_label(at as usize, len as usize)?;
+        }
+    }
+    Some(table)
+}
+
 impl FastText {
     /// No plans: for the formats that do not take the fused path.
     pub(super) fn none() -> FastText {
@@ -318,23 +385,9 @@ impl FastText {
         buf: &mut Vec<u8>,
         pos: &mut usize,
     ) -> Option<bool> {
-        let mi = db.message_index(scan.id);
-        let fm = match mi {
-            Some(mi) => match self.messages.get(mi) {
-                Some(Some(fm)) if scan.len >= fm.size => Some(fm),
-                _ => return None,
-            },
-            None => None,
-        };
+        let (mi, fm) = planned(db, scan, &self.messages, |fm| fm.size)?;
         let need = *pos + len + LINE_SLACK + fm.map_or(0, |fm| fm.max_len);
-        if buf.len() < need {
-            buf.resize(need.max(buf.len() + buf.len() / 2).max(64 * 1024), 0);
-        }
-        let mut w = Cursor {
-            buf: &mut buf[..],
-            pos: *pos,
-            overflow: false,
-        };
+        let mut w = cursor(buf, *pos, need);
         // The line: one 64-byte copy when the text has that many bytes.
         match text.get(..LINE_SLACK).map(<&[u8; LINE_SLACK]>::try_from) {
             Some(Ok(chunk)) if len <= LINE_SLACK => w.chunk(chunk, len),
@@ -577,18 +630,7 @@ impl FastMessage {
         for f in &flat {
             let sig = m.signals().get(f.index())?;
             let st = texts.signals.get(f.index())?;
-            let (lo, hi) = f.raw_range();
-            // (factor, offset) when raw * factor + offset fits i64 for every raw value.
-            let fits = |(factor, offset): (i128, i128)| {
-                let at = |r: i128| {
-                    r.checked_mul(factor)
-                        .and_then(|v| v.checked_add(offset))
-                        .and_then(|v| i64::try_from(v).ok())
-                };
-                at(lo)?;
-                at(hi)?;
-                Some((i64::try_from(factor).ok()?, i64::try_from(offset).ok()?))
-            };
+            let fits = |scaling| fits_i64(f, scaling);
             let int = f
                 .int_scaling()
                 .and_then(|(fa, of)| fits((i128::from(fa), i128::from(of))));
@@ -684,10 +726,10 @@ fn dense_labels(
     labels: &mut Vec<u32>,
 ) -> Option<u32> {
     let (lo, hi) = f.raw_range();
-    let mask = (1u64 << f.size()) - 1;
-    let start = labels.len();
-    let at = u32::try_from(start).ok().filter(|&s| s < SPARSE_LABELS)?;
-    let mut table = vec![0u32; 1 << f.size()];
+    let at = u32::try_from(labels.len())
+        .ok()
+        .filter(|&s| s < SPARSE_LABELS)?;
+    let mut placed = Vec::new();
     for entry in sig.value_table() {
         let v = i128::from(entry.value);
         if v < lo || v > hi || sig.label(v) != Some(entry.label.as_str()) {
@@ -695,10 +737,9 @@ fn dense_labels(
         }
         let frag = format!(" ({})", entry.label);
         let frag_at = add_text(text, frag.as_bytes())?;
-        *table.get_mut((entry.value as u64 & mask) as usize)? =
-            packed_label(frag_at as usize, frag.len())?;
+        placed.push((entry.value, frag_at, u32::try_from(frag.len()).ok()?));
     }
-    labels.extend_from_slice(&table);
+    labels.extend_from_slice(&dense_table(f, placed)?);
     Some(at)
 }
 
@@ -916,6 +957,34 @@ VAL_ 301 In 0 "zero" ;
         dbs
     }
 
+    /// A payload of `size` bytes for pattern `pattern`: all zeros, all ones, all 0x80, or (3
+    /// and up) the next bytes of `state`'s xorshift.
+    pub(in crate::output) fn patterned(size: usize, pattern: u32, state: &mut u64) -> Vec<u8> {
+        (0..size)
+            .map(|_| match pattern {
+                0 => 0,
+                1 => 0xFF,
+                2 => 0x80,
+                _ => {
+                    *state ^= *state << 13;
+                    *state ^= *state >> 7;
+                    *state ^= *state << 17;
+                    *state as u8
+                }
+            })
+            .collect()
+    }
+
+    /// `ID#HEX` as candump writes a classic data frame.
+    pub(in crate::output) fn frame_text(id: crate::frame::Id, payload: &[u8]) -> String {
+        let hex: String = payload.iter().map(|b| format!("{b:02X}")).collect();
+        if id.is_extended() {
+            format!("{:08X}#{hex}", id.raw())
+        } else {
+            format!("{:03X}#{hex}", id.raw())
+        }
+    }
+
     /// What the general path writes for `line` in `formatter`'s format.
     pub(in crate::output) fn general_text(
         db: &Database,
@@ -975,15 +1044,10 @@ VAL_ 301 In 0 "zero" ;
                 if db.messages().is_empty() {
                     return Ok(());
                 }
-                let id_text = if id.is_extended() {
-                    format!("{:08X}", id.raw())
-                } else {
-                    format!("{:03X}", id.raw())
-                };
-                let hex: String = payload.iter().map(|b| format!("{b:02X}")).collect();
+                let frame = frame_text(id, &payload);
                 let frac = if nanos { "000105123" } else { "000105" };
                 let dir = if direction { " R" } else { "" };
-                let line = format!("(1700000000.{frac}) vcan0 {id_text}#{hex}{dir}");
+                let line = format!("(1700000000.{frac}) vcan0 {frame}{dir}");
                 let want = general_text(db, formatter, line.as_bytes());
                 let mut text = line.clone().into_bytes();
                 if next {
@@ -1024,27 +1088,10 @@ VAL_ 301 In 0 "zero" ;
                 let has_fast = fast.messages.get(mi).is_some_and(Option::is_some);
                 for size in 0..=8usize {
                     for pattern in 0..12 {
-                        let payload: Vec<u8> = (0..size)
-                            .map(|_| match pattern {
-                                0 => 0,
-                                1 => 0xFF,
-                                2 => 0x80,
-                                _ => {
-                                    state ^= state << 13;
-                                    state ^= state >> 7;
-                                    state ^= state << 17;
-                                    state as u8
-                                }
-                            })
-                            .collect();
+                        let payload = patterned(size, pattern, &mut state);
                         let id = m.id();
-                        let id_text = if id.is_extended() {
-                            format!("{:08X}", id.raw())
-                        } else {
-                            format!("{:03X}", id.raw())
-                        };
-                        let hex: String = payload.iter().map(|b| format!("{b:02X}")).collect();
-                        let line = format!("(1700000000.000105) can0 {id_text}#{hex}");
+                        let frame = frame_text(id, &payload);
+                        let line = format!("(1700000000.000105) can0 {frame}");
                         let want = general_text(&db, &formatter, line.as_bytes());
                         let mut text = line.clone().into_bytes();
                         text.extend_from_slice(

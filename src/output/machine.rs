@@ -19,7 +19,9 @@
 use crate::dbc::{Database, FlatBits, FlatSignal, Message, PayloadWord, PhysicalValue};
 use crate::log::candump::DataFrameScan;
 
-use super::fast::{Cursor, DENSE_LABEL_BITS, FRAG, LINE_SLACK, add_text, packed_label};
+use super::fast::{
+    Cursor, DENSE_LABEL_BITS, FRAG, LINE_SLACK, add_text, cursor, dense_table, fits_i64, planned,
+};
 use super::{Format, MessageText, push_csv_field};
 
 /// The fused plans of every message of a database, for one machine format.
@@ -114,14 +116,7 @@ impl FastMachine {
         buf: &mut Vec<u8>,
         pos: &mut usize,
     ) -> Option<bool> {
-        let mi = db.message_index(scan.id);
-        let mm = match mi {
-            Some(mi) => match self.messages.get(mi) {
-                Some(Some(mm)) if scan.len >= mm.size => Some(mm),
-                _ => return None,
-            },
-            None => None,
-        };
+        let (mi, mm) = planned(db, scan, &self.messages, |mm| mm.size)?;
         let spans = Spans::of(text.get(..len)?, self.csv)?;
         // A CSV frame repeats its first columns on each signal's row.
         let rows = if self.csv {
@@ -133,14 +128,7 @@ impl FastMachine {
             + rows * (len + LINE_SLACK + mm.map_or(0, |mm| mm.head_len.max(FRAG)))
             + mm.map_or(0, |mm| mm.max_len)
             + 2 * LINE_SLACK;
-        if buf.len() < need {
-            buf.resize(need.max(buf.len() + buf.len() / 2).max(64 * 1024), 0);
-        }
-        let mut w = Cursor {
-            buf: &mut buf[..],
-            pos: *pos,
-            overflow: false,
-        };
+        let mut w = cursor(buf, *pos, need);
         if self.csv {
             write_csv(&mut w, text, &spans, scan, mm);
         } else {
@@ -436,17 +424,9 @@ impl MachineMessage {
             }
             let key_at = add_text(&mut text, key)?;
             let unit_at = add_text(&mut text, unit)?;
-            let (lo, hi) = f.raw_range();
-            let scaling = f.int_scaling().and_then(|(factor, offset)| {
-                let at = |r: i128| {
-                    r.checked_mul(i128::from(factor))
-                        .and_then(|v| v.checked_add(i128::from(offset)))
-                        .and_then(|v| i64::try_from(v).ok())
-                };
-                at(lo)?;
-                at(hi)?;
-                Some((factor, offset))
-            });
+            let scaling = f
+                .int_scaling()
+                .and_then(|(factor, offset)| fits_i64(f, (factor.into(), offset.into())));
             let table = if st.labelled && !st.labels.is_empty() {
                 longest_label = st
                     .labels
@@ -514,26 +494,12 @@ fn label_table(
             placed.push((*v, add_text(text, cell)?, u32::try_from(cell.len()).ok()?));
         }
     }
-    if f.size() <= DENSE_LABEL_BITS {
-        let mask = (1u64 << f.size()) - 1;
-        let mut table = vec![0u32; 1 << f.size()];
-        let packed = placed.iter().all(|&(v, at, len)| {
-            match (
-                packed_label(at as usize, len as usize),
-                table.get_mut((v as u64 & mask) as usize),
-            ) {
-                (Some(p), Some(slot)) => {
-                    *slot = p;
-                    true
-                }
-                _ => false,
-            }
-        });
-        if packed {
-            let start = u32::try_from(labels.len()).ok()?;
-            labels.extend_from_slice(&table);
-            return Some(Labels::Dense(start));
-        }
+    if f.size() <= DENSE_LABEL_BITS
+        && let Some(table) = dense_table(f, placed.iter().copied())
+    {
+        let start = u32::try_from(labels.len()).ok()?;
+        labels.extend_from_slice(&table);
+        return Some(Labels::Dense(start));
     }
     let start = u32::try_from(sparse.len()).ok()?;
     sparse.extend_from_slice(&placed);
@@ -549,7 +515,7 @@ mod tests {
     use crate::dbc::Database;
     use crate::log::candump;
     use crate::output::Formatter;
-    use crate::output::fast::tests::{databases, general_text};
+    use crate::output::fast::tests::{databases, frame_text, general_text, patterned};
 
     /// What the fused path writes for the first line of `text` (which may go on), as the
     /// pipeline calls it: `None` when it leaves the line to the general path.
@@ -622,16 +588,11 @@ mod tests {
                     _ if unknown == 1 => crate::frame::Id::new(0x18DA_F110, true).unwrap(),
                     _ => crate::frame::Id::new(0x7DF, false).unwrap(),
                 };
-                let id_text = if id.is_extended() {
-                    format!("{:08X}", id.raw())
-                } else {
-                    format!("{:03X}", id.raw())
-                };
-                let hex: String = payload.iter().map(|b| format!("{b:02X}")).collect();
+                let frame = frame_text(id, &payload);
                 let frac = if nanos { "000105123" } else { "000105" };
                 let dir = if direction { " R" } else { "" };
                 let line = format!(
-                    "({}.{frac}) {} {id_text}#{hex}{dir}",
+                    "({}.{frac}) {} {frame}{dir}",
                     SECONDS[secs], INTERFACES[iface]
                 );
                 let want = general_text(db, formatter, line.as_bytes());
@@ -668,26 +629,9 @@ mod tests {
                 for (id, message_size) in ids {
                     for size in 0..=8usize {
                         for pattern in 0..12 {
-                            let payload: Vec<u8> = (0..size)
-                                .map(|_| match pattern {
-                                    0 => 0,
-                                    1 => 0xFF,
-                                    2 => 0x80,
-                                    _ => {
-                                        state ^= state << 13;
-                                        state ^= state >> 7;
-                                        state ^= state << 17;
-                                        state as u8
-                                    }
-                                })
-                                .collect();
-                            let id_text = if id.is_extended() {
-                                format!("{:08X}", id.raw())
-                            } else {
-                                format!("{:03X}", id.raw())
-                            };
-                            let hex: String = payload.iter().map(|b| format!("{b:02X}")).collect();
-                            let line = format!("(1700000000.000105) can0 {id_text}#{hex}");
+                            let payload = patterned(size, pattern, &mut state);
+                            let frame = frame_text(id, &payload);
+                            let line = format!("(1700000000.000105) can0 {frame}");
                             let want = general_text(&db, &formatter, line.as_bytes());
                             let partial = String::from_utf8_lossy(&want).contains("partly");
                             let whole = size >= message_size && !partial;
