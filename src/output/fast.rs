@@ -58,11 +58,65 @@ struct FastMessage {
     mux: Option<MuxPlan>,
 }
 
-/// Where the branches of a [`FlatMux`] are in [`FastMessage::signals`].
-struct MuxPlan {
-    plan: FlatMux,
-    root_len: usize,
-    ranges: Vec<std::ops::Range<usize>>,
+/// Where the branches of a [`FlatMux`] are in a fused message's signals.
+pub(super) struct MuxPlan {
+    pub(super) plan: FlatMux,
+    pub(super) root_len: usize,
+    pub(super) ranges: Vec<std::ops::Range<usize>>,
+}
+
+impl MuxPlan {
+    /// The signals a payload carries: the root's, and those of the branch its multiplexor
+    /// selects; `None` when it selects none (a partial decode, which the general path marks).
+    #[inline(always)]
+    pub(super) fn rows(
+        &self,
+        word: &PayloadWord,
+        len: usize,
+    ) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+        let branch = self.plan.select(word, len)?;
+        let range = self.ranges.get(branch).cloned().unwrap_or(0..0);
+        Some((0..self.root_len, range))
+    }
+}
+
+/// A message's signals as a fused path takes them: in decoding order, one level of
+/// multiplexing at most (the root's, then every branch's, with a [`MuxPlan`]); `None` when
+/// the message needs the general path (deeper multiplexing, float signals, signals past the
+/// eighth byte) or is only ever partly decoded (a signal, or the multiplexor, beyond its declared
+/// length: the general path marks it).
+pub(super) fn flat_plan(m: &Message) -> Option<(Vec<FlatSignal>, Option<MuxPlan>)> {
+    let (flat, mux) = match m.flat_signals() {
+        Some(flat) => (flat, None),
+        None => {
+            let plan = m.flat_mux()?;
+            let mut all = plan.root.clone();
+            let mut ranges = Vec::with_capacity(plan.branches.len());
+            for (_, _, signals) in &plan.branches {
+                let start = all.len();
+                all.extend_from_slice(signals);
+                ranges.push(start..all.len());
+            }
+            let root_len = plan.root.len();
+            (
+                all,
+                Some(MuxPlan {
+                    plan,
+                    root_len,
+                    ranges,
+                }),
+            )
+        }
+    };
+    let size = m.size();
+    if flat.iter().any(|f| f.end_byte() > size)
+        || mux
+            .as_ref()
+            .is_some_and(|mp| mp.plan.multiplexor.end_byte() > size)
+    {
+        return None;
+    }
+    Some((flat, mux))
 }
 
 /// The hot part of one signal.
@@ -588,38 +642,7 @@ fn write_sparse_label(
 
 impl FastMessage {
     fn new(m: &Message, texts: &MessageText) -> Option<FastMessage> {
-        let (flat, mux) = match m.flat_signals() {
-            Some(flat) => (flat, None),
-            None => {
-                let plan = m.flat_mux()?;
-                let mut all = plan.root.clone();
-                let mut ranges = Vec::with_capacity(plan.branches.len());
-                for (_, _, signals) in &plan.branches {
-                    let start = all.len();
-                    all.extend_from_slice(signals);
-                    ranges.push(start..all.len());
-                }
-                let root_len = plan.root.len();
-                (
-                    all,
-                    Some(MuxPlan {
-                        plan,
-                        root_len,
-                        ranges,
-                    }),
-                )
-            }
-        };
-        // A message with signals beyond its declared length is only ever partly decoded: the
-        // general path marks it.
-        let size = m.size();
-        if flat.iter().any(|f| f.end_byte() > size)
-            || mux
-                .as_ref()
-                .is_some_and(|mp| mp.plan.multiplexor.end_byte() > size)
-        {
-            return None;
-        }
+        let (flat, mux) = flat_plan(m)?;
         let mut text = texts.header.to_vec();
         let header_len = text.len();
         let mut signals = Vec::with_capacity(flat.len());

@@ -20,7 +20,8 @@ use crate::dbc::{Database, FlatBits, FlatSignal, Message, PayloadWord, PhysicalV
 use crate::log::candump::DataFrameScan;
 
 use super::fast::{
-    Cursor, DENSE_LABEL_BITS, FRAG, LINE_SLACK, add_text, cursor, dense_table, fits_i64, planned,
+    Cursor, DENSE_LABEL_BITS, FRAG, LINE_SLACK, MuxPlan, add_text, cursor, dense_table, fits_i64,
+    flat_plan, planned,
 };
 use super::{Format, MessageText, push_csv_field};
 
@@ -50,6 +51,8 @@ struct MachineMessage {
     sparse: Vec<(i64, u32, u32)>,
     /// The most a frame's output past its fixed parts can take, scratch included.
     max_len: usize,
+    /// One level of multiplexing: `signals` holds the root signals, then every branch's.
+    mux: Option<MuxPlan>,
 }
 
 /// The hot part of one signal.
@@ -129,12 +132,12 @@ impl FastMachine {
             + mm.map_or(0, |mm| mm.max_len)
             + 2 * LINE_SLACK;
         let mut w = cursor(buf, *pos, need);
-        if self.csv {
-            write_csv(&mut w, text, &spans, scan, mm);
+        let written = if self.csv {
+            write_csv(&mut w, text, &spans, scan, mm)
         } else {
-            write_json(&mut w, text, &spans, scan, mm);
-        }
-        if w.overflow {
+            write_json(&mut w, text, &spans, scan, mm)
+        };
+        if written.is_none() || w.overflow {
             return None;
         }
         *pos = w.pos;
@@ -201,7 +204,8 @@ fn hex(w: &mut Cursor<'_>, scan: &DataFrameScan) {
     w.chunk(&out, 2 * scan.len.min(8));
 }
 
-/// `{"timestamp": ..., "data": "..."}` and a newline, as [`jsonl`](super::jsonl) writes it.
+/// `{"timestamp": ..., "data": "..."}` and a newline, as [`jsonl`](super::jsonl) writes it;
+/// `None` for a partial decode.
 #[inline(always)]
 fn write_json(
     w: &mut Cursor<'_>,
@@ -209,7 +213,7 @@ fn write_json(
     spans: &Spans,
     scan: &DataFrameScan,
     mm: Option<&MachineMessage>,
-) {
+) -> Option<()> {
     w.lit(b"{\"timestamp\": ");
     copy(w, text, spans.timestamp);
     w.lit(b", \"interface\": \"");
@@ -225,11 +229,13 @@ fn write_json(
         None => w.lit(b", \"message\": null, \"signals\": {}, \"labels\": {}"),
         Some(mm) => {
             let word = PayloadWord::new(&scan.data);
+            let rows = carried(mm, &word, scan.len)?;
             let arena = &mm.text[..];
             w.frag(arena, 0, mm.head_len);
-            for (k, s) in mm.signals.iter().enumerate() {
+            for (n, k) in rows.clone().enumerate() {
+                let Some(s) = mm.signals.get(k) else { continue };
                 // The first key of the object skips its `, `.
-                let skip = if k == 0 { 2 } else { 0 };
+                let skip = if n == 0 { 2 } else { 0 };
                 w.frag(
                     arena,
                     s.key_at as usize + skip,
@@ -239,7 +245,8 @@ fn write_json(
             }
             w.lit(b"}, \"labels\": {");
             let mut skip = 2;
-            for (k, s) in mm.signals.iter().enumerate() {
+            for k in rows {
+                let Some(s) = mm.signals.get(k) else { continue };
                 if let Some((at, len)) = label(mm, k, s, &word) {
                     w.frag(
                         arena,
@@ -256,10 +263,11 @@ fn write_json(
     w.lit(b", \"data\": \"");
     hex(w, scan);
     w.lit(b"\"}\n");
+    Some(())
 }
 
 /// One row per signal (`timestamp,interface,id,extended,message,signal,value,unit,label,`),
-/// as [`csv`](super::csv) writes them.
+/// as [`csv`](super::csv) writes them; `None` for a partial decode.
 #[inline(always)]
 fn write_csv(
     w: &mut Cursor<'_>,
@@ -267,7 +275,7 @@ fn write_csv(
     spans: &Spans,
     scan: &DataFrameScan,
     mm: Option<&MachineMessage>,
-) {
+) -> Option<()> {
     let start = w.pos;
     copy(w, text, spans.timestamp);
     w.byte(b',');
@@ -282,18 +290,20 @@ fn write_csv(
     let Some(mm) = mm else {
         // No message: empty message, signal, value, unit, label and error cells.
         w.lit(b",,,,,\n");
-        return;
+        return Some(());
     };
+    let word = PayloadWord::new(&scan.data);
+    let rows = carried(mm, &word, scan.len)?;
     let arena = &mm.text[..];
     w.frag(arena, 0, mm.head_len);
     let prefix = w.pos - start;
-    if mm.signals.is_empty() {
+    if rows.clone().next().is_none() {
         w.lit(b",,,,\n");
-        return;
+        return Some(());
     }
-    let word = PayloadWord::new(&scan.data);
-    for (k, s) in mm.signals.iter().enumerate() {
-        if k > 0 {
+    for (n, k) in rows.enumerate() {
+        let Some(s) = mm.signals.get(k) else { continue };
+        if n > 0 {
             w.repeat(start, prefix);
         }
         w.frag(arena, s.key_at as usize, usize::from(s.key_len));
@@ -304,6 +314,7 @@ fn write_csv(
         }
         w.lit(b",\n");
     }
+    Some(())
 }
 
 /// The id in hex as candump writes it: 3 digits standard, 8 digits extended.
@@ -352,6 +363,21 @@ fn general_value(w: &mut Cursor<'_>, flat: &FlatSignal, word: &PayloadWord, nan:
     }
 }
 
+/// The signals a frame's payload carries, in decoding order (indices into
+/// [`MachineMessage::signals`]); `None` for a partial decode (the general path marks it).
+#[inline(always)]
+fn carried(
+    mm: &MachineMessage,
+    word: &PayloadWord,
+    len: usize,
+) -> Option<std::iter::Chain<std::ops::Range<usize>, std::ops::Range<usize>>> {
+    let (root, branch) = match &mm.mux {
+        None => (0..mm.signals.len(), 0..0),
+        Some(mux) => mux.rows(word, len)?,
+    };
+    Some(root.chain(branch))
+}
+
 /// Where signal `k`'s label (as the format writes it) is in the message's text, if its
 /// value has one.
 #[inline(always)]
@@ -389,12 +415,10 @@ fn sparse_label(
 
 impl MachineMessage {
     fn new(format: Format, m: &Message, mt: &MessageText) -> Option<MachineMessage> {
-        let flat = m.flat_signals()?;
+        // Every signal of the frames the plan takes is decoded: a partial decode (a
+        // multiplexor that selects no branch) is left to the general path.
+        let (flat, mux) = flat_plan(m)?;
         let size = m.size();
-        // Every signal decoded in every frame the plan takes: never a partial decode.
-        if size > 8 || flat.iter().any(|f| f.end_byte() > size) {
-            return None;
-        }
         let mut text = Vec::new();
         match format {
             Format::Jsonl => {
@@ -474,6 +498,7 @@ impl MachineMessage {
             labels,
             sparse,
             max_len,
+            mux,
         })
     }
 }
@@ -650,8 +675,8 @@ mod tests {
                     }
                 }
             }
-            // All but the float, multiplexed and over-long messages.
-            assert!(taken * 10 > total * 8, "{format:?}: {taken} of {total}");
+            // All but the float and over-long messages (and deeper multiplexing).
+            assert!(taken * 10 > total * 9, "{format:?}: {taken} of {total}");
         }
     }
 
@@ -678,7 +703,7 @@ mod tests {
         assert_eq!(m.signals[0].labels, Labels::Sparse { start: 0, len: 2 });
         assert!(matches!(m.signals[1].labels, Labels::Sparse { .. }));
         assert_eq!(m.signals[2].labels, Labels::Dense(0));
-        assert!(machine.messages[1].is_none(), "multiplexed");
+        assert!(machine.messages[1].is_some(), "one level of multiplexing");
         let line = b"(1700000000.000105) can0 131#01A00FC3\n";
         let (got, known) = fused(&db, &jsonl, line).unwrap();
         assert!(known);
@@ -698,6 +723,19 @@ mod tests {
                 "{prefix}Long,1,,{long},\n{prefix}Wide,2000.0,V,wide,\n{prefix}Short,3,,three,\n"
             )
         );
+        // One level of multiplexing: the root's signals, then the selected branch's.
+        let mux = b"(1700000000.000105) can0 132#0107";
+        for formatter in [&jsonl, &csv] {
+            let (got, known) = fused(&db, formatter, mux).unwrap();
+            assert!(known);
+            assert_eq!(got, general_text(&db, formatter, mux));
+        }
+        let (got, _) = fused(&db, &jsonl, mux).unwrap();
+        assert!(
+            String::from_utf8_lossy(&got).contains("\"signals\": {\"S\": 1, \"X\": 7}"),
+            "{}",
+            String::from_utf8_lossy(&got)
+        );
         // An unknown id, in both formats.
         let unknown = b"(1700000000.000105) can0 7DF#0210";
         let (got, known) = fused(&db, &csv, unknown).unwrap();
@@ -705,11 +743,13 @@ mod tests {
         assert_eq!(got, b"1700000000.000105,can0,0x7DF,0,,,,,,\n");
         let (got, _) = fused(&db, &jsonl, unknown).unwrap();
         assert_eq!(got, general_text(&db, &jsonl, unknown));
-        // Left to the general path: a short payload, a multiplexed message, seconds with a
-        // leading zero, interfaces JSON escapes or CSV quotes or guards.
+        // Left to the general path: a short payload, a multiplexor that selects no branch
+        // (a partial decode), seconds with a leading zero, interfaces JSON escapes or CSV
+        // quotes or guards.
         for (formatter, line) in [
             (&jsonl, &b"(1700000000.000105) can0 131#01A0"[..]),
-            (&jsonl, b"(1700000000.000105) can0 132#0102"),
+            (&jsonl, b"(1700000000.000105) can0 132#0202"),
+            (&csv, b"(1700000000.000105) can0 132#0202"),
             (&jsonl, b"(01.000105) can0 131#01A00FC3"),
             (&jsonl, b"(1.000105) c\"n 131#01A00FC3"),
             (&csv, b"(1.000105) a,b 131#01A00FC3"),
