@@ -210,20 +210,30 @@ impl Cursor<'_> {
     }
 
     /// Writes again the `len` bytes written at `from` (before the cursor): short runs in one
-    /// [`LINE_SLACK`]-byte copy.
+    /// [`LINE_SLACK`]-byte copy (a copy whose source runs into its destination still copies
+    /// the `len` bytes as they were).
     #[inline(always)]
     pub(super) fn repeat(&mut self, from: usize, len: usize) {
-        let copy = if from + LINE_SLACK <= self.pos && len <= LINE_SLACK {
-            LINE_SLACK
-        } else {
-            len
-        };
+        let copy = len.max(LINE_SLACK);
         if from + len > self.pos || self.pos + copy > self.buf.len() {
             self.overflow = true;
         } else {
             self.buf.copy_within(from..from + copy, self.pos);
         }
         self.pos += len;
+    }
+
+    /// Writes what `write` appends to a scratch buffer (one per thread, not an allocation per
+    /// call): for the rare values the general path's formatters write.
+    pub(super) fn via_scratch(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        thread_local! {
+            static TMP: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        TMP.with_borrow_mut(|tmp| {
+            tmp.clear();
+            write(tmp);
+            self.slice(tmp);
+        });
     }
 
     #[inline(always)]
@@ -338,22 +348,22 @@ pub(super) fn add_text(text: &mut Vec<u8>, frag: &[u8]) -> Option<u32> {
 }
 
 /// The plan of the message of a scanned frame, for a fused path whose plans are `messages`
-/// (database order; `size` gives a plan's message size): `Some((index, plan))`, both `None`
-/// for an id the database does not have; `None` when the frame needs the general path (no
-/// plan for its message, or a payload shorter than the message).
+/// (database order; `size` gives a plan's message size): `Some(Some((index, plan)))`,
+/// `Some(None)` for an id the database does not have; `None` when the frame needs the general
+/// path (no plan for its message, or a payload shorter than the message).
 #[inline(always)]
 pub(super) fn planned<'a, M>(
     db: &Database,
     scan: &DataFrameScan,
     messages: &'a [Option<M>],
     size: impl Fn(&M) -> usize,
-) -> Option<(Option<usize>, Option<&'a M>)> {
+) -> Option<Option<(usize, &'a M)>> {
     match db.message_index(scan.id) {
         Some(mi) => match messages.get(mi) {
-            Some(Some(m)) if scan.len >= size(m) => Some((Some(mi), Some(m))),
+            Some(Some(m)) if scan.len >= size(m) => Some(Some((mi, m))),
             _ => None,
         },
-        None => Some((None, None)),
+        None => Some(None),
     }
 }
 
@@ -405,13 +415,6 @@ pub(super) fn dense_table(
 }
 
 impl FastText {
-    /// No plans: for the formats that do not take the fused path.
-    pub(super) fn none() -> FastText {
-        FastText {
-            messages: Vec::new(),
-        }
-    }
-
     /// The plans; `texts` are the text plan's fragments per message (database order).
     pub(super) fn new(db: &Database, texts: &[MessageText]) -> FastText {
         FastText {
@@ -439,15 +442,15 @@ impl FastText {
         buf: &mut Vec<u8>,
         pos: &mut usize,
     ) -> Option<bool> {
-        let (mi, fm) = planned(db, scan, &self.messages, |fm| fm.size)?;
-        let need = *pos + len + LINE_SLACK + fm.map_or(0, |fm| fm.max_len);
+        let planned = planned(db, scan, &self.messages, |fm| fm.size)?;
+        let need = *pos + len + LINE_SLACK + planned.map_or(0, |(_, fm)| fm.max_len);
         let mut w = cursor(buf, *pos, need);
         // The line: one 64-byte copy when the text has that many bytes.
         match text.get(..LINE_SLACK).map(<&[u8; LINE_SLACK]>::try_from) {
             Some(Ok(chunk)) if len <= LINE_SLACK => w.chunk(chunk, len),
             _ => w.slice(text.get(..len).unwrap_or_default()),
         }
-        if let (Some(fm), Some(mi)) = (fm, mi)
+        if let Some((mi, fm)) = planned
             && !write_signals(&mut w, db, mi, fm, scan)
         {
             return None;
@@ -457,7 +460,7 @@ impl FastText {
             return None;
         }
         *pos = w.pos;
-        Some(mi.is_some())
+        Some(planned.is_some())
     }
 }
 
@@ -611,16 +614,8 @@ fn write_general(
     decimals: u8,
     word: &PayloadWord,
 ) {
-    // One scratch buffer per thread, not an allocation per value.
-    thread_local! {
-        static TMP: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
     let raw = flat.raw(word);
-    TMP.with_borrow_mut(|tmp| {
-        tmp.clear();
-        push_text_value(tmp, flat.physical(raw), raw.as_int(), scaled, decimals);
-        w.slice(tmp);
-    });
+    w.via_scratch(|tmp| push_text_value(tmp, flat.physical(raw), raw.as_int(), scaled, decimals));
 }
 
 #[cold]
@@ -1008,6 +1003,14 @@ VAL_ 301 In 0 "zero" ;
         }
     }
 
+    /// The fused text path of a text formatter.
+    fn text_path(formatter: &super::super::Formatter) -> &FastText {
+        match formatter.fused() {
+            super::super::Fused::Text(fast) => fast,
+            super::super::Fused::Machine(_) => panic!("not a text formatter"),
+        }
+    }
+
     /// What the general path writes for `line` in `formatter`'s format.
     pub(in crate::output) fn general_text(
         db: &Database,
@@ -1059,7 +1062,7 @@ VAL_ 301 In 0 "zero" ;
             }
             DBS.with(|dbs| -> Result<(), proptest::test_runner::TestCaseError> {
                 let (db, formatter) = &dbs[which % dbs.len()];
-                let fast = formatter.fast_text().unwrap();
+                let fast = text_path(formatter);
                 let id = match db.messages().get(pick.index(db.messages().len().max(1))) {
                     Some(m) if unknown != 0 => m.id(),
                     _ => crate::frame::Id::new(0x7DF, false).unwrap(),
@@ -1106,7 +1109,7 @@ VAL_ 301 In 0 "zero" ;
         let (mut taken, mut total, mut mux_taken, mut mux_total) = (0, 0, 0, 0);
         for db in databases() {
             let formatter = super::super::Formatter::new(super::super::Format::Text, &db);
-            let fast = formatter.fast_text().unwrap();
+            let fast = text_path(&formatter);
             for (mi, m) in db.messages().iter().enumerate() {
                 let has_fast = fast.messages.get(mi).is_some_and(Option::is_some);
                 for size in 0..=8usize {
@@ -1157,7 +1160,7 @@ VAL_ 301 In 0 "zero" ;
         let dbs = databases();
         let edge = &dbs[0];
         let formatter = super::super::Formatter::new(super::super::Format::Text, edge);
-        let fast = formatter.fast_text().unwrap();
+        let fast = text_path(&formatter);
         let taken: Vec<bool> = fast.messages.iter().map(Option::is_some).collect();
         // Every message but the one with a signal beyond its declared size (only ever
         // partly decoded: the general path marks it) and the float one.
@@ -1168,7 +1171,7 @@ VAL_ 301 In 0 "zero" ;
     fn test_a_label_too_long_to_pack_is_printed() {
         let db = Database::from_str_named(&long_label_dbc(), "long_label.dbc").unwrap();
         let formatter = super::super::Formatter::new(super::super::Format::Text, &db);
-        let fast = formatter.fast_text().unwrap();
+        let fast = text_path(&formatter);
         let fm = fast.messages[0].as_ref().expect("a fused message");
         // `Long` is looked up in its value table, `Short` in the packed table.
         assert_eq!(fm.signals[0].labels, SPARSE_LABELS);

@@ -6,24 +6,25 @@
 //!
 //! Contract: [`FastMachine::line`] writes exactly what [`Formatter::format`](super::Formatter)
 //! writes in its format for the same line (property tests hold them to that), or writes nothing
-//! and returns `None` when the line needs the general path: multiplexed messages, messages
-//! longer than 8 bytes, with float signals or with signals past their declared length,
-//! payloads shorter than the message, seconds written with a leading zero, and interface names
-//! that JSON would escape or CSV would quote or guard.
+//! and returns `None` when the line needs the general path: more than one level of
+//! multiplexing or a multiplexor that selects no branch, messages longer than 8 bytes, with
+//! float signals or with signals past their declared length, payloads shorter than the
+//! message, seconds written with a leading zero, and interface names that JSON would escape
+//! or CSV would quote or guard.
 //!
 //! Per message, the plan keeps the signals' bits and integer scaling, and one text arena with
 //! the message's fixed text, each signal's key (`, "NAME": ` in JSON, `NAME,` in CSV), CSV unit
 //! cell and labels as the format writes them (JSON strings, CSV cells); signals of at most
 //! [`DENSE_LABEL_BITS`] bits find their label by raw bits, wider ones by binary search.
 
-use crate::dbc::{Database, FlatBits, FlatSignal, Message, PayloadWord, PhysicalValue};
+use crate::dbc::{Database, FlatBits, FlatSignal, Message, PayloadWord};
 use crate::log::candump::DataFrameScan;
 
 use super::fast::{
     Cursor, DENSE_LABEL_BITS, FRAG, LINE_SLACK, MuxPlan, add_text, cursor, dense_table, fits_i64,
     flat_plan, planned,
 };
-use super::{Format, MessageText, push_csv_field};
+use super::{HEX_UPPER, MessageText, hex_id, push_csv_field, push_value};
 
 /// The fused plans of every message of a database, for one machine format.
 pub struct FastMachine {
@@ -44,7 +45,7 @@ struct MachineMessage {
     /// sparse labels.
     cold: Vec<FlatSignal>,
     /// The dense label tables, one after the other: per raw bits value, a
-    /// [`packed_label`] of the label in `text`, 0 for none.
+    /// [`packed_label`](super::fast::packed_label) of the label in `text`, 0 for none.
     labels: Vec<u32>,
     /// The sparse label tables, one after the other: (raw value, offset and length in `text`),
     /// sorted by raw value per signal.
@@ -86,21 +87,17 @@ enum Labels {
 }
 
 impl FastMachine {
-    /// The plans for `format` (JSON Lines or CSV; text has [`super::fast::FastText`]);
-    /// `texts` are the plan's fragments per message (database order), built for `format`.
-    pub(super) fn new(format: Format, db: &Database, texts: &[MessageText]) -> FastMachine {
-        let messages = match format {
-            Format::Jsonl | Format::Csv => db
+    /// The plans for CSV (`csv`) or JSON Lines; `texts` are the plan's fragments per message
+    /// (database order), built for that format.
+    pub(super) fn new(csv: bool, db: &Database, texts: &[MessageText]) -> FastMachine {
+        FastMachine {
+            csv,
+            messages: db
                 .messages()
                 .iter()
                 .zip(texts)
-                .map(|(m, mt)| MachineMessage::new(format, m, mt))
+                .map(|(m, mt)| MachineMessage::new(csv, m, mt))
                 .collect(),
-            Format::Text => Vec::new(),
-        };
-        FastMachine {
-            csv: format == Format::Csv,
-            messages,
         }
     }
 
@@ -119,7 +116,8 @@ impl FastMachine {
         buf: &mut Vec<u8>,
         pos: &mut usize,
     ) -> Option<bool> {
-        let (mi, mm) = planned(db, scan, &self.messages, |mm| mm.size)?;
+        let planned = planned(db, scan, &self.messages, |mm| mm.size)?;
+        let mm = planned.map(|(_, mm)| mm);
         let spans = Spans::of(text.get(..len)?, self.csv)?;
         // A CSV frame repeats its first columns on each signal's row.
         let rows = if self.csv {
@@ -141,7 +139,7 @@ impl FastMachine {
             return None;
         }
         *pos = w.pos;
-        Some(mi.is_some())
+        Some(planned.is_some())
     }
 }
 
@@ -195,11 +193,10 @@ fn copy(w: &mut Cursor<'_>, text: &[u8], (from, to): (usize, usize)) {
 /// The payload in upper-case hex, as [`push_hex`](super::push_hex) writes it.
 #[inline(always)]
 fn hex(w: &mut Cursor<'_>, scan: &DataFrameScan) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = [0u8; 16];
     for (pair, &b) in out.chunks_exact_mut(2).zip(&scan.data) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 0xF)];
+        pair[0] = HEX_UPPER[usize::from(b >> 4)];
+        pair[1] = HEX_UPPER[usize::from(b & 0xF)];
     }
     w.chunk(&out, 2 * scan.len.min(8));
 }
@@ -281,7 +278,8 @@ fn write_csv(
     w.byte(b',');
     copy(w, text, spans.interface);
     w.lit(b",0x");
-    hex_id(w, scan);
+    let (digits, len) = hex_id(scan.id.raw(), scan.id.is_extended());
+    w.chunk(&digits, len);
     if scan.id.is_extended() {
         w.lit(b",1,");
     } else {
@@ -317,19 +315,6 @@ fn write_csv(
     Some(())
 }
 
-/// The id in hex as candump writes it: 3 digits standard, 8 digits extended.
-#[inline(always)]
-fn hex_id(w: &mut Cursor<'_>, scan: &DataFrameScan) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let raw = scan.id.raw();
-    let digits = if scan.id.is_extended() { 8 } else { 3 };
-    let mut out = [0u8; 8];
-    for (i, d) in out.iter_mut().take(digits).enumerate() {
-        *d = HEX[((raw >> (4 * (digits - 1 - i))) & 0xF) as usize];
-    }
-    w.chunk(&out, digits);
-}
-
 /// Signal `k`'s value, as [`push_value`](super::push_value) writes it (`nan` for a value
 /// that is not a finite number).
 #[inline(always)]
@@ -349,18 +334,11 @@ fn value(
     }
 }
 
+/// A value that is not a plain integer: written by [`push_value`], as the general path
+/// writes it.
 #[inline(never)]
 fn general_value(w: &mut Cursor<'_>, flat: &FlatSignal, word: &PayloadWord, nan: &[u8]) {
-    match flat.physical(flat.raw(word)) {
-        PhysicalValue::Int(i) => match i64::try_from(i) {
-            Ok(i) => w.i64(i),
-            Err(_) => w.slice(itoa::Buffer::new().format(i).as_bytes()),
-        },
-        PhysicalValue::Float(f) if f.is_finite() => {
-            w.slice(ryu::Buffer::new().format_finite(f).as_bytes());
-        }
-        PhysicalValue::Float(_) => w.slice(nan),
-    }
+    w.via_scratch(|buf| push_value(buf, flat.physical(flat.raw(word)), nan));
 }
 
 /// The signals a frame's payload carries, in decoding order (indices into
@@ -414,23 +392,19 @@ fn sparse_label(
 }
 
 impl MachineMessage {
-    fn new(format: Format, m: &Message, mt: &MessageText) -> Option<MachineMessage> {
+    fn new(csv: bool, m: &Message, mt: &MessageText) -> Option<MachineMessage> {
         // Every signal of the frames the plan takes is decoded: a partial decode (a
         // multiplexor that selects no branch) is left to the general path.
         let (flat, mux) = flat_plan(m)?;
         let size = m.size();
         let mut text = Vec::new();
-        match format {
-            Format::Jsonl => {
-                text.extend_from_slice(b", \"message\": ");
-                text.extend_from_slice(&mt.json_name);
-                text.extend_from_slice(b", \"signals\": {");
-            }
-            Format::Csv => {
-                push_csv_field(&mut text, m.name());
-                text.push(b',');
-            }
-            Format::Text => return None,
+        if csv {
+            push_csv_field(&mut text, m.name());
+            text.push(b',');
+        } else {
+            text.extend_from_slice(b", \"message\": ");
+            text.extend_from_slice(&mt.json_name);
+            text.extend_from_slice(b", \"signals\": {");
         }
         let head_len = text.len();
         let mut signals = Vec::with_capacity(flat.len());
@@ -439,11 +413,12 @@ impl MachineMessage {
         let mut longest_label = 0;
         for f in &flat {
             let st = mt.signals.get(f.index())?;
-            let (key, unit) = match format {
-                Format::Jsonl => (&st.key[..], &[][..]),
-                _ => (&st.csv_name[..], &st.csv_unit[..]),
+            let (key, unit) = if csv {
+                (&st.csv_name[..], &st.csv_unit[..])
+            } else {
+                (&st.key[..], &[][..])
             };
-            if format == Format::Jsonl && key.len() < 2 {
+            if !csv && key.len() < 2 {
                 return None;
             }
             let key_at = add_text(&mut text, key)?;
@@ -474,8 +449,8 @@ impl MachineMessage {
             });
         }
         text.extend_from_slice(&[0; FRAG]);
-        // Per signal: key, value (at most 41 bytes and chunk scratch), unit and label, each at
-        // least a FRAG-byte copy.
+        // Per signal: key, value (at most 41 bytes and chunk scratch), unit, the key again (JSON
+        // writes it before the label too) and label, each at least a FRAG-byte copy.
         let max_len = head_len.max(FRAG)
             + signals
                 .iter()
@@ -539,8 +514,8 @@ mod tests {
     use super::*;
     use crate::dbc::Database;
     use crate::log::candump;
-    use crate::output::Formatter;
     use crate::output::fast::tests::{databases, frame_text, general_text, patterned};
+    use crate::output::{Format, Formatter};
 
     /// What the fused path writes for the first line of `text` (which may go on), as the
     /// pipeline calls it: `None` when it leaves the line to the general path.

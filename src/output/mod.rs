@@ -47,10 +47,15 @@ pub enum Format {
 pub struct TextPlan {
     /// Per message (database order).
     messages: Vec<MessageText>,
-    /// The fused decode-and-print path of text (see [`fast`]).
-    fast: fast::FastText,
-    /// The fused decode-and-write path of JSON Lines and CSV (see [`machine`]).
-    machine: machine::FastMachine,
+    /// The format's fused decode-and-write path.
+    fused: FusedPlan,
+}
+
+/// The fused path of a format: text's (see [`fast`]), or JSON Lines' or CSV's (see
+/// [`machine`]).
+enum FusedPlan {
+    Text(fast::FastText),
+    Machine(machine::FastMachine),
 }
 
 struct MessageText {
@@ -134,16 +139,12 @@ impl TextPlan {
                     .collect(),
             })
             .collect::<Vec<_>>();
-        let fast = match format {
-            Format::Text => fast::FastText::new(db, &messages),
-            Format::Jsonl | Format::Csv => fast::FastText::none(),
+        let fused = match format {
+            Format::Text => FusedPlan::Text(fast::FastText::new(db, &messages)),
+            Format::Jsonl => FusedPlan::Machine(machine::FastMachine::new(false, db, &messages)),
+            Format::Csv => FusedPlan::Machine(machine::FastMachine::new(true, db, &messages)),
         };
-        let machine = machine::FastMachine::new(format, db, &messages);
-        TextPlan {
-            messages,
-            fast,
-            machine,
-        }
+        TextPlan { messages, fused }
     }
 }
 
@@ -324,16 +325,11 @@ impl Formatter {
         }
     }
 
-    /// The fused text path, when the format is text.
-    pub fn fast_text(&self) -> Option<&fast::FastText> {
-        (self.format == Format::Text).then_some(&self.plan.fast)
-    }
-
     /// The fused path of this format: common candump lines decoded and written in one pass.
     pub fn fused(&self) -> Fused<'_> {
-        match self.format {
-            Format::Text => Fused::Text(&self.plan.fast),
-            Format::Jsonl | Format::Csv => Fused::Machine(&self.plan.machine),
+        match &self.plan.fused {
+            FusedPlan::Text(t) => Fused::Text(t),
+            FusedPlan::Machine(m) => Fused::Machine(m),
         }
     }
 
@@ -596,11 +592,13 @@ pub fn push_json_str(buf: &mut Vec<u8>, s: &str) {
     buf.push(b'"');
 }
 
+/// Upper-case hex digits, as candump writes ids and payloads.
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
 fn push_hex(buf: &mut Vec<u8>, data: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in data {
-        buf.push(HEX[usize::from(b >> 4)]);
-        buf.push(HEX[usize::from(b & 0xF)]);
+        buf.push(HEX_UPPER[usize::from(b >> 4)]);
+        buf.push(HEX_UPPER[usize::from(b & 0xF)]);
     }
 }
 
@@ -772,11 +770,19 @@ fn csv_prefix(buf: &mut Vec<u8>, line: &Line<'_>, message: &str) {
 
 /// An id in hex as candump writes it: 3 digits standard, 8 digits extended.
 fn push_hex_id(buf: &mut Vec<u8>, id: u32, extended: bool) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let digits = if extended { 8 } else { 3 };
-    for i in (0..digits).rev() {
-        buf.push(HEX[((id >> (i * 4)) & 0xF) as usize]);
+    let (digits, len) = hex_id(id, extended);
+    buf.extend_from_slice(&digits[..len]);
+}
+
+/// The digits of [`push_hex_id`] and how many there are.
+#[inline(always)]
+fn hex_id(id: u32, extended: bool) -> ([u8; 8], usize) {
+    let len = if extended { 8 } else { 3 };
+    let mut digits = [0u8; 8];
+    for (i, d) in digits.iter_mut().take(len).enumerate() {
+        *d = HEX_UPPER[((id >> (4 * (len - 1 - i))) & 0xF) as usize];
     }
+    (digits, len)
 }
 
 fn csv(buf: &mut Vec<u8>, line: &Line<'_>, plan: &TextPlan) {
