@@ -87,34 +87,13 @@ impl<W: Write, B: FnMut(String)> Consumer for Dump<'_, W, B> {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::rc::Rc;
     use std::sync::Arc;
 
     use super::*;
     use crate::bus::Direction;
+    use crate::drive::SharedWriter;
     use crate::frame::{ClassicFrame, Frame, Id};
     use crate::time::Timestamp;
-
-    /// A writer the test can read while the dump holds it.
-    #[derive(Clone, Default)]
-    struct Shared(Rc<RefCell<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            self.0.borrow_mut().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Shared {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.borrow().clone()).unwrap()
-        }
-    }
 
     fn received(id: u32, data: &[u8]) -> Received {
         Received {
@@ -128,7 +107,7 @@ mod tests {
     #[test]
     fn test_frames_are_written_when_their_batch_ends() {
         let db = crate::bundled::database().unwrap();
-        let out = Shared::default();
+        let out = SharedWriter::default();
         let mut bad = Vec::new();
         let mut dump = Dump::new(&db, None, out.clone(), |t| bad.push(t));
         dump.frame(received(0x358, &[1, 0, 0, 0, 0, 0, 0, 0]))
@@ -151,7 +130,7 @@ mod tests {
     fn test_decoded_lines_are_the_formatters() {
         let db = crate::bundled::database().unwrap();
         for format in [Format::Text, Format::Jsonl, Format::Csv] {
-            let out = Shared::default();
+            let out = SharedWriter::default();
             let mut dump = Dump::new(&db, Some(format), out.clone(), |_| {});
             dump.write_header().unwrap();
             let frame = received(0x358, &[1, 0, 0, 0, 0, 0, 0, 0]);

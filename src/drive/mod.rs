@@ -23,3 +23,28 @@ pub mod sim;
 pub mod sniff;
 pub mod stream;
 pub mod watch;
+
+/// A writer a test keeps a clone of, to read what the code under test wrote through the
+/// other (the stream consumers here own their writer).
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub(crate) struct SharedWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl std::io::Write for SharedWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl SharedWriter {
+    /// What was written, as UTF-8.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}

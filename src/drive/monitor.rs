@@ -289,25 +289,12 @@ mod tests {
     use super::*;
     use crate::bus::{Direction, Received};
     use crate::dbc::Database;
+    use crate::drive::SharedWriter;
     use crate::frame::{Frame, Id};
     use crate::monitor::MonitorConfig;
     use crossterm::event::{KeyCode, KeyModifiers};
     use ratatui::backend::TestBackend;
-    use std::sync::{Arc, Mutex};
-
-    /// A recording the test can read after the loop.
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use std::sync::Arc;
 
     const DBC: &str = r#"VERSION ""
 BU_: BCM AV
@@ -361,7 +348,7 @@ BA_ "GenMsgCycleTime" BO_ 1313 100;
         .unwrap();
         drop(tx);
         let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
-        let recording = Shared::default();
+        let recording = SharedWriter::default();
         let inputs = Inputs {
             frames,
             sources: 1,
@@ -396,7 +383,7 @@ BA_ "GenMsgCycleTime" BO_ 1313 100;
         assert!(matches!(ended.failure, Some(Failure::Log { .. })));
         assert!(ended.record_error.is_none());
         // Flushed at the end: every frame, as `candump -L` lines.
-        let recorded = String::from_utf8(recording.0.lock().unwrap().clone()).unwrap();
+        let recorded = recording.text();
         assert_eq!(recorded.lines().count(), 5, "{recorded}");
         assert!(
             recorded.starts_with("(1700000000.000000) vcan0 521#0000000000000000\n"),

@@ -181,26 +181,13 @@ mod tests {
 
     use super::*;
     use crate::bus::{BusStats, Direction};
+    use crate::drive::SharedWriter;
     use crate::frame::{ClassicFrame, Frame, Id};
     use crate::time::Timestamp;
 
-    /// A writer the test can read while the recorder holds it.
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Shared {
-        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn test_frames_are_written_and_new_kernel_drops_said_once() {
-        let out = Shared::default();
+        let out = SharedWriter::default();
         let options = options(&["can0".into()], false, trc::Version::default());
         let sink = writers::writer(
             Format::Candump,
@@ -226,7 +213,7 @@ mod tests {
         .unwrap();
         rec.wake().unwrap();
         assert_eq!(
-            String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
+            out.text(),
             "(1700000000.001855) can0 123#DEAD\n",
             "flushed at the wake"
         );
