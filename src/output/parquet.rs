@@ -173,41 +173,53 @@ enum Values {
     I32(Vec<i32>),
     F64(Vec<f64>),
     Bool(Vec<bool>),
+    /// Byte strings, each its own (rare ones: why a frame was partly decoded).
     Bytes(Vec<ByteArray>),
-    /// Byte strings kept end to end in one buffer (`ends[i]` is where value `i` ends), so a
-    /// frame's payload costs no allocation of its own.
+    /// Short byte strings (CAN payloads, at most 64 bytes) kept end to end in one buffer,
+    /// with each one's length, so that a frame's payload costs no allocation of its own.
     Blob {
         data: Vec<u8>,
-        ends: Vec<usize>,
+        lens: Vec<u8>,
+    },
+    /// A string that seldom changes (the interface): runs of equal values, `(value, rows)`.
+    Runs(Vec<(ByteArray, u32)>),
+    /// One of a fixed list of strings (the message names): each value's place in the list.
+    Keys {
+        keys: Vec<u32>,
+        list: Arc<[ByteArray]>,
     },
 }
 
-/// A buffered column: its values (only the present ones) and, for an optional column, one
-/// definition level per row (1: present, 0: null).
+/// A buffered column: its values (only the present ones) and, for an optional column, the
+/// definition levels (1: present, 0: null), kept only once a row is null: until then every
+/// row is present and the levels are all 1.
 struct Column {
     values: Values,
-    defs: Option<Vec<i16>>,
+    optional: bool,
+    /// Empty while every row is present; from the first null on, one level per row.
+    defs: Vec<i16>,
+    rows: usize,
 }
+
+/// Values handed to the Parquet writer at a time (a multiple of its mini-batch of 1024, so
+/// the pages come out as they would from one call).
+const WRITE_BATCH: usize = 4096;
+/// The definition levels of `WRITE_BATCH` present values.
+static PRESENT: [i16; WRITE_BATCH] = [1; WRITE_BATCH];
 
 impl Column {
     fn new(values: Values, optional: bool) -> Column {
         Column {
             values,
-            defs: optional.then(Vec::new),
+            optional,
+            defs: Vec::new(),
+            rows: 0,
         }
     }
 
     /// The rows it holds.
     fn rows(&self) -> usize {
-        match (&self.defs, &self.values) {
-            (Some(d), _) => d.len(),
-            (None, Values::I64(x)) => x.len(),
-            (None, Values::I32(x)) => x.len(),
-            (None, Values::F64(x)) => x.len(),
-            (None, Values::Bool(x)) => x.len(),
-            (None, Values::Bytes(x)) => x.len(),
-            (None, Values::Blob { ends, .. }) => ends.len(),
-        }
+        self.rows
     }
 
     /// An empty column of the same type.
@@ -222,70 +234,98 @@ impl Column {
             Values::I32(_) => Values::I32(Vec::with_capacity(rows)),
             Values::F64(_) => Values::F64(Vec::with_capacity(rows)),
             Values::Bool(_) => Values::Bool(Vec::with_capacity(rows)),
-            Values::Bytes(_) => Values::Bytes(Vec::with_capacity(rows)),
+            Values::Bytes(_) => Values::Bytes(Vec::new()),
             Values::Blob { .. } => Values::Blob {
                 data: Vec::with_capacity(rows * 8),
-                ends: Vec::with_capacity(rows),
+                lens: Vec::with_capacity(rows),
+            },
+            Values::Runs(_) => Values::Runs(Vec::new()),
+            Values::Keys { list, .. } => Values::Keys {
+                keys: Vec::with_capacity(rows),
+                list: list.clone(),
             },
         };
-        Column {
-            values,
-            defs: self.defs.as_ref().map(|_| Vec::with_capacity(rows)),
-        }
+        Column::new(values, self.optional)
     }
 
     fn null(&mut self) {
-        if let Some(d) = &mut self.defs {
-            d.push(0);
+        if self.optional {
+            if self.defs.len() < self.rows {
+                self.defs.resize(self.rows, 1);
+            }
+            self.defs.push(0);
+            self.rows += 1;
         }
     }
 
     fn present(&mut self) {
-        if let Some(d) = &mut self.defs {
-            d.push(1);
+        if !self.defs.is_empty() {
+            self.defs.push(1);
         }
+        self.rows += 1;
     }
 
     fn i64(&mut self, v: i64) {
-        self.present();
         if let Values::I64(x) = &mut self.values {
             x.push(v);
+            self.present();
         }
     }
 
     fn i32(&mut self, v: i32) {
-        self.present();
         if let Values::I32(x) = &mut self.values {
             x.push(v);
+            self.present();
         }
     }
 
     fn f64(&mut self, v: f64) {
-        self.present();
         if let Values::F64(x) = &mut self.values {
             x.push(v);
+            self.present();
         }
     }
 
     fn bool(&mut self, v: bool) {
-        self.present();
         if let Values::Bool(x) = &mut self.values {
             x.push(v);
+            self.present();
         }
     }
 
     fn bytes(&mut self, v: ByteArray) {
-        self.present();
         if let Values::Bytes(x) = &mut self.values {
             x.push(v);
+            self.present();
         }
     }
 
+    /// A payload (at most 255 bytes are kept: a CAN FD payload has 64).
     fn blob(&mut self, v: &[u8]) {
-        self.present();
-        if let Values::Blob { data, ends } = &mut self.values {
-            data.extend_from_slice(v);
-            ends.push(data.len());
+        if let Values::Blob { data, lens } = &mut self.values {
+            let len = u8::try_from(v.len()).unwrap_or(u8::MAX);
+            data.extend_from_slice(v.get(..usize::from(len)).unwrap_or(v));
+            lens.push(len);
+            self.present();
+        }
+    }
+
+    /// A string of a [`Values::Runs`] column.
+    fn run(&mut self, v: &str) {
+        if let Values::Runs(runs) = &mut self.values {
+            match runs.last_mut() {
+                Some((last, n)) if last.data() == v.as_bytes() && *n < u32::MAX => *n += 1,
+                _ => runs.push((ByteArray::from(v), 1)),
+            }
+            self.present();
+        }
+    }
+
+    /// Entry `key` of a [`Values::Keys`] column's list.
+    fn key(&mut self, key: u32) {
+        if let Values::Keys { keys, .. } = &mut self.values {
+            keys.push(key);
+            self.present();
         }
     }
 
@@ -296,14 +336,15 @@ impl Column {
             Values::F64(x) => x.clear(),
             Values::Bool(x) => x.clear(),
             Values::Bytes(x) => x.clear(),
-            Values::Blob { data, ends } => {
+            Values::Blob { data, lens } => {
                 data.clear();
-                ends.clear();
+                lens.clear();
             }
+            Values::Runs(x) => x.clear(),
+            Values::Keys { keys, .. } => keys.clear(),
         }
-        if let Some(d) = &mut self.defs {
-            d.clear();
-        }
+        self.defs.clear();
+        self.rows = 0;
     }
 }
 
@@ -369,9 +410,9 @@ impl Table {
             let optional = t.get_basic_info().repetition() == Repetition::OPTIONAL;
             row_bytes += match values {
                 Values::Bytes(_) => 40,
-                Values::Blob { .. } => 16,
-                Values::Bool(_) => 1,
-                Values::I32(_) => 4,
+                Values::Blob { .. } => 9,
+                Values::Runs(_) | Values::Bool(_) => 1,
+                Values::I32(_) | Values::Keys { .. } => 4,
                 Values::I64(_) | Values::F64(_) => 8,
             } + if optional { 2 } else { 0 };
             types.push(Arc::new(t));
@@ -539,36 +580,126 @@ fn publish(path: &str, file: Box<dyn StagedFile>) -> Result<(), DatasetError> {
     })
 }
 
-/// Writes one chunk of a column's buffered values into its column chunk.
+/// Writes one chunk of a column's buffered values into its column chunk, [`WRITE_BATCH`]
+/// values at a time.
 fn write_chunk(
     writer: &mut parquet::file::writer::SerializedColumnWriter<'_>,
     column: &mut Column,
 ) -> Result<(), ParquetError> {
-    let defs = column.defs.as_deref();
-    match &mut column.values {
-        Values::I64(v) => writer.typed::<Int64Type>().write_batch(v, defs, None),
-        Values::I32(v) => writer.typed::<Int32Type>().write_batch(v, defs, None),
-        Values::F64(v) => writer.typed::<DoubleType>().write_batch(v, defs, None),
-        Values::Bool(v) => writer.typed::<BoolType>().write_batch(v, defs, None),
-        Values::Bytes(v) => writer.typed::<ByteArrayType>().write_batch(v, defs, None),
-        Values::Blob { data, ends } => {
-            // One shared buffer, each value a slice of it.
-            let all = ByteArray::from(std::mem::take(data));
-            let mut start = 0;
-            let values: Vec<ByteArray> = ends
-                .iter()
-                .map(|&end| {
-                    let v = all.slice(start, end - start);
-                    start = end;
-                    v
-                })
-                .collect();
-            writer
-                .typed::<ByteArrayType>()
-                .write_batch(&values, defs, None)
+    // A payload column's buffer, shared by the byte arrays that are slices of it.
+    let blob = match &mut column.values {
+        Values::Blob { data, .. } => ByteArray::from(std::mem::take(data)),
+        _ => ByteArray::new(),
+    };
+    let column = &*column;
+    // The definition levels of rows `at..at + n`, and how many of them have values.
+    let defs = |at: usize, n: usize| -> (Option<&[i16]>, usize) {
+        match (column.optional, column.defs.is_empty()) {
+            (false, _) => (None, n),
+            (true, true) => (PRESENT.get(..n), n),
+            (true, false) => {
+                let levels = column.defs.get(at..at + n).unwrap_or_default();
+                (Some(levels), levels.iter().filter(|&&d| d == 1).count())
+            }
+        }
+    };
+    let mut place = Place::default();
+    let mut scratch: Vec<ByteArray> = Vec::new();
+    let mut at = 0;
+    while at < column.rows {
+        let n = (column.rows - at).min(WRITE_BATCH);
+        let (levels, count) = defs(at, n);
+        let range = place.value..place.value + count;
+        match &column.values {
+            Values::I64(v) => {
+                let v = v.get(range).unwrap_or_default();
+                writer.typed::<Int64Type>().write_batch(v, levels, None)?
+            }
+            Values::I32(v) => {
+                let v = v.get(range).unwrap_or_default();
+                writer.typed::<Int32Type>().write_batch(v, levels, None)?
+            }
+            Values::F64(v) => {
+                let v = v.get(range).unwrap_or_default();
+                writer.typed::<DoubleType>().write_batch(v, levels, None)?
+            }
+            Values::Bool(v) => {
+                let v = v.get(range).unwrap_or_default();
+                writer.typed::<BoolType>().write_batch(v, levels, None)?
+            }
+            Values::Bytes(v) => {
+                let v = v.get(range).unwrap_or_default();
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(v, levels, None)?
+            }
+            Values::Blob { .. } | Values::Runs(_) | Values::Keys { .. } => {
+                scratch.clear();
+                place.take(&column.values, &blob, count, &mut scratch);
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(&scratch, levels, None)?
+            }
+        };
+        at += n;
+        place.value += count;
+    }
+    Ok(())
+}
+
+/// Where [`write_chunk`] is in a column's values.
+#[derive(Default)]
+struct Place {
+    /// The next value.
+    value: usize,
+    /// Its first byte in a payload buffer.
+    byte: usize,
+    /// Its run, and how many of the run's values came before it.
+    run: usize,
+    in_run: usize,
+}
+
+impl Place {
+    /// The next `count` values of a column kept compactly, as byte arrays into `out` (`blob`:
+    /// a payload column's buffer); `value` is left for the caller to advance.
+    fn take(&mut self, values: &Values, blob: &ByteArray, count: usize, out: &mut Vec<ByteArray>) {
+        match values {
+            Values::Blob { lens, .. } => {
+                let range = self.value..self.value + count;
+                for &len in lens.get(range).unwrap_or_default() {
+                    let len = usize::from(len);
+                    out.push(blob.slice(self.byte, len));
+                    self.byte += len;
+                }
+            }
+            Values::Runs(runs) => {
+                let mut left = count;
+                while left > 0 {
+                    let Some((value, n)) = runs.get(self.run) else {
+                        break;
+                    };
+                    let take = (*n as usize - self.in_run).min(left);
+                    out.extend(std::iter::repeat_n(value, take).cloned());
+                    left -= take;
+                    self.in_run += take;
+                    if self.in_run == *n as usize {
+                        self.run += 1;
+                        self.in_run = 0;
+                    }
+                }
+            }
+            Values::Keys { keys, list } => {
+                let range = self.value..self.value + count;
+                let keys = keys.get(range).unwrap_or_default();
+                out.extend(keys.iter().filter_map(|&k| list.get(k as usize)).cloned());
+            }
+            Values::I64(_)
+            | Values::I32(_)
+            | Values::F64(_)
+            | Values::Bool(_)
+            | Values::Bytes(_) => {}
         }
     }
-    .map(|_| ())
 }
 
 /// Appends `rows` to `table`: its row group is written first if the rows would take it past
@@ -691,9 +822,9 @@ fn plans(db: &Database) -> Vec<MessagePlan> {
 }
 
 /// What a decoded line puts in the tables, before it is written into their columns.
-struct Parts {
+struct Parts<'l> {
     time: Option<i64>,
-    interface: ByteArray,
+    interface: &'l str,
     /// The message table that gets a row (its values in the builder's scratch), and why the
     /// frame was only partly decoded.
     message: Option<(usize, Option<String>)>,
@@ -704,8 +835,6 @@ struct Builder<'db> {
     db: &'db Database,
     resolution: Resolution,
     plans: Vec<MessagePlan>,
-    names: Vec<ByteArray>,
-    interfaces: Vec<(String, ByteArray)>,
     scratch: Vec<Option<PhysicalValue>>,
     truncated_times: u64,
     unrepresentable_times: u64,
@@ -717,12 +846,6 @@ impl<'db> Builder<'db> {
             db,
             resolution,
             plans: plans(db),
-            names: db
-                .messages()
-                .iter()
-                .map(|m| ByteArray::from(m.name()))
-                .collect(),
-            interfaces: Vec::new(),
             scratch: Vec::new(),
             truncated_times: 0,
             unrepresentable_times: 0,
@@ -748,21 +871,10 @@ impl<'db> Builder<'db> {
         v
     }
 
-    fn interface(&mut self, name: &str) -> ByteArray {
-        if let Some((_, b)) = self.interfaces.iter().find(|(n, _)| n == name) {
-            return b.clone();
-        }
-        let b = ByteArray::from(name);
-        if self.interfaces.len() < 64 {
-            self.interfaces.push((name.to_string(), b.clone()));
-        }
-        b
-    }
-
     /// What `line` puts in the tables (a message row's values go to `self.scratch`).
-    fn parts(&mut self, line: &Line<'_>) -> Parts {
+    fn parts<'l>(&mut self, line: &Line<'l>) -> Parts<'l> {
         let time = self.time(line);
-        let interface = self.interface(line.interface);
+        let interface = line.interface;
         let message = match &line.meaning {
             Meaning::Signals(m, i, decoded) => {
                 self.scratch.clear();
@@ -795,7 +907,7 @@ impl<'db> Builder<'db> {
             Some(t) => c[0].i64(t),
             None => c[0].null(),
         }
-        c[1].bytes(parts.interface.clone());
+        c[1].run(parts.interface);
         match frame.id() {
             Some(id) => {
                 c[2].i64(i64::from(id.raw()));
@@ -828,14 +940,14 @@ impl<'db> Builder<'db> {
             Meaning::Signals(_, i, _) => Some(*i),
             Meaning::Error(m, _) => self.db.message_index(m.id()),
         };
-        match index.and_then(|i| self.names.get(i)) {
-            Some(name) => c[11].bytes(name.clone()),
+        match index.and_then(|i| u32::try_from(i).ok()) {
+            Some(i) => c[11].key(i),
             None => c[11].null(),
         }
     }
 
     /// The row of message `index` into `c`, from `self.scratch`.
-    fn message_row(&self, c: &mut [Column], index: usize, parts: Parts) {
+    fn message_row(&self, c: &mut [Column], index: usize, parts: Parts<'_>) {
         let Some(plan) = self.plans.get(index) else {
             return;
         };
@@ -843,7 +955,7 @@ impl<'db> Builder<'db> {
             Some(t) => c[0].i64(t),
             None => c[0].null(),
         }
-        c[1].bytes(parts.interface);
+        c[1].run(parts.interface);
         for (k, (value, kind)) in self.scratch.iter().zip(&plan.kinds).enumerate() {
             let col = &mut c[2 + k];
             match (value, kind) {
@@ -1035,7 +1147,7 @@ fn frames_table(db: &Database, resolution: Resolution) -> Result<Table, DatasetE
     let fields = (|| {
         Ok::<_, ParquetError>(vec![
             (time()?, Values::I64(Vec::new())),
-            (text("interface", false)?, Values::Bytes(Vec::new())),
+            (text("interface", false)?, Values::Runs(Vec::new())),
             (
                 column("id", Physical::INT64, None, true)?,
                 Values::I64(Vec::new()),
@@ -1059,10 +1171,20 @@ fn frames_table(db: &Database, resolution: Resolution) -> Result<Table, DatasetE
                 column("data", Physical::BYTE_ARRAY, None, false)?,
                 Values::Blob {
                     data: Vec::new(),
-                    ends: Vec::new(),
+                    lens: Vec::new(),
                 },
             ),
-            (text("message", true)?, Values::Bytes(Vec::new())),
+            (
+                text("message", true)?,
+                Values::Keys {
+                    keys: Vec::new(),
+                    list: db
+                        .messages()
+                        .iter()
+                        .map(|m| ByteArray::from(m.name()))
+                        .collect(),
+                },
+            ),
         ])
     })()
     .map_err(schema_err)?;
@@ -1340,7 +1462,7 @@ fn message_table(
                 Some(LogicalType::String),
                 false,
             )?,
-            Values::Bytes(Vec::new()),
+            Values::Runs(Vec::new()),
         ),
     ];
     let mut units = serde_json::Map::new();
