@@ -1,8 +1,8 @@
 //! Fuzzes the candump line parser: it must never panic, and a parsed record written back by
 //! the writer must parse to the same record (the writer is the parser's inverse on its image).
 //! The fast scanners `decode` uses must agree with the parser wherever they answer, and the
-//! fused paths of `decode` (text, JSON Lines, CSV; with the bundled DBC) must write exactly what
-//! the general path writes for every line they take.
+//! fused paths of `decode` (text, JSON Lines, CSV, Parquet rows; with the bundled DBC) must write
+//! exactly what the general path writes for every line they take.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -12,19 +12,21 @@ use canrelearn::frame::Frame;
 use canrelearn::log::candump::{
     Line, WriteOptions, format_record, parse_line, scan_data_frame, scan_data_frame_in,
 };
+use canrelearn::output::parquet::{FusedRows, fused_agrees as rows_agree};
 use canrelearn::output::{self, Format, Formatter, FrameDecoder};
 use libfuzzer_sys::fuzz_target;
 
-/// The bundled DBC and a formatter per format.
-fn formatters() -> &'static (Database, Vec<Formatter>) {
-    static F: OnceLock<(Database, Vec<Formatter>)> = OnceLock::new();
+/// The bundled DBC, a formatter per format and the Parquet rows' fused plans.
+fn formatters() -> &'static (Database, Vec<Formatter>, FusedRows) {
+    static F: OnceLock<(Database, Vec<Formatter>, FusedRows)> = OnceLock::new();
     F.get_or_init(|| {
         let db = canrelearn::bundled::database().expect("the bundled DBC loads");
         let formatters = [Format::Text, Format::Jsonl, Format::Csv]
             .into_iter()
             .map(|f| Formatter::new(f, &db))
             .collect();
-        (db, formatters)
+        let rows = FusedRows::new(&db);
+        (db, formatters, rows)
     })
 }
 
@@ -35,7 +37,11 @@ fn fused_agrees(data: &[u8], len: usize, scan: &canrelearn::log::candump::DataFr
     let Ok(Line::Record(record)) = parse_line(line) else {
         panic!("the scanner took a line the parser declines");
     };
-    let (db, formatters) = formatters();
+    let (db, formatters, rows) = formatters();
+    assert!(
+        rows_agree(db, rows, line, scan),
+        "the Parquet rows' fused path disagrees with the general path"
+    );
     for formatter in formatters {
         let mut out = vec![0u8; 16];
         let mut pos = 5;

@@ -168,6 +168,7 @@ pub fn part_stem(file_name: &str) -> String {
 }
 
 /// One column's buffered values.
+#[derive(Debug, PartialEq)]
 enum Values {
     I64(Vec<i64>),
     I32(Vec<i32>),
@@ -193,6 +194,7 @@ enum Values {
 /// A buffered column: its values (only the present ones) and, for an optional column, the
 /// definition levels (1: present, 0: null), kept only once a row is null: until then every
 /// row is present and the levels are all 1.
+#[derive(Debug, PartialEq)]
 struct Column {
     values: Values,
     optional: bool,
@@ -248,6 +250,7 @@ impl Column {
         Column::new(values, self.optional)
     }
 
+    #[inline]
     fn null(&mut self) {
         if self.optional {
             if self.defs.len() < self.rows {
@@ -258,6 +261,7 @@ impl Column {
         }
     }
 
+    #[inline]
     fn present(&mut self) {
         if !self.defs.is_empty() {
             self.defs.push(1);
@@ -265,6 +269,7 @@ impl Column {
         self.rows += 1;
     }
 
+    #[inline]
     fn i64(&mut self, v: i64) {
         if let Values::I64(x) = &mut self.values {
             x.push(v);
@@ -272,6 +277,7 @@ impl Column {
         }
     }
 
+    #[inline]
     fn i32(&mut self, v: i32) {
         if let Values::I32(x) = &mut self.values {
             x.push(v);
@@ -279,6 +285,7 @@ impl Column {
         }
     }
 
+    #[inline]
     fn f64(&mut self, v: f64) {
         if let Values::F64(x) = &mut self.values {
             x.push(v);
@@ -286,6 +293,7 @@ impl Column {
         }
     }
 
+    #[inline]
     fn bool(&mut self, v: bool) {
         if let Values::Bool(x) = &mut self.values {
             x.push(v);
@@ -293,6 +301,7 @@ impl Column {
         }
     }
 
+    #[inline]
     fn bytes(&mut self, v: ByteArray) {
         if let Values::Bytes(x) = &mut self.values {
             x.push(v);
@@ -301,6 +310,7 @@ impl Column {
     }
 
     /// A payload (at most 255 bytes are kept: a CAN FD payload has 64).
+    #[inline]
     fn blob(&mut self, v: &[u8]) {
         if let Values::Blob { data, lens } = &mut self.values {
             let len = u8::try_from(v.len()).unwrap_or(u8::MAX);
@@ -311,6 +321,7 @@ impl Column {
     }
 
     /// A string of a [`Values::Runs`] column.
+    #[inline]
     fn run(&mut self, v: &str) {
         if let Values::Runs(runs) = &mut self.values {
             match runs.last_mut() {
@@ -322,6 +333,7 @@ impl Column {
     }
 
     /// Entry `key` of a [`Values::Keys`] column's list.
+    #[inline]
     fn key(&mut self, key: u32) {
         if let Values::Keys { keys, .. } = &mut self.values {
             keys.push(key);
@@ -821,6 +833,26 @@ fn plans(db: &Database) -> Vec<MessagePlan> {
         .collect()
 }
 
+/// Stores a signal's value (`None`: not decoded) in its column, a null where the column's
+/// type cannot hold it.
+#[inline]
+fn store(col: &mut Column, kind: Kind, value: Option<&PhysicalValue>) {
+    match (value, kind) {
+        (None, _) => col.null(),
+        (Some(PhysicalValue::Int(v)), Kind::Int) => match i64::try_from(*v) {
+            Ok(v) => col.i64(v),
+            Err(_) => col.null(),
+        },
+        (Some(PhysicalValue::Int(v)), Kind::UInt) => match u64::try_from(*v) {
+            // Stored as the same 64 bits, read back unsigned (the column's type says so).
+            Ok(v) => col.i64(v as i64),
+            Err(_) => col.null(),
+        },
+        (Some(v), Kind::Float) => col.f64(v.as_f64()),
+        (Some(PhysicalValue::Float(_)), Kind::Int | Kind::UInt) => col.null(),
+    }
+}
+
 /// What a decoded line puts in the tables, before it is written into their columns.
 struct Parts<'l> {
     time: Option<i64>,
@@ -853,8 +885,7 @@ impl<'db> Builder<'db> {
     }
 
     /// The timestamp in the column's unit, or `None` if it does not fit.
-    fn time(&mut self, line: &Line<'_>) -> Option<i64> {
-        let nanos = line.timestamp.as_nanos();
+    fn time(&mut self, nanos: u64) -> Option<i64> {
         let v = match self.resolution {
             Resolution::Nanos => nanos,
             Resolution::Micros => {
@@ -873,7 +904,7 @@ impl<'db> Builder<'db> {
 
     /// What `line` puts in the tables (a message row's values go to `self.scratch`).
     fn parts<'l>(&mut self, line: &Line<'l>) -> Parts<'l> {
-        let time = self.time(line);
+        let time = self.time(line.timestamp.as_nanos());
         let interface = line.interface;
         let message = match &line.meaning {
             Meaning::Signals(m, i, decoded) => {
@@ -957,21 +988,7 @@ impl<'db> Builder<'db> {
         }
         c[1].run(parts.interface);
         for (k, (value, kind)) in self.scratch.iter().zip(&plan.kinds).enumerate() {
-            let col = &mut c[2 + k];
-            match (value, kind) {
-                (None, _) => col.null(),
-                (Some(PhysicalValue::Int(v)), Kind::Int) => match i64::try_from(*v) {
-                    Ok(v) => col.i64(v),
-                    Err(_) => col.null(),
-                },
-                (Some(PhysicalValue::Int(v)), Kind::UInt) => match u64::try_from(*v) {
-                    // Stored as the same 64 bits, read back unsigned (the column's type says so).
-                    Ok(v) => col.i64(v as i64),
-                    Err(_) => col.null(),
-                },
-                (Some(v), Kind::Float) => col.f64(v.as_f64()),
-                (Some(PhysicalValue::Float(_)), Kind::Int | Kind::UInt) => col.null(),
-            }
+            store(&mut c[2 + k], *kind, value.as_ref());
         }
         let n = 2 + self.scratch.len();
         let why = parts.message.and_then(|(_, why)| why);
@@ -998,6 +1015,7 @@ impl<'db> Builder<'db> {
 }
 
 /// Rows of one table, buffered in columns.
+#[derive(Debug, PartialEq)]
 struct Rows {
     columns: Vec<Column>,
     rows: usize,
@@ -1006,6 +1024,7 @@ struct Rows {
 /// The rows a worker decoded from a run of a capture's frames, for
 /// [`DatasetWriter::append`]: the writer adds them to its tables as if it had decoded them
 /// itself, so the data set is the same whether a capture is decoded on one thread or many.
+#[derive(Debug, PartialEq)]
 pub struct Batch {
     frames: Rows,
     /// `(message index, rows)`.
@@ -1059,12 +1078,24 @@ impl<'db> BatchBuilder<'db> {
         let Some((index, _)) = parts.message else {
             return Ok(());
         };
+        if let Some(slot) = self.message_slot(index)?
+            && let Some((_, rows)) = self.batch.messages.get_mut(slot)
+        {
+            self.builder.message_row(&mut rows.columns, index, parts);
+            rows.rows += 1;
+        }
+        Ok(())
+    }
+
+    /// Where the rows of message `index` are in this batch's messages, made when its first
+    /// row comes; `None` for an index the database does not have.
+    fn message_slot(&mut self, index: usize) -> Result<Option<usize>, DatasetError> {
         let Some(slot) = self.slots.get_mut(index) else {
-            return Ok(());
+            return Ok(None);
         };
         if *slot == usize::MAX {
             let Some(layout) = self.layouts.get_mut(index) else {
-                return Ok(());
+                return Ok(None);
             };
             if layout.is_none() {
                 *layout = self
@@ -1073,7 +1104,7 @@ impl<'db> BatchBuilder<'db> {
                     .map(|t| t.empty_columns());
             }
             let Some(layout) = layout.as_ref() else {
-                return Ok(());
+                return Ok(None);
             };
             *slot = self.batch.messages.len();
             let room = self.last.get(index).copied().unwrap_or(0);
@@ -1085,11 +1116,7 @@ impl<'db> BatchBuilder<'db> {
                 },
             ));
         }
-        if let Some((_, rows)) = self.batch.messages.get_mut(*slot) {
-            self.builder.message_row(&mut rows.columns, index, parts);
-            rows.rows += 1;
-        }
-        Ok(())
+        Ok(Some(*slot))
     }
 
     /// The rows added since the last batch.
@@ -1519,6 +1546,9 @@ fn message_table(
     ];
     Table::new(format!("messages/{}", plan.folder), fields, metadata, false)
 }
+
+mod fused;
+pub use fused::{FusedRows, fused_agrees};
 
 #[cfg(test)]
 mod tests;

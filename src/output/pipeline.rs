@@ -22,7 +22,7 @@ use std::io::{self, BufRead, Read, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use super::parquet::{Batch, BatchBuilder, DatasetError, DatasetWriter};
+use super::parquet::{Batch, BatchBuilder, DatasetError, DatasetWriter, FusedRows};
 use super::{Formatter, FrameDecoder, Line, Meaning};
 use crate::dbc::Database;
 use crate::log::candump::{self, DataFrameScan, Line as LogLine, ParseError, ParseErrorKind};
@@ -840,11 +840,14 @@ pub fn decode_feed_into<W: Write>(
     let source = feed.blocks.name.clone();
     let jobs = if feed.blocks.regular { jobs } else { 1 };
     let resolution = writer.resolution();
+    let fused = FusedRows::new(db);
     run_blocks(
         feed,
         jobs,
         &|| (FrameDecoder::new(db), BatchBuilder::new(db, resolution)),
-        &|(decoder, builder), block| collect_block(&source, strict, decoder, builder, block),
+        &|(decoder, builder), block| {
+            collect_block(&source, strict, &fused, decoder, builder, block)
+        },
         &mut |done: Done<Rows>, pool| {
             pool.inputs.push(done.data);
             if let Some(rows) = done.payload {
@@ -859,10 +862,11 @@ pub fn decode_feed_into<W: Write>(
 }
 
 /// Parses and decodes one block's lines into a row batch (in strict mode, up to the first
-/// malformed line).
+/// malformed line): the common line through the fused path, any other through the general one.
 fn collect_block(
     source: &Arc<str>,
     strict: bool,
+    fused: &FusedRows,
     decoder: &mut FrameDecoder<'_>,
     builder: &mut Result<BatchBuilder<'_>, DatasetError>,
     block: Block,
@@ -873,6 +877,25 @@ fn collect_block(
     let mut at = 0;
     let mut this = block.first_line;
     while let Some(text) = data.get(at..).filter(|t| !t.is_empty()) {
+        if let Ok(b) = builder.as_mut()
+            && let Some((scan, len)) = candump::scan_data_frame_in(text)
+            && len <= candump::MAX_LINE_LEN
+            && let Some(pushed) = b.push_scanned(fused, text.get(..len).unwrap_or_default(), &scan)
+        {
+            match pushed {
+                Ok(known) => {
+                    tally.frames += 1;
+                    tally.known += u64::from(known);
+                    at += len + 1;
+                    this += 1;
+                    continue;
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
         let (content, next) = match memchr::memchr(b'\n', text) {
             Some(p) => (text.get(..p).unwrap_or_default(), at + p + 1),
             None => (text, data.len()),
