@@ -1,6 +1,7 @@
 //! The decoded-frame formatters (text, jsonl, csv: the general path from decoded frames, and
 //! the fused path from candump lines that `decode` takes for the common line) and the Parquet
-//! writer (frame by frame, and in batches as the block pipeline builds them on each core),
+//! writer (frame by frame, in batches as the block pipeline builds them on each core, and in
+//! batches from candump lines through its fused path, as `decode --format parquet` does),
 //! over 100k frames of the 40-message test DBC with random payloads, decoded once per
 //! iteration: frames/s.
 //! `benches/compare_cantools.py` measures the whole command against cantools.
@@ -11,7 +12,9 @@ use std::io::{self, Write};
 use canrelearn::dbc::Database;
 use canrelearn::log::Precision;
 use canrelearn::log::candump::{self, scan_data_frame_in};
-use canrelearn::output::parquet::{BatchBuilder, DatasetWriter, Resolution, StagedFile, Store};
+use canrelearn::output::parquet::{
+    BatchBuilder, DatasetWriter, FusedRows, Resolution, StagedFile, Store,
+};
 use canrelearn::output::{Format, Formatter, FrameDecoder, Line};
 use canrelearn::{Frame, Timestamp};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -190,6 +193,42 @@ fn bench(c: &mut Criterion) {
                 }
                 w.append(rows.take()).unwrap();
             }
+            black_box(w.finish().unwrap().frames)
+        })
+    });
+    // As `decode --format parquet` does: rows built from candump lines in 22k-line batches,
+    // the common line through the fused path, any other through the general one.
+    let plans = FusedRows::new(&db);
+    g.bench_function("parquet_fused", |b| {
+        b.iter(|| {
+            let mut w = DatasetWriter::new(&db, &Null, "bench", Resolution::Micros).unwrap();
+            let mut rows = BatchBuilder::new(&db, Resolution::Micros).unwrap();
+            let mut decoder = FrameDecoder::new(&db);
+            let (mut at, mut n) = (0, 0);
+            while let Some((scan, len)) = scan_data_frame_in(&log[at..]) {
+                let text = &log[at..at + len];
+                if rows.push_scanned(&plans, text, &scan).is_none() {
+                    let Ok(candump::Line::Record(rec)) = candump::parse_line(text) else {
+                        panic!("a record");
+                    };
+                    rows.push(&Line {
+                        raw: None,
+                        timestamp: rec.timestamp,
+                        precision: rec.precision,
+                        interface: rec.interface,
+                        frame: &rec.frame,
+                        meaning: decoder.decode(&rec.frame),
+                    })
+                    .unwrap();
+                }
+                at += len + 1;
+                n += 1;
+                if n % 22_000 == 0 {
+                    w.append(rows.take()).unwrap();
+                }
+            }
+            assert_eq!(at, log.len());
+            w.append(rows.take()).unwrap();
             black_box(w.finish().unwrap().frames)
         })
     });
