@@ -21,8 +21,16 @@
 //! hidden temporary name, then a link), so a crash leaves no file a reader would take for a
 //! whole one, and writing into a data set that already holds files adds files beside them.
 //! Rows are buffered in columns up to a row group (about a million rows) or a memory budget
-//! (the largest table is written out first), so memory stays bounded for any capture.
-//! Compression is zstd (row groups under [`SMALL_ROWS`] rows are stored uncompressed).
+//! (the largest table is written out first), so memory stays bounded for any capture. The
+//! buffers are compact: the interface as runs of one value, the message name as its place in
+//! the DBC's list, payloads end to end with a byte of length each, and an optional column's
+//! definition levels only from its first null; they become what the Parquet writer takes a
+//! few thousand values at a time. Compression is zstd (row groups under [`SMALL_ROWS`] rows
+//! are stored uncompressed).
+//!
+//! Rows come from decoded lines ([`DatasetWriter::push`], [`BatchBuilder::push`]) or, for the
+//! common candump line, straight from the line's scan ([`BatchBuilder::push_scanned`], the
+//! fused path: the same rows, without the parsed record and the decoded signal list).
 
 use std::collections::HashSet;
 use std::io::{self, Write};
