@@ -631,40 +631,32 @@ fn write_chunk(
         let (levels, count) = defs(at, n);
         let range = place.value..place.value + count;
         match &column.values {
-            Values::I64(v) => {
-                let v = v.get(range).unwrap_or_default();
-                writer.typed::<Int64Type>().write_batch(v, levels, None)?
-            }
-            Values::I32(v) => {
-                let v = v.get(range).unwrap_or_default();
-                writer.typed::<Int32Type>().write_batch(v, levels, None)?
-            }
-            Values::F64(v) => {
-                let v = v.get(range).unwrap_or_default();
-                writer.typed::<DoubleType>().write_batch(v, levels, None)?
-            }
-            Values::Bool(v) => {
-                let v = v.get(range).unwrap_or_default();
-                writer.typed::<BoolType>().write_batch(v, levels, None)?
-            }
-            Values::Bytes(v) => {
-                let v = v.get(range).unwrap_or_default();
-                writer
-                    .typed::<ByteArrayType>()
-                    .write_batch(v, levels, None)?
-            }
+            Values::I64(v) => batch::<Int64Type>(writer, v, range, levels)?,
+            Values::I32(v) => batch::<Int32Type>(writer, v, range, levels)?,
+            Values::F64(v) => batch::<DoubleType>(writer, v, range, levels)?,
+            Values::Bool(v) => batch::<BoolType>(writer, v, range, levels)?,
+            Values::Bytes(v) => batch::<ByteArrayType>(writer, v, range, levels)?,
             Values::Blob { .. } | Values::Runs(_) | Values::Keys { .. } => {
                 scratch.clear();
                 place.take(&column.values, &blob, count, &mut scratch);
-                writer
-                    .typed::<ByteArrayType>()
-                    .write_batch(&scratch, levels, None)?
+                batch::<ByteArrayType>(writer, &scratch, 0..scratch.len(), levels)?
             }
         };
         at += n;
         place.value += count;
     }
     Ok(())
+}
+
+/// Writes values `range` of `values`, with the definition levels of their rows.
+fn batch<T: parquet::data_type::DataType>(
+    writer: &mut parquet::file::writer::SerializedColumnWriter<'_>,
+    values: &[T::T],
+    range: std::ops::Range<usize>,
+    levels: Option<&[i16]>,
+) -> Result<usize, ParquetError> {
+    let values = values.get(range).unwrap_or_default();
+    writer.typed::<T>().write_batch(values, levels, None)
 }
 
 /// Where [`write_chunk`] is in a column's values.
