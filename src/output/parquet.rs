@@ -608,8 +608,8 @@ fn write_chunk(
 ) -> Result<(), ParquetError> {
     // A payload column's buffer, shared by the byte arrays that are slices of it.
     let blob = match &mut column.values {
-        Values::Blob { data, .. } => ByteArray::from(std::mem::take(data)),
-        _ => ByteArray::new(),
+        Values::Blob { data, .. } => Some(ByteArray::from(std::mem::take(data))),
+        _ => None,
     };
     let column = &*column;
     // The definition levels of rows `at..at + n`, and how many of them have values.
@@ -638,7 +638,7 @@ fn write_chunk(
             Values::Bytes(v) => batch::<ByteArrayType>(writer, v, range, levels)?,
             Values::Blob { .. } | Values::Runs(_) | Values::Keys { .. } => {
                 scratch.clear();
-                place.take(&column.values, &blob, count, &mut scratch);
+                place.take(&column.values, blob.as_ref(), count, &mut scratch)?;
                 batch::<ByteArrayType>(writer, &scratch, 0..scratch.len(), levels)?
             }
         };
@@ -673,18 +673,30 @@ struct Place {
 
 impl Place {
     /// The next `count` values of a column kept compactly, as byte arrays into `out` (`blob`:
-    /// a payload column's buffer); `value` is left for the caller to advance.
-    fn take(&mut self, values: &Values, blob: &ByteArray, count: usize, out: &mut Vec<ByteArray>) {
-        match values {
-            Values::Blob { lens, .. } => {
+    /// a payload column's buffer); `value` is left for the caller to advance. An error when
+    /// the payloads are no longer there (taken by an earlier write of the column that failed).
+    fn take(
+        &mut self,
+        values: &Values,
+        blob: Option<&ByteArray>,
+        count: usize,
+        out: &mut Vec<ByteArray>,
+    ) -> Result<(), ParquetError> {
+        match (values, blob) {
+            (Values::Blob { lens, .. }, Some(blob)) => {
                 let range = self.value..self.value + count;
                 for &len in lens.get(range).unwrap_or_default() {
                     let len = usize::from(len);
+                    if self.byte + len > blob.data().len() {
+                        return Err(ParquetError::General(
+                            "the payloads of the column were taken by an earlier write".into(),
+                        ));
+                    }
                     out.push(blob.slice(self.byte, len));
                     self.byte += len;
                 }
             }
-            Values::Runs(runs) => {
+            (Values::Runs(runs), _) => {
                 let mut left = count;
                 while left > 0 {
                     let Some((value, n)) = runs.get(self.run) else {
@@ -700,17 +712,22 @@ impl Place {
                     }
                 }
             }
-            Values::Keys { keys, list } => {
+            (Values::Keys { keys, list }, _) => {
                 let range = self.value..self.value + count;
                 let keys = keys.get(range).unwrap_or_default();
                 out.extend(keys.iter().filter_map(|&k| list.get(k as usize)).cloned());
             }
-            Values::I64(_)
-            | Values::I32(_)
-            | Values::F64(_)
-            | Values::Bool(_)
-            | Values::Bytes(_) => {}
+            (
+                Values::Blob { .. }
+                | Values::I64(_)
+                | Values::I32(_)
+                | Values::F64(_)
+                | Values::Bool(_)
+                | Values::Bytes(_),
+                _,
+            ) => {}
         }
+        Ok(())
     }
 }
 

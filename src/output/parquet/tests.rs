@@ -708,3 +708,38 @@ proptest! {
         prop_assert!(taken >= plain, "fused path took {} lines of {} full PLAIN frames", taken, plain);
     }
 }
+
+/// A payload column written a second time (its first write failed after taking the
+/// payloads, and the data set is finished anyway) is an error, not a panic.
+#[test]
+fn test_payloads_written_twice_are_an_error() {
+    let schema = Arc::new(
+        Type::group_type_builder("schema")
+            .with_fields(vec![Arc::new(
+                column("d", Physical::BYTE_ARRAY, None, false).unwrap(),
+            )])
+            .build()
+            .unwrap(),
+    );
+    let mut blob = Column::new(
+        Values::Blob {
+            data: Vec::new(),
+            lens: Vec::new(),
+        },
+        false,
+    );
+    blob.blob(&[1, 2, 3]);
+    blob.blob(&[4]);
+    let props = Arc::new(WriterProperties::builder().build());
+    let mut w = SerializedFileWriter::new(Vec::new(), schema, props).unwrap();
+    let mut group = w.next_row_group().unwrap();
+    let mut col = group.next_column().unwrap().unwrap();
+    write_chunk(&mut col, &mut blob).unwrap();
+    let again = write_chunk(&mut col, &mut blob);
+    assert!(
+        again
+            .unwrap_err()
+            .to_string()
+            .contains("taken by an earlier write")
+    );
+}
