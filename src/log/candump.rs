@@ -296,13 +296,20 @@ fn parse_raw(line: &[u8]) -> Result<RawLine, LineError> {
     parse_raw_general(s)
 }
 
-/// The fast path for the line shape nearly every log has: `(SECS.FRAC) IFACE ID#HEX[ R|T]`
-/// with a classic data frame, an ASCII interface name and no separators in the data. Returns
-/// `None` for anything else (including every malformed line), which the general parser then
-/// handles; where it returns a record, it is the one the general parser gives (a property
-/// test holds them to that).
-#[inline]
-fn parse_canonical(s: &[u8]) -> Option<RawRecord> {
+/// The start of the canonical line (see [`parse_canonical`]): `(SECS.FRAC)`, with 1 to 19
+/// seconds digits and 6 or 9 fraction digits, blanks, and a printable ASCII interface name.
+pub(crate) struct CanonicalHead {
+    pub timestamp: Timestamp,
+    pub precision: Precision,
+    /// Where the interface name is in the line.
+    pub interface: std::ops::Range<usize>,
+    /// Past the interface name.
+    pub p: usize,
+}
+
+/// The [`CanonicalHead`] of `s`, or `None` when the line does not start that way.
+#[inline(always)]
+pub(crate) fn canonical_head(s: &[u8]) -> Option<CanonicalHead> {
     let rest = s.strip_prefix(b"(")?;
     // Seconds: 1 to 19 digits (20 or more are out of range: the general parser says so).
     let (secs, i) = decimal(rest, 0);
@@ -337,10 +344,30 @@ fn parse_canonical(s: &[u8]) -> Option<RawRecord> {
         }
         p += 1;
     }
-    let iface_end = p;
-    if iface_end == iface_start {
+    if p == iface_start {
         return None;
     }
+    Some(CanonicalHead {
+        timestamp,
+        precision,
+        interface: iface_start..p,
+        p,
+    })
+}
+
+/// The fast path for the line shape nearly every log has: `(SECS.FRAC) IFACE ID#HEX[ R|T]`
+/// with a classic data frame, an ASCII interface name and no separators in the data. Returns
+/// `None` for anything else (including every malformed line), which the general parser then
+/// handles; where it returns a record, it is the one the general parser gives (a property
+/// test holds them to that).
+#[inline]
+fn parse_canonical(s: &[u8]) -> Option<RawRecord> {
+    let CanonicalHead {
+        timestamp,
+        precision,
+        interface,
+        mut p,
+    } = canonical_head(s)?;
     p = skip_blanks(s, p);
     // Identifier: 3 or 8 hex digits, then '#'.
     let mut raw: u32 = 0;
@@ -394,8 +421,8 @@ fn parse_canonical(s: &[u8]) -> Option<RawRecord> {
     Some(RawRecord {
         timestamp,
         precision,
-        iface_start,
-        iface_end,
+        iface_start: interface.start,
+        iface_end: interface.end,
         frame,
         direction,
     })

@@ -285,6 +285,15 @@ impl Column {
         }
     }
 
+    /// A value, or a null for `None`.
+    #[inline]
+    fn opt_i64(&mut self, v: Option<i64>) {
+        match v {
+            Some(v) => self.i64(v),
+            None => self.null(),
+        }
+    }
+
     #[inline]
     fn i32(&mut self, v: i32) {
         if let Values::I32(x) = &mut self.values {
@@ -951,10 +960,7 @@ impl<'db> Builder<'db> {
     /// The `frames` row of `line` into `c`.
     fn frame_row(&self, c: &mut [Column], line: &Line<'_>, parts: &Parts) {
         let frame = line.frame;
-        match parts.time {
-            Some(t) => c[0].i64(t),
-            None => c[0].null(),
-        }
+        c[0].opt_i64(parts.time);
         c[1].run(parts.interface);
         match frame.id() {
             Some(id) => {
@@ -999,10 +1005,7 @@ impl<'db> Builder<'db> {
         let Some(plan) = self.plans.get(index) else {
             return;
         };
-        match parts.time {
-            Some(t) => c[0].i64(t),
-            None => c[0].null(),
-        }
+        c[0].opt_i64(parts.time);
         c[1].run(parts.interface);
         for (k, (value, kind)) in self.scratch.iter().zip(&plan.kinds).enumerate() {
             store(&mut c[2 + k], *kind, value.as_ref());

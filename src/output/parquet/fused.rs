@@ -111,48 +111,6 @@ impl RowPlan {
     }
 }
 
-/// The timestamp (nanoseconds) and the interface of a line that
-/// [`scan_data_frame`](crate::log::candump::scan_data_frame) took (`(SECS.FRAC) IFACE ...`,
-/// 1 to 10 seconds digits, 6 or 9 fraction digits, a printable ASCII interface).
-#[inline(always)]
-fn time_and_interface(line: &[u8]) -> Option<(u64, &str)> {
-    let mut secs: u64 = 0;
-    let mut p = 1;
-    while let Some(d) = line.get(p).filter(|b| b.is_ascii_digit()) {
-        secs = secs.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-        p += 1;
-    }
-    if line.get(p) != Some(&b'.') {
-        return None;
-    }
-    p += 1;
-    let (mut frac, start) = (0u64, p);
-    while let Some(d) = line.get(p).filter(|b| b.is_ascii_digit()) {
-        frac = frac * 10 + u64::from(d - b'0');
-        p += 1;
-    }
-    let nanos = match p - start {
-        6 => frac * 1_000,
-        9 => frac,
-        _ => return None,
-    };
-    let time = secs.checked_mul(1_000_000_000)?.checked_add(nanos)?;
-    if line.get(p) != Some(&b')') {
-        return None;
-    }
-    p += 1;
-    let blank = |b: &u8| *b == b' ' || *b == b'\t';
-    while line.get(p).is_some_and(blank) {
-        p += 1;
-    }
-    let start = p;
-    while line.get(p).is_some_and(|b| !blank(b)) {
-        p += 1;
-    }
-    let interface = std::str::from_utf8(line.get(start..p)?).ok()?;
-    (!interface.is_empty()).then_some((time, interface))
-}
-
 impl BatchBuilder<'_> {
     /// Adds the frame of `line`, a candump line that
     /// [`scan_data_frame`](crate::log::candump::scan_data_frame) found to be `scan`, straight
@@ -172,14 +130,12 @@ impl BatchBuilder<'_> {
             Some(mux) => Some(mux.plan.select(&word, scan.len)?),
             None => None,
         };
-        let (nanos, interface) = time_and_interface(line)?;
-        let time = self.builder.time(nanos);
+        let head = candump::canonical_head(line)?;
+        let interface = std::str::from_utf8(line.get(head.interface)?).ok()?;
+        let time = self.builder.time(head.timestamp.as_nanos());
         let frame = &mut self.batch.frames;
         let c = &mut frame.columns[..];
-        match time {
-            Some(t) => c[0].i64(t),
-            None => c[0].null(),
-        }
+        c[0].opt_i64(time);
         c[1].run(interface);
         c[2].i64(i64::from(scan.id.raw()));
         c[3].bool(scan.id.is_extended());
@@ -204,10 +160,7 @@ impl BatchBuilder<'_> {
             Err(e) => return Some(Err(e)),
         };
         let c = &mut rows.columns[..];
-        match time {
-            Some(t) => c[0].i64(t),
-            None => c[0].null(),
-        }
+        c[0].opt_i64(time);
         c[1].run(interface);
         let carried = match (&plan.mux, branch) {
             (Some(mux), Some(b)) => {
