@@ -309,8 +309,10 @@ impl Capture<'_> {
             root: store.root().to_path_buf(),
             error,
         };
+        // With a core of its own (one log on several), the row groups written out while
+        // the capture is decoded are encoded beside the decoding instead of holding it up.
         let mut writer = match DatasetWriter::new(db, store, &self.part, settings.resolution) {
-            Ok(w) => w,
+            Ok(w) => w.with_background(if self.jobs >= 2 { self.jobs } else { 0 }),
             Err(e) => return CaptureResult::Failed(dataset_error(e)),
         };
         // Every warning names the capture (the block pipeline's already do, with the line).

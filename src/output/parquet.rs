@@ -21,7 +21,10 @@
 //! hidden temporary name, then a link), so a crash leaves no file a reader would take for a
 //! whole one, and writing into a data set that already holds files adds files beside them.
 //! Rows are buffered in columns up to a row group (about a million rows) or a memory budget
-//! (the largest table is written out first), so memory stays bounded for any capture. The
+//! (the largest table is written out first), so memory stays bounded for any capture. A row
+//! group written out before the end can go to background encoder threads
+//! ([`DatasetWriter::with_background`]) while rows keep coming: the same files, byte for
+//! byte, in the same order (the frames table's row groups wait for their turn). The
 //! buffers are compact: the interface as runs of one value, the message name as its place in
 //! the DBC's list, payloads end to end with a byte of length each, and an optional column's
 //! definition levels only from its first null; they become what the Parquet writer takes a
@@ -55,6 +58,10 @@ pub const SMALL_ROWS: usize = 4096;
 /// Bytes of buffered columns a writer holds, at most (about; the largest table is written out
 /// when they exceed it).
 pub const MEMORY_BUDGET: usize = 96 << 20;
+/// Bytes of buffered columns a writer with a background encoder
+/// ([`DatasetWriter::with_background`]) has handed to it and not yet seen written, at most
+/// (a row group larger than this is still handed over, alone).
+pub const IN_FLIGHT_BUDGET: usize = MEMORY_BUDGET / 2;
 
 /// The resolution of the `timestamp` columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -357,24 +364,6 @@ impl Column {
             self.present();
         }
     }
-
-    fn clear(&mut self) {
-        match &mut self.values {
-            Values::I64(x) => x.clear(),
-            Values::I32(x) => x.clear(),
-            Values::F64(x) => x.clear(),
-            Values::Bool(x) => x.clear(),
-            Values::Bytes(x) => x.clear(),
-            Values::Blob { data, lens } => {
-                data.clear();
-                lens.clear();
-            }
-            Values::Runs(x) => x.clear(),
-            Values::Keys { keys, .. } => keys.clear(),
-        }
-        self.defs.clear();
-        self.rows = 0;
-    }
 }
 
 /// How one signal is stored.
@@ -416,7 +405,14 @@ struct Table {
     /// The frames table keeps its file open across row groups; a message table writes one
     /// file per row group, so that hundreds of tables never hold hundreds of open files.
     keep_open: bool,
-    open: Option<OpenFile>,
+    /// The file kept open (`keep_open`), shared with the row groups handed to background
+    /// encoders ([`Group`]).
+    open: Arc<KeptFile>,
+    /// Whether `open` holds a file (known without taking its lock, which an encoder may
+    /// hold).
+    has_file: bool,
+    /// Row groups taken for the file kept open: the next one's place in its order.
+    groups: u64,
     files: u32,
 }
 
@@ -479,7 +475,9 @@ impl Table {
             rows: 0,
             row_bytes,
             keep_open,
-            open: None,
+            open: Arc::new(KeptFile::default()),
+            has_file: false,
+            groups: 0,
             files: 0,
         })
     }
@@ -500,41 +498,43 @@ impl Table {
         part: &str,
         files: &mut dyn Publish,
     ) -> Result<(), DatasetError> {
+        match self.take_group(store, part)? {
+            Some(group) => group.write(files),
+            None => Ok(()),
+        }
+    }
+
+    /// The buffered rows as the next row group, with the file it goes into (created here:
+    /// its name and order are decided by this thread, whichever thread writes it); `None`
+    /// when no row is buffered. The table is left empty.
+    fn take_group(&mut self, store: &dyn Store, part: &str) -> Result<Option<Group>, DatasetError> {
         if self.rows == 0 {
-            return Ok(());
+            return Ok(None);
         }
-        if self.open.is_none() {
-            self.open = Some(self.create(store, part)?);
-        }
-        let Some(open) = self.open.as_mut() else {
-            return Ok(());
-        };
-        let at = open.path.clone();
-        let pq = |source| DatasetError::Parquet {
-            path: at.clone(),
-            source,
-        };
-        let mut group = open.writer.next_row_group().map_err(pq)?;
-        for k in 0..self.columns.len() {
-            let Some(mut writer) = group.next_column().map_err(pq)? else {
-                break;
-            };
-            let chunks = self.sealed.iter_mut().filter_map(|c| c.get_mut(k));
-            for column in chunks.chain(self.columns.get_mut(k)) {
-                write_chunk(&mut writer, column).map_err(pq)?;
+        let target = if self.keep_open {
+            if !self.has_file {
+                let file = self.create(store, part)?;
+                let shared = Arc::clone(&self.open);
+                shared.lock(&self.dir)?.file = Some(file);
+                self.has_file = true;
             }
-            writer.close().map_err(pq)?;
-        }
-        group.close().map_err(pq)?;
-        self.sealed.clear();
-        for column in &mut self.columns {
-            column.clear();
-        }
+            self.groups += 1;
+            Target::Kept {
+                file: Arc::clone(&self.open),
+                turn: self.groups - 1,
+            }
+        } else {
+            Target::Whole(Box::new(self.create(store, part)?))
+        };
+        let empty = self.empty_columns();
+        let mut chunks = std::mem::take(&mut self.sealed);
+        chunks.push(std::mem::replace(&mut self.columns, empty));
         self.rows = 0;
-        if !self.keep_open {
-            self.close(files)?;
-        }
-        Ok(())
+        Ok(Some(Group {
+            chunks,
+            target,
+            dir: self.dir.clone(),
+        }))
     }
 
     /// Opens the next file of this table (invisible until published).
@@ -562,18 +562,142 @@ impl Table {
         Ok(OpenFile { writer, path })
     }
 
-    /// Finishes the open file and hands it to `files` to publish.
+    /// Finishes the file kept open, if any, and hands it to `files` to publish.
     fn close(&mut self, files: &mut dyn Publish) -> Result<(), DatasetError> {
-        let Some(OpenFile { writer, path }) = self.open.take() else {
+        if !self.has_file {
             return Ok(());
+        }
+        self.has_file = false;
+        // After the row groups still being written by encoders.
+        let open = self.open.turn(self.groups, &self.dir)?.file.take();
+        match open {
+            Some(open) => close_file(open, files),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A table's row group, taken from its buffers ([`Table::take_group`]), and its file.
+struct Group {
+    /// The rows, in chunks of columns, in order.
+    chunks: Vec<Vec<Column>>,
+    target: Target,
+    /// The table's folder (for errors).
+    dir: String,
+}
+
+/// The file a [`Group`] goes into.
+enum Target {
+    /// A file of its own (a message table's row group), finished and published once written.
+    Whole(Box<OpenFile>),
+    /// The table's file, kept open across row groups (the frames table), and the row group's
+    /// place in its order.
+    Kept { file: Arc<KeptFile>, turn: u64 },
+}
+
+/// A file kept open across row groups, which encoders write in order.
+#[derive(Default)]
+struct KeptFile {
+    state: Mutex<KeptState>,
+    /// Told when a row group has been written.
+    written: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct KeptState {
+    file: Option<OpenFile>,
+    /// The row groups written (or failed), in order: the place of the next to write.
+    next: u64,
+}
+
+impl KeptFile {
+    /// Its state (`what` names the file in the error when a thread writing it panicked).
+    fn lock(&self, what: &str) -> Result<std::sync::MutexGuard<'_, KeptState>, DatasetError> {
+        self.state.lock().map_err(|_| writer_failed(what))
+    }
+
+    /// Its state, once the row groups before place `turn` have been written.
+    fn turn(
+        &self,
+        turn: u64,
+        what: &str,
+    ) -> Result<std::sync::MutexGuard<'_, KeptState>, DatasetError> {
+        let mut state = self.lock(what)?;
+        while state.next < turn {
+            state = self.written.wait(state).map_err(|_| writer_failed(what))?;
+        }
+        Ok(state)
+    }
+}
+
+impl Group {
+    /// Writes the row group into its file (and publishes a file of its own).
+    fn write(self, files: &mut dyn Publish) -> Result<(), DatasetError> {
+        let Group {
+            mut chunks,
+            target,
+            dir,
+        } = self;
+        match target {
+            Target::Whole(mut open) => {
+                write_group(&mut open, &mut chunks)?;
+                close_file(*open, files)
+            }
+            Target::Kept { file, turn } => {
+                let mut state = file.turn(turn, &dir)?;
+                let written = match state.file.as_mut() {
+                    Some(open) => write_group(open, &mut chunks),
+                    None => Ok(()),
+                };
+                // Its turn is over, written or not: the next can go (and fail on its own).
+                state.next = turn + 1;
+                drop(state);
+                file.written.notify_all();
+                written
+            }
+        }
+    }
+}
+
+/// Writes `chunks` (each a full set of columns) as one row group of `open`.
+fn write_group(open: &mut OpenFile, chunks: &mut [Vec<Column>]) -> Result<(), DatasetError> {
+    let at = open.path.clone();
+    let pq = |source| DatasetError::Parquet {
+        path: at.clone(),
+        source,
+    };
+    let width = chunks.last().map_or(0, Vec::len);
+    let mut group = open.writer.next_row_group().map_err(pq)?;
+    for k in 0..width {
+        let Some(mut writer) = group.next_column().map_err(pq)? else {
+            break;
         };
-        let file = writer
-            .into_inner()
-            .map_err(|source| DatasetError::Parquet {
-                path: path.clone(),
-                source,
-            })?;
-        files.publish(path, file)
+        for column in chunks.iter_mut().filter_map(|c| c.get_mut(k)) {
+            write_chunk(&mut writer, column).map_err(pq)?;
+        }
+        writer.close().map_err(pq)?;
+    }
+    group.close().map_err(pq)?;
+    Ok(())
+}
+
+/// Finishes `open` and hands it to `files` to publish.
+fn close_file(open: OpenFile, files: &mut dyn Publish) -> Result<(), DatasetError> {
+    let OpenFile { writer, path } = open;
+    let file = writer
+        .into_inner()
+        .map_err(|source| DatasetError::Parquet {
+            path: path.clone(),
+            source,
+        })?;
+    files.publish(path, file)
+}
+
+/// The error of a file whose writing thread panicked.
+fn writer_failed(what: &str) -> DatasetError {
+    DatasetError::Io {
+        path: what.to_string(),
+        source: io::Error::other("a thread writing this file failed"),
     }
 }
 
@@ -738,39 +862,6 @@ impl Place {
         }
         Ok(())
     }
-}
-
-/// Appends `rows` to `table`: its row group is written first if the rows would take it past
-/// [`ROW_GROUP_ROWS`], and after if they bring it there.
-fn add_rows(
-    table: &mut Table,
-    rows: Rows,
-    store: &dyn Store,
-    part: &str,
-    pending: &mut usize,
-    files: &mut Vec<String>,
-) -> Result<(), DatasetError> {
-    if rows.rows == 0 {
-        return Ok(());
-    }
-    if table.rows > 0 && table.rows + rows.rows > ROW_GROUP_ROWS {
-        *pending -= table.buffered();
-        table.flush(store, part, files)?;
-    }
-    if table.columns.first().is_some_and(|c| c.rows() > 0) {
-        // Rows pushed one by one come first: they become a chunk of their own.
-        let next = table.empty_columns();
-        let pushed = std::mem::replace(&mut table.columns, next);
-        table.sealed.push(pushed);
-    }
-    table.sealed.push(rows.columns);
-    table.rows += rows.rows;
-    *pending += rows.rows * table.row_bytes;
-    if table.rows >= ROW_GROUP_ROWS {
-        *pending -= table.buffered();
-        table.flush(store, part, files)?;
-    }
-    Ok(())
 }
 
 fn column(
@@ -1259,6 +1350,17 @@ pub struct DatasetWriter<'db, 's> {
     /// The bytes every table buffers, kept as rows come and go ([`Self::buffered`] is the
     /// same sum, counted).
     pending: usize,
+    /// Threads encoding the row groups written before [`Self::finish`] (0: this thread).
+    background: usize,
+    /// Those threads, started with the first such row group.
+    encoder: Option<Encoder>,
+}
+
+/// A table of a [`DatasetWriter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Frames,
+    Message(usize),
 }
 
 impl<'db, 's> DatasetWriter<'db, 's> {
@@ -1280,6 +1382,8 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             written: Written::default(),
             budget: MEMORY_BUDGET,
             pending: 0,
+            background: 0,
+            encoder: None,
         })
     }
 
@@ -1291,6 +1395,17 @@ impl<'db, 's> DatasetWriter<'db, 's> {
     /// Sets the memory budget (bytes of buffered columns), for tests.
     pub fn with_budget(mut self, bytes: usize) -> Self {
         self.budget = bytes.max(1);
+        self
+    }
+
+    /// Row groups written out before [`Self::finish`] (a full row group, or the memory
+    /// budget reached) are encoded, compressed and written on `threads` threads of their own
+    /// while rows keep coming, instead of on the caller's (0, the default): for a caller
+    /// whose rows come from workers that would otherwise wait. What is written, and in which
+    /// files, is the same either way; the memory held grows by at most [`IN_FLIGHT_BUDGET`]
+    /// (the row groups handed over and not yet written).
+    pub fn with_background(mut self, threads: usize) -> Self {
+        self.background = threads;
         self
     }
 
@@ -1308,6 +1423,41 @@ impl<'db, 's> DatasetWriter<'db, 's> {
         Ok(slot.as_mut())
     }
 
+    fn table(&mut self, which: Which) -> Option<&mut Table> {
+        match which {
+            Which::Frames => Some(&mut self.frames),
+            Which::Message(index) => self.messages.get_mut(index)?.as_mut(),
+        }
+    }
+
+    /// Writes out the rows `which` buffers as a row group: here, or by the background
+    /// encoder.
+    fn flush_table(&mut self, which: Which) -> Result<(), DatasetError> {
+        let (store, part) = (self.store, self.part.as_str());
+        let Some(table) = (match which {
+            Which::Frames => Some(&mut self.frames),
+            Which::Message(index) => self.messages.get_mut(index).and_then(Option::as_mut),
+        }) else {
+            return Ok(());
+        };
+        let bytes = table.buffered();
+        let Some(group) = table.take_group(store, part)? else {
+            return Ok(());
+        };
+        self.pending -= bytes;
+        if self.background == 0 {
+            return group.write(&mut self.written.files);
+        }
+        if self.encoder.is_none() {
+            self.encoder = Encoder::start(self.background);
+        }
+        match &mut self.encoder {
+            Some(encoder) => encoder.send(group, bytes, &mut self.written.files),
+            // No thread to be had: written here.
+            None => group.write(&mut self.written.files),
+        }
+    }
+
     /// Adds one decoded frame.
     pub fn push(&mut self, line: &Line<'_>) -> Result<(), DatasetError> {
         let parts = self.builder.parts(line);
@@ -1317,9 +1467,7 @@ impl<'db, 's> DatasetWriter<'db, 's> {
         self.pending += self.frames.row_bytes;
         self.written.frames += 1;
         if self.frames.rows >= ROW_GROUP_ROWS {
-            self.pending -= self.frames.buffered();
-            self.frames
-                .flush(self.store, &self.part, &mut self.written.files)?;
+            self.flush_table(Which::Frames)?;
         }
         if let Some((index, _)) = parts.message
             && self.message_table(index)?.is_some()
@@ -1330,8 +1478,7 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             self.pending += table.row_bytes;
             self.written.message_rows += 1;
             if table.rows >= ROW_GROUP_ROWS {
-                self.pending -= table.buffered();
-                table.flush(self.store, &self.part, &mut self.written.files)?;
+                self.flush_table(Which::Message(index))?;
             }
         }
         self.count_times();
@@ -1352,28 +1499,46 @@ impl<'db, 's> DatasetWriter<'db, 's> {
         self.written.frames += batch.frames.rows as u64;
         self.written.truncated_times += batch.truncated_times;
         self.written.unrepresentable_times += batch.unrepresentable_times;
-        let (store, part) = (self.store, self.part.clone());
-        let files = &mut self.written.files;
-        add_rows(
-            &mut self.frames,
-            batch.frames,
-            store,
-            &part,
-            &mut self.pending,
-            files,
-        )?;
+        self.add_rows(Which::Frames, batch.frames)?;
         for (index, rows) in batch.messages {
             self.written.message_rows += rows.rows as u64;
-            if self.message_table(index)?.is_none() {
-                continue;
-            }
-            if let Some(Some(table)) = self.messages.get_mut(index) {
-                let files = &mut self.written.files;
-                add_rows(table, rows, store, &part, &mut self.pending, files)?;
+            if self.message_table(index)?.is_some() {
+                self.add_rows(Which::Message(index), rows)?;
             }
         }
         while self.pending > self.budget {
             self.flush_largest()?;
+        }
+        Ok(())
+    }
+
+    /// Appends `rows` to table `which`: its row group is written first if the rows would
+    /// take it past [`ROW_GROUP_ROWS`], and after if they bring it there.
+    fn add_rows(&mut self, which: Which, rows: Rows) -> Result<(), DatasetError> {
+        if rows.rows == 0 {
+            return Ok(());
+        }
+        if self
+            .table(which)
+            .is_some_and(|t| t.rows > 0 && t.rows + rows.rows > ROW_GROUP_ROWS)
+        {
+            self.flush_table(which)?;
+        }
+        let Some(table) = self.table(which) else {
+            return Ok(());
+        };
+        if table.columns.first().is_some_and(|c| c.rows() > 0) {
+            // Rows pushed one by one come first: they become a chunk of their own.
+            let next = table.empty_columns();
+            let pushed = std::mem::replace(&mut table.columns, next);
+            table.sealed.push(pushed);
+        }
+        table.sealed.push(rows.columns);
+        table.rows += rows.rows;
+        let (added, full) = (rows.rows * table.row_bytes, table.rows >= ROW_GROUP_ROWS);
+        self.pending += added;
+        if full {
+            self.flush_table(which)?;
         }
         Ok(())
     }
@@ -1391,34 +1556,33 @@ impl<'db, 's> DatasetWriter<'db, 's> {
     /// Writes out the table holding the most, to stay within the memory budget.
     fn flush_largest(&mut self) -> Result<(), DatasetError> {
         debug_assert_eq!(self.pending, self.buffered());
+        // The last of the largest (ties go to the later message).
         let largest = self
             .messages
-            .iter_mut()
-            .flatten()
-            .max_by_key(|t| t.buffered());
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| Some((i, t.as_ref()?.buffered())))
+            .max_by_key(|&(_, bytes)| bytes);
         match largest {
-            Some(t) if t.buffered() > self.frames.buffered() => {
-                self.pending -= t.buffered();
-                t.flush(self.store, &self.part, &mut self.written.files)
+            Some((index, bytes)) if bytes > self.frames.buffered() => {
+                self.flush_table(Which::Message(index))
             }
-            _ => {
-                self.pending -= self.frames.buffered();
-                self.frames
-                    .flush(self.store, &self.part, &mut self.written.files)
-            }
+            _ => self.flush_table(Which::Frames),
         }
     }
 
     /// Writes what is buffered and closes every file. On error, the files not yet complete
-    /// keep their temporary names.
+    /// keep their temporary names; the others are published, and the first error is the
+    /// result.
     ///
     /// The tables are encoded, compressed and written on as many threads as there are cores
-    /// (they are independent files).
+    /// (they are independent files), beside the background encoders' last row groups.
     pub fn finish(mut self) -> Result<Written, DatasetError> {
+        let mut first_error = None;
         let part = self.part.as_str();
         let mut tables: Vec<&mut Table> = std::iter::once(&mut self.frames)
             .chain(self.messages.iter_mut().flatten())
-            .filter(|t| t.rows > 0 || t.open.is_some())
+            .filter(|t| t.rows > 0 || t.has_file)
             .collect();
         // Largest first, each thread taking the next table when it is done with one: the
         // frames table (the largest by far) on one thread while the others share the rest.
@@ -1479,10 +1643,152 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             results
         });
         for r in results {
-            self.written.files.extend(r?);
+            match r {
+                Ok(files) => self.written.files.extend(files),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        // The encoders' row groups were written meanwhile (the frames table's last ones
+        // waited for theirs): their files and errors.
+        if let Some(encoder) = self.encoder.take()
+            && let Err(e) = encoder.finish(&mut self.written.files)
+        {
+            first_error.get_or_insert(e);
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         self.written.files.sort();
         Ok(self.written)
+    }
+}
+
+/// Threads writing the row groups a [`DatasetWriter`] hands them, taken in order (the row
+/// groups of the file kept open are written in that order: [`KeptFile`]), and saying how
+/// each went.
+struct Encoder {
+    /// Row groups, with the bytes they buffer.
+    groups: Option<mpsc::Sender<(Group, usize)>>,
+    /// For each row group written: its bytes, and the files it published or its error.
+    done: mpsc::Receiver<(usize, Result<Vec<String>, DatasetError>)>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// Bytes handed over and not yet written.
+    in_flight: usize,
+}
+
+impl Encoder {
+    /// `threads` encoders (at least one), started; `None` if no thread can be started.
+    fn start(threads: usize) -> Option<Encoder> {
+        let (groups, rx) = mpsc::channel::<(Group, usize)>();
+        let rx = Arc::new(Mutex::new(rx));
+        let (tx, done) = mpsc::channel();
+        let mut handles = Vec::new();
+        for _ in 0..threads.max(1) {
+            let (rx, tx) = (Arc::clone(&rx), tx.clone());
+            let spawned = std::thread::Builder::new()
+                .name("parquet-encoder".into())
+                .spawn(move || {
+                    loop {
+                        let next = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((group, bytes)) = next else { return };
+                        let mut files = Vec::new();
+                        let result = group.write(&mut files).map(|()| files);
+                        if tx.send((bytes, result)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(_) => break,
+            }
+        }
+        if handles.is_empty() {
+            return None;
+        }
+        Some(Encoder {
+            groups: Some(groups),
+            done,
+            threads: handles,
+            in_flight: 0,
+        })
+    }
+
+    /// Hands `group` (`bytes` of buffered columns) over, once the row groups in flight and
+    /// it fit in [`IN_FLIGHT_BUDGET`] (or none is in flight). An error: the first of the row
+    /// groups written since the last call, or the threads' end.
+    fn send(
+        &mut self,
+        group: Group,
+        bytes: usize,
+        files: &mut Vec<String>,
+    ) -> Result<(), DatasetError> {
+        while let Ok(done) = self.done.try_recv() {
+            self.account(done, files)?;
+        }
+        while self.in_flight > 0 && self.in_flight + bytes > IN_FLIGHT_BUDGET {
+            let done = self.done.recv().map_err(|_| stopped())?;
+            self.account(done, files)?;
+        }
+        let sent = self.groups.as_ref().map(|g| g.send((group, bytes)));
+        match sent {
+            Some(Ok(())) => {
+                self.in_flight += bytes;
+                Ok(())
+            }
+            _ => Err(stopped()),
+        }
+    }
+
+    fn account(
+        &mut self,
+        (bytes, result): (usize, Result<Vec<String>, DatasetError>),
+        files: &mut Vec<String>,
+    ) -> Result<(), DatasetError> {
+        self.in_flight -= bytes;
+        files.extend(result?);
+        Ok(())
+    }
+
+    /// Waits for every row group handed over to be written; the first error, if any.
+    fn finish(mut self, files: &mut Vec<String>) -> Result<(), DatasetError> {
+        self.groups = None;
+        let mut first_error = None;
+        while let Ok(done) = self.done.recv() {
+            if let Err(e) = self.account(done, files) {
+                first_error.get_or_insert(e);
+            }
+        }
+        for thread in std::mem::take(&mut self.threads) {
+            if thread.join().is_err() {
+                first_error.get_or_insert(stopped());
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Encoder {
+    /// A writer dropped without [`DatasetWriter::finish`]: the row groups handed over are
+    /// still written (their files published, or left with their temporary names when not
+    /// complete) before the threads end.
+    fn drop(&mut self) {
+        self.groups = None;
+        for thread in std::mem::take(&mut self.threads) {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn stopped() -> DatasetError {
+    DatasetError::Io {
+        path: "frames".to_string(),
+        source: io::Error::other("the thread writing row groups has stopped"),
     }
 }
 

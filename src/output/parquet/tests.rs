@@ -110,9 +110,25 @@ fn write_in_batches(
     budget: usize,
     chunk: usize,
 ) -> Written {
+    write_in_batches_on(db, store, part, t0, frames, budget, chunk, 0)
+}
+
+/// As [`write_in_batches`], with `encoders` background encoders.
+#[allow(clippy::too_many_arguments)]
+fn write_in_batches_on(
+    db: &Database,
+    store: &Mem,
+    part: &str,
+    t0: u64,
+    frames: &[Frame],
+    budget: usize,
+    chunk: usize,
+    encoders: usize,
+) -> Written {
     let mut w = DatasetWriter::new(db, store, part, Resolution::Nanos)
         .unwrap()
-        .with_budget(budget);
+        .with_budget(budget)
+        .with_background(encoders);
     let mut builder = BatchBuilder::new(db, Resolution::Nanos).unwrap();
     let mut decoder = FrameDecoder::new(db);
     for (k, block) in frames.chunks(chunk.max(1)).enumerate() {
@@ -393,6 +409,56 @@ proptest! {
         }
         prop_assert_eq!(*many.staged.lock().unwrap(), 0, "files left unpublished");
     }
+
+    /// Row groups written out early by background encoders (one, or several that take them
+    /// in any order) give the data set of those written on the writer's thread, byte for
+    /// byte: the same row groups, in the same files, in the same order.
+    #[test]
+    fn test_background_encoders_write_what_the_writer_would(
+        payloads in proptest::collection::vec((0u16..40, proptest::collection::vec(any::<u8>(), 0..=8)), 1..400),
+        chunk in 1usize..150,
+        budget in 1usize..50_000,
+        encoders in 1usize..4,
+    ) {
+        let db = db();
+        let frames = mixed(&payloads);
+        let (here, there) = (Mem::default(), Mem::default());
+        let a = write_in_batches(&db, &here, "b", 5, &frames, budget, chunk);
+        let b = write_in_batches_on(&db, &there, "b", 5, &frames, budget, chunk, encoders);
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(&*here.files.lock().unwrap(), &*there.files.lock().unwrap());
+        prop_assert_eq!(*there.staged.lock().unwrap(), 0, "files left unpublished");
+    }
+}
+
+/// Frames pushed one by one with a budget small enough to write a row group out every few
+/// frames, on background encoders: the frames table's many row groups keep their order.
+#[test]
+fn test_background_encoders_keep_the_frames_in_order() {
+    let db = db();
+    let frames: Vec<Frame> = (0..3000u32)
+        .map(|i| Frame::classic(sid(0x100 + (i % 3) as u16), &(i as u64).to_le_bytes()).unwrap())
+        .collect();
+    let (here, there) = (Mem::default(), Mem::default());
+    let a = write(&db, &here, "o", 0, &frames, 2 << 10);
+    let mut w = DatasetWriter::new(&db, &there, "o", Resolution::Nanos)
+        .unwrap()
+        .with_budget(2 << 10)
+        .with_background(3);
+    let mut decoder = FrameDecoder::new(&db);
+    for (i, f) in frames.iter().enumerate() {
+        w.push(&line(0, i, f, decoder.decode(f))).unwrap();
+    }
+    let b = w.finish().unwrap();
+    assert_eq!(a, b);
+    assert!(b.files.len() > 100, "{}", b.files.len());
+    assert_eq!(*here.files.lock().unwrap(), *there.files.lock().unwrap());
+    let times: Vec<Field> = rows(&there, "frames")
+        .iter()
+        .map(|r| get(r, "timestamp").clone())
+        .collect();
+    let want: Vec<Field> = (0..3000).map(|i| Field::Long(i * 1_000_000)).collect();
+    assert_eq!(times, want);
 }
 
 /// Frames pushed one by one, then a batch, then more frames: the rows stay in that order.
@@ -742,4 +808,77 @@ fn test_payloads_written_twice_are_an_error() {
             .to_string()
             .contains("taken by an earlier write")
     );
+}
+
+/// A store whose files from the `from`-th on fail to be written to (a full disk).
+struct Failing {
+    mem: Mem,
+    from: usize,
+    made: Mutex<usize>,
+}
+
+struct FailingFile;
+
+impl Write for FailingFile {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::Error::other("disk full"))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl StagedFile for FailingFile {
+    fn publish(self: Box<Self>) -> io::Result<()> {
+        Err(io::Error::other("disk full"))
+    }
+}
+
+impl Store for Failing {
+    fn create(&self, path: &str) -> io::Result<Box<dyn StagedFile>> {
+        let mut made = self.made.lock().unwrap();
+        *made += 1;
+        if *made > self.from {
+            return Ok(Box::new(FailingFile));
+        }
+        self.mem.create(path)
+    }
+}
+
+/// A row group that fails on a background encoder is the writer's error (at a later row
+/// or at the end), never lost and never a hang; the files written before it are published.
+#[test]
+fn test_a_background_encoder_failure_is_the_writers_error() {
+    let db = db();
+    let frames: Vec<Frame> = (0..3000u32)
+        .map(|i| Frame::classic(sid(0x100 + (i % 3) as u16), &(i as u64).to_le_bytes()).unwrap())
+        .collect();
+    for from in [0, 1, 5, 40] {
+        for encoders in [1, 2] {
+            let store = Failing {
+                mem: Mem::default(),
+                from,
+                made: Mutex::new(0),
+            };
+            let mut w = DatasetWriter::new(&db, &store, "f", Resolution::Nanos)
+                .unwrap()
+                .with_budget(4 << 10)
+                .with_background(encoders);
+            let mut decoder = FrameDecoder::new(&db);
+            let mut failed = None;
+            for (i, f) in frames.iter().enumerate() {
+                if let Err(e) = w.push(&line(0, i, f, decoder.decode(f))) {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            let finished = w.finish();
+            let error = failed.or(finished.err());
+            let error = error.unwrap_or_else(|| panic!("from {from}: no error"));
+            assert!(error.to_string().contains("disk full"), "{error}");
+            let published = store.mem.files.lock().unwrap().len();
+            assert!(published <= from, "from {from}: {published} published");
+            assert!(from < 5 || published > 0, "from {from}: nothing published");
+        }
+    }
 }
