@@ -149,11 +149,7 @@ fn bench(c: &mut Criterion) {
                         formatter.format(
                             &Line {
                                 raw: Some(&text[..len]),
-                                timestamp: rec.timestamp,
-                                precision: rec.precision,
-                                interface: rec.interface,
-                                frame: &rec.frame,
-                                meaning: decoder.decode(&rec.frame),
+                                ..Line::of_record(&rec, decoder.decode(&rec.frame))
                             },
                             &mut general,
                         );
@@ -211,15 +207,8 @@ fn bench(c: &mut Criterion) {
                     let Ok(candump::Line::Record(rec)) = candump::parse_line(text) else {
                         panic!("a record");
                     };
-                    rows.push(&Line {
-                        raw: None,
-                        timestamp: rec.timestamp,
-                        precision: rec.precision,
-                        interface: rec.interface,
-                        frame: &rec.frame,
-                        meaning: decoder.decode(&rec.frame),
-                    })
-                    .unwrap();
+                    rows.push(&Line::of_record(&rec, decoder.decode(&rec.frame)))
+                        .unwrap();
                 }
                 at += len + 1;
                 n += 1;

@@ -58,11 +58,7 @@ fn fused_agrees(data: &[u8], len: usize, scan: &canrelearn::log::candump::DataFr
         formatter.format(
             &output::Line {
                 raw: Some(line.trim_ascii_end()),
-                timestamp: record.timestamp,
-                precision: record.precision,
-                interface: record.interface,
-                frame: &record.frame,
-                meaning: decoder.decode(&record.frame),
+                ..output::Line::of_record(&record, decoder.decode(&record.frame))
             },
             &mut want,
         );

@@ -1026,11 +1026,7 @@ VAL_ 301 In 0 "zero" ;
         formatter.format(
             &super::super::Line {
                 raw: Some(line.trim_ascii_end()),
-                timestamp: rec.timestamp,
-                precision: rec.precision,
-                interface: rec.interface,
-                frame: &rec.frame,
-                meaning: decoder.decode(&rec.frame),
+                ..super::super::Line::of_record(&rec, decoder.decode(&rec.frame))
             },
             &mut out,
         );

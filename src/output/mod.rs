@@ -303,6 +303,20 @@ pub struct Line<'a> {
     pub meaning: Meaning<'a>,
 }
 
+impl<'a> Line<'a> {
+    /// A capture's record, with what its frame means (no log text: set `raw` for that).
+    pub fn of_record(record: &'a crate::log::Record<'_>, meaning: Meaning<'a>) -> Line<'a> {
+        Line {
+            raw: None,
+            timestamp: record.timestamp,
+            precision: record.precision,
+            interface: record.interface,
+            frame: &record.frame,
+            meaning,
+        }
+    }
+}
+
 /// Formats frames in one format, appending to a caller's buffer (no allocation per frame).
 pub struct Formatter {
     format: Format,

@@ -145,11 +145,7 @@ impl Tally {
                 }
                 each(&Line {
                     raw,
-                    timestamp: rec.timestamp,
-                    precision: rec.precision,
-                    interface: rec.interface,
-                    frame: &rec.frame,
-                    meaning,
+                    ..Line::of_record(&rec, meaning)
                 });
             }
             Ok(LogLine::Other(_)) => {}
@@ -987,14 +983,7 @@ pub fn each_record<W: Write>(
                 }) {
                     sink.partial(message, warning);
                 }
-                let line = Line {
-                    raw: None,
-                    timestamp: r.timestamp,
-                    precision: r.precision,
-                    interface: r.interface,
-                    frame: &r.frame,
-                    meaning,
-                };
+                let line = Line::of_record(&r, meaning);
                 if let Err(e) = each(&line, &mut sink.out) {
                     break Err(PipelineError::Write(e));
                 }

@@ -229,14 +229,7 @@ pub fn fused_agrees(db: &Database, fused: &FusedRows, line: &[u8], scan: &DataFr
             let mut decoder = FrameDecoder::new(db);
             let meaning = decoder.decode(&record.frame);
             let general_known = !matches!(meaning, crate::output::Meaning::Unknown);
-            let general = b.push(&Line {
-                raw: None,
-                timestamp: record.timestamp,
-                precision: record.precision,
-                interface: record.interface,
-                frame: &record.frame,
-                meaning,
-            });
+            let general = b.push(&Line::of_record(&record, meaning));
             general.is_ok() && known == general_known && a.take() == b.take()
         })
 }

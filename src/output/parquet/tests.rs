@@ -722,16 +722,7 @@ fn write_lines(
                 continue;
             };
             let meaning = decoder.decode(&rec.frame);
-            builder
-                .push(&Line {
-                    raw: None,
-                    timestamp: rec.timestamp,
-                    precision: rec.precision,
-                    interface: rec.interface,
-                    frame: &rec.frame,
-                    meaning,
-                })
-                .unwrap();
+            builder.push(&Line::of_record(&rec, meaning)).unwrap();
         }
         w.append(builder.take()).unwrap();
     }
