@@ -100,31 +100,18 @@ fn write(
     w.finish().unwrap()
 }
 
-/// As [`write`], but decoded into batches of `chunk` frames (as workers do), appended in order.
+/// As [`write`] from `t0` = 5 ns, but decoded into batches of `chunk` frames (as workers do),
+/// appended in order, with `encoders` background encoders (0: none).
 fn write_in_batches(
     db: &Database,
     store: &Mem,
     part: &str,
-    t0: u64,
-    frames: &[Frame],
-    budget: usize,
-    chunk: usize,
-) -> Written {
-    write_in_batches_on(db, store, part, t0, frames, budget, chunk, 0)
-}
-
-/// As [`write_in_batches`], with `encoders` background encoders.
-#[allow(clippy::too_many_arguments)]
-fn write_in_batches_on(
-    db: &Database,
-    store: &Mem,
-    part: &str,
-    t0: u64,
     frames: &[Frame],
     budget: usize,
     chunk: usize,
     encoders: usize,
 ) -> Written {
+    let t0 = 5;
     let mut w = DatasetWriter::new(db, store, part, Resolution::Nanos)
         .unwrap()
         .with_budget(budget)
@@ -397,12 +384,12 @@ proptest! {
         let frames = mixed(&payloads);
         let (one, many) = (Mem::default(), Mem::default());
         let a = write(&db, &one, "p", 5, &frames, usize::MAX);
-        let b = write_in_batches(&db, &many, "p", 5, &frames, usize::MAX, chunk);
+        let b = write_in_batches(&db, &many, "p", &frames, usize::MAX, chunk, 0);
         prop_assert_eq!(&a, &b);
         prop_assert_eq!(&*one.files.lock().unwrap(), &*many.files.lock().unwrap());
         let (one, many) = (Mem::default(), Mem::default());
         let a = write(&db, &one, "q", 5, &frames, budget);
-        let b = write_in_batches(&db, &many, "q", 5, &frames, budget, chunk);
+        let b = write_in_batches(&db, &many, "q", &frames, budget, chunk, 0);
         prop_assert_eq!((a.frames, a.message_rows, a.messages), (b.frames, b.message_rows, b.messages));
         for dir in ["frames", "messages/PLAIN", "messages/BIG", "messages/MUXED"] {
             prop_assert_eq!(rows(&one, dir), rows(&many, dir), "{}", dir);
@@ -423,8 +410,8 @@ proptest! {
         let db = db();
         let frames = mixed(&payloads);
         let (here, there) = (Mem::default(), Mem::default());
-        let a = write_in_batches(&db, &here, "b", 5, &frames, budget, chunk);
-        let b = write_in_batches_on(&db, &there, "b", 5, &frames, budget, chunk, encoders);
+        let a = write_in_batches(&db, &here, "b", &frames, budget, chunk, 0);
+        let b = write_in_batches(&db, &there, "b", &frames, budget, chunk, encoders);
         prop_assert_eq!(&a, &b);
         prop_assert_eq!(&*here.files.lock().unwrap(), &*there.files.lock().unwrap());
         prop_assert_eq!(*there.staged.lock().unwrap(), 0, "files left unpublished");
