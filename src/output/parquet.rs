@@ -514,8 +514,7 @@ impl Table {
         let target = if self.keep_open {
             if !self.has_file {
                 let file = self.create(store, part)?;
-                let shared = Arc::clone(&self.open);
-                shared.lock(&self.dir)?.file = Some(file);
+                self.open.lock(&self.dir)?.file = Some(file);
                 self.has_file = true;
             }
             self.groups += 1;
@@ -1433,15 +1432,12 @@ impl<'db, 's> DatasetWriter<'db, 's> {
     /// Writes out the rows `which` buffers as a row group: here, or by the background
     /// encoder.
     fn flush_table(&mut self, which: Which) -> Result<(), DatasetError> {
-        let (store, part) = (self.store, self.part.as_str());
-        let Some(table) = (match which {
-            Which::Frames => Some(&mut self.frames),
-            Which::Message(index) => self.messages.get_mut(index).and_then(Option::as_mut),
-        }) else {
+        let (store, part) = (self.store, self.part.clone());
+        let Some(table) = self.table(which) else {
             return Ok(());
         };
         let bytes = table.buffered();
-        let Some(group) = table.take_group(store, part)? else {
+        let Some(group) = table.take_group(store, &part)? else {
             return Ok(());
         };
         self.pending -= bytes;
@@ -1449,7 +1445,7 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             return group.write(&mut self.written.files);
         }
         if self.encoder.is_none() {
-            self.encoder = Encoder::start(self.background);
+            self.encoder = Encoder::start(self.background, &self.part);
         }
         match &mut self.encoder {
             Some(encoder) => encoder.send(group, bytes, &mut self.written.files),
@@ -1676,11 +1672,14 @@ struct Encoder {
     threads: Vec<std::thread::JoinHandle<()>>,
     /// Bytes handed over and not yet written.
     in_flight: usize,
+    /// The writer's part name (for errors).
+    part: String,
 }
 
 impl Encoder {
-    /// `threads` encoders (at least one), started; `None` if no thread can be started.
-    fn start(threads: usize) -> Option<Encoder> {
+    /// `threads` encoders (at least one) for the writer of `part`, started; `None` if no
+    /// thread can be started.
+    fn start(threads: usize, part: &str) -> Option<Encoder> {
         let (groups, rx) = mpsc::channel::<(Group, usize)>();
         let rx = Arc::new(Mutex::new(rx));
         let (tx, done) = mpsc::channel();
@@ -1716,6 +1715,7 @@ impl Encoder {
             done,
             threads: handles,
             in_flight: 0,
+            part: part.to_string(),
         })
     }
 
@@ -1732,7 +1732,7 @@ impl Encoder {
             self.account(done, files)?;
         }
         while self.in_flight > 0 && self.in_flight + bytes > IN_FLIGHT_BUDGET {
-            let done = self.done.recv().map_err(|_| stopped())?;
+            let done = self.done.recv().map_err(|_| self.stopped())?;
             self.account(done, files)?;
         }
         let sent = self.groups.as_ref().map(|g| g.send((group, bytes)));
@@ -1741,7 +1741,7 @@ impl Encoder {
                 self.in_flight += bytes;
                 Ok(())
             }
-            _ => Err(stopped()),
+            _ => Err(self.stopped()),
         }
     }
 
@@ -1755,6 +1755,14 @@ impl Encoder {
         Ok(())
     }
 
+    /// The error of threads that ended before their work.
+    fn stopped(&self) -> DatasetError {
+        DatasetError::Io {
+            path: self.part.clone(),
+            source: io::Error::other("the threads writing row groups have stopped"),
+        }
+    }
+
     /// Waits for every row group handed over to be written; the first error, if any.
     fn finish(mut self, files: &mut Vec<String>) -> Result<(), DatasetError> {
         self.groups = None;
@@ -1766,7 +1774,7 @@ impl Encoder {
         }
         for thread in std::mem::take(&mut self.threads) {
             if thread.join().is_err() {
-                first_error.get_or_insert(stopped());
+                first_error.get_or_insert(self.stopped());
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -1782,13 +1790,6 @@ impl Drop for Encoder {
         for thread in std::mem::take(&mut self.threads) {
             let _ = thread.join();
         }
-    }
-}
-
-fn stopped() -> DatasetError {
-    DatasetError::Io {
-        path: "frames".to_string(),
-        source: io::Error::other("the thread writing row groups has stopped"),
     }
 }
 
