@@ -37,6 +37,7 @@
 
 use std::collections::HashSet;
 use std::io::{self, Write};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, mpsc};
 
 use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel};
@@ -58,10 +59,6 @@ pub const SMALL_ROWS: usize = 4096;
 /// Bytes of buffered columns a writer holds, at most (about; the largest table is written out
 /// when they exceed it).
 pub const MEMORY_BUDGET: usize = 96 << 20;
-/// Bytes of buffered columns a writer with a background encoder
-/// ([`DatasetWriter::with_background`]) has handed to it and not yet seen written, at most
-/// (a row group larger than this is still handed over, alone).
-pub const IN_FLIGHT_BUDGET: usize = MEMORY_BUDGET / 2;
 
 /// The resolution of the `timestamp` columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -629,6 +626,26 @@ impl KeptFile {
     }
 }
 
+/// Ends row group `turn`'s turn at its file when dropped, even by a panic (the lock then
+/// poisoned, the threads waiting for later turns wake to an error instead of waiting forever).
+struct TurnOver<'f> {
+    file: &'f KeptFile,
+    turn: u64,
+}
+
+impl Drop for TurnOver<'_> {
+    fn drop(&mut self) {
+        let mut state = self
+            .file
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.next = state.next.max(self.turn + 1);
+        drop(state);
+        self.file.written.notify_all();
+    }
+}
+
 impl Group {
     /// Writes the row group into its file (and publishes a file of its own).
     fn write(self, files: &mut dyn Publish) -> Result<(), DatasetError> {
@@ -643,16 +660,14 @@ impl Group {
                 close_file(*open, files)
             }
             Target::Kept { file, turn } => {
+                // Its turn is over however this ends (written, failed, or a panic): the next
+                // can go, and fail on its own.
+                let _over = TurnOver { file: &file, turn };
                 let mut state = file.turn(turn, &dir)?;
-                let written = match state.file.as_mut() {
+                match state.file.as_mut() {
                     Some(open) => write_group(open, &mut chunks),
                     None => Ok(()),
-                };
-                // Its turn is over, written or not: the next can go (and fail on its own).
-                state.next = turn + 1;
-                drop(state);
-                file.written.notify_all();
-                written
+                }
             }
         }
     }
@@ -1391,7 +1406,9 @@ impl<'db, 's> DatasetWriter<'db, 's> {
         self.builder.resolution
     }
 
-    /// Sets the memory budget (bytes of buffered columns), for tests.
+    /// Sets the memory budget (bytes of buffered columns), for tests. A writer with
+    /// background encoders ([`Self::with_background`]) hands them row groups of at most half
+    /// as many bytes again, not yet written (a larger row group is still handed over, alone).
     pub fn with_budget(mut self, bytes: usize) -> Self {
         self.budget = bytes.max(1);
         self
@@ -1401,7 +1418,7 @@ impl<'db, 's> DatasetWriter<'db, 's> {
     /// budget reached) are encoded, compressed and written on `threads` threads of their own
     /// while rows keep coming, instead of on the caller's (0, the default): for a caller
     /// whose rows come from workers that would otherwise wait. What is written, and in which
-    /// files, is the same either way; the memory held grows by at most [`IN_FLIGHT_BUDGET`]
+    /// files, is the same either way; the memory held grows by at most half the memory budget
     /// (the row groups handed over and not yet written).
     pub fn with_background(mut self, threads: usize) -> Self {
         self.background = threads;
@@ -1432,7 +1449,7 @@ impl<'db, 's> DatasetWriter<'db, 's> {
     /// Writes out the rows `which` buffers as a row group: here, or by the background
     /// encoder.
     fn flush_table(&mut self, which: Which) -> Result<(), DatasetError> {
-        let (store, part) = (self.store, self.part.clone());
+        let (store, part, budget) = (self.store, self.part.clone(), self.budget);
         let Some(table) = self.table(which) else {
             return Ok(());
         };
@@ -1448,7 +1465,7 @@ impl<'db, 's> DatasetWriter<'db, 's> {
             self.encoder = Encoder::start(self.background, &self.part);
         }
         match &mut self.encoder {
-            Some(encoder) => encoder.send(group, bytes, &mut self.written.files),
+            Some(encoder) => encoder.send(group, bytes, budget / 2, &mut self.written.files),
             // No thread to be had: written here.
             None => group.write(&mut self.written.files),
         }
@@ -1695,8 +1712,14 @@ impl Encoder {
                             Err(_) => return,
                         };
                         let Ok((group, bytes)) = next else { return };
+                        // A panic is this row group's error, and its bytes are counted back:
+                        // the writer waiting for room in flight never waits forever.
+                        let dir = group.dir.clone();
                         let mut files = Vec::new();
-                        let result = group.write(&mut files).map(|()| files);
+                        let result =
+                            std::panic::catch_unwind(AssertUnwindSafe(|| group.write(&mut files)))
+                                .unwrap_or_else(|_| Err(writer_failed(&dir)))
+                                .map(|()| files);
                         if tx.send((bytes, result)).is_err() {
                             return;
                         }
@@ -1720,18 +1743,19 @@ impl Encoder {
     }
 
     /// Hands `group` (`bytes` of buffered columns) over, once the row groups in flight and
-    /// it fit in [`IN_FLIGHT_BUDGET`] (or none is in flight). An error: the first of the row
+    /// it fit in `limit` bytes (or none is in flight). An error: the first of the row
     /// groups written since the last call, or the threads' end.
     fn send(
         &mut self,
         group: Group,
         bytes: usize,
+        limit: usize,
         files: &mut Vec<String>,
     ) -> Result<(), DatasetError> {
         while let Ok(done) = self.done.try_recv() {
             self.account(done, files)?;
         }
-        while self.in_flight > 0 && self.in_flight + bytes > IN_FLIGHT_BUDGET {
+        while self.in_flight > 0 && self.in_flight + bytes > limit {
             let done = self.done.recv().map_err(|_| self.stopped())?;
             self.account(done, files)?;
         }

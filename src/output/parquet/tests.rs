@@ -860,3 +860,90 @@ fn test_a_background_encoder_failure_is_the_writers_error() {
         }
     }
 }
+
+/// A store whose `at`-th file panics when written to, after the four bytes of the magic that
+/// opens a Parquet file (a bug in a writer, say).
+struct Panicking {
+    mem: Mem,
+    at: usize,
+    made: Mutex<usize>,
+}
+
+struct PanickingFile {
+    written: usize,
+}
+
+impl Write for PanickingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.written += buf.len();
+        assert!(self.written <= 4, "a panicking file was written to");
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl StagedFile for PanickingFile {
+    fn publish(self: Box<Self>) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Store for Panicking {
+    fn create(&self, path: &str) -> io::Result<Box<dyn StagedFile>> {
+        let mut made = self.made.lock().unwrap();
+        *made += 1;
+        if *made == self.at {
+            return Ok(Box::new(PanickingFile { written: 0 }));
+        }
+        self.mem.create(path)
+    }
+}
+
+/// A row group whose writing panics on a background encoder is an error (or the panic,
+/// where the writer's own thread was writing), never lost and never a hang: not the writer
+/// waiting for room in flight that the row group's bytes never give back, nor an encoder
+/// waiting for its turn at the frames file after the row group before it.
+#[test]
+fn test_a_panicking_background_encoder_is_an_error_not_a_hang() {
+    let frames: Vec<Frame> = (0..3000u32)
+        .map(|i| Frame::classic(sid(0x100 + (i % 3) as u16), &(i as u64).to_le_bytes()).unwrap())
+        .collect();
+    for at in [1, 2, 5, 40] {
+        for encoders in [1, 2, 3] {
+            let frames = frames.clone();
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                let ended = std::panic::catch_unwind(move || {
+                    let db = db();
+                    let store = Panicking {
+                        mem: Mem::default(),
+                        at,
+                        made: Mutex::new(0),
+                    };
+                    let mut w = DatasetWriter::new(&db, &store, "p", Resolution::Nanos)
+                        .unwrap()
+                        .with_budget(4 << 10)
+                        .with_background(encoders);
+                    let mut decoder = FrameDecoder::new(&db);
+                    for (i, f) in frames.iter().enumerate() {
+                        if let Err(e) = w.push(&line(0, i, f, decoder.decode(f))) {
+                            return Some(e.to_string());
+                        }
+                    }
+                    w.finish().err().map(|e| e.to_string())
+                });
+                let _ = tx.send(ended);
+            });
+            let case = format!("file {at}, {encoders} encoders");
+            match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+                Ok(Ok(Some(error))) => assert!(error.contains("failed"), "{case}: {error}"),
+                Ok(Ok(None)) => panic!("{case}: no error"),
+                // The panic reached the writer's thread: said, not hidden.
+                Ok(Err(_)) => {}
+                Err(_) => panic!("{case}: the writer hangs"),
+            }
+        }
+    }
+}
