@@ -161,9 +161,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 })
             })
         });
+        // The layout check too, while the other thread still reads ahead.
         let loaded = input::load_dbcs(&args.dbc.dbc).map(|db| {
             let formatter = Formatter::new(args.format.into(), &db);
-            (db, formatter)
+            let warnings = layout_warnings(&db, 10);
+            (db, formatter, warnings)
         });
         loading.store(false, Ordering::Relaxed);
         let first = reader.map(|r| {
@@ -172,8 +174,10 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         });
         (loaded, first)
     });
-    let (db, formatter) = loaded?;
-    warn_layout_errors(&db);
+    let (db, formatter, warnings) = loaded?;
+    for w in warnings {
+        out::warn(w);
+    }
     let mut first = first;
     let mut warn = |w: String| out::warn(w);
     let mut sink = Sink::new(io::stdout().lock(), args.strict, &mut warn);
