@@ -26,8 +26,9 @@
 //! ([`DatasetWriter::with_background`]) while rows keep coming: the same files, byte for
 //! byte, in the same order (the frames table's row groups wait for their turn). The
 //! buffers are compact: the interface as runs of one value, the message name as its place in
-//! the DBC's list, payloads end to end with a byte of length each, and an optional column's
-//! definition levels only from its first null; they become what the Parquet writer takes a
+//! the DBC's list, payloads end to end with a byte of length each, an integer signal in 8, 16
+//! or 32 bits when its whole range fits, and an optional column's definition levels only
+//! from its first null; they become what the Parquet writer takes a
 //! few thousand values at a time. Compression is zstd (row groups under [`SMALL_ROWS`] rows
 //! are stored uncompressed).
 //!
@@ -183,6 +184,12 @@ pub fn part_stem(file_name: &str) -> String {
 #[derive(Debug, PartialEq)]
 enum Values {
     I64(Vec<i64>),
+    /// `INT64` values buffered narrower, as the whole range of their signal allows, and
+    /// widened as they are written: an eighth, a quarter or half of the memory. A value that
+    /// does not fit (none should) widens the column to [`Values::I64`] first.
+    I64In8(Vec<i8>),
+    I64In16(Vec<i16>),
+    I64In32(Vec<i32>),
     I32(Vec<i32>),
     F64(Vec<f64>),
     Bool(Vec<bool>),
@@ -245,6 +252,9 @@ impl Column {
     fn with_room(&self, rows: usize) -> Column {
         let values = match &self.values {
             Values::I64(_) => Values::I64(Vec::with_capacity(rows)),
+            Values::I64In8(_) => Values::I64In8(Vec::with_capacity(rows)),
+            Values::I64In16(_) => Values::I64In16(Vec::with_capacity(rows)),
+            Values::I64In32(_) => Values::I64In32(Vec::with_capacity(rows)),
             Values::I32(_) => Values::I32(Vec::with_capacity(rows)),
             Values::F64(_) => Values::F64(Vec::with_capacity(rows)),
             Values::Bool(_) => Values::Bool(Vec::with_capacity(rows)),
@@ -283,10 +293,36 @@ impl Column {
 
     #[inline]
     fn i64(&mut self, v: i64) {
-        if let Values::I64(x) = &mut self.values {
-            x.push(v);
-            self.present();
+        let fits = match &mut self.values {
+            Values::I64(x) => {
+                x.push(v);
+                true
+            }
+            Values::I64In8(x) => i8::try_from(v).map(|n| x.push(n)).is_ok(),
+            Values::I64In16(x) => i16::try_from(v).map(|n| x.push(n)).is_ok(),
+            Values::I64In32(x) => i32::try_from(v).map(|n| x.push(n)).is_ok(),
+            _ => return,
+        };
+        if !fits {
+            self.widen();
+            if let Values::I64(x) = &mut self.values {
+                x.push(v);
+            }
         }
+        self.present();
+    }
+
+    /// A narrow integer column ([`Values::I64In8`]...) made [`Values::I64`], for a value that
+    /// does not fit it.
+    #[cold]
+    fn widen(&mut self) {
+        let wide = match &self.values {
+            Values::I64In8(x) => x.iter().map(|&n| i64::from(n)).collect(),
+            Values::I64In16(x) => x.iter().map(|&n| i64::from(n)).collect(),
+            Values::I64In32(x) => x.iter().map(|&n| i64::from(n)).collect(),
+            _ => return,
+        };
+        self.values = Values::I64(wide);
     }
 
     /// A value, or a null for `None`.
@@ -434,7 +470,9 @@ impl Table {
                 Values::Bytes(_) => 40,
                 Values::Blob { .. } => 9,
                 Values::Runs(_) | Values::Bool(_) => 1,
-                Values::I32(_) | Values::Keys { .. } => 4,
+                Values::I64In8(_) => 1,
+                Values::I64In16(_) => 2,
+                Values::I32(_) | Values::I64In32(_) | Values::Keys { .. } => 4,
                 Values::I64(_) | Values::F64(_) => 8,
             } + if optional { 2 } else { 0 };
             types.push(Arc::new(t));
@@ -772,6 +810,7 @@ fn write_chunk(
     };
     let mut place = Place::default();
     let mut scratch: Vec<ByteArray> = Vec::new();
+    let mut wide: Vec<i64> = Vec::new();
     let mut at = 0;
     while at < column.rows {
         let n = (column.rows - at).min(WRITE_BATCH);
@@ -779,6 +818,9 @@ fn write_chunk(
         let range = place.value..place.value + count;
         match &column.values {
             Values::I64(v) => batch::<Int64Type>(writer, v, range, levels)?,
+            Values::I64In8(v) => widened(writer, v, range, levels, &mut wide)?,
+            Values::I64In16(v) => widened(writer, v, range, levels, &mut wide)?,
+            Values::I64In32(v) => widened(writer, v, range, levels, &mut wide)?,
             Values::I32(v) => batch::<Int32Type>(writer, v, range, levels)?,
             Values::F64(v) => batch::<DoubleType>(writer, v, range, levels)?,
             Values::Bool(v) => batch::<BoolType>(writer, v, range, levels)?,
@@ -804,6 +846,26 @@ fn batch<T: parquet::data_type::DataType>(
 ) -> Result<usize, ParquetError> {
     let values = values.get(range).unwrap_or_default();
     writer.typed::<T>().write_batch(values, levels, None)
+}
+
+/// Writes values `range` of narrow integers as `INT64` (through `wide`), with the definition
+/// levels of their rows.
+fn widened<T: Copy + Into<i64>>(
+    writer: &mut parquet::file::writer::SerializedColumnWriter<'_>,
+    values: &[T],
+    range: std::ops::Range<usize>,
+    levels: Option<&[i16]>,
+    wide: &mut Vec<i64>,
+) -> Result<usize, ParquetError> {
+    wide.clear();
+    wide.extend(
+        values
+            .get(range)
+            .unwrap_or_default()
+            .iter()
+            .map(|&n| n.into()),
+    );
+    writer.typed::<Int64Type>().write_batch(wide, levels, None)
 }
 
 /// Where [`write_chunk`] is in a column's values.
@@ -867,6 +929,9 @@ impl Place {
             (
                 Values::Blob { .. }
                 | Values::I64(_)
+                | Values::I64In8(_)
+                | Values::I64In16(_)
+                | Values::I64In32(_)
                 | Values::I32(_)
                 | Values::F64(_)
                 | Values::Bool(_)
@@ -1817,6 +1882,24 @@ impl Drop for Encoder {
     }
 }
 
+/// The buffer of an integer signal's column: as narrow as its whole range allows.
+fn int_values(signal: &Signal) -> Values {
+    let fits = |lo: i128, hi: i128| {
+        signal
+            .integer_range()
+            .is_some_and(|(a, b)| a >= lo && b <= hi)
+    };
+    if fits(i8::MIN.into(), i8::MAX.into()) {
+        Values::I64In8(Vec::new())
+    } else if fits(i16::MIN.into(), i16::MAX.into()) {
+        Values::I64In16(Vec::new())
+    } else if fits(i32::MIN.into(), i32::MAX.into()) {
+        Values::I64In32(Vec::new())
+    } else {
+        Values::I64(Vec::new())
+    }
+}
+
 fn message_table(
     message: &Message,
     plan: &MessagePlan,
@@ -1856,7 +1939,7 @@ fn message_table(
         fields.push(match kind {
             Kind::Int => (
                 column(name, Physical::INT64, None, true)?,
-                Values::I64(Vec::new()),
+                int_values(signal),
             ),
             Kind::UInt => (
                 column(
@@ -1865,7 +1948,7 @@ fn message_table(
                     Some(LogicalType::integer(64, false)),
                     true,
                 )?,
-                Values::I64(Vec::new()),
+                int_values(signal),
             ),
             Kind::Float => (
                 column(name, Physical::DOUBLE, None, true)?,

@@ -568,6 +568,52 @@ fn round_trip(name: &str, t: Type, mut column: Column) -> Vec<Field> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(12))]
+    /// Integers buffered narrow (8, 16 or 32 bits) read back as the `INT64` values pushed,
+    /// nulls included; a value too wide for the buffer (which a signal's range rules out)
+    /// widens it without losing those before.
+    #[test]
+    fn test_narrow_integer_columns_read_back_as_pushed(
+        width in 0usize..3,
+        values in proptest::collection::vec(proptest::option::of(any::<i64>()), 1..6000),
+        narrow_until in 0usize..7000,
+    ) {
+        let fit = |v: i64| match width {
+            0 => i64::from(v as i8),
+            1 => i64::from(v as i16),
+            _ => i64::from(v as i32),
+        };
+        let mut col = Column::new(
+            match width {
+                0 => Values::I64In8(Vec::new()),
+                1 => Values::I64In16(Vec::new()),
+                _ => Values::I64In32(Vec::new()),
+            },
+            true,
+        );
+        // Values that fit up to `narrow_until`, any value after.
+        let want: Vec<Option<i64>> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v.map(|v| if i < narrow_until { fit(v) } else { v }))
+            .collect();
+        for v in &want {
+            match v {
+                Some(v) => col.i64(*v),
+                None => col.null(),
+            }
+        }
+        let widened = matches!(col.values, Values::I64(_));
+        prop_assert_eq!(widened, want.iter().flatten().any(|&v| fit(v) != v));
+        let got = round_trip("n", column("n", Physical::INT64, None, true).unwrap(), col);
+        prop_assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            match w {
+                Some(v) => prop_assert_eq!(g, &Field::Long(*v)),
+                None => prop_assert_eq!(g, &Field::Null),
+            }
+        }
+    }
+
     /// The compact columns (lazy definition levels, runs of a string, keys into a list,
     /// payloads end to end) read back as the values pushed, across the batches they are
     /// written in: nulls that first come late, runs and payloads that span batches.
@@ -946,4 +992,27 @@ fn test_a_panicking_background_encoder_is_an_error_not_a_hang() {
             }
         }
     }
+}
+
+/// An integer signal is buffered as narrow as its whole range allows, and no narrower.
+#[test]
+fn test_integer_signals_are_buffered_as_narrow_as_their_range() {
+    let db = db();
+    let width = |message: &str, signal: &str| {
+        let m = db.messages().iter().find(|m| m.name() == message).unwrap();
+        let s = m.signals().iter().find(|s| s.name() == signal).unwrap();
+        match int_values(s) {
+            Values::I64In8(_) => 8,
+            Values::I64In16(_) => 16,
+            Values::I64In32(_) => 32,
+            Values::I64(_) => 64,
+            other => panic!("{other:?}"),
+        }
+    };
+    // 0..=15 fits 8 bits; 0..=255 and -32768..=32767 16 (signed); 0..=65535 32; 0..2^64 64.
+    assert_eq!(width("PLAIN", "Small"), 16);
+    assert_eq!(width("PLAIN", "timestamp"), 8);
+    assert_eq!(width("MUXED", "One"), 16);
+    assert_eq!(width("MUXED", "Zero"), 32);
+    assert_eq!(width("BIG", "U64"), 64);
 }
