@@ -423,9 +423,7 @@ proptest! {
 #[test]
 fn test_background_encoders_keep_the_frames_in_order() {
     let db = db();
-    let frames: Vec<Frame> = (0..3000u32)
-        .map(|i| Frame::classic(sid(0x100 + (i % 3) as u16), &(i as u64).to_le_bytes()).unwrap())
-        .collect();
+    let frames = numbered(3000);
     let (here, there) = (Mem::default(), Mem::default());
     let a = write(&db, &here, "o", 0, &frames, 2 << 10);
     let mut w = DatasetWriter::new(&db, &there, "o", Resolution::Nanos)
@@ -869,14 +867,40 @@ impl Store for Failing {
     }
 }
 
+/// `n` frames of three ids, each carrying its number.
+fn numbered(n: u32) -> Vec<Frame> {
+    (0..n)
+        .map(|i| Frame::classic(sid(0x100 + (i % 3) as u16), &u64::from(i).to_le_bytes()).unwrap())
+        .collect()
+}
+
+/// `frames` pushed into a writer of `part` on `store` with a budget of 4 KiB (a row group
+/// written out every few frames) and `encoders` background encoders: what it wrote, or the
+/// first error of a push or of the finish.
+fn write_on_encoders(
+    db: &Database,
+    store: &dyn Store,
+    part: &str,
+    frames: &[Frame],
+    encoders: usize,
+) -> Result<Written, DatasetError> {
+    let mut w = DatasetWriter::new(db, store, part, Resolution::Nanos)
+        .unwrap()
+        .with_budget(4 << 10)
+        .with_background(encoders);
+    let mut decoder = FrameDecoder::new(db);
+    for (i, f) in frames.iter().enumerate() {
+        w.push(&line(0, i, f, decoder.decode(f)))?;
+    }
+    w.finish()
+}
+
 /// A row group that fails on a background encoder is the writer's error (at a later row
 /// or at the end), never lost and never a hang; the files written before it are published.
 #[test]
 fn test_a_background_encoder_failure_is_the_writers_error() {
     let db = db();
-    let frames: Vec<Frame> = (0..3000u32)
-        .map(|i| Frame::classic(sid(0x100 + (i % 3) as u16), &(i as u64).to_le_bytes()).unwrap())
-        .collect();
+    let frames = numbered(3000);
     for from in [0, 1, 5, 40] {
         for encoders in [1, 2] {
             let store = Failing {
@@ -884,20 +908,7 @@ fn test_a_background_encoder_failure_is_the_writers_error() {
                 from,
                 made: Mutex::new(0),
             };
-            let mut w = DatasetWriter::new(&db, &store, "f", Resolution::Nanos)
-                .unwrap()
-                .with_budget(4 << 10)
-                .with_background(encoders);
-            let mut decoder = FrameDecoder::new(&db);
-            let mut failed = None;
-            for (i, f) in frames.iter().enumerate() {
-                if let Err(e) = w.push(&line(0, i, f, decoder.decode(f))) {
-                    failed = Some(e);
-                    break;
-                }
-            }
-            let finished = w.finish();
-            let error = failed.or(finished.err());
+            let error = write_on_encoders(&db, &store, "f", &frames, encoders).err();
             let error = error.unwrap_or_else(|| panic!("from {from}: no error"));
             assert!(error.to_string().contains("disk full"), "{error}");
             let published = store.mem.files.lock().unwrap().len();
@@ -953,9 +964,7 @@ impl Store for Panicking {
 /// waiting for its turn at the frames file after the row group before it.
 #[test]
 fn test_a_panicking_background_encoder_is_an_error_not_a_hang() {
-    let frames: Vec<Frame> = (0..3000u32)
-        .map(|i| Frame::classic(sid(0x100 + (i % 3) as u16), &(i as u64).to_le_bytes()).unwrap())
-        .collect();
+    let frames = numbered(3000);
     for at in [1, 2, 5, 40] {
         for encoders in [1, 2, 3] {
             let frames = frames.clone();
@@ -968,17 +977,9 @@ fn test_a_panicking_background_encoder_is_an_error_not_a_hang() {
                         at,
                         made: Mutex::new(0),
                     };
-                    let mut w = DatasetWriter::new(&db, &store, "p", Resolution::Nanos)
-                        .unwrap()
-                        .with_budget(4 << 10)
-                        .with_background(encoders);
-                    let mut decoder = FrameDecoder::new(&db);
-                    for (i, f) in frames.iter().enumerate() {
-                        if let Err(e) = w.push(&line(0, i, f, decoder.decode(f))) {
-                            return Some(e.to_string());
-                        }
-                    }
-                    w.finish().err().map(|e| e.to_string())
+                    write_on_encoders(&db, &store, "p", &frames, encoders)
+                        .err()
+                        .map(|e| e.to_string())
                 });
                 let _ = tx.send(ended);
             });
