@@ -92,12 +92,9 @@ impl FastMachine {
     pub(super) fn new(csv: bool, db: &Database, texts: &[MessageText]) -> FastMachine {
         FastMachine {
             csv,
-            messages: db
-                .messages()
-                .iter()
-                .zip(texts)
-                .map(|(m, mt)| MachineMessage::new(csv, m, mt))
-                .collect(),
+            messages: super::par_map(db.messages(), |i, m| {
+                MachineMessage::new(csv, m, texts.get(i)?)
+            }),
         }
     }
 
