@@ -46,6 +46,7 @@ pub mod machine;
 pub mod monitor;
 pub mod open;
 pub mod output;
+pub(crate) mod par;
 pub mod plot;
 pub mod procedure;
 pub mod replay;

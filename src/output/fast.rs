@@ -418,7 +418,7 @@ impl FastText {
     /// The plans; `texts` are the text plan's fragments per message (database order).
     pub(super) fn new(db: &Database, texts: &[MessageText]) -> FastText {
         FastText {
-            messages: super::par_map(db.messages(), |i, m| FastMessage::new(m, texts.get(i)?)),
+            messages: crate::par::par_map(db.messages(), |i, m| FastMessage::new(m, texts.get(i)?)),
         }
     }
 

@@ -92,7 +92,7 @@ impl FastMachine {
     pub(super) fn new(csv: bool, db: &Database, texts: &[MessageText]) -> FastMachine {
         FastMachine {
             csv,
-            messages: super::par_map(db.messages(), |i, m| {
+            messages: crate::par::par_map(db.messages(), |i, m| {
                 MachineMessage::new(csv, m, texts.get(i)?)
             }),
         }
