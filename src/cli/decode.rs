@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use canrelearn::dbc::{Database, layout_warnings};
+use canrelearn::dbc::layout_warnings;
 use canrelearn::log::FrameReader;
 use canrelearn::output::parquet::Resolution;
 use canrelearn::output::pipeline::{self, Blocks, Feed, PipelineError, Sink};
@@ -123,7 +123,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     match (&args.output, args.format) {
         (Some(root), DecodeFormat::Parquet) => {
             let db = input::load_dbcs(&args.dbc.dbc)?;
-            warn_layout_errors(&db);
+            warn_layout_errors(layout_warnings(&db, LAYOUT_SHOWN));
             let unit = match args.time_unit {
                 TimeUnit::Us => Resolution::Micros,
                 TimeUnit::Ns => Resolution::Nanos,
@@ -164,7 +164,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         // The layout check too, while the other thread still reads ahead.
         let loaded = input::load_dbcs(&args.dbc.dbc).map(|db| {
             let formatter = Formatter::new(args.format.into(), &db);
-            let warnings = layout_warnings(&db, 10);
+            let warnings = layout_warnings(&db, LAYOUT_SHOWN);
             (db, formatter, warnings)
         });
         loading.store(false, Ordering::Relaxed);
@@ -175,9 +175,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         (loaded, first)
     });
     let (db, formatter, warnings) = loaded?;
-    for w in warnings {
-        out::warn(w);
-    }
+    warn_layout_errors(warnings);
     let mut first = first;
     let mut warn = |w: String| out::warn(w);
     let mut sink = Sink::new(io::stdout().lock(), args.strict, &mut warn);
@@ -278,11 +276,16 @@ fn open(path: &Path) -> Result<Input, CliError> {
     })
 }
 
+/// The layout errors named one by one in the warnings of [`layout_warnings`] (the rest are
+/// counted).
+const LAYOUT_SHOWN: usize = 10;
+
 /// Says out loud what in the DBC's layout cannot decode as written (overlapping signals,
-/// signals past the message's length...): decoding goes on, each signal from its own bits,
-/// and frames of a message only partly decoded are marked; cantools refuses such frames.
-fn warn_layout_errors(db: &Database) {
-    for w in layout_warnings(db, 10) {
+/// signals past the message's length...), the warnings of [`layout_warnings`]: decoding goes
+/// on, each signal from its own bits, and frames of a message only partly decoded are
+/// marked; cantools refuses such frames.
+fn warn_layout_errors(warnings: Vec<String>) {
+    for w in warnings {
         out::warn(w);
     }
 }
