@@ -832,13 +832,35 @@ fn test_payloads_written_twice_are_an_error() {
     );
 }
 
-/// A store whose files from the `from`-th on fail to be written to (a full disk).
-struct Failing {
+/// A store in memory whose `n`-th file made (from 1) is `broken(n)` when that gives one.
+struct Broken {
     mem: Mem,
-    from: usize,
     made: Mutex<usize>,
+    broken: Box<dyn Fn(usize) -> Option<Box<dyn StagedFile>> + Send + Sync>,
 }
 
+impl Broken {
+    fn new(broken: impl Fn(usize) -> Option<Box<dyn StagedFile>> + Send + Sync + 'static) -> Self {
+        Broken {
+            mem: Mem::default(),
+            made: Mutex::new(0),
+            broken: Box::new(broken),
+        }
+    }
+}
+
+impl Store for Broken {
+    fn create(&self, path: &str) -> io::Result<Box<dyn StagedFile>> {
+        let mut made = self.made.lock().unwrap();
+        *made += 1;
+        match (self.broken)(*made) {
+            Some(file) => Ok(file),
+            None => self.mem.create(path),
+        }
+    }
+}
+
+/// A file that cannot be written to (a full disk).
 struct FailingFile;
 
 impl Write for FailingFile {
@@ -853,17 +875,6 @@ impl Write for FailingFile {
 impl StagedFile for FailingFile {
     fn publish(self: Box<Self>) -> io::Result<()> {
         Err(io::Error::other("disk full"))
-    }
-}
-
-impl Store for Failing {
-    fn create(&self, path: &str) -> io::Result<Box<dyn StagedFile>> {
-        let mut made = self.made.lock().unwrap();
-        *made += 1;
-        if *made > self.from {
-            return Ok(Box::new(FailingFile));
-        }
-        self.mem.create(path)
     }
 }
 
@@ -903,11 +914,10 @@ fn test_a_background_encoder_failure_is_the_writers_error() {
     let frames = numbered(3000);
     for from in [0, 1, 5, 40] {
         for encoders in [1, 2] {
-            let store = Failing {
-                mem: Mem::default(),
-                from,
-                made: Mutex::new(0),
-            };
+            // Files from the `from`-th on fail.
+            let store = Broken::new(move |n| {
+                (n > from).then(|| Box::new(FailingFile) as Box<dyn StagedFile>)
+            });
             let error = write_on_encoders(&db, &store, "f", &frames, encoders).err();
             let error = error.unwrap_or_else(|| panic!("from {from}: no error"));
             assert!(error.to_string().contains("disk full"), "{error}");
@@ -918,14 +928,8 @@ fn test_a_background_encoder_failure_is_the_writers_error() {
     }
 }
 
-/// A store whose `at`-th file panics when written to, after the four bytes of the magic that
-/// opens a Parquet file (a bug in a writer, say).
-struct Panicking {
-    mem: Mem,
-    at: usize,
-    made: Mutex<usize>,
-}
-
+/// A file that panics when written to, after the four bytes of the magic that opens a Parquet
+/// file (a bug in a writer, say).
 struct PanickingFile {
     written: usize,
 }
@@ -947,17 +951,6 @@ impl StagedFile for PanickingFile {
     }
 }
 
-impl Store for Panicking {
-    fn create(&self, path: &str) -> io::Result<Box<dyn StagedFile>> {
-        let mut made = self.made.lock().unwrap();
-        *made += 1;
-        if *made == self.at {
-            return Ok(Box::new(PanickingFile { written: 0 }));
-        }
-        self.mem.create(path)
-    }
-}
-
 /// A row group whose writing panics on a background encoder is an error (or the panic,
 /// where the writer's own thread was writing), never lost and never a hang: not the writer
 /// waiting for room in flight that the row group's bytes never give back, nor an encoder
@@ -972,11 +965,11 @@ fn test_a_panicking_background_encoder_is_an_error_not_a_hang() {
             std::thread::spawn(move || {
                 let ended = std::panic::catch_unwind(move || {
                     let db = db();
-                    let store = Panicking {
-                        mem: Mem::default(),
-                        at,
-                        made: Mutex::new(0),
-                    };
+                    // The `at`-th file panics.
+                    let store = Broken::new(move |n| {
+                        (n == at)
+                            .then(|| Box::new(PanickingFile { written: 0 }) as Box<dyn StagedFile>)
+                    });
                     write_on_encoders(&db, &store, "p", &frames, encoders)
                         .err()
                         .map(|e| e.to_string())
