@@ -161,10 +161,18 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 })
             })
         });
-        // The layout check too, while the other thread still reads ahead.
+        // Then the formatter's plans and, on a thread of its own, the layout check.
         let loaded = input::load_dbcs(&args.dbc.dbc).map(|db| {
-            let formatter = Formatter::new(args.format.into(), &db);
-            let warnings = layout_warnings(&db, LAYOUT_SHOWN);
+            let (formatter, warnings) = std::thread::scope(|scope| {
+                let check = std::thread::Builder::new()
+                    .spawn_scoped(scope, || layout_warnings(&db, LAYOUT_SHOWN));
+                let formatter = Formatter::new(args.format.into(), &db);
+                let warnings = match check.ok().and_then(|h| h.join().ok()) {
+                    Some(w) => w,
+                    None => layout_warnings(&db, LAYOUT_SHOWN),
+                };
+                (formatter, warnings)
+            });
             (db, formatter, warnings)
         });
         loading.store(false, Ordering::Relaxed);
