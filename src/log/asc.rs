@@ -102,6 +102,7 @@ use crate::frame::{
 use crate::time::{Timestamp, UtcTime, days_from_civil, days_in_month};
 
 use super::candump::Found;
+use super::lex::{hexval, is_blank, skip_blanks, token_end, trimmed_len};
 use super::{
     ChannelMap, Direction, Format, FormatError, FormatErrorKind, Item, Location, Loss, Losses,
     Precision, ReadError, Record, Stats, channel_interface,
@@ -272,51 +273,6 @@ impl AscDate {
 // ---------------------------------------------------------------------------------------------
 // Lexing
 
-const fn hex_table() -> [u8; 256] {
-    let mut t = [0xFFu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-}
-
-static HEX_VALUE: [u8; 256] = hex_table();
-
-#[inline(always)]
-fn hexval(b: u8) -> u8 {
-    HEX_VALUE[usize::from(b)]
-}
-
-#[inline(always)]
-fn is_blank(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-#[inline(always)]
-fn skip_blanks(s: &[u8], mut p: usize) -> usize {
-    while s.get(p).is_some_and(|&b| is_blank(b)) {
-        p += 1;
-    }
-    p
-}
-
-/// The token starting at `p` (which must not be a blank): its end.
-#[inline(always)]
-fn token_end(s: &[u8], mut p: usize) -> usize {
-    while s.get(p).is_some_and(|&b| !is_blank(b)) {
-        p += 1;
-    }
-    p
-}
-
 /// The next token from `p` (blanks skipped): `(start, end)`, empty at the end of the line.
 #[inline(always)]
 fn next_token(s: &[u8], p: usize) -> (usize, usize) {
@@ -327,19 +283,6 @@ fn next_token(s: &[u8], p: usize) -> (usize, usize) {
 #[inline(always)]
 fn slice(s: &[u8], start: usize, end: usize) -> &[u8] {
     s.get(start..end).unwrap_or_default()
-}
-
-/// The length of `line` without trailing `\r`, `\n`, spaces and tabs.
-fn trimmed_len(line: &[u8]) -> usize {
-    let mut end = line.len();
-    while let Some(&b) = end.checked_sub(1).and_then(|i| line.get(i)) {
-        if matches!(b, b'\n' | b'\r' | b' ' | b'\t') {
-            end -= 1;
-        } else {
-            break;
-        }
-    }
-    end
 }
 
 /// An unsigned number in `base` (no sign, no prefix), at most `u64`.

@@ -37,6 +37,8 @@ use crate::frame::{
 };
 use crate::time::Timestamp;
 
+use super::lex::{decimal, hexval, is_blank, skip_blanks, token_end, trimmed_len};
+
 pub use super::{Direction, OwnedRecord, Precision, Record};
 
 /// The longest line a [`Reader`] accepts by default (64 KiB); longer lines are reported as
@@ -191,35 +193,6 @@ pub enum ReadError {
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-const fn hex_table() -> [u8; 256] {
-    let mut t = [0xFFu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-}
-
-static HEX_VALUE: [u8; 256] = hex_table();
-
-/// The value of a hex digit, or a value above 15.
-#[inline(always)]
-fn hexval(b: u8) -> u8 {
-    HEX_VALUE[usize::from(b)]
-}
-
-#[inline(always)]
-fn is_blank(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
 fn err(pos: usize, kind: ParseErrorKind) -> LineError {
     LineError {
         column: pos + 1,
@@ -241,50 +214,6 @@ struct RawRecord {
 enum RawLine {
     Record(RawRecord),
     Other { start: usize, end: usize },
-}
-
-/// The length of `line` without trailing `\n`, `\r`, spaces and tabs.
-#[inline]
-fn trimmed_len(line: &[u8]) -> usize {
-    let mut end = line.len();
-    while let Some(&b) = end.checked_sub(1).and_then(|i| line.get(i)) {
-        if matches!(b, b'\n' | b'\r' | b' ' | b'\t') {
-            end -= 1;
-        } else {
-            break;
-        }
-    }
-    end
-}
-
-#[inline(always)]
-fn skip_blanks(s: &[u8], p: usize) -> usize {
-    p + s
-        .get(p..)
-        .map_or(0, |r| r.iter().take_while(|&&b| is_blank(b)).count())
-}
-
-#[inline(always)]
-fn skip_token(s: &[u8], p: usize) -> usize {
-    p + s.get(p..).map_or(0, |r| {
-        r.iter().position(|&b| is_blank(b)).unwrap_or(r.len())
-    })
-}
-
-/// Decimal digits from `p`: the value (wrapping; only exact up to 19 digits) and their count.
-#[inline(always)]
-fn decimal(s: &[u8], p: usize) -> (u64, usize) {
-    let mut v: u64 = 0;
-    let mut n = 0;
-    for &b in s.get(p..).unwrap_or_default() {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
-        n += 1;
-    }
-    (v, n)
 }
 
 #[inline]
@@ -752,7 +681,7 @@ fn parse_raw_general(s: &[u8]) -> Result<RawLine, LineError> {
         Some(_) => return Err(err(p, ParseErrorKind::ExpectedSpace)),
     }
     let iface_start = skip_blanks(s, p);
-    let iface_end = skip_token(s, iface_start);
+    let iface_end = token_end(s, iface_start);
     if iface_start == iface_end {
         return Err(err(iface_end, ParseErrorKind::MissingInterface));
     }
@@ -780,7 +709,7 @@ fn parse_raw_general(s: &[u8]) -> Result<RawLine, LineError> {
     }
 
     // Frame.
-    let frame_end = skip_token(s, frame_start);
+    let frame_end = token_end(s, frame_start);
     let frame = parse_frame_at(
         s.get(frame_start..frame_end).unwrap_or_default(),
         frame_start,

@@ -27,6 +27,7 @@ pub mod asc;
 pub mod blf;
 pub mod candump;
 pub mod csv;
+mod lex;
 mod lines;
 pub mod merge;
 pub mod mf4;

@@ -68,6 +68,7 @@ use std::io::{self, BufRead};
 use std::sync::Arc;
 
 use super::candump::Found;
+use super::lex::{decimal, is_blank, skip_blanks, token_end};
 use super::lines::{LineRead, Lines};
 use super::{
     Direction, Format, FormatError, FormatErrorKind, FrameReader, Item, Location, Precision,
@@ -224,27 +225,6 @@ enum Parsed {
 // Parsing
 
 #[inline(always)]
-fn is_blank(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-#[inline]
-fn skip_blanks(s: &[u8], mut p: usize) -> usize {
-    while s.get(p).is_some_and(|&b| is_blank(b)) {
-        p += 1;
-    }
-    p
-}
-
-#[inline]
-fn token_end(s: &[u8], mut p: usize) -> usize {
-    while s.get(p).is_some_and(|&b| !is_blank(b)) {
-        p += 1;
-    }
-    p
-}
-
-#[inline(always)]
 fn hexval(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -261,20 +241,6 @@ fn trimmed_len(line: &[u8]) -> usize {
         end -= 1;
     }
     end
-}
-
-/// Decimal digits from `p`: the value (wrapping; exact up to 19 digits) and their count.
-fn decimal(s: &[u8], p: usize) -> (u64, usize) {
-    let mut v: u64 = 0;
-    let mut n = 0;
-    while let Some(&b) = s.get(p + n) {
-        if !b.is_ascii_digit() {
-            break;
-        }
-        v = v.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
-        n += 1;
-    }
-    (v, n)
 }
 
 /// The fraction after a `.` at `p`: nanoseconds, precision and the offset after the digits.
