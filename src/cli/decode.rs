@@ -122,13 +122,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     }));
     match (&args.output, args.format) {
         (Some(root), DecodeFormat::Parquet) => {
-            let db = input::load_dbcs(&args.dbc.dbc)?;
-            warn_layout_errors(layout_warnings(&db, LAYOUT_SHOWN));
             let unit = match args.time_unit {
                 TimeUnit::Us => Resolution::Micros,
                 TimeUnit::Ns => Resolution::Nanos,
             };
-            return super::parquet::run(&db, &args.dbc.dbc, &logs, root, unit, args.strict, jobs);
+            return super::parquet::run(&args.dbc.dbc, &logs, root, unit, args.strict, jobs);
         }
         (None, DecodeFormat::Parquet) => {
             return Err(fail!(
@@ -286,13 +284,13 @@ fn open(path: &Path) -> Result<Input, CliError> {
 
 /// The layout errors named one by one in the warnings of [`layout_warnings`] (the rest are
 /// counted).
-const LAYOUT_SHOWN: usize = 10;
+pub(super) const LAYOUT_SHOWN: usize = 10;
 
 /// Says out loud what in the DBC's layout cannot decode as written (overlapping signals,
 /// signals past the message's length...), the warnings of [`layout_warnings`]: decoding goes
 /// on, each signal from its own bits, and frames of a message only partly decoded are
 /// marked; cantools refuses such frames.
-fn warn_layout_errors(warnings: Vec<String>) {
+pub(super) fn warn_layout_errors(warnings: Vec<String>) {
     for w in warnings {
         out::warn(w);
     }

@@ -13,19 +13,21 @@
 
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use canrelearn::dbc::Database;
+use canrelearn::dbc::layout_warnings;
 use canrelearn::drive::dataset::{
     self, CaptureError, DirStore, Progress, Settings, Totals, decode_captures,
 };
+use canrelearn::open::is_regular_file;
 use canrelearn::output::parquet::Resolution;
 
-use super::{CliError, capture, out, signals};
+use super::decode::{LAYOUT_SHOWN, warn_layout_errors};
+use super::{CliError, capture, input, out, signals};
 
 /// Decodes `logs` into the data set at `root` with `jobs` workers
-/// ([`canrelearn::drive::dataset::decode_captures`]); `dbc` names the DBC files in messages.
+/// ([`canrelearn::drive::dataset::decode_captures`]) with the DBC files `dbc`.
 pub fn run(
-    db: &Database,
     dbc: &[PathBuf],
     logs: &[PathBuf],
     root: &Path,
@@ -33,6 +35,30 @@ pub fn run(
     strict: bool,
     jobs: usize,
 ) -> Result<u8, CliError> {
+    // The DBC loads on this thread (nothing can be decoded before it), while another opens
+    // the first log, if it is a regular file, and reads and scans its first blocks. A DBC
+    // error still comes first, as if nothing had been read.
+    let loading = AtomicBool::new(true);
+    let (loaded, first) = std::thread::scope(|scope| {
+        let reader = logs.first().filter(|p| is_regular_file(p)).map(|path| {
+            let loading = &loading;
+            scope.spawn(move || {
+                dataset::open_ahead(path, signals::interrupted, &|| {
+                    loading.load(Ordering::Relaxed)
+                })
+            })
+        });
+        let loaded = input::load_dbcs(dbc).map(|db| {
+            let warnings = layout_warnings(&db, LAYOUT_SHOWN);
+            (db, warnings)
+        });
+        loading.store(false, Ordering::Relaxed);
+        // A reader that failed leaves the first log to be opened again.
+        (loaded, reader.and_then(|r| r.join().ok()))
+    });
+    let (db, warnings) = loaded?;
+    warn_layout_errors(warnings);
+    let db = &db;
     if logs.iter().filter(|p| *p == Path::new("-")).count() > 1 {
         return Err(fail!(USAGE, "standard input (`-`) can be read once only"));
     }
@@ -59,6 +85,7 @@ pub fn run(
     let results = decode_captures(
         db,
         logs,
+        first,
         &store,
         &dataset::run_id(),
         settings,

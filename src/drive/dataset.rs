@@ -14,11 +14,11 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::dbc::Database;
-use crate::log::ReadError;
+use crate::log::{FrameReader, ReadError};
 use crate::open::{self, Decodable, OpenError};
 use crate::output::parquet::{
     DatasetError, DatasetWriter, Resolution, StagedFile, Store, Written, part_stem,
@@ -228,20 +228,60 @@ impl Totals {
     }
 }
 
+/// A capture opened before the run, its first blocks read and scanned while the DBC loaded
+/// ([`open_ahead`]).
+pub struct Opened {
+    name: Arc<str>,
+    input: Input,
+}
+
+enum Input {
+    /// Candump text in the blocks the rows are built from, the first ones read ahead.
+    Lines(Box<Feed>),
+    /// Any other format's records.
+    Records(Box<dyn FrameReader>),
+}
+
+/// Opens `path` ([`open::open_decodable`]) for [`decode_captures`] and, for candump text in a
+/// regular file, reads and scans its first blocks (at most [`pipeline::PREFETCH_BYTES`])
+/// while `keep_going`: the caller loads the DBC meanwhile.
+pub fn open_ahead(
+    path: &Path,
+    interrupted: fn() -> bool,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<Opened, OpenError> {
+    let (name, input) = open::open_decodable(path, interrupted)?;
+    let input = match input {
+        Decodable::Lines(blocks) => Input::Lines(Box::new(pipeline::prefetch(
+            blocks.with_size(pipeline::ROWS_BLOCK),
+            keep_going,
+        ))),
+        Decodable::Records(reader) => Input::Records(reader),
+    };
+    Ok(Opened { name, input })
+}
+
 /// Decodes `inputs` (paths, `-` for standard input, opened by [`open::open`]) into the data
 /// set of `store`, with `settings.jobs` workers; `run` names this run's files (unique among
-/// the runs writing into the folder: [`run_id`]). `interrupted` is asked before each capture
-/// and as each reads (a plain function: the pipeline asks it from its threads); `progress`
-/// hears the warnings and each capture's end. One result per input, in input order.
+/// the runs writing into the folder: [`run_id`]). `first` is the first input already opened
+/// ([`open_ahead`]), if it was. `interrupted` is asked before each capture and as each reads
+/// (a plain function: the pipeline asks it from its threads); `progress` hears the warnings
+/// and each capture's end. One result per input, in input order.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the run's inputs, folder, name and settings, and its three callbacks' ends"
+)]
 pub fn decode_captures(
     db: &Database,
     inputs: &[PathBuf],
+    first: Option<Result<Opened, OpenError>>,
     store: &DirStore,
     run: &str,
     settings: Settings,
     interrupted: fn() -> bool,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Vec<CaptureResult> {
+    let first = Mutex::new(first);
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<CaptureResult>>> =
         inputs.iter().map(|_| Mutex::new(None)).collect();
@@ -264,7 +304,11 @@ pub fn decode_captures(
                         interrupted,
                         warn: &|w| progress(Progress::Warning(w)),
                     };
-                    let outcome = capture.decode(db, store, settings);
+                    let opened = match i {
+                        0 => first.lock().ok().and_then(|mut f| f.take()),
+                        _ => None,
+                    };
+                    let outcome = capture.decode(db, store, settings, opened);
                     if let Some(slot) = results.get(i)
                         && let Ok(mut slot) = slot.lock()
                     {
@@ -298,10 +342,17 @@ struct Capture<'a> {
 }
 
 impl Capture<'_> {
-    /// Decodes the capture into its own files; what was decoded before a failure is
-    /// published.
-    fn decode(&self, db: &Database, store: &DirStore, settings: Settings) -> CaptureResult {
-        let (name, input) = match open::open_decodable(self.path, self.interrupted) {
+    /// Decodes the capture (`opened` already, or opened here) into its own files; what was
+    /// decoded before a failure is published.
+    fn decode(
+        &self,
+        db: &Database,
+        store: &DirStore,
+        settings: Settings,
+        opened: Option<Result<Opened, OpenError>>,
+    ) -> CaptureResult {
+        let opened = opened.unwrap_or_else(|| open_ahead(self.path, self.interrupted, &|| false));
+        let Opened { name, input } = match opened {
             Ok(opened) => opened,
             Err(e) => return CaptureResult::Failed(e.into()),
         };
@@ -323,18 +374,15 @@ impl Capture<'_> {
         let mut sink = Sink::new(io::sink(), settings.strict, &mut warn);
         let decoded = match input {
             // Candump text: blocks of lines decoded on `jobs` threads.
-            Decodable::Lines(blocks) => {
-                let feed = Feed::new(blocks.with_size(pipeline::ROWS_BLOCK));
-                pipeline::decode_feed_into(
-                    db,
-                    settings.strict,
-                    feed,
-                    &mut sink,
-                    self.jobs,
-                    &mut writer,
-                )
-            }
-            Decodable::Records(mut reader) => pipeline::each_record(
+            Input::Lines(feed) => pipeline::decode_feed_into(
+                db,
+                settings.strict,
+                *feed,
+                &mut sink,
+                self.jobs,
+                &mut writer,
+            ),
+            Input::Records(mut reader) => pipeline::each_record(
                 db,
                 reader.as_mut(),
                 &mut sink,
@@ -462,6 +510,7 @@ mod tests {
         let results = decode_captures(
             &Database::empty(),
             inputs,
+            None,
             &store,
             "run",
             settings,
@@ -469,6 +518,58 @@ mod tests {
             &|p| told.lock().unwrap().push(p),
         );
         (results, told.into_inner().unwrap())
+    }
+
+    /// The first capture opened and read ahead while the DBC loads ([`open_ahead`]) gives the
+    /// same files, byte for byte, as one its worker opens; one that cannot be opened fails as
+    /// it would there.
+    #[test]
+    fn test_a_capture_read_ahead_gives_the_same_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("a.log");
+        // About 8 MB: more row blocks than are read ahead.
+        let text: String = (0..200_000u32)
+            .map(|i| {
+                format!(
+                    "(1700000000.{i:06}) can{} {:03X}#{i:08X}\n",
+                    i % 2,
+                    0x100 + i % 7
+                )
+            })
+            .collect();
+        assert!(text.len() > pipeline::PREFETCH_BYTES + pipeline::ROWS_BLOCK);
+        fs::write(&log, text).unwrap();
+        let junk = dir.path().join("junk.bin");
+        fs::write(&junk, [0x7Fu8, 0x45, 0x4C, 0x46, 0, 1, 2, 3]).unwrap();
+        let run = |input: &Path, ahead: bool| {
+            let root = dir.path().join(format!("ds-{ahead}"));
+            let _ = fs::remove_dir_all(&root);
+            let store = DirStore::new(&root).unwrap();
+            let first = ahead.then(|| open_ahead(input, || false, &|| true));
+            let results = decode_captures(
+                &Database::empty(),
+                &[input.to_path_buf()],
+                first,
+                &store,
+                "run",
+                settings(2),
+                || false,
+                &|_| {},
+            );
+            let mut got: Vec<(String, Vec<u8>)> = files(&root)
+                .into_iter()
+                .map(|f| (f.clone(), fs::read(root.join(&f)).unwrap()))
+                .collect();
+            got.sort();
+            (format!("{results:?}"), got)
+        };
+        let (now, ahead) = (run(&log, false), run(&log, true));
+        assert!(now.0.contains("frames: 200000"), "{}", now.0);
+        assert!(!now.1.is_empty());
+        assert_eq!(now, ahead);
+        let (now, ahead) = (run(&junk, false), run(&junk, true));
+        assert!(now.0.contains("Failed"), "{}", now.0);
+        assert_eq!(now, ahead);
     }
 
     #[test]

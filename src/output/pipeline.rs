@@ -34,8 +34,9 @@ pub const BLOCK: usize = 64 * 1024;
 /// enough that each message table gets a useful run of rows from a block (measured: 1 MiB
 /// decodes 200k frames of a 145-message DBC a third faster than 64 KiB, and than 4 MiB).
 pub const ROWS_BLOCK: usize = 1 << 20;
-/// Blocks read (and, for text, scanned) ahead at most, while the caller is busy elsewhere.
-pub const MAX_PREFETCH: usize = 48;
+/// Bytes of a log read (and scanned) ahead at most while the caller loads the DBC: 48 text
+/// blocks, 3 row blocks.
+pub const PREFETCH_BYTES: usize = 48 * BLOCK;
 
 /// Why decoding stopped.
 #[derive(Debug, thiserror::Error)]
@@ -516,19 +517,25 @@ impl Feed {
 }
 
 /// Reads blocks of a regular file while `keep_going` (the caller loads the DBC meanwhile), at
-/// most [`MAX_PREFETCH`], scanning the lines of each for the fused path.
+/// most [`PREFETCH_BYTES`], scanning the lines of each for the fused paths.
 pub fn prefetch(blocks: Blocks, keep_going: &dyn Fn() -> bool) -> Feed {
     let regular = blocks.regular;
     let mut feed = Feed::new(blocks);
     let mut pool = Pool::default();
+    let mut read = 0;
     // Only a regular file is read ahead: a pipe's next line may not come before the DBC is
     // loaded and this line decoded.
-    while regular && keep_going() && feed.ahead.len() < MAX_PREFETCH {
+    while regular && keep_going() && read < PREFETCH_BYTES {
         match feed.blocks.next(&mut pool) {
             Ok(Some(mut block)) => {
-                if let Ok(b) = &mut block {
-                    b.pre = prescan(&b.data);
-                }
+                // An over-long line's block holds no bytes, but a line's worth was read.
+                read += match &mut block {
+                    Ok(b) => {
+                        b.pre = prescan(&b.data);
+                        b.data.len().max(1)
+                    }
+                    Err(_) => candump::MAX_LINE_LEN,
+                };
                 feed.ahead.push_back((feed.blocks.seq - 1, block));
             }
             Ok(None) => break,
@@ -872,9 +879,14 @@ fn collect_block(
     let data = &block.data[..];
     let mut at = 0;
     let mut this = block.first_line;
+    let mut pre = block.pre.iter();
     while let Some(text) = data.get(at..).filter(|t| !t.is_empty()) {
+        let scanned = match pre.next() {
+            Some(scanned) => *scanned,
+            None => candump::scan_data_frame_in(text),
+        };
         if let Ok(b) = builder.as_mut()
-            && let Some((scan, len)) = candump::scan_data_frame_in(text)
+            && let Some((scan, len)) = scanned
             && len <= candump::MAX_LINE_LEN
             && let Some(pushed) = b.push_scanned(fused, text.get(..len).unwrap_or_default(), &scan)
         {
@@ -1079,5 +1091,56 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A block of table rows is the same whether its lines were scanned ahead (a log read
+    /// while the DBC loaded) or not: the same rows, frames, known frames and bad lines.
+    #[test]
+    fn test_rows_scanned_ahead_or_not_are_the_same() {
+        use crate::output::parquet::{BatchBuilder, Resolution};
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dbc/signals.dbc");
+        let db = Database::from_bytes(&std::fs::read(&path).unwrap(), "signals.dbc").unwrap();
+        let fused = FusedRows::new(&db);
+        let source: Arc<str> = Arc::from("t.log");
+        // Every line of the second log is a frame of the fused path, each of another message
+        // or payload, so that a scan used on the wrong line would show.
+        let mut frames = String::new();
+        for i in 0..40u32 {
+            let (id, len) =
+                [(0x100, 8), (0x101, 8), (0x104, 8), (0x108, 3), (0x106, 8)][i as usize % 5];
+            let data: String = (0..len)
+                .map(|k| format!("{:02X}", (i * 37 + k * 11) % 256))
+                .collect();
+            frames.push_str(&format!(
+                "(1700000000.{:06}) vcan{} {id:03X}#{data}\n",
+                100 + i,
+                i % 2
+            ));
+        }
+        let rows = |log: &str, pre: bool| {
+            let mut b = block(log, Vec::new());
+            if pre {
+                b.pre = prescan(&b.data);
+                assert_eq!(b.pre.len(), log.lines().count());
+            }
+            let mut decoder = FrameDecoder::new(&db);
+            let mut builder = BatchBuilder::new(&db, Resolution::Micros);
+            let done = collect_block(&source, false, &fused, &mut decoder, &mut builder, b);
+            let tally = &done.tally;
+            let bad: Vec<String> = tally.bad.iter().map(|e| e.to_string()).collect();
+            (
+                done.payload.map(|r| r.unwrap()),
+                tally.frames,
+                tally.known,
+                bad,
+            )
+        };
+        let (ahead, now) = (rows(LOG, true), rows(LOG, false));
+        assert_eq!(ahead, now);
+        assert_eq!((now.1, now.2, now.3.len()), (7, 5, 1), "{:?}", now.3);
+        let (ahead, now) = (rows(&frames, true), rows(&frames, false));
+        assert_eq!(ahead, now);
+        assert_eq!((now.1, now.2, now.3.len()), (40, 40, 0), "{:?}", now.3);
     }
 }
