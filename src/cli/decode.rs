@@ -225,6 +225,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     if signals::interrupted() {
         return Ok(signals::exit_code());
     }
+    // The process ends with this command: the compiled DBC's and the plans' allocations (tens
+    // of thousands for a large DBC) are left to the exit instead of freed one by one.
+    std::mem::forget((db, formatter));
     verdict(
         &logs,
         &args.dbc.dbc,

@@ -56,9 +56,9 @@ pub fn run(
         // A reader that failed leaves the first log to be opened again.
         (loaded, reader.and_then(|r| r.join().ok()))
     });
-    let (db, warnings) = loaded?;
+    let (database, warnings) = loaded?;
     warn_layout_errors(warnings);
-    let db = &db;
+    let db = &database;
     if logs.iter().filter(|p| *p == Path::new("-")).count() > 1 {
         return Err(fail!(USAGE, "standard input (`-`) can be read once only"));
     }
@@ -99,6 +99,9 @@ pub fn run(
             }
         },
     );
+    // The process ends with this command: the compiled DBC's allocations are left to the
+    // exit instead of freed one by one.
+    std::mem::forget(database);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
