@@ -33,6 +33,14 @@ pub(crate) struct Lines<R> {
 }
 
 impl<R: BufRead> Lines<R> {
+    /// The current line's first `end` bytes as text ([`Item::Other`](super::Item::Other)'s),
+    /// empty when they are not UTF-8.
+    pub(crate) fn text(&self, end: usize) -> &str {
+        (self.line.get(..end))
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+
     /// A reader that stores lines of at most `max_len` bytes (at least 1).
     pub(crate) fn new(inner: R, max_len: usize) -> Self {
         Lines {

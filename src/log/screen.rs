@@ -1113,13 +1113,7 @@ impl<R: BufRead + Send> FrameReader for Reader<R> {
                     direction: raw.direction,
                 }))
             }
-            Step::Other(end) => Some(Item::Other(
-                self.lines
-                    .line
-                    .get(..end)
-                    .and_then(|b| core::str::from_utf8(b).ok())
-                    .unwrap_or_default(),
-            )),
+            Step::Other(end) => Some(Item::Other(self.lines.text(end))),
             Step::Skipped(what) => Some(Item::Skipped(what)),
             Step::Bad(e) => Some(Item::Bad(e)),
         })
