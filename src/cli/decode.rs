@@ -15,7 +15,6 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use canrelearn::dbc::layout_warnings;
 use canrelearn::log::FrameReader;
@@ -143,24 +142,12 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         }
         (None, _) => {}
     }
-    // The DBC loads on this thread (nothing can be decoded before it), while another opens
-    // the first log and reads (and scans) its first blocks. A DBC error still comes first, as
-    // if nothing had been read.
-    let loading = AtomicBool::new(true);
-    let (loaded, first) = std::thread::scope(|scope| {
-        let reader = logs.first().map(|path| {
-            let loading = &loading;
-            scope.spawn(move || {
-                open(path).map(|input| match input {
-                    Input::Lines(blocks) => Input::Feed(pipeline::prefetch(blocks, &|| {
-                        loading.load(Ordering::Relaxed)
-                    })),
-                    other => other,
-                })
-            })
-        });
-        // Then the formatter's plans and, on a thread of its own, the layout check.
-        let loaded = input::load_dbcs(&args.dbc.dbc).map(|db| {
+    // The DBC loads on this thread while another opens the first log and reads (and scans)
+    // its first blocks; then the formatter's plans and, on a thread of its own, the layout
+    // check.
+    let (loaded, first) = input::load_dbcs_beside(
+        &args.dbc.dbc,
+        |db| {
             let (formatter, warnings) = std::thread::scope(|scope| {
                 let check = std::thread::Builder::new()
                     .spawn_scoped(scope, || layout_warnings(&db, LAYOUT_SHOWN));
@@ -172,14 +159,18 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 (formatter, warnings)
             });
             (db, formatter, warnings)
-        });
-        loading.store(false, Ordering::Relaxed);
-        let first = reader.map(|r| {
-            r.join()
-                .unwrap_or_else(|_| Err(fail!(USAGE, "opening the first log failed")))
-        });
-        (loaded, first)
-    });
+        },
+        logs.first().map(|path| {
+            move |keep_going: &dyn Fn() -> bool| {
+                open(path).map(|input| match input {
+                    Input::Lines(blocks) => Input::Feed(pipeline::prefetch(blocks, keep_going)),
+                    other => other,
+                })
+            }
+        }),
+    );
+    let first =
+        first.map(|r| r.unwrap_or_else(|_| Err(fail!(USAGE, "opening the first log failed"))));
     let (db, formatter, warnings) = loaded?;
     warn_layout_errors(warnings);
     let mut first = first;

@@ -1,6 +1,7 @@
 //! Loading what commands read: DBC files (the bundled J11 definitions by default) and logs.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use canrelearn::dbc::Database;
@@ -19,6 +20,27 @@ pub fn load_dbcs(paths: &[PathBuf]) -> Result<Database, CliError> {
             .code(exit::USAGE);
     }
     load::dbcs(paths).code(exit::USAGE)
+}
+
+/// [`load_dbcs`], and `then` of the database, on this thread, while `ahead` runs on another
+/// (the first log opened and read ahead), told by its argument whether the DBC is still
+/// loading. `ahead`'s outcome is an `Err` if its thread panicked. Nothing can be decoded before
+/// the DBC is loaded, and a DBC error still comes first, as if nothing had been read.
+pub fn load_dbcs_beside<D, A: Send>(
+    paths: &[PathBuf],
+    then: impl FnOnce(Database) -> D,
+    ahead: Option<impl FnOnce(&dyn Fn() -> bool) -> A + Send>,
+) -> (Result<D, CliError>, Option<std::thread::Result<A>>) {
+    let loading = AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        let reader = ahead.map(|ahead| {
+            let loading = &loading;
+            scope.spawn(move || ahead(&|| loading.load(Ordering::Relaxed)))
+        });
+        let loaded = load_dbcs(paths).map(then);
+        loading.store(false, Ordering::Relaxed);
+        (loaded, reader.map(|r| r.join()))
+    })
 }
 
 /// [`load::read_limited`]: a larger file (or an endless one, such as `/dev/zero`) is refused.

@@ -13,7 +13,6 @@
 
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use canrelearn::dbc::layout_warnings;
 use canrelearn::drive::dataset::{
@@ -35,27 +34,22 @@ pub fn run(
     strict: bool,
     jobs: usize,
 ) -> Result<u8, CliError> {
-    // The DBC loads on this thread (nothing can be decoded before it), while another opens
-    // the first log, if it is a regular file, and reads and scans its first blocks. A DBC
-    // error still comes first, as if nothing had been read.
-    let loading = AtomicBool::new(true);
-    let (loaded, first) = std::thread::scope(|scope| {
-        let reader = logs.first().filter(|p| is_regular_file(p)).map(|path| {
-            let loading = &loading;
-            scope.spawn(move || {
-                dataset::open_ahead(path, signals::interrupted, &|| {
-                    loading.load(Ordering::Relaxed)
-                })
-            })
-        });
-        let loaded = input::load_dbcs(dbc).map(|db| {
+    // The DBC loads on this thread while another opens the first log, if it is a regular
+    // file, and reads and scans its first blocks.
+    let (loaded, first) = input::load_dbcs_beside(
+        dbc,
+        |db| {
             let warnings = layout_warnings(&db, LAYOUT_SHOWN);
             (db, warnings)
-        });
-        loading.store(false, Ordering::Relaxed);
-        // A reader that failed leaves the first log to be opened again.
-        (loaded, reader.and_then(|r| r.join().ok()))
-    });
+        },
+        logs.first().filter(|p| is_regular_file(p)).map(|path| {
+            move |keep_going: &dyn Fn() -> bool| {
+                dataset::open_ahead(path, signals::interrupted, keep_going)
+            }
+        }),
+    );
+    // A reader that failed leaves the first log to be opened again.
+    let first = first.and_then(|r| r.ok());
     let (database, warnings) = loaded?;
     warn_layout_errors(warnings);
     let db = &database;

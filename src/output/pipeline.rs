@@ -548,6 +548,20 @@ pub fn prefetch(blocks: Blocks, keep_going: &dyn Fn() -> bool) -> Feed {
     feed
 }
 
+/// The scan of the line that starts `text`: the next of the block's scans made ahead
+/// ([`prescan`]), or made now when there are none. Called once per line, in order, so that
+/// each line gets its own scan.
+#[inline]
+fn scan_next(
+    pre: &mut std::slice::Iter<'_, Option<(DataFrameScan, usize)>>,
+    text: &[u8],
+) -> Option<(DataFrameScan, usize)> {
+    match pre.next() {
+        Some(scanned) => *scanned,
+        None => candump::scan_data_frame_in(text),
+    }
+}
+
 /// [`candump::scan_data_frame_in`] for every line of a block, in order.
 fn prescan(data: &[u8]) -> Vec<Option<(DataFrameScan, usize)>> {
     let mut pre = Vec::with_capacity(data.len() / 40);
@@ -587,10 +601,8 @@ fn decode_block(job: &Job<'_>, decoder: &mut FrameDecoder<'_>, block: Block) -> 
     let mut pre = block.pre.iter();
     while let Some(text) = data.get(at..).filter(|t| !t.is_empty()) {
         // The common line, found and printed without looking for its end first.
-        if let Some((scan, len)) = match pre.next() {
-            Some(scanned) => *scanned,
-            None => candump::scan_data_frame_in(text),
-        } && len <= candump::MAX_LINE_LEN
+        if let Some((scan, len)) = scan_next(&mut pre, text)
+            && len <= candump::MAX_LINE_LEN
             && let Some(known) = fast.line(job.db, text, len, &scan, &mut out, &mut pos)
         {
             tally.frames += 1;
@@ -881,10 +893,7 @@ fn collect_block(
     let mut this = block.first_line;
     let mut pre = block.pre.iter();
     while let Some(text) = data.get(at..).filter(|t| !t.is_empty()) {
-        let scanned = match pre.next() {
-            Some(scanned) => *scanned,
-            None => candump::scan_data_frame_in(text),
-        };
+        let scanned = scan_next(&mut pre, text);
         if let Ok(b) = builder.as_mut()
             && let Some((scan, len)) = scanned
             && len <= candump::MAX_LINE_LEN
