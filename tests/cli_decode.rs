@@ -170,6 +170,78 @@ fn malformed_lines_are_reported_with_file_and_line_and_skipped() {
     assert!(stderr(&o).contains(&format!("{}:2:", log.display())));
 }
 
+/// An over-long line is reported as the capture readers report it (`convert` reads the log
+/// with the sequential candump reader): the limit, at the column past it; by `decode` in
+/// every format, whether the line fits one of its blocks or not, from a file or a pipe.
+#[test]
+fn over_long_lines_are_reported_as_the_readers_report_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("long.log");
+    let frame = |i: u32| format!("(1700000000.{i:06}) can0 60D#0006000000000000\n");
+    // 70 kB: longer than the limit, shorter than a block of rows; 2 MB: longer than any block.
+    let text = [
+        frame(1),
+        format!("(1700000000.000002) can0 123#{}\n", "A".repeat(70_000)),
+        frame(3),
+        format!("(1700000000.000004) can0 123#{}\n", "B".repeat(2_000_000)),
+        frame(5),
+    ]
+    .concat();
+    std::fs::write(&log, &text).unwrap();
+    let path = log.to_str().unwrap();
+    let want =
+        |line: usize, name: &str| format!("{name}:{line}:65537: line longer than 65536 bytes");
+    let asc = dir.path().join("out.asc");
+    let o = run(&["convert", path, asc.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&want(2, path)) && err.contains(&want(4, path)),
+        "{err}"
+    );
+    for format in ["text", "jsonl", "csv"] {
+        let o = run(&["decode", "--format", format, path]);
+        assert_eq!(o.status.code(), Some(0), "{format}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&want(2, path)) && err.contains(&want(4, path)),
+            "{format}: {err}"
+        );
+        assert!(err.contains("2 malformed lines skipped"), "{format}: {err}");
+        let mut child = bin()
+            .args(["decode", "--format", format, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let written = text.clone();
+        let feeder = std::thread::spawn(move || input.write_all(written.as_bytes()));
+        let o = child.wait_with_output().unwrap();
+        feeder.join().unwrap().unwrap();
+        let err = stderr(&o);
+        assert!(
+            err.contains(&want(2, "<stdin>")) && err.contains(&want(4, "<stdin>")),
+            "{format}, standard input: {err}"
+        );
+    }
+    let set = dir.path().join("set");
+    let o = run(&[
+        "decode",
+        "--format",
+        "parquet",
+        "-o",
+        set.to_str().unwrap(),
+        path,
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&want(2, path)) && err.contains(&want(4, path)),
+        "parquet: {err}"
+    );
+}
+
 #[test]
 fn short_frames_of_known_messages_carry_an_error() {
     let dir = tempfile::tempdir().unwrap();

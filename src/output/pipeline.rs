@@ -130,8 +130,10 @@ impl Tally {
             kind,
         };
         if content.len() > candump::MAX_LINE_LEN {
-            self.bad
-                .push(error(1, ParseErrorKind::LineTooLong(content.len())));
+            self.bad.push(error(
+                candump::MAX_LINE_LEN + 1,
+                ParseErrorKind::LineTooLong(candump::MAX_LINE_LEN),
+            ));
             return;
         }
         match candump::parse_line(content) {
@@ -410,7 +412,7 @@ impl Blocks {
         let cut = match memchr::memrchr(b'\n', &data) {
             Some(p) => p + 1,
             None if self.eof => data.len(),
-            None => return self.skip_long_line(data.len()).map(Some),
+            None => return self.skip_long_line().map(Some),
         };
         if let Some(rest) = data.get(cut..) {
             self.carry.extend_from_slice(rest);
@@ -430,11 +432,9 @@ impl Blocks {
         Ok(Some(Ok(block)))
     }
 
-    /// A whole block without a newline: the line is too long. Skip to its end.
-    fn skip_long_line(
-        &mut self,
-        mut len: usize,
-    ) -> Result<Result<Block, ParseError>, PipelineError> {
+    /// A whole block without a newline: the line is too long. Skip to its end. The error is
+    /// the sequential reader's: the limit, at the column past it.
+    fn skip_long_line(&mut self) -> Result<Result<Block, ParseError>, PipelineError> {
         let line = self.next_line;
         loop {
             let buf = match self.source.fill_buf() {
@@ -448,12 +448,10 @@ impl Blocks {
             }
             match memchr::memchr(b'\n', buf) {
                 Some(p) => {
-                    len += p;
                     self.source.consume(p + 1);
                     break;
                 }
                 None => {
-                    len += buf.len();
                     let n = buf.len();
                     self.source.consume(n);
                 }
@@ -464,8 +462,8 @@ impl Blocks {
         Ok(Err(ParseError {
             source_name: Some(self.name.clone()),
             line,
-            column: 1,
-            kind: ParseErrorKind::LineTooLong(len.max(candump::MAX_LINE_LEN + 1)),
+            column: candump::MAX_LINE_LEN + 1,
+            kind: ParseErrorKind::LineTooLong(candump::MAX_LINE_LEN),
         }))
     }
 }
