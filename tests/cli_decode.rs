@@ -20,6 +20,24 @@ fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("the binary runs")
 }
 
+/// Runs the binary with `args` and `input` on its standard input, written from another thread
+/// so that a large input cannot block on a full pipe.
+fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input));
+    let o = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    o
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("utf-8 output")
 }
@@ -127,19 +145,7 @@ fn stdin_and_dash_read_standard_input() {
         &["decode", "--format", "jsonl"][..],
         &["decode", "--format", "jsonl", "-"],
     ] {
-        let mut child = bin()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(log.as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
+        let o = run_with_stdin(args, log.as_bytes());
         assert_eq!(o.status.code(), Some(0));
         let v: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
         assert_eq!(v["signals"]["IGNITION_STATE"], 3);
@@ -207,18 +213,7 @@ fn over_long_lines_are_reported_as_the_readers_report_them() {
             "{format}: {err}"
         );
         assert!(err.contains("2 malformed lines skipped"), "{format}: {err}");
-        let mut child = bin()
-            .args(["decode", "--format", format, "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        let written = text.clone();
-        let feeder = std::thread::spawn(move || input.write_all(written.as_bytes()));
-        let o = child.wait_with_output().unwrap();
-        feeder.join().unwrap().unwrap();
+        let o = run_with_stdin(&["decode", "--format", format, "-"], text.as_bytes());
         let err = stderr(&o);
         assert!(
             err.contains(&want(2, "<stdin>")) && err.contains(&want(4, "<stdin>")),
