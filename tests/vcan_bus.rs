@@ -344,6 +344,62 @@ fn test_kernel_filters_match_candump_and_our_model() {
     });
 }
 
+/// Kills a background peer even when a test fails.
+struct KillOnDrop(Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Filters hold from a socket's first frame: set before the socket is bound (as candump does),
+/// nothing that arrives while it opens is queued past them. Bound first, a filtered socket
+/// opened during a flood would now and then start with a flood frame (a `dump --filter 60D`
+/// once printed a 123 frame that way).
+#[test]
+fn test_filters_hold_from_the_first_frame_during_a_flood() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let (if0, _) = ifaces();
+    let flood = Command::new("cangen")
+        .args([if0.as_str(), "-g", "0", "-I", "123", "-L", "1", "-D", "i"])
+        .spawn()
+        .expect("cangen (can-utils) must be installed");
+    let _flood = KillOnDrop(flood);
+    let only_markers: Vec<Filter> = vec![format!("{MARK:03X}:7FF").parse().unwrap()];
+    rt().block_on(async {
+        let mut tx = SocketCanBus::open(&if0, &SocketCanOptions::default()).unwrap();
+        // The flood is on the bus (an unfiltered socket sees it), so the check below can fail.
+        let mut all = SocketCanBus::open(&if0, &SocketCanOptions::default()).unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(10), all.recv())
+            .await
+            .expect("cangen's flood")
+            .unwrap();
+        assert_eq!(r.frame.id(), Some(sid(0x123)), "{}", r.frame);
+        drop(all);
+        for round in 0..500 {
+            let mut rx = SocketCanBus::open(
+                &if0,
+                &SocketCanOptions {
+                    filters: only_markers.clone(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            tx.send(&marker(3)).await.unwrap();
+            let r = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .expect("the marker")
+                .unwrap();
+            assert_eq!(
+                r.frame,
+                marker(3),
+                "socket {round}: its first frame is outside its filter"
+            );
+        }
+    });
+}
+
 #[test]
 fn test_raw_dlc_own_frames_and_directions() {
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());

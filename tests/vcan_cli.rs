@@ -450,9 +450,9 @@ fn test_dump_shows_live_frames_decoded() {
     assert_eq!(text.lines().count(), 3, "{text}");
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(v["message"], "BODY_STATUS");
-        assert_eq!(v["signals"]["IGNITION_STATE"], 3);
-        assert_eq!(v["interface"], if0.as_str());
+        assert_eq!(v["message"], "BODY_STATUS", "{text}");
+        assert_eq!(v["signals"]["IGNITION_STATE"], 3, "{text}");
+        assert_eq!(v["interface"], if0.as_str(), "{text}");
     }
 }
 

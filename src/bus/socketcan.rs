@@ -1,8 +1,9 @@
 //! The SocketCAN bus: one Linux CAN_RAW socket in CAN FD mode (`linux/can.h`, `can/raw.h`,
 //! kernel `Documentation/networking/can.rst`).
 //!
-//! The socket is opened, bound and configured with the `socketcan` 4 crate (FD frames on, id
-//! filters, error mask, loopback, `SO_TIMESTAMPNS`), driven by tokio's `AsyncFd`. Frames are read
+//! The socket is opened with `socket(2)`, configured with the `socketcan` 4 crate (FD frames on,
+//! id filters, error mask, loopback, `SO_TIMESTAMPNS`) and only then bound (as candump does, so
+//! nothing arrives past the filters), driven by tokio's `AsyncFd`. Frames are read
 //! with our own `recvmsg(2)` (through `libc`) because `socketcan` 4 exposes neither the message
 //! flags (`MSG_DONTROUTE`/`MSG_CONFIRM`: frame sent from this host / by this socket) nor the
 //! `SO_RXQ_OVFL` drop counter; its timestamp readers do not return them. Frames are converted
@@ -16,7 +17,7 @@
 //! queue is full (`ENOBUFS`, which `poll` does not signal) instead of failing.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,7 +98,8 @@ impl SocketCanBus {
                 iface: iface.to_string(),
             });
         }
-        let sock = socketcan::CanFdSocket::open(iface).map_err(|e| open_error(iface, e))?;
+        let addr = socketcan::CanAddr::from_iface(iface).map_err(|e| open_error(iface, e))?;
+        let sock = unbound_fd_socket().map_err(|e| open_error(iface, e))?;
         if !interface_is_up(sock.as_raw_fd(), iface)
             .map_err(|e| io_err(iface, "SIOCGIFFLAGS", e))?
         {
@@ -106,6 +108,11 @@ impl SocketCanBus {
             });
         }
         configure(&sock, options).map_err(|(op, e)| io_err(iface, op, e))?;
+        // Bound last, as candump does: a socket bound before its filters and options are set
+        // queues whatever arrives in between (a `--filter 60D` dump showing a 123 frame).
+        sock.as_raw_socket()
+            .bind(&addr.into_sock_addr())
+            .map_err(|e| open_error(iface, e))?;
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(io_err(
                 iface,
@@ -188,6 +195,25 @@ fn open_error(iface: &str, e: io::Error) -> BusError {
         },
         _ => io_err(iface, "open", e),
     }
+}
+
+/// A CAN_RAW socket in CAN FD mode, not yet bound to an interface.
+fn unbound_fd_socket() -> io::Result<socketcan::CanFdSocket> {
+    // SAFETY: socket(2) with constant arguments; the result is checked below.
+    let fd = unsafe {
+        libc::socket(
+            libc::PF_CAN,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::CAN_RAW,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a descriptor socket(2) just returned; nothing else owns it.
+    let sock = socketcan::CanFdSocket::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    sock.set_socket_option_int(libc::SOL_CAN_RAW, libc::CAN_RAW_FD_FRAMES, 1)?;
+    Ok(sock)
 }
 
 fn set_filters(sock: &socketcan::CanFdSocket, filters: &[Filter]) -> io::Result<()> {
