@@ -176,19 +176,7 @@ pub fn query(iface: &str) -> Result<LinkKind, LinkError> {
         iface: iface.to_string(),
         source,
     };
-    // SAFETY: plain socket(2); the descriptor is owned below.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        )
-    };
-    if fd < 0 {
-        return Err(io_err(io::Error::last_os_error()));
-    }
-    // SAFETY: fd was just created and is owned here.
-    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let fd = super::raw_socket(libc::AF_NETLINK, libc::NETLINK_ROUTE).map_err(io_err)?;
     let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
     let seq = 1u32;
     let req = getlink_request(iface, seq);

@@ -41,6 +41,17 @@ pub use self::socketcan::{
 };
 pub use self::virtual_bus::{VirtualBus, VirtualEndpoint};
 
+/// A new `SOCK_RAW` socket (close-on-exec) of `domain` and `protocol`, owned.
+fn raw_socket(domain: libc::c_int, protocol: libc::c_int) -> std::io::Result<std::os::fd::OwnedFd> {
+    // SAFETY: socket(2) takes no pointers; the result is checked before use.
+    let fd = unsafe { libc::socket(domain, libc::SOCK_RAW | libc::SOCK_CLOEXEC, protocol) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a descriptor socket(2) just returned; nothing else owns it.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
 /// Where a received frame came from, as `candump -x` tells `R` from `T`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {

@@ -17,7 +17,7 @@
 //! queue is full (`ENOBUFS`, which `poll` does not signal) instead of failing.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -199,19 +199,7 @@ fn open_error(iface: &str, e: io::Error) -> BusError {
 
 /// A CAN_RAW socket in CAN FD mode, not yet bound to an interface.
 fn unbound_fd_socket() -> io::Result<socketcan::CanFdSocket> {
-    // SAFETY: socket(2) with constant arguments; the result is checked below.
-    let fd = unsafe {
-        libc::socket(
-            libc::PF_CAN,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::CAN_RAW,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a descriptor socket(2) just returned; nothing else owns it.
-    let sock = socketcan::CanFdSocket::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let sock = socketcan::CanFdSocket::from(super::raw_socket(libc::PF_CAN, libc::CAN_RAW)?);
     sock.set_socket_option_int(libc::SOL_CAN_RAW, libc::CAN_RAW_FD_FRAMES, 1)?;
     Ok(sock)
 }
