@@ -135,7 +135,9 @@ impl SocketCanBus {
         })
     }
 
-    /// Replaces the kernel id filters (empty: receive everything).
+    /// Replaces the kernel id filters (empty: receive everything). Frames the kernel queued
+    /// before the call were selected by the filters in place when they arrived; give the
+    /// filters to [`open`](SocketCanBus::open) to have them hold from the first frame.
     pub fn set_filters(&mut self, filters: &[Filter]) -> Result<(), BusError> {
         set_filters(self.fd.get_ref(), filters)
             .map_err(|e| io_err(&self.iface, "CAN_RAW_FILTER", e))
