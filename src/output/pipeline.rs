@@ -130,10 +130,7 @@ impl Tally {
             kind,
         };
         if content.len() > candump::MAX_LINE_LEN {
-            self.bad.push(error(
-                candump::MAX_LINE_LEN + 1,
-                ParseErrorKind::LineTooLong(candump::MAX_LINE_LEN),
-            ));
+            self.bad.push(line_too_long(source, this));
             return;
         }
         match candump::parse_line(content) {
@@ -432,8 +429,8 @@ impl Blocks {
         Ok(Some(Ok(block)))
     }
 
-    /// A whole block without a newline: the line is too long. Skip to its end. The error is
-    /// the sequential reader's: the limit, at the column past it.
+    /// A whole block without a newline: the line is too long. Skip to its end
+    /// ([`line_too_long`]).
     fn skip_long_line(&mut self) -> Result<Result<Block, ParseError>, PipelineError> {
         let line = self.next_line;
         loop {
@@ -459,12 +456,18 @@ impl Blocks {
         }
         self.next_line += 1;
         self.seq += 1;
-        Ok(Err(ParseError {
-            source_name: Some(self.name.clone()),
-            line,
-            column: candump::MAX_LINE_LEN + 1,
-            kind: ParseErrorKind::LineTooLong(candump::MAX_LINE_LEN),
-        }))
+        Ok(Err(line_too_long(&self.name, line)))
+    }
+}
+
+/// The error for line `line` of `source` longer than [`candump::MAX_LINE_LEN`], as the
+/// sequential reader gives it: the limit, at the column past it.
+fn line_too_long(source: &Arc<str>, line: u64) -> ParseError {
+    ParseError {
+        source_name: Some(source.clone()),
+        line,
+        column: candump::MAX_LINE_LEN + 1,
+        kind: ParseErrorKind::LineTooLong(candump::MAX_LINE_LEN),
     }
 }
 
