@@ -208,3 +208,51 @@ fn remote_frames_of_a_dbc_message_are_not_a_wrong_dbc() {
         stderr(&o)
     );
 }
+
+/// A data set that cannot be written (here the frames file grows past the file size limit
+/// the shell sets, as a full disk would stop it) is a write error: exit 4 naming the file and
+/// the cause, and no temporary file left behind.
+#[test]
+fn a_write_error_exits_4_and_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ds");
+    let log = dir.path().join("big.log");
+    // Payloads that do not compress: the frames file is far larger than the limit.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let text: String = (0..30_000u32)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            format!("(1700000000.{i:06}) can0 7{:02X}#{x:016X}\n", i % 200)
+        })
+        .collect();
+    std::fs::write(&log, text).unwrap();
+    // `trap "" XFSZ`: writing past the limit fails with EFBIG instead of killing the process.
+    let o = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -f 64 && trap '' XFSZ && exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_canrelearn"),
+            "decode",
+            "--format",
+            "parquet",
+            "-o",
+            root.to_str().unwrap(),
+            log.to_str().unwrap(),
+        ])
+        .output()
+        .expect("sh runs");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(err.contains("cannot write the data set in"), "{err}");
+    assert!(err.contains("frames/part-"), "{err}");
+    assert!(err.contains("File too large"), "{err}");
+    assert!(!err.contains("External"), "{err}");
+    let left: Vec<_> = files(&root)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+    assert!(files(&root.join("frames")).is_empty());
+}

@@ -65,7 +65,7 @@ pub fn run(
     }
     let store = DirStore::new(root).map_err(|e| {
         fail!(
-            FAILURE,
+            BUS_IO,
             "cannot create the data set folder {}: {e}",
             root.display()
         )
@@ -131,13 +131,14 @@ pub fn run(
 }
 
 /// The exit code of a capture's failure: opening and reading errors as every command's, a
-/// data set that cannot be written 1.
+/// data set that cannot be written (a full disk, a folder that cannot be made) 4, as every
+/// command's write error.
 fn capture_error(e: CaptureError) -> CliError {
     match e {
         CaptureError::Open(e) => capture::open_error(e),
         CaptureError::Read(e) => capture::read_error(e),
         e @ (CaptureError::Dataset { .. } | CaptureError::Write { .. }) => {
-            fail!(FAILURE, "{e}")
+            fail!(BUS_IO, "{e}")
         }
     }
 }

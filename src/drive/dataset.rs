@@ -1,8 +1,9 @@
 //! A data set folder on disk for [`crate::output::parquet`]: files are written under a hidden
 //! temporary name (`.NAME.tmp`, which DuckDB's globs and Spark skip), flushed to disk, then
-//! linked to their name, never over an existing file, and the temporary name removed. A crash
-//! leaves at worst a hidden temporary file, never a visible file a reader would take for a
-//! whole one.
+//! linked to their name, never over an existing file, and the temporary name removed. A file
+//! that is not completed (a full disk, a write error) is removed when the writer drops it; a
+//! crash leaves at worst a hidden temporary file, never a visible file a reader would take for
+//! a whole one.
 //!
 //! [`decode_captures`] decodes captures into such a folder, one capture per worker thread, as
 //! many at a time as there are cores (the blocks of a candump log decoded on the cores left
@@ -62,25 +63,37 @@ impl Store for DirStore {
             .create_new(true)
             .open(&temporary)?;
         Ok(Box::new(Staged {
-            out: BufWriter::with_capacity(1 << 20, file),
+            out: Some(BufWriter::with_capacity(1 << 20, file)),
             temporary,
             path,
+            temporary_gone: false,
         }))
     }
 }
 
 struct Staged {
-    out: BufWriter<File>,
+    /// Taken only when the file is dropped.
+    out: Option<BufWriter<File>>,
     temporary: PathBuf,
     path: PathBuf,
+    /// Published and its temporary name gone: nothing to remove when dropped.
+    temporary_gone: bool,
+}
+
+impl Staged {
+    fn out(&mut self) -> io::Result<&mut BufWriter<File>> {
+        self.out
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the file was closed"))
+    }
 }
 
 impl Write for Staged {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.out.write(buf)
+        self.out()?.write(buf)
     }
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.out.write_all(buf)
+        self.out()?.write_all(buf)
     }
     /// Nothing: the file's bytes matter only when it is published (which writes out what is
     /// buffered, then flushes it to disk), and the Parquet writer flushes its sink after every
@@ -91,25 +104,44 @@ impl Write for Staged {
 }
 
 impl StagedFile for Staged {
-    fn publish(self: Box<Self>) -> io::Result<()> {
-        let Staged {
-            out,
-            temporary,
-            path,
-        } = *self;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_data()?;
-        drop(file);
+    fn publish(mut self: Box<Self>) -> io::Result<()> {
+        let out = self.out()?;
+        out.flush()?;
+        out.get_ref().sync_data()?;
         // A hard link fails if the name exists; where links are not supported, a rename
         // after a check (which a concurrent writer of the same name could race).
-        match fs::hard_link(&temporary, &path) {
-            Ok(()) => fs::remove_file(&temporary),
+        match fs::hard_link(&self.temporary, &self.path) {
+            Ok(()) => {
+                fs::remove_file(&self.temporary)?;
+                self.temporary_gone = true;
+                Ok(())
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
-            Err(_) if path.exists() => Err(io::Error::new(
+            Err(_) if self.path.exists() => Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 "a file of that name exists",
             )),
-            Err(_) => fs::rename(&temporary, &path),
+            Err(_) => {
+                fs::rename(&self.temporary, &self.path)?;
+                self.temporary_gone = true;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for Staged {
+    /// A file dropped unpublished (the data set could not be completed: a full disk, a write
+    /// error, a failed publish) is removed, its buffered bytes discarded unwritten: a failed
+    /// run leaves no temporary files behind it to fill the disk further. Only the temporary
+    /// name is removed, never a published file. Best effort: what cannot be removed stays
+    /// hidden.
+    fn drop(&mut self) {
+        if let Some(out) = self.out.take() {
+            drop(out.into_parts());
+        }
+        if !self.temporary_gone {
+            let _ = fs::remove_file(&self.temporary);
         }
     }
 }
@@ -457,6 +489,31 @@ mod tests {
         let e = g.publish().unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&visible).unwrap(), b"PAR1");
+    }
+
+    #[test]
+    fn test_a_file_dropped_unpublished_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::new(&dir.path().join("ds")).unwrap();
+        let hidden = dir.path().join("ds/frames/.part-b.parquet.tmp");
+        let mut f = store.create("frames/part-b.parquet").unwrap();
+        f.write_all(&[7; 4096]).unwrap();
+        assert!(hidden.exists());
+        drop(f);
+        assert!(!hidden.exists());
+        assert!(!dir.path().join("ds/frames/part-b.parquet").exists());
+        // A failed publish (the name is taken) removes its temporary file too, and leaves the
+        // published file alone.
+        store
+            .create("frames/part-c.parquet")
+            .unwrap()
+            .publish()
+            .unwrap();
+        let mut g = store.create("frames/part-c.parquet").unwrap();
+        g.write_all(b"other").unwrap();
+        assert!(g.publish().is_err());
+        assert!(!dir.path().join("ds/frames/.part-c.parquet.tmp").exists());
+        assert!(dir.path().join("ds/frames/part-c.parquet").exists());
     }
 
     /// Every file under `dir`, relative to it, sorted.

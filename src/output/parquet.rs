@@ -79,7 +79,8 @@ pub trait Store: Sync {
     fn create(&self, path: &str) -> io::Result<Box<dyn StagedFile>>;
 }
 
-/// A file being written: invisible to readers until [`StagedFile::publish`].
+/// A file being written: invisible to readers until [`StagedFile::publish`]. Dropped without
+/// being published (the data set could not be completed), it is discarded.
 pub trait StagedFile: Write + Send {
     /// Completes the file (flushed, on disk) and makes it visible under its name; fails if a
     /// file of that name exists.
@@ -91,8 +92,17 @@ pub trait StagedFile: Write + Send {
 pub enum DatasetError {
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", parquet_cause(source))]
     Parquet { path: String, source: ParquetError },
+}
+
+/// What a Parquet error says: an I/O error of the file the writer writes ("No space left on
+/// device") as itself, not under the writer's "External:" label.
+fn parquet_cause(e: &ParquetError) -> String {
+    match e {
+        ParquetError::External(inner) => inner.to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// What a writer wrote.
@@ -1650,8 +1660,8 @@ impl<'db, 's> DatasetWriter<'db, 's> {
     }
 
     /// Writes what is buffered and closes every file. On error, the files not yet complete
-    /// keep their temporary names; the others are published, and the first error is the
-    /// result.
+    /// are dropped unpublished (discarded by their store); the others are published, and the
+    /// first error is the result.
     ///
     /// The tables are encoded, compressed and written on as many threads as there are cores
     /// (they are independent files), beside the background encoders' last row groups.
@@ -1872,8 +1882,8 @@ impl Encoder {
 
 impl Drop for Encoder {
     /// A writer dropped without [`DatasetWriter::finish`]: the row groups handed over are
-    /// still written (their files published, or left with their temporary names when not
-    /// complete) before the threads end.
+    /// still written (their files published, or dropped unpublished when they cannot be
+    /// completed) before the threads end.
     fn drop(&mut self) {
         self.groups = None;
         for thread in std::mem::take(&mut self.threads) {
