@@ -6,6 +6,9 @@ use std::process::{Command, Output, Stdio};
 
 use canrelearn::log::{FrameReader, Item, OwnedRecord, asc, candump};
 
+#[path = "common/full_disk.rs"]
+mod full_disk;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_canrelearn"))
 }
@@ -362,4 +365,24 @@ fn binary_formats_round_trip_through_convert() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(o.stdout.is_empty());
     assert!(stderr(&o).contains("give a file"), "{}", stderr(&o));
+}
+
+/// An output that cannot be written (past the file size limit, as on a full disk) is a write
+/// error, exit 4, naming the file and the cause; what was written before stays.
+#[test]
+fn convert_write_error_is_exit_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("big.log");
+    std::fs::write(&log, full_disk::incompressible_log(30_000)).unwrap();
+    let asc = dir.path().join("big.asc");
+    let o = full_disk::run_with_file_limit(&["convert", s(&log), s(&asc)]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains(&format!("cannot write {}", asc.display())),
+        "{err}"
+    );
+    assert!(err.contains("File too large"), "{err}");
+    let kept = std::fs::metadata(&asc).unwrap().len();
+    assert!(kept > 0 && kept <= full_disk::LIMIT_BYTES as u64, "{kept}");
 }

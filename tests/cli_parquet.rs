@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "common/full_disk.rs"]
+mod full_disk;
+
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_canrelearn"))
         .args(args)
@@ -217,32 +220,15 @@ fn a_write_error_exits_4_and_leaves_no_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("ds");
     let log = dir.path().join("big.log");
-    // Payloads that do not compress: the frames file is far larger than the limit.
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let text: String = (0..30_000u32)
-        .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            format!("(1700000000.{i:06}) can0 7{:02X}#{x:016X}\n", i % 200)
-        })
-        .collect();
-    std::fs::write(&log, text).unwrap();
-    // `trap "" XFSZ`: writing past the limit fails with EFBIG instead of killing the process.
-    let o = Command::new("sh")
-        .args([
-            "-c",
-            "ulimit -f 64 && trap '' XFSZ && exec \"$0\" \"$@\"",
-            env!("CARGO_BIN_EXE_canrelearn"),
-            "decode",
-            "--format",
-            "parquet",
-            "-o",
-            root.to_str().unwrap(),
-            log.to_str().unwrap(),
-        ])
-        .output()
-        .expect("sh runs");
+    std::fs::write(&log, full_disk::incompressible_log(30_000)).unwrap();
+    let o = full_disk::run_with_file_limit(&[
+        "decode",
+        "--format",
+        "parquet",
+        "-o",
+        root.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(4), "{err}");
     assert!(err.contains("cannot write the data set in"), "{err}");

@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "common/full_disk.rs"]
+mod full_disk;
+
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_canrelearn"))
         .args(args)
@@ -360,4 +363,28 @@ fn run_report_refusals_are_loud() {
         "{}",
         stderr(&o)
     );
+}
+
+/// A picture that cannot be written whole (past the file size limit, as on a full disk) is
+/// a write error, exit 4, and no truncated picture is left under its name: SVG and PNG.
+#[test]
+fn a_picture_that_cannot_be_written_is_exit_4_and_not_left_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["all.svg", "all.png"] {
+        let picture = out(dir.path(), name);
+        let p = picture.to_str().unwrap();
+        // Every signal of the sample: a picture of well over the limit.
+        let args = ["plot", &sample(), "*", "-o", p, "--size", "2400x2400"];
+        let o = full_disk::run_with_file_limit(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(4), "{name}: {err}");
+        assert!(err.contains(&format!("cannot write {p}")), "{err}");
+        assert!(err.contains("File too large"), "{err}");
+        assert!(!picture.exists(), "a truncated {name} was left");
+        // The same picture without the limit is larger than the limit (so the test can fail).
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let len = std::fs::metadata(&picture).unwrap().len();
+        assert!(len > full_disk::LIMIT_BYTES as u64, "{name}: {len} bytes");
+    }
 }

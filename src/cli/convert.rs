@@ -114,7 +114,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             return Err(capture::read_error(e));
         }
         Err(CopyError::Write(e)) => {
-            return Err(fail!(FAILURE, "cannot write {}: {e}", shown(&args.output)));
+            return Err(fail!(BUS_IO, "cannot write {}: {e}", shown(&args.output)));
         }
     };
     let (input, output) = (shown(&args.input), shown(&args.output));

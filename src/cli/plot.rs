@@ -309,8 +309,8 @@ fn text_size(size: Option<Size>, rows: u16) -> (u16, u16) {
     }
 }
 
-/// [`canrelearn::plot::save::write_picture`] with exit codes: a drawing or rename failure is
-/// 1, a refused output file 2, a file that cannot be created or written 4.
+/// [`canrelearn::plot::save::write_picture`] with exit codes: a drawing failure is 1, a
+/// refused output file 2, a file that cannot be created or written 4.
 #[allow(clippy::too_many_arguments)]
 fn write_picture(
     kind: Picture,
@@ -335,7 +335,6 @@ fn write_picture(
             SaveError::Draw { .. } => exit::FAILURE,
             SaveError::Create(c) if c.is_refusal() => exit::USAGE,
             SaveError::Create(_) => exit::BUS_IO,
-            SaveError::Write { .. } if kind == Picture::Png => exit::FAILURE,
             SaveError::Write { .. } => exit::BUS_IO,
         };
         CliError::new(code, e)

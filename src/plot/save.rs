@@ -1,14 +1,17 @@
 //! Pictures on disk: a chart or the watcher's lanes drawn into an SVG or PNG file, and the font
 //! their text needs. An edge module: it reads font files and writes pictures.
 //!
-//! A picture is drawn completely before its file appears: SVG into memory, PNG into a hidden
-//! file beside the target that is then renamed; an error leaves no half-drawn picture behind.
+//! A picture is drawn and encoded completely in memory before its file is created, and a
+//! file that cannot be written whole (a full disk) is removed: an error leaves no half-drawn
+//! or truncated picture behind.
 //! The output rules are [`crate::create`]'s: never over an input, never over an existing
 //! file unless forced.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use image::codecs::png::PngEncoder;
+use image::{ColorType, ImageEncoder};
 use plotters::prelude::*;
 
 use super::nodes::Lanes;
@@ -67,7 +70,7 @@ pub enum SaveError {
     /// The file may not be created (an input, or existing without force), or could not be.
     #[error(transparent)]
     Create(#[from] CreateError),
-    /// Writing or renaming failed.
+    /// Writing failed.
     #[error("cannot write {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -95,39 +98,35 @@ pub fn write_picture(
         path: path.to_path_buf(),
         source,
     };
-    match kind {
+    let bytes = match kind {
         Picture::Svg => {
             let mut svg = String::new();
             {
                 let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
                 drawing.draw(&root, title).map_err(draw_error)?;
             }
-            let mut f = create::create(path, "the picture", force, inputs.iter().copied())?;
-            f.write_all(svg.as_bytes()).map_err(write_error)?;
+            svg.into_bytes()
         }
         Picture::Png => {
-            let dir = path
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let temporary = dir.join(format!(".canrelearn-plot-{}.png", std::process::id()));
-            let drawn = {
-                let root = BitMapBackend::new(&temporary, size).into_drawing_area();
-                drawing.draw(&root, title)
-            };
-            if let Err(e) = drawn {
-                let _ = std::fs::remove_file(&temporary);
-                return Err(draw_error(e));
+            let (w, h) = size;
+            let mut rgb = vec![0u8; w as usize * h as usize * 3];
+            {
+                let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+                drawing.draw(&root, title).map_err(draw_error)?;
             }
-            if let Err(e) = create::check(path, "the picture", force, inputs.iter().copied()) {
-                let _ = std::fs::remove_file(&temporary);
-                return Err(e.into());
-            }
-            std::fs::rename(&temporary, path).map_err(|e| {
-                let _ = std::fs::remove_file(&temporary);
-                write_error(e)
-            })?;
+            let mut png = Vec::new();
+            PngEncoder::new(&mut png)
+                .write_image(&rgb, w, h, ColorType::Rgb8)
+                .map_err(|e| draw_error(PlotError::Draw(format!("encoding the PNG: {e}"))))?;
+            png
         }
+    };
+    let mut f = create::create(path, "the picture", force, inputs.iter().copied())?;
+    if let Err(e) = f.write_all(&bytes) {
+        // A full disk: no truncated picture left under the name.
+        drop(f);
+        let _ = std::fs::remove_file(path);
+        return Err(write_error(e));
     }
     Ok(())
 }
