@@ -135,6 +135,25 @@ fn open_error(path: &Path, what: &str, e: io::Error) -> CreateError {
     }
 }
 
+/// Writes `bytes` into `file`, just made by [`create`] at `path`, whole or not at all: a
+/// regular file is flushed to disk (where a full disk shows on some file systems), and if
+/// that or the write fails, it is removed, so no truncated file is left under the name (a
+/// script cut after some of its steps, a picture cut in half). A device or a FIFO is only
+/// written to, never removed.
+pub fn fill(mut file: File, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let regular = file.metadata().is_ok_and(|m| m.is_file());
+    let written = file.write_all(bytes).and_then(|()| match regular {
+        true => file.sync_data(),
+        false => Ok(()),
+    });
+    if written.is_err() && regular {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+    }
+    written
+}
+
 /// Creates a new file named `stem.ext` in `dir`, or `stem-2.ext`, `stem-3.ext`... when taken.
 pub fn create_unique(
     dir: &Path,
@@ -164,6 +183,30 @@ pub fn create_unique(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_fill_writes_whole_files_and_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.txt");
+        fill(create(&a, "the text", false, []).unwrap(), &a, b"whole").unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"whole");
+        // A device is written to and never removed, whatever happens.
+        let null = Path::new("/dev/null");
+        fill(create(null, "the text", false, []).unwrap(), null, b"x").unwrap();
+        assert!(null.exists());
+    }
+
+    #[test]
+    fn test_fill_removes_a_file_it_cannot_write_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.txt");
+        let file = create(&a, "the text", false, []).unwrap();
+        // A file opened read-only stands in for a full disk: the write fails.
+        drop(file);
+        let read_only = File::open(&a).unwrap();
+        assert!(fill(read_only, &a, b"lost").is_err());
+        assert!(!a.exists());
+    }
 
     #[test]
     fn test_refuses_existing_without_force_and_inputs_always() {

@@ -166,9 +166,8 @@ fn infer(args: InferArgs) -> Result<u8, CliError> {
     match &args.output {
         Some(path) => {
             let inputs = args.logs.iter().map(|p| p.as_path());
-            let mut f = super::files::create(path, "the DBC", args.force, inputs)?;
-            f.write_all(text.as_bytes())
-                .and_then(|_| f.sync_all())
+            let f = super::files::create(path, "the DBC", args.force, inputs)?;
+            canrelearn::create::fill(f, path, text.as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))
                 .code(exit::BUS_IO)?;
             super::out::note(format!(

@@ -174,9 +174,8 @@ fn from_capture(a: FromCaptureArgs) -> Result<u8, CliError> {
         out.write_all(text.as_bytes())?;
         out.flush()?;
     } else {
-        let mut f = files::create(&a.output, "the script", a.force, [a.log.as_path()])?;
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.flush())
+        let f = files::create(&a.output, "the script", a.force, [a.log.as_path()])?;
+        canrelearn::create::fill(f, &a.output, text.as_bytes())
             .with_context(|| format!("writing {}", a.output.display()))
             .code(exit::BUS_IO)?;
     }

@@ -7,7 +7,6 @@
 //! The output rules are [`crate::create`]'s: never over an input, never over an existing
 //! file unless forced.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use image::codecs::png::PngEncoder;
@@ -121,14 +120,8 @@ pub fn write_picture(
             png
         }
     };
-    let mut f = create::create(path, "the picture", force, inputs.iter().copied())?;
-    if let Err(e) = f.write_all(&bytes) {
-        // A full disk: no truncated picture left under the name.
-        drop(f);
-        let _ = std::fs::remove_file(path);
-        return Err(write_error(e));
-    }
-    Ok(())
+    let f = create::create(path, "the picture", force, inputs.iter().copied())?;
+    create::fill(f, path, &bytes).map_err(write_error)
 }
 
 /// Fonts tried when none is given (Debian/Ubuntu, Fedora, Arch paths).
