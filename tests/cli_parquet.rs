@@ -155,11 +155,20 @@ fn nothing_decoded_is_an_error_and_strict_publishes_what_came_before() {
 /// `decode --format parquet` of a log `name` holding `text`, into `ds/` of a new folder
 /// (kept while the returned guard lives).
 fn decode_to_dataset(name: &str, text: &str) -> (tempfile::TempDir, PathBuf, Output) {
+    decode_to_dataset_by(run, name, text)
+}
+
+/// [`decode_to_dataset`], the binary run by `runner`.
+fn decode_to_dataset_by(
+    runner: fn(&[&str]) -> Output,
+    name: &str,
+    text: &str,
+) -> (tempfile::TempDir, PathBuf, Output) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("ds");
     let log = dir.path().join(name);
     std::fs::write(&log, text).unwrap();
-    let o = run(&[
+    let o = runner(&[
         "decode",
         "--format",
         "parquet",
@@ -217,18 +226,11 @@ fn remote_frames_of_a_dbc_message_are_not_a_wrong_dbc() {
 /// the cause, and no temporary file left behind.
 #[test]
 fn a_write_error_exits_4_and_leaves_no_temporary_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("ds");
-    let log = dir.path().join("big.log");
-    std::fs::write(&log, full_disk::incompressible_log(30_000)).unwrap();
-    let o = full_disk::run_with_file_limit(&[
-        "decode",
-        "--format",
-        "parquet",
-        "-o",
-        root.to_str().unwrap(),
-        log.to_str().unwrap(),
-    ]);
+    let (_dir, root, o) = decode_to_dataset_by(
+        full_disk::run_with_file_limit,
+        "big.log",
+        &full_disk::incompressible_log(30_000),
+    );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(4), "{err}");
     assert!(err.contains("cannot write the data set in"), "{err}");
