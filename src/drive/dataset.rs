@@ -193,7 +193,8 @@ pub enum CaptureError {
 pub enum CaptureResult {
     /// An interrupt came before it was started: nothing of it was read or written.
     NotStarted,
-    /// It could not be opened, or its data set writer could not be made or finished.
+    /// It could not be opened, or its data set could not be written (the writer could not
+    /// be made or finished, or rows could not be added): what it wrote is not counted.
     Failed(CaptureError),
     /// It was decoded, wholly or up to `error`: what was decoded is published.
     Decoded {
@@ -432,10 +433,15 @@ impl Capture<'_> {
         let error = match decoded {
             Ok(()) => None,
             Err(PipelineError::Read(e)) => Some(CaptureError::Read(e)),
-            Err(PipelineError::Write(error)) => Some(CaptureError::Write {
-                root: store.root().to_path_buf(),
-                error,
-            }),
+            // Rows were lost on the way to the files (a full disk): the counts of what was
+            // added are not what the data set holds, so none is given (the files completed
+            // before are published, the others removed).
+            Err(PipelineError::Write(error)) => {
+                return CaptureResult::Failed(CaptureError::Write {
+                    root: store.root().to_path_buf(),
+                    error,
+                });
+            }
         };
         CaptureResult::Decoded {
             written,

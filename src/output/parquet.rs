@@ -576,7 +576,7 @@ impl Table {
         self.rows = 0;
         Ok(Some(Group {
             chunks,
-            target,
+            target: Some(target),
             dir: self.dir.clone(),
         }))
     }
@@ -625,7 +625,8 @@ impl Table {
 struct Group {
     /// The rows, in chunks of columns, in order.
     chunks: Vec<Vec<Column>>,
-    target: Target,
+    /// `None` once written.
+    target: Option<Target>,
     /// The table's folder (for errors).
     dir: String,
 }
@@ -695,28 +696,50 @@ impl Drop for TurnOver<'_> {
 }
 
 impl Group {
-    /// Writes the row group into its file (and publishes a file of its own).
-    fn write(self, files: &mut dyn Publish) -> Result<(), DatasetError> {
-        let Group {
-            mut chunks,
-            target,
-            dir,
-        } = self;
+    /// Writes the row group into its file (and publishes a file of its own). A row group
+    /// that fails to go into the file kept open leaves that file incomplete: it is
+    /// discarded (never published), and the row groups after it are not written into it.
+    fn write(mut self, files: &mut dyn Publish) -> Result<(), DatasetError> {
+        let Some(target) = self.target.take() else {
+            return Ok(());
+        };
+        let chunks = &mut self.chunks;
         match target {
             Target::Whole(mut open) => {
-                write_group(&mut open, &mut chunks)?;
+                write_group(&mut open, chunks)?;
                 close_file(*open, files)
             }
             Target::Kept { file, turn } => {
                 // Its turn is over however this ends (written, failed, or a panic): the next
                 // can go, and fail on its own.
                 let _over = TurnOver { file: &file, turn };
-                let mut state = file.turn(turn, &dir)?;
-                match state.file.as_mut() {
-                    Some(open) => write_group(open, &mut chunks),
+                let mut state = file.turn(turn, &self.dir)?;
+                let written = match state.file.as_mut() {
+                    Some(open) => write_group(open, chunks),
                     None => Ok(()),
+                };
+                if written.is_err() {
+                    state.file = None;
                 }
+                written
             }
+        }
+    }
+}
+
+impl Drop for Group {
+    /// A row group dropped unwritten (its writer stopped at an earlier error): the file kept
+    /// open cannot be complete without it, so it is discarded (dropped unpublished), and its
+    /// turn ends, so that the row groups after it and the file's close do not wait for it
+    /// forever. A file of its own is dropped unpublished with it.
+    fn drop(&mut self) {
+        if let Some(Target::Kept { file, turn }) = self.target.take() {
+            let _over = TurnOver { file: &file, turn };
+            let mut state = file
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            state.file = None;
         }
     }
 }

@@ -878,6 +878,32 @@ impl StagedFile for FailingFile {
     }
 }
 
+/// A file on a disk that fills after `room` bytes.
+struct FullAfter {
+    room: usize,
+    written: usize,
+}
+
+impl Write for FullAfter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.room - self.written);
+        if n == 0 && !buf.is_empty() {
+            return Err(io::Error::other("disk full"));
+        }
+        self.written += n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl StagedFile for FullAfter {
+    fn publish(self: Box<Self>) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// `n` frames of three ids, each carrying its number.
 fn numbered(n: u32) -> Vec<Frame> {
     (0..n)
@@ -924,6 +950,67 @@ fn test_a_background_encoder_failure_is_the_writers_error() {
             let published = store.mem.files.lock().unwrap().len();
             assert!(published <= from, "from {from}: {published} published");
             assert!(from < 5 || published > 0, "from {from}: nothing published");
+        }
+    }
+}
+
+/// As `decode --format parquet` does after a failure: rows keep coming until the error
+/// reaches the caller, then the writer is finished, to publish what was complete. That
+/// finish never hangs (it did: a frames row group dropped by the writer after an encoder's
+/// error never ended its turn, and the frames file's close waited for it forever), the error
+/// is said, and a published frames file holds every frame pushed, never all but a lost row
+/// group.
+#[test]
+fn test_finishing_after_a_background_failure_neither_hangs_nor_publishes_a_gap() {
+    let frames = numbered(3000);
+    // The disk fills after `room` bytes of the frames file (the first made), or of each file.
+    for (room, every) in [(100, false), (3000, false), (30_000, false), (3000, true)] {
+        for encoders in [1, 2] {
+            let frames = frames.clone();
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                let db = db();
+                let store = Broken::new(move |n| {
+                    (every || n == 1)
+                        .then(|| Box::new(FullAfter { room, written: 0 }) as Box<dyn StagedFile>)
+                });
+                let mut w = DatasetWriter::new(&db, &store, "g", Resolution::Nanos)
+                    .unwrap()
+                    .with_budget(4 << 10)
+                    .with_background(encoders);
+                let mut decoder = FrameDecoder::new(&db);
+                let mut error = None;
+                for (i, f) in frames.iter().enumerate() {
+                    if let Err(e) = w.push(&line(0, i, f, decoder.decode(f))) {
+                        error = Some(e);
+                        break;
+                    }
+                }
+                let finished = w.finish();
+                let error = error.or(finished.err()).map(|e| e.to_string());
+                let files = store.mem.files.lock().unwrap().clone();
+                let _ = tx.send((error, files));
+            });
+            let case = format!("room {room} (every file: {every}), {encoders} encoders");
+            let Ok((error, files)) = rx.recv_timeout(std::time::Duration::from_secs(60)) else {
+                panic!("{case}: the writer hangs");
+            };
+            let error = error.unwrap_or_else(|| panic!("{case}: no error"));
+            assert!(error.contains("disk full"), "{case}: {error}");
+            // Each frame carries its number: a published frames file holds frames 0, 1, 2...
+            // with none missing.
+            for (path, bytes) in files.iter().filter(|(p, _)| p.starts_with("frames/")) {
+                let r = SerializedFileReader::new(bytes::Bytes::from(bytes.clone())).unwrap();
+                for (k, row) in r.get_row_iter(None).unwrap().enumerate() {
+                    let row = row.unwrap();
+                    let data = row
+                        .get_column_iter()
+                        .find(|(name, _)| name.as_str() == "data")
+                        .map(|(_, v)| v.clone());
+                    let want = Field::Bytes(ByteArray::from((k as u64).to_le_bytes().to_vec()));
+                    assert_eq!(data, Some(want), "{case}: {path}, row {k}");
+                }
+            }
         }
     }
 }
