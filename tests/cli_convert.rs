@@ -386,3 +386,23 @@ fn convert_write_error_is_exit_4() {
     let kept = std::fs::metadata(&asc).unwrap().len();
     assert!(kept > 0 && kept <= full_disk::LIMIT_BYTES as u64, "{kept}");
 }
+
+/// `record` copying a log into a file it cannot write whole (past the file size limit, as on
+/// a full disk): exit 4, the file named with the cause, what was written before kept.
+#[test]
+fn record_write_error_is_exit_4_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("big.log");
+    std::fs::write(&log, full_disk::incompressible_log(30_000)).unwrap();
+    let out = dir.path().join("rec.log");
+    let o = full_disk::run_with_file_limit(&["record", s(&log), "-o", s(&out)]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains(&format!("cannot write {}", out.display())),
+        "{err}"
+    );
+    assert!(err.contains("File too large"), "{err}");
+    let kept = std::fs::metadata(&out).unwrap().len();
+    assert!(kept > 0 && kept <= full_disk::LIMIT_BYTES as u64, "{kept}");
+}

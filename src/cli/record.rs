@@ -94,6 +94,20 @@ fn open_output(
     Ok((writer, format))
 }
 
+/// A write error of the log, named by its file (`cannot write rec.log: No space left on
+/// device`) rather than as standard output's `writing output`, which stays for `-o -` (where
+/// a closed pipe must still be recognised).
+fn named(e: CliError, output: &Path) -> CliError {
+    if output == Path::new("-") || e.code != exit::BUS_IO {
+        return e;
+    }
+    let cause = e.error.root_cause().to_string();
+    CliError::new(
+        exit::BUS_IO,
+        anyhow::anyhow!("cannot write {}: {cause}", output.display()),
+    )
+}
+
 pub fn run(args: Args) -> Result<u8, CliError> {
     let sources = &args.sources;
     let names: Vec<String> = sources.iter().map(Source::name).collect();
@@ -138,8 +152,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         let streamed = merged.run(limits, &mut recorder).await;
         // What was received is written out, also after a failed write.
         let finished = recorder.sink.finish();
-        let streamed = streamed?;
-        finished?;
+        let streamed = streamed.map_err(|e| named(e, &args.output))?;
+        finished.map_err(|e| named(e.into(), &args.output))?;
         super::convert::say_losses(recorder.sink.as_ref());
         let dropped = recorder.dropped();
         drop(recorder);
