@@ -367,42 +367,31 @@ fn binary_formats_round_trip_through_convert() {
     assert!(stderr(&o).contains("give a file"), "{}", stderr(&o));
 }
 
-/// An output that cannot be written (past the file size limit, as on a full disk) is a write
-/// error, exit 4, naming the file and the cause; what was written before stays.
+/// `convert`, and `record` copying a log, into a file they cannot write whole (past the file
+/// size limit, as on a full disk): a write error, exit 4, naming the file and the cause; what
+/// was written before stays.
 #[test]
-fn convert_write_error_is_exit_4() {
+fn a_write_error_is_exit_4_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("big.log");
     std::fs::write(&log, full_disk::incompressible_log(30_000)).unwrap();
-    let asc = dir.path().join("big.asc");
-    let o = full_disk::run_with_file_limit(&["convert", s(&log), s(&asc)]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(4), "{err}");
-    assert!(
-        err.contains(&format!("cannot write {}", asc.display())),
-        "{err}"
-    );
-    assert!(err.contains("File too large"), "{err}");
-    let kept = std::fs::metadata(&asc).unwrap().len();
-    assert!(kept > 0 && kept <= full_disk::LIMIT_BYTES as u64, "{kept}");
-}
-
-/// `record` copying a log into a file it cannot write whole (past the file size limit, as on
-/// a full disk): exit 4, the file named with the cause, what was written before kept.
-#[test]
-fn record_write_error_is_exit_4_naming_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("big.log");
-    std::fs::write(&log, full_disk::incompressible_log(30_000)).unwrap();
-    let out = dir.path().join("rec.log");
-    let o = full_disk::run_with_file_limit(&["record", s(&log), "-o", s(&out)]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(4), "{err}");
-    assert!(
-        err.contains(&format!("cannot write {}", out.display())),
-        "{err}"
-    );
-    assert!(err.contains("File too large"), "{err}");
-    let kept = std::fs::metadata(&out).unwrap().len();
-    assert!(kept > 0 && kept <= full_disk::LIMIT_BYTES as u64, "{kept}");
+    let (asc, rec) = (dir.path().join("big.asc"), dir.path().join("rec.log"));
+    for (out, args) in [
+        (&asc, vec!["convert", s(&log), s(&asc)]),
+        (&rec, vec!["record", s(&log), "-o", s(&rec)]),
+    ] {
+        let o = full_disk::run_with_file_limit(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(4), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("cannot write {}", out.display())),
+            "{err}"
+        );
+        assert!(err.contains("File too large"), "{err}");
+        let kept = std::fs::metadata(out).unwrap().len();
+        assert!(
+            kept > 0 && kept <= full_disk::LIMIT_BYTES as u64,
+            "{args:?}: {kept}"
+        );
+    }
 }
