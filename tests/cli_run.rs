@@ -6,6 +6,9 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+#[path = "common/full_disk.rs"]
+mod full_disk;
+
 /// A new 70 Ah AGM battery.
 const BMS_SET: [&str; 4] = ["--set", "capacity_ah=70", "--set", "battery_type=agm"];
 
@@ -654,4 +657,28 @@ fn report_and_screen_carry_each_steps_provenance() {
         !line.contains("[U]"),
         "a verified step is not marked: {line}"
     );
+}
+
+/// A report that cannot be written whole (past a file size limit of 1-2 KiB, as on a full
+/// disk): exit 4 naming it, and no truncated JSON left for a script to read.
+#[test]
+fn a_report_that_cannot_be_written_is_exit_4_and_not_left_truncated() {
+    let report = tmp("full-report.json");
+    let _ = fs::remove_file(&report);
+    let p = report.to_str().unwrap();
+    let args = ["audio-unit-registration", "--dry-run", "--report", p];
+    let o = full_disk::run_with_blocks(2, &[&["run"], &args[..]].concat());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains(&format!("cannot write the report {p}")),
+        "{err}"
+    );
+    assert!(err.contains("File too large"), "{err}");
+    assert!(!report.exists(), "a truncated report was left");
+    // Without the limit the same report is larger than it (so the test can fail).
+    let (code, _, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(fs::metadata(&report).unwrap().len() > 2048);
+    fs::remove_file(&report).unwrap();
 }

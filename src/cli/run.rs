@@ -385,10 +385,9 @@ fn write_report(
     }
     let text = report.to_json();
     match (file, &args.report) {
-        (Some(mut f), Some(path)) => {
-            let error = f
-                .write_all(text.as_bytes())
-                .and_then(|()| f.flush())
+        (Some(f), Some(path)) => {
+            // Whole or not at all: a truncated report is no JSON for a script to read.
+            let error = canrelearn::create::fill(f, path, text.as_bytes())
                 .err()
                 .map(|e| anyhow!("cannot write the report {}: {e}", path.display()));
             (None, error)
