@@ -214,3 +214,61 @@ fn test_ctrl_c_quits_and_restores_the_terminal() {
         "0"
     );
 }
+
+/// `--record` into a file that cannot grow (a size limit, as a full disk would stop it): the
+/// screen says at once that the recording stopped, and why, while the monitor goes on; `q`
+/// exits 4 with the file and the cause named, and what was recorded before is kept.
+#[test]
+fn test_a_recording_that_fails_is_said_on_the_screen_and_in_the_exit() {
+    let tmux = Tmux::new("full");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("record.log");
+    let errors = dir.path().join("stderr.txt");
+    let bin = env!("CARGO_BIN_EXE_canrelearn");
+    // 16 blocks: 8 KiB for sh's ulimit (512-byte blocks), of the sample's 300 KiB.
+    let script = format!(
+        "cd '{}' && (ulimit -f 16; trap '' XFSZ; exec '{bin}' monitor --speed 4 --record '{}' \
+         tests/data/j11-sample.log) 2>'{}'; echo canrelearn-exit=$?; exec sleep 600",
+        root.display(),
+        record.display(),
+        errors.display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "mon",
+        "-x",
+        "200",
+        "-y",
+        "40",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let screen = tmux.wait_for("the recording's failure on the screen", |s| {
+        s.contains("RECORDING STOPPED")
+    });
+    assert!(
+        screen.contains("cannot write") && screen.contains("File too large"),
+        "{screen}"
+    );
+    // The monitor goes on: the AV unit's loss (8 s into the log) still comes.
+    let screen = tmux.wait_for("the AV node lost", |s| s.contains(" AV lost"));
+    assert!(screen.contains("RECORDING STOPPED"), "{screen}");
+    tmux.run(&["send-keys", "-t", "mon", "q"]);
+    let screen = tmux.wait_for("the monitor to exit", |s| s.contains("canrelearn-exit="));
+    assert!(screen.contains("canrelearn-exit=4"), "{screen}");
+    let stderr = std::fs::read_to_string(&errors).unwrap();
+    assert!(
+        stderr.contains(&format!("cannot write {}", record.display()))
+            && stderr.contains("File too large")
+            && stderr.contains("not recorded"),
+        "{stderr}"
+    );
+    let kept = std::fs::read_to_string(&record).unwrap();
+    assert!(kept.len() > 4096 && kept.len() <= 8192, "{}", kept.len());
+    let sample = std::fs::read_to_string(root.join("tests/data/j11-sample.log")).unwrap();
+    assert_eq!(kept.lines().next(), sample.lines().next());
+}

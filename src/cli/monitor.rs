@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use canrelearn::bus::AnyBus;
-use canrelearn::drive::monitor::{self as drive_monitor, Ended, Inputs, spawn_key_reader};
+use canrelearn::drive::monitor::{
+    self as drive_monitor, Ended, Inputs, Recording, spawn_key_reader,
+};
 use canrelearn::log::candump;
 use canrelearn::monitor::clock::ModelClock;
 use canrelearn::monitor::stats::BusTiming;
@@ -94,12 +96,15 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         })
         .collect();
     let record = match &args.record {
-        Some(path) => Some(candump::Writer::new(BufWriter::new(super::files::create(
-            path,
-            "the --record file",
-            args.force,
-            inputs,
-        )?))),
+        Some(path) => Some(Recording {
+            writer: candump::Writer::new(BufWriter::new(super::files::create(
+                path,
+                "the --record file",
+                args.force,
+                inputs,
+            )?)),
+            name: path.display().to_string(),
+        }),
         None => None,
     };
     let runtime = super::common::runtime()?;
@@ -110,8 +115,9 @@ async fn run_async(
     speed: Speed,
     sources: Vec<Source>,
     monitor: Monitor,
-    record: Option<candump::Writer<BufWriter<File>>>,
+    record: Option<Recording<BufWriter<File>>>,
 ) -> Result<u8, CliError> {
+    let record_name = record.as_ref().map(|r| r.name.clone()).unwrap_or_default();
     let pacing = speed.pacing();
     let live = sources.iter().any(|s| matches!(s, Source::Interface(_)));
     let buses: Vec<AnyBus> = source::open_all(&sources, &[], pacing)?;
@@ -153,16 +159,22 @@ async fn run_async(
     drop(terminal);
     drop(guard);
     let _ = key_thread.join();
-    close(ended.map_err(|e| CliError::new(exit::BUS_IO, e))?)
+    close(
+        ended.map_err(|e| CliError::new(exit::BUS_IO, e))?,
+        &record_name,
+    )
 }
 
-/// After the terminal is restored: the recording's error is the outcome, then the malformed
-/// records counted, then a source's error.
-fn close(ended: Ended) -> Result<u8, CliError> {
+/// After the terminal is restored: the recording's error (of the file `record`) is the
+/// outcome, then the malformed records counted, then a source's error.
+fn close(ended: Ended, record: &str) -> Result<u8, CliError> {
     if let Some(e) = ended.record_error {
         return Err(CliError::new(
             exit::BUS_IO,
-            anyhow::Error::new(e).context("writing the --record file"),
+            anyhow::anyhow!(
+                "cannot write {record}: {e}; the recording stopped there: the frames after it \
+                 were not recorded"
+            ),
         ));
     }
     if ended.bad_lines > 0 {

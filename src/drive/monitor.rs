@@ -42,7 +42,15 @@ pub struct Inputs<W: Write> {
     /// Key presses.
     pub keys: mpsc::Receiver<KeyEvent>,
     /// Where every frame is also written (`candump -L` lines), flushed at each redraw.
-    pub record: Option<candump::Writer<W>>,
+    pub record: Option<Recording<W>>,
+}
+
+/// The recording of a monitor session: the frames as `candump -L` lines, and the name the
+/// screen gives it if it fails.
+pub struct Recording<W: Write> {
+    pub writer: candump::Writer<W>,
+    /// The file's name, as the operator gave it.
+    pub name: String,
 }
 
 /// How the monitor ended (after `q`, `stop`, or the terminal failing).
@@ -52,7 +60,8 @@ pub struct Ended {
     pub bad_lines: u64,
     /// The first source that ended with an error.
     pub failure: Option<Failure>,
-    /// The recording's first write or flush error (the recording is flushed last).
+    /// The recording's first write or flush error (the recording is flushed last). From
+    /// that error on, frames are no longer recorded, and the screen says so.
     pub record_error: Option<io::Error>,
 }
 
@@ -103,8 +112,12 @@ pub async fn run<B: Backend, W: Write>(
         sources,
         stats,
         mut keys,
-        mut record,
+        record,
     } = inputs;
+    let (mut record, record_name) = match record {
+        Some(r) => (Some(r.writer), r.name),
+        None => (None, String::new()),
+    };
     let mut app = App {
         view: ViewState::default(),
         screen: None,
@@ -112,6 +125,7 @@ pub async fn run<B: Backend, W: Write>(
         failure: None,
         bad_lines: 0,
         page: 10,
+        record_failed: None,
     };
     let mut ticker = tokio::time::interval(FRAME_PERIOD);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -135,6 +149,7 @@ pub async fn run<B: Backend, W: Write>(
                 {
                     record_error = Some(e);
                 }
+                app.recording(&record_error, &record_name);
                 app.draw(terminal, &mut monitor, model_now(&clock), &stats, describe)?;
             }
             item = rx.recv(), if rx_open => {
@@ -146,6 +161,7 @@ pub async fn run<B: Backend, W: Write>(
                         break;
                     };
                     app.handle(item, &mut monitor, &mut clock, &mut record, &mut record_error);
+                    app.recording(&record_error, &record_name);
                     next = match rx.try_recv() {
                         Ok(i) => Some(i),
                         Err(mpsc::error::TryRecvError::Empty) => break,
@@ -182,6 +198,9 @@ struct App {
     bad_lines: u64,
     /// Table rows visible (for PgUp/PgDn).
     page: usize,
+    /// What the screen says once the recording has failed (`None`: it has not): the
+    /// operator must not go on believing the bus is being recorded.
+    record_failed: Option<String>,
 }
 
 impl App {
@@ -238,7 +257,11 @@ impl App {
         if !self.view.paused || self.screen.is_none() {
             self.screen = Some(view::snapshot(monitor, &self.view, now));
         }
-        if self.view.notice.is_none() || self.open_sources == 0 {
+        let alert = self.record_failed.as_ref();
+        if self.view.notice.is_none()
+            || self.open_sources == 0
+            || alert.is_some_and(|a| self.view.notice.as_ref() != Some(a))
+        {
             self.view.notice = self.source_notice(describe);
         }
         if let Ok(size) = terminal.size() {
@@ -255,7 +278,21 @@ impl App {
         Ok(())
     }
 
+    /// Takes note of the recording's failure, once (`name`: the file).
+    fn recording(&mut self, error: &Option<io::Error>, name: &str) {
+        if let (Some(e), None) = (error, &self.record_failed) {
+            self.record_failed = Some(format!(
+                "RECORDING STOPPED: cannot write {name}: {e}; frames are no longer recorded"
+            ));
+        }
+    }
+
+    /// The status line's notice: the recording's failure first (it outlasts every other),
+    /// then a failed source, then the end of all sources.
     fn source_notice(&self, describe: &dyn Fn(&Failure) -> String) -> Option<String> {
+        if let Some(alert) = &self.record_failed {
+            return Some(alert.clone());
+        }
         if let Some(e) = &self.failure {
             return Some(format!("source failed: {}", describe(e)));
         }
@@ -354,7 +391,10 @@ BA_ "GenMsgCycleTime" BO_ 1313 100;
             sources: 1,
             stats: Vec::new(),
             keys,
-            record: Some(candump::Writer::new(io::BufWriter::new(recording.clone()))),
+            record: Some(Recording {
+                writer: candump::Writer::new(io::BufWriter::new(recording.clone())),
+                name: "rec.log".into(),
+            }),
         };
         let quit = async move {
             // After a few redraws.
@@ -421,5 +461,97 @@ BA_ "GenMsgCycleTime" BO_ 1313 100;
         .unwrap();
         assert_eq!(ended.bad_lines, 0);
         assert!(ended.failure.is_none());
+    }
+
+    /// A file with room for `room` bytes (a full disk after them).
+    struct Full {
+        room: usize,
+        written: Vec<u8>,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            let n = b.len().min(self.room - self.written.len());
+            if n == 0 && !b.is_empty() {
+                return Err(io::Error::from_raw_os_error(28));
+            }
+            self.written.extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A recording that fails (a full disk) is said on the screen at once, before a failed
+    /// source's notice, and stays there while the monitor goes on showing the bus: the
+    /// operator does not go on believing the bus is recorded. The error is the outcome.
+    #[tokio::test(start_paused = true)]
+    async fn test_a_failed_recording_is_shown_at_once_and_the_monitor_goes_on() {
+        let db = Database::from_str_named(DBC, "t.dbc").unwrap();
+        let monitor = Monitor::new(MonitorConfig::default(), db).unwrap();
+        let (tx, frames) = mpsc::channel(16);
+        let (key_tx, keys) = mpsc::channel(4);
+        let mut terminal = Terminal::new(TestBackend::new(160, 30)).unwrap();
+        // Room for two lines of 46 bytes: the third frame fails.
+        let inputs = Inputs {
+            frames,
+            sources: 1,
+            stats: Vec::new(),
+            keys,
+            record: Some(Recording {
+                writer: candump::Writer::new(Full {
+                    room: 100,
+                    written: Vec::new(),
+                }),
+                name: "rec.log".into(),
+            }),
+        };
+        let feed = async move {
+            for i in 0..4 {
+                tx.send(frame(i * 100, i as u8)).await.unwrap();
+            }
+            tokio::time::sleep(FRAME_PERIOD * 2).await;
+            // After the failure: frames still reach the model and the screen.
+            tx.send(frame(500, 0xAB)).await.unwrap();
+            tx.send(Incoming::Ended {
+                error: Some(Failure::Log {
+                    name: "x.log".into(),
+                    error: "cut short".into(),
+                }),
+            })
+            .await
+            .unwrap();
+            tokio::time::sleep(FRAME_PERIOD * 2).await;
+            key_tx
+                .send(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE))
+                .await
+                .unwrap();
+        };
+        let (ended, ()) = tokio::join!(
+            run(
+                &mut terminal,
+                monitor,
+                ModelClock::log(0.0),
+                inputs,
+                std::future::pending::<()>(),
+                &|f| match f {
+                    Failure::Log { name, error } => format!("{name}: {error}"),
+                    _ => "other".to_string(),
+                },
+            ),
+            feed
+        );
+        let ended = ended.unwrap();
+        let error = ended.record_error.expect("the recording's error is kept");
+        assert_eq!(error.raw_os_error(), Some(28), "{error}");
+        let text = screen_text(&terminal);
+        assert!(
+            text.contains("RECORDING STOPPED: cannot write rec.log: No space left on device"),
+            "{text}"
+        );
+        assert!(text.contains("frames are no longer recorded"), "{text}");
+        // The last frame, sent after the failure, is on the screen (POWER = 0xAB).
+        assert!(text.contains("AB AB AB AB"), "{text}");
     }
 }
