@@ -146,7 +146,11 @@ impl TextPlan {
 
 impl SignalText {
     fn new(format: Format, s: &crate::dbc::Signal) -> SignalText {
-        let decimals = decimals_of(s.factor()).max(decimals_of(s.offset()));
+        // An IEEE float signal's values have no resolution of their own: shown in full.
+        let decimals = match s.value_type() {
+            crate::dbc::ValueType::Integer => decimals_of(s.factor()).max(decimals_of(s.offset())),
+            crate::dbc::ValueType::Float32 | crate::dbc::ValueType::Float64 => FULL,
+        };
         let mut t = SignalText {
             prefix: Box::default(),
             key: Box::default(),
@@ -440,14 +444,23 @@ fn push_value(buf: &mut Vec<u8>, v: PhysicalValue, nan: &[u8]) {
     }
 }
 
-/// A value for people: floats rounded to the signal's resolution, trailing zeros dropped.
+/// The decimals of a signal shown in full, not rounded (an IEEE float signal's).
+const FULL: u8 = u8::MAX;
+
+/// A value for people: floats rounded to the signal's resolution (`decimals`; [`FULL`]: not
+/// rounded), trailing zeros dropped; `NaN`, `inf` and `-inf` named.
 fn push_value_rounded(buf: &mut Vec<u8>, v: PhysicalValue, decimals: Option<u8>) {
-    let (PhysicalValue::Float(f), Some(d)) = (v, decimals) else {
+    let f = match v {
+        PhysicalValue::Float(f) if f.is_nan() => return buf.extend_from_slice(b"NaN"),
+        PhysicalValue::Float(f) if f.is_infinite() => {
+            return buf.extend_from_slice(if f > 0.0 { b"inf" } else { b"-inf" });
+        }
+        PhysicalValue::Float(f) => f,
+        PhysicalValue::Int(_) => return push_value(buf, v, b"NaN"),
+    };
+    let Some(d) = decimals.filter(|&d| d != FULL) else {
         return push_value(buf, v, b"NaN");
     };
-    if !f.is_finite() {
-        return push_value(buf, v, b"NaN");
-    }
     let mut rb = ryu::Buffer::new();
     let shortest = rb.format_finite(f);
     let too_long = match shortest.find('.') {
@@ -1019,6 +1032,45 @@ mod tests {
         assert_eq!(show(1.0 / 3.0, 2), "0.33");
         assert_eq!(show(1e21, 0), "1000000000000000000000");
         assert_eq!(show(2.0, 0), "2");
+    }
+
+    /// An IEEE float signal is shown in full whatever its factor (its values have no
+    /// resolution of their own), as cantools shows it; infinities are named, not `NaN`.
+    #[test]
+    fn test_float_signals_are_shown_in_full_and_infinities_named() {
+        let db = Database::from_str_named(
+            "VERSION \"\"\nNS_ :\nBS_:\nBU_: A\nBO_ 257 FLOATS: 8 A\n \
+             SG_ F : 0|32@1- (1,0) [0|0] \"\" A\n SG_ G : 32|32@1- (0.01,0) [0|0] \"V\" A\n\
+             SIG_VALTYPE_ 257 F : 1;\nSIG_VALTYPE_ 257 G : 1;\n",
+            "floats.dbc",
+        )
+        .unwrap();
+        let formatter = Formatter::new(Format::Text, &db);
+        let mut decoder = FrameDecoder::new(&db);
+        let mut text = |f: f32, g: f32| {
+            let mut data = f.to_le_bytes().to_vec();
+            data.extend_from_slice(&g.to_le_bytes());
+            let frame = Frame::classic(crate::frame::Id::standard(257).unwrap(), &data).unwrap();
+            let line = Line {
+                raw: None,
+                timestamp: crate::time::Timestamp::ZERO,
+                precision: Precision::Micros,
+                interface: "can0",
+                frame: &frame,
+                meaning: decoder.decode(&frame),
+            };
+            let mut out = Vec::new();
+            formatter.format(&line, &mut out);
+            let out = String::from_utf8(out).unwrap();
+            out.split_once("  ").unwrap().1.trim_end().to_string()
+        };
+        assert_eq!(text(0.125, 12.5), "FLOATS: F=0.125, G=0.125 V");
+        assert_eq!(text(1.5, 0.125), "FLOATS: F=1.5, G=0.00125 V");
+        assert_eq!(
+            text(f32::INFINITY, f32::NEG_INFINITY),
+            "FLOATS: F=inf, G=-inf V"
+        );
+        assert_eq!(text(f32::NAN, -2.0), "FLOATS: F=NaN, G=-0.02 V");
     }
 
     #[test]
