@@ -622,3 +622,62 @@ fn a_dbc_that_knows_no_frame_of_the_capture_exits_1_saying_so() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A log cut short while being written (a full disk, a crash, a pulled cable) ends in a
+/// record with no line end, which may have lost its last characters: `002#A1` of `002#A1F0`
+/// would read as a one-byte frame. Every reader says so with its line and skips it (as a
+/// malformed line: `--strict` stops there, exit 2): decode through the block pipeline (text
+/// and Parquet), dump and convert through the sequential reader. A last line that is not a
+/// record (a comment) is read as it is.
+#[test]
+fn a_record_cut_short_at_the_end_of_a_log_is_said_and_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.log");
+    let whole = "(1700000000.000100) can0 002#A1F0\n(1700000000.000200) can0 180#1878\n";
+    std::fs::write(&cut, format!("{whole}(1700000000.000300) can0 002#A1")).unwrap();
+    let cut = cut.to_str().unwrap();
+    let said = format!("{cut}:3:32: the last line has no line end");
+
+    let o = run(&["decode", cut]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 2, "{}", stdout(&o));
+    assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+    let o = run(&["decode", "--strict", cut]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+
+    let o = run(&["dump", cut]);
+    assert_eq!(stdout(&o).lines().count(), 2, "{}", stdout(&o));
+    assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+
+    let out = dir.path().join("out.log");
+    let o = run(&["convert", cut, out.to_str().unwrap()]);
+    assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+    let converted = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(converted.lines().count(), 2, "{converted}");
+
+    let set = dir.path().join("set");
+    let o = run(&[
+        "decode",
+        "--format",
+        "parquet",
+        "-o",
+        set.to_str().unwrap(),
+        cut,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 frames into frames/"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A comment with no line end is not a record: nothing to say.
+    let comment = dir.path().join("comment.log");
+    std::fs::write(&comment, format!("{whole}# end of capture")).unwrap();
+    let o = run(&["decode", comment.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 2, "{}", stdout(&o));
+    assert!(!stderr(&o).contains("line end"), "{}", stderr(&o));
+}

@@ -137,6 +137,15 @@ pub enum ParseErrorKind {
     LineTooLong(usize),
     #[error("line is not valid UTF-8")]
     NotUtf8,
+    /// A record on the log's last line, with no line end after it: every writer of candump
+    /// logs ends its lines, so the log was cut while being written (a full disk, a crash, a
+    /// pulled cable) and the record may have lost its last characters: a payload cut
+    /// between two bytes would read as a shorter frame. It is not read.
+    #[error(
+        "the last line has no line end: the log was cut short while being written, so this \
+         record may be incomplete (a payload cut between two bytes reads as a shorter frame)"
+    )]
+    CutShort,
 }
 
 /// A parse error inside one line: the 1-based column (byte offset + 1) and the cause.
@@ -1013,6 +1022,8 @@ enum Step {
 enum LineRead {
     Eof,
     Line,
+    /// The last line, with no `\n` after it.
+    Unterminated,
     TooLong,
 }
 
@@ -1121,7 +1132,7 @@ impl<R: BufRead> Reader<R> {
         }
         Ok(match (any, too_long) {
             (false, _) => LineRead::Eof,
-            (true, false) => LineRead::Line,
+            (true, false) => LineRead::Unterminated,
             (true, true) => LineRead::TooLong,
         })
     }
@@ -1152,9 +1163,13 @@ impl<R: BufRead> Reader<R> {
                     self.bad(err(limit, ParseErrorKind::LineTooLong(limit))),
                 ))
             }
-            LineRead::Line => {
+            LineRead::Line | LineRead::Unterminated => {
                 self.stats.lines += 1;
                 match parse_raw(&self.line) {
+                    Ok(RawLine::Record(_)) if matches!(read, LineRead::Unterminated) => {
+                        let end = self.line.len();
+                        Ok(Step::Bad(self.bad(err(end, ParseErrorKind::CutShort))))
+                    }
                     Ok(RawLine::Record(r)) => {
                         self.stats.records += 1;
                         Ok(Step::Record(r))

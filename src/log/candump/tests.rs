@@ -602,7 +602,7 @@ DROPCOUNT: dropped 1 CAN frame on 'can0' socket (total drops 1)\n\
 (1700000000.000002) can0 123#112\n\
 (1700000000.000003)  vcan1 12345678##5AABB R\r\n\
 (1700000000.000004) can0 800#\n\
-(1700000000.000005) can0 123#R";
+(1700000000.000005) can0 123#R\n";
 
 #[test]
 fn test_reader_items_lenient() {
@@ -684,7 +684,7 @@ fn test_reader_long_and_non_utf8_lines_resync() {
     let mut input = b"(1700000000.000001) can0 123#11\n".to_vec();
     input.extend(std::iter::repeat_n(b'A', 100));
     input.extend_from_slice(
-        b"\n\xff\xfe\n(1700000000.000002) c\xe9 123#\n(1700000000.000003) can0 124#22",
+        b"\n\xff\xfe\n(1700000000.000002) c\xe9 123#\n(1700000000.000003) can0 124#22\n",
     );
     // A small BufReader forces lines across several fill_buf calls.
     let reader = std::io::BufReader::with_capacity(7, input.as_slice());
