@@ -21,6 +21,10 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -113,16 +117,45 @@ fn what_the_target_cannot_carry_is_warned_with_a_count() {
         err.contains("written without CAN FD bit rate switch"),
         "{err}"
     );
-    // vcan names become channel numbers in ASC: said, with how they read back.
+    // vcan names become channel numbers in every format that numbers its buses: said, with
+    // how they read back (BLF did not say it).
     let named = dir.path().join("v.log");
     std::fs::write(&named, "(1700000000.000000) vcan0 123#11\n").unwrap();
-    let o = run(&["convert", s(&named), s(&dir.path().join("v.asc"))]);
+    for to in ["asc", "blf", "trc", "mf4"] {
+        let out = dir.path().join(format!("v.{to}"));
+        let o = run(&["convert", s(&named), s(&out)]);
+        assert_eq!(o.status.code(), Some(0), "{to}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("vcan0 as channel 1 (reads back as can0)"),
+            "{to}: {}",
+            stderr(&o)
+        );
+        let o = run(&["convert", s(&out), "-", "--to", "candump"]);
+        assert!(stdout(&o).contains(") can0 123#11"), "{to}: {}", stdout(&o));
+    }
+}
+
+/// Channel 0 of a format that numbers its buses from 1 (python-can writes it for its channel
+/// -1) is a bus of its own, `ch0`, never merged into channel 1's `can0`.
+#[test]
+fn channel_0_is_not_merged_into_channel_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let asc = dir.path().join("two.asc");
+    std::fs::write(
+        &asc,
+        "date Mon Dec 7 01:00:00.000 am 2026\nbase hex  timestamps absolute\n\
+         no internal events logged\nBegin Triggerblock Mon Dec 7 01:00:00.000 am 2026\n\
+         \x20  0.000000 Start of measurement\n\
+         \x20  0.100000 0  100             Rx   d 1 11\n\
+         \x20  0.200000 1  200             Rx   d 1 22\n\
+         End TriggerBlock\n",
+    )
+    .unwrap();
+    let o = run(&["convert", s(&asc), "-", "--to", "candump"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("vcan0 as channel 1 (reads back as can0)"),
-        "{}",
-        stderr(&o)
-    );
+    let out = stdout(&o);
+    assert!(out.contains(") ch0 100#11"), "{out}");
+    assert!(out.contains(") can0 200#22"), "{out}");
 }
 
 #[test]
@@ -394,4 +427,41 @@ fn a_write_error_is_exit_4_naming_the_file() {
             "{args:?}: {kept}"
         );
     }
+}
+
+/// An output format that can carry none of the frames read (a pcap holds no time after
+/// 2106) leaves nothing behind and exits 2, instead of a file of no frame and exit 0; when
+/// some are written, the count is of those, and the others are said.
+#[test]
+fn an_output_that_can_carry_no_frame_is_an_error_and_counts_are_of_frames_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let late = dir.path().join("late.log");
+    std::fs::write(&late, "(10413792000.250000) can0 123#01\n").unwrap();
+    let out = dir.path().join("late.pcap");
+    let o = run(&["convert", s(&late), s(&out)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("none of the 1 frame read could be written to"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists(), "a pcap of no frame was left behind");
+
+    let both = dir.path().join("both.log");
+    std::fs::write(
+        &both,
+        "(1700000000.000000) can0 123#01\n(10413792000.250000) can0 123#02\n",
+    )
+    .unwrap();
+    let out = dir.path().join("both.pcap");
+    let o = run(&["convert", s(&both), s(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("converted 1 frame from")
+            && stderr(&o).contains("1 of the 2 read could not be written"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["convert", s(&out), "-", "--to", "candump"]);
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
 }

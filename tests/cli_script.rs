@@ -306,7 +306,7 @@ fn extended_ids_and_malformed_lines() {
     let bad = dir.path().join("bad.log");
     let mut lines: Vec<&str> = SMALL.lines().collect();
     lines.insert(2, "(1700000000.010200) can0 18DA40F1#3G");
-    std::fs::write(&bad, lines.join("\n")).unwrap();
+    std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
     let args = [
         "script",
         "from-capture",

@@ -133,7 +133,15 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         }
         return Err(nothing).code(exit::USAGE);
     }
-    out::note(copied.converted_note(&input, from, &output, to));
+    let dropped = writers::dropped(writer.as_ref());
+    if let Some(none) = copied.none_written(&output, to, dropped) {
+        // The file holds at most a header: nothing to keep, nothing to take for a capture.
+        if !stdout {
+            let _ = std::fs::remove_file(&args.output);
+        }
+        return Err(none).code(exit::USAGE);
+    }
+    out::note(copied.converted_note(&input, from, &output, to, dropped));
     Ok(exit::OK)
 }
 

@@ -2239,6 +2239,9 @@ impl<W: Write> FrameWriter for Writer<W> {
     fn losses(&self) -> &[Loss] {
         self.losses.list()
     }
+    fn channel_map(&self) -> Option<&ChannelMap> {
+        Some(&self.channels)
+    }
 }
 
 #[cfg(test)]

@@ -1999,7 +1999,6 @@ const DT_BLOCK: usize = 1 << 20;
 const EXACT_SPAN_NS: u64 = 4_000_000_000_000_000;
 
 const LOSS_DIRECTION: &str = "a known direction (MDF records Rx or Tx: written as Rx)";
-const LOSS_NAME: &str = "interface names (MDF numbers its buses: read back as can<N-1>)";
 const LOSS_CHANNEL: &str = "frames on bus channels above 255 (BusChannel is one byte)";
 const LOSS_FD_FLAG: &str = "CAN FD flag bit 0x8 (MDF has only EDL, BRS and ESI)";
 const LOSS_SPAN: &str = "nanoseconds of times more than 46 days after the first frame";
@@ -2238,9 +2237,6 @@ impl<W: Write + Seek> Writer<W> {
             self.losses.add(LOSS_CHANNEL, true);
             return Ok(());
         };
-        if channel_interface(channel) != record.interface {
-            self.losses.add(LOSS_NAME, false);
-        }
         let dir = match record.direction {
             Some(Direction::Tx) => 1u8,
             Some(Direction::Rx) => 0,
@@ -2453,6 +2449,11 @@ impl<W: Write + Seek> FrameWriter for Writer<W> {
 
     fn losses(&self) -> &[Loss] {
         self.losses.list()
+    }
+    /// Interface names become bus channels ([`ChannelMap`]); a name other than `can<K-1>`
+    /// for channel K reads back under that name, which the caller says.
+    fn channel_map(&self) -> Option<&ChannelMap> {
+        Some(&self.channels)
     }
 }
 

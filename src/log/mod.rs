@@ -492,10 +492,15 @@ pub trait FrameWriter {
     }
 }
 
-/// The interface name of a 1-based bus channel: channel 1 is `can0` (0 and below name `can0`
-/// too; a format that numbers from 0 adds 1 first).
+/// The interface name of a 1-based bus channel: channel 1 is `can0`, channel K `can<K-1>`
+/// (a format that numbers from 0 adds 1 first). Channel 0, outside the numbering, is `ch0`:
+/// a bus of its own, never merged into channel 1's `can0` (python-can writes it for its
+/// channel -1, and an MF4 file read 1-based can hold it).
 pub fn channel_interface(channel: u32) -> String {
-    format!("can{}", channel.saturating_sub(1))
+    match channel {
+        0 => "ch0".to_string(),
+        k => format!("can{}", k - 1),
+    }
 }
 
 /// Maps interface names to 1-based channel numbers for formats that number their buses:
@@ -633,7 +638,7 @@ mod tests {
     fn test_channel_interface() {
         assert_eq!(channel_interface(1), "can0");
         assert_eq!(channel_interface(3), "can2");
-        assert_eq!(channel_interface(0), "can0");
+        assert_eq!(channel_interface(0), "ch0");
     }
 
     #[test]

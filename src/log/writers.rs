@@ -355,13 +355,63 @@ impl Copied {
     }
 
     /// What a finished copy did: `converted 3 frames from a.log (candump) to b.asc (asc)`.
-    pub fn converted_note(&self, input: &str, from: Format, output: &str, to: Format) -> String {
-        format!(
-            "converted {} frame{} from {input} ({from}) to {output} ({to})",
-            self.records,
-            plural(self.records)
-        )
+    /// What was converted: the frames written (`dropped`: those the output format could not
+    /// carry at all, said in its warnings, are not counted).
+    pub fn converted_note(
+        &self,
+        input: &str,
+        from: Format,
+        output: &str,
+        to: Format,
+        dropped: u64,
+    ) -> String {
+        let written = self.records.saturating_sub(dropped);
+        let mut note = format!(
+            "converted {written} frame{} from {input} ({from}) to {output} ({to})",
+            plural(written)
+        );
+        if dropped > 0 {
+            note.push_str(&format!(
+                "; {dropped} of the {} read could not be written (see above)",
+                self.records
+            ));
+        }
+        note
     }
+
+    /// Frames were read but the output format could carry none of them (`dropped`: those it
+    /// did not write): there is nothing to keep.
+    pub fn none_written(&self, output: &str, to: Format, dropped: u64) -> Option<NoneWritten> {
+        (self.records > 0 && dropped >= self.records).then(|| NoneWritten {
+            output: output.to_string(),
+            to,
+            records: self.records,
+        })
+    }
+}
+
+/// A copy whose output format could carry none of the frames read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "none of the {records} frame{} read could be written to {output}: {to} cannot carry {} \
+     (said above); nothing was kept",
+    plural(*.records),
+    if *.records == 1 { "it" } else { "them" }
+)]
+pub struct NoneWritten {
+    pub output: String,
+    pub to: Format,
+    pub records: u64,
+}
+
+/// Records `writer` did not write at all (its losses that dropped them).
+pub fn dropped(writer: &dyn FrameWriter) -> u64 {
+    writer
+        .losses()
+        .iter()
+        .filter(|l| l.dropped)
+        .map(|l| l.count)
+        .sum()
 }
 
 /// Why [`copy`] stopped before the end of the input.
@@ -505,7 +555,7 @@ mod tests {
             "interrupted: out.log holds the 1 frame read before"
         );
         assert_eq!(
-            c.converted_note("a.log", Format::Candump, "b.asc", Format::Asc),
+            c.converted_note("a.log", Format::Candump, "b.asc", Format::Asc, 0),
             format!(
                 "converted 1 frame from a.log ({}) to b.asc ({})",
                 Format::Candump,

@@ -634,7 +634,6 @@ fn test_emit_counts_what_mdf_cannot_hold() {
     assert_eq!(
         whats,
         [
-            (LOSS_NAME, 3, false),
             (LOSS_DIRECTION, 1, false),
             (LOSS_FD_FLAG, 1, false),
             (LOSS_SPAN, 1, false),
