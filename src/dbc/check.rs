@@ -461,11 +461,16 @@ fn check_range(m: &Message, s: &Signal, source: &str, out: &mut Vec<Diagnostic>)
 /// `VAL_`, `SG_MUL_VAL_` and `SIG_VALTYPE_` naming unknown messages or signals.
 fn check_references(dbc: &ast::Dbc, map: &SourceMap, source: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    // Every message of that id: two messages whose ids are out of range (reported as errors)
+    // can share one in can-dbc's tree, which keeps only the low 16 bits of an id without the
+    // extended bit; a reference to either is not unknown.
     let find = |id: ast::MessageId, signal: &str| -> (bool, bool) {
-        match dbc.messages.iter().find(|m| m.id == id) {
-            None => (false, false),
-            Some(m) => (true, m.signals.iter().any(|s| s.name == signal)),
-        }
+        let mut same = dbc.messages.iter().filter(|m| m.id == id).peekable();
+        let known = same.peek().is_some();
+        (
+            known,
+            same.any(|m| m.signals.iter().any(|s| s.name == signal)),
+        )
     };
     let position = |keyword: &str, id: ast::MessageId, signal: &str| {
         map.refs
@@ -619,6 +624,27 @@ mod tests {
             .unwrap();
         assert_eq!(bc.location.line, Some(14));
         assert_eq!(bc.location.to_string(), "c.dbc:14:2");
+    }
+
+    /// Two ids out of range (no extended bit) that agree in their low 16 bits share one id in
+    /// can-dbc's tree: both are errors, and a `VAL_` on the second one's signal is not an
+    /// unknown reference (it was warned of, with an id that is not in the file).
+    #[test]
+    fn test_out_of_range_ids_sharing_low_bits_raise_no_false_reference_warning() {
+        let d = run(concat!(
+            "BO_ 270581760 A: 1 N\n",
+            " SG_ SigA : 0|1@1+ (1,0) [0|1] \"\" N\n\n",
+            "BO_ 271368192 B: 1 N\n",
+            " SG_ SigB : 0|1@1+ (1,0) [0|1] \"\" N\n\n",
+            "VAL_ 271368192 SigB 1 \"On\" 0 \"Off\" ;\n",
+        ));
+        let k = kinds(&d);
+        assert_eq!(
+            k.iter().filter(|k| k.starts_with("error")).count(),
+            2,
+            "{k:?}"
+        );
+        assert!(!k.iter().any(|k| k.contains("VAL_")), "{k:?}");
     }
 
     #[test]

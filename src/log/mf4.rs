@@ -2154,7 +2154,7 @@ impl<W: Write + Seek> Writer<W> {
                 WriteGroup::new(Kind::Error),
                 WriteGroup::new(Kind::Remote),
             ],
-            channels: ChannelMap::new(),
+            channels: ChannelMap::without_channel_0(),
             losses: Losses::default(),
         }
     }

@@ -504,18 +504,32 @@ pub fn channel_interface(channel: u32) -> String {
 }
 
 /// Maps interface names to 1-based channel numbers for formats that number their buses:
-/// `can<K>` is channel `K+1`; any other name takes the lowest channel not yet used (by either
-/// rule) at its first appearance.
+/// `can<K>` is channel `K+1`, `ch0` channel 0 (unless [`ChannelMap::without_channel_0`]); any
+/// other name takes the lowest channel from 1 not yet used (by either rule) at its first
+/// appearance.
 #[derive(Clone, Debug, Default)]
 pub struct ChannelMap {
     names: Vec<(String, u32)>,
     last: Option<usize>,
+    /// `ch0` is not written as channel 0 ([`ChannelMap::without_channel_0`]).
+    no_channel_0: bool,
 }
 
 impl ChannelMap {
-    /// An empty map.
+    /// An empty map. `ch0` (how a channel 0 is read, [`channel_interface`]) goes back to
+    /// channel 0.
     pub fn new() -> ChannelMap {
         ChannelMap::default()
+    }
+
+    /// An empty map that never gives channel 0, for a format whose reader takes a channel 0
+    /// for a file numbered from 0 (MDF, python-can's): `ch0` gets a free channel like any
+    /// other name.
+    pub fn without_channel_0() -> ChannelMap {
+        ChannelMap {
+            no_channel_0: true,
+            ..ChannelMap::default()
+        }
     }
 
     /// The channel of `interface`, assigning one at its first appearance.
@@ -530,12 +544,15 @@ impl ChannelMap {
             self.last = Some(i);
             return self.names.get(i).map_or(1, |(_, c)| *c);
         }
-        let wanted = interface
-            .strip_prefix("can")
-            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) && d.len() < 10)
-            .and_then(|d| d.parse::<u32>().ok())
-            .and_then(|k| k.checked_add(1))
-            .filter(|c| !self.names.iter().any(|(_, used)| used == c));
+        let wanted = match interface {
+            "ch0" if !self.no_channel_0 => Some(0),
+            _ => interface
+                .strip_prefix("can")
+                .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) && d.len() < 10)
+                .and_then(|d| d.parse::<u32>().ok())
+                .and_then(|k| k.checked_add(1)),
+        }
+        .filter(|c| !self.names.iter().any(|(_, used)| used == c));
         let channel = wanted.unwrap_or_else(|| {
             (1..=u32::MAX)
                 .find(|c| !self.names.iter().any(|(_, used)| used == c))
@@ -639,6 +656,20 @@ mod tests {
         assert_eq!(channel_interface(1), "can0");
         assert_eq!(channel_interface(3), "can2");
         assert_eq!(channel_interface(0), "ch0");
+    }
+
+    /// `ch0` (a channel 0 read) goes back to channel 0, so that it reads back as itself,
+    /// except where a channel 0 would make the file read as numbered from 0 (MF4).
+    #[test]
+    fn test_ch0_goes_back_to_channel_0_where_the_format_allows() {
+        let mut m = ChannelMap::new();
+        assert_eq!(m.channel("can0"), 1);
+        assert_eq!(m.channel("ch0"), 0);
+        assert_eq!(m.channel("vcan0"), 2);
+        assert_eq!(channel_interface(m.channel("ch0")), "ch0");
+        let mut m = ChannelMap::without_channel_0();
+        assert_eq!(m.channel("ch0"), 1);
+        assert_eq!(m.channel("can0"), 2);
     }
 
     #[test]
