@@ -446,6 +446,17 @@ fn an_output_that_can_carry_no_frame_is_an_error_and_counts_are_of_frames_writte
         stderr(&o)
     );
     assert!(!out.exists(), "a pcap of no frame was left behind");
+    // record says the same of a recording (a log played into it): exit 2, counts written.
+    let rec = dir.path().join("rec.pcap");
+    let o = run(&["record", s(&late), "-o", s(&rec)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("recorded 0 frames to")
+            && stderr(&o).contains("1 of the 1 received could not be written")
+            && stderr(&o).contains("none of the 1 frame received could be written"),
+        "{}",
+        stderr(&o)
+    );
 
     let both = dir.path().join("both.log");
     std::fs::write(

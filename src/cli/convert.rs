@@ -123,7 +123,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     }
     say_losses(writer.as_ref());
     if copied.stopped {
-        out::note(copied.interrupted_note(&output));
+        out::note(copied.interrupted_note(&output, writers::dropped(writer.as_ref())));
         return Ok(signals::exit_code());
     }
     if let Some(nothing) = copied.no_frame(&input, from) {

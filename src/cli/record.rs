@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use canrelearn::drive::record::{self, Recorder};
 use canrelearn::drive::stream::{End, Limits};
-use canrelearn::log::writers::Options;
+use canrelearn::log::writers::{self, Options, shown};
 use canrelearn::log::{Format, FrameWriter};
 
 use super::capture::BadLines;
@@ -156,14 +156,27 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         finished.map_err(|e| named(e.into(), &args.output))?;
         super::convert::say_losses(recorder.sink.as_ref());
         let dropped = recorder.dropped();
+        let not_written = writers::dropped(recorder.sink.as_ref());
         drop(recorder);
         out::note(record::summary(
             streamed.frames,
+            not_written,
             &args.output,
             format,
             dropped,
         ));
         source::close(streamed.failure, &bad)?;
+        if streamed.frames > 0 && not_written >= streamed.frames {
+            return Err(fail!(
+                USAGE,
+                "none of the {} frame{} received could be written to {}: {format} cannot carry \
+                 {} (said above)",
+                streamed.frames,
+                if streamed.frames == 1 { "" } else { "s" },
+                shown(&args.output),
+                if streamed.frames == 1 { "it" } else { "them" }
+            ));
+        }
         Ok(match streamed.end {
             End::Stopped if all_logs => signals::exit_code(),
             end if streamed.frames == 0 && args.count != Some(0) => source::nothing_came(

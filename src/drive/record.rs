@@ -84,12 +84,28 @@ pub fn file_writer(
 }
 
 /// The closing line of a recording.
-pub fn summary(frames: u64, output: &Path, format: Format, dropped: u64) -> String {
-    format!(
-        "recorded {frames} frame{} to {} ({format}); {dropped} dropped by the kernel",
-        if frames == 1 { "" } else { "s" },
+/// `frames` received, `not_written` of them that the format could not carry (said in its
+/// warnings), `dropped` by the kernel.
+pub fn summary(
+    frames: u64,
+    not_written: u64,
+    output: &Path,
+    format: Format,
+    dropped: u64,
+) -> String {
+    let written = frames.saturating_sub(not_written);
+    let mut s = format!(
+        "recorded {written} frame{} to {} ({format})",
+        if written == 1 { "" } else { "s" },
         output.display()
-    )
+    );
+    if not_written > 0 {
+        s.push_str(&format!(
+            "; {not_written} of the {frames} received could not be written (see above)"
+        ));
+    }
+    s.push_str(&format!("; {dropped} dropped by the kernel"));
+    s
 }
 
 /// Writes every frame to the log; flushes it and reports new kernel drops (through `warn`)

@@ -337,11 +337,12 @@ impl Copied {
     }
 
     /// What an interrupted copy left in `output` (as named to the user).
-    pub fn interrupted_note(&self, output: &str) -> String {
+    /// `dropped`: frames read that the output format could not carry (not in the output).
+    pub fn interrupted_note(&self, output: &str, dropped: u64) -> String {
+        let written = self.records.saturating_sub(dropped);
         format!(
-            "interrupted: {output} holds the {} frame{} read before",
-            self.records,
-            plural(self.records)
+            "interrupted: {output} holds the {written} frame{} read before",
+            plural(written)
         )
     }
 
@@ -551,7 +552,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            c.interrupted_note("out.log"),
+            c.interrupted_note("out.log", 0),
             "interrupted: out.log holds the 1 frame read before"
         );
         assert_eq!(
@@ -575,7 +576,7 @@ mod tests {
         c.bad = 0;
         c.records = 5;
         assert_eq!(
-            c.interrupted_note("-"),
+            c.interrupted_note("-", 0),
             "interrupted: - holds the 5 frames read before"
         );
     }
