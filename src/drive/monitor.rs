@@ -350,6 +350,31 @@ BA_ "GenMsgCycleTime" BO_ 1313 100;
         })
     }
 
+    /// Runs the monitor over a capture (as fast as it comes) beside `keys`, which ends it
+    /// with `q`; a failed log source is described as `NAME: ERROR`.
+    async fn over_a_log<W: Write>(
+        terminal: &mut Terminal<TestBackend>,
+        monitor: Monitor,
+        inputs: Inputs<W>,
+        keys: impl Future<Output = ()>,
+    ) -> Ended {
+        let (ended, ()) = tokio::join!(
+            run(
+                terminal,
+                monitor,
+                ModelClock::log(0.0),
+                inputs,
+                std::future::pending::<()>(),
+                &|f| match f {
+                    Failure::Log { name, error } => format!("{name}: {error}"),
+                    _ => "other".to_string(),
+                },
+            ),
+            keys
+        );
+        ended.unwrap()
+    }
+
     fn screen_text(terminal: &Terminal<TestBackend>) -> String {
         let buffer = terminal.backend().buffer();
         let width = buffer.area.width as usize;
@@ -404,21 +429,7 @@ BA_ "GenMsgCycleTime" BO_ 1313 100;
                 .await
                 .unwrap();
         };
-        let (ended, ()) = tokio::join!(
-            run(
-                &mut terminal,
-                monitor,
-                ModelClock::log(0.0),
-                inputs,
-                std::future::pending::<()>(),
-                &|f| match f {
-                    Failure::Log { name, error } => format!("{name}: {error}"),
-                    _ => "other".to_string(),
-                },
-            ),
-            quit
-        );
-        let ended = ended.unwrap();
+        let ended = over_a_log(&mut terminal, monitor, inputs, quit).await;
         assert_eq!(ended.bad_lines, 1);
         assert!(matches!(ended.failure, Some(Failure::Log { .. })));
         assert!(ended.record_error.is_none());
@@ -528,21 +539,7 @@ BA_ "GenMsgCycleTime" BO_ 1313 100;
                 .await
                 .unwrap();
         };
-        let (ended, ()) = tokio::join!(
-            run(
-                &mut terminal,
-                monitor,
-                ModelClock::log(0.0),
-                inputs,
-                std::future::pending::<()>(),
-                &|f| match f {
-                    Failure::Log { name, error } => format!("{name}: {error}"),
-                    _ => "other".to_string(),
-                },
-            ),
-            feed
-        );
-        let ended = ended.unwrap();
+        let ended = over_a_log(&mut terminal, monitor, inputs, feed).await;
         let error = ended.record_error.expect("the recording's error is kept");
         assert_eq!(error.raw_os_error(), Some(28), "{error}");
         let text = screen_text(&terminal);
