@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use canrelearn::drive::record::{self, Recorder};
 use canrelearn::drive::stream::{End, Limits};
-use canrelearn::log::writers::{self, Options, shown};
+use canrelearn::log::writers::{self, Came, NoneWritten, Options, shown};
 use canrelearn::log::{Format, FrameWriter};
 
 use super::capture::BadLines;
@@ -166,16 +166,14 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             dropped,
         ));
         source::close(streamed.failure, &bad)?;
-        if streamed.frames > 0 && not_written >= streamed.frames {
-            return Err(fail!(
-                USAGE,
-                "none of the {} frame{} received could be written to {}: {format} cannot carry \
-                 {} (said above)",
-                streamed.frames,
-                if streamed.frames == 1 { "" } else { "s" },
-                shown(&args.output),
-                if streamed.frames == 1 { "it" } else { "them" }
-            ));
+        if let Some(none) = NoneWritten::of(
+            streamed.frames,
+            not_written,
+            &shown(&args.output),
+            format,
+            Came::Received,
+        ) {
+            return Err(none).code(exit::USAGE);
         }
         Ok(match streamed.end {
             End::Stopped if all_logs => signals::exit_code(),

@@ -141,6 +141,7 @@ pub async fn run<B: Backend, W: Write>(
                 if app.key(key, &mut monitor, model_now(&clock)) {
                     break;
                 }
+                app.recording(&record_error, &record_name);
                 app.draw(terminal, &mut monitor, model_now(&clock), &stats, describe)?;
             }
             _ = ticker.tick() => {
@@ -161,7 +162,6 @@ pub async fn run<B: Backend, W: Write>(
                         break;
                     };
                     app.handle(item, &mut monitor, &mut clock, &mut record, &mut record_error);
-                    app.recording(&record_error, &record_name);
                     next = match rx.try_recv() {
                         Ok(i) => Some(i),
                         Err(mpsc::error::TryRecvError::Empty) => break,

@@ -961,6 +961,13 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, LineError> {
     })
 }
 
+/// The error of `line`, the log's last line with no line end after it, when it is a record
+/// ([`ParseErrorKind::CutShort`]); `None` for anything else, which is read as a line.
+pub fn cut_short(line: &[u8]) -> Option<LineError> {
+    matches!(parse_raw(line), Ok(RawLine::Record(_)))
+        .then(|| err(line.len(), ParseErrorKind::CutShort))
+}
+
 fn record_from_raw<'a>(line: &'a [u8], r: &RawRecord) -> Record<'a> {
     let interface = line
         .get(r.iface_start..r.iface_end)
@@ -1165,11 +1172,12 @@ impl<R: BufRead> Reader<R> {
             }
             LineRead::Line | LineRead::Unterminated => {
                 self.stats.lines += 1;
+                if matches!(read, LineRead::Unterminated)
+                    && let Some(e) = cut_short(&self.line)
+                {
+                    return Ok(Step::Bad(self.bad(e)));
+                }
                 match parse_raw(&self.line) {
-                    Ok(RawLine::Record(_)) if matches!(read, LineRead::Unterminated) => {
-                        let end = self.line.len();
-                        Ok(Step::Bad(self.bad(err(end, ParseErrorKind::CutShort))))
-                    }
                     Ok(RawLine::Record(r)) => {
                         self.stats.records += 1;
                         Ok(Step::Record(r))

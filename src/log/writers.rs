@@ -383,26 +383,52 @@ impl Copied {
     /// Frames were read but the output format could carry none of them (`dropped`: those it
     /// did not write): there is nothing to keep.
     pub fn none_written(&self, output: &str, to: Format, dropped: u64) -> Option<NoneWritten> {
-        (self.records > 0 && dropped >= self.records).then(|| NoneWritten {
-            output: output.to_string(),
-            to,
-            records: self.records,
-        })
+        NoneWritten::of(self.records, dropped, output, to, Came::Read)
     }
 }
 
-/// A copy whose output format could carry none of the frames read.
+/// How the frames came to a writer, for [`NoneWritten`]'s message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Came {
+    /// Read from a capture and converted; the output is removed (`nothing was kept`).
+    Read,
+    /// Received and recorded; the log stays.
+    Received,
+}
+
+/// Frames came (`records`), but the output format could carry none of them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "none of the {records} frame{} read could be written to {output}: {to} cannot carry {} \
-     (said above); nothing was kept",
+    "none of the {records} frame{} {} could be written to {output}: {to} cannot carry {} \
+     (said above){}",
     plural(*.records),
-    if *.records == 1 { "it" } else { "them" }
+    match .came { Came::Read => "read", Came::Received => "received" },
+    if *.records == 1 { "it" } else { "them" },
+    match .came { Came::Read => "; nothing was kept", Came::Received => "" }
 )]
 pub struct NoneWritten {
     pub output: String,
     pub to: Format,
     pub records: u64,
+    pub came: Came,
+}
+
+impl NoneWritten {
+    /// `Some` when `records` came and the writer did not write any (`dropped` of them).
+    pub fn of(
+        records: u64,
+        dropped: u64,
+        output: &str,
+        to: Format,
+        came: Came,
+    ) -> Option<NoneWritten> {
+        (records > 0 && dropped >= records).then(|| NoneWritten {
+            output: output.to_string(),
+            to,
+            records,
+            came,
+        })
+    }
 }
 
 /// Records `writer` did not write at all (its losses that dropped them).

@@ -411,20 +411,20 @@ impl Blocks {
             // The last line, with no line end: a record there was cut short (as the
             // sequential reader says, [`ParseErrorKind::CutShort`]); anything else is read
             // as a line.
-            None if self.eof
-                && matches!(candump::parse_line(&data), Ok(candump::Line::Record(_))) =>
-            {
-                let line = self.next_line;
-                self.next_line += 1;
-                self.seq += 1;
-                return Ok(Some(Err(ParseError {
-                    source_name: Some(self.name.clone()),
-                    line,
-                    column: data.len() + 1,
-                    kind: ParseErrorKind::CutShort,
-                })));
-            }
-            None if self.eof => data.len(),
+            None if self.eof => match candump::cut_short(&data) {
+                Some(e) => {
+                    let line = self.next_line;
+                    self.next_line += 1;
+                    self.seq += 1;
+                    return Ok(Some(Err(ParseError {
+                        source_name: Some(self.name.clone()),
+                        line,
+                        column: e.column,
+                        kind: e.kind,
+                    })));
+                }
+                None => data.len(),
+            },
             None => return self.skip_long_line().map(Some),
         };
         if let Some(rest) = data.get(cut..) {
