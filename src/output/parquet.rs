@@ -28,8 +28,10 @@
 //! buffers are compact: the interface as runs of one value, the message name as its place in
 //! the DBC's list, payloads end to end with a byte of length each, an integer signal in 8, 16
 //! or 32 bits when its whole range fits, and an optional column's definition levels only
-//! from its first null; they become what the Parquet writer takes a
-//! few thousand values at a time. Compression is zstd (row groups under [`SMALL_ROWS`] rows
+//! from its first null. Most column chunks are encoded straight from these buffers
+//! (module `chunk`: the chunk the crate's column writer would make, without its work per value);
+//! the rest (doubles, rare strings) become what the crate's writer takes a few thousand
+//! values at a time. Compression is zstd (row groups under [`SMALL_ROWS`] rows
 //! are stored uncompressed).
 //!
 //! Rows come from decoded lines ([`DatasetWriter::push`], [`BatchBuilder::push`]) or, for the
@@ -752,8 +754,17 @@ fn write_group(open: &mut OpenFile, chunks: &mut [Vec<Column>]) -> Result<(), Da
         source,
     };
     let width = chunks.last().map_or(0, Vec::len);
+    let props = open.writer.properties().clone();
+    let descrs = open.writer.schema_descr().columns().to_vec();
     let mut group = open.writer.next_row_group().map_err(pq)?;
     for k in 0..width {
+        // A dictionary column we hold as such is encoded here; the others by the crate.
+        if let Some(descr) = descrs.get(k) {
+            let columns: Vec<&Column> = chunks.iter().filter_map(|c| c.get(k)).collect();
+            if chunk::append(&mut group, descr, &props, &columns).map_err(pq)? {
+                continue;
+            }
+        }
         let Some(mut writer) = group.next_column().map_err(pq)? else {
             break;
         };
@@ -2014,6 +2025,7 @@ fn message_table(
     Table::new(format!("messages/{}", plan.folder), fields, metadata, false)
 }
 
+mod chunk;
 mod fused;
 pub use fused::{FusedRows, fused_agrees};
 
