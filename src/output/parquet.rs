@@ -394,7 +394,7 @@ impl Column {
     fn run(&mut self, v: &str) {
         if let Values::Runs(runs) = &mut self.values {
             match runs.last_mut() {
-                Some((last, n)) if last.data() == v.as_bytes() && *n < u32::MAX => *n += 1,
+                Some((last, n)) if same(last.data(), v.as_bytes()) && *n < u32::MAX => *n += 1,
                 _ => runs.push((ByteArray::from(v), 1)),
             }
             self.present();
@@ -409,6 +409,13 @@ impl Column {
             self.present();
         }
     }
+}
+
+/// Whether two short strings (interface names) are equal, without a call to `memcmp` for a
+/// few bytes: it is asked for every row.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// How one signal is stored.

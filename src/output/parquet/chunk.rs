@@ -411,18 +411,32 @@ fn rle_run(value: u32, count: usize, bits: u8, out: &mut Vec<u8>) {
 
 /// Appends `values` as bit-packed runs (padded with zeros to groups of 8), `bits` wide.
 fn bit_packed(values: &[u32], bits: u8, out: &mut Vec<u8>) {
+    let width = usize::from(bits);
     for run in values.chunks(MAX_GROUPS * 8) {
         let groups = run.len().div_ceil(8);
         varint(((groups as u64) << 1) | 1, out);
-        let (mut acc, mut held) = (0u64, 0u8);
-        let padding = std::iter::repeat_n(&0, groups * 8 - run.len());
-        for &v in run.iter().chain(padding) {
-            acc |= u64::from(v) << held;
-            held += bits;
-            while held >= 8 {
-                out.push(acc as u8);
-                acc >>= 8;
-                held -= 8;
+        out.reserve(groups * width);
+        // A group of 8 values is `bits` bytes: packed in a u128 up to 16 bits a value.
+        for group in run.chunks(8) {
+            match bits {
+                0..=16 => {
+                    let acc = (group.iter().enumerate())
+                        .fold(0u128, |acc, (k, &v)| acc | u128::from(v) << (k * width));
+                    out.extend_from_slice(acc.to_le_bytes().get(..width).unwrap_or_default());
+                }
+                _ => {
+                    let (mut acc, mut held) = (0u64, 0);
+                    let padding = std::iter::repeat_n(&0, 8 - group.len());
+                    for &v in group.iter().chain(padding) {
+                        acc |= u64::from(v) << held;
+                        held += width;
+                        while held >= 8 {
+                            out.push(acc as u8);
+                            acc >>= 8;
+                            held -= 8;
+                        }
+                    }
+                }
             }
         }
     }
@@ -1091,35 +1105,45 @@ impl<'c> Flags<'c> {
         parts.map(|parts| Flags { parts })
     }
 
-    fn values(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = bool> + '_ {
+    fn slices(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = &'c [bool]> + '_ {
         let mut start = 0;
-        self.parts
-            .iter()
-            .filter_map(move |part| {
-                let (lo, hi) = (start, start + part.len());
-                start = hi;
-                let (a, b) = (range.start.max(lo), range.end.min(hi));
-                (a < b).then(|| part.get(a - lo..b - lo)).flatten()
-            })
-            .flatten()
-            .copied()
+        self.parts.iter().filter_map(move |part| {
+            let (lo, hi) = (start, start + part.len());
+            start = hi;
+            let (a, b) = (range.start.max(lo), range.end.min(hi));
+            (a < b).then(|| part.get(a - lo..b - lo)).flatten()
+        })
     }
+}
+
+/// Up to 8 flags as a byte, the first in the lowest bit.
+fn pack8(flags: &[bool]) -> u8 {
+    (flags.iter().enumerate()).fold(0, |byte, (k, &f)| byte | u8::from(f) << k)
 }
 
 impl PlainValues for Flags<'_> {
     type Value = bool;
     fn encode(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) {
-        let (mut byte, mut held) = (0u8, 0);
-        for v in self.values(range) {
-            byte |= u8::from(v) << held;
-            held += 1;
-            if held == 8 {
-                out.push(byte);
-                (byte, held) = (0, 0);
+        // Eight flags a byte, the first in the lowest bit; the last byte padded with zeros.
+        let mut pending: Vec<bool> = Vec::new();
+        for part in self.slices(range) {
+            let mut part = part;
+            if !pending.is_empty() {
+                let take = (8 - pending.len()).min(part.len());
+                pending.extend_from_slice(part.get(..take).unwrap_or_default());
+                part = part.get(take..).unwrap_or_default();
+                if pending.len() < 8 {
+                    continue;
+                }
+                out.push(pack8(&pending));
+                pending.clear();
             }
+            let bytes = part.chunks_exact(8);
+            pending.extend_from_slice(bytes.remainder());
+            out.extend(bytes.map(pack8));
         }
-        if held > 0 {
-            out.push(byte);
+        if !pending.is_empty() {
+            out.push(pack8(&pending));
         }
     }
     fn encoded_len(&self, range: std::ops::Range<usize>) -> usize {
@@ -1127,10 +1151,10 @@ impl PlainValues for Flags<'_> {
     }
     fn bounds(&self, range: std::ops::Range<usize>, _signed: bool) -> Option<(bool, bool)> {
         let (mut any, mut all_true, mut any_true) = (false, true, false);
-        for v in self.values(range) {
-            any = true;
-            all_true &= v;
-            any_true |= v;
+        for part in self.slices(range) {
+            any |= !part.is_empty();
+            all_true &= part.iter().all(|&v| v);
+            any_true |= part.iter().any(|&v| v);
         }
         any.then_some((all_true, any_true))
     }
