@@ -416,10 +416,15 @@ fn bit_packed(values: &[u32], bits: u8, out: &mut Vec<u8>) {
         let groups = run.len().div_ceil(8);
         varint(((groups as u64) << 1) | 1, out);
         out.reserve(groups * width);
-        // A group of 8 values is `bits` bytes: packed in a u128 up to 16 bits a value.
+        // A group of 8 values is `bits` bytes: packed in one word up to 16 bits a value.
         for group in run.chunks(8) {
             match bits {
-                0..=16 => {
+                0..=8 => {
+                    let acc = (group.iter().enumerate())
+                        .fold(0u64, |acc, (k, &v)| acc | u64::from(v) << (k * width));
+                    out.extend_from_slice(acc.to_le_bytes().get(..width).unwrap_or_default());
+                }
+                9..=16 => {
                     let acc = (group.iter().enumerate())
                         .fold(0u128, |acc, (k, &v)| acc | u128::from(v) << (k * width));
                     out.extend_from_slice(acc.to_le_bytes().get(..width).unwrap_or_default());
@@ -1240,12 +1245,25 @@ impl PlainValues for Payloads<'_> {
         range: std::ops::Range<usize>,
         _signed: bool,
     ) -> Option<(ByteArray, ByteArray)> {
-        let mut values = self.values(range);
+        // Compared by their first 8 bytes as one number first (the same order), in full
+        // only when those are equal.
+        let key = |v: &[u8]| {
+            let mut word = [0u8; 8];
+            let n = v.len().min(8);
+            if let (Some(to), Some(from)) = (word.get_mut(..n), v.get(..n)) {
+                to.copy_from_slice(from);
+            }
+            u64::from_be_bytes(word)
+        };
+        let mut values = self.values(range).map(|v| (key(v), v));
         let first = values.next()?;
         let (min, max) = values.fold((first, first), |(lo, hi), v| {
             (if v < lo { v } else { lo }, if v > hi { v } else { hi })
         });
-        Some((ByteArray::from(min.to_vec()), ByteArray::from(max.to_vec())))
+        Some((
+            ByteArray::from(min.1.to_vec()),
+            ByteArray::from(max.1.to_vec()),
+        ))
     }
 }
 
@@ -1603,6 +1621,52 @@ mod tests {
             for (ours, theirs) in our_chunks.iter().zip(&their_chunks) {
                 prop_assert_eq!(ours, theirs);
             }
+        }
+    }
+
+    proptest! {
+        /// A page's payload bounds are the byte-wise least and greatest payloads, ties in the
+        /// first 8 bytes included (short payloads of few distinct bytes make many).
+        #[test]
+        fn test_payload_bounds_are_the_bytewise_least_and_greatest(
+            parts in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::collection::vec(prop_oneof![Just(0u8), Just(1), Just(0xff)], 0..12),
+                    0..20,
+                ),
+                1..4,
+            ),
+            from in 0usize..30,
+            len in 0usize..30,
+        ) {
+            let columns: Vec<Column> = parts
+                .iter()
+                .map(|payloads| {
+                    let mut c = Column::new(Values::Blob { data: Vec::new(), lens: Vec::new() }, false);
+                    payloads.iter().for_each(|p| c.blob(p));
+                    c
+                })
+                .collect();
+            let refs: Vec<&Column> = columns.iter().collect();
+            let all: Vec<&Vec<u8>> = parts.iter().flatten().collect();
+            let range = from.min(all.len())..(from + len).min(all.len());
+            let payloads = Payloads::of(&refs).unwrap();
+            let want = all.get(range.clone()).unwrap().iter().copied();
+            let want = want.clone().min().zip(want.max());
+            let got = payloads.bounds(range.clone(), false);
+            prop_assert_eq!(
+                got.as_ref().map(|(a, b)| (a.data().to_vec(), b.data().to_vec())),
+                want.map(|(a, b)| (a.clone(), b.clone()))
+            );
+            let mut encoded = Vec::new();
+            payloads.encode(range.clone(), &mut encoded);
+            prop_assert_eq!(encoded.len(), payloads.encoded_len(range.clone()));
+            let mut plain = Vec::new();
+            for p in all.get(range).unwrap() {
+                plain.extend_from_slice(&(p.len() as u32).to_le_bytes());
+                plain.extend_from_slice(p);
+            }
+            prop_assert_eq!(encoded, plain);
         }
     }
 
