@@ -1010,6 +1010,16 @@ fn column(
         .build()
 }
 
+/// A UTF-8 string column.
+fn string_column(name: &str, optional: bool) -> Result<Type, ParquetError> {
+    column(
+        name,
+        Physical::BYTE_ARRAY,
+        Some(LogicalType::String),
+        optional,
+    )
+}
+
 fn timestamp_type(resolution: Resolution) -> Option<LogicalType> {
     Some(LogicalType::timestamp(
         true,
@@ -1403,19 +1413,11 @@ fn frames_table(db: &Database, resolution: Resolution) -> Result<Table, DatasetE
             true,
         )
     };
-    let text = |name: &str, optional| {
-        column(
-            name,
-            Physical::BYTE_ARRAY,
-            Some(LogicalType::String),
-            optional,
-        )
-    };
     let flag = |name: &str, optional| column(name, Physical::BOOLEAN, None, optional);
     let fields = (|| {
         Ok::<_, ParquetError>(vec![
             (time()?, Values::I64(Vec::new())),
-            (text("interface", false)?, Values::Runs(Vec::new())),
+            (string_column("interface", false)?, Values::Runs(Vec::new())),
             (
                 column("id", Physical::INT64, None, true)?,
                 Values::I64(Vec::new()),
@@ -1443,7 +1445,7 @@ fn frames_table(db: &Database, resolution: Resolution) -> Result<Table, DatasetE
                 },
             ),
             (
-                text("message", true)?,
+                string_column("message", true)?,
                 Values::Keys {
                     keys: Vec::new(),
                     list: db
@@ -1967,15 +1969,7 @@ fn message_table(
             )?,
             Values::I64(Vec::new()),
         ),
-        (
-            column(
-                "interface",
-                Physical::BYTE_ARRAY,
-                Some(LogicalType::String),
-                false,
-            )?,
-            Values::Runs(Vec::new()),
-        ),
+        (string_column("interface", false)?, Values::Runs(Vec::new())),
     ];
     let mut units = serde_json::Map::new();
     for (i, (signal, kind)) in message.signals().iter().zip(&plan.kinds).enumerate() {
@@ -2011,15 +2005,7 @@ fn message_table(
         column("partial", Physical::BOOLEAN, None, false)?,
         Values::Bool(Vec::new()),
     ));
-    fields.push((
-        column(
-            "error",
-            Physical::BYTE_ARRAY,
-            Some(LogicalType::String),
-            true,
-        )?,
-        Values::Bytes(Vec::new()),
-    ));
+    fields.push((string_column("error", true)?, Values::Bytes(Vec::new())));
     let metadata = vec![
         KeyValue::new("canrelearn.message".to_string(), message.name().to_string()),
         KeyValue::new("canrelearn.id".to_string(), message.id().to_string()),

@@ -1340,7 +1340,7 @@ mod tests {
         }
     }
 
-    use super::super::{column, write_chunk};
+    use super::super::{column, string_column, write_chunk};
     use parquet::basic::{LogicalType, TimeUnit, Type as Physical, ZstdLevel};
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use parquet::file::serialized_reader::ReadOptionsBuilder;
@@ -1360,15 +1360,7 @@ mod tests {
             rng
         };
         let int = |name: &str| column(name, Physical::INT64, None, true).unwrap();
-        let text = |name: &str, optional| {
-            column(
-                name,
-                Physical::BYTE_ARRAY,
-                Some(LogicalType::String),
-                optional,
-            )
-            .unwrap()
-        };
+        let text = |name: &str, optional| string_column(name, optional).unwrap();
         let types = vec![
             column(
                 "ts",

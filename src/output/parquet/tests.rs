@@ -661,7 +661,7 @@ proptest! {
             blob.blob(&payload);
             want_blob.push(Cell::Payload(payload));
         }
-        let text = |n: &str, optional| column(n, Physical::BYTE_ARRAY, Some(LogicalType::String), optional).unwrap();
+        let text = |n: &str, optional| string_column(n, optional).unwrap();
         let got = round_trip("v", column("v", Physical::INT64, None, true).unwrap(), ints);
         for (g, w) in got.iter().zip(&want_ints) {
             match w {
