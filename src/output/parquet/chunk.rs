@@ -63,6 +63,9 @@ pub(super) struct Dictionary<V> {
 
 /// A value type of a column chunk written here.
 pub(super) trait ChunkValue: Sized + Clone {
+    /// The physical type of a column of such values (a chunk of another type is left to
+    /// the crate: its `PLAIN` encoding would not be this one).
+    const PHYSICAL: parquet::basic::Type;
     /// Whether comparing two values costs more than sorting the dictionary once (strings):
     /// a page's bounds then come from the ranks of its entries.
     const RANKED: bool = false;
@@ -87,6 +90,7 @@ pub(super) trait ChunkValue: Sized + Clone {
 }
 
 impl ChunkValue for i64 {
+    const PHYSICAL: parquet::basic::Type = parquet::basic::Type::INT64;
     fn plain(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
     }
@@ -111,6 +115,7 @@ impl ChunkValue for i64 {
 }
 
 impl ChunkValue for i32 {
+    const PHYSICAL: parquet::basic::Type = parquet::basic::Type::INT32;
     fn plain(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
     }
@@ -135,6 +140,7 @@ impl ChunkValue for i32 {
 }
 
 impl ChunkValue for bool {
+    const PHYSICAL: parquet::basic::Type = parquet::basic::Type::BOOLEAN;
     fn plain(&self, out: &mut Vec<u8>) {
         out.push(u8::from(*self));
     }
@@ -156,6 +162,7 @@ impl ChunkValue for bool {
 }
 
 impl ChunkValue for ByteArray {
+    const PHYSICAL: parquet::basic::Type = parquet::basic::Type::BYTE_ARRAY;
     const RANKED: bool = true;
     fn plain(&self, out: &mut Vec<u8>) {
         let data = self.data();
@@ -613,7 +620,7 @@ impl<'a, V: ChunkValue> Chunk<'a, V> {
         descr: &'a ColumnDescPtr,
         props: &WriterProperties,
     ) -> Option<Result<Chunk<'a, V>, ParquetError>> {
-        if !handles(descr, props) {
+        if !handles(descr, props) || descr.physical_type() != V::PHYSICAL {
             return None;
         }
         let compression = props.compression(descr.path());
@@ -1660,6 +1667,26 @@ mod tests {
             }
             prop_assert_eq!(encoded, plain);
         }
+    }
+
+    /// Values under a column of another physical type are left to the crate, never written
+    /// in this type's `PLAIN` encoding.
+    #[test]
+    fn a_chunk_of_another_physical_type_is_left_to_the_crate() {
+        let t = column("n", Physical::INT32, None, true).unwrap();
+        let schema = Arc::new(
+            Type::group_type_builder("schema")
+                .with_fields(vec![Arc::new(t)])
+                .build()
+                .unwrap(),
+        );
+        let props = Arc::new(WriterProperties::builder().build());
+        let mut w = SerializedFileWriter::new(Vec::new(), schema, props.clone()).unwrap();
+        let descr = w.schema_descr().column(0);
+        let mut group = w.next_row_group().unwrap();
+        let mut c = Column::new(Values::I64In8(Vec::new()), true);
+        c.i64(5);
+        assert!(!append(&mut group, &descr, &props, &[&c]).unwrap());
     }
 
     #[test]
