@@ -765,7 +765,8 @@ fn write_group(open: &mut OpenFile, chunks: &mut [Vec<Column>]) -> Result<(), Da
     let descrs = open.writer.schema_descr().columns().to_vec();
     let mut group = open.writer.next_row_group().map_err(pq)?;
     for k in 0..width {
-        // A dictionary column we hold as such is encoded here; the others by the crate.
+        // A chunk the chunk module writes as the crate's writer would is written there; the
+        // others by the crate.
         if let Some(descr) = descrs.get(k) {
             let columns: Vec<&Column> = chunks.iter().filter_map(|c| c.get(k)).collect();
             if chunk::append(&mut group, descr, &props, &columns).map_err(pq)? {

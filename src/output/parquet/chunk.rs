@@ -89,55 +89,39 @@ pub(super) trait ChunkValue: Sized + Clone {
     }
 }
 
-impl ChunkValue for i64 {
-    const PHYSICAL: parquet::basic::Type = parquet::basic::Type::INT64;
-    fn plain(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-    fn order(&self, other: &Self, signed: bool) -> Ordering {
-        match signed {
-            true => self.cmp(other),
-            false => (*self as u64).cmp(&(*other as u64)),
+/// The integer types: `$t` of physical type `$physical`, compared as `$unsigned` in an
+/// unsigned column, statistics `Statistics::$stats`.
+macro_rules! integer_value {
+    ($t:ty, $unsigned:ty, $physical:ident, $stats:ident) => {
+        impl ChunkValue for $t {
+            const PHYSICAL: parquet::basic::Type = parquet::basic::Type::$physical;
+            fn plain(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn order(&self, other: &Self, signed: bool) -> Ordering {
+                match signed {
+                    true => self.cmp(other),
+                    false => (*self as $unsigned).cmp(&(*other as $unsigned)),
+                }
+            }
+            fn index_bytes(&self) -> Vec<u8> {
+                self.to_le_bytes().to_vec()
+            }
+            fn statistics(min: &Self, max: &Self, nulls: u64, signed: bool) -> Statistics {
+                Statistics::$stats(
+                    ValueStatistics::new(Some(*min), Some(*max), None, Some(nulls), false)
+                        .with_backwards_compatible_min_max(signed),
+                )
+            }
+            fn no_statistics(nulls: u64) -> Statistics {
+                Statistics::$stats(ValueStatistics::new(None, None, None, Some(nulls), false))
+            }
         }
-    }
-    fn index_bytes(&self) -> Vec<u8> {
-        self.to_le_bytes().to_vec()
-    }
-    fn statistics(min: &Self, max: &Self, nulls: u64, signed: bool) -> Statistics {
-        Statistics::Int64(
-            ValueStatistics::new(Some(*min), Some(*max), None, Some(nulls), false)
-                .with_backwards_compatible_min_max(signed),
-        )
-    }
-    fn no_statistics(nulls: u64) -> Statistics {
-        Statistics::Int64(ValueStatistics::new(None, None, None, Some(nulls), false))
-    }
+    };
 }
 
-impl ChunkValue for i32 {
-    const PHYSICAL: parquet::basic::Type = parquet::basic::Type::INT32;
-    fn plain(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-    fn order(&self, other: &Self, signed: bool) -> Ordering {
-        match signed {
-            true => self.cmp(other),
-            false => (*self as u32).cmp(&(*other as u32)),
-        }
-    }
-    fn index_bytes(&self) -> Vec<u8> {
-        self.to_le_bytes().to_vec()
-    }
-    fn statistics(min: &Self, max: &Self, nulls: u64, signed: bool) -> Statistics {
-        Statistics::Int32(
-            ValueStatistics::new(Some(*min), Some(*max), None, Some(nulls), false)
-                .with_backwards_compatible_min_max(signed),
-        )
-    }
-    fn no_statistics(nulls: u64) -> Statistics {
-        Statistics::Int32(ValueStatistics::new(None, None, None, Some(nulls), false))
-    }
-}
+integer_value!(i64, u64, INT64, Int64);
+integer_value!(i32, u32, INT32, Int32);
 
 impl ChunkValue for bool {
     const PHYSICAL: parquet::basic::Type = parquet::basic::Type::BOOLEAN;
@@ -196,6 +180,20 @@ impl ChunkValue for ByteArray {
     fn no_statistics(nulls: u64) -> Statistics {
         Statistics::ByteArray(ValueStatistics::new(None, None, None, Some(nulls), false))
     }
+}
+
+/// The least and greatest of `values` in the column's order (`signed`), `None` for none.
+fn least_and_greatest<'v, V: ChunkValue + 'v>(
+    values: impl IntoIterator<Item = &'v V>,
+    signed: bool,
+) -> Option<(&'v V, &'v V)> {
+    values.into_iter().fold(None, |b, v| match b {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((
+            if v.order(lo, signed).is_lt() { v } else { lo },
+            if v.order(hi, signed).is_gt() { v } else { hi },
+        )),
+    })
 }
 
 /// The chunks of one column of a row group, as a dictionary of strings, if they are kept as
@@ -694,23 +692,6 @@ impl<'a, V: ChunkValue> Chunk<'a, V> {
         self.write(page, size)
     }
 
-    /// The least and greatest of `a` and `b`.
-    fn widest(&self, a: (V, V), b: (V, V)) -> (V, V) {
-        let signed = self.signed;
-        (
-            if b.0.order(&a.0, signed).is_lt() {
-                b.0
-            } else {
-                a.0
-            },
-            if b.1.order(&a.1, signed).is_gt() {
-                b.1
-            } else {
-                a.1
-            },
-        )
-    }
-
     /// Writes the data page of `span` (its definition levels from `levels`, then `values`,
     /// encoded as `encoding`) and its entries in the page index: `bounds`, the least and
     /// greatest of its values (`None`: it has none), and `var_bytes`, the bytes of its
@@ -758,10 +739,10 @@ impl<'a, V: ChunkValue> Chunk<'a, V> {
                 }
                 self.column_index
                     .append(false, min.index_bytes(), max.index_bytes(), nulls, None);
-                self.bounds = Some(match self.bounds.take() {
-                    None => (min.clone(), max.clone()),
-                    Some(b) => self.widest(b, (min.clone(), max.clone())),
-                });
+                let so_far = self.bounds.iter().flat_map(|(lo, hi)| [lo, hi]);
+                let whole = least_and_greatest(so_far.chain([&min, &max]), signed)
+                    .map(|(lo, hi)| (lo.clone(), hi.clone()));
+                self.bounds = whole;
                 self.last = Some((min, max));
             }
             None => self
@@ -889,16 +870,10 @@ pub(super) fn dictionary<V: ChunkValue>(
                 let (lo, hi) = ranks.fold((u32::MAX, 0), |(lo, hi), &r| (lo.min(r), hi.max(r)));
                 of_rank(lo).zip(of_rank(hi))
             }
-            false => indices
-                .iter()
-                .filter_map(|&i| dict.values.get(i as usize))
-                .fold(None, |b, v| match b {
-                    None => Some((v, v)),
-                    Some((lo, hi)) => Some((
-                        if v.order(lo, signed).is_lt() { v } else { lo },
-                        if v.order(hi, signed).is_gt() { v } else { hi },
-                    )),
-                }),
+            false => least_and_greatest(
+                indices.iter().filter_map(|&i| dict.values.get(i as usize)),
+                signed,
+            ),
         }
     };
     // Each entry's bytes, for a string column's unencoded size.
@@ -1013,24 +988,35 @@ pub(super) fn append<W: std::io::Write + Send>(
     }
     let parts: Vec<usize> = columns.iter().map(|c| c.rows).collect();
     let parts = parts.as_slice();
-    let levels = levels(columns);
-    let levels = levels.as_deref();
+    // Made only for a column written here.
+    let levels_once = std::cell::OnceCell::new();
+    let levels = || levels_once.get_or_init(|| levels(columns)).as_deref();
     let limit = props.dictionary_page_size_limit();
-    let encoded = if let Some(flags) = Flags::of(columns) {
+    let flags = Parts::of(columns, |v| match v {
+        Values::Bool(x) => Some(x.as_slice()),
+        _ => None,
+    });
+    let times = || {
+        Parts::of(columns, |v| match v {
+            Values::I64(x) => Some(x.as_slice()),
+            _ => None,
+        })
+    };
+    let encoded = if let Some(flags) = flags {
         // No dictionary for booleans, whatever the properties say (as the crate's writer).
-        plain(descr, props, &flags, levels, parts)?
+        plain(descr, props, &flags, levels(), parts)?
     } else if !props.dictionary_enabled(descr.path()) {
-        match (Payloads::of(columns), Int64s::of(columns)) {
-            (Some(payloads), _) => plain(descr, props, &payloads, levels, parts)?,
-            (_, Some(ints)) => plain(descr, props, &ints, levels, parts)?,
+        match (Payloads::of(columns), times()) {
+            (Some(payloads), _) => plain(descr, props, &payloads, levels(), parts)?,
+            (_, Some(times)) => plain(descr, props, &times, levels(), parts)?,
             _ => None,
         }
     } else if let Some(dict) = strings(columns) {
-        dictionary(descr, props, &dict?, levels, parts)?
+        dictionary(descr, props, &dict?, levels(), parts)?
     } else if let Some(dict) = integers(columns, limit) {
-        dictionary(descr, props, &dict, levels, parts)?
+        dictionary(descr, props, &dict, levels(), parts)?
     } else if let Some(dict) = int32s(columns, limit) {
-        dictionary(descr, props, &dict, levels, parts)?
+        dictionary(descr, props, &dict, levels(), parts)?
     } else {
         None
     };
@@ -1043,23 +1029,19 @@ pub(super) fn append<W: std::io::Write + Send>(
     }
 }
 
-/// The `INT64` values of chunks kept as such (the timestamps).
-pub(super) struct Int64s<'c>(Vec<&'c [i64]>);
+/// The values of chunks kept a slice each: the timestamps (`INT64` without a dictionary)
+/// and the flags.
+pub(super) struct Parts<'c, T>(Vec<&'c [T]>);
 
-impl<'c> Int64s<'c> {
-    fn of(columns: &[&'c Column]) -> Option<Int64s<'c>> {
-        let parts: Option<Vec<&[i64]>> = columns
-            .iter()
-            .map(|c| match &c.values {
-                Values::I64(x) => Some(x.as_slice()),
-                _ => None,
-            })
-            .collect();
-        parts.map(Int64s)
+impl<'c, T> Parts<'c, T> {
+    /// The chunks' values, if `slice` finds them in every chunk.
+    fn of(columns: &[&'c Column], slice: impl Fn(&'c Values) -> Option<&'c [T]>) -> Option<Self> {
+        let parts: Option<Vec<&[T]>> = columns.iter().map(|c| slice(&c.values)).collect();
+        parts.map(Parts)
     }
 
     /// Values `range`, as slices of the chunks.
-    fn slices(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = &'c [i64]> + '_ {
+    fn slices(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = &'c [T]> + '_ {
         let mut start = 0;
         self.0.iter().filter_map(move |part| {
             let (lo, hi) = (start, start + part.len());
@@ -1070,7 +1052,7 @@ impl<'c> Int64s<'c> {
     }
 }
 
-impl PlainValues for Int64s<'_> {
+impl PlainValues for Parts<'_, i64> {
     type Value = i64;
     fn encode(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) {
         out.reserve(range.len() * 8);
@@ -1083,48 +1065,7 @@ impl PlainValues for Int64s<'_> {
         range.len() * 8
     }
     fn bounds(&self, range: std::ops::Range<usize>, signed: bool) -> Option<(i64, i64)> {
-        let all = self.slices(range).flatten().copied();
-        match signed {
-            true => all.fold(None, |b, v| match b {
-                None => Some((v, v)),
-                Some((lo, hi)) => Some((v.min(lo), v.max(hi))),
-            }),
-            false => all
-                .map(|v| v as u64)
-                .fold(None, |b: Option<(u64, u64)>, v| match b {
-                    None => Some((v, v)),
-                    Some((lo, hi)) => Some((v.min(lo), v.max(hi))),
-                })
-                .map(|(lo, hi)| (lo as i64, hi as i64)),
-        }
-    }
-}
-
-/// The values of boolean chunks.
-pub(super) struct Flags<'c> {
-    parts: Vec<&'c [bool]>,
-}
-
-impl<'c> Flags<'c> {
-    fn of(columns: &[&'c Column]) -> Option<Flags<'c>> {
-        let parts: Option<Vec<&[bool]>> = columns
-            .iter()
-            .map(|c| match &c.values {
-                Values::Bool(x) => Some(x.as_slice()),
-                _ => None,
-            })
-            .collect();
-        parts.map(|parts| Flags { parts })
-    }
-
-    fn slices(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = &'c [bool]> + '_ {
-        let mut start = 0;
-        self.parts.iter().filter_map(move |part| {
-            let (lo, hi) = (start, start + part.len());
-            start = hi;
-            let (a, b) = (range.start.max(lo), range.end.min(hi));
-            (a < b).then(|| part.get(a - lo..b - lo)).flatten()
-        })
+        least_and_greatest(self.slices(range).flatten(), signed).map(|(lo, hi)| (*lo, *hi))
     }
 }
 
@@ -1133,7 +1074,7 @@ fn pack8(flags: &[bool]) -> u8 {
     (flags.iter().enumerate()).fold(0, |byte, (k, &f)| byte | u8::from(f) << k)
 }
 
-impl PlainValues for Flags<'_> {
+impl PlainValues for Parts<'_, bool> {
     type Value = bool;
     fn encode(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) {
         // Eight flags a byte, the first in the lowest bit; the last byte padded with zeros.
@@ -1347,6 +1288,7 @@ mod tests {
         }
     }
 
+    use super::super::tests::schema;
     use super::super::{column, string_column, write_chunk};
     use parquet::basic::{LogicalType, TimeUnit, Type as Physical, ZstdLevel};
     use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -1500,13 +1442,7 @@ mod tests {
         props: WriterProperties,
         own: bool,
     ) -> (Vec<u8>, Vec<bool>) {
-        let fields = types.iter().cloned().map(Arc::new).collect();
-        let schema = Arc::new(
-            Type::group_type_builder("schema")
-                .with_fields(fields)
-                .build()
-                .unwrap(),
-        );
+        let schema = schema(types.to_vec());
         let props = Arc::new(props);
         let mut w = SerializedFileWriter::new(Vec::new(), schema, props.clone()).unwrap();
         let descrs = w.schema_descr().columns().to_vec();
@@ -1673,13 +1609,7 @@ mod tests {
     /// in this type's `PLAIN` encoding.
     #[test]
     fn a_chunk_of_another_physical_type_is_left_to_the_crate() {
-        let t = column("n", Physical::INT32, None, true).unwrap();
-        let schema = Arc::new(
-            Type::group_type_builder("schema")
-                .with_fields(vec![Arc::new(t)])
-                .build()
-                .unwrap(),
-        );
+        let schema = schema(vec![column("n", Physical::INT32, None, true).unwrap()]);
         let props = Arc::new(WriterProperties::builder().build());
         let mut w = SerializedFileWriter::new(Vec::new(), schema, props.clone()).unwrap();
         let descr = w.schema_descr().column(0);

@@ -532,14 +532,20 @@ enum Cell {
     Payload(Vec<u8>),
 }
 
-/// Writes `column` alone into a file and reads its values back.
-fn round_trip(name: &str, t: Type, mut column: Column) -> Vec<Field> {
-    let schema = Arc::new(
+/// A file's schema of `fields`.
+pub(super) fn schema(fields: Vec<Type>) -> Arc<Type> {
+    let fields = fields.into_iter().map(Arc::new).collect();
+    Arc::new(
         Type::group_type_builder("schema")
-            .with_fields(vec![Arc::new(t)])
+            .with_fields(fields)
             .build()
             .unwrap(),
-    );
+    )
+}
+
+/// Writes `column` alone into a file and reads its values back.
+fn round_trip(name: &str, t: Type, mut column: Column) -> Vec<Field> {
+    let schema = schema(vec![t]);
     let props = Arc::new(WriterProperties::builder().build());
     let mut w = SerializedFileWriter::new(Vec::new(), schema, props).unwrap();
     let mut group = w.next_row_group().unwrap();
@@ -801,14 +807,9 @@ proptest! {
 /// payloads, and the data set is finished anyway) is an error, not a panic.
 #[test]
 fn test_payloads_written_twice_are_an_error() {
-    let schema = Arc::new(
-        Type::group_type_builder("schema")
-            .with_fields(vec![Arc::new(
-                column("d", Physical::BYTE_ARRAY, None, false).unwrap(),
-            )])
-            .build()
-            .unwrap(),
-    );
+    let schema = schema(vec![
+        column("d", Physical::BYTE_ARRAY, None, false).unwrap(),
+    ]);
     let mut blob = Column::new(
         Values::Blob {
             data: Vec::new(),
